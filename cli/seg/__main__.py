@@ -1,0 +1,3 @@
+from seg.commands.app import main
+
+main()

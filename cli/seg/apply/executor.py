@@ -1,0 +1,137 @@
+"""``apply_plan``: run a plan's steps in order; a failure skips its dependants only.
+
+The executor never prints: it tells an ``ApplyObserver`` what happens, as Terraform's hooks do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from seg.engine.order import Step, plan_steps
+from seg.engine.plan import Plan
+from seg.errors import SegError
+from seg.model.kinds import Kind
+from seg.model.paths import format_path
+
+__all__ = [
+    "ApplyObserver",
+    "ApplyResult",
+    "ControlPlaneWriter",
+    "NullObserver",
+    "StepResult",
+    "apply_plan",
+]
+
+Status = Literal["applied", "failed", "skipped"]
+
+
+class ControlPlaneWriter(Protocol):
+    """The writes apply needs; ``seg.client.ControlPlaneClient`` implements it."""
+
+    def create(
+        self, kind: Kind, address: str, fields: Mapping[str, Any], secret_paths: list[str]
+    ) -> None: ...
+
+    def update(
+        self,
+        kind: Kind,
+        address: str,
+        values: Mapping[str, Any],
+        mask: list[str],
+        secret_paths: list[str],
+        etag: str | None,
+    ) -> None: ...
+
+    def delete(self, kind: Kind, address: str, etag: str | None) -> None: ...
+
+
+class ApplyObserver(Protocol):
+    def started(self, total: int) -> None: ...
+    def step_finished(self, result: StepResult) -> None: ...
+
+
+class NullObserver:
+    def started(self, total: int) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: Step
+    status: Status
+    error: str = ""
+
+
+@dataclass
+class ApplyResult:
+    results: list[StepResult] = field(default_factory=list)
+
+    def with_status(self, status: Status) -> list[StepResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def ok(self) -> bool:
+        return not self.with_status("failed") and not self.with_status("skipped")
+
+
+def _secret_paths(step: Step, mask: list[str] | None) -> list[str]:
+    desired = step.change.desired
+    if desired is None:
+        return []
+    key = step.change.kind.key
+    paths = sorted(f"{key}.{format_path(p)}" for p in desired.secret_paths)
+    return paths if mask is None else [p for p in paths if p in mask]
+
+
+def _values(step: Step) -> dict[str, Any]:
+    """The nested body holding just the changed leaves."""
+    body: dict[str, Any] = {}
+    for fc in step.change.field_changes:
+        node = body
+        for key in fc.path[:-1]:
+            node = node.setdefault(key, {})
+        node[fc.path[-1]] = fc.after
+    return body
+
+
+def _run(step: Step, api: ControlPlaneWriter, use_etags: bool) -> None:
+    change = step.change
+    etag = change.etag if use_etags else None
+    if step.op == "delete":
+        api.delete(change.kind, change.address, etag)
+    elif step.op == "create":
+        assert change.desired is not None
+        api.create(change.kind, change.address, change.desired.fields, _secret_paths(step, None))
+    else:
+        mask = list(change.update_mask)
+        api.update(change.kind, change.address, _values(step), mask,
+                   _secret_paths(step, mask), etag)  # fmt: skip
+
+
+def apply_plan(
+    plan: Plan, api: ControlPlaneWriter, observer: ApplyObserver, use_etags: bool = True
+) -> ApplyResult:
+    """Apply every step whose dependencies succeeded; record each outcome."""
+    steps = plan_steps(plan)
+    observer.started(len(steps))
+    result = ApplyResult()
+    done: set[int] = set()
+    for step in steps:
+        blocked = [d for d in step.depends_on if d not in done]
+        if blocked:
+            outcome = StepResult(step, "skipped", "a change it depends on did not apply")
+        else:
+            try:
+                _run(step, api, use_etags)
+                outcome = StepResult(step, "applied")
+                done.add(step.index)
+            except SegError as exc:
+                outcome = StepResult(step, "failed", str(exc))
+        result.results.append(outcome)
+        observer.step_finished(outcome)
+    return result

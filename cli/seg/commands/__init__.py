@@ -1,0 +1,1 @@
+"""The ``seg`` command line: typer commands that parse options, call services, render."""

@@ -1,0 +1,41 @@
+"""The ``seg`` application."""
+
+from __future__ import annotations
+
+import typer
+
+from seg import __version__
+from seg.commands import server_cmds, workspace_cmds
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="seg",
+    help="Configuration-as-code for a customer-data-platform workspace.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"seg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """seg: plan and apply a workspace kept as YAML in git."""
+
+
+workspace_cmds.register(app)
+server_cmds.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,62 @@
+"""Saved plans: ``seg plan --out FILE`` and ``seg apply FILE``.
+
+A saved plan holds the rendered JSON plan (no secret values) plus what it was computed from.
+Apply reloads the workspace (for secret values), refuses if the YAML's digest changed, re-plans
+and refuses if the live state moved (a different change set or a different etag), then sends
+each write with ``If-Match``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from seg.engine.plan import Plan
+from seg.errors import ConfigError, StalePlan
+from seg.render.plan_json import plan_to_json
+
+__all__ = ["check_fresh", "read_planfile", "write_planfile"]
+
+KIND = "seg-saved-plan"
+
+
+def write_planfile(path: Path, plan: Plan, api_url: str, env: str | None) -> None:
+    data = {"type": KIND, "api_url": api_url, "env": env, "plan": plan_to_json(plan)}
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def read_planfile(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read saved plan {path}: {exc}") from None
+    if not isinstance(data, dict) or data.get("type") != KIND:
+        raise ConfigError(f"{path} is not a saved seg plan")
+    return data
+
+
+def _signature(change: dict[str, Any]) -> tuple[Any, ...]:
+    fields = tuple((f["path"], json.dumps(f["after"], sort_keys=True))
+                   for f in change["field_changes"])  # fmt: skip
+    return change["kind"], change["action"], tuple(change["update_mask"]), fields
+
+
+def check_fresh(saved: dict[str, Any], fresh: Plan) -> None:
+    """Raise StalePlan naming what moved since ``saved`` was computed."""
+    old = saved["plan"]
+    if old["workspace"] != fresh.workspace:
+        raise StalePlan(f"saved plan is for workspace {old['workspace']!r}, not {fresh.workspace!r}")
+    if old["workspace_digest"] != fresh.workspace_digest:
+        raise StalePlan("saved plan is stale: the workspace files changed since it was saved")
+    new = plan_to_json(fresh)
+    before = {(c["kind"], c["address"]): c for c in old["changes"]}
+    after = {(c["kind"], c["address"]): c for c in new["changes"]}
+    moved = []
+    for key in sorted(before.keys() | after.keys()):
+        a, b = before.get(key), after.get(key)
+        if a is None or b is None or _signature(a) != _signature(b) or a["etag"] != b["etag"]:
+            moved.append(f"{key[0]} {key[1]}")
+    if moved:
+        shown = ", ".join(moved[:10]) + (f" and {len(moved) - 10} more" if len(moved) > 10 else "")
+        raise StalePlan(f"saved plan is stale: the live state moved for {shown}; re-run seg plan")

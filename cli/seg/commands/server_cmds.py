@@ -1,0 +1,99 @@
+"""``seg serve``, ``seg server init``, ``seg server token create``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from seg.commands.console import err_console, handle_errors, out_console, write_json
+from seg.commands.options import DatabaseOpt, DebugOpt, Output, OutputOpt, default_database
+from seg.errors import ConfigError
+from seg.server.errors import ApiException
+from seg.server.service import ControlPlane
+from seg.store.sql import open_store
+
+__all__ = ["register"]
+
+server_app = typer.Typer(help="Administer a control-plane database.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+server_app.add_typer(token_app, name="token")
+
+
+def _control_plane(database: str | None) -> ControlPlane:
+    try:
+        return ControlPlane(open_store(default_database(database)))
+    except Exception as exc:  # driver errors vary by database
+        raise ConfigError(f"cannot open database: {type(exc).__name__}: {exc}") from None
+
+
+@handle_errors
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8400,
+    database: DatabaseOpt = None,
+    rate_limit: Annotated[
+        int, typer.Option(help="Requests per minute per token (0 = unlimited).")
+    ] = 0,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    debug: DebugOpt = False,
+) -> None:
+    """Run the control plane over HTTP."""
+    import uvicorn
+
+    from seg.server.app import create_app
+
+    cp = _control_plane(database)
+    cp.limiter.limit = rate_limit
+    err_console().print(f"seg control plane on http://{host}:{port} (database {cp.store.url})")
+    uvicorn.run(create_app(cp), host=host, port=port, access_log=access_log, log_level="info")
+
+
+@handle_errors
+def server_init_cmd(
+    workspace: Annotated[str, typer.Option("--workspace", help="Workspace slug to create.")],
+    display_name: Annotated[str, typer.Option(help="Display name.")] = "",
+    database: DatabaseOpt = None,
+    output: OutputOpt = Output.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Create the schema, a workspace and its first owner token (printed once)."""
+    cp = _control_plane(database)
+    try:
+        _, secret = cp.init_workspace(workspace, display_name)
+    except ApiException as exc:
+        raise ConfigError(exc.message) from None
+    if output is Output.json:
+        write_json({"workspace": workspace, "token": secret})
+        return
+    console = out_console()
+    console.print(f"Created workspace {workspace}. Owner token (shown once, store it safely):")
+    console.print(secret)
+
+
+@handle_errors
+def token_create_cmd(
+    workspace: Annotated[str, typer.Option("--workspace", help="Workspace slug.")],
+    scope: Annotated[str, typer.Option(help="workspace:read, workspace:write or workspace:owner.")],
+    description: Annotated[str, typer.Option(help="What the token is for (required).")],
+    database: DatabaseOpt = None,
+    output: OutputOpt = Output.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Mint a token (printed once)."""
+    cp = _control_plane(database)
+    try:
+        token_id, secret = cp.create_token(workspace, scope, description)
+    except ApiException as exc:
+        raise ConfigError(exc.message) from None
+    if output is Output.json:
+        write_json({"workspace": workspace, "id": token_id, "scope": scope, "token": secret})
+        return
+    out_console().print(secret)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_cmd)
+    server_app.command("init")(server_init_cmd)
+    token_app.command("create")(token_create_cmd)
+    app.add_typer(server_app, name="server")

@@ -1,0 +1,65 @@
+"""Services behind the workspace commands: load, connect, plan."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from seg.client.http import ControlPlaneClient
+from seg.embedded import open_embedded
+from seg.engine.diff import compute_plan
+from seg.engine.plan import Plan
+from seg.errors import ConfigError
+from seg.workspace.loader import Workspace, load_workspace
+
+__all__ = ["Session", "connect", "make_plan", "open_session"]
+
+
+@dataclass
+class Session:
+    workspace: Workspace
+    client: ControlPlaneClient
+    api_url: str
+
+
+def connect(workspace: Workspace, api_url: str | None, token: str | None) -> tuple[ControlPlaneClient, str]:
+    """The client for the chosen control plane: --api-url, else $SEG_API_URL, else seg.yaml."""
+    config = workspace.config
+    url = api_url or os.environ.get("SEG_API_URL") or config.api_url
+    if url == "embedded":
+        return open_embedded(config.root, config.workspace), url
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"API URL {url!r} must be 'embedded' or start with http:// or https://")
+    token = token or os.environ.get("SEG_TOKEN")
+    if not token:
+        raise ConfigError(f"no API token for {url}: set SEG_TOKEN or pass --token")
+    http = httpx.Client(
+        base_url=url.rstrip("/"),
+        headers={"Authorization": f"Bearer {token}", "User-Agent": "seg"},
+        timeout=httpx.Timeout(60.0, connect=10.0),
+    )
+    return ControlPlaneClient(http, config.workspace), url
+
+
+@contextmanager
+def open_session(
+    root: Path, env: str | None, api_url: str | None, token: str | None
+) -> Iterator[Session]:
+    workspace = load_workspace(root, env)
+    client, url = connect(workspace, api_url, token)
+    try:
+        yield Session(workspace, client, url)
+    finally:
+        client.close()
+
+
+def make_plan(session: Session) -> Plan:
+    """Read the live workspace (a few paginated lists) and diff the YAML against it."""
+    current = session.client.read_state()
+    ws = session.workspace
+    return compute_plan(ws.config.workspace, ws.resources, current, ws.digest)

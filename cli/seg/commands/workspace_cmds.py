@@ -1,0 +1,162 @@
+"""``seg init``, ``seg validate``, ``seg plan``, ``seg apply``."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seg.apply.executor import apply_plan
+from seg.commands.console import err_console, handle_errors, out_console, write_json
+from seg.commands.options import (
+    ApiUrlOpt,
+    DebugOpt,
+    EnvOpt,
+    Output,
+    OutputOpt,
+    TokenOpt,
+    WorkspaceOpt,
+    workspace_dir,
+)
+from seg.commands.planfile import check_fresh, read_planfile, write_planfile
+from seg.commands.scaffold import scaffold
+from seg.commands.session import make_plan, open_session
+from seg.engine.plan import Plan
+from seg.errors import ApplyFailed, ConfigError, PlanBlocked
+from seg.render.apply_view import HumanApplyView, render_apply_summary
+from seg.render.plan_json import plan_to_json
+from seg.render.plan_markdown import render_plan_markdown
+from seg.render.plan_text import render_plan_text
+from seg.workspace.loader import load_workspace
+
+__all__ = ["register"]
+
+
+def _show_plan(plan: Plan, output: Output) -> None:
+    if output is Output.json:
+        write_json(plan_to_json(plan))
+    elif output is Output.markdown:
+        sys.stdout.write(render_plan_markdown(plan))
+    else:
+        render_plan_text(plan, out_console())
+
+
+@handle_errors
+def init_cmd(
+    directory: Annotated[Path, typer.Argument(help="Directory to scaffold.")] = Path("."),
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Scaffold a workspace: seg.yaml (dev and prod environments), one source, a README."""
+    written = scaffold(directory, workspace)
+    console = out_console()
+    for path in written:
+        console.print(f"wrote {path}")
+    console.print(f"Next: seg plan -w {directory}")
+
+
+@handle_errors
+def validate_cmd(
+    workspace: WorkspaceOpt = None,
+    env: EnvOpt = None,
+    output: OutputOpt = Output.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Parse, schema-check and resolve references. No network."""
+    root = workspace_dir(workspace)
+    ws = load_workspace(root, env)
+    counts = Counter(r.kind.name for r in ws.resources)
+    if output is Output.json:
+        write_json({"valid": True, "resources": len(ws.resources), "kinds": dict(counts)})
+        return
+    detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no resources"
+    out_console().print(f"Workspace {root} is valid: {len(ws.resources)} resources ({detail}).")
+
+
+@handle_errors
+def plan_cmd(
+    workspace: WorkspaceOpt = None,
+    env: EnvOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    output: OutputOpt = Output.text,
+    out: Annotated[Path | None, typer.Option("--out", help="Save the plan for seg apply.")] = None,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Diff the workspace against the control plane and show what would change."""
+    with open_session(workspace_dir(workspace), env, api_url, token) as session:
+        plan = make_plan(session)
+        if out is not None:
+            write_planfile(out, plan, session.api_url, env)
+    _show_plan(plan, output)
+    if out is not None and output is Output.text:
+        err_console().print(f"Saved the plan to {out}; apply it with: seg apply {out}")
+    if plan.blocked:
+        raise typer.Exit(3)
+    if detailed_exitcode and plan.has_changes:
+        raise typer.Exit(2)
+
+
+def _confirm(auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError("refusing to apply without confirmation: pass --auto-approve")
+    answer = typer.prompt("Apply these changes? Only 'yes' is accepted", default="")
+    if answer.strip() != "yes":
+        raise ConfigError("apply cancelled")
+
+
+@handle_errors
+def apply_cmd(
+    planfile: Annotated[Path | None, typer.Argument(help="A plan saved with seg plan --out.")] = None,
+    workspace: WorkspaceOpt = None,
+    env: EnvOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Make the control plane match the workspace (or apply a saved plan)."""
+    saved = read_planfile(planfile) if planfile is not None else None
+    if saved is not None:
+        env = env or saved.get("env")
+        api_url = api_url or saved.get("api_url")
+    console = out_console()
+    with open_session(workspace_dir(workspace), env, api_url, token) as session:
+        plan = make_plan(session)
+        if saved is not None:
+            check_fresh(saved, plan)
+        else:
+            render_plan_text(plan, console)
+        if not plan.has_changes:
+            if saved is not None:
+                console.print("No changes. Nothing to apply.")
+            return
+        if plan.blocked:
+            raise PlanBlocked(f"{plan.blocked} change(s) blocked by policy; nothing was applied")
+        if saved is None:
+            _confirm(auto_approve)
+        view = HumanApplyView(console)
+        try:
+            result = apply_plan(plan, session.client, view)
+        finally:
+            view.close()
+    render_apply_summary(result, console)
+    if not result.ok:
+        raise ApplyFailed("some changes were not applied (see above)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init_cmd)
+    app.command("validate")(validate_cmd)
+    app.command("plan")(plan_cmd)
+    app.command("apply")(apply_cmd)

@@ -1,0 +1,56 @@
+"""The embedded control plane: the same server, in-process, on ``.seg/control-plane.db``.
+
+Created on first use with its own workspace and owner token (kept in ``.seg/tokens.json``,
+which ``.seg/.gitignore`` keeps out of git), and reached through the normal HTTP client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import httpx
+
+from seg.client.http import ControlPlaneClient
+from seg.server.app import create_app
+from seg.server.inprocess import InProcessTransport
+from seg.server.service import ControlPlane
+from seg.store.sql import open_store
+
+__all__ = ["STATE_DIR", "open_embedded"]
+
+STATE_DIR = ".seg"
+
+
+def _token_for(cp: ControlPlane, state: Path, workspace: str) -> str:
+    tokens_file = state / "tokens.json"
+    tokens: dict[str, str] = {}
+    if tokens_file.is_file():
+        tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
+    if workspace not in tokens:
+        _, secret = cp.init_workspace(workspace, f"{workspace} (embedded)")
+        tokens[workspace] = secret
+        fd = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(tokens, fh, indent=2)
+    return tokens[workspace]
+
+
+def open_embedded(root: Path, workspace: str) -> ControlPlaneClient:
+    """A client for the embedded control plane of the workspace at ``root``."""
+    state = root / STATE_DIR
+    state.mkdir(exist_ok=True)
+    gitignore = state / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("*\n", encoding="utf-8")
+    store = open_store(f"sqlite:///{(state / 'control-plane.db').resolve()}")
+    cp = ControlPlane(store)
+    token = _token_for(cp, state, workspace)
+    transport = InProcessTransport(create_app(cp))
+    http = httpx.Client(
+        transport=transport,
+        base_url="http://embedded",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return ControlPlaneClient(http, workspace)

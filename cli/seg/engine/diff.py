@@ -1,0 +1,159 @@
+"""The differ: desired resources (YAML) against current ones (control plane) → a Plan.
+
+Only what the YAML declares is managed. A settings key present on the server but absent from
+the YAML is left alone and never shown; server-computed fields are never compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from seg.engine.plan import Action, Change, FieldChange, Plan
+from seg.model.paths import MISSING
+from seg.model.resource import CurrentResource, DesiredResource
+from seg.model.secrets import digest_matches, is_digest
+
+__all__ = ["compute_plan", "diff_fields", "same"]
+
+Path = tuple[str, ...]
+Key = tuple[str, str]
+
+
+def same(a: Any, b: Any) -> bool:
+    """JSON equality: ``True`` is not ``1``, dict order does not matter."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict | list) or isinstance(b, dict | list):
+        return False
+    return bool(a == b)
+
+
+def _leaf(path: Path, after: Any, before: Any, sensitive: bool) -> FieldChange | None:
+    if is_digest(before):
+        if digest_matches(after, before):
+            return None
+        return FieldChange(path, before, after, True)
+    if before is not MISSING and same(after, before):
+        return None
+    return FieldChange(path, None if before is MISSING else before, after, sensitive)
+
+
+def _diff_map(
+    desired: Mapping[str, Any], current: Any, path: Path, secrets: frozenset[Path]
+) -> list[FieldChange]:
+    current = current if isinstance(current, dict) else {}
+    out: list[FieldChange] = []
+    for key, value in desired.items():
+        sub = (*path, key)
+        before = current.get(key, MISSING)
+        if isinstance(value, dict) and value and isinstance(before, dict):
+            out += _diff_map(value, before, sub, secrets)
+        else:
+            fc = _leaf(sub, value, before, sub in secrets)
+            if fc is not None:
+                out.append(fc)
+    return out
+
+
+def diff_fields(desired: DesiredResource, current: CurrentResource) -> list[FieldChange]:
+    """Leaf changes over the fields the YAML declares."""
+    out: list[FieldChange] = []
+    for name, value in desired.fields.items():
+        spec = desired.kind.field(name)
+        before = current.fields.get(name, MISSING)
+        if spec is not None and spec.map_like and isinstance(value, dict):
+            out += _diff_map(value, before, (name,), desired.secret_paths)
+        else:
+            fc = _leaf((name,), value, before, (name,) in desired.secret_paths)
+            if fc is not None:
+                out.append(fc)
+    return out
+
+
+def _merged(current: Mapping[str, Any], changes: Iterable[FieldChange]) -> dict[str, Any]:
+    import copy
+
+    result = copy.deepcopy(dict(current))
+    for fc in changes:
+        node = result
+        for key in fc.path[:-1]:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[fc.path[-1]] = fc.after
+    return result
+
+
+def _immutable_change(desired: DesiredResource, current: CurrentResource) -> str:
+    for spec in desired.kind.fields:
+        if spec.immutable and spec.name in desired.fields:
+            before = current.fields.get(spec.name, MISSING)
+            if before is not MISSING and not same(desired.fields[spec.name], before):
+                return f"{spec.name} is immutable ({before!r} → {desired.fields[spec.name]!r})"
+    return ""
+
+
+def _change_for(
+    desired: DesiredResource | None, current: CurrentResource | None, parent_replaced: bool
+) -> Change | None:
+    if current is None:
+        assert desired is not None
+        return Change(desired.address, desired.kind, Action.CREATE, after=dict(desired.fields),
+                      sensitive_paths=desired.secret_paths, desired=desired)  # fmt: skip
+    if desired is None:
+        return Change(current.address, current.kind, Action.DELETE, before=dict(current.fields),
+                      etag=current.etag)  # fmt: skip
+    reason = _immutable_change(desired, current)
+    if not reason and parent_replaced:
+        reason = "its parent is being replaced"
+    if reason:
+        return Change(desired.address, desired.kind, Action.REPLACE, before=dict(current.fields),
+                      after=dict(desired.fields), reason=reason, etag=current.etag,
+                      sensitive_paths=desired.secret_paths, desired=desired)  # fmt: skip
+    changes = diff_fields(desired, current)
+    if not changes:
+        return None
+    return Change(desired.address, desired.kind, Action.UPDATE, before=dict(current.fields),
+                  after=_merged(current.fields, changes), field_changes=tuple(changes),
+                  etag=current.etag, sensitive_paths=desired.secret_paths,
+                  desired=desired)  # fmt: skip
+
+
+def _protect(change: Change) -> Change:
+    desired = change.desired
+    if desired is None or not desired.protect or change.action is not Action.REPLACE:
+        return change
+    reason = f"protected (protect: true) but would be replaced: {change.reason}"
+    return Change(change.address, change.kind, Action.BLOCKED, before=change.before,
+                  after=change.after, reason=reason, etag=change.etag,
+                  sensitive_paths=change.sensitive_paths, blocked_action=change.action,
+                  desired=desired)  # fmt: skip
+
+
+def compute_plan(
+    workspace: str,
+    desired: Iterable[DesiredResource],
+    current: Iterable[CurrentResource],
+    digest: str = "",
+) -> Plan:
+    """Everything that must change for ``current`` to match ``desired``."""
+    want: dict[Key, DesiredResource] = {(r.kind.name, r.address): r for r in desired}
+    have: dict[Key, CurrentResource] = {(r.kind.name, r.address): r for r in current}
+    order = {k: (r.kind.order, r.address) for k, r in [*have.items(), *want.items()]}
+    replaced: set[str] = set()
+    changes: list[Change] = []
+    for key in sorted(order, key=order.__getitem__):
+        parent = key[1].rsplit("/", 1)[0] if "/" in key[1] else None
+        change = _change_for(want.get(key), have.get(key), parent in replaced)
+        if change is None:
+            continue
+        change = _protect(change)
+        if change.action is Action.REPLACE:
+            replaced.add(key[1])
+        changes.append(change)
+    return Plan(workspace, tuple(changes), digest, len(want))

@@ -1,0 +1,131 @@
+"""The plan as a value: what will change, and why. Renderers format it; apply executes it."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from seg.model.kinds import Kind
+from seg.model.paths import format_path
+from seg.model.resource import DesiredResource
+from seg.model.secrets import REDACTED, is_digest
+
+__all__ = ["Action", "Change", "FieldChange", "Plan", "redact"]
+
+Path = tuple[str, ...]
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    REPLACE = "replace"
+    BLOCKED = "blocked"
+
+    @property
+    def symbol(self) -> str:
+        return {"create": "+", "update": "~", "delete": "-", "replace": "-/+", "blocked": "!"}[
+            self.value
+        ]
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One managed leaf that differs: ``before`` is the live value, ``after`` the desired."""
+
+    path: Path
+    before: Any
+    after: Any
+    sensitive: bool = False
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change to one resource.
+
+    ``before`` is the live resource (secrets as digests), ``after`` what the YAML declares
+    (secrets in clear, so only apply may read it raw; renderers use ``redacted_after``).
+    """
+
+    address: str
+    kind: Kind
+    action: Action
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    field_changes: tuple[FieldChange, ...] = ()
+    reason: str = ""
+    etag: str = ""
+    sensitive_paths: frozenset[Path] = frozenset()
+    blocked_action: Action | None = None
+    desired: DesiredResource | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def update_mask(self) -> tuple[str, ...]:
+        if self.action is not Action.UPDATE:
+            return ()
+        return tuple(f"{self.kind.key}.{format_path(fc.path)}" for fc in self.field_changes)
+
+    def redacted_before(self) -> dict[str, Any] | None:
+        return None if self.before is None else redact(self.before, frozenset())
+
+    def redacted_after(self) -> dict[str, Any] | None:
+        return None if self.after is None else redact(self.after, self.sensitive_paths)
+
+
+def redact(fields: Mapping[str, Any], sensitive: frozenset[Path]) -> dict[str, Any]:
+    """A copy of ``fields`` with every sensitive path and every digest shown as (sensitive)."""
+
+    def walk(value: Any, path: Path) -> Any:
+        if path in sensitive or is_digest(value):
+            return REDACTED
+        if isinstance(value, dict):
+            return {k: walk(v, (*path, str(k))) for k, v in value.items()}
+        return copy.deepcopy(value)
+
+    return {k: walk(v, (k,)) for k, v in fields.items()}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The changes that would make the control plane match the workspace.
+
+    ``changes`` is sorted by (kind order, address) and is what every renderer shows and what
+    apply executes; ``workspace_digest`` identifies the YAML it was computed from.
+    """
+
+    workspace: str
+    changes: tuple[Change, ...]
+    workspace_digest: str = ""
+    resource_count: int = 0
+
+    FORMAT_VERSION: ClassVar[str] = "1.0"
+
+    def count(self, *actions: Action) -> int:
+        return sum(1 for c in self.changes if c.action in actions)
+
+    @property
+    def to_add(self) -> int:
+        return self.count(Action.CREATE, Action.REPLACE)
+
+    @property
+    def to_change(self) -> int:
+        return self.count(Action.UPDATE)
+
+    @property
+    def to_destroy(self) -> int:
+        return self.count(Action.DELETE, Action.REPLACE)
+
+    @property
+    def blocked(self) -> int:
+        return self.count(Action.BLOCKED)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def applicable(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.BLOCKED)

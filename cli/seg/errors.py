@@ -1,0 +1,85 @@
+"""Errors that seg raises, and the exit code each one maps to.
+
+    SegError                    any failure seg reports to the user (exit 1)
+    ├── WorkspaceInvalid        the YAML workspace failed to load or validate
+    ├── ConfigError             options or environment are wrong (missing token, unknown env)
+    ├── ApiError                the control plane answered with an error body
+    │   └── TransportError      the control plane could not be reached
+    ├── StalePlan               a saved plan no longer matches the live state (exit 4)
+    ├── PlanBlocked             a plan holds changes blocked by policy (exit 3)
+    └── ApplyFailed             some changes of an apply failed
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from seg.workspace.diagnostics import Diagnostic
+
+__all__ = [
+    "ApiError",
+    "ApplyFailed",
+    "ConfigError",
+    "PlanBlocked",
+    "SegError",
+    "StalePlan",
+    "TransportError",
+    "WorkspaceInvalid",
+]
+
+
+class SegError(Exception):
+    """Base class: a failure with a one-line message for the user."""
+
+    exit_code: ClassVar[int] = 1
+
+
+class WorkspaceInvalid(SegError):
+    """Raised when the workspace's YAML cannot be loaded or fails validation."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
+        n = len(self.diagnostics)
+        super().__init__(f"workspace is invalid: {n} error{'s' if n != 1 else ''}")
+
+
+class ConfigError(SegError):
+    """Raised when command-line options or the environment are wrong."""
+
+
+class ApiError(SegError):
+    """Raised when the control plane answers with an error; carries its message and code."""
+
+    def __init__(self, status: int, code: int, message: str, method: str = "", url: str = "") -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.method = method
+        self.url = url
+        where = f" ({method} {url})" if method else ""
+        super().__init__(f"{message} [HTTP {status}, code {code}]{where}")
+
+
+class TransportError(ApiError):
+    """Raised when the control plane cannot be reached at all."""
+
+    def __init__(self, message: str, method: str = "", url: str = "") -> None:
+        super().__init__(0, 14, message, method, url)
+
+
+class StalePlan(SegError):
+    """Raised when a saved plan was computed against state that has since moved."""
+
+    exit_code = 4
+
+
+class PlanBlocked(SegError):
+    """Raised when the plan holds changes that policy blocks."""
+
+    exit_code = 3
+
+
+class ApplyFailed(SegError):
+    """Raised after an apply in which at least one change failed."""

@@ -1,0 +1,1 @@
+"""Pure domain model: kinds, resource names, field paths, resources. No I/O."""

@@ -1,0 +1,118 @@
+"""The registry of resource kinds: fields, parents, API collections, apply order.
+
+Adding a kind means adding an entry here, a JSON Schema in ``schemas/`` and any rules the
+control plane enforces for it; loader, engine, client and server all read this registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["KINDS", "FieldSpec", "Kind", "kind_by_key", "kinds_in_order"]
+
+EMPTY_VALUES: dict[str, Any] = {
+    "string": "",
+    "boolean": False,
+    "integer": 0,
+    "number": 0,
+    "object": {},
+    "array": [],
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One API/spec field of a kind."""
+
+    name: str
+    type: str
+    immutable: bool = False
+    # Map-like fields (settings) are diffed and masked per key, so keys the YAML does not
+    # declare stay untouched on the server.
+    map_like: bool = False
+
+    @property
+    def empty(self) -> Any:
+        value = EMPTY_VALUES[self.type]
+        return type(value)() if isinstance(value, dict | list) else value
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A resource kind: how it is named, nested, stored and ordered."""
+
+    name: str
+    key: str
+    collection: str
+    order: int
+    fields: tuple[FieldSpec, ...]
+    parent: str | None = None
+    parent_field: str | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def field(self, name: str) -> FieldSpec | None:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        return None
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def schema_file(self) -> str:
+        return f"{self.key.replace('_', '-')}.schema.json"
+
+    def chain(self) -> list[Kind]:
+        """This kind's ancestors, outermost first, ending with the kind itself."""
+        chain = [self]
+        while chain[0].parent is not None:
+            chain.insert(0, KINDS[chain[0].parent])
+        return chain
+
+
+KINDS: dict[str, Kind] = {
+    "Source": Kind(
+        name="Source",
+        key="source",
+        collection="sources",
+        order=30,
+        fields=(
+            FieldSpec("display_name", "string"),
+            FieldSpec("catalog", "string", immutable=True),
+            FieldSpec("enabled", "boolean"),
+            FieldSpec("settings", "object", map_like=True),
+        ),
+        defaults={"enabled": True, "settings": {}, "display_name": ""},
+    ),
+    "Destination": Kind(
+        name="Destination",
+        key="destination",
+        collection="destinations",
+        order=40,
+        parent="Source",
+        parent_field="source",
+        fields=(
+            FieldSpec("display_name", "string"),
+            FieldSpec("catalog", "string", immutable=True),
+            FieldSpec("enabled", "boolean"),
+            FieldSpec("connection_mode", "string"),
+            FieldSpec("settings", "object", map_like=True),
+        ),
+        defaults={"enabled": False, "connection_mode": "cloud", "settings": {}, "display_name": ""},
+    ),
+}
+
+
+def kinds_in_order() -> list[Kind]:
+    """Kinds in apply order (parents before children)."""
+    return sorted(KINDS.values(), key=lambda k: k.order)
+
+
+def kind_by_key(key: str) -> Kind | None:
+    for kind in KINDS.values():
+        if kind.key == key:
+            return kind
+    return None

@@ -1,0 +1,76 @@
+"""Addresses (``web/amplitude``) and full resource names
+(``workspaces/acme/sources/web/destinations/amplitude``), and conversions between them."""
+
+from __future__ import annotations
+
+import re
+
+from seg.model.kinds import KINDS, Kind
+
+__all__ = [
+    "SLUG_RE",
+    "collection_name",
+    "parent_address",
+    "parse_resource_name",
+    "resource_name",
+    "wildcard_collection",
+]
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+
+
+def resource_name(workspace: str, kind: Kind, address: str) -> str:
+    """Full resource name of the resource at ``address``."""
+    slugs = address.split("/")
+    chain = kind.chain()
+    if len(slugs) != len(chain):
+        raise ValueError(f"address {address!r} does not fit kind {kind.name}")
+    parts = [f"workspaces/{workspace}"]
+    parts += [f"{k.collection}/{slug}" for k, slug in zip(chain, slugs, strict=True)]
+    return "/".join(parts)
+
+
+def collection_name(workspace: str, kind: Kind, parent_address: str | None) -> str:
+    """The collection that holds resources of ``kind`` under ``parent_address``."""
+    base = f"workspaces/{workspace}"
+    if parent_address:
+        parent = KINDS[kind.parent] if kind.parent else None
+        if parent is None:
+            raise ValueError(f"{kind.name} has no parent")
+        base = resource_name(workspace, parent, parent_address)
+    return f"{base}/{kind.collection}"
+
+
+def wildcard_collection(workspace: str, kind: Kind) -> str:
+    """The collection listing every resource of ``kind`` across parents (``-``)."""
+    parts = [f"workspaces/{workspace}"]
+    chain = kind.chain()
+    parts += [f"{k.collection}/-" for k in chain[:-1]]
+    parts.append(chain[-1].collection)
+    return "/".join(parts)
+
+
+def parse_resource_name(name: str) -> tuple[str, Kind, str]:
+    """``workspaces/acme/sources/web`` → (``acme``, Source, ``web``)."""
+    parts = name.split("/")
+    if len(parts) < 4 or len(parts) % 2 or parts[0] != "workspaces":
+        raise ValueError(f"not a resource name: {name!r}")
+    workspace = parts[1]
+    collections = parts[2::2]
+    slugs = parts[3::2]
+    kind = _kind_for_collections(collections)
+    if kind is None:
+        raise ValueError(f"not a resource name: {name!r}")
+    return workspace, kind, "/".join(slugs)
+
+
+def _kind_for_collections(collections: list[str]) -> Kind | None:
+    for kind in KINDS.values():
+        if [k.collection for k in kind.chain()] == collections:
+            return kind
+    return None
+
+
+def parent_address(address: str) -> str | None:
+    head, sep, _ = address.rpartition("/")
+    return head if sep else None

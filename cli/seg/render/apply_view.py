@@ -1,0 +1,58 @@
+"""Apply progress and summary: a progress bar on a terminal, one line per step otherwise."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress
+
+from seg.apply.executor import ApplyResult, StepResult
+
+__all__ = ["HumanApplyView", "render_apply_summary"]
+
+VERBS = {"create": "created", "update": "updated", "delete": "deleted"}
+
+
+class HumanApplyView:
+    """An ApplyObserver that reports to a console."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress: Progress | None = None
+        self.task = 0
+
+    def started(self, total: int) -> None:
+        if self.console.is_terminal and total > 1:
+            self.progress = Progress(console=self.console, transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task("Applying", total=total)
+
+    def step_finished(self, result: StepResult) -> None:
+        step = result.step
+        what = f"{step.change.kind.name} {escape(step.change.address)}"
+        if result.status == "applied":
+            line = f"[green]{VERBS[step.op]}[/] {what}"
+        elif result.status == "failed":
+            line = f"[red]failed[/] to {step.op} {what}: {escape(result.error)}"
+        else:
+            line = f"[yellow]skipped[/] {step.op} {what}: {escape(result.error)}"
+        if self.progress is not None:
+            self.progress.advance(self.task)
+            if result.status != "applied":
+                self.progress.console.print(line)
+        else:
+            self.console.print(line)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def render_apply_summary(result: ApplyResult, console: Console) -> None:
+    applied, failed, skipped = (len(result.with_status(s)) for s in ("applied", "failed", "skipped"))
+    style = "green" if not failed and not skipped else "red"
+    console.print(
+        f"[bold {style}]Apply complete: {applied} applied, {failed} failed, {skipped} skipped.[/]"
+    )
+    if failed or skipped:
+        console.print("Re-run `seg apply` after fixing the failures; it converges without duplicates.")

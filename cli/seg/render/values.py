@@ -1,0 +1,65 @@
+"""Shared value formatting for plan views."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from seg.engine.plan import Change
+from seg.model.paths import format_path
+from seg.model.secrets import REDACTED
+
+__all__ = ["describe", "flatten", "show"]
+
+DESCRIPTIONS = {
+    "create": "will be created",
+    "update": "will be updated in place",
+    "delete": "will be destroyed",
+    "replace": "must be replaced",
+    "blocked": "is blocked",
+}
+
+
+def show(value: Any) -> str:
+    """A value as it appears in a plan line."""
+    if value == REDACTED:
+        return REDACTED
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def flatten(fields: Mapping[str, Any] | None) -> Iterator[tuple[str, Any]]:
+    """(dotted path, leaf value) pairs, in key order."""
+
+    def walk(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
+        if isinstance(value, dict) and value:
+            for key in sorted(value):
+                yield from walk(value[key], (*path, str(key)))
+        else:
+            yield format_path(path), value
+
+    for key in sorted(fields or {}):
+        yield from walk((fields or {})[key], (key,))
+
+
+def describe(change: Change) -> str:
+    return DESCRIPTIONS[change.action.value]
+
+
+def field_lines(change: Change) -> list[tuple[str, str]]:
+    """(symbol, text) detail lines for a change, secrets redacted."""
+    if change.field_changes:
+        lines = []
+        for fc in change.field_changes:
+            before = REDACTED if fc.sensitive else show(fc.before)
+            after = REDACTED if fc.sensitive else show(fc.after)
+            text = (
+                f"{format_path(fc.path)}: {after}"
+                if fc.sensitive
+                else f"{format_path(fc.path)}: {before} → {after}"
+            )
+            lines.append(("~", text))
+        return lines
+    if change.action.value in ("create", "replace", "blocked") and change.after is not None:
+        return [("+", f"{p}: {show(v)}") for p, v in flatten(change.redacted_after())]
+    return []

@@ -1,0 +1,55 @@
+"""Tokens: minting, hashing, scopes, and the per-token rate limit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections import deque
+
+from seg.server.errors import rate_limited
+
+__all__ = ["SCOPES", "RateLimiter", "can_write", "hash_token", "new_token"]
+
+SCOPES = ("workspace:read", "workspace:write", "workspace:owner")
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh (token id, token secret). The secret embeds the id for log-friendly lookup."""
+    token_id = "tok_" + secrets.token_hex(8)
+    secret = f"seg_{token_id[4:]}.{secrets.token_urlsafe(32)}"
+    return token_id, secret
+
+
+def hash_token(secret: str) -> str:
+    # Tokens carry 256 bits of randomness, so a plain SHA-256 is safe to store (no stretching
+    # needed, unlike passwords).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def can_write(scope: str, owner_only: bool = False) -> bool:
+    if owner_only:
+        return scope == "workspace:owner"
+    return scope in ("workspace:write", "workspace:owner")
+
+
+class RateLimiter:
+    """A sliding one-minute window per token; ``limit`` 0 turns it off."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        if self.limit <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and now - hits[0] >= 60.0:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                raise rate_limited(max(1, int(60.0 - (now - hits[0])) + 1))
+            hits.append(now)

@@ -1,0 +1,75 @@
+"""API errors: gRPC-style codes with their HTTP statuses, rendered as ``{"error", "code"}``."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiException",
+    "already_exists",
+    "failed_precondition",
+    "insufficient_scope",
+    "internal",
+    "invalid_argument",
+    "not_found",
+    "permission_denied",
+    "precondition_etag",
+    "rate_limited",
+    "unauthenticated",
+]
+
+
+class ApiException(Exception):
+    """An error the API returns to the caller as ``{"error": message, "code": code}``."""
+
+    def __init__(
+        self, status: int, code: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, object]:
+        return {"error": self.message, "code": self.code}
+
+
+def invalid_argument(message: str) -> ApiException:
+    return ApiException(400, 3, message)
+
+
+def unauthenticated(message: str = "the access token is missing or invalid") -> ApiException:
+    return ApiException(401, 16, message)
+
+
+def insufficient_scope() -> ApiException:
+    return ApiException(403, 7, "insufficient scope")
+
+
+def permission_denied(message: str) -> ApiException:
+    return ApiException(403, 7, message)
+
+
+def not_found(message: str) -> ApiException:
+    return ApiException(404, 5, message)
+
+
+def already_exists(message: str) -> ApiException:
+    return ApiException(409, 6, message)
+
+
+def failed_precondition(message: str) -> ApiException:
+    return ApiException(409, 9, message)
+
+
+def precondition_etag(message: str) -> ApiException:
+    return ApiException(412, 10, message)
+
+
+def rate_limited(retry_after: int) -> ApiException:
+    return ApiException(
+        429, 8, "rate limit exhausted; retry later", {"Retry-After": str(retry_after)}
+    )
+
+
+def internal() -> ApiException:
+    return ApiException(500, 13, "internal error")

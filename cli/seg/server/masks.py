@@ -1,0 +1,72 @@
+"""Update-mask application (SPEC §5), as a pure function.
+
+Rules: only masked paths change; a masked path with no value in the body is set to its empty
+value ("" / 0 / false / {} / []) or, for a key inside a map field, removed; body data outside
+the mask is ignored; an unknown or immutable path is an error.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from seg.model.kinds import Kind
+from seg.model.paths import MISSING, get_path, parse_path
+
+__all__ = ["OUTPUT_ONLY", "MaskError", "apply_update_mask", "field_path"]
+
+OUTPUT_ONLY = frozenset({"name", "create_time", "update_time", "etag"})
+
+
+class MaskError(ValueError):
+    """A path in the update mask cannot be applied."""
+
+
+def field_path(kind: Kind, raw: str) -> tuple[str, ...]:
+    """Parse ``destination.settings.api_key`` into ``("settings", "api_key")`` and check it."""
+    try:
+        path = parse_path(raw)
+    except ValueError as exc:
+        raise MaskError(str(exc)) from None
+    if path[0] != kind.key or len(path) < 2:
+        raise MaskError(f"update_mask path {raw!r} must name a field under '{kind.key}.'")
+    rest = path[1:]
+    spec = kind.field(rest[0])
+    if spec is None:
+        if rest[0] in OUTPUT_ONLY or rest[0] == kind.parent_field:
+            raise MaskError(f"field {raw!r} is immutable")
+        raise MaskError(f"unknown field in update_mask: {raw!r}")
+    if spec.immutable:
+        raise MaskError(f"field {raw!r} is immutable")
+    if len(rest) > 1 and not spec.map_like:
+        raise MaskError(f"unknown field in update_mask: {raw!r}")
+    return rest
+
+
+def apply_update_mask(
+    kind: Kind, current: dict[str, Any], values: dict[str, Any], paths: list[str]
+) -> dict[str, Any]:
+    """The resource ``current`` with each masked path taken from ``values``."""
+    result = copy.deepcopy(current)
+    for raw in paths:
+        path = field_path(kind, raw)
+        value = get_path(values, path)
+        if len(path) == 1:
+            spec = kind.field(path[0])
+            assert spec is not None
+            result[path[0]] = copy.deepcopy(value) if value is not MISSING else spec.empty
+            continue
+        parent = result
+        for key in path[:-1]:
+            child = parent.get(key)
+            if not isinstance(child, dict):
+                if value is MISSING:
+                    break
+                child = parent[key] = {}
+            parent = child
+        else:
+            if value is MISSING:
+                parent.pop(path[-1], None)
+            else:
+                parent[path[-1]] = copy.deepcopy(value)
+    return result

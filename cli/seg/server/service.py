@@ -1,0 +1,429 @@
+"""The control plane's operations and rules, independent of HTTP framing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jsonschema
+
+from seg.model.kinds import KINDS, Kind
+from seg.model.names import SLUG_RE, collection_name, parse_resource_name, resource_name
+from seg.model.paths import format_path, parse_path
+from seg.schemas import load_schema
+from seg.server import errors
+from seg.server.auth import SCOPES, RateLimiter, can_write, hash_token, new_token
+from seg.server.masks import OUTPUT_ONLY, MaskError, apply_update_mask, field_path
+from seg.server.resources import compute_etag, public_view, secret_paths_for
+from seg.store.base import (
+    AlreadyExistsError,
+    AuditRecord,
+    ResourceRecord,
+    Store,
+    StoreTx,
+    TokenRecord,
+    WorkspaceRecord,
+)
+
+__all__ = ["ControlPlane", "Page", "Principal"]
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller, as authenticated by its token."""
+
+    token_id: str
+    workspace: str
+    scope: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_page_token: str
+
+
+def _validator(kind: Kind) -> jsonschema.Draft202012Validator:
+    schema = json.loads(json.dumps(load_schema(kind.schema_file)))
+    if kind.parent_field:
+        schema["properties"].pop(kind.parent_field, None)
+        schema["required"] = [r for r in schema.get("required", []) if r != kind.parent_field]
+    return jsonschema.Draft202012Validator(schema)
+
+
+class ControlPlane:
+    """Operations over one Store. Every public method validates, authorises and audits."""
+
+    def __init__(
+        self, store: Store, rate_limit: int = 0, clock: Callable[[], str] = utcnow
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.limiter = RateLimiter(rate_limit)
+        self._validators = {name: _validator(kind) for name, kind in KINDS.items()}
+
+    # -- workspaces and tokens -------------------------------------------------------------
+
+    def init_workspace(self, slug: str, display_name: str = "") -> tuple[WorkspaceRecord, str]:
+        """Create a workspace and its first owner token; returns the token secret (once)."""
+        if not SLUG_RE.match(slug):
+            raise errors.invalid_argument(f"workspace slug {slug!r} must match {SLUG_RE.pattern}")
+        record = WorkspaceRecord(slug, secrets.token_hex(5), display_name or slug, self.clock())
+        with self.store.tx() as tx:
+            if tx.get_workspace(slug):
+                raise errors.already_exists(f"workspace {slug!r} already exists")
+            tx.insert_workspace(record)
+            secret = self._insert_token(tx, slug, "workspace:owner", "initial owner token")
+        return record, secret
+
+    def create_token(self, workspace: str, scope: str, description: str) -> tuple[str, str]:
+        """Mint a token for ``workspace``; returns (token id, secret)."""
+        if scope not in SCOPES:
+            raise errors.invalid_argument(f"token.scope must be one of {', '.join(SCOPES)}")
+        if not description.strip():
+            raise errors.invalid_argument("token.description is required")
+        with self.store.tx() as tx:
+            if not tx.get_workspace(workspace):
+                raise errors.not_found(f"workspace {workspace!r} not found")
+            secret = self._insert_token(tx, workspace, scope, description)
+            found = tx.find_token(hash_token(secret))
+        assert found is not None
+        return found.id, secret
+
+    def _insert_token(self, tx: StoreTx, workspace: str, scope: str, description: str) -> str:
+        token_id, secret = new_token()
+        tx.insert_token(
+            TokenRecord(token_id, workspace, scope, description, hash_token(secret), self.clock())
+        )
+        return secret
+
+    def get_workspace(self, principal: Principal, workspace: str) -> dict[str, Any]:
+        self._authorize(principal, workspace, "GET")
+        with self.store.tx() as tx:
+            ws = tx.get_workspace(workspace)
+        if ws is None:
+            raise errors.not_found(f"workspace {workspace!r} not found")
+        return {
+            "name": f"workspaces/{ws.slug}",
+            "id": ws.id,
+            "display_name": ws.display_name,
+            "create_time": ws.create_time,
+        }
+
+    # -- authentication --------------------------------------------------------------------
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise errors.unauthenticated()
+        with self.store.tx() as tx:
+            token = tx.find_token(hash_token(authorization[7:].strip()))
+        if token is None:
+            raise errors.unauthenticated()
+        principal = Principal(token.id, token.workspace, token.scope, token.description)
+        self.limiter.check(token.id)
+        return principal
+
+    def _authorize(
+        self, principal: Principal, workspace: str, method: str, owner_only: bool = False
+    ) -> None:
+        if principal.workspace != workspace:
+            raise errors.permission_denied(
+                f"permission denied: the token does not belong to workspace {workspace!r}"
+            )
+        if method != "GET" and not can_write(principal.scope, owner_only):
+            raise errors.insufficient_scope()
+        if owner_only and method == "GET" and principal.scope != "workspace:owner":
+            raise errors.insufficient_scope()
+
+    # -- resources -------------------------------------------------------------------------
+
+    def list(
+        self,
+        principal: Principal,
+        workspace: str,
+        kind: Kind,
+        parent: str | None,
+        page_size: str | None,
+        page_token: str | None,
+    ) -> Page:
+        """List ``kind`` under ``parent`` (an address, or None for the ``-`` wildcard)."""
+        self._authorize(principal, workspace, "GET")
+        size = _page_size(page_size)
+        after = _decode_page_token(page_token, kind.name)
+        parent_name = None
+        with self.store.tx() as tx:
+            if parent is not None:
+                assert kind.parent is not None
+                parent_name = resource_name(workspace, KINDS[kind.parent], parent)
+                if tx.get_resource(parent_name) is None:
+                    raise errors.not_found(f"{parent_name} not found")
+            rows = tx.list_resources(workspace, kind.name, parent_name, after, size + 1)
+        more = len(rows) > size
+        rows = rows[:size]
+        token = _encode_page_token(rows[-1].name, kind.name) if more else ""
+        return Page([public_view(kind, r) for r in rows], token)
+
+    def get(self, principal: Principal, workspace: str, kind: Kind, address: str) -> dict[str, Any]:
+        self._authorize(principal, workspace, "GET")
+        name = resource_name(workspace, kind, address)
+        with self.store.tx() as tx:
+            rec = tx.get_resource(name)
+        if rec is None:
+            raise errors.not_found(f"{name} not found")
+        return public_view(kind, rec)
+
+    def create(
+        self,
+        principal: Principal,
+        workspace: str,
+        kind: Kind,
+        parent: str | None,
+        body: dict[str, Any],
+    ) -> dict[str, Any]:
+        self._authorize(principal, workspace, "POST")
+        obj = _resource_object(kind, body)
+        collection = collection_name(workspace, kind, parent)
+        name = obj.get("name")
+        if not isinstance(name, str) or not name.startswith(collection + "/"):
+            raise errors.invalid_argument(
+                f"{kind.key}.name must be a resource name in {collection}"
+            )
+        slug = name[len(collection) + 1 :]
+        if not SLUG_RE.match(slug):
+            raise errors.invalid_argument(
+                f"{kind.key}.name: slug {slug!r} must match {SLUG_RE.pattern}"
+            )
+        parent_name = collection.rsplit("/", 1)[0] if parent is not None else None
+        data = self._new_fields(kind, obj, parent_name)
+        secret = secret_paths_for(data, _declared_secrets(kind, body))
+        now = self.clock()
+        rec = ResourceRecord(
+            name, workspace, kind.name, parent_name, data, secret,
+            secrets.token_hex(8), compute_etag(data, secret), now, now,
+        )  # fmt: skip
+        with self.store.tx() as tx:
+            if parent_name is not None and tx.get_resource(parent_name) is None:
+                raise errors.not_found(f"{parent_name} not found")
+            if tx.get_resource(name) is not None:
+                raise errors.already_exists(f"{name} already exists")
+            try:
+                tx.insert_resource(rec)
+            except AlreadyExistsError:
+                raise errors.already_exists(f"{name} already exists") from None
+            self._audit(tx, principal, "POST", name, [f"{kind.key}.{k}" for k in sorted(data)])
+        return public_view(kind, rec)
+
+    def _new_fields(
+        self, kind: Kind, obj: dict[str, Any], parent_name: str | None
+    ) -> dict[str, Any]:
+        data = {k: v for k, v in kind.defaults.items()}
+        for key, value in obj.items():
+            if key in OUTPUT_ONLY:
+                continue
+            if key == kind.parent_field:
+                if value != parent_name:
+                    raise errors.invalid_argument(
+                        f"{kind.key}.{key} must be {parent_name!r} (from the collection)"
+                    )
+                continue
+            if kind.field(key) is None:
+                raise errors.invalid_argument(f"unknown field {kind.key}.{key}")
+            data[key] = value
+        self._validate(kind, data)
+        return data
+
+    def _validate(self, kind: Kind, data: dict[str, Any]) -> None:
+        error = jsonschema.exceptions.best_match(self._validators[kind.name].iter_errors(data))
+        if error is not None:
+            where = ".".join([kind.key, *(str(p) for p in error.absolute_path)])
+            raise errors.invalid_argument(f"{where}: {error.message}")
+
+    def update(
+        self,
+        principal: Principal,
+        workspace: str,
+        kind: Kind,
+        address: str,
+        body: dict[str, Any],
+        if_match: str | None,
+    ) -> dict[str, Any]:
+        self._authorize(principal, workspace, "PATCH")
+        obj = _resource_object(kind, body)
+        paths = _mask_paths(body) + _mask_paths(obj)
+        values = {k: v for k, v in obj.items() if k != "update_mask"}
+        name = resource_name(workspace, kind, address)
+        try:
+            masked = [field_path(kind, p) for p in paths]
+        except MaskError as exc:
+            raise errors.invalid_argument(str(exc)) from None
+        with self.store.tx() as tx:
+            rec = self._get_for_write(tx, name, if_match)
+            if not paths:
+                return public_view(kind, rec)
+            try:
+                data = apply_update_mask(kind, rec.data, values, paths)
+            except MaskError as exc:
+                raise errors.invalid_argument(str(exc)) from None
+            self._validate(kind, data)
+            secret = _next_secret_paths(rec, data, masked, _declared_secrets(kind, body))
+            if data == rec.data and secret == rec.secret_paths:
+                return public_view(kind, rec)
+            new = ResourceRecord(
+                rec.name, rec.workspace, rec.kind, rec.parent, data, secret, rec.salt,
+                compute_etag(data, secret), rec.create_time, self.clock(),
+            )  # fmt: skip
+            tx.update_resource(new)
+            self._audit(tx, principal, "PATCH", name, sorted(set(paths)))
+        return public_view(kind, new)
+
+    def delete(
+        self, principal: Principal, workspace: str, kind: Kind, address: str, if_match: str | None
+    ) -> None:
+        self._authorize(principal, workspace, "DELETE")
+        name = resource_name(workspace, kind, address)
+        with self.store.tx() as tx:
+            self._get_for_write(tx, name, if_match)
+            children = tx.child_names(name, 11)
+            if children:
+                shown = ", ".join(parse_resource_name(c)[2] for c in children[:10])
+                more = " and more" if len(children) > 10 else ""
+                raise errors.failed_precondition(
+                    f"{name} is in use by {shown}{more}; delete those first"
+                )
+            tx.delete_resource(name)
+            self._audit(tx, principal, "DELETE", name, [])
+
+    def _get_for_write(self, tx: StoreTx, name: str, if_match: str | None) -> ResourceRecord:
+        rec = tx.get_resource(name)
+        if rec is None:
+            raise errors.not_found(f"{name} not found")
+        if if_match is not None:
+            wanted = if_match.strip().strip('"')
+            if wanted != "*" and wanted != rec.etag:
+                raise errors.precondition_etag(
+                    f"etag mismatch for {name}: the resource was modified "
+                    f"(expected {wanted}, current {rec.etag})"
+                )
+        return rec
+
+    # -- audit -----------------------------------------------------------------------------
+
+    def _audit(
+        self, tx: StoreTx, principal: Principal, method: str, resource: str, paths: list[str]
+    ) -> None:
+        tx.insert_audit(
+            AuditRecord(
+                principal.workspace, self.clock(), principal.token_id,
+                principal.description, method, resource, paths,
+            )  # fmt: skip
+        )
+
+    def audit_events(
+        self, principal: Principal, workspace: str, page_size: str | None, page_token: str | None
+    ) -> Page:
+        self._authorize(principal, workspace, "GET")
+        size = _page_size(page_size)
+        before = _decode_page_token(page_token, "audit")
+        with self.store.tx() as tx:
+            rows = tx.list_audit(workspace, int(before) if before else None, size + 1)
+        more = len(rows) > size
+        rows = rows[:size]
+        items = [
+            {
+                "id": str(r.id),
+                "time": r.time,
+                "actor": {"token_id": r.actor_id, "description": r.actor_description},
+                "method": r.method,
+                "resource": r.resource,
+                "paths": r.paths,
+            }
+            for r in rows
+        ]
+        return Page(items, _encode_page_token(str(rows[-1].id), "audit") if more else "")
+
+
+def _resource_object(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    obj = body.get(kind.key)
+    if obj is None:
+        return {}
+    if not isinstance(obj, dict):
+        raise errors.invalid_argument(f"{kind.key} must be an object")
+    return obj
+
+
+def _mask_paths(obj: dict[str, Any]) -> list[str]:
+    mask = obj.get("update_mask")
+    if mask is None:
+        return []
+    paths = mask.get("paths") if isinstance(mask, dict) else None
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise errors.invalid_argument("update_mask.paths must be a list of strings")
+    return list(paths)
+
+
+def _declared_secrets(kind: Kind, body: dict[str, Any]) -> set[str]:
+    """Paths the client marks secret (values that came from ``${env:…}``), unprefixed."""
+    raw = body.get("secret_paths", [])
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise errors.invalid_argument("secret_paths must be a list of strings")
+    try:
+        return {format_path(field_path(kind, path)) for path in raw}
+    except MaskError as exc:
+        raise errors.invalid_argument(f"secret_paths: {exc}") from None
+
+
+def _next_secret_paths(
+    rec: ResourceRecord, data: dict[str, Any], masked: list[tuple[str, ...]], declared: set[str]
+) -> list[str]:
+    """Secret paths after an update: masked paths are re-decided, others keep their status."""
+
+    def under_mask(raw: str) -> bool:
+        path = parse_path(raw)
+        return any(path[: len(m)] == m for m in masked)
+
+    kept = {p for p in rec.secret_paths if not under_mask(p)}
+    return secret_paths_for(data, kept | declared)
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = int(raw)
+    except ValueError:
+        raise errors.invalid_argument("page_size must be an integer") from None
+    if size <= 0:
+        raise errors.invalid_argument("page_size must be positive")
+    return min(size, MAX_PAGE_SIZE)
+
+
+def _encode_page_token(after: str, scope: str) -> str:
+    raw = json.dumps({"a": after, "s": scope}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_page_token(token: str | None, scope: str) -> str | None:
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if data["s"] != scope or not isinstance(data["a"], str):
+            raise ValueError
+        return str(data["a"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise errors.invalid_argument("page_token is invalid") from None

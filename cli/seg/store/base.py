@@ -1,0 +1,108 @@
+"""The storage contract the server relies on, and the records it stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "AlreadyExistsError",
+    "AuditRecord",
+    "ResourceRecord",
+    "Store",
+    "StoreTx",
+    "TokenRecord",
+    "WorkspaceRecord",
+]
+
+
+class AlreadyExistsError(Exception):
+    """A row with the same unique key exists."""
+
+
+@dataclass(frozen=True)
+class WorkspaceRecord:
+    slug: str
+    id: str
+    display_name: str
+    create_time: str
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    id: str
+    workspace: str
+    scope: str
+    description: str
+    secret_hash: str
+    create_time: str
+
+
+@dataclass(frozen=True)
+class ResourceRecord:
+    """One stored resource. ``data`` holds its fields in clear (secrets included);
+    ``secret_paths`` lists the dotted field paths that must never be returned in clear."""
+
+    name: str
+    workspace: str
+    kind: str
+    parent: str | None
+    data: dict[str, Any]
+    secret_paths: list[str]
+    salt: str
+    etag: str
+    create_time: str
+    update_time: str
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    workspace: str
+    time: str
+    actor_id: str
+    actor_description: str
+    method: str
+    resource: str
+    paths: list[str] = field(default_factory=list)
+    id: int = 0
+
+
+class StoreTx(Protocol):
+    """Operations inside one transaction."""
+
+    def insert_workspace(self, ws: WorkspaceRecord) -> None: ...
+    def get_workspace(self, slug: str) -> WorkspaceRecord | None: ...
+    def insert_token(self, token: TokenRecord) -> None: ...
+    def find_token(self, secret_hash: str) -> TokenRecord | None: ...
+    def insert_resource(self, rec: ResourceRecord) -> None: ...
+    def get_resource(self, name: str) -> ResourceRecord | None: ...
+    def update_resource(self, rec: ResourceRecord) -> None: ...
+    def delete_resource(self, name: str) -> None: ...
+    def list_resources(
+        self, workspace: str, kind: str, parent: str | None, after: str | None, limit: int
+    ) -> list[ResourceRecord]: ...
+    def child_names(self, parent: str, limit: int) -> list[str]: ...
+    def insert_audit(self, event: AuditRecord) -> None: ...
+    def list_audit(self, workspace: str, before_id: int | None, limit: int) -> list[AuditRecord]: ...
+
+
+class Store(Protocol):
+    """A database the control plane runs on."""
+
+    url: str
+
+    def create_schema(self) -> None: ...
+    def tx(self) -> AbstractContextManager[StoreTx]: ...
+    def close(self) -> None: ...
+
+
+def iter_all(tx: StoreTx, workspace: str, kind: str, page: int = 500) -> Iterator[ResourceRecord]:
+    after: str | None = None
+    while True:
+        rows = tx.list_resources(workspace, kind, None, after, page)
+        yield from rows
+        if len(rows) < page:
+            return
+        after = rows[-1].name

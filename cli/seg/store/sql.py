@@ -1,0 +1,239 @@
+"""The SQLAlchemy Core store, on SQLite (WAL, foreign keys on) or PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from seg.store.base import (
+    AlreadyExistsError,
+    AuditRecord,
+    ResourceRecord,
+    TokenRecord,
+    WorkspaceRecord,
+)
+
+__all__ = ["SqlStore", "open_store", "normalise_url"]
+
+metadata = sa.MetaData()
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("slug", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(32), nullable=False, unique=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("create_time", sa.String(32), nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace", sa.String(64), sa.ForeignKey("workspaces.slug"), nullable=False),
+    sa.Column("scope", sa.String(32), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("create_time", sa.String(32), nullable=False),
+)
+
+# One table for every kind: a resource is its full name, its kind, its parent's name and its
+# fields as JSON. Kinds differ in rules, not in storage, so a new kind needs no migration.
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("workspace", sa.String(64), sa.ForeignKey("workspaces.slug"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("parent", sa.String(512), sa.ForeignKey("resources.name"), nullable=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("secret_paths", sa.Text, nullable=False),
+    sa.Column("salt", sa.String(32), nullable=False),
+    sa.Column("etag", sa.String(64), nullable=False),
+    sa.Column("create_time", sa.String(32), nullable=False),
+    sa.Column("update_time", sa.String(32), nullable=False),
+    sa.Index("ix_resources_ws_kind_name", "workspace", "kind", "name"),
+    sa.Index("ix_resources_parent", "parent"),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("workspace", sa.String(64), nullable=False),
+    sa.Column("time", sa.String(32), nullable=False),
+    sa.Column("actor_id", sa.String(40), nullable=False),
+    sa.Column("actor_description", sa.Text, nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("resource", sa.String(512), nullable=False),
+    sa.Column("paths", sa.Text, nullable=False),
+    sa.Index("ix_audit_ws_id", "workspace", "id"),
+)
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and select the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def _resource_from_row(row: Any) -> ResourceRecord:
+    return ResourceRecord(
+        name=row.name,
+        workspace=row.workspace,
+        kind=row.kind,
+        parent=row.parent,
+        data=json.loads(row.data),
+        secret_paths=json.loads(row.secret_paths),
+        salt=row.salt,
+        etag=row.etag,
+        create_time=row.create_time,
+        update_time=row.update_time,
+    )
+
+
+def _resource_values(rec: ResourceRecord) -> dict[str, Any]:
+    return {
+        "name": rec.name,
+        "workspace": rec.workspace,
+        "kind": rec.kind,
+        "parent": rec.parent,
+        "data": json.dumps(rec.data, sort_keys=True),
+        "secret_paths": json.dumps(rec.secret_paths),
+        "salt": rec.salt,
+        "etag": rec.etag,
+        "create_time": rec.create_time,
+        "update_time": rec.update_time,
+    }
+
+
+class SqlTx:
+    """Store operations bound to one connection inside one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _insert(self, table: sa.Table, values: dict[str, Any]) -> None:
+        # An integrity error aborts the whole transaction; callers turn it into an API error.
+        try:
+            self.conn.execute(table.insert().values(**values))
+        except sa.exc.IntegrityError as exc:
+            raise AlreadyExistsError(str(exc.orig)) from None
+
+    def insert_workspace(self, ws: WorkspaceRecord) -> None:
+        self._insert(workspaces, ws.__dict__)
+
+    def get_workspace(self, slug: str) -> WorkspaceRecord | None:
+        row = self.conn.execute(sa.select(workspaces).where(workspaces.c.slug == slug)).first()
+        return WorkspaceRecord(**row._mapping) if row else None
+
+    def insert_token(self, token: TokenRecord) -> None:
+        self._insert(tokens, token.__dict__)
+
+    def find_token(self, secret_hash: str) -> TokenRecord | None:
+        query = sa.select(tokens).where(tokens.c.secret_hash == secret_hash)
+        row = self.conn.execute(query).first()
+        return TokenRecord(**row._mapping) if row else None
+
+    def insert_resource(self, rec: ResourceRecord) -> None:
+        self._insert(resources, _resource_values(rec))
+
+    def get_resource(self, name: str) -> ResourceRecord | None:
+        row = self.conn.execute(sa.select(resources).where(resources.c.name == name)).first()
+        return _resource_from_row(row) if row else None
+
+    def update_resource(self, rec: ResourceRecord) -> None:
+        values = _resource_values(rec)
+        self.conn.execute(resources.update().where(resources.c.name == rec.name).values(**values))
+
+    def delete_resource(self, name: str) -> None:
+        self.conn.execute(resources.delete().where(resources.c.name == name))
+
+    def list_resources(
+        self, workspace: str, kind: str, parent: str | None, after: str | None, limit: int
+    ) -> list[ResourceRecord]:
+        query = sa.select(resources).where(
+            resources.c.workspace == workspace, resources.c.kind == kind
+        )
+        if parent is not None:
+            query = query.where(resources.c.parent == parent)
+        if after is not None:
+            query = query.where(resources.c.name > after)
+        query = query.order_by(resources.c.name).limit(limit)
+        return [_resource_from_row(row) for row in self.conn.execute(query)]
+
+    def child_names(self, parent: str, limit: int) -> list[str]:
+        query = (
+            sa.select(resources.c.name)
+            .where(resources.c.parent == parent)
+            .order_by(resources.c.name)
+            .limit(limit)
+        )
+        return [row.name for row in self.conn.execute(query)]
+
+    def insert_audit(self, event: AuditRecord) -> None:
+        values = {k: v for k, v in event.__dict__.items() if k != "id"}
+        values["paths"] = json.dumps(event.paths)
+        self.conn.execute(audit_events.insert().values(**values))
+
+    def list_audit(self, workspace: str, before_id: int | None, limit: int) -> list[AuditRecord]:
+        query = sa.select(audit_events).where(audit_events.c.workspace == workspace)
+        if before_id is not None:
+            query = query.where(audit_events.c.id < before_id)
+        query = query.order_by(audit_events.c.id.desc()).limit(limit)
+        out = []
+        for row in self.conn.execute(query):
+            values = dict(row._mapping)
+            values["paths"] = json.loads(values["paths"])
+            out.append(AuditRecord(**values))
+        return out
+
+
+class SqlStore:
+    """A Store over a SQLAlchemy engine."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = _create_engine(normalise_url(url))
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+
+    @contextmanager
+    def tx(self) -> Iterator[SqlTx]:
+        with self.engine.begin() as conn:
+            yield SqlTx(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def open_store(url: str, create: bool = True) -> SqlStore:
+    store = SqlStore(url)
+    if create:
+        store.create_schema()
+    return store

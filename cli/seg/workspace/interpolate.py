@@ -1,0 +1,58 @@
+"""``${env:NAME}`` and ``${var:NAME}`` in string values; ``$$`` is a literal ``$``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Interpolation", "interpolate"]
+
+Path = tuple[Any, ...]
+
+_TOKEN = re.compile(r"\$\$|\$\{([^}]*)\}|\$\{")
+_REF = re.compile(r"^(env|var):([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+@dataclass
+class Interpolation:
+    """The result of interpolating one value: secret paths and problems found on the way."""
+
+    secret_paths: set[Path] = field(default_factory=set)
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def interpolate(
+    value: Any, path: Path, variables: Mapping[str, str], environ: Mapping[str, str],
+    result: Interpolation,
+) -> Any:  # fmt: skip
+    if isinstance(value, dict):
+        return {k: interpolate(v, (*path, k), variables, environ, result) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, (*path, i), variables, environ, result) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        ref = _REF.match(match.group(1) or "")
+        if ref is None:
+            result.problems.append(
+                (path, f"bad interpolation {match.group(0)!r}: use ${{env:NAME}} or ${{var:NAME}}")
+            )
+            return ""
+        source, name = ref.groups()
+        if source == "env":
+            result.secret_paths.add(path)
+            if name not in environ:
+                result.problems.append((path, f"environment variable {name} is not set"))
+                return ""
+            return environ[name]
+        if name not in variables:
+            result.problems.append((path, f"variable {name!r} is not defined for this environment"))
+            return ""
+        return variables[name]
+
+    return _TOKEN.sub(replace, value)

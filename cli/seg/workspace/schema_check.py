@@ -1,0 +1,62 @@
+"""JSON Schema validation of YAML values, with errors placed at the offending key or value."""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from typing import Any
+
+import jsonschema
+
+from seg.schemas import load_schema
+from seg.workspace.diagnostics import Diagnostic
+from seg.workspace.yamlpos import YamlDocument
+
+__all__ = ["check_against_schema"]
+
+
+@cache
+def _validator(filename: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load_schema(filename))
+
+
+def check_against_schema(
+    doc: YamlDocument, base: tuple[Any, ...], filename: str, shown: str, what: str = ""
+) -> list[Diagnostic]:
+    """Validate the value at ``base`` in ``doc`` against ``schemas/<filename>``."""
+    value = doc.value
+    for key in base:
+        value = value[key]
+    out: list[Diagnostic] = []
+    for error in _validator(filename).iter_errors(value):
+        out += _diagnostics(doc, base, error, shown, what)
+    return sorted(set(out))
+
+
+def _diagnostics(
+    doc: YamlDocument,
+    base: tuple[Any, ...],
+    error: jsonschema.ValidationError,
+    shown: str,
+    what: str,
+) -> list[Diagnostic]:
+    path = (*base, *error.absolute_path)
+    dotted = ".".join(str(p) for p in path) or "document"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        out = []
+        for key in sorted(set(error.instance) - set(allowed)):
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            suffix = f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
+            where = f" in {dotted}" if path else ""
+            line, col = doc.key_mark((*path, key))
+            out.append(Diagnostic(shown, line, col, f"unknown key {key!r}{where}{suffix}", "schema/unknown-key"))
+        return out
+    if error.validator == "required":
+        line, col = doc.mark(path)
+        return [Diagnostic(shown, line, col, f"{dotted}: {error.message}", "schema/required")]
+    line, col = doc.mark(path)
+    message = error.message
+    if error.validator == "enum" and what == "kind":
+        message = f"unknown kind {error.instance!r}; expected one of: {', '.join(error.validator_value)}"
+    return [Diagnostic(shown, line, col, f"{dotted}: {message}", f"schema/{error.validator}")]

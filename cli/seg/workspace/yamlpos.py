@@ -1,0 +1,152 @@
+"""A strict YAML reader that keeps positions.
+
+It composes nodes with libyaml (when available), then builds Python values itself so that it
+can: report duplicate keys, accept only the YAML 1.2 core schema (no ``!!python`` or custom
+tags; ``yes``/``on`` stay strings), stop alias expansion past a sane size, and record the
+line and column of every key and value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+__all__ = ["MAX_NODES", "YamlDocument", "YamlError", "read_documents"]
+
+Path = tuple[Any, ...]
+Mark = tuple[int, int]
+
+MAX_NODES = 100_000
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_T = "tag:yaml.org,2002:"
+_CORE_SCALARS = {_T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"}
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+
+
+class YamlError(Exception):
+    def __init__(self, message: str, line: int, col: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.col = col
+
+
+@dataclass
+class YamlDocument:
+    value: Any
+    line: int
+    col: int
+    value_marks: dict[Path, Mark] = field(default_factory=dict)
+    key_marks: dict[Path, Mark] = field(default_factory=dict)
+
+    def mark(self, path: Path) -> Mark:
+        """Position of the value at ``path``, else of its nearest ancestor."""
+        while path:
+            if path in self.value_marks:
+                return self.value_marks[path]
+            path = path[:-1]
+        return (self.line, self.col)
+
+    def key_mark(self, path: Path) -> Mark:
+        return self.key_marks.get(path) or self.mark(path)
+
+
+def _pos(node: yaml.Node) -> Mark:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, doc: YamlDocument) -> None:
+        self.doc = doc
+        self.count = 0
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            line, col = _pos(node)
+            raise YamlError(
+                f"document expands past {MAX_NODES} nodes (alias/anchor expansion too large)",
+                line,
+                col,
+            )
+        self.doc.value_marks.setdefault(path, _pos(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _T + "seq":
+                raise YamlError(f"YAML tag {node.tag!r} is not allowed", *_pos(node))
+            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        return _scalar(node)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
+        if node.tag != _T + "map":
+            raise YamlError(f"YAML tag {node.tag!r} is not allowed", *_pos(node))
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _T + "merge":
+                raise YamlError("YAML merge keys (<<) are not allowed", *_pos(key_node))
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlError("mapping keys must be plain scalars", *_pos(key_node))
+            key = _scalar(key_node)
+            if not isinstance(key, str):
+                key = str(key_node.value)
+            if key in out:
+                first = self.doc.key_marks[(*path, key)]
+                raise YamlError(
+                    f"duplicate key {key!r} (first defined at line {first[0]})", *_pos(key_node)
+                )
+            self.doc.key_marks[(*path, key)] = _pos(key_node)
+            out[key] = self.build(value_node, (*path, key))
+        return out
+
+
+def _scalar(node: yaml.Node) -> Any:
+    tag, text = node.tag, node.value
+    if tag not in _CORE_SCALARS:
+        if tag == _T + "timestamp":
+            return text
+        raise YamlError(f"YAML tag {tag!r} is not allowed (only the core schema)", *_pos(node))
+    if tag == _T + "str" or getattr(node, "style", None):
+        return text
+    if tag == _T + "null" and _NULL.match(text):
+        return None
+    if tag == _T + "bool" and _BOOL.match(text):
+        return text.lower() == "true"
+    if tag == _T + "int" and _INT.match(text):
+        return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+    if tag == _T + "float" and _FLOAT.match(text):
+        low = text.lower()
+        return float(low.replace(".", "")) if low.lstrip("+-") in (".inf", ".nan") else float(text)
+    return text
+
+
+def read_documents(text: str) -> Iterator[YamlDocument]:
+    """Every non-empty document in ``text``; raises YamlError with a 1-based position."""
+    try:
+        for node in yaml.compose_all(text, Loader=_Loader):
+            if node is None:
+                continue
+            line, col = _pos(node)
+            doc = YamlDocument(None, line, col)
+            doc.value = _Builder(doc).build(node, ())
+            if doc.value is None:
+                continue
+            yield doc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise YamlError(f"YAML syntax error: {exc.problem or exc.context}", line, col) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"YAML error: {exc}", 1, 1) from None
