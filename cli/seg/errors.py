@@ -1,13 +1,13 @@
 """Errors that seg raises, and the exit code each one maps to.
 
-    SegError                    any failure seg reports to the user (exit 1)
-    ├── WorkspaceInvalid        the YAML workspace failed to load or validate
-    ├── ConfigError             options or environment are wrong (missing token, unknown env)
-    ├── ApiError                the control plane answered with an error body
-    │   └── TransportError      the control plane could not be reached
-    ├── StalePlan               a saved plan no longer matches the live state (exit 4)
-    ├── PlanBlocked             a plan holds changes blocked by policy (exit 3)
-    └── ApplyFailed             some changes of an apply failed
+SegError                    any failure seg reports to the user (exit 1)
+├── WorkspaceInvalid        the YAML workspace failed to load or validate
+├── ConfigError             options or environment are wrong (missing token, unknown env)
+├── ApiError                the control plane answered with an error body
+│   └── TransportError      the control plane could not be reached
+├── StalePlan               a saved plan no longer matches the live state (exit 4)
+├── PlanBlocked             a plan holds changes blocked by policy (exit 3)
+└── ApplyFailed             some changes of an apply failed
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ class ConfigError(SegError):
 class ApiError(SegError):
     """Raised when the control plane answers with an error; carries its message and code."""
 
-    def __init__(self, status: int, code: int, message: str, method: str = "", url: str = "") -> None:
+    def __init__(
+        self, status: int, code: int, message: str, method: str = "", url: str = ""
+    ) -> None:
         self.status = status
         self.code = code
         self.message = message

@@ -103,7 +103,11 @@ class ControlPlaneClient:
         secret_paths: list[str],
         etag: str | None,
     ) -> None:
-        body = {kind.key: dict(values), "update_mask": {"paths": mask}, "secret_paths": secret_paths}
+        body = {
+            kind.key: dict(values),
+            "update_mask": {"paths": mask},
+            "secret_paths": secret_paths,
+        }
         self._request("PATCH", resource_name(self.workspace, kind, address), json=body, etag=etag)
 
     def delete(self, kind: Kind, address: str, etag: str | None) -> None:

@@ -46,7 +46,9 @@ OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="text, json or
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]
 DatabaseOpt = Annotated[
     str | None,
-    typer.Option("--database", help="Database URL (default $SEG_DATABASE_URL or sqlite:///seg.db)."),
+    typer.Option(
+        "--database", help="Database URL (default $SEG_DATABASE_URL or sqlite:///seg.db)."
+    ),
 ]
 
 

@@ -46,7 +46,9 @@ def check_fresh(saved: dict[str, Any], fresh: Plan) -> None:
     """Raise StalePlan naming what moved since ``saved`` was computed."""
     old = saved["plan"]
     if old["workspace"] != fresh.workspace:
-        raise StalePlan(f"saved plan is for workspace {old['workspace']!r}, not {fresh.workspace!r}")
+        raise StalePlan(
+            f"saved plan is for workspace {old['workspace']!r}, not {fresh.workspace!r}"
+        )
     if old["workspace_digest"] != fresh.workspace_digest:
         raise StalePlan("saved plan is stale: the workspace files changed since it was saved")
     new = plan_to_json(fresh)

@@ -27,7 +27,9 @@ class Session:
     api_url: str
 
 
-def connect(workspace: Workspace, api_url: str | None, token: str | None) -> tuple[ControlPlaneClient, str]:
+def connect(
+    workspace: Workspace, api_url: str | None, token: str | None
+) -> tuple[ControlPlaneClient, str]:
     """The client for the chosen control plane: --api-url, else $SEG_API_URL, else seg.yaml."""
     config = workspace.config
     url = api_url or os.environ.get("SEG_API_URL") or config.api_url

@@ -115,7 +115,9 @@ def _confirm(auto_approve: bool) -> None:
 
 @handle_errors
 def apply_cmd(
-    planfile: Annotated[Path | None, typer.Argument(help="A plan saved with seg plan --out.")] = None,
+    planfile: Annotated[
+        Path | None, typer.Argument(help="A plan saved with seg plan --out.")
+    ] = None,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
     api_url: ApiUrlOpt = None,

@@ -6,6 +6,7 @@ the YAML is left alone and never shown; server-computed fields are never compare
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -76,8 +77,6 @@ def diff_fields(desired: DesiredResource, current: CurrentResource) -> list[Fiel
 
 
 def _merged(current: Mapping[str, Any], changes: Iterable[FieldChange]) -> dict[str, Any]:
-    import copy
-
     result = copy.deepcopy(dict(current))
     for fc in changes:
         node = result
@@ -144,7 +143,11 @@ def compute_plan(
     """Everything that must change for ``current`` to match ``desired``."""
     want: dict[Key, DesiredResource] = {(r.kind.name, r.address): r for r in desired}
     have: dict[Key, CurrentResource] = {(r.kind.name, r.address): r for r in current}
-    order = {k: (r.kind.order, r.address) for k, r in [*have.items(), *want.items()]}
+    order: dict[Key, tuple[int, str]] = {}
+    for key, cur in have.items():
+        order[key] = (cur.kind.order, cur.address)
+    for key, des in want.items():
+        order[key] = (des.kind.order, des.address)
     replaced: set[str] = set()
     changes: list[Change] = []
     for key in sorted(order, key=order.__getitem__):

@@ -32,8 +32,8 @@ def plan_steps(plan: Plan) -> list[Step]:
     deleted_children: dict[str, list[int]] = {}
     for change in deletes:
         index = len(steps)
-        needs = tuple(deleted_children.get(change.address, ()))
-        steps.append(Step(index, "delete", change, needs))
+        children = tuple(deleted_children.get(change.address, ()))
+        steps.append(Step(index, "delete", change, children))
         parent = _parent(change.address)
         if parent is not None:
             deleted_children.setdefault(parent, []).append(index)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
 from seg.apply.executor import ApplyResult, StepResult
 
@@ -19,7 +19,7 @@ class HumanApplyView:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.progress: Progress | None = None
-        self.task = 0
+        self.task = TaskID(0)
 
     def started(self, total: int) -> None:
         if self.console.is_terminal and total > 1:
@@ -49,10 +49,14 @@ class HumanApplyView:
 
 
 def render_apply_summary(result: ApplyResult, console: Console) -> None:
-    applied, failed, skipped = (len(result.with_status(s)) for s in ("applied", "failed", "skipped"))
+    applied, failed, skipped = (
+        len(result.with_status(s)) for s in ("applied", "failed", "skipped")
+    )
     style = "green" if not failed and not skipped else "red"
     console.print(
         f"[bold {style}]Apply complete: {applied} applied, {failed} failed, {skipped} skipped.[/]"
     )
     if failed or skipped:
-        console.print("Re-run `seg apply` after fixing the failures; it converges without duplicates.")
+        console.print(
+            "Re-run `seg apply` after fixing the failures; it converges without duplicates."
+        )

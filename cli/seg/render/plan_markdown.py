@@ -31,8 +31,11 @@ def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS) -> str:
     out = "\n".join(head)
     trimmed = 0
     for index, change in enumerate(plan.changes):
-        body = [f"<details><summary><code>{change.action.symbol}</code> {change.kind.name} "
-                f"<code>{change.address}</code> {describe(change)}</summary>", "", "```diff"]  # fmt: skip
+        summary = (
+            f"<code>{change.action.symbol}</code> {change.kind.name} "
+            f"<code>{change.address}</code> {describe(change)}"
+        )
+        body = [f"<details><summary>{summary}</summary>", "", "```diff"]
         if change.reason:
             body.append(f"! reason: {change.reason}")
         body += [f"{symbol} {text}" for symbol, text in field_lines(change)]

@@ -20,10 +20,7 @@ STYLES = {
 
 
 def summary_line(plan: Plan) -> str:
-    line = (
-        f"Plan: {plan.to_add} to add, {plan.to_change} to change, "
-        f"{plan.to_destroy} to destroy."
-    )
+    line = f"Plan: {plan.to_add} to add, {plan.to_change} to change, {plan.to_destroy} to destroy."
     if plan.blocked:
         line += f" {plan.blocked} blocked."
     return line

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -137,7 +138,7 @@ def _add_kind_routes(
         who = await principal(request)
         params, q = request.path_params, request.query_params
         page = await run_in_threadpool(
-            cp.list, who, params["workspace"], kind, _parent_address(kind, params),
+            cp.list_resources, who, params["workspace"], kind, _parent_address(kind, params),
             q.get("page_size"), q.get("page_token"),
         )  # fmt: skip
         return _json({plural: page.items, "next_page_token": page.next_page_token})
@@ -149,9 +150,7 @@ def _add_kind_routes(
         if kind.parent and parent is None:
             raise errors.invalid_argument("cannot create under the '-' wildcard")
         body = await _body(request)
-        created = await run_in_threadpool(
-            cp.create, who, params["workspace"], kind, parent, body
-        )
+        created = await run_in_threadpool(cp.create, who, params["workspace"], kind, parent, body)
         return _json(created)
 
     async def get(request: Request) -> Response:
@@ -180,7 +179,7 @@ def _add_kind_routes(
         )  # fmt: skip
         return _json({})
 
-    tag = [kind.name]
+    tag: list[str | Enum] = [kind.name]
     app.add_api_route(collection, list_, methods=["GET"], tags=tag, name=f"list_{plural}")
     app.add_api_route(collection, create, methods=["POST"], tags=tag, name=f"create_{kind.key}")
     app.add_api_route(item, get, methods=["GET"], tags=tag, name=f"get_{kind.key}")

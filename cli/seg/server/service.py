@@ -151,7 +151,7 @@ class ControlPlane:
 
     # -- resources -------------------------------------------------------------------------
 
-    def list(
+    def list_resources(
         self,
         principal: Principal,
         workspace: str,
@@ -230,7 +230,7 @@ class ControlPlane:
     def _new_fields(
         self, kind: Kind, obj: dict[str, Any], parent_name: str | None
     ) -> dict[str, Any]:
-        data = {k: v for k, v in kind.defaults.items()}
+        data = dict(kind.defaults)
         for key, value in obj.items():
             if key in OUTPUT_ONLY:
                 continue
@@ -327,8 +327,13 @@ class ControlPlane:
     ) -> None:
         tx.insert_audit(
             AuditRecord(
-                principal.workspace, self.clock(), principal.token_id,
-                principal.description, method, resource, paths,
+                principal.workspace,
+                self.clock(),
+                principal.token_id,
+                principal.description,
+                method,
+                resource,
+                paths,
             )  # fmt: skip
         )
 

@@ -47,10 +47,16 @@ def _diagnostics(
         out = []
         for key in sorted(set(error.instance) - set(allowed)):
             hint = difflib.get_close_matches(str(key), allowed, n=1)
-            suffix = f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
+            suffix = (
+                f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
+            )
             where = f" in {dotted}" if path else ""
             line, col = doc.key_mark((*path, key))
-            out.append(Diagnostic(shown, line, col, f"unknown key {key!r}{where}{suffix}", "schema/unknown-key"))
+            out.append(
+                Diagnostic(
+                    shown, line, col, f"unknown key {key!r}{where}{suffix}", "schema/unknown-key"
+                )
+            )
         return out
     if error.validator == "required":
         line, col = doc.mark(path)
@@ -58,5 +64,7 @@ def _diagnostics(
     line, col = doc.mark(path)
     message = error.message
     if error.validator == "enum" and what == "kind":
-        message = f"unknown kind {error.instance!r}; expected one of: {', '.join(error.validator_value)}"
+        message = (
+            f"unknown kind {error.instance!r}; expected one of: {', '.join(error.validator_value)}"
+        )
     return [Diagnostic(shown, line, col, f"{dotted}: {message}", f"schema/{error.validator}")]

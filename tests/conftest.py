@@ -1,0 +1,123 @@
+"""Shared fixtures: control planes on SQLite and PostgreSQL, API clients, workspace builders."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from seg.client.http import ControlPlaneClient
+from seg.server.app import create_app
+from seg.server.inprocess import InProcessTransport
+from seg.server.service import ControlPlane
+from seg.store.sql import SqlStore, open_store
+
+POSTGRES_URL = os.environ.get("SEG_TEST_POSTGRES_URL", "")
+
+
+def _postgres_url() -> str:
+    if not POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail("SEG_TEST_POSTGRES_URL is not set; .ci/run must start PostgreSQL")
+        pytest.skip("PostgreSQL not configured (set SEG_TEST_POSTGRES_URL; .ci/run does)")
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def pg_store() -> Iterator[SqlStore]:
+    store = open_store(_postgres_url())
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    """A store on each backend. Tests isolate themselves by workspace slug (see ``slug``)."""
+    if request.param == "sqlite":
+        sqlite = open_store(f"sqlite:///{tmp_path / 'seg.db'}")
+        yield sqlite
+        sqlite.close()
+    else:
+        yield request.getfixturevalue("pg_store")
+
+
+@pytest.fixture
+def slug() -> str:
+    return "t" + secrets.token_hex(5)
+
+
+@pytest.fixture
+def cp(store: SqlStore) -> ControlPlane:
+    return ControlPlane(store)
+
+
+class Api:
+    """An in-process HTTP client for one workspace of a control plane."""
+
+    def __init__(self, cp: ControlPlane, workspace: str) -> None:
+        self.cp = cp
+        self.workspace = workspace
+        _, self.owner_token = cp.init_workspace(workspace)
+        self.transport = InProcessTransport(create_app(cp))
+        self.http = self.client(self.owner_token)
+
+    def client(self, token: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(transport=self.transport, base_url="http://embedded", headers=headers)
+
+    def token(self, scope: str, description: str = "test token") -> str:
+        return self.cp.create_token(self.workspace, scope, description)[1]
+
+    def url(self, path: str = "") -> str:
+        return f"/v1beta/workspaces/{self.workspace}{path}"
+
+    def seg_client(self) -> ControlPlaneClient:
+        return ControlPlaneClient(self.client(self.owner_token), self.workspace)
+
+    def create_source(self, slug: str, **fields: object) -> httpx.Response:
+        body = {"name": f"workspaces/{self.workspace}/sources/{slug}", "catalog": "javascript"}
+        return self.http.post(self.url("/sources"), json={"source": {**body, **fields}})
+
+    def create_destination(self, source: str, slug: str, **fields: object) -> httpx.Response:
+        name = f"workspaces/{self.workspace}/sources/{source}/destinations/{slug}"
+        body = {"name": name, "catalog": "amplitude", **fields}
+        return self.http.post(self.url(f"/sources/{source}/destinations"), json={"destination": body})
+
+    def close(self) -> None:
+        self.http.close()
+        self.transport.close()
+
+
+@pytest.fixture
+def api(cp: ControlPlane, slug: str) -> Iterator[Api]:
+    client = Api(cp, slug)
+    yield client
+    client.close()
+
+
+WriteWorkspace = Callable[..., Path]
+
+
+@pytest.fixture
+def write_workspace(tmp_path: Path) -> WriteWorkspace:
+    """Write a workspace: ``write_workspace({"sources.yaml": "..."}, workspace="acme")``."""
+
+    def write(files: dict[str, str], workspace: str = "acme", root: Path | None = None,
+              seg_yaml: str | None = None) -> Path:  # fmt: skip
+        base = root or tmp_path / "ws"
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "seg.yaml").write_text(
+            seg_yaml if seg_yaml is not None else f"version: seg/v1\nworkspace: {workspace}\n"
+        )
+        for name, text in files.items():
+            path = base / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text))
+        return base
+
+    return write
