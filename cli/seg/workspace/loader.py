@@ -124,7 +124,7 @@ def _load_document(
         fields=fields,
         secret_paths=frozenset(secrets),
         protect=bool(doc.value.get("protect", False)),
-        origin=Origin(shown, *doc.key_mark(("name",))),
+        origin=Origin(shown, *doc.mark(("name",))),
         marks=marks,
     )
     return resource, []

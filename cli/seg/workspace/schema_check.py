@@ -62,9 +62,8 @@ def _diagnostics(
         line, col = doc.mark(path)
         return [Diagnostic(shown, line, col, f"{dotted}: {error.message}", "schema/required")]
     line, col = doc.mark(path)
-    message = error.message
+    message = f"{dotted}: {error.message}"
     if error.validator == "enum" and what == "kind":
-        message = (
-            f"unknown kind {error.instance!r}; expected one of: {', '.join(error.validator_value)}"
-        )
-    return [Diagnostic(shown, line, col, f"{dotted}: {message}", f"schema/{error.validator}")]
+        expected = ", ".join(error.validator_value)
+        message = f"unknown kind {error.instance!r}; expected one of: {expected}"
+    return [Diagnostic(shown, line, col, message, f"schema/{error.validator}")]
