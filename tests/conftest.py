@@ -86,7 +86,9 @@ class Api:
     def create_destination(self, source: str, slug: str, **fields: object) -> httpx.Response:
         name = f"workspaces/{self.workspace}/sources/{source}/destinations/{slug}"
         body = {"name": name, "catalog": "amplitude", **fields}
-        return self.http.post(self.url(f"/sources/{source}/destinations"), json={"destination": body})
+        return self.http.post(
+            self.url(f"/sources/{source}/destinations"), json={"destination": body}
+        )
 
     def close(self) -> None:
         self.http.close()

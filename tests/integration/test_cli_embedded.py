@@ -221,8 +221,10 @@ def test_bad_yaml_exits_1_with_position_and_sends_nothing(
 ) -> None:
     root = write_workspace(files)
     for command in ("validate", "plan", "apply"):
-        result = seg(runner, root, command, "--auto-approve") if command == "apply" else seg(
-            runner, root, command
+        result = (
+            seg(runner, root, command, "--auto-approve")
+            if command == "apply"
+            else seg(runner, root, command)
         )
         assert result.exit_code == 1, result.output
         assert expected in result.output

@@ -128,5 +128,7 @@ def test_invalid_json_body_is_invalid_argument(api: Api) -> None:
 def test_health_and_openapi(api: Api) -> None:
     assert api.client(None).get("/healthz").json() == {"status": "ok"}
     doc = api.client(None).get("/openapi.json").json()
-    assert "/v1beta/workspaces/{workspace}/sources/{source}/destinations/{destination}" in doc["paths"]
+    assert (
+        "/v1beta/workspaces/{workspace}/sources/{source}/destinations/{destination}" in doc["paths"]
+    )
     assert "patch" in doc["paths"]["/v1beta/workspaces/{workspace}/sources/{source}"]

@@ -68,7 +68,9 @@ def test_data_without_mask_changes_nothing(api: Api, dest: str) -> None:
 )  # fmt: skip
 def test_unknown_or_immutable_paths_are_rejected(api: Api, dest: str, path: str) -> None:
     before = api.http.get(dest).json()
-    r = api.http.patch(dest, json={"destination": {"catalog": "x"}, "update_mask": {"paths": [path]}})
+    r = api.http.patch(
+        dest, json={"destination": {"catalog": "x"}, "update_mask": {"paths": [path]}}
+    )
     error(r, 400, 3)
     assert api.http.get(dest).json() == before
 

@@ -1,0 +1,161 @@
+"""The key flows as real processes: `seg serve` on a free port, `seg` as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import POSTGRES_URL
+
+pytestmark = pytest.mark.e2e
+
+SEG = [sys.executable, "-m", "seg"]
+SECRET = "e2e-SECRET-token-777"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(
+    *args: str, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SEG, *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+
+
+class Server:
+    def __init__(self, database: str, tmp: Path, workspace: str) -> None:
+        self.env = {**os.environ, "SEG_DATABASE_URL": database, "NO_COLOR": "1"}
+        for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
+            self.env.pop(var, None)
+        init = run("server", "init", "--workspace", workspace, "-o", "json", env=self.env)
+        assert init.returncode == 0, init.stderr
+        self.token = json.loads(init.stdout)["token"]
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(tmp / "server.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen([*SEG, "serve", "--port", str(self.port)], env=self.env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError("seg serve did not start: " + (tmp / "server.log").read_text())
+
+    def client_env(self, **extra: str) -> dict[str, str]:
+        return {**self.env, "SEG_API_URL": self.url, "SEG_TOKEN": self.token, **extra}
+
+    def get(self, path: str) -> dict:
+        r = httpx.get(
+            f"{self.url}/v1beta/{path}", headers={"Authorization": f"Bearer {self.token}"}
+        )
+        return r.json()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=15)
+        self.log.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def server(request, tmp_path: Path, slug: str) -> Iterator[Server]:
+    if request.param == "sqlite":
+        database = f"sqlite:///{tmp_path / 'cp.db'}"
+    else:
+        if not POSTGRES_URL:
+            request.getfixturevalue("pg_store")  # fails in CI, skips locally
+        database = POSTGRES_URL
+    srv = Server(database, tmp_path, slug)
+    yield srv
+    srv.stop()
+
+
+WORKSPACE = """\
+kind: Source
+name: web
+spec:
+  catalog: javascript
+---
+kind: Destination
+name: amplitude
+spec:
+  source: web
+  catalog: amplitude
+  enabled: true
+  settings:
+    api_key: ${env:AMP_KEY}
+    region: eu
+"""
+
+
+def test_plan_apply_plan_then_one_field_edit(server: Server, write_workspace, slug: str) -> None:
+    root = write_workspace({"workspace.yaml": WORKSPACE}, workspace=slug)
+    env = server.client_env(AMP_KEY=SECRET)
+    first = run("plan", "-w", str(root), "--detailed-exitcode", env=env)
+    assert first.returncode == 2, first.stderr
+    applied = run("apply", "-w", str(root), "--auto-approve", env=env)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    again = run("plan", "-w", str(root), "--detailed-exitcode", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    before = server.get(f"workspaces/{slug}/sources/web/destinations/amplitude")
+
+    path = root / "workspace.yaml"
+    path.write_text(path.read_text().replace("region: eu", "region: us"))
+    plan = run("plan", "-w", str(root), "-o", "json", env=env)
+    (change,) = json.loads(plan.stdout)["changes"]
+    assert change["update_mask"] == ["destination.settings.region"]
+    assert run("apply", "-w", str(root), "--auto-approve", env=env).returncode == 0
+    after = server.get(f"workspaces/{slug}/sources/web/destinations/amplitude")
+    assert after["settings"] == {**before["settings"], "region": "us"}
+    assert {k: v for k, v in after.items() if k not in ("settings", "etag", "update_time")} == {
+        k: v for k, v in before.items() if k not in ("settings", "etag", "update_time")
+    }
+    events = server.get(f"workspaces/{slug}/audit-events")["audit_events"]
+    assert events[0]["method"] == "PATCH" and events[0]["paths"] == ["destination.settings.region"]
+    log = Path(server.log.name).read_text()
+    for text in (first.stdout, applied.stdout, again.stdout, plan.stdout, log, json.dumps(events)):
+        assert SECRET not in text
+
+
+def test_api_errors_are_one_line_without_traceback(server: Server, write_workspace, slug) -> None:
+    root = write_workspace({"workspace.yaml": WORKSPACE}, workspace=slug)
+    bad = run("plan", "-w", str(root), env={**server.client_env(AMP_KEY="x"), "SEG_TOKEN": "bad"})
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == [
+        "error: control plane: the access token is missing or invalid [HTTP 401, code 16] "
+        f"(GET /v1beta/workspaces/{slug}/sources)"
+    ]
+    reader = run("server", "token", "create", "--workspace", slug, "--scope", "workspace:read",
+                 "--description", "ci reader", env=server.env).stdout.strip()  # fmt: skip
+    env = server.client_env(AMP_KEY="x", SEG_TOKEN=reader)
+    assert run("plan", "-w", str(root), env=env).returncode == 0  # plan needs only read
+    denied = run("apply", "-w", str(root), "--auto-approve", env=env)
+    assert denied.returncode == 1 and "insufficient scope [HTTP 403, code 7]" in denied.stdout
+    assert "Traceback" not in denied.stdout + denied.stderr
+    down = run("plan", "-w", str(root), "--api-url", f"http://127.0.0.1:{free_port()}", env=env)
+    assert down.returncode == 1 and "cannot reach the control plane" in down.stderr
+
+
+def test_embedded_default_needs_nothing_started(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEG_")}
+    assert run("init", str(tmp_path / "ws"), env=env).returncode == 0
+    root = str(tmp_path / "ws")
+    assert run("plan", "-w", root, "--detailed-exitcode", env=env).returncode == 2
+    assert run("apply", "-w", root, "--auto-approve", env=env).returncode == 0
+    assert run("plan", "-w", root, "--detailed-exitcode", env=env).returncode == 0
+    assert (tmp_path / "ws" / ".seg" / "control-plane.db").is_file()

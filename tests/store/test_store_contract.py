@@ -1,0 +1,88 @@
+"""The Store contract, run on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from seg.store.base import (
+    AlreadyExistsError,
+    AuditRecord,
+    ResourceRecord,
+    TokenRecord,
+    WorkspaceRecord,
+)
+from seg.store.sql import SqlStore, normalise_url
+
+
+def rec(
+    ws: str, name: str, parent: str | None = None, kind: str = "Source", **data
+) -> ResourceRecord:
+    full = f"workspaces/{ws}/{name}"
+    return ResourceRecord(full, ws, kind, parent, data or {"a": 1}, [], "salt", "etag1",
+                          "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z")  # fmt: skip
+
+
+@pytest.fixture
+def ws(store: SqlStore, slug: str) -> str:
+    with store.tx() as tx:
+        tx.insert_workspace(WorkspaceRecord(slug, slug + "id", slug, "2026-01-01T00:00:00Z"))
+    return slug
+
+
+def test_workspace_and_token_round_trip(store: SqlStore, ws: str) -> None:
+    token = TokenRecord("tok_" + ws, ws, "workspace:read", "ci", "h" * 60 + ws[-4:], "now")
+    with store.tx() as tx:
+        assert tx.get_workspace(ws).display_name == ws
+        tx.insert_token(token)
+        assert tx.find_token(token.secret_hash) == token
+        assert tx.find_token("missing") is None
+    with pytest.raises(AlreadyExistsError), store.tx() as tx:
+        tx.insert_workspace(WorkspaceRecord(ws, "other", ws, "now"))
+
+
+def test_resources_crud_children_and_ordering(store: SqlStore, ws: str) -> None:
+    with store.tx() as tx:
+        for name in ("sources/b", "sources/a", "sources/c"):
+            tx.insert_resource(rec(ws, name, settings={"k": [1, 2]}))
+        tx.insert_resource(rec(ws, "sources/a/destinations/x", f"workspaces/{ws}/sources/a",
+                               kind="Destination"))  # fmt: skip
+    with pytest.raises(AlreadyExistsError), store.tx() as tx:
+        tx.insert_resource(rec(ws, "sources/a"))
+    with store.tx() as tx:
+        page = tx.list_resources(ws, "Source", None, None, 2)
+        assert [r.name.rsplit("/", 1)[1] for r in page] == ["a", "b"]
+        rest = tx.list_resources(ws, "Source", None, page[-1].name, 2)
+        assert [r.name.rsplit("/", 1)[1] for r in rest] == ["c"]
+        assert rest[0].data == {"settings": {"k": [1, 2]}}
+        under_a = tx.list_resources(ws, "Destination", f"workspaces/{ws}/sources/a", None, 10)
+        assert len(under_a) == 1 and tx.list_resources(ws, "Destination", "x", None, 10) == []
+        assert tx.child_names(f"workspaces/{ws}/sources/a", 5) == [under_a[0].name]
+        updated = ResourceRecord(**{**rest[0].__dict__, "data": {"z": True}, "etag": "e2"})
+        tx.update_resource(updated)
+        assert tx.get_resource(updated.name) == updated
+        tx.delete_resource(updated.name)
+        assert tx.get_resource(updated.name) is None
+
+
+def test_failed_transaction_leaves_nothing_behind(store: SqlStore, ws: str) -> None:
+    with pytest.raises(RuntimeError), store.tx() as tx:
+        tx.insert_resource(rec(ws, "sources/tmp"))
+        raise RuntimeError("boom")
+    with store.tx() as tx:
+        assert tx.get_resource(f"workspaces/{ws}/sources/tmp") is None
+
+
+def test_audit_is_newest_first_and_paginates(store: SqlStore, ws: str) -> None:
+    with store.tx() as tx:
+        for i in range(5):
+            tx.insert_audit(AuditRecord(ws, f"t{i}", "tok", "desc", "POST", f"r{i}", [f"p{i}"]))
+        events = tx.list_audit(ws, None, 3)
+        assert [e.resource for e in events] == ["r4", "r3", "r2"] and events[0].paths == ["p4"]
+        older = tx.list_audit(ws, events[-1].id, 3)
+        assert [e.resource for e in older] == ["r1", "r0"]
+
+
+def test_database_urls_select_psycopg() -> None:
+    assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
