@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from seg.commands.console import err_console, handle_errors, out_console, write_json
 from seg.commands.options import DatabaseOpt, DebugOpt, Output, OutputOpt, default_database
 from seg.errors import ConfigError
-from seg.server.errors import ApiException
-from seg.server.service import ControlPlane
-from seg.store.sql import open_store
+
+if TYPE_CHECKING:
+    from seg.server.service import ControlPlane
 
 __all__ = ["register"]
 
@@ -21,6 +21,9 @@ server_app.add_typer(token_app, name="token")
 
 
 def _control_plane(database: str | None) -> ControlPlane:
+    from seg.server.service import ControlPlane
+    from seg.store.sql import open_store
+
     try:
         return ControlPlane(open_store(default_database(database)))
     except Exception as exc:  # driver errors vary by database
@@ -61,8 +64,8 @@ def server_init_cmd(
     cp = _control_plane(database)
     try:
         _, secret = cp.init_workspace(workspace, display_name)
-    except ApiException as exc:
-        raise ConfigError(exc.message) from None
+    except Exception as exc:
+        raise ConfigError(_api_message(exc)) from None
     if output is Output.json:
         write_json({"workspace": workspace, "token": secret})
         return
@@ -84,12 +87,20 @@ def token_create_cmd(
     cp = _control_plane(database)
     try:
         token_id, secret = cp.create_token(workspace, scope, description)
-    except ApiException as exc:
-        raise ConfigError(exc.message) from None
+    except Exception as exc:
+        raise ConfigError(_api_message(exc)) from None
     if output is Output.json:
         write_json({"workspace": workspace, "id": token_id, "scope": scope, "token": secret})
         return
     out_console().print(secret)
+
+
+def _api_message(exc: Exception) -> str:
+    from seg.server.errors import ApiException
+
+    if isinstance(exc, ApiException):
+        return exc.message
+    raise exc
 
 
 def register(app: typer.Typer) -> None:

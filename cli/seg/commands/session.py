@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 
 from seg.client.http import ControlPlaneClient
-from seg.embedded import open_embedded
 from seg.engine.diff import compute_plan
 from seg.engine.plan import Plan
 from seg.errors import ConfigError
@@ -34,6 +33,8 @@ def connect(
     config = workspace.config
     url = api_url or os.environ.get("SEG_API_URL") or config.api_url
     if url == "embedded":
+        from seg.embedded import open_embedded  # the server stack loads only when needed
+
         return open_embedded(config.root, config.workspace), url
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"API URL {url!r} must be 'embedded' or start with http:// or https://")

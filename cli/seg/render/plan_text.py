@@ -1,14 +1,15 @@
-"""The human plan, Terraform-style, on a rich Console."""
+"""The human plan, Terraform-style. Lines are built once, then written in one go: styled on a
+colour terminal, plain everywhere else (CI logs, pipes, files)."""
 
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from seg.engine.plan import Action, Plan
 from seg.render.values import describe, field_lines
 
-__all__ = ["render_plan_text", "summary_line"]
+__all__ = ["plan_lines", "render_plan_text", "summary_line", "write_lines"]
 
 STYLES = {
     Action.CREATE: "green",
@@ -18,6 +19,8 @@ STYLES = {
     Action.BLOCKED: "bold red",
 }
 
+Line = tuple[str, str]  # (style, text)
+
 
 def summary_line(plan: Plan) -> str:
     line = f"Plan: {plan.to_add} to add, {plan.to_change} to change, {plan.to_destroy} to destroy."
@@ -26,25 +29,37 @@ def summary_line(plan: Plan) -> str:
     return line
 
 
-def render_plan_text(plan: Plan, console: Console) -> None:
+def plan_lines(plan: Plan) -> list[Line]:
     if not plan.changes:
-        console.print(
-            f"No changes. Workspace [bold]{escape(plan.workspace)}[/] matches the configuration "
-            f"({plan.resource_count} resources)."
-        )
-        return
-    console.print(f"seg will perform the following actions on workspace {escape(plan.workspace)}:")
+        return [("", f"No changes. Workspace {plan.workspace} matches the configuration "
+                     f"({plan.resource_count} resources).")]  # fmt: skip
+    lines: list[Line] = [
+        ("", f"seg will perform the following actions on workspace {plan.workspace}:")
+    ]
     for change in plan.changes:
         style = STYLES[change.action]
-        console.print()
-        console.print(f"  [dim]# {change.kind.name} {escape(change.address)} {describe(change)}[/]")
-        head = f"{change.action.symbol:>3} {change.kind.name} {escape(change.address)}"
-        console.print(f"[{style}]{head}[/]")
+        lines.append(("", ""))
+        lines.append(("dim", f"  # {change.kind.name} {change.address} {describe(change)}"))
+        lines.append((style, f"{change.action.symbol:>3} {change.kind.name} {change.address}"))
         if change.reason:
-            console.print(f"      [{style}]reason: {escape(change.reason)}[/]")
-        for symbol, text in field_lines(change):
-            console.print(f"      {symbol} {escape(text)}")
+            lines.append((style, f"      reason: {change.reason}"))
+        lines += [("", f"      {symbol} {text}") for symbol, text in field_lines(change)]
         if change.update_mask:
-            console.print(f"      [dim]update_mask: {escape(', '.join(change.update_mask))}[/]")
-    console.print()
-    console.print(f"[bold]{summary_line(plan)}[/]")
+            lines.append(("dim", f"      update_mask: {', '.join(change.update_mask)}"))
+    lines += [("", ""), ("bold", summary_line(plan))]
+    return lines
+
+
+def write_lines(lines: list[Line], console: Console) -> None:
+    if console.is_terminal and console.color_system:
+        text = Text()
+        for style, line in lines:
+            text.append(line + "\n", style=style or None)
+        console.print(text, end="", soft_wrap=True)
+    else:
+        console.file.write("".join(line + "\n" for _, line in lines))
+        console.file.flush()
+
+
+def render_plan_text(plan: Plan, console: Console) -> None:
+    write_lines(plan_lines(plan), console)

@@ -6,7 +6,7 @@ import difflib
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,24 @@ class Workspace:
     config: WorkspaceConfig
     resources: tuple[DesiredResource, ...]
     digest: str
+
+
+class SpecMarks(Mapping[tuple[str, ...], Origin]):
+    """Where each value under ``spec`` was written (looked up on demand)."""
+
+    def __init__(self, file: str, value_marks: dict[tuple[Any, ...], tuple[int, int]]) -> None:
+        self._file = file
+        self._marks = value_marks
+
+    def __getitem__(self, path: tuple[str, ...]) -> Origin:
+        line, col = self._marks[("spec", *path)]
+        return Origin(self._file, line, col)
+
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        return (tuple(str(k) for k in p[1:]) for p in self._marks if p[:1] == ("spec",))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def discover_files(root: Path) -> list[Path]:
@@ -113,11 +131,7 @@ def _load_document(
     fields = {k: v for k, v in spec.items() if k != kind.parent_field}
     secrets = {tuple(str(k) for k in p[1:]) for p in result.secret_paths}
     secrets |= {p for p in _leaves(fields.get("settings"), ("settings",)) if is_catalog_secret(p)}
-    marks = {
-        tuple(str(k) for k in p[1:]): Origin(shown, *m)
-        for p, m in doc.value_marks.items()
-        if p[:1] == ("spec",)
-    }
+    marks = SpecMarks(shown, doc.value_marks)
     resource = DesiredResource(
         kind=kind,
         address=address,

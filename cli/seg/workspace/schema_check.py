@@ -6,6 +6,7 @@ import difflib
 from functools import cache
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 from seg.schemas import load_schema
@@ -20,6 +21,20 @@ def _validator(filename: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(load_schema(filename))
 
 
+@cache
+def _fast_check(filename: str) -> Any:
+    """A compiled validator for the common (valid) case; jsonschema explains failures."""
+    return fastjsonschema.compile(load_schema(filename))
+
+
+def _is_valid(filename: str, value: Any) -> bool:
+    try:
+        _fast_check(filename)(value)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 def check_against_schema(
     doc: YamlDocument, base: tuple[Any, ...], filename: str, shown: str, what: str = ""
 ) -> list[Diagnostic]:
@@ -27,6 +42,8 @@ def check_against_schema(
     value = doc.value
     for key in base:
         value = value[key]
+    if _is_valid(filename, value):
+        return []
     out: list[Diagnostic] = []
     for error in _validator(filename).iter_errors(value):
         out += _diagnostics(doc, base, error, shown, what)

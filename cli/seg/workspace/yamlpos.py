@@ -22,9 +22,19 @@ Mark = tuple[int, int]
 
 MAX_NODES = 100_000
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 _T = "tag:yaml.org,2002:"
+_PLAIN = "tag:seg:plain"
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser; untagged scalars are resolved later by ``_scalar`` (YAML 1.2 core)."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:  # noqa: ARG002
+        if kind is yaml.ScalarNode:
+            return _PLAIN if implicit[0] else _T + "str"
+        return _T + ("seq" if kind is yaml.SequenceNode else "map")
+
+
 _CORE_SCALARS = {_T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"}
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
@@ -112,21 +122,38 @@ class _Builder:
         return out
 
 
+_EXPLICIT_TYPES: dict[str, tuple[type, ...]] = {
+    _T + "null": (type(None),),
+    _T + "bool": (bool,),
+    _T + "int": (int,),
+    _T + "float": (float, int),
+}
+
+
 def _scalar(node: yaml.Node) -> Any:
     tag, text = node.tag, node.value
-    if tag not in _CORE_SCALARS:
-        if tag == _T + "timestamp":
-            return text
-        raise YamlError(f"YAML tag {tag!r} is not allowed (only the core schema)", *_pos(node))
-    if tag == _T + "str" or getattr(node, "style", None):
+    if tag == _PLAIN:
+        return _core_plain(text)
+    if tag in (_T + "str", _T + "timestamp"):
         return text
-    if tag == _T + "null" and _NULL.match(text):
+    if tag not in _CORE_SCALARS:
+        raise YamlError(f"YAML tag {tag!r} is not allowed (only the core schema)", *_pos(node))
+    value = _core_plain(text)
+    wanted = _EXPLICIT_TYPES[tag]
+    if type(value) not in wanted:
+        raise YamlError(f"{text!r} is not a valid !!{tag[len(_T) :]}", *_pos(node))
+    return float(value) if tag == _T + "float" else value
+
+
+def _core_plain(text: str) -> Any:
+    """An untagged plain scalar under the YAML 1.2 core schema."""
+    if _NULL.match(text):
         return None
-    if tag == _T + "bool" and _BOOL.match(text):
+    if _BOOL.match(text):
         return text.lower() == "true"
-    if tag == _T + "int" and _INT.match(text):
+    if _INT.match(text):
         return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
-    if tag == _T + "float" and _FLOAT.match(text):
+    if _FLOAT.match(text):
         low = text.lower()
         return float(low.replace(".", "")) if low.lstrip("+-") in (".inf", ".nan") else float(text)
     return text
