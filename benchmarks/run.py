@@ -38,8 +38,8 @@ class Server:
                     "NO_COLOR": "1", "BENCH_API_KEY": "bench-secret"}  # fmt: skip
         self.tokens = {}
         for ws in workspaces:
-            out = subprocess.run([*SEG, "server", "init", "--workspace", ws, "-o", "json"],
-                                 env=self.env, capture_output=True, text=True, check=True)  # fmt: skip
+            init = [*SEG, "server", "init", "--workspace", ws, "-o", "json"]
+            out = subprocess.run(init, env=self.env, capture_output=True, text=True, check=True)
             self.tokens[ws] = json.loads(out.stdout)["token"]
         self.port = free_port()
         self.log_path = tmp / "server.log"
@@ -92,14 +92,16 @@ def bench(n: int) -> dict[str, dict[str, float]]:
         server = Server(tmp, ["bench", "bench1k"])
         try:
             ws = str(tmp / "ws")
+            ws1k, yes = str(tmp / "ws1k"), "--auto-approve"
             results = {
                 "validate": measure(server, "bench", "validate", "-w", ws),
                 "plan (all creates)": measure(server, "bench", "plan", "-w", ws),
-                f"apply ({count} creates)": measure(server, "bench", "apply", "-w", ws, "--auto-approve"),
-                "plan (no changes)": measure(server, "bench", "plan", "-w", ws, "--detailed-exitcode"),
-                "apply (1,000 creates)": measure(server, "bench1k", "apply", "-w", str(tmp / "ws1k"),
-                                                 "--auto-approve"),
-            }  # fmt: skip
+                f"apply ({count} creates)": measure(server, "bench", "apply", "-w", ws, yes),
+                "plan (no changes)": measure(
+                    server, "bench", "plan", "-w", ws, "--detailed-exitcode"
+                ),
+                "apply (1,000 creates)": measure(server, "bench1k", "apply", "-w", ws1k, yes),
+            }
         finally:
             server.stop()
     return {"resources": count, **results}  # type: ignore[dict-item]

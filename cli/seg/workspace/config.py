@@ -29,6 +29,10 @@ class WorkspaceConfig:
     environments: tuple[str, ...] = ()
 
 
+def _vars(raw: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in raw.items()}
+
+
 def load_config(
     root: Path, env: str | None, environ: Mapping[str, str]
 ) -> tuple[WorkspaceConfig | None, list[Diagnostic]]:
@@ -64,8 +68,7 @@ def load_config(
         api_url=chosen.get("api_url") or data.get("api_url") or "embedded",
         model_change_policy=data.get("model_change_policy", "strict"),
         env=env,
-        vars={k: str(v).lower() if isinstance(v, bool) else str(v)
-              for k, v in (chosen.get("vars") or {}).items()},
+        vars=_vars({**(data.get("vars") or {}), **(chosen.get("vars") or {})}),
         environments=tuple(sorted(envs)),
     )  # fmt: skip
     return config, []
