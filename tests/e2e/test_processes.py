@@ -15,6 +15,9 @@ import httpx
 import pytest
 
 from tests.conftest import POSTGRES_URL
+from tests.integration.test_cli_embedded import DESTS
+
+AMPLITUDE = DESTS.split("---")[0]
 
 pytestmark = pytest.mark.e2e
 
@@ -85,22 +88,7 @@ def server(request, tmp_path: Path, slug: str) -> Iterator[Server]:
     srv.stop()
 
 
-WORKSPACE = """\
-kind: Source
-name: web
-spec:
-  catalog: javascript
----
-kind: Destination
-name: amplitude
-spec:
-  source: web
-  catalog: amplitude
-  enabled: true
-  settings:
-    api_key: ${env:AMP_KEY}
-    region: eu
-"""
+WORKSPACE = "kind: Source\nname: web\nspec:\n  catalog: javascript\n---\n" + AMPLITUDE
 
 
 def test_plan_apply_plan_then_one_field_edit(server: Server, write_workspace, slug: str) -> None:

@@ -106,3 +106,13 @@ def test_secrets_are_never_returned_in_clear(api: Api) -> None:
 def test_workspace_get(api: Api) -> None:
     body = api.http.get(api.url()).json()
     assert body["name"] == f"workspaces/{api.workspace}" and body["create_time"]
+
+
+def test_validation_errors_never_echo_secret_values(api: Api) -> None:
+    secret = "LEAKY" * 60
+    body = {"source": {"name": f"workspaces/{api.workspace}/sources/web", "catalog": "js",
+                       "display_name": secret}, "secret_paths": ["source.display_name"]}  # fmt: skip
+    message = error(api.http.post(api.url("/sources"), json=body), 400, 3)
+    assert "source.display_name" in message and "LEAKY" not in message
+    body["secret_paths"] = []
+    assert "LEAKY" in error(api.http.post(api.url("/sources"), json=body), 400, 3)

@@ -148,3 +148,25 @@ def test_missing_seg_yaml(tmp_path) -> None:
 def test_seg_workspace_env_overrides_slug(write_workspace) -> None:
     root = write_workspace({})
     assert load_workspace(root, None, {"SEG_WORKSPACE": "other"}).config.workspace == "other"
+
+
+def test_undeclared_fields_stay_unmanaged(write_workspace) -> None:
+    root = write_workspace({"a.yaml": "kind: Destination\nname: amp\nspec: {source: web, catalog: a}\n"
+                            "---\nkind: Source\nname: web\nspec: {catalog: js}\n"})  # fmt: skip
+    src, dst = load_workspace(root, None, {}).resources
+    assert dict(src.fields) == {"catalog": "js"}
+    assert dict(dst.fields) == {"catalog": "a"}  # schema defaults are not declarations
+
+
+def test_schema_checks_the_interpolated_value_without_echoing_secrets(write_workspace) -> None:
+    text = ("kind: Destination\nname: amp\nspec:\n  source: web\n  catalog: a\n"
+            "  connection_mode: ${var:mode}\n  display_name: ${env:LONG}\n"
+            "---\nkind: Source\nname: web\nspec: {catalog: js}\n")  # fmt: skip
+    seg_yaml = "version: seg/v1\nworkspace: acme\nvars: {mode: device}\n"
+    root = write_workspace({"a.yaml": text}, seg_yaml=seg_yaml)
+    ws = load_workspace(root, None, {"LONG": "short"})
+    assert ws.resources[1].fields["connection_mode"] == "device"
+    secret = "S3CRET" * 50
+    (line,) = errors_of(root, None, {"LONG": secret})
+    assert "a.yaml:7:17: error: spec.display_name: the value from the environment fails" in line
+    assert "S3CRET" not in line

@@ -16,6 +16,7 @@ import jsonschema
 from seg.model.kinds import KINDS, Kind
 from seg.model.names import SLUG_RE, collection_name, parse_resource_name, resource_name
 from seg.model.paths import format_path, parse_path
+from seg.model.secrets import is_catalog_secret
 from seg.schemas import load_schema
 from seg.server import errors
 from seg.server.auth import SCOPES, RateLimiter, can_write, hash_token, new_token
@@ -208,8 +209,9 @@ class ControlPlane:
                 f"{kind.key}.name: slug {slug!r} must match {SLUG_RE.pattern}"
             )
         parent_name = collection.rsplit("/", 1)[0] if parent is not None else None
-        data = self._new_fields(kind, obj, parent_name)
-        secret = secret_paths_for(data, _declared_secrets(kind, body))
+        declared = _declared_secrets(kind, body)
+        data = self._new_fields(kind, obj, parent_name, declared)
+        secret = secret_paths_for(data, declared)
         now = self.clock()
         rec = ResourceRecord(
             name, workspace, kind.name, parent_name, data, secret,
@@ -228,7 +230,7 @@ class ControlPlane:
         return public_view(kind, rec)
 
     def _new_fields(
-        self, kind: Kind, obj: dict[str, Any], parent_name: str | None
+        self, kind: Kind, obj: dict[str, Any], parent_name: str | None, secret: set[str]
     ) -> dict[str, Any]:
         data = dict(kind.defaults)
         for key, value in obj.items():
@@ -243,14 +245,18 @@ class ControlPlane:
             if kind.field(key) is None:
                 raise errors.invalid_argument(f"unknown field {kind.key}.{key}")
             data[key] = value
-        self._validate(kind, data)
+        self._validate(kind, data, secret)
         return data
 
-    def _validate(self, kind: Kind, data: dict[str, Any]) -> None:
+    def _validate(self, kind: Kind, data: dict[str, Any], secret: set[str]) -> None:
         error = jsonschema.exceptions.best_match(self._validators[kind.name].iter_errors(data))
-        if error is not None:
-            where = ".".join([kind.key, *(str(p) for p in error.absolute_path)])
-            raise errors.invalid_argument(f"{where}: {error.message}")
+        if error is None:
+            return
+        path = tuple(str(p) for p in error.absolute_path)
+        where = ".".join([kind.key, *path])
+        if format_path(path) in secret or is_catalog_secret(path):
+            raise errors.invalid_argument(f"{where}: the secret value fails {error.validator!r}")
+        raise errors.invalid_argument(f"{where}: {error.message}")
 
     def update(
         self,
@@ -278,8 +284,9 @@ class ControlPlane:
                 data = apply_update_mask(kind, rec.data, values, paths)
             except MaskError as exc:
                 raise errors.invalid_argument(str(exc)) from None
-            self._validate(kind, data)
-            secret = _next_secret_paths(rec, data, masked, _declared_secrets(kind, body))
+            declared = _declared_secrets(kind, body)
+            self._validate(kind, data, declared | set(rec.secret_paths))
+            secret = _next_secret_paths(rec, data, masked, declared)
             if data == rec.data and secret == rec.secret_paths:
                 return public_view(kind, rec)
             new = ResourceRecord(

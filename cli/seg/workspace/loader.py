@@ -116,14 +116,15 @@ def _load_document(
     if problems:
         return None, problems
     kind = KINDS[doc.value["kind"]]
-    problems = check_against_schema(doc, ("spec",), kind.schema_file, shown)
-    if problems:
-        return None, problems
     result = Interpolation()
     spec = interpolate(doc.value["spec"], ("spec",), config.vars, environ, result)
     for bad_path, message in result.problems:
         line, col = doc.mark(bad_path)
         problems.append(Diagnostic(shown, line, col, message, "interpolation"))
+    if problems:
+        return None, problems
+    hidden = frozenset(result.secret_paths)
+    problems = check_against_schema(doc, ("spec",), kind.schema_file, shown, "", spec, hidden)
     if problems:
         return None, problems
     name = doc.value["name"]

@@ -24,7 +24,7 @@ def _validator(filename: str) -> jsonschema.Draft202012Validator:
 @cache
 def _fast_check(filename: str) -> Any:
     """A compiled validator for the common (valid) case; jsonschema explains failures."""
-    return fastjsonschema.compile(load_schema(filename))
+    return fastjsonschema.compile(load_schema(filename), use_default=False)
 
 
 def _is_valid(filename: str, value: Any) -> bool:
@@ -36,17 +36,25 @@ def _is_valid(filename: str, value: Any) -> bool:
 
 
 def check_against_schema(
-    doc: YamlDocument, base: tuple[Any, ...], filename: str, shown: str, what: str = ""
+    doc: YamlDocument,
+    base: tuple[Any, ...],
+    filename: str,
+    shown: str,
+    what: str = "",
+    value: Any = None,
+    hidden: frozenset[tuple[Any, ...]] = frozenset(),
 ) -> list[Diagnostic]:
-    """Validate the value at ``base`` in ``doc`` against ``schemas/<filename>``."""
-    value = doc.value
-    for key in base:
-        value = value[key]
+    """Validate the value at ``base`` in ``doc`` (or ``value``, its interpolated form) against
+    ``schemas/<filename>``. Messages never echo a value at a ``hidden`` (secret) path."""
+    if value is None:
+        value = doc.value
+        for key in base:
+            value = value[key]
     if _is_valid(filename, value):
         return []
     out: list[Diagnostic] = []
     for error in _validator(filename).iter_errors(value):
-        out += _diagnostics(doc, base, error, shown, what)
+        out += _diagnostics(doc, base, error, shown, what, hidden)
     return sorted(set(out))
 
 
@@ -56,6 +64,7 @@ def _diagnostics(
     error: jsonschema.ValidationError,
     shown: str,
     what: str,
+    hidden: frozenset[tuple[Any, ...]],
 ) -> list[Diagnostic]:
     path = (*base, *error.absolute_path)
     dotted = ".".join(str(p) for p in path) or "document"
@@ -80,6 +89,8 @@ def _diagnostics(
         return [Diagnostic(shown, line, col, f"{dotted}: {error.message}", "schema/required")]
     line, col = doc.mark(path)
     message = f"{dotted}: {error.message}"
+    if path in hidden:
+        message = f"{dotted}: the value from the environment fails the {error.validator!r} check"
     if error.validator == "enum" and what == "kind":
         expected = ", ".join(error.validator_value)
         message = f"unknown kind {error.instance!r}; expected one of: {expected}"
