@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from seg.errors import ApiError, TransportError
-from seg.model.kinds import Kind, kinds_in_order
+from seg.model.kinds import KINDS, Kind, kinds_in_order
 from seg.model.names import collection_name, parse_resource_name, resource_name, wildcard_collection
 from seg.model.resource import CurrentResource
 
@@ -89,7 +89,10 @@ class ControlPlaneClient:
     ) -> None:
         parent = address.rsplit("/", 1)[0] if kind.parent else None
         body = {
-            kind.key: {"name": resource_name(self.workspace, kind, address), **fields},
+            kind.key: {
+                "name": resource_name(self.workspace, kind, address),
+                **self._refs_to_names(kind, fields),
+            },
             "secret_paths": secret_paths,
         }
         self._request("POST", collection_name(self.workspace, kind, parent), json=body)
@@ -104,11 +107,19 @@ class ControlPlaneClient:
         etag: str | None,
     ) -> None:
         body = {
-            kind.key: dict(values),
+            kind.key: self._refs_to_names(kind, values),
             "update_mask": {"paths": mask},
             "secret_paths": secret_paths,
         }
         self._request("PATCH", resource_name(self.workspace, kind, address), json=body, etag=etag)
+
+    def _refs_to_names(self, kind: Kind, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """References travel as full resource names; seg works with addresses."""
+        out = dict(fields)
+        for spec in kind.fields:
+            if spec.ref and isinstance(out.get(spec.name), str):
+                out[spec.name] = resource_name(self.workspace, KINDS[spec.ref], out[spec.name])
+        return out
 
     def delete(self, kind: Kind, address: str, etag: str | None) -> None:
         self._request("DELETE", resource_name(self.workspace, kind, address), etag=etag)
@@ -118,6 +129,9 @@ def _current(kind: Kind, item: dict[str, Any]) -> CurrentResource:
     _, _, address = parse_resource_name(item["name"])
     skip = COMPUTED | ({kind.parent_field} if kind.parent_field else set())
     fields = {k: v for k, v in item.items() if k not in skip}
+    for spec in kind.fields:
+        if spec.ref and isinstance(fields.get(spec.name), str):
+            fields[spec.name] = parse_resource_name(fields[spec.name])[2]
     return CurrentResource(kind, address, fields, item.get("etag", ""), item.get("update_time", ""))
 
 

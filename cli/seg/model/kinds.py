@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["KINDS", "FieldSpec", "Kind", "kind_by_key", "kinds_in_order"]
+__all__ = ["KINDS", "WAREHOUSE_CATALOGS", "FieldSpec", "Kind", "kind_by_key", "kinds_in_order"]
 
 EMPTY_VALUES: dict[str, Any] = {
     "string": "",
@@ -31,6 +31,11 @@ class FieldSpec:
     # Map-like fields (settings) are diffed and masked per key, so keys the YAML does not
     # declare stay untouched on the server.
     map_like: bool = False
+    # A reference to another kind, written in YAML as a name under the same source and sent
+    # to the API as a full resource name (Mapping.model → a Model of the mapping's source).
+    ref: str | None = None
+    # Optional fields are removed (not set to their empty value) when masked without a value.
+    optional: bool = False
 
     @property
     def empty(self) -> Any:
@@ -50,6 +55,9 @@ class Kind:
     parent: str | None = None
     parent_field: str | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
+    # Groups of fields that exclude each other: declaring a field of one group clears the
+    # fields of the others that are set on the server (Mapping: trigger vs model + schedule).
+    exclusive: tuple[tuple[str, ...], ...] = ()
 
     def field(self, name: str) -> FieldSpec | None:
         for spec in self.fields:
@@ -103,7 +111,42 @@ KINDS: dict[str, Kind] = {
         ),
         defaults={"enabled": False, "connection_mode": "cloud", "settings": {}, "display_name": ""},
     ),
+    "Model": Kind(
+        name="Model",
+        key="model",
+        collection="models",
+        order=50,
+        parent="Source",
+        parent_field="source",
+        fields=(
+            FieldSpec("description", "string"),
+            FieldSpec("enabled", "boolean"),
+            FieldSpec("query", "string"),
+            FieldSpec("identifier_column", "string"),
+        ),
+        defaults={"enabled": True, "description": ""},
+    ),
+    "Mapping": Kind(
+        name="Mapping",
+        key="mapping",
+        collection="mappings",
+        order=70,
+        parent="Destination",
+        parent_field="destination",
+        fields=(
+            FieldSpec("action", "string", immutable=True),
+            FieldSpec("enabled", "boolean"),
+            FieldSpec("fields", "object"),
+            FieldSpec("trigger", "string", optional=True),
+            FieldSpec("model", "string", ref="Model", optional=True),
+            FieldSpec("schedule", "object", optional=True),
+        ),
+        defaults={"enabled": False, "fields": {}},
+        exclusive=(("trigger",), ("model", "schedule")),
+    ),
 }
+
+WAREHOUSE_CATALOGS = frozenset({"postgres", "snowflake", "bigquery", "redshift", "databricks"})
 
 
 def kinds_in_order() -> list[Kind]:

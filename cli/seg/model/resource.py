@@ -38,6 +38,8 @@ class DesiredResource:
     protect: bool = False
     origin: Origin | None = None
     marks: Mapping[Path, Origin] = field(default_factory=dict, compare=False, repr=False)
+    # Other files the resource was read from (a model's query_file), for reports.
+    attachments: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

@@ -90,6 +90,12 @@ def create_app(cp: ControlPlane) -> FastAPI:
         who = await principal(request)
         return _json(await run_in_threadpool(cp.get_workspace, who, workspace))
 
+    @app.patch(API_PREFIX + "/workspaces/{workspace}")
+    async def update_workspace(request: Request, workspace: str) -> Response:
+        who = await principal(request)
+        body = await _body(request)
+        return _json(await run_in_threadpool(cp.update_workspace, who, workspace, body))
+
     @app.get(API_PREFIX + "/workspaces/{workspace}/audit-events")
     async def audit_events(request: Request, workspace: str) -> Response:
         who = await principal(request)

@@ -1,7 +1,8 @@
 """Update-mask application (SPEC §5), as a pure function.
 
 Rules: only masked paths change; a masked path with no value in the body is set to its empty
-value ("" / 0 / false / {} / []) or, for a key inside a map field, removed; body data outside
+value ("" / 0 / false / {} / []) or, for a key inside a map field or an optional field (a
+mapping's trigger, model, schedule), removed; body data outside
 the mask is ignored; an unknown or immutable path is an error.
 """
 
@@ -54,7 +55,12 @@ def apply_update_mask(
         if len(path) == 1:
             spec = kind.field(path[0])
             assert spec is not None
-            result[path[0]] = copy.deepcopy(value) if value is not MISSING else spec.empty
+            if value is not MISSING:
+                result[path[0]] = copy.deepcopy(value)
+            elif spec.optional:
+                result.pop(path[0], None)
+            else:
+                result[path[0]] = spec.empty
             continue
         parent = result
         for key in path[:-1]:

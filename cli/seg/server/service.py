@@ -17,11 +17,13 @@ from seg.model.kinds import KINDS, Kind
 from seg.model.names import SLUG_RE, collection_name, parse_resource_name, resource_name
 from seg.model.paths import format_path, parse_path
 from seg.model.secrets import is_catalog_secret
+from seg.policy.models import POLICIES
 from seg.schemas import load_schema
 from seg.server import errors
 from seg.server.auth import SCOPES, RateLimiter, can_write, hash_token, new_token
 from seg.server.masks import OUTPUT_ONLY, MaskError, apply_update_mask, field_path
 from seg.server.resources import compute_etag, public_view, secret_paths_for
+from seg.server.rules import check_delete, check_write
 from seg.store.base import (
     AlreadyExistsError,
     AuditRecord,
@@ -59,10 +61,14 @@ class Page:
 
 
 def _validator(kind: Kind) -> jsonschema.Draft202012Validator:
+    """The kind's YAML schema, for API fields: no parent field, references as full names."""
     schema = json.loads(json.dumps(load_schema(kind.schema_file)))
     if kind.parent_field:
         schema["properties"].pop(kind.parent_field, None)
         schema["required"] = [r for r in schema.get("required", []) if r != kind.parent_field]
+    for spec in kind.fields:
+        if spec.ref:
+            schema["properties"][spec.name] = {"type": "string", "minLength": 1}
     return jsonschema.Draft202012Validator(schema)
 
 
@@ -79,11 +85,17 @@ class ControlPlane:
 
     # -- workspaces and tokens -------------------------------------------------------------
 
-    def init_workspace(self, slug: str, display_name: str = "") -> tuple[WorkspaceRecord, str]:
+    def init_workspace(
+        self, slug: str, display_name: str = "", model_change_policy: str = "strict"
+    ) -> tuple[WorkspaceRecord, str]:
         """Create a workspace and its first owner token; returns the token secret (once)."""
         if not SLUG_RE.match(slug):
             raise errors.invalid_argument(f"workspace slug {slug!r} must match {SLUG_RE.pattern}")
-        record = WorkspaceRecord(slug, secrets.token_hex(5), display_name or slug, self.clock())
+        if model_change_policy not in POLICIES:
+            raise errors.invalid_argument(f"model_change_policy must be one of {POLICIES}")
+        record = WorkspaceRecord(
+            slug, secrets.token_hex(5), display_name or slug, self.clock(), model_change_policy
+        )
         with self.store.tx() as tx:
             if tx.get_workspace(slug):
                 raise errors.already_exists(f"workspace {slug!r} already exists")
@@ -118,12 +130,36 @@ class ControlPlane:
             ws = tx.get_workspace(workspace)
         if ws is None:
             raise errors.not_found(f"workspace {workspace!r} not found")
-        return {
-            "name": f"workspaces/{ws.slug}",
-            "id": ws.id,
-            "display_name": ws.display_name,
-            "create_time": ws.create_time,
-        }
+        return _workspace_view(ws)
+
+    def update_workspace(
+        self, principal: Principal, workspace: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """PATCH the workspace's settings (owner only): display_name, model_change_policy."""
+        self._authorize(principal, workspace, "PATCH", owner_only=True)
+        obj = body.get("workspace") or {}
+        paths = _mask_paths(body) + (_mask_paths(obj) if isinstance(obj, dict) else [])
+        with self.store.tx() as tx:
+            ws = tx.get_workspace(workspace)
+            if ws is None:
+                raise errors.not_found(f"workspace {workspace!r} not found")
+            values = dict(ws.__dict__)
+            for path in paths:
+                key = path.removeprefix("workspace.")
+                if key not in ("display_name", "model_change_policy"):
+                    raise errors.invalid_argument(f"unknown or immutable field {path!r}")
+                values[key] = obj.get(key, "" if key == "display_name" else "strict")
+            if values["model_change_policy"] not in POLICIES:
+                raise errors.invalid_argument(
+                    f"workspace.model_change_policy must be one of {', '.join(POLICIES)}"
+                )
+            if not isinstance(values["display_name"], str):
+                raise errors.invalid_argument("workspace.display_name must be a string")
+            new = WorkspaceRecord(**values)
+            if new != ws:
+                tx.update_workspace(new)
+                self._audit(tx, principal, "PATCH", f"workspaces/{workspace}", sorted(paths))
+        return _workspace_view(new)
 
     # -- authentication --------------------------------------------------------------------
 
@@ -222,6 +258,7 @@ class ControlPlane:
                 raise errors.not_found(f"{parent_name} not found")
             if tx.get_resource(name) is not None:
                 raise errors.already_exists(f"{name} already exists")
+            check_write(tx, kind, self._policy(tx, workspace), name, data, None)
             try:
                 tx.insert_resource(rec)
             except AlreadyExistsError:
@@ -289,6 +326,7 @@ class ControlPlane:
             secret = _next_secret_paths(rec, data, masked, declared)
             if data == rec.data and secret == rec.secret_paths:
                 return public_view(kind, rec)
+            check_write(tx, kind, self._policy(tx, workspace), name, data, rec)
             new = ResourceRecord(
                 rec.name, rec.workspace, rec.kind, rec.parent, data, secret, rec.salt,
                 compute_etag(data, secret), rec.create_time, self.clock(),
@@ -303,7 +341,8 @@ class ControlPlane:
         self._authorize(principal, workspace, "DELETE")
         name = resource_name(workspace, kind, address)
         with self.store.tx() as tx:
-            self._get_for_write(tx, name, if_match)
+            rec = self._get_for_write(tx, name, if_match)
+            check_delete(tx, kind, self._policy(tx, workspace), rec)
             children = tx.child_names(name, 11)
             if children:
                 shown = ", ".join(parse_resource_name(c)[2] for c in children[:10])
@@ -313,6 +352,10 @@ class ControlPlane:
                 )
             tx.delete_resource(name)
             self._audit(tx, principal, "DELETE", name, [])
+
+    def _policy(self, tx: StoreTx, workspace: str) -> str:
+        ws = tx.get_workspace(workspace)
+        return ws.model_change_policy if ws else "strict"
 
     def _get_for_write(self, tx: StoreTx, name: str, if_match: str | None) -> ResourceRecord:
         rec = tx.get_resource(name)
@@ -366,6 +409,16 @@ class ControlPlane:
             for r in rows
         ]
         return Page(items, _encode_page_token(str(rows[-1].id), "audit") if more else "")
+
+
+def _workspace_view(ws: WorkspaceRecord) -> dict[str, Any]:
+    return {
+        "name": f"workspaces/{ws.slug}",
+        "id": ws.id,
+        "display_name": ws.display_name,
+        "model_change_policy": ws.model_change_policy,
+        "create_time": ws.create_time,
+    }
 
 
 def _resource_object(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:

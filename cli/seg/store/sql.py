@@ -29,6 +29,7 @@ workspaces = sa.Table(
     sa.Column("id", sa.String(32), nullable=False, unique=True),
     sa.Column("display_name", sa.Text, nullable=False),
     sa.Column("create_time", sa.String(32), nullable=False),
+    sa.Column("model_change_policy", sa.String(16), nullable=False, server_default="strict"),
 )
 
 tokens = sa.Table(
@@ -143,6 +144,10 @@ class SqlTx:
         row = self.conn.execute(sa.select(workspaces).where(workspaces.c.slug == slug)).first()
         return WorkspaceRecord(**row._mapping) if row else None
 
+    def update_workspace(self, ws: WorkspaceRecord) -> None:
+        query = workspaces.update().where(workspaces.c.slug == ws.slug)
+        self.conn.execute(query.values(**ws.__dict__))
+
     def insert_token(self, token: TokenRecord) -> None:
         self._insert(tokens, token.__dict__)
 
@@ -214,6 +219,18 @@ class SqlStore:
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Databases made by an earlier seg get the columns added since (no data changes)."""
+        inspector = sa.inspect(self.engine)
+        with self.engine.begin() as conn:
+            for table in metadata.sorted_tables:
+                have = {c["name"] for c in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in have:
+                        ddl = sa.schema.CreateColumn(column).compile(dialect=self.engine.dialect)
+                        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
 
     @contextmanager
     def tx(self) -> Iterator[SqlTx]:

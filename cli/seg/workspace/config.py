@@ -9,6 +9,7 @@ from typing import Any
 
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.schema_check import check_against_schema
+from seg.workspace.tree import Tree
 from seg.workspace.yamlpos import YamlError, read_documents
 
 __all__ = ["CONFIG_FILE", "WorkspaceConfig", "load_config"]
@@ -34,18 +35,19 @@ def _vars(raw: Mapping[str, Any]) -> dict[str, str]:
 
 
 def load_config(
-    root: Path, env: str | None, environ: Mapping[str, str]
+    root: Path, tree: Tree, env: str | None, environ: Mapping[str, str]
 ) -> tuple[WorkspaceConfig | None, list[Diagnostic]]:
-    path = root / CONFIG_FILE
-    shown = str(path)
-    if not path.is_file():
-        return None, [Diagnostic(shown, 1, 1, f"{CONFIG_FILE} not found in {root}", "config")]
+    shown = tree.display(CONFIG_FILE)
     try:
-        docs = list(read_documents(path.read_text(encoding="utf-8")))
-    except YamlError as exc:
-        return None, [Diagnostic(shown, exc.line, exc.col, exc.message, "yaml")]
+        text = tree.read(CONFIG_FILE)
+    except FileNotFoundError:
+        return None, [Diagnostic(shown, 1, 1, f"{CONFIG_FILE} not found in {root}", "config")]
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Diagnostic(shown, 1, 1, f"cannot read file: {exc}", "io")]
+    try:
+        docs = list(read_documents(text))
+    except YamlError as exc:
+        return None, [Diagnostic(shown, exc.line, exc.col, exc.message, "yaml")]
     if len(docs) != 1 or not isinstance(docs[0].value, dict):
         return None, [Diagnostic(shown, 1, 1, f"{CONFIG_FILE} must hold one mapping", "config")]
     doc = docs[0]

@@ -1,27 +1,29 @@
-"""``load_workspace``: a directory of YAML → a validated, resolved ``Workspace``."""
+"""``load_workspace``: a directory (or a git revision) of YAML → a validated ``Workspace``."""
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
+import posixpath
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from seg.errors import WorkspaceInvalid
-from seg.model.kinds import KINDS
+from seg.model.kinds import KINDS, Kind
 from seg.model.resource import DesiredResource, Origin
 from seg.model.secrets import is_catalog_secret
-from seg.workspace.config import CONFIG_FILE, WorkspaceConfig, load_config
+from seg.workspace.config import WorkspaceConfig, load_config
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
+from seg.workspace.references import check_references
 from seg.workspace.schema_check import check_against_schema
+from seg.workspace.tree import FsTree, Tree, display_path, is_resource_file
 from seg.workspace.yamlpos import YamlDocument, YamlError, read_documents
 
-__all__ = ["Workspace", "discover_files", "load_workspace"]
+__all__ = ["SpecMarks", "Workspace", "display_path", "load_workspace"]
 
 
 @dataclass(frozen=True)
@@ -51,55 +53,48 @@ class SpecMarks(Mapping[tuple[str, ...], Origin]):
         return sum(1 for _ in self)
 
 
-def discover_files(root: Path) -> list[Path]:
-    """Resource files under ``root``: ``*.yaml``/``*.yml`` except ``seg.yaml`` and dot-dirs."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.endswith((".yaml", ".yml")) and not (
-                Path(dirpath) == root and name == CONFIG_FILE
-            ):
-                found.append(Path(dirpath) / name)
-    return found
-
-
-def display_path(path: Path) -> str:
-    rel = os.path.relpath(path)
-    return path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
+@dataclass(frozen=True)
+class _Context:
+    tree: Tree
+    config: WorkspaceConfig
+    environ: Mapping[str, str]
 
 
 def load_workspace(
-    root: Path, env: str | None = None, environ: Mapping[str, str] | None = None
+    root: Path,
+    env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    tree: Tree | None = None,
 ) -> Workspace:
     """Load and validate ``root``; raises WorkspaceInvalid with every problem found."""
     environ = os.environ if environ is None else environ
-    config, problems = load_config(root, env, environ)
+    tree = tree or FsTree(root)
+    config, problems = load_config(root, tree, env, environ)
     if config is None:
         raise WorkspaceInvalid(problems)
+    ctx = _Context(tree, config, environ)
     resources: list[DesiredResource] = []
-    for path in discover_files(root):
-        problems += _load_file(path, config, environ, resources)
-    problems += _check_addresses(resources)
+    for rel in tree.files():
+        if is_resource_file(rel):
+            problems += _load_file(ctx, rel, resources)
+    problems += check_references(resources)
     if problems:
         raise WorkspaceInvalid(sorted(problems))
     resources.sort(key=lambda r: (r.kind.order, r.address))
     return Workspace(config, tuple(resources), _digest(resources))
 
 
-def _load_file(
-    path: Path, config: WorkspaceConfig, environ: Mapping[str, str], out: list[DesiredResource]
-) -> list[Diagnostic]:
-    shown = display_path(path)
+def _load_file(ctx: _Context, rel: str, out: list[DesiredResource]) -> list[Diagnostic]:
+    shown = ctx.tree.display(rel)
     try:
-        docs = list(read_documents(path.read_text(encoding="utf-8")))
+        docs = list(read_documents(ctx.tree.read(rel)))
     except YamlError as exc:
         return [Diagnostic(shown, exc.line, exc.col, exc.message, "yaml")]
     except (OSError, UnicodeDecodeError) as exc:
         return [Diagnostic(shown, 1, 1, f"cannot read file: {exc}", "io")]
     problems: list[Diagnostic] = []
     for doc in docs:
-        resource, found = _load_document(doc, shown, config, environ)
+        resource, found = _load_document(ctx, doc, rel, shown)
         problems += found
         if resource is not None:
             out.append(resource)
@@ -107,7 +102,7 @@ def _load_file(
 
 
 def _load_document(
-    doc: YamlDocument, shown: str, config: WorkspaceConfig, environ: Mapping[str, str]
+    ctx: _Context, doc: YamlDocument, rel: str, shown: str
 ) -> tuple[DesiredResource | None, list[Diagnostic]]:
     if not isinstance(doc.value, dict):
         message = "a resource document must be a mapping with kind, name and spec"
@@ -117,7 +112,7 @@ def _load_document(
         return None, problems
     kind = KINDS[doc.value["kind"]]
     result = Interpolation()
-    spec = interpolate(doc.value["spec"], ("spec",), config.vars, environ, result)
+    spec = interpolate(doc.value["spec"], ("spec",), ctx.config.vars, ctx.environ, result)
     for bad_path, message in result.problems:
         line, col = doc.mark(bad_path)
         problems.append(Diagnostic(shown, line, col, message, "interpolation"))
@@ -130,9 +125,22 @@ def _load_document(
     name = doc.value["name"]
     address = f"{spec[kind.parent_field]}/{name}" if kind.parent_field else name
     fields = {k: v for k, v in spec.items() if k != kind.parent_field}
+    marks = SpecMarks(shown, doc.value_marks)
+    attachments: tuple[str, ...] = ()
+    if "query_file" in fields:
+        query_rel = posixpath.normpath(
+            posixpath.join(posixpath.dirname(rel), fields.pop("query_file"))
+        )
+        try:
+            fields["query"] = ctx.tree.read(query_rel)
+        except (OSError, UnicodeDecodeError, KeyError) as exc:
+            origin = marks[("query_file",)]
+            message = f"cannot read query file {query_rel!r}: {type(exc).__name__}"
+            return None, [Diagnostic(origin.file, origin.line, origin.col, message, "query-file")]
+        attachments = (ctx.tree.display(query_rel),)
+    _resolve_refs(kind, address, fields)
     secrets = {tuple(str(k) for k in p[1:]) for p in result.secret_paths}
     secrets |= {p for p in _leaves(fields.get("settings"), ("settings",)) if is_catalog_secret(p)}
-    marks = SpecMarks(shown, doc.value_marks)
     resource = DesiredResource(
         kind=kind,
         address=address,
@@ -141,8 +149,17 @@ def _load_document(
         protect=bool(doc.value.get("protect", False)),
         origin=Origin(shown, *doc.mark(("name",))),
         marks=marks,
+        attachments=attachments,
     )
     return resource, []
+
+
+def _resolve_refs(kind: Kind, address: str, fields: dict[str, Any]) -> None:
+    """A reference by name (``model: users``) becomes an address under the same source."""
+    source = address.split("/", 1)[0]
+    for spec in kind.fields:
+        if spec.ref and isinstance(fields.get(spec.name), str):
+            fields[spec.name] = f"{source}/{fields[spec.name]}"
 
 
 def _leaves(value: Any, prefix: tuple[str, ...]) -> Iterable[tuple[str, ...]]:
@@ -151,41 +168,6 @@ def _leaves(value: Any, prefix: tuple[str, ...]) -> Iterable[tuple[str, ...]]:
             yield from _leaves(child, (*prefix, str(key)))
     elif value is not None:
         yield prefix
-
-
-def _check_addresses(resources: list[DesiredResource]) -> list[Diagnostic]:
-    problems: list[Diagnostic] = []
-    seen: dict[tuple[str, str], DesiredResource] = {}
-    for res in resources:
-        key = (res.kind.name, res.address)
-        if key in seen:
-            assert res.origin is not None
-            message = (
-                f"duplicate address {res.address!r} ({res.kind.name}); "
-                f"first declared at {seen[key].origin}"
-            )
-            problems.append(Diagnostic(res.origin.file, res.origin.line, res.origin.col,
-                                       message, "duplicate-address"))  # fmt: skip
-        else:
-            seen[key] = res
-    for res in resources:
-        if not res.kind.parent:
-            continue
-        parent_kind = KINDS[res.kind.parent]
-        parent = res.address.rsplit("/", 1)[0]
-        if (parent_kind.name, parent) in seen:
-            continue
-        declared = [a for (k, a) in seen if k == parent_kind.name]
-        hint = difflib.get_close_matches(parent, declared, n=1)
-        suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
-        origin = res.marks.get((res.kind.parent_field or "",)) or res.origin
-        assert origin is not None
-        message = (
-            f"{res.kind.name} {res.address!r} refers to {parent_kind.name.lower()} {parent!r}, "
-            f"which is not declared{suffix}"
-        )
-        problems.append(Diagnostic(origin.file, origin.line, origin.col, message, "reference"))
-    return problems
 
 
 def _digest(resources: list[DesiredResource]) -> str:

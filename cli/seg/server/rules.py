@@ -1,0 +1,142 @@
+"""Rules for particular kinds, checked inside the write's transaction.
+
+Generic rules (names, parents, masks, schemas) live in ``service``; these are the platform's
+invariants that involve other resources: references, limits, and models in use (SPEC §7),
+judged by the same ``seg.policy`` functions the CLI uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seg.model.kinds import KINDS, WAREHOUSE_CATALOGS, Kind
+from seg.model.names import parse_resource_name, resource_name
+from seg.policy.models import MappingView, ModelState, active_uses, judge_model_change
+from seg.policy.sql import SqlError, dialect_for, output_columns
+from seg.server import errors
+from seg.store.base import ResourceRecord, StoreTx, iter_all
+
+__all__ = ["check_delete", "check_write"]
+
+MAX_MAPPINGS_PER_DESTINATION = 50
+MAX_DBT_CLOUD_MAPPINGS = 5
+
+
+def _address(name: str) -> str:
+    return parse_resource_name(name)[2]
+
+
+def _source_of(tx: StoreTx, workspace: str, address: str) -> ResourceRecord | None:
+    return tx.get_resource(resource_name(workspace, KINDS["Source"], address.split("/", 1)[0]))
+
+
+def _check_model(tx: StoreTx, workspace: str, name: str, data: dict[str, Any]) -> None:
+    source = _source_of(tx, workspace, _address(name))
+    catalog = source.data.get("catalog") if source else None
+    if catalog not in WAREHOUSE_CATALOGS:
+        raise errors.invalid_argument(
+            f"model.source: models need a warehouse source "
+            f"({', '.join(sorted(WAREHOUSE_CATALOGS))}), not {catalog!r}"
+        )
+    try:
+        columns = output_columns(str(data.get("query", "")), dialect_for(str(catalog)))
+    except SqlError:
+        return
+    identifier = str(data.get("identifier_column", ""))
+    if columns is not None and identifier.lower() not in columns:
+        raise errors.invalid_argument(
+            f"model.identifier_column: {identifier!r} is not among the query's output columns "
+            f"({', '.join(columns)})"
+        )
+
+
+def _check_mapping(tx: StoreTx, workspace: str, name: str, data: dict[str, Any]) -> None:
+    model = data.get("model")
+    if model is not None:
+        source = "/".join(name.split("/")[:4])
+        if not str(model).startswith(source + "/models/"):
+            raise errors.invalid_argument(f"mapping.model must be a model of {source}")
+        if tx.get_resource(str(model)) is None:
+            raise errors.not_found(f"{model} not found")
+    destination = name.rsplit("/", 2)[0]
+    siblings = [
+        n for n in tx.child_names(destination, MAX_MAPPINGS_PER_DESTINATION + 1) if n != name
+    ]
+    if len(siblings) >= MAX_MAPPINGS_PER_DESTINATION:
+        raise errors.failed_precondition(
+            f"{destination} already has {MAX_MAPPINGS_PER_DESTINATION} mappings (the limit)"
+        )
+    if (data.get("schedule") or {}).get("strategy") == "DBT_CLOUD":
+        others = [
+            m.name for m in iter_all(tx, workspace, "Mapping")
+            if m.name != name and (m.data.get("schedule") or {}).get("strategy") == "DBT_CLOUD"
+        ]  # fmt: skip
+        if len(others) >= MAX_DBT_CLOUD_MAPPINGS:
+            raise errors.failed_precondition(
+                f"at most {MAX_DBT_CLOUD_MAPPINGS} mappings may use the DBT_CLOUD strategy"
+            )
+
+
+def _referrers(tx: StoreTx, workspace: str, model_name: str) -> list[ResourceRecord]:
+    return [m for m in iter_all(tx, workspace, "Mapping") if m.data.get("model") == model_name]
+
+
+def _model_state(rec_name: str, data: dict[str, Any], catalog: str | None) -> ModelState:
+    return ModelState(
+        _address(rec_name),
+        str(data.get("query", "")),
+        str(data.get("identifier_column", "")),
+        bool(data.get("enabled", True)),
+        dialect_for(catalog),
+    )
+
+
+def _guard_model(tx: StoreTx, policy: str, rec: ResourceRecord, new: dict[str, Any] | None) -> None:
+    mappings = _referrers(tx, rec.workspace, rec.name)
+    enabled: dict[str, bool] = {}
+
+    def destination_enabled(address: str) -> bool:
+        if address not in enabled:
+            dest = tx.get_resource(resource_name(rec.workspace, KINDS["Destination"], address))
+            enabled[address] = bool(dest and dest.data.get("enabled"))
+        return enabled[address]
+
+    views = [
+        MappingView(_address(m.name), _address(m.name).rsplit("/", 1)[0],
+                    _address(str(m.data["model"])), bool(m.data.get("enabled")),
+                    m.data.get("fields") or {})
+        for m in mappings
+    ]  # fmt: skip
+    uses = active_uses(_address(rec.name), views, destination_enabled)
+    source = _source_of(tx, rec.workspace, _address(rec.name))
+    catalog = str(source.data.get("catalog")) if source else None
+    old = _model_state(rec.name, rec.data, catalog)
+    after = _model_state(rec.name, new, catalog) if new is not None else None
+    verdict = judge_model_change(policy, old, after, uses)
+    if verdict.blocked:
+        raise errors.failed_precondition(verdict.message)
+    if new is None and mappings:
+        names = ", ".join(_address(m.name) for m in mappings)
+        raise errors.failed_precondition(
+            f"{rec.name} is referenced by mappings {names}; delete them first"
+        )
+
+
+def check_write(
+    tx: StoreTx, kind: Kind, policy: str, name: str, data: dict[str, Any],
+    old: ResourceRecord | None,
+) -> None:  # fmt: skip
+    """Raise an ApiException if creating (``old`` None) or updating ``name`` to ``data``
+    breaks a rule."""
+    workspace = name.split("/")[1]
+    if kind.name == "Model":
+        _check_model(tx, workspace, name, data)
+        if old is not None:
+            _guard_model(tx, policy, old, data)
+    elif kind.name == "Mapping":
+        _check_mapping(tx, workspace, name, data)
+
+
+def check_delete(tx: StoreTx, kind: Kind, policy: str, rec: ResourceRecord) -> None:
+    if kind.name == "Model":
+        _guard_model(tx, policy, rec, None)

@@ -1,0 +1,136 @@
+"""Rules across documents: unique addresses, parents and references that exist, and the
+platform's limits that need more than one resource to check."""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Callable
+
+from seg.model.kinds import WAREHOUSE_CATALOGS
+from seg.model.resource import DesiredResource, Origin
+from seg.policy.sql import SqlError, dialect_for, output_columns
+from seg.workspace.diagnostics import Diagnostic
+
+__all__ = ["MAX_DBT_CLOUD_MAPPINGS", "MAX_MAPPINGS_PER_DESTINATION", "check_references"]
+
+MAX_MAPPINGS_PER_DESTINATION = 50
+MAX_DBT_CLOUD_MAPPINGS = 5
+MAX_QUERY_LENGTH = 65_535
+
+Index = dict[tuple[str, str], DesiredResource]
+
+
+def _at(res: DesiredResource, path: tuple[str, ...], message: str, rule: str) -> Diagnostic:
+    origin = res.marks.get(path) or res.origin or Origin("?", 1, 1)
+    return Diagnostic(origin.file, origin.line, origin.col, message, rule)
+
+
+def _missing(
+    res: DesiredResource, path: tuple[str, ...], kind: str, target: str, index: Index
+) -> Diagnostic:
+    declared = [a for (k, a) in index if k == kind]
+    hint = difflib.get_close_matches(target, declared, n=1)
+    suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+    message = (
+        f"{res.kind.name} {res.address!r} refers to {kind.lower()} {target!r}, "
+        f"which is not declared{suffix}"
+    )
+    return _at(res, path, message, "reference")
+
+
+def _duplicates(resources: list[DesiredResource], index: Index) -> list[Diagnostic]:
+    problems = []
+    for res in resources:
+        key = (res.kind.name, res.address)
+        if key in index:
+            message = (
+                f"duplicate address {res.address!r} ({res.kind.name}); "
+                f"first declared at {index[key].origin}"
+            )
+            problems.append(_at(res, ("__name__",), message, "duplicate-address"))
+        else:
+            index[key] = res
+    return problems
+
+
+def _links(res: DesiredResource, index: Index) -> list[Diagnostic]:
+    problems = []
+    if res.kind.parent and res.kind.parent_field:
+        parent = res.address.rsplit("/", 1)[0]
+        if (res.kind.parent, parent) not in index:
+            problems.append(_missing(res, (res.kind.parent_field,), res.kind.parent, parent, index))
+    for spec in res.kind.fields:
+        target = res.fields.get(spec.name)
+        if spec.ref and isinstance(target, str) and (spec.ref, target) not in index:
+            problems.append(_missing(res, (spec.name,), spec.ref, target, index))
+    return problems
+
+
+def _model_rules(res: DesiredResource, index: Index) -> list[Diagnostic]:
+    source = index.get(("Source", res.address.split("/", 1)[0]))
+    if source is None:
+        return []
+    catalog = source.fields.get("catalog")
+    if catalog not in WAREHOUSE_CATALOGS:
+        message = (
+            f"model {res.address!r} needs a warehouse source "
+            f"({', '.join(sorted(WAREHOUSE_CATALOGS))}); source catalog is {catalog!r}"
+        )
+        return [_at(res, ("source",), message, "model/warehouse")]
+    query = str(res.fields.get("query", ""))
+    where = ("query_file",) if res.attachments else ("query",)
+    if len(query) > MAX_QUERY_LENGTH:
+        return [
+            _at(res, where, f"query is longer than {MAX_QUERY_LENGTH} characters", "model/limit")
+        ]
+    try:
+        columns = output_columns(query, dialect_for(str(catalog)))
+    except SqlError:
+        return []  # the warehouse may accept SQL sqlglot cannot read; policy decides later
+    identifier = str(res.fields.get("identifier_column", ""))
+    if columns is not None and identifier.lower() not in columns:
+        message = (
+            f"identifier column {identifier!r} is not among the query's output columns "
+            f"({', '.join(columns)})"
+        )
+        return [_at(res, ("identifier_column",), message, "model/identifier")]
+    return []
+
+
+def _limits(resources: list[DesiredResource]) -> list[Diagnostic]:
+    mappings = [r for r in resources if r.kind.name == "Mapping"]
+    problems = []
+    per_destination = Counter(m.address.rsplit("/", 1)[0] for m in mappings)
+    for destination, count in sorted(per_destination.items()):
+        if count > MAX_MAPPINGS_PER_DESTINATION:
+            first = next(m for m in mappings if m.address.startswith(destination + "/"))
+            message = (
+                f"destination {destination!r} has {count} mappings; "
+                f"the limit is {MAX_MAPPINGS_PER_DESTINATION}"
+            )
+            problems.append(_at(first, ("destination",), message, "mapping/limit"))
+    dbt = [m for m in mappings if (m.fields.get("schedule") or {}).get("strategy") == "DBT_CLOUD"]
+    if len(dbt) > MAX_DBT_CLOUD_MAPPINGS:
+        message = (
+            f"{len(dbt)} mappings use the DBT_CLOUD strategy; "
+            f"the limit is {MAX_DBT_CLOUD_MAPPINGS} per workspace"
+        )
+        problems.append(_at(dbt[MAX_DBT_CLOUD_MAPPINGS], ("schedule",), message, "mapping/limit"))
+    return problems
+
+
+KIND_RULES: dict[str, Callable[[DesiredResource, Index], list[Diagnostic]]] = {
+    "Model": _model_rules,
+}
+
+
+def check_references(resources: list[DesiredResource]) -> list[Diagnostic]:
+    index: Index = {}
+    problems = _duplicates(resources, index)
+    for res in resources:
+        problems += _links(res, index)
+        rule = KIND_RULES.get(res.kind.name)
+        if rule is not None:
+            problems += rule(res, index)
+    return problems + _limits(resources)
