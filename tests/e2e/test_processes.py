@@ -126,7 +126,7 @@ def test_api_errors_are_one_line_without_traceback(server: Server, write_workspa
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == [
         "error: control plane: the access token is missing or invalid [HTTP 401, code 16] "
-        f"(GET /v1beta/workspaces/{slug}/sources)"
+        f"(GET /v1beta/workspaces/{slug})"
     ]
     reader = run("server", "token", "create", "--workspace", slug, "--scope", "workspace:read",
                  "--description", "ci reader", env=server.env).stdout.strip()  # fmt: skip

@@ -66,7 +66,7 @@ def test_immutable_change_replaces_and_cascades_to_children() -> None:
     assert (plan.to_add, plan.to_change, plan.to_destroy) == (2, 0, 2)
     ops = [(s.op, s.change.address, s.depends_on) for s in plan_steps(plan)]
     assert ops == [("delete", "web/amp", ()), ("delete", "web", (0,)),
-                   ("create", "web", (1,)), ("create", "web/amp", (2, 0))]  # fmt: skip
+                   ("create", "web", (1,)), ("create", "web/amp", (0, 2))]  # fmt: skip
 
 
 def test_protected_replace_is_blocked_not_performed() -> None:

@@ -92,6 +92,8 @@ def _values(step: Step) -> dict[str, Any]:
     """The nested body holding just the changed leaves."""
     body: dict[str, Any] = {}
     for fc in step.change.field_changes:
+        if fc.cleared:
+            continue  # masked without a value: the server clears it
         node = body
         for key in fc.path[:-1]:
             node = node.setdefault(key, {})

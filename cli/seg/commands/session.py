@@ -14,6 +14,7 @@ from seg.client.http import ControlPlaneClient
 from seg.engine.diff import compute_plan
 from seg.engine.plan import Plan
 from seg.errors import ConfigError
+from seg.policy.models import stricter
 from seg.workspace.loader import Workspace, load_workspace
 
 __all__ = ["Session", "connect", "make_plan", "open_session"]
@@ -63,6 +64,14 @@ def open_session(
 
 def make_plan(session: Session) -> Plan:
     """Read the live workspace (a few paginated lists) and diff the YAML against it."""
-    current = session.client.read_state()
     ws = session.workspace
-    return compute_plan(ws.config.workspace, ws.resources, current, ws.digest)
+    policy = effective_policy(session)
+    current = session.client.read_state()
+    return compute_plan(ws.config.workspace, ws.resources, current, ws.digest, policy)
+
+
+def effective_policy(session: Session) -> str:
+    """The stricter of seg.yaml's model_change_policy and the control plane's (which the
+    server enforces anyway), so the plan never promises what apply cannot do."""
+    server = session.client.get_workspace().get("model_change_policy", "strict")
+    return stricter(session.workspace.config.model_change_policy, str(server))

@@ -10,6 +10,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from seg.engine.guards import guard_models
 from seg.engine.plan import Action, Change, FieldChange, Plan
 from seg.model.paths import MISSING
 from seg.model.resource import CurrentResource, DesiredResource
@@ -61,9 +62,22 @@ def _diff_map(
     return out
 
 
+def _exclusive_clears(desired: DesiredResource, current: CurrentResource) -> list[FieldChange]:
+    """Declaring one side of an exclusive group clears the other side's fields."""
+    out = []
+    groups = desired.kind.exclusive
+    chosen = [g for g in groups if any(f in desired.fields for f in g)]
+    for group in groups:
+        if chosen and group not in chosen:
+            for name in group:
+                if current.fields.get(name) is not None:
+                    out.append(FieldChange((name,), current.fields[name], None, cleared=True))
+    return out
+
+
 def diff_fields(desired: DesiredResource, current: CurrentResource) -> list[FieldChange]:
     """Leaf changes over the fields the YAML declares."""
-    out: list[FieldChange] = []
+    out: list[FieldChange] = _exclusive_clears(desired, current)
     for name, value in desired.fields.items():
         spec = desired.kind.field(name)
         before = current.fields.get(name, MISSING)
@@ -79,6 +93,9 @@ def diff_fields(desired: DesiredResource, current: CurrentResource) -> list[Fiel
 def _merged(current: Mapping[str, Any], changes: Iterable[FieldChange]) -> dict[str, Any]:
     result = copy.deepcopy(dict(current))
     for fc in changes:
+        if fc.cleared:
+            result.pop(fc.path[0], None)
+            continue
         node = result
         for key in fc.path[:-1]:
             if not isinstance(node.get(key), dict):
@@ -139,6 +156,7 @@ def compute_plan(
     desired: Iterable[DesiredResource],
     current: Iterable[CurrentResource],
     digest: str = "",
+    policy: str = "strict",
 ) -> Plan:
     """Everything that must change for ``current`` to match ``desired``."""
     want: dict[Key, DesiredResource] = {(r.kind.name, r.address): r for r in desired}
@@ -159,4 +177,5 @@ def compute_plan(
         if change.action is Action.REPLACE:
             replaced.add(key[1])
         changes.append(change)
+    changes = guard_models(changes, want, have, policy)
     return Plan(workspace, tuple(changes), digest, len(want))

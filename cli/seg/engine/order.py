@@ -1,16 +1,20 @@
-"""Apply order: deletes first, children before parents; then creates and updates, parents
-before children. Each step names the steps it depends on."""
+"""Apply order. Deletes come first (children before parents), then creates and updates
+(parents and referenced resources first). Within that, changes wait for the changes they name
+in ``waits_for``; ties break by kind order, then address, so the order is deterministic."""
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import Literal
 
 from seg.engine.plan import Action, Change, Plan
+from seg.errors import SegError
 
 __all__ = ["Step", "plan_steps"]
 
 Op = Literal["create", "update", "delete"]
+Key = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -21,36 +25,94 @@ class Step:
     depends_on: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class _Node:
+    op: Op
+    change: Change
+
+    @property
+    def phase(self) -> int:
+        return 0 if self.op == "delete" else 1
+
+    def sort_key(self) -> tuple[int, int, str]:
+        order = self.change.kind.order
+        return (self.phase, -order if self.op == "delete" else order, self.change.address)
+
+
 def _parent(address: str) -> str | None:
     return address.rsplit("/", 1)[0] if "/" in address else None
 
 
-def plan_steps(plan: Plan) -> list[Step]:
-    steps: list[Step] = []
-    deletes = [c for c in plan.applicable if c.action in (Action.DELETE, Action.REPLACE)]
-    deletes.sort(key=lambda c: (-c.kind.order, c.address))
-    deleted_children: dict[str, list[int]] = {}
-    for change in deletes:
-        index = len(steps)
-        children = tuple(deleted_children.get(change.address, ()))
-        steps.append(Step(index, "delete", change, children))
-        parent = _parent(change.address)
-        if parent is not None:
-            deleted_children.setdefault(parent, []).append(index)
-    own_delete = {s.change.address: s.index for s in steps}
-    writes = [c for c in plan.applicable if c.action in (Action.CREATE, Action.UPDATE,
-                                                          Action.REPLACE)]  # fmt: skip
-    writes.sort(key=lambda c: (c.kind.order, c.address))
-    written: dict[str, int] = {}
-    for change in writes:
-        index = len(steps)
-        needs: list[int] = []
-        parent = _parent(change.address)
-        if parent is not None and parent in written:
-            needs.append(written[parent])
+def _nodes(plan: Plan) -> list[_Node]:
+    nodes = []
+    for change in plan.applicable:
+        if change.action in (Action.DELETE, Action.REPLACE):
+            nodes.append(_Node("delete", change))
+        if change.action in (Action.CREATE, Action.REPLACE):
+            nodes.append(_Node("create", change))
+        elif change.action is Action.UPDATE:
+            nodes.append(_Node("update", change))
+    return nodes
+
+
+def _parent_key(change: Change) -> Key | None:
+    parent = _parent(change.address)
+    if parent is None or change.kind.parent is None:
+        return None
+    return (change.kind.parent, parent)
+
+
+def _edges(nodes: list[_Node]) -> dict[int, set[int]]:
+    """For each node, the nodes it depends on."""
+    deletes = {n.change.key: i for i, n in enumerate(nodes) if n.op == "delete"}
+    writes = {n.change.key: i for i, n in enumerate(nodes) if n.op != "delete"}
+    created = {n.change.key for n in nodes if n.op == "create"}
+    needs: dict[int, set[int]] = {i: set() for i in range(len(nodes))}
+    for i, node in enumerate(nodes):
+        change = node.change
+        parent = _parent_key(change)
+        if node.op == "delete":
+            if parent in deletes:
+                needs[deletes[parent]].add(i)  # children are deleted before their parent
+            continue
         if change.action is Action.REPLACE:
-            needs.append(own_delete[change.address])
-        op: Op = "update" if change.action is Action.UPDATE else "create"
-        steps.append(Step(index, op, change, tuple(needs)))
-        written[change.address] = index
+            needs[i].add(deletes[change.key])
+        if parent in created:
+            needs[i].add(writes[parent])
+        for spec in change.kind.fields:
+            target = (change.desired.fields if change.desired else {}).get(spec.name)
+            if spec.ref and (spec.ref, target) in created:
+                needs[i].add(writes[(spec.ref, str(target))])
+        for key in change.waits_for:
+            for table in (writes, deletes):
+                if key in table and table[key] != i:
+                    needs[i].add(table[key])
+    return needs
+
+
+def plan_steps(plan: Plan) -> list[Step]:
+    nodes = _nodes(plan)
+    needs = _edges(nodes)
+    waiting = {i: set(deps) for i, deps in needs.items()}
+    users: dict[int, list[int]] = {i: [] for i in needs}
+    for i, deps in needs.items():
+        for dep in deps:
+            users[dep].append(i)
+    # Deletes depend only on deletes and sort first, so every delete runs before any write.
+    ready = [(nodes[i].sort_key(), i) for i, deps in waiting.items() if not deps]
+    heapq.heapify(ready)
+    position: dict[int, int] = {}
+    steps: list[Step] = []
+    while ready:
+        _, i = heapq.heappop(ready)
+        position[i] = len(steps)
+        depends = tuple(sorted(position[d] for d in needs[i]))
+        steps.append(Step(len(steps), nodes[i].op, nodes[i].change, depends))
+        for user in users[i]:
+            waiting[user].discard(i)
+            if not waiting[user]:
+                heapq.heappush(ready, (nodes[user].sort_key(), user))
+    if len(steps) != len(nodes):
+        stuck = sorted(nodes[i].change.address for i in waiting if waiting[i])
+        raise SegError(f"the plan's changes depend on each other in a cycle: {', '.join(stuck)}")
     return steps

@@ -40,6 +40,8 @@ class FieldChange:
     before: Any
     after: Any
     sensitive: bool = False
+    # Cleared: sent in the mask without a value (an excluded field set on the server).
+    cleared: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,14 @@ class Change:
     etag: str = ""
     sensitive_paths: frozenset[Path] = frozenset()
     blocked_action: Action | None = None
+    # Changes (kind, address) that must be applied before this one (models in use: mappings
+    # are disabled before the model they read changes).
+    waits_for: tuple[tuple[str, str], ...] = ()
     desired: DesiredResource | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind.name, self.address)
 
     @property
     def update_mask(self) -> tuple[str, ...]:

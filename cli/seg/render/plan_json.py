@@ -30,6 +30,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                         "before": REDACTED if fc.sensitive else fc.before,
                         "after": REDACTED if fc.sensitive else fc.after,
                         "sensitive": fc.sensitive,
+                        "cleared": fc.cleared,
                     }
                     for fc in change.field_changes
                 ],

@@ -52,7 +52,7 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
         lines = []
         for fc in change.field_changes:
             before = REDACTED if fc.sensitive else show(fc.before)
-            after = REDACTED if fc.sensitive else show(fc.after)
+            after = "(cleared)" if fc.cleared else REDACTED if fc.sensitive else show(fc.after)
             text = (
                 f"{format_path(fc.path)}: {after}"
                 if fc.sensitive

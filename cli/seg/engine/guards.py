@@ -1,0 +1,149 @@
+"""Models in use, in the plan: block a model change that would break an active mapping
+(SPEC §7), and order the changes so that mappings are disabled before their model changes.
+
+"Active" here means active now and still active after the plan: a change set that disables
+or removes the mappings releases the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from seg.engine.plan import Action, Change
+from seg.model.kinds import KINDS
+from seg.model.resource import CurrentResource, DesiredResource
+from seg.policy.models import (
+    MappingUse,
+    MappingView,
+    ModelState,
+    Verdict,
+    active_uses,
+    judge_model_change,
+)
+from seg.policy.sql import dialect_for
+
+__all__ = ["guard_models"]
+
+Key = tuple[str, str]
+State = dict[Key, dict[str, Any]]
+
+
+def _after(key: Key, want: Mapping[Key, DesiredResource], have: Mapping[Key, CurrentResource],
+           ) -> dict[str, Any] | None:  # fmt: skip
+    if key not in want:
+        return None
+    base = dict(have[key].fields) if key in have else dict(KINDS[key[0]].defaults)
+    return {**base, **want[key].fields}
+
+
+def _views(state: State) -> list[MappingView]:
+    return [
+        MappingView(address, address.rsplit("/", 1)[0], fields.get("model"),
+                    bool(fields.get("enabled")), fields.get("fields") or {})
+        for (kind, address), fields in state.items() if kind == "Mapping"
+    ]  # fmt: skip
+
+
+def _enabled(state: State) -> Any:
+    return lambda address: bool(state.get(("Destination", address), {}).get("enabled"))
+
+
+def _states(want: Mapping[Key, DesiredResource], have: Mapping[Key, CurrentResource]
+            ) -> tuple[State, State]:  # fmt: skip
+    kinds = ("Mapping", "Destination")
+    before = {k: dict(r.fields) for k, r in have.items() if k[0] in kinds}
+    after: State = {}
+    for key in {*want, *have}:
+        if key[0] in kinds:
+            fields = _after(key, want, have)
+            if fields is not None:
+                after[key] = fields
+    return before, after
+
+
+def _model(address: str, fields: Mapping[str, Any] | None, catalog: str | None
+           ) -> ModelState | None:  # fmt: skip
+    if fields is None:
+        return None
+    query, identifier = str(fields.get("query", "")), str(fields.get("identifier_column", ""))
+    return ModelState(address, query, identifier, bool(fields.get("enabled", True)),
+                      dialect_for(catalog))  # fmt: skip
+
+
+def _catalog(address: str, want: Mapping[Key, DesiredResource],
+             have: Mapping[Key, CurrentResource]) -> str | None:  # fmt: skip
+    key = ("Source", address.split("/", 1)[0])
+    source = have.get(key) or want.get(key)
+    return str(source.fields.get("catalog")) if source else None
+
+
+def _uses(state: State, model: str) -> dict[str, MappingUse]:
+    return {u.address: u for u in active_uses(model, _views(state), _enabled(state))}
+
+
+def _order_edges(related: Iterable[Change], before: State, after: State, model: str
+                 ) -> tuple[list[Key], list[Key]]:  # fmt: skip
+    """(mapping changes the model change waits for, mapping changes that wait for it)."""
+    first, then = [], []
+    for mapping in related:
+        was = before.get(mapping.key, {})
+        now = after.get(mapping.key, {})
+        active_before = was.get("model") == model and bool(was.get("enabled"))
+        active_after = now.get("model") == model and bool(now.get("enabled"))
+        if active_before and (not active_after or was.get("fields") != now.get("fields")):
+            first.append(mapping.key)
+        elif active_after and not active_before:
+            then.append(mapping.key)
+    return first, then
+
+
+def _judge(change: Change, want: Mapping[Key, DesiredResource],
+           have: Mapping[Key, CurrentResource], before: State, after: State, policy: str,
+           ) -> Verdict:  # fmt: skip
+    """Active now and still active after the plan: those mappings decide."""
+    catalog = _catalog(change.address, want, have)
+    old = _model(change.address, have[change.key].fields, catalog)
+    assert old is not None
+    gone = change.action in (Action.DELETE, Action.REPLACE)
+    new = None if gone else _model(change.address, _after(change.key, want, have), catalog)
+    still = _uses(after, change.address)
+    uses = [still[a] for a in _uses(before, change.address) if a in still]
+    return judge_model_change(policy, old, new, uses)
+
+
+def guard_models(
+    changes: list[Change],
+    want: Mapping[Key, DesiredResource],
+    have: Mapping[Key, CurrentResource],
+    policy: str,
+) -> list[Change]:
+    """Block model changes that break active mappings; add ordering edges for the rest."""
+    if not any(c.kind.name == "Model" for c in changes):
+        return changes
+    before, after = _states(want, have)
+    mappings = [c for c in changes if c.kind.name == "Mapping"]
+    extra_waits: dict[Key, list[Key]] = {}
+    out: dict[Key, Change] = {}
+    for change in changes:
+        if change.kind.name != "Model" or change.key not in have:
+            continue
+        if change.action is Action.BLOCKED:
+            continue
+        verdict = _judge(change, want, have, before, after, policy)
+        if verdict.blocked:
+            out[change.key] = replace(change, action=Action.BLOCKED, reason=verdict.message,
+                                      blocked_action=change.action)  # fmt: skip
+            continue
+        first, then = _order_edges(mappings, before, after, change.address)
+        out[change.key] = replace(change, waits_for=tuple(first))
+        for mapping_key in then:
+            extra_waits.setdefault(mapping_key, []).append(change.key)
+    result = []
+    for change in changes:
+        change = out.get(change.key, change)
+        if change.key in extra_waits:
+            change = replace(change, waits_for=(*change.waits_for, *extra_waits[change.key]))
+        result.append(change)
+    return result
