@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from seg import __version__
-from seg.commands import server_cmds, workspace_cmds
+from seg.commands import check_cmd, server_cmds, workspace_cmds
 
 __all__ = ["app", "main"]
 
@@ -35,6 +35,7 @@ def _root(
 
 workspace_cmds.register(app)
 server_cmds.register(app)
+check_cmd.register(app)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from seg.policy.models import (
 )
 from seg.policy.sql import dialect_for
 
-__all__ = ["guard_models"]
+__all__ = ["guard_models", "mapping_states", "uses_of"]
 
 Key = tuple[str, str]
 State = dict[Key, dict[str, Any]]
@@ -50,7 +50,7 @@ def _enabled(state: State) -> Any:
     return lambda address: bool(state.get(("Destination", address), {}).get("enabled"))
 
 
-def _states(want: Mapping[Key, DesiredResource], have: Mapping[Key, CurrentResource]
+def mapping_states(want: Mapping[Key, DesiredResource], have: Mapping[Key, CurrentResource]
             ) -> tuple[State, State]:  # fmt: skip
     kinds = ("Mapping", "Destination")
     before = {k: dict(r.fields) for k, r in have.items() if k[0] in kinds}
@@ -79,7 +79,7 @@ def _catalog(address: str, want: Mapping[Key, DesiredResource],
     return str(source.fields.get("catalog")) if source else None
 
 
-def _uses(state: State, model: str) -> dict[str, MappingUse]:
+def uses_of(state: State, model: str) -> dict[str, MappingUse]:
     return {u.address: u for u in active_uses(model, _views(state), _enabled(state))}
 
 
@@ -108,8 +108,8 @@ def _judge(change: Change, want: Mapping[Key, DesiredResource],
     assert old is not None
     gone = change.action in (Action.DELETE, Action.REPLACE)
     new = None if gone else _model(change.address, _after(change.key, want, have), catalog)
-    still = _uses(after, change.address)
-    uses = [still[a] for a in _uses(before, change.address) if a in still]
+    still = uses_of(after, change.address)
+    uses = [still[a] for a in uses_of(before, change.address) if a in still]
     return judge_model_change(policy, old, new, uses)
 
 
@@ -122,7 +122,7 @@ def guard_models(
     """Block model changes that break active mappings; add ordering edges for the rest."""
     if not any(c.kind.name == "Model" for c in changes):
         return changes
-    before, after = _states(want, have)
+    before, after = mapping_states(want, have)
     mappings = [c for c in changes if c.kind.name == "Mapping"]
     extra_waits: dict[Key, list[Key]] = {}
     out: dict[Key, Change] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -46,11 +47,30 @@ def describe(change: Change) -> str:
     return DESCRIPTIONS[change.action.value]
 
 
+def _text_diff(path: str, before: str, after: str) -> list[tuple[str, str]]:
+    """A multi-line value (a model's SQL) as a compact line diff."""
+    lines = [("~", f"{path}:")]
+    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=1)
+    for line in list(diff)[2:]:
+        if line.startswith("@@"):
+            lines.append(("", "    ..."))
+        else:
+            lines.append((" ", f"   {line[0]} {line[1:]}"))
+    return lines
+
+
+def _multiline(value: Any) -> bool:
+    return isinstance(value, str) and "\n" in value
+
+
 def field_lines(change: Change) -> list[tuple[str, str]]:
     """(symbol, text) detail lines for a change, secrets redacted."""
     if change.field_changes:
         lines = []
         for fc in change.field_changes:
+            if not fc.sensitive and _multiline(fc.before) and _multiline(fc.after):
+                lines += _text_diff(format_path(fc.path), fc.before, fc.after)
+                continue
             before = REDACTED if fc.sensitive else show(fc.before)
             after = "(cleared)" if fc.cleared else REDACTED if fc.sensitive else show(fc.after)
             text = (

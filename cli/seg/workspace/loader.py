@@ -58,6 +58,8 @@ class _Context:
     tree: Tree
     config: WorkspaceConfig
     environ: Mapping[str, str]
+    # Resources whose documents failed: references to them are not reported again.
+    broken: set[tuple[str, str]]
 
 
 def load_workspace(
@@ -72,12 +74,12 @@ def load_workspace(
     config, problems = load_config(root, tree, env, environ)
     if config is None:
         raise WorkspaceInvalid(problems)
-    ctx = _Context(tree, config, environ)
+    ctx = _Context(tree, config, environ, set())
     resources: list[DesiredResource] = []
     for rel in tree.files():
         if is_resource_file(rel):
             problems += _load_file(ctx, rel, resources)
-    problems += check_references(resources)
+    problems += check_references(resources, ctx.broken)
     if problems:
         raise WorkspaceInvalid(sorted(problems))
     resources.sort(key=lambda r: (r.kind.order, r.address))
@@ -98,7 +100,19 @@ def _load_file(ctx: _Context, rel: str, out: list[DesiredResource]) -> list[Diag
         problems += found
         if resource is not None:
             out.append(resource)
+        elif found:
+            _mark_broken(ctx, doc)
     return problems
+
+
+def _mark_broken(ctx: _Context, doc: YamlDocument) -> None:
+    value = doc.value if isinstance(doc.value, dict) else {}
+    kind = KINDS.get(str(value.get("kind")))
+    name, spec = value.get("name"), value.get("spec")
+    if kind is None or not isinstance(name, str) or not isinstance(spec, dict):
+        return
+    parent = spec.get(kind.parent_field) if kind.parent_field else None
+    ctx.broken.add((kind.name, f"{parent}/{name}" if isinstance(parent, str) else name))
 
 
 def _load_document(

@@ -54,15 +54,17 @@ def _duplicates(resources: list[DesiredResource], index: Index) -> list[Diagnost
     return problems
 
 
-def _links(res: DesiredResource, index: Index) -> list[Diagnostic]:
+def _links(res: DesiredResource, index: Index, broken: set[tuple[str, str]]) -> list[Diagnostic]:
     problems = []
     if res.kind.parent and res.kind.parent_field:
         parent = res.address.rsplit("/", 1)[0]
-        if (res.kind.parent, parent) not in index:
+        if (res.kind.parent, parent) not in index and (res.kind.parent, parent) not in broken:
             problems.append(_missing(res, (res.kind.parent_field,), res.kind.parent, parent, index))
     for spec in res.kind.fields:
         target = res.fields.get(spec.name)
-        if spec.ref and isinstance(target, str) and (spec.ref, target) not in index:
+        if not spec.ref or not isinstance(target, str):
+            continue
+        if (spec.ref, target) not in index and (spec.ref, target) not in broken:
             problems.append(_missing(res, (spec.name,), spec.ref, target, index))
     return problems
 
@@ -125,11 +127,14 @@ KIND_RULES: dict[str, Callable[[DesiredResource, Index], list[Diagnostic]]] = {
 }
 
 
-def check_references(resources: list[DesiredResource]) -> list[Diagnostic]:
+def check_references(
+    resources: list[DesiredResource], broken: set[tuple[str, str]] | None = None
+) -> list[Diagnostic]:
+    """Cross-document problems; references to documents that failed to load are skipped."""
     index: Index = {}
     problems = _duplicates(resources, index)
     for res in resources:
-        problems += _links(res, index)
+        problems += _links(res, index, broken or set())
         rule = KIND_RULES.get(res.kind.name)
         if rule is not None:
             problems += rule(res, index)

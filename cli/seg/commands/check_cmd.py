@@ -1,0 +1,111 @@
+"""``seg check --base REF [--head REF]``: the CI guard for models in use (SPEC §7)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seg.ci.check import check_models
+from seg.ci.gittree import GitTree, open_repo
+from seg.commands.console import handle_errors, out_console, write_json
+from seg.commands.options import (
+    ApiUrlOpt,
+    DebugOpt,
+    EnvOpt,
+    Output,
+    OutputOpt,
+    TokenOpt,
+    WorkspaceOpt,
+    workspace_dir,
+)
+from seg.commands.session import connect
+from seg.model.resource import CurrentResource, DesiredResource
+from seg.policy.models import stricter
+from seg.render.check_view import (
+    check_markdown,
+    check_to_json,
+    github_annotations,
+    render_check_text,
+)
+from seg.workspace.loader import Workspace, load_workspace
+
+__all__ = ["register"]
+
+
+def _load(root: Path, tree: GitTree, env: str | None) -> Workspace | None:
+    return load_workspace(root, env, tree=tree) if tree.exists else None
+
+
+def _as_live(resources: tuple[DesiredResource, ...]) -> list[CurrentResource]:
+    """The base revision standing in for the live state (``--offline``)."""
+    return [CurrentResource(r.kind, r.address, {**r.kind.defaults, **r.fields}) for r in resources]
+
+
+def _live(
+    head: Workspace, api_url: str | None, token: str | None
+) -> tuple[list[CurrentResource], str]:
+    client, _ = connect(head, api_url, token)
+    try:
+        policy = str(client.get_workspace().get("model_change_policy", "strict"))
+        return client.read_state(), policy
+    finally:
+        client.close()
+
+
+def _publish_to_github(text_markdown: str, annotations: str) -> None:
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return
+    sys.stdout.write(annotations)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(text_markdown)
+
+
+@handle_errors
+def check_cmd(
+    base: Annotated[str, typer.Option("--base", help="Base git revision (e.g. origin/main).")],
+    head: Annotated[str, typer.Option("--head", help="Head git revision.")] = "HEAD",
+    workspace: WorkspaceOpt = None,
+    env: EnvOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use the base revision instead of the live state.")
+    ] = False,
+    output: OutputOpt = Output.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Block changes to models that active Reverse ETL mappings depend on."""
+    root = workspace_dir(workspace)
+    repo, subdir = open_repo(root)
+    head_ws = _load(root, GitTree(repo, head, subdir), env)
+    base_ws = _load(root, GitTree(repo, base, subdir), env)
+    if head_ws is None:
+        out_console().print(f"No seg workspace at {subdir or '.'} in {head}; nothing to check.")
+        return
+    policy = head_ws.config.model_change_policy
+    base_resources = base_ws.resources if base_ws else ()
+    if offline:
+        live = _as_live(base_resources)
+    else:
+        live, server_policy = _live(head_ws, api_url, token)
+        policy = stricter(policy, server_policy)
+    result = check_models(base_resources, head_ws.resources, live, policy)
+    _publish_to_github(check_markdown(result), github_annotations(result))
+    if output is Output.json:
+        write_json(check_to_json(result))
+    elif output is Output.markdown:
+        sys.stdout.write(check_markdown(result))
+    else:
+        render_check_text(result, out_console())
+    if result.blocked:
+        raise typer.Exit(3)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check_cmd)

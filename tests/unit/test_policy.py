@@ -1,0 +1,79 @@
+"""Models in use: the pure verdict both the CLI and the control plane use."""
+
+from __future__ import annotations
+
+import pytest
+
+from seg.policy import MappingUse, ModelState, SqlError, judge_model_change, output_columns
+
+OLD = ModelState("wh/users", "SELECT id, email, plan FROM users", "id", True, "postgres")
+USES = [MappingUse("wh/braze/sync", ("email", "id"))]
+
+
+def new(query: str = OLD.query, identifier: str = "id", enabled: bool = True) -> ModelState:
+    return ModelState("wh/users", query, identifier, enabled, "postgres")
+
+
+def test_output_columns() -> None:
+    assert output_columns("select u.id as user_id, email from users u", "postgres") == (
+        "user_id",
+        "email",
+    )
+    assert output_columns("with a as (select 1 as x) select x from a union all select 2") == ("x",)
+    assert output_columns("select * from t") is None
+    assert output_columns("select count(*) from t") is None
+    with pytest.raises(SqlError):
+        output_columns("selec id frm t")
+    with pytest.raises(SqlError):
+        output_columns("select 1 as a; select 2 as b")
+
+
+def test_unused_models_may_change_freely() -> None:
+    for policy in ("strict", "breaking"):
+        assert not judge_model_change(policy, OLD, None, []).blocked
+        assert not judge_model_change(policy, OLD, new("garbage"), []).blocked
+
+
+@pytest.mark.parametrize("policy", ["strict", "breaking"])
+def test_deleting_disabling_or_rekeying_an_in_use_model_is_blocked(policy: str) -> None:
+    assert judge_model_change(policy, OLD, None, USES).mappings == ("wh/braze/sync",)
+    assert "disabled" in judge_model_change(policy, OLD, new(enabled=False), USES).message
+    rekeyed = judge_model_change(
+        policy, OLD, new("SELECT id, email, plan, uid FROM users", "uid"), USES
+    )
+    assert rekeyed.blocked and "identifier column changes (id → uid)" in rekeyed.message
+
+
+def test_strict_blocks_any_query_change_but_not_whitespace() -> None:
+    verdict = judge_model_change(
+        "strict", OLD, new("SELECT id, email, plan, country FROM users"), USES
+    )
+    assert verdict.blocked and "wh/braze/sync" in verdict.message and "strict" in verdict.message
+    assert not judge_model_change(
+        "strict", OLD, new("SELECT id,  email,\n plan FROM users"), USES
+    ).blocked
+
+
+def test_breaking_lets_additive_changes_pass() -> None:
+    added = new("SELECT id, email, plan, country FROM users WHERE active")
+    assert not judge_model_change("breaking", OLD, added, USES).blocked
+    dropped_unmapped = new("SELECT id, email FROM users")
+    assert not judge_model_change("breaking", OLD, dropped_unmapped, USES).blocked
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            "SELECT id, plan FROM users",
+            "wh/braze/sync maps email, which the new query no longer returns",
+        ),
+        ("SELECT id, mail AS e_mail, plan FROM users", "maps email"),
+        ("SELECT email, plan FROM users", "identifier column id is not in the new query's output"),
+        ("SELEC id email FRM users", "cannot be parsed, so seg fails closed"),
+        ("SELECT * FROM users", "cannot be determined (SELECT *), so seg fails closed"),
+    ],
+)
+def test_breaking_blocks_what_breaks_a_mapping(query: str, expected: str) -> None:
+    verdict = judge_model_change("breaking", OLD, new(query), USES)
+    assert verdict.blocked and expected in verdict.message, verdict.message
