@@ -20,7 +20,7 @@ def test_shipped_workspaces_are_valid(root: Path, env: str | None) -> None:
     config = (root / "seg.yaml").read_text()
     if env is not None and f"  {env}:" not in config:
         return
-    ws = load_workspace(root, env, {"AMPLITUDE_API_KEY": "k"})
+    ws = load_workspace(root, env, {"AMPLITUDE_API_KEY": "k", "WAREHOUSE_PASSWORD": "p"})
     assert ws.resources
 
 
