@@ -1,6 +1,9 @@
-"""Generate a workspace of N resources: sources, each with three destinations.
+"""Generate a workspace of about N resources of mixed kinds.
 
-python benchmarks/generate.py DIR --resources 10000 [--workspace bench]
+Event sources get three destinations each; every fifth source is a warehouse with two models
+(one from a .sql file) and a destination with two Reverse ETL mappings.
+
+    python benchmarks/generate.py DIR --resources 10000 [--workspace bench]
 """
 
 from __future__ import annotations
@@ -8,35 +11,68 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-CATALOGS = ["javascript", "ios", "android", "http-api", "python"]
+CATALOGS = ["javascript", "ios", "android", "http-api"]
 DESTINATIONS = ["amplitude", "mixpanel", "webhook"]
+
+
+def _event_source(i: int, name: str) -> list[str]:
+    docs = [
+        f"kind: Source\nname: {name}\nspec:\n  display_name: Source {i}\n"
+        f"  catalog: {CATALOGS[i % len(CATALOGS)]}\n  enabled: true\n"
+        f"  settings:\n    sample_rate: {i % 100}\n    team: team-{i % 7}\n"
+    ]
+    for j, catalog in enumerate(DESTINATIONS):
+        docs.append(
+            f"kind: Destination\nname: {catalog}\nspec:\n  source: {name}\n"
+            f"  catalog: {catalog}\n  enabled: {'true' if (i + j) % 2 else 'false'}\n"
+            f"  connection_mode: cloud\n  settings:\n    api_key: ${{env:BENCH_API_KEY}}\n"
+            f"    region: {'eu' if j % 2 else 'us'}\n    batch_size: {100 + j}\n"
+        )
+    return docs
+
+
+def _warehouse(i: int, name: str, folder: Path) -> list[str]:
+    (folder / f"{name}-users.sql").write_text(
+        f"SELECT id AS user_id, email, plan, score_{i} AS score FROM analytics.users_{i}\n"
+    )
+    docs = [
+        f"kind: Source\nname: {name}\nspec:\n  catalog: postgres\n"
+        f"  settings:\n    host: db-{i}.internal\n    password: ${{env:BENCH_API_KEY}}\n",
+        f"kind: Destination\nname: braze\nspec:\n  source: {name}\n  catalog: braze\n"
+        "  enabled: true\n",
+        f"kind: Model\nname: users\nspec:\n  source: {name}\n  query_file: {name}-users.sql\n"
+        "  identifier_column: user_id\n",
+        f"kind: Model\nname: accounts\nspec:\n  source: {name}\n"
+        f"  query: SELECT id, name, mrr FROM analytics.accounts_{i}\n  identifier_column: id\n",
+    ]
+    for model, fields in (("users", "email: email"), ("accounts", "name: name")):
+        docs.append(
+            f"kind: Mapping\nname: {model}-sync\nspec:\n  destination: {name}/braze\n"
+            f"  action: identifyUser\n  enabled: true\n  model: {model}\n"
+            f"  schedule: {{strategy: PERIODIC, config: {{interval: 1h}}}}\n"
+            f"  fields: {{{fields}}}\n"
+        )
+    return docs
 
 
 def generate(root: Path, resources: int, workspace: str = "bench") -> int:
     """Write the workspace; returns the number of resources written."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {workspace}\n")
-    sources_dir = root / "sources"
-    sources_dir.mkdir(exist_ok=True)
-    per_source = 1 + len(DESTINATIONS)
-    count = 0
-    for i in range(resources // per_source):
+    folder = root / "sources"
+    folder.mkdir(exist_ok=True)
+    count = i = 0
+    while True:
         name = f"src-{i:05d}"
-        docs = [
-            f"kind: Source\nname: {name}\nspec:\n  display_name: Source {i}\n"
-            f"  catalog: {CATALOGS[i % len(CATALOGS)]}\n  enabled: true\n"
-            f"  settings:\n    sample_rate: {i % 100}\n    team: team-{i % 7}\n"
-        ]
-        for j, catalog in enumerate(DESTINATIONS):
-            docs.append(
-                f"kind: Destination\nname: {catalog}\nspec:\n  source: {name}\n"
-                f"  catalog: {catalog}\n  enabled: {'true' if (i + j) % 2 else 'false'}\n"
-                f"  connection_mode: cloud\n  settings:\n    api_key: ${{env:BENCH_API_KEY}}\n"
-                f"    region: {'eu' if j % 2 else 'us'}\n    batch_size: {100 + j}\n"
-            )
-        (sources_dir / f"{name}.yaml").write_text("---\n".join(docs))
-        count += per_source
-    return count
+        if i % 5 == 4:
+            docs = _warehouse(i, name, folder)
+        else:
+            docs = _event_source(i, name)
+        if count + len(docs) > resources:
+            return count
+        (folder / f"{name}.yaml").write_text("---\n".join(docs))
+        count += len(docs)
+        i += 1
 
 
 def main() -> None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from seg.ci.check import check_models
-from seg.ci.gittree import GitTree, open_repo
 from seg.commands.console import handle_errors, out_console, write_json
 from seg.commands.options import (
     ApiUrlOpt,
@@ -25,13 +23,10 @@ from seg.commands.options import (
 from seg.commands.session import connect
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.policy.models import stricter
-from seg.render.check_view import (
-    check_markdown,
-    check_to_json,
-    github_annotations,
-    render_check_text,
-)
 from seg.workspace.loader import Workspace, load_workspace
+
+if TYPE_CHECKING:
+    from seg.ci.gittree import GitTree
 
 __all__ = ["register"]
 
@@ -81,6 +76,15 @@ def check_cmd(
     debug: DebugOpt = False,
 ) -> None:
     """Block changes to models that active Reverse ETL mappings depend on."""
+    from seg.ci.check import check_models  # gitpython and the policy load only here
+    from seg.ci.gittree import GitTree, open_repo
+    from seg.render.check_view import (
+        check_markdown,
+        check_to_json,
+        github_annotations,
+        render_check_text,
+    )
+
     root = workspace_dir(workspace)
     repo, subdir = open_repo(root)
     head_ws = _load(root, GitTree(repo, head, subdir), env)

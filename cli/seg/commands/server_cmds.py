@@ -56,6 +56,9 @@ def serve_cmd(
 def server_init_cmd(
     workspace: Annotated[str, typer.Option("--workspace", help="Workspace slug to create.")],
     display_name: Annotated[str, typer.Option(help="Display name.")] = "",
+    model_change_policy: Annotated[
+        str, typer.Option(help="strict or breaking: what may change in models in use.")
+    ] = "strict",
     database: DatabaseOpt = None,
     output: OutputOpt = Output.text,
     debug: DebugOpt = False,
@@ -63,7 +66,7 @@ def server_init_cmd(
     """Create the schema, a workspace and its first owner token (printed once)."""
     cp = _control_plane(database)
     try:
-        _, secret = cp.init_workspace(workspace, display_name)
+        _, secret = cp.init_workspace(workspace, display_name, model_change_policy)
     except Exception as exc:
         raise ConfigError(_api_message(exc)) from None
     if output is Output.json:

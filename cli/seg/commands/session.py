@@ -7,15 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-
-from seg.client.http import ControlPlaneClient
 from seg.engine.diff import compute_plan
 from seg.engine.plan import Plan
 from seg.errors import ConfigError
 from seg.policy.models import stricter
 from seg.workspace.loader import Workspace, load_workspace
+
+if TYPE_CHECKING:
+    from seg.client.http import ControlPlaneClient
 
 __all__ = ["Session", "connect", "make_plan", "open_session"]
 
@@ -31,6 +32,10 @@ def connect(
     workspace: Workspace, api_url: str | None, token: str | None
 ) -> tuple[ControlPlaneClient, str]:
     """The client for the chosen control plane: --api-url, else $SEG_API_URL, else seg.yaml."""
+    import httpx  # the network stack loads only for commands that use it
+
+    from seg.client.http import ControlPlaneClient
+
     config = workspace.config
     url = api_url or os.environ.get("SEG_API_URL") or config.api_url
     if url == "embedded":

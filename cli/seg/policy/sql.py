@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import sqlglot
-from sqlglot import exp
-
 __all__ = ["SqlError", "dialect_for", "output_columns"]
 
 _DIALECTS = {
@@ -31,6 +28,9 @@ def output_columns(query: str, dialect: str | None = None) -> tuple[str, ...] | 
     """The lower-cased output column names of ``query``, or None when they cannot be known
     (``SELECT *``, an unnamed expression). Raises SqlError if the SQL does not parse or is not
     a single query."""
+    import sqlglot  # imported on first use: most commands never parse SQL
+    from sqlglot import exp
+
     try:
         statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
     except sqlglot.errors.SqlglotError as exc:

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import difflib
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import jsonschema
 
 from seg.schemas import load_schema
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.yamlpos import YamlDocument
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["check_against_schema"]
 
 
 @cache
 def _validator(filename: str) -> jsonschema.Draft202012Validator:
+    import jsonschema  # only needed to explain a failure
+
     return jsonschema.Draft202012Validator(load_schema(filename))
 
 

@@ -35,6 +35,7 @@ class FsTree:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._shown_root = display_path(root)
 
     def files(self) -> list[str]:
         found = []
@@ -48,4 +49,4 @@ class FsTree:
         return (self.root / rel).read_text(encoding="utf-8")
 
     def display(self, rel: str) -> str:
-        return display_path(self.root / rel)
+        return rel if self._shown_root == "." else f"{self._shown_root}/{rel}"

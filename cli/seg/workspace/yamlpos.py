@@ -24,6 +24,7 @@ MAX_NODES = 100_000
 
 _T = "tag:yaml.org,2002:"
 _PLAIN = "tag:seg:plain"
+_WORDS = frozenset({"true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"})
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -78,8 +79,11 @@ def _pos(node: yaml.Node) -> Mark:
 
 
 class _Builder:
+    """Nodes → Python values, recording positions. Hot path: keep it lean."""
+
     def __init__(self, doc: YamlDocument) -> None:
         self.doc = doc
+        self.marks = doc.value_marks
         self.count = 0
 
     def build(self, node: yaml.Node, path: Path) -> Any:
@@ -91,34 +95,44 @@ class _Builder:
                 line,
                 col,
             )
-        self.doc.value_marks.setdefault(path, _pos(node))
-        if isinstance(node, yaml.MappingNode):
+        mark = node.start_mark
+        self.marks[path] = (mark.line + 1, mark.column + 1)
+        cls = node.__class__
+        if cls is yaml.ScalarNode:
+            text = node.value
+            if node.tag == _PLAIN and text[:1].isalpha() and text not in _WORDS:
+                return text
+            return _scalar(node)
+        if cls is yaml.MappingNode:
             return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _T + "seq":
-                raise YamlError(f"YAML tag {node.tag!r} is not allowed", *_pos(node))
-            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
-        return _scalar(node)
+        if node.tag != _T + "seq":
+            raise YamlError(f"YAML tag {node.tag!r} is not allowed", *_pos(node))
+        return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
 
-    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
+    def _mapping(self, node: yaml.Node, path: Path) -> dict[Any, Any]:
         if node.tag != _T + "map":
             raise YamlError(f"YAML tag {node.tag!r} is not allowed", *_pos(node))
         out: dict[Any, Any] = {}
+        key_marks = self.doc.key_marks
         for key_node, value_node in node.value:
+            if key_node.__class__ is not yaml.ScalarNode:
+                raise YamlError("mapping keys must be plain scalars", *_pos(key_node))
             if key_node.tag == _T + "merge":
                 raise YamlError("YAML merge keys (<<) are not allowed", *_pos(key_node))
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise YamlError("mapping keys must be plain scalars", *_pos(key_node))
-            key = _scalar(key_node)
-            if not isinstance(key, str):
-                key = str(key_node.value)
+            key = key_node.value
+            if key_node.tag != _PLAIN or not key[:1].isalpha() or key in _WORDS:
+                key = _scalar(key_node)
+                if not isinstance(key, str):
+                    key = str(key_node.value)
+            key_path = (*path, key)
             if key in out:
-                first = self.doc.key_marks[(*path, key)]
+                first = key_marks[key_path]
                 raise YamlError(
                     f"duplicate key {key!r} (first defined at line {first[0]})", *_pos(key_node)
                 )
-            self.doc.key_marks[(*path, key)] = _pos(key_node)
-            out[key] = self.build(value_node, (*path, key))
+            mark = key_node.start_mark
+            key_marks[key_path] = (mark.line + 1, mark.column + 1)
+            out[key] = self.build(value_node, key_path)
         return out
 
 
@@ -147,6 +161,8 @@ def _scalar(node: yaml.Node) -> Any:
 
 def _core_plain(text: str) -> Any:
     """An untagged plain scalar under the YAML 1.2 core schema."""
+    if text[:1].isalpha() and text not in _WORDS:
+        return text  # the common case: a word is a string
     if _NULL.match(text):
         return None
     if _BOOL.match(text):
