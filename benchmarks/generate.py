@@ -69,10 +69,15 @@ def generate(root: Path, resources: int, workspace: str = "bench") -> int:
         else:
             docs = _event_source(i, name)
         if count + len(docs) > resources:
-            return count
+            break
         (folder / f"{name}.yaml").write_text("---\n".join(docs))
         count += len(docs)
         i += 1
+    fill = [f"kind: Source\nname: extra-{k:02d}\nspec: {{catalog: python}}\n"
+            for k in range(resources - count)]  # fmt: skip
+    if fill:
+        (folder / "extra.yaml").write_text("---\n".join(fill))
+    return count + len(fill)
 
 
 def main() -> None:

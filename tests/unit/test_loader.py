@@ -170,3 +170,55 @@ def test_schema_checks_the_interpolated_value_without_echoing_secrets(write_work
     (line,) = errors_of(root, None, {"LONG": secret})
     assert "a.yaml:7:17: error: spec.display_name: the value from the environment fails" in line
     assert "S3CRET" not in line
+
+
+RETL = """\
+kind: Source
+name: wh
+spec: {catalog: postgres}
+---
+kind: Source
+name: web
+spec: {catalog: javascript}
+---
+kind: Destination
+name: braze
+spec: {source: wh, catalog: braze}
+---
+kind: Model
+name: users
+spec: {source: wh, query: "SELECT id, email FROM users", identifier_column: id}
+"""
+
+
+def mapping(i: int, strategy: str = "MANUAL") -> str:
+    return (f"---\nkind: Mapping\nname: m{i}\nspec:\n  destination: wh/braze\n  action: a\n"
+            f"  model: users\n  schedule: {{strategy: {strategy}}}\n")  # fmt: skip
+
+
+def test_mapping_limits_in_validate(write_workspace) -> None:
+    root = write_workspace({"a.yaml": RETL + "".join(mapping(i) for i in range(51))})
+    (line,) = errors_of(root)
+    assert "destination 'wh/braze' has 51 mappings; the limit is 50" in line
+    root = write_workspace({"a.yaml": RETL + "".join(mapping(i, "DBT_CLOUD") for i in range(6))})
+    (line,) = errors_of(root)
+    assert "6 mappings use the DBT_CLOUD strategy; the limit is 5 per workspace" in line
+
+
+def test_model_rules_in_the_loader(write_workspace) -> None:
+    bad = RETL + "---\nkind: Model\nname: m\nspec: {source: web, query: 'SELECT 1 AS id', identifier_column: id}\n"
+    (line,) = errors_of(write_workspace({"a.yaml": bad}))
+    assert "model 'web/m' needs a warehouse source" in line
+    both = RETL.replace('query: "SELECT id, email FROM users"', 'query: "SELECT 1 AS id", query_file: q.sql')
+    (line,) = errors_of(write_workspace({"a.yaml": both}))
+    assert "spec: give exactly one of query or query_file [schema/oneOf]" in line
+    missing = RETL.replace('query: "SELECT id, email FROM users"', "query_file: nope.sql")
+    (line,) = errors_of(write_workspace({"a.yaml": missing}))
+    assert "cannot read query file 'nope.sql'" in line
+    ok = write_workspace({"a.yaml": missing, "nope.sql": "SELECT id FROM t"})
+    model = [r for r in load_workspace(ok, None, {}).resources if r.kind.name == "Model"][0]
+    assert model.fields["query"] == "SELECT id FROM t" and model.attachments[-1].endswith("nope.sql")
+    mixed = RETL + ("---\nkind: Mapping\nname: x\nspec:\n  destination: wh/braze\n  action: a\n"
+                    "  trigger: \"type = 'track'\"\n  model: users\n  schedule: {strategy: MANUAL}\n")  # fmt: skip
+    (line,) = errors_of(write_workspace({"a.yaml": mixed}))
+    assert "give either trigger (an event-stream mapping) or model and schedule" in line

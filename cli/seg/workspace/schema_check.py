@@ -93,6 +93,8 @@ def _diagnostics(
         return [Diagnostic(shown, line, col, f"{dotted}: {error.message}", "schema/required")]
     line, col = doc.mark(path)
     message = f"{dotted}: {error.message}"
+    if error.validator in ("oneOf", "anyOf") and "x-seg-message" in error.schema:
+        message = f"{dotted}: {error.schema['x-seg-message']}"
     if path in hidden:
         message = f"{dotted}: the value from the environment fails the {error.validator!r} check"
     if error.validator == "enum" and what == "kind":
