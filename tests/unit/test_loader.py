@@ -206,10 +206,15 @@ def test_mapping_limits_in_validate(write_workspace) -> None:
 
 
 def test_model_rules_in_the_loader(write_workspace) -> None:
-    bad = RETL + "---\nkind: Model\nname: m\nspec: {source: web, query: 'SELECT 1 AS id', identifier_column: id}\n"
+    bad = (
+        RETL
+        + "---\nkind: Model\nname: m\nspec: {source: web, query: 'SELECT 1 AS id', identifier_column: id}\n"
+    )
     (line,) = errors_of(write_workspace({"a.yaml": bad}))
     assert "model 'web/m' needs a warehouse source" in line
-    both = RETL.replace('query: "SELECT id, email FROM users"', 'query: "SELECT 1 AS id", query_file: q.sql')
+    both = RETL.replace(
+        'query: "SELECT id, email FROM users"', 'query: "SELECT 1 AS id", query_file: q.sql'
+    )
     (line,) = errors_of(write_workspace({"a.yaml": both}))
     assert "spec: give exactly one of query or query_file [schema/oneOf]" in line
     missing = RETL.replace('query: "SELECT id, email FROM users"', "query_file: nope.sql")
@@ -217,7 +222,9 @@ def test_model_rules_in_the_loader(write_workspace) -> None:
     assert "cannot read query file 'nope.sql'" in line
     ok = write_workspace({"a.yaml": missing, "nope.sql": "SELECT id FROM t"})
     model = [r for r in load_workspace(ok, None, {}).resources if r.kind.name == "Model"][0]
-    assert model.fields["query"] == "SELECT id FROM t" and model.attachments[-1].endswith("nope.sql")
+    assert model.fields["query"] == "SELECT id FROM t" and model.attachments[-1].endswith(
+        "nope.sql"
+    )
     mixed = RETL + ("---\nkind: Mapping\nname: x\nspec:\n  destination: wh/braze\n  action: a\n"
                     "  trigger: \"type = 'track'\"\n  model: users\n  schedule: {strategy: MANUAL}\n")  # fmt: skip
     (line,) = errors_of(write_workspace({"a.yaml": mixed}))
