@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from seg import __version__
-from seg.commands import check_cmd, server_cmds, workspace_cmds
+from seg.commands import check_cmd, fql_cmds, server_cmds, workspace_cmds
 
 __all__ = ["app", "main"]
 
@@ -36,6 +36,7 @@ def _root(
 workspace_cmds.register(app)
 server_cmds.register(app)
 check_cmd.register(app)
+fql_cmds.register(app)
 
 
 def main() -> None:

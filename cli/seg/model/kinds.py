@@ -126,6 +126,22 @@ KINDS: dict[str, Kind] = {
         ),
         defaults={"enabled": True, "description": ""},
     ),
+    "DestinationFilter": Kind(
+        name="DestinationFilter",
+        key="filter",
+        collection="filters",
+        order=60,
+        parent="Destination",
+        parent_field="destination",
+        fields=(
+            FieldSpec("title", "string"),
+            FieldSpec("description", "string"),
+            FieldSpec("if", "string"),
+            FieldSpec("actions", "array"),
+            FieldSpec("enabled", "boolean"),
+        ),
+        defaults={"enabled": True, "description": ""},
+    ),
     "Mapping": Kind(
         name="Mapping",
         key="mapping",

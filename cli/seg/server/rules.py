@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from seg.fql.parser import FqlError
+from seg.fql.parser import parse as parse_fql
 from seg.model.kinds import KINDS, WAREHOUSE_CATALOGS, Kind
+from seg.model.limits import (
+    MAX_DBT_CLOUD_MAPPINGS,
+    MAX_FILTERS_PER_DESTINATION,
+    MAX_MAPPINGS_PER_DESTINATION,
+)
 from seg.model.names import parse_resource_name, resource_name
 from seg.policy.models import MappingView, ModelState, active_uses, judge_model_change
 from seg.policy.sql import SqlError, dialect_for, output_columns
@@ -17,9 +24,6 @@ from seg.server import errors
 from seg.store.base import ResourceRecord, StoreTx, iter_all
 
 __all__ = ["check_delete", "check_write"]
-
-MAX_MAPPINGS_PER_DESTINATION = 50
-MAX_DBT_CLOUD_MAPPINGS = 5
 
 
 def _address(name: str) -> str:
@@ -58,14 +62,8 @@ def _check_mapping(tx: StoreTx, workspace: str, name: str, data: dict[str, Any])
             raise errors.invalid_argument(f"mapping.model must be a model of {source}")
         if tx.get_resource(str(model)) is None:
             raise errors.not_found(f"{model} not found")
-    destination = name.rsplit("/", 2)[0]
-    siblings = [
-        n for n in tx.child_names(destination, MAX_MAPPINGS_PER_DESTINATION + 1) if n != name
-    ]
-    if len(siblings) >= MAX_MAPPINGS_PER_DESTINATION:
-        raise errors.failed_precondition(
-            f"{destination} already has {MAX_MAPPINGS_PER_DESTINATION} mappings (the limit)"
-        )
+    _check_fql(data, "trigger", "mapping")
+    _check_siblings(tx, workspace, "Mapping", name, MAX_MAPPINGS_PER_DESTINATION, "mappings")
     if (data.get("schedule") or {}).get("strategy") == "DBT_CLOUD":
         others = [
             m.name for m in iter_all(tx, workspace, "Mapping")
@@ -75,6 +73,31 @@ def _check_mapping(tx: StoreTx, workspace: str, name: str, data: dict[str, Any])
             raise errors.failed_precondition(
                 f"at most {MAX_DBT_CLOUD_MAPPINGS} mappings may use the DBT_CLOUD strategy"
             )
+
+
+def _check_fql(data: dict[str, Any], field: str, key: str) -> None:
+    text = data.get(field)
+    if isinstance(text, str):
+        try:
+            parse_fql(text)
+        except FqlError as exc:
+            raise errors.invalid_argument(f"{key}.{field}: invalid FQL: {exc}") from None
+
+
+def _check_siblings(tx: StoreTx, workspace: str, kind: str, name: str, limit: int, noun: str
+                    ) -> None:  # fmt: skip
+    """At most ``limit`` resources of ``kind`` under the destination of ``name``."""
+    destination = name.rsplit("/", 2)[0]
+    siblings = tx.list_resources(workspace, kind, destination, None, limit + 1)
+    if len([s for s in siblings if s.name != name]) >= limit:
+        raise errors.failed_precondition(f"{destination} already has {limit} {noun} (the limit)")
+
+
+def _check_filter(tx: StoreTx, workspace: str, name: str, data: dict[str, Any]) -> None:
+    _check_fql(data, "if", "filter")
+    _check_siblings(
+        tx, workspace, "DestinationFilter", name, MAX_FILTERS_PER_DESTINATION, "filters"
+    )
 
 
 def _referrers(tx: StoreTx, workspace: str, model_name: str) -> list[ResourceRecord]:
@@ -135,6 +158,8 @@ def check_write(
             _guard_model(tx, policy, old, data)
     elif kind.name == "Mapping":
         _check_mapping(tx, workspace, name, data)
+    elif kind.name == "DestinationFilter":
+        _check_filter(tx, workspace, name, data)
 
 
 def check_delete(tx: StoreTx, kind: Kind, policy: str, rec: ResourceRecord) -> None:

@@ -7,16 +7,21 @@ import difflib
 from collections import Counter
 from collections.abc import Callable
 
+from seg.fql.parser import FqlError
+from seg.fql.parser import parse as parse_fql
 from seg.model.kinds import WAREHOUSE_CATALOGS
+from seg.model.limits import (
+    MAX_DBT_CLOUD_MAPPINGS,
+    MAX_FILTERS_PER_DESTINATION,
+    MAX_MAPPINGS_PER_DESTINATION,
+    MAX_QUERY_LENGTH,
+)
 from seg.model.resource import DesiredResource, Origin
 from seg.policy.sql import SqlError, dialect_for, output_columns
 from seg.workspace.diagnostics import Diagnostic
 
-__all__ = ["MAX_DBT_CLOUD_MAPPINGS", "MAX_MAPPINGS_PER_DESTINATION", "check_references"]
+__all__ = ["check_references"]
 
-MAX_MAPPINGS_PER_DESTINATION = 50
-MAX_DBT_CLOUD_MAPPINGS = 5
-MAX_QUERY_LENGTH = 65_535
 
 Index = dict[tuple[str, str], DesiredResource]
 
@@ -100,18 +105,25 @@ def _model_rules(res: DesiredResource, index: Index) -> list[Diagnostic]:
     return []
 
 
+def _per_destination(resources: list[DesiredResource], kind: str, limit: int, noun: str
+                     ) -> list[Diagnostic]:  # fmt: skip
+    children = [r for r in resources if r.kind.name == kind]
+    problems = []
+    for destination, count in sorted(
+        Counter(c.address.rsplit("/", 1)[0] for c in children).items()
+    ):
+        if count > limit:
+            first = next(c for c in children if c.address.startswith(destination + "/"))
+            message = f"destination {destination!r} has {count} {noun}; the limit is {limit}"
+            problems.append(_at(first, ("destination",), message, f"{noun[:-1]}/limit"))
+    return problems
+
+
 def _limits(resources: list[DesiredResource]) -> list[Diagnostic]:
     mappings = [r for r in resources if r.kind.name == "Mapping"]
-    problems = []
-    per_destination = Counter(m.address.rsplit("/", 1)[0] for m in mappings)
-    for destination, count in sorted(per_destination.items()):
-        if count > MAX_MAPPINGS_PER_DESTINATION:
-            first = next(m for m in mappings if m.address.startswith(destination + "/"))
-            message = (
-                f"destination {destination!r} has {count} mappings; "
-                f"the limit is {MAX_MAPPINGS_PER_DESTINATION}"
-            )
-            problems.append(_at(first, ("destination",), message, "mapping/limit"))
+    problems = _per_destination(resources, "Mapping", MAX_MAPPINGS_PER_DESTINATION, "mappings")
+    problems += _per_destination(resources, "DestinationFilter", MAX_FILTERS_PER_DESTINATION,
+                                 "filters")  # fmt: skip
     dbt = [m for m in mappings if (m.fields.get("schedule") or {}).get("strategy") == "DBT_CLOUD"]
     if len(dbt) > MAX_DBT_CLOUD_MAPPINGS:
         message = (
@@ -122,8 +134,26 @@ def _limits(resources: list[DesiredResource]) -> list[Diagnostic]:
     return problems
 
 
+def _fql(field: str) -> Callable[[DesiredResource, Index], list[Diagnostic]]:
+    """FQL must parse (the platform drops every event when it does not)."""
+
+    def rule(res: DesiredResource, _index: Index) -> list[Diagnostic]:
+        text = res.fields.get(field)
+        if not isinstance(text, str):
+            return []
+        try:
+            parse_fql(text)
+        except FqlError as exc:
+            return [_at(res, (field,), f"{field}: invalid FQL: {exc}", "fql")]
+        return []
+
+    return rule
+
+
 KIND_RULES: dict[str, Callable[[DesiredResource, Index], list[Diagnostic]]] = {
     "Model": _model_rules,
+    "DestinationFilter": _fql("if"),
+    "Mapping": _fql("trigger"),
 }
 
 

@@ -1,0 +1,109 @@
+"""``seg fql eval`` and ``seg filter test``: FQL and the workspace's filters, offline."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from seg.commands.console import handle_errors, out_console, write_json
+from seg.commands.options import DebugOpt, EnvOpt, Output, OutputOpt, WorkspaceOpt, workspace_dir
+from seg.errors import ConfigError
+from seg.render.plan_text import Line, write_lines
+from seg.workspace.loader import load_workspace
+
+__all__ = ["register"]
+
+fql_app = typer.Typer(help="Filter Query Language tools.", no_args_is_help=True)
+filter_app = typer.Typer(help="Destination filter tools.", no_args_is_help=True)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read event {path}: {exc}") from None
+
+
+def _fql_error(exc: Exception) -> ConfigError:
+    return ConfigError(f"FQL: {exc}")
+
+
+@handle_errors
+def eval_cmd(
+    expr: Annotated[str, typer.Argument(help="The FQL expression.")],
+    event: Annotated[Path | None, typer.Option("--event", help="A JSON event file.")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Evaluate an FQL expression (against an event) and print the result as JSON."""
+    from seg.fql import FqlError, evaluate, parse
+
+    data = _read_json(event) if event is not None else {}
+    try:
+        result = evaluate(parse(expr), data)
+    except FqlError as exc:
+        raise _fql_error(exc) from None
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+def _events(path: Path) -> list[tuple[int, Any]]:
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                out.append((number, json.loads(line)))
+            except ValueError as exc:
+                raise ConfigError(f"{path}:{number}: not a JSON event: {exc}") from None
+    return out
+
+
+@handle_errors
+def test_cmd(
+    destination: Annotated[str, typer.Option("--destination", help="SOURCE/DESTINATION.")],
+    events: Annotated[Path, typer.Option("--events", help="A JSONL file of sample events.")],
+    workspace: WorkspaceOpt = None,
+    env: EnvOpt = None,
+    output: OutputOpt = Output.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Run a destination's filters from the workspace over sample events."""
+    from seg.fql.filters import compile_filters, run_filters
+
+    ws = load_workspace(workspace_dir(workspace), env)
+    if not any(r.kind.name == "Destination" and r.address == destination for r in ws.resources):
+        raise ConfigError(f"destination {destination!r} is not declared in the workspace")
+    specs = [
+        (r.address, dict(r.fields)) for r in ws.resources
+        if r.kind.name == "DestinationFilter" and r.address.startswith(destination + "/")
+    ]  # fmt: skip
+    filters = compile_filters(specs)
+    results = [(n, run_filters(filters, e)) for n, e in _events(events)]
+    if output is Output.json:
+        write_json([{"line": n, "delivered": o.delivered, "dropped_by": o.dropped_by,
+                     "removed": o.removed, "event": o.event} for n, o in results])  # fmt: skip
+        return
+    lines: list[Line] = []
+    for number, outcome in results:
+        if outcome.delivered:
+            removed = f"; removed {', '.join(outcome.removed)}" if outcome.removed else ""
+            lines.append(("green", f"line {number}: delivered{removed}"))
+        else:
+            lines.append(("red", f"line {number}: dropped by {outcome.dropped_by}"))
+    dropped = sum(1 for _, o in results if not o.delivered)
+    lines.append(("bold", f"{len(results)} events: {len(results) - dropped} delivered, "
+                          f"{dropped} dropped ({len(filters)} enabled filters)."))  # fmt: skip
+    write_lines(lines, out_console())
+
+
+def register(app: typer.Typer) -> None:
+    fql_app.command("eval")(eval_cmd)
+    filter_app.command("test")(test_cmd)
+    app.add_typer(fql_app, name="fql")
+    app.add_typer(filter_app, name="filter")
