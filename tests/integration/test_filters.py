@@ -149,3 +149,14 @@ def test_server_checks_filters(api: Api) -> None:
                "action": "track", "trigger": "type = = 'x'"}  # fmt: skip
     r = api.http.post(api.url("/sources/web/destinations/amp/mappings"), json={"mapping": trigger})
     assert "mapping.trigger: invalid FQL" in error(r, 400, 3)
+
+
+def test_documented_truth_table_through_seg_fql_eval(tmp_path: Path) -> None:
+    from tests.unit.test_fql import EVENT, test_documented_truth_table
+
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(EVENT))
+    rows = test_documented_truth_table.pytestmark[0].args[1]
+    for expr, expected in rows:
+        result = seg("fql", "eval", expr, "--event", str(event))
+        assert result.exit_code == 0 and json.loads(result.stdout) is expected, (expr, result.output)
