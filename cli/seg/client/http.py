@@ -6,6 +6,7 @@ The same class talks to a remote ``seg serve`` and to the embedded control plane
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from seg.errors import ApiError, TransportError
 from seg.model.kinds import KINDS, Kind, kinds_in_order
 from seg.model.names import collection_name, parse_resource_name, resource_name, wildcard_collection
 from seg.model.resource import CurrentResource
+from seg.model.secrets import digest_matches, is_digest
 
 __all__ = ["API_PREFIX", "ControlPlaneClient", "PAGE_SIZE"]
 
@@ -26,10 +28,14 @@ COMPUTED = frozenset({"name", "create_time", "update_time", "etag"})
 class ControlPlaneClient:
     """Reads and writes one workspace. Every error is an ``ApiError`` with the API's message."""
 
-    def __init__(self, http: httpx.Client, workspace: str) -> None:
+    def __init__(
+        self, http: httpx.Client, workspace: str, retries: int = 4, backoff: float = 0.25
+    ) -> None:
         self.http = http
         self.workspace = workspace
         self.request_count = 0
+        self.retries = retries
+        self.backoff = backoff
 
     # -- transport -------------------------------------------------------------------------
 
@@ -44,14 +50,39 @@ class ControlPlaneClient:
     ) -> Any:
         url = f"{API_PREFIX}/{path}"
         headers = {"If-Match": f'"{etag}"'} if etag else None
-        self.request_count += 1
-        try:
-            response = self.http.request(method, url, json=json, params=params, headers=headers)
-        except httpx.HTTPError as exc:
-            raise TransportError(f"cannot reach the control plane: {exc}", method, url) from None
+        response = self._send_with_retries(method, url, json, params, headers)
         if response.status_code >= 400:
             raise _api_error(response, method, url)
         return response.json() if response.content else None
+
+    def _send_with_retries(
+        self, method: str, url: str, body: Any, params: Any, headers: Any
+    ) -> httpx.Response:
+        """Retry connection errors, 429 (honouring Retry-After) and 5xx with backoff.
+
+        Every request seg sends is safe to repeat: reads, updates that set values, deletes,
+        and creates, whose retry the callers below treat as done when it finds the resource.
+        """
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                response = self._send_once(method, url, body, params, headers)
+            except httpx.HTTPError as exc:
+                if last:
+                    raise TransportError(
+                        f"cannot reach the control plane: {exc}", method, url
+                    ) from None
+                time.sleep(self.backoff * 2**attempt)
+                continue
+            if last or not (response.status_code == 429 or response.status_code >= 500):
+                return response
+            time.sleep(_retry_after(response, self.backoff * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def _send_once(self, method: str, url: str, body: Any, params: Any, headers: Any
+                   ) -> httpx.Response:  # fmt: skip
+        self.request_count += 1
+        return self.http.request(method, url, json=body, params=params, headers=headers)
 
     def close(self) -> None:
         self.http.close()
@@ -61,6 +92,23 @@ class ControlPlaneClient:
     def get_workspace(self) -> dict[str, Any]:
         result: dict[str, Any] = self._request("GET", f"workspaces/{self.workspace}")
         return result
+
+    def last_actors(self, addresses: list[str], kinds: list[Kind] | None = None) -> dict[str, str]:
+        """For each address, who last changed it, from the newest audit events (one page)."""
+        wanted = {}
+        for kind in kinds or kinds_in_order():
+            for address in addresses:
+                if address.count("/") == len(kind.chain()) - 1:
+                    wanted[resource_name(self.workspace, kind, address)] = address
+        page = self._request("GET", f"workspaces/{self.workspace}/audit-events",
+                             params={"page_size": 1000})  # fmt: skip
+        found: dict[str, str] = {}
+        for event in page.get("audit_events", []):
+            moved = wanted.get(event["resource"])
+            if moved and moved not in found:
+                actor = event["actor"]
+                found[moved] = f"{actor['description']} ({actor['token_id']}) at {event['time']}"
+        return found
 
     def list_collection(self, collection: str, key: str) -> Iterator[dict[str, Any]]:
         """Every item of a collection, following ``next_page_token``."""
@@ -95,7 +143,12 @@ class ControlPlaneClient:
             },
             "secret_paths": secret_paths,
         }
-        self._request("POST", collection_name(self.workspace, kind, parent), json=body)
+        try:
+            self._request("POST", collection_name(self.workspace, kind, parent), json=body)
+        except ApiError as exc:
+            # A retried create (or a concurrent identical one) finds its own work done.
+            if exc.code != 6 or not self._matches(kind, address, fields):
+                raise
 
     def update(
         self,
@@ -122,7 +175,16 @@ class ControlPlaneClient:
         return out
 
     def delete(self, kind: Kind, address: str, etag: str | None) -> None:
-        self._request("DELETE", resource_name(self.workspace, kind, address), etag=etag)
+        try:
+            self._request("DELETE", resource_name(self.workspace, kind, address), etag=etag)
+        except ApiError as exc:
+            if exc.code != 5:  # already gone: the delete's goal holds
+                raise
+
+    def _matches(self, kind: Kind, address: str, fields: Mapping[str, Any]) -> bool:
+        """Whether the live resource holds exactly the declared ``fields``."""
+        live = _current(kind, self._request("GET", resource_name(self.workspace, kind, address)))
+        return all(_same_value(v, live.fields.get(k)) for k, v in fields.items())
 
 
 def _current(kind: Kind, item: dict[str, Any]) -> CurrentResource:
@@ -133,6 +195,21 @@ def _current(kind: Kind, item: dict[str, Any]) -> CurrentResource:
         if spec.ref and isinstance(fields.get(spec.name), str):
             fields[spec.name] = parse_resource_name(fields[spec.name])[2]
     return CurrentResource(kind, address, fields, item.get("etag", ""), item.get("update_time", ""))
+
+
+def _same_value(want: Any, have: Any) -> bool:
+    if is_digest(have):
+        return digest_matches(want, have)
+    if isinstance(want, dict) and isinstance(have, dict):
+        return all(_same_value(v, have.get(k)) for k, v in want.items())
+    return bool(want == have) and type(want) is type(have)
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    try:
+        return min(float(response.headers.get("Retry-After", default)), 60.0)
+    except ValueError:
+        return default
 
 
 def _api_error(response: httpx.Response, method: str, url: str) -> ApiError:

@@ -9,6 +9,7 @@ each write with ``If-Match``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,11 @@ def _signature(change: dict[str, Any]) -> tuple[Any, ...]:
     return change["kind"], change["action"], tuple(change["update_mask"]), fields
 
 
-def check_fresh(saved: dict[str, Any], fresh: Plan) -> None:
-    """Raise StalePlan naming what moved since ``saved`` was computed."""
+def check_fresh(
+    saved: dict[str, Any], fresh: Plan, who: Callable[[list[str]], dict[str, str]] | None = None
+) -> None:
+    """Raise StalePlan naming what moved since ``saved`` was computed (and, through ``who``,
+    the audit trail's last actor for each moved resource)."""
     old = saved["plan"]
     if old["workspace"] != fresh.workspace:
         raise StalePlan(
@@ -60,5 +64,14 @@ def check_fresh(saved: dict[str, Any], fresh: Plan) -> None:
         if a is None or b is None or _signature(a) != _signature(b) or a["etag"] != b["etag"]:
             moved.append(f"{key[0]} {key[1]}")
     if moved:
-        shown = ", ".join(moved[:10]) + (f" and {len(moved) - 10} more" if len(moved) > 10 else "")
+        actors = who([m.split(" ", 1)[1] for m in moved]) if who else {}
+        shown = ", ".join(
+            m
+            + (
+                f" (changed by {actors[m.split(' ', 1)[1]]})"
+                if m.split(" ", 1)[1] in actors
+                else ""
+            )
+            for m in moved[:10]
+        ) + (f" and {len(moved) - 10} more" if len(moved) > 10 else "")
         raise StalePlan(f"saved plan is stale: the live state moved for {shown}; re-run seg plan")

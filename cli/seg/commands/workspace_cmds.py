@@ -136,7 +136,7 @@ def apply_cmd(
     with open_session(workspace_dir(workspace), env, api_url, token) as session:
         plan = make_plan(session)
         if saved is not None:
-            check_fresh(saved, plan)
+            check_fresh(saved, plan, session.client.last_actors)
         else:
             render_plan_text(plan, console)
         if not plan.has_changes:
