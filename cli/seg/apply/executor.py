@@ -31,7 +31,12 @@ class ControlPlaneWriter(Protocol):
     """The writes apply needs; ``seg.client.ControlPlaneClient`` implements it."""
 
     def create(
-        self, kind: Kind, address: str, fields: Mapping[str, Any], secret_paths: list[str]
+        self,
+        kind: Kind,
+        address: str,
+        fields: Mapping[str, Any],
+        secret_paths: list[str],
+        meta: Mapping[str, Any] | None = None,
     ) -> None: ...
 
     def update(
@@ -42,6 +47,7 @@ class ControlPlaneWriter(Protocol):
         mask: list[str],
         secret_paths: list[str],
         etag: str | None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None: ...
 
     def delete(self, kind: Kind, address: str, etag: str | None) -> None: ...
@@ -92,13 +98,21 @@ def _values(step: Step) -> dict[str, Any]:
     """The nested body holding just the changed leaves."""
     body: dict[str, Any] = {}
     for fc in step.change.field_changes:
-        if fc.cleared:
-            continue  # masked without a value: the server clears it
+        if fc.cleared or fc.meta:
+            continue  # cleared: masked without a value; meta: sent beside the mask
         node = body
         for key in fc.path[:-1]:
             node = node.setdefault(key, {})
         node[fc.path[-1]] = fc.after
     return body
+
+
+def _meta(step: Step) -> dict[str, Any]:
+    """Ownership sent with every write: the paths the YAML declares, and protect."""
+    desired = step.change.desired
+    assert desired is not None
+    managed = sorted(format_path(p) for p in desired.declared_paths())
+    return {"managed_paths": managed, "protect": desired.protect}
 
 
 def _run(step: Step, api: ControlPlaneWriter, use_etags: bool) -> None:
@@ -108,11 +122,12 @@ def _run(step: Step, api: ControlPlaneWriter, use_etags: bool) -> None:
         api.delete(change.kind, change.address, etag)
     elif step.op == "create":
         assert change.desired is not None
-        api.create(change.kind, change.address, change.desired.fields, _secret_paths(step, None))
+        api.create(change.kind, change.address, change.desired.fields,
+                   _secret_paths(step, None), _meta(step))  # fmt: skip
     else:
         mask = list(change.update_mask)
         api.update(change.kind, change.address, _values(step), mask,
-                   _secret_paths(step, mask), etag)  # fmt: skip
+                   _secret_paths(step, mask), etag, _meta(step))  # fmt: skip
 
 
 def apply_plan(

@@ -22,7 +22,7 @@ __all__ = ["API_PREFIX", "ControlPlaneClient", "PAGE_SIZE"]
 
 API_PREFIX = "/v1beta"
 PAGE_SIZE = 1000
-COMPUTED = frozenset({"name", "create_time", "update_time", "etag"})
+COMPUTED = frozenset({"name", "create_time", "update_time", "etag", "managed_paths", "protect"})
 
 
 class ControlPlaneClient:
@@ -133,10 +133,16 @@ class ControlPlaneClient:
     # -- writes ----------------------------------------------------------------------------
 
     def create(
-        self, kind: Kind, address: str, fields: Mapping[str, Any], secret_paths: list[str]
+        self,
+        kind: Kind,
+        address: str,
+        fields: Mapping[str, Any],
+        secret_paths: list[str],
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         parent = address.rsplit("/", 1)[0] if kind.parent else None
         body = {
+            **(meta or {}),
             kind.key: {
                 "name": resource_name(self.workspace, kind, address),
                 **self._refs_to_names(kind, fields),
@@ -158,8 +164,10 @@ class ControlPlaneClient:
         mask: list[str],
         secret_paths: list[str],
         etag: str | None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         body = {
+            **(meta or {}),
             kind.key: self._refs_to_names(kind, values),
             "update_mask": {"paths": mask},
             "secret_paths": secret_paths,
@@ -194,7 +202,10 @@ def _current(kind: Kind, item: dict[str, Any]) -> CurrentResource:
     for spec in kind.fields:
         if spec.ref and isinstance(fields.get(spec.name), str):
             fields[spec.name] = parse_resource_name(fields[spec.name])[2]
-    return CurrentResource(kind, address, fields, item.get("etag", ""), item.get("update_time", ""))
+    return CurrentResource(
+        kind, address, fields, item.get("etag", ""), item.get("update_time", ""),
+        frozenset(item.get("managed_paths") or ()), bool(item.get("protect")),
+    )  # fmt: skip
 
 
 def _same_value(want: Any, have: Any) -> bool:

@@ -17,7 +17,10 @@ __all__ = [
     "OutputOpt",
     "TokenOpt",
     "WorkspaceOpt",
+    "TargetOpt",
+    "MaxDeletesOpt",
     "default_database",
+    "resolve_workspace",
     "workspace_dir",
 ]
 
@@ -43,6 +46,14 @@ TokenOpt = Annotated[
     str | None, typer.Option("--token", help="API token (default: $SEG_TOKEN).", show_default=False)
 ]
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="text, json or markdown.")]
+TargetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--target", help="Only this address and what is beneath it (repeatable)."),
+]
+MaxDeletesOpt = Annotated[
+    int | None,
+    typer.Option("--max-deletes", help="Block the plan if it destroys more than N resources."),
+]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]
 DatabaseOpt = Annotated[
     str | None,
@@ -53,10 +64,22 @@ DatabaseOpt = Annotated[
 
 
 def workspace_dir(option: Path | None) -> Path:
-    if option is not None:
-        return option
-    default = Path("workspace")
-    return default if (default / "seg.yaml").is_file() else Path(".")
+    return resolve_workspace(option)[0]
+
+
+def resolve_workspace(option: Path | None) -> tuple[Path, Path | None]:
+    """(workspace root, sub-directory scope). ``-w`` may name a directory inside a workspace:
+    the root is the nearest parent holding ``seg.yaml`` and the plan is scoped to the
+    sub-directory."""
+    if option is None:
+        default = Path("workspace")
+        return (default if (default / "seg.yaml").is_file() else Path(".")), None
+    if (option / "seg.yaml").is_file() or not option.is_dir():
+        return option, None
+    for parent in option.resolve().parents:
+        if (parent / "seg.yaml").is_file():
+            return parent, option
+    return option, None
 
 
 def default_database(option: str | None) -> str:

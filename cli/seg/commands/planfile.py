@@ -22,8 +22,13 @@ __all__ = ["check_fresh", "read_planfile", "write_planfile"]
 KIND = "seg-saved-plan"
 
 
-def write_planfile(path: Path, plan: Plan, api_url: str, env: str | None) -> None:
-    data = {"type": KIND, "api_url": api_url, "env": env, "plan": plan_to_json(plan)}
+def write_planfile(
+    path: Path, plan: Plan, api_url: str, env: str | None, options: dict[str, Any]
+) -> None:
+    data = {
+        "type": KIND, "api_url": api_url, "env": env, "options": options,
+        "plan": plan_to_json(plan),
+    }  # fmt: skip
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seg.engine.diff import compute_plan
-from seg.engine.plan import Plan
+from seg.engine.plan import Change, Plan
+from seg.engine.scope import apply_delete_budget, restrict, under_targets
 from seg.errors import ConfigError
 from seg.policy.models import stricter
 from seg.workspace.loader import Workspace, load_workspace
@@ -18,7 +19,7 @@ from seg.workspace.loader import Workspace, load_workspace
 if TYPE_CHECKING:
     from seg.client.http import ControlPlaneClient
 
-__all__ = ["Session", "connect", "make_plan", "open_session"]
+__all__ = ["PlanOptions", "Session", "connect", "make_plan", "open_session"]
 
 
 @dataclass
@@ -67,12 +68,40 @@ def open_session(
         client.close()
 
 
-def make_plan(session: Session) -> Plan:
+@dataclass(frozen=True)
+class PlanOptions:
+    """How to narrow a plan: targets, a sub-directory scope, a delete budget."""
+
+    targets: tuple[str, ...] = ()
+    scope: str | None = None  # a directory inside the workspace
+    max_deletes: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"targets": list(self.targets), "scope": self.scope, "max_deletes": self.max_deletes}
+
+
+def _in_scope(scope: str) -> Callable[[Change], bool]:
+    base = Path(scope).resolve()
+
+    def keep(change: Change) -> bool:
+        origin = change.desired.origin if change.desired else None
+        return origin is not None and Path(origin.file).resolve().is_relative_to(base)
+
+    return keep  # a sub-directory plan never deletes: it cannot know what was declared there
+
+
+def make_plan(session: Session, options: PlanOptions | None = None) -> Plan:
     """Read the live workspace (a few paginated lists) and diff the YAML against it."""
+    options = options or PlanOptions()
     ws = session.workspace
     policy = effective_policy(session)
     current = session.client.read_state()
-    return compute_plan(ws.config.workspace, ws.resources, current, ws.digest, policy)
+    plan = compute_plan(ws.config.workspace, ws.resources, current, ws.digest, policy)
+    if options.targets:
+        plan = restrict(plan, under_targets(list(options.targets)))
+    if options.scope:
+        plan = restrict(plan, _in_scope(options.scope))
+    return apply_delete_budget(plan, options.max_deletes)
 
 
 def effective_policy(session: Session) -> str:

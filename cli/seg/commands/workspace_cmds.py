@@ -15,15 +15,18 @@ from seg.commands.options import (
     ApiUrlOpt,
     DebugOpt,
     EnvOpt,
+    MaxDeletesOpt,
     Output,
     OutputOpt,
+    TargetOpt,
     TokenOpt,
     WorkspaceOpt,
+    resolve_workspace,
     workspace_dir,
 )
 from seg.commands.planfile import check_fresh, read_planfile, write_planfile
 from seg.commands.scaffold import scaffold
-from seg.commands.session import make_plan, open_session
+from seg.commands.session import PlanOptions, make_plan, open_session
 from seg.engine.plan import Plan
 from seg.errors import ApplyFailed, ConfigError, PlanBlocked
 from seg.render.apply_view import HumanApplyView, render_apply_summary
@@ -87,13 +90,17 @@ def plan_cmd(
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
     ] = False,
+    target: TargetOpt = None,
+    max_deletes: MaxDeletesOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Diff the workspace against the control plane and show what would change."""
-    with open_session(workspace_dir(workspace), env, api_url, token) as session:
-        plan = make_plan(session)
+    root, scope = resolve_workspace(workspace)
+    options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes)
+    with open_session(root, env, api_url, token) as session:
+        plan = make_plan(session, options)
         if out is not None:
-            write_planfile(out, plan, session.api_url, env)
+            write_planfile(out, plan, session.api_url, env, options.as_dict())
     _show_plan(plan, output)
     if out is not None and output is Output.text:
         err_console().print(f"Saved the plan to {out}; apply it with: seg apply {out}")
@@ -125,16 +132,23 @@ def apply_cmd(
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")
     ] = False,
+    target: TargetOpt = None,
+    max_deletes: MaxDeletesOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Make the control plane match the workspace (or apply a saved plan)."""
     saved = read_planfile(planfile) if planfile is not None else None
+    root, scope = resolve_workspace(workspace)
+    options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes)
     if saved is not None:
         env = env or saved.get("env")
         api_url = api_url or saved.get("api_url")
+        scoped = saved.get("options") or {}
+        options = PlanOptions(tuple(scoped.get("targets") or ()), scoped.get("scope"),
+                              scoped.get("max_deletes"))  # fmt: skip
     console = out_console()
-    with open_session(workspace_dir(workspace), env, api_url, token) as session:
-        plan = make_plan(session)
+    with open_session(root, env, api_url, token) as session:
+        plan = make_plan(session, options)
         if saved is not None:
             check_fresh(saved, plan, session.client.last_actors)
         else:

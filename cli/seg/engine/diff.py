@@ -12,7 +12,7 @@ from typing import Any
 
 from seg.engine.guards import guard_models
 from seg.engine.plan import Action, Change, FieldChange, Plan
-from seg.model.paths import MISSING
+from seg.model.paths import MISSING, get_path, parse_path
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.secrets import digest_matches, is_digest
 
@@ -75,6 +75,34 @@ def _exclusive_clears(desired: DesiredResource, current: CurrentResource) -> lis
     return out
 
 
+def _overlaps(path: Path, declared: list[Path]) -> bool:
+    return any(d[: len(path)] == path or path[: len(d)] == d for d in declared)
+
+
+def _ownership_changes(desired: DesiredResource, current: CurrentResource) -> list[FieldChange]:
+    """Fields seg managed that the YAML no longer declares are cleared; protect follows YAML."""
+    declared = desired.declared_paths()
+    out = []
+    for raw in sorted(current.managed):
+        path = parse_path(raw)
+        spec = desired.kind.field(path[0])
+        if spec is None or spec.immutable or _overlaps(path, declared):
+            continue
+        before = get_path(current.fields, path)
+        if before is not MISSING and before is not None:
+            out.append(FieldChange(path, before, None, is_digest(before), cleared=True))
+    if desired.protect != current.protect:
+        out.append(FieldChange(("protect",), current.protect, desired.protect, meta=True))
+    return out
+
+
+def count_unmanaged(desired: DesiredResource, current: CurrentResource) -> int:
+    """Leaf fields set on the server that the YAML does not declare (and seg leaves alone)."""
+    declared = desired.declared_paths()
+    probe = DesiredResource(desired.kind, desired.address, current.fields)
+    return sum(1 for p in probe.declared_paths() if not _overlaps(p, declared))
+
+
 def diff_fields(desired: DesiredResource, current: CurrentResource) -> list[FieldChange]:
     """Leaf changes over the fields the YAML declares."""
     out: list[FieldChange] = _exclusive_clears(desired, current)
@@ -122,6 +150,12 @@ def _change_for(
         return Change(desired.address, desired.kind, Action.CREATE, after=dict(desired.fields),
                       sensitive_paths=desired.secret_paths, desired=desired)  # fmt: skip
     if desired is None:
+        if current.protect:
+            reason = ("protected on the control plane (protect: true); declare it with "
+                      "protect: false and apply before removing it")  # fmt: skip
+            return Change(current.address, current.kind, Action.BLOCKED,
+                          before=dict(current.fields), reason=reason, etag=current.etag,
+                          blocked_action=Action.DELETE)  # fmt: skip
         return Change(current.address, current.kind, Action.DELETE, before=dict(current.fields),
                       etag=current.etag)  # fmt: skip
     reason = _immutable_change(desired, current)
@@ -132,12 +166,15 @@ def _change_for(
                       after=dict(desired.fields), reason=reason, etag=current.etag,
                       sensitive_paths=desired.secret_paths, desired=desired)  # fmt: skip
     changes = diff_fields(desired, current)
+    seen = {fc.path for fc in changes}
+    changes += [fc for fc in _ownership_changes(desired, current) if fc.path not in seen]
     if not changes:
         return None
     return Change(desired.address, desired.kind, Action.UPDATE, before=dict(current.fields),
-                  after=_merged(current.fields, changes), field_changes=tuple(changes),
-                  etag=current.etag, sensitive_paths=desired.secret_paths,
-                  desired=desired)  # fmt: skip
+                  after=_merged(current.fields, [c for c in changes if not c.meta]),
+                  field_changes=tuple(changes), etag=current.etag,
+                  sensitive_paths=desired.secret_paths, desired=desired,
+                  unmanaged=count_unmanaged(desired, current))  # fmt: skip
 
 
 def _protect(change: Change) -> Change:

@@ -40,8 +40,11 @@ class FieldChange:
     before: Any
     after: Any
     sensitive: bool = False
-    # Cleared: sent in the mask without a value (an excluded field set on the server).
+    # Cleared: sent in the mask without a value (an excluded field set on the server, or a
+    # field seg managed that the YAML no longer declares).
     cleared: bool = False
+    # Meta: not a field but resource metadata (protect), sent beside the mask.
+    meta: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Change:
     # Changes (kind, address) that must be applied before this one (models in use: mappings
     # are disabled before the model they read changes).
     waits_for: tuple[tuple[str, str], ...] = ()
+    # Leaf fields set on the server that the YAML does not manage (left alone).
+    unmanaged: int = 0
     desired: DesiredResource | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -75,7 +80,9 @@ class Change:
     def update_mask(self) -> tuple[str, ...]:
         if self.action is not Action.UPDATE:
             return ()
-        return tuple(f"{self.kind.key}.{format_path(fc.path)}" for fc in self.field_changes)
+        return tuple(
+            f"{self.kind.key}.{format_path(fc.path)}" for fc in self.field_changes if not fc.meta
+        )
 
     def redacted_before(self) -> dict[str, Any] | None:
         return None if self.before is None else redact(self.before, frozenset())

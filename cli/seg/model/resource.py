@@ -45,6 +45,28 @@ class DesiredResource:
     def name(self) -> str:
         return self.address.rsplit("/", 1)[-1]
 
+    def declared_paths(self) -> list[Path]:
+        """The leaf paths this resource manages: each declared field, and each declared key
+        (recursively) of map fields such as ``settings``."""
+        out: list[Path] = []
+        for name, value in self.fields.items():
+            spec = self.kind.field(name)
+            if spec is not None and spec.map_like and isinstance(value, dict) and value:
+                out += _leaves(value, (name,))
+            else:
+                out.append((name,))
+        return out
+
+
+def _leaves(value: dict[str, Any], prefix: Path) -> list[Path]:
+    out: list[Path] = []
+    for key, child in value.items():
+        if isinstance(child, dict) and child:
+            out += _leaves(child, (*prefix, str(key)))
+        else:
+            out.append((*prefix, str(key)))
+    return out
+
 
 @dataclass(frozen=True)
 class CurrentResource:
@@ -55,3 +77,6 @@ class CurrentResource:
     fields: Mapping[str, Any]
     etag: str = ""
     update_time: str = ""
+    # Paths seg managed at its last write (dotted, mask syntax) and the remembered protect flag.
+    managed: frozenset[str] = frozenset()
+    protect: bool = False

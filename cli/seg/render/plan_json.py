@@ -24,6 +24,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "update_mask": list(change.update_mask),
                 "reason": change.reason or None,
                 "etag": change.etag or None,
+                "unmanaged_fields": change.unmanaged,
                 "field_changes": [
                     {
                         "path": format_path(fc.path),

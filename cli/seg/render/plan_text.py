@@ -46,6 +46,8 @@ def plan_lines(plan: Plan) -> list[Line]:
         lines += [("", f"      {symbol} {text}") for symbol, text in field_lines(change)]
         if change.update_mask:
             lines.append(("dim", f"      update_mask: {', '.join(change.update_mask)}"))
+        if change.unmanaged:
+            lines.append(("dim", f"      ({change.unmanaged} unmanaged field(s) left alone)"))
     lines += [("", ""), ("bold", summary_line(plan))]
     return lines
 

@@ -62,4 +62,6 @@ def public_view(kind: Kind, rec: ResourceRecord) -> dict[str, Any]:
     out["create_time"] = rec.create_time
     out["update_time"] = rec.update_time
     out["etag"] = rec.etag
+    out["managed_paths"] = list(rec.managed_paths)
+    out["protect"] = rec.protect
     return out

@@ -7,7 +7,7 @@ import binascii
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -248,10 +248,12 @@ class ControlPlane:
         declared = _declared_secrets(kind, body)
         data = self._new_fields(kind, obj, parent_name, declared)
         secret = secret_paths_for(data, declared)
+        managed, protect = _ownership(kind, body)
         now = self.clock()
         rec = ResourceRecord(
             name, workspace, kind.name, parent_name, data, secret,
             secrets.token_hex(8), compute_etag(data, secret), now, now,
+            managed or [], bool(protect),
         )  # fmt: skip
         with self.store.tx() as tx:
             if parent_name is not None and tx.get_resource(parent_name) is None:
@@ -313,26 +315,31 @@ class ControlPlane:
             masked = [field_path(kind, p) for p in paths]
         except MaskError as exc:
             raise errors.invalid_argument(str(exc)) from None
+        managed, protect = _ownership(kind, body)
         with self.store.tx() as tx:
             rec = self._get_for_write(tx, name, if_match)
-            if not paths:
-                return public_view(kind, rec)
-            try:
-                data = apply_update_mask(kind, rec.data, values, paths)
-            except MaskError as exc:
-                raise errors.invalid_argument(str(exc)) from None
-            declared = _declared_secrets(kind, body)
-            self._validate(kind, data, declared | set(rec.secret_paths))
-            secret = _next_secret_paths(rec, data, masked, declared)
-            if data == rec.data and secret == rec.secret_paths:
-                return public_view(kind, rec)
-            check_write(tx, kind, self._policy(tx, workspace), name, data, rec)
-            new = ResourceRecord(
-                rec.name, rec.workspace, rec.kind, rec.parent, data, secret, rec.salt,
-                compute_etag(data, secret), rec.create_time, self.clock(),
+            data, secret = rec.data, rec.secret_paths
+            if paths:
+                try:
+                    data = apply_update_mask(kind, rec.data, values, paths)
+                except MaskError as exc:
+                    raise errors.invalid_argument(str(exc)) from None
+                declared = _declared_secrets(kind, body)
+                self._validate(kind, data, declared | set(rec.secret_paths))
+                secret = _next_secret_paths(rec, data, masked, declared)
+            new = replace(
+                rec, data=data, secret_paths=secret, etag=compute_etag(data, secret),
+                managed_paths=rec.managed_paths if managed is None else managed,
+                protect=rec.protect if protect is None else protect,
             )  # fmt: skip
+            if new == rec:
+                return public_view(kind, rec)
+            if data != rec.data:
+                check_write(tx, kind, self._policy(tx, workspace), name, data, rec)
+            new = replace(new, update_time=self.clock())
             tx.update_resource(new)
-            self._audit(tx, principal, "PATCH", name, sorted(set(paths)))
+            meta = ["protect"] if new.protect != rec.protect else []
+            self._audit(tx, principal, "PATCH", name, sorted(set(paths)) + meta)
         return public_view(kind, new)
 
     def delete(
@@ -342,6 +349,10 @@ class ControlPlane:
         name = resource_name(workspace, kind, address)
         with self.store.tx() as tx:
             rec = self._get_for_write(tx, name, if_match)
+            if rec.protect:
+                raise errors.failed_precondition(
+                    f"{name} is protected (protect: true); unprotect it before deleting"
+                )
             check_delete(tx, kind, self._policy(tx, workspace), rec)
             children = tx.child_names(name, 11)
             if children:
@@ -438,6 +449,30 @@ def _mask_paths(obj: dict[str, Any]) -> list[str]:
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise errors.invalid_argument("update_mask.paths must be a list of strings")
     return list(paths)
+
+
+def _ownership(kind: Kind, body: dict[str, Any]) -> tuple[list[str] | None, bool | None]:
+    """The field paths seg manages and the protect flag, when the body carries them."""
+    managed = body.get("managed_paths")
+    if managed is not None:
+        if not isinstance(managed, list) or not all(isinstance(p, str) for p in managed):
+            raise errors.invalid_argument("managed_paths must be a list of strings")
+        managed = sorted({_managed_path(kind, p) for p in managed})
+    protect = body.get("protect")
+    if protect is not None and not isinstance(protect, bool):
+        raise errors.invalid_argument("protect must be a boolean")
+    return managed, protect
+
+
+def _managed_path(kind: Kind, raw: str) -> str:
+    try:
+        path = parse_path(raw)
+    except ValueError as exc:
+        raise errors.invalid_argument(f"managed_paths: {exc}") from None
+    spec = kind.field(path[0])
+    if spec is None or (len(path) > 1 and not spec.map_like):
+        raise errors.invalid_argument(f"managed_paths: unknown field path {raw!r}")
+    return format_path(path)
 
 
 def _declared_secrets(kind: Kind, body: dict[str, Any]) -> set[str]:

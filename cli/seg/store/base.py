@@ -56,6 +56,10 @@ class ResourceRecord:
     etag: str
     create_time: str
     update_time: str
+    # Field paths seg manages (declared in YAML at its last write), and whether deleting the
+    # resource is refused (protect: true), remembered even after the YAML document is gone.
+    managed_paths: list[str] = field(default_factory=list)
+    protect: bool = False
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,8 @@ resources = sa.Table(
     sa.Column("etag", sa.String(64), nullable=False),
     sa.Column("create_time", sa.String(32), nullable=False),
     sa.Column("update_time", sa.String(32), nullable=False),
+    sa.Column("managed_paths", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("protect", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_resources_ws_kind_name", "workspace", "kind", "name"),
     sa.Index("ix_resources_parent", "parent"),
 )
@@ -106,6 +108,8 @@ def _resource_from_row(row: Any) -> ResourceRecord:
         etag=row.etag,
         create_time=row.create_time,
         update_time=row.update_time,
+        managed_paths=json.loads(row.managed_paths),
+        protect=bool(row.protect),
     )
 
 
@@ -121,6 +125,8 @@ def _resource_values(rec: ResourceRecord) -> dict[str, Any]:
         "etag": rec.etag,
         "create_time": rec.create_time,
         "update_time": rec.update_time,
+        "managed_paths": json.dumps(rec.managed_paths),
+        "protect": rec.protect,
     }
 
 
