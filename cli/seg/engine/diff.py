@@ -96,9 +96,11 @@ def _ownership_changes(desired: DesiredResource, current: CurrentResource) -> li
     return out
 
 
-def count_unmanaged(desired: DesiredResource, current: CurrentResource) -> int:
+def count_unmanaged(
+    desired: DesiredResource, current: CurrentResource, changes: Iterable[FieldChange] = ()
+) -> int:
     """Leaf fields set on the server that the YAML does not declare (and seg leaves alone)."""
-    declared = desired.declared_paths()
+    declared = desired.declared_paths() + [fc.path for fc in changes]
     probe = DesiredResource(desired.kind, desired.address, current.fields)
     return sum(1 for p in probe.declared_paths() if not _overlaps(p, declared))
 
@@ -174,7 +176,7 @@ def _change_for(
                   after=_merged(current.fields, [c for c in changes if not c.meta]),
                   field_changes=tuple(changes), etag=current.etag,
                   sensitive_paths=desired.secret_paths, desired=desired,
-                  unmanaged=count_unmanaged(desired, current))  # fmt: skip
+                  unmanaged=count_unmanaged(desired, current, changes))  # fmt: skip
 
 
 def _protect(change: Change) -> Change:

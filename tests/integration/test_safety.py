@@ -1,0 +1,133 @@
+"""Plans a team can trust: field ownership, remembered protection, scoped plans, delete budgets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from seg.commands.app import app
+from seg.embedded import open_embedded
+
+SOURCES = """\
+kind: Source
+name: web
+spec:
+  catalog: javascript
+  display_name: Web
+  settings:
+    region: eu
+    batch: 10
+"""
+
+TEAM_A = """\
+kind: Source
+name: ios
+spec:
+  catalog: ios
+---
+kind: Destination
+name: mixpanel
+spec:
+  source: ios
+  catalog: mixpanel
+"""
+
+
+@pytest.fixture
+def root(write_workspace, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
+        monkeypatch.delenv(var, raising=False)
+    ws = write_workspace({"sources.yaml": SOURCES, "team-a/ios.yaml": TEAM_A})
+    assert seg("apply", "-w", str(ws), "--auto-approve").exit_code == 0
+    return ws
+
+
+def seg(*args: str):
+    result = CliRunner().invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result
+
+
+def live(root: Path, path: str) -> dict:
+    client = open_embedded(root, "acme")
+    try:
+        return client.http.get(f"/v1beta/workspaces/acme/{path}").json()
+    finally:
+        client.close()
+
+
+def patch(root: Path, path: str, body: dict) -> None:
+    client = open_embedded(root, "acme")
+    try:
+        assert client.http.patch(f"/v1beta/workspaces/acme/{path}", json=body).status_code == 200
+    finally:
+        client.close()
+
+
+def test_fields_seg_managed_are_cleared_when_removed_and_others_left_alone(root: Path) -> None:
+    assert live(root, "sources/web")["managed_paths"] == [
+        "catalog", "display_name", "settings.batch", "settings.region"]  # fmt: skip
+    patch(root, "sources/web", {"source": {"settings": {"set_in_ui": True}},
+                                "update_mask": {"paths": ["source.settings.set_in_ui"]}})  # fmt: skip
+    (root / "sources.yaml").write_text(SOURCES.replace("    batch: 10\n", ""))
+    plan = json.loads(seg("plan", "-w", str(root), "-o", "json").stdout)
+    (change,) = plan["changes"]
+    assert change["update_mask"] == ["source.settings.batch"]
+    assert change["field_changes"][0]["cleared"] is True
+    assert change["unmanaged_fields"] == 2  # settings.set_in_ui and enabled, never declared
+    text = seg("plan", "-w", str(root)).output
+    assert "settings.batch: 10 → (cleared)" in text and "(2 unmanaged field(s) left alone)" in text
+    assert seg("apply", "-w", str(root), "--auto-approve").exit_code == 0
+    settings = live(root, "sources/web")["settings"]
+    assert settings == {"region": "eu", "set_in_ui": True}
+    assert seg("plan", "-w", str(root), "--detailed-exitcode").exit_code == 0
+
+
+def test_protect_is_remembered_after_the_document_is_gone(root: Path) -> None:
+    (root / "sources.yaml").write_text(SOURCES.replace("name: web\n", "name: web\nprotect: true\n"))
+    plan = seg("plan", "-w", str(root), "-o", "json")
+    (change,) = json.loads(plan.stdout)["changes"]
+    assert change["field_changes"][0]["path"] == "protect" and change["update_mask"] == []
+    assert seg("apply", "-w", str(root), "--auto-approve").exit_code == 0
+    assert live(root, "sources/web")["protect"] is True
+    (root / "sources.yaml").unlink()
+    blocked = seg("plan", "-w", str(root))
+    assert blocked.exit_code == 3 and "! Source web" in blocked.output
+    assert "protected on the control plane" in blocked.output
+    assert seg("apply", "-w", str(root), "--auto-approve").exit_code == 3
+    client = open_embedded(root, "acme")
+    refused = client.http.delete("/v1beta/workspaces/acme/sources/web")
+    client.close()
+    assert refused.status_code == 409 and refused.json()["code"] == 9
+    (root / "sources.yaml").write_text(SOURCES.replace("name: web\n", "name: web\nprotect: false\n"))
+    assert seg("apply", "-w", str(root), "--auto-approve").exit_code == 0
+    (root / "sources.yaml").unlink()
+    assert seg("apply", "-w", str(root), "--auto-approve").exit_code == 0
+    assert live(root, "sources")["sources"][0]["name"].endswith("/ios")
+
+
+def test_max_deletes_blocks_over_budget(root: Path) -> None:
+    (root / "team-a/ios.yaml").unlink()
+    over = seg("plan", "-w", str(root), "--max-deletes", "1")
+    assert over.exit_code == 3 and "over --max-deletes 1" in over.output
+    assert seg("apply", "-w", str(root), "--auto-approve", "--max-deletes", "1").exit_code == 3
+    assert seg("plan", "-w", str(root), "--max-deletes", "2").exit_code == 0
+
+
+def test_targets_and_sub_directories_never_delete_outside(root: Path) -> None:
+    (root / "sources.yaml").write_text(SOURCES.replace("region: eu", "region: us"))
+    (root / "team-a/ios.yaml").write_text(TEAM_A.split("---")[0].replace("catalog: ios", "catalog: ios\n  display_name: iOS"))
+    full = json.loads(seg("plan", "-w", str(root), "-o", "json").stdout)
+    assert {(c["address"], c["action"]) for c in full["changes"]} == {
+        ("web", "update"), ("ios", "update"), ("ios/mixpanel", "delete")}  # fmt: skip
+    targeted = json.loads(seg("plan", "-w", str(root), "--target", "web", "-o", "json").stdout)
+    assert [c["address"] for c in targeted["changes"]] == ["web"]
+    sub = json.loads(seg("plan", "-w", str(root / "team-a"), "-o", "json").stdout)
+    assert [(c["address"], c["action"]) for c in sub["changes"]] == [("ios", "update")]
+    assert seg("apply", "-w", str(root / "team-a"), "--auto-approve").exit_code == 0
+    assert live(root, "sources/ios")["display_name"] == "iOS"
+    assert live(root, "sources/ios/destinations/mixpanel")["catalog"] == "mixpanel"
+    assert live(root, "sources/web")["settings"]["region"] == "eu"
