@@ -114,7 +114,9 @@ def test_plan_apply_plan_then_one_field_edit(server: Server, write_workspace, sl
         k: v for k, v in before.items() if k not in ("settings", "etag", "update_time")
     }
     events = server.get(f"workspaces/{slug}/audit-events")["audit_events"]
-    assert events[0]["method"] == "PATCH" and events[0]["paths"] == ["destination.settings.region"]
+    mine = [e for e in events if e["resource"].endswith("/destinations/amplitude")]
+    assert mine[0]["method"] == "PATCH" and mine[0]["paths"] == ["destination.settings.region"]
+    assert events[0]["resource"] == f"workspaces/{slug}/lock" and events[0]["method"] == "DELETE"
     log = Path(server.log.name).read_text()
     for text in (first.stdout, applied.stdout, again.stdout, plan.stdout, log, json.dumps(events)):
         assert SECRET not in text
@@ -133,7 +135,7 @@ def test_api_errors_are_one_line_without_traceback(server: Server, write_workspa
     env = server.client_env(AMP_KEY="x", SEG_TOKEN=reader)
     assert run("plan", "-w", str(root), env=env).returncode == 0  # plan needs only read
     denied = run("apply", "-w", str(root), "--auto-approve", env=env)
-    assert denied.returncode == 1 and "insufficient scope [HTTP 403, code 7]" in denied.stdout
+    assert denied.returncode == 1 and "insufficient scope [HTTP 403, code 7]" in denied.stderr
     assert "Traceback" not in denied.stdout + denied.stderr
     down = run("plan", "-w", str(root), "--api-url", f"http://127.0.0.1:{free_port()}", env=env)
     assert down.returncode == 1 and "cannot reach the control plane" in down.stderr

@@ -67,7 +67,7 @@ def test_every_mutation_is_audited_newest_first(api: Api) -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after(api: Api) -> None:
-    api.cp.limiter.limit = 3
+    api.cp.rate_limit = 3
     codes = [api.http.get(api.url("/sources")).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     r = api.http.get(api.url("/sources"))

@@ -110,6 +110,30 @@ class ControlPlaneClient:
                 found[moved] = f"{actor['description']} ({actor['token_id']}) at {event['time']}"
         return found
 
+    def acquire_lock(self, info: Mapping[str, Any], ttl: float) -> dict[str, Any]:
+        body = {**info, "ttl_seconds": ttl}
+        result: dict[str, Any] = self._request("POST", self._lock, json=body)
+        return result
+
+    def renew_lock(self, lock_id: str, ttl: float) -> None:
+        self._request("PATCH", self._lock, json={"ttl_seconds": ttl}, params={"id": lock_id})
+
+    def release_lock(self, lock_id: str | None) -> None:
+        self._request("DELETE", self._lock, params={"id": lock_id} if lock_id else None)
+
+    def lock_status(self) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = self._request("GET", self._lock)
+        except ApiError as exc:
+            if exc.code == 5:
+                return None
+            raise
+        return result
+
+    @property
+    def _lock(self) -> str:
+        return f"workspaces/{self.workspace}/lock"
+
     def list_collection(self, collection: str, key: str) -> Iterator[dict[str, Any]]:
         """Every item of a collection, following ``next_page_token``."""
         token = ""

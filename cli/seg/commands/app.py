@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from seg import __version__
-from seg.commands import check_cmd, fql_cmds, server_cmds, workspace_cmds
+from seg.commands import check_cmd, fql_cmds, lock_cmds, server_cmds, workspace_cmds
 
 __all__ = ["app", "main"]
 
@@ -37,6 +37,7 @@ workspace_cmds.register(app)
 server_cmds.register(app)
 check_cmd.register(app)
 fql_cmds.register(app)
+lock_cmds.register(app)
 
 
 def main() -> None:

@@ -47,7 +47,7 @@ def serve_cmd(
     from seg.server.app import create_app
 
     cp = _control_plane(database)
-    cp.limiter.limit = rate_limit
+    cp.rate_limit = rate_limit
     err_console().print(f"seg control plane on http://{host}:{port} (database {cp.store.url})")
     uvicorn.run(create_app(cp), host=host, port=port, access_log=access_log, log_level="info")
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
-from seg.apply.executor import apply_plan
+from seg.apply.executor import ApplyResult, apply_plan
+from seg.client.lease import Lease, lease_info
 from seg.commands.console import err_console, handle_errors, out_console, write_json
 from seg.commands.options import (
     ApiUrlOpt,
@@ -26,7 +29,7 @@ from seg.commands.options import (
 )
 from seg.commands.planfile import check_fresh, read_planfile, write_planfile
 from seg.commands.scaffold import scaffold
-from seg.commands.session import PlanOptions, make_plan, open_session
+from seg.commands.session import PlanOptions, Session, make_plan, open_session
 from seg.engine.plan import Plan
 from seg.errors import ApplyFailed, ConfigError, PlanBlocked
 from seg.render.apply_view import HumanApplyView, render_apply_summary
@@ -134,6 +137,9 @@ def apply_cmd(
     ] = False,
     target: TargetOpt = None,
     max_deletes: MaxDeletesOpt = None,
+    lock_timeout: Annotated[
+        float, typer.Option("--lock-timeout", help="Seconds to wait for the workspace lock.")
+    ] = 0.0,
     debug: DebugOpt = False,
 ) -> None:
     """Make the control plane match the workspace (or apply a saved plan)."""
@@ -147,28 +153,46 @@ def apply_cmd(
         options = PlanOptions(tuple(scoped.get("targets") or ()), scoped.get("scope"),
                               scoped.get("max_deletes"))  # fmt: skip
     console = out_console()
+    ttl = float(os.environ.get("SEG_LOCK_TTL", "60"))
     with open_session(root, env, api_url, token) as session:
-        plan = make_plan(session, options)
-        if saved is not None:
-            check_fresh(saved, plan, session.client.last_actors)
-        else:
-            render_plan_text(plan, console)
-        if not plan.has_changes:
-            if saved is not None:
-                console.print("No changes. Nothing to apply.")
-            return
-        if plan.blocked:
-            raise PlanBlocked(f"{plan.blocked} change(s) blocked by policy; nothing was applied")
-        if saved is None:
-            _confirm(auto_approve)
-        view = HumanApplyView(console)
-        try:
-            result = apply_plan(plan, session.client, view)
-        finally:
-            view.close()
+        label = planfile.name if planfile else session.workspace.digest[:12]
+        with Lease(session.client, lease_info(label), ttl, lock_timeout) as lease:
+            result = _plan_and_apply(session, options, saved, auto_approve, console)
+    if result is None:
+        return
     render_apply_summary(result, console)
+    if lease.lost:
+        err_console().print("warning: the workspace lock was lost during the apply")
     if not result.ok:
         raise ApplyFailed("some changes were not applied (see above)")
+
+
+def _plan_and_apply(
+    session: Session,
+    options: PlanOptions,
+    saved: dict[str, Any] | None,
+    auto_approve: bool,
+    console: Console,
+) -> ApplyResult | None:
+    """Plan (under the lock), check a saved plan, confirm, apply. None: nothing to apply."""
+    plan = make_plan(session, options)
+    if saved is not None:
+        check_fresh(saved, plan, session.client.last_actors)
+    else:
+        render_plan_text(plan, console)
+    if not plan.has_changes:
+        if saved is not None:
+            console.print("No changes. Nothing to apply.")
+        return None
+    if plan.blocked:
+        raise PlanBlocked(f"{plan.blocked} change(s) blocked by policy; nothing was applied")
+    if saved is None:
+        _confirm(auto_approve)
+    view = HumanApplyView(console)
+    try:
+        return apply_plan(plan, session.client, view)
+    finally:
+        view.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -96,6 +96,33 @@ def create_app(cp: ControlPlane) -> FastAPI:
         body = await _body(request)
         return _json(await run_in_threadpool(cp.update_workspace, who, workspace, body))
 
+    lock_path = API_PREFIX + "/workspaces/{workspace}/lock"
+
+    @app.get(lock_path)
+    async def lock_status(request: Request, workspace: str) -> Response:
+        who = await principal(request)
+        return _json(await run_in_threadpool(cp.lock_status, who, workspace))
+
+    @app.post(lock_path)
+    async def acquire_lock(request: Request, workspace: str) -> Response:
+        who = await principal(request)
+        body = await _body(request)
+        return _json(await run_in_threadpool(cp.acquire_lock, who, workspace, body))
+
+    @app.patch(lock_path)
+    async def renew_lock(request: Request, workspace: str) -> Response:
+        who = await principal(request)
+        body = await _body(request)
+        lock_id = str(request.query_params.get("id", ""))
+        return _json(await run_in_threadpool(cp.renew_lock, who, workspace, lock_id, body))
+
+    @app.delete(lock_path)
+    async def release_lock(request: Request, workspace: str) -> Response:
+        who = await principal(request)
+        lock_id = request.query_params.get("id")
+        await run_in_threadpool(cp.release_lock, who, workspace, lock_id)
+        return _json({})
+
     @app.get(API_PREFIX + "/workspaces/{workspace}/audit-events")
     async def audit_events(request: Request, workspace: str) -> Response:
         who = await principal(request)

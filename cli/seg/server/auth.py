@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
-from collections import deque
 
-from seg.server.errors import rate_limited
-
-__all__ = ["SCOPES", "RateLimiter", "can_write", "hash_token", "new_token"]
+__all__ = ["SCOPES", "can_write", "hash_token", "new_token"]
 
 SCOPES = ("workspace:read", "workspace:write", "workspace:owner")
 
@@ -32,24 +27,3 @@ def can_write(scope: str, owner_only: bool = False) -> bool:
     if owner_only:
         return scope == "workspace:owner"
     return scope in ("workspace:write", "workspace:owner")
-
-
-class RateLimiter:
-    """A sliding one-minute window per token; ``limit`` 0 turns it off."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key: str) -> None:
-        if self.limit <= 0:
-            return
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and now - hits[0] >= 60.0:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                raise rate_limited(max(1, int(60.0 - (now - hits[0])) + 1))
-            hits.append(now)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -20,7 +21,8 @@ from seg.model.secrets import is_catalog_secret
 from seg.policy.models import POLICIES
 from seg.schemas import load_schema
 from seg.server import errors
-from seg.server.auth import SCOPES, RateLimiter, can_write, hash_token, new_token
+from seg.server.auth import SCOPES, can_write, hash_token, new_token
+from seg.server.locks import Locks
 from seg.server.masks import OUTPUT_ONLY, MaskError, apply_update_mask, field_path
 from seg.server.resources import compute_etag, public_view, secret_paths_for
 from seg.server.rules import check_delete, check_write
@@ -80,7 +82,8 @@ class ControlPlane:
     ) -> None:
         self.store = store
         self.clock = clock
-        self.limiter = RateLimiter(rate_limit)
+        self.rate_limit = rate_limit
+        self.locks = Locks(store, clock)
         self._validators = {name: _validator(kind) for name, kind in KINDS.items()}
 
     # -- workspaces and tokens -------------------------------------------------------------
@@ -171,8 +174,19 @@ class ControlPlane:
         if token is None:
             raise errors.unauthenticated()
         principal = Principal(token.id, token.workspace, token.scope, token.description)
-        self.limiter.check(token.id)
+        self._count_request(token.id)
         return principal
+
+    def _count_request(self, key: str) -> None:
+        """A fixed one-minute window per token, counted in the database (shared by every
+        server on it); ``rate_limit`` 0 turns it off."""
+        if self.rate_limit <= 0:
+            return
+        now = time.time()
+        with self.store.tx() as tx:
+            count = tx.count_request(key, int(now // 60))
+        if count > self.rate_limit:
+            raise errors.rate_limited(max(1, 60 - int(now % 60)))
 
     def _authorize(
         self, principal: Principal, workspace: str, method: str, owner_only: bool = False
@@ -380,6 +394,34 @@ class ControlPlane:
                     f"(expected {wanted}, current {rec.etag})"
                 )
         return rec
+
+    # -- locks -----------------------------------------------------------------------------
+
+    def acquire_lock(
+        self, principal: Principal, workspace: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._authorize(principal, workspace, "POST")
+        lock = self.locks.acquire(workspace, principal.token_id, body)
+        with self.store.tx() as tx:
+            self._audit(tx, principal, "POST", f"workspaces/{workspace}/lock", [lock["id"]])
+        return lock
+
+    def renew_lock(
+        self, principal: Principal, workspace: str, lock_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._authorize(principal, workspace, "PATCH")
+        return self.locks.renew(workspace, lock_id, body)
+
+    def release_lock(self, principal: Principal, workspace: str, lock_id: str | None) -> None:
+        """Release one's own lease by id; without an id (forcing), owners only."""
+        self._authorize(principal, workspace, "DELETE", owner_only=lock_id is None)
+        self.locks.release(workspace, lock_id)
+        with self.store.tx() as tx:
+            self._audit(tx, principal, "DELETE", f"workspaces/{workspace}/lock", [lock_id or "*"])
+
+    def lock_status(self, principal: Principal, workspace: str) -> dict[str, Any]:
+        self._authorize(principal, workspace, "GET")
+        return self.locks.status(workspace)
 
     # -- audit -----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 __all__ = [
     "AlreadyExistsError",
     "AuditRecord",
+    "LockRecord",
     "ResourceRecord",
     "Store",
     "StoreTx",
@@ -74,6 +75,21 @@ class AuditRecord:
     id: int = 0
 
 
+@dataclass(frozen=True)
+class LockRecord:
+    """A workspace lease: who holds it, for which plan and CI run, until when (epoch s)."""
+
+    workspace: str
+    id: str
+    holder: str
+    host: str
+    plan: str
+    ci_run: str
+    token_id: str
+    acquired_at: str
+    expires_at: float
+
+
 class StoreTx(Protocol):
     """Operations inside one transaction."""
 
@@ -91,6 +107,12 @@ class StoreTx(Protocol):
     ) -> list[ResourceRecord]: ...
     def child_names(self, parent: str, limit: int) -> list[str]: ...
     def insert_audit(self, event: AuditRecord) -> None: ...
+    def get_lock(self, workspace: str) -> LockRecord | None: ...
+    def insert_lock(self, lock: LockRecord) -> None: ...
+    def replace_lock(self, lock: LockRecord, expected_id: str) -> bool: ...
+    def extend_lock(self, workspace: str, lock_id: str, expires_at: float) -> bool: ...
+    def delete_lock(self, workspace: str, lock_id: str | None) -> bool: ...
+    def count_request(self, key: str, window: int) -> int: ...
     def list_audit(
         self, workspace: str, before_id: int | None, limit: int
     ) -> list[AuditRecord]: ...

@@ -8,11 +8,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from seg.store.base import (
     AlreadyExistsError,
     AuditRecord,
+    LockRecord,
     ResourceRecord,
     TokenRecord,
     WorkspaceRecord,
@@ -76,6 +79,31 @@ audit_events = sa.Table(
     sa.Column("resource", sa.String(512), nullable=False),
     sa.Column("paths", sa.Text, nullable=False),
     sa.Index("ix_audit_ws_id", "workspace", "id"),
+)
+
+
+# Locks and rate-limit counters live in the database, so several `seg serve` processes on one
+# PostgreSQL behave as one control plane.
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("workspace", sa.String(64), primary_key=True),
+    sa.Column("id", sa.String(40), nullable=False),
+    sa.Column("holder", sa.Text, nullable=False),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("plan", sa.Text, nullable=False),
+    sa.Column("ci_run", sa.Text, nullable=False),
+    sa.Column("token_id", sa.String(40), nullable=False),
+    sa.Column("acquired_at", sa.String(32), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("window", sa.Integer, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
 )
 
 
@@ -202,6 +230,44 @@ class SqlTx:
         values = {k: v for k, v in event.__dict__.items() if k != "id"}
         values["paths"] = json.dumps(event.paths)
         self.conn.execute(audit_events.insert().values(**values))
+
+    def get_lock(self, workspace: str) -> LockRecord | None:
+        row = self.conn.execute(sa.select(locks).where(locks.c.workspace == workspace)).first()
+        return LockRecord(**row._mapping) if row else None
+
+    def insert_lock(self, lock: LockRecord) -> None:
+        self._insert(locks, lock.__dict__)
+
+    def replace_lock(self, lock: LockRecord, expected_id: str) -> bool:
+        """Take over a lease only if it is still the one we saw (an expired one)."""
+        query = locks.update().where(locks.c.workspace == lock.workspace, locks.c.id == expected_id)
+        return bool(self.conn.execute(query.values(**lock.__dict__)).rowcount)
+
+    def extend_lock(self, workspace: str, lock_id: str, expires_at: float) -> bool:
+        query = locks.update().where(locks.c.workspace == workspace, locks.c.id == lock_id)
+        return bool(self.conn.execute(query.values(expires_at=expires_at)).rowcount)
+
+    def delete_lock(self, workspace: str, lock_id: str | None) -> bool:
+        query = locks.delete().where(locks.c.workspace == workspace)
+        if lock_id is not None:
+            query = query.where(locks.c.id == lock_id)
+        return bool(self.conn.execute(query).rowcount)
+
+    def count_request(self, key: str, window: int) -> int:
+        """Count one request in (key, window); returns the window's count so far."""
+        insert = (pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert)(
+            rate_limits
+        )
+        stmt = insert.values(key=key, window=window, count=1).on_conflict_do_update(
+            index_elements=["key", "window"], set_={"count": rate_limits.c.count + 1}
+        )
+        self.conn.execute(stmt)
+        self.conn.execute(rate_limits.delete().where(rate_limits.c.key == key,
+                                                     rate_limits.c.window < window))  # fmt: skip
+        query = sa.select(rate_limits.c.count).where(
+            rate_limits.c.key == key, rate_limits.c.window == window
+        )
+        return int(self.conn.execute(query).scalar_one())
 
     def list_audit(self, workspace: str, before_id: int | None, limit: int) -> list[AuditRecord]:
         query = sa.select(audit_events).where(audit_events.c.workspace == workspace)

@@ -1,0 +1,82 @@
+"""Holding the workspace lock during an apply: acquire (waiting up to a timeout), renew in
+the background, release at the end. An expired lease is taken over by the server."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+from seg.client.http import ControlPlaneClient
+from seg.errors import ApiError, SegError
+
+__all__ = ["Lease", "LockedError", "lease_info"]
+
+
+class LockedError(SegError):
+    """Raised when another apply holds the workspace lock past --lock-timeout."""
+
+
+def lease_info(plan: str) -> dict[str, str]:
+    """Who is applying: user, host, plan and CI run (from the usual CI variables)."""
+    names = ("GITHUB_RUN_ID", "CI_JOB_ID", "BUILD_ID", "CIRCLE_BUILD_NUM")
+    ci_run = next((os.environ[v] for v in names if os.environ.get(v)), "")
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return {"holder": f"seg apply by {user}", "host": socket.gethostname(), "plan": plan,
+            "ci_run": ci_run}  # fmt: skip
+
+
+class Lease:
+    def __init__(self, client: ControlPlaneClient, info: dict[str, str], ttl: float,
+                 timeout: float) -> None:  # fmt: skip
+        self.client = client
+        self.info = info
+        self.ttl = ttl
+        self.timeout = timeout
+        self.lock: dict[str, Any] = {}
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name="seg-lease", daemon=True)
+
+    def __enter__(self) -> Lease:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self.lock = self.client.acquire_lock(self.info, self.ttl)
+                break
+            except ApiError as exc:
+                left = deadline - time.monotonic()
+                if exc.code != 9 or left <= 0:
+                    if exc.code == 9:
+                        raise LockedError(
+                            f"{exc.message} (waited {self.timeout:g}s; see --lock-timeout, "
+                            "seg lock status and seg lock release)"
+                        ) from None
+                    raise
+                time.sleep(min(1.0, left))
+        self._thread.start()
+        return self
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                self.client.renew_lock(self.lock["id"], self.ttl)
+            except SegError:
+                self.lost = True
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:  # fmt: skip
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        try:
+            self.client.release_lock(self.lock["id"])
+        except SegError:
+            pass  # an expired lease may already be gone; it frees itself anyway

@@ -1,0 +1,68 @@
+"""``seg lock status`` and ``seg lock release``."""
+
+from __future__ import annotations
+
+import typer
+
+from seg.commands.console import handle_errors, out_console, write_json
+from seg.commands.options import (
+    ApiUrlOpt,
+    DebugOpt,
+    EnvOpt,
+    Output,
+    OutputOpt,
+    TokenOpt,
+    WorkspaceOpt,
+    workspace_dir,
+)
+from seg.commands.session import open_session
+
+__all__ = ["register"]
+
+lock_app = typer.Typer(help="The workspace lock that seg apply holds.", no_args_is_help=True)
+
+
+@handle_errors
+def status_cmd(
+    workspace: WorkspaceOpt = None,
+    env: EnvOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    output: OutputOpt = Output.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Who holds the workspace lock, if anyone."""
+    with open_session(workspace_dir(workspace), env, api_url, token) as session:
+        lock = session.client.lock_status()
+        name = session.client.workspace
+    if output is Output.json:
+        write_json({"workspace": name, "lock": lock})
+    elif lock is None:
+        out_console().print(f"Workspace {name} is not locked.")
+    else:
+        out_console().print(
+            f"Workspace {name} is locked by {lock['holder']} on {lock['host']} since "
+            f"{lock['acquired_at']} (plan {lock['plan'] or '-'}, CI run {lock['ci_run'] or '-'}, "
+            f"lease {lock['id']} expires in {lock['expires_in']}s)."
+        )
+
+
+@handle_errors
+def release_cmd(
+    workspace: WorkspaceOpt = None,
+    env: EnvOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Break the workspace lock (needs a workspace:owner token)."""
+    with open_session(workspace_dir(workspace), env, api_url, token) as session:
+        session.client.release_lock(None)
+        name = session.client.workspace
+    out_console().print(f"Released the lock on workspace {name}.")
+
+
+def register(app: typer.Typer) -> None:
+    lock_app.command("status")(status_cmd)
+    lock_app.command("release")(release_cmd)
+    app.add_typer(lock_app, name="lock")

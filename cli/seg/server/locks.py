@@ -1,0 +1,103 @@
+"""Workspace locks: leases with a TTL, renewed by their holder, taken over when expired."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from seg.server import errors
+from seg.store.base import LockRecord, Store
+
+__all__ = ["Locks", "lock_view"]
+
+MAX_TTL = 3600
+
+
+def lock_view(lock: LockRecord, now: float) -> dict[str, Any]:
+    return {
+        "id": lock.id,
+        "holder": lock.holder,
+        "host": lock.host,
+        "plan": lock.plan,
+        "ci_run": lock.ci_run,
+        "token_id": lock.token_id,
+        "acquired_at": lock.acquired_at,
+        "expires_in": max(0.0, round(lock.expires_at - now, 1)),
+    }
+
+
+def _ttl(body: dict[str, Any]) -> float:
+    ttl = body.get("ttl_seconds", 60)
+    if not isinstance(ttl, int | float) or isinstance(ttl, bool) or not 0 < ttl <= MAX_TTL:
+        raise errors.invalid_argument(f"lock.ttl_seconds must be in (0, {MAX_TTL}]")
+    return float(ttl)
+
+
+def _describe(lock: LockRecord, now: float) -> str:
+    parts = [
+        f"plan {lock.plan}" if lock.plan else "",
+        f"CI run {lock.ci_run}" if lock.ci_run else "",
+    ]
+    extras = ", ".join(p for p in parts if p)
+    return (
+        f"workspace {lock.workspace} is locked by {lock.holder} on {lock.host}"
+        f"{f' ({extras})' if extras else ''} since {lock.acquired_at}; "
+        f"the lease expires in {max(0, int(lock.expires_at - now))}s"
+    )
+
+
+class Locks:
+    """Lock operations over the store; the caller has authorised the principal."""
+
+    def __init__(self, store: Store, clock: Callable[[], str]) -> None:
+        self.store = store
+        self.clock = clock
+
+    def acquire(self, workspace: str, token_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        now = time.time()
+        info = {k: str(body.get(k, ""))[:200] for k in ("holder", "host", "plan", "ci_run")}
+        lock = LockRecord(workspace, "lk_" + secrets.token_hex(8), info["holder"] or "unknown",
+                          info["host"] or "unknown", info["plan"], info["ci_run"], token_id,
+                          self.clock(), now + _ttl(body))  # fmt: skip
+        with self.store.tx() as tx:
+            held = tx.get_lock(workspace)
+            if held is not None and held.expires_at > now:
+                raise errors.failed_precondition(_describe(held, now))
+            taken = tx.replace_lock(lock, held.id) if held else _insert(tx, lock)
+        if not taken:
+            raise errors.failed_precondition(f"workspace {workspace} was locked by someone else")
+        return lock_view(lock, now)
+
+    def renew(self, workspace: str, lock_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        now = time.time()
+        with self.store.tx() as tx:
+            if not tx.extend_lock(workspace, lock_id, now + _ttl(body)):
+                raise errors.failed_precondition(f"lock {lock_id} is no longer held")
+            lock = tx.get_lock(workspace)
+        assert lock is not None
+        return lock_view(lock, now)
+
+    def release(self, workspace: str, lock_id: str | None) -> None:
+        with self.store.tx() as tx:
+            if not tx.delete_lock(workspace, lock_id):
+                raise errors.not_found(f"workspace {workspace} holds no such lock")
+
+    def status(self, workspace: str) -> dict[str, Any]:
+        now = time.time()
+        with self.store.tx() as tx:
+            lock = tx.get_lock(workspace)
+        if lock is None or lock.expires_at <= now:
+            raise errors.not_found(f"workspace {workspace} is not locked")
+        return lock_view(lock, now)
+
+
+def _insert(tx: Any, lock: LockRecord) -> bool:
+    from seg.store.base import AlreadyExistsError
+
+    try:
+        tx.insert_lock(lock)
+    except AlreadyExistsError:
+        return False
+    return True
