@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -131,3 +133,32 @@ def test_targets_and_sub_directories_never_delete_outside(root: Path) -> None:
     assert live(root, "sources/ios")["display_name"] == "iOS"
     assert live(root, "sources/ios/destinations/mixpanel")["catalog"] == "mixpanel"
     assert live(root, "sources/web")["settings"]["region"] == "eu"
+
+
+def test_apply_waits_for_the_lock_then_fails_clearly(root: Path) -> None:
+    client = open_embedded(root, "acme")
+    held = client.acquire_lock({"holder": "another apply", "host": "ci-7", "ci_run": "99"}, 30)
+    status = seg("lock", "status", "-w", str(root))
+    assert "locked by another apply on ci-7" in status.output and "CI run 99" in status.output
+    (root / "sources.yaml").write_text(SOURCES.replace("region: eu", "region: us"))
+    start = time.monotonic()
+    blocked = seg("apply", "-w", str(root), "--auto-approve", "--lock-timeout", "1.5")
+    assert blocked.exit_code == 1 and time.monotonic() - start >= 1.4
+    assert "locked by another apply on ci-7" in blocked.output and "waited 1.5s" in blocked.output
+    assert live(root, "sources/web")["settings"]["region"] == "eu"
+    releaser = threading.Timer(1.0, client.release_lock, args=(held["id"],))
+    releaser.start()
+    waited = seg("apply", "-w", str(root), "--auto-approve", "--lock-timeout", "10")
+    releaser.join()
+    client.close()
+    assert waited.exit_code == 0, waited.output
+    assert live(root, "sources/web")["settings"]["region"] == "us"
+    assert "is not locked" in seg("lock", "status", "-w", str(root)).output
+
+
+def test_lock_release_breaks_a_stuck_lock(root: Path) -> None:
+    client = open_embedded(root, "acme")
+    client.acquire_lock({"holder": "killed apply"}, 3600)
+    client.close()
+    assert seg("lock", "release", "-w", str(root)).exit_code == 0
+    assert seg("apply", "-w", str(root), "--auto-approve").exit_code == 0

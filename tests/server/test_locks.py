@@ -1,0 +1,71 @@
+"""Workspace locks on the control plane (leases in the database), and rate limits."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conftest import Api
+from tests.server.test_resources_api import error
+
+
+def lock_url(api: Api) -> str:
+    return api.url("/lock")
+
+
+def test_acquire_status_renew_release(api: Api) -> None:
+    error(api.http.get(lock_url(api)), 404, 5)
+    body = {"holder": "seg apply by ci", "host": "runner-1", "plan": "abc", "ci_run": "42",
+            "ttl_seconds": 30}  # fmt: skip
+    lock = api.http.post(lock_url(api), json=body).json()
+    assert lock["id"].startswith("lk_") and lock["holder"] == "seg apply by ci"
+    status = api.http.get(lock_url(api)).json()
+    assert status["id"] == lock["id"] and 0 < status["expires_in"] <= 30
+    message = error(api.http.post(lock_url(api), json=body), 409, 9)
+    assert "locked by seg apply by ci on runner-1 (plan abc, CI run 42)" in message
+    renewed = api.http.patch(lock_url(api), params={"id": lock["id"]}, json={"ttl_seconds": 60})
+    assert renewed.json()["expires_in"] > 30
+    error(api.http.patch(lock_url(api), params={"id": "lk_other"}, json={}), 409, 9)
+    assert api.http.delete(lock_url(api), params={"id": lock["id"]}).status_code == 200
+    error(api.http.get(lock_url(api)), 404, 5)
+    events = api.http.get(api.url("/audit-events")).json()["audit_events"]
+    assert [e["method"] for e in events[:2]] == ["DELETE", "POST"]
+
+
+def test_expired_lease_is_taken_over_and_the_old_holder_loses_it(api: Api) -> None:
+    first = api.http.post(lock_url(api), json={"holder": "a", "ttl_seconds": 0.2}).json()
+    time.sleep(0.3)
+    second = api.http.post(lock_url(api), json={"holder": "b", "ttl_seconds": 30}).json()
+    assert second["holder"] == "b"
+    error(api.http.patch(lock_url(api), params={"id": first["id"]}, json={}), 409, 9)
+    error(api.http.delete(lock_url(api), params={"id": first["id"]}), 404, 5)
+    assert api.http.get(lock_url(api)).json()["id"] == second["id"]
+
+
+def test_breaking_a_lock_needs_the_owner_scope(api: Api) -> None:
+    writer = api.client(api.token("workspace:write"))
+    assert writer.post(lock_url(api), json={"holder": "w"}).status_code == 200
+    assert writer.delete(lock_url(api)).json() == {"error": "insufficient scope", "code": 7}
+    reader = api.client(api.token("workspace:read"))
+    assert reader.post(lock_url(api), json={}).json() == {"error": "insufficient scope", "code": 7}
+    assert api.http.delete(lock_url(api)).status_code == 200  # owner forces release
+    error(api.http.post(lock_url(api), json={"ttl_seconds": 0}), 400, 3)
+
+
+def test_rate_limit_is_shared_through_the_database(api: Api) -> None:
+    from seg.server.service import ControlPlane
+    from tests.conftest import Api as Client
+
+    api.cp.rate_limit = 3
+    other = ControlPlane(api.cp.store, rate_limit=3)  # a second server on the same database
+    second = Client.__new__(Client)
+    second.__dict__.update(api.__dict__)
+    from seg.server.app import create_app
+    from seg.server.inprocess import InProcessTransport
+
+    second.transport = InProcessTransport(create_app(other))
+    codes = [api.http.get(api.url("/sources")).status_code,
+             second.client(api.owner_token).get(api.url("/sources")).status_code,
+             api.http.get(api.url("/sources")).status_code,
+             second.client(api.owner_token).get(api.url("/sources")).status_code]  # fmt: skip
+    second.transport.close()
+    assert codes == [200, 200, 200, 429]
