@@ -1,7 +1,8 @@
 """The embedded control plane: the same server, in-process, on ``.seg/control-plane.db``.
 
-Created on first use with its own workspace and owner token (kept in ``.seg/tokens.json``,
-which ``.seg/.gitignore`` keeps out of git), and reached through the normal HTTP client.
+Created on first use with its own workspace, owner token (``.seg/tokens.json``) and secret
+key (``.seg/secret.key``), which ``.seg/.gitignore`` keeps out of git; reached through the
+normal HTTP client.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import httpx
 
 from seg.client.http import ControlPlaneClient
 from seg.server.app import create_app
+from seg.server.crypto import SecretBox, write_key_file
 from seg.server.inprocess import InProcessTransport
 from seg.server.service import ControlPlane
 from seg.store.sql import open_store
@@ -45,7 +47,10 @@ def open_embedded(root: Path, workspace: str) -> ControlPlaneClient:
     if not gitignore.exists():
         gitignore.write_text("*\n", encoding="utf-8")
     store = open_store(f"sqlite:///{(state / 'control-plane.db').resolve()}")
-    cp = ControlPlane(store)
+    key_file = state / "secret.key"
+    if not key_file.exists():
+        write_key_file(key_file)
+    cp = ControlPlane(store, secret_box=SecretBox(key_file.read_bytes().strip()))
     token = _token_for(cp, state, workspace)
     transport = InProcessTransport(create_app(cp))
     http = httpx.Client(

@@ -40,7 +40,8 @@ def run(
 
 class Server:
     def __init__(self, database: str, tmp: Path, workspace: str) -> None:
-        self.env = {**os.environ, "SEG_DATABASE_URL": database, "NO_COLOR": "1"}
+        self.env = {**os.environ, "SEG_DATABASE_URL": database, "NO_COLOR": "1",
+                    "SEG_SECRET_KEY_FILE": str(tmp / "secret.key")}  # fmt: skip
         for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
             self.env.pop(var, None)
         init = run("server", "init", "--workspace", workspace, "-o", "json", env=self.env)
@@ -59,6 +60,21 @@ class Server:
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise AssertionError("seg serve did not start: " + (tmp / "server.log").read_text())
+
+    def database_bytes(self) -> bytes:
+        url = self.env["SEG_DATABASE_URL"]
+        if url.startswith("sqlite:///"):
+            path = Path(url[len("sqlite:///") :])
+            return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        import sqlalchemy as sa
+
+        from seg.store.sql import normalise_url
+
+        engine = sa.create_engine(normalise_url(url))
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT data, secret_values FROM resources")).all()
+        engine.dispose()
+        return json.dumps([list(r) for r in rows]).encode()
 
     def client_env(self, **extra: str) -> dict[str, str]:
         return {**self.env, "SEG_API_URL": self.url, "SEG_TOKEN": self.token, **extra}
@@ -118,8 +134,10 @@ def test_plan_apply_plan_then_one_field_edit(server: Server, write_workspace, sl
     assert mine[0]["method"] == "PATCH" and mine[0]["paths"] == ["destination.settings.region"]
     assert events[0]["resource"] == f"workspaces/{slug}/lock" and events[0]["method"] == "DELETE"
     log = Path(server.log.name).read_text()
-    for text in (first.stdout, applied.stdout, again.stdout, plan.stdout, log, json.dumps(events)):
+    for text in (first.stdout, applied.stdout, again.stdout, plan.stdout, log, json.dumps(events),
+                 first.stderr, applied.stderr, json.dumps(before), json.dumps(after)):  # fmt: skip
         assert SECRET not in text
+    assert SECRET.encode() not in server.database_bytes()  # encrypted at rest
 
 
 def test_api_errors_are_one_line_without_traceback(server: Server, write_workspace, slug) -> None:

@@ -20,12 +20,28 @@ token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 server_app.add_typer(token_app, name="token")
 
 
-def _control_plane(database: str | None) -> ControlPlane:
+def _control_plane(database: str | None, create_key: bool = False) -> ControlPlane:
+    from seg.server.crypto import SecretBox, default_key_file, load_key, write_key_file
     from seg.server.service import ControlPlane
     from seg.store.sql import open_store
 
+    url = default_database(database)
+    key = load_key(url)
+    if key is None and create_key:
+        path = default_key_file(url)
+        write_key_file(path)
+        err_console().print(
+            f"Wrote a new secret key to {path} (mode 0600); keep it with the server, or move it "
+            "and set SEG_SECRET_KEY_FILE. Secrets stored under it need it to be read back."
+        )
+        key = load_key(url)
+    if key is None:
+        raise ConfigError(
+            "no secret key: set SEG_SECRET_KEY or SEG_SECRET_KEY_FILE (seg server init creates "
+            f"{default_key_file(url)})"
+        )
     try:
-        return ControlPlane(open_store(default_database(database)))
+        return ControlPlane(open_store(url), secret_box=SecretBox(key))
     except Exception as exc:  # driver errors vary by database
         raise ConfigError(f"cannot open database: {type(exc).__name__}: {exc}") from None
 
@@ -63,8 +79,9 @@ def server_init_cmd(
     output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:
-    """Create the schema, a workspace and its first owner token (printed once)."""
-    cp = _control_plane(database)
+    """Create the schema, a workspace and its first owner token (printed once); creates the
+    secret key too when none is configured."""
+    cp = _control_plane(database, create_key=True)
     try:
         _, secret = cp.init_workspace(workspace, display_name, model_change_policy)
     except Exception as exc:

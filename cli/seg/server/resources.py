@@ -10,10 +10,11 @@ from typing import Any
 
 from seg.model.kinds import Kind
 from seg.model.paths import MISSING, format_path, get_path, parse_path
-from seg.model.secrets import is_catalog_secret, secret_digest
+from seg.model.secrets import is_catalog_secret, is_digest, secret_digest
+from seg.server.crypto import SecretBox
 from seg.store.base import ResourceRecord
 
-__all__ = ["compute_etag", "leaf_paths", "public_view", "secret_paths_for"]
+__all__ = ["compute_etag", "leaf_paths", "public_view", "seal_secrets", "secret_paths_for"]
 
 
 def compute_etag(data: dict[str, Any], secret_paths: list[str]) -> str:
@@ -43,14 +44,43 @@ def secret_paths_for(data: dict[str, Any], declared: set[str]) -> list[str]:
     return sorted(found)
 
 
+def seal_secrets(
+    data: dict[str, Any],
+    secret_paths: list[str],
+    salt: str,
+    box: SecretBox,
+    previous: dict[str, Any],
+) -> tuple[dict[str, Any], str]:
+    """``data`` with each secret value replaced by its salted digest, and the values sealed.
+
+    A secret still holding a digest is unchanged: its sealed value carries over."""
+    data = copy.deepcopy(data)
+    values: dict[str, Any] = {}
+    for raw in secret_paths:
+        path = parse_path(raw)
+        value = get_path(data, path)
+        if value is MISSING:
+            continue
+        if is_digest(value):
+            if raw in previous:
+                values[raw] = previous[raw]
+            continue
+        values[raw] = value
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = secret_digest(value, salt)
+    return data, box.seal(values)
+
+
 def public_view(kind: Kind, rec: ResourceRecord) -> dict[str, Any]:
     """The resource as GET returns it: never a secret in clear."""
     data = copy.deepcopy(rec.data)
     for raw in rec.secret_paths:
         path = parse_path(raw)
         value = get_path(data, path)
-        if value is MISSING:
-            continue
+        if value is MISSING or is_digest(value):
+            continue  # stored as a digest already; a clear value here is never returned
         node = data
         for key in path[:-1]:
             node = node[key]

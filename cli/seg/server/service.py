@@ -22,9 +22,10 @@ from seg.policy.models import POLICIES
 from seg.schemas import load_schema
 from seg.server import errors
 from seg.server.auth import SCOPES, can_write, hash_token, new_token
+from seg.server.crypto import SecretBox
 from seg.server.locks import Locks
 from seg.server.masks import OUTPUT_ONLY, MaskError, apply_update_mask, field_path
-from seg.server.resources import compute_etag, public_view, secret_paths_for
+from seg.server.resources import compute_etag, public_view, seal_secrets, secret_paths_for
 from seg.server.rules import check_delete, check_write
 from seg.store.base import (
     AlreadyExistsError,
@@ -78,9 +79,14 @@ class ControlPlane:
     """Operations over one Store. Every public method validates, authorises and audits."""
 
     def __init__(
-        self, store: Store, rate_limit: int = 0, clock: Callable[[], str] = utcnow
+        self,
+        store: Store,
+        rate_limit: int = 0,
+        clock: Callable[[], str] = utcnow,
+        secret_box: SecretBox | None = None,
     ) -> None:
         self.store = store
+        self.box = secret_box or SecretBox.generate()
         self.clock = clock
         self.rate_limit = rate_limit
         self.locks = Locks(store, clock)
@@ -263,11 +269,13 @@ class ControlPlane:
         data = self._new_fields(kind, obj, parent_name, declared)
         secret = secret_paths_for(data, declared)
         managed, protect = _ownership(kind, body)
+        salt = secrets.token_hex(8)
+        data, sealed = seal_secrets(data, secret, salt, self.box, {})
         now = self.clock()
         rec = ResourceRecord(
             name, workspace, kind.name, parent_name, data, secret,
-            secrets.token_hex(8), compute_etag(data, secret), now, now,
-            managed or [], bool(protect),
+            salt, compute_etag(data, secret), now, now,
+            managed or [], bool(protect), sealed,
         )  # fmt: skip
         with self.store.tx() as tx:
             if parent_name is not None and tx.get_resource(parent_name) is None:
@@ -341,8 +349,11 @@ class ControlPlane:
                 declared = _declared_secrets(kind, body)
                 self._validate(kind, data, declared | set(rec.secret_paths))
                 secret = _next_secret_paths(rec, data, masked, declared)
+            data, sealed = seal_secrets(data, secret, rec.salt, self.box,
+                                        self.box.open(rec.secret_values))  # fmt: skip
             new = replace(
                 rec, data=data, secret_paths=secret, etag=compute_etag(data, secret),
+                secret_values=sealed,
                 managed_paths=rec.managed_paths if managed is None else managed,
                 protect=rec.protect if protect is None else protect,
             )  # fmt: skip

@@ -44,8 +44,9 @@ class TokenRecord:
 
 @dataclass(frozen=True)
 class ResourceRecord:
-    """One stored resource. ``data`` holds its fields in clear (secrets included);
-    ``secret_paths`` lists the dotted field paths that must never be returned in clear."""
+    """One stored resource. ``data`` holds its fields;
+    ``secret_paths`` lists the dotted field paths whose values are secret: ``data`` holds
+    their salted digests and ``secret_values`` the values, encrypted."""
 
     name: str
     workspace: str
@@ -61,6 +62,8 @@ class ResourceRecord:
     # resource is refused (protect: true), remembered even after the YAML document is gone.
     managed_paths: list[str] = field(default_factory=list)
     protect: bool = False
+    # The secret values (by path), encrypted; ``data`` holds only their salted digests.
+    secret_values: str = ""
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ resources = sa.Table(
     sa.Column("update_time", sa.String(32), nullable=False),
     sa.Column("managed_paths", sa.Text, nullable=False, server_default="[]"),
     sa.Column("protect", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("secret_values", sa.Text, nullable=False, server_default=""),
     sa.Index("ix_resources_ws_kind_name", "workspace", "kind", "name"),
     sa.Index("ix_resources_parent", "parent"),
 )
@@ -138,6 +139,7 @@ def _resource_from_row(row: Any) -> ResourceRecord:
         update_time=row.update_time,
         managed_paths=json.loads(row.managed_paths),
         protect=bool(row.protect),
+        secret_values=row.secret_values,
     )
 
 
@@ -155,6 +157,7 @@ def _resource_values(rec: ResourceRecord) -> dict[str, Any]:
         "update_time": rec.update_time,
         "managed_paths": json.dumps(rec.managed_paths),
         "protect": rec.protect,
+        "secret_values": rec.secret_values,
     }
 
 

@@ -1,0 +1,73 @@
+"""Secret values at rest: encrypted with Fernet under a key from the server's environment.
+
+The key comes from ``SEG_SECRET_KEY`` (a Fernet key), else the file named by
+``SEG_SECRET_KEY_FILE``, else ``<database>.key`` beside a SQLite database. ``seg server init``
+generates that file when no key is configured; the embedded control plane keeps its key in
+``.seg/secret.key``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from seg.errors import ConfigError
+
+__all__ = ["SecretBox", "default_key_file", "load_key", "write_key_file"]
+
+
+class SecretBox:
+    """Encrypts a mapping of secret values into one opaque token, and back."""
+
+    def __init__(self, key: bytes) -> None:
+        try:
+            self._fernet = Fernet(key)
+        except ValueError:
+            raise ConfigError("the secret key is not a valid Fernet key") from None
+
+    @classmethod
+    def generate(cls) -> SecretBox:
+        return cls(Fernet.generate_key())
+
+    def seal(self, values: dict[str, Any]) -> str:
+        if not values:
+            return ""
+        return self._fernet.encrypt(json.dumps(values, sort_keys=True).encode()).decode()
+
+    def open(self, token: str) -> dict[str, Any]:
+        if not token:
+            return {}
+        try:
+            values: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken:
+            raise ConfigError("stored secrets cannot be decrypted with this secret key") from None
+        return values
+
+
+def default_key_file(database_url: str) -> Path:
+    """Where the key file is: $SEG_SECRET_KEY_FILE, else beside a SQLite database, else
+    ``./seg-secret.key``."""
+    if os.environ.get("SEG_SECRET_KEY_FILE"):
+        return Path(os.environ["SEG_SECRET_KEY_FILE"])
+    if database_url.startswith("sqlite:///"):
+        return Path(database_url[len("sqlite:///") :] + ".key")
+    return Path("seg-secret.key")
+
+
+def write_key_file(path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(Fernet.generate_key() + b"\n")
+
+
+def load_key(database_url: str) -> bytes | None:
+    if os.environ.get("SEG_SECRET_KEY"):
+        return os.environ["SEG_SECRET_KEY"].strip().encode()
+    path = default_key_file(database_url)
+    if path.is_file():
+        return path.read_bytes().strip()
+    return None
