@@ -39,17 +39,23 @@ def run(
 
 
 class Server:
-    def __init__(self, database: str, tmp: Path, workspace: str) -> None:
+    def __init__(self, database: str, tmp: Path, workspace: str, init: bool = True) -> None:
         self.env = {**os.environ, "SEG_DATABASE_URL": database, "NO_COLOR": "1",
                     "SEG_SECRET_KEY_FILE": str(tmp / "secret.key")}  # fmt: skip
         for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
             self.env.pop(var, None)
-        init = run("server", "init", "--workspace", workspace, "-o", "json", env=self.env)
-        assert init.returncode == 0, init.stderr
-        self.token = json.loads(init.stdout)["token"]
+        self.token = ""
+        if init:
+            made = run("server", "init", "--workspace", workspace, "-o", "json", env=self.env)
+            assert made.returncode == 0, made.stderr
+            self.token = json.loads(made.stdout)["token"]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(tmp / "server.log", "w")  # noqa: SIM115
+        self.log = open(tmp / f"server-{self.port}.log", "w")  # noqa: SIM115
+        self.tmp = tmp
+        self.start()
+
+    def start(self) -> None:
         self.proc = subprocess.Popen([*SEG, "serve", "--port", str(self.port)], env=self.env,
                                      stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
         deadline = time.monotonic() + 30
@@ -59,7 +65,10 @@ class Server:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise AssertionError("seg serve did not start: " + (tmp / "server.log").read_text())
+        raise AssertionError("seg serve did not start: " + Path(self.log.name).read_text())
+
+    def restart(self) -> None:
+        self.start()
 
     def database_bytes(self) -> bytes:
         url = self.env["SEG_DATABASE_URL"]

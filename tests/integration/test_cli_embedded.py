@@ -191,7 +191,10 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(runner, root, tmp_path) -
     stale = seg(runner, root, "apply", str(planfile))
     assert stale.exit_code == 4, stale.output
     assert "stale" in stale.output and "web/amplitude" in stale.output
-    assert "changed by acme (embedded)" not in stale.output and "changed by initial owner token" in stale.output
+    assert (
+        "changed by acme (embedded)" not in stale.output
+        and "changed by initial owner token" in stale.output
+    )
     assert live(root, "sources/web/destinations/amplitude")["settings"]["region"] == "eu"
     path.write_text(path.read_text().replace("region: us", "region: ap"))
     assert seg(runner, root, "apply", str(planfile)).exit_code == 4

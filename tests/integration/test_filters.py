@@ -159,4 +159,7 @@ def test_documented_truth_table_through_seg_fql_eval(tmp_path: Path) -> None:
     rows = test_documented_truth_table.pytestmark[0].args[1]
     for expr, expected in rows:
         result = seg("fql", "eval", expr, "--event", str(event))
-        assert result.exit_code == 0 and json.loads(result.stdout) is expected, (expr, result.output)
+        assert result.exit_code == 0 and json.loads(result.stdout) is expected, (
+            expr,
+            result.output,
+        )

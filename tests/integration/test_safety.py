@@ -104,7 +104,9 @@ def test_protect_is_remembered_after_the_document_is_gone(root: Path) -> None:
     refused = client.http.delete("/v1beta/workspaces/acme/sources/web")
     client.close()
     assert refused.status_code == 409 and refused.json()["code"] == 9
-    (root / "sources.yaml").write_text(SOURCES.replace("name: web\n", "name: web\nprotect: false\n"))
+    (root / "sources.yaml").write_text(
+        SOURCES.replace("name: web\n", "name: web\nprotect: false\n")
+    )
     assert seg("apply", "-w", str(root), "--auto-approve").exit_code == 0
     (root / "sources.yaml").unlink()
     assert seg("apply", "-w", str(root), "--auto-approve").exit_code == 0
@@ -121,7 +123,9 @@ def test_max_deletes_blocks_over_budget(root: Path) -> None:
 
 def test_targets_and_sub_directories_never_delete_outside(root: Path) -> None:
     (root / "sources.yaml").write_text(SOURCES.replace("region: eu", "region: us"))
-    (root / "team-a/ios.yaml").write_text(TEAM_A.split("---")[0].replace("catalog: ios", "catalog: ios\n  display_name: iOS"))
+    (root / "team-a/ios.yaml").write_text(
+        TEAM_A.split("---")[0].replace("catalog: ios", "catalog: ios\n  display_name: iOS")
+    )
     full = json.loads(seg("plan", "-w", str(root), "-o", "json").stdout)
     assert {(c["address"], c["action"]) for c in full["changes"]} == {
         ("web", "update"), ("ios", "update"), ("ios/mixpanel", "delete")}  # fmt: skip

@@ -66,7 +66,11 @@ class Locks:
             if held is not None and held.expires_at > now:
                 raise errors.failed_precondition(_describe(held, now))
             taken = tx.replace_lock(lock, held.id) if held else _insert(tx, lock)
-        if not taken:
+        if not taken:  # lost a race with another acquirer: report who won
+            with self.store.tx() as tx:
+                winner = tx.get_lock(workspace)
+            if winner is not None:
+                raise errors.failed_precondition(_describe(winner, time.time()))
             raise errors.failed_precondition(f"workspace {workspace} was locked by someone else")
         return lock_view(lock, now)
 
