@@ -68,7 +68,7 @@ def test_a_create_whose_response_was_lost_is_done_on_retry(api: Api) -> None:
 
 
 def test_giving_up_reports_one_clear_error(api: Api) -> None:
-    seg, faulty = client(api, {i: "connect" for i in range(1, 10)})
+    seg, faulty = client(api, dict.fromkeys(range(1, 10), "connect"))
     with pytest.raises(TransportError, match="cannot reach the control plane"):
         seg.get_workspace()
     assert faulty.calls == 5  # the first try and four retries
