@@ -36,6 +36,9 @@ class FieldSpec:
     ref: str | None = None
     # Optional fields are removed (not set to their empty value) when masked without a value.
     optional: bool = False
+    # Switching the value from one non-empty value to another needs a clear first
+    # (Source.tracking_plan: a source is connected to at most one plan at a time).
+    reconnect: bool = False
 
     @property
     def empty(self) -> Any:
@@ -58,6 +61,9 @@ class Kind:
     # Groups of fields that exclude each other: declaring a field of one group clears the
     # fields of the others that are set on the server (Mapping: trigger vs model + schedule).
     exclusive: tuple[tuple[str, ...], ...] = ()
+    # Resources whose API names use server-generated ids (``tp_…``); the YAML name travels as
+    # ``external_id`` and is their address.
+    id_prefix: str | None = None
 
     def field(self, name: str) -> FieldSpec | None:
         for spec in self.fields:
@@ -82,6 +88,19 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
+    "TrackingPlan": Kind(
+        name="TrackingPlan",
+        key="tracking_plan",
+        collection="tracking-plans",
+        order=20,
+        fields=(
+            FieldSpec("display_name", "string"),
+            FieldSpec("description", "string"),
+            FieldSpec("rules", "array"),
+        ),
+        defaults={"display_name": "", "description": "", "rules": []},
+        id_prefix="tp_",
+    ),
     "Source": Kind(
         name="Source",
         key="source",
@@ -92,6 +111,7 @@ KINDS: dict[str, Kind] = {
             FieldSpec("catalog", "string", immutable=True),
             FieldSpec("enabled", "boolean"),
             FieldSpec("settings", "object", map_like=True),
+            FieldSpec("tracking_plan", "string", ref="TrackingPlan", optional=True, reconnect=True),
         ),
         defaults={"enabled": True, "settings": {}, "display_name": ""},
     ),

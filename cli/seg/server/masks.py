@@ -16,7 +16,9 @@ from seg.model.paths import MISSING, get_path, parse_path
 
 __all__ = ["OUTPUT_ONLY", "MaskError", "apply_update_mask", "field_path"]
 
-OUTPUT_ONLY = frozenset({"name", "create_time", "update_time", "etag", "managed_paths", "protect"})
+OUTPUT_ONLY = frozenset(
+    {"name", "create_time", "update_time", "etag", "managed_paths", "protect", "external_id"}
+)
 
 
 class MaskError(ValueError):

@@ -16,12 +16,14 @@ from seg.model.limits import (
     MAX_DBT_CLOUD_MAPPINGS,
     MAX_FILTERS_PER_DESTINATION,
     MAX_MAPPINGS_PER_DESTINATION,
+    MAX_RULES_PER_CALL,
 )
 from seg.model.names import parse_resource_name, resource_name
 from seg.policy.models import MappingView, ModelState, active_uses, judge_model_change
 from seg.policy.sql import SqlError, dialect_for, output_columns
 from seg.server import errors
 from seg.store.base import ResourceRecord, StoreTx, iter_all
+from seg.tracking.rules import schema_problems
 
 __all__ = ["check_delete", "check_write"]
 
@@ -100,6 +102,55 @@ def _check_filter(tx: StoreTx, workspace: str, name: str, data: dict[str, Any]) 
     )
 
 
+def check_call_limits(kind: Kind, obj: dict[str, Any]) -> None:
+    """Limits on one call's payload (a tracking plan may hold more rules than one call)."""
+    rules = obj.get("rules")
+    if kind.name == "TrackingPlan" and isinstance(rules, list) and len(rules) > MAX_RULES_PER_CALL:
+        raise errors.invalid_argument(
+            f"rules must contain less than or equal to {MAX_RULES_PER_CALL} items"
+        )
+
+
+def check_rules(rules: Any) -> None:
+    if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+        raise errors.invalid_argument("tracking_plan.rules must be a list of rules")
+    for index, rule in enumerate(rules):
+        if not isinstance(rule.get("json_schema"), dict):
+            raise errors.invalid_argument(f"tracking_plan.rules[{index}].json_schema is required")
+    problems = schema_problems(rules)
+    if problems:
+        index, message = problems[0]
+        raise errors.invalid_argument(f"tracking_plan.rules[{index}]: {message}")
+
+
+def _check_tracking_plan(tx: StoreTx, workspace: str, data: dict[str, Any],
+                         old: ResourceRecord | None) -> None:  # fmt: skip
+    check_rules(data.get("rules", []))
+    if old is None:
+        for plan in iter_all(tx, workspace, "TrackingPlan"):
+            if plan.data.get("external_id") == data.get("external_id"):
+                raise errors.already_exists(
+                    f"a tracking plan with external_id {data.get('external_id')!r} exists "
+                    f"({plan.name})"
+                )
+
+
+def _check_source(tx: StoreTx, workspace: str, data: dict[str, Any],
+                  old: ResourceRecord | None) -> None:  # fmt: skip
+    plan = data.get("tracking_plan")
+    if not plan:
+        return
+    prefix = f"workspaces/{workspace}/tracking-plans/"
+    if not str(plan).startswith(prefix) or tx.get_resource(str(plan)) is None:
+        raise errors.not_found(f"tracking plan {plan} not found")
+    before = old.data.get("tracking_plan") if old else None
+    if before and before != plan:
+        raise errors.failed_precondition(
+            f"the source is already connected to tracking plan {before}; a source has at most "
+            "one tracking plan, so disconnect it first"
+        )
+
+
 def _referrers(tx: StoreTx, workspace: str, model_name: str) -> list[ResourceRecord]:
     return [m for m in iter_all(tx, workspace, "Mapping") if m.data.get("model") == model_name]
 
@@ -152,7 +203,11 @@ def check_write(
     """Raise an ApiException if creating (``old`` None) or updating ``name`` to ``data``
     breaks a rule."""
     workspace = name.split("/")[1]
-    if kind.name == "Model":
+    if kind.name == "TrackingPlan":
+        _check_tracking_plan(tx, workspace, data, old)
+    elif kind.name == "Source":
+        _check_source(tx, workspace, data, old)
+    elif kind.name == "Model":
         _check_model(tx, workspace, name, data)
         if old is not None:
             _guard_model(tx, policy, old, data)
@@ -165,3 +220,12 @@ def check_write(
 def check_delete(tx: StoreTx, kind: Kind, policy: str, rec: ResourceRecord) -> None:
     if kind.name == "Model":
         _guard_model(tx, policy, rec, None)
+    elif kind.name == "TrackingPlan":
+        users = [s for s in iter_all(tx, rec.workspace, "Source")
+                 if s.data.get("tracking_plan") == rec.name]  # fmt: skip
+        if users:
+            names = ", ".join(_address(s.name) for s in users)
+            raise errors.failed_precondition(
+                f"tracking plan {rec.data.get('external_id')} is connected to sources {names}; "
+                "disconnect them first"
+            )

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import secrets
+import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,7 +27,7 @@ from seg.server.crypto import SecretBox
 from seg.server.locks import Locks
 from seg.server.masks import OUTPUT_ONLY, MaskError, apply_update_mask, field_path
 from seg.server.resources import compute_etag, public_view, seal_secrets, secret_paths_for
-from seg.server.rules import check_delete, check_write
+from seg.server.rules import check_call_limits, check_delete, check_write
 from seg.store.base import (
     AlreadyExistsError,
     AuditRecord,
@@ -252,21 +253,16 @@ class ControlPlane:
         body: dict[str, Any],
     ) -> dict[str, Any]:
         self._authorize(principal, workspace, "POST")
-        obj = _resource_object(kind, body)
+        obj = dict(_resource_object(kind, body))
         collection = collection_name(workspace, kind, parent)
-        name = obj.get("name")
-        if not isinstance(name, str) or not name.startswith(collection + "/"):
-            raise errors.invalid_argument(
-                f"{kind.key}.name must be a resource name in {collection}"
-            )
-        slug = name[len(collection) + 1 :]
-        if not SLUG_RE.match(slug):
-            raise errors.invalid_argument(
-                f"{kind.key}.name: slug {slug!r} must match {SLUG_RE.pattern}"
-            )
+        external_id = obj.pop("external_id", None)
+        name = _new_name(kind, collection, obj.get("name"), external_id)
+        check_call_limits(kind, obj)
         parent_name = collection.rsplit("/", 1)[0] if parent is not None else None
         declared = _declared_secrets(kind, body)
         data = self._new_fields(kind, obj, parent_name, declared)
+        if external_id is not None:
+            data["external_id"] = external_id
         secret = secret_paths_for(data, declared)
         managed, protect = _ownership(kind, body)
         salt = secrets.token_hex(8)
@@ -330,6 +326,7 @@ class ControlPlane:
     ) -> dict[str, Any]:
         self._authorize(principal, workspace, "PATCH")
         obj = _resource_object(kind, body)
+        check_call_limits(kind, obj)
         paths = _mask_paths(body) + _mask_paths(obj)
         values = {k: v for k, v in obj.items() if k != "update_mask"}
         name = resource_name(workspace, kind, address)
@@ -473,6 +470,24 @@ class ControlPlane:
             for r in rows
         ]
         return Page(items, _encode_page_token(str(rows[-1].id), "audit") if more else "")
+
+
+def _new_name(kind: Kind, collection: str, name: Any, external_id: Any) -> str:
+    """The new resource's name: client-chosen slug, or a generated id (``tp_…``)."""
+    if kind.id_prefix:
+        if not isinstance(external_id, str) or not SLUG_RE.match(external_id):
+            raise errors.invalid_argument(f"{kind.key}.external_id must match {SLUG_RE.pattern}")
+        alphabet = string.ascii_letters + string.digits
+        generated = "".join(secrets.choice(alphabet) for _ in range(27))
+        return f"{collection}/{kind.id_prefix}{generated}"
+    if not isinstance(name, str) or not name.startswith(collection + "/"):
+        raise errors.invalid_argument(f"{kind.key}.name must be a resource name in {collection}")
+    slug = name[len(collection) + 1 :]
+    if not SLUG_RE.match(slug):
+        raise errors.invalid_argument(
+            f"{kind.key}.name: slug {slug!r} must match {SLUG_RE.pattern}"
+        )
+    return name
 
 
 def _workspace_view(ws: WorkspaceRecord) -> dict[str, Any]:

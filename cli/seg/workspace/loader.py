@@ -42,8 +42,11 @@ class SpecMarks(Mapping[tuple[str, ...], Origin]):
         self._file = file
         self._marks = value_marks
 
-    def __getitem__(self, path: tuple[str, ...]) -> Origin:
-        line, col = self._marks[("spec", *path)]
+    def __getitem__(self, path: tuple[Any, ...]) -> Origin:
+        key = ("spec", *path)
+        if key not in self._marks:  # list positions may be given as digit strings
+            key = ("spec", *(int(p) if isinstance(p, str) and p.isdigit() else p for p in path))
+        line, col = self._marks[key]
         return Origin(self._file, line, col)
 
     def __iter__(self) -> Iterator[tuple[str, ...]]:
@@ -152,6 +155,10 @@ def _load_document(
             message = f"cannot read query file {query_rel!r}: {type(exc).__name__}"
             return None, [Diagnostic(origin.file, origin.line, origin.col, message, "query-file")]
         attachments = (ctx.tree.display(query_rel),)
+    schema_files, problems = _schema_files(ctx, rel, fields, marks)
+    if problems:
+        return None, problems
+    attachments += tuple(schema_files)
     _resolve_refs(kind, address, fields)
     secrets = {tuple(str(k) for k in p[1:]) for p in result.secret_paths}
     secrets |= {p for p in _leaves(fields.get("settings"), ("settings",)) if is_catalog_secret(p)}
@@ -169,11 +176,38 @@ def _load_document(
 
 
 def _resolve_refs(kind: Kind, address: str, fields: dict[str, Any]) -> None:
-    """A reference by name (``model: users``) becomes an address under the same source."""
+    """A reference by name becomes an address: under the same source for nested kinds
+    (``model: users`` → ``warehouse/users``), the name itself for top-level ones."""
     source = address.split("/", 1)[0]
     for spec in kind.fields:
         if spec.ref and isinstance(fields.get(spec.name), str):
-            fields[spec.name] = f"{source}/{fields[spec.name]}"
+            nested = KINDS[spec.ref].parent is not None
+            fields[spec.name] = f"{source}/{fields[spec.name]}" if nested else fields[spec.name]
+
+
+def _schema_files(ctx: _Context, rel: str, fields: dict[str, Any], marks: SpecMarks
+                  ) -> tuple[list[str], list[Diagnostic]]:  # fmt: skip
+    """Inline each rule's ``json_schema_file`` (JSON or YAML, relative to the document)."""
+    files, problems = [], []
+    for index, rule in enumerate(fields.get("rules") or []):
+        if not isinstance(rule, dict) or "json_schema_file" not in rule:
+            continue
+        path = posixpath.normpath(
+            posixpath.join(posixpath.dirname(rel), rule.pop("json_schema_file"))
+        )
+        try:
+            docs = list(read_documents(ctx.tree.read(path)))
+            if len(docs) != 1 or not isinstance(docs[0].value, dict):
+                raise ValueError("it must hold one JSON Schema object")
+            rule["json_schema"] = docs[0].value
+            files.append(ctx.tree.display(path))
+        except (OSError, UnicodeDecodeError, KeyError, ValueError, YamlError) as exc:
+            origin = marks[("rules", index, "json_schema_file")]
+            message = f"cannot read schema file {path!r}: {exc}"
+            problems.append(
+                Diagnostic(origin.file, origin.line, origin.col, message, "schema-file")
+            )
+    return files, problems
 
 
 def _leaves(value: Any, prefix: tuple[str, ...]) -> Iterable[tuple[str, ...]]:

@@ -18,6 +18,7 @@ from seg.model.limits import (
 )
 from seg.model.resource import DesiredResource, Origin
 from seg.policy.sql import SqlError, dialect_for, output_columns
+from seg.tracking.rules import schema_problems
 from seg.workspace.diagnostics import Diagnostic
 
 __all__ = ["check_references"]
@@ -150,7 +151,16 @@ def _fql(field: str) -> Callable[[DesiredResource, Index], list[Diagnostic]]:
     return rule
 
 
+def _tracking_plan_rules(res: DesiredResource, _index: Index) -> list[Diagnostic]:
+    return [
+        _at(res, ("rules", str(i), "json_schema") if "json_schema" in res.fields["rules"][i]
+            else ("rules", str(i)), message, "tracking-plan/schema")
+        for i, message in schema_problems(res.fields.get("rules") or [])
+    ]  # fmt: skip
+
+
 KIND_RULES: dict[str, Callable[[DesiredResource, Index], list[Diagnostic]]] = {
+    "TrackingPlan": _tracking_plan_rules,
     "Model": _model_rules,
     "DestinationFilter": _fql("if"),
     "Mapping": _fql("trigger"),

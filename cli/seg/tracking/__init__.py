@@ -1,0 +1,1 @@
+"""Tracking plans: rule identity and diffs, schema checks, and checking events (Protocols)."""

@@ -1,0 +1,66 @@
+"""Tracking-plan rules: identity (type, key, version), diffs, and draft-07 schema checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+__all__ = ["RuleDiff", "diff_rules", "rule_id", "rule_label", "schema_problems"]
+
+RuleId = tuple[str, str, int]
+
+
+def rule_id(rule: Mapping[str, Any]) -> RuleId:
+    return (str(rule.get("type")), str(rule.get("key") or ""), int(rule.get("version") or 1))
+
+
+def rule_label(rule: Mapping[str, Any]) -> str:
+    kind, key, version = rule_id(rule)
+    return f"{kind}{f' {key!r}' if key else ''} v{version}"
+
+
+@dataclass
+class RuleDiff:
+    added: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def upserts(self) -> list[dict[str, Any]]:
+        return self.added + [after for _, after in self.changed]
+
+
+def diff_rules(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, Any]]) -> RuleDiff:
+    old = {rule_id(r): dict(r) for r in before}
+    new = {rule_id(r): dict(r) for r in after}
+    diff = RuleDiff()
+    for key in sorted(new):
+        if key not in old:
+            diff.added.append(new[key])
+        elif old[key].get("json_schema") != new[key].get("json_schema"):
+            diff.changed.append((old[key], new[key]))
+    diff.removed = [old[k] for k in sorted(old) if k not in new]
+    return diff
+
+
+def schema_problems(rules: Iterable[Mapping[str, Any]]) -> list[tuple[int, str]]:
+    """(rule index, message) for every rule whose json_schema is not valid draft-07, and for
+    rules that repeat an identity."""
+    out: list[tuple[int, str]] = []
+    seen: dict[RuleId, int] = {}
+    for index, rule in enumerate(rules):
+        try:
+            jsonschema.Draft7Validator.check_schema(rule.get("json_schema", {}))
+        except jsonschema.SchemaError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            out.append((index, f"{rule_label(rule)}: json_schema is not a valid draft-07 schema "
+                               f"at {where}: {exc.message}"))  # fmt: skip
+        ident = rule_id(rule)
+        if ident in seen:
+            out.append((index, f"{rule_label(rule)} is declared twice (rules {seen[ident]} and "
+                               f"{index})"))  # fmt: skip
+        seen[ident] = index
+    return out
