@@ -126,8 +126,23 @@ def _run(step: Step, api: ControlPlaneWriter, use_etags: bool) -> None:
                    _secret_paths(step, None), _meta(step))  # fmt: skip
     else:
         mask = list(change.update_mask)
+        switching = _reconnects(step)
+        if switching:  # e.g. a source moving to another tracking plan: disconnect first
+            api.update(change.kind, change.address, {}, switching, [], etag)
+            etag = None
         api.update(change.kind, change.address, _values(step), mask,
                    _secret_paths(step, mask), etag, _meta(step))  # fmt: skip
+
+
+def _reconnects(step: Step) -> list[str]:
+    """Mask paths of fields moving from one non-empty value to another that must be cleared
+    first (FieldSpec.reconnect)."""
+    out = []
+    for fc in step.change.field_changes:
+        spec = step.change.kind.field(fc.path[0])
+        if spec is not None and spec.reconnect and fc.before and fc.after and fc.before != fc.after:
+            out.append(f"{step.change.kind.key}.{format_path(fc.path)}")
+    return out
 
 
 def apply_plan(

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from seg.errors import ApiError, TransportError
 from seg.model.kinds import KINDS, Kind, kinds_in_order
+from seg.model.limits import MAX_RULES_PER_CALL
 from seg.model.names import collection_name, parse_resource_name, resource_name, wildcard_collection
 from seg.model.resource import CurrentResource
 from seg.model.secrets import digest_matches, is_digest
+from seg.tracking.rules import diff_rules
 
 __all__ = ["API_PREFIX", "ControlPlaneClient", "PAGE_SIZE"]
 
@@ -36,6 +39,8 @@ class ControlPlaneClient:
         self.request_count = 0
         self.retries = retries
         self.backoff = backoff
+        # Kinds with generated ids (tracking plans): address (external_id) ↔ resource name.
+        self._names: dict[tuple[str, str], str] = {}
 
     # -- transport -------------------------------------------------------------------------
 
@@ -151,8 +156,32 @@ class ControlPlaneClient:
         for kind in kinds or kinds_in_order():
             collection = wildcard_collection(self.workspace, kind)
             for item in self.list_collection(collection, kind.collection.replace("-", "_")):
-                out.append(_current(kind, item))
+                out.append(self._current(kind, item))
         return out
+
+    def _current(self, kind: Kind, item: dict[str, Any]) -> CurrentResource:
+        if kind.id_prefix:
+            self._names[(kind.name, item["external_id"])] = item["name"]
+        current = _current(kind, item)
+        fields = dict(current.fields)
+        for spec in kind.fields:
+            target = KINDS[spec.ref] if spec.ref else None
+            if target is not None and target.id_prefix and isinstance(item.get(spec.name), str):
+                fields[spec.name] = self._address_of(target, item[spec.name])
+        return replace(current, fields=fields)
+
+    def _address_of(self, kind: Kind, name: str) -> str:
+        for (kind_name, address), known in self._names.items():
+            if kind_name == kind.name and known == name:
+                return address
+        return name
+
+    def _name(self, kind: Kind, address: str) -> str:
+        if not kind.id_prefix:
+            return resource_name(self.workspace, kind, address)
+        if (kind.name, address) not in self._names:
+            raise ApiError(404, 5, f"{kind.name} {address!r} not found", "GET", kind.collection)
+        return self._names[(kind.name, address)]
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -165,20 +194,25 @@ class ControlPlaneClient:
         meta: Mapping[str, Any] | None = None,
     ) -> None:
         parent = address.rsplit("/", 1)[0] if kind.parent else None
-        body = {
-            **(meta or {}),
-            kind.key: {
-                "name": resource_name(self.workspace, kind, address),
-                **self._refs_to_names(kind, fields),
-            },
-            "secret_paths": secret_paths,
-        }
+        obj = self._refs_to_names(kind, fields)
+        later: list[dict[str, Any]] = []
+        if kind.id_prefix:
+            obj["external_id"] = address
+            later = list(obj.get("rules", []))[MAX_RULES_PER_CALL:]
+            obj["rules"] = list(obj.get("rules", []))[:MAX_RULES_PER_CALL]
+        else:
+            obj["name"] = resource_name(self.workspace, kind, address)
+        body = {**(meta or {}), kind.key: obj, "secret_paths": secret_paths}
         try:
-            self._request("POST", collection_name(self.workspace, kind, parent), json=body)
+            made = self._request("POST", collection_name(self.workspace, kind, parent), json=body)
         except ApiError as exc:
             # A retried create (or a concurrent identical one) finds its own work done.
-            if exc.code != 6 or not self._matches(kind, address, fields):
+            if exc.code != 6 or kind.id_prefix or not self._matches(kind, address, fields):
                 raise
+            return
+        if kind.id_prefix:
+            self._names[(kind.name, address)] = made["name"]
+            self._send_rules("PATCH", made["name"], later)
 
     def update(
         self,
@@ -190,41 +224,65 @@ class ControlPlaneClient:
         etag: str | None,
         meta: Mapping[str, Any] | None = None,
     ) -> None:
+        name = self._name(kind, address)
+        rules = values.get("rules") if kind.id_prefix else None
+        if rules is not None:  # rules travel through the rule endpoints, in batches
+            values = {k: v for k, v in values.items() if k != "rules"}
+            mask = [p for p in mask if p != f"{kind.key}.rules"]
         body = {
             **(meta or {}),
             kind.key: self._refs_to_names(kind, values),
             "update_mask": {"paths": mask},
             "secret_paths": secret_paths,
         }
-        self._request("PATCH", resource_name(self.workspace, kind, address), json=body, etag=etag)
+        self._request("PATCH", name, json=body, etag=etag)
+        if rules is not None:
+            self._sync_rules(name, list(rules))
+
+    def _send_rules(self, method: str, name: str, rules: list[Any]) -> None:
+        for start in range(0, len(rules), MAX_RULES_PER_CALL):
+            batch = rules[start : start + MAX_RULES_PER_CALL]
+            self._request(method, f"{name}/rules", json={"rules": batch})
+
+    def _sync_rules(self, name: str, desired: list[dict[str, Any]]) -> None:
+        """Make the plan's rules ``desired``: delete the gone ones, upsert the new or changed
+        ones, at most 200 per call."""
+        current = self._request("GET", f"{name}/rules").get("rules", [])
+        diff = diff_rules(current, desired)
+        ids = [{"type": r["type"], "key": r.get("key"), "version": r["version"]}
+               for r in diff.removed]  # fmt: skip
+        self._send_rules("DELETE", name, ids)
+        self._send_rules("PATCH", name, diff.upserts)
 
     def _refs_to_names(self, kind: Kind, fields: Mapping[str, Any]) -> dict[str, Any]:
         """References travel as full resource names; seg works with addresses."""
         out = dict(fields)
         for spec in kind.fields:
-            if spec.ref and isinstance(out.get(spec.name), str):
-                out[spec.name] = resource_name(self.workspace, KINDS[spec.ref], out[spec.name])
+            if spec.ref and isinstance(out.get(spec.name), str) and out[spec.name]:
+                out[spec.name] = self._name(KINDS[spec.ref], out[spec.name])
         return out
 
     def delete(self, kind: Kind, address: str, etag: str | None) -> None:
         try:
-            self._request("DELETE", resource_name(self.workspace, kind, address), etag=etag)
+            self._request("DELETE", self._name(kind, address), etag=etag)
         except ApiError as exc:
             if exc.code != 5:  # already gone: the delete's goal holds
                 raise
 
     def _matches(self, kind: Kind, address: str, fields: Mapping[str, Any]) -> bool:
         """Whether the live resource holds exactly the declared ``fields``."""
-        live = _current(kind, self._request("GET", resource_name(self.workspace, kind, address)))
+        live = self._current(kind, self._request("GET", self._name(kind, address)))
         return all(_same_value(v, live.fields.get(k)) for k, v in fields.items())
 
 
 def _current(kind: Kind, item: dict[str, Any]) -> CurrentResource:
     _, _, address = parse_resource_name(item["name"])
-    skip = COMPUTED | ({kind.parent_field} if kind.parent_field else set())
+    skip = COMPUTED | ({kind.parent_field} if kind.parent_field else set()) | {"external_id"}
     fields = {k: v for k, v in item.items() if k not in skip}
+    if kind.id_prefix:
+        address = item["external_id"]
     for spec in kind.fields:
-        if spec.ref and isinstance(fields.get(spec.name), str):
+        if spec.ref and fields.get(spec.name) and not KINDS[spec.ref].id_prefix:
             fields[spec.name] = parse_resource_name(fields[spec.name])[2]
     return CurrentResource(
         kind, address, fields, item.get("etag", ""), item.get("update_time", ""),

@@ -10,7 +10,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from seg.engine.guards import guard_models
+from seg.engine.guards import guard_models, order_disconnects
 from seg.engine.plan import Action, Change, FieldChange, Plan
 from seg.model.paths import MISSING, get_path, parse_path
 from seg.model.resource import CurrentResource, DesiredResource
@@ -217,4 +217,5 @@ def compute_plan(
             replaced.add(key[1])
         changes.append(change)
     changes = guard_models(changes, want, have, policy)
+    changes = order_disconnects(changes, have)
     return Plan(workspace, tuple(changes), digest, len(want))

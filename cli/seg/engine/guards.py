@@ -24,7 +24,7 @@ from seg.policy.models import (
 )
 from seg.policy.sql import dialect_for
 
-__all__ = ["guard_models", "mapping_states", "uses_of"]
+__all__ = ["guard_models", "mapping_states", "order_disconnects", "uses_of"]
 
 Key = tuple[str, str]
 State = dict[Key, dict[str, Any]]
@@ -111,6 +111,26 @@ def _judge(change: Change, want: Mapping[Key, DesiredResource],
     still = uses_of(after, change.address)
     uses = [still[a] for a in uses_of(before, change.address) if a in still]
     return judge_model_change(policy, old, new, uses)
+
+
+def order_disconnects(changes: list[Change], have: Mapping[Key, CurrentResource]) -> list[Change]:
+    """Deleting a referenced resource (a tracking plan) waits for the changes that stop
+    referring to it (sources updated, replaced or deleted)."""
+    referrers: dict[Key, list[Key]] = {}
+    for change in changes:
+        current = have.get(change.key)
+        if current is None or change.action is Action.BLOCKED:
+            continue
+        for spec in change.kind.fields:
+            target = current.fields.get(spec.name)
+            if spec.ref and isinstance(target, str) and target:
+                referrers.setdefault((spec.ref, target), []).append(change.key)
+    out = []
+    for change in changes:
+        if change.action in (Action.DELETE, Action.REPLACE) and change.key in referrers:
+            change = replace(change, waits_for=(*change.waits_for, *referrers[change.key]))
+        out.append(change)
+    return out
 
 
 def guard_models(

@@ -71,6 +71,10 @@ def _edges(nodes: list[_Node]) -> dict[int, set[int]]:
     for i, node in enumerate(nodes):
         change = node.change
         parent = _parent_key(change)
+        for key in change.waits_for:
+            for table in (writes, deletes):
+                if key in table and table[key] != i:
+                    needs[i].add(table[key])
         if node.op == "delete":
             if parent in deletes:
                 needs[deletes[parent]].add(i)  # children are deleted before their parent
@@ -83,10 +87,6 @@ def _edges(nodes: list[_Node]) -> dict[int, set[int]]:
             target = (change.desired.fields if change.desired else {}).get(spec.name)
             if spec.ref and (spec.ref, target) in created:
                 needs[i].add(writes[(spec.ref, str(target))])
-        for key in change.waits_for:
-            for table in (writes, deletes):
-                if key in table and table[key] != i:
-                    needs[i].add(table[key])
     return needs
 
 

@@ -96,6 +96,27 @@ def create_app(cp: ControlPlane) -> FastAPI:
         body = await _body(request)
         return _json(await run_in_threadpool(cp.update_workspace, who, workspace, body))
 
+    rules_path = API_PREFIX + "/workspaces/{workspace}/tracking-plans/{tracking_plan}/rules"
+
+    @app.get(rules_path)
+    async def list_rules(request: Request, workspace: str, tracking_plan: str) -> Response:
+        who = await principal(request)
+        return _json(await run_in_threadpool(cp.list_rules, who, workspace, tracking_plan))
+
+    async def change_rules(request: Request) -> Response:
+        who = await principal(request)
+        body = await _body(request)
+        params = request.path_params
+        result = await run_in_threadpool(
+            cp.change_rules, who, params["workspace"], params["tracking_plan"],
+            request.method, body,
+        )  # fmt: skip
+        return _json(result)
+
+    for method, verb in (("PUT", "replace"), ("PATCH", "upsert"), ("DELETE", "delete")):
+        app.add_api_route(rules_path, change_rules, methods=[method], tags=["TrackingPlan"],
+                          name=f"{verb}_rules", operation_id=f"{verb}_rules")  # fmt: skip
+
     lock_path = API_PREFIX + "/workspaces/{workspace}/lock"
 
     @app.get(lock_path)

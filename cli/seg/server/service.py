@@ -37,6 +37,7 @@ from seg.store.base import (
     TokenRecord,
     WorkspaceRecord,
 )
+from seg.tracking.rules import rule_id, rule_label
 
 __all__ = ["ControlPlane", "Page", "Principal"]
 
@@ -402,6 +403,48 @@ class ControlPlane:
                     f"(expected {wanted}, current {rec.etag})"
                 )
         return rec
+
+    # -- tracking-plan rules -----------------------------------------------------------------
+
+    def list_rules(self, principal: Principal, workspace: str, plan_id: str) -> dict[str, Any]:
+        self._authorize(principal, workspace, "GET")
+        name = f"workspaces/{workspace}/tracking-plans/{plan_id}"
+        with self.store.tx() as tx:
+            rec = tx.get_resource(name)
+        if rec is None:
+            raise errors.not_found(f"{name} not found")
+        return {"rules": rec.data.get("rules", [])}
+
+    def change_rules(
+        self, principal: Principal, workspace: str, plan_id: str, method: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """PUT replaces every rule, PATCH adds or replaces rules by (type, key, version), DELETE
+        removes rules by (type, key, version); at most 200 rules per call."""
+        self._authorize(principal, workspace, method)
+        kind = KINDS["TrackingPlan"]
+        rules = body.get("rules")
+        if not isinstance(rules, list):
+            raise errors.invalid_argument("rules must be a list")
+        check_call_limits(kind, {"rules": rules})
+        name = f"workspaces/{workspace}/tracking-plans/{plan_id}"
+        with self.store.tx() as tx:
+            rec = self._get_for_write(tx, name, None)
+            current = list(rec.data.get("rules", []))
+            if method == "PUT":
+                new_rules = rules
+            elif method == "PATCH":
+                given = {rule_id(r): r for r in rules}
+                new_rules = [given.pop(rule_id(r), r) for r in current] + list(given.values())
+            else:
+                gone = {rule_id(r) for r in rules}
+                new_rules = [r for r in current if rule_id(r) not in gone]
+            data = {**rec.data, "rules": new_rules}
+            check_write(tx, kind, self._policy(tx, workspace), name, data, rec)
+            new = replace(rec, data=data, etag=compute_etag(data, rec.secret_paths),
+                          update_time=self.clock())  # fmt: skip
+            tx.update_resource(new)
+            self._audit(tx, principal, method, name + "/rules", [rule_label(r) for r in rules][:50])
+        return {"rules": new_rules}
 
     # -- locks -----------------------------------------------------------------------------
 
