@@ -5,7 +5,14 @@ from __future__ import annotations
 import typer
 
 from seg import __version__
-from seg.commands import check_cmd, fql_cmds, lock_cmds, server_cmds, workspace_cmds
+from seg.commands import (
+    check_cmd,
+    fql_cmds,
+    lock_cmds,
+    server_cmds,
+    tracking_cmds,
+    workspace_cmds,
+)
 
 __all__ = ["app", "main"]
 
@@ -38,6 +45,7 @@ server_cmds.register(app)
 check_cmd.register(app)
 fql_cmds.register(app)
 lock_cmds.register(app)
+tracking_cmds.register(app)
 
 
 def main() -> None:

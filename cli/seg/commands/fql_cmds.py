@@ -49,7 +49,7 @@ def eval_cmd(
     sys.stdout.write(json.dumps(result) + "\n")
 
 
-def _events(path: Path) -> list[tuple[int, Any]]:
+def read_events(path: Path) -> list[tuple[int, Any]]:
     out = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -84,7 +84,7 @@ def test_cmd(
         if r.kind.name == "DestinationFilter" and r.address.startswith(destination + "/")
     ]  # fmt: skip
     filters = compile_filters(specs)
-    results = [(n, run_filters(filters, e)) for n, e in _events(events)]
+    results = [(n, run_filters(filters, e)) for n, e in read_events(events)]
     if output is Output.json:
         write_json([{"line": n, "delivered": o.delivered, "dropped_by": o.dropped_by,
                      "removed": o.removed, "event": o.event} for n, o in results])  # fmt: skip

@@ -10,6 +10,7 @@ from typing import Any
 from seg.engine.plan import Change
 from seg.model.paths import format_path
 from seg.model.secrets import REDACTED
+from seg.tracking.rules import diff_rules, rule_label
 
 __all__ = ["describe", "flatten", "show"]
 
@@ -63,11 +64,36 @@ def _multiline(value: Any) -> bool:
     return isinstance(value, str) and "\n" in value
 
 
+def _schema_lines(before: Any, after: Any) -> list[tuple[str, str]]:
+    old = json.dumps(before, indent=1, sort_keys=True).splitlines()
+    new = json.dumps(after, indent=1, sort_keys=True).splitlines()
+    return [(" ", f"       {line[0]} {line[1:].strip()}")
+            for line in list(difflib.unified_diff(old, new, lineterm="", n=0))[2:]
+            if not line.startswith("@@")]  # fmt: skip
+
+
+def _rules_lines(before: Any, after: Any) -> list[tuple[str, str]]:
+    """A tracking plan's rules as rule-level changes: added, removed, changed (with a compact
+    diff of the schema)."""
+    diff = diff_rules(before if isinstance(before, list) else [], after or [])
+    lines = [("~", f"rules: {len(diff.added)} added, {len(diff.removed)} removed, "
+                   f"{len(diff.changed)} changed")]  # fmt: skip
+    lines += [("+", f"  rule {rule_label(r)}") for r in diff.added]
+    lines += [("-", f"  rule {rule_label(r)}") for r in diff.removed]
+    for old, new in diff.changed:
+        lines.append(("~", f"  rule {rule_label(new)}: json_schema"))
+        lines += _schema_lines(old.get("json_schema"), new.get("json_schema"))
+    return lines
+
+
 def field_lines(change: Change) -> list[tuple[str, str]]:
     """(symbol, text) detail lines for a change, secrets redacted."""
     if change.field_changes:
         lines = []
         for fc in change.field_changes:
+            if fc.path == ("rules",) and change.kind.name == "TrackingPlan":
+                lines += _rules_lines(fc.before, fc.after)
+                continue
             if not fc.sensitive and _multiline(fc.before) and _multiline(fc.after):
                 lines += _text_diff(format_path(fc.path), fc.before, fc.after)
                 continue
@@ -81,5 +107,11 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
             lines.append(("~", text))
         return lines
     if change.action.value in ("create", "replace", "blocked") and change.after is not None:
-        return [("+", f"{p}: {show(v)}") for p, v in flatten(change.redacted_after())]
+        shown = change.redacted_after() or {}
+        rules = shown.pop("rules", None) if change.kind.name == "TrackingPlan" else None
+        lines = [("+", f"{p}: {show(v)}") for p, v in flatten(shown)]
+        if rules is not None:
+            lines.append(("+", f"rules: {len(rules)}"))
+            lines += [("+", f"  rule {rule_label(r)}") for r in rules]
+        return lines
     return []

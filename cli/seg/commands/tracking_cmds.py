@@ -1,0 +1,62 @@
+"""``seg tracking-plan check-events PLAN --events FILE.jsonl``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from seg.commands.console import handle_errors, out_console, write_json
+from seg.commands.fql_cmds import read_events
+from seg.commands.options import DebugOpt, EnvOpt, Output, OutputOpt, WorkspaceOpt, workspace_dir
+from seg.errors import ConfigError
+from seg.render.plan_text import Line, write_lines
+from seg.workspace.loader import load_workspace
+
+__all__ = ["register"]
+
+tracking_app = typer.Typer(help="Tracking plan tools.", no_args_is_help=True)
+
+
+@handle_errors
+def check_events_cmd(
+    plan: Annotated[str, typer.Argument(help="The TrackingPlan's name in the workspace.")],
+    events: Annotated[Path, typer.Option("--events", help="A JSONL file of sample events.")],
+    workspace: WorkspaceOpt = None,
+    env: EnvOpt = None,
+    output: OutputOpt = Output.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Validate sample events against a tracking plan, as Protocols does. Exit 3 on violations."""
+    from seg.tracking.events import check_event
+
+    ws = load_workspace(workspace_dir(workspace), env)
+    found = [r for r in ws.resources if r.kind.name == "TrackingPlan" and r.address == plan]
+    if not found:
+        raise ConfigError(f"tracking plan {plan!r} is not declared in the workspace")
+    rules: list[Any] = list(found[0].fields.get("rules", []))
+    results = [(n, e, check_event(rules, e)) for n, e in read_events(events)]
+    bad = sum(1 for _, _, v in results if v)
+    if output is Output.json:
+        write_json([{"line": n, "event": e.get("event") or e.get("name") or e.get("type"),
+                     "violations": [v.__dict__ for v in vs]} for n, e, vs in results])  # fmt: skip
+    else:
+        lines: list[Line] = []
+        for number, event, violations in results:
+            label = event.get("event") or event.get("name") or event.get("type")
+            if not violations:
+                lines.append(("green", f"line {number} ({label}): valid"))
+            for v in violations:
+                lines.append(("red", f"line {number} ({label}): {v.kind} at {v.path}: "
+                                     f"{v.message} [{v.rule}]"))  # fmt: skip
+        lines.append(("bold", f"{len(results)} events: {len(results) - bad} valid, {bad} with "
+                              "violations."))  # fmt: skip
+        write_lines(lines, out_console())
+    if bad:
+        raise typer.Exit(3)
+
+
+def register(app: typer.Typer) -> None:
+    tracking_app.command("check-events")(check_events_cmd)
+    app.add_typer(tracking_app, name="tracking-plan")
