@@ -152,6 +152,8 @@ def _change_for(
         return Change(desired.address, desired.kind, Action.CREATE, after=dict(desired.fields),
                       sensitive_paths=desired.secret_paths, desired=desired)  # fmt: skip
     if desired is None:
+        if current.address in current.kind.system_names:
+            return None  # built in (environment labels): never deleted by a plan
         if current.protect:
             reason = ("protected on the control plane (protect: true); declare it with "
                       "protect: false and apply before removing it")  # fmt: skip

@@ -13,6 +13,7 @@ from typing import Any
 
 from seg.engine.plan import Action, Change
 from seg.model.kinds import KINDS
+from seg.model.refs import references
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.policy.models import (
     MappingUse,
@@ -121,10 +122,8 @@ def order_disconnects(changes: list[Change], have: Mapping[Key, CurrentResource]
         current = have.get(change.key)
         if current is None or change.action is Action.BLOCKED:
             continue
-        for spec in change.kind.fields:
-            target = current.fields.get(spec.name)
-            if spec.ref and isinstance(target, str) and target:
-                referrers.setdefault((spec.ref, target), []).append(change.key)
+        for kind, address, _ in references(change.kind.name, current.fields):
+            referrers.setdefault((kind, address), []).append(change.key)
     out = []
     for change in changes:
         if change.action in (Action.DELETE, Action.REPLACE) and change.key in referrers:

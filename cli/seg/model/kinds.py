@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["KINDS", "WAREHOUSE_CATALOGS", "FieldSpec", "Kind", "kind_by_key", "kinds_in_order"]
+__all__ = [
+    "KINDS",
+    "LABEL_PATTERN",
+    "WAREHOUSE_CATALOGS",
+    "FieldSpec",
+    "Kind",
+    "kind_by_key",
+    "kinds_in_order",
+]
 
 EMPTY_VALUES: dict[str, Any] = {
     "string": "",
@@ -64,6 +72,14 @@ class Kind:
     # Resources whose API names use server-generated ids (``tp_…``); the YAML name travels as
     # ``external_id`` and is their address.
     id_prefix: str | None = None
+    # The pattern a name must match (slugs by default; labels are ``key:value``).
+    name_pattern: str = r"^[a-z][a-z0-9-]{0,62}$"
+    # Names the control plane creates itself (built-in labels): never deleted by a plan.
+    system_names: frozenset[str] = frozenset()
+    # Mutations need a workspace:owner token (IAM: labels, groups, role bindings).
+    owner_only: bool = False
+    # Changes to it change who can access what: plans call them out first.
+    access: bool = False
 
     def field(self, name: str) -> FieldSpec | None:
         for spec in self.fields:
@@ -87,7 +103,31 @@ class Kind:
         return chain
 
 
+LABEL_PATTERN = r"^[A-Za-z][A-Za-z0-9-]*:[A-Za-z][A-Za-z0-9-]*$"
+
 KINDS: dict[str, Kind] = {
+    "Label": Kind(
+        name="Label",
+        key="label",
+        collection="labels",
+        order=10,
+        fields=(FieldSpec("description", "string"),),
+        defaults={"description": ""},
+        name_pattern=LABEL_PATTERN,
+        system_names=frozenset({"environment:dev", "environment:prod"}),
+        owner_only=True,
+        access=True,
+    ),
+    "Group": Kind(
+        name="Group",
+        key="group",
+        collection="groups",
+        order=12,
+        fields=(FieldSpec("display_name", "string"), FieldSpec("members", "array")),
+        defaults={"display_name": "", "members": []},
+        owner_only=True,
+        access=True,
+    ),
     "TrackingPlan": Kind(
         name="TrackingPlan",
         key="tracking_plan",
@@ -112,8 +152,22 @@ KINDS: dict[str, Kind] = {
             FieldSpec("enabled", "boolean"),
             FieldSpec("settings", "object", map_like=True),
             FieldSpec("tracking_plan", "string", ref="TrackingPlan", optional=True, reconnect=True),
+            FieldSpec("labels", "object", map_like=True),
         ),
         defaults={"enabled": True, "settings": {}, "display_name": ""},
+    ),
+    "RoleBinding": Kind(
+        name="RoleBinding",
+        key="role_binding",
+        collection="role-bindings",
+        order=35,
+        fields=(
+            FieldSpec("subject", "object"),
+            FieldSpec("role", "string"),
+            FieldSpec("scope", "object"),
+        ),
+        owner_only=True,
+        access=True,
     ),
     "Destination": Kind(
         name="Destination",

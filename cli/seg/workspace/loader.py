@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,10 @@ def _load_document(
     if problems:
         return None, problems
     kind = KINDS[doc.value["kind"]]
+    if not re.match(kind.name_pattern, doc.value["name"]):
+        line, col = doc.mark(("name",))
+        message = f"name: {doc.value['name']!r} does not match {kind.name_pattern} ({kind.name})"
+        return None, [Diagnostic(shown, line, col, message, "schema/pattern")]
     result = Interpolation()
     spec = interpolate(doc.value["spec"], ("spec",), ctx.config.vars, ctx.environ, result)
     for bad_path, message in result.problems:

@@ -9,14 +9,16 @@ from collections.abc import Callable
 
 from seg.fql.parser import FqlError
 from seg.fql.parser import parse as parse_fql
-from seg.model.kinds import WAREHOUSE_CATALOGS
+from seg.model.kinds import KINDS, WAREHOUSE_CATALOGS
 from seg.model.limits import (
     MAX_DBT_CLOUD_MAPPINGS,
     MAX_FILTERS_PER_DESTINATION,
     MAX_MAPPINGS_PER_DESTINATION,
     MAX_QUERY_LENGTH,
 )
+from seg.model.refs import references
 from seg.model.resource import DesiredResource, Origin
+from seg.policy.access import LABEL_SCOPED_ROLES
 from seg.policy.sql import SqlError, dialect_for, output_columns
 from seg.tracking.rules import schema_problems
 from seg.workspace.diagnostics import Diagnostic
@@ -66,13 +68,21 @@ def _links(res: DesiredResource, index: Index, broken: set[tuple[str, str]]) -> 
         parent = res.address.rsplit("/", 1)[0]
         if (res.kind.parent, parent) not in index and (res.kind.parent, parent) not in broken:
             problems.append(_missing(res, (res.kind.parent_field,), res.kind.parent, parent, index))
-    for spec in res.kind.fields:
-        target = res.fields.get(spec.name)
-        if not spec.ref or not isinstance(target, str):
-            continue
-        if (spec.ref, target) not in index and (spec.ref, target) not in broken:
-            problems.append(_missing(res, (spec.name,), spec.ref, target, index))
+    for kind, target, path in references(res.kind.name, res.fields):
+        known = (kind, target) in index or (kind, target) in broken
+        if not known and target not in KINDS[kind].system_names:
+            problems.append(_missing(res, path, kind, target, index))
     return problems
+
+
+def _binding_rules(res: DesiredResource, _index: Index) -> list[Diagnostic]:
+    scope = res.fields.get("scope")
+    role = res.fields.get("role")
+    if isinstance(scope, dict) and "labels" in scope and role not in LABEL_SCOPED_ROLES:
+        allowed = ", ".join(sorted(LABEL_SCOPED_ROLES))
+        message = f"role {role!r} cannot take a label scope (only {allowed})"
+        return [_at(res, ("role",), message, "access/label-scope")]
+    return []
 
 
 def _model_rules(res: DesiredResource, index: Index) -> list[Diagnostic]:
@@ -160,6 +170,7 @@ def _tracking_plan_rules(res: DesiredResource, _index: Index) -> list[Diagnostic
 
 
 KIND_RULES: dict[str, Callable[[DesiredResource, Index], list[Diagnostic]]] = {
+    "RoleBinding": _binding_rules,
     "TrackingPlan": _tracking_plan_rules,
     "Model": _model_rules,
     "DestinationFilter": _fql("if"),

@@ -1,0 +1,63 @@
+"""Effective access (SPEC §6 rule 4): roles are additive — the union of a user's own bindings
+and their groups' — and a label scope matches a source carrying all of its labels (AND).
+
+``explain`` serves `seg access explain` and the control plane's access endpoint alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["LABEL_SCOPED_ROLES", "SOURCE_ROLES", "explain"]
+
+LABEL_SCOPED_ROLES = frozenset(
+    {"source_admin", "source_read_only", "engage_admin", "engage_user", "engage_read_only"}
+)
+# Roles that grant something on sources when bound at the workspace scope.
+SOURCE_ROLES = frozenset({"workspace_owner", "source_admin", "source_read_only"})
+
+
+def _applies(subject: Mapping[str, Any], email: str, groups: Mapping[str, Iterable[str]]) -> bool:
+    if subject.get("user"):
+        return str(subject["user"]).lower() == email
+    members = {m.lower() for m in groups.get(str(subject.get("group")), ())}
+    return email in members
+
+
+def explain(
+    email: str,
+    bindings: Iterable[Mapping[str, Any]],
+    groups: Mapping[str, Iterable[str]],
+    sources: Mapping[str, Mapping[str, str]],
+) -> dict[str, Any]:
+    """``{"user", "workspace_roles", "sources": {source: [roles]}}`` for ``email``.
+
+    ``bindings`` carry ``subject``, ``role`` and ``scope`` (``"workspace"``, ``{"sources":
+    [...]}`` or ``{"labels": {...}}``); ``sources`` maps each source to its labels."""
+    email = email.lower()
+    workspace_roles: set[str] = set()
+    per_source: dict[str, set[str]] = {name: set() for name in sources}
+    for binding in bindings:
+        if not _applies(binding.get("subject") or {}, email, groups):
+            continue
+        role, scope = str(binding.get("role")), binding.get("scope")
+        if scope == "workspace" or not isinstance(scope, dict):
+            workspace_roles.add(role)
+            if role in SOURCE_ROLES:
+                for roles in per_source.values():
+                    roles.add(role)
+        elif "sources" in scope:
+            for name in scope["sources"]:
+                if name in per_source:
+                    per_source[name].add(role)
+        elif "labels" in scope:
+            wanted = dict(scope["labels"])
+            for name, labels in sources.items():
+                if all(labels.get(k) == v for k, v in wanted.items()):
+                    per_source[name].add(role)
+    return {
+        "user": email,
+        "workspace_roles": sorted(workspace_roles),
+        "sources": {name: sorted(roles) for name, roles in sorted(per_source.items())},
+    }
