@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -138,6 +139,11 @@ class ControlPlaneClient:
     @property
     def _lock(self) -> str:
         return f"workspaces/{self.workspace}/lock"
+
+    def explain_access(self, email: str) -> dict[str, Any]:
+        path = f"workspaces/{self.workspace}/access/{quote(email, safe='@')}"
+        result: dict[str, Any] = self._request("GET", path)
+        return result
 
     def list_collection(self, collection: str, key: str) -> Iterator[dict[str, Any]]:
         """Every item of a collection, following ``next_page_token``."""

@@ -6,6 +6,7 @@ import typer
 
 from seg import __version__
 from seg.commands import (
+    access_cmds,
     check_cmd,
     fql_cmds,
     lock_cmds,
@@ -45,6 +46,7 @@ server_cmds.register(app)
 check_cmd.register(app)
 fql_cmds.register(app)
 lock_cmds.register(app)
+access_cmds.register(app)
 tracking_cmds.register(app)
 
 

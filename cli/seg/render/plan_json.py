@@ -25,6 +25,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "reason": change.reason or None,
                 "etag": change.etag or None,
                 "unmanaged_fields": change.unmanaged,
+                "access_change": change.kind.access,
                 "field_changes": [
                     {
                         "path": format_path(fc.path),

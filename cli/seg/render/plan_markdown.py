@@ -6,7 +6,7 @@ from collections import Counter
 
 from seg.engine.plan import Plan
 from seg.render.plan_text import summary_line
-from seg.render.values import describe, field_lines
+from seg.render.values import access_summary, describe, field_lines
 
 __all__ = ["MAX_CHARS", "render_plan_markdown"]
 
@@ -27,6 +27,11 @@ def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS) -> str:
     head = [f"### seg plan for `{plan.workspace}`", ""]
     if not plan.changes:
         return "\n".join([*head, f"No changes ({plan.resource_count} resources match)."]) + "\n"
+    access = [c for c in plan.changes if c.kind.access]
+    if access:
+        head += [f"#### ⚠️ Access changes ({len(access)})", ""]
+        head += [f"- `{access_summary(c)}`" for c in access]
+        head += [""]
     head += [f"**{summary_line(plan)}**", "", *_summary_table(plan), ""]
     out = "\n".join(head)
     trimmed = 0

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.text import Text
 
 from seg.engine.plan import Action, Plan
-from seg.render.values import describe, field_lines
+from seg.render.values import access_summary, describe, field_lines
 
 __all__ = ["plan_lines", "render_plan_text", "summary_line", "write_lines"]
 
@@ -33,9 +33,13 @@ def plan_lines(plan: Plan) -> list[Line]:
     if not plan.changes:
         return [("", f"No changes. Workspace {plan.workspace} matches the configuration "
                      f"({plan.resource_count} resources).")]  # fmt: skip
-    lines: list[Line] = [
-        ("", f"seg will perform the following actions on workspace {plan.workspace}:")
-    ]
+    lines: list[Line] = []
+    access = [c for c in plan.changes if c.kind.access]
+    if access:
+        lines.append(("bold red", f"Access changes ({len(access)}) — review these first:"))
+        lines += [("bold red", f"  {access_summary(c)}") for c in access]
+        lines.append(("", ""))
+    lines.append(("", f"seg will perform the following actions on workspace {plan.workspace}:"))
     for change in plan.changes:
         style = STYLES[change.action]
         lines.append(("", ""))

@@ -86,6 +86,23 @@ def _rules_lines(before: Any, after: Any) -> list[tuple[str, str]]:
     return lines
 
 
+def access_summary(change: Change) -> str:
+    """One line saying what an access change grants or revokes (for reviewers)."""
+    fields = change.after if change.after is not None else change.before or {}
+    verb = {"create": "grants", "delete": "revokes", "update": "changes", "replace": "re-grants",
+            "blocked": "would change"}[change.action.value]  # fmt: skip
+    if change.kind.name == "RoleBinding":
+        subject = fields.get("subject") or {}
+        who = f"user {subject['user']}" if subject.get("user") else f"group {subject.get('group')}"
+        scope = fields.get("scope")
+        where = "the whole workspace" if scope == "workspace" else json.dumps(scope, sort_keys=True)
+        return f"{change.action.symbol} {verb} {fields.get('role')} to {who} on {where}"
+    if change.kind.name == "Group":
+        members = ", ".join(fields.get("members") or []) or "no members"
+        return f"{change.action.symbol} group {change.address} ({members}) {change.action.value}"
+    return f"{change.action.symbol} label {change.address} {change.action.value}"
+
+
 def field_lines(change: Change) -> list[tuple[str, str]]:
     """(symbol, text) detail lines for a change, secrets redacted."""
     if change.field_changes:

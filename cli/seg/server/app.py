@@ -96,6 +96,11 @@ def create_app(cp: ControlPlane) -> FastAPI:
         body = await _body(request)
         return _json(await run_in_threadpool(cp.update_workspace, who, workspace, body))
 
+    @app.get(API_PREFIX + "/workspaces/{workspace}/access/{email}")
+    async def explain_access(request: Request, workspace: str, email: str) -> Response:
+        who = await principal(request)
+        return _json(await run_in_threadpool(cp.explain_access, who, workspace, email))
+
     rules_path = API_PREFIX + "/workspaces/{workspace}/tracking-plans/{tracking_plan}/rules"
 
     @app.get(rules_path)

@@ -19,6 +19,8 @@ from seg.model.limits import (
     MAX_RULES_PER_CALL,
 )
 from seg.model.names import parse_resource_name, resource_name
+from seg.model.refs import references
+from seg.policy.access import LABEL_SCOPED_ROLES
 from seg.policy.models import MappingView, ModelState, active_uses, judge_model_change
 from seg.policy.sql import SqlError, dialect_for, output_columns
 from seg.server import errors
@@ -203,6 +205,7 @@ def check_write(
     """Raise an ApiException if creating (``old`` None) or updating ``name`` to ``data``
     breaks a rule."""
     workspace = name.split("/")[1]
+    _check_refs(tx, workspace, kind, data)
     if kind.name == "TrackingPlan":
         _check_tracking_plan(tx, workspace, data, old)
     elif kind.name == "Source":
@@ -217,14 +220,59 @@ def check_write(
         _check_filter(tx, workspace, name, data)
 
 
+def _label_users(tx: StoreTx, workspace: str, label: str) -> list[str]:
+    key, _, value = label.partition(":")
+    users = [f"source {_address(s.name)}" for s in iter_all(tx, workspace, "Source")
+             if (s.data.get("labels") or {}).get(key) == value]  # fmt: skip
+    for binding in iter_all(tx, workspace, "RoleBinding"):
+        scope = binding.data.get("scope")
+        if isinstance(scope, dict) and (scope.get("labels") or {}).get(key) == value:
+            users.append(f"role binding {_address(binding.name)}")
+    return users
+
+
+def _check_refs(tx: StoreTx, workspace: str, kind: Kind, data: dict[str, Any]) -> None:
+    """Labels on sources, and a binding's group, sources and labels, must exist."""
+    for ref_kind, address, path in references(kind.name, data):
+        if ref_kind not in ("Label", "Group") and not (kind.name == "RoleBinding"):
+            continue
+        if tx.get_resource(resource_name(workspace, KINDS[ref_kind], address)) is None:
+            where = ".".join([kind.key, *path])
+            raise errors.invalid_argument(f"{where}: {ref_kind.lower()} {address!r} does not exist")
+    if kind.name == "RoleBinding":
+        scope = data.get("scope")
+        if (
+            isinstance(scope, dict)
+            and "labels" in scope
+            and data.get("role") not in LABEL_SCOPED_ROLES
+        ):
+            raise errors.invalid_argument(
+                f"role_binding.role: {data.get('role')!r} cannot take a label scope"
+            )
+
+
 def check_delete(tx: StoreTx, kind: Kind, policy: str, rec: ResourceRecord) -> None:
     if kind.name == "Model":
         _guard_model(tx, policy, rec, None)
-    elif kind.name == "TrackingPlan":
-        users = [s for s in iter_all(tx, rec.workspace, "Source")
-                 if s.data.get("tracking_plan") == rec.name]  # fmt: skip
+    elif kind.name == "Label":
+        users = _label_users(tx, rec.workspace, _address(rec.name))
         if users:
-            names = ", ".join(_address(s.name) for s in users)
+            raise errors.failed_precondition(
+                f"label {_address(rec.name)} is in use by {', '.join(users)}; "
+                "remove it from them first"
+            )
+    elif kind.name == "Group":
+        users = [_address(b.name) for b in iter_all(tx, rec.workspace, "RoleBinding")
+                 if (b.data.get("subject") or {}).get("group") == _address(rec.name)]  # fmt: skip
+        if users:
+            raise errors.failed_precondition(
+                f"group {_address(rec.name)} is used by role bindings {', '.join(users)}"
+            )
+    elif kind.name == "TrackingPlan":
+        connected = [s for s in iter_all(tx, rec.workspace, "Source")
+                     if s.data.get("tracking_plan") == rec.name]  # fmt: skip
+        if connected:
+            names = ", ".join(_address(s.name) for s in connected)
             raise errors.failed_precondition(
                 f"tracking plan {rec.data.get('external_id')} is connected to sources {names}; "
                 "disconnect them first"

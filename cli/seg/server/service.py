@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import secrets
 import string
 import time
@@ -19,6 +20,7 @@ from seg.model.kinds import KINDS, Kind
 from seg.model.names import SLUG_RE, collection_name, parse_resource_name, resource_name
 from seg.model.paths import format_path, parse_path
 from seg.model.secrets import is_catalog_secret
+from seg.policy.access import explain
 from seg.policy.models import POLICIES
 from seg.schemas import load_schema
 from seg.server import errors
@@ -36,6 +38,7 @@ from seg.store.base import (
     StoreTx,
     TokenRecord,
     WorkspaceRecord,
+    iter_all,
 )
 from seg.tracking.rules import rule_id, rule_label
 
@@ -112,6 +115,13 @@ class ControlPlane:
                 raise errors.already_exists(f"workspace {slug!r} already exists")
             tx.insert_workspace(record)
             secret = self._insert_token(tx, slug, "workspace:owner", "initial owner token")
+            for label in sorted(KINDS["Label"].system_names):
+                name = resource_name(slug, KINDS["Label"], label)
+                now = self.clock()
+                data = {"description": "built in"}
+                etag = compute_etag(data, [])
+                tx.insert_resource(ResourceRecord(name, slug, "Label", None, data, [], "", etag,
+                                                  now, now))  # fmt: skip
         return record, secret
 
     def create_token(self, workspace: str, scope: str, description: str) -> tuple[str, str]:
@@ -205,8 +215,6 @@ class ControlPlane:
             )
         if method != "GET" and not can_write(principal.scope, owner_only):
             raise errors.insufficient_scope()
-        if owner_only and method == "GET" and principal.scope != "workspace:owner":
-            raise errors.insufficient_scope()
 
     # -- resources -------------------------------------------------------------------------
 
@@ -253,7 +261,7 @@ class ControlPlane:
         parent: str | None,
         body: dict[str, Any],
     ) -> dict[str, Any]:
-        self._authorize(principal, workspace, "POST")
+        self._authorize(principal, workspace, "POST", owner_only=kind.owner_only)
         obj = dict(_resource_object(kind, body))
         collection = collection_name(workspace, kind, parent)
         external_id = obj.pop("external_id", None)
@@ -325,7 +333,7 @@ class ControlPlane:
         body: dict[str, Any],
         if_match: str | None,
     ) -> dict[str, Any]:
-        self._authorize(principal, workspace, "PATCH")
+        self._authorize(principal, workspace, "PATCH", owner_only=kind.owner_only)
         obj = _resource_object(kind, body)
         check_call_limits(kind, obj)
         paths = _mask_paths(body) + _mask_paths(obj)
@@ -368,7 +376,7 @@ class ControlPlane:
     def delete(
         self, principal: Principal, workspace: str, kind: Kind, address: str, if_match: str | None
     ) -> None:
-        self._authorize(principal, workspace, "DELETE")
+        self._authorize(principal, workspace, "DELETE", owner_only=kind.owner_only)
         name = resource_name(workspace, kind, address)
         with self.store.tx() as tx:
             rec = self._get_for_write(tx, name, if_match)
@@ -403,6 +411,19 @@ class ControlPlane:
                     f"(expected {wanted}, current {rec.etag})"
                 )
         return rec
+
+    # -- access ----------------------------------------------------------------------------
+
+    def explain_access(self, principal: Principal, workspace: str, email: str) -> dict[str, Any]:
+        """A user's effective access per source, from the live bindings, groups and labels."""
+        self._authorize(principal, workspace, "GET")
+        with self.store.tx() as tx:
+            bindings = [b.data for b in iter_all(tx, workspace, "RoleBinding")]
+            groups = {_address(g.name): g.data.get("members", [])
+                      for g in iter_all(tx, workspace, "Group")}  # fmt: skip
+            sources = {_address(s.name): s.data.get("labels") or {}
+                       for s in iter_all(tx, workspace, "Source")}  # fmt: skip
+        return explain(email, bindings, groups, sources)
 
     # -- tracking-plan rules -----------------------------------------------------------------
 
@@ -515,6 +536,10 @@ class ControlPlane:
         return Page(items, _encode_page_token(str(rows[-1].id), "audit") if more else "")
 
 
+def _address(name: str) -> str:
+    return parse_resource_name(name)[2]
+
+
 def _new_name(kind: Kind, collection: str, name: Any, external_id: Any) -> str:
     """The new resource's name: client-chosen slug, or a generated id (``tp_…``)."""
     if kind.id_prefix:
@@ -526,10 +551,8 @@ def _new_name(kind: Kind, collection: str, name: Any, external_id: Any) -> str:
     if not isinstance(name, str) or not name.startswith(collection + "/"):
         raise errors.invalid_argument(f"{kind.key}.name must be a resource name in {collection}")
     slug = name[len(collection) + 1 :]
-    if not SLUG_RE.match(slug):
-        raise errors.invalid_argument(
-            f"{kind.key}.name: slug {slug!r} must match {SLUG_RE.pattern}"
-        )
+    if not re.match(kind.name_pattern, slug):
+        raise errors.invalid_argument(f"{kind.key}.name: {slug!r} must match {kind.name_pattern}")
     return name
 
 
