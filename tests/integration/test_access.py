@@ -1,0 +1,157 @@
+"""Labels and access: label rules, groups, role bindings, explain, and plan prominence."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from seg.commands.app import app
+from seg.embedded import open_embedded
+from seg.policy.access import explain
+from tests.conftest import Api
+from tests.server.test_resources_api import error
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "access"
+
+
+def seg(*args: str):
+    result = CliRunner().invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
+        monkeypatch.delenv(var, raising=False)
+    target = tmp_path / "access"
+    shutil.copytree(EXAMPLE, target)
+    assert seg("apply", "-w", str(target), "--auto-approve").exit_code == 0
+    return target
+
+
+def explained(root: Path, email: str) -> dict:
+    result = seg("access", "explain", "-w", str(root), "--user", email, "-o", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_explain_follows_the_documented_semantics(root: Path) -> None:
+    alice = explained(root, "Alice@Example.com")
+    assert alice == {"user": "alice@example.com", "workspace_roles": ["workspace_member"],
+                     "sources": {"ios": [], "staging-web": ["source_read_only"],
+                                 "web": ["source_admin", "source_read_only"]}}  # fmt: skip
+    bob = explained(root, "bob@example.com")  # own binding + group bindings add up
+    assert bob["sources"] == {"ios": ["source_read_only"], "staging-web": ["source_read_only"],
+                              "web": ["source_admin", "source_read_only"]}  # fmt: skip
+    dana = explained(root, "dana@example.com")
+    assert dana["workspace_roles"] == ["workspace_owner"]
+    assert set(map(tuple, dana["sources"].values())) == {("workspace_owner",)}
+    carol = explained(root, "carol@example.com")
+    assert carol["workspace_roles"] == ["tracking_plan_admin"]
+    assert all(not roles for roles in carol["sources"].values())
+    assert explained(root, "nobody@example.com")["workspace_roles"] == []
+    text = seg("access", "explain", "-w", str(root), "--user", "alice@example.com").output
+    assert "web: source_admin, source_read_only" in text and "ios: no access" in text
+
+
+def test_label_and_combination_semantics_unit() -> None:
+    sources = {"a": {"team": "x", "env": "prod"}, "b": {"team": "x"}, "c": {"env": "prod"}}
+    bindings = [{"subject": {"group": "g"}, "role": "source_admin",
+                 "scope": {"labels": {"team": "x", "env": "prod"}}}]  # fmt: skip
+    result = explain("u@x.io", bindings, {"g": ["U@x.io"]}, sources)
+    assert result["sources"] == {"a": ["source_admin"], "b": [], "c": []}
+
+
+def test_built_in_labels_exist_and_are_never_deleted(root: Path) -> None:
+    client = open_embedded(root, "access")
+    labels = client.http.get("/v1beta/workspaces/access/labels").json()["labels"]
+    client.close()
+    names = {label["name"].rsplit("/", 1)[1] for label in labels}
+    assert {"environment:dev", "environment:prod", "team:growth"} <= names
+    assert seg("plan", "-w", str(root), "--detailed-exitcode").exit_code == 0
+
+
+def test_label_in_use_cannot_be_deleted_and_rename_orders_create_reassign_delete(
+    root: Path,
+) -> None:
+    client = open_embedded(root, "access")
+    refused = client.http.delete("/v1beta/workspaces/access/labels/team:growth")
+    client.close()
+    assert refused.status_code == 409 and refused.json()["code"] == 9
+    message = refused.json()["error"]
+    assert "source web" in message and "source staging-web" in message
+    assert "role binding growth-read" in message
+    # "Rename" region:eu → region:europe: create the new label, reassign, delete the old one.
+    for name in ("labels.yaml", "sources.yaml"):
+        path = root / name
+        path.write_text(path.read_text().replace("region:eu", "region:europe").replace(
+            "region: eu", "region: europe"))  # fmt: skip
+    applied = seg("apply", "-w", str(root), "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    steps = [line for line in applied.output.splitlines()
+             if line.startswith(("created", "updated", "deleted"))]  # fmt: skip
+    assert steps == ["created Label region:europe", "updated Source web", "deleted Label region:eu"]
+
+
+def test_label_rules_in_validate(root: Path) -> None:
+    (root / "bad.yaml").write_text("kind: Label\nname: team_x:growth\nspec: {}\n---\n"
+                                   "kind: Source\nname: extra\nspec:\n  catalog: python\n"
+                                   "  labels: {team: unknown}\n---\n"
+                                   "kind: RoleBinding\nname: wrong\nspec:\n"
+                                   "  subject: {group: nobody}\n  role: workspace_owner\n"
+                                   "  scope: {labels: {team: growth}}\n")  # fmt: skip
+    result = seg("validate", "-w", str(root))
+    assert result.exit_code == 1
+    out = result.output
+    assert "bad.yaml:2:7: error: name: 'team_x:growth' does not match" in out
+    assert "refers to label 'team:unknown', which is not declared" in out
+    assert "refers to group 'nobody', which is not declared" in out
+    assert "role 'workspace_owner' cannot take a label scope" in out
+
+
+def test_access_changes_lead_the_plan(root: Path) -> None:
+    (root / "more.yaml").write_text("kind: RoleBinding\nname: eve-owner\nspec:\n"
+                                    "  subject: {user: eve@example.com}\n  role: workspace_owner\n"
+                                    "  scope: workspace\n")  # fmt: skip
+    text = seg("plan", "-w", str(root)).output
+    assert text.splitlines()[0] == "Access changes (1) — review these first:"
+    assert "+ grants workspace_owner to user eve@example.com on the whole workspace" in text
+    markdown = seg("plan", "-w", str(root), "-o", "markdown").output
+    assert markdown.index("Access changes") < markdown.index("| kind |")
+    data = json.loads(seg("plan", "-w", str(root), "-o", "json").stdout)
+    assert data["changes"][0]["access_change"] is True
+
+
+def test_iam_needs_the_owner_scope(api: Api) -> None:
+    writer = api.client(api.token("workspace:write"))
+    label = {"label": {"name": f"workspaces/{api.workspace}/labels/team:x"}}
+    assert writer.post(api.url("/labels"), json=label).json() == {
+        "error": "insufficient scope",
+        "code": 7,
+    }
+    group = {"group": {"name": f"workspaces/{api.workspace}/groups/g", "members": []}}
+    assert writer.post(api.url("/groups"), json=group).json() == {
+        "error": "insufficient scope",
+        "code": 7,
+    }
+    assert api.http.post(api.url("/labels"), json=label).status_code == 200
+    binding = {"role_binding": {"name": f"workspaces/{api.workspace}/role-bindings/b",
+               "subject": {"user": "a@b.io"}, "role": "workspace_owner",
+               "scope": {"labels": {"team": "x"}}}}  # fmt: skip
+    assert "cannot take a label scope" in error(
+        api.http.post(api.url("/role-bindings"), json=binding), 400, 3
+    )
+    error(
+        api.http.post(
+            api.url("/labels"),
+            json={"label": {"name": f"workspaces/{api.workspace}/labels/team_x:y"}},
+        ),
+        400,
+        3,
+    )
+    assert writer.get(api.url("/labels")).status_code == 200  # reading is open to every scope
