@@ -155,3 +155,40 @@ def test_iam_needs_the_owner_scope(api: Api) -> None:
         3,
     )
     assert writer.get(api.url("/labels")).status_code == 200  # reading is open to every scope
+
+
+def test_the_server_enforces_what_explain_says(root: Path) -> None:
+    from seg.server.app import create_app
+    from seg.server.crypto import SecretBox
+    from seg.server.inprocess import InProcessTransport
+    from seg.server.service import ControlPlane
+    from seg.store.sql import open_store
+
+    state = root / ".seg"
+    cp = ControlPlane(open_store(f"sqlite:///{state / 'control-plane.db'}"),
+                      secret_box=SecretBox((state / "secret.key").read_bytes().strip()))  # fmt: skip
+    transport = InProcessTransport(create_app(cp))
+    base = "/v1beta/workspaces/access"
+
+    def client_for(user: str):
+        _, secret = cp.create_token("access", "workspace:write", f"{user} laptop", user)
+        import httpx
+
+        return httpx.Client(transport=transport, base_url="http://embedded",
+                            headers={"Authorization": f"Bearer {secret}"})  # fmt: skip
+
+    alice, bob = client_for("alice@example.com"), client_for("bob@example.com")
+    patch = {"source": {"enabled": False}, "update_mask": {"paths": ["source.enabled"]}}
+    assert alice.patch(f"{base}/sources/web", json=patch).status_code == 200  # source_admin
+    denied = alice.patch(f"{base}/sources/ios", json=patch)
+    assert denied.status_code == 403 and denied.json()["code"] == 7
+    assert alice.get(f"{base}/sources/ios").status_code == 403  # no access to ios at all
+    listed = [s["name"].rsplit("/", 1)[1] for s in alice.get(f"{base}/sources").json()["sources"]]
+    assert listed == ["staging-web", "web"]  # explain: ios: no access
+    assert bob.get(f"{base}/sources/ios").status_code == 200  # source_read_only
+    assert bob.patch(f"{base}/sources/ios", json=patch).status_code == 403
+    label = {"label": {"name": f"{base[7:]}/labels/team:new"}}
+    assert alice.post(f"{base}/labels", json=label).status_code == 403  # owners only
+    for c in (alice, bob):
+        c.close()
+    transport.close()

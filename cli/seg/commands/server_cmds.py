@@ -99,6 +99,9 @@ def token_create_cmd(
     workspace: Annotated[str, typer.Option("--workspace", help="Workspace slug.")],
     scope: Annotated[str, typer.Option(help="workspace:read, workspace:write or workspace:owner.")],
     description: Annotated[str, typer.Option(help="What the token is for (required).")],
+    user: Annotated[
+        str, typer.Option(help="Act for this user: their role bindings also apply.")
+    ] = "",
     database: DatabaseOpt = None,
     output: OutputOpt = Output.text,
     debug: DebugOpt = False,
@@ -106,7 +109,7 @@ def token_create_cmd(
     """Mint a token (printed once)."""
     cp = _control_plane(database)
     try:
-        token_id, secret = cp.create_token(workspace, scope, description)
+        token_id, secret = cp.create_token(workspace, scope, description, user)
     except Exception as exc:
         raise ConfigError(_api_message(exc)) from None
     if output is Output.json:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["LABEL_SCOPED_ROLES", "SOURCE_ROLES", "explain"]
+__all__ = ["LABEL_SCOPED_ROLES", "SOURCE_KINDS", "SOURCE_ROLES", "allowed", "explain"]
 
 LABEL_SCOPED_ROLES = frozenset(
     {"source_admin", "source_read_only", "engage_admin", "engage_user", "engage_read_only"}
@@ -61,3 +61,26 @@ def explain(
         "workspace_roles": sorted(workspace_roles),
         "sources": {name: sorted(roles) for name, roles in sorted(per_source.items())},
     }
+
+
+SOURCE_KINDS = frozenset({"Source", "Destination", "DestinationFilter", "Model", "Mapping"})
+
+
+def allowed(access: Mapping[str, Any], kind_name: str, address: str, write: bool) -> bool:
+    """Whether ``explain``'s result lets its user read (or write) the resource.
+
+    Owners may do anything; a source and everything under it need source_admin to write and
+    source_admin or source_read_only to read; tracking plans need tracking_plan_admin (or
+    _read_only to read); labels, groups and role bindings are the owners'."""
+    workspace_roles = set(access["workspace_roles"])
+    if "workspace_owner" in workspace_roles:
+        return True
+    if kind_name in SOURCE_KINDS:
+        source = address.split("/", 1)[0]
+        roles = set(access["sources"].get(source, workspace_roles & SOURCE_ROLES))
+        return "source_admin" in roles if write else bool(roles & SOURCE_ROLES)
+    if kind_name == "TrackingPlan":
+        if write:
+            return "tracking_plan_admin" in workspace_roles
+        return bool(workspace_roles & {"tracking_plan_admin", "tracking_plan_read_only"})
+    return False

@@ -20,7 +20,7 @@ from seg.model.kinds import KINDS, Kind
 from seg.model.names import SLUG_RE, collection_name, parse_resource_name, resource_name
 from seg.model.paths import format_path, parse_path
 from seg.model.secrets import is_catalog_secret
-from seg.policy.access import explain
+from seg.policy.access import allowed, explain
 from seg.policy.models import POLICIES
 from seg.schemas import load_schema
 from seg.server import errors
@@ -60,6 +60,7 @@ class Principal:
     workspace: str
     scope: str
     description: str
+    user: str = ""  # set for tokens that act for a user (their roles also apply)
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,10 @@ class ControlPlane:
                                                   now, now))  # fmt: skip
         return record, secret
 
-    def create_token(self, workspace: str, scope: str, description: str) -> tuple[str, str]:
-        """Mint a token for ``workspace``; returns (token id, secret)."""
+    def create_token(
+        self, workspace: str, scope: str, description: str, user: str = ""
+    ) -> tuple[str, str]:
+        """Mint a token for ``workspace`` (acting for ``user`` if given); returns (id, secret)."""
         if scope not in SCOPES:
             raise errors.invalid_argument(f"token.scope must be one of {', '.join(SCOPES)}")
         if not description.strip():
@@ -133,16 +136,17 @@ class ControlPlane:
         with self.store.tx() as tx:
             if not tx.get_workspace(workspace):
                 raise errors.not_found(f"workspace {workspace!r} not found")
-            secret = self._insert_token(tx, workspace, scope, description)
+            secret = self._insert_token(tx, workspace, scope, description, user.strip().lower())
             found = tx.find_token(hash_token(secret))
         assert found is not None
         return found.id, secret
 
-    def _insert_token(self, tx: StoreTx, workspace: str, scope: str, description: str) -> str:
+    def _insert_token(
+        self, tx: StoreTx, workspace: str, scope: str, description: str, user: str = ""
+    ) -> str:
         token_id, secret = new_token()
-        tx.insert_token(
-            TokenRecord(token_id, workspace, scope, description, hash_token(secret), self.clock())
-        )
+        tx.insert_token(TokenRecord(token_id, workspace, scope, description, hash_token(secret),
+                                    self.clock(), user))  # fmt: skip
         return secret
 
     def get_workspace(self, principal: Principal, workspace: str) -> dict[str, Any]:
@@ -191,7 +195,9 @@ class ControlPlane:
             token = tx.find_token(hash_token(authorization[7:].strip()))
         if token is None:
             raise errors.unauthenticated()
-        principal = Principal(token.id, token.workspace, token.scope, token.description)
+        principal = Principal(
+            token.id, token.workspace, token.scope, token.description, token.user_email
+        )
         self._count_request(token.id)
         return principal
 
@@ -215,6 +221,19 @@ class ControlPlane:
             )
         if method != "GET" and not can_write(principal.scope, owner_only):
             raise errors.insufficient_scope()
+
+    def _authorize_resource(
+        self, principal: Principal, workspace: str, kind: Kind, address: str, method: str
+    ) -> None:
+        """A user-bound token is also held to the user's roles — the same evaluation as
+        ``seg access explain``, so what explain says is what the server does."""
+        if not principal.user:
+            return
+        access = self.explain_access(principal, workspace, principal.user)
+        if not allowed(access, kind.name, address, method != "GET"):
+            raise errors.permission_denied(
+                f"permission denied: {principal.user} may not {method} {kind.name} {address}"
+            )
 
     # -- resources -------------------------------------------------------------------------
 
@@ -242,10 +261,14 @@ class ControlPlane:
         more = len(rows) > size
         rows = rows[:size]
         token = _encode_page_token(rows[-1].name, kind.name) if more else ""
+        if principal.user:  # a user's token lists only what the user may read
+            access = self.explain_access(principal, workspace, principal.user)
+            rows = [r for r in rows if allowed(access, kind.name, _address(r.name), False)]
         return Page([public_view(kind, r) for r in rows], token)
 
     def get(self, principal: Principal, workspace: str, kind: Kind, address: str) -> dict[str, Any]:
         self._authorize(principal, workspace, "GET")
+        self._authorize_resource(principal, workspace, kind, address, "GET")
         name = resource_name(workspace, kind, address)
         with self.store.tx() as tx:
             rec = tx.get_resource(name)
@@ -266,6 +289,7 @@ class ControlPlane:
         collection = collection_name(workspace, kind, parent)
         external_id = obj.pop("external_id", None)
         name = _new_name(kind, collection, obj.get("name"), external_id)
+        self._authorize_resource(principal, workspace, kind, _address(name), "POST")
         check_call_limits(kind, obj)
         parent_name = collection.rsplit("/", 1)[0] if parent is not None else None
         declared = _declared_secrets(kind, body)
@@ -334,6 +358,7 @@ class ControlPlane:
         if_match: str | None,
     ) -> dict[str, Any]:
         self._authorize(principal, workspace, "PATCH", owner_only=kind.owner_only)
+        self._authorize_resource(principal, workspace, kind, address, "PATCH")
         obj = _resource_object(kind, body)
         check_call_limits(kind, obj)
         paths = _mask_paths(body) + _mask_paths(obj)
@@ -377,6 +402,7 @@ class ControlPlane:
         self, principal: Principal, workspace: str, kind: Kind, address: str, if_match: str | None
     ) -> None:
         self._authorize(principal, workspace, "DELETE", owner_only=kind.owner_only)
+        self._authorize_resource(principal, workspace, kind, address, "DELETE")
         name = resource_name(workspace, kind, address)
         with self.store.tx() as tx:
             rec = self._get_for_write(tx, name, if_match)

@@ -40,6 +40,8 @@ class TokenRecord:
     description: str
     secret_hash: str
     create_time: str
+    # A token may act for a user: its requests are then also limited by that user's roles.
+    user_email: str = ""
 
 
 @dataclass(frozen=True)

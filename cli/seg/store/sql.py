@@ -44,6 +44,7 @@ tokens = sa.Table(
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("create_time", sa.String(32), nullable=False),
+    sa.Column("user_email", sa.String(320), nullable=False, server_default=""),
 )
 
 # One table for every kind: a resource is its full name, its kind, its parent's name and its
