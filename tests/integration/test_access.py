@@ -192,3 +192,34 @@ def test_the_server_enforces_what_explain_says(root: Path) -> None:
     for c in (alice, bob):
         c.close()
     transport.close()
+
+
+def test_documented_label_examples() -> None:
+    """The docs' worked example (Sally, Bob, Jane), the OR-through-groups recipe, and the
+    label format examples."""
+    import re
+
+    from seg.model.kinds import LABEL_PATTERN
+
+    sources = {"a": {"environment": "prod", "product": "car"},
+               "b": {"environment": "prod", "product": "truck"},
+               "c": {"environment": "dev", "product": "car"}}  # fmt: skip
+
+    def admin_of(labels: dict[str, str], email: str) -> list[str]:
+        binding = {"subject": {"user": email}, "role": "source_admin", "scope": {"labels": labels}}
+        result = explain(email, [binding], {}, sources)["sources"]
+        return sorted(s for s, roles in result.items() if roles)
+
+    assert admin_of({"environment": "prod"}, "sally@x.io") == ["a", "b"]
+    assert admin_of({"environment": "prod", "product": "truck"}, "bob@x.io") == ["b"]
+    assert admin_of({"product": "car"}, "jane@x.io") == ["a", "c"]
+    brands = {"s1": {"brand": "a"}, "s2": {"brand": "b"}, "s3": {"brand": "c"}}
+    groups = {"brand-a": ["u@x.io"], "brand-b": ["u@x.io"]}
+    bindings = [{"subject": {"group": g}, "role": "source_admin", "scope": {"labels": {"brand": g[-1]}}}
+                for g in groups]  # fmt: skip
+    result = explain("u@x.io", bindings, groups, brands)["sources"]
+    assert result == {"s1": ["source_admin"], "s2": ["source_admin"], "s3": []}
+    for good in ("environment:production", "region:apac", "brand:A", "brand:a", "team-x:v2"):
+        assert re.match(LABEL_PATTERN, good)
+    for bad in ("product: car", "team_x:a", "1team:a", "team:", "team", "team:a:b"):
+        assert not re.match(LABEL_PATTERN, bad)
