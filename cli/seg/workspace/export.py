@@ -1,0 +1,97 @@
+"""Writing a live workspace as YAML (one way, Git-Sync style): a folder per kind, a file per
+resource, stable key order, secrets as ``${env:…}`` placeholders, model queries as .sql files.
+
+Pure apart from the returned file contents: ``render_export`` maps the live resources to
+``{relative path: text}``; the command writes them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from seg.model.kinds import KINDS, Kind
+from seg.model.resource import CurrentResource
+from seg.model.secrets import is_digest
+
+__all__ = ["Export", "render_export", "secret_variable", "secrets_listing"]
+
+
+@dataclass
+class Export:
+    files: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)  # variable → address.path
+
+
+def secret_variable(address: str, path: tuple[str, ...]) -> str:
+    raw = "_".join(["SEG_SECRET", address, *path])
+    return re.sub(r"[^A-Za-z0-9]+", "_", raw).strip("_").upper()
+
+
+def _file_stem(address: str) -> str:
+    return address.replace("/", ".").replace(":", "=")
+
+
+def _spec(kind: Kind, res: CurrentResource, export: Export) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    if kind.parent_field:
+        spec[kind.parent_field] = res.address.rsplit("/", 1)[0]
+    for fs in kind.fields:
+        if fs.name not in res.fields or res.fields[fs.name] is None:
+            continue
+        value = res.fields[fs.name]
+        if not (kind.name == "Model" and fs.name == "query"):  # SQL files are not interpolated
+            value = _placeholders(value, res.address, (fs.name,), export)
+        if fs.ref and isinstance(value, str) and KINDS[fs.ref].parent is not None:
+            value = value.rsplit("/", 1)[1]  # a reference under the same source, by name
+        spec[fs.name] = value
+    return spec
+
+
+def _placeholders(value: Any, address: str, path: tuple[str, ...], export: Export) -> Any:
+    if isinstance(value, dict):
+        return {k: _placeholders(value[k], address, (*path, k), export) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_placeholders(v, address, (*path, str(i)), export) for i, v in enumerate(value)]
+    if is_digest(value):
+        name = secret_variable(address, path)
+        export.secrets[name] = f"{address} {'.'.join(path)}"
+        return f"${{env:{name}}}"
+    if isinstance(value, str) and "$" in value:
+        return value.replace("$", "$$")
+    return value
+
+
+def render_export(workspace: str, resources: Iterable[CurrentResource],
+                  with_config: bool = True) -> Export:  # fmt: skip
+    export = Export()
+    if with_config:
+        export.files["seg.yaml"] = f"version: seg/v1\nworkspace: {workspace}\n"
+    for res in sorted(resources, key=lambda r: (r.kind.order, r.address)):
+        kind = res.kind
+        if res.address in kind.system_names:
+            continue
+        spec = _spec(kind, res, export)
+        folder = kind.collection
+        stem = _file_stem(res.address)
+        if kind.name == "Model" and isinstance(spec.get("query"), str):
+            export.files[f"{folder}/{stem}.sql"] = spec.pop("query")  # exactly as stored
+            spec["query_file"] = f"{stem}.sql"
+        doc: dict[str, Any] = {"kind": kind.name, "name": res.address.rsplit("/", 1)[-1]}
+        if res.protect:
+            doc["protect"] = True
+        doc["spec"] = spec
+        export.files[f"{folder}/{stem}.yaml"] = yaml.safe_dump(
+            doc, sort_keys=False, allow_unicode=True, width=100
+        )
+    return export
+
+
+def secrets_listing(export: Export) -> str:
+    lines = ["# Secrets the exported workspace reads from the environment (values not exported)"]
+    lines += [f"{name}=  # {where}" for name, where in sorted(export.secrets.items())]
+    return "\n".join(lines) + "\n"
