@@ -8,6 +8,7 @@ from seg import __version__
 from seg.commands import (
     access_cmds,
     check_cmd,
+    diff_cmd,
     export_cmds,
     fql_cmds,
     lock_cmds,
@@ -47,6 +48,7 @@ server_cmds.register(app)
 check_cmd.register(app)
 fql_cmds.register(app)
 lock_cmds.register(app)
+diff_cmd.register(app)
 export_cmds.register(app)
 access_cmds.register(app)
 tracking_cmds.register(app)

@@ -30,7 +30,7 @@ class Session:
 
 
 def connect(
-    workspace: Workspace, api_url: str | None, token: str | None
+    workspace: Workspace, api_url: str | None, token: str | None, env: str | None = None
 ) -> tuple[ControlPlaneClient, str]:
     """The client for the chosen control plane: --api-url, else $SEG_API_URL, else seg.yaml."""
     import httpx  # the network stack loads only for commands that use it
@@ -45,9 +45,12 @@ def connect(
         return open_embedded(config.root, config.workspace), url
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"API URL {url!r} must be 'embedded' or start with http:// or https://")
-    token = token or os.environ.get("SEG_TOKEN")
+    env = env or workspace.config.env
+    per_env = f"SEG_TOKEN_{env.upper().replace('-', '_')}" if env else ""
+    token = token or (os.environ.get(per_env) if per_env else None) or os.environ.get("SEG_TOKEN")
     if not token:
-        raise ConfigError(f"no API token for {url}: set SEG_TOKEN or pass --token")
+        hint = f"set {per_env} or SEG_TOKEN" if per_env else "set SEG_TOKEN"
+        raise ConfigError(f"no API token for {url}: {hint}, or pass --token")
     http = httpx.Client(
         base_url=url.rstrip("/"),
         headers={"Authorization": f"Bearer {token}", "User-Agent": "seg"},

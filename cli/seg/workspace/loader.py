@@ -8,7 +8,7 @@ import os
 import posixpath
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,9 @@ class _Context:
     environ: Mapping[str, str]
     # Resources whose documents failed: references to them are not reported again.
     broken: set[tuple[str, str]]
+    # The chosen environment's overlays (envs/<env>/…): partial specs merged by address.
+    overlays: dict[tuple[str, str], tuple[dict[str, Any], Diagnostic]] = field(default_factory=dict)
+    used: set[tuple[str, str]] = field(default_factory=set)
 
 
 def load_workspace(
@@ -79,15 +82,62 @@ def load_workspace(
     if config is None:
         raise WorkspaceInvalid(problems)
     ctx = _Context(tree, config, environ, set())
+    problems += _load_overlays(ctx, env)
     resources: list[DesiredResource] = []
     for rel in tree.files():
         if is_resource_file(rel):
             problems += _load_file(ctx, rel, resources)
+    for key, (_, where) in sorted(ctx.overlays.items()):
+        if key not in ctx.used:
+            message = f"overlay for {key[0]} {key[1]!r} matches no resource in the workspace"
+            problems.append(Diagnostic(where.file, where.line, where.col, message, "overlay"))
     problems += check_references(resources, ctx.broken)
     if problems:
         raise WorkspaceInvalid(sorted(problems))
     resources.sort(key=lambda r: (r.kind.order, r.address))
     return Workspace(config, tuple(resources), _digest(resources))
+
+
+def _address_of(value: dict[str, Any]) -> tuple[str, str] | None:
+    kind = KINDS.get(str(value.get("kind")))
+    name, spec = value.get("name"), value.get("spec")
+    if kind is None or not isinstance(name, str) or not isinstance(spec, dict):
+        return None
+    parent = spec.get(kind.parent_field) if kind.parent_field else None
+    return kind.name, f"{parent}/{name}" if isinstance(parent, str) else name
+
+
+def _merge(base: Any, overlay: Any) -> Any:
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in overlay.items()}}
+    return overlay
+
+
+def _load_overlays(ctx: _Context, env: str | None) -> list[Diagnostic]:
+    """``envs/<env>/**.yaml``: documents naming a resource (kind, name, parent) with the spec
+    values that differ in that environment."""
+    if env is None:
+        return []
+    problems: list[Diagnostic] = []
+    prefix = f"envs/{env}/"
+    for rel in ctx.tree.files():
+        if not rel.startswith(prefix) or not rel.endswith((".yaml", ".yml")):
+            continue
+        shown = ctx.tree.display(rel)
+        try:
+            docs = list(read_documents(ctx.tree.read(rel)))
+        except YamlError as exc:
+            problems.append(Diagnostic(shown, exc.line, exc.col, exc.message, "yaml"))
+            continue
+        for doc in docs:
+            key = _address_of(doc.value) if isinstance(doc.value, dict) else None
+            if key is None:
+                message = "an overlay document needs kind, name and spec (with its parent)"
+                problems.append(Diagnostic(shown, doc.line, doc.col, message, "overlay"))
+                continue
+            where = Diagnostic(shown, *doc.mark(("name",)), "", "overlay")
+            ctx.overlays[key] = (doc.value["spec"], where)
+    return problems
 
 
 def _load_file(ctx: _Context, rel: str, out: list[DesiredResource]) -> list[Diagnostic]:
@@ -129,6 +179,10 @@ def _load_document(
     if problems:
         return None, problems
     kind = KINDS[doc.value["kind"]]
+    key = _address_of(doc.value)
+    if key in ctx.overlays:
+        doc.value["spec"] = _merge(doc.value["spec"], ctx.overlays[key][0])
+        ctx.used.add(key)
     if not re.match(kind.name_pattern, doc.value["name"]):
         line, col = doc.mark(("name",))
         message = f"name: {doc.value['name']!r} does not match {kind.name_pattern} ({kind.name})"

@@ -23,9 +23,10 @@ def display_path(path: Path) -> str:
 
 
 def is_resource_file(rel: str) -> bool:
-    """``*.yaml``/``*.yml`` except the root ``seg.yaml`` and anything under a dot-directory."""
+    """``*.yaml``/``*.yml`` except the root ``seg.yaml``, environment overlays under ``envs/``
+    and anything under a dot-directory."""
     parts = PurePosixPath(rel).parts
-    if any(p.startswith(".") for p in parts[:-1]) or rel == "seg.yaml":
+    if any(p.startswith(".") for p in parts[:-1]) or rel == "seg.yaml" or parts[0] == "envs":
         return False
     return rel.endswith((".yaml", ".yml"))
 

@@ -1,0 +1,138 @@
+"""``seg diff``: workspace against workspace, with the same engine as ``seg plan``.
+
+- ``--base REF [--head REF]``: two git revisions (read with gitpython), no server.
+- ``--env A --env B``: two environments' live state, as a promotion preview (A onto B).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seg.commands.console import handle_errors, out_console, write_json
+from seg.commands.options import (
+    ApiUrlOpt,
+    DebugOpt,
+    Output,
+    OutputOpt,
+    TokenOpt,
+    WorkspaceOpt,
+    workspace_dir,
+)
+from seg.commands.session import connect
+from seg.engine.diff import compute_plan
+from seg.engine.plan import Plan
+from seg.errors import ConfigError
+from seg.model.paths import format_path, get_path
+from seg.model.resource import CurrentResource, DesiredResource
+from seg.model.secrets import is_digest, secret_digest
+from seg.render.plan_json import plan_to_json
+from seg.render.plan_markdown import render_plan_markdown
+from seg.render.plan_text import render_plan_text
+from seg.workspace.loader import load_workspace
+
+__all__ = ["register"]
+
+
+def _as_current(res: DesiredResource) -> CurrentResource:
+    """A declared resource standing in for live state: secrets as digests, every declared
+    path managed (so a field removed in the head shows as cleared)."""
+    fields = dict(res.fields)
+    for path in res.secret_paths:
+        value = get_path(fields, path)
+        if value is not None:
+            node = fields
+            for key in path[:-1]:
+                child = dict(node[key])  # copy on write: the workspace stays untouched
+                node[key] = child
+                node = child
+            node[path[-1]] = secret_digest(value, "seg-diff")
+    managed = frozenset(format_path(p) for p in res.declared_paths())
+    return CurrentResource(res.kind, res.address, fields, "", "", managed, res.protect)
+
+
+def _as_desired(res: CurrentResource) -> DesiredResource:
+    """Live state as the desired side: secrets (digests) are left out, they cannot compare."""
+
+    def clean(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if not is_digest(v)}
+        return value
+
+    fields = {k: clean(v) for k, v in res.fields.items() if not is_digest(v)}
+    return DesiredResource(res.kind, res.address, fields, frozenset(), res.protect)
+
+
+def _show(plan: Plan, output: Output) -> None:
+    if output is Output.json:
+        write_json(plan_to_json(plan))
+    elif output is Output.markdown:
+        sys.stdout.write(render_plan_markdown(plan))
+    else:
+        render_plan_text(plan, out_console())
+
+
+def _revisions(root: Path, base: str, head: str) -> Plan:
+    from seg.ci.gittree import GitTree, open_repo
+
+    repo, subdir = open_repo(root)
+    trees = [GitTree(repo, rev, subdir) for rev in (base, head)]
+    loaded = [load_workspace(root, None, tree=t) if t.exists else None for t in trees]
+    if loaded[1] is None:
+        raise ConfigError(f"no seg workspace at {subdir or '.'} in {head}")
+    before = [_as_current(r) for r in (loaded[0].resources if loaded[0] else ())]
+    ws = loaded[1]
+    return compute_plan(ws.config.workspace, ws.resources, before, ws.digest,
+                        ws.config.model_change_policy)  # fmt: skip
+
+
+def _environments(root: Path, envs: list[str], api_url: str | None, token: str | None) -> Plan:
+    states = []
+    for env in envs:
+        ws = load_workspace(root, env)
+        client, _ = connect(ws, api_url, token, env)
+        try:
+            states.append((ws, client.read_state()))
+        finally:
+            client.close()
+    (source_ws, source), (_, target) = states
+    desired = [_as_desired(r) for r in source if r.address not in r.kind.system_names]
+    # Compare values only: ownership (what seg manages in each) is not a difference.
+    current = [replace(r, managed=frozenset()) for r in target]
+    return compute_plan(f"{envs[0]} → {envs[1]}", desired, current, "", "breaking")
+
+
+@handle_errors
+def diff_cmd(
+    base: Annotated[str | None, typer.Option("--base", help="Base git revision.")] = None,
+    head: Annotated[str, typer.Option("--head", help="Head git revision.")] = "HEAD",
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="Two environments: --env dev --env prod.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    output: OutputOpt = Output.text,
+    debug: DebugOpt = False,
+) -> None:
+    """What differs between two revisions, or between two environments' live state."""
+    root = workspace_dir(workspace)
+    if env:
+        if len(env) != 2 or base is not None:
+            raise ConfigError("give --base REF [--head REF], or --env A --env B")
+        plan = _environments(root, env, api_url, token)
+    elif base is not None:
+        plan = _revisions(root, base, head)
+    else:
+        raise ConfigError("give --base REF [--head REF], or --env A --env B")
+    _show(plan, output)
+    if plan.has_changes:
+        raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("diff")(diff_cmd)

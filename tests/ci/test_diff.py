@@ -1,0 +1,64 @@
+"""`seg diff --base/--head` between git revisions (no server), and environment overlays."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import git
+import pytest
+from typer.testing import CliRunner
+
+from seg.commands.app import app
+from seg.errors import WorkspaceInvalid
+from seg.workspace import load_workspace
+
+
+def seg(*args: str):
+    result = CliRunner().invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_diff_between_revisions(tmp_path: Path, write_workspace, monkeypatch) -> None:
+    monkeypatch.setenv("KEY", "s3cret")
+    root = write_workspace({"a.yaml": "kind: Source\nname: web\nspec:\n  catalog: js\n"
+                            "  settings: {region: eu, api_key: '${env:KEY}', batch: 1}\n"},
+                           root=tmp_path / "repo" / "ws")  # fmt: skip
+    repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
+    with repo.config_writer() as cfg:
+        cfg.set_value("user", "name", "t")
+        cfg.set_value("user", "email", "t@example.com")
+    repo.git.add("-A")
+    repo.index.commit("base")
+    assert seg("diff", "-w", str(root), "--base", "HEAD").exit_code == 0
+    (root / "a.yaml").write_text("kind: Source\nname: web\nspec:\n  catalog: js\n"
+                                 "  settings: {region: us, api_key: '${env:KEY}'}\n---\n"
+                                 "kind: Source\nname: ios\nspec: {catalog: ios}\n")  # fmt: skip
+    repo.git.add("-A")
+    repo.index.commit("head")
+    result = seg("diff", "-w", str(root), "--base", "HEAD~1", "-o", "json")
+    assert result.exit_code == 2, result.output
+    changes = {c["address"]: c for c in json.loads(result.stdout)["changes"]}
+    assert changes["ios"]["action"] == "create"
+    assert changes["web"]["update_mask"] == ["source.settings.region", "source.settings.batch"]
+    assert "s3cret" not in result.stdout
+    text = seg("diff", "-w", str(root), "--base", "HEAD~1").output
+    assert "settings.batch: 1 → (cleared)" in text
+    assert seg("diff", "-w", str(root), "--base", "HEAD~1", "--head", "HEAD~1").exit_code == 0
+
+
+def test_overlays_merge_by_address(write_workspace) -> None:
+    seg_yaml = "version: seg/v1\nworkspace: a\nenvironments:\n  prod: {workspace: a-prod}\n"
+    root = write_workspace({
+        "s.yaml": "kind: Source\nname: web\nspec: {catalog: js, settings: {a: 1, b: 2}}\n",
+        "envs/prod/s.yaml": "kind: Source\nname: web\nspec: {enabled: false, settings: {b: 3}}\n",
+    }, seg_yaml=seg_yaml)  # fmt: skip
+    (base,) = load_workspace(root, None, {}).resources
+    assert dict(base.fields) == {"catalog": "js", "settings": {"a": 1, "b": 2}}
+    (prod,) = load_workspace(root, "prod", {}).resources
+    assert dict(prod.fields) == {"catalog": "js", "enabled": False, "settings": {"a": 1, "b": 3}}
+    (root / "envs/prod/x.yaml").write_text("kind: Source\nname: nope\nspec: {}\n")
+    with pytest.raises(WorkspaceInvalid) as info:
+        load_workspace(root, "prod", {})
+    assert "overlay for Source 'nope' matches no resource" in str(info.value.diagnostics[0])
