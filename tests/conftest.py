@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from seg.client.http import ControlPlaneClient
 from seg.server.app import create_app
@@ -18,6 +20,23 @@ from seg.server.service import ControlPlane
 from seg.store.sql import SqlStore, open_store
 
 POSTGRES_URL = os.environ.get("SEG_TEST_POSTGRES_URL", "")
+SEG_VARS = ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV")
+
+
+@pytest.fixture
+def clean_seg_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SEG_* settings leak in from the developer's shell: tests use the embedded plane."""
+    for var in SEG_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+def run_cli(*args: str) -> Result:
+    """Run `seg` in-process; a traceback in the output fails the test."""
+    from seg.commands.app import app
+
+    result = CliRunner().invoke(app, list(args))
+    assert "Traceback" not in result.output, result.output
+    return result
 
 
 def _postgres_url() -> str:

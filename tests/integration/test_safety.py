@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from seg.commands.app import app
 from seg.embedded import open_embedded
+from tests.conftest import run_cli as seg
 
 SOURCES = """\
 kind: Source
@@ -39,18 +38,10 @@ spec:
 
 
 @pytest.fixture
-def root(write_workspace, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
-        monkeypatch.delenv(var, raising=False)
+def root(write_workspace, clean_seg_env: None) -> Path:
     ws = write_workspace({"sources.yaml": SOURCES, "team-a/ios.yaml": TEAM_A})
     assert seg("apply", "-w", str(ws), "--auto-approve").exit_code == 0
     return ws
-
-
-def seg(*args: str):
-    result = CliRunner().invoke(app, list(args))
-    assert "Traceback" not in result.output
-    return result
 
 
 def live(root: Path, path: str) -> dict:

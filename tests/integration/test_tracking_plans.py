@@ -8,27 +8,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from seg.commands.app import app
 from seg.embedded import open_embedded
 from tests.conftest import Api
+from tests.conftest import run_cli as seg
 from tests.server.test_resources_api import error
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tracking-plans"
 SCHEMA = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}
 
 
-def seg(*args: str):
-    result = CliRunner().invoke(app, list(args))
-    assert "Traceback" not in result.output
-    return result
-
-
 @pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
-        monkeypatch.delenv(var, raising=False)
+def root(tmp_path: Path, clean_seg_env: None) -> Path:
     target = tmp_path / "tp"
     shutil.copytree(EXAMPLE, target)
     return target

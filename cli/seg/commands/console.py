@@ -11,10 +11,14 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from seg.engine.plan import Plan
 from seg.errors import ApiError, SegError, WorkspaceInvalid
 from seg.render.diagnostics import render_diagnostics
+from seg.render.plan_json import plan_to_json
+from seg.render.plan_markdown import render_plan_markdown
+from seg.render.plan_text import render_plan_text
 
-__all__ = ["err_console", "handle_errors", "out_console", "write_json"]
+__all__ = ["err_console", "handle_errors", "out_console", "show_plan", "write_json"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -30,6 +34,16 @@ def err_console() -> Console:
 
 def write_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def show_plan(plan: Plan, output: str) -> None:
+    """A plan in the requested format (text, json or markdown) on stdout."""
+    if output == "json":
+        write_json(plan_to_json(plan))
+    elif output == "markdown":
+        sys.stdout.write(render_plan_markdown(plan))
+    else:
+        render_plan_text(plan, out_console())
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

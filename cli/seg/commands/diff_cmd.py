@@ -6,14 +6,13 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from seg.commands.console import handle_errors, out_console, write_json
+from seg.commands.console import handle_errors, show_plan
 from seg.commands.options import (
     ApiUrlOpt,
     DebugOpt,
@@ -30,9 +29,6 @@ from seg.errors import ConfigError
 from seg.model.paths import format_path, get_path
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.secrets import is_digest, secret_digest
-from seg.render.plan_json import plan_to_json
-from seg.render.plan_markdown import render_plan_markdown
-from seg.render.plan_text import render_plan_text
 from seg.workspace.loader import load_workspace
 
 __all__ = ["register"]
@@ -65,15 +61,6 @@ def _as_desired(res: CurrentResource) -> DesiredResource:
 
     fields = {k: clean(v) for k, v in res.fields.items() if not is_digest(v)}
     return DesiredResource(res.kind, res.address, fields, frozenset(), res.protect)
-
-
-def _show(plan: Plan, output: Output) -> None:
-    if output is Output.json:
-        write_json(plan_to_json(plan))
-    elif output is Output.markdown:
-        sys.stdout.write(render_plan_markdown(plan))
-    else:
-        render_plan_text(plan, out_console())
 
 
 def _revisions(root: Path, base: str, head: str) -> Plan:
@@ -129,7 +116,7 @@ def diff_cmd(
         plan = _revisions(root, base, head)
     else:
         raise ConfigError("give --base REF [--head REF], or --env A --env B")
-    _show(plan, output)
+    show_plan(plan, output.value)
     if plan.has_changes:
         raise typer.Exit(2)
 

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from seg.apply.executor import ApplyResult, apply_plan
 from seg.client.lease import Lease, lease_info
-from seg.commands.console import err_console, handle_errors, out_console, write_json
+from seg.commands.console import err_console, handle_errors, out_console, show_plan, write_json
 from seg.commands.options import (
     ApiUrlOpt,
     DebugOpt,
@@ -30,24 +30,12 @@ from seg.commands.options import (
 from seg.commands.planfile import check_fresh, read_planfile, write_planfile
 from seg.commands.scaffold import scaffold
 from seg.commands.session import PlanOptions, Session, make_plan, open_session
-from seg.engine.plan import Plan
 from seg.errors import ApplyFailed, ConfigError, PlanBlocked
 from seg.render.apply_view import HumanApplyView, render_apply_summary
-from seg.render.plan_json import plan_to_json
-from seg.render.plan_markdown import render_plan_markdown
 from seg.render.plan_text import render_plan_text
 from seg.workspace.loader import load_workspace
 
 __all__ = ["register"]
-
-
-def _show_plan(plan: Plan, output: Output) -> None:
-    if output is Output.json:
-        write_json(plan_to_json(plan))
-    elif output is Output.markdown:
-        sys.stdout.write(render_plan_markdown(plan))
-    else:
-        render_plan_text(plan, out_console())
 
 
 @handle_errors
@@ -104,7 +92,7 @@ def plan_cmd(
         plan = make_plan(session, options)
         if out is not None:
             write_planfile(out, plan, session.api_url, env, options.as_dict())
-    _show_plan(plan, output)
+    show_plan(plan, output.value)
     if out is not None and output is Output.text:
         err_console().print(f"Saved the plan to {out}; apply it with: seg apply {out}")
     if plan.blocked:
