@@ -12,7 +12,6 @@ import typer
 from rich.console import Console
 
 from seg.apply.executor import ApplyResult, apply_plan
-from seg.client.lease import Lease, lease_info
 from seg.commands.console import err_console, handle_errors, out_console, show_plan, write_json
 from seg.commands.options import (
     ApiUrlOpt,
@@ -140,6 +139,8 @@ def apply_cmd(
         scoped = saved.get("options") or {}
         options = PlanOptions(tuple(scoped.get("targets") or ()), scoped.get("scope"),
                               scoped.get("max_deletes"))  # fmt: skip
+    from seg.client.lease import Lease, lease_info
+
     console = out_console()
     ttl = float(os.environ.get("SEG_LOCK_TTL", "60"))
     with open_session(root, env, api_url, token) as session:

@@ -6,8 +6,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
 __all__ = ["RuleDiff", "diff_rules", "rule_id", "rule_label", "schema_problems"]
 
 RuleId = tuple[str, str, int]
@@ -49,6 +47,8 @@ def diff_rules(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str,
 def schema_problems(rules: Iterable[Mapping[str, Any]]) -> list[tuple[int, str]]:
     """(rule index, message) for every rule whose json_schema is not valid draft-07, and for
     rules that repeat an identity."""
+    import jsonschema  # only when a workspace has tracking plans
+
     out: list[tuple[int, str]] = []
     seen: dict[RuleId, int] = {}
     for index, rule in enumerate(rules):

@@ -7,8 +7,6 @@ import difflib
 from collections import Counter
 from collections.abc import Callable
 
-from seg.fql.parser import FqlError
-from seg.fql.parser import parse as parse_fql
 from seg.model.kinds import KINDS, WAREHOUSE_CATALOGS
 from seg.model.limits import (
     MAX_DBT_CLOUD_MAPPINGS,
@@ -20,7 +18,6 @@ from seg.model.refs import references
 from seg.model.resource import DesiredResource, Origin
 from seg.policy.access import LABEL_SCOPED_ROLES
 from seg.policy.sql import SqlError, dialect_for, output_columns
-from seg.tracking.rules import schema_problems
 from seg.workspace.diagnostics import Diagnostic
 
 __all__ = ["check_references"]
@@ -152,8 +149,10 @@ def _fql(field: str) -> Callable[[DesiredResource, Index], list[Diagnostic]]:
         text = res.fields.get(field)
         if not isinstance(text, str):
             return []
+        from seg.fql.parser import FqlError, parse  # lark loads only for FQL
+
         try:
-            parse_fql(text)
+            parse(text)
         except FqlError as exc:
             return [_at(res, (field,), f"{field}: invalid FQL: {exc}", "fql")]
         return []
@@ -162,6 +161,8 @@ def _fql(field: str) -> Callable[[DesiredResource, Index], list[Diagnostic]]:
 
 
 def _tracking_plan_rules(res: DesiredResource, _index: Index) -> list[Diagnostic]:
+    from seg.tracking.rules import schema_problems
+
     return [
         _at(res, ("rules", str(i), "json_schema") if "json_schema" in res.fields["rules"][i]
             else ("rules", str(i)), message, "tracking-plan/schema")
