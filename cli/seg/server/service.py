@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 import secrets
-import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,8 +19,16 @@ from seg.model.secrets import is_catalog_secret
 from seg.policy.access import allowed, explain
 from seg.policy.models import POLICIES
 from seg.schemas import load_schema
-from seg.server import errors
+from seg.server import errors, pages
 from seg.server.auth import SCOPES, can_write, hash_token, new_token
+from seg.server.bodies import (
+    declared_secrets,
+    mask_paths,
+    new_name,
+    ownership,
+    resource_object,
+    workspace_view,
+)
 from seg.server.crypto import SecretBox
 from seg.server.locks import Locks
 from seg.server.masks import OUTPUT_ONLY, MaskError, apply_update_mask, field_path
@@ -43,9 +47,6 @@ from seg.store.base import (
 from seg.tracking.rules import rule_id, rule_label
 
 __all__ = ["ControlPlane", "Page", "Principal"]
-
-DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
 
 
 def utcnow() -> str:
@@ -155,7 +156,7 @@ class ControlPlane:
             ws = tx.get_workspace(workspace)
         if ws is None:
             raise errors.not_found(f"workspace {workspace!r} not found")
-        return _workspace_view(ws)
+        return workspace_view(ws)
 
     def update_workspace(
         self, principal: Principal, workspace: str, body: dict[str, Any]
@@ -163,7 +164,7 @@ class ControlPlane:
         """PATCH the workspace's settings (owner only): display_name, model_change_policy."""
         self._authorize(principal, workspace, "PATCH", owner_only=True)
         obj = body.get("workspace") or {}
-        paths = _mask_paths(body) + (_mask_paths(obj) if isinstance(obj, dict) else [])
+        paths = mask_paths(body) + (mask_paths(obj) if isinstance(obj, dict) else [])
         with self.store.tx() as tx:
             ws = tx.get_workspace(workspace)
             if ws is None:
@@ -184,7 +185,7 @@ class ControlPlane:
             if new != ws:
                 tx.update_workspace(new)
                 self._audit(tx, principal, "PATCH", f"workspaces/{workspace}", sorted(paths))
-        return _workspace_view(new)
+        return workspace_view(new)
 
     # -- authentication --------------------------------------------------------------------
 
@@ -248,8 +249,8 @@ class ControlPlane:
     ) -> Page:
         """List ``kind`` under ``parent`` (an address, or None for the ``-`` wildcard)."""
         self._authorize(principal, workspace, "GET")
-        size = _page_size(page_size)
-        after = _decode_page_token(page_token, kind.name)
+        size = pages.page_size(page_size)
+        after = pages.decode_page_token(page_token, kind.name)
         parent_name = None
         with self.store.tx() as tx:
             if parent is not None:
@@ -260,7 +261,7 @@ class ControlPlane:
             rows = tx.list_resources(workspace, kind.name, parent_name, after, size + 1)
         more = len(rows) > size
         rows = rows[:size]
-        token = _encode_page_token(rows[-1].name, kind.name) if more else ""
+        token = pages.encode_page_token(rows[-1].name, kind.name) if more else ""
         if principal.user:  # a user's token lists only what the user may read
             access = self.explain_access(principal, workspace, principal.user)
             rows = [r for r in rows if allowed(access, kind.name, _address(r.name), False)]
@@ -285,19 +286,19 @@ class ControlPlane:
         body: dict[str, Any],
     ) -> dict[str, Any]:
         self._authorize(principal, workspace, "POST", owner_only=kind.owner_only)
-        obj = dict(_resource_object(kind, body))
+        obj = dict(resource_object(kind, body))
         collection = collection_name(workspace, kind, parent)
         external_id = obj.pop("external_id", None)
-        name = _new_name(kind, collection, obj.get("name"), external_id)
+        name = new_name(kind, collection, obj.get("name"), external_id)
         self._authorize_resource(principal, workspace, kind, _address(name), "POST")
         check_call_limits(kind, obj)
         parent_name = collection.rsplit("/", 1)[0] if parent is not None else None
-        declared = _declared_secrets(kind, body)
+        declared = declared_secrets(kind, body)
         data = self._new_fields(kind, obj, parent_name, declared)
         if external_id is not None:
             data["external_id"] = external_id
         secret = secret_paths_for(data, declared)
-        managed, protect = _ownership(kind, body)
+        managed, protect = ownership(kind, body)
         salt = secrets.token_hex(8)
         data, sealed = seal_secrets(data, secret, salt, self.box, {})
         now = self.clock()
@@ -359,16 +360,16 @@ class ControlPlane:
     ) -> dict[str, Any]:
         self._authorize(principal, workspace, "PATCH", owner_only=kind.owner_only)
         self._authorize_resource(principal, workspace, kind, address, "PATCH")
-        obj = _resource_object(kind, body)
+        obj = resource_object(kind, body)
         check_call_limits(kind, obj)
-        paths = _mask_paths(body) + _mask_paths(obj)
+        paths = mask_paths(body) + mask_paths(obj)
         values = {k: v for k, v in obj.items() if k != "update_mask"}
         name = resource_name(workspace, kind, address)
         try:
             masked = [field_path(kind, p) for p in paths]
         except MaskError as exc:
             raise errors.invalid_argument(str(exc)) from None
-        managed, protect = _ownership(kind, body)
+        managed, protect = ownership(kind, body)
         with self.store.tx() as tx:
             rec = self._get_for_write(tx, name, if_match)
             data, secret = rec.data, rec.secret_paths
@@ -377,7 +378,7 @@ class ControlPlane:
                     data = apply_update_mask(kind, rec.data, values, paths)
                 except MaskError as exc:
                     raise errors.invalid_argument(str(exc)) from None
-                declared = _declared_secrets(kind, body)
+                declared = declared_secrets(kind, body)
                 self._validate(kind, data, declared | set(rec.secret_paths))
                 secret = _next_secret_paths(rec, data, masked, declared)
             data, sealed = seal_secrets(data, secret, rec.salt, self.box,
@@ -542,8 +543,8 @@ class ControlPlane:
         self, principal: Principal, workspace: str, page_size: str | None, page_token: str | None
     ) -> Page:
         self._authorize(principal, workspace, "GET")
-        size = _page_size(page_size)
-        before = _decode_page_token(page_token, "audit")
+        size = pages.page_size(page_size)
+        before = pages.decode_page_token(page_token, "audit")
         with self.store.tx() as tx:
             rows = tx.list_audit(workspace, int(before) if before else None, size + 1)
         more = len(rows) > size
@@ -559,91 +560,11 @@ class ControlPlane:
             }
             for r in rows
         ]
-        return Page(items, _encode_page_token(str(rows[-1].id), "audit") if more else "")
+        return Page(items, pages.encode_page_token(str(rows[-1].id), "audit") if more else "")
 
 
 def _address(name: str) -> str:
     return parse_resource_name(name)[2]
-
-
-def _new_name(kind: Kind, collection: str, name: Any, external_id: Any) -> str:
-    """The new resource's name: client-chosen slug, or a generated id (``tp_…``)."""
-    if kind.id_prefix:
-        if not isinstance(external_id, str) or not SLUG_RE.match(external_id):
-            raise errors.invalid_argument(f"{kind.key}.external_id must match {SLUG_RE.pattern}")
-        alphabet = string.ascii_letters + string.digits
-        generated = "".join(secrets.choice(alphabet) for _ in range(27))
-        return f"{collection}/{kind.id_prefix}{generated}"
-    if not isinstance(name, str) or not name.startswith(collection + "/"):
-        raise errors.invalid_argument(f"{kind.key}.name must be a resource name in {collection}")
-    slug = name[len(collection) + 1 :]
-    if not re.match(kind.name_pattern, slug):
-        raise errors.invalid_argument(f"{kind.key}.name: {slug!r} must match {kind.name_pattern}")
-    return name
-
-
-def _workspace_view(ws: WorkspaceRecord) -> dict[str, Any]:
-    return {
-        "name": f"workspaces/{ws.slug}",
-        "id": ws.id,
-        "display_name": ws.display_name,
-        "model_change_policy": ws.model_change_policy,
-        "create_time": ws.create_time,
-    }
-
-
-def _resource_object(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
-    obj = body.get(kind.key)
-    if obj is None:
-        return {}
-    if not isinstance(obj, dict):
-        raise errors.invalid_argument(f"{kind.key} must be an object")
-    return obj
-
-
-def _mask_paths(obj: dict[str, Any]) -> list[str]:
-    mask = obj.get("update_mask")
-    if mask is None:
-        return []
-    paths = mask.get("paths") if isinstance(mask, dict) else None
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise errors.invalid_argument("update_mask.paths must be a list of strings")
-    return list(paths)
-
-
-def _ownership(kind: Kind, body: dict[str, Any]) -> tuple[list[str] | None, bool | None]:
-    """The field paths seg manages and the protect flag, when the body carries them."""
-    managed = body.get("managed_paths")
-    if managed is not None:
-        if not isinstance(managed, list) or not all(isinstance(p, str) for p in managed):
-            raise errors.invalid_argument("managed_paths must be a list of strings")
-        managed = sorted({_managed_path(kind, p) for p in managed})
-    protect = body.get("protect")
-    if protect is not None and not isinstance(protect, bool):
-        raise errors.invalid_argument("protect must be a boolean")
-    return managed, protect
-
-
-def _managed_path(kind: Kind, raw: str) -> str:
-    try:
-        path = parse_path(raw)
-    except ValueError as exc:
-        raise errors.invalid_argument(f"managed_paths: {exc}") from None
-    spec = kind.field(path[0])
-    if spec is None or (len(path) > 1 and not spec.map_like):
-        raise errors.invalid_argument(f"managed_paths: unknown field path {raw!r}")
-    return format_path(path)
-
-
-def _declared_secrets(kind: Kind, body: dict[str, Any]) -> set[str]:
-    """Paths the client marks secret (values that came from ``${env:…}``), unprefixed."""
-    raw = body.get("secret_paths", [])
-    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
-        raise errors.invalid_argument("secret_paths must be a list of strings")
-    try:
-        return {format_path(field_path(kind, path)) for path in raw}
-    except MaskError as exc:
-        raise errors.invalid_argument(f"secret_paths: {exc}") from None
 
 
 def _next_secret_paths(
@@ -657,33 +578,3 @@ def _next_secret_paths(
 
     kept = {p for p in rec.secret_paths if not under_mask(p)}
     return secret_paths_for(data, kept | declared)
-
-
-def _page_size(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return DEFAULT_PAGE_SIZE
-    try:
-        size = int(raw)
-    except ValueError:
-        raise errors.invalid_argument("page_size must be an integer") from None
-    if size <= 0:
-        raise errors.invalid_argument("page_size must be positive")
-    return min(size, MAX_PAGE_SIZE)
-
-
-def _encode_page_token(after: str, scope: str) -> str:
-    raw = json.dumps({"a": after, "s": scope}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_page_token(token: str | None, scope: str) -> str | None:
-    if not token:
-        return None
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if data["s"] != scope or not isinstance(data["a"], str):
-            raise ValueError
-        return str(data["a"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise errors.invalid_argument("page_token is invalid") from None

@@ -1,0 +1,105 @@
+"""Reading request bodies: the resource object, update masks, ownership metadata, secret
+paths, and the names of new resources."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from typing import Any
+
+from seg.model.kinds import Kind
+from seg.model.names import SLUG_RE
+from seg.model.paths import format_path, parse_path
+from seg.server import errors
+from seg.server.masks import MaskError, field_path
+from seg.store.base import WorkspaceRecord
+
+__all__ = [
+    "declared_secrets",
+    "mask_paths",
+    "new_name",
+    "ownership",
+    "resource_object",
+    "workspace_view",
+]
+
+
+def resource_object(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    obj = body.get(kind.key)
+    if obj is None:
+        return {}
+    if not isinstance(obj, dict):
+        raise errors.invalid_argument(f"{kind.key} must be an object")
+    return obj
+
+
+def mask_paths(obj: dict[str, Any]) -> list[str]:
+    mask = obj.get("update_mask")
+    if mask is None:
+        return []
+    paths = mask.get("paths") if isinstance(mask, dict) else None
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise errors.invalid_argument("update_mask.paths must be a list of strings")
+    return list(paths)
+
+
+def ownership(kind: Kind, body: dict[str, Any]) -> tuple[list[str] | None, bool | None]:
+    """The field paths seg manages and the protect flag, when the body carries them."""
+    managed = body.get("managed_paths")
+    if managed is not None:
+        if not isinstance(managed, list) or not all(isinstance(p, str) for p in managed):
+            raise errors.invalid_argument("managed_paths must be a list of strings")
+        managed = sorted({_managed_path(kind, p) for p in managed})
+    protect = body.get("protect")
+    if protect is not None and not isinstance(protect, bool):
+        raise errors.invalid_argument("protect must be a boolean")
+    return managed, protect
+
+
+def _managed_path(kind: Kind, raw: str) -> str:
+    try:
+        path = parse_path(raw)
+    except ValueError as exc:
+        raise errors.invalid_argument(f"managed_paths: {exc}") from None
+    spec = kind.field(path[0])
+    if spec is None or (len(path) > 1 and not spec.map_like):
+        raise errors.invalid_argument(f"managed_paths: unknown field path {raw!r}")
+    return format_path(path)
+
+
+def declared_secrets(kind: Kind, body: dict[str, Any]) -> set[str]:
+    """Paths the client marks secret (values that came from ``${env:…}``), unprefixed."""
+    raw = body.get("secret_paths", [])
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise errors.invalid_argument("secret_paths must be a list of strings")
+    try:
+        return {format_path(field_path(kind, path)) for path in raw}
+    except MaskError as exc:
+        raise errors.invalid_argument(f"secret_paths: {exc}") from None
+
+
+def new_name(kind: Kind, collection: str, name: Any, external_id: Any) -> str:
+    """The new resource's name: client-chosen slug, or a generated id (``tp_…``)."""
+    if kind.id_prefix:
+        if not isinstance(external_id, str) or not SLUG_RE.match(external_id):
+            raise errors.invalid_argument(f"{kind.key}.external_id must match {SLUG_RE.pattern}")
+        alphabet = string.ascii_letters + string.digits
+        generated = "".join(secrets.choice(alphabet) for _ in range(27))
+        return f"{collection}/{kind.id_prefix}{generated}"
+    if not isinstance(name, str) or not name.startswith(collection + "/"):
+        raise errors.invalid_argument(f"{kind.key}.name must be a resource name in {collection}")
+    slug = name[len(collection) + 1 :]
+    if not re.match(kind.name_pattern, slug):
+        raise errors.invalid_argument(f"{kind.key}.name: {slug!r} must match {kind.name_pattern}")
+    return name
+
+
+def workspace_view(ws: WorkspaceRecord) -> dict[str, Any]:
+    return {
+        "name": f"workspaces/{ws.slug}",
+        "id": ws.id,
+        "display_name": ws.display_name,
+        "model_change_policy": ws.model_change_policy,
+        "create_time": ws.create_time,
+    }

@@ -1,0 +1,50 @@
+"""Pagination: page sizes and opaque page tokens (keyset by resource name)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from seg.server import errors
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "decode_page_token",
+    "encode_page_token",
+    "page_size",
+]
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+def page_size(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_PAGE_SIZE
+    try:
+        size = int(raw)
+    except ValueError:
+        raise errors.invalid_argument("page_size must be an integer") from None
+    if size <= 0:
+        raise errors.invalid_argument("page_size must be positive")
+    return min(size, MAX_PAGE_SIZE)
+
+
+def encode_page_token(after: str, scope: str) -> str:
+    raw = json.dumps({"a": after, "s": scope}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_page_token(token: str | None, scope: str) -> str | None:
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if data["s"] != scope or not isinstance(data["a"], str):
+            raise ValueError
+        return str(data["a"])
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise errors.invalid_argument("page_token is invalid") from None
