@@ -1,0 +1,28 @@
+"""The wheel ships the JSON Schemas (schemas/ → seg/schemas), byte for byte."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_wheel_contains_every_schema(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("seg-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {n: archive.read(n) for n in archive.namelist() if n.startswith("seg/schemas/")}
+        assert "seg/commands/app.py" in archive.namelist()
+    expected = {f"seg/schemas/{p.name}": p.read_bytes() for p in (REPO / "schemas").glob("*.json")}
+    assert shipped == expected
