@@ -30,6 +30,24 @@ def clean_seg_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
+def embedded_call(root: Path, method: str, path: str, workspace: str = "acme",
+                  body: object = None) -> httpx.Response:  # fmt: skip
+    """One request to the embedded control plane of the workspace at ``root``."""
+    from seg.embedded import open_embedded
+
+    client = open_embedded(root, workspace)
+    try:
+        return client.http.request(method, f"/v1beta/workspaces/{workspace}/{path}", json=body)
+    finally:
+        client.close()
+
+
+def live(root: Path, path: str, workspace: str = "acme") -> dict:
+    """A resource (or list) as the embedded control plane holds it."""
+    result: dict = embedded_call(root, "GET", path, workspace).json()
+    return result
+
+
 def run_cli(*args: str) -> Result:
     """Run `seg` in-process; a traceback in the output fails the test."""
     from seg.commands.app import app

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from seg.commands.app import app
 from seg.embedded import open_embedded
+from tests.conftest import live
 
 SECRET = "AMP-SECRET-value-42"
 
@@ -64,14 +65,6 @@ def seg(runner: CliRunner, root: Path, *args: str):
     result = runner.invoke(app, [args[0], "-w", str(root), *args[1:]])
     assert "Traceback" not in result.output
     return result
-
-
-def live(root: Path, path: str) -> dict:
-    client = open_embedded(root, "acme")
-    try:
-        return client.http.get(f"/v1beta/workspaces/acme/{path}").json()
-    finally:
-        client.close()
 
 
 def test_plan_apply_then_plan_shows_no_changes(runner, root) -> None:

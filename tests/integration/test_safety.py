@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from seg.embedded import open_embedded
+from tests.conftest import embedded_call, live
 from tests.conftest import run_cli as seg
 
 SOURCES = """\
@@ -44,20 +45,8 @@ def root(write_workspace, clean_seg_env: None) -> Path:
     return ws
 
 
-def live(root: Path, path: str) -> dict:
-    client = open_embedded(root, "acme")
-    try:
-        return client.http.get(f"/v1beta/workspaces/acme/{path}").json()
-    finally:
-        client.close()
-
-
 def patch(root: Path, path: str, body: dict) -> None:
-    client = open_embedded(root, "acme")
-    try:
-        assert client.http.patch(f"/v1beta/workspaces/acme/{path}", json=body).status_code == 200
-    finally:
-        client.close()
+    assert embedded_call(root, "PATCH", path, body=body).status_code == 200
 
 
 def test_fields_seg_managed_are_cleared_when_removed_and_others_left_alone(root: Path) -> None:

@@ -10,7 +10,15 @@ from typing import Annotated, Any
 import typer
 
 from seg.commands.console import handle_errors, out_console, write_json
-from seg.commands.options import DebugOpt, EnvOpt, Output, OutputOpt, WorkspaceOpt, workspace_dir
+from seg.commands.options import (
+    DebugOpt,
+    EnvOpt,
+    EventsOpt,
+    Output,
+    OutputOpt,
+    WorkspaceOpt,
+    workspace_dir,
+)
 from seg.errors import ConfigError
 from seg.render.plan_text import Line, write_lines
 from seg.workspace.loader import load_workspace
@@ -67,7 +75,7 @@ def read_events(path: Path) -> list[tuple[int, Any]]:
 @handle_errors
 def test_cmd(
     destination: Annotated[str, typer.Option("--destination", help="SOURCE/DESTINATION.")],
-    events: Annotated[Path, typer.Option("--events", help="A JSONL file of sample events.")],
+    events: EventsOpt,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
     output: OutputOpt = Output.text,

@@ -13,6 +13,7 @@ __all__ = [
     "DatabaseOpt",
     "DebugOpt",
     "EnvOpt",
+    "EventsOpt",
     "Output",
     "OutputOpt",
     "TokenOpt",
@@ -54,6 +55,7 @@ MaxDeletesOpt = Annotated[
     int | None,
     typer.Option("--max-deletes", help="Block the plan if it destroys more than N resources."),
 ]
+EventsOpt = Annotated[Path, typer.Option("--events", help="A JSONL file of sample events.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]
 DatabaseOpt = Annotated[
     str | None,

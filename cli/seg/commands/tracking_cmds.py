@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from seg.commands.console import handle_errors, out_console, write_json
 from seg.commands.fql_cmds import read_events
-from seg.commands.options import DebugOpt, EnvOpt, Output, OutputOpt, WorkspaceOpt, workspace_dir
+from seg.commands.options import (
+    DebugOpt,
+    EnvOpt,
+    EventsOpt,
+    Output,
+    OutputOpt,
+    WorkspaceOpt,
+    workspace_dir,
+)
 from seg.errors import ConfigError
 from seg.render.plan_text import Line, write_lines
 from seg.workspace.loader import load_workspace
@@ -22,7 +29,7 @@ tracking_app = typer.Typer(help="Tracking plan tools.", no_args_is_help=True)
 @handle_errors
 def check_events_cmd(
     plan: Annotated[str, typer.Argument(help="The TrackingPlan's name in the workspace.")],
-    events: Annotated[Path, typer.Option("--events", help="A JSONL file of sample events.")],
+    events: EventsOpt,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
     output: OutputOpt = Output.text,
