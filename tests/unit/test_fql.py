@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from seg.fql import FqlError, evaluate, parse, to_source
 from seg.fql.ast import BinOp, Call, ListLit, Literal, Not, PathRef
+from seg.fql.glob import GlobError, compile_glob
 
 EVENT = {
     "event": "Button Clicked",
@@ -192,6 +193,17 @@ paths = st.lists(keys, min_size=1, max_size=3).map(lambda k: PathRef(tuple(k)))
 atoms = st.one_of(literals, paths)
 
 
+def _well_formed(pattern) -> bool:
+    """A literal match() pattern must be a valid glob to parse (malformed classes are errors)."""
+    if not (isinstance(pattern, Literal) and isinstance(pattern.value, str)):
+        return True
+    try:
+        compile_glob(pattern.value)
+    except GlobError:
+        return False
+    return True
+
+
 def _extend(children: st.SearchStrategy) -> st.SearchStrategy:
     ops = st.sampled_from(["or", "and", "=", "!=", "<", "<=", ">", ">=", "in"])
     return st.one_of(
@@ -199,7 +211,7 @@ def _extend(children: st.SearchStrategy) -> st.SearchStrategy:
         st.builds(Not, children),
         st.lists(children, max_size=3).map(lambda items: ListLit(tuple(items))),
         st.builds(lambda a: Call("lowercase", (a,)), children),
-        st.builds(lambda a, b: Call("match", (a, b)), children, children),
+        st.builds(lambda a, b: Call("match", (a, b)), children, children.filter(_well_formed)),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -32,6 +32,9 @@ class All:
 @dataclass(frozen=True)
 class Literal:
     value: Any  # str, int, float, bool or None
+    # Where a parsed literal came from (for errors about it); not part of its identity.
+    column: int = field(default=0, compare=False, repr=False)
+    source: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from seg.fql.ast import All, BinOp, Call, ListLit, Literal, Node, Not, PathRef
-from seg.fql.glob import glob_match
+from seg.fql.glob import GlobError, compile_glob, glob_match
 
 __all__ = ["compile_expr", "evaluate", "fql_type"]
 
@@ -129,6 +129,15 @@ UNARY: dict[str, Fn] = {
 }
 
 
+def _literal_match(left: Fn, pattern: str) -> Fn:
+    """``match`` with a literal pattern: compiled once (a malformed one matches nothing)."""
+    try:
+        glob = compile_glob(pattern)
+    except GlobError:
+        return lambda _e: False
+    return lambda e: (lambda s: isinstance(s, str) and glob.match(s))(left(e))
+
+
 def _binary_call(name: str, left: Fn, right: Fn) -> Fn:
     if name == "contains":
         return lambda e: (lambda s, t: isinstance(s, str) and isinstance(t, str) and t in s)(
@@ -188,6 +197,9 @@ def compile_expr(node: Node) -> Fn:
         if node.name in UNARY:
             fn, arg = UNARY[node.name], args[0]
             return lambda e: fn(arg(e))
+        pattern = node.args[1]
+        if node.name == "match" and isinstance(pattern, Literal) and isinstance(pattern.value, str):
+            return _literal_match(args[0], pattern.value)
         return _binary_call(node.name, args[0], args[1])
     return _binop(node)
 

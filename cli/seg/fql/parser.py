@@ -9,10 +9,14 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from seg.fql.ast import All, BinOp, Call, ListLit, Literal, Node, Not, PathRef
+from seg.fql.glob import GlobError, compile_glob
 
-__all__ = ["ARITY", "MAX_BYTES", "FqlError", "parse"]
+__all__ = ["ARITY", "MAX_BYTES", "MAX_DEPTH", "FqlError", "parse"]
 
 MAX_BYTES = 5 * 1024
+# Nesting levels of the tree: each operator, `!`, call and list is one (so a chain of
+# `or` terms nests one level per term). Evaluating and printing recurse once per level.
+MAX_DEPTH = 100
 
 # name → (min args, max args)
 ARITY = {
@@ -143,7 +147,7 @@ class _ToAst(Transformer[Token, Node]):
         return Not(operand)
 
     def string(self, token: Token) -> Node:
-        return Literal(_unescape_string(str(token)))
+        return Literal(_unescape_string(str(token)), token.column or 0, str(token))
 
     def number(self, token: Token) -> Node:
         text = str(token)
@@ -171,10 +175,56 @@ class _ToAst(Transformer[Token, Node]):
         if not low <= len(present) <= high:
             raise FqlError(f"{fname}() takes {low} argument{'s' if low != 1 else ''}, "
                            f"got {len(present)}", name.column or 0)  # fmt: skip
+        if fname == "match":
+            _check_glob(present[1])
         return Call(fname, present)
 
     def path(self, token: Token) -> Node:
         return PathRef(_split_path(str(token)))
+
+
+def _source_offset(raw: str, index: int) -> int:
+    """The offset in a quoted literal's source of its ``index``-th unescaped character."""
+    pos, seen = 1, 0
+    while seen < index and pos < len(raw) - 1:
+        pos += 2 if raw[pos] == "\\" else 1
+        seen += 1
+    return pos
+
+
+def _check_glob(pattern: Node) -> None:
+    """A literal ``match()`` pattern must be a well-formed glob."""
+    if not (isinstance(pattern, Literal) and isinstance(pattern.value, str)):
+        return
+    try:
+        compile_glob(pattern.value)
+    except GlobError as exc:
+        column = (
+            pattern.column + _source_offset(pattern.source, exc.offset) if pattern.column else 0
+        )
+        raise FqlError(f"match(): {exc.message}", column) from None
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, BinOp):
+        return (node.left, node.right)
+    if isinstance(node, Not):
+        return (node.operand,)
+    if isinstance(node, ListLit):
+        return node.items
+    if isinstance(node, Call):
+        return node.args
+    return ()
+
+
+def depth(node: Node) -> int:
+    """How many levels ``node`` nests (a leaf is 1), without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in _children(current))
+    return deepest
 
 
 @cache
@@ -219,4 +269,7 @@ def parse(text: str) -> Node:
         if isinstance(inner, FqlError):
             raise inner from None
         raise
+    if depth(tree) > MAX_DEPTH:
+        raise FqlError(f"FQL expression nests deeper than {MAX_DEPTH} levels (operators, "
+                       "'!', calls and lists); split it or use 'in [...]'", 1)  # fmt: skip
     return tree
