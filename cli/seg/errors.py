@@ -5,6 +5,7 @@ SegError                    any failure seg reports to the user (exit 1)
 ├── ConfigError             options or environment are wrong (missing token, unknown env)
 ├── ApiError                the control plane answered with an error body
 │   └── TransportError      the control plane could not be reached
+│       └── RetryBudgetSpent    … and the run's retry budget is spent: stop, do not go on
 ├── StalePlan               a saved plan no longer matches the live state (exit 4)
 ├── PlanBlocked             a plan holds changes blocked by policy (exit 3)
 └── ApplyFailed             some changes of an apply failed
@@ -23,6 +24,7 @@ __all__ = [
     "ApplyFailed",
     "ConfigError",
     "PlanBlocked",
+    "RetryBudgetSpent",
     "SegError",
     "StalePlan",
     "TransportError",
@@ -69,6 +71,11 @@ class TransportError(ApiError):
 
     def __init__(self, message: str, method: str = "", url: str = "") -> None:
         super().__init__(0, 14, message, method, url)
+
+
+class RetryBudgetSpent(TransportError):
+    """Raised when a request fails and the client's retry budget (shared by every request of
+    one run) is spent: the control plane is down, and further requests would fail too."""
 
 
 class StalePlan(SegError):

@@ -1,5 +1,6 @@
 """Retries: connection errors, 429 with Retry-After and 5xx are retried with backoff; a create
-whose response was lost is found done on retry. Faults are injected around the real server."""
+whose response was lost is found done on retry; one retry budget bounds a whole run.
+Faults are injected around the real server."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import time
 
 import httpx
 import pytest
+from rich.console import Console
 
+from seg.apply import NullObserver, apply_plan
 from seg.client.http import ControlPlaneClient
-from seg.errors import TransportError
+from seg.engine import compute_plan
+from seg.errors import RetryBudgetSpent, TransportError
 from seg.model.kinds import KINDS
+from seg.model.resource import DesiredResource
+from seg.render.apply_view import render_apply_summary
 from tests.conftest import Api
 
 
@@ -72,3 +78,65 @@ def test_giving_up_reports_one_clear_error(api: Api) -> None:
     with pytest.raises(TransportError, match="cannot reach the control plane"):
         seg.get_workspace()
     assert faulty.calls == 5  # the first try and four retries
+
+
+class DiesAfter(httpx.BaseTransport):
+    """The real server until ``writes`` writes have gone through; then nothing listens."""
+
+    def __init__(self, inner: httpx.BaseTransport, writes: int) -> None:
+        self.inner = inner
+        self.writes_left = writes
+        self.calls = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if request.method != "GET":
+            if self.writes_left == 0:
+                raise httpx.ConnectError("connection refused", request=request)
+            self.writes_left -= 1
+        return self.inner.handle_request(request)
+
+
+def test_one_retry_budget_is_shared_by_every_request(api: Api) -> None:
+    faulty = Faulty(api.transport, dict.fromkeys(range(1, 1000), "connect"))
+    http = httpx.Client(transport=faulty, base_url="http://embedded")
+    seg = ControlPlaneClient(http, api.workspace, backoff=0.1, retry_budget=0.5)
+    start = time.monotonic()
+    with pytest.raises(RetryBudgetSpent, match="retry budget of 0.5s is spent"):
+        seg.get_workspace()  # waits 0.1 + 0.2, then 0.4 more would pass the budget
+    assert faulty.calls == 3
+    for _ in range(20):  # every later request: at most one short retry left, then give up
+        with pytest.raises(RetryBudgetSpent):
+            seg.get_workspace()
+    assert faulty.calls <= 3 + 20 * 2 and seg.budget.spent <= 0.5 + 0.5
+    assert time.monotonic() - start < 0.5 + 5  # the budget, plus a generous margin
+
+
+def test_an_apply_against_a_dead_control_plane_stops_and_reports_what_was_left(api: Api) -> None:
+    desired = [DesiredResource(KINDS["Source"], f"s{i:02d}", {"catalog": "javascript"})
+               for i in range(30)]  # fmt: skip
+    plan = compute_plan(api.workspace, desired, api.seg_client().read_state())
+    dying = DiesAfter(api.transport, writes=4)
+    http = httpx.Client(transport=dying, base_url="http://embedded",
+                        headers={"Authorization": f"Bearer {api.owner_token}"})  # fmt: skip
+    seg = ControlPlaneClient(http, api.workspace, backoff=0.05, retry_budget=1.0)
+    start = time.monotonic()
+    result = apply_plan(plan, seg, NullObserver())
+    assert time.monotonic() - start < 1.0 + 10  # not 26 changes × four backoffs each
+    counts = {s: len(result.with_status(s)) for s in ("applied", "failed", "not_attempted")}
+    assert counts["applied"] == 4 and counts["failed"] >= 1
+    assert sum(counts.values()) == 30 and counts["not_attempted"] >= 30 - 4 - 3
+    assert "cannot reach the control plane" in result.stopped and "retry budget" in result.stopped
+    assert not result.ok
+    assert dying.calls <= 4 + 30  # the four writes, then a bounded number of attempts
+    live = api.http.get(api.url("/sources")).json()["sources"]
+    assert len(live) == 4
+    console = Console(record=True, width=200)
+    render_apply_summary(result, console)
+    text = console.export_text()
+    first = text.splitlines()[0]
+    assert first.startswith("Apply stopped: cannot reach the control plane") and first.endswith(
+        f"4 applied, {counts['failed']} failed, 0 skipped, {counts['not_attempted']} not attempted."
+    )
+    left = [r.step.change.address for r in result.with_status("not_attempted")]
+    assert all(f"  not attempted: create Source {a}" in text for a in left)

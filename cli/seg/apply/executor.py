@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from seg.engine.order import Step, plan_steps
 from seg.engine.plan import Plan
-from seg.errors import SegError
+from seg.errors import RetryBudgetSpent, SegError
 from seg.model.kinds import Kind
 from seg.model.paths import format_path
 
@@ -24,7 +24,7 @@ __all__ = [
     "apply_plan",
 ]
 
-Status = Literal["applied", "failed", "skipped"]
+Status = Literal["applied", "failed", "skipped", "not_attempted"]
 
 
 class ControlPlaneWriter(Protocol):
@@ -76,13 +76,14 @@ class StepResult:
 @dataclass
 class ApplyResult:
     results: list[StepResult] = field(default_factory=list)
+    stopped: str = ""  # why the apply stopped before its last step ("" when it did not)
 
     def with_status(self, status: Status) -> list[StepResult]:
         return [r for r in self.results if r.status == status]
 
     @property
     def ok(self) -> bool:
-        return not self.with_status("failed") and not self.with_status("skipped")
+        return all(r.status == "applied" for r in self.results)
 
 
 def _secret_paths(step: Step, mask: list[str] | None) -> list[str]:
@@ -148,22 +149,33 @@ def _reconnects(step: Step) -> list[str]:
 def apply_plan(
     plan: Plan, api: ControlPlaneWriter, observer: ApplyObserver, use_etags: bool = True
 ) -> ApplyResult:
-    """Apply every step whose dependencies succeeded; record each outcome."""
+    """Apply every step whose dependencies succeeded; record each outcome. When the control
+    plane stays unreachable past the retry budget, stop: the rest is "not attempted"."""
     steps = plan_steps(plan)
     observer.started(len(steps))
     result = ApplyResult()
     done: set[int] = set()
     for step in steps:
-        blocked = [d for d in step.depends_on if d not in done]
-        if blocked:
-            outcome = StepResult(step, "skipped", "a change it depends on did not apply")
-        else:
-            try:
-                _run(step, api, use_etags)
-                outcome = StepResult(step, "applied")
-                done.add(step.index)
-            except SegError as exc:
-                outcome = StepResult(step, "failed", str(exc))
+        if result.stopped:
+            result.results.append(StepResult(step, "not_attempted", result.stopped))
+            continue
+        outcome, stop = _step(step, api, use_etags, done)
+        result.stopped = outcome.error if stop else ""
         result.results.append(outcome)
         observer.step_finished(outcome)
     return result
+
+
+def _step(step: Step, api: ControlPlaneWriter, use_etags: bool, done: set[int]
+          ) -> tuple[StepResult, bool]:  # fmt: skip
+    """The step's outcome, and whether the apply must stop (the control plane is gone)."""
+    if any(d not in done for d in step.depends_on):
+        return StepResult(step, "skipped", "a change it depends on did not apply"), False
+    try:
+        _run(step, api, use_etags)
+    except RetryBudgetSpent as exc:
+        return StepResult(step, "failed", exc.message), True
+    except SegError as exc:
+        return StepResult(step, "failed", str(exc)), False
+    done.add(step.index)
+    return StepResult(step, "applied"), False

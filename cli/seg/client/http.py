@@ -6,15 +6,16 @@ The same class talks to a remote ``seg serve`` and to the embedded control plane
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from seg.errors import ApiError, TransportError
+from seg.errors import ApiError, RetryBudgetSpent, TransportError
 from seg.model.kinds import KINDS, Kind, kinds_in_order
 from seg.model.limits import MAX_RULES_PER_CALL
 from seg.model.names import collection_name, parse_resource_name, resource_name, wildcard_collection
@@ -22,24 +23,57 @@ from seg.model.resource import CurrentResource
 from seg.model.secrets import digest_matches, is_digest
 from seg.tracking.rules import diff_rules
 
-__all__ = ["API_PREFIX", "ControlPlaneClient", "PAGE_SIZE"]
+__all__ = ["API_PREFIX", "DEFAULT_RETRY_BUDGET", "ControlPlaneClient", "PAGE_SIZE", "RetryBudget"]
 
 API_PREFIX = "/v1beta"
 PAGE_SIZE = 1000
+DEFAULT_RETRY_BUDGET = 30.0  # seconds of failed attempts and backoff per run, in all
 COMPUTED = frozenset({"name", "create_time", "update_time", "etag", "managed_paths", "protect"})
+
+
+class RetryBudget:
+    """Seconds one run may spend on failed attempts and the waits between retries, shared by
+    all its requests (and threads): a dead control plane costs ``total`` seconds, not
+    ``retries × backoff`` per remaining change."""
+
+    def __init__(self, total: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.total = total
+        self.clock = clock
+        self.spent = 0.0
+        self._lock = threading.Lock()
+
+    def charge(self, seconds: float) -> None:
+        with self._lock:
+            self.spent += max(seconds, 0.0)
+
+    def allows(self, wait: float) -> bool:
+        """Whether waiting ``wait`` more seconds (then retrying) stays within the budget."""
+        with self._lock:
+            return self.spent + wait <= self.total
+
+    @property
+    def exhausted(self) -> bool:
+        with self._lock:
+            return self.spent >= self.total
 
 
 class ControlPlaneClient:
     """Reads and writes one workspace. Every error is an ``ApiError`` with the API's message."""
 
     def __init__(
-        self, http: httpx.Client, workspace: str, retries: int = 4, backoff: float = 0.25
+        self,
+        http: httpx.Client,
+        workspace: str,
+        retries: int = 4,
+        backoff: float = 0.25,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
     ) -> None:
         self.http = http
         self.workspace = workspace
         self.request_count = 0
         self.retries = retries
         self.backoff = backoff
+        self.budget = RetryBudget(retry_budget)
         # Kinds with generated ids (tracking plans): address (external_id) ↔ resource name.
         self._names: dict[tuple[str, str], str] = {}
 
@@ -64,26 +98,45 @@ class ControlPlaneClient:
     def _send_with_retries(
         self, method: str, url: str, body: Any, params: Any, headers: Any
     ) -> httpx.Response:
-        """Retry connection errors, 429 (honouring Retry-After) and 5xx with backoff.
+        """Retry connection errors, 429 (honouring Retry-After) and 5xx with backoff, within
+        the run's retry budget; once it is spent, a failure raises ``RetryBudgetSpent``.
 
         Every request seg sends is safe to repeat: reads, updates that set values, deletes,
         and creates, whose retry the callers below treat as done when it finds the resource.
         """
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
-            try:
-                response = self._send_once(method, url, body, params, headers)
-            except httpx.HTTPError as exc:
-                if last:
-                    raise TransportError(
-                        f"cannot reach the control plane: {exc}", method, url
-                    ) from None
-                time.sleep(self.backoff * 2**attempt)
-                continue
-            if last or not (response.status_code == 429 or response.status_code >= 500):
+            started = self.budget.clock()
+            response, failure = self._attempt(method, url, body, params, headers)
+            if response is not None and not _retriable(response):
                 return response
-            time.sleep(_retry_after(response, self.backoff * 2**attempt))
+            self.budget.charge(self.budget.clock() - started)
+            default = self.backoff * 2**attempt
+            wait = 0.0 if last else _retry_after(response, default) if response else default
+            if not self.budget.allows(wait):
+                raise RetryBudgetSpent(
+                    f"{failure} (gave up: the retry budget of {self.budget.total:g}s is spent)",
+                    method, url,
+                )  # fmt: skip
+            if last:
+                if response is not None:
+                    return response
+                raise TransportError(failure, method, url)
+            time.sleep(wait)
+            self.budget.charge(wait)
         raise AssertionError("unreachable")
+
+    def _attempt(self, method: str, url: str, body: Any, params: Any, headers: Any
+                 ) -> tuple[httpx.Response | None, str]:  # fmt: skip
+        """One try: the response (None when there is none) and what went wrong, if anything."""
+        try:
+            response = self._send_once(method, url, body, params, headers)
+        except httpx.HTTPError as exc:
+            return None, f"cannot reach the control plane: {exc}"
+        if not _retriable(response):
+            return response, ""
+        error = _api_error(response, method, url)
+        return response, f"the control plane answered HTTP {error.status}: {error.message}"
 
     def _send_once(self, method: str, url: str, body: Any, params: Any, headers: Any
                    ) -> httpx.Response:  # fmt: skip
@@ -302,6 +355,10 @@ def _same_value(want: Any, have: Any) -> bool:
     if isinstance(want, dict) and isinstance(have, dict):
         return all(_same_value(v, have.get(k)) for k, v in want.items())
     return bool(want == have) and type(want) is type(have)
+
+
+def _retriable(response: httpx.Response) -> bool:
+    return response.status_code == 429 or response.status_code >= 500
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:

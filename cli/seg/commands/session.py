@@ -56,7 +56,25 @@ def connect(
         headers={"Authorization": f"Bearer {token}", "User-Agent": "seg"},
         timeout=httpx.Timeout(60.0, connect=10.0),
     )
-    return ControlPlaneClient(http, config.workspace), url
+    return ControlPlaneClient(http, config.workspace, retry_budget=_retry_budget()), url
+
+
+def _retry_budget() -> float:
+    """Seconds of retrying one run may spend in all ($SEG_RETRY_BUDGET, default 30)."""
+    from seg.client.http import DEFAULT_RETRY_BUDGET
+
+    raw = os.environ.get("SEG_RETRY_BUDGET", "")
+    if not raw.strip():
+        return DEFAULT_RETRY_BUDGET
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:  # also refuses nan
+        raise ConfigError(
+            f"SEG_RETRY_BUDGET must be a number of seconds from 0 to 3600, not {raw[:40]!r}"
+        )
+    return seconds
 
 
 @contextmanager

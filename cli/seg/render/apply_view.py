@@ -49,6 +49,9 @@ class HumanApplyView:
 
 
 def render_apply_summary(result: ApplyResult, console: Console) -> None:
+    if result.stopped:
+        _render_stopped(result, console)
+        return
     applied, failed, skipped = (
         len(result.with_status(s)) for s in ("applied", "failed", "skipped")
     )
@@ -60,3 +63,19 @@ def render_apply_summary(result: ApplyResult, console: Console) -> None:
         console.print(
             "Re-run `seg apply` after fixing the failures; it converges without duplicates."
         )
+
+
+def _render_stopped(result: ApplyResult, console: Console) -> None:
+    """One line saying what happened and what was left, then the changes left undone."""
+    applied, failed, skipped, left = (
+        len(result.with_status(s)) for s in ("applied", "failed", "skipped", "not_attempted")
+    )
+    console.print(
+        f"[bold red]Apply stopped: {escape(result.stopped)}. {applied} applied, {failed} failed, "
+        f"{skipped} skipped, {left} not attempted.[/]"
+    )
+    for outcome in result.with_status("not_attempted"):
+        change = outcome.step.change
+        console.print(f"  not attempted: {outcome.step.op} {change.kind.name} "
+                      f"{escape(change.address)}")  # fmt: skip
+    console.print("Re-run `seg apply` when the control plane is back; it converges.")
