@@ -5,6 +5,7 @@ Faults are injected around the real server."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from seg.errors import RetryBudgetSpent, TransportError
 from seg.model.kinds import KINDS
 from seg.model.resource import DesiredResource
 from seg.render.apply_view import render_apply_summary
-from tests.conftest import Api
+from tests.conftest import Api, run_cli
 
 
 class Faulty(httpx.BaseTransport):
@@ -140,3 +141,15 @@ def test_an_apply_against_a_dead_control_plane_stops_and_reports_what_was_left(a
     )
     left = [r.step.change.address for r in result.with_status("not_attempted")]
     assert all(f"  not attempted: create Source {a}" in text for a in left)
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "nan", "1e9"])
+def test_a_bad_retry_budget_is_one_clear_error(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "seg.yaml").write_text("version: seg/v1\nworkspace: acme\n")
+    monkeypatch.setenv("SEG_RETRY_BUDGET", value)
+    monkeypatch.setenv("SEG_TOKEN", "t")
+    result = run_cli("plan", "-w", str(tmp_path), "--api-url", "http://127.0.0.1:9")
+    assert result.exit_code == 1
+    assert "SEG_RETRY_BUDGET must be a number of seconds from 0 to 3600" in result.output

@@ -308,3 +308,25 @@ def test_the_server_answers_400_for_every_blowup(api: Api) -> None:
     assert api.http.post(filters, json={"filter": good}).status_code == 200
     patch = {"filter": {"if": "match(a, '[z-a]')"}, "update_mask": {"paths": ["filter.if"]}}
     assert "reversed range" in error(api.http.patch(f"{filters}/ok", json=patch), 400, 3)
+
+
+def test_deep_events_are_refused_or_evaluated_never_a_crash(root: Path, tmp_path: Path) -> None:
+    deepest = tmp_path / "deepest.json"
+    deepest.write_text(json.dumps({"a": json.loads("[" * 99 + "]" * 99)}))  # 100 levels
+    for expr, out in (("a = a", "true"), ("length(string(a))", "198"), ("a in [a]", "true")):
+        result = seg("fql", "eval", expr, "--event", str(deepest))
+        assert result.exit_code == 0 and result.stdout == out + "\n", result.output
+    for text in (
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps({"a": json.loads("[" * 100 + "]" * 100)}),
+    ):
+        event = tmp_path / "deep.json"
+        event.write_text(text)
+        bad = seg("fql", "eval", "a = a", "--event", str(event))
+        assert bad.exit_code == 1 and "nests deeper than 100 levels" in bad.output
+        assert len(bad.output.strip().splitlines()) == 1 and "internal error" not in bad.output
+        events = root / "events.jsonl"
+        events.write_text('{"type": "track"}\n' + text + "\n")
+        result = seg("filter", "test", "-w", str(root), "--destination", "web/amplitude",
+                     "--events", str(events))  # fmt: skip
+        assert result.exit_code == 1 and ":2: not a JSON event: nests deeper than" in result.output

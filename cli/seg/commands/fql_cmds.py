@@ -29,9 +29,35 @@ fql_app = typer.Typer(help="Filter Query Language tools.", no_args_is_help=True)
 filter_app = typer.Typer(help="Destination filter tools.", no_args_is_help=True)
 
 
+MAX_EVENT_DEPTH = 100  # nesting of a sample event; evaluating and copying recurse per level
+
+
+def _nesting(value: Any) -> int:
+    """How many objects and lists nest on the deepest path of ``value``, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _load_event(text: str) -> Any:
+    """A JSON event; ValueError when it is not JSON or nests too deeply."""
+    try:
+        event = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"nests deeper than {MAX_EVENT_DEPTH} levels") from None
+    if _nesting(event) > MAX_EVENT_DEPTH:
+        raise ValueError(f"nests deeper than {MAX_EVENT_DEPTH} levels")
+    return event
+
+
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return _load_event(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read event {path}: {exc}") from None
 
@@ -66,7 +92,7 @@ def read_events(path: Path) -> list[tuple[int, Any]]:
     for number, line in enumerate(lines, 1):
         if line.strip():
             try:
-                out.append((number, json.loads(line)))
+                out.append((number, _load_event(line)))
             except ValueError as exc:
                 raise ConfigError(f"{path}:{number}: not a JSON event: {exc}") from None
     return out
