@@ -51,11 +51,6 @@ class RetryBudget:
         with self._lock:
             return self.spent + wait <= self.total
 
-    @property
-    def exhausted(self) -> bool:
-        with self._lock:
-            return self.spent >= self.total
-
 
 class ControlPlaneClient:
     """Reads and writes one workspace. Every error is an ``ApiError`` with the API's message."""
