@@ -23,7 +23,7 @@ server_app.add_typer(token_app, name="token")
 def _control_plane(database: str | None, create_key: bool = False) -> ControlPlane:
     from seg.server.crypto import SecretBox, default_key_file, load_key, write_key_file
     from seg.server.service import ControlPlane
-    from seg.store.sql import open_store
+    from seg.store.sql import open_store, redact_text
 
     url = default_database(database)
     key = load_key(url)
@@ -43,7 +43,8 @@ def _control_plane(database: str | None, create_key: bool = False) -> ControlPla
     try:
         return ControlPlane(open_store(url), secret_box=SecretBox(key))
     except Exception as exc:  # driver errors vary by database
-        raise ConfigError(f"cannot open database: {type(exc).__name__}: {exc}") from None
+        message = redact_text(f"{type(exc).__name__}: {exc}", url)
+        raise ConfigError(f"cannot open database: {message}") from None
 
 
 @handle_errors
@@ -61,10 +62,12 @@ def serve_cmd(
     import uvicorn
 
     from seg.server.app import create_app
+    from seg.store.sql import redact_url
 
     cp = _control_plane(database)
     cp.rate_limit = rate_limit
-    err_console().print(f"seg control plane on http://{host}:{port} (database {cp.store.url})")
+    shown = redact_url(cp.store.url)
+    err_console().print(f"seg control plane on http://{host}:{port} (database {shown})")
     uvicorn.run(create_app(cp), host=host, port=port, access_log=access_log, log_level="info")
 
 
@@ -120,9 +123,14 @@ def token_create_cmd(
 
 def _api_message(exc: Exception) -> str:
     from seg.server.errors import ApiException
+    from seg.store.base import StoreError, UnavailableError
 
     if isinstance(exc, ApiException):
         return exc.message
+    if isinstance(exc, UnavailableError):
+        return f"database unavailable: {exc}"
+    if isinstance(exc, StoreError):
+        return str(exc)
     raise exc
 
 
