@@ -176,8 +176,8 @@ def test_deleting_a_parent_while_children_are_created_leaves_no_orphans(pair: Pa
             body = {"destination": {"name": name, "catalog": "amplitude"}}
             return pair.call(writer, "POST", f"/sources/{source}/destinations", json=body)
 
-        def remove(source: str = source) -> httpx.Response:
-            return pair.call(round_, "DELETE", f"/sources/{source}")
+        def remove(source: str = source, server: int = round_) -> httpx.Response:
+            return pair.call(server, "DELETE", f"/sources/{source}")
 
         results = pair.race([remove, *(lambda w=w: child(w) for w in range(1, 4))])
         deleted, made = results[0], results[1:]

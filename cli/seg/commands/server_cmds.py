@@ -43,8 +43,9 @@ def _control_plane(database: str | None, create_key: bool = False) -> ControlPla
     try:
         return ControlPlane(open_store(url), secret_box=SecretBox(key))
     except Exception as exc:  # driver errors vary by database
-        message = redact_text(f"{type(exc).__name__}: {exc}", url)
-        raise ConfigError(f"cannot open database: {message}") from None
+        cause = getattr(exc, "orig", None) or exc  # the driver's error, not SQLAlchemy's wrap
+        message = " ".join(f"{type(cause).__name__}: {cause}".split())  # one line
+        raise ConfigError(f"cannot open database: {redact_text(message, url)}") from None
 
 
 @handle_errors
