@@ -115,14 +115,17 @@ def test_conditional_update_writes_only_over_the_row_it_read(store: SqlStore, ws
         assert tx.get_resource(read.name).managed_paths == ["source.a"]
 
 
-def test_conditional_delete_needs_the_etag_it_read(store: SqlStore, ws: str) -> None:
+def test_conditional_delete_needs_the_row_it_read(store: SqlStore, ws: str) -> None:
     name = f"workspaces/{ws}/sources/d"
     with store.tx() as tx:
         tx.insert_resource(rec(ws, "sources/d"))
-        assert tx.delete_resource(name, "stale") is False
+        read = tx.get_resource(name)
+        assert read is not None
+        assert tx.delete_resource(name, replace(read, etag="stale")) is False
+        assert tx.delete_resource(name, replace(read, protect=True)) is False
         assert tx.get_resource(name) is not None
-        assert tx.delete_resource(name, "etag1") is True
-        assert tx.delete_resource(name, "etag1") is False  # gone: nothing to delete
+        assert tx.delete_resource(name, read) is True
+        assert tx.delete_resource(name, read) is False  # gone: nothing to delete
 
 
 def test_integrity_errors_say_precisely_what_happened(store: SqlStore, ws: str) -> None:

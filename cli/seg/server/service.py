@@ -441,7 +441,7 @@ class ControlPlane:
                     f"{name} is in use by {shown}{more}; delete those first"
                 )
             try:
-                deleted = tx.delete_resource(name, rec.etag)
+                deleted = tx.delete_resource(name, rec)
             except StillReferencedError:  # a child was created since we looked
                 raise errors.failed_precondition(
                     f"{name} is in use by a resource created meanwhile; delete that first"

@@ -225,6 +225,18 @@ def _resource_values(rec: ResourceRecord) -> dict[str, Any]:
     }
 
 
+def _unchanged(expected: ResourceRecord | None) -> list[sa.ColumnElement[bool]]:
+    """Conditions that hold while the stored row is still ``expected``: its etag (which covers
+    the fields and secrets), its ownership and its protection."""
+    if expected is None:
+        return []
+    return [
+        resources.c.etag == expected.etag,
+        resources.c.managed_paths == json.dumps(expected.managed_paths),
+        resources.c.protect == expected.protect,
+    ]
+
+
 class SqlTx:
     """Store operations bound to one connection inside one transaction."""
 
@@ -268,21 +280,13 @@ class SqlTx:
         """Write ``rec``; with ``expected``, only if the stored row is still that one (same
         etag, ownership and protection) — the check and the write are one statement, so of
         two writers that read the same row exactly one succeeds. Returns whether it wrote."""
-        query = resources.update().where(resources.c.name == rec.name)
-        if expected is not None:
-            query = query.where(
-                resources.c.etag == expected.etag,
-                resources.c.managed_paths == json.dumps(expected.managed_paths),
-                resources.c.protect == expected.protect,
-            )
+        query = resources.update().where(resources.c.name == rec.name, *_unchanged(expected))
         return bool(self.conn.execute(query.values(**_resource_values(rec))).rowcount)
 
-    def delete_resource(self, name: str, expected_etag: str | None = None) -> bool:
-        """Delete ``name`` (only at ``expected_etag`` if given); returns whether it deleted.
-        Children still referring to it raise ``StillReferencedError``."""
-        query = resources.delete().where(resources.c.name == name)
-        if expected_etag is not None:
-            query = query.where(resources.c.etag == expected_etag)
+    def delete_resource(self, name: str, expected: ResourceRecord | None = None) -> bool:
+        """Delete ``name`` (only if it is still ``expected``, when given); returns whether it
+        deleted. Children still referring to it raise ``StillReferencedError``."""
+        query = resources.delete().where(resources.c.name == name, *_unchanged(expected))
         try:
             return bool(self.conn.execute(query).rowcount)
         except sa.exc.IntegrityError as exc:
