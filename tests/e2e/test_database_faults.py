@@ -105,3 +105,18 @@ def test_a_dropped_postgresql_database_is_unready_and_unavailable(
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
             conn.execute(sa.text(f"DROP ROLE IF EXISTS {role}"))
         admin.dispose()
+
+
+def test_a_corrupt_embedded_database_is_one_error_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEG_")} | {"NO_COLOR": "1"}
+    root = tmp_path / "ws"
+    assert run("init", str(root), env=env).returncode == 0
+    assert run("plan", "-w", str(root), env=env).returncode == 0
+    for path in (root / ".seg").glob("control-plane.db*"):
+        path.write_bytes(os.urandom(max(path.stat().st_size, 4096)))
+    plan = run("plan", "-w", str(root), env=env)
+    assert plan.returncode == 1
+    assert plan.stderr.strip().splitlines() == [
+        f"error: the embedded control plane's database {root / '.seg' / 'control-plane.db'} "
+        "is unusable: DatabaseError: file is not a database"
+    ]

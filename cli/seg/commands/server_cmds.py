@@ -23,6 +23,7 @@ server_app.add_typer(token_app, name="token")
 def _control_plane(database: str | None, create_key: bool = False) -> ControlPlane:
     from seg.server.crypto import SecretBox, default_key_file, load_key, write_key_file
     from seg.server.service import ControlPlane
+    from seg.store.base import StoreError
     from seg.store.sql import open_store, redact_text
 
     url = default_database(database)
@@ -44,7 +45,8 @@ def _control_plane(database: str | None, create_key: bool = False) -> ControlPla
         return ControlPlane(open_store(url), secret_box=SecretBox(key))
     except Exception as exc:  # driver errors vary by database
         cause = getattr(exc, "orig", None) or exc  # the driver's error, not SQLAlchemy's wrap
-        message = " ".join(f"{type(cause).__name__}: {cause}".split())  # one line
+        named = str(cause) if isinstance(cause, StoreError) else f"{type(cause).__name__}: {cause}"
+        message = " ".join(named.split())  # one line
         raise ConfigError(f"cannot open database: {redact_text(message, url)}") from None
 
 

@@ -378,8 +378,11 @@ class SqlStore:
         self.engine: Engine = _create_engine(normalise_url(url))
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
-        self._add_missing_columns()
+        try:
+            metadata.create_all(self.engine)
+            self._add_missing_columns()
+        except sa.exc.DBAPIError as exc:
+            raise _database_error(exc) or exc from None
 
     def _add_missing_columns(self) -> None:
         """Databases made by an earlier seg get the columns added since (no data changes)."""
