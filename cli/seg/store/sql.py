@@ -151,6 +151,13 @@ def redact_text(text: str, url: str) -> str:
     return text.replace(password, "***") if password else text
 
 
+def _driver_message(exc: sa.exc.DBAPIError, named: bool = True, limit: int = 300) -> str:
+    """The driver's message on one line, cut to ``limit`` characters (it may quote values)."""
+    text = " ".join(str(exc.orig).split())
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return f"{type(exc.orig).__name__}: {text}" if named else text
+
+
 def _integrity_code(exc: sa.exc.IntegrityError) -> object:
     orig = exc.orig
     return getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorcode", None)
@@ -161,9 +168,9 @@ def _integrity_error(exc: sa.exc.IntegrityError, on_foreign_key: type[StoreError
     → ``on_foreign_key`` (a missing parent on insert, remaining children on delete)."""
     code = _integrity_code(exc)
     if code in _UNIQUE:
-        return AlreadyExistsError(str(exc.orig))
+        return AlreadyExistsError(_driver_message(exc, named=False))
     if code in _FOREIGN_KEY:
-        return on_foreign_key(str(exc.orig))
+        return on_foreign_key(_driver_message(exc, named=False))
     return InvalidValueError(f"the database refused a value: {type(exc.orig).__name__}")
 
 
@@ -172,12 +179,12 @@ def _database_error(exc: sa.exc.DBAPIError) -> StoreError | None:
     if isinstance(exc, sa.exc.IntegrityError):
         return _integrity_error(exc, MissingReferenceError)
     if isinstance(exc, sa.exc.DataError):
-        return InvalidValueError(f"the database refused a value: {exc.orig}")
+        return InvalidValueError(f"the database refused a value: {_driver_message(exc, False)}")
     if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NotSupportedError):
         return None
     # OperationalError, InterfaceError, InternalError, a bare DatabaseError ("file is not a
     # database"): the database is down, gone, corrupt or locked past the busy timeout.
-    return UnavailableError(f"{type(exc.orig).__name__}: {exc.orig}".strip())
+    return UnavailableError(_driver_message(exc))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -415,7 +422,7 @@ class SqlStore:
         except StoreError as exc:
             raise UnavailableError(str(exc)) from None
         except sa.exc.DBAPIError as exc:  # a missing table: not a seg database (yet)
-            raise UnavailableError(f"{type(exc.orig).__name__}: {exc.orig}") from None
+            raise UnavailableError(_driver_message(exc)) from None
 
     def close(self) -> None:
         self.engine.dispose()
