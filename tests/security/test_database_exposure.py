@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from seg.embedded import open_embedded
-from seg.store.sql import redact_text, redact_url
+from seg.model.urls import redact_text, redact_url
+from tests.conftest import run_cli
 from tests.e2e.test_processes import Server, free_port, run
 
 PASSWORD = "s3cret-Pa55"
@@ -47,6 +48,19 @@ def test_seg_serve_errors_never_print_the_password(tmp_path: Path) -> None:
         (line,) = made.stderr.strip().splitlines()  # one line
         assert line.startswith("error: cannot open database: ")
         assert PASSWORD not in made.stdout + made.stderr
+
+
+def test_api_urls_in_errors_are_shown_without_their_password(
+    write_workspace, clean_seg_env: None
+) -> None:
+    root = write_workspace({})
+    for url, shown in (
+        (f"https://ci:{PASSWORD}@seg.example", "https://ci:***@seg.example"),
+        (f"ftp://ci:{PASSWORD}@seg.example", "'ftp://ci:***@seg.example'"),
+    ):
+        result = run_cli("plan", "-w", str(root), "--api-url", url)
+        assert result.exit_code == 1 and shown in result.output
+        assert PASSWORD not in result.output
 
 
 def _env() -> dict[str, str]:

@@ -21,10 +21,11 @@ server_app.add_typer(token_app, name="token")
 
 
 def _control_plane(database: str | None, create_key: bool = False) -> ControlPlane:
+    from seg.model.urls import redact_text
     from seg.server.crypto import SecretBox, default_key_file, load_key, write_key_file
     from seg.server.service import ControlPlane
     from seg.store.base import StoreError
-    from seg.store.sql import open_store, redact_text
+    from seg.store.sql import open_store
 
     url = default_database(database)
     key = load_key(url)
@@ -64,8 +65,8 @@ def serve_cmd(
     """Run the control plane over HTTP."""
     import uvicorn
 
+    from seg.model.urls import redact_url
     from seg.server.app import create_app
-    from seg.store.sql import redact_url
 
     cp = _control_plane(database)
     cp.rate_limit = rate_limit

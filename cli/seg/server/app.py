@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seg import __version__
 from seg.model.kinds import Kind, kinds_in_order
+from seg.model.urls import redact_text
 from seg.server import errors
 from seg.server.errors import ApiException
 from seg.server.service import ControlPlane, Principal
@@ -27,7 +28,6 @@ from seg.store.base import (
     StoreError,
     UnavailableError,
 )
-from seg.store.sql import redact_text
 
 __all__ = ["API_PREFIX", "create_app"]
 

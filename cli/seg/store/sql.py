@@ -28,7 +28,7 @@ from seg.store.base import (
     WorkspaceRecord,
 )
 
-__all__ = ["SqlStore", "normalise_url", "open_store", "redact_url"]
+__all__ = ["SqlStore", "normalise_url", "open_store"]
 
 # SQLSTATEs (PostgreSQL) and extended result codes (SQLite) of the integrity errors that mean
 # something precise; any other constraint is an invalid value.
@@ -127,28 +127,6 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (``postgresql://user:***@host/db``), for
-    every place a database URL is shown."""
-    scheme, sep, rest = url.partition("://")
-    at = rest.split("?", 1)[0].rfind("@")
-    if not sep or at < 0 or ":" not in rest[:at]:
-        return url
-    user = rest[:at].split(":", 1)[0]
-    return f"{scheme}://{user}:***{rest[at:]}"
-
-
-def redact_text(text: str, url: str) -> str:
-    """``text`` (a driver's error message, say) without the password of ``url`` in it."""
-    redacted = redact_url(url)
-    if redacted == url:
-        return text
-    scheme_rest = url.partition("://")[2]
-    password = scheme_rest[: scheme_rest.split("?", 1)[0].rfind("@")].split(":", 1)[1]
-    text = text.replace(url, redacted)
-    return text.replace(password, "***") if password else text
 
 
 def _driver_message(exc: sa.exc.DBAPIError, named: bool = True, limit: int = 300) -> str:
