@@ -14,10 +14,12 @@ from pathlib import Path
 import httpx
 
 from seg.client.http import ControlPlaneClient
+from seg.errors import ConfigError
 from seg.server.app import create_app
 from seg.server.crypto import SecretBox, write_key_file
 from seg.server.inprocess import InProcessTransport
 from seg.server.service import ControlPlane
+from seg.store.base import StoreError
 from seg.store.sql import open_store
 
 __all__ = ["STATE_DIR", "open_embedded"]
@@ -46,7 +48,12 @@ def open_embedded(root: Path, workspace: str) -> ControlPlaneClient:
     gitignore = state / ".gitignore"
     if not gitignore.exists():
         gitignore.write_text("*\n", encoding="utf-8")
-    store = open_store(f"sqlite:///{(state / 'control-plane.db').resolve()}")
+    database = state / "control-plane.db"
+    try:
+        store = open_store(f"sqlite:///{database.resolve()}")
+    except StoreError as exc:
+        raise ConfigError(f"the embedded control plane's database {database} is unusable: "
+                          f"{exc}") from None  # fmt: skip
     key_file = state / "secret.key"
     if not key_file.exists():
         write_key_file(key_file)

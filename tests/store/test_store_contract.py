@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
 from seg.store.base import (
     AlreadyExistsError,
     AuditRecord,
+    InvalidValueError,
+    MissingReferenceError,
     ResourceRecord,
+    StillReferencedError,
     TokenRecord,
+    UnavailableError,
     WorkspaceRecord,
 )
-from seg.store.sql import SqlStore, normalise_url
+from seg.store.sql import SqlStore, normalise_url, open_store
 
 
 def rec(
@@ -86,3 +93,75 @@ def test_database_urls_select_psycopg() -> None:
     assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_conditional_update_writes_only_over_the_row_it_read(store: SqlStore, ws: str) -> None:
+    with store.tx() as tx:
+        tx.insert_resource(rec(ws, "sources/c"))
+        read = tx.get_resource(f"workspaces/{ws}/sources/c")
+    assert read is not None
+    first = replace(read, data={"a": 2}, etag="etag2")
+    second = replace(read, data={"a": 3}, etag="etag3")
+    with store.tx() as tx:
+        assert tx.update_resource(first, read) is True
+    with store.tx() as tx:  # the second writer read the same row: its write does nothing
+        assert tx.update_resource(second, read) is False
+        assert tx.get_resource(read.name) == first
+    with store.tx() as tx:  # ownership and protection are part of "the row read", too
+        protected = replace(first, protect=True)
+        assert tx.update_resource(protected, first) is True
+        assert tx.update_resource(replace(first, managed_paths=["source.a"]), first) is False
+        assert tx.update_resource(replace(protected, managed_paths=["source.a"]), protected)
+        assert tx.get_resource(read.name).managed_paths == ["source.a"]
+
+
+def test_conditional_delete_needs_the_row_it_read(store: SqlStore, ws: str) -> None:
+    name = f"workspaces/{ws}/sources/d"
+    with store.tx() as tx:
+        tx.insert_resource(rec(ws, "sources/d"))
+        read = tx.get_resource(name)
+        assert read is not None
+        assert tx.delete_resource(name, replace(read, etag="stale")) is False
+        assert tx.delete_resource(name, replace(read, protect=True)) is False
+        assert tx.get_resource(name) is not None
+        assert tx.delete_resource(name, read) is True
+        assert tx.delete_resource(name, read) is False  # gone: nothing to delete
+
+
+def test_integrity_errors_say_precisely_what_happened(store: SqlStore, ws: str) -> None:
+    parent = f"workspaces/{ws}/sources/p"
+    with store.tx() as tx:
+        tx.insert_resource(rec(ws, "sources/p"))
+        tx.insert_resource(rec(ws, "sources/p/destinations/x", parent, kind="Destination"))
+    with pytest.raises(AlreadyExistsError), store.tx() as tx:
+        tx.insert_resource(rec(ws, "sources/p"))
+    with pytest.raises(MissingReferenceError), store.tx() as tx:  # not "already exists"
+        tx.insert_resource(rec(ws, "sources/gone/destinations/y", f"workspaces/{ws}/sources/gone",
+                               kind="Destination"))  # fmt: skip
+    with pytest.raises(StillReferencedError), store.tx() as tx:
+        tx.delete_resource(parent)
+    with store.tx() as tx:
+        assert tx.get_resource(parent) is not None
+        assert tx.get_resource(f"workspaces/{ws}/sources/gone/destinations/y") is None
+
+
+def test_values_the_database_refuses_are_invalid_not_internal(store: SqlStore, ws: str) -> None:
+    name = f"workspaces/{ws}/sources/nul\x00byte"
+    if store.engine.dialect.name == "postgresql":  # text cannot hold NUL there
+        with pytest.raises(InvalidValueError), store.tx() as tx:
+            tx.get_resource(name)
+    else:
+        with store.tx() as tx:
+            assert tx.get_resource(name) is None
+    with store.tx() as tx:  # the store is usable afterwards
+        assert tx.get_workspace(ws) is not None
+
+
+def test_ping_answers_for_a_live_database_only(store: SqlStore, tmp_path: Path) -> None:
+    store.ping()
+    missing = open_store(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}", create=False)
+    with pytest.raises(UnavailableError):
+        missing.ping()
+    with pytest.raises(UnavailableError), missing.tx() as tx:
+        tx.get_workspace("acme")
+    missing.close()

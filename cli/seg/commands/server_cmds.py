@@ -21,8 +21,10 @@ server_app.add_typer(token_app, name="token")
 
 
 def _control_plane(database: str | None, create_key: bool = False) -> ControlPlane:
+    from seg.model.urls import redact_text
     from seg.server.crypto import SecretBox, default_key_file, load_key, write_key_file
     from seg.server.service import ControlPlane
+    from seg.store.base import StoreError
     from seg.store.sql import open_store
 
     url = default_database(database)
@@ -43,7 +45,10 @@ def _control_plane(database: str | None, create_key: bool = False) -> ControlPla
     try:
         return ControlPlane(open_store(url), secret_box=SecretBox(key))
     except Exception as exc:  # driver errors vary by database
-        raise ConfigError(f"cannot open database: {type(exc).__name__}: {exc}") from None
+        cause = getattr(exc, "orig", None) or exc  # the driver's error, not SQLAlchemy's wrap
+        named = str(cause) if isinstance(cause, StoreError) else f"{type(cause).__name__}: {cause}"
+        message = " ".join(named.split())  # one line
+        raise ConfigError(f"cannot open database: {redact_text(message, url)}") from None
 
 
 @handle_errors
@@ -60,11 +65,13 @@ def serve_cmd(
     """Run the control plane over HTTP."""
     import uvicorn
 
+    from seg.model.urls import redact_url
     from seg.server.app import create_app
 
     cp = _control_plane(database)
     cp.rate_limit = rate_limit
-    err_console().print(f"seg control plane on http://{host}:{port} (database {cp.store.url})")
+    shown = redact_url(cp.store.url)
+    err_console().print(f"seg control plane on http://{host}:{port} (database {shown})")
     uvicorn.run(create_app(cp), host=host, port=port, access_log=access_log, log_level="info")
 
 
@@ -120,9 +127,14 @@ def token_create_cmd(
 
 def _api_message(exc: Exception) -> str:
     from seg.server.errors import ApiException
+    from seg.store.base import StoreError, UnavailableError
 
     if isinstance(exc, ApiException):
         return exc.message
+    if isinstance(exc, UnavailableError):
+        return f"database unavailable: {exc}"
+    if isinstance(exc, StoreError):
+        return str(exc)
     raise exc
 
 

@@ -13,6 +13,7 @@ from seg.engine.diff import compute_plan
 from seg.engine.plan import Change, Plan
 from seg.engine.scope import apply_delete_budget, restrict, under_targets
 from seg.errors import ConfigError
+from seg.model.urls import redact_url
 from seg.policy.models import stricter
 from seg.workspace.loader import Workspace, load_workspace
 
@@ -44,13 +45,15 @@ def connect(
 
         return open_embedded(config.root, config.workspace), url
     if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"API URL {url!r} must be 'embedded' or start with http:// or https://")
+        raise ConfigError(
+            f"API URL {redact_url(url)!r} must be 'embedded' or start with http:// or https://"
+        )
     env = env or workspace.config.env
     per_env = f"SEG_TOKEN_{env.upper().replace('-', '_')}" if env else ""
     token = token or (os.environ.get(per_env) if per_env else None) or os.environ.get("SEG_TOKEN")
     if not token:
         hint = f"set {per_env} or SEG_TOKEN" if per_env else "set SEG_TOKEN"
-        raise ConfigError(f"no API token for {url}: {hint}, or pass --token")
+        raise ConfigError(f"no API token for {redact_url(url)}: {hint}, or pass --token")
     http = httpx.Client(
         base_url=url.rstrip("/"),
         headers={"Authorization": f"Bearer {token}", "User-Agent": "seg"},

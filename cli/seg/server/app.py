@@ -16,9 +16,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seg import __version__
 from seg.model.kinds import Kind, kinds_in_order
+from seg.model.urls import redact_text
 from seg.server import errors
 from seg.server.errors import ApiException
 from seg.server.service import ControlPlane, Principal
+from seg.store.base import (
+    AlreadyExistsError,
+    InvalidValueError,
+    MissingReferenceError,
+    StillReferencedError,
+    StoreError,
+    UnavailableError,
+)
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -43,7 +52,23 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _store_error(exc: StoreError, database_url: str) -> ApiException:
+    """The API error for a store error the service did not map with more context."""
+    if isinstance(exc, UnavailableError):
+        # One line, no traceback: the operator needs the cause, the caller only the status.
+        log.error("database unavailable: %s", redact_text(str(exc), database_url))
+        return errors.unavailable()
+    if isinstance(exc, AlreadyExistsError):
+        return errors.already_exists("the resource already exists")
+    if isinstance(exc, MissingReferenceError):
+        return errors.not_found("a resource it refers to does not exist (any more)")
+    if isinstance(exc, StillReferencedError):
+        return errors.failed_precondition("the resource is still in use; delete its users first")
+    assert isinstance(exc, InvalidValueError)
+    return errors.invalid_argument(f"invalid value: {exc}")
+
+
+def _install_error_handlers(app: FastAPI, database_url: str) -> None:
     async def api_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiException)
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
@@ -57,6 +82,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid(_: Request, exc: Exception) -> Response:
         return JSONResponse({"error": f"invalid request: {exc}", "code": 3}, status_code=400)
 
+    async def store_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StoreError)
+        return await api_error(_, _store_error(exc, database_url))
+
     async def unexpected(_: Request, exc: Exception) -> Response:
         log.exception("internal error", exc_info=exc)
         return JSONResponse(errors.internal().body(), status_code=500)
@@ -64,6 +93,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiException, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StoreError, store_error)
     app.add_exception_handler(Exception, unexpected)
 
 
@@ -76,14 +106,24 @@ def create_app(cp: ControlPlane) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    _install_error_handlers(app)
+    _install_error_handlers(app, cp.store.url)
 
     async def principal(request: Request) -> Principal:
         return await run_in_threadpool(cp.authenticate, request.headers.get("authorization"))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        return {"status": "ok"}  # liveness: the process answers; see /readyz for the database
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        """Readiness: 200 when the database answers a read, else 503/14."""
+        try:
+            await run_in_threadpool(cp.store.ping)
+        except StoreError as exc:
+            error = _store_error(exc, cp.store.url)
+            return JSONResponse(error.body(), status_code=error.status)
+        return _json({"status": "ok"})
 
     @app.get(API_PREFIX + "/workspaces/{workspace}")
     async def get_workspace(request: Request, workspace: str) -> Response:

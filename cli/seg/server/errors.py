@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ApiException",
+    "aborted",
     "already_exists",
     "failed_precondition",
     "insufficient_scope",
@@ -14,6 +15,7 @@ __all__ = [
     "precondition_etag",
     "rate_limited",
     "unauthenticated",
+    "unavailable",
 ]
 
 
@@ -63,6 +65,14 @@ def failed_precondition(message: str) -> ApiException:
 
 def precondition_etag(message: str) -> ApiException:
     return ApiException(412, 10, message)
+
+
+def aborted(message: str) -> ApiException:
+    return ApiException(409, 10, message)
+
+
+def unavailable() -> ApiException:
+    return ApiException(503, 14, "database unavailable")
 
 
 def rate_limited(retry_after: int) -> ApiException:

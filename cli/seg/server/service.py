@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 
@@ -37,7 +37,9 @@ from seg.server.rules import check_call_limits, check_delete, check_write
 from seg.store.base import (
     AlreadyExistsError,
     AuditRecord,
+    MissingReferenceError,
     ResourceRecord,
+    StillReferencedError,
     Store,
     StoreTx,
     TokenRecord,
@@ -47,6 +49,16 @@ from seg.store.base import (
 from seg.tracking.rules import rule_id, rule_label
 
 __all__ = ["ControlPlane", "Page", "Principal"]
+
+T = TypeVar("T")
+
+# A write that lost a race (its conditional write found the row changed) is rerun on the fresh
+# state this many times in all before the caller gets 409/10 ABORTED.
+WRITE_ATTEMPTS = 8
+
+
+class _Conflict(Exception):
+    """The row a write read was changed by a concurrent write: roll back and rerun."""
 
 
 def utcnow() -> str:
@@ -317,6 +329,10 @@ class ControlPlane:
                 tx.insert_resource(rec)
             except AlreadyExistsError:
                 raise errors.already_exists(f"{name} already exists") from None
+            except MissingReferenceError:  # the parent was deleted since we looked
+                raise errors.not_found(
+                    f"{parent_name} not found (deleted while {name} was being created)"
+                ) from None
             self._audit(tx, principal, "POST", name, [f"{kind.key}.{k}" for k in sorted(data)])
         return public_view(kind, rec)
 
@@ -370,7 +386,8 @@ class ControlPlane:
         except MaskError as exc:
             raise errors.invalid_argument(str(exc)) from None
         managed, protect = ownership(kind, body)
-        with self.store.tx() as tx:
+
+        def step(tx: StoreTx) -> dict[str, Any]:
             rec = self._get_for_write(tx, name, if_match)
             data, secret = rec.data, rec.secret_paths
             if paths:
@@ -394,10 +411,13 @@ class ControlPlane:
             if data != rec.data:
                 check_write(tx, kind, self._policy(tx, workspace), name, data, rec)
             new = replace(new, update_time=self.clock())
-            tx.update_resource(new)
+            if not tx.update_resource(new, rec):
+                raise _Conflict
             meta = ["protect"] if new.protect != rec.protect else []
             self._audit(tx, principal, "PATCH", name, sorted(set(paths)) + meta)
-        return public_view(kind, new)
+            return public_view(kind, new)
+
+        return self._write(name, step)
 
     def delete(
         self, principal: Principal, workspace: str, kind: Kind, address: str, if_match: str | None
@@ -405,7 +425,8 @@ class ControlPlane:
         self._authorize(principal, workspace, "DELETE", owner_only=kind.owner_only)
         self._authorize_resource(principal, workspace, kind, address, "DELETE")
         name = resource_name(workspace, kind, address)
-        with self.store.tx() as tx:
+
+        def step(tx: StoreTx) -> None:
             rec = self._get_for_write(tx, name, if_match)
             if rec.protect:
                 raise errors.failed_precondition(
@@ -419,12 +440,33 @@ class ControlPlane:
                 raise errors.failed_precondition(
                     f"{name} is in use by {shown}{more}; delete those first"
                 )
-            tx.delete_resource(name)
+            try:
+                deleted = tx.delete_resource(name, rec)
+            except StillReferencedError:  # a child was created since we looked
+                raise errors.failed_precondition(
+                    f"{name} is in use by a resource created meanwhile; delete that first"
+                ) from None
+            if not deleted:
+                raise _Conflict
             self._audit(tx, principal, "DELETE", name, [])
+
+        self._write(name, step)
 
     def _policy(self, tx: StoreTx, workspace: str) -> str:
         ws = tx.get_workspace(workspace)
         return ws.model_change_policy if ws else "strict"
+
+    def _write(self, name: str, step: Callable[[StoreTx], T]) -> T:
+        """Run ``step`` in a transaction. Its writes are conditional on the row it read, so
+        when a concurrent write got there first it is rerun on the fresh state (where an
+        ``If-Match`` then fails with 412/10); never a lost update."""
+        for _ in range(WRITE_ATTEMPTS):
+            try:
+                with self.store.tx() as tx:
+                    return step(tx)
+            except _Conflict:
+                continue
+        raise errors.aborted(f"{name} is being changed concurrently; retry the request")
 
     def _get_for_write(self, tx: StoreTx, name: str, if_match: str | None) -> ResourceRecord:
         rec = tx.get_resource(name)
@@ -475,7 +517,8 @@ class ControlPlane:
             raise errors.invalid_argument("rules must be a list")
         check_call_limits(kind, {"rules": rules})
         name = f"workspaces/{workspace}/tracking-plans/{plan_id}"
-        with self.store.tx() as tx:
+
+        def step(tx: StoreTx) -> dict[str, Any]:
             rec = self._get_for_write(tx, name, None)
             current = list(rec.data.get("rules", []))
             if method == "PUT":
@@ -490,9 +533,12 @@ class ControlPlane:
             check_write(tx, kind, self._policy(tx, workspace), name, data, rec)
             new = replace(rec, data=data, etag=compute_etag(data, rec.secret_paths),
                           update_time=self.clock())  # fmt: skip
-            tx.update_resource(new)
+            if not tx.update_resource(new, rec):
+                raise _Conflict
             self._audit(tx, principal, method, name + "/rules", [rule_label(r) for r in rules][:50])
-        return {"rules": new_rules}
+            return {"rules": new_rules}
+
+        return self._write(name, step)
 
     # -- locks -----------------------------------------------------------------------------
 

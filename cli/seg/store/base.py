@@ -10,17 +10,43 @@ from typing import Any, Protocol
 __all__ = [
     "AlreadyExistsError",
     "AuditRecord",
+    "InvalidValueError",
     "LockRecord",
+    "MissingReferenceError",
     "ResourceRecord",
+    "StillReferencedError",
     "Store",
+    "StoreError",
     "StoreTx",
     "TokenRecord",
+    "UnavailableError",
     "WorkspaceRecord",
 ]
 
 
-class AlreadyExistsError(Exception):
-    """A row with the same unique key exists."""
+class StoreError(Exception):
+    """The database refused or could not run an operation; subclasses say why."""
+
+
+class AlreadyExistsError(StoreError):
+    """A row with the same unique key exists (a unique or primary-key violation, only)."""
+
+
+class MissingReferenceError(StoreError):
+    """A row refers to one that does not exist (a foreign key on insert: the parent is gone)."""
+
+
+class StillReferencedError(StoreError):
+    """A row cannot be deleted while others refer to it (a foreign key on delete)."""
+
+
+class InvalidValueError(StoreError):
+    """The database refused a value: out of range, a NUL character on PostgreSQL, or another
+    constraint than the ones above."""
+
+
+class UnavailableError(StoreError):
+    """The database cannot be reached or used (stopped, dropped, corrupt, locked too long)."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +131,9 @@ class StoreTx(Protocol):
     def find_token(self, secret_hash: str) -> TokenRecord | None: ...
     def insert_resource(self, rec: ResourceRecord) -> None: ...
     def get_resource(self, name: str) -> ResourceRecord | None: ...
-    def update_resource(self, rec: ResourceRecord) -> None: ...
-    def delete_resource(self, name: str) -> None: ...
+    def update_resource(self, rec: ResourceRecord, expected: ResourceRecord | None = None
+                        ) -> bool: ...  # fmt: skip
+    def delete_resource(self, name: str, expected: ResourceRecord | None = None) -> bool: ...
     def list_resources(
         self, workspace: str, kind: str, parent: str | None, after: str | None, limit: int
     ) -> list[ResourceRecord]: ...
@@ -129,6 +156,7 @@ class Store(Protocol):
     url: str
 
     def create_schema(self) -> None: ...
+    def ping(self) -> None: ...
     def tx(self) -> AbstractContextManager[StoreTx]: ...
     def close(self) -> None: ...
 

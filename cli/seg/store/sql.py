@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,13 +17,23 @@ from sqlalchemy.engine import Connection, Engine
 from seg.store.base import (
     AlreadyExistsError,
     AuditRecord,
+    InvalidValueError,
     LockRecord,
+    MissingReferenceError,
     ResourceRecord,
+    StillReferencedError,
+    StoreError,
     TokenRecord,
+    UnavailableError,
     WorkspaceRecord,
 )
 
-__all__ = ["SqlStore", "open_store", "normalise_url"]
+__all__ = ["SqlStore", "normalise_url", "open_store"]
+
+# SQLSTATEs (PostgreSQL) and extended result codes (SQLite) of the integrity errors that mean
+# something precise; any other constraint is an invalid value.
+_UNIQUE = {"23505", 1555, 2067}  # unique_violation; SQLITE_CONSTRAINT_PRIMARYKEY, _UNIQUE
+_FOREIGN_KEY = {"23503", 787}  # foreign_key_violation; SQLITE_CONSTRAINT_FOREIGNKEY
 
 metadata = sa.MetaData()
 
@@ -117,6 +129,42 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _driver_message(exc: sa.exc.DBAPIError, named: bool = True, limit: int = 300) -> str:
+    """The driver's message on one line, cut to ``limit`` characters (it may quote values)."""
+    text = " ".join(str(exc.orig).split())
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return f"{type(exc.orig).__name__}: {text}" if named else text
+
+
+def _integrity_code(exc: sa.exc.IntegrityError) -> object:
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorcode", None)
+
+
+def _integrity_error(exc: sa.exc.IntegrityError, on_foreign_key: type[StoreError]) -> StoreError:
+    """The precise store error for a constraint violation: unique → already exists; foreign key
+    → ``on_foreign_key`` (a missing parent on insert, remaining children on delete)."""
+    code = _integrity_code(exc)
+    if code in _UNIQUE:
+        return AlreadyExistsError(_driver_message(exc, named=False))
+    if code in _FOREIGN_KEY:
+        return on_foreign_key(_driver_message(exc, named=False))
+    return InvalidValueError(f"the database refused a value: {type(exc.orig).__name__}")
+
+
+def _database_error(exc: sa.exc.DBAPIError) -> StoreError | None:
+    """A driver error as a store error, or None for a bug (a programming error) to surface."""
+    if isinstance(exc, sa.exc.IntegrityError):
+        return _integrity_error(exc, MissingReferenceError)
+    if isinstance(exc, sa.exc.DataError):
+        return InvalidValueError(f"the database refused a value: {_driver_message(exc, False)}")
+    if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NotSupportedError):
+        return None
+    # OperationalError, InterfaceError, InternalError, a bare DatabaseError ("file is not a
+    # database"): the database is down, gone, corrupt or locked past the busy timeout.
+    return UnavailableError(_driver_message(exc))
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -162,6 +210,18 @@ def _resource_values(rec: ResourceRecord) -> dict[str, Any]:
     }
 
 
+def _unchanged(expected: ResourceRecord | None) -> list[sa.ColumnElement[bool]]:
+    """Conditions that hold while the stored row is still ``expected``: its etag (which covers
+    the fields and secrets), its ownership and its protection."""
+    if expected is None:
+        return []
+    return [
+        resources.c.etag == expected.etag,
+        resources.c.managed_paths == json.dumps(expected.managed_paths),
+        resources.c.protect == expected.protect,
+    ]
+
+
 class SqlTx:
     """Store operations bound to one connection inside one transaction."""
 
@@ -173,7 +233,7 @@ class SqlTx:
         try:
             self.conn.execute(table.insert().values(**values))
         except sa.exc.IntegrityError as exc:
-            raise AlreadyExistsError(str(exc.orig)) from None
+            raise _integrity_error(exc, MissingReferenceError) from None
 
     def insert_workspace(self, ws: WorkspaceRecord) -> None:
         self._insert(workspaces, ws.__dict__)
@@ -201,12 +261,21 @@ class SqlTx:
         row = self.conn.execute(sa.select(resources).where(resources.c.name == name)).first()
         return _resource_from_row(row) if row else None
 
-    def update_resource(self, rec: ResourceRecord) -> None:
-        values = _resource_values(rec)
-        self.conn.execute(resources.update().where(resources.c.name == rec.name).values(**values))
+    def update_resource(self, rec: ResourceRecord, expected: ResourceRecord | None = None) -> bool:
+        """Write ``rec``; with ``expected``, only if the stored row is still that one (same
+        etag, ownership and protection) — the check and the write are one statement, so of
+        two writers that read the same row exactly one succeeds. Returns whether it wrote."""
+        query = resources.update().where(resources.c.name == rec.name, *_unchanged(expected))
+        return bool(self.conn.execute(query.values(**_resource_values(rec))).rowcount)
 
-    def delete_resource(self, name: str) -> None:
-        self.conn.execute(resources.delete().where(resources.c.name == name))
+    def delete_resource(self, name: str, expected: ResourceRecord | None = None) -> bool:
+        """Delete ``name`` (only if it is still ``expected``, when given); returns whether it
+        deleted. Children still referring to it raise ``StillReferencedError``."""
+        query = resources.delete().where(resources.c.name == name, *_unchanged(expected))
+        try:
+            return bool(self.conn.execute(query).rowcount)
+        except sa.exc.IntegrityError as exc:
+            raise _integrity_error(exc, StillReferencedError) from None
 
     def list_resources(
         self, workspace: str, kind: str, parent: str | None, after: str | None, limit: int
@@ -294,8 +363,11 @@ class SqlStore:
         self.engine: Engine = _create_engine(normalise_url(url))
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
-        self._add_missing_columns()
+        try:
+            metadata.create_all(self.engine)
+            self._add_missing_columns()
+        except sa.exc.DBAPIError as exc:
+            raise _database_error(exc) or exc from None
 
     def _add_missing_columns(self) -> None:
         """Databases made by an earlier seg get the columns added since (no data changes)."""
@@ -310,15 +382,46 @@ class SqlStore:
 
     @contextmanager
     def tx(self) -> Iterator[SqlTx]:
-        with self.engine.begin() as conn:
-            yield SqlTx(conn)
+        """One transaction; driver errors leave it as ``StoreError``s (see ``_database_error``)."""
+        try:
+            with self.engine.begin() as conn:
+                yield SqlTx(conn)
+        except sa.exc.DBAPIError as exc:
+            mapped = _database_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from None
+
+    def ping(self) -> None:
+        """Raise ``UnavailableError`` unless the database answers a read of the schema."""
+        try:
+            with self.tx() as tx:
+                tx.conn.execute(sa.select(workspaces.c.slug).limit(1)).all()
+        except StoreError as exc:
+            raise UnavailableError(str(exc)) from None
+        except sa.exc.DBAPIError as exc:  # a missing table: not a seg database (yet)
+            raise UnavailableError(_driver_message(exc)) from None
 
     def close(self) -> None:
         self.engine.dispose()
 
 
+def _create_private_file(url: str) -> None:
+    """Create a SQLite database file 0600 before SQLite does (its WAL and SHM files take the
+    database file's mode), so secrets sealed in it are readable by its owner only."""
+    path = sa.engine.make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    if Path(path).parent.is_dir() and not Path(path).exists():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:  # another process made it first (with the same code)
+            pass
+
+
 def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        _create_private_file(url)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
