@@ -1,4 +1,6 @@
-"""``apply_plan``: run a plan's steps in order; a failure skips its dependants only.
+"""``apply_plan``: run a plan's steps in order; a failure skips its dependants only, and a
+writer that refuses every further write (``ApplyStopped``: the workspace lock was lost) stops
+the apply there, the rest reported as not attempted.
 
 The executor never prints: it tells an ``ApplyObserver`` what happens, as Terraform's hooks do.
 """
@@ -11,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 from seg.engine.order import Step, plan_steps
 from seg.engine.plan import Plan
-from seg.errors import SegError
+from seg.errors import ApplyStopped, SegError
 from seg.model.kinds import Kind
 from seg.model.paths import format_path
 
@@ -76,6 +78,7 @@ class StepResult:
 @dataclass
 class ApplyResult:
     results: list[StepResult] = field(default_factory=list)
+    stopped: str = ""  # why the apply stopped before its end ("" when it ran every step)
 
     def with_status(self, status: Status) -> list[StepResult]:
         return [r for r in self.results if r.status == status]
@@ -154,16 +157,26 @@ def apply_plan(
     result = ApplyResult()
     done: set[int] = set()
     for step in steps:
-        blocked = [d for d in step.depends_on if d not in done]
-        if blocked:
-            outcome = StepResult(step, "skipped", "a change it depends on did not apply")
-        else:
-            try:
-                _run(step, api, use_etags)
-                outcome = StepResult(step, "applied")
-                done.add(step.index)
-            except SegError as exc:
-                outcome = StepResult(step, "failed", str(exc))
+        outcome = _outcome(step, api, use_etags, done, result)
+        if outcome.status == "applied":
+            done.add(step.index)
         result.results.append(outcome)
         observer.step_finished(outcome)
     return result
+
+
+def _outcome(
+    step: Step, api: ControlPlaneWriter, use_etags: bool, done: set[int], result: ApplyResult
+) -> StepResult:
+    if result.stopped:
+        return StepResult(step, "skipped", "not attempted: the apply stopped")
+    if any(d not in done for d in step.depends_on):
+        return StepResult(step, "skipped", "a change it depends on did not apply")
+    try:
+        _run(step, api, use_etags)
+    except ApplyStopped as exc:
+        result.stopped = str(exc)
+        return StepResult(step, "failed", str(exc))
+    except SegError as exc:
+        return StepResult(step, "failed", str(exc))
+    return StepResult(step, "applied")

@@ -18,6 +18,7 @@ from seg import __version__
 from seg.model.kinds import Kind, kinds_in_order
 from seg.server import errors
 from seg.server.errors import ApiException
+from seg.server.locks import LOCK_HEADER, OVERRIDE_HEADER
 from seg.server.service import ControlPlane, Principal
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -79,7 +80,11 @@ def create_app(cp: ControlPlane) -> FastAPI:
     _install_error_handlers(app)
 
     async def principal(request: Request) -> Principal:
-        return await run_in_threadpool(cp.authenticate, request.headers.get("authorization"))
+        headers = request.headers
+        return await run_in_threadpool(
+            cp.authenticate, headers.get("authorization"), headers.get(LOCK_HEADER),
+            headers.get(OVERRIDE_HEADER),
+        )  # fmt: skip
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

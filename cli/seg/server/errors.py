@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ApiException",
+    "aborted",
     "already_exists",
     "failed_precondition",
     "insufficient_scope",
@@ -59,6 +60,11 @@ def already_exists(message: str) -> ApiException:
 
 def failed_precondition(message: str) -> ApiException:
     return ApiException(409, 9, message)
+
+
+def aborted(message: str) -> ApiException:
+    """409/10: the write conflicts with a concurrent holder of the workspace lock."""
+    return ApiException(409, 10, message)
 
 
 def precondition_etag(message: str) -> ApiException:
