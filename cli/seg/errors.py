@@ -8,7 +8,9 @@ SegError                    any failure seg reports to the user (exit 1)
 │       └── RetryBudgetSpent    … and the run's retry budget is spent: stop, do not go on
 ├── StalePlan               a saved plan no longer matches the live state (exit 4)
 ├── PlanBlocked             a plan holds changes blocked by policy (exit 3)
-└── ApplyFailed             some changes of an apply failed
+├── ApplyFailed             some changes of an apply failed
+└── ApplyStopped            a writer refuses every further write: the apply stops
+    └── LockLost            the apply's lease on the workspace lock is gone
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiError",
     "ApplyFailed",
+    "ApplyStopped",
     "ConfigError",
+    "LockLost",
     "PlanBlocked",
     "RetryBudgetSpent",
     "SegError",
@@ -92,3 +96,13 @@ class PlanBlocked(SegError):
 
 class ApplyFailed(SegError):
     """Raised after an apply in which at least one change failed."""
+
+
+class ApplyStopped(SegError):
+    """Raised by a writer when no further write may be sent; the apply stops there and
+    reports the remaining changes as not attempted."""
+
+
+class LockLost(ApplyStopped):
+    """Raised when the apply's lease on the workspace lock was lost (renewal failed, or the
+    lease was broken or taken over): writing on would race whoever holds it now."""

@@ -77,3 +77,26 @@ def test_breaking_lets_additive_changes_pass() -> None:
 def test_breaking_blocks_what_breaks_a_mapping(query: str, expected: str) -> None:
     verdict = judge_model_change("breaking", OLD, new(query), USES)
     assert verdict.blocked and expected in verdict.message, verdict.message
+
+
+def test_who_is_an_owner_and_who_may_write_anything() -> None:
+    from seg.policy.access import explain, is_owner, may_write_any
+
+    sources = {"web": {"team": "a"}, "ios": {}}
+    bindings = [
+        {"subject": {"user": "o@x.io"}, "role": "workspace_owner", "scope": "workspace"},
+        {"subject": {"user": "t@x.io"}, "role": "tracking_plan_admin", "scope": "workspace"},
+        {"subject": {"user": "s@x.io"}, "role": "source_admin", "scope": {"labels": {"team": "a"}}},
+        {"subject": {"user": "w@x.io"}, "role": "source_admin", "scope": "workspace"},
+        {"subject": {"user": "r@x.io"}, "role": "source_read_only", "scope": "workspace"},
+        {"subject": {"user": "m@x.io"}, "role": "workspace_member", "scope": "workspace"},
+    ]
+
+    def access(email: str, known: dict[str, dict[str, str]] = sources) -> dict:
+        return explain(email, bindings, {}, known)
+
+    assert [is_owner(access(u)) for u in ("o@x.io", "t@x.io", "s@x.io")] == [True, False, False]
+    writers = [u for u in ("o", "t", "s", "w", "r", "m", "n") if may_write_any(access(f"{u}@x.io"))]
+    assert writers == ["o", "t", "s", "w"]
+    assert may_write_any(access("w@x.io", {}))  # a workspace-wide admin, before any source
+    assert not may_write_any(access("s@x.io", {"ios": {}}))  # no source carries the label

@@ -1,4 +1,7 @@
-"""``apply_plan``: run a plan's steps in order; a failure skips its dependants only.
+"""``apply_plan``: run a plan's steps in order; a failure skips its dependants only. A
+writer that must not write any more (``ApplyStopped``: the workspace lock was lost;
+``RetryBudgetSpent``: the control plane stayed unreachable) stops the apply there, the rest
+reported as not attempted.
 
 The executor never prints: it tells an ``ApplyObserver`` what happens, as Terraform's hooks do.
 """
@@ -11,7 +14,7 @@ from typing import Any, Literal, Protocol
 
 from seg.engine.order import Step, plan_steps
 from seg.engine.plan import Plan
-from seg.errors import RetryBudgetSpent, SegError
+from seg.errors import ApplyStopped, RetryBudgetSpent, SegError
 from seg.model.kinds import Kind
 from seg.model.paths import format_path
 
@@ -168,13 +171,16 @@ def apply_plan(
 
 def _step(step: Step, api: ControlPlaneWriter, use_etags: bool, done: set[int]
           ) -> tuple[StepResult, bool]:  # fmt: skip
-    """The step's outcome, and whether the apply must stop (the control plane is gone)."""
+    """The step's outcome, and whether the apply must stop (the control plane is gone, or
+    the workspace lock was lost)."""
     if any(d not in done for d in step.depends_on):
         return StepResult(step, "skipped", "a change it depends on did not apply"), False
     try:
         _run(step, api, use_etags)
     except RetryBudgetSpent as exc:
         return StepResult(step, "failed", exc.message), True
+    except ApplyStopped as exc:
+        return StepResult(step, "failed", str(exc)), True
     except SegError as exc:
         return StepResult(step, "failed", str(exc)), False
     done.add(step.index)

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from seg.errors import ApiError, RetryBudgetSpent, TransportError
+from seg.errors import ApiError, LockLost, RetryBudgetSpent, TransportError
 from seg.model.kinds import KINDS, Kind, kinds_in_order
 from seg.model.limits import MAX_RULES_PER_CALL
 from seg.model.names import collection_name, parse_resource_name, resource_name, wildcard_collection
@@ -28,6 +28,7 @@ __all__ = ["API_PREFIX", "DEFAULT_RETRY_BUDGET", "ControlPlaneClient", "PAGE_SIZ
 API_PREFIX = "/v1beta"
 PAGE_SIZE = 1000
 DEFAULT_RETRY_BUDGET = 30.0  # seconds of failed attempts and backoff per run, in all
+LOCK_HEADER = "Seg-Lock"  # names the lease a write is made under
 COMPUTED = frozenset({"name", "create_time", "update_time", "etag", "managed_paths", "protect"})
 
 
@@ -71,6 +72,10 @@ class ControlPlaneClient:
         self.budget = RetryBudget(retry_budget)
         # Kinds with generated ids (tracking plans): address (external_id) ↔ resource name.
         self._names: dict[tuple[str, str], str] = {}
+        # The workspace lock this client writes under (``seg.client.lease``): its id travels
+        # with every write; once ``lock_lost`` says why it is gone, no write is sent.
+        self.lock_id = ""
+        self.lock_lost = ""
 
     # -- transport -------------------------------------------------------------------------
 
@@ -84,10 +89,19 @@ class ControlPlaneClient:
         etag: str | None = None,
     ) -> Any:
         url = f"{API_PREFIX}/{path}"
-        headers = {"If-Match": f'"{etag}"'} if etag else None
-        response = self._send_with_retries(method, url, json, params, headers)
+        headers = {"If-Match": f'"{etag}"'} if etag else {}
+        under_lock = bool(self.lock_id) and method != "GET" and path != self._lock
+        if under_lock:
+            if self.lock_lost:
+                raise LockLost(self.lock_lost)
+            headers[LOCK_HEADER] = self.lock_id
+        response = self._send_with_retries(method, url, json, params, headers or None)
         if response.status_code >= 400:
-            raise _api_error(response, method, url)
+            error = _api_error(response, method, url)
+            if under_lock and error.status == 409 and error.code == 10:
+                self.lock_lost = f"the workspace lock was lost: {error.message}"
+                raise LockLost(self.lock_lost)
+            raise error
         return response.json() if response.content else None
 
     def _send_with_retries(

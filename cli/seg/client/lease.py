@@ -1,5 +1,9 @@
 """Holding the workspace lock during an apply: acquire (waiting up to a timeout), renew in
-the background, release at the end. An expired lease is taken over by the server."""
+the background, release at the end. An expired lease is taken over by the server.
+
+While held, the client names the lease on every write (the server refuses writes from anyone
+else). When a renewal fails, or the server says the lease is gone, the client sends no further
+write (``LockLost``), so the apply stops instead of racing whoever holds the lock now."""
 
 from __future__ import annotations
 
@@ -41,7 +45,6 @@ class Lease:
         self.ttl = ttl
         self.timeout = timeout
         self.lock: dict[str, Any] = {}
-        self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew, name="seg-lease", daemon=True)
 
@@ -61,6 +64,7 @@ class Lease:
                         ) from None
                     raise
                 time.sleep(min(1.0, left))
+        self.client.lock_id, self.client.lock_lost = self.lock["id"], ""
         self._thread.start()
         return self
 
@@ -68,14 +72,23 @@ class Lease:
         while not self._stop.wait(self.ttl / 3):
             try:
                 self.client.renew_lock(self.lock["id"], self.ttl)
-            except SegError:
-                self.lost = True
+            except SegError as exc:
+                self.client.lock_lost = f"the workspace lock was lost (renewal failed: {exc})"
+                return
+
+    @property
+    def lost(self) -> bool:
+        """Whether the lease was lost while held (a renewal or a write found it gone)."""
+        return bool(self.client.lock_lost)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:  # fmt: skip
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        lost, self.client.lock_id = self.lost, ""
+        if lost:
+            return  # someone else may hold the lock now: leave it alone
         try:
             self.client.release_lock(self.lock["id"])
         except SegError:

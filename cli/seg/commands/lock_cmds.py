@@ -45,6 +45,10 @@ def status_cmd(
             f"{lock['acquired_at']} (plan {lock['plan'] or '-'}, CI run {lock['ci_run'] or '-'}, "
             f"lease {lock['id']} expires in {lock['expires_in']}s)."
         )
+        out_console().print(
+            "Writes from anyone but the holder are refused while it is held "
+            "(an owner may override with the Seg-Lock-Override: true header, which is audited)."
+        )
 
 
 @handle_errors
@@ -55,7 +59,8 @@ def release_cmd(
     token: TokenOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Break the workspace lock (needs a workspace:owner token)."""
+    """Break the workspace lock (needs a workspace:owner token; a user's token also needs the
+    workspace_owner role)."""
     with open_session(workspace_dir(workspace), env, api_url, token) as session:
         session.client.release_lock(None)
         name = session.client.workspace

@@ -150,8 +150,14 @@ def apply_cmd(
     if result is None:
         return
     render_apply_summary(result, console)
+    if result.stopped:
+        undone = len(result.results) - len(result.with_status("applied"))
+        raise ApplyFailed(
+            f"{result.stopped}; stopped before the next write: "
+            f"{len(result.with_status('applied'))} applied, {undone} not applied (listed above)"
+        )
     if lease.lost:
-        err_console().print("warning: the workspace lock was lost during the apply")
+        err_console().print("warning: the workspace lock was lost after the last write")
     if not result.ok:
         raise ApplyFailed("some changes were not applied (see above)")
 

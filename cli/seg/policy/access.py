@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["LABEL_SCOPED_ROLES", "SOURCE_KINDS", "SOURCE_ROLES", "allowed", "explain"]
+__all__ = [
+    "LABEL_SCOPED_ROLES",
+    "SOURCE_KINDS",
+    "SOURCE_ROLES",
+    "allowed",
+    "explain",
+    "is_owner",
+    "may_write_any",
+]
 
 LABEL_SCOPED_ROLES = frozenset(
     {"source_admin", "source_read_only", "engage_admin", "engage_user", "engage_read_only"}
@@ -84,3 +92,16 @@ def allowed(access: Mapping[str, Any], kind_name: str, address: str, write: bool
             return "tracking_plan_admin" in workspace_roles
         return bool(workspace_roles & {"tracking_plan_admin", "tracking_plan_read_only"})
     return False
+
+
+def is_owner(access: Mapping[str, Any]) -> bool:
+    """Whether ``explain``'s result makes its user a workspace owner."""
+    return "workspace_owner" in access["workspace_roles"]
+
+
+def may_write_any(access: Mapping[str, Any]) -> bool:
+    """Whether the user may write anything at all (so may take the workspace lock)."""
+    roles = set(access["workspace_roles"])
+    if roles & {"workspace_owner", "tracking_plan_admin", "source_admin"}:
+        return True
+    return any("source_admin" in granted for granted in access["sources"].values())

@@ -56,8 +56,9 @@ def render_apply_summary(result: ApplyResult, console: Console) -> None:
         len(result.with_status(s)) for s in ("applied", "failed", "skipped")
     )
     style = "green" if not failed and not skipped else "red"
+    verb = "stopped" if result.stopped else "complete"
     console.print(
-        f"[bold {style}]Apply complete: {applied} applied, {failed} failed, {skipped} skipped.[/]"
+        f"[bold {style}]Apply {verb}: {applied} applied, {failed} failed, {skipped} skipped.[/]"
     )
     if failed or skipped:
         console.print(

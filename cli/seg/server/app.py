@@ -19,6 +19,7 @@ from seg.model.kinds import Kind, kinds_in_order
 from seg.model.urls import redact_text
 from seg.server import errors
 from seg.server.errors import ApiException
+from seg.server.locks import LOCK_HEADER, OVERRIDE_HEADER
 from seg.server.service import ControlPlane, Principal
 from seg.store.base import (
     AlreadyExistsError,
@@ -109,7 +110,11 @@ def create_app(cp: ControlPlane) -> FastAPI:
     _install_error_handlers(app, cp.store.url)
 
     async def principal(request: Request) -> Principal:
-        return await run_in_threadpool(cp.authenticate, request.headers.get("authorization"))
+        headers = request.headers
+        return await run_in_threadpool(
+            cp.authenticate, headers.get("authorization"), headers.get(LOCK_HEADER),
+            headers.get(OVERRIDE_HEADER),
+        )  # fmt: skip
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

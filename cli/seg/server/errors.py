@@ -63,6 +63,11 @@ def failed_precondition(message: str) -> ApiException:
     return ApiException(409, 9, message)
 
 
+def aborted(message: str) -> ApiException:
+    """409/10: the write conflicts with a concurrent holder of the workspace lock."""
+    return ApiException(409, 10, message)
+
+
 def precondition_etag(message: str) -> ApiException:
     return ApiException(412, 10, message)
 

@@ -1,4 +1,8 @@
-"""Workspace locks: leases with a TTL, renewed by their holder, taken over when expired."""
+"""Workspace locks: leases with a TTL, renewed by their holder, taken over when expired.
+
+While a lease is live, only its holder writes: the token that took it, naming the lease in
+the ``Seg-Lock`` header. Anyone else's write is refused (409/10) unless an owner sends
+``Seg-Lock-Override: true``."""
 
 from __future__ import annotations
 
@@ -10,9 +14,11 @@ from typing import Any
 from seg.server import errors
 from seg.store.base import LockRecord, Store
 
-__all__ = ["Locks", "lock_view"]
+__all__ = ["LOCK_HEADER", "OVERRIDE_HEADER", "Locks", "describe", "holds", "lock_view"]
 
 MAX_TTL = 3600
+LOCK_HEADER = "Seg-Lock"
+OVERRIDE_HEADER = "Seg-Lock-Override"
 
 
 def lock_view(lock: LockRecord, now: float) -> dict[str, Any]:
@@ -25,6 +31,7 @@ def lock_view(lock: LockRecord, now: float) -> dict[str, Any]:
         "token_id": lock.token_id,
         "acquired_at": lock.acquired_at,
         "expires_in": max(0.0, round(lock.expires_at - now, 1)),
+        "blocks_writes": True,  # writes from anyone but the holder are refused while held
     }
 
 
@@ -35,7 +42,17 @@ def _ttl(body: dict[str, Any]) -> float:
     return float(ttl)
 
 
-def _describe(lock: LockRecord, now: float) -> str:
+def holds(lock: LockRecord | None, lock_id: str, token_id: str, now: float) -> bool:
+    """Whether ``lock`` is a live lease with this id, taken by this token."""
+    return (
+        lock is not None
+        and lock.expires_at > now
+        and lock.id == lock_id
+        and lock.token_id == token_id
+    )
+
+
+def describe(lock: LockRecord, now: float) -> str:
     parts = [
         f"plan {lock.plan}" if lock.plan else "",
         f"CI run {lock.ci_run}" if lock.ci_run else "",
@@ -64,20 +81,26 @@ class Locks:
         with self.store.tx() as tx:
             held = tx.get_lock(workspace)
             if held is not None and held.expires_at > now:
-                raise errors.failed_precondition(_describe(held, now))
+                raise errors.failed_precondition(describe(held, now))
             taken = tx.replace_lock(lock, held.id) if held else _insert(tx, lock)
         if not taken:  # lost a race with another acquirer: report who won
             with self.store.tx() as tx:
                 winner = tx.get_lock(workspace)
             if winner is not None:
-                raise errors.failed_precondition(_describe(winner, time.time()))
+                raise errors.failed_precondition(describe(winner, time.time()))
             raise errors.failed_precondition(f"workspace {workspace} was locked by someone else")
         return lock_view(lock, now)
 
-    def renew(self, workspace: str, lock_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def renew(
+        self, workspace: str, lock_id: str, token_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Extend a lease; only the token that took it may, and only while it is live."""
         now = time.time()
+        ttl = _ttl(body)
         with self.store.tx() as tx:
-            if not tx.extend_lock(workspace, lock_id, now + _ttl(body)):
+            if not holds(tx.get_lock(workspace), lock_id, token_id, now) or not tx.extend_lock(
+                workspace, lock_id, now + ttl
+            ):
                 raise errors.failed_precondition(f"lock {lock_id} is no longer held")
             lock = tx.get_lock(workspace)
         assert lock is not None
@@ -87,6 +110,11 @@ class Locks:
         with self.store.tx() as tx:
             if not tx.delete_lock(workspace, lock_id):
                 raise errors.not_found(f"workspace {workspace} holds no such lock")
+
+    def get(self, workspace: str) -> LockRecord | None:
+        """The lease row (live or expired), if any."""
+        with self.store.tx() as tx:
+            return tx.get_lock(workspace)
 
     def status(self, workspace: str) -> dict[str, Any]:
         now = time.time()

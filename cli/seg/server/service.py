@@ -16,7 +16,7 @@ from seg.model.kinds import KINDS, Kind
 from seg.model.names import SLUG_RE, collection_name, parse_resource_name, resource_name
 from seg.model.paths import format_path, parse_path
 from seg.model.secrets import is_catalog_secret
-from seg.policy.access import allowed, explain
+from seg.policy.access import allowed, explain, is_owner, may_write_any
 from seg.policy.models import POLICIES
 from seg.schemas import load_schema
 from seg.server import errors, pages
@@ -30,7 +30,7 @@ from seg.server.bodies import (
     workspace_view,
 )
 from seg.server.crypto import SecretBox
-from seg.server.locks import Locks
+from seg.server.locks import Locks, describe, holds
 from seg.server.masks import OUTPUT_ONLY, MaskError, apply_update_mask, field_path
 from seg.server.resources import compute_etag, public_view, seal_secrets, secret_paths_for
 from seg.server.rules import check_call_limits, check_delete, check_write
@@ -74,6 +74,8 @@ class Principal:
     scope: str
     description: str
     user: str = ""  # set for tokens that act for a user (their roles also apply)
+    lock_id: str = ""  # the lease this caller claims to hold (the Seg-Lock header)
+    lock_override: bool = False  # Seg-Lock-Override: true (honoured for owners only)
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ class ControlPlane:
             ws = tx.get_workspace(workspace)
             if ws is None:
                 raise errors.not_found(f"workspace {workspace!r} not found")
+            self._check_lock(tx, principal, "PATCH", f"workspaces/{workspace}")
             values = dict(ws.__dict__)
             for path in paths:
                 key = path.removeprefix("workspace.")
@@ -201,16 +204,22 @@ class ControlPlane:
 
     # -- authentication --------------------------------------------------------------------
 
-    def authenticate(self, authorization: str | None) -> Principal:
-        if not authorization or not authorization.startswith("Bearer "):
+    def authenticate(
+        self, authorization: str | None, lock_id: str | None = None, override: str | None = None
+    ) -> Principal:
+        """The caller of ``Authorization: Bearer <token>`` (the scheme in any case), with the
+        lease it claims (``Seg-Lock``) and whether it overrides the lock (``Seg-Lock-Override``)."""
+        scheme, _, credentials = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
             raise errors.unauthenticated()
         with self.store.tx() as tx:
-            token = tx.find_token(hash_token(authorization[7:].strip()))
+            token = tx.find_token(hash_token(credentials.strip()))
         if token is None:
             raise errors.unauthenticated()
         principal = Principal(
-            token.id, token.workspace, token.scope, token.description, token.user_email
-        )
+            token.id, token.workspace, token.scope, token.description, token.user_email,
+            (lock_id or "").strip(), _override(override),
+        )  # fmt: skip
         self._count_request(token.id)
         return principal
 
@@ -234,6 +243,49 @@ class ControlPlane:
             )
         if method != "GET" and not can_write(principal.scope, owner_only):
             raise errors.insufficient_scope()
+        if owner_only and principal.user:
+            self._require_owner_role(principal, workspace)
+
+    def _require_owner_role(self, principal: Principal, workspace: str) -> None:
+        """A user-bound token does what the owner scope allows only if its user is an owner
+        (the same access evaluation as ``seg access explain``)."""
+        if principal.user and not is_owner(self._user_access(workspace, principal.user)):
+            raise errors.permission_denied(
+                f"permission denied: {principal.user} does not have the workspace_owner role"
+            )
+
+    def _user_access(self, workspace: str, email: str) -> dict[str, Any]:
+        with self.store.tx() as tx:
+            return _access(tx, workspace, email)
+
+    def _check_lock(self, tx: StoreTx, principal: Principal, method: str, resource: str) -> None:
+        """While a live lease is held, only its holder writes: the token that took it, naming
+        the lease in ``Seg-Lock``. A caller naming a lease that is no longer live (broken,
+        expired, taken over) is told so; an owner's ``Seg-Lock-Override: true`` is audited."""
+        now = time.time()
+        held = tx.get_lock(principal.workspace)
+        if holds(held, principal.lock_id, principal.token_id, now):
+            return
+        if principal.lock_id:
+            now_held = f"; {describe(held, now)}" if held and held.expires_at > now else ""
+            raise errors.aborted(
+                f"the workspace lock {principal.lock_id} is no longer held by this caller "
+                f"(it expired, was released or was taken over){now_held}"
+            )
+        if held is None or held.expires_at <= now:
+            return
+        if principal.lock_override and self._owner_in(tx, principal):
+            self._audit(tx, principal, method, resource, ["lock override", held.id])
+            return
+        raise errors.aborted(
+            f"{describe(held, now)}; writes from anyone but the lock holder are refused "
+            "while it is held (an owner may send Seg-Lock-Override: true)"
+        )
+
+    def _owner_in(self, tx: StoreTx, principal: Principal) -> bool:
+        if principal.scope != "workspace:owner":
+            return False
+        return not principal.user or is_owner(_access(tx, principal.workspace, principal.user))
 
     def _authorize_resource(
         self, principal: Principal, workspace: str, kind: Kind, address: str, method: str
@@ -242,7 +294,7 @@ class ControlPlane:
         ``seg access explain``, so what explain says is what the server does."""
         if not principal.user:
             return
-        access = self.explain_access(principal, workspace, principal.user)
+        access = self._user_access(workspace, principal.user)
         if not allowed(access, kind.name, address, method != "GET"):
             raise errors.permission_denied(
                 f"permission denied: {principal.user} may not {method} {kind.name} {address}"
@@ -275,7 +327,7 @@ class ControlPlane:
         rows = rows[:size]
         token = pages.encode_page_token(rows[-1].name, kind.name) if more else ""
         if principal.user:  # a user's token lists only what the user may read
-            access = self.explain_access(principal, workspace, principal.user)
+            access = self._user_access(workspace, principal.user)
             rows = [r for r in rows if allowed(access, kind.name, _address(r.name), False)]
         return Page([public_view(kind, r) for r in rows], token)
 
@@ -320,6 +372,7 @@ class ControlPlane:
             managed or [], bool(protect), sealed,
         )  # fmt: skip
         with self.store.tx() as tx:
+            self._check_lock(tx, principal, "POST", name)
             if parent_name is not None and tx.get_resource(parent_name) is None:
                 raise errors.not_found(f"{parent_name} not found")
             if tx.get_resource(name) is not None:
@@ -388,6 +441,7 @@ class ControlPlane:
         managed, protect = ownership(kind, body)
 
         def step(tx: StoreTx) -> dict[str, Any]:
+            self._check_lock(tx, principal, "PATCH", name)
             rec = self._get_for_write(tx, name, if_match)
             data, secret = rec.data, rec.secret_paths
             if paths:
@@ -427,6 +481,7 @@ class ControlPlane:
         name = resource_name(workspace, kind, address)
 
         def step(tx: StoreTx) -> None:
+            self._check_lock(tx, principal, "DELETE", name)
             rec = self._get_for_write(tx, name, if_match)
             if rec.protect:
                 raise errors.failed_precondition(
@@ -484,20 +539,30 @@ class ControlPlane:
     # -- access ----------------------------------------------------------------------------
 
     def explain_access(self, principal: Principal, workspace: str, email: str) -> dict[str, Any]:
-        """A user's effective access per source, from the live bindings, groups and labels."""
+        """A user's effective access per source, from the live bindings, groups and labels.
+
+        A user-bound token may explain its own user; explaining anyone else needs the
+        workspace_owner role. Its answer lists only the sources the token's user may read."""
         self._authorize(principal, workspace, "GET")
         with self.store.tx() as tx:
-            bindings = [b.data for b in iter_all(tx, workspace, "RoleBinding")]
-            groups = {_address(g.name): g.data.get("members", [])
-                      for g in iter_all(tx, workspace, "Group")}  # fmt: skip
-            sources = {_address(s.name): s.data.get("labels") or {}
-                       for s in iter_all(tx, workspace, "Source")}  # fmt: skip
-        return explain(email, bindings, groups, sources)
+            access = _access(tx, workspace, email)
+            if not principal.user:
+                return access
+            caller = _access(tx, workspace, principal.user)
+        if access["user"] != principal.user and not is_owner(caller):
+            raise errors.permission_denied(
+                f"permission denied: {principal.user} may explain only their own access "
+                "(explaining another user needs the workspace_owner role)"
+            )
+        readable = {source: roles for source, roles in access["sources"].items()
+                    if allowed(caller, "Source", source, False)}  # fmt: skip
+        return {**access, "sources": readable}
 
     # -- tracking-plan rules -----------------------------------------------------------------
 
     def list_rules(self, principal: Principal, workspace: str, plan_id: str) -> dict[str, Any]:
         self._authorize(principal, workspace, "GET")
+        self._authorize_resource(principal, workspace, KINDS["TrackingPlan"], plan_id, "GET")
         name = f"workspaces/{workspace}/tracking-plans/{plan_id}"
         with self.store.tx() as tx:
             rec = tx.get_resource(name)
@@ -512,6 +577,7 @@ class ControlPlane:
         removes rules by (type, key, version); at most 200 rules per call."""
         self._authorize(principal, workspace, method)
         kind = KINDS["TrackingPlan"]
+        self._authorize_resource(principal, workspace, kind, plan_id, method)
         rules = body.get("rules")
         if not isinstance(rules, list):
             raise errors.invalid_argument("rules must be a list")
@@ -519,6 +585,7 @@ class ControlPlane:
         name = f"workspaces/{workspace}/tracking-plans/{plan_id}"
 
         def step(tx: StoreTx) -> dict[str, Any]:
+            self._check_lock(tx, principal, method, name + "/rules")
             rec = self._get_for_write(tx, name, None)
             current = list(rec.data.get("rules", []))
             if method == "PUT":
@@ -546,6 +613,10 @@ class ControlPlane:
         self, principal: Principal, workspace: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         self._authorize(principal, workspace, "POST")
+        if principal.user and not may_write_any(self._user_access(workspace, principal.user)):
+            raise errors.permission_denied(
+                f"permission denied: {principal.user} may not write anything, so may not lock"
+            )
         lock = self.locks.acquire(workspace, principal.token_id, body)
         with self.store.tx() as tx:
             self._audit(tx, principal, "POST", f"workspaces/{workspace}/lock", [lock["id"]])
@@ -555,14 +626,22 @@ class ControlPlane:
         self, principal: Principal, workspace: str, lock_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         self._authorize(principal, workspace, "PATCH")
-        return self.locks.renew(workspace, lock_id, body)
+        return self.locks.renew(workspace, lock_id, principal.token_id, body)
 
     def release_lock(self, principal: Principal, workspace: str, lock_id: str | None) -> None:
-        """Release one's own lease by id; without an id (forcing), owners only."""
-        self._authorize(principal, workspace, "DELETE", owner_only=lock_id is None)
-        self.locks.release(workspace, lock_id)
+        """Release one's own lease (the token that took it, by id). Breaking anyone else's —
+        or releasing without an id — is forcing: the owner scope, and for a user-bound token
+        the workspace_owner role; it is audited as forced."""
+        self._authorize(principal, workspace, "DELETE")
+        held = self.locks.get(workspace)
+        own = bool(lock_id) and held is not None and held.id == lock_id
+        own = own and held is not None and held.token_id == principal.token_id
+        if not own:
+            self._authorize(principal, workspace, "DELETE", owner_only=True)
+        self.locks.release(workspace, lock_id or None)
+        paths = [lock_id or "*"] + ([] if own else ["forced"])
         with self.store.tx() as tx:
-            self._audit(tx, principal, "DELETE", f"workspaces/{workspace}/lock", [lock_id or "*"])
+            self._audit(tx, principal, "DELETE", f"workspaces/{workspace}/lock", paths)
 
     def lock_status(self, principal: Principal, workspace: str) -> dict[str, Any]:
         self._authorize(principal, workspace, "GET")
@@ -595,6 +674,10 @@ class ControlPlane:
             rows = tx.list_audit(workspace, int(before) if before else None, size + 1)
         more = len(rows) > size
         rows = rows[:size]
+        token = pages.encode_page_token(str(rows[-1].id), "audit") if more else ""
+        if principal.user:  # a user's token sees events on what the user may read
+            access = self._user_access(workspace, principal.user)
+            rows = [r for r in rows if _event_visible(access, r.resource)]
         items = [
             {
                 "id": str(r.id),
@@ -606,11 +689,42 @@ class ControlPlane:
             }
             for r in rows
         ]
-        return Page(items, pages.encode_page_token(str(rows[-1].id), "audit") if more else "")
+        return Page(items, token)
 
 
 def _address(name: str) -> str:
     return parse_resource_name(name)[2]
+
+
+def _access(tx: StoreTx, workspace: str, email: str) -> dict[str, Any]:
+    """``email``'s effective access from the live bindings, groups and source labels."""
+    bindings = [b.data for b in iter_all(tx, workspace, "RoleBinding")]
+    groups = {_address(g.name): g.data.get("members", [])
+              for g in iter_all(tx, workspace, "Group")}  # fmt: skip
+    sources = {_address(s.name): s.data.get("labels") or {}
+               for s in iter_all(tx, workspace, "Source")}  # fmt: skip
+    return explain(email, bindings, groups, sources)
+
+
+def _event_visible(access: dict[str, Any], resource: str) -> bool:
+    """Whether a user may see an audit event: one on a resource (or a tracking plan's rules)
+    needs read access to it; events on the workspace itself and its lock are open."""
+    for name in (resource, resource.removesuffix("/rules")):
+        try:
+            _, kind, address = parse_resource_name(name)
+        except ValueError:
+            continue
+        return allowed(access, kind.name, address, False)
+    return True
+
+
+def _override(value: str | None) -> bool:
+    """``Seg-Lock-Override``: absent or ``true`` (any case); anything else is an error."""
+    if value is None:
+        return False
+    if value.strip().lower() != "true":
+        raise errors.invalid_argument("the Seg-Lock-Override header must be 'true' when sent")
+    return True
 
 
 def _next_secret_paths(
