@@ -64,16 +64,12 @@ def failed_precondition(message: str) -> ApiException:
 
 
 def aborted(message: str) -> ApiException:
-    """409/10: the write conflicts with a concurrent holder of the workspace lock."""
+    """409/10: the write conflicts with a concurrent writer or holder of the workspace lock."""
     return ApiException(409, 10, message)
 
 
 def precondition_etag(message: str) -> ApiException:
     return ApiException(412, 10, message)
-
-
-def aborted(message: str) -> ApiException:
-    return ApiException(409, 10, message)
 
 
 def unavailable() -> ApiException:
