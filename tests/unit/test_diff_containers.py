@@ -95,6 +95,15 @@ def test_the_last_managed_key_removed_with_settings_dropped_from_the_yaml() -> N
     assert applied(desired, current)["settings"] == {}
 
 
+def test_a_removed_null_settings_key_is_cleared() -> None:
+    # found while building the convergence property test: `a: null` stayed forever
+    desired = want(SRC, "web", settings={"b": 1})
+    current = have(SRC, "web", ("settings.a", "settings.b"), settings={"a": None, "b": 1})
+    (change,) = compute_plan("ws", [desired], [current]).changes
+    assert change.update_mask == ("source.settings.a",)
+    assert applied(desired, current)["settings"] == {"b": 1}
+
+
 def test_an_explicitly_empty_list_is_a_declared_value() -> None:
     desired = want(GRP, "g", members=[])
     current = have(GRP, "g", members=["a@example.com"])

@@ -135,7 +135,8 @@ def _ownership_changes(desired: DesiredResource, current: CurrentResource) -> li
         if spec is None or spec.immutable or _overlaps(path, declared):
             continue
         before = get_path(current.fields, path)
-        if before is not MISSING and before is not None:
+        # a null inside a map is a stored value; a null field is an unset optional one
+        if before is not MISSING and (before is not None or len(path) > 1):
             cleared.add(path)
     widest = {_widest_clear(p, cleared, current.fields, declared) for p in cleared}
     out = []
