@@ -13,6 +13,8 @@ from seg.engine import Action, compute_plan, plan_steps
 from seg.engine.diff import same_items
 from seg.model.kinds import KINDS
 from seg.model.resource import CurrentResource, DesiredResource
+from seg.model.secrets import secret_digest
+from seg.render.values import field_lines
 from seg.server.masks import apply_update_mask
 from seg.tracking.rules import diff_rules
 
@@ -102,6 +104,18 @@ def test_a_removed_null_settings_key_is_cleared() -> None:
     (change,) = compute_plan("ws", [desired], [current]).changes
     assert change.update_mask == ("source.settings.a",)
     assert applied(desired, current)["settings"] == {"b": 1}
+
+
+def test_emptying_or_clearing_a_map_that_holds_a_secret_is_sensitive() -> None:
+    digest = secret_digest("s3cret", "salt")
+    current = have(SRC, "web", ("settings.url", "settings.auth.key"),
+                   settings={"url": "u", "auth": {"key": digest}})  # fmt: skip
+    emptied = compute_plan("ws", [want(SRC, "web", settings={})], [current]).changes[0]
+    cleared = compute_plan("ws", [want(SRC, "web", settings={"url": "u"})], [current]).changes[0]
+    assert cleared.update_mask == ("source.settings.auth",)
+    for change in (emptied, cleared):
+        assert change.field_changes[0].sensitive
+        assert digest not in repr(field_lines(change))
 
 
 def test_an_explicitly_empty_list_is_a_declared_value() -> None:

@@ -59,6 +59,15 @@ def same_items(a: Any, b: Any) -> bool:
     return Counter(map(_canonical, a)) == Counter(map(_canonical, b))
 
 
+def _holds_digest(value: Any) -> bool:
+    """Whether a (nested) live value holds a secret's digest: the change is then sensitive."""
+    if isinstance(value, dict):
+        return any(_holds_digest(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_digest(v) for v in value)
+    return is_digest(value)
+
+
 def _leaf(path: Path, after: Any, before: Any, sensitive: bool) -> FieldChange | None:
     if is_digest(before):
         if digest_matches(after, before):
@@ -79,8 +88,9 @@ def _diff_map(
         before = current.get(key, MISSING)
         if isinstance(value, dict) and value and isinstance(before, dict):
             out += _diff_map(value, before, sub, secrets)
-        else:
-            fc = _leaf(sub, value, before, sub in secrets)
+        else:  # an empty map replaces the live one whole, secrets included
+            sensitive = sub in secrets or _holds_digest(before)
+            fc = _leaf(sub, value, before, sensitive)
             if fc is not None:
                 out.append(fc)
     return out
@@ -144,7 +154,7 @@ def _ownership_changes(desired: DesiredResource, current: CurrentResource) -> li
         if any(path[: len(other)] == other for other in widest if other != path):
             continue  # inside another cleared map
         before = get_path(current.fields, path)
-        out.append(FieldChange(path, before, None, is_digest(before), cleared=True))
+        out.append(FieldChange(path, before, None, _holds_digest(before), cleared=True))
     if desired.protect != current.protect:
         out.append(FieldChange(("protect",), current.protect, desired.protect, meta=True))
     return out
@@ -170,7 +180,8 @@ def diff_fields(desired: DesiredResource, current: CurrentResource) -> list[Fiel
         elif spec is not None and spec.unordered and same_items(value, before):
             continue  # the same items in another order
         else:  # an explicitly empty map or list is a value like any other
-            fc = _leaf((name,), value, before, (name,) in desired.secret_paths)
+            sensitive = (name,) in desired.secret_paths or _holds_digest(before)
+            fc = _leaf((name,), value, before, sensitive)
             if fc is not None:
                 out.append(fc)
     return out
