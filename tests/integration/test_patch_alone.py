@@ -24,7 +24,7 @@ from seg.model.kinds import KINDS
 from seg.model.paths import get_path
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.workspace.loader import load_workspace
-from tests.conftest import run_cli
+from tests.conftest import Api, run_cli
 
 WORKSPACE = "acme"
 Doc = dict[str, Any]
@@ -249,3 +249,34 @@ def test_one_field_edited_alone_applies_and_converges(
         if res_key == edited:
             expected[field] = after[edited].fields[field]
         assert res.fields == expected, f"{res_key} changed beyond {kind}.{field}"
+
+
+def test_tracking_plan_display_name_is_patchable_alone_on_each_store(api: Api) -> None:
+    body = {"tracking_plan": {"external_id": "tp", "display_name": "A", "rules": []}}
+    made = api.http.post(api.url("/tracking-plans"), json=body)
+    assert made.status_code == 200, made.text
+    name = made.json()["name"].rsplit("/", 1)[-1]
+    patch = {"tracking_plan": {"display_name": "B"},
+             "update_mask": {"paths": ["tracking_plan.display_name"]}}  # fmt: skip
+    response = api.http.patch(api.url(f"/tracking-plans/{name}"), json=patch)
+    assert response.status_code == 200, response.text
+    assert response.json()["display_name"] == "B"
+    assert response.json()["external_id"] == "tp"
+
+
+def test_a_rule_inserted_between_two_is_applied_once_and_then_no_change(
+    applied_base: Path, tmp_path: Path, clean_seg_env: None
+) -> None:
+    root = tmp_path / "ws"
+    shutil.copytree(applied_base, root)
+    docs = base_documents()
+    rules = docs[("TrackingPlan", "tp-a")]["spec"]["rules"]
+    rules.insert(1, rule("TRACK", "Cart Viewed", schema={"type": "object", "required": ["x"]}))
+    write_documents(root, docs)
+    plan = run_cli("plan", "-w", str(root))
+    assert "rules: 1 added, 0 removed, 0 changed" in plan.output, plan.output
+    apply(root)
+    plan = run_cli("plan", "-w", str(root), "--detailed-exitcode")
+    assert plan.exit_code == 0 and "rules:" not in plan.output, plan.output
+    live = live_state(root)[("TrackingPlan", "tp-a")].fields["rules"]
+    assert same_items(live, rules) and len(live) == 3
