@@ -1,12 +1,16 @@
 """The differ: desired resources (YAML) against current ones (control plane) → a Plan.
 
 Only what the YAML declares is managed. A settings key present on the server but absent from
-the YAML is left alone and never shown; server-computed fields are never compared.
+the YAML is left alone and never shown; server-computed fields are never compared. An
+explicitly empty map or list (``settings: {}``, ``opt: {k: {}}``, ``members: []``) is a
+declared value: the server's must be exactly that. Arrays marked ``unordered`` (tracking-plan
+rules) are compared as multisets.
 """
 
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,7 +20,7 @@ from seg.model.paths import MISSING, get_path, parse_path
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.secrets import digest_matches, is_digest
 
-__all__ = ["compute_plan", "diff_fields", "same"]
+__all__ = ["compute_plan", "diff_fields", "same", "same_items"]
 
 Path = tuple[str, ...]
 Key = tuple[str, str]
@@ -33,6 +37,35 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict | list) or isinstance(b, dict | list):
         return False
     return bool(a == b)
+
+
+def _canonical(value: Any) -> Any:
+    """A hashable form of a JSON value under ``same``: ``True`` is not ``1``, ``1`` is ``1.0``."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, dict):
+        return ("d", frozenset((k, _canonical(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("l", tuple(_canonical(v) for v in value))
+    if isinstance(value, int | float):
+        return ("n", value)
+    return ("s", value)
+
+
+def same_items(a: Any, b: Any) -> bool:
+    """Equal as multisets of items: two lists holding the same values in any order."""
+    if not isinstance(a, list) or not isinstance(b, list) or len(a) != len(b):
+        return False
+    return Counter(map(_canonical, a)) == Counter(map(_canonical, b))
+
+
+def _holds_digest(value: Any) -> bool:
+    """Whether a (nested) live value holds a secret's digest: the change is then sensitive."""
+    if isinstance(value, dict):
+        return any(_holds_digest(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_digest(v) for v in value)
+    return is_digest(value)
 
 
 def _leaf(path: Path, after: Any, before: Any, sensitive: bool) -> FieldChange | None:
@@ -55,8 +88,9 @@ def _diff_map(
         before = current.get(key, MISSING)
         if isinstance(value, dict) and value and isinstance(before, dict):
             out += _diff_map(value, before, sub, secrets)
-        else:
-            fc = _leaf(sub, value, before, sub in secrets)
+        else:  # an empty map replaces the live one whole, secrets included
+            sensitive = sub in secrets or _holds_digest(before)
+            fc = _leaf(sub, value, before, sensitive)
             if fc is not None:
                 out.append(fc)
     return out
@@ -79,18 +113,48 @@ def _overlaps(path: Path, declared: list[Path]) -> bool:
     return any(d[: len(path)] == path or path[: len(d)] == d for d in declared)
 
 
+def _leaf_paths(value: Any, prefix: Path) -> list[Path]:
+    """Leaf paths of a nested map; an empty map is a leaf of its own."""
+    if not isinstance(value, dict) or not value:
+        return [prefix]
+    return [p for key, child in value.items() for p in _leaf_paths(child, (*prefix, str(key)))]
+
+
+def _widest_clear(path: Path, cleared: set[Path], fields: Mapping[str, Any],
+                  declared: list[Path]) -> Path:  # fmt: skip
+    """The outermost map key above ``path`` (inside its field) that the YAML no longer
+    declares and whose every leaf is being cleared: clearing it leaves no empty map behind."""
+    for size in range(2, len(path)):
+        ancestor = path[:size]
+        if _overlaps(ancestor, declared):
+            continue
+        leaves = _leaf_paths(get_path(fields, ancestor), ancestor)
+        if all(any(leaf[: len(c)] == c for c in cleared) for leaf in leaves):
+            return ancestor
+    return path
+
+
 def _ownership_changes(desired: DesiredResource, current: CurrentResource) -> list[FieldChange]:
-    """Fields seg managed that the YAML no longer declares are cleared; protect follows YAML."""
+    """Fields seg managed that the YAML no longer declares are cleared (with the maps left
+    empty by that); protect follows the YAML."""
     declared = desired.declared_paths()
-    out = []
+    cleared: set[Path] = set()
     for raw in sorted(current.managed):
         path = parse_path(raw)
         spec = desired.kind.field(path[0])
         if spec is None or spec.immutable or _overlaps(path, declared):
             continue
         before = get_path(current.fields, path)
-        if before is not MISSING and before is not None:
-            out.append(FieldChange(path, before, None, is_digest(before), cleared=True))
+        # a null inside a map is a stored value; a null field is an unset optional one
+        if before is not MISSING and (before is not None or len(path) > 1):
+            cleared.add(path)
+    widest = {_widest_clear(p, cleared, current.fields, declared) for p in cleared}
+    out = []
+    for path in sorted(widest):
+        if any(path[: len(other)] == other for other in widest if other != path):
+            continue  # inside another cleared map
+        before = get_path(current.fields, path)
+        out.append(FieldChange(path, before, None, _holds_digest(before), cleared=True))
     if desired.protect != current.protect:
         out.append(FieldChange(("protect",), current.protect, desired.protect, meta=True))
     return out
@@ -111,10 +175,13 @@ def diff_fields(desired: DesiredResource, current: CurrentResource) -> list[Fiel
     for name, value in desired.fields.items():
         spec = desired.kind.field(name)
         before = current.fields.get(name, MISSING)
-        if spec is not None and spec.map_like and isinstance(value, dict):
+        if spec is not None and spec.map_like and isinstance(value, dict) and value:
             out += _diff_map(value, before, (name,), desired.secret_paths)
-        else:
-            fc = _leaf((name,), value, before, (name,) in desired.secret_paths)
+        elif spec is not None and spec.unordered and same_items(value, before):
+            continue  # the same items in another order
+        else:  # an explicitly empty map or list is a value like any other
+            sensitive = (name,) in desired.secret_paths or _holds_digest(before)
+            fc = _leaf((name,), value, before, sensitive)
             if fc is not None:
                 out.append(fc)
     return out
@@ -124,7 +191,9 @@ def _merged(current: Mapping[str, Any], changes: Iterable[FieldChange]) -> dict[
     result = copy.deepcopy(dict(current))
     for fc in changes:
         if fc.cleared:
-            result.pop(fc.path[0], None)
+            parent = get_path(result, fc.path[:-1])
+            if isinstance(parent, dict):
+                parent.pop(fc.path[-1], None)
             continue
         node = result
         for key in fc.path[:-1]:

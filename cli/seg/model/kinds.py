@@ -47,6 +47,9 @@ class FieldSpec:
     # Switching the value from one non-empty value to another needs a clear first
     # (Source.tracking_plan: a source is connected to at most one plan at a time).
     reconnect: bool = False
+    # Arrays whose item order carries no meaning (TrackingPlan.rules, identified by type, key
+    # and version): compared as multisets, so a reordering is not a change.
+    unordered: bool = False
 
     @property
     def empty(self) -> Any:
@@ -136,7 +139,7 @@ KINDS: dict[str, Kind] = {
         fields=(
             FieldSpec("display_name", "string"),
             FieldSpec("description", "string"),
-            FieldSpec("rules", "array"),
+            FieldSpec("rules", "array", unordered=True),
         ),
         defaults={"display_name": "", "description": "", "rules": []},
         id_prefix="tp_",

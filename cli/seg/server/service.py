@@ -450,7 +450,9 @@ class ControlPlane:
                 except MaskError as exc:
                     raise errors.invalid_argument(str(exc)) from None
                 declared = declared_secrets(kind, body)
-                self._validate(kind, data, declared | set(rec.secret_paths))
+                # external_id (tracking plans) is stored beside the fields, not one of them
+                fields = {k: v for k, v in data.items() if k != "external_id"}
+                self._validate(kind, fields, declared | set(rec.secret_paths))
                 secret = _next_secret_paths(rec, data, masked, declared)
             data, sealed = seal_secrets(data, secret, rec.salt, self.box,
                                         self.box.open(rec.secret_values))  # fmt: skip

@@ -1,0 +1,282 @@
+"""Every mutable field of every kind can be edited alone through `seg apply` (issue 11, item 10).
+
+The list of fields comes from the kind registry, so a new mutable field fails
+``test_every_mutable_field_has_an_edit`` until an edit for it is added here. Each case copies
+one applied workspace (its embedded control plane included), edits one field of one resource
+in the YAML, applies, and checks that the next plan is empty, that the control plane holds the
+new value, and that nothing else changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from seg.embedded import open_embedded
+from seg.engine.diff import same, same_items
+from seg.model.kinds import KINDS
+from seg.model.paths import get_path
+from seg.model.resource import CurrentResource, DesiredResource
+from seg.workspace.loader import load_workspace
+from tests.conftest import Api, run_cli
+
+WORKSPACE = "acme"
+Doc = dict[str, Any]
+Key = tuple[str, str]  # (kind, YAML name)
+
+SCHEMA = {"type": "object"}
+
+
+def rule(kind: str, key: str | None = None, version: int = 1, schema: Doc | None = None) -> Doc:
+    out: Doc = {"type": kind, "version": version, "json_schema": schema or dict(SCHEMA)}
+    if key is not None:
+        out["key"] = key
+    return out
+
+
+def base_documents() -> dict[Key, Doc]:
+    """One of each kind, every mutable field set (mappings: one per side of the exclusive
+    groups), kept inactive so the models-in-use policy does not block a model's edit."""
+    docs: list[Doc] = [
+        {"kind": "Label", "name": "team:growth", "spec": {"description": "Growth"}},
+        {"kind": "Label", "name": "team:core", "spec": {}},
+        {"kind": "Group", "name": "eng",
+         "spec": {"display_name": "Eng", "members": ["a@example.com"]}},
+        {"kind": "TrackingPlan", "name": "tp-a",
+         "spec": {"display_name": "A", "description": "plan a",
+                  "rules": [rule("COMMON"), rule("TRACK", "Order Completed")]}},
+        {"kind": "TrackingPlan", "name": "tp-b", "spec": {"rules": []}},
+        {"kind": "Source", "name": "web",
+         "spec": {"catalog": "javascript", "display_name": "Web", "enabled": True,
+                  "settings": {"url": "https://a.example", "opt": {"depth": 1}},
+                  "tracking_plan": "tp-a", "labels": {"team": "growth"}}},
+        {"kind": "Source", "name": "wh", "spec": {"catalog": "postgres",
+                                                  "settings": {"host": "db"}}},
+        {"kind": "RoleBinding", "name": "rb",
+         "spec": {"subject": {"user": "a@example.com"}, "role": "source_read_only",
+                  "scope": {"sources": ["web"]}}},
+        {"kind": "Destination", "name": "amp",
+         "spec": {"source": "web", "catalog": "amplitude", "display_name": "Amp",
+                  "enabled": False, "connection_mode": "cloud", "settings": {"region": "us"}}},
+        {"kind": "Destination", "name": "braze", "spec": {"source": "wh", "catalog": "braze"}},
+        {"kind": "Model", "name": "users",
+         "spec": {"source": "wh", "description": "Users", "enabled": True,
+                  "query": "SELECT id, email FROM users", "identifier_column": "id"}},
+        {"kind": "Model", "name": "accounts",
+         "spec": {"source": "wh", "query": "SELECT id, name FROM accounts",
+                  "identifier_column": "id"}},
+        {"kind": "DestinationFilter", "name": "f",
+         "spec": {"destination": "web/amp", "title": "Drop tests", "description": "d",
+                  "if": "type = 'track'", "actions": [{"type": "DROP"}], "enabled": True}},
+        {"kind": "Mapping", "name": "m-ev",
+         "spec": {"destination": "web/amp", "action": "track", "enabled": False,
+                  "fields": {"event": "event"}, "trigger": "type = 'track'"}},
+        {"kind": "Mapping", "name": "m-etl",
+         "spec": {"destination": "wh/braze", "action": "updateUserProfile", "enabled": False,
+                  "model": "users", "fields": {"external_id": "id"},
+                  "schedule": {"strategy": "PERIODIC", "config": {"interval": "1h"}}}},
+    ]  # fmt: skip
+    return {(d["kind"], d["name"]): d for d in docs}
+
+
+# (kind, field) → (the resource edited, its new YAML value)
+EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
+    ("Label", "description"): (("Label", "team:growth"), "Growth team"),
+    ("Group", "display_name"): (("Group", "eng"), "Engineering"),
+    ("Group", "members"): (("Group", "eng"), ["a@example.com", "b@example.com"]),
+    ("TrackingPlan", "display_name"): (("TrackingPlan", "tp-a"), "A, renamed"),
+    ("TrackingPlan", "description"): (("TrackingPlan", "tp-a"), "plan a, edited"),
+    ("TrackingPlan", "rules"): (
+        ("TrackingPlan", "tp-a"),
+        [rule("COMMON"), rule("IDENTIFY"), rule("TRACK", "Order Completed")],  # in the middle
+    ),
+    ("Source", "display_name"): (("Source", "web"), "Web site"),
+    ("Source", "enabled"): (("Source", "web"), False),
+    ("Source", "settings"): (
+        ("Source", "web"),
+        {"url": "https://b.example", "opt": {"depth": 2}},
+    ),  # fmt: skip
+    ("Source", "tracking_plan"): (("Source", "web"), "tp-b"),
+    ("Source", "labels"): (("Source", "web"), {"team": "core"}),
+    ("RoleBinding", "subject"): (("RoleBinding", "rb"), {"user": "b@example.com"}),
+    ("RoleBinding", "role"): (("RoleBinding", "rb"), "source_admin"),
+    ("RoleBinding", "scope"): (("RoleBinding", "rb"), {"labels": {"team": "growth"}}),
+    ("Destination", "display_name"): (("Destination", "amp"), "Amplitude"),
+    ("Destination", "enabled"): (("Destination", "amp"), True),
+    ("Destination", "connection_mode"): (("Destination", "amp"), "device"),
+    ("Destination", "settings"): (("Destination", "amp"), {"region": "eu"}),
+    ("Model", "description"): (("Model", "users"), "All users"),
+    ("Model", "enabled"): (("Model", "users"), False),
+    ("Model", "query"): (("Model", "users"), "SELECT id, email, name FROM users"),
+    ("Model", "identifier_column"): (("Model", "users"), "email"),
+    ("DestinationFilter", "title"): (("DestinationFilter", "f"), "Drop test traffic"),
+    ("DestinationFilter", "description"): (("DestinationFilter", "f"), "edited"),
+    ("DestinationFilter", "if"): (("DestinationFilter", "f"), "type = 'identify'"),
+    ("DestinationFilter", "actions"): (
+        ("DestinationFilter", "f"),
+        [{"type": "SAMPLE", "percent": 0.5}],
+    ),  # fmt: skip
+    ("DestinationFilter", "enabled"): (("DestinationFilter", "f"), False),
+    ("Mapping", "enabled"): (("Mapping", "m-ev"), True),
+    ("Mapping", "fields"): (("Mapping", "m-ev"), {"event": "event", "user": "userId"}),
+    ("Mapping", "trigger"): (("Mapping", "m-ev"), "type = 'identify'"),
+    ("Mapping", "model"): (("Mapping", "m-etl"), "accounts"),
+    ("Mapping", "schedule"): (("Mapping", "m-etl"), {"strategy": "MANUAL"}),
+}
+
+MUTABLE = sorted((k.name, f.name) for k in KINDS.values() for f in k.fields if not f.immutable)
+
+
+def write_documents(root: Path, docs: dict[Key, Doc]) -> None:
+    (root / "resources.yaml").write_text(
+        yaml.safe_dump_all(list(docs.values()), sort_keys=False), encoding="utf-8"
+    )
+
+
+def apply(root: Path) -> None:
+    result = run_cli("apply", "-w", str(root), "--auto-approve")
+    assert result.exit_code == 0, result.output
+
+
+def assert_plan_empty(root: Path) -> None:
+    result = run_cli("plan", "-w", str(root), "--detailed-exitcode")
+    assert result.exit_code == 0, result.output
+    assert "No changes." in result.output, result.output
+
+
+def live_state(root: Path) -> dict[tuple[str, str], CurrentResource]:
+    """Every resource the control plane holds, by (kind, address), through the API."""
+    client = open_embedded(root, WORKSPACE)
+    try:
+        return {(r.kind.name, r.address): r for r in client.read_state()}
+    finally:
+        client.close()
+
+
+def _declared_values_match(want: DesiredResource, have: CurrentResource) -> list[str]:
+    problems = []
+    for name, value in want.fields.items():
+        spec = want.kind.field(name)
+        live = have.fields.get(name)
+        if spec is not None and spec.map_like and isinstance(value, dict) and value:
+            for path in want.declared_paths():
+                if not same(get_path(want.fields, path), get_path(have.fields, path)):
+                    problems.append(f"{have.address} {'.'.join(path)}: "
+                                    f"{get_path(have.fields, path)!r}")  # fmt: skip
+        elif spec is not None and spec.unordered:
+            if not same_items(value, live):
+                problems.append(f"{have.address} {name}: {live!r} (want {value!r})")
+        elif not same(value, live):
+            problems.append(f"{have.address} {name}: {live!r} (want {value!r})")
+    return problems
+
+
+def assert_holds_declared(root: Path) -> dict[tuple[str, str], CurrentResource]:
+    """The control plane holds exactly the declared resources, each declared field (each
+    declared key of map fields) with its declared value; returns the live state."""
+    desired = {(r.kind.name, r.address): r for r in load_workspace(root, environ={}).resources}
+    state = live_state(root)
+    extra = [k for k, r in state.items() if k not in desired
+             and r.address not in r.kind.system_names]  # fmt: skip
+    assert not extra, f"undeclared resources on the control plane: {extra}"
+    problems = [f"missing {k}" for k in desired if k not in state]
+    for key, want in desired.items():
+        if key in state:
+            problems += _declared_values_match(want, state[key])
+    assert not problems, "\n".join(problems)
+    return state
+
+
+@pytest.fixture(scope="module")
+def applied_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
+            mp.delenv(var, raising=False)
+        root = tmp_path_factory.mktemp("patch-alone") / "ws"
+        root.mkdir()
+        (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {WORKSPACE}\n")
+        write_documents(root, base_documents())
+        apply(root)
+        assert_plan_empty(root)
+        yield root
+
+
+def test_every_mutable_field_has_an_edit() -> None:
+    assert sorted(EDITS) == MUTABLE
+    for (kind, field), (key, value) in EDITS.items():
+        base = base_documents()[key]["spec"]
+        assert key[0] == kind and field in base, f"{kind}.{field} is not set in the base"
+        assert not same(base[field], value), f"{kind}.{field}: the edit changes nothing"
+
+
+def _address(doc: Doc) -> str:
+    spec = doc["spec"]
+    parent = spec.get("source") or spec.get("destination")
+    return f"{parent}/{doc['name']}" if parent else str(doc["name"])
+
+
+@pytest.mark.parametrize(("kind", "field"), MUTABLE, ids=[f"{k}.{f}" for k, f in MUTABLE])
+def test_one_field_edited_alone_applies_and_converges(
+    kind: str, field: str, applied_base: Path, tmp_path: Path, clean_seg_env: None
+) -> None:
+    if (kind, field) not in EDITS:
+        pytest.fail(f"no edit for the mutable field {kind}.{field}: add one to EDITS")
+    key, value = EDITS[(kind, field)]
+    root = tmp_path / "ws"
+    shutil.copytree(applied_base, root)
+    before = live_state(root)
+    docs = copy.deepcopy(base_documents())
+    docs[key]["spec"][field] = value
+    write_documents(root, docs)
+
+    plan = run_cli("plan", "-w", str(root))
+    assert plan.exit_code == 0 and "1 to change" in plan.output, plan.output
+    apply(root)
+    assert_plan_empty(root)
+    after = assert_holds_declared(root)
+
+    edited = (kind, _address(docs[key]))
+    assert not same(after[edited].fields.get(field), before[edited].fields.get(field))
+    assert after.keys() == before.keys()
+    for res_key, res in after.items():
+        expected = dict(before[res_key].fields)
+        if res_key == edited:
+            expected[field] = after[edited].fields[field]
+        assert res.fields == expected, f"{res_key} changed beyond {kind}.{field}"
+
+
+def test_tracking_plan_display_name_is_patchable_alone_on_each_store(api: Api) -> None:
+    body = {"tracking_plan": {"external_id": "tp", "display_name": "A", "rules": []}}
+    made = api.http.post(api.url("/tracking-plans"), json=body)
+    assert made.status_code == 200, made.text
+    name = made.json()["name"].rsplit("/", 1)[-1]
+    patch = {"tracking_plan": {"display_name": "B"},
+             "update_mask": {"paths": ["tracking_plan.display_name"]}}  # fmt: skip
+    response = api.http.patch(api.url(f"/tracking-plans/{name}"), json=patch)
+    assert response.status_code == 200, response.text
+    assert response.json()["display_name"] == "B"
+    assert response.json()["external_id"] == "tp"
+
+
+def test_a_rule_inserted_between_two_is_applied_once_and_then_no_change(
+    applied_base: Path, tmp_path: Path, clean_seg_env: None
+) -> None:
+    root = tmp_path / "ws"
+    shutil.copytree(applied_base, root)
+    docs = base_documents()
+    rules = docs[("TrackingPlan", "tp-a")]["spec"]["rules"]
+    rules.insert(1, rule("TRACK", "Cart Viewed", schema={"type": "object", "required": ["x"]}))
+    write_documents(root, docs)
+    plan = run_cli("plan", "-w", str(root))
+    assert "rules: 1 added, 0 removed, 0 changed" in plan.output, plan.output
+    apply(root)
+    plan = run_cli("plan", "-w", str(root), "--detailed-exitcode")
+    assert plan.exit_code == 0 and "rules:" not in plan.output, plan.output
+    live = live_state(root)[("TrackingPlan", "tp-a")].fields["rules"]
+    assert same_items(live, rules) and len(live) == 3
