@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path, PurePosixPath
@@ -61,12 +62,18 @@ def is_resource_file(rel: str) -> bool:
     return rel.endswith((".yaml", ".yml"))
 
 
+# Never block on a FIFO, never follow a symlink in the last component (see FsTree._open).
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+
+
 class FsTree:
     """The files of a directory on disk."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._shown_root = display_path(root)
+        self._real_root = root.resolve()
+        self._real_dirs: dict[str, bool] = {"": True}  # directories without symlinks in them
 
     def files(self) -> list[str]:
         found = []
@@ -77,23 +84,42 @@ class FsTree:
         return found
 
     def read(self, rel: str, limit: int | None = None) -> str:
-        path = self._inside(rel)
-        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
-        with os.fdopen(os.open(path, flags), "rb") as handle:
+        with os.fdopen(self._open(rel), "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 raise FileRefused("it is not a regular file")
             data = handle.read() if limit is None else handle.read(limit + 1)
         check_size(len(data), limit)
         return data.decode("utf-8")
 
-    def _inside(self, rel: str) -> Path:
+    def _open(self, rel: str) -> int:
+        """A descriptor on ``rel`` that never leads outside the root. The common case costs no
+        extra system call: a plain path under directories known to be real is opened with
+        O_NOFOLLOW, and only a symlink (ELOOP) or an unusual path is resolved in full."""
+        if self._plain(rel):
+            try:
+                return os.open(self._real_root / rel, _OPEN_FLAGS)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+        return os.open(self._resolved(rel), _OPEN_FLAGS)
+
+    def _plain(self, rel: str) -> bool:
+        parts = rel.split("/")
+        if any(p in ("", ".", "..") for p in parts):
+            return False
+        parent = "/".join(parts[:-1])
+        if parent not in self._real_dirs:
+            real = os.path.realpath(self._real_root / parent)
+            self._real_dirs[parent] = real == str(self._real_root / parent)
+        return self._real_dirs[parent]
+
+    def _resolved(self, rel: str) -> Path:
         """``rel`` with every symlink resolved; it must stay under the (resolved) root."""
-        root = self.root.resolve()
         try:
-            path = (root / rel).resolve(strict=True)
+            path = (self._real_root / rel).resolve(strict=True)
         except RuntimeError:  # Python < 3.13 reports a symlink loop this way
             raise FileRefused("it is a symlink loop") from None
-        if not path.is_relative_to(root):
+        if not path.is_relative_to(self._real_root):
             raise OutsideWorkspace("it leads outside the workspace (through a symlink)")
         return path
 
