@@ -63,7 +63,7 @@ class GitTree:
 
     @property
     def exists(self) -> bool:
-        return "seg.yaml" in self._blobs
+        return "seg.yaml" in self._blobs or "seg.yaml" in self._links
 
     def files(self) -> list[str]:
         """Regular files and symlinks (as a checkout lists them), except links to directories."""

@@ -18,7 +18,7 @@ __all__ = ["MAX_LINKED_FILE_BYTES", "LinkedFile", "LinkedFileError", "read_linke
 
 MAX_LINKED_FILE_BYTES = 1 << 20  # 1 MiB; a query's own limit (65,535 characters) is checked later
 
-_ABSOLUTE = re.compile(r"^(?:/|\\|[A-Za-z]:)")
+_ABSOLUTE = re.compile(r"^(?:/|\\|[A-Za-z]:[/\\])")  # posix, UNC-ish, or a drive letter
 
 
 @dataclass(frozen=True)
