@@ -178,6 +178,18 @@ def test_escaping_file_is_an_error_on_every_output_and_never_read(
     assert not (ws / ".seg").exists(), "nothing may reach the control plane"
 
 
+def test_the_issues_literal_etc_passwd_is_refused(ws: Path) -> None:
+    """`query_file: ../../etc/passwd` (the issue's example) fails before any read: it is not a
+    `.sql` file, and no line of /etc/passwd shows."""
+    model(ws, "../../../../../../../../etc/passwd")
+    for args in OUTPUTS:
+        result = run_cli(*args, "-w", str(ws))
+        assert result.exit_code == 1, result.output
+        (line,) = [x for x in result.stderr.splitlines() if ": error: " in x]
+        assert f"{MODEL_AT}: error: spec.query_file: " in line and "[schema/pattern]" in line
+        assert "root:" not in result.output
+
+
 def test_the_markers_would_show_if_read(ws: Path) -> None:
     """The channel the escape tests watch is real: what a `*_file` reads is printed."""
     model(ws, "../sql/users.sql")
