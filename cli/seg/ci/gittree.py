@@ -7,8 +7,12 @@ from pathlib import Path, PurePosixPath
 import git
 
 from seg.errors import ConfigError
+from seg.workspace.tree import FileRefused, OutsideWorkspace, check_size
 
 __all__ = ["GitTree", "open_repo"]
+
+MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
+MAX_LINK_TARGET = 4096  # bytes (PATH_MAX)
 
 
 def open_repo(path: Path) -> tuple[git.Repo, str]:
@@ -26,7 +30,11 @@ def open_repo(path: Path) -> tuple[git.Repo, str]:
 
 
 class GitTree:
-    """The files under ``subdir`` at revision ``rev``; paths display relative to the repo."""
+    """The files under ``subdir`` at revision ``rev``; paths display relative to the repo.
+
+    A committed symlink is a blob whose content is its target. It is followed only inside
+    ``subdir`` (the workspace root), component by component as the kernel would; a target that
+    is absolute or steps above the root — even on the way back in — is ``OutsideWorkspace``."""
 
     def __init__(self, repo: git.Repo, rev: str, subdir: str) -> None:
         try:
@@ -36,28 +44,80 @@ class GitTree:
         self.rev = rev
         self.subdir = subdir
         self._blobs: dict[str, git.Blob] = {}
+        self._links: dict[str, str] = {}
+        self._dirs: set[str] = {""}
         try:
             root = self.commit.tree / subdir if subdir else self.commit.tree
         except KeyError:
             return  # the workspace does not exist at this revision
         for item in root.traverse():
-            if isinstance(item, git.Blob):
-                rel = PurePosixPath(item.path).relative_to(subdir) if subdir else item.path
-                self._blobs[str(rel)] = item
+            if not isinstance(item, (git.Tree, git.Blob)):
+                continue  # submodules are not part of the workspace
+            rel = str(PurePosixPath(item.path).relative_to(subdir) if subdir else item.path)
+            if isinstance(item, git.Tree):
+                self._dirs.add(rel)
+            elif item.mode == git.Blob.link_mode:
+                self._links[rel] = _link_target(item)
+            else:
+                self._blobs[rel] = item
 
     @property
     def exists(self) -> bool:
-        return "seg.yaml" in self._blobs
+        return "seg.yaml" in self._blobs or "seg.yaml" in self._links
 
     def files(self) -> list[str]:
-        return sorted(self._blobs)
+        """Regular files and symlinks (as a checkout lists them), except links to directories."""
+        links = [rel for rel in self._links if not self._is_dir_link(rel)]
+        return sorted([*self._blobs, *links])
 
-    def read(self, rel: str) -> str:
-        blob = self._blobs.get(rel)
+    def read(self, rel: str, limit: int | None = None) -> str:
+        resolved = self.resolve(rel)
+        blob = self._blobs.get(resolved)
         if blob is None:
+            if resolved in self._dirs:
+                raise FileRefused("it is not a regular file")
             raise FileNotFoundError(f"{rel} not in {self.rev}")
+        check_size(blob.size, limit)
         data: bytes = blob.data_stream.read()
         return data.decode("utf-8")
 
+    def resolve(self, rel: str) -> str:
+        """``rel`` with every committed symlink followed; it never leaves the root."""
+        pending = [p for p in rel.split("/") if p not in ("", ".")]
+        done: list[str] = []
+        hops = 0
+        while pending:
+            part = pending.pop(0)
+            if part == "..":
+                if not done:
+                    raise OutsideWorkspace("it leads outside the workspace")
+                done.pop()
+                continue
+            here = "/".join([*done, part])
+            target = self._links.get(here)
+            if target is None:
+                done.append(part)
+                continue
+            hops += 1
+            if hops > MAX_LINK_HOPS:
+                raise FileRefused("it is a symlink loop")
+            if target.startswith("/"):
+                raise OutsideWorkspace("it leads outside the workspace (through a symlink)")
+            pending = [p for p in target.split("/") if p not in ("", ".")] + pending
+        return "/".join(done)
+
+    def _is_dir_link(self, rel: str) -> bool:
+        try:
+            return self.resolve(rel) in self._dirs
+        except FileRefused:
+            return False
+
     def display(self, rel: str) -> str:
         return str(PurePosixPath(self.subdir) / rel) if self.subdir else rel
+
+
+def _link_target(blob: git.Blob) -> str:
+    """A committed symlink's target; one longer than any path is refused like an absolute
+    target (it leaves the root)."""
+    target: bytes = blob.data_stream.read(MAX_LINK_TARGET + 1)
+    return "/" if len(target) > MAX_LINK_TARGET else target.decode("utf-8", "replace")

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from seg.engine.plan import Plan
 from seg.errors import ApiError, SegError, WorkspaceInvalid
+from seg.model.clip import clip_message
 from seg.render.diagnostics import render_diagnostics
 from seg.render.plan_json import plan_to_json
 from seg.render.plan_markdown import render_plan_markdown
@@ -82,6 +83,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def _escape(text: str) -> str:
+    """A message for one error line: cut (it may quote a huge value) and markup-escaped."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(clip_message(text))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from seg.model.clip import clip_message
+
 __all__ = [
     "ApiException",
     "aborted",
@@ -25,6 +27,7 @@ class ApiException(Exception):
     def __init__(
         self, status: int, code: int, message: str, headers: dict[str, str] | None = None
     ) -> None:
+        message = clip_message(message)  # the backstop: no message echoes a huge value whole
         super().__init__(message)
         self.status = status
         self.code = code

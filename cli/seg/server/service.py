@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import jsonschema
 
+from seg.model.clip import clip, clip_within
 from seg.model.kinds import KINDS, Kind
 from seg.model.names import SLUG_RE, collection_name, parse_resource_name, resource_name
 from seg.model.paths import format_path, parse_path
@@ -416,7 +417,8 @@ class ControlPlane:
         where = ".".join([kind.key, *path])
         if format_path(path) in secret or is_catalog_secret(path):
             raise errors.invalid_argument(f"{where}: the secret value fails {error.validator!r}")
-        raise errors.invalid_argument(f"{where}: {error.message}")
+        message = clip_within(error.message, error.instance)  # never the whole value
+        raise errors.invalid_argument(f"{clip(where)}: {message}")
 
     def update(
         self,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seg.model.clip import clip_message
+
 __all__ = ["Diagnostic"]
 
 
@@ -14,6 +16,9 @@ class Diagnostic:
     col: int
     message: str
     rule: str = "invalid"
+
+    def __post_init__(self) -> None:  # the backstop: no message is echoed whole
+        object.__setattr__(self, "message", clip_message(self.message))
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: error: {self.message} [{self.rule}]"

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from seg.model.clip import clip, clip_repr
+
 __all__ = ["Interpolation", "interpolate"]
 
 Path = tuple[Any, ...]
@@ -39,19 +41,20 @@ def interpolate(
             return "$"
         ref = _REF.match(match.group(1) or "")
         if ref is None:
-            result.problems.append(
-                (path, f"bad interpolation {match.group(0)!r}: use ${{env:NAME}} or ${{var:NAME}}")
-            )
+            shown = clip_repr(match.group(0))
+            message = f"bad interpolation {shown}: use ${{env:NAME}} or ${{var:NAME}}"
+            result.problems.append((path, message))
             return ""
         source, name = ref.groups()
         if source == "env":
             result.secret_paths.add(path)
             if name not in environ:
-                result.problems.append((path, f"environment variable {name} is not set"))
+                result.problems.append((path, f"environment variable {clip(name)} is not set"))
                 return ""
             return environ[name]
         if name not in variables:
-            result.problems.append((path, f"variable {name!r} is not defined for this environment"))
+            message = f"variable {clip_repr(name)} is not defined for this environment"
+            result.problems.append((path, message))
             return ""
         return variables[name]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import posixpath
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -13,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from seg.errors import WorkspaceInvalid
+from seg.model.clip import clip_repr
 from seg.model.kinds import KINDS, Kind
 from seg.model.resource import DesiredResource, Origin
 from seg.model.secrets import is_catalog_secret
 from seg.workspace.config import WorkspaceConfig, load_config
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
+from seg.workspace.linked import LinkedFile, LinkedFileError, read_linked_file
 from seg.workspace.references import check_references
 from seg.workspace.schema_check import check_against_schema
 from seg.workspace.tree import FsTree, Tree, display_path, is_resource_file
@@ -204,16 +205,11 @@ def _load_document(
     marks = SpecMarks(shown, doc.value_marks)
     attachments: tuple[str, ...] = ()
     if "query_file" in fields:
-        query_rel = posixpath.normpath(
-            posixpath.join(posixpath.dirname(rel), fields.pop("query_file"))
-        )
-        try:
-            fields["query"] = ctx.tree.read(query_rel)
-        except (OSError, UnicodeDecodeError, KeyError) as exc:
-            origin = marks[("query_file",)]
-            message = f"cannot read query file {query_rel!r}: {type(exc).__name__}"
-            return None, [Diagnostic(origin.file, origin.line, origin.col, message, "query-file")]
-        attachments = (ctx.tree.display(query_rel),)
+        query = _linked(ctx, rel, fields.pop("query_file"), marks[("query_file",)], "query")
+        if isinstance(query, Diagnostic):
+            return None, [query]
+        fields["query"] = query.text
+        attachments = (ctx.tree.display(query.rel),)
     schema_files, problems = _schema_files(ctx, rel, fields, marks)
     if problems:
         return None, problems
@@ -251,22 +247,35 @@ def _schema_files(ctx: _Context, rel: str, fields: dict[str, Any], marks: SpecMa
     for index, rule in enumerate(fields.get("rules") or []):
         if not isinstance(rule, dict) or "json_schema_file" not in rule:
             continue
-        path = posixpath.normpath(
-            posixpath.join(posixpath.dirname(rel), rule.pop("json_schema_file"))
-        )
+        origin = marks[("rules", index, "json_schema_file")]
+        linked = _linked(ctx, rel, rule.pop("json_schema_file"), origin, "schema")
+        if isinstance(linked, Diagnostic):
+            problems.append(linked)
+            continue
         try:
-            docs = list(read_documents(ctx.tree.read(path)))
+            docs = list(read_documents(linked.text))
             if len(docs) != 1 or not isinstance(docs[0].value, dict):
                 raise ValueError("it must hold one JSON Schema object")
-            rule["json_schema"] = docs[0].value
-            files.append(ctx.tree.display(path))
-        except (OSError, UnicodeDecodeError, KeyError, ValueError, YamlError) as exc:
-            origin = marks[("rules", index, "json_schema_file")]
-            message = f"cannot read schema file {path!r}: {exc}"
+        except (ValueError, YamlError) as exc:
+            reason = exc.message if isinstance(exc, YamlError) else str(exc)
+            message = f"cannot read schema file {clip_repr(linked.rel)}: {reason}"
             problems.append(
                 Diagnostic(origin.file, origin.line, origin.col, message, "schema-file")
             )
+            continue
+        rule["json_schema"] = docs[0].value
+        files.append(ctx.tree.display(linked.rel))
     return files, problems
+
+
+def _linked(ctx: _Context, rel: str, value: str, origin: Origin, what: str
+            ) -> LinkedFile | Diagnostic:  # fmt: skip
+    """Read a ``*_file`` value of the document ``rel`` through the one guarded helper."""
+    try:
+        return read_linked_file(ctx.tree, rel, value)
+    except LinkedFileError as exc:
+        message = f"cannot read {what} file {clip_repr(exc.shown)}: {exc.reason}"
+        return Diagnostic(origin.file, origin.line, origin.col, message, f"{what}-file")
 
 
 def _leaves(value: Any, prefix: tuple[str, ...]) -> Iterable[tuple[str, ...]]:

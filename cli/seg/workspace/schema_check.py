@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
+from seg.model.clip import MAX_ECHO, clip, clip_repr, clip_within
 from seg.schemas import load_schema
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.yamlpos import YamlDocument
@@ -71,33 +72,38 @@ def _diagnostics(
     hidden: frozenset[tuple[Any, ...]],
 ) -> list[Diagnostic]:
     path = (*base, *error.absolute_path)
-    dotted = ".".join(str(p) for p in path) or "document"
+    dotted = ".".join(clip(str(p)) for p in path) or "document"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted(error.schema.get("properties", {}))
         out = []
         for key in sorted(set(error.instance) - set(allowed)):
-            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = _did_you_mean(str(key), allowed)
             suffix = (
                 f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
             )
             where = f" in {dotted}" if path else ""
             line, col = doc.key_mark((*path, key))
-            out.append(
-                Diagnostic(
-                    shown, line, col, f"unknown key {key!r}{where}{suffix}", "schema/unknown-key"
-                )
-            )
+            message = f"unknown key {clip_repr(key)}{where}{suffix}"
+            out.append(Diagnostic(shown, line, col, message, "schema/unknown-key"))
         return out
     if error.validator == "required":
         line, col = doc.mark(path)
         return [Diagnostic(shown, line, col, f"{dotted}: {error.message}", "schema/required")]
     line, col = doc.mark(path)
-    message = f"{dotted}: {error.message}"
+    message = f"{dotted}: {clip_within(error.message, error.instance)}"
     if error.validator in ("oneOf", "anyOf") and "x-seg-message" in error.schema:
         message = f"{dotted}: {error.schema['x-seg-message']}"
     if path in hidden:
         message = f"{dotted}: the value from the environment fails the {error.validator!r} check"
     if error.validator == "enum" and what == "kind":
         expected = ", ".join(error.validator_value)
-        message = f"unknown kind {error.instance!r}; expected one of: {expected}"
+        message = f"unknown kind {clip_repr(error.instance)}; expected one of: {expected}"
     return [Diagnostic(shown, line, col, message, f"schema/{error.validator}")]
+
+
+def _did_you_mean(key: str, allowed: list[str]) -> list[str]:
+    """The closest allowed key; a key far longer than any allowed one is never close (and
+    difflib's cost grows with its length)."""
+    if len(key) > MAX_ECHO:
+        return []
+    return difflib.get_close_matches(key, allowed, n=1)

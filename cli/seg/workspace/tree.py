@@ -2,19 +2,50 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-__all__ = ["FsTree", "Tree", "display_path", "is_resource_file"]
+__all__ = [
+    "FileRefused",
+    "FsTree",
+    "OutsideWorkspace",
+    "Tree",
+    "TooLarge",
+    "display_path",
+    "is_resource_file",
+]
+
+
+class FileRefused(OSError):
+    """A file of the tree that seg will not read; the message says why (no path in it)."""
+
+
+class OutsideWorkspace(FileRefused):
+    """The path, after following symlinks, leads outside the workspace root."""
+
+
+class TooLarge(FileRefused):
+    """The file holds more bytes than the caller's limit."""
 
 
 class Tree(Protocol):
-    """A read-only view of a workspace's files, by posix path relative to its root."""
+    """A read-only view of a workspace's files, by posix path relative to its root.
+
+    ``read`` never leaves the root: a symlink (or chain of them) that resolves outside raises
+    ``OutsideWorkspace``, anything but a regular file ``FileRefused``, and with ``limit`` a file
+    longer than ``limit`` bytes ``TooLarge`` (never reading more than ``limit + 1`` bytes)."""
 
     def files(self) -> list[str]: ...
-    def read(self, rel: str) -> str: ...
+    def read(self, rel: str, limit: int | None = None) -> str: ...
     def display(self, rel: str) -> str: ...
+
+
+def check_size(size: int, limit: int | None) -> None:
+    if limit is not None and size > limit:
+        raise TooLarge(f"it is larger than {limit:,} bytes")
 
 
 def display_path(path: Path) -> str:
@@ -31,12 +62,18 @@ def is_resource_file(rel: str) -> bool:
     return rel.endswith((".yaml", ".yml"))
 
 
+# Never block on a FIFO, never follow a symlink in the last component (see FsTree._open).
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+
+
 class FsTree:
     """The files of a directory on disk."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._shown_root = display_path(root)
+        self._real_root = root.resolve()
+        self._real_dirs: dict[str, bool] = {"": True}  # directories without symlinks in them
 
     def files(self) -> list[str]:
         found = []
@@ -46,8 +83,45 @@ class FsTree:
             found += [(base / name).as_posix() for name in sorted(filenames)]
         return found
 
-    def read(self, rel: str) -> str:
-        return (self.root / rel).read_text(encoding="utf-8")
+    def read(self, rel: str, limit: int | None = None) -> str:
+        with os.fdopen(self._open(rel), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise FileRefused("it is not a regular file")
+            data = handle.read() if limit is None else handle.read(limit + 1)
+        check_size(len(data), limit)
+        return data.decode("utf-8")
+
+    def _open(self, rel: str) -> int:
+        """A descriptor on ``rel`` that never leads outside the root. The common case costs no
+        extra system call: a plain path under directories known to be real is opened with
+        O_NOFOLLOW, and only a symlink (ELOOP) or an unusual path is resolved in full."""
+        if self._plain(rel):
+            try:
+                return os.open(self._real_root / rel, _OPEN_FLAGS)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+        return os.open(self._resolved(rel), _OPEN_FLAGS)
+
+    def _plain(self, rel: str) -> bool:
+        parts = rel.split("/")
+        if any(p in ("", ".", "..") for p in parts):
+            return False
+        parent = "/".join(parts[:-1])
+        if parent not in self._real_dirs:
+            real = os.path.realpath(self._real_root / parent)
+            self._real_dirs[parent] = real == str(self._real_root / parent)
+        return self._real_dirs[parent]
+
+    def _resolved(self, rel: str) -> Path:
+        """``rel`` with every symlink resolved; it must stay under the (resolved) root."""
+        try:
+            path = (self._real_root / rel).resolve(strict=True)
+        except RuntimeError:  # Python < 3.13 reports a symlink loop this way
+            raise FileRefused("it is a symlink loop") from None
+        if not path.is_relative_to(self._real_root):
+            raise OutsideWorkspace("it leads outside the workspace (through a symlink)")
+        return path
 
     def display(self, rel: str) -> str:
         return rel if self._shown_root == "." else f"{self._shown_root}/{rel}"

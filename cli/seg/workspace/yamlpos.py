@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from seg.model.clip import clip_repr
+
 __all__ = ["MAX_NODES", "YamlDocument", "YamlError", "read_documents"]
 
 Path = tuple[Any, ...]
@@ -106,18 +108,18 @@ class _Builder:
         if cls is yaml.MappingNode:
             return self._mapping(node, path)
         if node.tag != _T + "seq":
-            raise YamlError(f"YAML tag {node.tag!r} is not allowed", *_pos(node))
+            raise YamlError(f"YAML tag {clip_repr(node.tag)} is not allowed", *_pos(node))
         return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
 
     def _mapping(self, node: yaml.Node, path: Path) -> dict[Any, Any]:
         if node.tag != _T + "map":
-            raise YamlError(f"YAML tag {node.tag!r} is not allowed", *_pos(node))
+            raise YamlError(f"YAML tag {clip_repr(node.tag)} is not allowed", *_pos(node))
         out: dict[Any, Any] = {}
         key_marks = self.doc.key_marks
         for key_node, value_node in node.value:
             if key_node.__class__ is not yaml.ScalarNode:
                 raise YamlError("mapping keys must be plain scalars", *_pos(key_node))
-            if key_node.tag == _T + "merge":
+            if _is_merge_key(key_node):
                 raise YamlError("YAML merge keys (<<) are not allowed", *_pos(key_node))
             key = key_node.value
             if key_node.tag != _PLAIN or not key[:1].isalpha() or key in _WORDS:
@@ -128,12 +130,19 @@ class _Builder:
             if key in out:
                 first = key_marks[key_path]
                 raise YamlError(
-                    f"duplicate key {key!r} (first defined at line {first[0]})", *_pos(key_node)
+                    f"duplicate key {clip_repr(key)} (first defined at line {first[0]})",
+                    *_pos(key_node),
                 )
             mark = key_node.start_mark
             key_marks[key_path] = (mark.line + 1, mark.column + 1)
             out[key] = self.build(value_node, key_path)
         return out
+
+
+def _is_merge_key(node: yaml.Node) -> bool:
+    """``<<`` written plainly (the merge key of YAML 1.1) or tagged ``!!merge``; a quoted
+    ``"<<"`` is an ordinary string key."""
+    return node.tag == _T + "merge" or (node.tag == _PLAIN and node.value == "<<")
 
 
 _EXPLICIT_TYPES: dict[str, tuple[type, ...]] = {
@@ -151,11 +160,12 @@ def _scalar(node: yaml.Node) -> Any:
     if tag in (_T + "str", _T + "timestamp"):
         return text
     if tag not in _CORE_SCALARS:
-        raise YamlError(f"YAML tag {tag!r} is not allowed (only the core schema)", *_pos(node))
+        message = f"YAML tag {clip_repr(tag)} is not allowed (only the core schema)"
+        raise YamlError(message, *_pos(node))
     value = _core_plain(text)
     wanted = _EXPLICIT_TYPES[tag]
     if type(value) not in wanted:
-        raise YamlError(f"{text!r} is not a valid !!{tag[len(_T) :]}", *_pos(node))
+        raise YamlError(f"{clip_repr(text)} is not a valid !!{tag[len(_T) :]}", *_pos(node))
     return float(value) if tag == _T + "float" else value
 
 
