@@ -12,8 +12,10 @@ __all__ = [
     "not_found",
     "permission_denied",
     "precondition_etag",
+    "payload_too_large",
     "rate_limited",
     "unauthenticated",
+    "unsupported_media_type",
 ]
 
 
@@ -63,6 +65,14 @@ def failed_precondition(message: str) -> ApiException:
 
 def precondition_etag(message: str) -> ApiException:
     return ApiException(412, 10, message)
+
+
+def payload_too_large(limit: int) -> ApiException:
+    return ApiException(413, 8, f"request body is larger than the limit of {limit} bytes")
+
+
+def unsupported_media_type() -> ApiException:
+    return ApiException(415, 3, "request body must be JSON (Content-Type: application/json)")
 
 
 def rate_limited(retry_after: int) -> ApiException:

@@ -22,6 +22,8 @@ from seg.schemas import load_schema
 from seg.server import errors, pages
 from seg.server.auth import SCOPES, can_write, hash_token, new_token
 from seg.server.bodies import (
+    check_lock_body,
+    check_rule_ids,
     declared_secrets,
     mask_paths,
     new_name,
@@ -105,7 +107,7 @@ class ControlPlane:
         self, slug: str, display_name: str = "", model_change_policy: str = "strict"
     ) -> tuple[WorkspaceRecord, str]:
         """Create a workspace and its first owner token; returns the token secret (once)."""
-        if not SLUG_RE.match(slug):
+        if not SLUG_RE.fullmatch(slug):
             raise errors.invalid_argument(f"workspace slug {slug!r} must match {SLUG_RE.pattern}")
         if model_change_policy not in POLICIES:
             raise errors.invalid_argument(f"model_change_policy must be one of {POLICIES}")
@@ -164,7 +166,9 @@ class ControlPlane:
         """PATCH the workspace's settings (owner only): display_name, model_change_policy."""
         self._authorize(principal, workspace, "PATCH", owner_only=True)
         obj = body.get("workspace") or {}
-        paths = mask_paths(body) + (mask_paths(obj) if isinstance(obj, dict) else [])
+        if not isinstance(obj, dict):
+            raise errors.invalid_argument("workspace must be an object")
+        paths = mask_paths(body) + mask_paths(obj)
         with self.store.tx() as tx:
             ws = tx.get_workspace(workspace)
             if ws is None:
@@ -474,6 +478,10 @@ class ControlPlane:
         if not isinstance(rules, list):
             raise errors.invalid_argument("rules must be a list")
         check_call_limits(kind, {"rules": rules})
+        if method == "DELETE":
+            check_rule_ids(rules)
+        else:  # each given rule as the TrackingPlan routes check it
+            self._validate(kind, {"rules": rules}, set())
         name = f"workspaces/{workspace}/tracking-plans/{plan_id}"
         with self.store.tx() as tx:
             rec = self._get_for_write(tx, name, None)
@@ -487,6 +495,7 @@ class ControlPlane:
                 gone = {rule_id(r) for r in rules}
                 new_rules = [r for r in current if rule_id(r) not in gone]
             data = {**rec.data, "rules": new_rules}
+            self._validate(kind, {"rules": new_rules}, set())
             check_write(tx, kind, self._policy(tx, workspace), name, data, rec)
             new = replace(rec, data=data, etag=compute_etag(data, rec.secret_paths),
                           update_time=self.clock())  # fmt: skip
@@ -500,7 +509,7 @@ class ControlPlane:
         self, principal: Principal, workspace: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         self._authorize(principal, workspace, "POST")
-        lock = self.locks.acquire(workspace, principal.token_id, body)
+        lock = self.locks.acquire(workspace, principal.token_id, check_lock_body(body))
         with self.store.tx() as tx:
             self._audit(tx, principal, "POST", f"workspaces/{workspace}/lock", [lock["id"]])
         return lock
@@ -546,7 +555,7 @@ class ControlPlane:
         size = pages.page_size(page_size)
         before = pages.decode_page_token(page_token, "audit")
         with self.store.tx() as tx:
-            rows = tx.list_audit(workspace, int(before) if before else None, size + 1)
+            rows = tx.list_audit(workspace, pages.audit_cursor(before), size + 1)
         more = len(rows) > size
         rows = rows[:size]
         items = [
