@@ -32,6 +32,8 @@ from tests.conftest import Api, run_cli
 from tests.e2e.test_processes import SEG, Server
 
 DEEP = 5000
+# Refused at the HTTP edge before any value reaches a database: one database is enough.
+sqlite_only = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
 
 
 def _shape(response: httpx.Response, status: int, code: int | None = None) -> dict[str, Any]:
@@ -87,6 +89,7 @@ def test_settings_nested_past_the_cap_is_400_and_below_it_is_stored(api: Api) ->
     assert fine.status_code == 200, fine.text
 
 
+@sqlite_only
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_not_json(api: Api, plan: str, constant: str) -> None:
     rule = f'{{"type": "TRACK", "key": "e", "version": {constant}, "json_schema": {{}}}}'
@@ -96,6 +99,7 @@ def test_nan_and_infinity_are_not_json(api: Api, plan: str, constant: str) -> No
     _shape(_raw(api, "POST", "/sources", settings_body), 400, 3)
 
 
+@sqlite_only
 def test_number_that_overflows_to_infinity_is_400(api: Api, plan: str) -> None:
     rule = '{"type": "TRACK", "key": "e", "version": 1e400, "json_schema": {}}'
     assert "out of range" in _shape(_raw(api, "PUT", plan, f'{{"rules": [{rule}]}}'), 400)["error"]
@@ -191,11 +195,10 @@ CRAFTED_TOKENS = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CRAFTED_TOKENS))
-def test_crafted_audit_page_tokens_are_400(api: Api, case: str) -> None:
-    params = {"page_token": CRAFTED_TOKENS[case]}
-    body = _shape(api.http.get(api.url("/audit-events"), params=params), 400, 3)
-    assert body["error"] == "page_token is invalid"
+def test_crafted_audit_page_tokens_are_400(api: Api) -> None:
+    for case, token in CRAFTED_TOKENS.items():
+        response = api.http.get(api.url("/audit-events"), params={"page_token": token})
+        assert _shape(response, 400, 3)["error"] == "page_token is invalid", case
 
 
 def test_a_real_audit_page_token_still_pages(api: Api) -> None:
@@ -215,18 +218,16 @@ def test_crafted_resource_page_tokens_are_400(api: Api) -> None:
 # -- tracking-plan rules ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
 @pytest.mark.parametrize(
     "rules",
     [["x"], [1], [None], [[]], [{"type": "TRACK", "key": "e", "version": "abc", "json_schema": {}}],
      [{"type": "TRACK", "key": "e", "version": 1.5, "json_schema": {}}]],
     ids=["string", "number", "null", "list", "version-abc", "version-float"],
 )  # fmt: skip
-def test_non_object_rules_are_400_and_change_nothing(
-    api: Api, plan: str, method: str, rules: list[Any]
-) -> None:
+def test_non_object_rules_are_400_and_change_nothing(api: Api, plan: str, rules: list[Any]) -> None:
     before = api.http.get(api.url(plan)).json()
-    _shape(api.http.request(method, api.url(plan), json={"rules": rules}), 400, 3)
+    for method in ("PUT", "PATCH", "DELETE"):
+        _shape(api.http.request(method, api.url(plan), json={"rules": rules}), 400, 3)
     assert api.http.get(api.url(plan)).json() == before
 
 
@@ -273,6 +274,7 @@ def test_workspace_patch_with_a_non_object_is_400(api: Api, body: Any) -> None:
     assert api.http.get(api.url()).json()["display_name"] == api.workspace
 
 
+@sqlite_only
 def test_unknown_top_level_keys_are_400_on_every_body_route(api: Api, plan: str) -> None:
     assert api.create_source("web").status_code == 200
     cases = [
@@ -290,6 +292,7 @@ def test_unknown_top_level_keys_are_400_on_every_body_route(api: Api, plan: str)
     assert api.http.get(api.url("/sources/x")).status_code == 404
 
 
+@sqlite_only
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
 def test_a_body_that_is_not_declared_json_is_415(api: Api, content_type: str) -> None:
     body = _source_body(api, "web", "{}")
@@ -313,6 +316,7 @@ def test_an_empty_if_match_is_400(api: Api, value: str) -> None:
     assert api.http.get(api.url("/sources/web")).json()["enabled"] is True
 
 
+@sqlite_only
 def test_405_carries_an_allow_header_naming_every_method_of_the_path(api: Api, plan: str) -> None:
     cases = {
         "/sources/web": {"GET", "PATCH", "DELETE"},
@@ -326,6 +330,7 @@ def test_405_carries_an_allow_header_naming_every_method_of_the_path(api: Api, p
         assert set(response.headers["allow"].split(", ")) - {"HEAD"} == methods, path
 
 
+@sqlite_only
 @pytest.mark.parametrize("body", [{}, {"holder": ""}, {"holder": "  "}, {"holder": 5},
                                   {"holder": "me", "host": ["x"]}])  # fmt: skip
 def test_taking_the_lock_without_a_holder_is_400(api: Api, body: dict[str, Any]) -> None:
@@ -410,9 +415,11 @@ class LimitedServer(Server):
         return Path(self.log.name).read_text()
 
 
-@pytest.fixture
-def served(tmp_path: Path, slug: str) -> Iterator[LimitedServer]:
-    srv = LimitedServer(f"sqlite:///{tmp_path / 'cp.db'}", tmp_path, slug)
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedServer]:
+    """One server for the socket tests (each leaves it as it found it)."""
+    tmp = tmp_path_factory.mktemp("served")
+    srv = LimitedServer(f"sqlite:///{tmp / 'cp.db'}", tmp, "sock")
     yield srv
     srv.stop()
 
@@ -435,10 +442,10 @@ def _read_response(sock: socket.socket) -> bytes:
 
 
 def test_serve_answers_413_from_content_length_without_reading_the_body(
-    served: LimitedServer, slug: str
+    served: LimitedServer,
 ) -> None:
     with socket.create_connection(("127.0.0.1", served.port)) as sock:
-        sock.sendall(_request_head(served, slug, "Content-Length: 50000000\r\n"))
+        sock.sendall(_request_head(served, "sock", "Content-Length: 50000000\r\n"))
         started = time.monotonic()
         reply = _read_response(sock)  # answered although not one body byte was sent
     assert reply.startswith(b"HTTP/1.1 413"), reply
@@ -446,32 +453,34 @@ def test_serve_answers_413_from_content_length_without_reading_the_body(
 
 
 def test_serve_answers_413_to_a_chunked_body_past_the_limit(
-    served: LimitedServer, slug: str
+    served: LimitedServer,
 ) -> None:
     with socket.create_connection(("127.0.0.1", served.port)) as sock:
-        sock.sendall(_request_head(served, slug, "Transfer-Encoding: chunked\r\n"))
+        sock.sendall(_request_head(served, "sock", "Transfer-Encoding: chunked\r\n"))
         chunk = b"[" * 600
         for _ in range(3):
             sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         reply = _read_response(sock)
     assert reply.startswith(b"HTTP/1.1 413"), reply
-    assert served.get(f"workspaces/{slug}")["name"] == f"workspaces/{slug}"
+    assert served.get("workspaces/sock")["name"] == "workspaces/sock"
 
 
 def test_a_client_that_disconnects_mid_body_is_one_log_line(
-    served: LimitedServer, slug: str
+    served: LimitedServer,
 ) -> None:
+    seen = served.log_text().count("client disconnected")
     for _ in range(2):
         with socket.create_connection(("127.0.0.1", served.port)) as sock:
-            sock.sendall(_request_head(served, slug, "Content-Length: 900\r\n") + b'{"source": ')
+            sock.sendall(_request_head(served, "sock", "Content-Length: 900\r\n") + b'{"source": ')
             time.sleep(0.3)  # the server is waiting for the rest of the body
     deadline = time.monotonic() + 10
-    while served.log_text().count("client disconnected") < 2 and time.monotonic() < deadline:
+    while served.log_text().count("client disconnected") < seen + 2:
+        assert time.monotonic() < deadline, served.log_text()
         time.sleep(0.1)
     log = served.log_text()
-    assert log.count("client disconnected") == 2, log
+    assert log.count("client disconnected") == seen + 2, log
     assert "Traceback" not in log and "internal error" not in log and "Exception" not in log, log
-    assert served.get(f"workspaces/{slug}")["name"] == f"workspaces/{slug}"
+    assert served.get("workspaces/sock")["name"] == "workspaces/sock"
 
 
 # -- random inputs at every route -------------------------------------------------------------
@@ -491,6 +500,13 @@ KEYS = st.sampled_from(["source", "destination", "filter", "tracking_plan", "wor
                         "update_mask", "rules", "holder", "ttl_seconds", "secret_paths",
                         "managed_paths", "protect", "name", "settings"])  # fmt: skip
 PARAMS = st.sampled_from(["web", "amp", "-", "shop", "x"]) | st.text(max_size=12)
+PAGE_TOKENS = (
+    st.text(max_size=30)
+    | st.builds(_token, JSON)
+    | st.builds(
+        lambda a, s: _token({"a": a, "s": s}), JSON, st.sampled_from(["audit", "Source", "Label"])
+    )
+)
 HEADER_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=126), max_size=20)
 
 
@@ -556,8 +572,9 @@ def _route_check(api: Api, seeded: dict[str, str], route: tuple[str, str, str],
         headers = {"Authorization": f"Bearer {seeded[scope]}", "content-type": "application/json"}
         if data.draw(st.booleans()):
             headers["If-Match"] = data.draw(HEADER_TEXT)
-        params = data.draw(st.dictionaries(st.sampled_from(["page_size", "page_token", "id"]),
-                                           st.text(max_size=30), max_size=2))  # fmt: skip
+        params = data.draw(st.fixed_dictionaries({}, optional={
+            "page_size": st.text(max_size=8) | st.integers().map(str),
+            "page_token": PAGE_TOKENS, "id": st.text(max_size=30)}))  # fmt: skip
         body = json.dumps(data.draw(bodies))
         url = _fill(path, data, api, seeded["plan"])
         response = api.http.request(method, url, content=body, params=params, headers=headers)
@@ -574,7 +591,7 @@ def test_random_inputs_at_every_route_never_get_a_5xx_on_sqlite(tmp_path: Path, 
     store = open_store(f"sqlite:///{tmp_path / 'fuzz.db'}")
     api = Api(ControlPlane(store), slug)
     try:
-        _fuzz_every_route(api, examples=12)
+        _fuzz_every_route(api, examples=8)
     finally:
         api.close()
         store.close()
@@ -586,6 +603,6 @@ def test_random_inputs_at_every_route_never_get_a_5xx_on_postgresql(
 ) -> None:
     api = Api(ControlPlane(pg_store), slug)
     try:
-        _fuzz_every_route(api, examples=4)
+        _fuzz_every_route(api, examples=3)
     finally:
         api.close()
