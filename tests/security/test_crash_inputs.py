@@ -355,6 +355,14 @@ def test_names_with_a_trailing_newline_are_refused_by_the_server(api: Api) -> No
     _shape(api.http.post(api.url("/labels"), json=label), 400, 3)  # too long to store
 
 
+def test_schema_patterns_match_whole_strings_on_the_server(api: Api) -> None:
+    ws = f"workspaces/{api.workspace}"
+    group = {"group": {"name": f"{ws}/groups/core", "members": ["a@example.com\n"]}}
+    assert "does not match" in _shape(api.http.post(api.url("/groups"), json=group), 400)["error"]
+    group["group"]["members"] = ["a@example.com"]
+    assert api.http.post(api.url("/groups"), json=group).status_code == 200
+
+
 def test_a_workspace_slug_with_a_trailing_newline_is_refused(cp: ControlPlane) -> None:
     with pytest.raises(Exception, match="must match"):
         cp.init_workspace("acme\n")
@@ -367,6 +375,15 @@ def test_validate_refuses_a_name_with_a_trailing_newline(write_workspace: Any) -
     assert result.exit_code == 1, result.output
     assert re.search(r"sources/web\.yaml:2:\d+", result.output), result.output
     assert "does not match" in result.output
+
+
+def test_validate_refuses_pattern_fields_with_a_trailing_newline(write_workspace: Any) -> None:
+    root = write_workspace({"sources/web.yaml": "kind: Source\nname: web\nspec:\n"
+                            '  catalog: javascript\n  labels: {team: "core\\n"}\n'})  # fmt: skip
+    result = run_cli("validate", "-w", str(root))
+    assert result.exit_code == 1, result.output
+    assert re.search(r"sources/web\.yaml:5:\d+: error: spec\.labels\.team: 'core\\n' does not "
+                     r"match", result.output), result.output  # fmt: skip
 
 
 def test_validate_refuses_a_workspace_slug_with_a_trailing_newline(write_workspace: Any) -> None:

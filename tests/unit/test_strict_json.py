@@ -65,3 +65,13 @@ def test_audit_cursor_takes_only_ids_in_the_store_range() -> None:
     for bad in ("", "0", "-1", str(MAX_AUDIT_ID + 1), "9" * 30, "1.0", " 1", "١"):
         with pytest.raises(ApiException, match="page_token is invalid"):
             audit_cursor(bad)
+
+
+def test_schema_patterns_match_to_the_end_of_the_string() -> None:
+    from seg.schemas import schema_validator
+
+    validator = schema_validator({"type": "string", "pattern": "^[a-z]+$"})
+    assert validator.is_valid("web")
+    assert not validator.is_valid("web\n")
+    escaped = schema_validator({"type": "string", "pattern": r"^a\$"})
+    assert escaped.is_valid("a$") and not escaped.is_valid("a")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jsonschema
+from jsonschema.protocols import Validator
 
 from seg.model.kinds import KINDS, Kind
 from seg.model.names import SLUG_RE, collection_name, parse_resource_name, resource_name
@@ -18,7 +19,7 @@ from seg.model.paths import format_path, parse_path
 from seg.model.secrets import is_catalog_secret
 from seg.policy.access import allowed, explain
 from seg.policy.models import POLICIES
-from seg.schemas import load_schema
+from seg.schemas import load_schema, schema_validator
 from seg.server import errors, pages
 from seg.server.auth import SCOPES, can_write, hash_token, new_token
 from seg.server.bodies import (
@@ -72,7 +73,7 @@ class Page:
     next_page_token: str
 
 
-def _validator(kind: Kind) -> jsonschema.Draft202012Validator:
+def _validator(kind: Kind) -> Validator:
     """The kind's YAML schema, for API fields: no parent field, references as full names."""
     schema = json.loads(json.dumps(load_schema(kind.schema_file)))
     if kind.parent_field:
@@ -81,7 +82,7 @@ def _validator(kind: Kind) -> jsonschema.Draft202012Validator:
     for spec in kind.fields:
         if spec.ref:
             schema["properties"][spec.name] = {"type": "string", "minLength": 1}
-    return jsonschema.Draft202012Validator(schema)
+    return schema_validator(schema)
 
 
 class ControlPlane:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seg.model.names import SLUG_RE
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.schema_check import check_against_schema
 from seg.workspace.tree import Tree
@@ -35,29 +34,6 @@ def _vars(raw: Mapping[str, Any]) -> dict[str, str]:
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in raw.items()}
 
 
-def _slugs(doc: Any, shown: str) -> list[Diagnostic]:
-    """Workspace slugs and environment names match whole (JSON Schema's ``$`` in Python also
-    matches before a trailing newline)."""
-    envs = doc.value.get("environments") or {}
-    paths: list[tuple[Any, ...]] = [("workspace",)]
-    paths += [("environments", e, "workspace") for e in envs if "workspace" in (envs[e] or {})]
-    problems = []
-    for path in paths:
-        value: Any = doc.value
-        for key in path:
-            value = value[key]
-        if not SLUG_RE.fullmatch(value):
-            line, col = doc.mark(path)
-            message = f"{'.'.join(path)}: {value!r} does not match {SLUG_RE.pattern}"
-            problems.append(Diagnostic(shown, line, col, message, "schema/pattern"))
-    for name in envs:
-        if not SLUG_RE.fullmatch(name):
-            line, col = doc.key_mark(("environments", name))
-            problems.append(Diagnostic(shown, line, col, f"environment name {name!r} does not "
-                                       f"match {SLUG_RE.pattern}", "schema/pattern"))  # fmt: skip
-    return problems
-
-
 def load_config(
     root: Path, tree: Tree, env: str | None, environ: Mapping[str, str]
 ) -> tuple[WorkspaceConfig | None, list[Diagnostic]]:
@@ -75,7 +51,7 @@ def load_config(
     if len(docs) != 1 or not isinstance(docs[0].value, dict):
         return None, [Diagnostic(shown, 1, 1, f"{CONFIG_FILE} must hold one mapping", "config")]
     doc = docs[0]
-    problems = check_against_schema(doc, (), "workspace.schema.json", shown) or _slugs(doc, shown)
+    problems = check_against_schema(doc, (), "workspace.schema.json", shown)
     if problems:
         return None, problems
     data: dict[str, Any] = doc.value
