@@ -410,6 +410,14 @@ def test_a_body_over_the_limit_is_413_and_under_it_is_served(cp: ControlPlane, s
     transport.close()
 
 
+@sqlite_only
+def test_the_default_body_limit_is_a_few_megabytes(api: Api) -> None:
+    big = _source_body(api, "web", json.dumps({"x": "y" * (5 * 1024 * 1024)}))
+    assert "4194304 bytes" in _shape(_raw(api, "POST", "/sources", big), 413, 8)["error"]
+    fine = _source_body(api, "web", json.dumps({"x": "y" * (3 * 1024 * 1024)}))
+    assert _raw(api, "POST", "/sources", fine).status_code == 200
+
+
 class LimitedServer(Server):
     """``seg serve`` with a small ``--max-body-bytes``."""
 
