@@ -59,6 +59,9 @@ def serve_cmd(
     rate_limit: Annotated[
         int, typer.Option(help="Requests per minute per token (0 = unlimited).")
     ] = 0,
+    max_body_bytes: Annotated[
+        int, typer.Option(min=1, help="Largest request body accepted (larger ones get 413).")
+    ] = 4 * 1024 * 1024,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
     debug: DebugOpt = False,
 ) -> None:
@@ -72,7 +75,8 @@ def serve_cmd(
     cp.rate_limit = rate_limit
     shown = redact_url(cp.store.url)
     err_console().print(f"seg control plane on http://{host}:{port} (database {shown})")
-    uvicorn.run(create_app(cp), host=host, port=port, access_log=access_log, log_level="info")
+    app = create_app(cp, max_body_bytes=max_body_bytes)
+    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
 
 
 @handle_errors

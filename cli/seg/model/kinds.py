@@ -75,7 +75,7 @@ class Kind:
     # Resources whose API names use server-generated ids (``tp_…``); the YAML name travels as
     # ``external_id`` and is their address.
     id_prefix: str | None = None
-    # The pattern a name must match (slugs by default; labels are ``key:value``).
+    # The pattern a name must match whole (slugs by default; labels are ``key:value``).
     name_pattern: str = r"^[a-z][a-z0-9-]{0,62}$"
     # Names the control plane creates itself (built-in labels): never deleted by a plan.
     system_names: frozenset[str] = frozenset()
@@ -106,7 +106,9 @@ class Kind:
         return chain
 
 
-LABEL_PATTERN = r"^[A-Za-z][A-Za-z0-9-]*:[A-Za-z][A-Za-z0-9-]*$"
+# Matched whole (``re.fullmatch``: in Python ``$`` also matches before a trailing newline);
+# bounded so that a full resource name fits the store's name column.
+LABEL_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,62}:[A-Za-z][A-Za-z0-9-]{0,62}$"
 
 KINDS: dict[str, Kind] = {
     "Label": Kind(

@@ -13,11 +13,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
 from seg import __version__
 from seg.model.kinds import Kind, kinds_in_order
 from seg.model.urls import redact_text
-from seg.server import errors
+from seg.server import errors, strict_json
+from seg.server.edge import DEFAULT_MAX_BODY_BYTES, InputGuard
 from seg.server.errors import ApiException
 from seg.server.locks import LOCK_HEADER, OVERRIDE_HEADER
 from seg.server.service import ControlPlane, Principal
@@ -42,15 +45,59 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data), status_code=status, media_type="application/json")
 
 
-async def _body(request: Request) -> dict[str, Any]:
+# The top-level keys each body may carry; anything else is refused (400).
+WORKSPACE_KEYS = frozenset({"workspace", "update_mask"})
+RULES_KEYS = frozenset({"rules"})
+LOCK_KEYS = frozenset({"holder", "host", "plan", "ci_run", "ttl_seconds"})
+RENEW_KEYS = frozenset({"ttl_seconds"})
+OWNERSHIP_KEYS = frozenset({"secret_paths", "managed_paths", "protect"})
+
+
+async def _body(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
+    """The request body: a strict JSON object (see ``strict_json``) with only ``allowed`` keys."""
     raw = await request.body()
+    if not raw:
+        return {}
+    if not _is_json(request.headers.get("content-type", "")):
+        raise errors.unsupported_media_type()
     try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        raise errors.invalid_argument("request body is not valid JSON") from None
+        body = strict_json.loads(raw)
+    except strict_json.JsonInputError as exc:
+        raise errors.invalid_argument(str(exc)) from None
     if not isinstance(body, dict):
         raise errors.invalid_argument("request body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        shown = ", ".join(repr(k[:40]) for k in unknown[:5])
+        raise errors.invalid_argument(
+            f"unknown top-level field(s) {shown}; expected {', '.join(sorted(allowed))}"
+        )
     return body
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _if_match(request: Request) -> str | None:
+    """The ``If-Match`` header; present but empty is a mistake, not "unconditional"."""
+    value = request.headers.get("if-match")
+    if value is not None and not value.strip().strip('"').strip():
+        raise errors.invalid_argument("If-Match must be an etag or *")
+    return value
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (the ``Allow`` header of a 405)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "__none__"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 def _store_error(exc: StoreError, database_url: str) -> ApiException:
@@ -74,11 +121,17 @@ def _install_error_handlers(app: FastAPI, database_url: str) -> None:
         assert isinstance(exc, ApiException)
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
-    async def http_error(_: Request, exc: Exception) -> Response:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 405:
-            return JSONResponse({"error": "method not allowed", "code": 12}, status_code=405)
+            return JSONResponse({"error": "method not allowed", "code": 12}, status_code=405,
+                                headers={"Allow": _allowed_methods(request)})  # fmt: skip
         return JSONResponse({"error": "not found", "code": 5}, status_code=exc.status_code)
+
+    async def disconnected(request: Request, _: Exception) -> Response:
+        log.warning("client disconnected before its request body was complete: %s %s",
+                    request.method, request.url.path)  # fmt: skip
+        return Response(status_code=400)  # nobody is left to read it
 
     async def invalid(_: Request, exc: Exception) -> Response:
         return JSONResponse({"error": f"invalid request: {exc}", "code": 3}, status_code=400)
@@ -95,11 +148,12 @@ def _install_error_handlers(app: FastAPI, database_url: str) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StoreError, store_error)
+    app.add_exception_handler(ClientDisconnect, disconnected)
     app.add_exception_handler(Exception, unexpected)
 
 
-def create_app(cp: ControlPlane) -> FastAPI:
-    """The ASGI application serving ``cp``."""
+def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """The ASGI application serving ``cp``; bodies above ``max_body_bytes`` get 413."""
     app = FastAPI(
         title="seg control plane",
         version=__version__,
@@ -108,6 +162,7 @@ def create_app(cp: ControlPlane) -> FastAPI:
         redoc_url=None,
     )
     _install_error_handlers(app, cp.store.url)
+    app.add_middleware(InputGuard, max_body_bytes=max_body_bytes)
 
     async def principal(request: Request) -> Principal:
         headers = request.headers
@@ -138,7 +193,7 @@ def create_app(cp: ControlPlane) -> FastAPI:
     @app.patch(API_PREFIX + "/workspaces/{workspace}")
     async def update_workspace(request: Request, workspace: str) -> Response:
         who = await principal(request)
-        body = await _body(request)
+        body = await _body(request, WORKSPACE_KEYS)
         return _json(await run_in_threadpool(cp.update_workspace, who, workspace, body))
 
     @app.get(API_PREFIX + "/workspaces/{workspace}/access/{email}")
@@ -155,7 +210,7 @@ def create_app(cp: ControlPlane) -> FastAPI:
 
     async def change_rules(request: Request) -> Response:
         who = await principal(request)
-        body = await _body(request)
+        body = await _body(request, RULES_KEYS)
         params = request.path_params
         result = await run_in_threadpool(
             cp.change_rules, who, params["workspace"], params["tracking_plan"],
@@ -177,13 +232,13 @@ def create_app(cp: ControlPlane) -> FastAPI:
     @app.post(lock_path)
     async def acquire_lock(request: Request, workspace: str) -> Response:
         who = await principal(request)
-        body = await _body(request)
+        body = await _body(request, LOCK_KEYS)
         return _json(await run_in_threadpool(cp.acquire_lock, who, workspace, body))
 
     @app.patch(lock_path)
     async def renew_lock(request: Request, workspace: str) -> Response:
         who = await principal(request)
-        body = await _body(request)
+        body = await _body(request, RENEW_KEYS)
         lock_id = str(request.query_params.get("id", ""))
         return _json(await run_in_threadpool(cp.renew_lock, who, workspace, lock_id, body))
 
@@ -253,7 +308,7 @@ def _add_kind_routes(
         parent = _parent_address(kind, params)
         if kind.parent and parent is None:
             raise errors.invalid_argument("cannot create under the '-' wildcard")
-        body = await _body(request)
+        body = await _body(request, OWNERSHIP_KEYS | {kind.key})
         created = await run_in_threadpool(cp.create, who, params["workspace"], kind, parent, body)
         return _json(created)
 
@@ -267,10 +322,10 @@ def _add_kind_routes(
     async def update(request: Request) -> Response:
         who = await principal(request)
         params = request.path_params
-        body = await _body(request)
+        body = await _body(request, OWNERSHIP_KEYS | {kind.key, "update_mask"})
         updated = await run_in_threadpool(
             cp.update, who, params["workspace"], kind, _address(kind, params), body,
-            request.headers.get("if-match"),
+            _if_match(request),
         )  # fmt: skip
         return _json(updated)
 
@@ -279,7 +334,7 @@ def _add_kind_routes(
         params = request.path_params
         await run_in_threadpool(
             cp.delete, who, params["workspace"], kind, _address(kind, params),
-            request.headers.get("if-match"),
+            _if_match(request),
         )  # fmt: skip
         return _json({})
 

@@ -16,6 +16,8 @@ from seg.server.masks import MaskError, field_path
 from seg.store.base import WorkspaceRecord
 
 __all__ = [
+    "check_lock_body",
+    "check_rule_ids",
     "declared_secrets",
     "mask_paths",
     "new_name",
@@ -82,7 +84,7 @@ def declared_secrets(kind: Kind, body: dict[str, Any]) -> set[str]:
 def new_name(kind: Kind, collection: str, name: Any, external_id: Any) -> str:
     """The new resource's name: client-chosen slug, or a generated id (``tp_…``)."""
     if kind.id_prefix:
-        if not isinstance(external_id, str) or not SLUG_RE.match(external_id):
+        if not isinstance(external_id, str) or not SLUG_RE.fullmatch(external_id):
             raise errors.invalid_argument(f"{kind.key}.external_id must match {SLUG_RE.pattern}")
         alphabet = string.ascii_letters + string.digits
         generated = "".join(secrets.choice(alphabet) for _ in range(27))
@@ -90,7 +92,7 @@ def new_name(kind: Kind, collection: str, name: Any, external_id: Any) -> str:
     if not isinstance(name, str) or not name.startswith(collection + "/"):
         raise errors.invalid_argument(f"{kind.key}.name must be a resource name in {collection}")
     slug = name[len(collection) + 1 :]
-    if not re.match(kind.name_pattern, slug):
+    if not re.fullmatch(kind.name_pattern, slug):
         raise errors.invalid_argument(f"{kind.key}.name: {slug!r} must match {kind.name_pattern}")
     return name
 
@@ -103,3 +105,29 @@ def workspace_view(ws: WorkspaceRecord) -> dict[str, Any]:
         "model_change_policy": ws.model_change_policy,
         "create_time": ws.create_time,
     }
+
+
+def check_lock_body(body: dict[str, Any]) -> dict[str, Any]:
+    """A lock request names its holder; the other descriptions are strings when given."""
+    holder = body.get("holder")
+    if not isinstance(holder, str) or not holder.strip():
+        raise errors.invalid_argument("lock.holder is required: who is taking the lock")
+    for key in ("host", "plan", "ci_run"):
+        if not isinstance(body.get(key, ""), str):
+            raise errors.invalid_argument(f"lock.{key} must be a string")
+    return body
+
+
+def check_rule_ids(rules: list[Any]) -> None:
+    """Rules named for deletion: objects with a type, a version and (TRACK rules) a key."""
+    for index, rule in enumerate(rules):
+        where = f"rules[{index}]"
+        if not isinstance(rule, dict):
+            raise errors.invalid_argument(f"{where} must be an object")
+        if not isinstance(rule.get("type"), str):
+            raise errors.invalid_argument(f"{where}.type must be a string")
+        if not isinstance(rule.get("key") or "", str):
+            raise errors.invalid_argument(f"{where}.key must be a string")
+        version = rule.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise errors.invalid_argument(f"{where}.version must be an integer of at least 1")

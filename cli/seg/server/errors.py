@@ -15,9 +15,11 @@ __all__ = [
     "not_found",
     "permission_denied",
     "precondition_etag",
+    "payload_too_large",
     "rate_limited",
     "unauthenticated",
     "unavailable",
+    "unsupported_media_type",
 ]
 
 
@@ -77,6 +79,14 @@ def precondition_etag(message: str) -> ApiException:
 
 def unavailable() -> ApiException:
     return ApiException(503, 14, "database unavailable")
+
+
+def payload_too_large(limit: int) -> ApiException:
+    return ApiException(413, 8, f"request body is larger than the limit of {limit} bytes")
+
+
+def unsupported_media_type() -> ApiException:
+    return ApiException(415, 3, "request body must be JSON (Content-Type: application/json)")
 
 
 def rate_limited(retry_after: int) -> ApiException:

@@ -6,11 +6,13 @@ import base64
 import binascii
 import json
 
-from seg.server import errors
+from seg.server import errors, strict_json
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
+    "MAX_AUDIT_ID",
     "MAX_PAGE_SIZE",
+    "audit_cursor",
     "decode_page_token",
     "encode_page_token",
     "page_size",
@@ -18,6 +20,7 @@ __all__ = [
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+MAX_AUDIT_ID = 2**31 - 1  # audit ids are 32-bit integers in the store
 
 
 def page_size(raw: str | None) -> int:
@@ -42,9 +45,21 @@ def decode_page_token(token: str | None, scope: str) -> str | None:
         return None
     try:
         padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        data = strict_json.loads(base64.urlsafe_b64decode(padded.encode()))
         if data["s"] != scope or not isinstance(data["a"], str):
             raise ValueError
         return str(data["a"])
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise errors.invalid_argument("page_token is invalid") from None
+
+
+def audit_cursor(after: str | None) -> int | None:
+    """The audit id a decoded audit page token continues after (decimal, in the id range)."""
+    if after is None:
+        return None
+    if not (after.isascii() and after.isdigit() and len(after) <= 10):
+        raise errors.invalid_argument("page_token is invalid")
+    value = int(after)
+    if not 0 < value <= MAX_AUDIT_ID:
+        raise errors.invalid_argument("page_token is invalid")
+    return value

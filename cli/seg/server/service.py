@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import jsonschema
+from jsonschema.protocols import Validator
 
 from seg.model.clip import clip, clip_within
 from seg.model.kinds import KINDS, Kind
@@ -19,10 +20,12 @@ from seg.model.paths import format_path, parse_path
 from seg.model.secrets import is_catalog_secret
 from seg.policy.access import allowed, explain, is_owner, may_write_any
 from seg.policy.models import POLICIES
-from seg.schemas import load_schema
+from seg.schemas import load_schema, schema_validator
 from seg.server import errors, pages
 from seg.server.auth import SCOPES, can_write, hash_token, new_token
 from seg.server.bodies import (
+    check_lock_body,
+    check_rule_ids,
     declared_secrets,
     mask_paths,
     new_name,
@@ -85,7 +88,7 @@ class Page:
     next_page_token: str
 
 
-def _validator(kind: Kind) -> jsonschema.Draft202012Validator:
+def _validator(kind: Kind) -> Validator:
     """The kind's YAML schema, for API fields: no parent field, references as full names."""
     schema = json.loads(json.dumps(load_schema(kind.schema_file)))
     if kind.parent_field:
@@ -94,7 +97,7 @@ def _validator(kind: Kind) -> jsonschema.Draft202012Validator:
     for spec in kind.fields:
         if spec.ref:
             schema["properties"][spec.name] = {"type": "string", "minLength": 1}
-    return jsonschema.Draft202012Validator(schema)
+    return schema_validator(schema)
 
 
 class ControlPlane:
@@ -120,7 +123,7 @@ class ControlPlane:
         self, slug: str, display_name: str = "", model_change_policy: str = "strict"
     ) -> tuple[WorkspaceRecord, str]:
         """Create a workspace and its first owner token; returns the token secret (once)."""
-        if not SLUG_RE.match(slug):
+        if not SLUG_RE.fullmatch(slug):
             raise errors.invalid_argument(f"workspace slug {slug!r} must match {SLUG_RE.pattern}")
         if model_change_policy not in POLICIES:
             raise errors.invalid_argument(f"model_change_policy must be one of {POLICIES}")
@@ -179,7 +182,9 @@ class ControlPlane:
         """PATCH the workspace's settings (owner only): display_name, model_change_policy."""
         self._authorize(principal, workspace, "PATCH", owner_only=True)
         obj = body.get("workspace") or {}
-        paths = mask_paths(body) + (mask_paths(obj) if isinstance(obj, dict) else [])
+        if not isinstance(obj, dict):
+            raise errors.invalid_argument("workspace must be an object")
+        paths = mask_paths(body) + mask_paths(obj)
         with self.store.tx() as tx:
             ws = tx.get_workspace(workspace)
             if ws is None:
@@ -586,6 +591,10 @@ class ControlPlane:
         if not isinstance(rules, list):
             raise errors.invalid_argument("rules must be a list")
         check_call_limits(kind, {"rules": rules})
+        if method == "DELETE":
+            check_rule_ids(rules)
+        else:  # each given rule as the TrackingPlan routes check it
+            self._validate(kind, {"rules": rules}, set())
         name = f"workspaces/{workspace}/tracking-plans/{plan_id}"
 
         def step(tx: StoreTx) -> dict[str, Any]:
@@ -601,6 +610,7 @@ class ControlPlane:
                 gone = {rule_id(r) for r in rules}
                 new_rules = [r for r in current if rule_id(r) not in gone]
             data = {**rec.data, "rules": new_rules}
+            self._validate(kind, {"rules": new_rules}, set())
             check_write(tx, kind, self._policy(tx, workspace), name, data, rec)
             new = replace(rec, data=data, etag=compute_etag(data, rec.secret_paths),
                           update_time=self.clock())  # fmt: skip
@@ -621,7 +631,7 @@ class ControlPlane:
             raise errors.permission_denied(
                 f"permission denied: {principal.user} may not write anything, so may not lock"
             )
-        lock = self.locks.acquire(workspace, principal.token_id, body)
+        lock = self.locks.acquire(workspace, principal.token_id, check_lock_body(body))
         with self.store.tx() as tx:
             self._audit(tx, principal, "POST", f"workspaces/{workspace}/lock", [lock["id"]])
         return lock
@@ -675,7 +685,7 @@ class ControlPlane:
         size = pages.page_size(page_size)
         before = pages.decode_page_token(page_token, "audit")
         with self.store.tx() as tx:
-            rows = tx.list_audit(workspace, int(before) if before else None, size + 1)
+            rows = tx.list_audit(workspace, pages.audit_cursor(before), size + 1)
         more = len(rows) > size
         rows = rows[:size]
         token = pages.encode_page_token(str(rows[-1].id), "audit") if more else ""

@@ -184,7 +184,7 @@ def _load_document(
     if key in ctx.overlays:
         doc.value["spec"] = _merge(doc.value["spec"], ctx.overlays[key][0])
         ctx.used.add(key)
-    if not re.match(kind.name_pattern, doc.value["name"]):
+    if not re.fullmatch(kind.name_pattern, doc.value["name"]):
         line, col = doc.mark(("name",))
         message = f"name: {doc.value['name']!r} does not match {kind.name_pattern} ({kind.name})"
         return None, [Diagnostic(shown, line, col, message, "schema/pattern")]

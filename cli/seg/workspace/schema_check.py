@@ -9,21 +9,20 @@ from typing import TYPE_CHECKING, Any
 import fastjsonschema
 
 from seg.model.clip import MAX_ECHO, clip, clip_repr, clip_within
-from seg.schemas import load_schema
+from seg.schemas import load_schema, schema_validator
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.yamlpos import YamlDocument
 
 if TYPE_CHECKING:
     import jsonschema
+    from jsonschema.protocols import Validator
 
 __all__ = ["check_against_schema"]
 
 
 @cache
-def _validator(filename: str) -> jsonschema.Draft202012Validator:
-    import jsonschema  # only needed to explain a failure
-
-    return jsonschema.Draft202012Validator(load_schema(filename))
+def _validator(filename: str) -> Validator:
+    return schema_validator(load_schema(filename))  # only needed to explain a failure
 
 
 @cache
