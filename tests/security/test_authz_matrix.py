@@ -239,6 +239,7 @@ def _while_locked(w: World, request: Request) -> Request:
 def _cases() -> dict[tuple[str, str], Case]:
     cases: dict[tuple[str, str], Case] = {
         ("GET", "/healthz"): (lambda w: Request("GET", "/healthz"), ALL_200),
+        ("GET", "/readyz"): (lambda w: Request("GET", "/readyz"), ALL_200),
         ("GET", "/openapi.json"): (lambda w: Request("GET", "/openapi.json"), ALL_200),
         ("GET", W): (lambda w: Request("GET", ""), ALL_200),
         ("PATCH", W): (
@@ -469,7 +470,7 @@ CASES = _cases()
 def send(w: World, client: httpx.Client, request: Request) -> httpx.Response:
     url = (
         request.path
-        if request.path.startswith("/healthz") or request.path.startswith("/openapi")
+        if request.path.startswith(("/healthz", "/readyz", "/openapi"))
         else w.api.url(request.path)
     )
     return client.request(request.method, url, json=request.body, params=request.params)

@@ -343,8 +343,8 @@ def test_an_apply_whose_lease_is_broken_stops_before_its_next_write(
     assert "Traceback" not in done.stdout + done.stderr
     assert "created Source a" in done.stdout
     assert "failed to create Source b: the workspace lock was lost" in done.stdout
-    assert "skipped create Source c: not attempted: the apply stopped" in done.stdout
-    assert "Apply stopped: 1 applied, 1 failed, 1 skipped." in done.stdout
+    assert "not attempted: create Source c" in done.stdout
+    assert "1 applied, 1 failed, 0 skipped, 1 not attempted." in done.stdout
     assert [s[2] for s in proxy.creates()] == [200, 409]  # c was never sent
     names = [
         s["name"].rsplit("/", 1)[1] for s in served.get(f"workspaces/{slug}/sources")["sources"]

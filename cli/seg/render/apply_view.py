@@ -79,4 +79,4 @@ def _render_stopped(result: ApplyResult, console: Console) -> None:
         change = outcome.step.change
         console.print(f"  not attempted: {outcome.step.op} {change.kind.name} "
                       f"{escape(change.address)}")  # fmt: skip
-    console.print("Re-run `seg apply` when the control plane is back; it converges.")
+    console.print("Re-run `seg apply` once the cause is gone; it converges without duplicates.")
