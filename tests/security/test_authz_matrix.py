@@ -397,7 +397,9 @@ def _source_kinds() -> dict[tuple[str, str], Case]:
         body: Callable[[World, str, str], dict[str, Any]],
         change: tuple[str, Any],
     ) -> None:
-        cases[("GET", coll_tpl)] = (lambda w: Request("GET", f"/sources/{parent(w)}"), ALL_200)
+        # listing under a parent needs read access to the parent (403 otherwise, even when it
+        # does not exist, so a list is no existence oracle)
+        cases[("GET", coll_tpl)] = (lambda w: Request("GET", f"/sources/{parent(w)}"), SOURCE_READ)
         cases[("POST", coll_tpl)] = (
             lambda w: (lambda p: Request("POST", f"/sources/{p}", body(w, p, w.fresh("n"))))(
                 parent(w)

@@ -26,6 +26,13 @@ PASSWORD = "s3cret-Pa55"
         (f"postgres://seg:{PASSWORD}@db/cp?sslmode=require",
          "postgres://seg:***@db/cp?sslmode=require"),
         (f"postgresql+psycopg://seg:p@ss:{PASSWORD}@db/cp", "postgresql+psycopg://seg:***@db/cp"),
+        # found by review: a password in the query, and one holding "?" before the "@"
+        (f"postgresql://seg@db/cp?password={PASSWORD}", "postgresql://seg@db/cp?password=***"),
+        (f"postgresql://seg@db/cp?sslmode=require&sslpassword={PASSWORD}&x=1",
+         "postgresql://seg@db/cp?sslmode=require&sslpassword=***&x=1"),
+        (f"postgresql://seg:pa?{PASSWORD}@db/cp", "postgresql://seg:***@db/cp"),
+        (f"postgresql://seg:a/b@{PASSWORD}@db/cp", "postgresql://seg:***@db/cp"),
+        ("postgresql://db:5432/cp", "postgresql://db:5432/cp"),  # a port is not a password
         ("postgresql://seg@db/cp", "postgresql://seg@db/cp"),  # no password: nothing to hide
         ("sqlite:////var/lib/seg/seg.db", "sqlite:////var/lib/seg/seg.db"),
         ("not a url", "not a url"),
@@ -41,7 +48,9 @@ def test_seg_serve_errors_never_print_the_password(tmp_path: Path) -> None:
     env = {"SEG_SECRET_KEY": "unused-here", "SEG_DATABASE_URL": ""}
     down = f"postgresql://seg:{PASSWORD}@127.0.0.1:{free_port()}/cp"
     unparsable = f"postgresql://seg:{PASSWORD}@127.0.0.1:port/cp"
-    for url in (down, unparsable):
+    in_query = f"postgresql://seg@127.0.0.1:{free_port()}/cp?password={PASSWORD}"
+    with_question_mark = f"postgresql://seg:pa?{PASSWORD}@127.0.0.1:{free_port()}/cp"
+    for url in (down, unparsable, in_query, with_question_mark):
         made = run("server", "init", "--workspace", "acme", "--database", url,
                    env={**_env(), **env})  # fmt: skip
         assert made.returncode == 1 and "Traceback" not in made.stderr

@@ -1,35 +1,54 @@
-"""URLs as they may be shown: without the password they carry."""
+"""URLs as they may be shown: without the password (or other credential) they carry.
+
+Redaction errs on the side of hiding: the user-info password runs from the first ``:`` after
+the user name to the *last* ``@`` of the URL (passwords are not always escaped, and may hold
+``?``, ``/`` or ``@``), and query parameters that name a credential (``password=``,
+``sslpassword=``, ``token=``, …) lose their values.
+"""
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["redact_text", "redact_url"]
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_SECRET_PARAM = re.compile(
+    r"(?i)([?&;](?:[a-z_]*password|passwd|pwd|[a-z_]*secret|[a-z_]*token|[a-z_]*key)=)([^&;#]*)"
+)
+HIDDEN = "***"
 
-def _credentials(url: str) -> tuple[str, str, str, str] | None:
-    """(scheme, user, password, the rest from ``@`` on) of a URL with a password, else None.
-    The last ``@`` before the query ends the credentials (passwords are not always escaped)."""
-    scheme, sep, rest = url.partition("://")
-    at = rest.split("?", 1)[0].rfind("@")
-    if not sep or at < 0 or ":" not in rest[:at]:
-        return None
-    user, password = rest[:at].split(":", 1)
-    return scheme, user, password, rest[at:]
+
+def _secrets(url: str) -> list[str]:
+    """The credential values ``url`` holds, longest first."""
+    found: list[str] = []
+    head = _SCHEME.match(url)
+    if head is not None:
+        rest = url[head.end() :]
+        at = rest.rfind("@")
+        user_end = min((i for i in (rest.find(":"), rest.find("/")) if i >= 0), default=-1)
+        if at > 0 and 0 <= user_end < at and rest[user_end] == ":":
+            found.append(rest[user_end + 1 : at])
+    found += [m.group(2) for m in _SECRET_PARAM.finditer(url)]
+    return sorted((f for f in found if f), key=len, reverse=True)
 
 
 def redact_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (``postgresql://user:***@host/db``), for
-    every place a database or API URL is shown."""
-    parts = _credentials(url)
-    if parts is None:
-        return url
-    scheme, user, _, rest = parts
-    return f"{scheme}://{user}:***{rest}"
+    """``url`` with its password replaced by ``***`` (``postgresql://user:***@host/db``, and
+    ``?password=***``), for every place a database or API URL is shown."""
+    head = _SCHEME.match(url)
+    if head is not None:
+        rest = url[head.end() :]
+        at = rest.rfind("@")
+        user_end = min((i for i in (rest.find(":"), rest.find("/")) if i >= 0), default=-1)
+        if at > 0 and 0 <= user_end < at and rest[user_end] == ":":
+            url = f"{head.group(0)}{rest[:user_end]}:{HIDDEN}{rest[at:]}"
+    return _SECRET_PARAM.sub(lambda m: m.group(1) + HIDDEN, url)
 
 
 def redact_text(text: str, url: str) -> str:
-    """``text`` (a driver's error message, say) without the password of ``url`` in it."""
-    parts = _credentials(url)
-    if parts is None:
-        return text
+    """``text`` (a driver's error message, say) without any credential of ``url`` in it."""
     text = text.replace(url, redact_url(url))
-    return text.replace(parts[2], "***") if parts[2] else text
+    for secret in _secrets(url):
+        text = text.replace(secret, HIDDEN)
+    return text

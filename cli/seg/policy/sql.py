@@ -35,6 +35,8 @@ def output_columns(query: str, dialect: str | None = None) -> tuple[str, ...] | 
         statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
     except sqlglot.errors.SqlglotError as exc:
         raise SqlError(str(exc).splitlines()[0]) from None
+    except RecursionError:  # sqlglot's parser recurses once per bracket, say
+        raise SqlError("the query nests too deeply to be analysed") from None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise SqlError("the model must be a single SELECT query")
     query_exp = statements[0]

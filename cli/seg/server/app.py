@@ -214,7 +214,7 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
         params = request.path_params
         result = await run_in_threadpool(
             cp.change_rules, who, params["workspace"], params["tracking_plan"],
-            request.method, body,
+            request.method, body, _if_match(request),
         )  # fmt: skip
         return _json(result)
 

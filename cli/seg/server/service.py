@@ -200,8 +200,10 @@ class ControlPlane:
                 raise errors.invalid_argument(
                     f"workspace.model_change_policy must be one of {', '.join(POLICIES)}"
                 )
-            if not isinstance(values["display_name"], str):
-                raise errors.invalid_argument("workspace.display_name must be a string")
+            if not isinstance(values["display_name"], str) or len(values["display_name"]) > 200:
+                raise errors.invalid_argument(
+                    "workspace.display_name must be a string of at most 200 characters"
+                )
             new = WorkspaceRecord(**values)
             if new != ws:
                 tx.update_workspace(new)
@@ -306,6 +308,12 @@ class ControlPlane:
                 f"permission denied: {principal.user} may not {method} {kind.name} {address}"
             )
 
+    def _authorize_refs(self, principal: Principal, workspace: str, kind: Kind,
+                        data: dict[str, Any], before: dict[str, Any]) -> None:  # fmt: skip
+        if principal.user:
+            _check_refs(self._user_access(workspace, principal.user), principal.user, kind,
+                        data, before)  # fmt: skip
+
     # -- resources -------------------------------------------------------------------------
 
     def list_resources(
@@ -317,25 +325,40 @@ class ControlPlane:
         page_size: str | None,
         page_token: str | None,
     ) -> Page:
-        """List ``kind`` under ``parent`` (an address, or None for the ``-`` wildcard)."""
+        """List ``kind`` under ``parent`` (an address, or None for the ``-`` wildcard).
+
+        A user-bound token sees only what its user may read: hidden rows are skipped while the
+        page is filled, and the page token names the last row it showed, so neither the items
+        nor the token reveal a hidden name. Listing under a parent it may not read is 403,
+        whether the parent exists or not."""
         self._authorize(principal, workspace, "GET")
         size = pages.page_size(page_size)
         after = pages.decode_page_token(page_token, kind.name)
+        access = self._user_access(workspace, principal.user) if principal.user else None
         parent_name = None
+        if parent is not None:
+            assert kind.parent is not None
+            if access is not None and not allowed(access, kind.parent, parent, False):
+                raise errors.permission_denied(
+                    f"permission denied: {principal.user} may not GET {kind.parent} {parent}"
+                )
+            parent_name = resource_name(workspace, KINDS[kind.parent], parent)
+        shown: list[ResourceRecord] = []
         with self.store.tx() as tx:
-            if parent is not None:
-                assert kind.parent is not None
-                parent_name = resource_name(workspace, KINDS[kind.parent], parent)
-                if tx.get_resource(parent_name) is None:
-                    raise errors.not_found(f"{parent_name} not found")
-            rows = tx.list_resources(workspace, kind.name, parent_name, after, size + 1)
-        more = len(rows) > size
-        rows = rows[:size]
-        token = pages.encode_page_token(rows[-1].name, kind.name) if more else ""
-        if principal.user:  # a user's token lists only what the user may read
-            access = self._user_access(workspace, principal.user)
-            rows = [r for r in rows if allowed(access, kind.name, _address(r.name), False)]
-        return Page([public_view(kind, r) for r in rows], token)
+            if parent_name is not None and tx.get_resource(parent_name) is None:
+                raise errors.not_found(f"{parent_name} not found")
+            while True:
+                rows = tx.list_resources(workspace, kind.name, parent_name, after, size + 1)
+                more = len(rows) > size
+                rows = rows[:size]
+                shown += [r for r in rows if access is None or _readable(access, kind, r)]
+                if len(shown) >= size or not more:
+                    break
+                after = rows[-1].name
+        more = more or len(shown) > size
+        shown = shown[:size]
+        token = pages.encode_page_token(shown[-1].name, kind.name) if more and shown else ""
+        return Page([public_view(kind, r) for r in shown], token)
 
     def get(self, principal: Principal, workspace: str, kind: Kind, address: str) -> dict[str, Any]:
         self._authorize(principal, workspace, "GET")
@@ -365,6 +388,7 @@ class ControlPlane:
         parent_name = collection.rsplit("/", 1)[0] if parent is not None else None
         declared = declared_secrets(kind, body)
         data = self._new_fields(kind, obj, parent_name, declared)
+        self._authorize_refs(principal, workspace, kind, data, {})
         if external_id is not None:
             data["external_id"] = external_id
         secret = secret_paths_for(data, declared)
@@ -446,6 +470,7 @@ class ControlPlane:
         except MaskError as exc:
             raise errors.invalid_argument(str(exc)) from None
         managed, protect = ownership(kind, body)
+        access = self._user_access(workspace, principal.user) if principal.user else None
 
         def step(tx: StoreTx) -> dict[str, Any]:
             self._check_lock(tx, principal, "PATCH", name)
@@ -472,6 +497,8 @@ class ControlPlane:
             if new == rec:
                 return public_view(kind, rec)
             if data != rec.data:
+                if access is not None:
+                    _check_refs(access, principal.user, kind, data, rec.data)
                 check_write(tx, kind, self._policy(tx, workspace), name, data, rec)
             new = replace(new, update_time=self.clock())
             if not tx.update_resource(new, rec):
@@ -580,10 +607,17 @@ class ControlPlane:
         return {"rules": rec.data.get("rules", [])}
 
     def change_rules(
-        self, principal: Principal, workspace: str, plan_id: str, method: str, body: dict[str, Any]
+        self,
+        principal: Principal,
+        workspace: str,
+        plan_id: str,
+        method: str,
+        body: dict[str, Any],
+        if_match: str | None = None,
     ) -> dict[str, Any]:
         """PUT replaces every rule, PATCH adds or replaces rules by (type, key, version), DELETE
-        removes rules by (type, key, version); at most 200 rules per call."""
+        removes rules by (type, key, version); at most 200 rules per call. ``If-Match`` names
+        the tracking plan's etag, as for its other writes."""
         self._authorize(principal, workspace, method)
         kind = KINDS["TrackingPlan"]
         self._authorize_resource(principal, workspace, kind, plan_id, method)
@@ -599,7 +633,7 @@ class ControlPlane:
 
         def step(tx: StoreTx) -> dict[str, Any]:
             self._check_lock(tx, principal, method, name + "/rules")
-            rec = self._get_for_write(tx, name, None)
+            rec = self._get_for_write(tx, name, if_match)
             current = list(rec.data.get("rules", []))
             if method == "PUT":
                 new_rules = rules
@@ -704,6 +738,28 @@ class ControlPlane:
             for r in rows
         ]
         return Page(items, token)
+
+
+def _check_refs(access: dict[str, Any], user: str, kind: Kind, data: dict[str, Any],
+                before: dict[str, Any]) -> None:  # fmt: skip
+    """A user may point a reference (``Source.tracking_plan``, ``Mapping.model``) only at what
+    the user may read: otherwise the write would reveal, and pin, a resource hidden from them."""
+    for spec in kind.fields:
+        value = data.get(spec.name)
+        if not (spec.ref and value and isinstance(value, str)) or value == before.get(spec.name):
+            continue
+        try:
+            address = parse_resource_name(value)[2]
+        except ValueError:
+            continue  # not a resource name: the kind's rules refuse it
+        if not allowed(access, spec.ref, address, False):
+            raise errors.permission_denied(
+                f"permission denied: {user} may not refer to {spec.ref} {address}"
+            )
+
+
+def _readable(access: dict[str, Any], kind: Kind, rec: ResourceRecord) -> bool:
+    return allowed(access, kind.name, _address(rec.name), False)
 
 
 def _address(name: str) -> str:

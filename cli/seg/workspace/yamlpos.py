@@ -17,12 +17,15 @@ import yaml
 
 from seg.model.clip import clip_repr
 
-__all__ = ["MAX_NODES", "YamlDocument", "YamlError", "read_documents"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "YamlDocument", "YamlError", "read_documents"]
 
 Path = tuple[Any, ...]
 Mark = tuple[int, int]
 
 MAX_NODES = 100_000
+# Nesting past this is refused where it starts (the API accepts 64 levels in a request body;
+# deeper YAML would crash the recursive builder long before libyaml's own limit).
+MAX_DEPTH = 64
 
 _T = "tag:yaml.org,2002:"
 _PLAIN = "tag:seg:plain"
@@ -99,6 +102,8 @@ class _Builder:
             )
         mark = node.start_mark
         self.marks[path] = (mark.line + 1, mark.column + 1)
+        if len(path) > MAX_DEPTH:
+            raise YamlError(f"the document nests deeper than {MAX_DEPTH} levels", *_pos(node))
         cls = node.__class__
         if cls is yaml.ScalarNode:
             text = node.value
