@@ -101,6 +101,12 @@ def create_app(cp: ControlPlane) -> FastAPI:
         who = await principal(request)
         return _json(await run_in_threadpool(cp.explain_access, who, workspace, email))
 
+    @app.post(API_PREFIX + "/workspaces/{workspace}/secrets:compare")
+    async def compare_secrets(request: Request, workspace: str) -> Response:
+        who = await principal(request)
+        body = await _body(request)
+        return _json(await run_in_threadpool(cp.compare_secrets, who, workspace, body))
+
     rules_path = API_PREFIX + "/workspaces/{workspace}/tracking-plans/{tracking_plan}/rules"
 
     @app.get(rules_path)

@@ -15,7 +15,7 @@ import jsonschema
 from seg.model.kinds import KINDS, Kind
 from seg.model.names import SLUG_RE, collection_name, parse_resource_name, resource_name
 from seg.model.paths import format_path, parse_path
-from seg.model.secrets import is_catalog_secret
+from seg.model.secrets import is_catalog_secret, is_digest
 from seg.policy.access import allowed, explain
 from seg.policy.models import POLICIES
 from seg.schemas import load_schema
@@ -29,11 +29,18 @@ from seg.server.bodies import (
     resource_object,
     workspace_view,
 )
+from seg.server.compare import answer, read_questions
 from seg.server.crypto import SecretBox
 from seg.server.locks import Locks
 from seg.server.masks import OUTPUT_ONLY, MaskError, apply_update_mask, field_path
-from seg.server.resources import compute_etag, public_view, seal_secrets, secret_paths_for
-from seg.server.rules import check_call_limits, check_delete, check_write
+from seg.server.resources import (
+    compute_etag,
+    leaf_paths,
+    public_view,
+    seal_secrets,
+    secret_paths_for,
+)
+from seg.server.rules import check_call_limits, check_delete, check_expressions, check_write
 from seg.store.base import (
     AlreadyExistsError,
     AuditRecord,
@@ -265,7 +272,7 @@ class ControlPlane:
         if principal.user:  # a user's token lists only what the user may read
             access = self.explain_access(principal, workspace, principal.user)
             rows = [r for r in rows if allowed(access, kind.name, _address(r.name), False)]
-        return Page([public_view(kind, r) for r in rows], token)
+        return Page([public_view(kind, r, self.box) for r in rows], token)
 
     def get(self, principal: Principal, workspace: str, kind: Kind, address: str) -> dict[str, Any]:
         self._authorize(principal, workspace, "GET")
@@ -275,7 +282,7 @@ class ControlPlane:
             rec = tx.get_resource(name)
         if rec is None:
             raise errors.not_found(f"{name} not found")
-        return public_view(kind, rec)
+        return public_view(kind, rec, self.box)
 
     def create(
         self,
@@ -298,9 +305,10 @@ class ControlPlane:
         if external_id is not None:
             data["external_id"] = external_id
         secret = secret_paths_for(data, declared)
+        check_expressions(kind, data, secret)
         managed, protect = ownership(kind, body)
         salt = secrets.token_hex(8)
-        data, sealed = seal_secrets(data, secret, salt, self.box, {})
+        data, sealed = seal_secrets(name, data, secret, self.box, {})
         now = self.clock()
         rec = ResourceRecord(
             name, workspace, kind.name, parent_name, data, secret,
@@ -318,7 +326,7 @@ class ControlPlane:
             except AlreadyExistsError:
                 raise errors.already_exists(f"{name} already exists") from None
             self._audit(tx, principal, "POST", name, [f"{kind.key}.{k}" for k in sorted(data)])
-        return public_view(kind, rec)
+        return public_view(kind, rec, self.box)
 
     def _new_fields(
         self, kind: Kind, obj: dict[str, Any], parent_name: str | None, secret: set[str]
@@ -340,12 +348,19 @@ class ControlPlane:
         return data
 
     def _validate(self, kind: Kind, data: dict[str, Any], secret: set[str]) -> None:
-        error = jsonschema.exceptions.best_match(self._validators[kind.name].iter_errors(data))
+        """Schema-check ``data``; a sealed secret (a digest standing where the schema wants a
+        typed value) is not re-validated, and no message echoes a secret value."""
+        found = (e for e in self._validators[kind.name].iter_errors(data)
+                 if not _sealed_at(e, secret))  # fmt: skip
+        error = jsonschema.exceptions.best_match(found)
         if error is None:
             return
-        path = tuple(str(p) for p in error.absolute_path)
-        where = ".".join([kind.key, *path])
-        if format_path(path) in secret or is_catalog_secret(path):
+        path = tuple(error.absolute_path)
+        where = format_path((kind.key, *path))
+        holds = [parse_path(raw) for raw in secret]
+        holds += [p for p in leaf_paths(data.get("settings"), ("settings",))
+                  if is_catalog_secret(p)]  # fmt: skip
+        if is_catalog_secret(path) or any(p[: len(path)] == path for p in holds):
             raise errors.invalid_argument(f"{where}: the secret value fails {error.validator!r}")
         raise errors.invalid_argument(f"{where}: {error.message}")
 
@@ -381,7 +396,8 @@ class ControlPlane:
                 declared = declared_secrets(kind, body)
                 self._validate(kind, data, declared | set(rec.secret_paths))
                 secret = _next_secret_paths(rec, data, masked, declared)
-            data, sealed = seal_secrets(data, secret, rec.salt, self.box,
+                check_expressions(kind, data, secret)
+            data, sealed = seal_secrets(name, data, secret, self.box,
                                         self.box.open(rec.secret_values))  # fmt: skip
             new = replace(
                 rec, data=data, secret_paths=secret, etag=compute_etag(data, secret),
@@ -390,14 +406,14 @@ class ControlPlane:
                 protect=rec.protect if protect is None else protect,
             )  # fmt: skip
             if new == rec:
-                return public_view(kind, rec)
+                return public_view(kind, rec, self.box)
             if data != rec.data:
                 check_write(tx, kind, self._policy(tx, workspace), name, data, rec)
             new = replace(new, update_time=self.clock())
             tx.update_resource(new)
             meta = ["protect"] if new.protect != rec.protect else []
             self._audit(tx, principal, "PATCH", name, sorted(set(paths)) + meta)
-        return public_view(kind, new)
+        return public_view(kind, new, self.box)
 
     def delete(
         self, principal: Principal, workspace: str, kind: Kind, address: str, if_match: str | None
@@ -451,6 +467,33 @@ class ControlPlane:
             sources = {_address(s.name): s.data.get("labels") or {}
                        for s in iter_all(tx, workspace, "Source")}  # fmt: skip
         return explain(email, bindings, groups, sources)
+
+    # -- secrets ---------------------------------------------------------------------------
+
+    def compare_secrets(
+        self, principal: Principal, workspace: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Which submitted values equal the sealed secrets (see ``server/compare.py``). A
+        resource the token may not read, or that does not exist, never matches."""
+        self._authorize(principal, workspace, "GET")
+        questions = read_questions(workspace, body)
+        names = sorted({q.resource for q in questions})
+        user = principal.user
+        access = self.explain_access(principal, workspace, user) if user else None
+        with self.store.tx() as tx:
+            records = {name: self._readable(tx, access, name) for name in names}
+            self._audit(tx, principal, "POST", f"workspaces/{workspace}/secrets:compare", names)
+        matches, digest = answer(questions, records, self.box)
+        return {"matches": matches, "digest": digest}
+
+    def _readable(
+        self, tx: StoreTx, access: dict[str, Any] | None, name: str
+    ) -> ResourceRecord | None:
+        rec = tx.get_resource(name)
+        if rec is None or access is None:
+            return rec
+        _, kind, address = parse_resource_name(name)
+        return rec if allowed(access, kind.name, address, False) else None
 
     # -- tracking-plan rules -----------------------------------------------------------------
 
@@ -561,6 +604,11 @@ class ControlPlane:
             for r in rows
         ]
         return Page(items, pages.encode_page_token(str(rows[-1].id), "audit") if more else "")
+
+
+def _sealed_at(error: jsonschema.ValidationError, secret: set[str]) -> bool:
+    """An error about a sealed secret's digest (validated in clear before it was sealed)."""
+    return is_digest(error.instance) and format_path(tuple(error.absolute_path)) in secret
 
 
 def _address(name: str) -> str:
