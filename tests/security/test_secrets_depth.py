@@ -33,9 +33,9 @@ SECRETS = {
 # Where each one lands, as ``seg export`` names it (address, path).
 WHERE = {
     "S_SCALAR": "settings.endpoint",
-    "S_LIST": "settings.hosts.1",
-    "S_LISTMAP": "settings.servers.0.key",
-    "S_MAPINLIST": "settings.nested.0.opts.inner",
+    "S_LIST": "settings.hosts[1]",
+    "S_LISTMAP": "settings.servers[0].key",
+    "S_MAPINLIST": "settings.nested[0].opts.inner",
     "S_FQL": "if",
     "S_CATALOG": "catalog",
 }
@@ -167,6 +167,7 @@ def test_secrets_at_every_depth_never_leak_on_any_channel(
     (fc,) = change["field_changes"]
     assert fc["sensitive"] and fc["after"] == "(sensitive)"
     seg("apply", str(saved), "-w", str(root), code=4, S_LIST="list-SECRET-other-1111")
+    assert "their secret values changed" in outputs[-1]
     seg("apply", str(saved), "-w", str(root), **changed)
 
     # The immutable field: a replace whose reason names no value.

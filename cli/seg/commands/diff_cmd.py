@@ -30,7 +30,7 @@ from seg.engine.secrets import SecretKey, secret_questions
 from seg.errors import ConfigError
 from seg.model.paths import MISSING, format_path, get_path, set_path
 from seg.model.resource import CurrentResource, DesiredResource
-from seg.model.secrets import DIGEST_PREFIX, is_digest
+from seg.model.secrets import DIGEST_PREFIX, holds_digest
 from seg.workspace.loader import load_workspace
 
 __all__ = ["register"]
@@ -61,14 +61,18 @@ def _local_matches(
 
 
 def _as_desired(res: CurrentResource) -> DesiredResource:
-    """Live state as the desired side: secrets (digests) are left out, they cannot compare."""
+    """Live state as the desired side: secrets (digests) are left out, they cannot compare
+    (a list holding one is left out whole: lists are compared whole)."""
+
+    def keep(value: object) -> bool:
+        return isinstance(value, dict) or not holds_digest(value)
 
     def clean(value: object) -> object:
         if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if not is_digest(v)}
+            return {k: clean(v) for k, v in value.items() if keep(v)}
         return value
 
-    fields = {k: clean(v) for k, v in res.fields.items() if not is_digest(v)}
+    fields = {k: clean(v) for k, v in res.fields.items() if keep(v)}
     return DesiredResource(res.kind, res.address, fields, frozenset(), res.protect)
 
 

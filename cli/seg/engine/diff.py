@@ -15,7 +15,7 @@ from seg.engine.plan import Action, Change, FieldChange, Plan
 from seg.engine.secrets import SecretKey
 from seg.model.paths import MISSING, AnyPath, get_path, parse_key_path
 from seg.model.resource import CurrentResource, DesiredResource
-from seg.model.secrets import is_digest
+from seg.model.secrets import holds_digest, is_digest
 
 __all__ = ["compute_plan", "diff_fields", "same"]
 
@@ -58,14 +58,6 @@ def _equal(after: Any, before: Any, path: AnyPath, matched: Matched) -> bool:
     return same(after, before)
 
 
-def _holds_digest(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_holds_digest(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_digest(v) for v in value)
-    return is_digest(value)
-
-
 def _holds_secret(path: Path, secrets: Collection[AnyPath]) -> bool:
     """Whether a secret lies at or beneath ``path`` (a list sent whole holds its secrets)."""
     return any(s[: len(path)] == path for s in secrets)
@@ -76,7 +68,7 @@ def _leaf(
 ) -> FieldChange | None:
     if before is not MISSING and _equal(after, before, path, matched):
         return None
-    sensitive = _holds_secret(path, secrets) or _holds_digest(before)
+    sensitive = _holds_secret(path, secrets) or holds_digest(before)
     return FieldChange(path, None if before is MISSING else before, after, sensitive)
 
 
@@ -129,7 +121,7 @@ def _ownership_changes(desired: DesiredResource, current: CurrentResource) -> li
             continue
         before = get_path(current.fields, path)
         if before is not MISSING and before is not None:
-            out.append(FieldChange(path, before, None, _holds_digest(before), cleared=True))
+            out.append(FieldChange(path, before, None, holds_digest(before), cleared=True))
     if desired.protect != current.protect:
         out.append(FieldChange(("protect",), current.protect, desired.protect, meta=True))
     return out
@@ -183,7 +175,7 @@ def _immutable_change(desired: DesiredResource, current: CurrentResource, matche
             after = desired.fields[spec.name]
             if before is MISSING or _equal(after, before, (spec.name,), matched):
                 continue
-            if _holds_secret((spec.name,), desired.secret_paths) or _holds_digest(before):
+            if _holds_secret((spec.name,), desired.secret_paths) or holds_digest(before):
                 return f"{spec.name} is immutable (the value from the environment differs)"
             return f"{spec.name} is immutable ({before!r} → {after!r})"
     return ""

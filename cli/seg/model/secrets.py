@@ -22,6 +22,7 @@ __all__ = [
     "REDACTED",
     "canonical",
     "is_catalog_secret",
+    "holds_digest",
     "is_digest",
     "is_legacy_digest",
     "keyed_digest",
@@ -63,3 +64,12 @@ def is_digest(value: Any) -> bool:
 
 def is_legacy_digest(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(LEGACY_PREFIX)
+
+
+def holds_digest(value: Any) -> bool:
+    """Whether ``value`` is, or holds at any depth (maps and lists), a digest."""
+    if isinstance(value, dict):
+        return any(holds_digest(v) for v in value.values())
+    if isinstance(value, list):
+        return any(holds_digest(v) for v in value)
+    return is_digest(value)
