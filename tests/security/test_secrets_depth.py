@@ -218,6 +218,21 @@ def test_a_read_tokens_digest_cannot_be_checked_offline(api: Api) -> None:
     assert "hunter2" not in json.dumps(events) and "password" not in json.dumps(events)
 
 
+def test_a_user_bound_token_learns_nothing_about_a_source_it_cannot_read(api: Api) -> None:
+    body = {"source": {"name": f"workspaces/{api.workspace}/sources/web", "catalog": "js",
+                       "settings": {"password": "hunter2"}}}  # fmt: skip
+    assert api.http.post(api.url("/sources"), json=body).status_code == 200
+    _, secret = api.cp.create_token(api.workspace, "workspace:read", "nobody", "nobody@x.io")
+    nobody = api.client(secret)
+    assert nobody.get(api.url("/sources/web")).status_code == 403
+    ask = {"resource": f"workspaces/{api.workspace}/sources/web", "path": "settings.password",
+           "value": "hunter2"}  # fmt: skip
+    answer = nobody.post(api.url("/secrets:compare"), json={"secrets": [ask]})
+    assert answer.status_code == 200 and answer.json()["matches"] == [False]
+    owner = api.http.post(api.url("/secrets:compare"), json={"secrets": [ask]})
+    assert owner.json()["matches"] == [True]
+
+
 def test_compare_rejects_bad_questions_with_400(api: Api) -> None:
     api.create_source("web")
     name = f"workspaces/{api.workspace}/sources/web"
@@ -241,6 +256,15 @@ def test_an_update_mask_may_not_name_a_list_element(api: Api) -> None:
             "update_mask": {"paths": ["source.settings.hosts[0]"]}}  # fmt: skip
     response = api.http.patch(api.url("/sources/web"), json=body)
     assert response.status_code == 400 and "send the whole list" in response.json()["error"]
+
+
+def test_tracking_plan_rules_cannot_be_marked_secret(api: Api) -> None:
+    body = {"tracking_plan": {"external_id": "tp", "display_name": "TP",
+                              "rules": [{"type": "TRACK", "key": "e", "version": 1,
+                                         "json_schema": {}}]},
+            "secret_paths": ["tracking_plan.rules[0].key"]}  # fmt: skip
+    response = api.http.post(api.url("/tracking-plans"), json=body)
+    assert response.status_code == 400 and "rules cannot hold secrets" in response.text
 
 
 def test_a_sealed_digest_is_not_revalidated_as_a_typed_value(api: Api) -> None:

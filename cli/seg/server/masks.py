@@ -57,6 +57,8 @@ def secret_field_path(kind: Kind, raw: str) -> AnyPath:
         raise MaskError(f"secret path {raw!r} must name a field under '{kind.key}.'")
     if kind.field(path[1]) is None:
         raise MaskError(f"unknown field in secret path: {raw!r}")
+    if kind.id_prefix and path[1] == "rules":  # rules travel and are listed in clear
+        raise MaskError(f"tracking-plan rules cannot hold secrets: {raw!r}")
     return path[1:]
 
 
