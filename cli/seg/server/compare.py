@@ -61,7 +61,7 @@ def read_questions(workspace: str, body: dict[str, Any]) -> list[Question]:
 
 
 def answer(
-    questions: list[Question], records: dict[str, ResourceRecord | None], box: SecretBox
+    questions: list[Question], records: dict[str, ResourceRecord], box: SecretBox
 ) -> tuple[list[bool], str]:
     """Per question: does the value equal the sealed secret at that path? Plus one keyed
     digest over every question (a saved plan's fingerprint of its secret values)."""

@@ -481,19 +481,11 @@ class ControlPlane:
         user = principal.user
         access = self.explain_access(principal, workspace, user) if user else None
         with self.store.tx() as tx:
-            records = {name: self._readable(tx, access, name) for name in names}
+            found = tx.get_resources(names)
             self._audit(tx, principal, "POST", f"workspaces/{workspace}/secrets:compare", names)
+        records = {n: rec for n, rec in found.items() if _readable(access, n)}
         matches, digest = answer(questions, records, self.box)
         return {"matches": matches, "digest": digest}
-
-    def _readable(
-        self, tx: StoreTx, access: dict[str, Any] | None, name: str
-    ) -> ResourceRecord | None:
-        rec = tx.get_resource(name)
-        if rec is None or access is None:
-            return rec
-        _, kind, address = parse_resource_name(name)
-        return rec if allowed(access, kind.name, address, False) else None
 
     # -- tracking-plan rules -----------------------------------------------------------------
 
@@ -604,6 +596,14 @@ class ControlPlane:
             for r in rows
         ]
         return Page(items, pages.encode_page_token(str(rows[-1].id), "audit") if more else "")
+
+
+def _readable(access: dict[str, Any] | None, name: str) -> bool:
+    """Whether a user-bound token's access (None: not user-bound) lets it read ``name``."""
+    if access is None:
+        return True
+    _, kind, address = parse_resource_name(name)
+    return allowed(access, kind.name, address, False)
 
 
 def _sealed_at(error: jsonschema.ValidationError, secret: set[str]) -> bool:
