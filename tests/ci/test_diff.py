@@ -48,6 +48,36 @@ def test_diff_between_revisions(tmp_path: Path, write_workspace, monkeypatch) ->
     assert seg("diff", "-w", str(root), "--base", "HEAD~1", "--head", "HEAD~1").exit_code == 0
 
 
+def test_diff_between_revisions_with_a_secret_in_a_list(
+    tmp_path: Path, write_workspace, monkeypatch
+) -> None:
+    monkeypatch.setenv("HOST", "h0st-s3cret")
+    doc = "kind: Source\nname: web\nspec:\n  catalog: js\n  settings: {{hosts: {hosts}, r: {r}}}\n"
+    root = write_workspace({"a.yaml": doc.format(hosts="[a, '${env:HOST}']", r=1)},
+                           root=tmp_path / "repo" / "ws")  # fmt: skip
+    repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
+    with repo.config_writer() as cfg:
+        cfg.set_value("user", "name", "t")
+        cfg.set_value("user", "email", "t@example.com")
+    repo.git.add("-A")
+    repo.index.commit("base")
+    (root / "a.yaml").write_text(doc.format(hosts="[a, '${env:HOST}']", r=2))
+    repo.git.add("-A")
+    repo.index.commit("r")
+    unchanged = seg("diff", "-w", str(root), "--base", "HEAD~1", "-o", "json")
+    (change,) = json.loads(unchanged.stdout)["changes"]
+    assert change["update_mask"] == ["source.settings.r"]  # the list secret is no change
+    (root / "a.yaml").write_text(doc.format(hosts="[a, '${env:OTHER}']", r=2))
+    repo.git.add("-A")
+    repo.index.commit("hosts")
+    monkeypatch.setenv("OTHER", "other-s3cret")
+    changed = seg("diff", "-w", str(root), "--base", "HEAD~1", "-o", "json")
+    (change,) = json.loads(changed.stdout)["changes"]
+    (fc,) = change["field_changes"]
+    assert fc["path"] == "settings.hosts" and fc["sensitive"] and fc["after"] == "(sensitive)"
+    assert "s3cret" not in unchanged.output + changed.output
+
+
 def test_overlays_merge_by_address(write_workspace) -> None:
     seg_yaml = "version: seg/v1\nworkspace: a\nenvironments:\n  prod: {workspace: a-prod}\n"
     root = write_workspace({

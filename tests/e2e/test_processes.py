@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from seg.model.secrets import is_digest
 from tests.conftest import POSTGRES_URL
 from tests.integration.test_cli_embedded import DESTS
 
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.e2e
 
 SEG = [sys.executable, "-m", "seg"]
 SECRET = "e2e-SECRET-token-777"
+LIST_SECRET = "e2e-LIST-secret-888"  # a ${env:…} inside a list
 
 
 def free_port() -> int:
@@ -113,12 +115,14 @@ def server(request, tmp_path: Path, slug: str) -> Iterator[Server]:
     srv.stop()
 
 
-WORKSPACE = "kind: Source\nname: web\nspec:\n  catalog: javascript\n---\n" + AMPLITUDE
+WORKSPACE = "kind: Source\nname: web\nspec:\n  catalog: javascript\n---\n" + AMPLITUDE.replace(
+    "    region: eu", '    region: eu\n    hosts: [first, "${env:AMP_HOST}"]'
+)
 
 
 def test_plan_apply_plan_then_one_field_edit(server: Server, write_workspace, slug: str) -> None:
     root = write_workspace({"workspace.yaml": WORKSPACE}, workspace=slug)
-    env = server.client_env(AMP_KEY=SECRET)
+    env = server.client_env(AMP_KEY=SECRET, AMP_HOST=LIST_SECRET)
     first = run("plan", "-w", str(root), "--detailed-exitcode", env=env)
     assert first.returncode == 2, first.stderr
     applied = run("apply", "-w", str(root), "--auto-approve", env=env)
@@ -145,13 +149,16 @@ def test_plan_apply_plan_then_one_field_edit(server: Server, write_workspace, sl
     log = Path(server.log.name).read_text()
     for text in (first.stdout, applied.stdout, again.stdout, plan.stdout, log, json.dumps(events),
                  first.stderr, applied.stderr, json.dumps(before), json.dumps(after)):  # fmt: skip
-        assert SECRET not in text
+        assert SECRET not in text and LIST_SECRET not in text
+    assert before["settings"]["hosts"][0] == "first" and is_digest(before["settings"]["hosts"][1])
     assert SECRET.encode() not in server.database_bytes()  # encrypted at rest
+    assert LIST_SECRET.encode() not in server.database_bytes()
 
 
 def test_api_errors_are_one_line_without_traceback(server: Server, write_workspace, slug) -> None:
     root = write_workspace({"workspace.yaml": WORKSPACE}, workspace=slug)
-    bad = run("plan", "-w", str(root), env={**server.client_env(AMP_KEY="x"), "SEG_TOKEN": "bad"})
+    wrong = {**server.client_env(AMP_KEY="x", AMP_HOST="y"), "SEG_TOKEN": "bad"}
+    bad = run("plan", "-w", str(root), env=wrong)
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == [
         "error: control plane: the access token is missing or invalid [HTTP 401, code 16] "
@@ -159,7 +166,7 @@ def test_api_errors_are_one_line_without_traceback(server: Server, write_workspa
     ]
     reader = run("server", "token", "create", "--workspace", slug, "--scope", "workspace:read",
                  "--description", "ci reader", env=server.env).stdout.strip()  # fmt: skip
-    env = server.client_env(AMP_KEY="x", SEG_TOKEN=reader)
+    env = server.client_env(AMP_KEY="x", AMP_HOST="y", SEG_TOKEN=reader)
     assert run("plan", "-w", str(root), env=env).returncode == 0  # plan needs only read
     denied = run("apply", "-w", str(root), "--auto-approve", env=env)
     assert denied.returncode == 1 and "insufficient scope [HTTP 403, code 7]" in denied.stderr

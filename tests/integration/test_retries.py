@@ -14,7 +14,7 @@ from rich.console import Console
 from seg.apply import NullObserver, apply_plan
 from seg.client.http import ControlPlaneClient
 from seg.engine import compute_plan
-from seg.errors import RetryBudgetSpent, TransportError
+from seg.errors import ApiError, RetryBudgetSpent, TransportError
 from seg.model.kinds import KINDS
 from seg.model.resource import DesiredResource
 from seg.render.apply_view import render_apply_summary
@@ -69,9 +69,19 @@ def test_429_waits_for_retry_after(api: Api) -> None:
 def test_a_create_whose_response_was_lost_is_done_on_retry(api: Api) -> None:
     seg, faulty = client(api, {1: "lose-response"})
     seg.create(KINDS["Source"], "web", {"catalog": "ios", "settings": {"api_key": "k"}}, [])
-    assert faulty.calls == 3  # POST (lost), POST again (409: exists), GET (same body: done)
+    # POST (lost), POST again (409: exists), GET (same body), compare the secret (same: done)
+    assert faulty.calls == 4
     names = [s["name"] for s in api.http.get(api.url("/sources")).json()["sources"]]
     assert names == [f"workspaces/{api.workspace}/sources/web"]
+
+
+def test_a_create_that_meets_another_secret_is_not_taken_as_done(api: Api) -> None:
+    body = {"source": {"name": f"workspaces/{api.workspace}/sources/web", "catalog": "ios",
+                       "settings": {"api_key": "theirs"}}}  # fmt: skip
+    assert api.http.post(api.url("/sources"), json=body).status_code == 200
+    seg, _ = client(api, {})
+    with pytest.raises(ApiError, match="already exists"):
+        seg.create(KINDS["Source"], "web", {"catalog": "ios", "settings": {"api_key": "k"}}, [])
 
 
 def test_giving_up_reports_one_clear_error(api: Api) -> None:

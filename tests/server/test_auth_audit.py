@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from seg.model.secrets import digest_matches, is_digest
+from seg.model.secrets import is_digest
 from tests.conftest import Api
 from tests.server.test_resources_api import error
 
@@ -98,9 +98,13 @@ def test_secrets_are_never_returned_in_clear(api: Api) -> None:
             assert secret not in text
     settings = json.loads(responses[1])["settings"]
     assert settings["plain"] == "p"
-    assert is_digest(settings["apiKey"]) and digest_matches("NEW-SECRET-3", settings["apiKey"])
-    assert digest_matches("ENV-SECRET-2", settings["endpoint"])
-    assert not digest_matches("other", settings["endpoint"])
+    assert is_digest(settings["apiKey"]) and is_digest(settings["endpoint"])
+    name = f"workspaces/{api.workspace}/sources/web"
+    asks = [{"resource": name, "path": "settings.apiKey", "value": "NEW-SECRET-3"},
+            {"resource": name, "path": "settings.endpoint", "value": "ENV-SECRET-2"},
+            {"resource": name, "path": "settings.endpoint", "value": "other"}]  # fmt: skip
+    answer = api.http.post(api.url("/secrets:compare"), json={"secrets": asks})
+    assert answer.json()["matches"] == [True, True, False]
 
 
 def test_workspace_get(api: Api) -> None:

@@ -71,6 +71,17 @@ def test_resources_crud_children_and_ordering(store: SqlStore, ws: str) -> None:
         assert tx.get_resource(updated.name) is None
 
 
+def test_get_resources_fetches_many_names_at_once(store: SqlStore, ws: str) -> None:
+    names = [f"sources/s{i}" for i in range(600)]  # more than one query's chunk
+    with store.tx() as tx:
+        for name in names:
+            tx.insert_resource(rec(ws, name))
+        wanted = [f"workspaces/{ws}/{n}" for n in names] + [f"workspaces/{ws}/sources/nope"]
+        found = tx.get_resources(wanted)
+    assert sorted(found) == sorted(wanted[:-1])
+    assert found[wanted[5]] == rec(ws, names[5])
+
+
 def test_failed_transaction_leaves_nothing_behind(store: SqlStore, ws: str) -> None:
     with pytest.raises(RuntimeError), store.tx() as tx:
         tx.insert_resource(rec(ws, "sources/tmp"))

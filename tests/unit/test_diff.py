@@ -5,7 +5,7 @@ from __future__ import annotations
 from seg.engine import Action, compute_plan, plan_steps
 from seg.model.kinds import KINDS
 from seg.model.resource import CurrentResource, DesiredResource
-from seg.model.secrets import secret_digest
+from seg.model.secrets import DIGEST_PREFIX
 
 SRC, DST = KINDS["Source"], KINDS["Destination"]
 
@@ -42,18 +42,32 @@ def test_booleans_are_not_numbers() -> None:
     assert compute_plan("ws", desired, current).changes[0].update_mask == ("source.settings.flag",)
 
 
-def test_secrets_compare_by_digest_and_are_marked_sensitive() -> None:
-    digest = secret_digest("s3cret", "salt")
+def test_secrets_compare_through_the_servers_answers_and_are_marked_sensitive() -> None:
+    digest = DIGEST_PREFIX + "ab" * 32
     current = [have(SRC, "web", catalog="js", settings={"api_key": digest})]
-    same = [want(SRC, "web", catalog="js", settings={"api_key": "s3cret"},
-                 secrets=[("settings", "api_key")])]  # fmt: skip
-    assert compute_plan("ws", same, current).changes == ()
-    changed = [want(SRC, "web", catalog="js", settings={"api_key": "new"},
+    desired = [want(SRC, "web", catalog="js", settings={"api_key": "s3cret"},
                     secrets=[("settings", "api_key")])]  # fmt: skip
-    (change,) = compute_plan("ws", changed, current).changes
+    matched = {("Source", "web", ("settings", "api_key"))}
+    assert compute_plan("ws", desired, current, secrets_matched=matched).changes == ()
+    (change,) = compute_plan("ws", desired, current).changes  # the server said: differs
     assert change.field_changes[0].sensitive
     assert change.redacted_after()["settings"]["api_key"] == "(sensitive)"
     assert change.redacted_before()["settings"]["api_key"] == "(sensitive)"
+
+
+def test_a_secret_inside_a_list_compares_by_answer_and_hides_the_whole_list() -> None:
+    digest = DIGEST_PREFIX + "cd" * 32
+    current = [have(SRC, "web", catalog="js", settings={"hosts": ["a", digest]})]
+    path = ("settings", "hosts", 1)
+    desired = [want(SRC, "web", catalog="js", settings={"hosts": ["a", "s3cret"]},
+                    secrets=[path])]  # fmt: skip
+    matched = {("Source", "web", path)}
+    assert compute_plan("ws", desired, current, secrets_matched=matched).changes == ()
+    (change,) = compute_plan("ws", desired, current).changes
+    (fc,) = change.field_changes
+    assert fc.path == ("settings", "hosts") and fc.sensitive
+    assert change.redacted_after()["settings"]["hosts"] == ["a", "(sensitive)"]
+    assert change.update_mask == ("source.settings.hosts",)
 
 
 def test_immutable_change_replaces_and_cascades_to_children() -> None:

@@ -16,7 +16,7 @@ from seg.engine.order import Step, plan_steps
 from seg.engine.plan import Plan
 from seg.errors import ApplyStopped, RetryBudgetSpent, SegError
 from seg.model.kinds import Kind
-from seg.model.paths import format_path
+from seg.model.paths import format_path, parse_key_path
 
 __all__ = [
     "ApplyObserver",
@@ -94,8 +94,11 @@ def _secret_paths(step: Step, mask: list[str] | None) -> list[str]:
     if desired is None:
         return []
     key = step.change.kind.key
-    paths = sorted(f"{key}.{format_path(p)}" for p in desired.secret_paths)
-    return paths if mask is None else [p for p in paths if p in mask]
+    paths = sorted(desired.secret_paths, key=format_path)
+    if mask is not None:  # a list is sent whole: its secret leaves go with it
+        masked = [parse_key_path(m)[1:] for m in mask]
+        paths = [p for p in paths if any(p[: len(m)] == m for m in masked)]
+    return [f"{key}.{format_path(p)}" for p in paths]
 
 
 def _values(step: Step) -> dict[str, Any]:

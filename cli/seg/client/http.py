@@ -19,8 +19,9 @@ from seg.errors import ApiError, LockLost, RetryBudgetSpent, TransportError
 from seg.model.kinds import KINDS, Kind, kinds_in_order
 from seg.model.limits import MAX_RULES_PER_CALL
 from seg.model.names import collection_name, parse_resource_name, resource_name, wildcard_collection
+from seg.model.paths import AnyPath, format_path
 from seg.model.resource import CurrentResource
-from seg.model.secrets import digest_matches, is_digest
+from seg.model.secrets import is_digest
 from seg.tracking.rules import diff_rules
 
 __all__ = ["API_PREFIX", "DEFAULT_RETRY_BUDGET", "ControlPlaneClient", "PAGE_SIZE", "RetryBudget"]
@@ -29,6 +30,7 @@ API_PREFIX = "/v1beta"
 PAGE_SIZE = 1000
 DEFAULT_RETRY_BUDGET = 30.0  # seconds of failed attempts and backoff per run, in all
 LOCK_HEADER = "Seg-Lock"  # names the lease a write is made under
+COMPARE_BATCH = 1000
 COMPUTED = frozenset({"name", "create_time", "update_time", "etag", "managed_paths", "protect"})
 
 
@@ -227,6 +229,31 @@ class ControlPlaneClient:
                 out.append(self._current(kind, item))
         return out
 
+    def compare_secrets(
+        self, items: list[tuple[str, str, AnyPath, Any]]
+    ) -> tuple[list[bool], list[str]]:
+        """For each (kind name, address, path, value): does the live secret equal ``value``?
+        One request per 1000 values; also the server's keyed digest of each batch."""
+        matches: list[bool] = []
+        digests: list[str] = []
+        path = f"workspaces/{self.workspace}/secrets:compare"
+        for start in range(0, len(items), COMPARE_BATCH):
+            batch = [{"resource": self._compare_name(k, a), "path": format_path(p), "value": v}
+                     for k, a, p, v in items[start : start + COMPARE_BATCH]]  # fmt: skip
+            answer = self._request("POST", path, json={"secrets": batch})
+            matches += [bool(m) for m in answer.get("matches", [])]
+            digests.append(str(answer.get("digest", "")))
+        if len(matches) != len(items):
+            raise ApiError(502, 13, "secrets:compare answered the wrong number of values",
+                           "POST", path)  # fmt: skip
+        return matches, digests
+
+    def _compare_name(self, kind_name: str, address: str) -> str:
+        kind = KINDS[kind_name]
+        if kind.id_prefix and (kind.name, address) not in self._names:
+            return resource_name(self.workspace, kind, address)  # not created yet: no match
+        return self._name(kind, address)
+
     def _current(self, kind: Kind, item: dict[str, Any]) -> CurrentResource:
         if kind.id_prefix:
             self._names[(kind.name, item["external_id"])] = item["name"]
@@ -340,7 +367,11 @@ class ControlPlaneClient:
     def _matches(self, kind: Kind, address: str, fields: Mapping[str, Any]) -> bool:
         """Whether the live resource holds exactly the declared ``fields``."""
         live = self._current(kind, self._request("GET", self._name(kind, address)))
-        return all(_same_value(v, live.fields.get(k)) for k, v in fields.items())
+        asks: list[tuple[AnyPath, Any]] = []
+        if not all(_same_value(v, live.fields.get(k), (k,), asks) for k, v in fields.items()):
+            return False
+        matches, _ = self.compare_secrets([(kind.name, address, p, v) for p, v in asks])
+        return all(matches)
 
 
 def _current(kind: Kind, item: dict[str, Any]) -> CurrentResource:
@@ -358,11 +389,18 @@ def _current(kind: Kind, item: dict[str, Any]) -> CurrentResource:
     )  # fmt: skip
 
 
-def _same_value(want: Any, have: Any) -> bool:
+def _same_value(want: Any, have: Any, path: AnyPath, asks: list[tuple[AnyPath, Any]]) -> bool:
+    """Equal, except live digests: those are collected in ``asks`` for the server."""
     if is_digest(have):
-        return digest_matches(want, have)
+        asks.append((path, want))
+        return True
     if isinstance(want, dict) and isinstance(have, dict):
-        return all(_same_value(v, have.get(k)) for k, v in want.items())
+        return all(_same_value(v, have.get(k), (*path, k), asks) for k, v in want.items())
+    if isinstance(want, list) and isinstance(have, list):
+        pairs = enumerate(zip(want, have, strict=False))
+        return len(want) == len(have) and all(
+            _same_value(a, b, (*path, i), asks) for i, (a, b) in pairs
+        )
     return bool(want == have) and type(want) is type(have)
 
 

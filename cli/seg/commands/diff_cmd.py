@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -23,43 +24,55 @@ from seg.commands.options import (
     workspace_dir,
 )
 from seg.commands.session import connect
-from seg.engine.diff import compute_plan
+from seg.engine.diff import compute_plan, same
 from seg.engine.plan import Plan
+from seg.engine.secrets import SecretKey, secret_questions
 from seg.errors import ConfigError
-from seg.model.paths import format_path, get_path
+from seg.model.paths import MISSING, format_path, get_path, set_path
 from seg.model.resource import CurrentResource, DesiredResource
-from seg.model.secrets import is_digest, secret_digest
+from seg.model.secrets import DIGEST_PREFIX, holds_digest
 from seg.workspace.loader import load_workspace
 
 __all__ = ["register"]
 
 
 def _as_current(res: DesiredResource) -> CurrentResource:
-    """A declared resource standing in for live state: secrets as digests, every declared
-    path managed (so a field removed in the head shows as cleared)."""
-    fields = dict(res.fields)
+    """A declared resource standing in for live state: secrets as (opaque) digests, every
+    declared path managed (so a field removed in the head shows as cleared)."""
+    fields = copy.deepcopy(dict(res.fields))
     for path in res.secret_paths:
-        value = get_path(fields, path)
-        if value is not None:
-            node = fields
-            for key in path[:-1]:
-                child = dict(node[key])  # copy on write: the workspace stays untouched
-                node[key] = child
-                node = child
-            node[path[-1]] = secret_digest(value, "seg-diff")
+        if get_path(fields, path) not in (MISSING, None):
+            set_path(fields, path, DIGEST_PREFIX + "base")
     managed = frozenset(format_path(p) for p in res.declared_paths())
     return CurrentResource(res.kind, res.address, fields, "", "", managed, res.protect)
 
 
+def _local_matches(
+    base: list[DesiredResource], head: list[DesiredResource], current: list[CurrentResource]
+) -> frozenset[SecretKey]:
+    """Without a server, the base revision's own values answer the secret questions."""
+    known = {(r.kind.name, r.address): r for r in base}
+    out = set()
+    for q in secret_questions(head, current):
+        res = known.get((q.kind, q.address))
+        if res is not None and same(get_path(res.fields, q.path), q.value):
+            out.add(q.key)
+    return frozenset(out)
+
+
 def _as_desired(res: CurrentResource) -> DesiredResource:
-    """Live state as the desired side: secrets (digests) are left out, they cannot compare."""
+    """Live state as the desired side: secrets (digests) are left out, they cannot compare
+    (a list holding one is left out whole: lists are compared whole)."""
+
+    def keep(value: object) -> bool:
+        return isinstance(value, dict) or not holds_digest(value)
 
     def clean(value: object) -> object:
         if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if not is_digest(v)}
+            return {k: clean(v) for k, v in value.items() if keep(v)}
         return value
 
-    fields = {k: clean(v) for k, v in res.fields.items() if not is_digest(v)}
+    fields = {k: clean(v) for k, v in res.fields.items() if keep(v)}
     return DesiredResource(res.kind, res.address, fields, frozenset(), res.protect)
 
 
@@ -71,10 +84,12 @@ def _revisions(root: Path, base: str, head: str) -> Plan:
     loaded = [load_workspace(root, None, tree=t) if t.exists else None for t in trees]
     if loaded[1] is None:
         raise ConfigError(f"no seg workspace at {subdir or '.'} in {head}")
-    before = [_as_current(r) for r in (loaded[0].resources if loaded[0] else ())]
+    declared = list(loaded[0].resources) if loaded[0] else []
+    before = [_as_current(r) for r in declared]
     ws = loaded[1]
+    matched = _local_matches(declared, list(ws.resources), before)
     return compute_plan(ws.config.workspace, ws.resources, before, ws.digest,
-                        ws.config.model_change_policy)  # fmt: skip
+                        ws.config.model_change_policy, matched)  # fmt: skip
 
 
 def _environments(root: Path, envs: list[str], api_url: str | None, token: str | None) -> Plan:

@@ -59,7 +59,10 @@ def check_fresh(
             f"saved plan is for workspace {old['workspace']!r}, not {fresh.workspace!r}"
         )
     if old["workspace_digest"] != fresh.workspace_digest:
-        raise StalePlan("saved plan is stale: the workspace files changed since it was saved")
+        raise StalePlan(
+            "saved plan is stale: the workspace files or their secret values changed since it "
+            "was saved"
+        )
     new = plan_to_json(fresh)
     before = {(c["kind"], c["address"]): c for c in old["changes"]}
     after = {(c["kind"], c["address"]): c for c in new["changes"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +13,9 @@ from typing import TYPE_CHECKING
 from seg.engine.diff import compute_plan
 from seg.engine.plan import Change, Plan
 from seg.engine.scope import apply_delete_budget, restrict, under_targets
+from seg.engine.secrets import SecretKey, secret_questions
 from seg.errors import ConfigError
+from seg.model.resource import CurrentResource
 from seg.model.urls import redact_url
 from seg.policy.models import stricter
 from seg.workspace.loader import Workspace, load_workspace
@@ -120,12 +123,31 @@ def make_plan(session: Session, options: PlanOptions | None = None) -> Plan:
     ws = session.workspace
     policy = effective_policy(session)
     current = session.client.read_state()
-    plan = compute_plan(ws.config.workspace, ws.resources, current, ws.digest, policy)
+    matched, digest = ask_secrets(session, current)
+    plan = compute_plan(ws.config.workspace, ws.resources, current, digest, policy, matched)
     if options.targets:
         plan = restrict(plan, under_targets(list(options.targets)))
     if options.scope:
         plan = restrict(plan, _in_scope(options.scope))
     return apply_delete_budget(plan, options.max_deletes)
+
+
+def ask_secrets(
+    session: Session, current: list[CurrentResource]
+) -> tuple[frozenset[SecretKey], str]:
+    """Ask the control plane which local secrets equal its sealed ones (one request per 1000;
+    none without secrets), and the workspace digest: the YAML's (which holds no secret value)
+    combined with the server's keyed digest of the secret values, so a saved plan notices a
+    changed secret while the published digest reveals nothing about it."""
+    ws = session.workspace
+    questions = secret_questions(ws.resources, current)
+    if not questions:
+        return frozenset(), ws.digest
+    items = [(q.kind, q.address, q.path, q.value) for q in questions]
+    matches, digests = session.client.compare_secrets(items)
+    matched = frozenset(q.key for q, ok in zip(questions, matches, strict=True) if ok)
+    combined = hashlib.sha256(":".join([ws.digest, *digests]).encode()).hexdigest()
+    return matched, combined
 
 
 def effective_policy(session: Session) -> str:

@@ -11,19 +11,26 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from seg.engine.guards import guard_models, order_disconnects
 from seg.engine.plan import Action, Change, FieldChange, Plan
-from seg.model.paths import MISSING, get_path, parse_path
+from seg.engine.secrets import SecretKey
+from seg.model.paths import MISSING, AnyPath, get_path, parse_key_path
 from seg.model.resource import CurrentResource, DesiredResource
-from seg.model.secrets import digest_matches, is_digest
+from seg.model.secrets import holds_digest, is_digest
 
 __all__ = ["compute_plan", "diff_fields", "same", "same_items"]
 
 Path = tuple[str, ...]
 Key = tuple[str, str]
+# Whether the live digest at a path stands for the desired value (the server said so).
+Matched = Callable[[AnyPath], bool]
+
+
+def _never(_: AnyPath) -> bool:
+    return False
 
 
 def same(a: Any, b: Any) -> bool:
@@ -59,27 +66,42 @@ def same_items(a: Any, b: Any) -> bool:
     return Counter(map(_canonical, a)) == Counter(map(_canonical, b))
 
 
-def _holds_digest(value: Any) -> bool:
-    """Whether a (nested) live value holds a secret's digest: the change is then sensitive."""
-    if isinstance(value, dict):
-        return any(_holds_digest(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_digest(v) for v in value)
-    return is_digest(value)
-
-
-def _leaf(path: Path, after: Any, before: Any, sensitive: bool) -> FieldChange | None:
+def _equal(after: Any, before: Any, path: AnyPath, matched: Matched) -> bool:
+    """``same``, where a live digest (at any depth) equals the value the server matched."""
     if is_digest(before):
-        if digest_matches(after, before):
-            return None
-        return FieldChange(path, before, after, True)
-    if before is not MISSING and same(after, before):
+        return matched(path)
+    if isinstance(after, dict) and isinstance(before, dict):
+        return after.keys() == before.keys() and all(
+            _equal(after[k], before[k], (*path, k), matched) for k in after
+        )
+    if isinstance(after, list) and isinstance(before, list):
+        pairs = enumerate(zip(after, before, strict=False))
+        return len(after) == len(before) and all(
+            _equal(a, b, (*path, i), matched) for i, (a, b) in pairs
+        )
+    return same(after, before)
+
+
+def _holds_secret(path: Path, secrets: Collection[AnyPath]) -> bool:
+    """Whether a secret lies at or beneath ``path`` (a list sent whole holds its secrets)."""
+    return any(s[: len(path)] == path for s in secrets)
+
+
+def _leaf(
+    path: Path, after: Any, before: Any, secrets: Collection[AnyPath], matched: Matched
+) -> FieldChange | None:
+    if before is not MISSING and _equal(after, before, path, matched):
         return None
+    sensitive = _holds_secret(path, secrets) or holds_digest(before)
     return FieldChange(path, None if before is MISSING else before, after, sensitive)
 
 
 def _diff_map(
-    desired: Mapping[str, Any], current: Any, path: Path, secrets: frozenset[Path]
+    desired: Mapping[str, Any],
+    current: Any,
+    path: Path,
+    secrets: Collection[AnyPath],
+    matched: Matched,
 ) -> list[FieldChange]:
     current = current if isinstance(current, dict) else {}
     out: list[FieldChange] = []
@@ -87,10 +109,9 @@ def _diff_map(
         sub = (*path, key)
         before = current.get(key, MISSING)
         if isinstance(value, dict) and value and isinstance(before, dict):
-            out += _diff_map(value, before, sub, secrets)
+            out += _diff_map(value, before, sub, secrets, matched)
         else:  # an empty map replaces the live one whole, secrets included
-            sensitive = sub in secrets or _holds_digest(before)
-            fc = _leaf(sub, value, before, sensitive)
+            fc = _leaf(sub, value, before, secrets, matched)
             if fc is not None:
                 out.append(fc)
     return out
@@ -140,7 +161,7 @@ def _ownership_changes(desired: DesiredResource, current: CurrentResource) -> li
     declared = desired.declared_paths()
     cleared: set[Path] = set()
     for raw in sorted(current.managed):
-        path = parse_path(raw)
+        path = parse_key_path(raw)
         spec = desired.kind.field(path[0])
         if spec is None or spec.immutable or _overlaps(path, declared):
             continue
@@ -154,7 +175,7 @@ def _ownership_changes(desired: DesiredResource, current: CurrentResource) -> li
         if any(path[: len(other)] == other for other in widest if other != path):
             continue  # inside another cleared map
         before = get_path(current.fields, path)
-        out.append(FieldChange(path, before, None, _holds_digest(before), cleared=True))
+        out.append(FieldChange(path, before, None, holds_digest(before), cleared=True))
     if desired.protect != current.protect:
         out.append(FieldChange(("protect",), current.protect, desired.protect, meta=True))
     return out
@@ -169,19 +190,20 @@ def count_unmanaged(
     return sum(1 for p in probe.declared_paths() if not _overlaps(p, declared))
 
 
-def diff_fields(desired: DesiredResource, current: CurrentResource) -> list[FieldChange]:
+def diff_fields(
+    desired: DesiredResource, current: CurrentResource, matched: Matched = _never
+) -> list[FieldChange]:
     """Leaf changes over the fields the YAML declares."""
     out: list[FieldChange] = _exclusive_clears(desired, current)
     for name, value in desired.fields.items():
         spec = desired.kind.field(name)
         before = current.fields.get(name, MISSING)
         if spec is not None and spec.map_like and isinstance(value, dict) and value:
-            out += _diff_map(value, before, (name,), desired.secret_paths)
+            out += _diff_map(value, before, (name,), desired.secret_paths, matched)
         elif spec is not None and spec.unordered and same_items(value, before):
             continue  # the same items in another order
         else:  # an explicitly empty map or list is a value like any other
-            sensitive = (name,) in desired.secret_paths or _holds_digest(before)
-            fc = _leaf((name,), value, before, sensitive)
+            fc = _leaf((name,), value, before, desired.secret_paths, matched)
             if fc is not None:
                 out.append(fc)
     return out
@@ -204,17 +226,24 @@ def _merged(current: Mapping[str, Any], changes: Iterable[FieldChange]) -> dict[
     return result
 
 
-def _immutable_change(desired: DesiredResource, current: CurrentResource) -> str:
+def _immutable_change(desired: DesiredResource, current: CurrentResource, matched: Matched) -> str:
     for spec in desired.kind.fields:
         if spec.immutable and spec.name in desired.fields:
             before = current.fields.get(spec.name, MISSING)
-            if before is not MISSING and not same(desired.fields[spec.name], before):
-                return f"{spec.name} is immutable ({before!r} → {desired.fields[spec.name]!r})"
+            after = desired.fields[spec.name]
+            if before is MISSING or _equal(after, before, (spec.name,), matched):
+                continue
+            if _holds_secret((spec.name,), desired.secret_paths) or holds_digest(before):
+                return f"{spec.name} is immutable (the value from the environment differs)"
+            return f"{spec.name} is immutable ({before!r} → {after!r})"
     return ""
 
 
 def _change_for(
-    desired: DesiredResource | None, current: CurrentResource | None, parent_replaced: bool
+    desired: DesiredResource | None,
+    current: CurrentResource | None,
+    parent_replaced: bool,
+    matched: Matched = _never,
 ) -> Change | None:
     if current is None:
         assert desired is not None
@@ -231,14 +260,14 @@ def _change_for(
                           blocked_action=Action.DELETE)  # fmt: skip
         return Change(current.address, current.kind, Action.DELETE, before=dict(current.fields),
                       etag=current.etag)  # fmt: skip
-    reason = _immutable_change(desired, current)
+    reason = _immutable_change(desired, current, matched)
     if not reason and parent_replaced:
         reason = "its parent is being replaced"
     if reason:
         return Change(desired.address, desired.kind, Action.REPLACE, before=dict(current.fields),
                       after=dict(desired.fields), reason=reason, etag=current.etag,
                       sensitive_paths=desired.secret_paths, desired=desired)  # fmt: skip
-    changes = diff_fields(desired, current)
+    changes = diff_fields(desired, current, matched)
     seen = {fc.path for fc in changes}
     changes += [fc for fc in _ownership_changes(desired, current) if fc.path not in seen]
     if not changes:
@@ -267,8 +296,12 @@ def compute_plan(
     current: Iterable[CurrentResource],
     digest: str = "",
     policy: str = "strict",
+    secrets_matched: Collection[SecretKey] = frozenset(),
 ) -> Plan:
-    """Everything that must change for ``current`` to match ``desired``."""
+    """Everything that must change for ``current`` to match ``desired``.
+
+    ``secrets_matched`` names the secret leaves whose live digest the control plane confirmed
+    equal to the local value (``engine.secrets``); any other live digest counts as changed."""
     want: dict[Key, DesiredResource] = {(r.kind.name, r.address): r for r in desired}
     have: dict[Key, CurrentResource] = {(r.kind.name, r.address): r for r in current}
     order: dict[Key, tuple[int, str]] = {}
@@ -280,7 +313,12 @@ def compute_plan(
     changes: list[Change] = []
     for key in sorted(order, key=order.__getitem__):
         parent = key[1].rsplit("/", 1)[0] if "/" in key[1] else None
-        change = _change_for(want.get(key), have.get(key), parent in replaced)
+        kind_name, address = key
+
+        def matched(path: AnyPath, k: str = kind_name, a: str = address) -> bool:
+            return (k, a, path) in secrets_matched
+
+        change = _change_for(want.get(key), have.get(key), parent in replaced, matched)
         if change is None:
             continue
         change = _protect(change)

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from seg.model.kinds import Kind
-from seg.model.paths import format_path
+from seg.model.paths import AnyPath, format_path
 from seg.model.resource import DesiredResource
 from seg.model.secrets import REDACTED, is_digest
 
@@ -63,7 +63,7 @@ class Change:
     field_changes: tuple[FieldChange, ...] = ()
     reason: str = ""
     etag: str = ""
-    sensitive_paths: frozenset[Path] = frozenset()
+    sensitive_paths: frozenset[AnyPath] = frozenset()
     blocked_action: Action | None = None
     # Changes (kind, address) that must be applied before this one (models in use: mappings
     # are disabled before the model they read changes).
@@ -91,14 +91,17 @@ class Change:
         return None if self.after is None else redact(self.after, self.sensitive_paths)
 
 
-def redact(fields: Mapping[str, Any], sensitive: frozenset[Path]) -> dict[str, Any]:
-    """A copy of ``fields`` with every sensitive path and every digest shown as (sensitive)."""
+def redact(fields: Mapping[str, Any], sensitive: frozenset[AnyPath]) -> dict[str, Any]:
+    """A copy of ``fields`` with every sensitive path and every digest (at any depth, lists
+    included) shown as (sensitive)."""
 
-    def walk(value: Any, path: Path) -> Any:
+    def walk(value: Any, path: AnyPath) -> Any:
         if path in sensitive or is_digest(value):
             return REDACTED
         if isinstance(value, dict):
             return {k: walk(v, (*path, str(k))) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(value)]
         return copy.deepcopy(value)
 
     return {k: walk(v, (k,)) for k, v in fields.items()}

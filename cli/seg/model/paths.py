@@ -1,16 +1,32 @@
-"""Field paths: tuples of keys, and their dotted update-mask form.
+"""Field paths: tuples of keys (and list indices), and their dotted text form.
 
-A key that contains ``.`` or a backtick is quoted with backticks (AIP-161), so settings keys
-such as ``a.b`` survive the round trip: ``destination.settings.`a.b```.
+A map key that contains ``.``, a backtick, ``[`` or ``]`` is quoted with backticks (AIP-161),
+so settings keys such as ``a.b`` survive the round trip: ``destination.settings.`a.b```. A list
+index is its own segment written ``[0]`` right after the key it indexes
+(``settings.hosts[0].name``), so it cannot be confused with a map key ``"0"`` or ``"[0]"``.
+Update masks name map keys only; secret paths may cross lists.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-__all__ = ["MISSING", "format_path", "get_path", "parse_path"]
+__all__ = [
+    "MISSING",
+    "AnyPath",
+    "format_path",
+    "get_path",
+    "parse_key_path",
+    "parse_path",
+    "set_path",
+]
 
 Path = tuple[str, ...]
+AnyPath = tuple[str | int, ...]
+
+_PLAIN = re.compile(r"[^.`\[\]]+")
+_INDEX = re.compile(r"\[(0|[1-9][0-9]{0,8})\]")
 
 
 class _Missing:
@@ -25,54 +41,84 @@ MISSING: Any = _Missing()
 
 
 def _quote(key: str) -> str:
-    if key and "." not in key and "`" not in key:
+    if _PLAIN.fullmatch(key):
         return key
     return "`" + key.replace("`", "``") + "`"
 
 
-def format_path(path: Path) -> str:
-    return ".".join(_quote(k) for k in path)
-
-
-def parse_path(text: str) -> Path:
-    """Parse a dotted path; raises ValueError on bad quoting or empty segments."""
-    keys: list[str] = []
-    i, n = 0, len(text)
-    while i <= n:
-        if i < n and text[i] == "`":
-            j, buf = i + 1, []
-            while True:
-                if j >= n:
-                    raise ValueError(f"unterminated backtick in path {text!r}")
-                if text[j] == "`":
-                    if j + 1 < n and text[j + 1] == "`":
-                        buf.append("`")
-                        j += 2
-                        continue
-                    break
-                buf.append(text[j])
-                j += 1
-            keys.append("".join(buf))
-            i = j + 1
-            if i < n and text[i] != ".":
-                raise ValueError(f"unexpected character after quoted key in {text!r}")
+def format_path(path: AnyPath) -> str:
+    out = ""
+    for segment in path:
+        if isinstance(segment, int):
+            out += f"[{segment}]"
         else:
-            j = text.find(".", i)
-            j = n if j < 0 else j
-            key = text[i:j]
-            if not key:
+            out += ("." if out else "") + _quote(segment)
+    return out
+
+
+def _quoted(text: str, i: int) -> tuple[str, int]:
+    """The backtick-quoted key starting at ``text[i]`` and the index after it."""
+    j, buf, n = i + 1, [], len(text)
+    while True:
+        if j >= n:
+            raise ValueError(f"unterminated backtick in path {text!r}")
+        if text[j] == "`":
+            if j + 1 < n and text[j + 1] == "`":
+                buf.append("`")
+                j += 2
+                continue
+            return "".join(buf), j + 1
+        buf.append(text[j])
+        j += 1
+
+
+def parse_path(text: str) -> AnyPath:
+    """Parse a dotted path with optional ``[n]`` indices; raises ValueError on bad syntax."""
+    keys: list[str | int] = []
+    i, n = 0, len(text)
+    while True:
+        if i < n and text[i] == "`":
+            key, i = _quoted(text, i)
+        else:
+            plain = _PLAIN.match(text, i)
+            if plain is None:
                 raise ValueError(f"empty segment in path {text!r}")
-            keys.append(key)
-            i = j
+            key, i = plain.group(0), plain.end()
+        keys.append(key)
+        while (index := _INDEX.match(text, i)) is not None:
+            keys.append(int(index.group(1)))
+            i = index.end()
+        if i == n:
+            return tuple(keys)
+        if text[i] != ".":
+            raise ValueError(f"unexpected character {text[i]!r} in path {text!r}")
         i += 1
-    return tuple(keys)
 
 
-def get_path(data: Any, path: Path) -> Any:
-    """The value at ``path`` in nested dicts, or MISSING."""
+def parse_key_path(text: str) -> Path:
+    """Parse a path of map keys only (update masks): a list index is an error."""
+    path = parse_path(text)
+    if any(isinstance(k, int) for k in path):
+        raise ValueError(f"path {text!r} names a list element; send the whole list")
+    return tuple(str(k) for k in path)
+
+
+def get_path(data: Any, path: AnyPath) -> Any:
+    """The value at ``path`` in nested dicts and lists, or MISSING."""
     node = data
     for key in path:
-        if not isinstance(node, dict) or key not in node:
+        if isinstance(key, int):
+            if not isinstance(node, list) or key >= len(node):
+                return MISSING
+        elif not isinstance(node, dict) or key not in node:
             return MISSING
         node = node[key]
     return node
+
+
+def set_path(data: Any, path: AnyPath, value: Any) -> None:
+    """Replace the value at ``path`` (which must exist) in nested dicts and lists."""
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value

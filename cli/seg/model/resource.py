@@ -29,12 +29,12 @@ class Origin:
 class DesiredResource:
     """A resource declared in the workspace. ``fields`` holds API fields only (the parent
     reference is part of the address); ``secret_paths`` are values that came from
-    ``${env:…}`` or that the catalog marks secret."""
+    ``${env:…}`` or that the catalog marks secret (an ``int`` segment is a list index)."""
 
     kind: Kind
     address: str
     fields: Mapping[str, Any]
-    secret_paths: frozenset[Path] = frozenset()
+    secret_paths: frozenset[tuple[str | int, ...]] = frozenset()
     protect: bool = False
     origin: Origin | None = None
     marks: Mapping[Path, Origin] = field(default_factory=dict, compare=False, repr=False)

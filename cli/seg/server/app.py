@@ -48,6 +48,7 @@ def _json(data: Any, status: int = 200) -> Response:
 # The top-level keys each body may carry; anything else is refused (400).
 WORKSPACE_KEYS = frozenset({"workspace", "update_mask"})
 RULES_KEYS = frozenset({"rules"})
+COMPARE_KEYS = frozenset({"secrets"})
 LOCK_KEYS = frozenset({"holder", "host", "plan", "ci_run", "ttl_seconds"})
 RENEW_KEYS = frozenset({"ttl_seconds"})
 OWNERSHIP_KEYS = frozenset({"secret_paths", "managed_paths", "protect"})
@@ -200,6 +201,12 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     async def explain_access(request: Request, workspace: str, email: str) -> Response:
         who = await principal(request)
         return _json(await run_in_threadpool(cp.explain_access, who, workspace, email))
+
+    @app.post(API_PREFIX + "/workspaces/{workspace}/secrets:compare")
+    async def compare_secrets(request: Request, workspace: str) -> Response:
+        who = await principal(request)
+        body = await _body(request, COMPARE_KEYS)
+        return _json(await run_in_threadpool(cp.compare_secrets, who, workspace, body))
 
     rules_path = API_PREFIX + "/workspaces/{workspace}/tracking-plans/{tracking_plan}/rules"
 

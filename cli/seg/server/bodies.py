@@ -10,9 +10,9 @@ from typing import Any
 
 from seg.model.kinds import Kind
 from seg.model.names import SLUG_RE
-from seg.model.paths import format_path, parse_path
+from seg.model.paths import format_path, parse_key_path
 from seg.server import errors
-from seg.server.masks import MaskError, field_path
+from seg.server.masks import MaskError, secret_field_path
 from seg.store.base import WorkspaceRecord
 
 __all__ = [
@@ -61,7 +61,7 @@ def ownership(kind: Kind, body: dict[str, Any]) -> tuple[list[str] | None, bool 
 
 def _managed_path(kind: Kind, raw: str) -> str:
     try:
-        path = parse_path(raw)
+        path = parse_key_path(raw)
     except ValueError as exc:
         raise errors.invalid_argument(f"managed_paths: {exc}") from None
     spec = kind.field(path[0])
@@ -76,7 +76,7 @@ def declared_secrets(kind: Kind, body: dict[str, Any]) -> set[str]:
     if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
         raise errors.invalid_argument("secret_paths must be a list of strings")
     try:
-        return {format_path(field_path(kind, path)) for path in raw}
+        return {format_path(secret_field_path(kind, path)) for path in raw}
     except MaskError as exc:
         raise errors.invalid_argument(f"secret_paths: {exc}") from None
 

@@ -8,6 +8,8 @@ generates that file when no key is configured; the embedded control plane keeps 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 
 from seg.errors import ConfigError
+from seg.model.secrets import canonical, keyed_digest
 
 __all__ = ["SecretBox", "default_key_file", "load_key", "write_key_file"]
 
@@ -28,6 +31,23 @@ class SecretBox:
             self._fernet = Fernet(key)
         except ValueError:
             raise ConfigError("the secret key is not a valid Fernet key") from None
+        # The digest key is derived from (never equal to) the sealing key: one key to keep.
+        self._digest_key = hmac.new(key, b"seg secret digest v1", hashlib.sha256).digest()
+
+    def digest(self, resource: str, path: str, value: Any) -> str:
+        """The keyed digest the API returns in place of a secret value."""
+        return keyed_digest(self._digest_key, resource, path, value)
+
+    def batch_digest(self, items: list[tuple[str, str, Any]]) -> str:
+        """One keyed digest over several (resource, path, value): what a saved plan keeps so
+        a changed secret is noticed without the plan holding a guessable hash of it."""
+        blob = json.dumps([[r, p, canonical(v)] for r, p, v in items]).encode()
+        return hmac.new(self._digest_key, b"batch:" + blob, hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def same(value: Any, stored: Any) -> bool:
+        """Whether a submitted value equals a stored secret (constant time)."""
+        return hmac.compare_digest(canonical(value).encode(), canonical(stored).encode())
 
     @classmethod
     def generate(cls) -> SecretBox:

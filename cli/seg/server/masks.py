@@ -12,9 +12,9 @@ import copy
 from typing import Any
 
 from seg.model.kinds import Kind
-from seg.model.paths import MISSING, get_path, parse_path
+from seg.model.paths import MISSING, AnyPath, get_path, parse_key_path, parse_path
 
-__all__ = ["OUTPUT_ONLY", "MaskError", "apply_update_mask", "field_path"]
+__all__ = ["OUTPUT_ONLY", "MaskError", "apply_update_mask", "field_path", "secret_field_path"]
 
 OUTPUT_ONLY = frozenset(
     {"name", "create_time", "update_time", "etag", "managed_paths", "protect", "external_id"}
@@ -28,7 +28,7 @@ class MaskError(ValueError):
 def field_path(kind: Kind, raw: str) -> tuple[str, ...]:
     """Parse ``destination.settings.api_key`` into ``("settings", "api_key")`` and check it."""
     try:
-        path = parse_path(raw)
+        path = parse_key_path(raw)
     except ValueError as exc:
         raise MaskError(str(exc)) from None
     if path[0] != kind.key or len(path) < 2:
@@ -44,6 +44,22 @@ def field_path(kind: Kind, raw: str) -> tuple[str, ...]:
     if len(rest) > 1 and not spec.map_like:
         raise MaskError(f"unknown field in update_mask: {raw!r}")
     return rest
+
+
+def secret_field_path(kind: Kind, raw: str) -> AnyPath:
+    """Parse a secret path (``destination.settings.hosts[0]``): it may cross lists and name
+    an immutable field (a secret is sealed wherever it is), but must start at a known field."""
+    try:
+        path = parse_path(raw)
+    except ValueError as exc:
+        raise MaskError(str(exc)) from None
+    if path[0] != kind.key or len(path) < 2 or not isinstance(path[1], str):
+        raise MaskError(f"secret path {raw!r} must name a field under '{kind.key}.'")
+    if kind.field(path[1]) is None:
+        raise MaskError(f"unknown field in secret path: {raw!r}")
+    if kind.id_prefix and path[1] == "rules":  # rules travel and are listed in clear
+        raise MaskError(f"tracking-plan rules cannot hold secrets: {raw!r}")
+    return path[1:]
 
 
 def apply_update_mask(

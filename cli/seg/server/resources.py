@@ -1,5 +1,5 @@
 """How a stored resource is shown to API callers: fields, server-computed fields, and
-secret values replaced by salted digests."""
+secret values replaced by keyed digests."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import json
 from typing import Any
 
 from seg.model.kinds import Kind
-from seg.model.paths import MISSING, format_path, get_path, parse_path
-from seg.model.secrets import is_catalog_secret, is_digest, secret_digest
+from seg.model.paths import MISSING, AnyPath, format_path, get_path, parse_path, set_path
+from seg.model.secrets import is_catalog_secret, is_digest, is_legacy_digest
 from seg.server.crypto import SecretBox
 from seg.store.base import ResourceRecord
 
@@ -22,12 +22,15 @@ def compute_etag(data: dict[str, Any], secret_paths: list[str]) -> str:
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
-def leaf_paths(value: Any, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+def leaf_paths(value: Any, prefix: AnyPath) -> list[AnyPath]:
+    """Leaf paths through maps and lists (an empty map or list is a leaf)."""
     if isinstance(value, dict) and value:
-        out: list[tuple[str, ...]] = []
+        out: list[AnyPath] = []
         for key, child in value.items():
             out += leaf_paths(child, (*prefix, key))
         return out
+    if isinstance(value, list) and value:
+        return [p for i, child in enumerate(value) for p in leaf_paths(child, (*prefix, i))]
     return [prefix]
 
 
@@ -45,15 +48,16 @@ def secret_paths_for(data: dict[str, Any], declared: set[str]) -> list[str]:
 
 
 def seal_secrets(
+    name: str,
     data: dict[str, Any],
     secret_paths: list[str],
-    salt: str,
     box: SecretBox,
     previous: dict[str, Any],
 ) -> tuple[dict[str, Any], str]:
-    """``data`` with each secret value replaced by its salted digest, and the values sealed.
+    """``data`` with each secret value replaced by its keyed digest, and the values sealed.
 
-    A secret still holding a digest is unchanged: its sealed value carries over."""
+    A secret still holding a digest is unchanged: its sealed value carries over (a legacy
+    salted digest is re-keyed from it)."""
     data = copy.deepcopy(data)
     values: dict[str, Any] = {}
     for raw in secret_paths:
@@ -64,27 +68,34 @@ def seal_secrets(
         if is_digest(value):
             if raw in previous:
                 values[raw] = previous[raw]
+                if is_legacy_digest(value):
+                    set_path(data, path, box.digest(name, raw, previous[raw]))
             continue
         values[raw] = value
-        node = data
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = secret_digest(value, salt)
+        set_path(data, path, box.digest(name, raw, value))
     return data, box.seal(values)
 
 
-def public_view(kind: Kind, rec: ResourceRecord) -> dict[str, Any]:
-    """The resource as GET returns it: never a secret in clear."""
+def _hide_secrets(rec: ResourceRecord, box: SecretBox) -> dict[str, Any]:
+    """The record's data with every secret as a keyed digest (a legacy digest from an older
+    database is re-keyed from the sealed value, so it is never returned)."""
     data = copy.deepcopy(rec.data)
+    opened: dict[str, Any] | None = None
     for raw in rec.secret_paths:
         path = parse_path(raw)
         value = get_path(data, path)
-        if value is MISSING or is_digest(value):
-            continue  # stored as a digest already; a clear value here is never returned
-        node = data
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = secret_digest(value, rec.salt)
+        if value is MISSING or (is_digest(value) and not is_legacy_digest(value)):
+            continue
+        if is_legacy_digest(value):
+            opened = box.open(rec.secret_values) if opened is None else opened
+            value = opened.get(raw, value)
+        set_path(data, path, box.digest(rec.name, raw, value))
+    return data
+
+
+def public_view(kind: Kind, rec: ResourceRecord, box: SecretBox) -> dict[str, Any]:
+    """The resource as GET returns it: never a secret in clear."""
+    data = _hide_secrets(rec, box)
     out: dict[str, Any] = {"name": rec.name}
     if kind.parent_field and rec.parent:
         out[kind.parent_field] = rec.parent

@@ -20,6 +20,7 @@ from seg.model.limits import (
 )
 from seg.model.names import parse_resource_name, resource_name
 from seg.model.refs import references
+from seg.model.secrets import is_digest
 from seg.policy.access import LABEL_SCOPED_ROLES
 from seg.policy.models import MappingView, ModelState, active_uses, judge_model_change
 from seg.policy.sql import SqlError, dialect_for, output_columns
@@ -79,13 +80,25 @@ def _check_mapping(tx: StoreTx, workspace: str, name: str, data: dict[str, Any])
             )
 
 
-def _check_fql(data: dict[str, Any], field: str, key: str) -> None:
+def _check_fql(data: dict[str, Any], field: str, key: str, secret: bool = False) -> None:
     text = data.get(field)
-    if isinstance(text, str):
+    if isinstance(text, str) and not is_digest(text):  # a sealed one was checked in clear
         try:
             parse_fql(text)
         except FqlError as exc:
-            raise errors.invalid_argument(f"{key}.{field}: invalid FQL: {exc}") from None
+            problem = "the secret value is not valid FQL" if secret else f"invalid FQL: {exc}"
+            raise errors.invalid_argument(f"{key}.{field}: {problem}") from None
+
+
+_FQL_FIELDS = {"Mapping": ("trigger", "mapping"), "DestinationFilter": ("if", "filter")}
+
+
+def check_expressions(kind: Kind, data: dict[str, Any], secret_paths: list[str]) -> None:
+    """FQL fields must parse; run on the clear values before secrets are sealed, and never
+    echoing a secret one."""
+    if kind.name in _FQL_FIELDS:
+        field, key = _FQL_FIELDS[kind.name]
+        _check_fql(data, field, key, field in secret_paths)
 
 
 def _check_siblings(tx: StoreTx, workspace: str, kind: str, name: str, limit: int, noun: str

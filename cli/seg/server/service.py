@@ -17,7 +17,7 @@ from seg.model.clip import clip, clip_within
 from seg.model.kinds import KINDS, Kind
 from seg.model.names import SLUG_RE, collection_name, parse_resource_name, resource_name
 from seg.model.paths import format_path, parse_path
-from seg.model.secrets import is_catalog_secret
+from seg.model.secrets import is_catalog_secret, is_digest
 from seg.policy.access import allowed, explain, is_owner, may_write_any
 from seg.policy.models import POLICIES
 from seg.schemas import load_schema, schema_validator
@@ -33,11 +33,18 @@ from seg.server.bodies import (
     resource_object,
     workspace_view,
 )
+from seg.server.compare import answer, read_questions
 from seg.server.crypto import SecretBox
 from seg.server.locks import Locks, describe, holds
 from seg.server.masks import OUTPUT_ONLY, MaskError, apply_update_mask, field_path
-from seg.server.resources import compute_etag, public_view, seal_secrets, secret_paths_for
-from seg.server.rules import check_call_limits, check_delete, check_write
+from seg.server.resources import (
+    compute_etag,
+    leaf_paths,
+    public_view,
+    seal_secrets,
+    secret_paths_for,
+)
+from seg.server.rules import check_call_limits, check_delete, check_expressions, check_write
 from seg.store.base import (
     AlreadyExistsError,
     AuditRecord,
@@ -351,14 +358,14 @@ class ControlPlane:
                 rows = tx.list_resources(workspace, kind.name, parent_name, after, size + 1)
                 more = len(rows) > size
                 rows = rows[:size]
-                shown += [r for r in rows if access is None or _readable(access, kind, r)]
+                shown += [r for r in rows if _readable(access, r.name)]
                 if len(shown) >= size or not more:
                     break
                 after = rows[-1].name
         more = more or len(shown) > size
         shown = shown[:size]
         token = pages.encode_page_token(shown[-1].name, kind.name) if more and shown else ""
-        return Page([public_view(kind, r) for r in shown], token)
+        return Page([public_view(kind, r, self.box) for r in shown], token)
 
     def get(self, principal: Principal, workspace: str, kind: Kind, address: str) -> dict[str, Any]:
         self._authorize(principal, workspace, "GET")
@@ -368,7 +375,7 @@ class ControlPlane:
             rec = tx.get_resource(name)
         if rec is None:
             raise errors.not_found(f"{name} not found")
-        return public_view(kind, rec)
+        return public_view(kind, rec, self.box)
 
     def create(
         self,
@@ -392,9 +399,10 @@ class ControlPlane:
         if external_id is not None:
             data["external_id"] = external_id
         secret = secret_paths_for(data, declared)
+        check_expressions(kind, data, secret)
         managed, protect = ownership(kind, body)
         salt = secrets.token_hex(8)
-        data, sealed = seal_secrets(data, secret, salt, self.box, {})
+        data, sealed = seal_secrets(name, data, secret, self.box, {})
         now = self.clock()
         rec = ResourceRecord(
             name, workspace, kind.name, parent_name, data, secret,
@@ -417,7 +425,7 @@ class ControlPlane:
                     f"{parent_name} not found (deleted while {name} was being created)"
                 ) from None
             self._audit(tx, principal, "POST", name, [f"{kind.key}.{k}" for k in sorted(data)])
-        return public_view(kind, rec)
+        return public_view(kind, rec, self.box)
 
     def _new_fields(
         self, kind: Kind, obj: dict[str, Any], parent_name: str | None, secret: set[str]
@@ -439,12 +447,19 @@ class ControlPlane:
         return data
 
     def _validate(self, kind: Kind, data: dict[str, Any], secret: set[str]) -> None:
-        error = jsonschema.exceptions.best_match(self._validators[kind.name].iter_errors(data))
+        """Schema-check ``data``; a sealed secret (a digest standing where the schema wants a
+        typed value) is not re-validated, and no message echoes a secret value."""
+        found = (e for e in self._validators[kind.name].iter_errors(data)
+                 if not _sealed_at(e, secret))  # fmt: skip
+        error = jsonschema.exceptions.best_match(found)
         if error is None:
             return
-        path = tuple(str(p) for p in error.absolute_path)
-        where = ".".join([kind.key, *path])
-        if format_path(path) in secret or is_catalog_secret(path):
+        path = tuple(error.absolute_path)
+        where = format_path((kind.key, *path))
+        holds = [parse_path(raw) for raw in secret]
+        holds += [p for p in leaf_paths(data.get("settings"), ("settings",))
+                  if is_catalog_secret(p)]  # fmt: skip
+        if is_catalog_secret(path) or any(p[: len(path)] == path for p in holds):
             raise errors.invalid_argument(f"{where}: the secret value fails {error.validator!r}")
         message = clip_within(error.message, error.instance)  # never the whole value
         raise errors.invalid_argument(f"{clip(where)}: {message}")
@@ -486,7 +501,8 @@ class ControlPlane:
                 fields = {k: v for k, v in data.items() if k != "external_id"}
                 self._validate(kind, fields, declared | set(rec.secret_paths))
                 secret = _next_secret_paths(rec, data, masked, declared)
-            data, sealed = seal_secrets(data, secret, rec.salt, self.box,
+                check_expressions(kind, data, secret)
+            data, sealed = seal_secrets(name, data, secret, self.box,
                                         self.box.open(rec.secret_values))  # fmt: skip
             new = replace(
                 rec, data=data, secret_paths=secret, etag=compute_etag(data, secret),
@@ -495,7 +511,7 @@ class ControlPlane:
                 protect=rec.protect if protect is None else protect,
             )  # fmt: skip
             if new == rec:
-                return public_view(kind, rec)
+                return public_view(kind, rec, self.box)
             if data != rec.data:
                 if access is not None:
                     _check_refs(access, principal.user, kind, data, rec.data)
@@ -505,7 +521,7 @@ class ControlPlane:
                 raise _Conflict
             meta = ["protect"] if new.protect != rec.protect else []
             self._audit(tx, principal, "PATCH", name, sorted(set(paths)) + meta)
-            return public_view(kind, new)
+            return public_view(kind, new, self.box)
 
         return self._write(name, step)
 
@@ -593,6 +609,25 @@ class ControlPlane:
         readable = {source: roles for source, roles in access["sources"].items()
                     if allowed(caller, "Source", source, False)}  # fmt: skip
         return {**access, "sources": readable}
+
+    # -- secrets ---------------------------------------------------------------------------
+
+    def compare_secrets(
+        self, principal: Principal, workspace: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Which submitted values equal the sealed secrets (see ``server/compare.py``). A
+        resource the token may not read, or that does not exist, never matches."""
+        self._authorize(principal, workspace, "GET")
+        questions = read_questions(workspace, body)
+        names = sorted({q.resource for q in questions})
+        user = principal.user
+        access = self._user_access(workspace, user) if user else None
+        with self.store.tx() as tx:
+            found = tx.get_resources(names)
+            self._audit(tx, principal, "POST", f"workspaces/{workspace}/secrets:compare", names)
+        records = {n: rec for n, rec in found.items() if _readable(access, n)}
+        matches, digest = answer(questions, records, self.box)
+        return {"matches": matches, "digest": digest}
 
     # -- tracking-plan rules -----------------------------------------------------------------
 
@@ -758,8 +793,17 @@ def _check_refs(access: dict[str, Any], user: str, kind: Kind, data: dict[str, A
             )
 
 
-def _readable(access: dict[str, Any], kind: Kind, rec: ResourceRecord) -> bool:
-    return allowed(access, kind.name, _address(rec.name), False)
+def _readable(access: dict[str, Any] | None, name: str) -> bool:
+    """Whether a user-bound token's access (None: not user-bound) lets it read ``name``."""
+    if access is None:
+        return True
+    _, kind, address = parse_resource_name(name)
+    return allowed(access, kind.name, address, False)
+
+
+def _sealed_at(error: jsonschema.ValidationError, secret: set[str]) -> bool:
+    """An error about a sealed secret's digest (validated in clear before it was sealed)."""
+    return is_digest(error.instance) and format_path(tuple(error.absolute_path)) in secret
 
 
 def _address(name: str) -> str:

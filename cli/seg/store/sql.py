@@ -261,6 +261,15 @@ class SqlTx:
         row = self.conn.execute(sa.select(resources).where(resources.c.name == name)).first()
         return _resource_from_row(row) if row else None
 
+    def get_resources(self, names: list[str]) -> dict[str, ResourceRecord]:
+        """The records of ``names`` that exist, in one query per 500 names."""
+        out: dict[str, ResourceRecord] = {}
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            query = sa.select(resources).where(resources.c.name.in_(chunk))
+            out.update((row.name, _resource_from_row(row)) for row in self.conn.execute(query))
+        return out
+
     def update_resource(self, rec: ResourceRecord, expected: ResourceRecord | None = None) -> bool:
         """Write ``rec``; with ``expected``, only if the stored row is still that one (same
         etag, ownership and protection) — the check and the write are one statement, so of

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from seg.model.kinds import KINDS, Kind
+from seg.model.paths import AnyPath, format_path
 from seg.model.resource import CurrentResource
 from seg.model.secrets import is_digest
 
@@ -27,8 +28,8 @@ class Export:
     secrets: dict[str, str] = field(default_factory=dict)  # variable → address.path
 
 
-def secret_variable(address: str, path: tuple[str, ...]) -> str:
-    raw = "_".join(["SEG_SECRET", address, *path])
+def secret_variable(address: str, path: AnyPath) -> str:
+    raw = "_".join(["SEG_SECRET", address, *map(str, path)])
     return re.sub(r"[^A-Za-z0-9]+", "_", raw).strip("_").upper()
 
 
@@ -52,14 +53,14 @@ def _spec(kind: Kind, res: CurrentResource, export: Export) -> dict[str, Any]:
     return spec
 
 
-def _placeholders(value: Any, address: str, path: tuple[str, ...], export: Export) -> Any:
+def _placeholders(value: Any, address: str, path: AnyPath, export: Export) -> Any:
     if isinstance(value, dict):
         return {k: _placeholders(value[k], address, (*path, k), export) for k in sorted(value)}
     if isinstance(value, list):
-        return [_placeholders(v, address, (*path, str(i)), export) for i, v in enumerate(value)]
-    if is_digest(value):
+        return [_placeholders(v, address, (*path, i), export) for i, v in enumerate(value)]
+    if is_digest(value):  # a secret at any depth becomes a placeholder at its leaf
         name = secret_variable(address, path)
-        export.secrets[name] = f"{address} {'.'.join(path)}"
+        export.secrets[name] = f"{address} {format_path(path)}"
         return f"${{env:{name}}}"
     if isinstance(value, str) and "$" in value:
         return value.replace("$", "$$")

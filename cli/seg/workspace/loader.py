@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -14,8 +15,9 @@ from typing import Any
 from seg.errors import WorkspaceInvalid
 from seg.model.clip import clip_repr
 from seg.model.kinds import KINDS, Kind
+from seg.model.paths import MISSING, AnyPath, get_path, set_path
 from seg.model.resource import DesiredResource, Origin
-from seg.model.secrets import is_catalog_secret
+from seg.model.secrets import REDACTED, is_catalog_secret
 from seg.workspace.config import WorkspaceConfig, load_config
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
@@ -193,6 +195,7 @@ def _load_document(
     for bad_path, message in result.problems:
         line, col = doc.mark(bad_path)
         problems.append(Diagnostic(shown, line, col, message, "interpolation"))
+    problems += _env_in_rules(doc, shown, result)
     if problems:
         return None, problems
     hidden = frozenset(result.secret_paths)
@@ -215,7 +218,7 @@ def _load_document(
         return None, problems
     attachments += tuple(schema_files)
     _resolve_refs(kind, address, fields)
-    secrets = {tuple(str(k) for k in p[1:]) for p in result.secret_paths}
+    secrets = {tuple(p[1:]) for p in result.secret_paths}
     secrets |= {p for p in _leaves(fields.get("settings"), ("settings",)) if is_catalog_secret(p)}
     resource = DesiredResource(
         kind=kind,
@@ -228,6 +231,17 @@ def _load_document(
         attachments=attachments,
     )
     return resource, []
+
+
+def _env_in_rules(doc: YamlDocument, shown: str, result: Interpolation) -> list[Diagnostic]:
+    """Tracking-plan rules are not secret (they are stored, listed and diffed in clear through
+    their own endpoint), so a value from the environment inside ``rules`` is refused."""
+    out = []
+    for path in sorted((p for p in result.secret_paths if p[:2] == ("spec", "rules")), key=repr):
+        line, col = doc.mark(path)
+        message = "rules cannot take values from the environment (${env:…}); write them in the file"
+        out.append(Diagnostic(shown, line, col, message, "interpolation"))
+    return out
 
 
 def _resolve_refs(kind: Kind, address: str, fields: dict[str, Any]) -> None:
@@ -278,17 +292,31 @@ def _linked(ctx: _Context, rel: str, value: str, origin: Origin, what: str
         return Diagnostic(origin.file, origin.line, origin.col, message, f"{what}-file")
 
 
-def _leaves(value: Any, prefix: tuple[str, ...]) -> Iterable[tuple[str, ...]]:
+def _leaves(value: Any, prefix: AnyPath) -> Iterable[AnyPath]:
     if isinstance(value, dict):
         for key, child in value.items():
             yield from _leaves(child, (*prefix, str(key)))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _leaves(child, (*prefix, index))
     elif value is not None:
         yield prefix
 
 
+def _without_secrets(res: DesiredResource) -> dict[str, Any]:
+    fields = copy.deepcopy(dict(res.fields))
+    for path in res.secret_paths:
+        if get_path(fields, path) is not MISSING:
+            set_path(fields, path, REDACTED)
+    return fields
+
+
 def _digest(resources: list[DesiredResource]) -> str:
+    """A digest of the resolved YAML without secret values (it is published in plans; the
+    session adds the server's keyed digest of the secrets)."""
     blob = [
-        [r.kind.name, r.address, r.fields, sorted(map(list, r.secret_paths)), r.protect]
+        [r.kind.name, r.address, _without_secrets(r), sorted(map(repr, r.secret_paths)),
+         r.protect]
         for r in resources
-    ]
+    ]  # fmt: skip
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()

@@ -154,6 +154,9 @@ def _fql(field: str) -> Callable[[DesiredResource, Index], list[Diagnostic]]:
         try:
             parse(text)
         except FqlError as exc:
+            if (field,) in res.secret_paths:  # never echo a value from the environment
+                return [_at(res, (field,), f"{field}: the value from the environment is not "
+                                           "valid FQL", "fql")]  # fmt: skip
             return [_at(res, (field,), f"{field}: invalid FQL: {exc}", "fql")]
         return []
 

@@ -92,7 +92,7 @@ def _diagnostics(
     message = f"{dotted}: {clip_within(error.message, error.instance)}"
     if error.validator in ("oneOf", "anyOf") and "x-seg-message" in error.schema:
         message = f"{dotted}: {error.schema['x-seg-message']}"
-    if path in hidden:
+    if any(h[: len(path)] == path for h in hidden):  # the value is, or holds, a secret
         message = f"{dotted}: the value from the environment fails the {error.validator!r} check"
     if error.validator == "enum" and what == "kind":
         expected = ", ".join(error.validator_value)
