@@ -248,6 +248,13 @@ def _cases() -> dict[tuple[str, str], Case]:
         ),
         ("GET", W + "/access/{email}"): (lambda w: Request("GET", "/access/zed@x.io"), IAM_READ),
         ("GET", W + "/audit-events"): (lambda w: Request("GET", "/audit-events"), ALL_200),
+        # any reader may ask (an online oracle by design); what it may not read never matches
+        ("POST", W + "/secrets:compare"): (
+            lambda w: Request("POST", "/secrets:compare", {"secrets": [{
+                "resource": f"workspaces/{w.ws}/sources/mine", "path": "settings.api_key",
+                "value": "guess"}]}),
+            ALL_200,
+        ),
         ("GET", W + "/lock"): (
             lambda w: _while_locked(w, Request("GET", "/lock")),
             ALL_200,

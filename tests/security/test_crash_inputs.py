@@ -246,7 +246,7 @@ def test_rules_endpoint_validates_rules_as_the_tracking_plan_route_does(
     before = api.http.get(api.url(plan)).json()
     for method in ("PUT", "PATCH"):
         via_rules = _shape(api.http.request(method, api.url(plan), json={"rules": [rule]}), 400)
-        assert via_rules["error"].startswith("tracking_plan.rules.0"), via_rules
+        assert via_rules["error"].startswith("tracking_plan.rules[0]"), via_rules
     created = api.http.post(
         api.url("/tracking-plans"),
         json={"tracking_plan": {"external_id": "other", "rules": [rule]}},

@@ -13,7 +13,7 @@ from seg.engine import Action, compute_plan, plan_steps
 from seg.engine.diff import same_items
 from seg.model.kinds import KINDS
 from seg.model.resource import CurrentResource, DesiredResource
-from seg.model.secrets import secret_digest
+from seg.model.secrets import keyed_digest
 from seg.render.values import field_lines
 from seg.server.masks import apply_update_mask
 from seg.tracking.rules import diff_rules
@@ -107,7 +107,7 @@ def test_a_removed_null_settings_key_is_cleared() -> None:
 
 
 def test_emptying_or_clearing_a_map_that_holds_a_secret_is_sensitive() -> None:
-    digest = secret_digest("s3cret", "salt")
+    digest = keyed_digest(b"server key", "workspaces/ws/sources/web", "settings.auth.key", "s3cret")
     current = have(SRC, "web", ("settings.url", "settings.auth.key"),
                    settings={"url": "u", "auth": {"key": digest}})  # fmt: skip
     emptied = compute_plan("ws", [want(SRC, "web", settings={})], [current]).changes[0]

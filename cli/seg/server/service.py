@@ -760,7 +760,7 @@ class ControlPlane:
         token = pages.encode_page_token(str(rows[-1].id), "audit") if more else ""
         if principal.user:  # a user's token sees events on what the user may read
             access = self._user_access(workspace, principal.user)
-            rows = [r for r in rows if _event_visible(access, r.resource)]
+            rows = [r for r in rows if _event_visible(access, r.resource, r.paths)]
         items = [
             {
                 "id": str(r.id),
@@ -797,7 +797,10 @@ def _readable(access: dict[str, Any] | None, name: str) -> bool:
     """Whether a user-bound token's access (None: not user-bound) lets it read ``name``."""
     if access is None:
         return True
-    _, kind, address = parse_resource_name(name)
+    try:
+        _, kind, address = parse_resource_name(name)
+    except ValueError:
+        return False  # not a resource name: nothing a user may read
     return allowed(access, kind.name, address, False)
 
 
@@ -820,9 +823,12 @@ def _access(tx: StoreTx, workspace: str, email: str) -> dict[str, Any]:
     return explain(email, bindings, groups, sources)
 
 
-def _event_visible(access: dict[str, Any], resource: str) -> bool:
+def _event_visible(access: dict[str, Any], resource: str, paths: list[str]) -> bool:
     """Whether a user may see an audit event: one on a resource (or a tracking plan's rules)
-    needs read access to it; events on the workspace itself and its lock are open."""
+    needs read access to it; a ``secrets:compare`` event (whose paths name the resources asked
+    about) needs read access to each of them; events on the workspace and its lock are open."""
+    if resource.endswith("/secrets:compare"):
+        return all(_readable(access, name) for name in paths)
     for name in (resource, resource.removesuffix("/rules")):
         try:
             _, kind, address = parse_resource_name(name)
