@@ -40,8 +40,21 @@ def run(
                           timeout=120)  # fmt: skip
 
 
+def database_for(request: pytest.FixtureRequest, tmp: Path) -> str:
+    """The database URL for a ``sqlite``/``postgresql`` fixture parameter."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp / 'cp.db'}"
+    if not POSTGRES_URL:
+        request.getfixturevalue("pg_store")  # fails in CI, skips locally
+    return POSTGRES_URL
+
+
 class Server:
-    def __init__(self, database: str, tmp: Path, workspace: str, init: bool = True) -> None:
+    """``seg serve`` as a process (extra ``serve_args`` on its command line), on 127.0.0.1."""
+
+    def __init__(self, database: str, tmp: Path, workspace: str, init: bool = True,
+                 serve_args: tuple[str, ...] = ()) -> None:  # fmt: skip
+        self.serve_args = serve_args
         self.env = {**os.environ, "SEG_DATABASE_URL": database, "NO_COLOR": "1",
                     "SEG_SECRET_KEY_FILE": str(tmp / "secret.key")}  # fmt: skip
         for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
@@ -58,9 +71,11 @@ class Server:
         self.start()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([*SEG, "serve", "--port", str(self.port)], env=self.env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)  # fmt: skip
-        deadline = time.monotonic() + 30
+        self.proc = subprocess.Popen(
+            [*SEG, "serve", "--port", str(self.port), *self.serve_args],
+            env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 180  # a loaded machine starts slowly; ready ends the wait
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
@@ -87,6 +102,10 @@ class Server:
         engine.dispose()
         return json.dumps([list(r) for r in rows]).encode()
 
+    def log_text(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()
+
     def client_env(self, **extra: str) -> dict[str, str]:
         return {**self.env, "SEG_API_URL": self.url, "SEG_TOKEN": self.token, **extra}
 
@@ -104,13 +123,7 @@ class Server:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def server(request, tmp_path: Path, slug: str) -> Iterator[Server]:
-    if request.param == "sqlite":
-        database = f"sqlite:///{tmp_path / 'cp.db'}"
-    else:
-        if not POSTGRES_URL:
-            request.getfixturevalue("pg_store")  # fails in CI, skips locally
-        database = POSTGRES_URL
-    srv = Server(database, tmp_path, slug)
+    srv = Server(database_for(request, tmp_path), tmp_path, slug)
     yield srv
     srv.stop()
 

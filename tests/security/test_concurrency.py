@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES_URL
-from tests.e2e.test_processes import Server
+from tests.e2e.test_processes import Server, database_for
 
 pytestmark = pytest.mark.e2e
 
@@ -78,13 +77,7 @@ def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     import secrets
 
     tmp = tmp_path_factory.mktemp(request.param)
-    if request.param == "sqlite":
-        database = f"sqlite:///{tmp / 'cp.db'}"
-    else:
-        if not POSTGRES_URL:
-            request.getfixturevalue("pg_store")  # fails in CI, skips locally
-        database = POSTGRES_URL
-    both = Pair(database, tmp, "c" + secrets.token_hex(5))
+    both = Pair(database_for(request, tmp), tmp, "c" + secrets.token_hex(5))
     yield both
     both.close()
     assert all(status < 500 for status in both.statuses), Counter(both.statuses)

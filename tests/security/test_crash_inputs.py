@@ -12,7 +12,6 @@ import base64
 import json
 import re
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from seg.server.app import create_app
 from seg.server.inprocess import InProcessTransport
 from seg.server.service import ControlPlane
 from tests.conftest import Api, run_cli
-from tests.e2e.test_processes import SEG, Server
+from tests.e2e.test_processes import Server
 
 DEEP = 5000
 # Refused at the HTTP edge before any value reaches a database: one database is enough.
@@ -418,33 +417,11 @@ def test_the_default_body_limit_is_a_few_megabytes(api: Api) -> None:
     assert _raw(api, "POST", "/sources", fine).status_code == 200
 
 
-class LimitedServer(Server):
-    """``seg serve`` with a small ``--max-body-bytes``."""
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [*SEG, "serve", "--port", str(self.port), "--max-body-bytes", "1000"],
-            env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError("seg serve did not start: " + Path(self.log.name).read_text())
-
-    def log_text(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text()
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedServer]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for the socket tests (each leaves it as it found it)."""
     tmp = tmp_path_factory.mktemp("served")
-    srv = LimitedServer(f"sqlite:///{tmp / 'cp.db'}", tmp, "sock")
+    srv = Server(f"sqlite:///{tmp / 'cp.db'}", tmp, "sock", serve_args=("--max-body-bytes", "1000"))
     yield srv
     srv.stop()
 
@@ -467,7 +444,7 @@ def _read_response(sock: socket.socket) -> bytes:
 
 
 def test_serve_answers_413_from_content_length_without_reading_the_body(
-    served: LimitedServer,
+    served: Server,
 ) -> None:
     with socket.create_connection(("127.0.0.1", served.port)) as sock:
         sock.sendall(_request_head(served, "sock", "Content-Length: 50000000\r\n"))
@@ -478,7 +455,7 @@ def test_serve_answers_413_from_content_length_without_reading_the_body(
 
 
 def test_serve_answers_413_to_a_chunked_body_past_the_limit(
-    served: LimitedServer,
+    served: Server,
 ) -> None:
     with socket.create_connection(("127.0.0.1", served.port)) as sock:
         sock.sendall(_request_head(served, "sock", "Transfer-Encoding: chunked\r\n"))
@@ -491,7 +468,7 @@ def test_serve_answers_413_to_a_chunked_body_past_the_limit(
 
 
 def test_a_client_that_disconnects_mid_body_is_one_log_line(
-    served: LimitedServer,
+    served: Server,
 ) -> None:
     seen = served.log_text().count("client disconnected")
     for _ in range(2):

@@ -19,9 +19,9 @@ from seg.client.http import ControlPlaneClient
 from seg.client.lease import Lease
 from seg.errors import LockLost
 from seg.model.kinds import KINDS
-from tests.conftest import POSTGRES_URL, Api, embedded_call
+from tests.conftest import Api, embedded_call
 from tests.conftest import run_cli as seg
-from tests.e2e.test_processes import Server, run
+from tests.e2e.test_processes import Server, database_for, run
 
 HOLDER = {"holder": "seg apply by ci", "host": "runner-1", "plan": "abc", "ci_run": "42"}
 
@@ -289,13 +289,7 @@ class GatedProxy:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def served(request: pytest.FixtureRequest, tmp_path: Path, slug: str) -> Iterator[Server]:
-    if request.param == "sqlite":
-        database = f"sqlite:///{tmp_path / 'cp.db'}"
-    else:
-        if not POSTGRES_URL:
-            request.getfixturevalue("pg_store")  # fails in CI, skips locally
-        database = POSTGRES_URL
-    srv = Server(database, tmp_path, slug)
+    srv = Server(database_for(request, tmp_path), tmp_path, slug)
     yield srv
     srv.stop()
 

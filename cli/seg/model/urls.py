@@ -19,16 +19,23 @@ _SECRET_PARAM = re.compile(
 HIDDEN = "***"
 
 
+def _password_span(url: str) -> tuple[int, int] | None:
+    """Where the user-info password of ``url`` starts and ends, if it has one."""
+    head = _SCHEME.match(url)
+    if head is None:
+        return None
+    rest = url[head.end() :]
+    at = rest.rfind("@")
+    user_end = min((i for i in (rest.find(":"), rest.find("/")) if i >= 0), default=-1)
+    if at > 0 and 0 <= user_end < at and rest[user_end] == ":":
+        return head.end() + user_end + 1, head.end() + at
+    return None
+
+
 def _secrets(url: str) -> list[str]:
     """The credential values ``url`` holds, longest first."""
-    found: list[str] = []
-    head = _SCHEME.match(url)
-    if head is not None:
-        rest = url[head.end() :]
-        at = rest.rfind("@")
-        user_end = min((i for i in (rest.find(":"), rest.find("/")) if i >= 0), default=-1)
-        if at > 0 and 0 <= user_end < at and rest[user_end] == ":":
-            found.append(rest[user_end + 1 : at])
+    span = _password_span(url)
+    found = [url[span[0] : span[1]]] if span else []
     found += [m.group(2) for m in _SECRET_PARAM.finditer(url)]
     return sorted((f for f in found if f), key=len, reverse=True)
 
@@ -36,13 +43,9 @@ def _secrets(url: str) -> list[str]:
 def redact_url(url: str) -> str:
     """``url`` with its password replaced by ``***`` (``postgresql://user:***@host/db``, and
     ``?password=***``), for every place a database or API URL is shown."""
-    head = _SCHEME.match(url)
-    if head is not None:
-        rest = url[head.end() :]
-        at = rest.rfind("@")
-        user_end = min((i for i in (rest.find(":"), rest.find("/")) if i >= 0), default=-1)
-        if at > 0 and 0 <= user_end < at and rest[user_end] == ":":
-            url = f"{head.group(0)}{rest[:user_end]}:{HIDDEN}{rest[at:]}"
+    span = _password_span(url)
+    if span is not None:
+        url = url[: span[0]] + HIDDEN + url[span[1] :]
     return _SECRET_PARAM.sub(lambda m: m.group(1) + HIDDEN, url)
 
 
