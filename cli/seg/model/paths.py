@@ -9,6 +9,7 @@ Update masks name map keys only; secret paths may cross lists.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -72,6 +73,7 @@ def _quoted(text: str, i: int) -> tuple[str, int]:
         j += 1
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_path(text: str) -> AnyPath:
     """Parse a dotted path with optional ``[n]`` indices; raises ValueError on bad syntax."""
     keys: list[str | int] = []
@@ -95,8 +97,10 @@ def parse_path(text: str) -> AnyPath:
         i += 1
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_key_path(text: str) -> Path:
-    """Parse a path of map keys only (update masks): a list index is an error."""
+    """Parse a path of map keys only (update masks): a list index is an error. Cached: a
+    plan parses the same few managed paths (``settings.api_key``, …) once per resource."""
     path = parse_path(text)
     if any(isinstance(k, int) for k in path):
         raise ValueError(f"path {text!r} names a list element; send the whole list")
