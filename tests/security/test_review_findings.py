@@ -198,3 +198,145 @@ def test_a_huge_workspace_display_name_is_400(api: Api) -> None:
     assert (response.status_code, response.json()["code"]) == (400, 3)
     assert len(response.text) < 2000
     assert len(api.http.get(api.url()).json()["display_name"]) < 300
+
+
+# -- second review: values from the environment in messages and summaries --------------------
+
+MARK = "Zq9-UNIQUE-MARKER-7731"
+
+
+def _cli(env: dict[str, str], *args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from seg.commands.app import app
+
+    done = CliRunner().invoke(app, list(args), env=env)
+    return done.exit_code, done.stdout + done.stderr
+
+
+def test_access_summaries_never_show_a_value_from_the_environment(
+    write_workspace, clean_seg_env: None
+) -> None:
+    root = write_workspace({"iam.yaml": """
+        kind: Group
+        name: helpers
+        spec:
+          display_name: Helpers
+          members: ["${env:MEMBER}@x.io"]
+        ---
+        kind: RoleBinding
+        name: b
+        spec:
+          subject: {user: "${env:MEMBER}@b.io"}
+          role: workspace_member
+          scope: workspace
+    """})  # fmt: skip
+    env = {"MEMBER": MARK}
+    for args in (["plan"], ["plan", "-o", "markdown"], ["plan", "-o", "json"],
+                 ["apply", "--auto-approve"]):  # fmt: skip
+        code, out = _cli(env, *args, "-w", str(root))
+        assert code == 0, out
+        assert MARK.lower() not in out.lower(), out
+    code, out = _cli({"MEMBER": MARK + "-2"}, "apply", "--auto-approve", "-w", str(root))
+    assert code == 0 and MARK.lower() not in out.lower(), out
+
+
+@pytest.mark.parametrize("spec", [
+    "kind: Source\nname: wh\nspec: {catalog: postgres}\n---\nkind: Model\nname: m\n"
+    "spec: {source: wh, query: 'select id from users', identifier_column: '${env:X}'}\n",
+    "kind: Source\nname: wh\nspec: {catalog: postgres}\n---\nkind: Model\nname: m\n"
+    "spec: {source: wh, query_file: '${env:X}.sql', identifier_column: id}\n",
+    "kind: Destination\nname: d\nspec: {source: '${env:X}', catalog: amplitude}\n",
+    "kind: Source\nname: web\nspec: {catalog: javascript, labels: {team: '${env:X}'}}\n",
+    "kind: Source\nname: web\nspec: {catalog: javascript, tracking_plan: '${env:X}'}\n",
+    "kind: Source\nname: wh\nspec: {catalog: '${env:X}'}\n---\nkind: Model\nname: m\n"
+    "spec: {source: wh, query: 'select 1 as id', identifier_column: id}\n",
+], ids=["identifier-column", "query-file", "parent", "label", "tracking-plan", "catalog"])  # fmt: skip
+def test_validate_errors_never_quote_a_value_from_the_environment(
+    write_workspace, clean_seg_env: None, spec: str
+) -> None:
+    root = write_workspace({"r.yaml": spec})
+    mark = "zq9-unique-marker-7731"  # lower case: it must pass the name patterns it reaches
+    for args in (["validate"], ["plan", "-o", "markdown"]):
+        code, out = _cli({"X": mark}, *args, "-w", str(root))
+        assert code == 1, out
+        assert mark not in out.lower(), out
+        assert "the value from the environment" in out, out
+
+
+def test_a_models_in_use_reason_never_shows_a_value_from_the_environment(
+    write_workspace, clean_seg_env: None
+) -> None:
+    files = {"r.yaml": """
+        kind: Source
+        name: wh
+        spec: {catalog: postgres}
+        ---
+        kind: Destination
+        name: braze
+        spec: {source: wh, catalog: braze, enabled: true}
+        ---
+        kind: Model
+        name: users
+        spec: {source: wh, query: 'select * from users', identifier_column: ID_COLUMN}
+        ---
+        kind: Mapping
+        name: m
+        spec: {destination: wh/braze, action: a, enabled: true, model: users,
+               schedule: {strategy: MANUAL}, fields: {email: email}}
+    """}  # fmt: skip
+    root = write_workspace({"r.yaml": files["r.yaml"].replace("ID_COLUMN", "id")})
+    code, out = _cli({}, "apply", "--auto-approve", "-w", str(root))
+    assert code == 0, out
+    write_workspace({"r.yaml": files["r.yaml"].replace("ID_COLUMN", "'${env:X}'")}, root=root)
+    for args in (["plan"], ["plan", "-o", "json"], ["plan", "-o", "markdown"]):
+        code, out = _cli({"X": MARK}, *args, "-w", str(root))
+        assert code == 3, out  # blocked: the model is in use
+        assert MARK.lower() not in out.lower(), out
+
+
+# -- second review: secrets:compare ----------------------------------------------------------
+
+
+def test_compare_digest_covers_only_what_the_caller_may_read_and_what_exists(
+    api: Api, sam: httpx.Client
+) -> None:
+    ws = api.workspace
+    hidden = f"workspaces/{ws}/sources/aaa-secret-acquisition"
+    missing = f"workspaces/{ws}/sources/not-yet-created"
+
+    def digest(client: httpx.Client, resource: str, value: str) -> str:
+        body = {"secrets": [{"resource": resource, "path": "settings.password", "value": value}]}
+        response = client.post(api.url("/secrets:compare"), json=body)
+        assert response.status_code == 200, response.text
+        assert response.json()["matches"] == [False]
+        return str(response.json()["digest"])
+
+    # a value the server does not hold, or one the caller may not read, changes nothing
+    assert digest(api.http, missing, "guess-1") == digest(api.http, missing, "guess-2")
+    assert digest(sam, hidden, "guess-1") == digest(sam, hidden, "guess-2")
+
+
+def test_compare_takes_one_guess_per_secret_per_request_and_audits_the_count(api: Api) -> None:
+    assert api.create_source("vault", settings={"password": "s3cret-value"}).status_code == 200
+    resource = f"workspaces/{api.workspace}/sources/vault"
+    twice = {"secrets": [{"resource": resource, "path": "settings.password", "value": v}
+                         for v in ("a", "b")]}  # fmt: skip
+    response = api.http.post(api.url("/secrets:compare"), json=twice)
+    assert (response.status_code, response.json()["code"]) == (400, 3), response.text
+    once = {"secrets": [{"resource": resource, "path": "settings.password", "value": "a"}]}
+    assert api.http.post(api.url("/secrets:compare"), json=once).json()["matches"] == [False]
+    events = api.http.get(api.url("/audit-events")).json()["audit_events"]
+    assert events[0]["resource"].endswith("/secrets:compare")
+    assert events[0]["paths"] == [resource, "values:1"]
+
+
+def test_credential_keys_holding_lists_or_maps_are_secret_at_every_leaf(api: Api) -> None:
+    settings = {"api_key": ["Zq9LISTKEY"], "password": {"value": "Zq9MAPPASS"},
+                "credentials": {"pass": "Zq9CREDS"}, "token": ["Zq9TOK1"], "region": "eu"}  # fmt: skip
+    assert api.create_source("web", settings=settings).status_code == 200
+    reader = api.client(api.token("workspace:read"))
+    for response in (reader.get(api.url("/sources/web")), reader.get(api.url("/sources"))):
+        assert "Zq9" not in response.text, response.text
+    got = reader.get(api.url("/sources/web")).json()["settings"]
+    assert got["region"] == "eu" and got["api_key"][0].startswith("secret:hmac:")

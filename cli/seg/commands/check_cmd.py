@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from seg.commands.console import handle_errors, out_console, write_json
+from seg.commands.console import (
+    handle_errors,
+    load,
+    out_console,
+    write_json,
+    write_out,
+    write_text_file,
+)
 from seg.commands.options import (
     ApiUrlOpt,
     DebugOpt,
@@ -23,7 +29,7 @@ from seg.commands.options import (
 from seg.commands.session import connect
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.policy.models import stricter
-from seg.workspace.loader import Workspace, load_workspace
+from seg.workspace.loader import Workspace
 
 if TYPE_CHECKING:
     from seg.ci.gittree import GitTree
@@ -32,7 +38,7 @@ __all__ = ["register"]
 
 
 def _load(root: Path, tree: GitTree, env: str | None) -> Workspace | None:
-    return load_workspace(root, env, tree=tree) if tree.exists else None
+    return load(root, env, tree=tree) if tree.exists else None
 
 
 def _as_live(resources: tuple[DesiredResource, ...]) -> list[CurrentResource]:
@@ -54,11 +60,10 @@ def _live(
 def _publish_to_github(text_markdown: str, annotations: str) -> None:
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return
-    sys.stdout.write(annotations)
+    write_out(annotations)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(text_markdown)
+        write_text_file(Path(summary), text_markdown, "a")
 
 
 @handle_errors
@@ -104,7 +109,7 @@ def check_cmd(
     if output is Output.json:
         write_json(check_to_json(result))
     elif output is Output.markdown:
-        sys.stdout.write(check_markdown(result))
+        write_out(check_markdown(result))
     else:
         render_check_text(result, out_console())
     if result.blocked:

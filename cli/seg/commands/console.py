@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 import sys
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+import traceback
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any, ParamSpec, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -14,27 +17,108 @@ from rich.console import Console
 from seg.engine.plan import Plan
 from seg.errors import ApiError, SegError, WorkspaceInvalid
 from seg.model.clip import clip_message
+from seg.model.secrets import scrub
 from seg.render.diagnostics import render_diagnostics
 from seg.render.plan_json import plan_to_json
 from seg.render.plan_markdown import render_plan_markdown
 from seg.render.plan_text import render_plan_text
+from seg.workspace.loader import Workspace, load_workspace
+from seg.workspace.tree import Tree
 
-__all__ = ["err_console", "handle_errors", "out_console", "show_plan", "write_json"]
+__all__ = [
+    "err_console",
+    "handle_errors",
+    "hidden_in",
+    "hide",
+    "load",
+    "out_console",
+    "show_plan",
+    "write_json",
+    "write_out",
+    "write_text_file",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# Values that came from ${env:…} in the workspace this command loaded. Whatever a renderer
+# or a message quotes, nothing seg prints or writes shows them: the last line of defence
+# behind redaction in the views (a plan is published as a pull-request comment).
+_HIDDEN: set[str] = set()
+
+
+def hide(values: Iterable[str]) -> None:
+    _HIDDEN.update(values)
+
+
+def load(root: Path, env: str | None = None, tree: Tree | None = None) -> Workspace:
+    """``load_workspace``, its values from the environment hidden from all output."""
+    workspace = load_workspace(root, env, tree=tree)
+    hide(workspace.secret_values)
+    return workspace
+
+
+class _Scrubbed(io.TextIOBase):
+    """sys.stdout or sys.stderr (looked up on each write, as test runners swap them) with the
+    hidden values replaced by (sensitive)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def _target(self) -> Any:
+        return getattr(sys, self._name)
+
+    def write(self, text: str) -> int:
+        self._target.write(scrub(text, _HIDDEN) if _HIDDEN else text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        return bool(self._target.isatty())
+
+
+def _stream(name: str) -> IO[str]:
+    return cast(IO[str], _Scrubbed(name))
+
+
 def out_console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return Console(file=_stream("stdout"), highlight=False, soft_wrap=True)
 
 
 def err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(file=_stream("stderr"), highlight=False, soft_wrap=True)
+
+
+def write_out(text: str) -> None:
+    _Scrubbed("stdout").write(text)
+
+
+def write_text_file(path: Path, text: str, mode: str = "w") -> None:
+    """A text file seg writes for the user (a CI step summary): hidden values too."""
+    with open(path, mode, encoding="utf-8") as fh:
+        fh.write(scrub(text, _HIDDEN) if _HIDDEN else text)
+
+
+def hidden_in(data: Any) -> Any:
+    """``data`` (JSON) with the hidden values replaced in its strings — not in its text, so a
+    secret such as ``true`` or ``1000`` cannot break the document."""
+    if not _HIDDEN:
+        return data
+    if isinstance(data, str):
+        return scrub(data, _HIDDEN)
+    if isinstance(data, dict):
+        return {hidden_in(k): hidden_in(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [hidden_in(v) for v in data]
+    return data
 
 
 def write_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps(hidden_in(data), indent=2, ensure_ascii=False) + "\n")
 
 
 def show_plan(plan: Plan, output: str) -> None:
@@ -42,7 +126,7 @@ def show_plan(plan: Plan, output: str) -> None:
     if output == "json":
         write_json(plan_to_json(plan))
     elif output == "markdown":
-        sys.stdout.write(render_plan_markdown(plan))
+        write_out(render_plan_markdown(plan))
     else:
         render_plan_text(plan, out_console())
 
@@ -54,6 +138,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         debug = bool(kwargs.get("debug"))
+        _HIDDEN.clear()  # one command, one workspace (tests run many in one process)
         try:
             return func(*args, **kwargs)
         except typer.Exit:
@@ -71,8 +156,9 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             err_console().print("[bold red]interrupted[/]")
             raise typer.Exit(130) from None
         except Exception as exc:
-            if debug:
-                raise
+            if debug:  # the traceback, through the same filter as everything else
+                _Scrubbed("stderr").write(traceback.format_exc())
+                raise typer.Exit(1) from None
             err_console().print(
                 f"[bold red]error:[/] internal error: {type(exc).__name__}: {_escape(str(exc))} "
                 "(re-run with --debug for a traceback)"

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from seg.commands.console import handle_errors, show_plan
+from seg.commands.console import handle_errors, load, show_plan
 from seg.commands.options import (
     ApiUrlOpt,
     DebugOpt,
@@ -31,7 +31,6 @@ from seg.errors import ConfigError
 from seg.model.paths import MISSING, format_path, get_path, set_path
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.secrets import DIGEST_PREFIX, holds_digest
-from seg.workspace.loader import load_workspace
 
 __all__ = ["register"]
 
@@ -81,7 +80,7 @@ def _revisions(root: Path, base: str, head: str) -> Plan:
 
     repo, subdir = open_repo(root)
     trees = [GitTree(repo, rev, subdir) for rev in (base, head)]
-    loaded = [load_workspace(root, None, tree=t) if t.exists else None for t in trees]
+    loaded = [load(root, None, tree=t) if t.exists else None for t in trees]
     if loaded[1] is None:
         raise ConfigError(f"no seg workspace at {subdir or '.'} in {head}")
     declared = list(loaded[0].resources) if loaded[0] else []
@@ -95,7 +94,7 @@ def _revisions(root: Path, base: str, head: str) -> Plan:
 def _environments(root: Path, envs: list[str], api_url: str | None, token: str | None) -> Plan:
     states = []
     for env in envs:
-        ws = load_workspace(root, env)
+        ws = load(root, env)
         client, _ = connect(ws, api_url, token, env)
         try:
             states.append((ws, client.read_state()))

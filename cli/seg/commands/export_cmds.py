@@ -8,20 +8,20 @@ from typing import Annotated
 
 import typer
 
-from seg.commands.console import err_console, handle_errors, out_console
+from seg.commands.console import err_console, handle_errors, load, out_console
 from seg.commands.options import ApiUrlOpt, DebugOpt, EnvOpt, TokenOpt, WorkspaceOpt, workspace_dir
 from seg.commands.session import connect
 from seg.errors import ConfigError
 from seg.workspace.config import WorkspaceConfig
 from seg.workspace.export import render_export, secrets_listing
-from seg.workspace.loader import Workspace, load_workspace
+from seg.workspace.loader import Workspace
 
 __all__ = ["register"]
 
 
 def _target(root: Path, slug: str | None, env: str | None, merge: bool) -> Workspace:
     if (root / "seg.yaml").is_file():
-        ws = load_workspace(root, env)
+        ws = load(root, env)
         if not merge:
             raise ConfigError(
                 f"{root} already holds a workspace; use --merge to add what is missing"

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from seg.commands.console import handle_errors, out_console, write_json
+from seg.commands.console import handle_errors, load, out_console, write_json
 from seg.commands.options import (
     DebugOpt,
     EnvOpt,
@@ -21,7 +21,6 @@ from seg.commands.options import (
 )
 from seg.errors import ConfigError
 from seg.render.plan_text import Line, write_lines
-from seg.workspace.loader import load_workspace
 
 __all__ = ["register"]
 
@@ -110,7 +109,7 @@ def test_cmd(
     """Run a destination's filters from the workspace over sample events."""
     from seg.fql.filters import compile_filters, run_filters
 
-    ws = load_workspace(workspace_dir(workspace), env)
+    ws = load(workspace_dir(workspace), env)
     if not any(r.kind.name == "Destination" and r.address == destination for r in ws.resources):
         raise ConfigError(f"destination {destination!r} is not declared in the workspace")
     specs = [

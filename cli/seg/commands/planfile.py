@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from seg.commands.console import hidden_in
 from seg.engine.plan import Plan
 from seg.errors import ConfigError, StalePlan
 from seg.render.plan_json import plan_to_json
@@ -29,7 +30,7 @@ def write_planfile(
         "type": KIND, "api_url": api_url, "env": env, "options": options,
         "plan": plan_to_json(plan),
     }  # fmt: skip
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(hidden_in(data), indent=2) + "\n", encoding="utf-8")
 
 
 def read_planfile(path: Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from seg.commands.console import load
 from seg.engine.diff import compute_plan
 from seg.engine.plan import Change, Plan
 from seg.engine.scope import apply_delete_budget, restrict, under_targets
@@ -18,7 +19,7 @@ from seg.errors import ConfigError
 from seg.model.resource import CurrentResource
 from seg.model.urls import redact_url
 from seg.policy.models import stricter
-from seg.workspace.loader import Workspace, load_workspace
+from seg.workspace.loader import Workspace
 
 if TYPE_CHECKING:
     from seg.client.http import ControlPlaneClient
@@ -87,7 +88,7 @@ def _retry_budget() -> float:
 def open_session(
     root: Path, env: str | None, api_url: str | None, token: str | None
 ) -> Iterator[Session]:
-    workspace = load_workspace(root, env)
+    workspace = load(root, env)
     client, url = connect(workspace, api_url, token)
     try:
         yield Session(workspace, client, url)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from seg.commands.console import handle_errors, out_console, write_json
+from seg.commands.console import handle_errors, load, out_console, write_json
 from seg.commands.fql_cmds import read_events
 from seg.commands.options import (
     DebugOpt,
@@ -19,7 +19,6 @@ from seg.commands.options import (
 )
 from seg.errors import ConfigError
 from seg.render.plan_text import Line, write_lines
-from seg.workspace.loader import load_workspace
 
 __all__ = ["register"]
 
@@ -38,7 +37,7 @@ def check_events_cmd(
     """Validate sample events against a tracking plan, as Protocols does. Exit 3 on violations."""
     from seg.tracking.events import check_event
 
-    ws = load_workspace(workspace_dir(workspace), env)
+    ws = load(workspace_dir(workspace), env)
     found = [r for r in ws.resources if r.kind.name == "TrackingPlan" and r.address == plan]
     if not found:
         raise ConfigError(f"tracking plan {plan!r} is not declared in the workspace")

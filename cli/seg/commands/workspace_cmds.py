@@ -12,7 +12,14 @@ import typer
 from rich.console import Console
 
 from seg.apply.executor import ApplyResult, apply_plan
-from seg.commands.console import err_console, handle_errors, out_console, show_plan, write_json
+from seg.commands.console import (
+    err_console,
+    handle_errors,
+    load,
+    out_console,
+    show_plan,
+    write_json,
+)
 from seg.commands.options import (
     ApiUrlOpt,
     DebugOpt,
@@ -32,7 +39,6 @@ from seg.commands.session import PlanOptions, Session, make_plan, open_session
 from seg.errors import ApplyFailed, ConfigError, PlanBlocked
 from seg.render.apply_view import HumanApplyView, render_apply_summary
 from seg.render.plan_text import render_plan_text
-from seg.workspace.loader import load_workspace
 
 __all__ = ["register"]
 
@@ -60,7 +66,7 @@ def validate_cmd(
 ) -> None:
     """Parse, schema-check and resolve references. No network."""
     root = workspace_dir(workspace)
-    ws = load_workspace(root, env)
+    ws = load(root, env)
     counts = Counter(r.kind.name for r in ws.resources)
     if output is Output.json:
         write_json({"valid": True, "resources": len(ws.resources), "kinds": dict(counts)})

@@ -14,9 +14,12 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
+    "FROM_ENVIRONMENT",
+    "scrub",
     "DIGEST_PREFIX",
     "LEGACY_PREFIX",
     "REDACTED",
@@ -40,12 +43,11 @@ _SECRET_KEY = re.compile(
 
 
 def is_catalog_secret(path: tuple[str | int, ...]) -> bool:
-    """True for a settings path (possibly through lists) whose last key names a credential."""
-    last = path[-1] if path else None
-    return (
-        len(path) >= 2 and path[0] == "settings" and isinstance(last, str)
-        and bool(_SECRET_KEY.search(last))
-    )  # fmt: skip
+    """True for a settings path at or beneath a key that names a credential: a list or a map
+    under ``api_key`` or ``password`` is secret as a whole, at every leaf."""
+    return len(path) >= 2 and path[0] == "settings" and any(
+        isinstance(key, str) and bool(_SECRET_KEY.search(key)) for key in path[1:]
+    )
 
 
 def canonical(value: Any) -> str:
@@ -73,3 +75,27 @@ def holds_digest(value: Any) -> bool:
     if isinstance(value, list):
         return any(holds_digest(v) for v in value)
     return is_digest(value)
+
+
+FROM_ENVIRONMENT = "(the value from the environment)"
+_MIN_SCRUB = 3  # shorter values would mangle every message (and fall to guessing anyway)
+_MIN_PIECE = 12  # a value cut short in a message (or quoted in a window) still names a piece
+
+
+def scrub(text: str, secrets: Iterable[str], replacement: str = REDACTED) -> str:
+    """``text`` with every occurrence of each secret (any case, longest first) replaced, and
+    with any prefix or suffix of 12 characters or more of one (a value cut short in a message,
+    or a window an error quotes) replaced too. The last line of defence for what seg prints:
+    values from ``${env:…}`` never show."""
+    for secret in sorted({s for s in secrets if len(s) >= _MIN_SCRUB}, key=len, reverse=True):
+        pieces = {secret} | {
+            piece
+            for size in range(_MIN_PIECE, min(len(secret), 200))
+            for piece in (secret[:size], secret[-size:])
+        }
+        lowered = text.lower()
+        for piece in sorted(pieces, key=len, reverse=True):
+            if piece.lower() in lowered:
+                text = re.sub(re.escape(piece), replacement, text, flags=re.IGNORECASE)
+                lowered = text.lower()
+    return text

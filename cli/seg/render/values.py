@@ -88,7 +88,8 @@ def _rules_lines(before: Any, after: Any) -> list[tuple[str, str]]:
 
 def access_summary(change: Change) -> str:
     """One line saying what an access change grants or revokes (for reviewers)."""
-    fields = change.after if change.after is not None else change.before or {}
+    # redacted: a member or subject from ${env:…} is (sensitive) here like everywhere else
+    fields = change.redacted_after() or change.redacted_before() or {}
     verb = {"create": "grants", "delete": "revokes", "update": "changes", "replace": "re-grants",
             "blocked": "would change"}[change.action.value]  # fmt: skip
     if change.kind.name == "RoleBinding":

@@ -59,7 +59,15 @@ def read_questions(workspace: str, body: dict[str, Any]) -> list[Question]:
         raise errors.invalid_argument("secrets must be a list of {resource, path, value}")
     if len(items) > MAX_COMPARE:
         raise errors.invalid_argument(f"at most {MAX_COMPARE} secrets per request")
-    return [_question(workspace, i, item) for i, item in enumerate(items)]
+    questions = [_question(workspace, i, item) for i, item in enumerate(items)]
+    seen: set[tuple[str, str]] = set()
+    for index, q in enumerate(questions):
+        if (q.resource, q.path) in seen:  # one guess per secret per request (see rate limits)
+            raise errors.invalid_argument(
+                f"secrets[{index}]: {q.resource} {q.path} is asked about twice in one request"
+            )
+        seen.add((q.resource, q.path))
+    return questions
 
 
 def answer(
@@ -82,5 +90,9 @@ def answer(
             opened[q.resource] = box.open(rec.secret_values)
         values = opened[q.resource]
         out.append(q.path in values and box.same(q.value, values[q.path]))
-    digest = box.batch_digest([(q.resource, q.path, q.value) for q in questions])
+    # Only over what the caller may read and what exists: a digest over anything else would be
+    # an oracle for values the server does not hold (a create's secret, a hidden resource's).
+    digest = box.batch_digest(
+        [(q.resource, q.path, q.value) for q in questions if q.resource in records]
+    )
     return out, digest

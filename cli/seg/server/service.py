@@ -624,7 +624,8 @@ class ControlPlane:
         access = self._user_access(workspace, user) if user else None
         with self.store.tx() as tx:
             found = tx.get_resources(names)
-            self._audit(tx, principal, "POST", f"workspaces/{workspace}/secrets:compare", names)
+            self._audit(tx, principal, "POST", f"workspaces/{workspace}/secrets:compare",
+                        [*names, f"{COMPARED}{len(questions)}"])  # fmt: skip
         records = {n: rec for n, rec in found.items() if _readable(access, n)}
         matches, digest = answer(questions, records, self.box)
         return {"matches": matches, "digest": digest}
@@ -793,6 +794,9 @@ def _check_refs(access: dict[str, Any], user: str, kind: Kind, data: dict[str, A
             )
 
 
+COMPARED = "values:"  # the audit path of a compare event that counts the values asked about
+
+
 def _readable(access: dict[str, Any] | None, name: str) -> bool:
     """Whether a user-bound token's access (None: not user-bound) lets it read ``name``."""
     if access is None:
@@ -828,7 +832,7 @@ def _event_visible(access: dict[str, Any], resource: str, paths: list[str]) -> b
     needs read access to it; a ``secrets:compare`` event (whose paths name the resources asked
     about) needs read access to each of them; events on the workspace and its lock are open."""
     if resource.endswith("/secrets:compare"):
-        return all(_readable(access, name) for name in paths)
+        return all(_readable(access, n) for n in paths if not n.startswith(COMPARED))
     for name in (resource, resource.removesuffix("/rules")):
         try:
             _, kind, address = parse_resource_name(name)

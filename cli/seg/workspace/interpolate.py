@@ -23,6 +23,7 @@ class Interpolation:
 
     secret_paths: set[Path] = field(default_factory=set)
     problems: list[tuple[Path, str]] = field(default_factory=list)
+    env_values: set[str] = field(default_factory=set)  # what ${env:…} put in: never shown
 
 
 def interpolate(
@@ -51,6 +52,7 @@ def interpolate(
             if name not in environ:
                 result.problems.append((path, f"environment variable {clip(name)} is not set"))
                 return ""
+            result.env_values.add(environ[name])
             return environ[name]
         if name not in variables:
             message = f"variable {clip_repr(name)} is not defined for this environment"

@@ -8,7 +8,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from seg.model.clip import clip_repr
 from seg.model.kinds import KINDS, Kind
 from seg.model.paths import MISSING, AnyPath, get_path, set_path
 from seg.model.resource import DesiredResource, Origin
-from seg.model.secrets import REDACTED, is_catalog_secret
+from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, is_catalog_secret, scrub
 from seg.workspace.config import WorkspaceConfig, load_config
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
@@ -37,6 +37,8 @@ class Workspace:
     config: WorkspaceConfig
     resources: tuple[DesiredResource, ...]
     digest: str
+    # every value ${env:…} put in: the commands hide these in all they print
+    secret_values: frozenset[str] = frozenset()
 
 
 class SpecMarks(Mapping[tuple[str, ...], Origin]):
@@ -70,6 +72,7 @@ class _Context:
     # The chosen environment's overlays (envs/<env>/…): partial specs merged by address.
     overlays: dict[tuple[str, str], tuple[dict[str, Any], Diagnostic]] = field(default_factory=dict)
     used: set[tuple[str, str]] = field(default_factory=set)
+    env_values: set[str] = field(default_factory=set)
 
 
 def load_workspace(
@@ -95,10 +98,14 @@ def load_workspace(
             message = f"overlay for {key[0]} {key[1]!r} matches no resource in the workspace"
             problems.append(Diagnostic(where.file, where.line, where.col, message, "overlay"))
     problems += check_references(resources, ctx.broken)
-    if problems:
-        raise WorkspaceInvalid(sorted(problems))
+    if problems:  # a check may quote a value: never one from the environment
+        raise WorkspaceInvalid(sorted(_hide_env_values(problems, ctx.env_values)))
     resources.sort(key=lambda r: (r.kind.order, r.address))
-    return Workspace(config, tuple(resources), _digest(resources))
+    return Workspace(config, tuple(resources), _digest(resources), frozenset(ctx.env_values))
+
+
+def _hide_env_values(problems: list[Diagnostic], values: set[str]) -> list[Diagnostic]:
+    return [replace(p, message=scrub(p.message, values, FROM_ENVIRONMENT)) for p in problems]
 
 
 def _address_of(value: dict[str, Any]) -> tuple[str, str] | None:
@@ -192,6 +199,7 @@ def _load_document(
         return None, [Diagnostic(shown, line, col, message, "schema/pattern")]
     result = Interpolation()
     spec = interpolate(doc.value["spec"], ("spec",), ctx.config.vars, ctx.environ, result)
+    ctx.env_values.update(result.env_values)
     for bad_path, message in result.problems:
         line, col = doc.mark(bad_path)
         problems.append(Diagnostic(shown, line, col, message, "interpolation"))
