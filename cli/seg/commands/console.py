@@ -118,7 +118,10 @@ def hidden_in(data: Any) -> Any:
 
 
 def write_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(hidden_in(data), indent=2, ensure_ascii=False) + "\n")
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if _HIDDEN and scrub(text, _HIDDEN) != text:  # walk the strings only when one is there
+        text = json.dumps(hidden_in(data), indent=2, ensure_ascii=False)
+    sys.stdout.write(text + "\n")
 
 
 def show_plan(plan: Plan, output: str) -> None:

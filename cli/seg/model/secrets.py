@@ -88,12 +88,16 @@ def scrub(text: str, secrets: Iterable[str], replacement: str = REDACTED) -> str
     or a window an error quotes) replaced too. The last line of defence for what seg prints:
     values from ``${env:…}`` never show."""
     for secret in sorted({s for s in secrets if len(s) >= _MIN_SCRUB}, key=len, reverse=True):
+        lowered = text.lower()
+        # every piece holds the secret's first or last 12 characters: most texts stop here
+        head, tail = secret[:_MIN_PIECE].lower(), secret[-_MIN_PIECE:].lower()
+        if head not in lowered and tail not in lowered:
+            continue
         pieces = {secret} | {
             piece
             for size in range(_MIN_PIECE, min(len(secret), 200))
             for piece in (secret[:size], secret[-size:])
         }
-        lowered = text.lower()
         for piece in sorted(pieces, key=len, reverse=True):
             if piece.lower() in lowered:
                 text = re.sub(re.escape(piece), replacement, text, flags=re.IGNORECASE)
