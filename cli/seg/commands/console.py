@@ -119,7 +119,8 @@ def hidden_in(data: Any) -> Any:
 
 def write_json(data: Any) -> None:
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    if _HIDDEN and scrub(text, _HIDDEN) != text:  # walk the strings only when one is there
+    escaped = any(json.dumps(v, ensure_ascii=False)[1:-1] != v for v in _HIDDEN)
+    if _HIDDEN and (escaped or scrub(text, _HIDDEN) != text):  # walk only when one is there
         text = json.dumps(hidden_in(data), indent=2, ensure_ascii=False)
     sys.stdout.write(text + "\n")
 
