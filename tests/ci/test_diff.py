@@ -20,15 +20,20 @@ def seg(*args: str):
     return result
 
 
+def _repo(path: Path) -> git.Repo:
+    repo = git.Repo.init(path, initial_branch="main")
+    with repo.config_writer() as cfg:
+        cfg.set_value("user", "name", "t")
+        cfg.set_value("user", "email", "t@example.com")
+    return repo
+
+
 def test_diff_between_revisions(tmp_path: Path, write_workspace, monkeypatch) -> None:
     monkeypatch.setenv("KEY", "s3cret")
     root = write_workspace({"a.yaml": "kind: Source\nname: web\nspec:\n  catalog: js\n"
                             "  settings: {region: eu, api_key: '${env:KEY}', batch: 1}\n"},
                            root=tmp_path / "repo" / "ws")  # fmt: skip
-    repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
-    with repo.config_writer() as cfg:
-        cfg.set_value("user", "name", "t")
-        cfg.set_value("user", "email", "t@example.com")
+    repo = _repo(tmp_path / "repo")
     repo.git.add("-A")
     repo.index.commit("base")
     assert seg("diff", "-w", str(root), "--base", "HEAD").exit_code == 0
@@ -55,10 +60,7 @@ def test_diff_between_revisions_with_a_secret_in_a_list(
     doc = "kind: Source\nname: web\nspec:\n  catalog: js\n  settings: {{hosts: {hosts}, r: {r}}}\n"
     root = write_workspace({"a.yaml": doc.format(hosts="[a, '${env:HOST}']", r=1)},
                            root=tmp_path / "repo" / "ws")  # fmt: skip
-    repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
-    with repo.config_writer() as cfg:
-        cfg.set_value("user", "name", "t")
-        cfg.set_value("user", "email", "t@example.com")
+    repo = _repo(tmp_path / "repo")
     repo.git.add("-A")
     repo.index.commit("base")
     (root / "a.yaml").write_text(doc.format(hosts="[a, '${env:HOST}']", r=2))
