@@ -176,3 +176,20 @@ def test_ping_answers_for_a_live_database_only(store: SqlStore, tmp_path: Path) 
     with pytest.raises(UnavailableError), missing.tx() as tx:
         tx.get_workspace("acme")
     missing.close()
+
+
+def test_conditional_workspace_update_writes_only_over_the_row_it_read(
+    store: SqlStore, ws: str
+) -> None:
+    with store.tx() as tx:
+        read = tx.get_workspace(ws)
+    assert read is not None
+    renamed = replace(read, display_name="Renamed")
+    stricter = replace(read, model_change_policy="breaking")
+    with store.tx() as tx:
+        assert tx.update_workspace(renamed, read) is True
+    with store.tx() as tx:  # a second PATCH that read the same row must not undo the first
+        assert tx.update_workspace(stricter, read) is False
+        assert tx.get_workspace(ws) == renamed
+        assert tx.update_workspace(replace(renamed, model_change_policy="breaking"), renamed)
+        assert tx.get_workspace(ws) == replace(renamed, model_change_policy="breaking")

@@ -192,7 +192,8 @@ class ControlPlane:
         if not isinstance(obj, dict):
             raise errors.invalid_argument("workspace must be an object")
         paths = mask_paths(body) + mask_paths(obj)
-        with self.store.tx() as tx:
+
+        def step(tx: StoreTx) -> WorkspaceRecord:
             ws = tx.get_workspace(workspace)
             if ws is None:
                 raise errors.not_found(f"workspace {workspace!r} not found")
@@ -213,9 +214,12 @@ class ControlPlane:
                 )
             new = WorkspaceRecord(**values)
             if new != ws:
-                tx.update_workspace(new)
+                if not tx.update_workspace(new, ws):  # a concurrent PATCH got there first
+                    raise _Conflict
                 self._audit(tx, principal, "PATCH", f"workspaces/{workspace}", sorted(paths))
-        return workspace_view(new)
+            return new
+
+        return workspace_view(self._write(f"workspaces/{workspace}", step))
 
     # -- authentication --------------------------------------------------------------------
 

@@ -242,9 +242,13 @@ class SqlTx:
         row = self.conn.execute(sa.select(workspaces).where(workspaces.c.slug == slug)).first()
         return WorkspaceRecord(**row._mapping) if row else None
 
-    def update_workspace(self, ws: WorkspaceRecord) -> None:
-        query = workspaces.update().where(workspaces.c.slug == ws.slug)
-        self.conn.execute(query.values(**ws.__dict__))
+    def update_workspace(self, ws: WorkspaceRecord, expected: WorkspaceRecord | None = None
+                         ) -> bool:  # fmt: skip
+        """Write ``ws``; with ``expected``, only if the stored row is still that one (one
+        statement, so of two concurrent writers exactly one succeeds). Returns whether it wrote."""
+        same = [workspaces.c[k] == v for k, v in expected.__dict__.items()] if expected else []
+        query = workspaces.update().where(workspaces.c.slug == ws.slug, *same)
+        return bool(self.conn.execute(query.values(**ws.__dict__)).rowcount)
 
     def insert_token(self, token: TokenRecord) -> None:
         self._insert(tokens, token.__dict__)
