@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import git
@@ -12,6 +11,7 @@ from typer.testing import CliRunner
 
 from seg.commands.app import app
 from seg.embedded import open_embedded
+from tests.repo_files import copy_repo_dir
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "reverse-etl"
 
@@ -20,7 +20,7 @@ class Repo:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.ws = path / "workspace"
-        shutil.copytree(EXAMPLE, self.ws)
+        copy_repo_dir(EXAMPLE, self.ws)
         self.git = git.Repo.init(path, initial_branch="main")
         with self.git.config_writer() as cfg:
             cfg.set_value("user", "name", "seg tests")

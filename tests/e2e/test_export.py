@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_processes import Server, run
+from tests.repo_files import copy_repo_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -20,13 +21,11 @@ def every_kind(root: Path, slug: str) -> Path:
     """One workspace with every kind, assembled from the examples."""
     root.mkdir(parents=True)
     (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {slug}\n")
-    shutil.copytree(EXAMPLES / "access", root / "access", ignore=shutil.ignore_patterns("seg.yaml"))
-    shutil.copytree(
-        EXAMPLES / "reverse-etl", root / "retl", ignore=shutil.ignore_patterns("seg.yaml")
-    )
+    copy_repo_dir(EXAMPLES / "access", root / "access", skip=("seg.yaml",))
+    copy_repo_dir(EXAMPLES / "reverse-etl", root / "retl", skip=("seg.yaml",))
     (root / "tp").mkdir()
     shutil.copy(EXAMPLES / "tracking-plans" / "tracking-plan.yaml", root / "tp")
-    shutil.copytree(EXAMPLES / "tracking-plans" / "schemas", root / "tp" / "schemas")
+    copy_repo_dir(EXAMPLES / "tracking-plans" / "schemas", root / "tp" / "schemas")
     docs = (EXAMPLES / "filters" / "workspace.yaml").read_text().split("---\n")[1:]
     (root / "filters.yaml").write_text("---\n".join(docs))
     sources = root / "access" / "sources.yaml"

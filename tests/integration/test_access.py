@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from seg.embedded import open_embedded
 from seg.policy.access import explain
 from tests.conftest import Api
 from tests.conftest import run_cli as seg
+from tests.repo_files import copy_repo_dir
 from tests.server.test_resources_api import error
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "access"
@@ -20,7 +20,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "access"
 @pytest.fixture
 def root(tmp_path: Path, clean_seg_env: None) -> Path:
     target = tmp_path / "access"
-    shutil.copytree(EXAMPLE, target)
+    copy_repo_dir(EXAMPLE, target)
     assert seg("apply", "-w", str(target), "--auto-approve").exit_code == 0
     return target
 

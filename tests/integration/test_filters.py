@@ -4,13 +4,13 @@ offline tools `seg fql eval` and `seg filter test`."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Api
 from tests.conftest import run_cli as seg
+from tests.repo_files import copy_repo_dir
 from tests.server.test_resources_api import error
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "filters"
@@ -19,7 +19,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "filters"
 @pytest.fixture
 def root(tmp_path: Path, clean_seg_env: None) -> Path:
     target = tmp_path / "filters"
-    shutil.copytree(EXAMPLE, target)
+    copy_repo_dir(EXAMPLE, target)
     return target
 
 

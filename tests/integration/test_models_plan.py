@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from typer.testing import CliRunner
 
 from seg.commands.app import app
 from seg.embedded import open_embedded
+from tests.repo_files import copy_repo_dir
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "reverse-etl"
 
@@ -21,7 +21,7 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
         monkeypatch.delenv(var, raising=False)
     target = tmp_path / "retl"
-    shutil.copytree(EXAMPLE, target)
+    copy_repo_dir(EXAMPLE, target)
     result = CliRunner().invoke(app, ["apply", "-w", str(target), "--auto-approve"])
     assert result.exit_code == 0, result.output
     return target

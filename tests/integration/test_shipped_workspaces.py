@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from typer.testing import CliRunner
 
 from seg.commands.app import app
 from seg.workspace import load_workspace
+from tests.repo_files import copy_repo_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ def test_shipped_workspaces_are_valid(root: Path, env: str | None) -> None:
 
 def test_quick_start_plans_and_applies_the_repo_workspace(tmp_path, monkeypatch) -> None:
     root = tmp_path / "workspace"
-    shutil.copytree(REPO / "workspace", root)
+    copy_repo_dir("workspace", root)
     monkeypatch.setenv("AMPLITUDE_API_KEY", "demo-key")
     monkeypatch.delenv("SEG_API_URL", raising=False)
     monkeypatch.chdir(tmp_path)  # -w defaults to ./workspace

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import yaml
 from seg.embedded import open_embedded
 from tests.conftest import Api
 from tests.conftest import run_cli as seg
+from tests.repo_files import copy_repo_dir
 from tests.server.test_resources_api import error
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tracking-plans"
@@ -21,7 +21,7 @@ SCHEMA = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"
 @pytest.fixture
 def root(tmp_path: Path, clean_seg_env: None) -> Path:
     target = tmp_path / "tp"
-    shutil.copytree(EXAMPLE, target)
+    copy_repo_dir(EXAMPLE, target)
     return target
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from seg.fql.glob import GlobError, compile_glob, glob_match
 from seg.fql.parser import MAX_BYTES, MAX_DEPTH
 from tests.conftest import Api
 from tests.conftest import run_cli as seg
+from tests.repo_files import copy_repo_dir
 from tests.server.test_resources_api import error
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "filters"
@@ -236,7 +236,7 @@ def test_well_formed_classes_and_literal_brackets_still_parse() -> None:
 @pytest.fixture
 def root(tmp_path: Path, clean_seg_env: None) -> Path:
     target = tmp_path / "filters"
-    shutil.copytree(EXAMPLE, target)
+    copy_repo_dir(EXAMPLE, target)
     return target
 
 

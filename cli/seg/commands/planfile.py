@@ -1,13 +1,18 @@
 """Saved plans: ``seg plan --out FILE`` and ``seg apply FILE``.
 
-A saved plan holds the rendered JSON plan (no secret values) plus what it was computed from.
-Apply reloads the workspace (for secret values), refuses if the YAML's digest changed, re-plans
-and refuses if the live state moved (a different change set or a different etag), then sends
-each write with ``If-Match``.
+A saved plan holds the rendered JSON plan (no secret values) plus what it was computed from:
+the control plane's URL, the environment, the options, and the SHA-256 of every workspace file
+the plan read. Apply reloads the workspace (for secret values) and refuses with StalePlan (exit
+4, asking for a fresh review) if any of those files differ byte for byte (the merged tree is
+not the reviewed one), if the URL or an option given again differs, if the resolved YAML's
+digest changed, or — after re-planning — if the live state moved (a different change set or a
+different etag); then it sends each write with ``If-Match``. The plan file never chooses where
+the token goes: the URL is resolved as for any command and must equal the saved one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,19 +21,55 @@ from typing import Any
 from seg.commands.console import hidden_in
 from seg.engine.plan import Plan
 from seg.errors import ConfigError, StalePlan
+from seg.model.urls import redact_url
 from seg.render.plan_json import plan_to_json
+from seg.workspace.tree import Tree
 
-__all__ = ["check_fresh", "read_planfile", "write_planfile"]
+__all__ = [
+    "FRESH_REVIEW",
+    "ReadRecorder",
+    "check_files",
+    "check_fresh",
+    "check_options",
+    "check_target",
+    "read_planfile",
+    "write_planfile",
+]
 
 KIND = "seg-saved-plan"
+FRESH_REVIEW = "run seg plan again and have the new plan reviewed"
+
+
+class ReadRecorder:
+    """A ``Tree`` that remembers the SHA-256 of every file the loader reads through it."""
+
+    def __init__(self, inner: Tree) -> None:
+        self._inner = inner
+        self.digests: dict[str, str] = {}
+
+    def files(self) -> list[str]:
+        return self._inner.files()
+
+    def read(self, rel: str, limit: int | None = None) -> str:
+        text = self._inner.read(rel, limit)
+        self.digests[rel] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return text
+
+    def display(self, rel: str) -> str:
+        return self._inner.display(rel)
 
 
 def write_planfile(
-    path: Path, plan: Plan, api_url: str, env: str | None, options: dict[str, Any]
+    path: Path,
+    plan: Plan,
+    api_url: str,
+    env: str | None,
+    options: dict[str, Any],
+    files: dict[str, str],
 ) -> None:
     data = {
         "type": KIND, "api_url": api_url, "env": env, "options": options,
-        "plan": plan_to_json(plan),
+        "files": dict(sorted(files.items())), "plan": plan_to_json(plan),
     }  # fmt: skip
     path.write_text(json.dumps(hidden_in(data), indent=2) + "\n", encoding="utf-8")
 
@@ -41,6 +82,67 @@ def read_planfile(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("type") != KIND:
         raise ConfigError(f"{path} is not a saved seg plan")
     return data
+
+
+def check_files(saved: dict[str, Any], files: dict[str, str]) -> None:
+    """Refuse unless the workspace files read now are, byte for byte, the ones the saved plan
+    was computed from (the reviewed tree)."""
+    old = saved.get("files")
+    if not isinstance(old, dict):
+        raise StalePlan(f"saved plan does not record the files it was planned from; {FRESH_REVIEW}")
+    if old == files:
+        return
+    changed = sorted(p for p in old.keys() & files.keys() if old[p] != files[p])
+    parts = [
+        f"{label}: {_some(paths)}"
+        for label, paths in (
+            ("changed", changed),
+            ("added", sorted(files.keys() - old.keys())),
+            ("removed", sorted(old.keys() - files.keys())),
+        )
+        if paths
+    ]
+    raise StalePlan(
+        "saved plan is stale: the workspace files differ from the ones it was planned from "
+        f"({'; '.join(parts)}); {FRESH_REVIEW}"
+    )
+
+
+def _some(paths: list[str]) -> str:
+    return ", ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
+
+
+def check_target(saved: dict[str, Any], api_url: str) -> None:
+    """The control plane this apply talks to must be the one the plan was computed against."""
+    if saved.get("api_url") != api_url:
+        planned = redact_url(str(saved.get("api_url")))
+        raise StalePlan(
+            f"saved plan was computed against {planned}, but this apply talks to "
+            f"{redact_url(api_url)}: pass --api-url (or set SEG_API_URL) to the same control "
+            f"plane, or {FRESH_REVIEW}"
+        )
+
+
+_FLAGS = {"targets": "--target", "max_deletes": "--max-deletes"}
+
+
+def check_options(saved: dict[str, Any], given: dict[str, Any]) -> None:
+    """Options given again to ``seg apply PLANFILE`` must equal the saved plan's (an option not
+    given again is the saved plan's)."""
+    options = saved.get("options") or {}
+    for key, flag in _FLAGS.items():
+        value = given.get(key)
+        if value not in (None, []) and value != options.get(key):
+            raise StalePlan(
+                f"saved plan was computed with {flag} {_shown(options.get(key))}, not "
+                f"{_shown(value)}; {FRESH_REVIEW}"
+            )
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == []:
+        return "(none)"
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _signature(change: dict[str, Any]) -> tuple[Any, ...]:
@@ -62,7 +164,7 @@ def check_fresh(
     if old["workspace_digest"] != fresh.workspace_digest:
         raise StalePlan(
             "saved plan is stale: the workspace files or their secret values changed since it "
-            "was saved"
+            "was saved; " + FRESH_REVIEW
         )
     new = plan_to_json(fresh)
     before = {(c["kind"], c["address"]): c for c in old["changes"]}
@@ -83,4 +185,4 @@ def check_fresh(
             )
             for m in moved[:10]
         ) + (f" and {len(moved) - 10} more" if len(moved) > 10 else "")
-        raise StalePlan(f"saved plan is stale: the live state moved for {shown}; re-run seg plan")
+        raise StalePlan(f"saved plan is stale: the live state moved for {shown}; {FRESH_REVIEW}")

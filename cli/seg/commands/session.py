@@ -20,6 +20,7 @@ from seg.model.resource import CurrentResource
 from seg.model.urls import redact_url
 from seg.policy.models import stricter
 from seg.workspace.loader import Workspace
+from seg.workspace.tree import Tree
 
 if TYPE_CHECKING:
     from seg.client.http import ControlPlaneClient
@@ -86,9 +87,9 @@ def _retry_budget() -> float:
 
 @contextmanager
 def open_session(
-    root: Path, env: str | None, api_url: str | None, token: str | None
+    root: Path, env: str | None, api_url: str | None, token: str | None, tree: Tree | None = None
 ) -> Iterator[Session]:
-    workspace = load(root, env)
+    workspace = load(root, env, tree=tree)
     client, url = connect(workspace, api_url, token)
     try:
         yield Session(workspace, client, url)

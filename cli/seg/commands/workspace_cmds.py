@@ -33,12 +33,21 @@ from seg.commands.options import (
     resolve_workspace,
     workspace_dir,
 )
-from seg.commands.planfile import check_fresh, read_planfile, write_planfile
+from seg.commands.planfile import (
+    ReadRecorder,
+    check_files,
+    check_fresh,
+    check_options,
+    check_target,
+    read_planfile,
+    write_planfile,
+)
 from seg.commands.scaffold import scaffold
 from seg.commands.session import PlanOptions, Session, make_plan, open_session
 from seg.errors import ApplyFailed, ConfigError, PlanBlocked
 from seg.render.apply_view import HumanApplyView, render_apply_summary
 from seg.render.plan_text import render_plan_text
+from seg.workspace.tree import FsTree
 
 __all__ = ["register"]
 
@@ -93,10 +102,11 @@ def plan_cmd(
     """Diff the workspace against the control plane and show what would change."""
     root, scope = resolve_workspace(workspace)
     options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes)
-    with open_session(root, env, api_url, token) as session:
+    reads = ReadRecorder(FsTree(root))  # a saved plan names the bytes it was computed from
+    with open_session(root, env, api_url, token, tree=reads) as session:
         plan = make_plan(session, options)
         if out is not None:
-            write_planfile(out, plan, session.api_url, env, options.as_dict())
+            write_planfile(out, plan, session.api_url, env, options.as_dict(), reads.digests)
     show_plan(plan, output.value)
     if out is not None and output is Output.text:
         err_console().print(f"Saved the plan to {out}; apply it with: seg apply {out}")
@@ -140,8 +150,8 @@ def apply_cmd(
     root, scope = resolve_workspace(workspace)
     options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes)
     if saved is not None:
+        check_options(saved, {"targets": list(target or []), "max_deletes": max_deletes})
         env = env or saved.get("env")
-        api_url = api_url or saved.get("api_url")
         scoped = saved.get("options") or {}
         options = PlanOptions(tuple(scoped.get("targets") or ()), scoped.get("scope"),
                               scoped.get("max_deletes"))  # fmt: skip
@@ -149,7 +159,11 @@ def apply_cmd(
 
     console = out_console()
     ttl = float(os.environ.get("SEG_LOCK_TTL", "60"))
-    with open_session(root, env, api_url, token) as session:
+    reads = ReadRecorder(FsTree(root))
+    with open_session(root, env, api_url, token, tree=reads) as session:
+        if saved is not None:  # before the lock: the reviewed tree, the same control plane
+            check_files(saved, reads.digests)
+            check_target(saved, session.api_url)
         label = planfile.name if planfile else session.workspace.digest[:12]
         with Lease(session.client, lease_info(label), ttl, lock_timeout) as lease:
             result = _plan_and_apply(session, options, saved, auto_approve, console)
