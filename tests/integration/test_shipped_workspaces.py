@@ -35,3 +35,21 @@ def test_quick_start_plans_and_applies_the_repo_workspace(tmp_path, monkeypatch)
     assert plan.exit_code == 2 and "Plan: 6 to add" in plan.output, plan.output
     assert runner.invoke(app, ["apply", "--auto-approve"]).exit_code == 0
     assert runner.invoke(app, ["plan", "--detailed-exitcode"]).exit_code == 0
+
+
+def test_a_copy_of_the_repository_workspace_leaves_a_users_state_behind(tmp_path, monkeypatch) -> None:
+    """The quick start leaves `.seg/` (the embedded control plane's state) in `workspace/`; a
+    test that copied it along would see "No changes". copy_repo_dir leaves it behind."""
+    user_tree = copy_repo_dir(REPO / "workspace", tmp_path / "user" / "workspace")
+    monkeypatch.setenv("AMPLITUDE_API_KEY", "demo-key")
+    monkeypatch.delenv("SEG_API_URL", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(app, ["apply", "-w", str(user_tree), "--auto-approve"]).exit_code == 0
+    assert (user_tree / ".seg" / "control-plane.db").is_file()  # the user's state
+    (user_tree / "seg.db").write_text("a server's database")
+    assert runner.invoke(app, ["plan", "-w", str(user_tree), "--detailed-exitcode"]).exit_code == 0
+
+    copied = copy_repo_dir(user_tree, tmp_path / "copy" / "workspace")
+    assert not (copied / ".seg").exists() and not (copied / "seg.db").exists()
+    fresh = runner.invoke(app, ["plan", "-w", str(copied), "--detailed-exitcode"])
+    assert fresh.exit_code == 2 and "Plan: 6 to add" in fresh.output, fresh.output
