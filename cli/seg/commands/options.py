@@ -14,6 +14,8 @@ __all__ = [
     "DebugOpt",
     "EnvOpt",
     "EventsOpt",
+    "MissingSecrets",
+    "MissingSecretsOpt",
     "Output",
     "OutputOpt",
     "TokenOpt",
@@ -54,6 +56,21 @@ TargetOpt = Annotated[
 MaxDeletesOpt = Annotated[
     int | None,
     typer.Option("--max-deletes", help="Block the plan if it destroys more than N resources."),
+]
+
+
+class MissingSecrets(StrEnum):
+    fail = "fail"
+    skip = "skip"
+
+
+MissingSecretsOpt = Annotated[
+    MissingSecrets,
+    typer.Option(
+        "--missing-secrets",
+        help="A ${env:…} that is not set: fail (default), or skip: plan the rest and mark "
+        "those values not compared (such a plan cannot be applied).",
+    ),
 ]
 EventsOpt = Annotated[Path, typer.Option("--events", help="A JSONL file of sample events.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]

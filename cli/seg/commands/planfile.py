@@ -18,7 +18,7 @@ from seg.engine.plan import Plan
 from seg.errors import ConfigError, StalePlan
 from seg.render.plan_json import plan_to_json
 
-__all__ = ["check_fresh", "read_planfile", "write_planfile"]
+__all__ = ["check_fresh", "read_planfile", "refuse_incomplete", "write_planfile"]
 
 KIND = "seg-saved-plan"
 
@@ -41,6 +41,19 @@ def read_planfile(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("type") != KIND:
         raise ConfigError(f"{path} is not a saved seg plan")
     return data
+
+
+def refuse_incomplete(saved: dict[str, Any]) -> None:
+    """A plan made with --missing-secrets=skip left values out: it is for reading, never
+    for applying."""
+    plan = saved.get("plan")
+    missing = plan.get("missing_variables") if isinstance(plan, dict) else None
+    if missing:
+        names = ", ".join(str(m) for m in missing)
+        raise ConfigError(
+            f"this saved plan was made with --missing-secrets=skip (not set: {names}) and did "
+            "not compare those values; it cannot be applied: plan again with them set"
+        )
 
 
 def _signature(change: dict[str, Any]) -> tuple[Any, ...]:

@@ -25,6 +25,8 @@ from seg.commands.options import (
     DebugOpt,
     EnvOpt,
     MaxDeletesOpt,
+    MissingSecrets,
+    MissingSecretsOpt,
     Output,
     OutputOpt,
     TargetOpt,
@@ -33,7 +35,7 @@ from seg.commands.options import (
     resolve_workspace,
     workspace_dir,
 )
-from seg.commands.planfile import check_fresh, read_planfile, write_planfile
+from seg.commands.planfile import check_fresh, read_planfile, refuse_incomplete, write_planfile
 from seg.commands.scaffold import scaffold
 from seg.commands.session import PlanOptions, Session, make_plan, open_session
 from seg.errors import ApplyFailed, ConfigError, PlanBlocked
@@ -69,10 +71,16 @@ def validate_cmd(
     ws = load(root, env)
     counts = Counter(r.kind.name for r in ws.resources)
     if output is Output.json:
-        write_json({"valid": True, "resources": len(ws.resources), "kinds": dict(counts)})
+        write_json({"valid": True, "resources": len(ws.resources), "kinds": dict(counts),
+                    "missing_variables": list(ws.missing_variables)})  # fmt: skip
         return
     detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no resources"
     out_console().print(f"Workspace {root} is valid: {len(ws.resources)} resources ({detail}).")
+    if ws.missing:
+        out_console().print(
+            f"Not set: {', '.join(ws.missing_variables)}. The {len(ws.missing)} value(s) from "
+            "them were checked for their place and type only; seg plan needs them."
+        )
 
 
 @handle_errors
@@ -88,12 +96,14 @@ def plan_cmd(
     ] = False,
     target: TargetOpt = None,
     max_deletes: MaxDeletesOpt = None,
+    missing_secrets: MissingSecretsOpt = MissingSecrets.fail,
     debug: DebugOpt = False,
 ) -> None:
     """Diff the workspace against the control plane and show what would change."""
     root, scope = resolve_workspace(workspace)
-    options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes)
-    with open_session(root, env, api_url, token) as session:
+    options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes,
+                          missing_secrets.value)  # fmt: skip
+    with open_session(root, env, api_url, token, options.missing_secrets) as session:
         plan = make_plan(session, options)
         if out is not None:
             write_planfile(out, plan, session.api_url, env, options.as_dict())
@@ -137,6 +147,8 @@ def apply_cmd(
 ) -> None:
     """Make the control plane match the workspace (or apply a saved plan)."""
     saved = read_planfile(planfile) if planfile is not None else None
+    if saved is not None:
+        refuse_incomplete(saved)
     root, scope = resolve_workspace(workspace)
     options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes)
     if saved is not None:
@@ -149,7 +161,7 @@ def apply_cmd(
 
     console = out_console()
     ttl = float(os.environ.get("SEG_LOCK_TTL", "60"))
-    with open_session(root, env, api_url, token) as session:
+    with open_session(root, env, api_url, token, "apply") as session:
         label = planfile.name if planfile else session.workspace.digest[:12]
         with Lease(session.client, lease_info(label), ttl, lock_timeout) as lease:
             result = _plan_and_apply(session, options, saved, auto_approve, console)
