@@ -51,7 +51,11 @@ TokenOpt = Annotated[
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="text, json or markdown.")]
 TargetOpt = Annotated[
     list[str] | None,
-    typer.Option("--target", help="Only this address and what is beneath it (repeatable)."),
+    typer.Option(
+        "--target",
+        help="Only this address, what is beneath it, and the pending changes it depends on "
+        "(repeatable; an address nothing has is an error).",
+    ),
 ]
 MaxDeletesOpt = Annotated[
     int | None,
