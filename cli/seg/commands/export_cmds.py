@@ -33,8 +33,9 @@ def _target(root: Path, slug: str | None, env: str | None, merge: bool
             )
         declared, unread = declared_addresses(root)
         for problem in unread:
-            err_console().print(f"warning: {escape(str(problem))} (not read: what it declares "
-                                "may be exported again)")  # fmt: skip
+            where = f"{problem.file}:{problem.line}:{problem.col}"
+            err_console().print(escape(f"warning: {where}: not read ({problem.message}); what "
+                                       "it declares may be exported again"))  # fmt: skip
         return config, declared
     if root.exists() and any(root.iterdir()):
         raise ConfigError(f"{root} is not empty and has no seg.yaml")
