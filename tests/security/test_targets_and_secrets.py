@@ -39,11 +39,11 @@ def _no_seg_settings(clean_seg_env: None, monkeypatch: pytest.MonkeyPatch) -> No
         # The parent is part of the address, printed in clear in every plan: a secret there
         # would be published (or would break every output through the filter).
         ("kind: Destination\nname: leak\nspec:\n  source: ${env:SEG_TOKEN}\n  catalog: a\n",
-         "b.yaml:4:11: error: source cannot take a value from the environment"),
+         "b.yaml:4:11: error: source: the value from the environment (${env:…}) cannot be used here"),
         # A file named by the environment is read before anything is sent.
         ("kind: Model\nname: leak\nspec:\n  source: web\n  query_file: ${env:SEG_TOKEN}\n"
          "  identifier_column: id\n",
-         "b.yaml:5:15: error: query_file cannot take a value from the environment"),
+         "b.yaml:5:15: error: query_file: the value from the environment (${env:…}) cannot be used here"),
     ],
 )  # fmt: skip
 def test_an_address_or_a_file_from_the_environment_is_refused(

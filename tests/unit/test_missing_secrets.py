@@ -116,9 +116,9 @@ spec: {source: wh, query: '${env:SQL}', identifier_column: '${env:IDCOL}'}
 @pytest.mark.parametrize(
     ("spec", "where"),
     [
-        ("  source: ${env:SRC}\n  catalog: a\n", "a.yaml:8:11: error: source cannot take a value"),
+        ("  source: ${env:SRC}\n  catalog: a\n", "a.yaml:8:11: error: source: the value from the environment"),
         ("  source: web\n  query_file: ${env:SQL_FILE}\n  identifier_column: id\n",
-         "a.yaml:9:15: error: query_file cannot take a value"),
+         "a.yaml:9:15: error: query_file: the value from the environment"),
     ],
 )  # fmt: skip
 def test_addresses_and_files_take_no_value_from_the_environment(

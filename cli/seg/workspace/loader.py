@@ -328,8 +328,8 @@ def _env_in_structure(doc: YamlDocument, kind: Kind, shown: str, result: Interpo
         if field_name == kind.parent_field or field_name.endswith("_file"):
             line, col = doc.mark(path)
             message = (
-                f"{field_name} cannot take a value from the environment (${{env:…}}): "
-                "it names a resource or a file, which must be known without secrets"
+                f"{field_name}: the value from the environment (${{env:…}}) cannot be used "
+                "here: it names a resource or a file, which must be known without secrets"
             )
             out.append(Diagnostic(shown, line, col, message, "interpolation"))
     return out
