@@ -77,9 +77,11 @@ def validate_cmd(
     detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no resources"
     out_console().print(f"Workspace {root} is valid: {len(ws.resources)} resources ({detail}).")
     if ws.missing:
+        n = len(ws.missing)
+        values = f"{n} value{'s' if n != 1 else ''} from the environment"
         out_console().print(
-            f"Not set: {', '.join(ws.missing_variables)}. The {len(ws.missing)} value(s) from "
-            "them were checked for their place and type only; seg plan needs them."
+            f"Not set: {', '.join(ws.missing_variables)}. {values} checked for place and type "
+            "only (seg plan and seg apply need every value)."
         )
 
 
