@@ -73,7 +73,7 @@ def test_a_target_brings_its_missing_source_and_applies_without_a_404(root: Path
     assert data["targets"] == ["web/amplitude"]
     assert [(c["address"], c["action"], c["included_by"]) for c in data["changes"]] == [
         ("web", "create", ["web/amplitude"]),
-        ("web/amplitude", "create", None),
+        ("web/amplitude", "create", []),
     ]
     markdown = seg(root, "plan", "--target", "web/amplitude", "-o", "markdown", env=env).stdout
     assert "**Plan (targeted: web/amplitude): 2 to add" in markdown

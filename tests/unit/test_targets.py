@@ -158,7 +158,7 @@ def test_every_view_says_the_plan_is_targeted_and_why_a_change_is_there() -> Non
     assert data["targets"] == ["web/amp"]
     by_address = {c["address"]: c for c in data["changes"]}
     assert by_address["web"]["included_by"] == ["web/amp"]
-    assert by_address["web/amp"]["included_by"] is None
+    assert by_address["web/amp"]["included_by"] == []
 
 
 def test_a_targeted_plan_without_changes_says_so() -> None:
@@ -178,3 +178,18 @@ def test_a_blocked_dependency_is_pulled_in_so_the_plan_is_blocked() -> None:
     assert actions(plan)["web"] == ("blocked", ("web/amp",))
     assert plan.blocked == 1
     assert plan.changes[0].action is Action.BLOCKED
+
+
+def test_a_targeted_plan_lists_only_its_own_values_not_compared() -> None:
+    desired = [
+        DesiredResource(SRC, "web", {"catalog": "js", "settings": {"k": "${env:A}"}},
+                        unknown_paths=frozenset({("settings", "k")})),
+        DesiredResource(SRC, "ios", {"catalog": "ios", "settings": {"k": "${env:B}"}},
+                        unknown_paths=frozenset({("settings", "k")})),
+        want(DST, "web/amp", catalog="amplitude"),
+    ]  # fmt: skip
+    full = compute_plan("ws", desired, [have(SRC, "web", catalog="js")])
+    assert full.not_compared == (("ios", "settings.k"), ("web", "settings.k"))
+    plan = target_plan(full, ["web/amp"])
+    assert plan.not_compared == ()  # web is present: its unknown value is not the target's
+    assert target_plan(full, ["web"]).not_compared == (("web", "settings.k"),)

@@ -11,7 +11,7 @@ from seg.errors import ConfigError
 from seg.model.clip import MAX_ECHO, clip_repr
 from seg.model.refs import references
 
-__all__ = ["apply_delete_budget", "check_targets", "restrict", "target_plan", "under_targets"]
+__all__ = ["apply_delete_budget", "check_targets", "restrict", "target_plan"]
 
 Key = tuple[str, str]
 # What a change may pull into a targeted plan: what it creates, changes or replaces (a
@@ -25,12 +25,9 @@ def restrict(plan: Plan, keep: Callable[[Change], bool]) -> Plan:
 
 
 def _covers(target: str, address: str) -> bool:
+    """A target covers its own address and everything beneath it (``web`` covers
+    ``web/amplitude``)."""
     return address == target or address.startswith(target + "/")
-
-
-def under_targets(targets: list[str]) -> Callable[[Change], bool]:
-    """A change to a target or to anything beneath it (``web`` covers ``web/amplitude``)."""
-    return lambda c: any(_covers(t, c.address) for t in targets)
 
 
 def check_targets(targets: Sequence[str], addresses: Collection[str]) -> None:
@@ -103,7 +100,10 @@ def target_plan(plan: Plan, targets: Sequence[str]) -> Plan:
         for c in plan.changes
         if c.key in direct or c.key in included
     )
-    return replace(plan, changes=changes, targets=tuple(targets))
+    kept = {c.address for c in changes}
+    unknown = tuple((address, path) for address, path in plan.not_compared
+                    if address in kept or any(_covers(t, address) for t in targets))  # fmt: skip
+    return replace(plan, changes=changes, targets=tuple(targets), not_compared=unknown)
 
 
 def apply_delete_budget(plan: Plan, max_deletes: int | None) -> Plan:

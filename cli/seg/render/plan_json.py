@@ -26,7 +26,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "etag": change.etag or None,
                 "unmanaged_fields": change.unmanaged,
                 "access_change": change.kind.access,
-                "included_by": list(change.included_by) or None,
+                "included_by": list(change.included_by),
                 "not_compared": [format_path(p) for p in change.not_compared],
                 "field_changes": [
                     {
