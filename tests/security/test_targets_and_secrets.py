@@ -114,3 +114,23 @@ def test_validate_without_secrets_never_echoes_them_when_they_are_set_elsewhere(
     assert result.exit_code == 1
     assert "b.yaml:14:3: error: unknown key 'enabeld'" in result.output
     assert TOKEN not in result.output
+
+
+def test_a_huge_unset_variable_name_is_cut_wherever_it_is_named(
+    write_workspace, tmp_path: Path
+) -> None:
+    # An unset variable is no validate error any more, so the name is quoted by validate's
+    # note, plan's refusal, a skip plan (text, JSON, saved) and apply's refusal of it.
+    name = "A" * 1_000_000
+    root = write_workspace({"a.yaml": SOURCE.replace(
+        "{catalog: javascript}", "{catalog: javascript, settings: {a: '${env:%s}'}}" % name)})
+    planfile = tmp_path / "plan.json"
+    outputs = [seg(root, "validate"), seg(root, "plan"), seg(root, "apply", "--auto-approve"),
+               seg(root, "plan", "--missing-secrets=skip", "--out", str(planfile)),
+               seg(root, "plan", "--missing-secrets=skip", "-o", "json"),
+               seg(root, "apply", str(planfile))]  # fmt: skip
+    assert [r.exit_code for r in outputs] == [0, 1, 1, 0, 0, 1]
+    for result in outputs:
+        assert "A" * 81 not in result.output
+        assert "A" * 80 + "…" in result.output
+    assert "A" * 81 not in planfile.read_text()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from seg.errors import WorkspaceInvalid
-from seg.model.clip import clip_repr
+from seg.model.clip import clip, clip_repr
 from seg.model.kinds import KINDS, Kind
 from seg.model.paths import MISSING, AnyPath, get_path, set_path
 from seg.model.resource import DesiredResource, Origin
@@ -39,7 +39,8 @@ __all__ = [
 
 @dataclass(frozen=True, order=True)
 class MissingVariable:
-    """A ``${env:NAME}`` whose variable is not set, and where it is used."""
+    """A ``${env:NAME}`` whose variable is not set, and where it is used (the name cut to
+    80 characters: every message that names it quotes it)."""
 
     name: str
     file: str
@@ -272,7 +273,7 @@ def _load_document(
                                      unchecked)  # fmt: skip
     if problems:  # every problem of the document at once, whatever a variable holds
         return None, sorted(set(problems))
-    ctx.missing.extend(MissingVariable(name, shown, *doc.mark(path))
+    ctx.missing.extend(MissingVariable(clip(name), shown, *doc.mark(path))
                        for path, name in result.missing)  # fmt: skip
     name = doc.value["name"]
     address = f"{spec[kind.parent_field]}/{name}" if kind.parent_field else name
