@@ -122,8 +122,9 @@ def test_a_huge_unset_variable_name_is_cut_wherever_it_is_named(
     # An unset variable is no validate error any more, so the name is quoted by validate's
     # note, plan's refusal, a skip plan (text, JSON, saved) and apply's refusal of it.
     name = "A" * 1_000_000
-    root = write_workspace({"a.yaml": SOURCE.replace(
-        "{catalog: javascript}", "{catalog: javascript, settings: {a: '${env:%s}'}}" % name)})
+    document = SOURCE.replace("{catalog: javascript}",
+                              "{catalog: javascript, settings: {a: '${env:NAME}'}}")  # fmt: skip
+    root = write_workspace({"a.yaml": document.replace("NAME", name)})
     planfile = tmp_path / "plan.json"
     outputs = [seg(root, "validate"), seg(root, "plan"), seg(root, "apply", "--auto-approve"),
                seg(root, "plan", "--missing-secrets=skip", "--out", str(planfile)),
