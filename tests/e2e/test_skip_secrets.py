@@ -62,7 +62,7 @@ def test_skip_plans_everything_else_and_marks_the_values_not_compared(root: Path
     assert changes["web/new"]["action"] == "create"
 
     markdown = seg(root, "plan", "--missing-secrets=skip", "-o", "markdown", env=env).stdout
-    assert "- `web/hook` `settings.token`: not compared" in markdown
+    assert "- <code>web/hook</code> <code>settings.token</code>: not compared" in markdown
     assert "# not compared (variable not set): settings.api_key" in markdown
     detailed = seg(root, "plan", "--missing-secrets=skip", "--detailed-exitcode", env=env)
     assert detailed.returncode == 2

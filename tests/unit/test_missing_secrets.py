@@ -173,7 +173,7 @@ def test_a_create_shows_its_unknown_values_as_not_compared_in_every_view(write_w
     assert text.endswith("4 values not compared (not set: AMP_KEY, HOST, MODE, TITLE); this plan "
                          "cannot be applied.")  # fmt: skip
     markdown = render_plan_markdown(plan)
-    assert "- `web/amp` `settings.api_key`: not compared" in markdown
+    assert "- <code>web/amp</code> <code>settings.api_key</code>: not compared" in markdown
     assert "4 values not compared" in markdown
     data = plan_to_json(plan)
     assert data["missing_variables"] == ["AMP_KEY", "HOST", "MODE", "TITLE"]
@@ -188,3 +188,13 @@ def test_with_every_variable_set_nothing_is_unknown(write_workspace) -> None:
     ws, plan = _plan(write_workspace, [], environ)
     assert ws.missing == () and plan.not_compared == ()
     assert all(c.not_compared == () for c in plan.changes)
+
+
+def test_a_hostile_settings_key_is_escaped_in_the_markdown_list(write_workspace) -> None:
+    text = ("kind: Source\nname: web\nspec:\n  catalog: js\n"
+            "  settings: {'</code><img src=x onerror=alert(1)>`': '${env:K}'}\n")  # fmt: skip
+    ws = load_workspace(write_workspace({"a.yaml": text}), None, {})
+    markdown = render_plan_markdown(compute_plan("acme", ws.resources, []))
+    (line,) = [line for line in markdown.splitlines() if line.startswith("- <code>web</code>")]
+    assert "<img" not in line  # the list is HTML: the key is escaped there
+    assert "&lt;/code&gt;&lt;img src=x onerror=alert(1)&gt;" in line

@@ -124,7 +124,7 @@ class Plan:
     changes: tuple[Change, ...]
     workspace_digest: str = ""
     resource_count: int = 0
-    # --target: the addresses the plan was narrowed to (and what they depend on).
+    # --target: the addresses the plan was narrowed to (what they depend on is included).
     targets: tuple[str, ...] = ()
     # --missing-secrets=skip: the ${env:…} variables that were not set. Such a plan is shown,
     # never applied.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 
 from seg.engine.plan import Plan
@@ -34,7 +35,9 @@ def _not_compared(plan: Plan) -> list[str]:
     if not plan.not_compared:
         return []
     lines = ["", f"**{not_compared_note(plan)}**", ""]
-    return lines + [f"- `{address}` `{path}`: not compared" for address, path in plan.not_compared]
+    # a settings key may hold anything: escaped, it cannot break out into the comment
+    return lines + [f"- <code>{address}</code> <code>{html.escape(path)}</code>: not compared"
+                    for address, path in plan.not_compared]  # fmt: skip
 
 
 def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS) -> str:
