@@ -66,7 +66,6 @@ CASES = {
     "bad-interpolation.yaml": "kind: Source\nname: s\nspec: {catalog: x, settings: {a: '${"
     f"{BIG}}}'}}}}\n",
     "undefined-var.yaml": f"kind: Source\nname: s\nspec: {{catalog: x, settings: {{a: '${{var:{BIG}}}'}}}}\n",
-    "unset-env.yaml": f"kind: Source\nname: s\nspec: {{catalog: x, settings: {{a: '${{env:{BIG}}}'}}}}\n",
     "duplicate-key.yaml": "kind: Source\nname: s\nspec:\n  catalog: x\n  settings:\n"
     f"    ? {BIG}\n    : 1\n    ? {BIG}\n    : 2\n",
     "bad-int.yaml": f"kind: Source\nname: s\nspec: {{catalog: x, settings: {{a: !!int {BIG}}}}}\n",

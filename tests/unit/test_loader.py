@@ -78,8 +78,6 @@ def test_core_schema_keeps_yes_and_dates_as_strings(write_workspace) -> None:
          "a.yaml:3:7: error: YAML tag 'tag:yaml.org,2002:python/object:os.system' is not allowed"),
         ("kind: Source\nname: web\nspec: {catalog: !custom js}\n",
          "a.yaml:3:17: error: YAML tag '!custom' is not allowed"),
-        ("kind: Source\nname: web\nspec:\n  catalog: js\n  settings: {k: '${env:NOPE}'}\n",
-         "a.yaml:5:17: error: environment variable NOPE is not set"),
         ("kind: Source\nname: web\nspec:\n  catalog: js\n  settings: {k: '${var:nope}'}\n",
          "a.yaml:5:17: error: variable 'nope' is not defined"),
         ("kind: Source\nname: web\nspec:\n  catalog: js\n  settings: {k: '${shell:ls}'}\n",

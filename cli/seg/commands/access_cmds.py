@@ -17,7 +17,7 @@ from seg.commands.options import (
     WorkspaceOpt,
     workspace_dir,
 )
-from seg.commands.session import open_session
+from seg.commands.session import open_control
 from seg.render.plan_text import Line, write_lines
 
 __all__ = ["register"]
@@ -36,8 +36,8 @@ def explain_cmd(
     debug: DebugOpt = False,
 ) -> None:
     """A user's effective roles per source: their own and their groups' bindings, combined."""
-    with open_session(workspace_dir(workspace), env, api_url, token) as session:
-        result = session.client.explain_access(user)
+    with open_control(workspace_dir(workspace), env, api_url, token) as client:
+        result = client.explain_access(user)
     if output is Output.json:
         write_json(result)
         return

@@ -23,7 +23,7 @@ from seg.commands.options import (
     WorkspaceOpt,
     workspace_dir,
 )
-from seg.commands.session import connect
+from seg.commands.session import connect_config
 from seg.engine.diff import compute_plan, same
 from seg.engine.plan import Plan
 from seg.engine.secrets import SecretKey, secret_questions
@@ -31,6 +31,7 @@ from seg.errors import ConfigError
 from seg.model.paths import MISSING, format_path, get_path, set_path
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.secrets import DIGEST_PREFIX, holds_digest
+from seg.workspace.config import read_config
 
 __all__ = ["register"]
 
@@ -75,32 +76,39 @@ def _as_desired(res: CurrentResource) -> DesiredResource:
     return DesiredResource(res.kind, res.address, fields, frozenset(), res.protect)
 
 
-def _revisions(root: Path, base: str, head: str) -> Plan:
+def _known(resources: tuple[DesiredResource, ...]) -> list[DesiredResource]:
+    """Both revisions are read in one environment: a ``${env:…}`` that is not set keeps its
+    reference's text on both sides, so the diff compares references where it has no
+    values (a renamed variable is a change, shown as (sensitive) like any secret)."""
+    return [replace(r, unknown_paths=frozenset()) for r in resources]
+
+
+def _revisions(root: Path, base: str, head: str, env: str | None) -> Plan:
     from seg.ci.gittree import GitTree, open_repo
 
     repo, subdir = open_repo(root)
     trees = [GitTree(repo, rev, subdir) for rev in (base, head)]
-    loaded = [load(root, None, tree=t) if t.exists else None for t in trees]
+    loaded = [load(root, env, tree=t) if t.exists else None for t in trees]
     if loaded[1] is None:
         raise ConfigError(f"no seg workspace at {subdir or '.'} in {head}")
-    declared = list(loaded[0].resources) if loaded[0] else []
+    declared = _known(loaded[0].resources) if loaded[0] else []
     before = [_as_current(r) for r in declared]
     ws = loaded[1]
-    matched = _local_matches(declared, list(ws.resources), before)
-    return compute_plan(ws.config.workspace, ws.resources, before, ws.digest,
+    desired = _known(ws.resources)
+    matched = _local_matches(declared, desired, before)
+    return compute_plan(ws.config.workspace, desired, before, ws.digest,
                         ws.config.model_change_policy, matched)  # fmt: skip
 
 
 def _environments(root: Path, envs: list[str], api_url: str | None, token: str | None) -> Plan:
     states = []
-    for env in envs:
-        ws = load(root, env)
-        client, _ = connect(ws, api_url, token, env)
+    for env in envs:  # live state only: seg.yaml is all it reads
+        client, _ = connect_config(read_config(root, env), api_url, token, env)
         try:
-            states.append((ws, client.read_state()))
+            states.append(client.read_state())
         finally:
             client.close()
-    (source_ws, source), (_, target) = states
+    source, target = states
     desired = [_as_desired(r) for r in source if r.address not in r.kind.system_names]
     # Compare values only: ownership (what seg manages in each) is not a difference.
     current = [replace(r, managed=frozenset()) for r in target]
@@ -112,7 +120,12 @@ def diff_cmd(
     base: Annotated[str | None, typer.Option("--base", help="Base git revision.")] = None,
     head: Annotated[str, typer.Option("--head", help="Head git revision.")] = "HEAD",
     env: Annotated[
-        list[str] | None, typer.Option("--env", help="Two environments: --env dev --env prod.")
+        list[str] | None,
+        typer.Option(
+            "--env",
+            help="With --base: the environment both revisions are read in. Without: two "
+            "environments to compare live, --env dev --env prod.",
+        ),
     ] = None,
     workspace: WorkspaceOpt = None,
     api_url: ApiUrlOpt = None,
@@ -122,14 +135,15 @@ def diff_cmd(
 ) -> None:
     """What differs between two revisions, or between two environments' live state."""
     root = workspace_dir(workspace)
-    if env:
-        if len(env) != 2 or base is not None:
-            raise ConfigError("give --base REF [--head REF], or --env A --env B")
+    if base is not None:
+        if env and len(env) > 1:
+            raise ConfigError("with --base, give at most one --env: the environment both "
+                              "revisions are read in")  # fmt: skip
+        plan = _revisions(root, base, head, env[0] if env else None)
+    elif env and len(env) == 2:
         plan = _environments(root, env, api_url, token)
-    elif base is not None:
-        plan = _revisions(root, base, head)
     else:
-        raise ConfigError("give --base REF [--head REF], or --env A --env B")
+        raise ConfigError("give --base REF [--head REF] [--env NAME], or --env A --env B")
     show_plan(plan, output.value)
     if plan.has_changes:
         raise typer.Exit(2)

@@ -7,32 +7,42 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from seg.commands.console import err_console, handle_errors, load, out_console
+from seg.commands.console import err_console, handle_errors, out_console
 from seg.commands.options import ApiUrlOpt, DebugOpt, EnvOpt, TokenOpt, WorkspaceOpt, workspace_dir
-from seg.commands.session import connect
+from seg.commands.session import connect_config
 from seg.errors import ConfigError
-from seg.workspace.config import WorkspaceConfig
+from seg.workspace.config import WorkspaceConfig, read_config
 from seg.workspace.export import render_export, secrets_listing
-from seg.workspace.loader import Workspace
+from seg.workspace.loader import declared_addresses
 
 __all__ = ["register"]
 
 
-def _target(root: Path, slug: str | None, env: str | None, merge: bool) -> Workspace:
+def _target(root: Path, slug: str | None, env: str | None, merge: bool
+            ) -> tuple[WorkspaceConfig, set[tuple[str, str]]]:  # fmt: skip
+    """The workspace to export into and what it declares already. Only seg.yaml is loaded,
+    and resource files are read for their addresses alone: exporting needs no secret and
+    no valid tree."""
     if (root / "seg.yaml").is_file():
-        ws = load(root, env)
+        config = read_config(root, env)
         if not merge:
             raise ConfigError(
                 f"{root} already holds a workspace; use --merge to add what is missing"
             )
-        return ws
+        declared, unread = declared_addresses(root)
+        for problem in unread:
+            where = f"{problem.file}:{problem.line}:{problem.col}"
+            err_console().print(escape(f"warning: {where}: not read ({problem.message}); what "
+                                       "it declares may be exported again"))  # fmt: skip
+        return config, declared
     if root.exists() and any(root.iterdir()):
         raise ConfigError(f"{root} is not empty and has no seg.yaml")
     slug = slug or os.environ.get("SEG_WORKSPACE")
     if not slug:
         raise ConfigError("name the workspace to export: --slug SLUG (or SEG_WORKSPACE)")
-    return Workspace(WorkspaceConfig(root=root, workspace=slug, api_url=""), (), "")
+    return WorkspaceConfig(root=root, workspace=slug, api_url=""), set()
 
 
 @handle_errors
@@ -49,19 +59,17 @@ def export_cmd(
 ) -> None:
     """Write the live workspace as YAML (secrets become ${env:…} placeholders)."""
     root = workspace_dir(workspace)
-    target = _target(root, slug, env, merge)
-    if not target.config.api_url and not (api_url or os.environ.get("SEG_API_URL")):
+    config, declared = _target(root, slug, env, merge)
+    if not config.api_url and not (api_url or os.environ.get("SEG_API_URL")):
         raise ConfigError("exporting into an empty directory needs --api-url (or SEG_API_URL)")
-    client, _ = connect(target, api_url, token)
+    client, _ = connect_config(config, api_url, token)
     try:
         live = client.read_state()
     finally:
         client.close()
-    declared = {(r.kind.name, r.address) for r in target.resources}
     missing = [r for r in live if (r.kind.name, r.address) not in declared
                and r.address not in r.kind.system_names]  # fmt: skip
-    export = render_export(target.config.workspace, missing, with_config=not target.resources
-                           and not (root / "seg.yaml").exists())  # fmt: skip
+    export = render_export(config.workspace, missing, with_config=not (root / "seg.yaml").exists())
     if export.secrets:
         export.files["secrets.env.example"] = secrets_listing(export)
     for rel, text in sorted(export.files.items()):
@@ -71,7 +79,7 @@ def export_cmd(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     console = out_console()
-    console.print(f"Exported {len(missing)} resources of workspace {target.config.workspace} "
+    console.print(f"Exported {len(missing)} resources of workspace {config.workspace} "
                   f"to {root} ({len(export.files)} files).")  # fmt: skip
     if export.secrets:
         err_console().print(

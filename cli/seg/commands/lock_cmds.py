@@ -15,7 +15,7 @@ from seg.commands.options import (
     WorkspaceOpt,
     workspace_dir,
 )
-from seg.commands.session import open_session
+from seg.commands.session import open_control
 
 __all__ = ["register"]
 
@@ -32,9 +32,9 @@ def status_cmd(
     debug: DebugOpt = False,
 ) -> None:
     """Who holds the workspace lock, if anyone."""
-    with open_session(workspace_dir(workspace), env, api_url, token) as session:
-        lock = session.client.lock_status()
-        name = session.client.workspace
+    with open_control(workspace_dir(workspace), env, api_url, token) as client:
+        lock = client.lock_status()
+        name = client.workspace
     if output is Output.json:
         write_json({"workspace": name, "lock": lock})
     elif lock is None:
@@ -61,9 +61,9 @@ def release_cmd(
 ) -> None:
     """Break the workspace lock (needs a workspace:owner token; a user's token also needs the
     workspace_owner role)."""
-    with open_session(workspace_dir(workspace), env, api_url, token) as session:
-        session.client.release_lock(None)
-        name = session.client.workspace
+    with open_control(workspace_dir(workspace), env, api_url, token) as client:
+        client.release_lock(None)
+        name = client.workspace
     out_console().print(f"Released the lock on workspace {name}.")
 
 

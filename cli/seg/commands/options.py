@@ -14,6 +14,8 @@ __all__ = [
     "DebugOpt",
     "EnvOpt",
     "EventsOpt",
+    "MissingSecrets",
+    "MissingSecretsOpt",
     "Output",
     "OutputOpt",
     "TokenOpt",
@@ -49,11 +51,30 @@ TokenOpt = Annotated[
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="text, json or markdown.")]
 TargetOpt = Annotated[
     list[str] | None,
-    typer.Option("--target", help="Only this address and what is beneath it (repeatable)."),
+    typer.Option(
+        "--target",
+        help="Only this address, what is beneath it, and the pending changes it depends on "
+        "(repeatable; an address nothing has is an error).",
+    ),
 ]
 MaxDeletesOpt = Annotated[
     int | None,
     typer.Option("--max-deletes", help="Block the plan if it destroys more than N resources."),
+]
+
+
+class MissingSecrets(StrEnum):
+    fail = "fail"
+    skip = "skip"
+
+
+MissingSecretsOpt = Annotated[
+    MissingSecrets,
+    typer.Option(
+        "--missing-secrets",
+        help="A ${env:…} that is not set: fail (default), or skip: plan the rest and mark "
+        "those values not compared (such a plan cannot be applied).",
+    ),
 ]
 EventsOpt = Annotated[Path, typer.Option("--events", help="A JSONL file of sample events.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]

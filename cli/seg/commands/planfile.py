@@ -33,6 +33,7 @@ __all__ = [
     "check_options",
     "check_target",
     "read_planfile",
+    "refuse_incomplete",
     "write_planfile",
 ]
 
@@ -143,6 +144,19 @@ def _shown(value: Any) -> str:
     if value is None or value == []:
         return "(none)"
     return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def refuse_incomplete(saved: dict[str, Any]) -> None:
+    """A plan made with --missing-secrets=skip left values out: it is for reading, never
+    for applying."""
+    plan = saved.get("plan")
+    missing = plan.get("missing_variables") if isinstance(plan, dict) else None
+    if missing:
+        names = ", ".join(str(m) for m in missing)
+        raise ConfigError(
+            f"this saved plan was made with --missing-secrets=skip (not set: {names}) and did "
+            "not compare those values; it cannot be applied: plan again with them set"
+        )
 
 
 def _signature(change: dict[str, Any]) -> tuple[Any, ...]:

@@ -6,26 +6,36 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seg.commands.console import load
 from seg.engine.diff import compute_plan
 from seg.engine.plan import Change, Plan
-from seg.engine.scope import apply_delete_budget, restrict, under_targets
+from seg.engine.scope import apply_delete_budget, check_targets, restrict, target_plan
 from seg.engine.secrets import SecretKey, secret_questions
 from seg.errors import ConfigError
 from seg.model.resource import CurrentResource
 from seg.model.urls import redact_url
 from seg.policy.models import stricter
+from seg.workspace.config import WorkspaceConfig, read_config
 from seg.workspace.loader import Workspace
 from seg.workspace.tree import Tree
 
 if TYPE_CHECKING:
     from seg.client.http import ControlPlaneClient
 
-__all__ = ["PlanOptions", "Session", "connect", "make_plan", "open_session"]
+__all__ = [
+    "PlanOptions",
+    "Session",
+    "connect",
+    "connect_config",
+    "make_plan",
+    "open_control",
+    "open_session",
+    "require_secrets",
+]
 
 
 @dataclass
@@ -39,11 +49,17 @@ def connect(
     workspace: Workspace, api_url: str | None, token: str | None, env: str | None = None
 ) -> tuple[ControlPlaneClient, str]:
     """The client for the chosen control plane: --api-url, else $SEG_API_URL, else seg.yaml."""
+    return connect_config(workspace.config, api_url, token, env)
+
+
+def connect_config(
+    config: WorkspaceConfig, api_url: str | None, token: str | None, env: str | None = None
+) -> tuple[ControlPlaneClient, str]:
+    """``connect`` from ``seg.yaml``'s settings alone."""
     import httpx  # the network stack loads only for commands that use it
 
     from seg.client.http import ControlPlaneClient
 
-    config = workspace.config
     url = api_url or os.environ.get("SEG_API_URL") or config.api_url
     if url == "embedded":
         from seg.embedded import open_embedded  # the server stack loads only when needed
@@ -53,7 +69,7 @@ def connect(
         raise ConfigError(
             f"API URL {redact_url(url)!r} must be 'embedded' or start with http:// or https://"
         )
-    env = env or workspace.config.env
+    env = env or config.env
     per_env = f"SEG_TOKEN_{env.upper().replace('-', '_')}" if env else ""
     token = token or (os.environ.get(per_env) if per_env else None) or os.environ.get("SEG_TOKEN")
     if not token:
@@ -87,9 +103,13 @@ def _retry_budget() -> float:
 
 @contextmanager
 def open_session(
-    root: Path, env: str | None, api_url: str | None, token: str | None, tree: Tree | None = None
-) -> Iterator[Session]:
+    root: Path, env: str | None, api_url: str | None, token: str | None,
+    missing_secrets: str = "fail", tree: Tree | None = None,
+) -> Iterator[Session]:  # fmt: skip
+    """Load the workspace (refusing missing secrets unless ``missing_secrets`` is ``skip``),
+    then connect."""
     workspace = load(root, env, tree=tree)
+    require_secrets(workspace, missing_secrets)
     client, url = connect(workspace, api_url, token)
     try:
         yield Session(workspace, client, url)
@@ -97,16 +117,50 @@ def open_session(
         client.close()
 
 
+@contextmanager
+def open_control(
+    root: Path, env: str | None, api_url: str | None, token: str | None
+) -> Iterator[ControlPlaneClient]:
+    """The control plane of ``seg.yaml`` alone, for commands that only talk to it: no
+    resource file is read and no secret is needed."""
+    client, _ = connect_config(read_config(root, env), api_url, token, env)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def require_secrets(workspace: Workspace, missing_secrets: str = "fail") -> None:
+    """One line naming every ``${env:…}`` variable that is not set (and where it is first
+    used), unless ``missing_secrets`` is ``skip``. ``fail`` is seg plan's default, ``apply``
+    the same refusal for seg apply (which has no way around it)."""
+    if not workspace.missing or missing_secrets == "skip":
+        return
+    first: dict[str, str] = {}
+    for missing in workspace.missing:
+        first.setdefault(missing.name, missing.where)
+    names = ", ".join(f"{name} (used at {where})" for name, where in sorted(first.items()))
+    noun = "variable" if len(first) == 1 else "variables"
+    them = "it" if len(first) == 1 else "them"
+    hint = (f"set {them}, or plan without those values with --missing-secrets=skip"
+            if missing_secrets == "fail"
+            else f"set {them}: seg apply needs every value")  # fmt: skip
+    raise ConfigError(f"environment {noun} not set: {names}; {hint}")
+
+
 @dataclass(frozen=True)
 class PlanOptions:
-    """How to narrow a plan: targets, a sub-directory scope, a delete budget."""
+    """How to narrow a plan: targets, a sub-directory scope, a delete budget; and whether
+    values whose variable is not set fail the plan or are left out of it."""
 
     targets: tuple[str, ...] = ()
     scope: str | None = None  # a directory inside the workspace
     max_deletes: int | None = None
+    missing_secrets: str = "fail"  # or "skip"
 
     def as_dict(self) -> dict[str, object]:
-        return {"targets": list(self.targets), "scope": self.scope, "max_deletes": self.max_deletes}
+        return {"targets": list(self.targets), "scope": self.scope, "max_deletes": self.max_deletes,
+                "missing_secrets": self.missing_secrets}  # fmt: skip
 
 
 def _in_scope(scope: str) -> Callable[[Change], bool]:
@@ -127,8 +181,12 @@ def make_plan(session: Session, options: PlanOptions | None = None) -> Plan:
     current = session.client.read_state()
     matched, digest = ask_secrets(session, current)
     plan = compute_plan(ws.config.workspace, ws.resources, current, digest, policy, matched)
+    if ws.missing:
+        plan = replace(plan, missing_variables=ws.missing_variables)
     if options.targets:
-        plan = restrict(plan, under_targets(list(options.targets)))
+        addresses = [r.address for r in ws.resources] + [r.address for r in current]
+        check_targets(options.targets, addresses)
+        plan = target_plan(plan, options.targets)
     if options.scope:
         plan = restrict(plan, _in_scope(options.scope))
     return apply_delete_budget(plan, options.max_deletes)

@@ -25,6 +25,8 @@ from seg.commands.options import (
     DebugOpt,
     EnvOpt,
     MaxDeletesOpt,
+    MissingSecrets,
+    MissingSecretsOpt,
     Output,
     OutputOpt,
     TargetOpt,
@@ -40,6 +42,7 @@ from seg.commands.planfile import (
     check_options,
     check_target,
     read_planfile,
+    refuse_incomplete,
     write_planfile,
 )
 from seg.commands.scaffold import scaffold
@@ -78,10 +81,18 @@ def validate_cmd(
     ws = load(root, env)
     counts = Counter(r.kind.name for r in ws.resources)
     if output is Output.json:
-        write_json({"valid": True, "resources": len(ws.resources), "kinds": dict(counts)})
+        write_json({"valid": True, "resources": len(ws.resources), "kinds": dict(counts),
+                    "missing_variables": list(ws.missing_variables)})  # fmt: skip
         return
     detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no resources"
     out_console().print(f"Workspace {root} is valid: {len(ws.resources)} resources ({detail}).")
+    if ws.missing:
+        n = len(ws.missing)
+        values = f"{n} value{'s' if n != 1 else ''} from the environment"
+        out_console().print(
+            f"Not set: {', '.join(ws.missing_variables)}. {values} checked for place and type "
+            "only (seg plan and seg apply need every value)."
+        )
 
 
 @handle_errors
@@ -97,13 +108,15 @@ def plan_cmd(
     ] = False,
     target: TargetOpt = None,
     max_deletes: MaxDeletesOpt = None,
+    missing_secrets: MissingSecretsOpt = MissingSecrets.fail,
     debug: DebugOpt = False,
 ) -> None:
     """Diff the workspace against the control plane and show what would change."""
     root, scope = resolve_workspace(workspace)
-    options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes)
+    options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes,
+                          missing_secrets.value)  # fmt: skip
     reads = ReadRecorder(FsTree(root))  # a saved plan names the bytes it was computed from
-    with open_session(root, env, api_url, token, tree=reads) as session:
+    with open_session(root, env, api_url, token, options.missing_secrets, tree=reads) as session:
         plan = make_plan(session, options)
         if out is not None:
             write_planfile(out, plan, session.api_url, env, options.as_dict(), reads.digests)
@@ -147,6 +160,8 @@ def apply_cmd(
 ) -> None:
     """Make the control plane match the workspace (or apply a saved plan)."""
     saved = read_planfile(planfile) if planfile is not None else None
+    if saved is not None:
+        refuse_incomplete(saved)
     root, scope = resolve_workspace(workspace)
     options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes)
     if saved is not None:
@@ -160,7 +175,7 @@ def apply_cmd(
     console = out_console()
     ttl = float(os.environ.get("SEG_LOCK_TTL", "60"))
     reads = ReadRecorder(FsTree(root))
-    with open_session(root, env, api_url, token, tree=reads) as session:
+    with open_session(root, env, api_url, token, "apply", tree=reads) as session:
         if saved is not None:  # before the lock: the reviewed tree, the same control plane
             check_files(saved, reads.digests)
             check_target(saved, session.api_url)

@@ -17,7 +17,7 @@ from typing import Any
 from seg.engine.guards import guard_models, order_disconnects
 from seg.engine.plan import Action, Change, FieldChange, Plan
 from seg.engine.secrets import SecretKey
-from seg.model.paths import MISSING, AnyPath, get_path, parse_key_path
+from seg.model.paths import MISSING, AnyPath, format_path, get_path, parse_key_path
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.secrets import holds_digest, is_digest
 
@@ -102,6 +102,7 @@ def _diff_map(
     path: Path,
     secrets: Collection[AnyPath],
     matched: Matched,
+    unknown: Collection[AnyPath] = (),
 ) -> list[FieldChange]:
     current = current if isinstance(current, dict) else {}
     out: list[FieldChange] = []
@@ -109,7 +110,9 @@ def _diff_map(
         sub = (*path, key)
         before = current.get(key, MISSING)
         if isinstance(value, dict) and value and isinstance(before, dict):
-            out += _diff_map(value, before, sub, secrets, matched)
+            out += _diff_map(value, before, sub, secrets, matched, unknown)
+        elif _holds_secret(sub, unknown):
+            continue  # a value whose variable is not set: not compared
         else:  # an empty map replaces the live one whole, secrets included
             fc = _leaf(sub, value, before, secrets, matched)
             if fc is not None:
@@ -193,13 +196,17 @@ def count_unmanaged(
 def diff_fields(
     desired: DesiredResource, current: CurrentResource, matched: Matched = _never
 ) -> list[FieldChange]:
-    """Leaf changes over the fields the YAML declares."""
+    """Leaf changes over the fields the YAML declares (values whose variable is not set are
+    not compared)."""
     out: list[FieldChange] = _exclusive_clears(desired, current)
+    unknown = desired.unknown_paths
     for name, value in desired.fields.items():
         spec = desired.kind.field(name)
         before = current.fields.get(name, MISSING)
         if spec is not None and spec.map_like and isinstance(value, dict) and value:
-            out += _diff_map(value, before, (name,), desired.secret_paths, matched)
+            out += _diff_map(value, before, (name,), desired.secret_paths, matched, unknown)
+        elif _holds_secret((name,), unknown):
+            continue
         elif spec is not None and spec.unordered and same_items(value, before):
             continue  # the same items in another order
         else:  # an explicitly empty map or list is a value like any other
@@ -228,7 +235,7 @@ def _merged(current: Mapping[str, Any], changes: Iterable[FieldChange]) -> dict[
 
 def _immutable_change(desired: DesiredResource, current: CurrentResource, matched: Matched) -> str:
     for spec in desired.kind.fields:
-        if spec.immutable and spec.name in desired.fields:
+        if spec.immutable and spec.name in desired.fields and not desired.is_unknown((spec.name,)):
             before = current.fields.get(spec.name, MISSING)
             after = desired.fields[spec.name]
             if before is MISSING or _equal(after, before, (spec.name,), matched):
@@ -245,10 +252,12 @@ def _change_for(
     parent_replaced: bool,
     matched: Matched = _never,
 ) -> Change | None:
+    unknown = tuple(sorted(desired.unknown_paths, key=repr)) if desired else ()
     if current is None:
         assert desired is not None
         return Change(desired.address, desired.kind, Action.CREATE, after=dict(desired.fields),
-                      sensitive_paths=desired.secret_paths, desired=desired)  # fmt: skip
+                      sensitive_paths=desired.secret_paths, desired=desired,
+                      not_compared=unknown)  # fmt: skip
     if desired is None:
         if current.address in current.kind.system_names:
             return None  # built in (environment labels): never deleted by a plan
@@ -266,7 +275,8 @@ def _change_for(
     if reason:
         return Change(desired.address, desired.kind, Action.REPLACE, before=dict(current.fields),
                       after=dict(desired.fields), reason=reason, etag=current.etag,
-                      sensitive_paths=desired.secret_paths, desired=desired)  # fmt: skip
+                      sensitive_paths=desired.secret_paths, desired=desired,
+                      not_compared=unknown)  # fmt: skip
     changes = diff_fields(desired, current, matched)
     seen = {fc.path for fc in changes}
     changes += [fc for fc in _ownership_changes(desired, current) if fc.path not in seen]
@@ -275,7 +285,7 @@ def _change_for(
     return Change(desired.address, desired.kind, Action.UPDATE, before=dict(current.fields),
                   after=_merged(current.fields, [c for c in changes if not c.meta]),
                   field_changes=tuple(changes), etag=current.etag,
-                  sensitive_paths=desired.secret_paths, desired=desired,
+                  sensitive_paths=desired.secret_paths, desired=desired, not_compared=unknown,
                   unmanaged=count_unmanaged(desired, current, changes))  # fmt: skip
 
 
@@ -327,4 +337,6 @@ def compute_plan(
         changes.append(change)
     changes = guard_models(changes, want, have, policy)
     changes = order_disconnects(changes, have)
-    return Plan(workspace, tuple(changes), digest, len(want))
+    unknown = tuple((r.address, format_path(p)) for key in sorted(want, key=order.__getitem__)
+                    for r in [want[key]] for p in sorted(r.unknown_paths, key=repr))  # fmt: skip
+    return Plan(workspace, tuple(changes), digest, len(want), not_compared=unknown)

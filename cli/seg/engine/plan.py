@@ -70,6 +70,11 @@ class Change:
     waits_for: tuple[tuple[str, str], ...] = ()
     # Leaf fields set on the server that the YAML does not manage (left alone).
     unmanaged: int = 0
+    # A targeted plan: the targets that depend on this change (it was pulled in for them).
+    included_by: tuple[str, ...] = ()
+    # Declared leaves whose value needs a ${env:…} that is not set (--missing-secrets=skip):
+    # neither compared nor sent.
+    not_compared: tuple[AnyPath, ...] = ()
     desired: DesiredResource | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -119,6 +124,14 @@ class Plan:
     changes: tuple[Change, ...]
     workspace_digest: str = ""
     resource_count: int = 0
+    # --target: the addresses the plan was narrowed to (what they depend on is included).
+    targets: tuple[str, ...] = ()
+    # --missing-secrets=skip: the ${env:…} variables that were not set. Such a plan is shown,
+    # never applied.
+    missing_variables: tuple[str, ...] = ()
+    # (address, dotted path) of every declared value that was not compared (its variable is
+    # not set), whether or not the resource has a change.
+    not_compared: tuple[tuple[str, str], ...] = ()
 
     FORMAT_VERSION: ClassVar[str] = "1.0"
 

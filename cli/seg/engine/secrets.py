@@ -57,6 +57,8 @@ def secret_questions(
     found: dict[SecretKey, SecretQuestion] = {}
     for res in desired:
         for path in sorted(res.secret_paths, key=repr):
+            if res.is_unknown(path):
+                continue  # its variable is not set: there is no value to ask about
             value = get_path(res.fields, path)
             if value is not MISSING and value is not None:
                 q = SecretQuestion(res.kind.name, res.address, path, value)
@@ -66,6 +68,8 @@ def secret_questions(
             continue
         for name, value in res.fields.items():
             for path, want in _digests(value, live.fields.get(name), (name,)):
+                if res.is_unknown(path):
+                    continue
                 q = SecretQuestion(res.kind.name, res.address, path, want)
                 found.setdefault(q.key, q)
     return list(found.values())

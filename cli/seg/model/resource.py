@@ -29,7 +29,8 @@ class Origin:
 class DesiredResource:
     """A resource declared in the workspace. ``fields`` holds API fields only (the parent
     reference is part of the address); ``secret_paths`` are values that came from
-    ``${env:…}`` or that the catalog marks secret (an ``int`` segment is a list index)."""
+    ``${env:…}`` or that the catalog marks secret (an ``int`` segment is a list index);
+    ``unknown_paths`` are those whose variable is not set."""
 
     kind: Kind
     address: str
@@ -40,6 +41,13 @@ class DesiredResource:
     marks: Mapping[Path, Origin] = field(default_factory=dict, compare=False, repr=False)
     # Other files the resource was read from (a model's query_file), for reports.
     attachments: tuple[str, ...] = ()
+    # Secret paths whose ${env:…} variable is not set: the value there is only a placeholder
+    # (the reference's text), so it is neither checked nor compared nor sent.
+    unknown_paths: frozenset[tuple[str | int, ...]] = frozenset()
+
+    def is_unknown(self, path: tuple[str | int, ...]) -> bool:
+        """Whether a value at, beneath or above ``path`` is unknown (its variable not set)."""
+        return any(u[: len(path)] == path or path[: len(u)] == u for u in self.unknown_paths)
 
     @property
     def name(self) -> str:

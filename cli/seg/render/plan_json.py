@@ -26,6 +26,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "etag": change.etag or None,
                 "unmanaged_fields": change.unmanaged,
                 "access_change": change.kind.access,
+                "included_by": list(change.included_by),
+                "not_compared": [format_path(p) for p in change.not_compared],
                 "field_changes": [
                     {
                         "path": format_path(fc.path),
@@ -48,5 +50,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "destroy": plan.to_destroy,
             "blocked": plan.blocked,
         },
+        "targets": list(plan.targets),
+        "missing_variables": list(plan.missing_variables),
+        "not_compared": [{"address": a, "path": p} for a, p in plan.not_compared],
         "changes": changes,
     }

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 
 from seg.engine.plan import Plan
-from seg.render.plan_text import summary_line
-from seg.render.values import access_summary, describe, field_lines
+from seg.render.plan_text import not_compared_note, summary_line, targeted
+from seg.render.values import (
+    access_summary,
+    describe,
+    field_lines,
+    included_note,
+    not_compared_line,
+)
 
 __all__ = ["MAX_CHARS", "render_plan_markdown"]
 
@@ -23,22 +30,37 @@ def _summary_table(plan: Plan) -> list[str]:
     return lines
 
 
+def _not_compared(plan: Plan) -> list[str]:
+    """The values left out by --missing-secrets=skip (after a blank line), if any."""
+    if not plan.not_compared:
+        return []
+    lines = ["", f"**{not_compared_note(plan)}**", ""]
+    # a settings key may hold anything: escaped, it cannot break out into the comment
+    return lines + [f"- <code>{address}</code> <code>{html.escape(path)}</code>: not compared"
+                    for address, path in plan.not_compared]  # fmt: skip
+
+
 def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS) -> str:
     head = [f"### seg plan for `{plan.workspace}`", ""]
     if not plan.changes:
-        return "\n".join([*head, f"No changes ({plan.resource_count} resources match)."]) + "\n"
+        line = (f"No changes{targeted(plan)}: the targets match." if plan.targets
+                else f"No changes ({plan.resource_count} resources match).")  # fmt: skip
+        return "\n".join([*head, line, *_not_compared(plan)]) + "\n"
     access = [c for c in plan.changes if c.kind.access]
     if access:
         head += [f"#### ⚠️ Access changes ({len(access)})", ""]
         head += [f"- `{access_summary(c)}`" for c in access]
         head += [""]
     head += [f"**{summary_line(plan)}**", "", *_summary_table(plan), ""]
+    if plan.not_compared:
+        head += [*_not_compared(plan)[1:], ""]
     out = "\n".join(head)
     trimmed = 0
     for index, change in enumerate(plan.changes):
         summary = (
             f"<code>{change.action.symbol}</code> {change.kind.name} "
             f"<code>{change.address}</code> {describe(change)}"
+            + (f" <i>{included_note(change)}</i>" if change.included_by else "")
         )
         body = [f"<details><summary>{summary}</summary>", "", "```diff"]
         if change.reason:
@@ -46,6 +68,8 @@ def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS) -> str:
         body += [f"{symbol} {text}" for symbol, text in field_lines(change)]
         if change.update_mask:
             body.append(f"# update_mask: {', '.join(change.update_mask)}")
+        if change.not_compared and change.action.value == "update":
+            body.append(f"# {not_compared_line(change)}")
         body += ["```", "</details>", ""]
         block = "\n".join(body) + "\n"
         if len(out) + len(block) > max_chars - 200:

@@ -7,9 +7,22 @@ from rich.console import Console
 from rich.text import Text
 
 from seg.engine.plan import Action, Plan
-from seg.render.values import access_summary, describe, field_lines
+from seg.render.values import (
+    access_summary,
+    describe,
+    field_lines,
+    included_note,
+    not_compared_line,
+)
 
-__all__ = ["plan_lines", "render_plan_text", "summary_line", "write_lines"]
+__all__ = [
+    "not_compared_note",
+    "plan_lines",
+    "render_plan_text",
+    "summary_line",
+    "targeted",
+    "write_lines",
+]
 
 STYLES = {
     Action.CREATE: "green",
@@ -22,17 +35,55 @@ STYLES = {
 Line = tuple[str, str]  # (style, text)
 
 
+def targeted(plan: Plan) -> str:
+    """`` (targeted: a, b)`` for a plan narrowed with --target, else empty."""
+    return f" (targeted: {', '.join(plan.targets)})" if plan.targets else ""
+
+
+def not_compared_note(plan: Plan) -> str:
+    """What a plan made with --missing-secrets=skip left out, in one sentence."""
+    if not plan.not_compared:
+        return ""
+    n = len(plan.not_compared)
+    names = ", ".join(plan.missing_variables)
+    return (f"{n} value{'s' if n != 1 else ''} not compared (not set: {names}); "
+            "this plan cannot be applied.")  # fmt: skip
+
+
 def summary_line(plan: Plan) -> str:
-    line = f"Plan: {plan.to_add} to add, {plan.to_change} to change, {plan.to_destroy} to destroy."
+    line = (f"Plan{targeted(plan)}: {plan.to_add} to add, {plan.to_change} to change, "
+            f"{plan.to_destroy} to destroy.")  # fmt: skip
     if plan.blocked:
         line += f" {plan.blocked} blocked."
+    if plan.not_compared:
+        line += " " + not_compared_note(plan)
     return line
+
+
+def _not_compared_lines(plan: Plan) -> list[Line]:
+    if not plan.not_compared:
+        return []
+    lines: list[Line] = [("", ""), ("bold", f"Not compared (--missing-secrets=skip; not set: "
+                                            f"{', '.join(plan.missing_variables)}):")]  # fmt: skip
+    lines += [("", f"  {address}: {path}") for address, path in plan.not_compared]
+    return lines
+
+
+def _no_changes(plan: Plan) -> list[Line]:
+    if plan.targets:
+        line = f"No changes{targeted(plan)}. The targets match the configuration."
+    else:
+        line = (f"No changes. Workspace {plan.workspace} matches the configuration "
+                f"({plan.resource_count} resources).")  # fmt: skip
+    lines = [("", line), *_not_compared_lines(plan)]
+    if plan.not_compared:
+        lines.append(("bold", not_compared_note(plan)))
+    return lines
 
 
 def plan_lines(plan: Plan) -> list[Line]:
     if not plan.changes:
-        return [("", f"No changes. Workspace {plan.workspace} matches the configuration "
-                     f"({plan.resource_count} resources).")]  # fmt: skip
+        return _no_changes(plan)
     lines: list[Line] = []
     access = [c for c in plan.changes if c.kind.access]
     if access:
@@ -45,6 +96,8 @@ def plan_lines(plan: Plan) -> list[Line]:
         lines.append(("", ""))
         lines.append(("dim", f"  # {change.kind.name} {change.address} {describe(change)}"))
         lines.append((style, f"{change.action.symbol:>3} {change.kind.name} {change.address}"))
+        if change.included_by:
+            lines.append(("dim", f"      {included_note(change)}"))
         if change.reason:
             lines.append((style, f"      reason: {change.reason}"))
         lines += [("", f"      {symbol} {text}") for symbol, text in field_lines(change)]
@@ -52,6 +105,9 @@ def plan_lines(plan: Plan) -> list[Line]:
             lines.append(("dim", f"      update_mask: {', '.join(change.update_mask)}"))
         if change.unmanaged:
             lines.append(("dim", f"      ({change.unmanaged} unmanaged field(s) left alone)"))
+        if change.not_compared and change.action.value == "update":
+            lines.append(("dim", f"      {not_compared_line(change)}"))
+    lines += _not_compared_lines(plan)
     lines += [("", ""), ("bold", summary_line(plan))]
     return lines
 

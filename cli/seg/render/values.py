@@ -8,11 +8,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from seg.engine.plan import Change
-from seg.model.paths import format_path
+from seg.model.paths import MISSING, format_path, get_path, set_path
 from seg.model.secrets import REDACTED
 from seg.tracking.rules import diff_rules, rule_label
 
-__all__ = ["describe", "flatten", "show"]
+__all__ = ["NOT_COMPARED", "describe", "flatten", "included_note", "not_compared_line", "show"]
+
+# A declared value whose ${env:…} variable is not set (--missing-secrets=skip).
+NOT_COMPARED = "(not compared: variable not set)"
 
 DESCRIPTIONS = {
     "create": "will be created",
@@ -25,8 +28,8 @@ DESCRIPTIONS = {
 
 def show(value: Any) -> str:
     """A value as it appears in a plan line."""
-    if value == REDACTED:
-        return REDACTED
+    if value in (REDACTED, NOT_COMPARED):
+        return str(value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
@@ -46,6 +49,30 @@ def flatten(fields: Mapping[str, Any] | None) -> Iterator[tuple[str, Any]]:
 
 def describe(change: Change) -> str:
     return DESCRIPTIONS[change.action.value]
+
+
+def included_note(change: Change) -> str:
+    """Why a targeted plan holds a change no target names: ``(included: web/amp depends on
+    it)``; empty for the targets' own changes."""
+    if not change.included_by:
+        return ""
+    verb = "depends" if len(change.included_by) == 1 else "depend"
+    return f"(included: {', '.join(change.included_by)} {verb} on it)"
+
+
+def not_compared_line(change: Change) -> str:
+    """The values of a change that were neither compared nor would be sent."""
+    if not change.not_compared:
+        return ""
+    return f"not compared (variable not set): {', '.join(map(format_path, change.not_compared))}"
+
+
+def _shown_after(change: Change) -> dict[str, Any]:
+    shown = change.redacted_after() or {}
+    for path in change.not_compared:
+        if get_path(shown, path) is not MISSING:
+            set_path(shown, path, NOT_COMPARED)
+    return shown
 
 
 def _text_diff(path: str, before: str, after: str) -> list[tuple[str, str]]:
@@ -125,7 +152,7 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
             lines.append(("~", text))
         return lines
     if change.action.value in ("create", "replace", "blocked") and change.after is not None:
-        shown = change.redacted_after() or {}
+        shown = _shown_after(change)
         rules = shown.pop("rules", None) if change.kind.name == "TrackingPlan" else None
         lines = [("+", f"{p}: {show(v)}") for p, v in flatten(shown)]
         if rules is not None:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seg.errors import WorkspaceInvalid
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.schema_check import check_against_schema
-from seg.workspace.tree import Tree
+from seg.workspace.tree import FsTree, Tree
 from seg.workspace.yamlpos import YamlError, read_documents
 
-__all__ = ["CONFIG_FILE", "WorkspaceConfig", "load_config"]
+__all__ = ["CONFIG_FILE", "WorkspaceConfig", "load_config", "read_config"]
 
 CONFIG_FILE = "seg.yaml"
 
@@ -74,3 +76,14 @@ def load_config(
         environments=tuple(sorted(envs)),
     )  # fmt: skip
     return config, []
+
+
+def read_config(root: Path, env: str | None, environ: Mapping[str, str] | None = None
+                ) -> WorkspaceConfig:  # fmt: skip
+    """``seg.yaml`` alone (no resource file is read, no ``${env:…}`` is needed): for the
+    commands that only talk to the control plane. Raises WorkspaceInvalid."""
+    config, problems = load_config(root, FsTree(root), env, os.environ if environ is None
+                                   else environ)  # fmt: skip
+    if config is None:
+        raise WorkspaceInvalid(problems)
+    return config

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from seg.model.clip import clip, clip_repr
+from seg.model.clip import clip_repr
 
 __all__ = ["Interpolation", "interpolate"]
 
@@ -24,6 +24,9 @@ class Interpolation:
     secret_paths: set[Path] = field(default_factory=set)
     problems: list[tuple[Path, str]] = field(default_factory=list)
     env_values: set[str] = field(default_factory=set)  # what ${env:…} put in: never shown
+    # ${env:…} whose variable is not set: (path, variable). The value keeps the reference's
+    # own text (``${env:NAME}``) as a placeholder; the loader decides what that means.
+    missing: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def interpolate(
@@ -50,8 +53,8 @@ def interpolate(
         if source == "env":
             result.secret_paths.add(path)
             if name not in environ:
-                result.problems.append((path, f"environment variable {clip(name)} is not set"))
-                return ""
+                result.missing.append((path, name))
+                return match.group(0)
             result.env_values.add(environ[name])
             return environ[name]
         if name not in variables:

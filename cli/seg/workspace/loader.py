@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from seg.errors import WorkspaceInvalid
-from seg.model.clip import clip_repr
+from seg.model.clip import clip, clip_repr
 from seg.model.kinds import KINDS, Kind
 from seg.model.paths import MISSING, AnyPath, get_path, set_path
 from seg.model.resource import DesiredResource, Origin
@@ -27,18 +27,50 @@ from seg.workspace.schema_check import check_against_schema
 from seg.workspace.tree import FsTree, Tree, display_path, is_resource_file
 from seg.workspace.yamlpos import YamlDocument, YamlError, read_documents
 
-__all__ = ["SpecMarks", "Workspace", "display_path", "load_workspace"]
+__all__ = [
+    "MissingVariable",
+    "SpecMarks",
+    "Workspace",
+    "declared_addresses",
+    "display_path",
+    "load_workspace",
+]
+
+
+@dataclass(frozen=True, order=True)
+class MissingVariable:
+    """A ``${env:NAME}`` whose variable is not set, and where it is used (the name cut to
+    80 characters: every message that names it quotes it)."""
+
+    name: str
+    file: str
+    line: int
+    col: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
 
 
 @dataclass(frozen=True)
 class Workspace:
-    """A loaded workspace: its settings and its resources in apply order."""
+    """A loaded workspace: its settings and its resources in apply order.
+
+    A ``${env:…}`` whose variable is not set is not an error here: its value is unknown
+    (``DesiredResource.unknown_paths``), every check that does not need it still runs, and
+    ``missing`` lists where it is used. Commands that need every value refuse such a
+    workspace (``seg plan`` unless ``--missing-secrets=skip``, ``seg apply`` always)."""
 
     config: WorkspaceConfig
     resources: tuple[DesiredResource, ...]
     digest: str
     # every value ${env:…} put in: the commands hide these in all they print
     secret_values: frozenset[str] = frozenset()
+    missing: tuple[MissingVariable, ...] = ()
+
+    @property
+    def missing_variables(self) -> tuple[str, ...]:
+        return tuple(sorted({m.name for m in self.missing}))
 
 
 class SpecMarks(Mapping[tuple[str, ...], Origin]):
@@ -73,6 +105,7 @@ class _Context:
     overlays: dict[tuple[str, str], tuple[dict[str, Any], Diagnostic]] = field(default_factory=dict)
     used: set[tuple[str, str]] = field(default_factory=set)
     env_values: set[str] = field(default_factory=set)
+    missing: list[MissingVariable] = field(default_factory=list)
 
 
 def load_workspace(
@@ -101,7 +134,35 @@ def load_workspace(
     if problems:  # a check may quote a value: never one from the environment
         raise WorkspaceInvalid(sorted(_hide_env_values(problems, ctx.env_values)))
     resources.sort(key=lambda r: (r.kind.order, r.address))
-    return Workspace(config, tuple(resources), _digest(resources), frozenset(ctx.env_values))
+    return Workspace(config, tuple(resources), _digest(resources), frozenset(ctx.env_values),
+                     tuple(sorted(ctx.missing)))  # fmt: skip
+
+
+def declared_addresses(root: Path, tree: Tree | None = None
+                       ) -> tuple[set[tuple[str, str]], list[Diagnostic]]:  # fmt: skip
+    """The (kind, address) every resource document names, read without interpolation or
+    validation (``seg export --merge`` must not need secrets or a valid tree), and the files
+    that could not be read at all."""
+    tree = tree or FsTree(root)
+    found: set[tuple[str, str]] = set()
+    unread: list[Diagnostic] = []
+    for rel in tree.files():
+        if not is_resource_file(rel):
+            continue
+        shown = tree.display(rel)
+        try:
+            docs = list(read_documents(tree.read(rel)))
+        except YamlError as exc:
+            unread.append(Diagnostic(shown, exc.line, exc.col, exc.message, "yaml"))
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            unread.append(Diagnostic(shown, 1, 1, f"cannot read file: {exc}", "io"))
+            continue
+        for doc in docs:
+            key = _address_of(doc.value) if isinstance(doc.value, dict) else None
+            if key is not None:
+                found.add(key)
+    return found, unread
 
 
 def _hide_env_values(problems: list[Diagnostic], values: set[str]) -> list[Diagnostic]:
@@ -204,12 +265,16 @@ def _load_document(
         line, col = doc.mark(bad_path)
         problems.append(Diagnostic(shown, line, col, message, "interpolation"))
     problems += _env_in_rules(doc, shown, result)
-    if problems:
-        return None, problems
+    problems += _env_in_structure(doc, kind, shown, result)
     hidden = frozenset(result.secret_paths)
-    problems = check_against_schema(doc, ("spec",), kind.schema_file, shown, "", spec, hidden)
-    if problems:
-        return None, problems
+    unknown = frozenset(path for path, _ in result.missing)
+    unchecked = unknown | {path for path, _ in result.problems}  # no value to check there
+    problems += check_against_schema(doc, ("spec",), kind.schema_file, shown, "", spec, hidden,
+                                     unchecked)  # fmt: skip
+    if problems:  # every problem of the document at once, whatever a variable holds
+        return None, sorted(set(problems))
+    ctx.missing.extend(MissingVariable(clip(name), shown, *doc.mark(path))
+                       for path, name in result.missing)  # fmt: skip
     name = doc.value["name"]
     address = f"{spec[kind.parent_field]}/{name}" if kind.parent_field else name
     fields = {k: v for k, v in spec.items() if k != kind.parent_field}
@@ -237,6 +302,7 @@ def _load_document(
         origin=Origin(shown, *doc.mark(("name",))),
         marks=marks,
         attachments=attachments,
+        unknown_paths=frozenset(p[1:] for p in unknown),
     )
     return resource, []
 
@@ -249,6 +315,24 @@ def _env_in_rules(doc: YamlDocument, shown: str, result: Interpolation) -> list[
         line, col = doc.mark(path)
         message = "rules cannot take values from the environment (${env:…}); write them in the file"
         out.append(Diagnostic(shown, line, col, message, "interpolation"))
+    return out
+
+
+def _env_in_structure(doc: YamlDocument, kind: Kind, shown: str, result: Interpolation
+                      ) -> list[Diagnostic]:  # fmt: skip
+    """The parent (part of the address, printed in clear in every plan) and ``*_file`` paths
+    (read before anything is sent) must be known without any secret, so they take no value
+    from the environment."""
+    out = []
+    for path in sorted(result.secret_paths, key=repr):
+        field_name = str(path[1]) if len(path) > 1 else ""
+        if field_name == kind.parent_field or field_name.endswith("_file"):
+            line, col = doc.mark(path)
+            message = (
+                f"{field_name}: the value from the environment (${{env:…}}) cannot be used "
+                "here: it names a resource or a file, which must be known without secrets"
+            )
+            out.append(Diagnostic(shown, line, col, message, "interpolation"))
     return out
 
 

@@ -66,6 +66,8 @@ def _links(res: DesiredResource, index: Index, broken: set[tuple[str, str]]) -> 
         if (res.kind.parent, parent) not in index and (res.kind.parent, parent) not in broken:
             problems.append(_missing(res, (res.kind.parent_field,), res.kind.parent, parent, index))
     for kind, target, path in references(res.kind.name, res.fields):
+        if res.is_unknown(path):
+            continue  # its variable is not set: nothing to look up
         known = (kind, target) in index or (kind, target) in broken
         if not known and target not in KINDS[kind].system_names:
             problems.append(_missing(res, path, kind, target, index))
@@ -75,6 +77,8 @@ def _links(res: DesiredResource, index: Index, broken: set[tuple[str, str]]) -> 
 def _binding_rules(res: DesiredResource, _index: Index) -> list[Diagnostic]:
     scope = res.fields.get("scope")
     role = res.fields.get("role")
+    if res.is_unknown(("role",)) or res.is_unknown(("scope",)):
+        return []
     if isinstance(scope, dict) and "labels" in scope and role not in LABEL_SCOPED_ROLES:
         allowed = ", ".join(sorted(LABEL_SCOPED_ROLES))
         message = f"role {role!r} cannot take a label scope (only {allowed})"
@@ -84,7 +88,7 @@ def _binding_rules(res: DesiredResource, _index: Index) -> list[Diagnostic]:
 
 def _model_rules(res: DesiredResource, index: Index) -> list[Diagnostic]:
     source = index.get(("Source", res.address.split("/", 1)[0]))
-    if source is None:
+    if source is None or source.is_unknown(("catalog",)):
         return []
     catalog = source.fields.get("catalog")
     if catalog not in WAREHOUSE_CATALOGS:
@@ -93,6 +97,8 @@ def _model_rules(res: DesiredResource, index: Index) -> list[Diagnostic]:
             f"({', '.join(sorted(WAREHOUSE_CATALOGS))}); source catalog is {catalog!r}"
         )
         return [_at(res, ("source",), message, "model/warehouse")]
+    if res.is_unknown(("query",)):
+        return []
     query = str(res.fields.get("query", ""))
     where = ("query_file",) if res.attachments else ("query",)
     if len(query) > MAX_QUERY_LENGTH:
@@ -104,6 +110,8 @@ def _model_rules(res: DesiredResource, index: Index) -> list[Diagnostic]:
     except SqlError:
         return []  # the warehouse may accept SQL sqlglot cannot read; policy decides later
     identifier = str(res.fields.get("identifier_column", ""))
+    if res.is_unknown(("identifier_column",)):
+        return []
     if columns is not None and identifier.lower() not in columns:
         message = (
             f"identifier column {identifier!r} is not among the query's output columns "
@@ -147,7 +155,7 @@ def _fql(field: str) -> Callable[[DesiredResource, Index], list[Diagnostic]]:
 
     def rule(res: DesiredResource, _index: Index) -> list[Diagnostic]:
         text = res.fields.get(field)
-        if not isinstance(text, str):
+        if not isinstance(text, str) or res.is_unknown((field,)):
             return []
         from seg.fql.parser import FqlError, parse  # lark loads only for FQL
 

@@ -47,9 +47,15 @@ def check_against_schema(
     what: str = "",
     value: Any = None,
     hidden: frozenset[tuple[Any, ...]] = frozenset(),
+    unknown: frozenset[tuple[Any, ...]] = frozenset(),
 ) -> list[Diagnostic]:
     """Validate the value at ``base`` in ``doc`` (or ``value``, its interpolated form) against
-    ``schemas/<filename>``. Messages never echo a value at a ``hidden`` (secret) path."""
+    ``schemas/<filename>``. Messages never echo a value at a ``hidden`` (secret) path.
+
+    At an ``unknown`` path (a ``${env:…}`` whose variable is not set) the value is only a
+    placeholder string: only its type is checked there (a value from the environment is
+    always a string), not what depends on the value itself (pattern, enum, length, format,
+    and a ``oneOf``/``anyOf``/``not`` around it)."""
     if value is None:
         value = doc.value
         for key in base:
@@ -58,8 +64,24 @@ def check_against_schema(
         return []
     out: list[Diagnostic] = []
     for error in _validator(filename).iter_errors(value):
-        out += _diagnostics(doc, base, error, shown, what, hidden)
+        if not _about_unknown((*base, *error.absolute_path), error.validator, unknown):
+            out += _diagnostics(doc, base, error, shown, what, hidden)
     return sorted(set(out))
+
+
+_AROUND = frozenset({"oneOf", "anyOf", "not", "if", "then", "else"})
+
+
+def _about_unknown(path: tuple[Any, ...], validator: Any, unknown: frozenset[tuple[Any, ...]]
+                   ) -> bool:  # fmt: skip
+    """Whether an error depends on a value nobody knows here: any error but ``type`` at or
+    beneath an unknown path, and a combinator's error above one."""
+    for hole in unknown:
+        if path[: len(hole)] == hole:
+            return bool(validator != "type")
+        if path == hole[: len(path)] and validator in _AROUND:
+            return True
+    return False
 
 
 def _diagnostics(
