@@ -14,6 +14,7 @@ from seg.commands import (
     export_cmds,
     fql_cmds,
     lock_cmds,
+    schema_cmds,
     server_cmds,
     tracking_cmds,
     workspace_cmds,
@@ -55,6 +56,7 @@ diff_cmd.register(app)
 export_cmds.register(app)
 access_cmds.register(app)
 tracking_cmds.register(app)
+schema_cmds.register(app)
 
 
 def main() -> None:

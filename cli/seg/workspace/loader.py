@@ -185,7 +185,7 @@ def _load_document(
     if not isinstance(doc.value, dict):
         message = "a resource document must be a mapping with kind, name and spec"
         return None, [Diagnostic(shown, doc.line, doc.col, message, "schema/type")]
-    problems = check_against_schema(doc, (), "envelope.schema.json", shown, what="kind")
+    problems = check_against_schema(doc, (), "resolved/envelope.schema.json", shown, what="kind")
     if problems:
         return None, problems
     kind = KINDS[doc.value["kind"]]
