@@ -21,16 +21,28 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import PurePosixPath
 from typing import Any
 
 from seg.model.kinds import KINDS, Kind
 from seg.schemas import load_schema
 
-__all__ = ["ENVELOPE", "OVERLAY", "WORKSPACE", "published_schemas", "render_schema"]
+__all__ = [
+    "ENVELOPE",
+    "OVERLAY",
+    "SCHEMA_DIR",
+    "WORKSPACE",
+    "modeline",
+    "published_schemas",
+    "render_schema",
+]
 
 ENVELOPE = "envelope.schema.json"
 OVERLAY = "overlay.schema.json"
 WORKSPACE = "workspace.schema.json"
+# Where ``seg init`` and ``seg export`` put the published files: inside the workspace and
+# committed with it (a dot-directory, so the loader never reads it).
+SCHEMA_DIR = ".seg-schema"
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 # A value interpolation rewrites: seg checks the constraint on the result, not on this text.
 _INTERPOLATED = {
@@ -48,6 +60,15 @@ _SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
 def render_schema(schema: dict[str, Any]) -> str:
     """The text of a schema file: two-space indent, a trailing newline."""
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def modeline(rel: str) -> str:
+    """The yaml-language-server modeline (one line, with its newline) for the workspace file
+    ``rel`` (posix, relative to the root): ``.seg-schema/``'s schema for it, by a path
+    relative to the file's own directory, so it resolves offline from any sub-directory."""
+    depth = len(PurePosixPath(rel).parts) - 1
+    schema = WORKSPACE if rel == "seg.yaml" else ENVELOPE
+    return f"# yaml-language-server: $schema={'../' * depth}{SCHEMA_DIR}/{schema}\n"
 
 
 def published_schemas() -> dict[str, dict[str, Any]]:

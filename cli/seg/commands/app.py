@@ -12,6 +12,7 @@ from seg.commands import (
     check_cmd,
     diff_cmd,
     export_cmds,
+    fmt_cmd,
     fql_cmds,
     lock_cmds,
     schema_cmds,
@@ -57,6 +58,7 @@ export_cmds.register(app)
 access_cmds.register(app)
 tracking_cmds.register(app)
 schema_cmds.register(app)
+fmt_cmd.register(app)
 
 
 def main() -> None:

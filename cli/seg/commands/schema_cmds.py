@@ -1,25 +1,22 @@
 """``seg schema --write DIR``: the published JSON Schemas, for editors and check-jsonschema.
 
 ``seg init`` and ``seg export`` write the same files into the workspace's ``.seg-schema/``
-(``SCHEMA_DIR``) and point each YAML file's modeline at them, relative to the file.
+(``seg.editor_schemas.SCHEMA_DIR``) and point each YAML file's modeline at them.
 """
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from seg.commands.console import handle_errors, out_console
 from seg.commands.options import DebugOpt
-from seg.editor_schemas import ENVELOPE, WORKSPACE, published_schemas, render_schema
+from seg.editor_schemas import published_schemas, render_schema
 from seg.errors import ConfigError
 
-__all__ = ["SCHEMA_DIR", "modeline", "register", "write_schemas"]
-
-# Inside the workspace, committed with it: a dot-directory, so never read as resources.
-SCHEMA_DIR = ".seg-schema"
+__all__ = ["register", "write_schemas"]
 
 
 def write_schemas(directory: Path) -> list[Path]:
@@ -35,14 +32,6 @@ def write_schemas(directory: Path) -> list[Path]:
         path.write_text(render_schema(schema), encoding="utf-8")
         written.append(path)
     return written
-
-
-def modeline(rel: str) -> str:
-    """The yaml-language-server modeline for the workspace file ``rel`` (posix, relative to
-    the root): the schema in ``.seg-schema/``, by a path relative to the file's directory."""
-    depth = len(PurePosixPath(rel).parts) - 1
-    schema = WORKSPACE if rel == "seg.yaml" else ENVELOPE
-    return f"# yaml-language-server: $schema={'../' * depth}{SCHEMA_DIR}/{schema}\n"
 
 
 @handle_errors
