@@ -8,8 +8,10 @@ Canonical means:
   ``environments``, then any others); keys inside ``spec`` stay as written;
 - two-space indentation for maps, and sequences indented under their key (``  - item``);
 - plain scalars wherever YAML allows, else single quotes (double quotes only for what needs
-  escapes); flow (``{a: b}``) and block style, block scalars (``|``), anchors and number
-  spellings (``0x1F``, ``1.50``) stay as written; lines are never re-wrapped;
+  escapes); strings a YAML 1.1 reader would take for booleans (``yes``, ``on``, ``n``…) are
+  quoted, though seg reads them as strings either way;
+- flow (``{a: b}``) and block style, block scalars (``|``), anchors and number spellings
+  (``0x1F``, ``1.50``) stay as written; lines are never re-wrapped;
 - documents separated by ``---``; exactly one newline at the end.
 
 Pure: ``canonical_text`` maps a file's text to its canonical text. It refuses (``FormatError``
@@ -22,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from functools import cache
 from typing import Any
 
 from seg.workspace.yamlpos import YamlError, read_documents
@@ -32,6 +35,7 @@ DOCUMENT_ORDER = ("kind", "name", "protect", "spec")
 CONFIG_ORDER = ("version", "workspace", "api_url", "model_change_policy", "vars", "environments")
 _ENVIRONMENT_ORDER = ("workspace", "api_url", "vars")
 _WIDTH = 1 << 20  # never fold a long line
+_UNREADABLE = object()
 
 
 class FormatError(Exception):
@@ -48,7 +52,11 @@ def canonical_text(text: str, config: bool = False) -> str:
     if not before:
         return text  # nothing but comments (or nothing): left as written
     formatted = _dump(_load(text), config)
-    if _comparable(_values(formatted)) != _comparable(before):
+    try:
+        after = _values(formatted)
+    except FormatError:
+        after = [_UNREADABLE]
+    if _comparable(after) != _comparable(before):
         raise FormatError("formatting would change a value; the file is left as written")
     if _comments(formatted) != _comments(text):
         raise FormatError("formatting would lose a comment; the file is left as written")
@@ -68,13 +76,60 @@ def _comparable(values: list[Any]) -> str:
     return json.dumps(values, sort_keys=True, default=repr)
 
 
+# Strings YAML 1.1 readers (PyYAML, many tools) take for booleans, or refuse plain (libyaml
+# reads no plain scalar starting with ``?`` or ``:``): always quoted.
+_YAML11_WORDS = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$|^[?:]")
+
+
+@cache
+def _yaml_classes() -> tuple[type, type]:
+    """ruamel's round-trip constructor and representer, with floats written back exactly as
+    they were read (ruamel re-formats some, e.g. 1.57183077317824e-13 loses its last digit)."""
+    from ruamel.yaml.constructor import RoundTripConstructor
+    from ruamel.yaml.representer import RoundTripRepresenter
+
+    class Float(float):
+        text = ""
+
+    def construct(constructor: Any, node: Any) -> Float:
+        value = Float(RoundTripConstructor.construct_yaml_float(constructor, node))
+        value.text = node.value
+        return value
+
+    def represent(representer: Any, data: Float) -> Any:
+        return representer.represent_scalar("tag:yaml.org,2002:float", data.text)
+
+    class Constructor(RoundTripConstructor):
+        pass
+
+    class Representer(RoundTripRepresenter):
+        pass
+
+    Constructor.add_constructor("tag:yaml.org,2002:float", construct)
+    Representer.add_representer(Float, represent)
+    return Constructor, Representer
+
+
 def _yaml() -> Any:
     from ruamel.yaml import YAML
 
     yaml = YAML()  # round-trip: keeps comments, flow style, anchors, number spellings
+    yaml.Constructor, yaml.Representer = _yaml_classes()
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = _WIDTH
     return yaml
+
+
+def _quote_words(node: Any) -> None:
+    """Quote every string value a YAML 1.1 reader would misread (``'yes'``, ``'?x'``)."""
+    from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in list(items):
+        if type(value) is str and _YAML11_WORDS.match(value):
+            node[key] = SingleQuotedScalarString(value)
+        elif isinstance(value, dict | list):
+            _quote_words(value)
 
 
 def _load(text: str) -> list[Any]:
@@ -92,6 +147,8 @@ def _load(text: str) -> list[Any]:
 
 def _dump(docs: list[Any], config: bool) -> str:
     for doc in docs:
+        if isinstance(doc, dict | list):
+            _quote_words(doc)
         if config:
             _reorder(doc, CONFIG_ORDER)
             envs = doc.get("environments") if isinstance(doc, dict) else None
@@ -116,16 +173,21 @@ def _reorder(node: Any, order: tuple[str, ...]) -> None:
             node.move_to_end(key, last=False)
 
 
-# A comment: '#' at the start of a line or after a blank, outside quotes on that line.
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"\\]|\\.)*\"")
-
-
 def _comments(text: str) -> list[str]:
-    """Every comment's text, in order (indentation and the blanks before it do not count)."""
+    """Every comment's text, in order: what is left once every token's span (scalars of every
+    style, indicators, tags, anchors) is blanked out, so a ``#`` inside a value never counts.
+    Indentation and the blanks before a comment do not count."""
+    import yaml
+
+    masked = list(text)
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        for index in range(token.start_mark.index, token.end_mark.index):
+            if masked[index] != "\n":
+                masked[index] = " "
     found = []
-    for line in text.splitlines():
-        bare = _QUOTED.sub(lambda m: "_" * len(m.group(0)), line)
-        for match in re.finditer(r"(?:^|\s)#", bare):
-            found.append(line[match.end() - 1 :].rstrip())
-            break
+    lines = text.split("\n")
+    for number, line in enumerate("".join(masked).split("\n")):
+        column = line.find("#")
+        if column >= 0:
+            found.append(lines[number][column:].rstrip())
     return found
