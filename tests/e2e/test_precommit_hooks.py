@@ -65,7 +65,7 @@ def test_validate_fails_on_a_misspelled_key(repo: Path) -> None:
     web.write_text(web.read_text().replace("  enabled: true", "  enabeld: true", 1))
     result = run_hook("seg-validate", repo)
     assert result.returncode == 1
-    assert ("workspace/destinations/web.yaml:7:3: error: unknown key 'enabeld' in spec "
+    assert ("workspace/destinations/web.yaml:8:3: error: unknown key 'enabeld' in spec "
             "(did you mean 'enabled'?) [schema/unknown-key]") in result.stderr  # fmt: skip
     assert run_hook("seg-fmt", repo).returncode == 0  # formatting is another question
 

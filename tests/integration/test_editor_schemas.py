@@ -211,7 +211,9 @@ def test_a_modeline_resolves_from_any_depth(rel: str, tmp_path: Path) -> None:
     assert schema == (root / ".seg-schema" / f"{expected}.schema.json").resolve()
 
 
-def test_the_repo_workspace_modeline_resolves() -> None:
-    first = (REPO / "workspace" / "seg.yaml").read_text().splitlines()[0]
-    match = MODELINE.match(first)
-    assert match and (REPO / "workspace" / match.group(1)).resolve().is_file()
+def test_the_repo_workspace_modelines_resolve_to_the_published_schemas() -> None:
+    found = modelines(REPO / "workspace")
+    assert len(found) == 6
+    for path, schema in found.items():
+        expected = "workspace" if path.name == "seg.yaml" else "envelope"
+        assert schema == (REPO / "schemas" / f"{expected}.schema.json").resolve(), path
