@@ -3,7 +3,8 @@ checks in the YAML *as written*, generated from the schemas seg itself validates
 
 ``schemas/resolved/`` holds the rules ``seg validate`` and the control plane apply to a
 document's head and to each kind's spec *after* interpolation. The published files describe
-whole documents of the raw text, so they differ in three ways:
+whole documents of the raw text, so they differ in three ways (``seg.yaml`` is never
+interpolated: ``schemas/workspace.schema.json`` is hand-written and published as it is):
 
 - one file per kind describes the whole document (``kind`` const, ``name`` with the kind's
   pattern, ``protect``, ``spec`` = the kind's spec under ``$defs``), and the envelope picks it
@@ -14,7 +15,7 @@ whole documents of the raw text, so they differ in three ways:
   except the parent (an overlay holds only the values that differ).
 
 References are relative file names (no ``$id``), so the files work offline wherever they are
-copied together. Pure: ``published_schemas()`` maps file names to schemas.
+copied together. ``published_files()`` maps file names to their text.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from seg.model.kinds import KINDS, Kind
-from seg.schemas import load_schema
+from seg.schemas import load_schema, schema_dir
 
 __all__ = [
     "ENVELOPE",
@@ -33,8 +34,7 @@ __all__ = [
     "SCHEMA_DIR",
     "WORKSPACE",
     "modeline",
-    "published_schemas",
-    "render_schema",
+    "published_files",
 ]
 
 ENVELOPE = "envelope.schema.json"
@@ -57,8 +57,8 @@ _SUBSCHEMA_ONE = ("items", "additionalProperties", "if", "then", "else", "not")
 _SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
 
 
-def render_schema(schema: dict[str, Any]) -> str:
-    """The text of a schema file: two-space indent, a trailing newline."""
+def _render(schema: dict[str, Any]) -> str:
+    """The text of a generated schema file: two-space indent, a trailing newline."""
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -71,14 +71,14 @@ def modeline(rel: str) -> str:
     return f"# yaml-language-server: $schema={'../' * depth}{SCHEMA_DIR}/{schema}\n"
 
 
-def published_schemas() -> dict[str, dict[str, Any]]:
-    """Every published file: ``workspace``, ``envelope``, ``overlay`` and one per kind."""
-    files = {WORKSPACE: load_schema(f"resolved/{WORKSPACE}")}
+def published_files() -> dict[str, str]:
+    """Every published file's text: ``workspace``, ``envelope``, ``overlay``, one per kind."""
+    files = {WORKSPACE: (schema_dir() / WORKSPACE).read_text(encoding="utf-8")}
     for kind in KINDS.values():
-        files[_file(kind)] = _kind_document(kind)
-    files[ENVELOPE] = _dispatch("seg resource document", "", "Every resource document")
-    files[OVERLAY] = _dispatch("seg overlay document", "#/$defs/overlay",
-                               "An envs/<env>/… overlay: the values that differ")  # fmt: skip
+        files[_file(kind)] = _render(_kind_document(kind))
+    files[ENVELOPE] = _render(_dispatch("seg resource document", "", "Every resource document"))
+    files[OVERLAY] = _render(_dispatch("seg overlay document", "#/$defs/overlay",
+                                       "An envs/<env>/… overlay: the values that differ"))
     return files
 
 

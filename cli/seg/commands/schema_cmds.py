@@ -13,7 +13,7 @@ import typer
 
 from seg.commands.console import handle_errors, out_console
 from seg.commands.options import DebugOpt
-from seg.editor_schemas import published_schemas, render_schema
+from seg.editor_schemas import published_files
 from seg.errors import ConfigError
 
 __all__ = ["register", "write_schemas"]
@@ -25,11 +25,11 @@ def write_schemas(directory: Path) -> list[Path]:
         raise ConfigError(f"{directory} exists and is not a directory")
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, schema in sorted(published_schemas().items()):
+    for name, text in sorted(published_files().items()):
         path = directory / name
         if path.is_symlink():
             raise ConfigError(f"{path} is a symlink; not writing through it")
-        path.write_text(render_schema(schema), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 

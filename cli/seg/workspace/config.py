@@ -51,7 +51,7 @@ def load_config(
     if len(docs) != 1 or not isinstance(docs[0].value, dict):
         return None, [Diagnostic(shown, 1, 1, f"{CONFIG_FILE} must hold one mapping", "config")]
     doc = docs[0]
-    problems = check_against_schema(doc, (), "resolved/workspace.schema.json", shown)
+    problems = check_against_schema(doc, (), "workspace.schema.json", shown)
     if problems:
         return None, problems
     data: dict[str, Any] = doc.value

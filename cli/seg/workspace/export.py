@@ -20,7 +20,7 @@ from seg.model.kinds import KINDS, Kind
 from seg.model.paths import AnyPath, format_path
 from seg.model.resource import CurrentResource
 from seg.model.secrets import is_digest
-from seg.workspace.canonical import canonical_text
+from seg.workspace.canonical import FormatError, canonical_text
 
 __all__ = ["Export", "render_export", "secret_variable", "secrets_listing"]
 
@@ -91,9 +91,17 @@ def render_export(workspace: str, resources: Iterable[CurrentResource],
             doc["protect"] = True
         doc["spec"] = spec
         rel = f"{folder}/{stem}.yaml"
-        text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
-        export.files[rel] = canonical_text(modeline(rel) + text)  # as seg fmt writes it
+        text = modeline(rel) + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+        export.files[rel] = _canonical(text)
     return export
+
+
+def _canonical(text: str) -> str:
+    """The file as ``seg fmt`` writes it; as dumped if a value cannot be kept exactly."""
+    try:
+        return canonical_text(text)
+    except FormatError:
+        return text
 
 
 def secrets_listing(export: Export) -> str:
