@@ -41,8 +41,9 @@ def schema_cmd(
     ],
     debug: DebugOpt = False,
 ) -> None:
-    """Write the JSON Schemas of seg.yaml and of every resource document (one per kind, the
-    envelope that picks the kind, and the overlay schema) for editors and check-jsonschema."""
+    """Write the JSON Schemas for editors and check-jsonschema.
+
+    seg.yaml's, one per kind, the envelope (any resource file) and the overlay (envs/)."""
     written = write_schemas(write)
     out_console().print(f"Wrote {len(written)} schema files to {write}.")
 
