@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_processes import Server, run
+from tests.integration.test_editor_schemas import check_jsonschema, modelines
 from tests.repo_files import copy_repo_dir
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +37,20 @@ def every_kind(root: Path, slug: str) -> Path:
     return root
 
 
+def assert_editor_ready(out: Path, env: dict[str, str]) -> None:
+    """Every exported YAML file names, by a relative modeline, a schema written beside the
+    tree (.seg-schema/) that accepts it, and is already in `seg fmt`'s canonical form."""
+    found = modelines(out)
+    assert len(found) > 10
+    for schema in set(found.values()):
+        assert schema.is_file() and schema.parent == (out / ".seg-schema").resolve(), schema
+        files = [path for path, named in found.items() if named == schema]
+        result = check_jsonschema(schema, *files)
+        assert result.returncode == 0, result.stdout
+    formatted = run("fmt", "--check", "-w", str(out), env=env)
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+
+
 def test_export_round_trips_every_kind(tmp_path: Path, slug: str) -> None:
     server = Server(f"sqlite:///{tmp_path / 'cp.db'}", tmp_path, slug)
     try:
@@ -53,6 +68,7 @@ def test_export_round_trips_every_kind(tmp_path: Path, slug: str) -> None:
         assert kinds == {"labels", "groups", "tracking-plans", "sources", "role-bindings",
                          "destinations", "filters", "models", "mappings"}  # fmt: skip
         assert (out / "models" / "warehouse.users.sql").read_text().startswith("SELECT")
+        assert_editor_ready(out, env)
         listing = (out / "secrets.env.example").read_text()
         pw_var, wk_var = (
             "SEG_SECRET_WAREHOUSE_SETTINGS_PASSWORD",

@@ -24,5 +24,10 @@ def test_wheel_contains_every_schema(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         shipped = {n: archive.read(n) for n in archive.namelist() if n.startswith("seg/schemas/")}
         assert "seg/commands/app.py" in archive.namelist()
-    expected = {f"seg/schemas/{p.name}": p.read_bytes() for p in (REPO / "schemas").glob("*.json")}
+    schemas = REPO / "schemas"
+    expected = {
+        f"seg/schemas/{p.relative_to(schemas).as_posix()}": p.read_bytes()
+        for p in schemas.rglob("*.json")
+    }
+    assert "seg/schemas/resolved/source.schema.json" in expected
     assert shipped == expected

@@ -12,8 +12,10 @@ from seg.commands import (
     check_cmd,
     diff_cmd,
     export_cmds,
+    fmt_cmd,
     fql_cmds,
     lock_cmds,
+    schema_cmds,
     server_cmds,
     tracking_cmds,
     workspace_cmds,
@@ -55,6 +57,8 @@ diff_cmd.register(app)
 export_cmds.register(app)
 access_cmds.register(app)
 tracking_cmds.register(app)
+schema_cmds.register(app)
+fmt_cmd.register(app)
 
 
 def main() -> None:

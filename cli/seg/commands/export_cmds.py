@@ -11,7 +11,9 @@ from rich.markup import escape
 
 from seg.commands.console import err_console, handle_errors, out_console
 from seg.commands.options import ApiUrlOpt, DebugOpt, EnvOpt, TokenOpt, WorkspaceOpt, workspace_dir
+from seg.commands.schema_cmds import write_schemas
 from seg.commands.session import connect_config
+from seg.editor_schemas import SCHEMA_DIR
 from seg.errors import ConfigError
 from seg.workspace.config import WorkspaceConfig, read_config
 from seg.workspace.export import render_export, secrets_listing
@@ -78,6 +80,7 @@ def export_cmd(
             raise ConfigError(f"{path} exists; not overwriting it")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    write_schemas(root / SCHEMA_DIR)  # what the files' modelines point at
     console = out_console()
     console.print(f"Exported {len(missing)} resources of workspace {config.workspace} "
                   f"to {root} ({len(export.files)} files).")  # fmt: skip

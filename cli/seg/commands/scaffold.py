@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from seg.commands.schema_cmds import write_schemas
+from seg.editor_schemas import SCHEMA_DIR, modeline
 from seg.errors import ConfigError
 
 __all__ = ["scaffold"]
 
 SEG_YAML = """\
-# yaml-language-server: $schema=https://schemas.seg.dev/v1/workspace.schema.json
 version: seg/v1
 workspace: {slug}
 api_url: embedded            # or http://127.0.0.1:8400 (overridden by SEG_API_URL / --api-url)
@@ -57,8 +58,8 @@ def scaffold(directory: Path, workspace: str | None) -> list[Path]:
     if not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", slug):
         raise ConfigError(f"workspace slug {slug!r} must match ^[a-z][a-z0-9-]{{0,62}}$")
     files = {
-        directory / "seg.yaml": SEG_YAML.format(slug=slug),
-        directory / "sources" / "web.yaml": SOURCE_YAML,
+        directory / "seg.yaml": modeline("seg.yaml") + SEG_YAML.format(slug=slug),
+        directory / "sources" / "web.yaml": modeline("sources/web.yaml") + SOURCE_YAML,
         directory / "README.md": README.format(slug=slug),
         directory / ".gitignore": ".seg/\n",
     }
@@ -69,4 +70,6 @@ def scaffold(directory: Path, workspace: str | None) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
+    write_schemas(directory / SCHEMA_DIR)  # what the modelines point at, offline
+    written.append(directory / SCHEMA_DIR)
     return written

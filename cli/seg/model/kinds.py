@@ -1,6 +1,7 @@
 """The registry of resource kinds: fields, parents, API collections, apply order.
 
-Adding a kind means adding an entry here, a JSON Schema in ``schemas/`` and any rules the
+Adding a kind means adding an entry here, a JSON Schema in ``schemas/resolved/`` (then
+``seg schema --write schemas`` for the published ones) and any rules the
 control plane enforces for it; loader, engine, client and server all read this registry.
 """
 
@@ -96,7 +97,8 @@ class Kind:
 
     @property
     def schema_file(self) -> str:
-        return f"{self.key.replace('_', '-')}.schema.json"
+        """Its spec's schema, as seg checks it after interpolation (``schemas/resolved/``)."""
+        return f"resolved/{self.key.replace('_', '-')}.schema.json"
 
     def chain(self) -> list[Kind]:
         """This kind's ancestors, outermost first, ending with the kind itself."""

@@ -1,5 +1,6 @@
 """Writing a live workspace as YAML (one way, Git-Sync style): a folder per kind, a file per
-resource, stable key order, secrets as ``${env:…}`` placeholders, model queries as .sql files.
+resource, stable key order, secrets as ``${env:…}`` placeholders, model queries as .sql files;
+each YAML file in ``seg fmt``'s canonical form with a modeline pointing at ``.seg-schema/``.
 
 Pure apart from the returned file contents: ``render_export`` maps the live resources to
 ``{relative path: text}``; the command writes them.
@@ -14,10 +15,12 @@ from typing import Any
 
 import yaml
 
+from seg.editor_schemas import modeline
 from seg.model.kinds import KINDS, Kind
 from seg.model.paths import AnyPath, format_path
 from seg.model.resource import CurrentResource
 from seg.model.secrets import is_digest
+from seg.workspace.canonical import FormatError, canonical_text
 
 __all__ = ["Export", "render_export", "secret_variable", "secrets_listing"]
 
@@ -71,7 +74,8 @@ def render_export(workspace: str, resources: Iterable[CurrentResource],
                   with_config: bool = True) -> Export:  # fmt: skip
     export = Export()
     if with_config:
-        export.files["seg.yaml"] = f"version: seg/v1\nworkspace: {workspace}\n"
+        config = f"version: seg/v1\nworkspace: {workspace}\n"
+        export.files["seg.yaml"] = modeline("seg.yaml") + config
     for res in sorted(resources, key=lambda r: (r.kind.order, r.address)):
         kind = res.kind
         if res.address in kind.system_names:
@@ -86,10 +90,18 @@ def render_export(workspace: str, resources: Iterable[CurrentResource],
         if res.protect:
             doc["protect"] = True
         doc["spec"] = spec
-        export.files[f"{folder}/{stem}.yaml"] = yaml.safe_dump(
-            doc, sort_keys=False, allow_unicode=True, width=100
-        )
+        rel = f"{folder}/{stem}.yaml"
+        text = modeline(rel) + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+        export.files[rel] = _canonical(text)
     return export
+
+
+def _canonical(text: str) -> str:
+    """The file as ``seg fmt`` writes it; as dumped if a value cannot be kept exactly."""
+    try:
+        return canonical_text(text)
+    except FormatError:
+        return text
 
 
 def secrets_listing(export: Export) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from seg.errors import WorkspaceInvalid
-from seg.model.clip import clip, clip_repr
+from seg.model.clip import MAX_ECHO, clip, clip_repr
 from seg.model.kinds import KINDS, Kind
 from seg.model.paths import MISSING, AnyPath, get_path, set_path
 from seg.model.resource import DesiredResource, Origin
@@ -231,13 +232,22 @@ def _load_file(ctx: _Context, rel: str, out: list[DesiredResource]) -> list[Diag
 
 
 def _mark_broken(ctx: _Context, doc: YamlDocument) -> None:
+    """References to a document that failed are not reported again; for an unknown kind, the
+    kind it was meant to be (the did-you-mean), else any kind."""
     value = doc.value if isinstance(doc.value, dict) else {}
-    kind = KINDS.get(str(value.get("kind")))
     name, spec = value.get("name"), value.get("spec")
-    if kind is None or not isinstance(name, str) or not isinstance(spec, dict):
+    if not isinstance(name, str) or not isinstance(spec, dict):
         return
-    parent = spec.get(kind.parent_field) if kind.parent_field else None
-    ctx.broken.add((kind.name, f"{parent}/{name}" if isinstance(parent, str) else name))
+    for kind in _meant_kinds(value.get("kind")):
+        parent = spec.get(kind.parent_field) if kind.parent_field else None
+        ctx.broken.add((kind.name, f"{parent}/{name}" if isinstance(parent, str) else name))
+
+
+def _meant_kinds(written: Any) -> list[Kind]:
+    if isinstance(written, str) and written in KINDS:
+        return [KINDS[written]]
+    close = difflib.get_close_matches(str(written)[:MAX_ECHO], list(KINDS), n=1)
+    return [KINDS[close[0]]] if close else list(KINDS.values())
 
 
 def _load_document(
@@ -246,18 +256,15 @@ def _load_document(
     if not isinstance(doc.value, dict):
         message = "a resource document must be a mapping with kind, name and spec"
         return None, [Diagnostic(shown, doc.line, doc.col, message, "schema/type")]
-    problems = check_against_schema(doc, (), "envelope.schema.json", shown, what="kind")
-    if problems:
+    problems = check_against_schema(doc, (), "resolved/envelope.schema.json", shown, what="kind")
+    kind = KINDS.get(doc.value["kind"]) if isinstance(doc.value.get("kind"), str) else None
+    if kind is None or not isinstance(doc.value.get("spec"), dict):
         return None, problems
-    kind = KINDS[doc.value["kind"]]
     key = _address_of(doc.value)
     if key in ctx.overlays:
         doc.value["spec"] = _merge(doc.value["spec"], ctx.overlays[key][0])
         ctx.used.add(key)
-    if not re.fullmatch(kind.name_pattern, doc.value["name"]):
-        line, col = doc.mark(("name",))
-        message = f"name: {doc.value['name']!r} does not match {kind.name_pattern} ({kind.name})"
-        return None, [Diagnostic(shown, line, col, message, "schema/pattern")]
+    problems += _name_problems(kind, doc, shown, problems)
     result = Interpolation()
     spec = interpolate(doc.value["spec"], ("spec",), ctx.config.vars, ctx.environ, result)
     ctx.env_values.update(result.env_values)
@@ -305,6 +312,19 @@ def _load_document(
         unknown_paths=frozenset(p[1:] for p in unknown),
     )
     return resource, []
+
+
+def _name_problems(kind: Kind, doc: YamlDocument, shown: str, found: list[Diagnostic]
+                   ) -> list[Diagnostic]:  # fmt: skip
+    """The kind's own name pattern (stricter than the envelope's, which may have failed)."""
+    name = doc.value.get("name")
+    line, col = doc.mark(("name",))
+    if not isinstance(name, str) or re.fullmatch(kind.name_pattern, name):
+        return []
+    if any((p.line, p.col) == (line, col) for p in found):
+        return []
+    message = f"name: {clip_repr(name)} does not match {kind.name_pattern} ({kind.name})"
+    return [Diagnostic(shown, line, col, message, "schema/pattern")]
 
 
 def _env_in_rules(doc: YamlDocument, shown: str, result: Interpolation) -> list[Diagnostic]:

@@ -117,9 +117,15 @@ def _diagnostics(
     if any(h[: len(path)] == path for h in hidden):  # the value is, or holds, a secret
         message = f"{dotted}: the value from the environment fails the {error.validator!r} check"
     if error.validator == "enum" and what == "kind":
-        expected = ", ".join(error.validator_value)
-        message = f"unknown kind {clip_repr(error.instance)}; expected one of: {expected}"
+        message = _unknown_kind(error.instance, list(error.validator_value))
     return [Diagnostic(shown, line, col, message, f"schema/{error.validator}")]
+
+
+def _unknown_kind(written: Any, kinds: list[str]) -> str:
+    hint = _did_you_mean(written, kinds) if isinstance(written, str) else []
+    if hint:
+        return f"unknown kind {clip_repr(written)} (did you mean {hint[0]!r}?)"
+    return f"unknown kind {clip_repr(written)}; expected one of: {', '.join(kinds)}"
 
 
 def _did_you_mean(key: str, allowed: list[str]) -> list[str]:
