@@ -91,7 +91,7 @@ def test_the_pre_commit_hook_passes_on_this_repo_without_variables(tmp_path: Pat
     done = subprocess.run(hook_entry(), cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120)  # fmt: skip
     assert done.returncode == 1, done.stdout
-    assert ("destinations/web.yaml:7:3: error: unknown key 'enabeld' in spec (did you mean "
+    assert ("destinations/web.yaml:8:3: error: unknown key 'enabeld' in spec (did you mean "
             "'enabled'?) [schema/unknown-key]") in done.stderr  # fmt: skip
     assert "not set" not in done.stderr
     assert "Found 1 error." in done.stderr

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.repo_files import copy_repo_dir
 
 REPO = Path(__file__).resolve().parents[2]
 HOOKS: dict[str, dict[str, Any]] = {
@@ -29,9 +30,10 @@ def run_hook(hook_id: str, repo: Path) -> subprocess.CompletedProcess[str]:
     assert hook["language"] == "python" and hook["pass_filenames"] is False
     command = shlex.split(hook["entry"]) + list(hook.get("args", []))
     assert command[0] == "seg"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEG_")}
-    # workspace/ reads ${env:AMPLITUDE_API_KEY}; set until validate needs no secret values
-    env.update(NO_COLOR="1", AMPLITUDE_API_KEY="hook-test-key")
+    # no SEG_* and none of the variables the workspace reads: hooks need no secrets
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SEG_") and k != "AMPLITUDE_API_KEY"}  # fmt: skip
+    env.update(NO_COLOR="1")
     return subprocess.run([sys.executable, "-m", "seg", *command[1:]], cwd=repo, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
@@ -39,8 +41,7 @@ def run_hook(hook_id: str, repo: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A repository holding a copy of workspace/ (without any local state)."""
-    shutil.copytree(REPO / "workspace", tmp_path / "workspace",
-                    ignore=shutil.ignore_patterns(".seg"))  # fmt: skip
+    copy_repo_dir(REPO / "workspace", tmp_path / "workspace")
     return tmp_path
 
 

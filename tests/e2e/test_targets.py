@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.repo_files import copy_repo_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +28,7 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
 def repo_workspace(tmp_path: Path) -> Path:
     """This repository's workspace/, without any state a user's own run left in it."""
     root = tmp_path / "workspace"
-    shutil.copytree(REPO / "workspace", root, ignore=shutil.ignore_patterns(".seg"))
+    copy_repo_dir(REPO / "workspace", root)
     return root
 
 
