@@ -20,6 +20,7 @@ __all__ = [
     "WorkspaceOpt",
     "TargetOpt",
     "MaxDeletesOpt",
+    "ShowUnmanagedOpt",
     "default_database",
     "resolve_workspace",
     "workspace_dir",
@@ -54,6 +55,10 @@ TargetOpt = Annotated[
 MaxDeletesOpt = Annotated[
     int | None,
     typer.Option("--max-deletes", help="Block the plan if it destroys more than N resources."),
+]
+ShowUnmanagedOpt = Annotated[
+    bool,
+    typer.Option("--show-unmanaged", help="List the resources nobody manages (left alone)."),
 ]
 EventsOpt = Annotated[Path, typer.Option("--events", help="A JSONL file of sample events.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]

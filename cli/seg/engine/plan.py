@@ -70,6 +70,8 @@ class Change:
     waits_for: tuple[tuple[str, str], ...] = ()
     # Leaf fields set on the server that the YAML does not manage (left alone).
     unmanaged: int = 0
+    # Adopt: the resource exists and nobody manages it; this change makes it this tree's.
+    adopt: bool = False
     desired: DesiredResource | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -89,6 +91,11 @@ class Change:
 
     def redacted_after(self) -> dict[str, Any] | None:
         return None if self.after is None else redact(self.after, self.sensitive_paths)
+
+
+def _only_adopts(change: Change) -> bool:
+    """An adoption that changes nothing but the manager."""
+    return change.adopt and all(fc.path == ("manager",) for fc in change.field_changes)
 
 
 def redact(fields: Mapping[str, Any], sensitive: frozenset[AnyPath]) -> dict[str, Any]:
@@ -119,6 +126,11 @@ class Plan:
     changes: tuple[Change, ...]
     workspace_digest: str = ""
     resource_count: int = 0
+    # This tree's manager (apply sends it with every write; "" when ownership was not
+    # considered, as in ``seg diff``), and the live resources nobody manages that this plan
+    # leaves alone, as (kind, address).
+    manager: str = ""
+    not_managed: tuple[tuple[str, str], ...] = ()
 
     FORMAT_VERSION: ClassVar[str] = "1.0"
 
@@ -131,7 +143,12 @@ class Plan:
 
     @property
     def to_change(self) -> int:
-        return self.count(Action.UPDATE)
+        """Updates, except adoptions that change nothing but the manager."""
+        return sum(1 for c in self.changes if c.action is Action.UPDATE and not _only_adopts(c))
+
+    @property
+    def to_adopt(self) -> int:
+        return sum(1 for c in self.changes if c.adopt and c.action is not Action.BLOCKED)
 
     @property
     def to_destroy(self) -> int:

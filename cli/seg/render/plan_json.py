@@ -26,6 +26,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "etag": change.etag or None,
                 "unmanaged_fields": change.unmanaged,
                 "access_change": change.kind.access,
+                "adopt": change.adopt,
                 "field_changes": [
                     {
                         "path": format_path(fc.path),
@@ -42,11 +43,15 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "format_version": Plan.FORMAT_VERSION,
         "workspace": plan.workspace,
         "workspace_digest": plan.workspace_digest,
+        "manager": plan.manager or None,
         "summary": {
+            "adopt": plan.to_adopt,
             "add": plan.to_add,
             "change": plan.to_change,
             "destroy": plan.to_destroy,
             "blocked": plan.blocked,
         },
         "changes": changes,
+        # live resources nobody manages, left alone by this plan (always present)
+        "not_managed": [{"address": a, "kind": k} for k, a in plan.not_managed],
     }

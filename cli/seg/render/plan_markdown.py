@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from seg.engine.plan import Plan
+from seg.render.not_managed import not_managed_lines
 from seg.render.plan_text import summary_line
 from seg.render.values import access_summary, describe, field_lines
 
@@ -23,22 +24,37 @@ def _summary_table(plan: Plan) -> list[str]:
     return lines
 
 
-def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS) -> str:
+def _not_managed(plan: Plan, show: bool) -> list[str]:
+    """The count on one line; with ``show``, the names folded beneath it."""
+    lines = not_managed_lines(plan, show)
+    if not lines:
+        return []
+    if not show:
+        return [f"_{lines[0]}_", ""]
+    names = [f"- {line.strip()}" for line in lines[1:]]
+    return [f"<details><summary>{lines[0]}</summary>", "", *names, "", "</details>", ""]
+
+
+def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged: bool = False
+                         ) -> str:  # fmt: skip
     head = [f"### seg plan for `{plan.workspace}`", ""]
+    unmanaged = _not_managed(plan, show_unmanaged)
     if not plan.changes:
-        return "\n".join([*head, f"No changes ({plan.resource_count} resources match)."]) + "\n"
+        return "\n".join([*head, f"No changes ({plan.resource_count} resources match).", "",
+                          *unmanaged]).rstrip("\n") + "\n"  # fmt: skip
     access = [c for c in plan.changes if c.kind.access]
     if access:
         head += [f"#### ⚠️ Access changes ({len(access)})", ""]
         head += [f"- `{access_summary(c)}`" for c in access]
         head += [""]
-    head += [f"**{summary_line(plan)}**", "", *_summary_table(plan), ""]
+    head += [f"**{summary_line(plan)}**", "", *unmanaged, *_summary_table(plan), ""]
     out = "\n".join(head)
     trimmed = 0
     for index, change in enumerate(plan.changes):
         summary = (
             f"<code>{change.action.symbol}</code> {change.kind.name} "
-            f"<code>{change.address}</code> {describe(change)}"
+            f"<code>{change.address}</code>{' (adopt)' if change.adopt else ''} "
+            f"{describe(change)}"
         )
         body = [f"<details><summary>{summary}</summary>", "", "```diff"]
         if change.reason:

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.text import Text
 
 from seg.engine.plan import Action, Plan
+from seg.render.not_managed import not_managed_lines
 from seg.render.values import access_summary, describe, field_lines
 
 __all__ = ["plan_lines", "render_plan_text", "summary_line", "write_lines"]
@@ -24,15 +25,18 @@ Line = tuple[str, str]  # (style, text)
 
 def summary_line(plan: Plan) -> str:
     line = f"Plan: {plan.to_add} to add, {plan.to_change} to change, {plan.to_destroy} to destroy."
+    if plan.to_adopt:
+        line = f"Plan: {plan.to_adopt} to adopt, " + line.removeprefix("Plan: ")
     if plan.blocked:
         line += f" {plan.blocked} blocked."
     return line
 
 
-def plan_lines(plan: Plan) -> list[Line]:
+def plan_lines(plan: Plan, show_unmanaged: bool = False) -> list[Line]:
+    unmanaged: list[Line] = [("dim", line) for line in not_managed_lines(plan, show_unmanaged)]
     if not plan.changes:
         return [("", f"No changes. Workspace {plan.workspace} matches the configuration "
-                     f"({plan.resource_count} resources).")]  # fmt: skip
+                     f"({plan.resource_count} resources).")] + unmanaged  # fmt: skip
     lines: list[Line] = []
     access = [c for c in plan.changes if c.kind.access]
     if access:
@@ -44,7 +48,9 @@ def plan_lines(plan: Plan) -> list[Line]:
         style = STYLES[change.action]
         lines.append(("", ""))
         lines.append(("dim", f"  # {change.kind.name} {change.address} {describe(change)}"))
-        lines.append((style, f"{change.action.symbol:>3} {change.kind.name} {change.address}"))
+        adopt = " (adopt)" if change.adopt else ""
+        lines.append((style, f"{change.action.symbol:>3} {change.kind.name} {change.address}"
+                             f"{adopt}"))  # fmt: skip
         if change.reason:
             lines.append((style, f"      reason: {change.reason}"))
         lines += [("", f"      {symbol} {text}") for symbol, text in field_lines(change)]
@@ -52,7 +58,7 @@ def plan_lines(plan: Plan) -> list[Line]:
             lines.append(("dim", f"      update_mask: {', '.join(change.update_mask)}"))
         if change.unmanaged:
             lines.append(("dim", f"      ({change.unmanaged} unmanaged field(s) left alone)"))
-    lines += [("", ""), ("bold", summary_line(plan))]
+    lines += [("", ""), *unmanaged, ("bold", summary_line(plan))]
     return lines
 
 
@@ -67,5 +73,5 @@ def write_lines(lines: list[Line], console: Console) -> None:
         console.file.flush()
 
 
-def render_plan_text(plan: Plan, console: Console) -> None:
-    write_lines(plan_lines(plan), console)
+def render_plan_text(plan: Plan, console: Console, show_unmanaged: bool = False) -> None:
+    write_lines(plan_lines(plan, show_unmanaged), console)

@@ -97,7 +97,8 @@ def load_workspace(
         if key not in ctx.used:
             message = f"overlay for {key[0]} {key[1]!r} matches no resource in the workspace"
             problems.append(Diagnostic(where.file, where.line, where.col, message, "overlay"))
-    problems += check_references(resources, ctx.broken)
+    # references to external resources (seg.yaml) are the control plane's to resolve
+    problems += check_references(resources, ctx.broken | set(config.external))
     if problems:  # a check may quote a value: never one from the environment
         raise WorkspaceInvalid(sorted(_hide_env_values(problems, ctx.env_values)))
     resources.sort(key=lambda r: (r.kind.order, r.address))
