@@ -16,7 +16,7 @@ def _events(api: Api) -> list[dict]:
 
 
 def test_create_sets_the_manager_and_reads_return_it(api: Api) -> None:
-    made = api.create_source("web", **{})
+    made = api.create_source("web")
     assert made.json()["manager"] == ""  # a raw API write: nobody's
     body = {"source": {"name": api.url("/sources/ios")[8:], "catalog": "ios"},
             "manager": "growth-team", "managed_paths": ["catalog"]}  # fmt: skip
