@@ -42,7 +42,8 @@ def test_import_writes_the_yaml_and_apply_takes_ownership(server: Server, tmp_pa
     plan = seg("plan", "-w", str(root), env=env)
     assert "~ Source shop (adopt)" in plan.stdout
     assert "Plan: 1 to adopt, 0 to add, 0 to change, 0 to destroy." in plan.stdout
-    seg("apply", "-w", str(root), "--auto-approve", env=env)
+    applied = seg("apply", "-w", str(root), "--auto-approve", env=env)
+    assert "adopted Source shop" in applied.stdout
     assert ws.managers() == {"sources/shop": "growth-team", "sources/blog": ""}
     assert "No changes" in seg("plan", "-w", str(root), "--detailed-exitcode", env=env).stdout
     (root / "sources" / "blog.yaml").write_text(SOURCE.format(name="other"))

@@ -54,8 +54,16 @@ def test_hostile_ownership_settings_are_one_error_line(
     result = run_cli("validate", "-w", str(root))
     assert result.exit_code == 1
     first = result.output.splitlines()[0]
-    assert first.startswith(f"{root / where}") or first.startswith(where), result.output
+    assert first.startswith(f"{root / where}:"), result.output
     assert says in result.output
+
+
+def test_a_resource_is_managed_or_external_not_both(write_workspace: WriteWorkspace) -> None:
+    root = write_workspace({"web.yaml": SOURCE.format(name="web")},
+                           seg_yaml="version: seg/v1\nworkspace: acme\nexternal: [Source/web]\n")
+    result = run_cli("validate", "-w", str(root))
+    assert result.exit_code == 1
+    assert result.output.startswith(f"{root / 'web.yaml'}:2:7: error: Source 'web' is declared")
 
 
 def _apply(root: Path, *args: str) -> str:
