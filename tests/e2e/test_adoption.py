@@ -64,6 +64,9 @@ def test_fifty_resources_made_through_the_api_are_adopted(server: Server, tmp_pa
                     {"destination": {"name": name, "catalog": "amplitude",
                                      "settings": {"region": "eu"}}})  # fmt: skip
     root = tree(tmp_path / "t", ws.slug, {}, "manager: growth-team\n")
+    first = seg("plan", "-w", str(root), "--detailed-exitcode", env=ws.env)
+    assert ("50 resources in workspace fifty are not managed by growth-team"
+            in first.stdout)  # fmt: skip
     merged = seg("export", "-w", str(root), "--merge", env=ws.env)
     assert "Exported 50 resources" in merged.stdout
     plan = seg("plan", "-w", str(root), "--detailed-exitcode", env=ws.env, code=2)
