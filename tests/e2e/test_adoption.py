@@ -28,6 +28,9 @@ def test_import_writes_the_yaml_and_apply_takes_ownership(server: Server, tmp_pa
     ws = Workspace(server, "imports")
     ws.make_source("shop", settings={"api_key": "k-123", "region": "eu"})
     ws.make_source("blog")
+    name = f"workspaces/{ws.slug}/sources/blog/destinations/amp"
+    ws.call("POST", "sources/blog/destinations",
+            {"destination": {"name": name, "catalog": "amplitude"}})  # fmt: skip
     root = tree(tmp_path / "t", ws.slug, {}, "manager: growth-team\n")
     unknown = seg("import", "-w", str(root), "Source/shpo", env=ws.env, code=1)
     assert "did you mean 'Source/shop'?" in unknown.stderr
@@ -45,6 +48,14 @@ def test_import_writes_the_yaml_and_apply_takes_ownership(server: Server, tmp_pa
     applied = seg("apply", "-w", str(root), "--auto-approve", env=env)
     assert "adopted Source shop" in applied.stdout
     assert ws.managers() == {"sources/shop": "growth-team", "sources/blog": ""}
+    child = seg("import", "-w", str(root), "blog/amp", env=env)
+    assert "sits under Source blog, which this tree does not declare" in child.stderr
+    (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {ws.slug}\n"
+                                   "manager: growth-team\nexternal: [Source/blog]\n")
+    seg("apply", "-w", str(root), "--auto-approve", env=env)  # adopts the destination only
+    assert ws.managers() == {"sources/shop": "growth-team", "sources/blog": ""}
+    assert ws.managers("sources/-/destinations") == {"sources/blog/destinations/amp":
+                                                     "growth-team"}  # fmt: skip
     assert "No changes" in seg("plan", "-w", str(root), "--detailed-exitcode", env=env).stdout
     (root / "sources" / "blog.yaml").write_text(SOURCE.format(name="other"))
     refused = seg("import", "-w", str(root), "blog", env=env, code=1)

@@ -161,3 +161,19 @@ def test_a_plan_without_changes_still_reports_what_it_leaves_alone() -> None:
         "--show-unmanaged lists them)")  # fmt: skip
     assert "1 resource in workspace ws is not managed" in render_plan_markdown(plan)
     assert plan_to_json(plan)["not_managed"] == [{"address": "ui", "kind": "Source"}]
+
+
+def test_the_markdown_table_counts_adoptions_and_the_listing_is_bounded() -> None:
+    current = [have(SRC, "web", "", catalog="js")]
+    current += [have(SRC, f"ui-{i:03}", "", catalog="js") for i in range(250)]
+    plan = compute_plan("ws", [want(SRC, "web", catalog="js")], current,
+                        ownership=Ownership("growth-team"))  # fmt: skip
+    markdown = render_plan_markdown(plan, show_unmanaged=True)
+    assert "| kind | adopt | add | change | destroy | replace | blocked |" in markdown
+    assert "| Source | 1 | 0 | 0 | 0 | 0 | 0 |" in markdown
+    assert "- Source ui-199" in markdown and "ui-200" not in markdown
+    assert "- … and 50 more (seg plan --show-unmanaged)" in markdown
+    assert "ui-249" in text(plan, show=True)  # the text plan lists them all
+    plain = compute_plan("ws", [want(SRC, "web", catalog="js", enabled=False)],
+                         [have(SRC, "web", "team-a", catalog="js", enabled=True)], ownership=A)
+    assert "| kind | add | change | destroy | replace | blocked |" in render_plan_markdown(plain)

@@ -126,6 +126,8 @@ def import_cmd(
     console = out_console()
     for res in chosen:
         console.print(f"imported {res.kind.name} {res.address}")
+    for hint in _unresolved_parents(ws, chosen):
+        err_console().print(hint)
     console.print(f"Wrote {written} files to {root}. Next: seg plan (it shows the adoptions), "
                   "then seg apply, which makes them managed by "
                   f"{ws.config.manager}.")  # fmt: skip
@@ -147,6 +149,22 @@ def find_live(live: list[CurrentResource], raw: str) -> CurrentResource:
     hint = difflib.get_close_matches(raw, known, n=1)
     suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
     raise ConfigError(f"no resource {raw!r} on the control plane{suffix}")
+
+
+def _unresolved_parents(ws: Workspace, chosen: list[CurrentResource]) -> list[str]:
+    """A hint for each imported resource whose parent the tree neither declares, imports nor
+    lists as external (validate would report it)."""
+    known = {(r.kind.name, r.address) for r in ws.resources} | ws.config.external
+    known |= {(r.kind.name, r.address) for r in chosen}
+    out = []
+    for res in chosen:
+        parent = res.kind.parent
+        key = (parent, res.address.rsplit("/", 1)[0]) if parent else None
+        if key is not None and key not in known:
+            out.append(f"note: {res.kind.name} {res.address} sits under {key[0]} {key[1]}, which "
+                       f"this tree does not declare: import it too (seg import {key[0]}/{key[1]})"
+                       f", or list {key[0]}/{key[1]} under external: in seg.yaml")  # fmt: skip
+    return out
 
 
 def _importable(ws: Workspace, res: CurrentResource) -> CurrentResource:

@@ -79,6 +79,12 @@ class Change:
         return (self.kind.name, self.address)
 
     @property
+    def only_adopts(self) -> bool:
+        """An adoption that changes nothing but the manager."""
+        return (self.adopt and self.action is Action.UPDATE
+                and all(fc.path == ("manager",) for fc in self.field_changes))  # fmt: skip
+
+    @property
     def update_mask(self) -> tuple[str, ...]:
         if self.action is not Action.UPDATE:
             return ()
@@ -91,11 +97,6 @@ class Change:
 
     def redacted_after(self) -> dict[str, Any] | None:
         return None if self.after is None else redact(self.after, self.sensitive_paths)
-
-
-def _only_adopts(change: Change) -> bool:
-    """An adoption that changes nothing but the manager."""
-    return change.adopt and all(fc.path == ("manager",) for fc in change.field_changes)
 
 
 def redact(fields: Mapping[str, Any], sensitive: frozenset[AnyPath]) -> dict[str, Any]:
@@ -144,7 +145,7 @@ class Plan:
     @property
     def to_change(self) -> int:
         """Updates, except adoptions that change nothing but the manager."""
-        return sum(1 for c in self.changes if c.action is Action.UPDATE and not _only_adopts(c))
+        return sum(1 for c in self.changes if c.action is Action.UPDATE and not c.only_adopts)
 
     @property
     def to_adopt(self) -> int:

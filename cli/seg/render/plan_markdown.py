@@ -12,14 +12,21 @@ from seg.render.values import access_summary, describe, field_lines
 __all__ = ["MAX_CHARS", "render_plan_markdown"]
 
 MAX_CHARS = 60_000
+MAX_LISTED = 200  # resources not managed, listed by name in a comment
 
 
 def _summary_table(plan: Plan) -> list[str]:
-    counts: Counter[tuple[str, str]] = Counter((c.kind.name, c.action.value) for c in plan.changes)
+    counts: Counter[tuple[str, str]] = Counter(
+        (c.kind.name, "adopt" if c.only_adopts else c.action.value) for c in plan.changes
+    )
     kinds = sorted({k for k, _ in counts})
-    lines = ["| kind | add | change | destroy | replace | blocked |", "|---|---|---|---|---|---|"]
+    columns = ["create", "update", "delete", "replace", "blocked"]
+    titles = ["add", "change", "destroy", "replace", "blocked"]
+    if plan.to_adopt:  # only then, so plans without adoptions keep their table
+        columns, titles = ["adopt", *columns], ["adopt", *titles]
+    lines = ["| kind | " + " | ".join(titles) + " |", "|---" * (len(columns) + 1) + "|"]
     for kind in kinds:
-        row = [str(counts[(kind, a)]) for a in ("create", "update", "delete", "replace", "blocked")]
+        row = [str(counts[(kind, a)]) for a in columns]
         lines.append(f"| {kind} | " + " | ".join(row) + " |")
     return lines
 
@@ -31,7 +38,9 @@ def _not_managed(plan: Plan, show: bool) -> list[str]:
         return []
     if not show:
         return [f"_{lines[0]}_", ""]
-    names = [f"- {line.strip()}" for line in lines[1:]]
+    names = [f"- {line.strip()}" for line in lines[1 : MAX_LISTED + 1]]
+    if len(lines) > MAX_LISTED + 1:  # the comment has a size limit; seg plan lists them all
+        names.append(f"- … and {len(lines) - 1 - MAX_LISTED} more (seg plan --show-unmanaged)")
     return [f"<details><summary>{lines[0]}</summary>", "", *names, "", "</details>", ""]
 
 
