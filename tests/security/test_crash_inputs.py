@@ -500,7 +500,7 @@ JSON = st.recursive(
 )  # fmt: skip
 KEYS = st.sampled_from(["source", "destination", "filter", "tracking_plan", "workspace",
                         "update_mask", "rules", "holder", "ttl_seconds", "secret_paths",
-                        "managed_paths", "protect", "name", "settings"])  # fmt: skip
+                        "managed_paths", "protect", "manager", "name", "settings"])  # fmt: skip
 PARAMS = st.sampled_from(["web", "amp", "-", "shop", "x"]) | st.text(max_size=12)
 PAGE_TOKENS = (
     st.text(max_size=30)

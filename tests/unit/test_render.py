@@ -55,7 +55,7 @@ def test_text_plan_reads_like_terraform() -> None:
 def test_json_plan_is_versioned_and_redacted() -> None:
     data = plan_to_json(plan_with_everything())
     assert data["format_version"] == "1.0" and data["workspace_digest"] == "digest"
-    assert data["summary"] == {"add": 2, "change": 1, "destroy": 2, "blocked": 0}
+    assert data["summary"] == {"adopt": 0, "add": 2, "change": 1, "destroy": 2, "blocked": 0}
     by_address = {c["address"]: c for c in data["changes"]}
     assert set(by_address["upd"]) >= {"address", "kind", "action", "before", "after",
                                       "update_mask", "reason"}  # fmt: skip

@@ -114,15 +114,19 @@ def _values(step: Step) -> dict[str, Any]:
     return body
 
 
-def _meta(step: Step) -> dict[str, Any]:
-    """Ownership sent with every write: the paths the YAML declares, and protect."""
+def _meta(step: Step, manager: str) -> dict[str, Any]:
+    """Ownership sent with every write: the paths the YAML declares, protect, and the plan's
+    manager (not for built-in resources, which stay the control plane's own)."""
     desired = step.change.desired
     assert desired is not None
     managed = sorted(format_path(p) for p in desired.declared_paths())
-    return {"managed_paths": managed, "protect": desired.protect}
+    meta: dict[str, Any] = {"managed_paths": managed, "protect": desired.protect}
+    if manager and desired.address not in desired.kind.system_names:
+        meta["manager"] = manager
+    return meta
 
 
-def _run(step: Step, api: ControlPlaneWriter, use_etags: bool) -> None:
+def _run(step: Step, api: ControlPlaneWriter, use_etags: bool, manager: str = "") -> None:
     change = step.change
     etag = change.etag if use_etags else None
     if step.op == "delete":
@@ -130,7 +134,7 @@ def _run(step: Step, api: ControlPlaneWriter, use_etags: bool) -> None:
     elif step.op == "create":
         assert change.desired is not None
         api.create(change.kind, change.address, change.desired.fields,
-                   _secret_paths(step, None), _meta(step))  # fmt: skip
+                   _secret_paths(step, None), _meta(step, manager))  # fmt: skip
     else:
         mask = list(change.update_mask)
         switching = _reconnects(step)
@@ -138,7 +142,7 @@ def _run(step: Step, api: ControlPlaneWriter, use_etags: bool) -> None:
             api.update(change.kind, change.address, {}, switching, [], etag)
             etag = None
         api.update(change.kind, change.address, _values(step), mask,
-                   _secret_paths(step, mask), etag, _meta(step))  # fmt: skip
+                   _secret_paths(step, mask), etag, _meta(step, manager))  # fmt: skip
 
 
 def _reconnects(step: Step) -> list[str]:
@@ -165,21 +169,21 @@ def apply_plan(
         if result.stopped:
             result.results.append(StepResult(step, "not_attempted", result.stopped))
             continue
-        outcome, stop = _step(step, api, use_etags, done)
+        outcome, stop = _step(step, api, use_etags, done, plan.manager)
         result.stopped = outcome.error if stop else ""
         result.results.append(outcome)
         observer.step_finished(outcome)
     return result
 
 
-def _step(step: Step, api: ControlPlaneWriter, use_etags: bool, done: set[int]
+def _step(step: Step, api: ControlPlaneWriter, use_etags: bool, done: set[int], manager: str
           ) -> tuple[StepResult, bool]:  # fmt: skip
     """The step's outcome, and whether the apply must stop (the control plane is gone, or
     the workspace lock was lost)."""
     if any(d not in done for d in step.depends_on):
         return StepResult(step, "skipped", "a change it depends on did not apply"), False
     try:
-        _run(step, api, use_etags)
+        _run(step, api, use_etags, manager)
     except RetryBudgetSpent as exc:
         return StepResult(step, "failed", exc.message), True
     except ApplyStopped as exc:

@@ -31,7 +31,9 @@ PAGE_SIZE = 1000
 DEFAULT_RETRY_BUDGET = 30.0  # seconds of failed attempts and backoff per run, in all
 LOCK_HEADER = "Seg-Lock"  # names the lease a write is made under
 COMPARE_BATCH = 1000
-COMPUTED = frozenset({"name", "create_time", "update_time", "etag", "managed_paths", "protect"})
+COMPUTED = frozenset(
+    {"name", "create_time", "update_time", "etag", "managed_paths", "protect", "manager"}
+)
 
 
 class RetryBudget:
@@ -386,6 +388,7 @@ def _current(kind: Kind, item: dict[str, Any]) -> CurrentResource:
     return CurrentResource(
         kind, address, fields, item.get("etag", ""), item.get("update_time", ""),
         frozenset(item.get("managed_paths") or ()), bool(item.get("protect")),
+        str(item.get("manager") or ""),
     )  # fmt: skip
 
 

@@ -125,14 +125,15 @@ def write_json(data: Any) -> None:
     sys.stdout.write(text + "\n")
 
 
-def show_plan(plan: Plan, output: str) -> None:
-    """A plan in the requested format (text, json or markdown) on stdout."""
+def show_plan(plan: Plan, output: str, show_unmanaged: bool = False) -> None:
+    """A plan in the requested format (text, json or markdown) on stdout; ``show_unmanaged``
+    lists the resources nobody manages by name (JSON always does)."""
     if output == "json":
         write_json(plan_to_json(plan))
     elif output == "markdown":
-        write_out(render_plan_markdown(plan))
+        write_out(render_plan_markdown(plan, show_unmanaged=show_unmanaged))
     else:
-        render_plan_text(plan, out_console())
+        render_plan_text(plan, out_console(), show_unmanaged)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -1,7 +1,9 @@
-"""``seg export``: the live workspace as YAML, one way. It only reads the control plane."""
+"""``seg export`` (the live workspace as YAML, one way) and ``seg import`` (adopt live
+resources: their YAML into the tree). Both only read the control plane."""
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Annotated
@@ -15,11 +17,15 @@ from seg.commands.schema_cmds import write_schemas
 from seg.commands.session import connect_config
 from seg.editor_schemas import SCHEMA_DIR
 from seg.errors import ConfigError
+from seg.model.kinds import KINDS
+from seg.model.resource import CurrentResource
 from seg.workspace.config import WorkspaceConfig, read_config
-from seg.workspace.export import render_export, secrets_listing
+from seg.workspace.export import Export, render_export, secrets_listing
 from seg.workspace.loader import declared_addresses
 
-__all__ = ["register"]
+__all__ = ["find_live", "register"]
+
+SECRETS_FILE = "secrets.env.example"
 
 
 def _target(root: Path, slug: str | None, env: str | None, merge: bool
@@ -64,32 +70,135 @@ def export_cmd(
     config, declared = _target(root, slug, env, merge)
     if not config.api_url and not (api_url or os.environ.get("SEG_API_URL")):
         raise ConfigError("exporting into an empty directory needs --api-url (or SEG_API_URL)")
+    live = _read_live(config, api_url, token)
+    manager = config.manager
+    # --merge: what the tree lacks that nobody manages or that is this tree's (which its plan
+    # would delete); never another manager's
+    missing = [r for r in live if (r.kind.name, r.address) not in declared
+               and r.address not in r.kind.system_names
+               and (not merge or r.manager in ("", manager))]  # fmt: skip
+    export = render_export(config.workspace, missing, with_config=not (root / "seg.yaml").exists())
+    written = _write_export(root, export, refuse_existing=merge)
+    out_console().print(f"Exported {len(missing)} resources of workspace "
+                        f"{config.workspace} to {root} ({written} files).")  # fmt: skip
+
+
+def _read_live(config: WorkspaceConfig, api_url: str | None, token: str | None
+               ) -> list[CurrentResource]:  # fmt: skip
     client, _ = connect_config(config, api_url, token)
     try:
-        live = client.read_state()
+        return client.read_state()
     finally:
         client.close()
-    missing = [r for r in live if (r.kind.name, r.address) not in declared
-               and r.address not in r.kind.system_names]  # fmt: skip
-    export = render_export(config.workspace, missing, with_config=not (root / "seg.yaml").exists())
-    if export.secrets:
-        export.files["secrets.env.example"] = secrets_listing(export)
+
+
+def _write_export(root: Path, export: Export, refuse_existing: bool) -> int:
+    """Write the files (all or none: an existing one is refused before anything is written,
+    except the secrets listing, which is left as it is) and the schemas their modelines point
+    at; returns how many files were written."""
+    listing = secrets_listing(export) if export.secrets else None
+    if listing is not None and not (refuse_existing and (root / SECRETS_FILE).exists()):
+        export.files[SECRETS_FILE] = listing
+    if refuse_existing:
+        taken = [rel for rel in sorted(export.files) if (root / rel).exists()]
+        if taken:
+            raise ConfigError(f"{root / taken[0]} exists; not overwriting it (nothing written)")
     for rel, text in sorted(export.files.items()):
         path = root / rel
-        if merge and path.exists():
-            raise ConfigError(f"{path} exists; not overwriting it")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     write_schemas(root / SCHEMA_DIR)  # what the files' modelines point at
-    console = out_console()
-    console.print(f"Exported {len(missing)} resources of workspace {config.workspace} "
-                  f"to {root} ({len(export.files)} files).")  # fmt: skip
     if export.secrets:
+        where = ("listed in" if SECRETS_FILE in export.files
+                 else "not added to the existing")  # fmt: skip
         err_console().print(
-            "Secrets were not exported; set these variables (listed in secrets.env.example): "
+            f"Secrets were not exported; set these variables ({where} {SECRETS_FILE}): "
             + ", ".join(sorted(export.secrets))
         )
+    return len(export.files)
+
+
+@handle_errors
+def import_cmd(
+    addresses: Annotated[list[str], typer.Argument(
+        help="Resources to adopt: ADDRESS (web/amplitude) or KIND/ADDRESS (Source/web).",
+        show_default=False)],
+    workspace: WorkspaceOpt = None,
+    env: EnvOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Adopt existing resources: write their YAML into the tree; the next apply manages them."""
+    root = workspace_dir(workspace)
+    if not (root / "seg.yaml").is_file():
+        raise ConfigError(f"{root} holds no seg.yaml: import adds to a workspace tree")
+    config = read_config(root, env)
+    declared, _ = declared_addresses(root)
+    live = _read_live(config, api_url, token)
+    chosen = [_importable(config, declared, find_live(live, raw))
+              for raw in dict.fromkeys(addresses)]  # fmt: skip
+    export = render_export(config.workspace, chosen, with_config=False)
+    written = _write_export(root, export, refuse_existing=True)
+    console = out_console()
+    for res in chosen:
+        console.print(f"imported {res.kind.name} {res.address}")
+    for hint in _unresolved_parents(config, declared, chosen):
+        err_console().print(hint)
+    console.print(f"Wrote {written} files to {root}. Next: seg plan (it shows the adoptions), "
+                  "then seg apply, which makes them managed by "
+                  f"{config.manager}.")  # fmt: skip
+
+
+def find_live(live: list[CurrentResource], raw: str) -> CurrentResource:
+    """The live resource ``raw`` names (``ADDRESS`` or ``KIND/ADDRESS``), or a ConfigError
+    with a did-you-mean."""
+    head, _, rest = raw.partition("/")
+    kind = next((k for k in KINDS if k.lower() == head.lower()), None) if rest else None
+    matches = [r for r in live if (kind is None or r.kind.name == kind)
+               and r.address == (rest if kind else raw)]  # fmt: skip
+    if kind is None and len(matches) > 1:
+        shown = ", ".join(f"{r.kind.name}/{r.address}" for r in matches)
+        raise ConfigError(f"{raw!r} names more than one resource ({shown}); write KIND/ADDRESS")
+    if matches:
+        return matches[0]
+    known = [r.address for r in live] + [f"{r.kind.name}/{r.address}" for r in live]
+    hint = difflib.get_close_matches(raw, known, n=1)
+    suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+    raise ConfigError(f"no resource {raw!r} on the control plane{suffix}")
+
+
+def _unresolved_parents(config: WorkspaceConfig, declared: set[tuple[str, str]],
+                        chosen: list[CurrentResource]) -> list[str]:  # fmt: skip
+    """A hint for each imported resource whose parent the tree neither declares, imports nor
+    lists as external (validate would report it)."""
+    known = declared | config.external
+    known |= {(r.kind.name, r.address) for r in chosen}
+    out = []
+    for res in chosen:
+        parent = res.kind.parent
+        key = (parent, res.address.rsplit("/", 1)[0]) if parent else None
+        if key is not None and key not in known:
+            out.append(f"note: {res.kind.name} {res.address} sits under {key[0]} {key[1]}, which "
+                       f"this tree does not declare: import it too (seg import {key[0]}/{key[1]})"
+                       f", or list {key[0]}/{key[1]} under external: in seg.yaml")  # fmt: skip
+    return out
+
+
+def _importable(config: WorkspaceConfig, declared: set[tuple[str, str]], res: CurrentResource
+                ) -> CurrentResource:  # fmt: skip
+    """Refuse what cannot be adopted: built in, declared already, another manager's."""
+    what = f"{res.kind.name} {res.address}"
+    if res.address in res.kind.system_names:
+        raise ConfigError(f"{what} is built in; refer to it without importing it")
+    if (res.kind.name, res.address) in declared:
+        raise ConfigError(f"{what} is declared already in {config.root}")
+    if res.manager not in ("", config.manager):
+        raise ConfigError(f"{what} is managed by {res.manager!r}, not by {config.manager!r}; "
+                          "refer to it with external: in seg.yaml instead")  # fmt: skip
+    return res
 
 
 def register(app: typer.Typer) -> None:
     app.command("export")(export_cmd)
+    app.command("import")(import_cmd)

@@ -22,6 +22,7 @@ __all__ = [
     "WorkspaceOpt",
     "TargetOpt",
     "MaxDeletesOpt",
+    "ShowUnmanagedOpt",
     "default_database",
     "resolve_workspace",
     "workspace_dir",
@@ -75,6 +76,10 @@ MissingSecretsOpt = Annotated[
         help="A ${env:…} that is not set: fail (default), or skip: plan the rest and mark "
         "those values not compared (such a plan cannot be applied).",
     ),
+]
+ShowUnmanagedOpt = Annotated[
+    bool,
+    typer.Option("--show-unmanaged", help="List the resources nobody manages (left alone)."),
 ]
 EventsOpt = Annotated[Path, typer.Option("--events", help="A JSONL file of sample events.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]

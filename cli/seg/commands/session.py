@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from seg.commands.console import load
 from seg.engine.diff import compute_plan
+from seg.engine.ownership import Ownership
 from seg.engine.plan import Change, Plan
 from seg.engine.scope import apply_delete_budget, check_targets, restrict, target_plan
 from seg.engine.secrets import SecretKey, secret_questions
@@ -34,6 +35,7 @@ __all__ = [
     "make_plan",
     "open_control",
     "open_session",
+    "ownership_of",
     "require_secrets",
 ]
 
@@ -179,8 +181,10 @@ def make_plan(session: Session, options: PlanOptions | None = None) -> Plan:
     ws = session.workspace
     policy = effective_policy(session)
     current = session.client.read_state()
+    _check_external(ws, current)
     matched, digest = ask_secrets(session, current)
-    plan = compute_plan(ws.config.workspace, ws.resources, current, digest, policy, matched)
+    plan = compute_plan(ws.config.workspace, ws.resources, current, digest, policy, matched,
+                        ownership_of(ws))  # fmt: skip
     if ws.missing:
         plan = replace(plan, missing_variables=ws.missing_variables)
     if options.targets:
@@ -190,6 +194,22 @@ def make_plan(session: Session, options: PlanOptions | None = None) -> Plan:
     if options.scope:
         plan = restrict(plan, _in_scope(options.scope))
     return apply_delete_budget(plan, options.max_deletes)
+
+
+def ownership_of(ws: Workspace) -> Ownership:
+    config = ws.config
+    return Ownership(config.manager, config.unmanaged, config.external)
+
+
+def _check_external(ws: Workspace, current: list[CurrentResource]) -> None:
+    """Every resource seg.yaml lists under ``external`` must exist on the control plane."""
+    live = {(r.kind.name, r.address) for r in current}
+    missing = sorted(f"{k}/{a}" for k, a in ws.config.external if (k, a) not in live)
+    if missing:
+        raise ConfigError(
+            f"seg.yaml lists as external {', '.join(missing)}, which the control plane of "
+            f"workspace {ws.config.workspace} does not hold"
+        )
 
 
 def ask_secrets(

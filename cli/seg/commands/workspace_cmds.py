@@ -29,6 +29,7 @@ from seg.commands.options import (
     MissingSecretsOpt,
     Output,
     OutputOpt,
+    ShowUnmanagedOpt,
     TargetOpt,
     TokenOpt,
     WorkspaceOpt,
@@ -109,6 +110,7 @@ def plan_cmd(
     target: TargetOpt = None,
     max_deletes: MaxDeletesOpt = None,
     missing_secrets: MissingSecretsOpt = MissingSecrets.fail,
+    show_unmanaged: ShowUnmanagedOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Diff the workspace against the control plane and show what would change."""
@@ -120,7 +122,7 @@ def plan_cmd(
         plan = make_plan(session, options)
         if out is not None:
             write_planfile(out, plan, session.api_url, env, options.as_dict(), reads.digests)
-    show_plan(plan, output.value)
+    show_plan(plan, output.value, show_unmanaged)
     if out is not None and output is Output.text:
         err_console().print(f"Saved the plan to {out}; apply it with: seg apply {out}")
     if plan.blocked:
@@ -156,6 +158,7 @@ def apply_cmd(
     lock_timeout: Annotated[
         float, typer.Option("--lock-timeout", help="Seconds to wait for the workspace lock.")
     ] = 0.0,
+    show_unmanaged: ShowUnmanagedOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Make the control plane match the workspace (or apply a saved plan)."""
@@ -181,7 +184,8 @@ def apply_cmd(
             check_target(saved, session.api_url)
         label = planfile.name if planfile else session.workspace.digest[:12]
         with Lease(session.client, lease_info(label), ttl, lock_timeout) as lease:
-            result = _plan_and_apply(session, options, saved, auto_approve, console)
+            result = _plan_and_apply(session, options, saved, auto_approve, console,
+                                     show_unmanaged)  # fmt: skip
     if result is None:
         return
     render_apply_summary(result, console)
@@ -203,13 +207,14 @@ def _plan_and_apply(
     saved: dict[str, Any] | None,
     auto_approve: bool,
     console: Console,
+    show_unmanaged: bool = False,
 ) -> ApplyResult | None:
     """Plan (under the lock), check a saved plan, confirm, apply. None: nothing to apply."""
     plan = make_plan(session, options)
     if saved is not None:
         check_fresh(saved, plan, session.client.last_actors)
     else:
-        render_plan_text(plan, console)
+        render_plan_text(plan, console, show_unmanaged)
     if not plan.has_changes:
         if saved is not None:
             console.print("No changes. Nothing to apply.")

@@ -15,6 +15,14 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from seg.engine.guards import guard_models, order_disconnects
+from seg.engine.ownership import (
+    Claim,
+    Ownership,
+    adopt,
+    blocked_by_owner,
+    claim,
+    keep_parents,
+)
 from seg.engine.plan import Action, Change, FieldChange, Plan
 from seg.engine.secrets import SecretKey
 from seg.model.paths import MISSING, AnyPath, format_path, get_path, parse_key_path
@@ -300,6 +308,35 @@ def _protect(change: Change) -> Change:
                   desired=desired)  # fmt: skip
 
 
+def _owned_change(
+    ownership: Ownership,
+    desired: DesiredResource | None,
+    current: CurrentResource,
+    change: Change | None,
+) -> Change | None:
+    """``change`` (the plain diff of a live resource) under ``ownership`` (engine.ownership)."""
+    found = claim(ownership, current)
+    if desired is None:
+        return change if ownership.may_delete(current) else None
+    if found is Claim.NOBODY:
+        return adopt(change, desired, current, ownership.manager)
+    if found is Claim.OTHER:
+        return blocked_by_owner(change, current, ownership.manager)
+    return change
+
+
+def _not_managed(ownership: Ownership | None, want: Collection[Key],
+                 have: Mapping[Key, CurrentResource]) -> tuple[Key, ...]:  # fmt: skip
+    """Live resources nobody manages that the plan leaves alone (undeclared, kept)."""
+    if ownership is None:
+        return ()
+    return tuple(sorted(
+        (key for key, cur in have.items() if key not in want
+         and claim(ownership, cur) is Claim.NOBODY and not ownership.may_delete(cur)),
+        key=lambda k: (have[k].kind.order, k[1]),
+    ))  # fmt: skip
+
+
 def compute_plan(
     workspace: str,
     desired: Iterable[DesiredResource],
@@ -307,11 +344,15 @@ def compute_plan(
     digest: str = "",
     policy: str = "strict",
     secrets_matched: Collection[SecretKey] = frozenset(),
+    ownership: Ownership | None = None,
 ) -> Plan:
     """Everything that must change for ``current`` to match ``desired``.
 
     ``secrets_matched`` names the secret leaves whose live digest the control plane confirmed
-    equal to the local value (``engine.secrets``); any other live digest counts as changed."""
+    equal to the local value (``engine.secrets``); any other live digest counts as changed.
+    ``ownership`` (seg.yaml's manager) decides what the plan may delete, adopt or must leave
+    alone (``engine.ownership``); without it every live resource counts as the tree's — the
+    comparison of two states that ``seg diff`` makes."""
     want: dict[Key, DesiredResource] = {(r.kind.name, r.address): r for r in desired}
     have: dict[Key, CurrentResource] = {(r.kind.name, r.address): r for r in current}
     order: dict[Key, tuple[int, str]] = {}
@@ -329,14 +370,19 @@ def compute_plan(
             return (k, a, path) in secrets_matched
 
         change = _change_for(want.get(key), have.get(key), parent in replaced, matched)
+        if ownership is not None and key in have:
+            change = _owned_change(ownership, want.get(key), have[key], change)
         if change is None:
             continue
         change = _protect(change)
         if change.action is Action.REPLACE:
             replaced.add(key[1])
         changes.append(change)
+    changes = keep_parents(changes, have.values())
     changes = guard_models(changes, want, have, policy)
     changes = order_disconnects(changes, have)
     unknown = tuple((r.address, format_path(p)) for key in sorted(want, key=order.__getitem__)
                     for r in [want[key]] for p in sorted(r.unknown_paths, key=repr))  # fmt: skip
-    return Plan(workspace, tuple(changes), digest, len(want), not_compared=unknown)
+    return Plan(workspace, tuple(changes), digest, len(want), not_compared=unknown,
+                manager=ownership.manager if ownership else "",
+                not_managed=_not_managed(ownership, want, have))

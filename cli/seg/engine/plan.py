@@ -75,11 +75,19 @@ class Change:
     # Declared leaves whose value needs a ${env:…} that is not set (--missing-secrets=skip):
     # neither compared nor sent.
     not_compared: tuple[AnyPath, ...] = ()
+    # Adopt: the resource exists and nobody manages it; this change makes it this tree's.
+    adopt: bool = False
     desired: DesiredResource | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.kind.name, self.address)
+
+    @property
+    def only_adopts(self) -> bool:
+        """An adoption that changes nothing but the manager."""
+        return (self.adopt and self.action is Action.UPDATE
+                and all(fc.path == ("manager",) for fc in self.field_changes))  # fmt: skip
 
     @property
     def update_mask(self) -> tuple[str, ...]:
@@ -132,6 +140,11 @@ class Plan:
     # (address, dotted path) of every declared value that was not compared (its variable is
     # not set), whether or not the resource has a change.
     not_compared: tuple[tuple[str, str], ...] = ()
+    # This tree's manager (apply sends it with every write; "" when ownership was not
+    # considered, as in ``seg diff``), and the live resources nobody manages that this plan
+    # leaves alone, as (kind, address).
+    manager: str = ""
+    not_managed: tuple[tuple[str, str], ...] = ()
 
     FORMAT_VERSION: ClassVar[str] = "1.0"
 
@@ -144,7 +157,12 @@ class Plan:
 
     @property
     def to_change(self) -> int:
-        return self.count(Action.UPDATE)
+        """Updates, except adoptions that change nothing but the manager."""
+        return sum(1 for c in self.changes if c.action is Action.UPDATE and not c.only_adopts)
+
+    @property
+    def to_adopt(self) -> int:
+        return sum(1 for c in self.changes if c.adopt and c.action is not Action.BLOCKED)
 
     @property
     def to_destroy(self) -> int:

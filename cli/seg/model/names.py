@@ -8,6 +8,8 @@ import re
 from seg.model.kinds import KINDS, Kind
 
 __all__ = [
+    "DEFAULT_MANAGER",
+    "MANAGER_RE",
     "SLUG_RE",
     "collection_name",
     "parent_address",
@@ -17,6 +19,14 @@ __all__ = [
 ]
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+
+# Who manages a resource: a short name (``growth-team``, ``infra.prod``) that a ``seg.yaml``
+# chooses with ``manager:``. "" on a resource means nobody manages it (made through the API).
+MANAGER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# The manager of a tree whose seg.yaml names none, and of the resources seg wrote before
+# managers existed (the migration gives them this one): fixed, so that every checkout, CI job
+# and environment of one seg.yaml is the same manager.
+DEFAULT_MANAGER = "default"
 
 
 def resource_name(workspace: str, kind: Kind, address: str) -> str:

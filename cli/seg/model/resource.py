@@ -88,3 +88,5 @@ class CurrentResource:
     # Paths seg managed at its last write (dotted, mask syntax) and the remembered protect flag.
     managed: frozenset[str] = frozenset()
     protect: bool = False
+    # Which seg.yaml manages it (``manager:``); "" when nobody does (made through the API).
+    manager: str = ""

@@ -31,7 +31,8 @@ class HumanApplyView:
         step = result.step
         what = f"{step.change.kind.name} {escape(step.change.address)}"
         if result.status == "applied":
-            line = f"[green]{VERBS[step.op]}[/] {what}"
+            verb = "adopted" if step.change.adopt and step.op == "update" else VERBS[step.op]
+            line = f"[green]{verb}[/] {what}"
         elif result.status == "failed":
             line = f"[red]failed[/] to {step.op} {what}: {escape(result.error)}"
         else:

@@ -28,6 +28,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "access_change": change.kind.access,
                 "included_by": list(change.included_by),
                 "not_compared": [format_path(p) for p in change.not_compared],
+                "adopt": change.adopt,
                 "field_changes": [
                     {
                         "path": format_path(fc.path),
@@ -44,7 +45,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "format_version": Plan.FORMAT_VERSION,
         "workspace": plan.workspace,
         "workspace_digest": plan.workspace_digest,
+        "manager": plan.manager or None,
         "summary": {
+            "adopt": plan.to_adopt,
             "add": plan.to_add,
             "change": plan.to_change,
             "destroy": plan.to_destroy,
@@ -54,4 +57,6 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "missing_variables": list(plan.missing_variables),
         "not_compared": [{"address": a, "path": p} for a, p in plan.not_compared],
         "changes": changes,
+        # live resources nobody manages, left alone by this plan (always present)
+        "not_managed": [{"address": a, "kind": k} for k, a in plan.not_managed],
     }

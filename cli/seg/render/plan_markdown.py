@@ -6,6 +6,7 @@ import html
 from collections import Counter
 
 from seg.engine.plan import Plan
+from seg.render.not_managed import not_managed_lines
 from seg.render.plan_text import not_compared_note, summary_line, targeted
 from seg.render.values import (
     access_summary,
@@ -18,14 +19,21 @@ from seg.render.values import (
 __all__ = ["MAX_CHARS", "render_plan_markdown"]
 
 MAX_CHARS = 60_000
+MAX_LISTED = 200  # resources not managed, listed by name in a comment
 
 
 def _summary_table(plan: Plan) -> list[str]:
-    counts: Counter[tuple[str, str]] = Counter((c.kind.name, c.action.value) for c in plan.changes)
+    counts: Counter[tuple[str, str]] = Counter(
+        (c.kind.name, "adopt" if c.only_adopts else c.action.value) for c in plan.changes
+    )
     kinds = sorted({k for k, _ in counts})
-    lines = ["| kind | add | change | destroy | replace | blocked |", "|---|---|---|---|---|---|"]
+    columns = ["create", "update", "delete", "replace", "blocked"]
+    titles = ["add", "change", "destroy", "replace", "blocked"]
+    if plan.to_adopt:  # only then, so plans without adoptions keep their table
+        columns, titles = ["adopt", *columns], ["adopt", *titles]
+    lines = ["| kind | " + " | ".join(titles) + " |", "|---" * (len(columns) + 1) + "|"]
     for kind in kinds:
-        row = [str(counts[(kind, a)]) for a in ("create", "update", "delete", "replace", "blocked")]
+        row = [str(counts[(kind, a)]) for a in columns]
         lines.append(f"| {kind} | " + " | ".join(row) + " |")
     return lines
 
@@ -40,18 +48,33 @@ def _not_compared(plan: Plan) -> list[str]:
                     for address, path in plan.not_compared]  # fmt: skip
 
 
-def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS) -> str:
+def _not_managed(plan: Plan, show: bool) -> list[str]:
+    """The count on one line; with ``show``, the names folded beneath it."""
+    lines = not_managed_lines(plan, show)
+    if not lines:
+        return []
+    if not show:
+        return [f"_{lines[0]}_", ""]
+    names = [f"- {line.strip()}" for line in lines[1 : MAX_LISTED + 1]]
+    if len(lines) > MAX_LISTED + 1:  # the comment has a size limit; seg plan lists them all
+        names.append(f"- … and {len(lines) - 1 - MAX_LISTED} more (seg plan --show-unmanaged)")
+    return [f"<details><summary>{lines[0]}</summary>", "", *names, "", "</details>", ""]
+
+
+def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged: bool = False
+                         ) -> str:  # fmt: skip
     head = [f"### seg plan for `{plan.workspace}`", ""]
+    unmanaged = _not_managed(plan, show_unmanaged)
     if not plan.changes:
         line = (f"No changes{targeted(plan)}: the targets match." if plan.targets
                 else f"No changes ({plan.resource_count} resources match).")  # fmt: skip
-        return "\n".join([*head, line, *_not_compared(plan)]) + "\n"
+        return "\n".join([*head, line, *_not_compared(plan), "", *unmanaged]).rstrip("\n") + "\n"
     access = [c for c in plan.changes if c.kind.access]
     if access:
         head += [f"#### ⚠️ Access changes ({len(access)})", ""]
         head += [f"- `{access_summary(c)}`" for c in access]
         head += [""]
-    head += [f"**{summary_line(plan)}**", "", *_summary_table(plan), ""]
+    head += [f"**{summary_line(plan)}**", "", *unmanaged, *_summary_table(plan), ""]
     if plan.not_compared:
         head += [*_not_compared(plan)[1:], ""]
     out = "\n".join(head)
@@ -59,7 +82,8 @@ def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS) -> str:
     for index, change in enumerate(plan.changes):
         summary = (
             f"<code>{change.action.symbol}</code> {change.kind.name} "
-            f"<code>{change.address}</code> {describe(change)}"
+            f"<code>{change.address}</code>{' (adopt)' if change.adopt else ''} "
+            f"{describe(change)}"
             + (f" <i>{included_note(change)}</i>" if change.included_by else "")
         )
         body = [f"<details><summary>{summary}</summary>", "", "```diff"]

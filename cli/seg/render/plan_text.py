@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.text import Text
 
 from seg.engine.plan import Action, Plan
+from seg.render.not_managed import not_managed_lines
 from seg.render.values import (
     access_summary,
     describe,
@@ -53,6 +54,9 @@ def not_compared_note(plan: Plan) -> str:
 def summary_line(plan: Plan) -> str:
     line = (f"Plan{targeted(plan)}: {plan.to_add} to add, {plan.to_change} to change, "
             f"{plan.to_destroy} to destroy.")  # fmt: skip
+    if plan.to_adopt:
+        head = f"Plan{targeted(plan)}: "
+        line = f"{head}{plan.to_adopt} to adopt, " + line.removeprefix(head)
     if plan.blocked:
         line += f" {plan.blocked} blocked."
     if plan.not_compared:
@@ -81,9 +85,10 @@ def _no_changes(plan: Plan) -> list[Line]:
     return lines
 
 
-def plan_lines(plan: Plan) -> list[Line]:
+def plan_lines(plan: Plan, show_unmanaged: bool = False) -> list[Line]:
+    unmanaged: list[Line] = [("dim", line) for line in not_managed_lines(plan, show_unmanaged)]
     if not plan.changes:
-        return _no_changes(plan)
+        return _no_changes(plan) + unmanaged
     lines: list[Line] = []
     access = [c for c in plan.changes if c.kind.access]
     if access:
@@ -95,7 +100,9 @@ def plan_lines(plan: Plan) -> list[Line]:
         style = STYLES[change.action]
         lines.append(("", ""))
         lines.append(("dim", f"  # {change.kind.name} {change.address} {describe(change)}"))
-        lines.append((style, f"{change.action.symbol:>3} {change.kind.name} {change.address}"))
+        adopt = " (adopt)" if change.adopt else ""
+        lines.append((style, f"{change.action.symbol:>3} {change.kind.name} {change.address}"
+                             f"{adopt}"))  # fmt: skip
         if change.included_by:
             lines.append(("dim", f"      {included_note(change)}"))
         if change.reason:
@@ -108,7 +115,7 @@ def plan_lines(plan: Plan) -> list[Line]:
         if change.not_compared and change.action.value == "update":
             lines.append(("dim", f"      {not_compared_line(change)}"))
     lines += _not_compared_lines(plan)
-    lines += [("", ""), ("bold", summary_line(plan))]
+    lines += [("", ""), *unmanaged, ("bold", summary_line(plan))]
     return lines
 
 
@@ -123,5 +130,5 @@ def write_lines(lines: list[Line], console: Console) -> None:
         console.file.flush()
 
 
-def render_plan_text(plan: Plan, console: Console) -> None:
-    write_lines(plan_lines(plan), console)
+def render_plan_text(plan: Plan, console: Console, show_unmanaged: bool = False) -> None:
+    write_lines(plan_lines(plan, show_unmanaged), console)

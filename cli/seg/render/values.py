@@ -48,6 +48,8 @@ def flatten(fields: Mapping[str, Any] | None) -> Iterator[tuple[str, Any]]:
 
 
 def describe(change: Change) -> str:
+    if change.adopt and change.action.value == "update":
+        return "will be adopted (managed from now on)"
     return DESCRIPTIONS[change.action.value]
 
 

@@ -51,7 +51,7 @@ RULES_KEYS = frozenset({"rules"})
 COMPARE_KEYS = frozenset({"secrets"})
 LOCK_KEYS = frozenset({"holder", "host", "plan", "ci_run", "ttl_seconds"})
 RENEW_KEYS = frozenset({"ttl_seconds"})
-OWNERSHIP_KEYS = frozenset({"secret_paths", "managed_paths", "protect"})
+OWNERSHIP_KEYS = frozenset({"secret_paths", "managed_paths", "protect", "manager"})
 
 
 async def _body(request: Request, allowed: frozenset[str]) -> dict[str, Any]:

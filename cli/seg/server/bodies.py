@@ -9,7 +9,7 @@ import string
 from typing import Any
 
 from seg.model.kinds import Kind
-from seg.model.names import SLUG_RE
+from seg.model.names import MANAGER_RE, SLUG_RE
 from seg.model.paths import format_path, parse_key_path
 from seg.server import errors
 from seg.server.masks import MaskError, secret_field_path
@@ -46,8 +46,12 @@ def mask_paths(obj: dict[str, Any]) -> list[str]:
     return list(paths)
 
 
-def ownership(kind: Kind, body: dict[str, Any]) -> tuple[list[str] | None, bool | None]:
-    """The field paths seg manages and the protect flag, when the body carries them."""
+Ownership = tuple[list[str] | None, bool | None, str | None]
+
+
+def ownership(kind: Kind, body: dict[str, Any]) -> Ownership:
+    """The field paths seg manages, the protect flag and the manager, when the body carries
+    them (None when it does not: the stored value stays)."""
     managed = body.get("managed_paths")
     if managed is not None:
         if not isinstance(managed, list) or not all(isinstance(p, str) for p in managed):
@@ -56,7 +60,19 @@ def ownership(kind: Kind, body: dict[str, Any]) -> tuple[list[str] | None, bool 
     protect = body.get("protect")
     if protect is not None and not isinstance(protect, bool):
         raise errors.invalid_argument("protect must be a boolean")
-    return managed, protect
+    return managed, protect, _manager(body.get("manager"))
+
+
+def _manager(raw: Any) -> str | None:
+    """A manager name (``MANAGER_RE``), or "" to leave the resource to nobody."""
+    if raw is None or raw == "":
+        return None if raw is None else ""
+    if not isinstance(raw, str) or not MANAGER_RE.fullmatch(raw):
+        raise errors.invalid_argument(
+            "manager must be a name of at most 64 letters, digits, '-', '_' or '.' (starting "
+            "with a letter or digit), or \"\" for none"
+        )
+    return raw
 
 
 def _managed_path(kind: Kind, raw: str) -> str:

@@ -17,7 +17,8 @@ from seg.model.paths import MISSING, AnyPath, get_path, parse_key_path, parse_pa
 __all__ = ["OUTPUT_ONLY", "MaskError", "apply_update_mask", "field_path", "secret_field_path"]
 
 OUTPUT_ONLY = frozenset(
-    {"name", "create_time", "update_time", "etag", "managed_paths", "protect", "external_id"}
+    {"name", "create_time", "update_time", "etag", "managed_paths", "protect", "manager",
+     "external_id"}
 )
 
 

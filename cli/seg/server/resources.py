@@ -105,4 +105,5 @@ def public_view(kind: Kind, rec: ResourceRecord, box: SecretBox) -> dict[str, An
     out["etag"] = rec.etag
     out["managed_paths"] = list(rec.managed_paths)
     out["protect"] = rec.protect
+    out["manager"] = rec.manager
     return out

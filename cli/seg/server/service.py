@@ -404,14 +404,14 @@ class ControlPlane:
             data["external_id"] = external_id
         secret = secret_paths_for(data, declared)
         check_expressions(kind, data, secret)
-        managed, protect = ownership(kind, body)
+        managed, protect, manager = ownership(kind, body)
         salt = secrets.token_hex(8)
         data, sealed = seal_secrets(name, data, secret, self.box, {})
         now = self.clock()
         rec = ResourceRecord(
             name, workspace, kind.name, parent_name, data, secret,
             salt, compute_etag(data, secret), now, now,
-            managed or [], bool(protect), sealed,
+            managed or [], bool(protect), sealed, manager or "",
         )  # fmt: skip
         with self.store.tx() as tx:
             self._check_lock(tx, principal, "POST", name)
@@ -428,7 +428,9 @@ class ControlPlane:
                 raise errors.not_found(
                     f"{parent_name} not found (deleted while {name} was being created)"
                 ) from None
-            self._audit(tx, principal, "POST", name, [f"{kind.key}.{k}" for k in sorted(data)])
+            meta = ["manager"] if rec.manager else []
+            self._audit(tx, principal, "POST", name,
+                        [f"{kind.key}.{k}" for k in sorted(data)] + meta)  # fmt: skip
         return public_view(kind, rec, self.box)
 
     def _new_fields(
@@ -488,7 +490,7 @@ class ControlPlane:
             masked = [field_path(kind, p) for p in paths]
         except MaskError as exc:
             raise errors.invalid_argument(str(exc)) from None
-        managed, protect = ownership(kind, body)
+        managed, protect, manager = ownership(kind, body)
         access = self._user_access(workspace, principal.user) if principal.user else None
 
         def step(tx: StoreTx) -> dict[str, Any]:
@@ -513,6 +515,7 @@ class ControlPlane:
                 secret_values=sealed,
                 managed_paths=rec.managed_paths if managed is None else managed,
                 protect=rec.protect if protect is None else protect,
+                manager=rec.manager if manager is None else manager,
             )  # fmt: skip
             if new == rec:
                 return public_view(kind, rec, self.box)
@@ -523,7 +526,8 @@ class ControlPlane:
             new = replace(new, update_time=self.clock())
             if not tx.update_resource(new, rec):
                 raise _Conflict
-            meta = ["protect"] if new.protect != rec.protect else []
+            meta = [key for key in ("protect", "manager")
+                    if getattr(new, key) != getattr(rec, key)]  # fmt: skip
             self._audit(tx, principal, "PATCH", name, sorted(set(paths)) + meta)
             return public_view(kind, new, self.box)
 

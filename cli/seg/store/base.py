@@ -92,6 +92,8 @@ class ResourceRecord:
     protect: bool = False
     # The secret values (by path), encrypted; ``data`` holds only their salted digests.
     secret_values: str = ""
+    # The manager (a seg.yaml's ``manager:``) that owns it; "" when nobody does.
+    manager: str = ""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from seg.store.base import (
     WorkspaceRecord,
 )
 
-__all__ = ["SqlStore", "normalise_url", "open_store"]
+__all__ = ["MIGRATED_MANAGER", "SqlStore", "normalise_url", "open_store"]
 
 # SQLSTATEs (PostgreSQL) and extended result codes (SQLite) of the integrity errors that mean
 # something precise; any other constraint is an invalid value.
@@ -77,6 +77,7 @@ resources = sa.Table(
     sa.Column("managed_paths", sa.Text, nullable=False, server_default="[]"),
     sa.Column("protect", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("secret_values", sa.Text, nullable=False, server_default=""),
+    sa.Column("manager", sa.String(64), nullable=False, server_default=""),
     sa.Index("ix_resources_ws_kind_name", "workspace", "kind", "name"),
     sa.Index("ix_resources_parent", "parent"),
 )
@@ -119,6 +120,19 @@ rate_limits = sa.Table(
     sa.Column("window", sa.Integer, primary_key=True),
     sa.Column("count", sa.Integer, nullable=False),
 )
+
+
+# Data steps for added columns. ``resources.manager``: what seg wrote before managers existed
+# stays managed — seg's writes always record the declared paths, raw API writes record none —
+# so those resources get the default manager (``seg.model.names.DEFAULT_MANAGER``, the
+# manager of a seg.yaml that names none; the store imports no seg module, a test keeps the two
+# equal) and the next plan neither adopts nor orphans them.
+MIGRATED_MANAGER = "default"
+_BACKFILL: dict[tuple[str, str], sa.Executable] = {
+    ("resources", "manager"): resources.update()
+    .where(resources.c.managed_paths != "[]")
+    .values(manager=MIGRATED_MANAGER),
+}
 
 
 def normalise_url(url: str) -> str:
@@ -189,6 +203,7 @@ def _resource_from_row(row: Any) -> ResourceRecord:
         managed_paths=json.loads(row.managed_paths),
         protect=bool(row.protect),
         secret_values=row.secret_values,
+        manager=row.manager,
     )
 
 
@@ -207,18 +222,20 @@ def _resource_values(rec: ResourceRecord) -> dict[str, Any]:
         "managed_paths": json.dumps(rec.managed_paths),
         "protect": rec.protect,
         "secret_values": rec.secret_values,
+        "manager": rec.manager,
     }
 
 
 def _unchanged(expected: ResourceRecord | None) -> list[sa.ColumnElement[bool]]:
     """Conditions that hold while the stored row is still ``expected``: its etag (which covers
-    the fields and secrets), its ownership and its protection."""
+    the fields and secrets), its ownership, its protection and its manager."""
     if expected is None:
         return []
     return [
         resources.c.etag == expected.etag,
         resources.c.managed_paths == json.dumps(expected.managed_paths),
         resources.c.protect == expected.protect,
+        resources.c.manager == expected.manager,
     ]
 
 
@@ -383,7 +400,8 @@ class SqlStore:
             raise _database_error(exc) or exc from None
 
     def _add_missing_columns(self) -> None:
-        """Databases made by an earlier seg get the columns added since (no data changes)."""
+        """Databases made by an earlier seg get the columns added since, each with the data
+        step that keeps its meaning (``_BACKFILL``), in the same transaction."""
         inspector = sa.inspect(self.engine)
         with self.engine.begin() as conn:
             for table in metadata.sorted_tables:
@@ -392,6 +410,9 @@ class SqlStore:
                     if column.name not in have:
                         ddl = sa.schema.CreateColumn(column).compile(dialect=self.engine.dialect)
                         conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+                        backfill = _BACKFILL.get((table.name, column.name))
+                        if backfill is not None:
+                            conn.execute(backfill)
 
     @contextmanager
     def tx(self) -> Iterator[SqlTx]:

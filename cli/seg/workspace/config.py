@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -9,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from seg.errors import WorkspaceInvalid
+from seg.model.kinds import KINDS
+from seg.model.names import DEFAULT_MANAGER
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.schema_check import check_against_schema
 from seg.workspace.tree import FsTree, Tree
-from seg.workspace.yamlpos import YamlError, read_documents
+from seg.workspace.yamlpos import YamlDocument, YamlError, read_documents
 
 __all__ = ["CONFIG_FILE", "WorkspaceConfig", "load_config", "read_config"]
 
@@ -30,6 +33,12 @@ class WorkspaceConfig:
     env: str | None = None
     vars: Mapping[str, str] = field(default_factory=dict)
     environments: tuple[str, ...] = ()
+    # Ownership: who this tree is on the control plane, what to do with resources nobody
+    # manages ("keep" or "delete"), and the (kind, address) of resources it refers to
+    # without managing them.
+    manager: str = DEFAULT_MANAGER
+    unmanaged: str = "keep"
+    external: frozenset[tuple[str, str]] = frozenset()
 
 
 def _vars(raw: Mapping[str, Any]) -> dict[str, str]:
@@ -66,6 +75,9 @@ def load_config(
             message = f"unknown environment {env!r} (defined: {known})"
             return None, [Diagnostic(shown, line, col, message, "config/env")]
         chosen = envs[env] or {}
+    external, problems = _external(doc, shown)
+    if problems:
+        return None, problems
     config = WorkspaceConfig(
         root=root,
         workspace=environ.get("SEG_WORKSPACE") or chosen.get("workspace") or data["workspace"],
@@ -74,6 +86,9 @@ def load_config(
         env=env,
         vars=_vars({**(data.get("vars") or {}), **(chosen.get("vars") or {})}),
         environments=tuple(sorted(envs)),
+        manager=data.get("manager", DEFAULT_MANAGER),
+        unmanaged=data.get("unmanaged", "keep"),
+        external=external,
     )  # fmt: skip
     return config, []
 
@@ -87,3 +102,26 @@ def read_config(root: Path, env: str | None, environ: Mapping[str, str] | None =
     if config is None:
         raise WorkspaceInvalid(problems)
     return config
+
+
+def _external(doc: YamlDocument, shown: str) -> tuple[frozenset[tuple[str, str]], list[Diagnostic]]:
+    """``external: [KIND/ADDRESS, …]`` as (kind, address) keys; unknown kinds and addresses
+    that do not fit their kind are errors at the item."""
+    out: set[tuple[str, str]] = set()
+    problems: list[Diagnostic] = []
+    for index, raw in enumerate(doc.value.get("external") or []):
+        kind_name, address = str(raw).split("/", 1)
+        kind = KINDS.get(kind_name)
+        line, col = doc.mark(("external", index))
+        if kind is None:
+            hint = difflib.get_close_matches(kind_name, list(KINDS), n=1)
+            message = f"unknown kind {kind_name!r} in external" + (
+                f" (did you mean {hint[0]!r}?)" if hint else "")  # fmt: skip
+            problems.append(Diagnostic(shown, line, col, message, "config/external"))
+        elif address.count("/") != len(kind.chain()) - 1:
+            message = (f"external {raw!r}: a {kind_name} address has "
+                       f"{len(kind.chain())} part(s) separated by '/'")  # fmt: skip
+            problems.append(Diagnostic(shown, line, col, message, "config/external"))
+        else:
+            out.add((kind_name, address))
+    return frozenset(out), problems

@@ -131,7 +131,9 @@ def load_workspace(
         if key not in ctx.used:
             message = f"overlay for {key[0]} {key[1]!r} matches no resource in the workspace"
             problems.append(Diagnostic(where.file, where.line, where.col, message, "overlay"))
-    problems += check_references(resources, ctx.broken)
+    # references to external resources (seg.yaml) are the control plane's to resolve
+    problems += check_references(resources, ctx.broken | set(config.external))
+    problems += _declared_external(resources, config.external)
     if problems:  # a check may quote a value: never one from the environment
         raise WorkspaceInvalid(sorted(_hide_env_values(problems, ctx.env_values)))
     resources.sort(key=lambda r: (r.kind.order, r.address))
@@ -164,6 +166,18 @@ def declared_addresses(root: Path, tree: Tree | None = None
             if key is not None:
                 found.add(key)
     return found, unread
+
+
+def _declared_external(resources: list[DesiredResource], external: frozenset[tuple[str, str]]
+                       ) -> list[Diagnostic]:  # fmt: skip
+    """A tree manages a resource (a document) or refers to it (seg.yaml external), not both."""
+    return [
+        Diagnostic(r.origin.file, r.origin.line, r.origin.col,
+                   f"{r.kind.name} {r.address!r} is declared here and listed under external: "
+                   "in seg.yaml; a tree manages a resource or refers to it, not both",
+                   "config/external")
+        for r in resources if (r.kind.name, r.address) in external and r.origin is not None
+    ]  # fmt: skip
 
 
 def _hide_env_values(problems: list[Diagnostic], values: set[str]) -> list[Diagnostic]:

@@ -1,0 +1,179 @@
+"""Ownership in the pure engine and the views: a plan deletes only what its manager owns,
+adopts what nobody manages, blocks another manager's, leaves built-in resources alone, and
+reports what it leaves unmanaged (text, markdown, JSON)."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from seg.engine import Action, compute_plan, plan_steps
+from seg.engine.ownership import Ownership
+from seg.model.kinds import KINDS
+from seg.model.resource import CurrentResource, DesiredResource
+from seg.render.plan_json import plan_to_json
+from seg.render.plan_markdown import render_plan_markdown
+from seg.render.plan_text import render_plan_text
+
+SRC, DST, LABEL = KINDS["Source"], KINDS["Destination"], KINDS["Label"]
+A = Ownership("team-a")
+
+
+def want(kind, address, **fields):
+    return DesiredResource(kind, address, fields)
+
+
+def have(kind, address, manager="", **fields):
+    return CurrentResource(kind, address, fields, "e1", manager=manager)
+
+
+def actions(plan):
+    return {(c.address, c.action.value) for c in plan.changes}
+
+
+def text(plan, show=False) -> str:
+    buf = io.StringIO()
+    render_plan_text(plan, Console(file=buf, width=200, color_system=None), show)
+    return buf.getvalue()
+
+
+def test_only_this_managers_undeclared_resources_are_deleted() -> None:
+    current = [have(SRC, "ours", "team-a", catalog="js"), have(SRC, "ui", "", catalog="js"),
+               have(SRC, "theirs", "team-b", catalog="js")]  # fmt: skip
+    plan = compute_plan("ws", [], current, ownership=A)
+    assert actions(plan) == {("ours", "delete")}
+    assert plan.not_managed == (("Source", "ui"),)  # another manager's is not listed either
+    assert plan.manager == "team-a"
+
+
+def test_unmanaged_delete_deletes_what_nobody_manages_but_never_another_managers() -> None:
+    current = [have(SRC, "ui", "", catalog="js"), have(SRC, "theirs", "team-b", catalog="js")]
+    plan = compute_plan("ws", [], current, ownership=Ownership("team-a", "delete"))
+    assert actions(plan) == {("ui", "delete")} and plan.not_managed == ()
+
+
+def test_declaring_what_nobody_manages_adopts_it() -> None:
+    plan = compute_plan("ws", [want(SRC, "web", catalog="js")],
+                        [have(SRC, "web", "", catalog="js", enabled=True)], ownership=A)  # fmt: skip
+    (change,) = plan.changes
+    assert change.action is Action.UPDATE and change.adopt
+    assert [(fc.path, fc.before, fc.after, fc.meta) for fc in change.field_changes] == [
+        (("manager",), "", "team-a", True)]  # fmt: skip
+    assert change.update_mask == ()  # metadata beside the mask, like protect
+    assert (plan.to_adopt, plan.to_change) == (1, 0) and plan.has_changes
+    # once it is ours, the same tree plans nothing
+    after = compute_plan("ws", [want(SRC, "web", catalog="js")],
+                         [have(SRC, "web", "team-a", catalog="js")], ownership=A)  # fmt: skip
+    assert after.changes == ()
+
+
+def test_an_adoption_carries_the_field_changes_too() -> None:
+    plan = compute_plan("ws", [want(SRC, "web", catalog="js", enabled=False)],
+                        [have(SRC, "web", "", catalog="js", enabled=True)], ownership=A)  # fmt: skip
+    (change,) = plan.changes
+    assert change.adopt and change.update_mask == ("source.enabled",)
+    assert {fc.path for fc in change.field_changes} == {("enabled",), ("manager",)}
+    assert (plan.to_adopt, plan.to_change) == (1, 1)
+
+
+def test_declaring_another_managers_resource_is_blocked_naming_it() -> None:
+    for fields in ({"catalog": "js"}, {"catalog": "js", "enabled": False}):
+        plan = compute_plan("ws", [want(SRC, "web", **fields)],
+                            [have(SRC, "web", "team-b", catalog="js")], ownership=A)  # fmt: skip
+        (change,) = plan.changes
+        assert change.action is Action.BLOCKED and "'team-b'" in change.reason
+        assert plan.blocked == 1 and plan_steps(plan) == []
+
+
+def test_built_in_labels_are_neither_listed_nor_adopted_nor_deleted() -> None:
+    current = [have(LABEL, "environment:dev", "", description=""),
+               have(LABEL, "environment:prod", "", description="")]  # fmt: skip
+    assert compute_plan("ws", [], current, ownership=Ownership("a", "delete")).changes == ()
+    plan = compute_plan("ws", [], current, ownership=A)
+    assert plan.changes == () and plan.not_managed == ()
+    declared = compute_plan("ws", [want(LABEL, "environment:dev", description="")], current,
+                            ownership=A)  # fmt: skip
+    assert declared.changes == ()  # declaring one does not adopt it
+    edited = compute_plan("ws", [want(LABEL, "environment:dev", description="Dev")], current,
+                          ownership=A)  # fmt: skip
+    (change,) = edited.changes
+    assert not change.adopt and change.update_mask == ("label.description",)
+
+
+def test_a_parent_keeping_something_beneath_it_is_not_deleted() -> None:
+    current = [have(SRC, "web", "team-a", catalog="js"),
+               have(DST, "web/theirs", "team-b", catalog="amplitude")]  # fmt: skip
+    (change,) = compute_plan("ws", [], current, ownership=A).changes
+    assert change.action is Action.BLOCKED and change.blocked_action is Action.DELETE
+    assert "web/theirs" in change.reason
+    # children seg deletes with it keep the existing order: children first
+    ours = [have(SRC, "web", "team-a", catalog="js"),
+            have(DST, "web/amp", "team-a", catalog="amplitude")]  # fmt: skip
+    steps = plan_steps(compute_plan("ws", [], ours, ownership=A))
+    assert [(s.op, s.change.address) for s in steps] == [("delete", "web/amp"),
+                                                         ("delete", "web")]  # fmt: skip
+
+
+def test_external_resources_are_referred_to_and_never_deleted() -> None:
+    theirs = have(SRC, "web", "team-a", catalog="js")  # ours, but listed as external
+    owned = Ownership("team-a", "delete", frozenset({("Source", "web")}))
+    plan = compute_plan("ws", [want(DST, "web/amp", catalog="amplitude")], [theirs],
+                        ownership=owned)  # fmt: skip
+    assert actions(plan) == {("web/amp", "create")}
+
+
+def test_without_ownership_every_live_resource_counts_as_the_trees() -> None:
+    # seg diff compares two states: nothing is adopted, blocked or listed as not managed
+    plan = compute_plan("ws", [want(SRC, "web", catalog="js")],
+                        [have(SRC, "web", "team-b", catalog="js"), have(SRC, "ui", "")])
+    assert actions(plan) == {("ui", "delete")} and plan.not_managed == () and plan.manager == ""
+
+
+def test_views_show_adoptions_and_the_not_managed_summary() -> None:
+    current = [have(SRC, "web", "", catalog="js"), have(SRC, "ui-a", "", catalog="js"),
+               have(SRC, "ui-b", "", catalog="js")]  # fmt: skip
+    plan = compute_plan("ws", [want(SRC, "web", catalog="js")], current,
+                        ownership=Ownership("growth-team"))  # fmt: skip
+    shown = text(plan)
+    assert "~ Source web (adopt)" in shown
+    assert "Plan: 1 to adopt, 0 to add, 0 to change, 0 to destroy." in shown
+    assert ("2 resources in workspace ws are not managed by growth-team (left alone; seg plan "
+            "--show-unmanaged lists them)") in shown  # fmt: skip
+    assert "ui-a" not in shown
+    listed = text(plan, show=True)
+    assert "    Source ui-a\n    Source ui-b\n" in listed
+    data = plan_to_json(plan)
+    assert data["not_managed"] == [{"address": "ui-a", "kind": "Source"},
+                                   {"address": "ui-b", "kind": "Source"}]  # fmt: skip
+    assert data["manager"] == "growth-team" and data["summary"]["adopt"] == 1
+    assert [c["adopt"] for c in data["changes"]] == [True]
+    markdown = render_plan_markdown(plan)
+    assert "(adopt)" in markdown and "2 resources in workspace ws are not managed" in markdown
+    assert "ui-a" not in markdown and "ui-a" in render_plan_markdown(plan, show_unmanaged=True)
+
+
+def test_a_plan_without_changes_still_reports_what_it_leaves_alone() -> None:
+    plan = compute_plan("ws", [], [have(SRC, "ui", "", catalog="js")], ownership=A)
+    assert not plan.has_changes
+    assert text(plan).splitlines()[1] == (
+        "1 resource in workspace ws is not managed by team-a (left alone; seg plan "
+        "--show-unmanaged lists them)")  # fmt: skip
+    assert "1 resource in workspace ws is not managed" in render_plan_markdown(plan)
+    assert plan_to_json(plan)["not_managed"] == [{"address": "ui", "kind": "Source"}]
+
+
+def test_the_markdown_table_counts_adoptions_and_the_listing_is_bounded() -> None:
+    current = [have(SRC, "web", "", catalog="js")]
+    current += [have(SRC, f"ui-{i:03}", "", catalog="js") for i in range(250)]
+    plan = compute_plan("ws", [want(SRC, "web", catalog="js")], current,
+                        ownership=Ownership("growth-team"))  # fmt: skip
+    markdown = render_plan_markdown(plan, show_unmanaged=True)
+    assert "| kind | adopt | add | change | destroy | replace | blocked |" in markdown
+    assert "| Source | 1 | 0 | 0 | 0 | 0 | 0 |" in markdown
+    assert "- Source ui-199" in markdown and "ui-200" not in markdown
+    assert "- … and 50 more (seg plan --show-unmanaged)" in markdown
+    assert "ui-249" in text(plan, show=True)  # the text plan lists them all
+    plain = compute_plan("ws", [want(SRC, "web", catalog="js", enabled=False)],
+                         [have(SRC, "web", "team-a", catalog="js", enabled=True)], ownership=A)
+    assert "| kind | add | change | destroy | replace | blocked |" in render_plan_markdown(plain)
