@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -15,9 +16,12 @@ from seg.commands import (
     fql_cmds,
     lock_cmds,
     server_cmds,
+    show_cmd,
     tracking_cmds,
     workspace_cmds,
 )
+from seg.commands.console import set_no_color
+from seg.commands.help_text import HELP_OPTION_NAMES, tidy_help
 
 __all__ = ["app", "main"]
 
@@ -26,7 +30,9 @@ app = typer.Typer(
     help="Configuration-as-code for a customer-data-platform workspace.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=True,
+    context_settings={"help_option_names": HELP_OPTION_NAMES},
 )
 
 
@@ -36,17 +42,34 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _no_color(ctx: typer.Context, value: bool) -> None:
+    set_no_color(value)
+    if value:
+        ctx.color = False  # typer's own messages (completion install) too
+
+
 @app.callback()
 def _root(
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
+    no_color: Annotated[
+        bool,
+        typer.Option(
+            "--no-color",
+            callback=_no_color,
+            is_eager=True,
+            help="No colour or other escape sequences in any output (as NO_COLOR=1 does). "
+            "Give it before the command: seg --no-color plan.",
+        ),
+    ] = False,
 ) -> None:
     """seg: plan and apply a workspace kept as YAML in git."""
 
 
 workspace_cmds.register(app)
+show_cmd.register(app)
 server_cmds.register(app)
 check_cmd.register(app)
 fql_cmds.register(app)
@@ -58,4 +81,9 @@ tracking_cmds.register(app)
 
 
 def main() -> None:
-    app()
+    """The ``seg`` program: help tidied, named ``seg`` however it was started (the name is
+    also the shell-completion variable, ``_SEG_COMPLETE``)."""
+    set_no_color(False)
+    command = typer.main.get_command(app)
+    tidy_help(command)
+    command(prog_name="seg", color=False if "NO_COLOR" in os.environ else None)

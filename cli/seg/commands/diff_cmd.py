@@ -109,10 +109,13 @@ def _environments(root: Path, envs: list[str], api_url: str | None, token: str |
 
 @handle_errors
 def diff_cmd(
-    base: Annotated[str | None, typer.Option("--base", help="Base git revision.")] = None,
-    head: Annotated[str, typer.Option("--head", help="Head git revision.")] = "HEAD",
+    base: Annotated[
+        str | None, typer.Option("--base", metavar="REF", help="Base git revision.")
+    ] = None,
+    head: Annotated[str, typer.Option("--head", metavar="REF", help="Head git revision.")] = "HEAD",
     env: Annotated[
-        list[str] | None, typer.Option("--env", help="Two environments: --env dev --env prod.")
+        list[str] | None,
+        typer.Option("--env", metavar="NAME", help="Two environments: --env dev --env prod."),
     ] = None,
     workspace: WorkspaceOpt = None,
     api_url: ApiUrlOpt = None,
@@ -130,7 +133,7 @@ def diff_cmd(
         plan = _revisions(root, base, head)
     else:
         raise ConfigError("give --base REF [--head REF], or --env A --env B")
-    show_plan(plan, output.value)
+    show_plan(plan, output.value, comparison=True)
     if plan.has_changes:
         raise typer.Exit(2)
 

@@ -8,10 +8,20 @@ from typing import Annotated
 
 import typer
 
-from seg.commands.console import err_console, handle_errors, load, out_console
-from seg.commands.options import ApiUrlOpt, DebugOpt, EnvOpt, TokenOpt, WorkspaceOpt, workspace_dir
+from seg.commands.console import err_console, handle_errors, load, out_console, write_document
+from seg.commands.options import (
+    ApiUrlOpt,
+    DebugOpt,
+    EnvOpt,
+    Output,
+    OutputOpt,
+    TokenOpt,
+    WorkspaceOpt,
+    workspace_dir,
+)
 from seg.commands.session import connect
 from seg.errors import ConfigError
+from seg.model.wording import plural
 from seg.workspace.config import WorkspaceConfig
 from seg.workspace.export import render_export, secrets_listing
 from seg.workspace.loader import Workspace
@@ -38,13 +48,16 @@ def _target(root: Path, slug: str | None, env: str | None, merge: bool) -> Works
 @handle_errors
 def export_cmd(
     workspace: WorkspaceOpt = None,
-    slug: Annotated[str | None, typer.Option("--slug", help="Workspace slug (empty dir).")] = None,
+    slug: Annotated[
+        str | None, typer.Option("--slug", metavar="SLUG", help="Workspace slug (empty dir).")
+    ] = None,
     merge: Annotated[
         bool, typer.Option("--merge", help="Add only resources missing from the tree.")
     ] = False,
     env: EnvOpt = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
+    output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:
     """Write the live workspace as YAML (secrets become ${env:…} placeholders)."""
@@ -70,9 +83,15 @@ def export_cmd(
             raise ConfigError(f"{path} exists; not overwriting it")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    if output is Output.json:
+        write_document({"workspace": target.config.workspace, "directory": str(root),
+                        "resources": len(missing), "files": sorted(export.files),
+                        "secrets": sorted(export.secrets)})  # fmt: skip
+        return
     console = out_console()
-    console.print(f"Exported {len(missing)} resources of workspace {target.config.workspace} "
-                  f"to {root} ({len(export.files)} files).")  # fmt: skip
+    files = plural(len(export.files), "file")
+    console.print(f"Exported {plural(len(missing), 'resource')} of workspace "
+                  f"{target.config.workspace} to {root} ({files}).")  # fmt: skip
     if export.secrets:
         err_console().print(
             "Secrets were not exported; set these variables (listed in secrets.env.example): "

@@ -16,9 +16,10 @@ from typing import Any
 from seg.commands.console import hidden_in
 from seg.engine.plan import Plan
 from seg.errors import ConfigError, StalePlan
-from seg.render.plan_json import plan_to_json
+from seg.model.clip import clip
+from seg.render.plan_json import plan_from_json, plan_to_json
 
-__all__ = ["check_fresh", "read_planfile", "write_planfile"]
+__all__ = ["check_fresh", "read_planfile", "saved_plan", "write_planfile"]
 
 KIND = "seg-saved-plan"
 
@@ -27,8 +28,8 @@ def write_planfile(
     path: Path, plan: Plan, api_url: str, env: str | None, options: dict[str, Any]
 ) -> None:
     data = {
-        "type": KIND, "api_url": api_url, "env": env, "options": options,
-        "plan": plan_to_json(plan),
+        "type": KIND, "format_version": Plan.FORMAT_VERSION, "api_url": api_url, "env": env,
+        "options": options, "plan": plan_to_json(plan),
     }  # fmt: skip
     path.write_text(json.dumps(hidden_in(data), indent=2) + "\n", encoding="utf-8")
 
@@ -40,7 +41,22 @@ def read_planfile(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read saved plan {path}: {exc}") from None
     if not isinstance(data, dict) or data.get("type") != KIND:
         raise ConfigError(f"{path} is not a saved seg plan")
+    plan = data.get("plan")
+    version = plan.get("format_version") if isinstance(plan, dict) else None
+    if version != Plan.FORMAT_VERSION:
+        raise ConfigError(
+            f"{path} holds a plan in format {clip(str(version))!r}, and this seg reads format "
+            f"{Plan.FORMAT_VERSION}: re-run seg plan --out with this seg"
+        )
     return data
+
+
+def saved_plan(path: Path, data: dict[str, Any]) -> Plan:
+    """The plan inside a saved plan file (read with ``read_planfile``), for the views."""
+    try:
+        return plan_from_json(data["plan"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path} is not a readable saved plan: {exc!r}") from None
 
 
 def _signature(change: dict[str, Any]) -> tuple[Any, ...]:

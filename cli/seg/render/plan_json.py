@@ -1,14 +1,17 @@
-"""The machine-readable plan (format_version 1.0). Documented in README.md."""
+"""The machine-readable plan (format_version 1.0), and the plan read back from it (``seg show``
+of a saved plan). Documented in README.md."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from seg.engine.plan import Plan
-from seg.model.paths import format_path
+from seg.engine.plan import Action, Change, FieldChange, Plan
+from seg.model.kinds import KINDS
+from seg.model.paths import format_path, parse_key_path
 from seg.model.secrets import REDACTED
 
-__all__ = ["plan_to_json"]
+__all__ = ["plan_from_json", "plan_to_json"]
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -42,6 +45,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "format_version": Plan.FORMAT_VERSION,
         "workspace": plan.workspace,
         "workspace_digest": plan.workspace_digest,
+        "resource_count": plan.resource_count,
         "summary": {
             "add": plan.to_add,
             "change": plan.to_change,
@@ -50,3 +54,40 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         },
         "changes": changes,
     }
+
+
+def plan_from_json(data: Mapping[str, Any]) -> Plan:
+    """The plan ``plan_to_json`` wrote, for the views: values are as redacted as the JSON
+    (the clear values never were in it). KeyError, TypeError or ValueError when malformed."""
+    changes = tuple(_change_from_json(c) for c in data["changes"])
+    count = int(data.get("resource_count") or 0)
+    return Plan(str(data["workspace"]), changes, str(data["workspace_digest"]), count)
+
+
+def _change_from_json(data: Mapping[str, Any]) -> Change:
+    kind = KINDS[data["kind"]]
+    action = Action(data["action"])
+    mask = set(data["update_mask"])
+    fields = tuple(
+        FieldChange(
+            parse_key_path(f["path"]),
+            f["before"],
+            f["after"],
+            sensitive=bool(f["sensitive"]),
+            cleared=bool(f.get("cleared")),
+            # metadata (protect) is a field change outside the update mask
+            meta=action is Action.UPDATE and f"{kind.key}.{f['path']}" not in mask,
+        )
+        for f in data["field_changes"]
+    )
+    return Change(
+        str(data["address"]),
+        kind,
+        action,
+        before=data["before"],
+        after=data["after"],
+        field_changes=fields,
+        reason=data.get("reason") or "",
+        etag=data.get("etag") or "",
+        unmanaged=int(data.get("unmanaged_fields") or 0),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from seg.engine.plan import Plan
+from seg.model.wording import plural
 from seg.render.plan_text import summary_line
 from seg.render.values import access_summary, describe, field_lines
 
@@ -23,10 +24,13 @@ def _summary_table(plan: Plan) -> list[str]:
     return lines
 
 
-def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS) -> str:
-    head = [f"### seg plan for `{plan.workspace}`", ""]
+def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, comparison: bool = False) -> str:
+    head = [f"### seg {'diff' if comparison else 'plan'} for `{plan.workspace}`", ""]
     if not plan.changes:
-        return "\n".join([*head, f"No changes ({plan.resource_count} resources match)."]) + "\n"
+        none = "No differences" if comparison else "No changes"
+        verb = "matches" if plan.resource_count == 1 else "match"
+        counted = plural(plan.resource_count, "resource")
+        return "\n".join([*head, f"{none} ({counted} {verb})."]) + "\n"
     access = [c for c in plan.changes if c.kind.access]
     if access:
         head += [f"#### ⚠️ Access changes ({len(access)})", ""]
@@ -54,7 +58,7 @@ def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS) -> str:
         out += block
     if trimmed:
         out += (
-            f"\n_… {trimmed} more change(s) not shown: the comment is limited to {max_chars} "
-            "characters. Run `seg plan` for the full plan._\n"
+            f"\n_… {plural(trimmed, 'more change')} not shown: the comment is limited to "
+            f"{max_chars} characters. Run `seg plan` for the full plan._\n"
         )
     return out

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.text import Text
 
 from seg.engine.plan import Action, Plan
+from seg.model.wording import plural
 from seg.render.values import access_summary, describe, field_lines
 
 __all__ = ["plan_lines", "render_plan_text", "summary_line", "write_lines"]
@@ -29,17 +30,22 @@ def summary_line(plan: Plan) -> str:
     return line
 
 
-def plan_lines(plan: Plan) -> list[Line]:
+def plan_lines(plan: Plan, comparison: bool = False) -> list[Line]:
+    """The plan's lines; ``comparison`` (``seg diff``) names them differences, not actions."""
+    if comparison and not plan.changes:
+        return [("", f"No differences ({plan.workspace}, "
+                     f"{plural(plan.resource_count, 'resource')}).")]  # fmt: skip
     if not plan.changes:
         return [("", f"No changes. Workspace {plan.workspace} matches the configuration "
-                     f"({plan.resource_count} resources).")]  # fmt: skip
+                     f"({plural(plan.resource_count, 'resource')}).")]  # fmt: skip
     lines: list[Line] = []
     access = [c for c in plan.changes if c.kind.access]
     if access:
         lines.append(("bold red", f"Access changes ({len(access)}) — review these first:"))
         lines += [("bold red", f"  {access_summary(c)}") for c in access]
         lines.append(("", ""))
-    lines.append(("", f"seg will perform the following actions on workspace {plan.workspace}:"))
+    heading = f"seg will perform the following actions on workspace {plan.workspace}:"
+    lines.append(("", f"Differences ({plan.workspace}):" if comparison else heading))
     for change in plan.changes:
         style = STYLES[change.action]
         lines.append(("", ""))
@@ -51,7 +57,9 @@ def plan_lines(plan: Plan) -> list[Line]:
         if change.update_mask:
             lines.append(("dim", f"      update_mask: {', '.join(change.update_mask)}"))
         if change.unmanaged:
-            lines.append(("dim", f"      ({change.unmanaged} unmanaged field(s) left alone)"))
+            lines.append(
+                ("dim", f"      ({plural(change.unmanaged, 'unmanaged field')} left alone)")
+            )
     lines += [("", ""), ("bold", summary_line(plan))]
     return lines
 
@@ -67,5 +75,5 @@ def write_lines(lines: list[Line], console: Console) -> None:
         console.file.flush()
 
 
-def render_plan_text(plan: Plan, console: Console) -> None:
-    write_lines(plan_lines(plan), console)
+def render_plan_text(plan: Plan, console: Console, comparison: bool = False) -> None:
+    write_lines(plan_lines(plan, comparison), console)
