@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
 
@@ -20,10 +20,10 @@ from seg.commands import (
     tracking_cmds,
     workspace_cmds,
 )
-from seg.commands.console import set_no_color
+from seg.commands.console import plain_output, set_no_color
 from seg.commands.help_text import HELP_OPTION_NAMES, tidy_help
 
-__all__ = ["app", "main"]
+__all__ = ["app", "build_command", "main"]
 
 app = typer.Typer(
     name="seg",
@@ -80,10 +80,25 @@ access_cmds.register(app)
 tracking_cmds.register(app)
 
 
+def _root_no_color(args: list[str]) -> bool:
+    """``--no-color`` among the root options (those before the command's name)."""
+    for arg in args:
+        if not arg.startswith("-"):
+            return False
+        if arg == "--no-color":
+            return True
+    return False
+
+
 def main() -> None:
     """The ``seg`` program: help tidied, named ``seg`` however it was started (the name is
     also the shell-completion variable, ``_SEG_COMPLETE``)."""
-    set_no_color(False)
+    set_no_color(_root_no_color(sys.argv[1:]))  # before parsing: its errors are plain too
+    build_command()(prog_name="seg", color=False if plain_output() else None)
+
+
+def build_command() -> Any:
+    """The click command ``main`` runs: the typer app, its help tidied (``help_text``)."""
     command = typer.main.get_command(app)
     tidy_help(command)
-    command(prog_name="seg", color=False if "NO_COLOR" in os.environ else None)
+    return command

@@ -9,7 +9,8 @@ each write with ``If-Match``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def read_planfile(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read saved plan {path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"cannot read saved plan {path}: it nests too deeply") from None
     if not isinstance(data, dict) or data.get("type") != KIND:
         raise ConfigError(f"{path} is not a saved seg plan")
     plan = data.get("plan")
@@ -51,8 +54,31 @@ def read_planfile(path: Path) -> dict[str, Any]:
     return data
 
 
+# C0 controls but tab, newline and carriage return (SQL files with CRLF), DEL and C1: a
+# terminal acts on them (escape sequences).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _strings(data: Any) -> Iterator[str]:
+    """Every key and string value in ``data``, without recursion."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def saved_plan(path: Path, data: dict[str, Any]) -> Plan:
-    """The plan inside a saved plan file (read with ``read_planfile``), for the views."""
+    """The plan inside a saved plan file (read with ``read_planfile``), for the views. The
+    file may come from elsewhere (a CI artifact): control characters are refused, so showing
+    it cannot drive the terminal."""
+    if any(_CONTROL.search(text) for text in _strings(data["plan"])):
+        raise ConfigError(f"{path} holds control characters; not showing it")
     try:
         return plan_from_json(data["plan"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
