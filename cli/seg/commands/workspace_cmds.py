@@ -18,6 +18,7 @@ from seg.commands.console import (
     load,
     out_console,
     show_plan,
+    write_document,
     write_json,
 )
 from seg.commands.options import (
@@ -49,12 +50,12 @@ from seg.workspace.loader import Workspace
 
 __all__ = ["register"]
 
+InitDirArg = Annotated[Path, typer.Argument(metavar="DIR", help="Directory to scaffold.")]
+
 
 @handle_errors
 def init_cmd(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Directory to scaffold.")] = Path(
-        "."
-    ),
+    directory: InitDirArg = Path("."),
     slug: SlugOpt = None,
     workspace: OldSlugOpt = None,
     debug: DebugOpt = False,
@@ -83,11 +84,11 @@ def validate_cmd(
     except WorkspaceInvalid as exc:
         if output is not Output.json:
             raise
-        write_json(_validation_json(root, None, exc.diagnostics))
+        write_document(_validation_json(root, None, exc.diagnostics))
         raise typer.Exit(exc.exit_code) from None
     counts = Counter(r.kind.name for r in ws.resources)
     if output is Output.json:
-        write_json(_validation_json(root, ws, []))
+        write_document(_validation_json(root, ws, []))
         return
     detail = ", ".join(plural(n, k) for k, n in sorted(counts.items())) or "no resources"
     out_console().print(
@@ -96,15 +97,12 @@ def validate_cmd(
     )
 
 
-VALIDATE_FORMAT_VERSION = "1.0"
-
-
 def _validation_json(
     root: Path, ws: Workspace | None, diagnostics: list[Diagnostic]
 ) -> dict[str, Any]:
+    """``seg validate -o json``: the counts when valid, else every diagnostic."""
     resources = ws.resources if ws else ()
     return {
-        "format_version": VALIDATE_FORMAT_VERSION,
         "valid": ws is not None,
         "workspace": ws.config.workspace if ws else None,
         "directory": str(root),
@@ -182,8 +180,6 @@ def apply_cmd(
 ) -> None:
     """Make the control plane match the workspace (or apply a saved plan). With -o json the
     result is JSON on stdout and everything else goes to stderr."""
-    if output is Output.markdown:
-        raise ConfigError("seg apply prints text or json, not markdown")
     saved = read_planfile(planfile) if planfile is not None else None
     root, scope = resolve_workspace(workspace)
     options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes)
