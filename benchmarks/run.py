@@ -38,7 +38,7 @@ class Server:
                     "NO_COLOR": "1", "BENCH_API_KEY": "bench-secret"}  # fmt: skip
         self.tokens = {}
         for ws in workspaces:
-            init = [*SEG, "server", "init", "--workspace", ws, "-o", "json"]
+            init = [*SEG, "server", "init", "--slug", ws, "-o", "json"]
             out = subprocess.run(init, env=self.env, capture_output=True, text=True, check=True)
             self.tokens[ws] = json.loads(out.stdout)["token"]
         self.port = free_port()

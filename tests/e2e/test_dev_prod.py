@@ -18,7 +18,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dev-prod"
 def test_one_tree_bootstraps_dev_and_prod(tmp_path: Path) -> None:
     server = Server(f"sqlite:///{tmp_path / 'cp.db'}", tmp_path, "acme-dev")
     try:
-        made = run("server", "init", "--workspace", "acme-prod", "-o", "json", env=server.env)
+        made = run("server", "init", "--slug", "acme-prod", "-o", "json", env=server.env)
         prod_token = json.loads(made.stdout)["token"]
         env = {**server.client_env(AMPLITUDE_API_KEY="amp-key"), "SEG_TOKEN_DEV": server.token,
                "SEG_TOKEN_PROD": prod_token}  # fmt: skip

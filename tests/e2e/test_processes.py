@@ -61,7 +61,7 @@ class Server:
             self.env.pop(var, None)
         self.token = ""
         if init:
-            made = run("server", "init", "--workspace", workspace, "-o", "json", env=self.env)
+            made = run("server", "init", "--slug", workspace, "-o", "json", env=self.env)
             assert made.returncode == 0, made.stderr
             self.token = json.loads(made.stdout)["token"]
         self.port = free_port()
@@ -177,7 +177,7 @@ def test_api_errors_are_one_line_without_traceback(server: Server, write_workspa
         "error: control plane: the access token is missing or invalid [HTTP 401, code 16] "
         f"(GET /v1beta/workspaces/{slug})"
     ]
-    reader = run("server", "token", "create", "--workspace", slug, "--scope", "workspace:read",
+    reader = run("server", "token", "create", "--slug", slug, "--scope", "workspace:read",
                  "--description", "ci reader", env=server.env).stdout.strip()  # fmt: skip
     env = server.client_env(AMP_KEY="x", AMP_HOST="y", SEG_TOKEN=reader)
     assert run("plan", "-w", str(root), env=env).returncode == 0  # plan needs only read

@@ -28,7 +28,9 @@ def root(tmp_path: Path, clean_seg_env: None) -> Path:
 def explained(root: Path, email: str) -> dict:
     result = seg("access", "explain", "-w", str(root), "--user", email, "-o", "json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    data = json.loads(result.stdout)
+    assert data.pop("format_version") == "1.0"
+    return data
 
 
 def test_explain_follows_the_documented_semantics(root: Path) -> None:

@@ -230,7 +230,7 @@ def test_bad_yaml_exits_1_with_position_and_sends_nothing(
 def test_validate_reports_counts(runner, root) -> None:
     result = seg(runner, root, "validate")
     assert result.exit_code == 0
-    assert "valid: 4 resources (2 Destination, 2 Source)" in result.output
+    assert "Workspace acme is valid: 4 resources (2 Destinations, 2 Sources)." in result.output
     assert json.loads(seg(runner, root, "validate", "-o", "json").stdout)["resources"] == 4
 
 

@@ -95,8 +95,10 @@ def test_filter_test_reports_each_event(root: Path) -> None:
     assert lines[-1] == "6 events: 3 delivered, 3 dropped (4 enabled filters)."
     data = json.loads(seg("filter", "test", "-w", str(root), "--destination", "web/amplitude",
                           "--events", str(root / "events.jsonl"), "-o", "json").stdout)  # fmt: skip
-    assert data[2]["event"]["properties"] == {"order_id": "o1", "total": 30, "currency": "EUR"}
-    assert data[5]["event"]["context"]["traits"] == {"plan": "pro"}
+    assert data["format_version"] == "1.0" and data["summary"]["dropped"] == 3
+    events = data["events"]
+    assert events[2]["event"]["properties"] == {"order_id": "o1", "total": 30, "currency": "EUR"}
+    assert events[5]["event"]["context"]["traits"] == {"plan": "pro"}
     missing = seg("filter", "test", "-w", str(root), "--destination", "web/nope",
                   "--events", str(root / "events.jsonl"))  # fmt: skip
     assert missing.exit_code == 1 and "'web/nope' is not declared" in missing.output

@@ -61,7 +61,7 @@ def test_fields_seg_managed_are_cleared_when_removed_and_others_left_alone(root:
     assert change["field_changes"][0]["cleared"] is True
     assert change["unmanaged_fields"] == 2  # settings.set_in_ui and enabled, never declared
     text = seg("plan", "-w", str(root)).output
-    assert "settings.batch: 10 → (cleared)" in text and "(2 unmanaged field(s) left alone)" in text
+    assert "settings.batch: 10 → (cleared)" in text and "(2 unmanaged fields left alone)" in text
     assert seg("apply", "-w", str(root), "--auto-approve").exit_code == 0
     settings = live(root, "sources/web")["settings"]
     assert settings == {"region": "eu", "set_in_ui": True}

@@ -113,7 +113,9 @@ def test_check_events_reports_violation_kinds_and_paths(root: Path) -> None:
     assert "line 8 (Wishlist Shared): unplanned event at event" in out
     data = json.loads(seg("tracking-plan", "check-events", "ecommerce", "-w", str(root),
                           "--events", str(root / "events.jsonl"), "-o", "json").stdout)  # fmt: skip
-    assert data[0]["violations"] == [] and data[1]["violations"][0]["kind"] == "invalid type"
+    assert data["format_version"] == "1.0" and data["summary"]["with_violations"] == 5
+    events = data["events"]
+    assert events[0]["violations"] == [] and events[1]["violations"][0]["kind"] == "invalid type"
 
 
 def test_server_rules_for_tracking_plans(api: Api) -> None:

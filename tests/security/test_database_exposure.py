@@ -51,7 +51,7 @@ def test_seg_serve_errors_never_print_the_password(tmp_path: Path) -> None:
     in_query = f"postgresql://seg@127.0.0.1:{free_port()}/cp?password={PASSWORD}"
     with_question_mark = f"postgresql://seg:pa?{PASSWORD}@127.0.0.1:{free_port()}/cp"
     for url in (down, unparsable, in_query, with_question_mark):
-        made = run("server", "init", "--workspace", "acme", "--database", url,
+        made = run("server", "init", "--slug", "acme", "--database", url,
                    env={**_env(), **env})  # fmt: skip
         assert made.returncode == 1 and "Traceback" not in made.stderr
         (line,) = made.stderr.strip().splitlines()  # one line

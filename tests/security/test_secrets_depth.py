@@ -126,7 +126,7 @@ def test_secrets_at_every_depth_never_leak_on_any_channel(
     assert "No changes" in seg("plan", "-w", str(root), "--detailed-exitcode")
 
     # A read token sees digests only, in GET and in lists.
-    reader = seg("server", "token", "create", "--workspace", slug, "--scope", "workspace:read",
+    reader = seg("server", "token", "create", "--slug", slug, "--scope", "workspace:read",
                  "--description", "reader").strip()  # fmt: skip
     read = httpx.Client(base_url=f"{server.url}/v1beta/workspaces/{slug}",
                         headers={"Authorization": f"Bearer {reader}"})  # fmt: skip

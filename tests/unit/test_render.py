@@ -70,7 +70,7 @@ def test_markdown_leads_with_the_summary_and_stays_bounded() -> None:
     many = [DesiredResource(SRC, f"s{i:04d}", {"catalog": "js", "display_name": "x" * 200})
             for i in range(2000)]  # fmt: skip
     big = render_plan_markdown(compute_plan("acme", many, []), max_chars=60_000)
-    assert len(big) < 60_000 and "more change(s) not shown" in big
+    assert len(big) < 60_000 and "1828 more changes not shown" in big
 
 
 def test_apply_view_uses_a_progress_bar_on_a_terminal() -> None:
@@ -91,4 +91,4 @@ def test_apply_view_uses_a_progress_bar_on_a_terminal() -> None:
     render_apply_summary(ApplyResult([StepResult(steps[0], "failed", "boom")]), plain)
     text = pbuf.getvalue()
     assert "failed to delete Source gone: boom [HTTP 409, code 9]" in text
-    assert "Apply complete: 0 applied, 1 failed, 0 skipped." in text
+    assert "Apply failed: 0 applied, 1 failed, 0 skipped." in text

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from seg.commands.console import handle_errors, out_console, write_json
+from seg.commands.console import handle_errors, out_console, write_document
 from seg.commands.options import (
     ApiUrlOpt,
     DebugOpt,
@@ -27,7 +27,7 @@ access_app = typer.Typer(help="Who can do what.", no_args_is_help=True)
 
 @handle_errors
 def explain_cmd(
-    user: Annotated[str, typer.Option("--user", help="The user's email.")],
+    user: Annotated[str, typer.Option("--user", metavar="EMAIL", help="The user's email.")],
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
     api_url: ApiUrlOpt = None,
@@ -39,7 +39,7 @@ def explain_cmd(
     with open_control(workspace_dir(workspace), env, api_url, token) as client:
         result = client.explain_access(user)
     if output is Output.json:
-        write_json(result)
+        write_document(result)
         return
     roles = ", ".join(result["workspace_roles"]) or "none"
     lines: list[Line] = [("bold", f"{result['user']}: workspace roles: {roles}")]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
 
@@ -17,18 +18,23 @@ from seg.commands import (
     lock_cmds,
     schema_cmds,
     server_cmds,
+    show_cmd,
     tracking_cmds,
     workspace_cmds,
 )
+from seg.commands.console import plain_output, set_no_color
+from seg.commands.help_text import HELP_OPTION_NAMES, tidy_help
 
-__all__ = ["app", "main"]
+__all__ = ["app", "build_command", "main"]
 
 app = typer.Typer(
     name="seg",
     help="Configuration-as-code for a customer-data-platform workspace.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=True,
+    context_settings={"help_option_names": HELP_OPTION_NAMES},
 )
 
 
@@ -38,17 +44,34 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _no_color(ctx: typer.Context, value: bool) -> None:
+    set_no_color(value)
+    if value:
+        ctx.color = False  # typer's own messages (completion install) too
+
+
 @app.callback()
 def _root(
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
+    no_color: Annotated[
+        bool,
+        typer.Option(
+            "--no-color",
+            callback=_no_color,
+            is_eager=True,
+            help="No colour or other escape sequences in any output (as NO_COLOR=1 does). "
+            "Give it before the command: seg --no-color plan.",
+        ),
+    ] = False,
 ) -> None:
     """seg: plan and apply a workspace kept as YAML in git."""
 
 
 workspace_cmds.register(app)
+show_cmd.register(app)
 server_cmds.register(app)
 check_cmd.register(app)
 fql_cmds.register(app)
@@ -61,5 +84,25 @@ schema_cmds.register(app)
 fmt_cmd.register(app)
 
 
+def _root_no_color(args: list[str]) -> bool:
+    """``--no-color`` among the root options (those before the command's name)."""
+    for arg in args:
+        if not arg.startswith("-"):
+            return False
+        if arg == "--no-color":
+            return True
+    return False
+
+
 def main() -> None:
-    app()
+    """The ``seg`` program: help tidied, named ``seg`` however it was started (the name is
+    also the shell-completion variable, ``_SEG_COMPLETE``)."""
+    set_no_color(_root_no_color(sys.argv[1:]))  # before parsing: its errors are plain too
+    build_command()(prog_name="seg", color=False if plain_output() else None)
+
+
+def build_command() -> Any:
+    """The click command ``main`` runs: the typer app, its help tidied (``help_text``)."""
+    command = typer.main.get_command(app)
+    tidy_help(command)
+    return command

@@ -68,8 +68,10 @@ def _publish_to_github(text_markdown: str, annotations: str) -> None:
 
 @handle_errors
 def check_cmd(
-    base: Annotated[str, typer.Option("--base", help="Base git revision (e.g. origin/main).")],
-    head: Annotated[str, typer.Option("--head", help="Head git revision.")] = "HEAD",
+    base: Annotated[
+        str, typer.Option("--base", metavar="REF", help="Base git revision (e.g. origin/main).")
+    ],
+    head: Annotated[str, typer.Option("--head", metavar="REF", help="Head git revision.")] = "HEAD",
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
     api_url: ApiUrlOpt = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable
@@ -13,6 +14,7 @@ from typing import IO, Any, ParamSpec, TypeVar, cast
 
 import typer
 from rich.console import Console
+from typer import rich_utils
 
 from seg.engine.plan import Plan
 from seg.errors import ApiError, SegError, WorkspaceInvalid
@@ -32,7 +34,10 @@ __all__ = [
     "hide",
     "load",
     "out_console",
+    "plain_output",
+    "set_no_color",
     "show_plan",
+    "write_document",
     "write_json",
     "write_out",
     "write_text_file",
@@ -85,12 +90,42 @@ def _stream(name: str) -> IO[str]:
     return cast(IO[str], _Scrubbed(name))
 
 
+_NO_COLOR = {"flag": False}  # set by ``seg --no-color``
+_TYPER_STYLE = (rich_utils.COLOR_SYSTEM, rich_utils.FORCE_TERMINAL)
+
+
+def set_no_color(flag: bool) -> None:
+    """``seg --no-color`` (for this invocation), applied to typer's help and error panels too."""
+    _NO_COLOR["flag"] = flag
+    plain = plain_output()
+    rich_utils.COLOR_SYSTEM, rich_utils.FORCE_TERMINAL = (None, False) if plain else _TYPER_STYLE
+
+
+def plain_output() -> bool:
+    """Whether output is plain: ``--no-color`` was given or NO_COLOR is set (to any value).
+    Plain means no escape sequence at all — no colour, no bold or dim, no progress bar — even
+    where FORCE_COLOR or TTY_COMPATIBLE would make rich treat the stream as a terminal."""
+    return _NO_COLOR["flag"] or "NO_COLOR" in os.environ
+
+
+def _console(name: str) -> Console:
+    plain = plain_output()
+    return Console(
+        file=_stream(name),
+        stderr=name == "stderr",
+        highlight=False,
+        soft_wrap=True,
+        color_system=None if plain else "auto",
+        force_terminal=False if plain else None,
+    )
+
+
 def out_console() -> Console:
-    return Console(file=_stream("stdout"), highlight=False, soft_wrap=True)
+    return _console("stdout")
 
 
 def err_console() -> Console:
-    return Console(file=_stream("stderr"), highlight=False, soft_wrap=True)
+    return _console("stderr")
 
 
 def write_out(text: str) -> None:
@@ -117,6 +152,14 @@ def hidden_in(data: Any) -> Any:
     return data
 
 
+FORMAT_VERSION = "1.0"  # of every JSON document a command prints (the plan's is Plan's)
+
+
+def write_document(data: dict[str, Any]) -> None:
+    """A command's JSON result on stdout, with its ``format_version`` first."""
+    write_json({"format_version": FORMAT_VERSION, **data})
+
+
 def write_json(data: Any) -> None:
     text = json.dumps(data, indent=2, ensure_ascii=False)
     escaped = any(json.dumps(v, ensure_ascii=False)[1:-1] != v for v in _HIDDEN)
@@ -125,15 +168,17 @@ def write_json(data: Any) -> None:
     sys.stdout.write(text + "\n")
 
 
-def show_plan(plan: Plan, output: str, show_unmanaged: bool = False) -> None:
+def show_plan(plan: Plan, output: str, show_unmanaged: bool = False, comparison: bool = False
+              ) -> None:  # fmt: skip
     """A plan in the requested format (text, json or markdown) on stdout; ``show_unmanaged``
-    lists the resources nobody manages by name (JSON always does)."""
+    lists the resources nobody manages by name (JSON always does); ``comparison``
+    (``seg diff``) shows differences rather than actions."""
     if output == "json":
         write_json(plan_to_json(plan))
     elif output == "markdown":
-        write_out(render_plan_markdown(plan, show_unmanaged=show_unmanaged))
+        write_out(render_plan_markdown(plan, show_unmanaged=show_unmanaged, comparison=comparison))
     else:
-        render_plan_text(plan, out_console(), show_unmanaged)
+        render_plan_text(plan, out_console(), show_unmanaged, comparison)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

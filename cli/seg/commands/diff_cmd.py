@@ -117,12 +117,15 @@ def _environments(root: Path, envs: list[str], api_url: str | None, token: str |
 
 @handle_errors
 def diff_cmd(
-    base: Annotated[str | None, typer.Option("--base", help="Base git revision.")] = None,
-    head: Annotated[str, typer.Option("--head", help="Head git revision.")] = "HEAD",
+    base: Annotated[
+        str | None, typer.Option("--base", metavar="REF", help="Base git revision.")
+    ] = None,
+    head: Annotated[str, typer.Option("--head", metavar="REF", help="Head git revision.")] = "HEAD",
     env: Annotated[
         list[str] | None,
         typer.Option(
             "--env",
+            metavar="NAME",
             help="With --base: the environment both revisions are read in. Without: two "
             "environments to compare live, --env dev --env prod.",
         ),
@@ -144,7 +147,7 @@ def diff_cmd(
         plan = _environments(root, env, api_url, token)
     else:
         raise ConfigError("give --base REF [--head REF] [--env NAME], or --env A --env B")
-    show_plan(plan, output.value)
+    show_plan(plan, output.value, comparison=True)
     if plan.has_changes:
         raise typer.Exit(2)
 

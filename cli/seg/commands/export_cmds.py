@@ -12,7 +12,16 @@ import typer
 from rich.markup import escape
 
 from seg.commands.console import err_console, handle_errors, out_console
-from seg.commands.options import ApiUrlOpt, DebugOpt, EnvOpt, TokenOpt, WorkspaceOpt, workspace_dir
+from seg.commands.options import (
+    ApiUrlOpt,
+    DebugOpt,
+    EnvOpt,
+    Output,
+    OutputOpt,
+    TokenOpt,
+    WorkspaceOpt,
+    workspace_dir,
+)
 from seg.commands.schema_cmds import write_schemas
 from seg.commands.session import connect_config
 from seg.editor_schemas import SCHEMA_DIR
@@ -56,13 +65,16 @@ def _target(root: Path, slug: str | None, env: str | None, merge: bool
 @handle_errors
 def export_cmd(
     workspace: WorkspaceOpt = None,
-    slug: Annotated[str | None, typer.Option("--slug", help="Workspace slug (empty dir).")] = None,
+    slug: Annotated[
+        str | None, typer.Option("--slug", metavar="SLUG", help="Workspace slug (empty dir).")
+    ] = None,
     merge: Annotated[
         bool, typer.Option("--merge", help="Add only resources missing from the tree.")
     ] = False,
     env: EnvOpt = None,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
+    output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:
     """Write the live workspace as YAML (secrets become ${env:…} placeholders)."""
@@ -79,8 +91,13 @@ def export_cmd(
                and (not merge or r.manager in ("", manager))]  # fmt: skip
     export = render_export(config.workspace, missing, with_config=not (root / "seg.yaml").exists())
     written = _write_export(root, export, refuse_existing=merge)
-    out_console().print(f"Exported {len(missing)} resources of workspace "
-                        f"{config.workspace} to {root} ({written} files).")  # fmt: skip
+    if output is Output.json:
+        write_document({"workspace": config.workspace, "directory": str(root),
+                        "resources": len(missing), "files": sorted(export.files),
+                        "secrets": sorted(export.secrets)})  # fmt: skip
+        return
+    out_console().print(f"Exported {plural(len(missing), 'resource')} of workspace "
+                        f"{config.workspace} to {root} ({plural(written, 'file')}).")  # fmt: skip
 
 
 def _read_live(config: WorkspaceConfig, api_url: str | None, token: str | None
@@ -145,7 +162,7 @@ def import_cmd(
         console.print(f"imported {res.kind.name} {res.address}")
     for hint in _unresolved_parents(config, declared, chosen):
         err_console().print(hint)
-    console.print(f"Wrote {written} files to {root}. Next: seg plan (it shows the adoptions), "
+    console.print(f"Wrote {plural(written, 'file')} to {root}. Next: seg plan (it shows the adoptions), "
                   "then seg apply, which makes them managed by "
                   f"{config.manager}.")  # fmt: skip
 

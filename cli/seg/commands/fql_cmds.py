@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from seg.commands.console import handle_errors, load, out_console, write_json
+from seg.commands.console import handle_errors, load, out_console, write_document
 from seg.commands.options import (
     DebugOpt,
     EnvOpt,
@@ -20,6 +20,7 @@ from seg.commands.options import (
     workspace_dir,
 )
 from seg.errors import ConfigError
+from seg.model.wording import plural
 from seg.render.plan_text import Line, write_lines
 
 __all__ = ["register"]
@@ -67,11 +68,15 @@ def _fql_error(exc: Exception) -> ConfigError:
 
 @handle_errors
 def eval_cmd(
-    expr: Annotated[str, typer.Argument(help="The FQL expression.")],
-    event: Annotated[Path | None, typer.Option("--event", help="A JSON event file.")] = None,
+    expr: Annotated[str, typer.Argument(metavar="EXPR", help="The FQL expression.")],
+    event: Annotated[
+        Path | None, typer.Option("--event", metavar="FILE", help="A JSON event file.")
+    ] = None,
+    output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:
-    """Evaluate an FQL expression (against an event) and print the result as JSON."""
+    """Evaluate an FQL expression (against an event) and print the result as JSON (with -o
+    json: inside a document with its format_version)."""
     from seg.fql import FqlError, evaluate, parse
 
     data = _read_json(event) if event is not None else {}
@@ -79,7 +84,10 @@ def eval_cmd(
         result = evaluate(parse(expr), data)
     except FqlError as exc:
         raise _fql_error(exc) from None
-    sys.stdout.write(json.dumps(result) + "\n")
+    if output is Output.json:
+        write_document({"expression": expr, "result": result})
+    else:
+        sys.stdout.write(json.dumps(result) + "\n")
 
 
 def read_events(path: Path) -> list[tuple[int, Any]]:
@@ -99,7 +107,9 @@ def read_events(path: Path) -> list[tuple[int, Any]]:
 
 @handle_errors
 def test_cmd(
-    destination: Annotated[str, typer.Option("--destination", help="SOURCE/DESTINATION.")],
+    destination: Annotated[
+        str, typer.Option("--destination", metavar="ADDRESS", help="SOURCE/DESTINATION.")
+    ],
     events: EventsOpt,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
@@ -118,9 +128,13 @@ def test_cmd(
     ]  # fmt: skip
     filters = compile_filters(specs)
     results = [(n, run_filters(filters, e)) for n, e in read_events(events)]
+    dropped = sum(1 for _, o in results if not o.delivered)
     if output is Output.json:
-        write_json([{"line": n, "delivered": o.delivered, "dropped_by": o.dropped_by,
-                     "removed": o.removed, "event": o.event} for n, o in results])  # fmt: skip
+        outcomes = [{"line": n, "delivered": o.delivered, "dropped_by": o.dropped_by,
+                     "removed": o.removed, "event": o.event} for n, o in results]  # fmt: skip
+        summary = {"events": len(results), "delivered": len(results) - dropped,
+                   "dropped": dropped, "filters": len(filters)}  # fmt: skip
+        write_document({"destination": destination, "events": outcomes, "summary": summary})
         return
     lines: list[Line] = []
     for number, outcome in results:
@@ -129,9 +143,8 @@ def test_cmd(
             lines.append(("green", f"line {number}: delivered{removed}"))
         else:
             lines.append(("red", f"line {number}: dropped by {outcome.dropped_by}"))
-    dropped = sum(1 for _, o in results if not o.delivered)
-    lines.append(("bold", f"{len(results)} events: {len(results) - dropped} delivered, "
-                          f"{dropped} dropped ({len(filters)} enabled filters)."))  # fmt: skip
+    counted = f"{plural(len(results), 'event')}: {len(results) - dropped} delivered, {dropped}"
+    lines.append(("bold", f"{counted} dropped ({plural(len(filters), 'enabled filter')})."))
     write_lines(lines, out_console())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seg.commands.console import handle_errors, out_console, write_json
+from seg.commands.console import handle_errors, out_console, write_document
 from seg.commands.options import (
     ApiUrlOpt,
     DebugOpt,
@@ -36,7 +36,7 @@ def status_cmd(
         lock = client.lock_status()
         name = client.workspace
     if output is Output.json:
-        write_json({"workspace": name, "lock": lock})
+        write_document({"workspace": name, "lock": lock})
     elif lock is None:
         out_console().print(f"Workspace {name} is not locked.")
     else:

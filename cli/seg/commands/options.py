@@ -18,6 +18,8 @@ __all__ = [
     "MissingSecretsOpt",
     "Output",
     "OutputOpt",
+    "SlugOpt",
+    "OldSlugOpt",
     "TokenOpt",
     "WorkspaceOpt",
     "TargetOpt",
@@ -25,6 +27,7 @@ __all__ = [
     "ShowUnmanagedOpt",
     "default_database",
     "resolve_workspace",
+    "pick_slug",
     "workspace_dir",
 ]
 
@@ -37,30 +40,53 @@ class Output(StrEnum):
 
 WorkspaceOpt = Annotated[
     Path | None,
-    typer.Option("--workspace", "-w", help="Workspace directory (default ./workspace, else .)."),
+    typer.Option(
+        "--workspace",
+        "-w",
+        metavar="DIR",
+        help="Workspace directory (default ./workspace, else .).",
+    ),
 ]
 EnvOpt = Annotated[
-    str | None, typer.Option("--env", envvar="SEG_ENV", help="Environment from seg.yaml.")
+    str | None,
+    typer.Option("--env", envvar="SEG_ENV", metavar="NAME", help="Environment from seg.yaml."),
 ]
 ApiUrlOpt = Annotated[
     str | None,
-    typer.Option("--api-url", help="Control-plane URL, or 'embedded' (overrides SEG_API_URL)."),
+    typer.Option(
+        "--api-url", metavar="URL", help="Control-plane URL, or 'embedded' (overrides SEG_API_URL)."
+    ),
 ]
 TokenOpt = Annotated[
-    str | None, typer.Option("--token", help="API token (default: $SEG_TOKEN).", show_default=False)
+    str | None,
+    typer.Option(
+        "--token", metavar="TOKEN", help="API token (default: $SEG_TOKEN).", show_default=False
+    ),
 ]
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="text, json or markdown.")]
+SlugOpt = Annotated[str | None, typer.Option("--slug", metavar="SLUG", help="Workspace slug.")]
+# ``--workspace SLUG`` of earlier releases on the commands that take a slug, not a directory:
+# hidden, warned, removed in the next release (``--workspace`` means a directory everywhere).
+OldSlugOpt = Annotated[
+    str | None, typer.Option("--workspace", metavar="SLUG", hidden=True, help="Use --slug.")
+]
 TargetOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--target",
+        metavar="ADDRESS",
         help="Only this address, what is beneath it, and the pending changes it depends on "
         "(repeatable; an address nothing has is an error).",
     ),
 ]
 MaxDeletesOpt = Annotated[
     int | None,
-    typer.Option("--max-deletes", help="Block the plan if it destroys more than N resources."),
+    typer.Option(
+        "--max-deletes", metavar="N", help="Block the plan if it destroys more than N resources."
+    ),
+]
+EventsOpt = Annotated[
+    Path, typer.Option("--events", metavar="FILE", help="A JSONL file of sample events.")
 ]
 
 
@@ -81,12 +107,13 @@ ShowUnmanagedOpt = Annotated[
     bool,
     typer.Option("--show-unmanaged", help="List the resources nobody manages (left alone)."),
 ]
-EventsOpt = Annotated[Path, typer.Option("--events", help="A JSONL file of sample events.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")]
 DatabaseOpt = Annotated[
     str | None,
     typer.Option(
-        "--database", help="Database URL (default $SEG_DATABASE_URL or sqlite:///seg.db)."
+        "--database",
+        metavar="URL",
+        help="Database URL (default $SEG_DATABASE_URL or sqlite:///seg.db).",
     ),
 ]
 
@@ -108,6 +135,24 @@ def resolve_workspace(option: Path | None) -> tuple[Path, Path | None]:
         if (parent / "seg.yaml").is_file():
             return parent, option
     return option, None
+
+
+def pick_slug(slug: str | None, old: str | None, required: bool = True) -> str | None:
+    """``--slug``, or the deprecated ``--workspace SLUG`` (with a warning on stderr)."""
+    from seg.commands.console import err_console
+    from seg.errors import ConfigError
+
+    if old is not None:
+        if slug is not None and slug != old:
+            raise ConfigError("give the workspace slug once, with --slug SLUG")
+        err_console().print(
+            "warning: --workspace SLUG is deprecated here and will be removed in the next "
+            "release; use --slug SLUG (--workspace names a directory everywhere else)"
+        )
+        slug = slug or old
+    if slug is None and required:
+        raise ConfigError("name the workspace: --slug SLUG")
+    return slug
 
 
 def default_database(option: str | None) -> str:

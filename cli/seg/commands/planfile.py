@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from seg.commands.console import hidden_in
 from seg.engine.plan import Plan
 from seg.errors import ConfigError, StalePlan
+from seg.model.clip import clip
 from seg.model.urls import redact_url
-from seg.render.plan_json import plan_to_json
+from seg.render.plan_json import plan_from_json, plan_to_json
 from seg.workspace.tree import Tree
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "check_target",
     "read_planfile",
     "refuse_incomplete",
+    "saved_plan",
     "write_planfile",
 ]
 
@@ -69,8 +72,8 @@ def write_planfile(
     files: dict[str, str],
 ) -> None:
     data = {
-        "type": KIND, "api_url": api_url, "env": env, "options": options,
-        "files": dict(sorted(files.items())), "plan": plan_to_json(plan),
+        "type": KIND, "format_version": Plan.FORMAT_VERSION, "api_url": api_url, "env": env,
+        "options": options, "files": dict(sorted(files.items())), "plan": plan_to_json(plan),
     }  # fmt: skip
     path.write_text(json.dumps(hidden_in(data), indent=2) + "\n", encoding="utf-8")
 
@@ -80,8 +83,17 @@ def read_planfile(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read saved plan {path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"cannot read saved plan {path}: it nests too deeply") from None
     if not isinstance(data, dict) or data.get("type") != KIND:
         raise ConfigError(f"{path} is not a saved seg plan")
+    plan = data.get("plan")
+    version = plan.get("format_version") if isinstance(plan, dict) else None
+    if version != Plan.FORMAT_VERSION:
+        raise ConfigError(
+            f"{path} holds a plan in format {clip(str(version))!r}, and this seg reads format "
+            f"{Plan.FORMAT_VERSION}: re-run seg plan --out with this seg"
+        )
     return data
 
 
@@ -157,6 +169,35 @@ def refuse_incomplete(saved: dict[str, Any]) -> None:
             f"this saved plan was made with --missing-secrets=skip (not set: {names}) and did "
             "not compare those values; it cannot be applied: plan again with them set"
         )
+# C0 controls but tab, newline and carriage return (SQL files with CRLF), DEL and C1: a
+# terminal acts on them (escape sequences).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _strings(data: Any) -> Iterator[str]:
+    """Every key and string value in ``data``, without recursion."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def saved_plan(path: Path, data: dict[str, Any]) -> Plan:
+    """The plan inside a saved plan file (read with ``read_planfile``), for the views. The
+    file may come from elsewhere (a CI artifact): control characters are refused, so showing
+    it cannot drive the terminal."""
+    if any(_CONTROL.search(text) for text in _strings(data["plan"])):
+        raise ConfigError(f"{path} holds control characters; not showing it")
+    try:
+        return plan_from_json(data["plan"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path} is not a readable saved plan: {exc!r}") from None
 
 
 def _signature(change: dict[str, Any]) -> tuple[Any, ...]:

@@ -6,8 +6,23 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from seg.commands.console import err_console, handle_errors, out_console, write_json
-from seg.commands.options import DatabaseOpt, DebugOpt, Output, OutputOpt, default_database
+from seg.commands.console import (
+    err_console,
+    handle_errors,
+    out_console,
+    plain_output,
+    write_document,
+)
+from seg.commands.options import (
+    DatabaseOpt,
+    DebugOpt,
+    OldSlugOpt,
+    Output,
+    OutputOpt,
+    SlugOpt,
+    default_database,
+    pick_slug,
+)
 from seg.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -53,14 +68,19 @@ def _control_plane(database: str | None, create_key: bool = False) -> ControlPla
 
 @handle_errors
 def serve_cmd(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8400,
+    host: Annotated[
+        str, typer.Option(metavar="ADDRESS", help="Interface to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8400,
     database: DatabaseOpt = None,
     rate_limit: Annotated[
-        int, typer.Option(help="Requests per minute per token (0 = unlimited).")
+        int, typer.Option(metavar="N", help="Requests per minute per token (0 = unlimited).")
     ] = 0,
     max_body_bytes: Annotated[
-        int, typer.Option(min=1, help="Largest request body accepted (larger ones get 413).")
+        int,
+        typer.Option(
+            min=1, metavar="N", help="Largest request body accepted (larger ones get 413)."
+        ),
     ] = 4 * 1024 * 1024,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
     debug: DebugOpt = False,
@@ -76,15 +96,22 @@ def serve_cmd(
     shown = redact_url(cp.store.url)
     err_console().print(f"seg control plane on http://{host}:{port} (database {shown})")
     app = create_app(cp, max_body_bytes=max_body_bytes)
-    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
+    colors = False if plain_output() else None  # NO_COLOR / --no-color: plain log lines too
+    uvicorn.run(
+        app, host=host, port=port, access_log=access_log, log_level="info", use_colors=colors
+    )
 
 
 @handle_errors
 def server_init_cmd(
-    workspace: Annotated[str, typer.Option("--workspace", help="Workspace slug to create.")],
-    display_name: Annotated[str, typer.Option(help="Display name.")] = "",
+    slug: SlugOpt = None,
+    workspace: OldSlugOpt = None,
+    display_name: Annotated[str, typer.Option(metavar="TEXT", help="Display name.")] = "",
     model_change_policy: Annotated[
-        str, typer.Option(help="strict or breaking: what may change in models in use.")
+        str,
+        typer.Option(
+            metavar="POLICY", help="strict or breaking: what may change in models in use."
+        ),
     ] = "strict",
     database: DatabaseOpt = None,
     output: OutputOpt = Output.text,
@@ -92,13 +119,14 @@ def server_init_cmd(
 ) -> None:
     """Create the schema, a workspace and its first owner token (printed once); creates the
     secret key too when none is configured."""
+    workspace = str(pick_slug(slug, workspace))
     cp = _control_plane(database, create_key=True)
     try:
         _, secret = cp.init_workspace(workspace, display_name, model_change_policy)
     except Exception as exc:
         raise ConfigError(_api_message(exc)) from None
     if output is Output.json:
-        write_json({"workspace": workspace, "token": secret})
+        write_document({"workspace": workspace, "token": secret})
         return
     console = out_console()
     console.print(f"Created workspace {workspace}. Owner token (shown once, store it safely):")
@@ -107,24 +135,32 @@ def server_init_cmd(
 
 @handle_errors
 def token_create_cmd(
-    workspace: Annotated[str, typer.Option("--workspace", help="Workspace slug.")],
-    scope: Annotated[str, typer.Option(help="workspace:read, workspace:write or workspace:owner.")],
-    description: Annotated[str, typer.Option(help="What the token is for (required).")],
+    scope: Annotated[
+        str,
+        typer.Option(metavar="SCOPE", help="workspace:read, workspace:write or workspace:owner."),
+    ],
+    description: Annotated[
+        str, typer.Option(metavar="TEXT", help="What the token is for (required).")
+    ],
     user: Annotated[
-        str, typer.Option(help="Act for this user: their role bindings also apply.")
+        str,
+        typer.Option(metavar="EMAIL", help="Act for this user: their role bindings also apply."),
     ] = "",
+    slug: SlugOpt = None,
+    workspace: OldSlugOpt = None,
     database: DatabaseOpt = None,
     output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:
     """Mint a token (printed once)."""
+    workspace = str(pick_slug(slug, workspace))
     cp = _control_plane(database)
     try:
         token_id, secret = cp.create_token(workspace, scope, description, user)
     except Exception as exc:
         raise ConfigError(_api_message(exc)) from None
     if output is Output.json:
-        write_json({"workspace": workspace, "id": token_id, "scope": scope, "token": secret})
+        write_document({"workspace": workspace, "id": token_id, "scope": scope, "token": secret})
         return
     out_console().print(secret)
 

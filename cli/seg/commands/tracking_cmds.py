@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from seg.commands.console import handle_errors, load, out_console, write_json
+from seg.commands.console import handle_errors, load, out_console, write_document
 from seg.commands.fql_cmds import read_events
 from seg.commands.options import (
     DebugOpt,
@@ -18,6 +18,7 @@ from seg.commands.options import (
     workspace_dir,
 )
 from seg.errors import ConfigError
+from seg.model.wording import plural
 from seg.render.plan_text import Line, write_lines
 
 __all__ = ["register"]
@@ -27,7 +28,9 @@ tracking_app = typer.Typer(help="Tracking plan tools.", no_args_is_help=True)
 
 @handle_errors
 def check_events_cmd(
-    plan: Annotated[str, typer.Argument(help="The TrackingPlan's name in the workspace.")],
+    plan: Annotated[
+        str, typer.Argument(metavar="PLAN", help="The TrackingPlan's name in the workspace.")
+    ],
     events: EventsOpt,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
@@ -45,8 +48,10 @@ def check_events_cmd(
     results = [(n, e, check_event(rules, e)) for n, e in read_events(events)]
     bad = sum(1 for _, _, v in results if v)
     if output is Output.json:
-        write_json([{"line": n, "event": e.get("event") or e.get("name") or e.get("type"),
-                     "violations": [v.__dict__ for v in vs]} for n, e, vs in results])  # fmt: skip
+        checked = [{"line": n, "event": e.get("event") or e.get("name") or e.get("type"),
+                    "violations": [v.__dict__ for v in vs]} for n, e, vs in results]  # fmt: skip
+        summary = {"events": len(results), "valid": len(results) - bad, "with_violations": bad}
+        write_document({"tracking_plan": plan, "events": checked, "summary": summary})
     else:
         lines: list[Line] = []
         for number, event, violations in results:
@@ -56,8 +61,8 @@ def check_events_cmd(
             for v in violations:
                 lines.append(("red", f"line {number} ({label}): {v.kind} at {v.path}: "
                                      f"{v.message} [{v.rule}]"))  # fmt: skip
-        lines.append(("bold", f"{len(results)} events: {len(results) - bad} valid, {bad} with "
-                              "violations."))  # fmt: skip
+        lines.append(("bold", f"{plural(len(results), 'event')}: {len(results) - bad} valid, "
+                              f"{bad} with violations."))  # fmt: skip
         write_lines(lines, out_console())
     if bad:
         raise typer.Exit(3)

@@ -18,6 +18,7 @@ from seg.commands.console import (
     load,
     out_console,
     show_plan,
+    write_document,
     write_json,
 )
 from seg.commands.options import (
@@ -27,12 +28,15 @@ from seg.commands.options import (
     MaxDeletesOpt,
     MissingSecrets,
     MissingSecretsOpt,
+    OldSlugOpt,
     Output,
     OutputOpt,
     ShowUnmanagedOpt,
+    SlugOpt,
     TargetOpt,
     TokenOpt,
     WorkspaceOpt,
+    pick_slug,
     resolve_workspace,
     workspace_dir,
 )
@@ -48,22 +52,30 @@ from seg.commands.planfile import (
 )
 from seg.commands.scaffold import scaffold
 from seg.commands.session import PlanOptions, Session, make_plan, open_session
-from seg.errors import ApplyFailed, ConfigError, PlanBlocked
-from seg.render.apply_view import HumanApplyView, render_apply_summary
+from seg.errors import ApplyFailed, ConfigError, PlanBlocked, WorkspaceInvalid
+from seg.model.wording import plural
+from seg.render.apply_view import HumanApplyView, apply_to_json, render_apply_summary
+from seg.render.diagnostics import diagnostics_to_json
 from seg.render.plan_text import render_plan_text
+from seg.workspace.diagnostics import Diagnostic
+from seg.workspace.loader import Workspace
 from seg.workspace.tree import FsTree
 
 __all__ = ["register"]
 
+InitDirArg = Annotated[Path, typer.Argument(metavar="DIR", help="Directory to scaffold.")]
+
 
 @handle_errors
 def init_cmd(
-    directory: Annotated[Path, typer.Argument(help="Directory to scaffold.")] = Path("."),
-    workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] = None,
+    directory: InitDirArg = Path("."),
+    slug: SlugOpt = None,
+    workspace: OldSlugOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Scaffold a workspace: seg.yaml (dev and prod environments), one source, a README."""
-    written = scaffold(directory, workspace)
+    """Scaffold a workspace: seg.yaml (dev and prod environments), one source, a README.
+    The slug defaults to the directory's name."""
+    written = scaffold(directory, pick_slug(slug, workspace, required=False))
     console = out_console()
     for path in written:
         console.print(f"wrote {path}")
@@ -77,23 +89,47 @@ def validate_cmd(
     output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:
-    """Parse, schema-check and resolve references. No network."""
+    """Parse, schema-check and resolve references. No network. With -o json, the result (or
+    every diagnostic) is JSON on stdout."""
     root = workspace_dir(workspace)
-    ws = load(root, env)
+    try:
+        ws = load(root, env)
+    except WorkspaceInvalid as exc:
+        if output is not Output.json:
+            raise
+        write_document(_validation_json(root, None, exc.diagnostics))
+        raise typer.Exit(exc.exit_code) from None
     counts = Counter(r.kind.name for r in ws.resources)
     if output is Output.json:
-        write_json({"valid": True, "resources": len(ws.resources), "kinds": dict(counts),
-                    "missing_variables": list(ws.missing_variables)})  # fmt: skip
+        write_document(_validation_json(root, ws, []))
         return
-    detail = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no resources"
-    out_console().print(f"Workspace {root} is valid: {len(ws.resources)} resources ({detail}).")
+    detail = ", ".join(plural(n, k) for k, n in sorted(counts.items())) or "no resources"
+    out_console().print(
+        f"Workspace {ws.config.workspace} is valid: {plural(len(ws.resources), 'resource')} "
+        f"({detail})."
+    )
     if ws.missing:
-        n = len(ws.missing)
-        values = f"{n} value{'s' if n != 1 else ''} from the environment"
+        values = plural(len(ws.missing), "value")
         out_console().print(
-            f"Not set: {', '.join(ws.missing_variables)}. {values} checked for place and type "
-            "only (seg plan and seg apply need every value)."
+            f"Not set: {', '.join(ws.missing_variables)}. {values} from the environment checked "
+            "for place and type only (seg plan and seg apply need every value)."
         )
+
+
+def _validation_json(
+    root: Path, ws: Workspace | None, diagnostics: list[Diagnostic]
+) -> dict[str, Any]:
+    """``seg validate -o json``: the counts when valid, else every diagnostic."""
+    resources = ws.resources if ws else ()
+    return {
+        "valid": ws is not None,
+        "workspace": ws.config.workspace if ws else None,
+        "directory": str(root),
+        "resources": len(resources),
+        "kinds": dict(Counter(r.kind.name for r in resources)),
+        "missing_variables": list(ws.missing_variables) if ws else [],
+        "diagnostics": diagnostics_to_json(diagnostics),
+    }
 
 
 @handle_errors
@@ -103,7 +139,9 @@ def plan_cmd(
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
     output: OutputOpt = Output.text,
-    out: Annotated[Path | None, typer.Option("--out", help="Save the plan for seg apply.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", metavar="FILE", help="Save the plan for seg apply.")
+    ] = None,
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
     ] = False,
@@ -131,12 +169,12 @@ def plan_cmd(
         raise typer.Exit(2)
 
 
-def _confirm(auto_approve: bool) -> None:
+def _confirm(auto_approve: bool, err: bool = False) -> None:
     if auto_approve:
         return
     if not sys.stdin.isatty():
         raise ConfigError("refusing to apply without confirmation: pass --auto-approve")
-    answer = typer.prompt("Apply these changes? Only 'yes' is accepted", default="")
+    answer = typer.prompt("Apply these changes? Only 'yes' is accepted", default="", err=err)
     if answer.strip() != "yes":
         raise ConfigError("apply cancelled")
 
@@ -144,7 +182,7 @@ def _confirm(auto_approve: bool) -> None:
 @handle_errors
 def apply_cmd(
     planfile: Annotated[
-        Path | None, typer.Argument(help="A plan saved with seg plan --out.")
+        Path | None, typer.Argument(metavar="PLANFILE", help="A plan saved with seg plan --out.")
     ] = None,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
@@ -156,12 +194,17 @@ def apply_cmd(
     target: TargetOpt = None,
     max_deletes: MaxDeletesOpt = None,
     lock_timeout: Annotated[
-        float, typer.Option("--lock-timeout", help="Seconds to wait for the workspace lock.")
+        float,
+        typer.Option(
+            "--lock-timeout", metavar="SECONDS", help="Seconds to wait for the workspace lock."
+        ),
     ] = 0.0,
     show_unmanaged: ShowUnmanagedOpt = False,
+    output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:
-    """Make the control plane match the workspace (or apply a saved plan)."""
+    """Make the control plane match the workspace (or apply a saved plan). With -o json the
+    result is JSON on stdout and everything else goes to stderr."""
     saved = read_planfile(planfile) if planfile is not None else None
     if saved is not None:
         refuse_incomplete(saved)
@@ -175,7 +218,8 @@ def apply_cmd(
                               scoped.get("max_deletes"))  # fmt: skip
     from seg.client.lease import Lease, lease_info
 
-    console = out_console()
+    as_json = output is Output.json
+    console = err_console() if as_json else out_console()  # -o json: stdout holds only JSON
     ttl = float(os.environ.get("SEG_LOCK_TTL", "60"))
     reads = ReadRecorder(FsTree(root))
     with open_session(root, env, api_url, token, "apply", tree=reads) as session:
@@ -186,6 +230,8 @@ def apply_cmd(
         with Lease(session.client, lease_info(label), ttl, lock_timeout) as lease:
             result = _plan_and_apply(session, options, saved, auto_approve, console,
                                      show_unmanaged)  # fmt: skip
+    if as_json:
+        write_json(apply_to_json(session.workspace.config.workspace, result))
     if result is None:
         return
     render_apply_summary(result, console)
@@ -220,9 +266,11 @@ def _plan_and_apply(
             console.print("No changes. Nothing to apply.")
         return None
     if plan.blocked:
-        raise PlanBlocked(f"{plan.blocked} change(s) blocked by policy; nothing was applied")
+        raise PlanBlocked(
+            f"{plural(plan.blocked, 'change')} blocked by policy; nothing was applied"
+        )
     if saved is None:
-        _confirm(auto_approve)
+        _confirm(auto_approve, err=console.stderr)
     view = HumanApplyView(console)
     try:
         return apply_plan(plan, session.client, view)

@@ -1,6 +1,9 @@
-"""Apply progress and summary: a progress bar on a terminal, one line per step otherwise."""
+"""Apply progress and summary: a progress bar on a terminal, one line per step otherwise;
+and the machine-readable result of ``seg apply -o json``."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -8,7 +11,10 @@ from rich.progress import Progress, TaskID
 
 from seg.apply.executor import ApplyResult, StepResult
 
-__all__ = ["HumanApplyView", "render_apply_summary"]
+__all__ = ["APPLY_FORMAT_VERSION", "HumanApplyView", "apply_to_json", "render_apply_summary"]
+
+APPLY_FORMAT_VERSION = "1.0"
+STATUSES = ("applied", "failed", "skipped", "not_attempted")
 
 VERBS = {"create": "created", "update": "updated", "delete": "deleted"}
 
@@ -57,14 +63,56 @@ def render_apply_summary(result: ApplyResult, console: Console) -> None:
         len(result.with_status(s)) for s in ("applied", "failed", "skipped")
     )
     style = "green" if not failed and not skipped else "red"
-    verb = "stopped" if result.stopped else "complete"
     console.print(
-        f"[bold {style}]Apply {verb}: {applied} applied, {failed} failed, {skipped} skipped.[/]"
+        f"[bold {style}]{_headline(result)}: {applied} applied, {failed} failed, "
+        f"{skipped} skipped.[/]"
     )
     if failed or skipped:
         console.print(
             "Re-run `seg apply` after fixing the failures; it converges without duplicates."
         )
+
+
+def _headline(result: ApplyResult) -> str:
+    """Complete, failed (nothing applied) or partly applied."""
+    if result.ok:
+        return "Apply complete"
+    return "Apply failed" if not result.with_status("applied") else "Apply partly failed"
+
+
+def apply_status(result: ApplyResult | None) -> str:
+    """One word for the outcome: no_changes, applied, failed, partial or stopped."""
+    if result is None:
+        return "no_changes"
+    if result.stopped:
+        return "stopped"
+    if result.ok:
+        return "applied"
+    return "partial" if result.with_status("applied") else "failed"
+
+
+def apply_to_json(workspace: str, result: ApplyResult | None) -> dict[str, Any]:
+    """``seg apply -o json``: every write with its status and error, the counts, and why the
+    apply stopped (null when it did not)."""
+    results = result.results if result else []
+    return {
+        "format_version": APPLY_FORMAT_VERSION,
+        "workspace": workspace,
+        "status": apply_status(result),
+        "stopped": (result.stopped or None) if result else None,
+        "summary": {s: sum(1 for r in results if r.status == s) for s in STATUSES},
+        "changes": [
+            {
+                "address": r.step.change.address,
+                "kind": r.step.change.kind.name,
+                "action": r.step.change.action.value,
+                "operation": r.step.op,
+                "status": r.status,
+                "error": r.error or None,
+            }
+            for r in results
+        ],
+    }
 
 
 def _render_stopped(result: ApplyResult, console: Console) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 
 from seg.ci.check import CheckResult, Finding
+from seg.model.wording import plural
 from seg.render.plan_text import Line, write_lines
 
 __all__ = ["check_markdown", "check_to_json", "github_annotations", "render_check_text"]
@@ -29,7 +30,7 @@ def render_check_text(result: CheckResult, console: Console) -> None:
     if not result.findings:
         lines.append(("", "No model changes."))
     summary = (
-        f"seg check ({result.policy} policy): {len(result.findings)} changed model(s), "
+        f"seg check ({result.policy} policy): {plural(len(result.findings), 'changed model')}, "
         f"{blocked} blocked."
     )
     lines.append(("bold red" if blocked else "bold", summary))
@@ -79,7 +80,7 @@ def check_markdown(result: CheckResult) -> str:
     lines = [
         "### seg check: models in use",
         "",
-        f"Policy `{result.policy}`: {len(result.findings)} changed model(s), "
+        f"Policy `{result.policy}`: {plural(len(result.findings), 'changed model')}, "
         f"{len(result.blocked)} blocked.",
         "",
     ]

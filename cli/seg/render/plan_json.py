@@ -1,14 +1,17 @@
-"""The machine-readable plan (format_version 1.0). Documented in README.md."""
+"""The machine-readable plan (format_version 1.0), and the plan read back from it (``seg show``
+of a saved plan). Documented in README.md."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from seg.engine.plan import Plan
-from seg.model.paths import format_path
+from seg.engine.plan import Action, Change, FieldChange, Plan
+from seg.model.kinds import KINDS
+from seg.model.paths import format_path, parse_key_path
 from seg.model.secrets import REDACTED
 
-__all__ = ["plan_to_json"]
+__all__ = ["plan_from_json", "plan_to_json"]
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -46,6 +49,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "workspace": plan.workspace,
         "workspace_digest": plan.workspace_digest,
         "manager": plan.manager or None,
+        "resource_count": plan.resource_count,
         "summary": {
             "adopt": plan.to_adopt,
             "add": plan.to_add,
@@ -60,3 +64,52 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         # live resources nobody manages, left alone by this plan (always present)
         "not_managed": [{"address": a, "kind": k} for k, a in plan.not_managed],
     }
+
+
+def plan_from_json(data: Mapping[str, Any]) -> Plan:
+    """The plan ``plan_to_json`` wrote, for the views: values are as redacted as the JSON
+    (the clear values never were in it). KeyError, TypeError or ValueError when malformed."""
+    changes = tuple(_change_from_json(c) for c in data["changes"])
+    count = int(data.get("resource_count") or 0)
+    return Plan(
+        str(data["workspace"]), changes, str(data["workspace_digest"]), count,
+        targets=tuple(str(t) for t in data.get("targets") or ()),
+        missing_variables=tuple(str(v) for v in data.get("missing_variables") or ()),
+        not_compared=tuple((str(n["address"]), str(n["path"]))
+                           for n in data.get("not_compared") or ()),
+        manager=str(data.get("manager") or ""),
+        not_managed=tuple((str(n["kind"]), str(n["address"]))
+                          for n in data.get("not_managed") or ()),
+    )  # fmt: skip
+
+
+def _change_from_json(data: Mapping[str, Any]) -> Change:
+    kind = KINDS[data["kind"]]
+    action = Action(data["action"])
+    mask = set(data["update_mask"])
+    fields = tuple(
+        FieldChange(
+            parse_key_path(f["path"]),
+            f["before"],
+            f["after"],
+            sensitive=bool(f["sensitive"]),
+            cleared=bool(f.get("cleared")),
+            # metadata (protect) is a field change outside the update mask
+            meta=action is Action.UPDATE and f"{kind.key}.{f['path']}" not in mask,
+        )
+        for f in data["field_changes"]
+    )
+    return Change(
+        str(data["address"]),
+        kind,
+        action,
+        before=data["before"],
+        after=data["after"],
+        field_changes=fields,
+        reason=data.get("reason") or "",
+        etag=data.get("etag") or "",
+        unmanaged=int(data.get("unmanaged_fields") or 0),
+        included_by=tuple(str(t) for t in data.get("included_by") or ()),
+        not_compared=tuple(parse_key_path(p) for p in data.get("not_compared") or ()),
+        adopt=bool(data.get("adopt")),
+    )

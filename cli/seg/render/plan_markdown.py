@@ -6,6 +6,7 @@ import html
 from collections import Counter
 
 from seg.engine.plan import Plan
+from seg.model.wording import plural
 from seg.render.not_managed import not_managed_lines
 from seg.render.plan_text import not_compared_note, summary_line, targeted
 from seg.render.values import (
@@ -61,13 +62,16 @@ def _not_managed(plan: Plan, show: bool) -> list[str]:
     return [f"<details><summary>{lines[0]}</summary>", "", *names, "", "</details>", ""]
 
 
-def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged: bool = False
-                         ) -> str:  # fmt: skip
-    head = [f"### seg plan for `{plan.workspace}`", ""]
+def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged: bool = False,
+                         comparison: bool = False) -> str:  # fmt: skip
+    head = [f"### seg {'diff' if comparison else 'plan'} for `{plan.workspace}`", ""]
     unmanaged = _not_managed(plan, show_unmanaged)
     if not plan.changes:
-        line = (f"No changes{targeted(plan)}: the targets match." if plan.targets
-                else f"No changes ({plan.resource_count} resources match).")  # fmt: skip
+        none = "No differences" if comparison else "No changes"
+        verb = "matches" if plan.resource_count == 1 else "match"
+        counted = plural(plan.resource_count, "resource")
+        line = (f"{none}{targeted(plan)}: the targets match." if plan.targets
+                else f"{none} ({counted} {verb}).")  # fmt: skip
         return "\n".join([*head, line, *_not_compared(plan), "", *unmanaged]).rstrip("\n") + "\n"
     access = [c for c in plan.changes if c.kind.access]
     if access:
@@ -102,7 +106,7 @@ def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged:
         out += block
     if trimmed:
         out += (
-            f"\n_… {trimmed} more change(s) not shown: the comment is limited to {max_chars} "
-            "characters. Run `seg plan` for the full plan._\n"
+            f"\n_… {plural(trimmed, 'more change')} not shown: the comment is limited to "
+            f"{max_chars} characters. Run `seg plan` for the full plan._\n"
         )
     return out

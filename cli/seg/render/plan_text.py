@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.text import Text
 
 from seg.engine.plan import Action, Plan
+from seg.model.wording import plural
 from seg.render.not_managed import not_managed_lines
 from seg.render.values import (
     access_summary,
@@ -78,15 +79,20 @@ def _no_changes(plan: Plan) -> list[Line]:
         line = f"No changes{targeted(plan)}. The targets match the configuration."
     else:
         line = (f"No changes. Workspace {plan.workspace} matches the configuration "
-                f"({plan.resource_count} resources).")  # fmt: skip
+                f"({plural(plan.resource_count, 'resource')}).")  # fmt: skip
     lines = [("", line), *_not_compared_lines(plan)]
     if plan.not_compared:
         lines.append(("bold", not_compared_note(plan)))
     return lines
 
 
-def plan_lines(plan: Plan, show_unmanaged: bool = False) -> list[Line]:
+def plan_lines(plan: Plan, show_unmanaged: bool = False, comparison: bool = False
+               ) -> list[Line]:  # fmt: skip
+    """The plan's lines; ``comparison`` (``seg diff``) names them differences, not actions."""
     unmanaged: list[Line] = [("dim", line) for line in not_managed_lines(plan, show_unmanaged)]
+    if comparison and not plan.changes:
+        return [("", f"No differences ({plan.workspace}, "
+                     f"{plural(plan.resource_count, 'resource')}).")]  # fmt: skip
     if not plan.changes:
         return _no_changes(plan) + unmanaged
     lines: list[Line] = []
@@ -95,7 +101,8 @@ def plan_lines(plan: Plan, show_unmanaged: bool = False) -> list[Line]:
         lines.append(("bold red", f"Access changes ({len(access)}) — review these first:"))
         lines += [("bold red", f"  {access_summary(c)}") for c in access]
         lines.append(("", ""))
-    lines.append(("", f"seg will perform the following actions on workspace {plan.workspace}:"))
+    heading = f"seg will perform the following actions on workspace {plan.workspace}:"
+    lines.append(("", f"Differences ({plan.workspace}):" if comparison else heading))
     for change in plan.changes:
         style = STYLES[change.action]
         lines.append(("", ""))
@@ -111,7 +118,9 @@ def plan_lines(plan: Plan, show_unmanaged: bool = False) -> list[Line]:
         if change.update_mask:
             lines.append(("dim", f"      update_mask: {', '.join(change.update_mask)}"))
         if change.unmanaged:
-            lines.append(("dim", f"      ({change.unmanaged} unmanaged field(s) left alone)"))
+            lines.append(
+                ("dim", f"      ({plural(change.unmanaged, 'unmanaged field')} left alone)")
+            )
         if change.not_compared and change.action.value == "update":
             lines.append(("dim", f"      {not_compared_line(change)}"))
     lines += _not_compared_lines(plan)
@@ -130,5 +139,6 @@ def write_lines(lines: list[Line], console: Console) -> None:
         console.file.flush()
 
 
-def render_plan_text(plan: Plan, console: Console, show_unmanaged: bool = False) -> None:
-    write_lines(plan_lines(plan, show_unmanaged), console)
+def render_plan_text(plan: Plan, console: Console, show_unmanaged: bool = False,
+                     comparison: bool = False) -> None:  # fmt: skip
+    write_lines(plan_lines(plan, show_unmanaged, comparison), console)
