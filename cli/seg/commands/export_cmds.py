@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from seg.commands.console import err_console, handle_errors, out_console
+from seg.commands.console import err_console, handle_errors, out_console, write_document
 from seg.commands.options import (
     ApiUrlOpt,
     DebugOpt,
@@ -28,6 +28,7 @@ from seg.editor_schemas import SCHEMA_DIR
 from seg.errors import ConfigError
 from seg.model.kinds import KINDS
 from seg.model.resource import CurrentResource
+from seg.model.wording import plural
 from seg.workspace.config import WorkspaceConfig, read_config
 from seg.workspace.export import Export, render_export, secrets_listing
 from seg.workspace.loader import declared_addresses
@@ -162,9 +163,8 @@ def import_cmd(
         console.print(f"imported {res.kind.name} {res.address}")
     for hint in _unresolved_parents(config, declared, chosen):
         err_console().print(hint)
-    console.print(f"Wrote {plural(written, 'file')} to {root}. Next: seg plan (it shows the adoptions), "
-                  "then seg apply, which makes them managed by "
-                  f"{config.manager}.")  # fmt: skip
+    console.print(f"Wrote {plural(written, 'file')} to {root}. Next: seg plan (it shows the "
+                  f"adoptions), then seg apply, which makes them managed by {config.manager}.")
 
 
 def find_live(live: list[CurrentResource], raw: str) -> CurrentResource:
