@@ -4,6 +4,10 @@ writes existing resources' YAML (refusing to overwrite) and the next apply takes
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +17,8 @@ from tests.e2e.test_ownership import SOURCE, Workspace, seg, tree
 from tests.e2e.test_processes import Server
 
 pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +69,26 @@ def test_import_writes_the_yaml_and_apply_takes_ownership(server: Server, tmp_pa
     assert (root / "sources" / "blog.yaml").read_text() == SOURCE.format(name="other")
 
 
+ADOPTION = re.compile(r"<!-- adoption:start -->\n```sh\n(.*?)```", re.S)
+
+
+def readme_steps() -> list[tuple[str, str]]:
+    """(command, the output its comment promises) for each line of README's worked example."""
+    block = ADOPTION.search((REPO / "README.md").read_text())
+    assert block, "README.md lost its adoption example"
+    steps = []
+    for line in block.group(1).splitlines():
+        command, _, promise = line.partition("  # ")
+        steps.append((command.strip(), promise.strip().split(" … ")[-1]))
+    return steps
+
+
 def test_fifty_resources_made_through_the_api_are_adopted(server: Server, tmp_path: Path
                                                           ) -> None:  # fmt: skip
-    """The README's worked example: export --merge, plan, apply; nothing deleted."""
-    ws = Workspace(server, "fifty")
+    """README's worked example, run as written: a workspace `acme` holding 50 resources made
+    through the API is adopted with export --merge and apply; nothing is deleted and the next
+    plan is empty."""
+    ws = Workspace(server, "acme")
     for i in range(10):
         ws.make_source(f"app-{i}")
         for j in range(4):
@@ -74,17 +96,25 @@ def test_fifty_resources_made_through_the_api_are_adopted(server: Server, tmp_pa
             ws.call("POST", f"sources/app-{i}/destinations",
                     {"destination": {"name": name, "catalog": "amplitude",
                                      "settings": {"region": "eu"}}})  # fmt: skip
-    root = tree(tmp_path / "t", ws.slug, {}, "manager: growth-team\n")
-    first = seg("plan", "-w", str(root), "--detailed-exitcode", env=ws.env)
-    assert ("50 resources in workspace fifty are not managed by growth-team"
-            in first.stdout)  # fmt: skip
-    merged = seg("export", "-w", str(root), "--merge", env=ws.env)
-    assert "Exported 50 resources" in merged.stdout
-    plan = seg("plan", "-w", str(root), "--detailed-exitcode", env=ws.env, code=2)
-    assert "Plan: 50 to adopt, 0 to add, 0 to change, 0 to destroy." in plan.stdout
-    seg("apply", "-w", str(root), "--auto-approve", env=ws.env)
-    plan = seg("plan", "-w", str(root), "--detailed-exitcode", env=ws.env)
-    assert "No changes" in plan.stdout and "not managed" not in plan.stdout
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "seg").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m seg "$@"\n')
+    (shim / "seg").chmod(0o755)
+    env = {**os.environ, **ws.env, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
+           "NO_COLOR": "1"}  # fmt: skip
+    cwd = tmp_path / "repo"
+    cwd.mkdir()
+    for command, promise in readme_steps():
+        done = subprocess.run(["bash", "-c", f"{command}\ncode=$?; pwd > {tmp_path}/cwd; "
+                               "exit $code"], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+        assert "Traceback" not in done.stderr
+        assert promise in done.stdout, f"{command}: {promise!r} not in {done.stdout}"
+        cwd = Path((tmp_path / "cwd").read_text().strip())
+    plan = subprocess.run(["seg", "plan"], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert "not managed" not in plan.stdout and "destroy" not in plan.stdout
     sources = ws.managers()
     destinations = ws.managers("sources/-/destinations")
     assert len(sources) == 10 and len(destinations) == 40

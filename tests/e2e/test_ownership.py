@@ -34,7 +34,7 @@ class Workspace:
     """A fresh control-plane workspace on the shared server, and raw API calls to it."""
 
     def __init__(self, server: Server, slug: str) -> None:
-        made = run("server", "init", "--workspace", slug, "-o", "json", env=server.env)
+        made = run("server", "init", "--slug", slug, "-o", "json", env=server.env)
         assert made.returncode == 0, made.stderr
         self.slug, self.server = slug, server
         self.env = {**server.client_env(), "SEG_TOKEN": json.loads(made.stdout)["token"]}

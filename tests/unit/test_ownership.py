@@ -177,3 +177,17 @@ def test_the_markdown_table_counts_adoptions_and_the_listing_is_bounded() -> Non
     plain = compute_plan("ws", [want(SRC, "web", catalog="js", enabled=False)],
                          [have(SRC, "web", "team-a", catalog="js", enabled=True)], ownership=A)
     assert "| kind | add | change | destroy | replace | blocked |" in render_plan_markdown(plain)
+
+
+def test_a_kept_child_blocks_only_the_delete_of_its_own_parent() -> None:
+    """"Beneath" follows the kinds' parents, not the address: Group ``web`` holds nothing,
+    whatever Source ``web`` holds."""
+    group = KINDS["Group"]
+    current = [have(group, "web", "team-a", display_name="Web"),
+               have(SRC, "web", "team-a", catalog="js"),
+               have(DST, "web/amp", "team-b", catalog="amplitude")]  # fmt: skip
+    plan = compute_plan("ws", [], current, ownership=A)
+    by_kind = {c.kind.name: c for c in plan.changes}
+    assert by_kind["Group"].action is Action.DELETE
+    assert by_kind["Source"].action is Action.BLOCKED
+    assert "web/amp stays beneath it" in by_kind["Source"].reason

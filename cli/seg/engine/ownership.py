@@ -83,13 +83,22 @@ def blocked_by_owner(change: Change | None, current: CurrentResource, manager: s
 
 def keep_parents(changes: list[Change], have: Iterable[CurrentResource]) -> list[Change]:
     """Block deleting a resource that keeps something beneath it the plan does not delete (a
-    resource nobody manages, or another manager's): the control plane would refuse anyway."""
-    deleting = {c.address for c in changes if c.action in (Action.DELETE, Action.REPLACE)}
-    staying = sorted(r.address for r in have if r.address not in deleting)
+    resource nobody manages, or another manager's): the control plane would refuse anyway.
+    "Beneath" follows the kinds' parent chain, not the address alone (a Group ``web`` holds
+    nothing, whatever Source ``web`` holds)."""
+    deleting = {c.key for c in changes if c.action in (Action.DELETE, Action.REPLACE)}
+    kept: dict[tuple[str, str], list[str]] = {}  # (kind, address) → what stays beneath it
+    for res in have:
+        if (res.kind.name, res.address) in deleting:
+            continue
+        chain = res.kind.chain()
+        parts = res.address.split("/")
+        for depth, kind in enumerate(chain[:-1], start=1):
+            kept.setdefault((kind.name, "/".join(parts[:depth])), []).append(res.address)
     out = []
     for change in changes:
-        below = [a for a in staying if a.startswith(change.address + "/")]
-        if change.action is not Action.DELETE or not below:
+        below = sorted(kept.get(change.key, ())) if change.action is Action.DELETE else []
+        if not below:
             out.append(change)
             continue
         shown = ", ".join(below[:3]) + (f" and {len(below) - 3} more" if len(below) > 3 else "")
