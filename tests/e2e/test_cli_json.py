@@ -33,7 +33,7 @@ def test_validate_json_on_success_and_on_failure(ws: Path, tmp_path: Path) -> No
     assert json.loads(ok.stdout) == {
         "format_version": "1.0", "valid": True, "workspace": "shop", "directory": str(ws),
         "resources": 3, "kinds": {"Source": 1, "Destination": 1, "TrackingPlan": 1},
-        "diagnostics": []}  # fmt: skip
+        "missing_variables": [], "diagnostics": []}  # fmt: skip
     broken = RESOURCES.replace("display_name: Web", "dispaly_name: Web")
     (ws / "resources.yaml").write_text(broken + "---\nkind: Source\nname: Bad\nspec: {}\n")
     bad = run(["validate", "-w", str(ws), "-o", "json"], env)

@@ -59,7 +59,7 @@ def test_control_plane_commands_read_only_seg_yaml(tmp_path: Path) -> None:
 
     exported = seg(root, "export", "--merge", env=env)
     assert exported.returncode == 0, exported.stderr
-    assert "Exported 1 resources of workspace acme" in exported.stdout
+    assert "Exported 1 resource of workspace acme" in exported.stdout
     (warning,) = exported.stderr.replace(f"{root}/", "").strip().splitlines()
     assert warning.startswith("warning: broken.yaml:3:1: not read (YAML syntax error: ")
     assert warning.endswith("); what it declares may be exported again")

@@ -37,7 +37,8 @@ def write_schemas(directory: Path) -> list[Path]:
 @handle_errors
 def schema_cmd(
     write: Annotated[
-        Path, typer.Option("--write", help="Directory to write the schema files into.")
+        Path,
+        typer.Option("--write", metavar="DIR", help="Directory to write the schema files into."),
     ],
     debug: DebugOpt = False,
 ) -> None:
