@@ -185,9 +185,21 @@ def test_fmt_keeps_every_example_loading_the_same(tree: Path, tmp_path: Path) ->
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == snapshot
 
 
+@pytest.mark.parametrize("tree", TREES, ids=lambda p: p.name)
+def test_the_shipped_trees_are_in_canonical_form(tree: Path, tmp_path: Path) -> None:
+    """The seg-fmt pre-commit hook would pass on every tree this repository ships."""
+    root = copy_tree(tree, tmp_path / tree.name)
+    check = seg_fmt("--check", "-w", str(root))
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def test_check_lists_the_files_and_writes_nothing(tmp_path: Path) -> None:
     root = copy_tree(REPO / "examples" / "tracking-plans", tmp_path / "tp")
     (root / "seg.yaml").write_text("workspace: shop\nversion: seg/v1\n")
+    plan = root / "tracking-plan.yaml"
+    plan.write_text(plan.read_text().replace("description: 'Shop funnel: search, cart, checkout, "
+                                             "orders, accounts.'", 'description: "Shop funnel: '
+                                             'search, cart, checkout, orders, accounts."'))
     snapshot = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*.y*ml")}
     result = seg_fmt("--check", cwd=root)  # -w defaults to the current directory
     assert result.returncode == 1
