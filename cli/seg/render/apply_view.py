@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 from rich.progress import Progress, TaskID
 
 from seg.apply.executor import ApplyResult, StepResult
+from seg.model.printable import escape_line
 
 __all__ = ["APPLY_FORMAT_VERSION", "HumanApplyView", "apply_to_json", "render_apply_summary"]
 
@@ -17,6 +18,12 @@ APPLY_FORMAT_VERSION = "1.0"
 STATUSES = ("applied", "failed", "skipped", "not_attempted")
 
 VERBS = {"create": "created", "update": "updated", "delete": "deleted"}
+
+
+def escape(text: str) -> str:
+    """User text (an address, a server's error naming a key) for a console line: controls and
+    bidi characters escaped, then rich markup."""
+    return escape_markup(escape_line(text, keep_tab=False))
 
 
 class HumanApplyView:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from rich.console import Console
 
 from seg.ci.check import CheckResult, Finding
+from seg.model.printable import escape_line
 from seg.model.wording import plural
 from seg.render.plan_text import Line, write_lines
 
@@ -70,9 +72,8 @@ def github_annotations(result: CheckResult) -> str:
     out = []
     for f in result.blocked:
         where = f"file={f.origin.file},line={f.origin.line}," if f.origin else ""
-        out.append(
-            f"::error {where}title=seg check: model {f.model}::{_escape_annotation(f.message)}"
-        )
+        line = f"::error {where}title=seg check: model {f.model}::{_escape_annotation(f.message)}"
+        out.append(escape_line(line, keep_tab=False))  # a control in a name: the log acts on it
     return "".join(line + "\n" for line in out)
 
 
@@ -87,9 +88,12 @@ def check_markdown(result: CheckResult) -> str:
     if result.findings:
         lines += ["| model | change | verdict | mappings | where |", "|---|---|---|---|---|"]
         for f in result.findings:
+            model = escape_line(f.model, keep_tab=False)
             verdict = "**blocked**" if f.blocked else "ok"
             mappings = ", ".join(f"`{m}`" for m in f.mappings) or "—"
-            lines.append(f"| `{f.model}` | {f.change} | {verdict} | {mappings} | `{_where(f)}` |")
+            where = escape_line(_where(f), keep_tab=False).replace("|", "\\|")
+            lines.append(f"| `{model}` | {f.change} | {verdict} | {mappings} | `{where}` |")
         for f in result.blocked:
-            lines += ["", f"- `{f.model}`: {f.message}"]
+            model, message = (escape_line(text, keep_tab=False) for text in (f.model, f.message))
+            lines += ["", f"- `{model}`: {html.escape(message)}"]
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ import html
 from collections import Counter
 
 from seg.engine.plan import Plan
+from seg.model.printable import display_path_text, escape_line
 from seg.model.wording import plural
 from seg.render.not_managed import not_managed_lines
 from seg.render.plan_text import not_compared_note, summary_line, targeted
@@ -45,8 +46,14 @@ def _not_compared(plan: Plan) -> list[str]:
         return []
     lines = ["", f"**{not_compared_note(plan)}**", ""]
     # a settings key may hold anything: escaped, it cannot break out into the comment
-    return lines + [f"- <code>{address}</code> <code>{html.escape(path)}</code>: not compared"
-                    for address, path in plan.not_compared]  # fmt: skip
+    return lines + [f"- <code>{_html(address)}</code> <code>{_html(display_path_text(path))}"
+                    "</code>: not compared" for address, path in plan.not_compared]  # fmt: skip
+
+
+def _html(text: str) -> str:
+    """Text placed outside a code fence: controls escaped, then HTML-escaped (a ``<!--`` in a
+    key cannot open a comment that hides the rest)."""
+    return html.escape(escape_line(text))
 
 
 def _not_managed(plan: Plan, show: bool) -> list[str]:
@@ -76,7 +83,7 @@ def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged:
     access = [c for c in plan.changes if c.kind.access]
     if access:
         head += [f"#### ⚠️ Access changes ({len(access)})", ""]
-        head += [f"- `{access_summary(c)}`" for c in access]
+        head += [f"- <code>{_html(access_summary(c))}</code>" for c in access]
         head += [""]
     head += [f"**{summary_line(plan)}**", "", *unmanaged, *_summary_table(plan), ""]
     if plan.not_compared:
@@ -86,18 +93,19 @@ def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged:
     for index, change in enumerate(plan.changes):
         summary = (
             f"<code>{change.action.symbol}</code> {change.kind.name} "
-            f"<code>{change.address}</code>{' (adopt)' if change.adopt else ''} "
+            f"<code>{_html(change.address)}</code>{' (adopt)' if change.adopt else ''} "
             f"{describe(change)}"
-            + (f" <i>{included_note(change)}</i>" if change.included_by else "")
+            + (f" <i>{_html(included_note(change))}</i>" if change.included_by else "")
         )
         body = [f"<details><summary>{summary}</summary>", "", "```diff"]
-        if change.reason:
-            body.append(f"! reason: {change.reason}")
-        body += [f"{symbol} {text}" for symbol, text in field_lines(change)]
+        lines = [f"! reason: {change.reason}"] if change.reason else []
+        lines += [f"{symbol} {text}" for symbol, text in field_lines(change)]
         if change.update_mask:
-            body.append(f"# update_mask: {', '.join(change.update_mask)}")
+            lines.append(f"# update_mask: {', '.join(map(display_path_text, change.update_mask))}")
         if change.not_compared and change.action.value == "update":
-            body.append(f"# {not_compared_line(change)}")
+            lines.append(f"# {not_compared_line(change)}")
+        # inside the fence: never a raw line break (it could close the fence early)
+        body += [escape_line(line, keep_tab=False) for line in lines]
         body += ["```", "</details>", ""]
         block = "\n".join(body) + "\n"
         if len(out) + len(block) > max_chars - 200:

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.text import Text
 
 from seg.engine.plan import Action, Plan
+from seg.model.printable import display_path_text, escape_line
 from seg.model.wording import plural
 from seg.render.not_managed import not_managed_lines
 from seg.render.values import (
@@ -70,7 +71,8 @@ def _not_compared_lines(plan: Plan) -> list[Line]:
         return []
     lines: list[Line] = [("", ""), ("bold", f"Not compared (--missing-secrets=skip; not set: "
                                             f"{', '.join(plan.missing_variables)}):")]  # fmt: skip
-    lines += [("", f"  {address}: {path}") for address, path in plan.not_compared]
+    lines += [("", f"  {address}: {display_path_text(path)}")
+              for address, path in plan.not_compared]  # fmt: skip
     return lines
 
 
@@ -113,10 +115,11 @@ def plan_lines(plan: Plan, show_unmanaged: bool = False, comparison: bool = Fals
         if change.included_by:
             lines.append(("dim", f"      {included_note(change)}"))
         if change.reason:
-            lines.append((style, f"      reason: {change.reason}"))
+            lines.append((style, f"      reason: {escape_line(change.reason)}"))
         lines += [("", f"      {symbol} {text}") for symbol, text in field_lines(change)]
         if change.update_mask:
-            lines.append(("dim", f"      update_mask: {', '.join(change.update_mask)}"))
+            mask = ", ".join(map(display_path_text, change.update_mask))
+            lines.append(("dim", f"      update_mask: {mask}"))
         if change.unmanaged:
             lines.append(
                 ("dim", f"      ({plural(change.unmanaged, 'unmanaged field')} left alone)")
@@ -129,6 +132,9 @@ def plan_lines(plan: Plan, show_unmanaged: bool = False, comparison: bool = Fals
 
 
 def write_lines(lines: list[Line], console: Console) -> None:
+    """Write ``lines``; any control, line-break or bidi character left in one (a key or value
+    a view did not escape itself) is escaped here, so each line stays one visible line."""
+    lines = [(style, escape_line(line)) for style, line in lines]
     if console.is_terminal and console.color_system:
         text = Text()
         for style, line in lines:

@@ -8,7 +8,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from seg.engine.plan import Change
-from seg.model.paths import MISSING, format_path, get_path, set_path
+from seg.model.paths import MISSING, get_path, set_path
+from seg.model.printable import display_path, escape_line
 from seg.model.secrets import REDACTED
 from seg.tracking.rules import diff_rules, rule_label
 
@@ -27,21 +28,22 @@ DESCRIPTIONS = {
 
 
 def show(value: Any) -> str:
-    """A value as it appears in a plan line."""
+    """A value as it appears in a plan line: JSON, non-ASCII text kept readable, but C0, C1
+    and bidi controls escaped (``\\u202e``) so a value cannot drive the terminal."""
     if value in (REDACTED, NOT_COMPARED):
         return str(value)
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return escape_line(json.dumps(value, ensure_ascii=False, sort_keys=True), keep_tab=False)
 
 
 def flatten(fields: Mapping[str, Any] | None) -> Iterator[tuple[str, Any]]:
-    """(dotted path, leaf value) pairs, in key order."""
+    """(dotted path for display, leaf value) pairs, in key order."""
 
     def walk(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
         if isinstance(value, dict) and value:
             for key in sorted(value):
                 yield from walk(value[key], (*path, str(key)))
         else:
-            yield format_path(path), value
+            yield display_path(path), value
 
     for key in sorted(fields or {}):
         yield from walk((fields or {})[key], (key,))
@@ -59,14 +61,14 @@ def included_note(change: Change) -> str:
     if not change.included_by:
         return ""
     verb = "depends" if len(change.included_by) == 1 else "depend"
-    return f"(included: {', '.join(change.included_by)} {verb} on it)"
+    return escape_line(f"(included: {', '.join(change.included_by)} {verb} on it)")
 
 
 def not_compared_line(change: Change) -> str:
     """The values of a change that were neither compared nor would be sent."""
     if not change.not_compared:
         return ""
-    return f"not compared (variable not set): {', '.join(map(format_path, change.not_compared))}"
+    return f"not compared (variable not set): {', '.join(map(display_path, change.not_compared))}"
 
 
 def _shown_after(change: Change) -> dict[str, Any]:
@@ -85,7 +87,7 @@ def _text_diff(path: str, before: str, after: str) -> list[tuple[str, str]]:
         if line.startswith("@@"):
             lines.append(("", "    ..."))
         else:
-            lines.append((" ", f"   {line[0]} {line[1:]}"))
+            lines.append((" ", f"   {line[0]} {escape_line(line[1:])}"))
     return lines
 
 
@@ -107,10 +109,10 @@ def _rules_lines(before: Any, after: Any) -> list[tuple[str, str]]:
     diff = diff_rules(before if isinstance(before, list) else [], after or [])
     lines = [("~", f"rules: {len(diff.added)} added, {len(diff.removed)} removed, "
                    f"{len(diff.changed)} changed")]  # fmt: skip
-    lines += [("+", f"  rule {rule_label(r)}") for r in diff.added]
-    lines += [("-", f"  rule {rule_label(r)}") for r in diff.removed]
+    lines += [("+", f"  rule {escape_line(rule_label(r))}") for r in diff.added]
+    lines += [("-", f"  rule {escape_line(rule_label(r))}") for r in diff.removed]
     for old, new in diff.changed:
-        lines.append(("~", f"  rule {rule_label(new)}: json_schema"))
+        lines.append(("~", f"  rule {escape_line(rule_label(new))}: json_schema"))
         lines += _schema_lines(old.get("json_schema"), new.get("json_schema"))
     return lines
 
@@ -126,11 +128,14 @@ def access_summary(change: Change) -> str:
         who = f"user {subject['user']}" if subject.get("user") else f"group {subject.get('group')}"
         scope = fields.get("scope")
         where = "the whole workspace" if scope == "workspace" else json.dumps(scope, sort_keys=True)
-        return f"{change.action.symbol} {verb} {fields.get('role')} to {who} on {where}"
+        line = f"{change.action.symbol} {verb} {fields.get('role')} to {who} on {where}"
+        return escape_line(line)
     if change.kind.name == "Group":
-        members = ", ".join(fields.get("members") or []) or "no members"
-        return f"{change.action.symbol} group {change.address} ({members}) {change.action.value}"
-    return f"{change.action.symbol} label {change.address} {change.action.value}"
+        members = ", ".join(map(str, fields.get("members") or [])) or "no members"
+        return escape_line(
+            f"{change.action.symbol} group {change.address} ({members}) {change.action.value}"
+        )
+    return escape_line(f"{change.action.symbol} label {change.address} {change.action.value}")
 
 
 def field_lines(change: Change) -> list[tuple[str, str]]:
@@ -142,14 +147,14 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
                 lines += _rules_lines(fc.before, fc.after)
                 continue
             if not fc.sensitive and _multiline(fc.before) and _multiline(fc.after):
-                lines += _text_diff(format_path(fc.path), fc.before, fc.after)
+                lines += _text_diff(display_path(fc.path), fc.before, fc.after)
                 continue
             before = REDACTED if fc.sensitive else show(fc.before)
             after = "(cleared)" if fc.cleared else REDACTED if fc.sensitive else show(fc.after)
             text = (
-                f"{format_path(fc.path)}: {after}"
+                f"{display_path(fc.path)}: {after}"
                 if fc.sensitive
-                else f"{format_path(fc.path)}: {before} → {after}"
+                else f"{display_path(fc.path)}: {before} → {after}"
             )
             lines.append(("~", text))
         return lines
@@ -159,6 +164,6 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
         lines = [("+", f"{p}: {show(v)}") for p, v in flatten(shown)]
         if rules is not None:
             lines.append(("+", f"rules: {len(rules)}"))
-            lines += [("+", f"  rule {rule_label(r)}") for r in rules]
+            lines += [("+", f"  rule {escape_line(rule_label(r))}") for r in rules]
         return lines
     return []

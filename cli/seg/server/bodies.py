@@ -8,9 +8,11 @@ import secrets
 import string
 from typing import Any
 
+from seg.model.clip import clip_repr
 from seg.model.kinds import Kind
 from seg.model.names import MANAGER_RE, SLUG_RE
 from seg.model.paths import format_path, parse_key_path
+from seg.model.printable import UNSAFE
 from seg.server import errors
 from seg.server.masks import MaskError, secret_field_path
 from seg.store.base import WorkspaceRecord
@@ -33,7 +35,26 @@ def resource_object(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
         return {}
     if not isinstance(obj, dict):
         raise errors.invalid_argument(f"{kind.key} must be an object")
+    _check_keys(kind.key, obj)
     return obj
+
+
+def _check_keys(where: str, obj: dict[str, Any]) -> None:
+    """Refuse a key holding a control, line-break or bidi character at any depth (no field or
+    settings key is ever one; every view escapes them anyway). Iterative: no deep recursion."""
+    stack: list[Any] = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and UNSAFE.search(key):
+                    raise errors.invalid_argument(
+                        f"{where}: key {clip_repr(key)} holds a control, line-break or bidi "
+                        "character"
+                    )
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def mask_paths(obj: dict[str, Any]) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from seg.model.clip import clip_repr
+from seg.model.printable import UNSAFE
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "YamlDocument", "YamlError", "read_documents"]
 
@@ -131,6 +132,11 @@ class _Builder:
                 key = _scalar(key_node)
                 if not isinstance(key, str):
                     key = str(key_node.value)
+            if UNSAFE.search(key):  # no field or settings key holds one; a view would be spoofed
+                raise YamlError(
+                    f"key {clip_repr(key)} holds a control, line-break or bidi character",
+                    *_pos(key_node),
+                )
             key_path = (*path, key)
             if key in out:
                 first = key_marks[key_path]
