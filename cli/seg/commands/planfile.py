@@ -19,10 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from seg.commands.console import hidden_in
 from seg.engine.plan import Plan
 from seg.errors import ConfigError, StalePlan
-from seg.model.clip import clip
+from seg.model.clip import clip, clip_within
+from seg.model.printable import display_path
 from seg.model.urls import redact_url
 from seg.render.plan_json import plan_from_json, plan_to_json
 from seg.workspace.tree import Tree
@@ -78,9 +81,22 @@ def write_planfile(
     path.write_text(json.dumps(hidden_in(data), indent=2) + "\n", encoding="utf-8")
 
 
+# A saved plan holds the redacted before/after of every change: a workspace of thousands of
+# resources saves a few MB. 32 MiB leaves room for ten times that, while reading and checking
+# a forged file stays bounded in time and memory (the file is never read past the limit).
+MAX_PLANFILE_BYTES = 32 << 20
+
+
 def read_planfile(path: Path) -> dict[str, Any]:
+    """The saved plan in ``path``, its shape checked (``SAVED_PLAN_SCHEMA``): every command
+    that reads one may then rely on the types it finds. One ConfigError line otherwise."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as file:
+            raw = file.read(MAX_PLANFILE_BYTES + 1)
+        if len(raw) > MAX_PLANFILE_BYTES:
+            raise ConfigError(f"{path} is larger than {MAX_PLANFILE_BYTES >> 20} MiB: not a "
+                              "saved plan seg wrote")  # fmt: skip
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read saved plan {path}: {exc}") from None
     except RecursionError:
@@ -94,7 +110,76 @@ def read_planfile(path: Path) -> dict[str, Any]:
             f"{path} holds a plan in format {clip(str(version))!r}, and this seg reads format "
             f"{Plan.FORMAT_VERSION}: re-run seg plan --out with this seg"
         )
+    _check_shape(path, data)
     return data
+
+
+_STR = {"type": "string"}
+_STR_OR_NULL = {"type": ["string", "null"]}
+_STRINGS = {"type": "array", "items": _STR}
+_COUNT = {"type": "integer", "minimum": 0}
+_VALUES = {"type": ["object", "null"]}
+
+
+def _record(*required: str, **extra: Any) -> dict[str, Any]:
+    """An object with ``required`` string members (and ``extra`` typed ones)."""
+    return {"type": "object", "required": list(required),
+            "properties": {**dict.fromkeys(required, _STR), **extra}}  # fmt: skip
+
+
+_FIELD_CHANGE = _record("path", sensitive={"type": "boolean"}, cleared={"type": "boolean"})
+_FIELD_CHANGE["required"] += ["before", "after", "sensitive"]
+_CHANGE = _record(
+    "address", "kind", "action",
+    before=_VALUES, after=_VALUES, update_mask=_STRINGS, reason=_STR_OR_NULL,
+    etag=_STR_OR_NULL, unmanaged_fields={"type": ["integer", "null"], "minimum": 0},
+    access_change={"type": "boolean"}, included_by=_STRINGS, not_compared=_STRINGS,
+    adopt={"type": "boolean"}, field_changes={"type": "array", "items": _FIELD_CHANGE},
+)  # fmt: skip
+_CHANGE["required"] += ["before", "after", "update_mask", "field_changes"]
+_PLAN = _record(
+    "format_version", "workspace", "workspace_digest",
+    manager=_STR_OR_NULL, resource_count=_COUNT, summary={"type": "object"},
+    targets=_STRINGS, missing_variables=_STRINGS,
+    not_compared={"type": "array", "items": _record("address", "path")},
+    changes={"type": "array", "items": _CHANGE},
+    not_managed={"type": "array", "items": _record("address", "kind")},
+)  # fmt: skip
+_PLAN["required"].append("changes")
+_OPTIONS = {
+    "type": "object",
+    "properties": {
+        "targets": {"type": ["array", "null"], "items": _STR},
+        "scope": _STR_OR_NULL,
+        "max_deletes": {"type": ["integer", "null"], "minimum": 0},
+        "missing_secrets": {"enum": ["fail", "skip"]},
+    },
+}
+# What ``write_planfile`` writes; members a plan for ``seg show`` may lack stay optional
+# (apply refuses a plan without api_url or files as stale).
+SAVED_PLAN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "plan"],
+    "properties": {
+        "type": {"const": KIND},
+        "format_version": _STR,
+        "api_url": _STR,
+        "env": _STR_OR_NULL,
+        "options": _OPTIONS,
+        "files": {"type": "object", "additionalProperties": _STR},
+        "plan": _PLAN,
+    },
+}
+_SHAPE = jsonschema.Draft202012Validator(SAVED_PLAN_SCHEMA)
+
+
+def _check_shape(path: Path, data: dict[str, Any]) -> None:
+    error = jsonschema.exceptions.best_match(_SHAPE.iter_errors(data))
+    if error is None:
+        return
+    where = display_path(tuple(error.absolute_path)) or "the file"
+    message = clip_within(error.message, error.instance)
+    raise ConfigError(f"{path} is not a readable saved plan: at {where}: {message}")
 
 
 def check_files(saved: dict[str, Any], files: dict[str, str]) -> None:
