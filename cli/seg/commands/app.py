@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from typing import Annotated, Any
 
@@ -45,8 +46,8 @@ def _version(value: bool) -> None:
 
 
 def _no_color(ctx: typer.Context, value: bool) -> None:
-    set_no_color(value)
-    if value:
+    if value:  # unset, it leaves what main() found (a command's own --no-color, NO_COLOR)
+        set_no_color(True)
         ctx.color = False  # typer's own messages (completion install) too
 
 
@@ -63,7 +64,7 @@ def _root(
             callback=_no_color,
             is_eager=True,
             help="No colour or other escape sequences in any output (as NO_COLOR=1 does). "
-            "Give it before the command: seg --no-color plan.",
+            "Every command takes it too: seg plan --no-color.",
         ),
     ] = False,
 ) -> None:
@@ -84,25 +85,48 @@ schema_cmds.register(app)
 fmt_cmd.register(app)
 
 
-def _root_no_color(args: list[str]) -> bool:
-    """``--no-color`` among the root options (those before the command's name)."""
+def _any_no_color(args: list[str]) -> bool:
+    """``--no-color`` anywhere before a ``--`` (the root's or a command's: the same switch)."""
     for arg in args:
-        if not arg.startswith("-"):
+        if arg == "--":
             return False
         if arg == "--no-color":
             return True
     return False
 
 
+def _command_no_color(ctx: Any, param: Any, value: bool) -> None:
+    if value:  # unset: the root's --no-color (or NO_COLOR) still holds
+        set_no_color(True)
+        ctx.color = False
+
+
+def _add_no_color(command: Any) -> None:
+    """Give every command below the root its own ``--no-color`` (the root's option, copied):
+    ``seg plan --no-color`` is ``seg --no-color plan``."""
+    root = next(p for p in command.params if "--no-color" in p.opts)
+    option = copy.copy(root)
+    option.callback, option.expose_value = _command_no_color, False
+    option.help = "No colour or other escape sequences in any output (as NO_COLOR=1 does)."
+    stack = list(command.commands.values())
+    while stack:
+        sub = stack.pop()
+        if not any("--no-color" in getattr(p, "opts", ()) for p in sub.params):
+            sub.params.append(option)
+        stack.extend(getattr(sub, "commands", {}).values())
+
+
 def main() -> None:
     """The ``seg`` program: help tidied, named ``seg`` however it was started (the name is
     also the shell-completion variable, ``_SEG_COMPLETE``)."""
-    set_no_color(_root_no_color(sys.argv[1:]))  # before parsing: its errors are plain too
+    set_no_color(_any_no_color(sys.argv[1:]))  # before parsing: its errors are plain too
     build_command()(prog_name="seg", color=False if plain_output() else None)
 
 
 def build_command() -> Any:
-    """The click command ``main`` runs: the typer app, its help tidied (``help_text``)."""
+    """The click command ``main`` runs: the typer app, ``--no-color`` on every command, its
+    help tidied (``help_text``)."""
     command = typer.main.get_command(app)
+    _add_no_color(command)
     tidy_help(command)
     return command
