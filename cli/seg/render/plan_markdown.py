@@ -63,7 +63,7 @@ def _not_managed(plan: Plan, show: bool) -> list[str]:
         return []
     if not show:
         return [f"_{lines[0]}_", ""]
-    names = [f"- {line.strip()}" for line in lines[1 : MAX_LISTED + 1]]
+    names = [f"- {_html(line.strip())}" for line in lines[1 : MAX_LISTED + 1]]
     if len(lines) > MAX_LISTED + 1:  # the comment has a size limit; seg plan lists them all
         names.append(f"- … and {len(lines) - 1 - MAX_LISTED} more (seg plan --show-unmanaged)")
     return [f"<details><summary>{lines[0]}</summary>", "", *names, "", "</details>", ""]
