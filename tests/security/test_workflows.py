@@ -268,6 +268,8 @@ def test_a_fork_is_planned_without_secrets_into_the_summary_and_never_applied(ch
     assert code == 0, comment
     assert "Planned from a fork, without the repository's secrets" in comment
     assert "not compared (not set: AMPLITUDE_API_KEY)" in comment
+    assert "run workspace-plan on main by hand" in comment
+    assert "applies exactly this plan" not in comment
     assert json.loads((root / "plan.json").read_text())["plan"]["missing_variables"] == [
         "AMPLITUDE_API_KEY"
     ]

@@ -4,10 +4,12 @@ A saved plan holds the rendered JSON plan (no secret values) plus what it was co
 the control plane's URL, the environment, the options, and the SHA-256 of every workspace file
 the plan read. Apply reloads the workspace (for secret values) and refuses with StalePlan (exit
 4, asking for a fresh review) if any of those files differ byte for byte (the merged tree is
-not the reviewed one), if the URL or an option given again differs, if the resolved YAML's
-digest changed, or — after re-planning — if the live state moved (a different change set or a
-different etag); then it sends each write with ``If-Match``. The plan file never chooses where
-the token goes: the URL is resolved as for any command and must equal the saved one.
+not the reviewed one), if the URL, the environment, the scope, the targets or the delete
+budget of this apply differ from the saved ones, if the resolved YAML's digest changed, or —
+after re-planning — if the live state moved (a different change set or a different etag); then
+it sends each write with ``If-Match``. The plan file never chooses: the URL is resolved as for
+any command, and the environment, scope, targets and budget come from the apply's own command
+line (and its defaults); each must equal the saved one ("not given" equals "not given").
 """
 
 from __future__ import annotations
