@@ -67,7 +67,7 @@ def test_an_empty_secret_is_left_out_of_a_skip_plan(secret_root: Path, env, tmp_
     plan = json.loads(done.stdout)
     assert plan["missing_variables"] == ["AK"] and plan["changes"] == []
     refusal = seg(secret_root, "apply", str(planfile), env={**env, "AK": ""})
-    assert refusal.returncode == 1 and "made with --missing-secrets=skip" in refusal.stderr
+    assert refusal.returncode == 4 and "made with --missing-secrets=skip" in refusal.stderr
     _settled(secret_root, env)
 
 

@@ -280,8 +280,9 @@ def test_a_fork_is_planned_without_secrets_into_the_summary_and_never_applied(ch
     (root / "plan.json").rename(root / "reviewed" / "plan.json")
     env["AMPLITUDE_API_KEY"] = "demo-key"
     applied = _bash(_run_step(_load("apply.yml"), APPLY_STEP), root, env)
-    assert applied.returncode == 1, applied.stdout + applied.stderr
+    assert applied.returncode == 4, applied.stdout + applied.stderr  # the fresh-review path
     assert "made with --missing-secrets=skip" in applied.stderr
+    assert "Nothing applied" in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
 
 
 def test_a_missing_secret_fails_a_same_repository_plan(checkout) -> None:

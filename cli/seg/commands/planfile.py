@@ -184,15 +184,18 @@ def _shown(value: Any) -> str:
 
 def refuse_incomplete(saved: dict[str, Any]) -> None:
     """A plan made with --missing-secrets=skip left values out: it is for reading, never
-    for applying."""
+    for applying. Stale (exit 4), like any plan that is not what the apply would do: the
+    apply job's "plan again and have it reviewed" path applies."""
     plan = saved.get("plan")
     missing = plan.get("missing_variables") if isinstance(plan, dict) else None
     if missing:
         names = ", ".join(str(m) for m in missing)
-        raise ConfigError(
+        raise StalePlan(
             f"this saved plan was made with --missing-secrets=skip (not set: {names}) and did "
-            "not compare those values; it cannot be applied: plan again with them set"
+            f"not compare those values; it cannot be applied: {FRESH_REVIEW}, with them set"
         )
+
+
 # C0 controls but tab, newline and carriage return (SQL files with CRLF), DEL and C1: a
 # terminal acts on them (escape sequences).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
