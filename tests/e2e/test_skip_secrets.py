@@ -77,12 +77,12 @@ def test_a_plan_saved_with_skip_is_never_applied(root: Path, env, tmp_path: Path
     assert saved.returncode == 0, saved.stderr
     assert json.loads(planfile.read_text())["options"]["missing_secrets"] == "skip"
     applied = seg(root, "apply", str(planfile), env={**env, **SECRETS})
-    assert applied.returncode == 1
+    assert applied.returncode == 4  # stale: it needs a fresh plan and review
     (line,) = applied.stderr.strip().splitlines()
     assert line == (
         "error: this saved plan was made with --missing-secrets=skip (not set: AMP_KEY, "
-        "HOOK_TOKEN) and did not compare those values; it cannot be applied: plan again with "
-        "them set"
+        "HOOK_TOKEN) and did not compare those values; it cannot be applied: run seg plan again "
+        "and have the new plan reviewed, with them set"
     )
     fresh = json.loads(seg(root, "plan", "-o", "json", env={**env, **SECRETS}).stdout)
     assert [c["address"] for c in fresh["changes"]] == ["web/amplitude"]  # nothing was applied

@@ -103,7 +103,9 @@ def test_a_saved_targeted_plan_applies_what_it_showed(root: Path, env, tmp_path:
     data = json.loads(planfile.read_text())
     assert data["plan"]["targets"] == ["ios/mixpanel"]
     assert [c["address"] for c in data["plan"]["changes"]] == ["ios", "ios/mixpanel"]
-    applied = seg(root, "apply", str(planfile), env=env)
+    untargeted = seg(root, "apply", str(planfile), env=env)  # the file never chooses targets
+    assert untargeted.returncode == 4 and "--target ios/mixpanel, not (none)" in untargeted.stderr
+    applied = seg(root, "apply", "--target", "ios/mixpanel", str(planfile), env=env)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "Apply complete: 2 applied, 0 failed, 0 skipped." in applied.stdout
     rest = json.loads(seg(root, "plan", "-o", "json", env=env).stdout)

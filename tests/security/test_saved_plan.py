@@ -2,7 +2,8 @@
 
 In CI the apply job downloads the plan from the pull request's run: a file a pull-request
 author may have shaped. It must not choose where the write token goes, nor loosen the options
-the apply job passes, nor skip the check that the merged tree is the reviewed one.
+the apply job passes, nor skip the check that the merged tree is the reviewed one. (Its
+environment, scope and targets: test_review_12_apply.py.)
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def forge(planfile: Path, **fields: object) -> None:
 
 
 def apply(root: Path, planfile: Path, *extra: str) -> str:
+    """Apply as the CI job does (with the budget it planned with, unless ``extra`` says
+    otherwise); it must refuse (exit 4) and apply nothing."""
+    extra = extra or ("--max-deletes", "3")
     result = run("apply", "-w", str(root), str(planfile), *extra, env=_env())
     assert result.returncode == 4, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and TOKEN not in result.stdout + result.stderr

@@ -196,3 +196,100 @@ def test_the_apply_job_refuses_a_plan_saved_with_another_budget(checkout) -> Non
     assert applied.returncode == 4, applied.stdout + applied.stderr
     assert "--max-deletes 10, not 50" in applied.stderr
     assert "Nothing applied" in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+
+
+# The attacker's review of issue 12 (F6, F10, and F3 through the plan job).
+
+COMMENT_STEP = "Update the sticky plan comment"
+MARKER = "<!-- seg-plan -->"
+
+
+def _comment_filter() -> str:
+    script = _run_step(_load("plan.yml"), COMMENT_STEP)
+    (found,) = re.findall(r"--jq '([^']*)'", script)
+    return found
+
+
+def test_the_sticky_comment_is_found_only_among_the_bots_own_comments() -> None:
+    jq_filter = _comment_filter()
+    assert '.user.login == "github-actions[bot]"' in jq_filter
+    assert '.user.type == "Bot"' in jq_filter
+    comments = [
+        {"id": 1, "body": f"{MARKER} mine now", "user": {"login": "mallory", "type": "User"}},
+        {"id": 2, "body": f"{MARKER} spoof", "user": {"login": "github-actions[bot]", "type": "User"}},
+        {"id": 3, "body": "LGTM", "user": {"login": "github-actions[bot]", "type": "Bot"}},
+        {"id": 4, "body": f"{MARKER}\nPlan", "user": {"login": "github-actions[bot]", "type": "Bot"}},
+    ]  # fmt: skip
+    jq = shutil.which("jq")
+    if jq is None:  # the text assertions above still hold the filter to the bot author
+        return
+    found = subprocess.run([jq, "-r", jq_filter], input=json.dumps(comments), text=True,
+                           capture_output=True, timeout=30)  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split() == ["4"]
+    only_theirs = subprocess.run([jq, "-r", jq_filter], input=json.dumps(comments[:3]),
+                                 text=True, capture_output=True, timeout=30)  # fmt: skip
+    assert only_theirs.stdout.strip() == ""  # a new comment is posted, none of theirs edited
+
+
+@pytest.mark.parametrize("name", ["plan.yml", "check.yml"])
+def test_pull_request_code_never_runs_with_the_secrets(name: str) -> None:
+    """seg is installed from the default branch; the pull request's checkout is only read."""
+    (job,) = _load(name)["jobs"].values()
+    steps = job["steps"]
+    runs = [s.get("run", "") for s in steps]
+    assert not any(re.search(r"pip install \.(\s|$)", r) for r in runs), runs
+    base = next(s for s in steps if s.get("with", {}).get("path") == ".seg-base")
+    assert base["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    install = next(i for i, r in enumerate(runs) if "pip install" in r)
+    assert runs[install] == "pip install ./.seg-base && rm -rf .seg-base"
+    with_secrets = [i for i, s in enumerate(steps) if "secrets." in json.dumps(s.get("env", {}))]
+    assert with_secrets and min(with_secrets) > install
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_each_workflow_names_the_secrets_it_expects_and_pull_requests_only_read(path) -> None:
+    text = path.read_text()
+    header = text[: text.index("\nname:")]
+    used = set(re.findall(r"secrets\.(\w+)", text))
+    for secret in used:
+        assert secret in header, f"{path.name}: {secret} is not named in the header comment"
+    if "pull_request" in _load(path.name)[True]:  # PyYAML reads the key `on` as True
+        assert "SEG_WRITE_TOKEN" not in used and "SEG_TOKEN" not in used, used
+        assert used <= {"SEG_API_URL", "SEG_READ_TOKEN", "AMPLITUDE_API_KEY"}, used
+    if path.name == "apply.yml":
+        assert "SEG_WRITE_TOKEN" in used
+
+
+def test_a_fork_is_planned_without_secrets_into_the_summary_and_never_applied(checkout) -> None:
+    root, env = checkout
+    env.update(FORK="true", AMPLITUDE_API_KEY="")  # a fork's run: every secret is empty
+    code, comment = run_plan_job(root, env)
+    assert code == 0, comment
+    assert "Planned from a fork, without the repository's secrets" in comment
+    assert "not compared (not set: AMPLITUDE_API_KEY)" in comment
+    assert "run workspace-plan on main by hand" in comment
+    assert "applies exactly this plan" not in comment
+    assert json.loads((root / "plan.json").read_text())["plan"]["missing_variables"] == [
+        "AMPLITUDE_API_KEY"
+    ]
+    assert comment in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+    step = next(s for s in _steps(_load("plan.yml")) if s.get("name") == COMMENT_STEP)
+    assert "!github.event.pull_request.head.repo.fork" in step["if"]  # no comment for a fork
+    (root / "reviewed").mkdir()
+    (root / "plan.json").rename(root / "reviewed" / "plan.json")
+    env["AMPLITUDE_API_KEY"] = "demo-key"
+    applied = _bash(_run_step(_load("apply.yml"), APPLY_STEP), root, env)
+    assert applied.returncode == 4, applied.stdout + applied.stderr  # the fresh-review path
+    assert "made with --missing-secrets=skip" in applied.stderr
+    assert "Nothing applied" in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+
+
+def test_a_missing_secret_fails_a_same_repository_plan(checkout) -> None:
+    root, env = checkout
+    env.update(FORK="false", AMPLITUDE_API_KEY="")  # GitHub's expansion of a missing secret
+    code, comment = run_plan_job(root, env)
+    assert code == 1, comment
+    assert "seg plan failed (exit 1)" in comment
+    assert "not set: AMPLITUDE_API_KEY (set but empty, used at " in comment
+    assert "Planned from a fork" not in comment

@@ -22,7 +22,8 @@ from seg.commands.options import (
     WorkspaceOpt,
     workspace_dir,
 )
-from seg.commands.schema_cmds import write_schemas
+from seg.commands.safe_write import NewFile, write_files
+from seg.commands.schema_cmds import schema_files
 from seg.commands.session import connect_config
 from seg.editor_schemas import SCHEMA_DIR
 from seg.errors import ConfigError
@@ -91,14 +92,15 @@ def export_cmd(
                and r.address not in r.kind.system_names
                and (not merge or r.manager in ("", manager))]  # fmt: skip
     export = render_export(config.workspace, missing, with_config=not (root / "seg.yaml").exists())
-    written = _write_export(root, export, refuse_existing=merge)
+    written = _write_export(root, export)
     if output is Output.json:
         write_document({"workspace": config.workspace, "directory": str(root),
-                        "resources": len(missing), "files": sorted(export.files),
+                        "resources": len(missing), "files": sorted(written),
                         "secrets": sorted(export.secrets)})  # fmt: skip
         return
+    files = plural(len(written), "file")
     out_console().print(f"Exported {plural(len(missing), 'resource')} of workspace "
-                        f"{config.workspace} to {root} ({plural(written, 'file')}).")  # fmt: skip
+                        f"{config.workspace} to {root} ({files}).")  # fmt: skip
 
 
 def _read_live(config: WorkspaceConfig, api_url: str | None, token: str | None
@@ -110,30 +112,23 @@ def _read_live(config: WorkspaceConfig, api_url: str | None, token: str | None
         client.close()
 
 
-def _write_export(root: Path, export: Export, refuse_existing: bool) -> int:
-    """Write the files (all or none: an existing one is refused before anything is written,
-    except the secrets listing, which is left as it is) and the schemas their modelines point
-    at; returns how many files were written."""
-    listing = secrets_listing(export) if export.secrets else None
-    if listing is not None and not (refuse_existing and (root / SECRETS_FILE).exists()):
-        export.files[SECRETS_FILE] = listing
-    if refuse_existing:
-        taken = [rel for rel in sorted(export.files) if (root / rel).exists()]
-        if taken:
-            raise ConfigError(f"{root / taken[0]} exists; not overwriting it (nothing written)")
-    for rel, text in sorted(export.files.items()):
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    write_schemas(root / SCHEMA_DIR)  # what the files' modelines point at
+def _write_export(root: Path, export: Export) -> list[str]:
+    """Write the files and the schemas their modelines point at, all or none and never
+    through a symlink (``commands.safe_write``): an existing file is refused before anything
+    is written, except the secrets listing, which is left as it is. Returns the files written
+    (the schemas aside)."""
+    files = [NewFile(rel, text) for rel, text in sorted(export.files.items())]
     if export.secrets:
-        where = ("listed in" if SECRETS_FILE in export.files
-                 else "not added to the existing")  # fmt: skip
+        files.append(NewFile(SECRETS_FILE, secrets_listing(export), "skip"))
+    written = write_files(root, [*files, *schema_files(SCHEMA_DIR)])
+    written = [rel for rel in written if not rel.startswith(f"{SCHEMA_DIR}/")]
+    if export.secrets:
+        where = "listed in" if SECRETS_FILE in written else "not added to the existing"
         err_console().print(
             f"Secrets were not exported; set these variables ({where} {SECRETS_FILE}): "
             + ", ".join(sorted(export.secrets))
         )
-    return len(export.files)
+    return written
 
 
 @handle_errors
@@ -157,7 +152,7 @@ def import_cmd(
     chosen = [_importable(config, declared, find_live(live, raw))
               for raw in dict.fromkeys(addresses)]  # fmt: skip
     export = render_export(config.workspace, chosen, with_config=False)
-    written = _write_export(root, export, refuse_existing=True)
+    written = len(_write_export(root, export))
     console = out_console()
     for res in chosen:
         console.print(f"imported {res.kind.name} {res.address}")

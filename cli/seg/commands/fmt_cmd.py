@@ -3,14 +3,14 @@
 The files are the loader's: ``seg.yaml``, every resource file and the ``envs/`` overlays,
 found and read through the workspace's ``FsTree`` (dot-directories skipped; a symlink that
 leads outside the workspace is refused, one inside it is skipped: its target is formatted
-where it lives). A rewrite goes to a temporary file beside the original, then replaces it.
+where it lives). The rewrites go through ``commands.safe_write``: each to a temporary file
+beside the original that then replaces it, none through a symlink, swapped in only once all
+are written.
 """
 
 from __future__ import annotations
 
 import os
-import stat
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +18,7 @@ import typer
 
 from seg.commands.console import err_console, handle_errors, out_console
 from seg.commands.options import DebugOpt, WorkspaceOpt, workspace_dir
+from seg.commands.safe_write import NewFile, write_files
 from seg.errors import ConfigError, WorkspaceInvalid
 from seg.workspace.canonical import FormatError, canonical_text
 from seg.workspace.config import CONFIG_FILE
@@ -36,21 +37,6 @@ def _is_plain(root: Path, rel: str) -> bool:
     path = root / rel
     real = os.path.realpath(path)
     return not path.is_symlink() and real == os.path.join(os.path.realpath(root), rel)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    mode = stat.S_IMODE(os.stat(path).st_mode)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _format(tree: FsTree, rel: str) -> tuple[str, str] | Diagnostic:
@@ -80,6 +66,7 @@ def fmt_cmd(
     tree = FsTree(root)
     problems: list[Diagnostic] = []
     changed: list[str] = []
+    rewrites: list[NewFile] = []
     for rel in _yaml_files(tree):
         if not _is_plain(root, rel):
             if not isinstance(result := _format(tree, rel), Diagnostic):
@@ -91,8 +78,9 @@ def fmt_cmd(
             problems.append(result)
         elif result[0] != result[1]:
             changed.append(tree.display(rel))
-            if not check:
-                _write_atomic(root / rel, result[1])
+            rewrites.append(NewFile(rel, result[1], "replace"))
+    if not check:
+        write_files(root, rewrites)
     _report(changed, check, clean=not problems)
     if problems:
         raise WorkspaceInvalid(problems)

@@ -4,16 +4,19 @@ A saved plan holds the rendered JSON plan (no secret values) plus what it was co
 the control plane's URL, the environment, the options, and the SHA-256 of every workspace file
 the plan read. Apply reloads the workspace (for secret values) and refuses with StalePlan (exit
 4, asking for a fresh review) if any of those files differ byte for byte (the merged tree is
-not the reviewed one), if the URL or an option given again differs, if the resolved YAML's
-digest changed, or — after re-planning — if the live state moved (a different change set or a
-different etag); then it sends each write with ``If-Match``. The plan file never chooses where
-the token goes: the URL is resolved as for any command and must equal the saved one.
+not the reviewed one), if the URL, the environment, the scope, the targets or the delete
+budget of this apply differ from the saved ones, if the resolved YAML's digest changed, or —
+after re-planning — if the live state moved (a different change set or a different etag); then
+it sends each write with ``If-Match``. The plan file never chooses: the URL is resolved as for
+any command, and the environment, scope, targets and budget come from the apply's own command
+line (and its defaults); each must equal the saved one ("not given" equals "not given").
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +27,7 @@ import jsonschema
 from seg.commands.console import hidden_in
 from seg.engine.plan import Plan
 from seg.errors import ConfigError, StalePlan
-from seg.model.clip import clip, clip_within
+from seg.model.clip import clip, clip_repr, clip_within
 from seg.model.printable import display_path
 from seg.model.urls import redact_url
 from seg.render.plan_json import plan_from_json, plan_to_json
@@ -40,6 +43,7 @@ __all__ = [
     "read_planfile",
     "refuse_incomplete",
     "saved_plan",
+    "scope_key",
     "write_planfile",
 ]
 
@@ -221,39 +225,62 @@ def check_target(saved: dict[str, Any], api_url: str) -> None:
         )
 
 
-_FLAGS = {"targets": "--target", "max_deletes": "--max-deletes"}
+_FLAGS = {"env": "--env", "scope": "-w (a sub-directory)", "targets": "--target",
+          "max_deletes": "--max-deletes"}  # fmt: skip
+
+
+def scope_key(root: Path, scope: Path | None) -> str | None:
+    """The sub-directory a plan is narrowed to, relative to the workspace root (``/``-separated),
+    so ``-w ws/sub`` and ``-w ./ws/sub/`` name the same scope; None for the whole workspace."""
+    if scope is None:
+        return None
+    return Path(os.path.relpath(scope.resolve(), root.resolve())).as_posix()
+
+
+def _canonical(key: str, value: Any) -> Any:
+    if value in (None, "", []):
+        return None  # "not given", however the file or the command line spells it
+    if key == "targets" and isinstance(value, list):
+        return sorted({str(v) for v in value})  # order and repeats do not narrow differently
+    return value
 
 
 def check_options(saved: dict[str, Any], given: dict[str, Any]) -> None:
-    """Options given again to ``seg apply PLANFILE`` must equal the saved plan's (an option not
-    given again is the saved plan's)."""
-    options = saved.get("options") or {}
+    """The environment, scope, targets and delete budget of ``seg apply PLANFILE`` come from
+    its own command line (and defaults), never from the file: each must equal what the plan
+    was computed with ("not given" equals "not given"), or the apply is refused (exit 4)."""
+    options = saved.get("options")
+    recorded = {**(options if isinstance(options, dict) else {}), "env": saved.get("env")}
     for key, flag in _FLAGS.items():
-        value = given.get(key)
-        if value not in (None, []) and value != options.get(key):
+        planned, value = _canonical(key, recorded.get(key)), _canonical(key, given.get(key))
+        if planned != value:
             raise StalePlan(
-                f"saved plan was computed with {flag} {_shown(options.get(key))}, not "
-                f"{_shown(value)}; {FRESH_REVIEW}"
+                f"saved plan was computed with {flag} {_shown(planned)}, not {_shown(value)}; "
+                f"{FRESH_REVIEW}"
             )
 
 
 def _shown(value: Any) -> str:
-    if value is None or value == []:
+    if value is None:
         return "(none)"
-    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+    text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return clip(text) if text.isprintable() else clip_repr(text)  # the file may be forged
 
 
 def refuse_incomplete(saved: dict[str, Any]) -> None:
     """A plan made with --missing-secrets=skip left values out: it is for reading, never
-    for applying."""
+    for applying. Stale (exit 4), like any plan that is not what the apply would do: the
+    apply job's "plan again and have it reviewed" path applies."""
     plan = saved.get("plan")
     missing = plan.get("missing_variables") if isinstance(plan, dict) else None
     if missing:
         names = ", ".join(str(m) for m in missing)
-        raise ConfigError(
+        raise StalePlan(
             f"this saved plan was made with --missing-secrets=skip (not set: {names}) and did "
-            "not compare those values; it cannot be applied: plan again with them set"
+            f"not compare those values; it cannot be applied: {FRESH_REVIEW}, with them set"
         )
+
+
 # C0 controls but tab, newline and carriage return (SQL files with CRLF), DEL and C1: a
 # terminal acts on them (escape sequences).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from seg.commands.schema_cmds import write_schemas
+from seg.commands.safe_write import NewFile, write_files
+from seg.commands.schema_cmds import schema_files
 from seg.editor_schemas import SCHEMA_DIR, modeline
 from seg.errors import ConfigError
 
@@ -57,19 +58,13 @@ def scaffold(directory: Path, workspace: str | None) -> list[Path]:
     slug = _slug(directory, workspace)
     if not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", slug):
         raise ConfigError(f"workspace slug {slug!r} must match ^[a-z][a-z0-9-]{{0,62}}$")
-    files = {
-        directory / "seg.yaml": modeline("seg.yaml") + SEG_YAML.format(slug=slug),
-        directory / "sources" / "web.yaml": modeline("sources/web.yaml") + SOURCE_YAML,
-        directory / "README.md": README.format(slug=slug),
-        directory / ".gitignore": ".seg/\n",
-    }
-    written = []
-    for path, text in files.items():
-        if path.exists():
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    write_schemas(directory / SCHEMA_DIR)  # what the modelines point at, offline
-    written.append(directory / SCHEMA_DIR)
-    return written
+    files = [
+        NewFile("seg.yaml", modeline("seg.yaml") + SEG_YAML.format(slug=slug)),
+        NewFile("sources/web.yaml", modeline("sources/web.yaml") + SOURCE_YAML, "skip"),
+        NewFile("README.md", README.format(slug=slug), "skip"),
+        NewFile(".gitignore", ".seg/\n", "skip"),
+    ]
+    # with the schemas the modelines point at (offline), all or none, never through a symlink
+    written = write_files(directory, [*files, *schema_files(SCHEMA_DIR)])
+    return [directory / rel for rel in written if not rel.startswith(f"{SCHEMA_DIR}/")
+            ] + [directory / SCHEMA_DIR]  # fmt: skip

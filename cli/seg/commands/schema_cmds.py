@@ -13,25 +13,24 @@ import typer
 
 from seg.commands.console import handle_errors, out_console
 from seg.commands.options import DebugOpt
+from seg.commands.safe_write import NewFile, write_files
 from seg.editor_schemas import published_files
-from seg.errors import ConfigError
 
-__all__ = ["register", "write_schemas"]
+__all__ = ["register", "schema_files", "write_schemas"]
+
+
+def schema_files(directory: str = "") -> list[NewFile]:
+    """Every published schema as a file to write (replacing one there) in ``directory``, a
+    posix path relative to the writer's root (its root when empty)."""
+    prefix = f"{directory}/" if directory else ""
+    return [NewFile(prefix + name, text, "replace")
+            for name, text in sorted(published_files().items())]  # fmt: skip
 
 
 def write_schemas(directory: Path) -> list[Path]:
-    """Write every published schema into ``directory`` (created; existing files replaced)."""
-    if directory.exists() and not directory.is_dir():
-        raise ConfigError(f"{directory} exists and is not a directory")
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in sorted(published_files().items()):
-        path = directory / name
-        if path.is_symlink():
-            raise ConfigError(f"{path} is a symlink; not writing through it")
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    """Write every published schema into ``directory`` (created; existing files replaced,
+    never through a symlink: ``commands.safe_write``)."""
+    return [directory / rel for rel in write_files(directory, schema_files())]
 
 
 @handle_errors

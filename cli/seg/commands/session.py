@@ -141,13 +141,19 @@ def require_secrets(workspace: Workspace, missing_secrets: str = "fail") -> None
     first: dict[str, str] = {}
     for missing in workspace.missing:
         first.setdefault(missing.name, missing.where)
-    names = ", ".join(f"{name} (used at {where})" for name, where in sorted(first.items()))
+    names = ", ".join(f"{name} ({_empty(name)}used at {where})"
+                      for name, where in sorted(first.items()))  # fmt: skip
     noun = "variable" if len(first) == 1 else "variables"
     them = "it" if len(first) == 1 else "them"
     hint = (f"set {them}, or plan without those values with --missing-secrets=skip"
             if missing_secrets == "fail"
             else f"set {them}: seg apply needs every value")  # fmt: skip
     raise ConfigError(f"environment {noun} not set: {names}; {hint}")
+
+
+def _empty(name: str) -> str:
+    """Said of a variable that is set but empty (which counts as not set)."""
+    return "set but empty, " if os.environ.get(name) == "" else ""
 
 
 @dataclass(frozen=True)

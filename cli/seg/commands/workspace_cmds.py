@@ -48,6 +48,7 @@ from seg.commands.planfile import (
     check_target,
     read_planfile,
     refuse_incomplete,
+    scope_key,
     write_planfile,
 )
 from seg.commands.scaffold import scaffold
@@ -159,7 +160,8 @@ def plan_cmd(
     with open_session(root, env, api_url, token, options.missing_secrets, tree=reads) as session:
         plan = make_plan(session, options)
         if out is not None:
-            write_planfile(out, plan, session.api_url, env, options.as_dict(), reads.digests)
+            recorded = {**options.as_dict(), "scope": scope_key(root, scope)}
+            write_planfile(out, plan, session.api_url, env, recorded, reads.digests)
     show_plan(plan, output.value, show_unmanaged)
     if out is not None and output is Output.text:
         err_console().print(f"Saved the plan to {out}; apply it with: seg apply {out}")
@@ -210,12 +212,10 @@ def apply_cmd(
         refuse_incomplete(saved)
     root, scope = resolve_workspace(workspace)
     options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes)
-    if saved is not None:
-        check_options(saved, {"targets": list(target or []), "max_deletes": max_deletes})
-        env = env or saved.get("env")
-        scoped = saved.get("options") or {}
-        options = PlanOptions(tuple(scoped.get("targets") or ()), scoped.get("scope"),
-                              scoped.get("max_deletes"))  # fmt: skip
+    if saved is not None:  # the plan file never chooses: this command line must say the same
+        given = {"env": env, "scope": scope_key(root, scope), "targets": list(options.targets),
+                 "max_deletes": max_deletes}  # fmt: skip
+        check_options(saved, given)
     from seg.client.lease import Lease, lease_info
 
     as_json = output is Output.json

@@ -378,8 +378,8 @@ def compute_plan(
         if change.action is Action.REPLACE:
             replaced.add(key[1])
         changes.append(change)
-    changes = keep_parents(changes, have.values())
     changes = guard_models(changes, want, have, policy)
+    changes = keep_parents(changes, have.values())  # after the guard: a model it keeps, too
     changes = order_disconnects(changes, have)
     unknown = tuple((r.address, format_path(p)) for key in sorted(want, key=order.__getitem__)
                     for r in [want[key]] for p in sorted(r.unknown_paths, key=repr))  # fmt: skip

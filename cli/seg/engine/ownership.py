@@ -15,11 +15,13 @@ they are never deleted by its plans.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from seg.engine.plan import Action, Change, FieldChange
+from seg.model.refs import references
 from seg.model.resource import CurrentResource, DesiredResource
 
 __all__ = ["Claim", "Ownership", "adopt", "blocked_by_owner", "claim", "keep_parents"]
@@ -81,28 +83,75 @@ def blocked_by_owner(change: Change | None, current: CurrentResource, manager: s
     return replace(change, action=Action.BLOCKED, blocked_action=change.action, reason=reason)
 
 
+Key = tuple[str, str]
+_GONE = (Action.DELETE, Action.REPLACE)  # a replace deletes the live resource first
+
+
+def _holds(res: CurrentResource, fields: Mapping[str, Any]) -> Iterator[tuple[Key, bool]]:
+    """What ``res`` keeps in place while it lives: each resource above it on the kinds'
+    parent chain (True), and each resource ``fields`` refer to (False)."""
+    parts = res.address.split("/")
+    for depth, kind in enumerate(res.kind.chain()[:-1], start=1):
+        yield (kind.name, "/".join(parts[:depth])), True
+    for kind_name, address, _ in references(res.kind.name, fields):
+        yield (kind_name, address), False
+
+
 def keep_parents(changes: list[Change], have: Iterable[CurrentResource]) -> list[Change]:
-    """Block deleting a resource that keeps something beneath it the plan does not delete (a
-    resource nobody manages, or another manager's): the control plane would refuse anyway.
-    "Beneath" follows the kinds' parent chain, not the address alone (a Group ``web`` holds
-    nothing, whatever Source ``web`` holds)."""
-    deleting = {c.key for c in changes if c.action in (Action.DELETE, Action.REPLACE)}
-    kept: dict[tuple[str, str], list[str]] = {}  # (kind, address) → what stays beneath it
+    """Block deleting or replacing a resource the control plane would refuse to delete,
+    because something the plan keeps still needs it: a resource beneath it (nobody's, another
+    manager's, or one whose own change is blocked) or a resource that refers to it (another
+    manager's source carrying our label). A blocked change keeps its resource in turn, so its
+    parents and what it refers to are kept too. Linear in the resources: each enters the
+    kept set once and is looked at once."""
+    by_key = {c.key: c for c in changes}
+    gone = {key for key, c in by_key.items() if c.action in _GONE}
+    live: dict[Key, CurrentResource] = {}
+    queue: list[tuple[CurrentResource, Mapping[str, Any]]] = []
     for res in have:
-        if (res.kind.name, res.address) in deleting:
-            continue
-        chain = res.kind.chain()
-        parts = res.address.split("/")
-        for depth, kind in enumerate(chain[:-1], start=1):
-            kept.setdefault((kind.name, "/".join(parts[:depth])), []).append(res.address)
-    out = []
-    for change in changes:
-        below = sorted(kept.get(change.key, ())) if change.action is Action.DELETE else []
-        if not below:
-            out.append(change)
-            continue
-        shown = ", ".join(below[:3]) + (f" and {len(below) - 3} more" if len(below) > 3 else "")
-        reason = f"{shown} stays beneath it (not managed by this tree); delete or move it first"
-        out.append(replace(change, action=Action.BLOCKED, blocked_action=Action.DELETE,
-                           reason=reason))  # fmt: skip
-    return out
+        key = (res.kind.name, res.address)
+        live[key] = res
+        if key not in gone:
+            queue.append((res, _kept_fields(res, by_key.get(key))))
+    beneath: dict[Key, list[str]] = {}  # a resource the plan would delete → what stays below it
+    users: dict[Key, list[str]] = {}  # … → what keeps referring to it
+    while queue:
+        res, fields = queue.pop()
+        for target, below in _holds(res, fields):
+            if target not in gone:
+                continue
+            if target not in beneath and target not in users and target in live:
+                queue.append((live[target], live[target].fields))  # blocked: it stays as is
+            if below:
+                beneath.setdefault(target, []).append(res.address)
+            else:
+                users.setdefault(target, []).append(f"{res.kind.name} {res.address}")
+    return [_blocked(c, beneath.get(c.key, []), users.get(c.key, []))
+            if c.key in beneath or c.key in users else c for c in changes]  # fmt: skip
+
+
+def _kept_fields(res: CurrentResource, change: Change | None) -> Mapping[str, Any]:
+    """The fields ``res`` has after the plan, when the plan keeps it."""
+    if change is not None and change.action is Action.UPDATE and change.after is not None:
+        return change.after
+    return res.fields
+
+
+def _shown(names: list[str]) -> str:
+    names = sorted(names)
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def _blocked(change: Change, beneath: list[str], users: list[str]) -> Change:
+    why = []
+    if beneath:
+        why.append(f"{_shown(beneath)} stays beneath it (not deleted by this plan): "
+                   + ("declare it too, so it is replaced with it, or delete or move it first"
+                      if change.action is Action.REPLACE else "delete or move it first"))
+    if users:
+        why.append(f"it is in use by {_shown(users)}, which this plan keeps: remove the "
+                   "reference first")  # fmt: skip
+    reason = "; ".join(why)
+    if change.action is Action.REPLACE:
+        reason = f"would be replaced ({change.reason}), but {reason}"
+    return replace(change, action=Action.BLOCKED, blocked_action=change.action, reason=reason)

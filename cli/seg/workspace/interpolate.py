@@ -1,4 +1,8 @@
-"""``${env:NAME}`` and ``${var:NAME}`` in string values; ``$$`` is a literal ``$``."""
+"""``${env:NAME}`` and ``${var:NAME}`` in string values; ``$$`` is a literal ``$``.
+
+An empty ``${env:NAME}`` counts as not set: CI systems expand a secret that does not exist to
+the empty string, and applying that would overwrite the real value with "".
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ class Interpolation:
     secret_paths: set[Path] = field(default_factory=set)
     problems: list[tuple[Path, str]] = field(default_factory=list)
     env_values: set[str] = field(default_factory=set)  # what ${env:…} put in: never shown
-    # ${env:…} whose variable is not set: (path, variable). The value keeps the reference's
+    # ${env:…} whose variable is not set or empty: (path, variable). The value keeps the reference's
     # own text (``${env:NAME}``) as a placeholder; the loader decides what that means.
     missing: list[tuple[Path, str]] = field(default_factory=list)
 
@@ -52,11 +56,12 @@ def interpolate(
         source, name = ref.groups()
         if source == "env":
             result.secret_paths.add(path)
-            if name not in environ:
+            value = environ.get(name, "")
+            if not value:  # empty is not set: CI expands a missing secret to ""
                 result.missing.append((path, name))
                 return match.group(0)
-            result.env_values.add(environ[name])
-            return environ[name]
+            result.env_values.add(value)
+            return value
         if name not in variables:
             message = f"variable {clip_repr(name)} is not defined for this environment"
             result.problems.append((path, message))
