@@ -23,7 +23,7 @@ from seg.commands.options import (
     WorkspaceOpt,
     workspace_dir,
 )
-from seg.commands.session import connect_config
+from seg.commands.session import read_live
 from seg.engine.diff import compute_plan, same
 from seg.engine.plan import Plan
 from seg.engine.secrets import SecretKey, secret_questions
@@ -101,14 +101,8 @@ def _revisions(root: Path, base: str, head: str, env: str | None) -> Plan:
 
 
 def _environments(root: Path, envs: list[str], api_url: str | None, token: str | None) -> Plan:
-    states = []
-    for env in envs:  # live state only: seg.yaml is all it reads
-        client, _ = connect_config(read_config(root, env), api_url, token, env)
-        try:
-            states.append(client.read_state())
-        finally:
-            client.close()
-    source, target = states
+    # live state only: seg.yaml is all it reads
+    source, target = (read_live(read_config(root, env), api_url, token, env) for env in envs)
     desired = [_as_desired(r) for r in source if r.address not in r.kind.system_names]
     # Compare values only: ownership (what seg manages in each) is not a difference.
     current = [replace(r, managed=frozenset()) for r in target]

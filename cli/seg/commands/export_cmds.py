@@ -3,7 +3,6 @@ resources: their YAML into the tree). Both only read the control plane."""
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import Annotated
@@ -24,12 +23,12 @@ from seg.commands.options import (
 )
 from seg.commands.safe_write import NewFile, write_files
 from seg.commands.schema_cmds import schema_files
-from seg.commands.session import connect_config
+from seg.commands.session import read_live
 from seg.editor_schemas import SCHEMA_DIR
 from seg.errors import ConfigError
 from seg.model.kinds import KINDS
 from seg.model.resource import CurrentResource
-from seg.model.wording import plural
+from seg.model.wording import did_you_mean, plural
 from seg.workspace.config import WorkspaceConfig, read_config
 from seg.workspace.export import Export, render_export, secrets_listing
 from seg.workspace.loader import declared_addresses
@@ -84,7 +83,7 @@ def export_cmd(
     config, declared = _target(root, slug, env, merge)
     if not config.api_url and not (api_url or os.environ.get("SEG_API_URL")):
         raise ConfigError("exporting into an empty directory needs --api-url (or SEG_API_URL)")
-    live = _read_live(config, api_url, token)
+    live = read_live(config, api_url, token)
     manager = config.manager
     # --merge: what the tree lacks that nobody manages or that is this tree's (which its plan
     # would delete); never another manager's
@@ -101,15 +100,6 @@ def export_cmd(
     files = plural(len(written), "file")
     out_console().print(f"Exported {plural(len(missing), 'resource')} of workspace "
                         f"{config.workspace} to {root} ({files}).")  # fmt: skip
-
-
-def _read_live(config: WorkspaceConfig, api_url: str | None, token: str | None
-               ) -> list[CurrentResource]:  # fmt: skip
-    client, _ = connect_config(config, api_url, token)
-    try:
-        return client.read_state()
-    finally:
-        client.close()
 
 
 def _write_export(root: Path, export: Export) -> list[str]:
@@ -148,7 +138,7 @@ def import_cmd(
         raise ConfigError(f"{root} holds no seg.yaml: import adds to a workspace tree")
     config = read_config(root, env)
     declared, _ = declared_addresses(root)
-    live = _read_live(config, api_url, token)
+    live = read_live(config, api_url, token)
     chosen = [_importable(config, declared, find_live(live, raw))
               for raw in dict.fromkeys(addresses)]  # fmt: skip
     export = render_export(config.workspace, chosen, with_config=False)
@@ -175,8 +165,7 @@ def find_live(live: list[CurrentResource], raw: str) -> CurrentResource:
     if matches:
         return matches[0]
     known = [r.address for r in live] + [f"{r.kind.name}/{r.address}" for r in live]
-    hint = difflib.get_close_matches(raw, known, n=1)
-    suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+    suffix = did_you_mean(raw, known)
     raise ConfigError(f"no resource {raw!r} on the control plane{suffix}")
 
 

@@ -20,6 +20,7 @@ from seg.commands.console import err_console, handle_errors, out_console
 from seg.commands.options import DebugOpt, WorkspaceOpt, workspace_dir
 from seg.commands.safe_write import NewFile, write_files
 from seg.errors import ConfigError, WorkspaceInvalid
+from seg.model.wording import plural
 from seg.workspace.canonical import FormatError, canonical_text
 from seg.workspace.config import CONFIG_FILE
 from seg.workspace.diagnostics import Diagnostic
@@ -93,8 +94,7 @@ def _report(changed: list[str], check: bool, clean: bool) -> None:
     verb = "would reformat" if check else "reformatted"
     for shown in changed:
         console.print(f"{verb} {shown}")
-    n = len(changed)
-    files = f"{n} file{'s' if n != 1 else ''}"
+    files = plural(len(changed), "file")
     if check and changed:
         err_console().print(f"{files} would be reformatted; run: seg fmt")
     elif changed:

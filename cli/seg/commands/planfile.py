@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from seg.commands.console import hidden_in
 from seg.engine.plan import Plan
 from seg.errors import ConfigError, StalePlan
 from seg.model.clip import clip, clip_repr, clip_within
-from seg.model.printable import display_path
+from seg.model.printable import CONTROLS, display_path
 from seg.model.urls import redact_url
 from seg.render.plan_json import plan_from_json, plan_to_json
 from seg.workspace.tree import Tree
@@ -281,11 +280,6 @@ def refuse_incomplete(saved: dict[str, Any]) -> None:
         )
 
 
-# C0 controls but tab, newline and carriage return (SQL files with CRLF), DEL and C1: a
-# terminal acts on them (escape sequences).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
 def _strings(data: Any) -> Iterator[str]:
     """Every key and string value in ``data``, without recursion."""
     stack = [data]
@@ -304,7 +298,7 @@ def saved_plan(path: Path, data: dict[str, Any]) -> Plan:
     """The plan inside a saved plan file (read with ``read_planfile``), for the views. The
     file may come from elsewhere (a CI artifact): control characters are refused, so showing
     it cannot drive the terminal."""
-    if any(_CONTROL.search(text) for text in _strings(data["plan"])):
+    if any(CONTROLS.search(text) for text in _strings(data["plan"])):
         raise ConfigError(f"{path} holds control characters; not showing it")
     try:
         return plan_from_json(data["plan"])

@@ -35,6 +35,7 @@ __all__ = [
     "make_plan",
     "open_control",
     "open_session",
+    "read_live",
     "ownership_of",
     "require_secrets",
 ]
@@ -115,6 +116,18 @@ def open_session(
     client, url = connect(workspace, api_url, token)
     try:
         yield Session(workspace, client, url)
+    finally:
+        client.close()
+
+
+def read_live(
+    config: WorkspaceConfig, api_url: str | None, token: str | None, env: str | None = None
+) -> list[CurrentResource]:
+    """The live workspace of ``seg.yaml``'s control plane, read once (``seg export``,
+    ``seg import``, ``seg diff --env``): no resource file, no secret."""
+    client, _ = connect_config(config, api_url, token, env)
+    try:
+        return client.read_state()
     finally:
         client.close()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import replace
 
@@ -10,6 +9,7 @@ from seg.engine.plan import Action, Change, Plan
 from seg.errors import ConfigError
 from seg.model.clip import MAX_ECHO, clip_repr
 from seg.model.refs import references
+from seg.model.wording import did_you_mean
 
 __all__ = ["apply_delete_budget", "check_targets", "restrict", "target_plan"]
 
@@ -49,10 +49,7 @@ def check_targets(targets: Sequence[str], addresses: Collection[str]) -> None:
 def _hint(target: str, known: list[str]) -> str:
     """`` (did you mean 'web'?)`` for the closest known address (none for a target far longer
     than any address: difflib's cost grows with its length)."""
-    if len(target) > MAX_ECHO:
-        return ""
-    close = difflib.get_close_matches(target, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(target, known, limit=MAX_ECHO)
 
 
 def _needs(change: Change) -> Iterable[tuple[Key, bool]]:

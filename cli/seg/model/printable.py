@@ -15,13 +15,17 @@ import re
 
 from seg.model.paths import AnyPath, format_path, parse_path
 
-__all__ = ["UNSAFE", "display_path", "display_path_text", "escape_line", "quote"]
+__all__ = ["CONTROLS", "UNSAFE", "display_path", "display_path_text", "escape_line", "quote"]
 
 # C0 (newline and tab included), DEL, C1, the line and paragraph separators, and the bidi
 # marks, embeddings, overrides and isolates.
 _OTHERS = "\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
 UNSAFE = re.compile(f"[\x00-\x1f{_OTHERS}]")
 _UNSAFE_NO_TAB = re.compile(f"[\x00-\x08\x0a-\x1f{_OTHERS}]")
+# What a terminal acts on in text meant to span lines: C0 but tab, newline and carriage return
+# (SQL files with CRLF), DEL and C1 (escape sequences). ``seg show`` refuses a saved plan
+# holding one.
+CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _escaped(match: re.Match[str]) -> str:

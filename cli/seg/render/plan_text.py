@@ -47,9 +47,8 @@ def not_compared_note(plan: Plan) -> str:
     """What a plan made with --missing-secrets=skip left out, in one sentence."""
     if not plan.not_compared:
         return ""
-    n = len(plan.not_compared)
     names = ", ".join(plan.missing_variables)
-    return (f"{n} value{'s' if n != 1 else ''} not compared (not set: {names}); "
+    return (f"{plural(len(plan.not_compared), 'value')} not compared (not set: {names}); "
             "this plan cannot be applied.")  # fmt: skip
 
 

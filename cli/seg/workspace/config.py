@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any
 from seg.errors import WorkspaceInvalid
 from seg.model.kinds import KINDS
 from seg.model.names import DEFAULT_MANAGER
+from seg.model.wording import did_you_mean
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.schema_check import check_against_schema
 from seg.workspace.tree import FsTree, Tree
@@ -114,9 +114,7 @@ def _external(doc: YamlDocument, shown: str) -> tuple[frozenset[tuple[str, str]]
         kind = KINDS.get(kind_name)
         line, col = doc.mark(("external", index))
         if kind is None:
-            hint = difflib.get_close_matches(kind_name, list(KINDS), n=1)
-            message = f"unknown kind {kind_name!r} in external" + (
-                f" (did you mean {hint[0]!r}?)" if hint else "")  # fmt: skip
+            message = f"unknown kind {kind_name!r} in external" + did_you_mean(kind_name, KINDS)
             problems.append(Diagnostic(shown, line, col, message, "config/external"))
         elif address.count("/") != len(kind.chain()) - 1:
             message = (f"external {raw!r}: a {kind_name} address has "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
 import os
@@ -19,6 +18,7 @@ from seg.model.kinds import KINDS, Kind
 from seg.model.paths import MISSING, AnyPath, get_path, set_path
 from seg.model.resource import DesiredResource, Origin
 from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, is_catalog_secret, scrub
+from seg.model.wording import close_match
 from seg.workspace.config import WorkspaceConfig, load_config
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
@@ -260,8 +260,8 @@ def _mark_broken(ctx: _Context, doc: YamlDocument) -> None:
 def _meant_kinds(written: Any) -> list[Kind]:
     if isinstance(written, str) and written in KINDS:
         return [KINDS[written]]
-    close = difflib.get_close_matches(str(written)[:MAX_ECHO], list(KINDS), n=1)
-    return [KINDS[close[0]]] if close else list(KINDS.values())
+    close = close_match(str(written)[:MAX_ECHO], KINDS)
+    return [KINDS[close]] if close else list(KINDS.values())
 
 
 def _load_document(
@@ -285,8 +285,7 @@ def _load_document(
     for bad_path, message in result.problems:
         line, col = doc.mark(bad_path)
         problems.append(Diagnostic(shown, line, col, message, "interpolation"))
-    problems += _env_in_rules(doc, shown, result)
-    problems += _env_in_structure(doc, kind, shown, result)
+    problems += _env_refused(doc, kind, shown, result)
     hidden = frozenset(result.secret_paths)
     unknown = frozenset(path for path, _ in result.missing)
     unchecked = unknown | {path for path, _ in result.problems}  # no value to check there
@@ -341,32 +340,26 @@ def _name_problems(kind: Kind, doc: YamlDocument, shown: str, found: list[Diagno
     return [Diagnostic(shown, line, col, message, "schema/pattern")]
 
 
-def _env_in_rules(doc: YamlDocument, shown: str, result: Interpolation) -> list[Diagnostic]:
-    """Tracking-plan rules are not secret (they are stored, listed and diffed in clear through
-    their own endpoint), so a value from the environment inside ``rules`` is refused."""
-    out = []
-    for path in sorted((p for p in result.secret_paths if p[:2] == ("spec", "rules")), key=repr):
-        line, col = doc.mark(path)
-        message = "rules cannot take values from the environment (${env:…}); write them in the file"
-        out.append(Diagnostic(shown, line, col, message, "interpolation"))
-    return out
-
-
-def _env_in_structure(doc: YamlDocument, kind: Kind, shown: str, result: Interpolation
-                      ) -> list[Diagnostic]:  # fmt: skip
-    """The parent (part of the address, printed in clear in every plan) and ``*_file`` paths
-    (read before anything is sent) must be known without any secret, so they take no value
-    from the environment."""
+def _env_refused(doc: YamlDocument, kind: Kind, shown: str, result: Interpolation
+                 ) -> list[Diagnostic]:  # fmt: skip
+    """Places that take no value from the environment: tracking-plan ``rules`` (stored, listed
+    and diffed in clear through their own endpoint), the parent (part of the address, printed
+    in clear in every plan) and ``*_file`` paths (read before anything is sent)."""
     out = []
     for path in sorted(result.secret_paths, key=repr):
         field_name = str(path[1]) if len(path) > 1 else ""
-        if field_name == kind.parent_field or field_name.endswith("_file"):
-            line, col = doc.mark(path)
+        if path[:2] == ("spec", "rules"):
+            message = ("rules cannot take values from the environment (${env:…}); write them in "
+                       "the file")
+        elif field_name == kind.parent_field or field_name.endswith("_file"):
             message = (
                 f"{field_name}: the value from the environment (${{env:…}}) cannot be used "
                 "here: it names a resource or a file, which must be known without secrets"
             )
-            out.append(Diagnostic(shown, line, col, message, "interpolation"))
+        else:
+            continue
+        line, col = doc.mark(path)
+        out.append(Diagnostic(shown, line, col, message, "interpolation"))
     return out
 
 

@@ -3,7 +3,6 @@ platform's limits that need more than one resource to check."""
 
 from __future__ import annotations
 
-import difflib
 from collections import Counter
 from collections.abc import Callable
 
@@ -16,6 +15,7 @@ from seg.model.limits import (
 )
 from seg.model.refs import references
 from seg.model.resource import DesiredResource, Origin
+from seg.model.wording import did_you_mean
 from seg.policy.access import LABEL_SCOPED_ROLES
 from seg.policy.sql import SqlError, dialect_for, output_columns
 from seg.workspace.diagnostics import Diagnostic
@@ -35,8 +35,7 @@ def _missing(
     res: DesiredResource, path: tuple[str, ...], kind: str, target: str, index: Index
 ) -> Diagnostic:
     declared = [a for (k, a) in index if k == kind]
-    hint = difflib.get_close_matches(target, declared, n=1)
-    suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
+    suffix = did_you_mean(target, declared)
     message = (
         f"{res.kind.name} {res.address!r} refers to {kind.lower()} {target!r}, "
         f"which is not declared{suffix}"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
 from seg.model.clip import MAX_ECHO, clip, clip_repr, clip_within
+from seg.model.wording import close_match
 from seg.schemas import load_schema, schema_validator
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.yamlpos import YamlDocument
@@ -98,9 +98,9 @@ def _diagnostics(
         allowed = sorted(error.schema.get("properties", {}))
         out = []
         for key in sorted(set(error.instance) - set(allowed)):
-            hint = _did_you_mean(str(key), allowed)
+            hint = close_match(str(key), allowed, limit=MAX_ECHO)
             suffix = (
-                f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
+                f" (did you mean {hint!r}?)" if hint else f" (allowed: {', '.join(allowed)})"
             )
             where = f" in {dotted}" if path else ""
             line, col = doc.key_mark((*path, key))
@@ -122,15 +122,8 @@ def _diagnostics(
 
 
 def _unknown_kind(written: Any, kinds: list[str]) -> str:
-    hint = _did_you_mean(written, kinds) if isinstance(written, str) else []
+    hint = close_match(written, kinds, limit=MAX_ECHO) if isinstance(written, str) else None
     if hint:
-        return f"unknown kind {clip_repr(written)} (did you mean {hint[0]!r}?)"
+        return f"unknown kind {clip_repr(written)} (did you mean {hint!r}?)"
     return f"unknown kind {clip_repr(written)}; expected one of: {', '.join(kinds)}"
 
-
-def _did_you_mean(key: str, allowed: list[str]) -> list[str]:
-    """The closest allowed key; a key far longer than any allowed one is never close (and
-    difflib's cost grows with its length)."""
-    if len(key) > MAX_ECHO:
-        return []
-    return difflib.get_close_matches(key, allowed, n=1)
