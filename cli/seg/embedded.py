@@ -16,13 +16,13 @@ import httpx
 from seg.client.http import ControlPlaneClient
 from seg.errors import ConfigError
 from seg.server.app import create_app
-from seg.server.crypto import SecretBox, write_key_file
+from seg.server.crypto import SecretBox, SecretKeyError, write_key_file
 from seg.server.inprocess import InProcessTransport
 from seg.server.service import ControlPlane
 from seg.store.base import StoreError
 from seg.store.sql import open_store
 
-__all__ = ["STATE_DIR", "open_embedded"]
+__all__ = ["STATE_DIR", "open_embedded", "secret_box"]
 
 STATE_DIR = ".seg"
 
@@ -57,7 +57,7 @@ def open_embedded(root: Path, workspace: str) -> ControlPlaneClient:
     key_file = state / "secret.key"
     if not key_file.exists():
         write_key_file(key_file)
-    cp = ControlPlane(store, secret_box=SecretBox(key_file.read_bytes().strip()))
+    cp = ControlPlane(store, secret_box=secret_box(key_file.read_bytes().strip()))
     token = _token_for(cp, state, workspace)
     transport = InProcessTransport(create_app(cp))
     http = httpx.Client(
@@ -66,3 +66,11 @@ def open_embedded(root: Path, workspace: str) -> ControlPlaneClient:
         headers={"Authorization": f"Bearer {token}"},
     )
     return ControlPlaneClient(http, workspace)
+
+
+def secret_box(key: bytes) -> SecretBox:
+    """The server's box for ``key``; a bad key is one ``ConfigError`` line for the commands."""
+    try:
+        return SecretBox(key)
+    except SecretKeyError as exc:
+        raise ConfigError(str(exc)) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seg.server.errors import ApiException
+from seg.server.errors import DomainError
 from seg.server.pages import MAX_AUDIT_ID, audit_cursor
 from seg.server.strict_json import INT_MAX, INT_MIN, MAX_DEPTH, JsonInputError, loads
 
@@ -63,7 +63,7 @@ def test_audit_cursor_takes_only_ids_in_the_store_range() -> None:
     assert audit_cursor(None) is None
     assert audit_cursor("1") == 1 and audit_cursor(str(MAX_AUDIT_ID)) == MAX_AUDIT_ID
     for bad in ("", "0", "-1", str(MAX_AUDIT_ID + 1), "9" * 30, "1.0", " 1", "١"):
-        with pytest.raises(ApiException, match="page_token is invalid"):
+        with pytest.raises(DomainError, match="page_token is invalid"):
             audit_cursor(bad)
 
 

@@ -36,8 +36,9 @@ server_app.add_typer(token_app, name="token")
 
 
 def _control_plane(database: str | None, create_key: bool = False) -> ControlPlane:
+    from seg.embedded import secret_box
     from seg.model.urls import redact_text
-    from seg.server.crypto import SecretBox, default_key_file, load_key, write_key_file
+    from seg.server.crypto import default_key_file, load_key, write_key_file
     from seg.server.service import ControlPlane
     from seg.store.base import StoreError
     from seg.store.sql import open_store
@@ -57,8 +58,9 @@ def _control_plane(database: str | None, create_key: bool = False) -> ControlPla
             "no secret key: set SEG_SECRET_KEY or SEG_SECRET_KEY_FILE (seg server init creates "
             f"{default_key_file(url)})"
         )
+    box = secret_box(key)
     try:
-        return ControlPlane(open_store(url), secret_box=SecretBox(key))
+        return ControlPlane(open_store(url), secret_box=box)
     except Exception as exc:  # driver errors vary by database
         cause = getattr(exc, "orig", None) or exc  # the driver's error, not SQLAlchemy's wrap
         named = str(cause) if isinstance(cause, StoreError) else f"{type(cause).__name__}: {cause}"
@@ -166,10 +168,10 @@ def token_create_cmd(
 
 
 def _api_message(exc: Exception) -> str:
-    from seg.server.errors import ApiException
+    from seg.server.errors import DomainError
     from seg.store.base import StoreError, UnavailableError
 
-    if isinstance(exc, ApiException):
+    if isinstance(exc, DomainError):
         return exc.message
     if isinstance(exc, UnavailableError):
         return f"database unavailable: {exc}"

@@ -21,7 +21,8 @@ from seg.model.kinds import Kind, kinds_in_order
 from seg.model.urls import redact_text
 from seg.server import errors, strict_json
 from seg.server.edge import DEFAULT_MAX_BODY_BYTES, InputGuard
-from seg.server.errors import ApiException
+from seg.server.errors import DomainError
+from seg.server.http_errors import http_error
 from seg.server.locks import LOCK_HEADER, OVERRIDE_HEADER
 from seg.server.service import ControlPlane, Principal
 from seg.store.base import (
@@ -60,17 +61,17 @@ async def _body(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
     if not raw:
         return {}
     if not _is_json(request.headers.get("content-type", "")):
-        raise errors.unsupported_media_type()
+        raise errors.UnsupportedMediaType()
     try:
         body = strict_json.loads(raw)
     except strict_json.JsonInputError as exc:
-        raise errors.invalid_argument(str(exc)) from None
+        raise errors.InvalidArgument(str(exc)) from None
     if not isinstance(body, dict):
-        raise errors.invalid_argument("request body must be a JSON object")
+        raise errors.InvalidArgument("request body must be a JSON object")
     unknown = sorted(set(body) - allowed)
     if unknown:
         shown = ", ".join(repr(k[:40]) for k in unknown[:5])
-        raise errors.invalid_argument(
+        raise errors.InvalidArgument(
             f"unknown top-level field(s) {shown}; expected {', '.join(sorted(allowed))}"
         )
     return body
@@ -84,11 +85,32 @@ def _is_json(content_type: str) -> bool:
 
 
 def _if_match(request: Request) -> str | None:
-    """The ``If-Match`` header; present but empty is a mistake, not "unconditional"."""
+    """The etag (or ``*``) of the ``If-Match`` header, quotes removed; present but empty is a
+    mistake, not "unconditional"."""
     value = request.headers.get("if-match")
-    if value is not None and not value.strip().strip('"').strip():
-        raise errors.invalid_argument("If-Match must be an etag or *")
-    return value
+    if value is None:
+        return None
+    etag = value.strip().strip('"').strip()
+    if not etag:
+        raise errors.InvalidArgument("If-Match must be an etag or *")
+    return etag
+
+
+def _bearer(authorization: str | None) -> str:
+    """The credential of ``Authorization: Bearer <token>`` (the scheme in any case)."""
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        raise errors.Unauthenticated()
+    return credentials.strip()
+
+
+def _lock_override(value: str | None) -> bool:
+    """``Seg-Lock-Override``: absent or ``true`` (any case); anything else is an error."""
+    if value is None:
+        return False
+    if value.strip().lower() != "true":
+        raise errors.InvalidArgument("the Seg-Lock-Override header must be 'true' when sent")
+    return True
 
 
 def _allowed_methods(request: Request) -> str:
@@ -101,28 +123,29 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def _store_error(exc: StoreError, database_url: str) -> ApiException:
+def _store_error(exc: StoreError, database_url: str) -> DomainError:
     """The API error for a store error the service did not map with more context."""
     if isinstance(exc, UnavailableError):
         # One line, no traceback: the operator needs the cause, the caller only the status.
         log.error("database unavailable: %s", redact_text(str(exc), database_url))
-        return errors.unavailable()
+        return errors.Unavailable()
     if isinstance(exc, AlreadyExistsError):
-        return errors.already_exists("the resource already exists")
+        return errors.AlreadyExists("the resource already exists")
     if isinstance(exc, MissingReferenceError):
-        return errors.not_found("a resource it refers to does not exist (any more)")
+        return errors.NotFound("a resource it refers to does not exist (any more)")
     if isinstance(exc, StillReferencedError):
-        return errors.failed_precondition("the resource is still in use; delete its users first")
+        return errors.FailedPrecondition("the resource is still in use; delete its users first")
     assert isinstance(exc, InvalidValueError)
-    return errors.invalid_argument(f"invalid value: {exc}")
+    return errors.InvalidArgument(f"invalid value: {exc}")
 
 
 def _install_error_handlers(app: FastAPI, database_url: str) -> None:
     async def api_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ApiException)
-        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+        assert isinstance(exc, DomainError)
+        error = http_error(exc)
+        return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
-    async def http_error(request: Request, exc: Exception) -> Response:
+    async def routing_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 405:
             return JSONResponse({"error": "method not allowed", "code": 12}, status_code=405,
@@ -143,10 +166,10 @@ def _install_error_handlers(app: FastAPI, database_url: str) -> None:
 
     async def unexpected(_: Request, exc: Exception) -> Response:
         log.exception("internal error", exc_info=exc)
-        return JSONResponse(errors.internal().body(), status_code=500)
+        return JSONResponse(http_error(errors.Internal()).body(), status_code=500)
 
-    app.add_exception_handler(ApiException, api_error)
-    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(DomainError, api_error)
+    app.add_exception_handler(StarletteHTTPException, routing_error)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StoreError, store_error)
     app.add_exception_handler(ClientDisconnect, disconnected)
@@ -167,10 +190,10 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
 
     async def principal(request: Request) -> Principal:
         headers = request.headers
-        return await run_in_threadpool(
-            cp.authenticate, headers.get("authorization"), headers.get(LOCK_HEADER),
-            headers.get(OVERRIDE_HEADER),
-        )  # fmt: skip
+        token = _bearer(headers.get("authorization"))
+        override = _lock_override(headers.get(OVERRIDE_HEADER))
+        lock_id = (headers.get(LOCK_HEADER) or "").strip()
+        return await run_in_threadpool(cp.authenticate, token, lock_id, override)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -182,7 +205,7 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
         try:
             await run_in_threadpool(cp.store.ping)
         except StoreError as exc:
-            error = _store_error(exc, cp.store.url)
+            error = http_error(_store_error(exc, cp.store.url))
             return JSONResponse(error.body(), status_code=error.status)
         return _json({"status": "ok"})
 
@@ -215,18 +238,22 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
         who = await principal(request)
         return _json(await run_in_threadpool(cp.list_rules, who, workspace, tracking_plan))
 
-    async def change_rules(request: Request) -> Response:
-        who = await principal(request)
-        body = await _body(request, RULES_KEYS)
-        params = request.path_params
-        result = await run_in_threadpool(
-            cp.change_rules, who, params["workspace"], params["tracking_plan"],
-            request.method, body, _if_match(request),
-        )  # fmt: skip
-        return _json(result)
+    def rules_route(write: Callable[..., dict[str, Any]]) -> Handler:
+        async def change_rules(request: Request) -> Response:
+            who = await principal(request)
+            body = await _body(request, RULES_KEYS)
+            params = request.path_params
+            result = await run_in_threadpool(
+                write, who, params["workspace"], params["tracking_plan"], body, _if_match(request)
+            )
+            return _json(result)
 
-    for method, verb in (("PUT", "replace"), ("PATCH", "upsert"), ("DELETE", "delete")):
-        app.add_api_route(rules_path, change_rules, methods=[method], tags=["TrackingPlan"],
+        return change_rules
+
+    for method, verb, write in (("PUT", "replace", cp.replace_rules),
+                                ("PATCH", "upsert", cp.upsert_rules),
+                                ("DELETE", "delete", cp.delete_rules)):  # fmt: skip
+        app.add_api_route(rules_path, rules_route(write), methods=[method], tags=["TrackingPlan"],
                           name=f"{verb}_rules", operation_id=f"{verb}_rules")  # fmt: skip
 
     lock_path = API_PREFIX + "/workspaces/{workspace}/lock"
@@ -314,7 +341,7 @@ def _add_kind_routes(
         params = request.path_params
         parent = _parent_address(kind, params)
         if kind.parent and parent is None:
-            raise errors.invalid_argument("cannot create under the '-' wildcard")
+            raise errors.InvalidArgument("cannot create under the '-' wildcard")
         body = await _body(request, OWNERSHIP_KEYS | {kind.key})
         created = await run_in_threadpool(cp.create, who, params["workspace"], kind, parent, body)
         return _json(created)

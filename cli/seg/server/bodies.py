@@ -34,7 +34,7 @@ def resource_object(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
     if obj is None:
         return {}
     if not isinstance(obj, dict):
-        raise errors.invalid_argument(f"{kind.key} must be an object")
+        raise errors.InvalidArgument(f"{kind.key} must be an object")
     _check_keys(kind.key, obj)
     return obj
 
@@ -48,7 +48,7 @@ def _check_keys(where: str, obj: dict[str, Any]) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
                 if isinstance(key, str) and UNSAFE.search(key):
-                    raise errors.invalid_argument(
+                    raise errors.InvalidArgument(
                         f"{where}: key {clip_repr(key)} holds a control, line-break or bidi "
                         "character"
                     )
@@ -63,7 +63,7 @@ def mask_paths(obj: dict[str, Any]) -> list[str]:
         return []
     paths = mask.get("paths") if isinstance(mask, dict) else None
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise errors.invalid_argument("update_mask.paths must be a list of strings")
+        raise errors.InvalidArgument("update_mask.paths must be a list of strings")
     return list(paths)
 
 
@@ -76,11 +76,11 @@ def ownership(kind: Kind, body: dict[str, Any]) -> Ownership:
     managed = body.get("managed_paths")
     if managed is not None:
         if not isinstance(managed, list) or not all(isinstance(p, str) for p in managed):
-            raise errors.invalid_argument("managed_paths must be a list of strings")
+            raise errors.InvalidArgument("managed_paths must be a list of strings")
         managed = sorted({_managed_path(kind, p) for p in managed})
     protect = body.get("protect")
     if protect is not None and not isinstance(protect, bool):
-        raise errors.invalid_argument("protect must be a boolean")
+        raise errors.InvalidArgument("protect must be a boolean")
     return managed, protect, _manager(body.get("manager"))
 
 
@@ -89,7 +89,7 @@ def _manager(raw: Any) -> str | None:
     if raw is None or raw == "":
         return None if raw is None else ""
     if not isinstance(raw, str) or not MANAGER_RE.fullmatch(raw):
-        raise errors.invalid_argument(
+        raise errors.InvalidArgument(
             "manager must be a name of at most 64 letters, digits, '-', '_' or '.' (starting "
             "with a letter or digit), or \"\" for none"
         )
@@ -100,10 +100,10 @@ def _managed_path(kind: Kind, raw: str) -> str:
     try:
         path = parse_key_path(raw)
     except ValueError as exc:
-        raise errors.invalid_argument(f"managed_paths: {exc}") from None
+        raise errors.InvalidArgument(f"managed_paths: {exc}") from None
     spec = kind.field(path[0])
     if spec is None or (len(path) > 1 and not spec.map_like):
-        raise errors.invalid_argument(f"managed_paths: unknown field path {raw!r}")
+        raise errors.InvalidArgument(f"managed_paths: unknown field path {raw!r}")
     return format_path(path)
 
 
@@ -111,26 +111,26 @@ def declared_secrets(kind: Kind, body: dict[str, Any]) -> set[str]:
     """Paths the client marks secret (values that came from ``${env:…}``), unprefixed."""
     raw = body.get("secret_paths", [])
     if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
-        raise errors.invalid_argument("secret_paths must be a list of strings")
+        raise errors.InvalidArgument("secret_paths must be a list of strings")
     try:
         return {format_path(secret_field_path(kind, path)) for path in raw}
     except MaskError as exc:
-        raise errors.invalid_argument(f"secret_paths: {exc}") from None
+        raise errors.InvalidArgument(f"secret_paths: {exc}") from None
 
 
 def new_name(kind: Kind, collection: str, name: Any, external_id: Any) -> str:
     """The new resource's name: client-chosen slug, or a generated id (``tp_…``)."""
     if kind.id_prefix:
         if not isinstance(external_id, str) or not SLUG_RE.fullmatch(external_id):
-            raise errors.invalid_argument(f"{kind.key}.external_id must match {SLUG_RE.pattern}")
+            raise errors.InvalidArgument(f"{kind.key}.external_id must match {SLUG_RE.pattern}")
         alphabet = string.ascii_letters + string.digits
         generated = "".join(secrets.choice(alphabet) for _ in range(27))
         return f"{collection}/{kind.id_prefix}{generated}"
     if not isinstance(name, str) or not name.startswith(collection + "/"):
-        raise errors.invalid_argument(f"{kind.key}.name must be a resource name in {collection}")
+        raise errors.InvalidArgument(f"{kind.key}.name must be a resource name in {collection}")
     slug = name[len(collection) + 1 :]
     if not re.fullmatch(kind.name_pattern, slug):
-        raise errors.invalid_argument(f"{kind.key}.name: {slug!r} must match {kind.name_pattern}")
+        raise errors.InvalidArgument(f"{kind.key}.name: {slug!r} must match {kind.name_pattern}")
     return name
 
 
@@ -148,10 +148,10 @@ def check_lock_body(body: dict[str, Any]) -> dict[str, Any]:
     """A lock request names its holder; the other descriptions are strings when given."""
     holder = body.get("holder")
     if not isinstance(holder, str) or not holder.strip():
-        raise errors.invalid_argument("lock.holder is required: who is taking the lock")
+        raise errors.InvalidArgument("lock.holder is required: who is taking the lock")
     for key in ("host", "plan", "ci_run"):
         if not isinstance(body.get(key, ""), str):
-            raise errors.invalid_argument(f"lock.{key} must be a string")
+            raise errors.InvalidArgument(f"lock.{key} must be a string")
     return body
 
 
@@ -160,11 +160,11 @@ def check_rule_ids(rules: list[Any]) -> None:
     for index, rule in enumerate(rules):
         where = f"rules[{index}]"
         if not isinstance(rule, dict):
-            raise errors.invalid_argument(f"{where} must be an object")
+            raise errors.InvalidArgument(f"{where} must be an object")
         if not isinstance(rule.get("type"), str):
-            raise errors.invalid_argument(f"{where}.type must be a string")
+            raise errors.InvalidArgument(f"{where}.type must be a string")
         if not isinstance(rule.get("key") or "", str):
-            raise errors.invalid_argument(f"{where}.key must be a string")
+            raise errors.InvalidArgument(f"{where}.key must be a string")
         version = rule.get("version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise errors.invalid_argument(f"{where}.version must be an integer of at least 1")
+            raise errors.InvalidArgument(f"{where}.version must be an integer of at least 1")

@@ -35,20 +35,20 @@ class Question:
 def _question(workspace: str, index: int, item: Any) -> Question:
     where = f"secrets[{index}]"
     if not isinstance(item, dict) or set(item) != {"resource", "path", "value"}:
-        raise errors.invalid_argument(f"{where} must be an object with resource, path and value")
+        raise errors.InvalidArgument(f"{where} must be an object with resource, path and value")
     resource, path = item["resource"], item["path"]
     if not isinstance(resource, str) or not isinstance(path, str):
-        raise errors.invalid_argument(f"{where}: resource and path must be strings")
+        raise errors.InvalidArgument(f"{where}: resource and path must be strings")
     try:
         ws, _, _ = parse_resource_name(resource)
         canonical = format_path(parse_path(path))
     except ValueError as exc:
-        raise errors.invalid_argument(f"{where}: {exc}") from None
+        raise errors.InvalidArgument(f"{where}: {exc}") from None
     if ws != workspace:
-        raise errors.invalid_argument(f"{where}: {resource!r} is not in workspace {workspace!r}")
+        raise errors.InvalidArgument(f"{where}: {resource!r} is not in workspace {workspace!r}")
     value = item["value"]
     if isinstance(value, float) and not math.isfinite(value):
-        raise errors.invalid_argument(f"{where}: value must be JSON")
+        raise errors.InvalidArgument(f"{where}: value must be JSON")
     return Question(resource, canonical, value)
 
 
@@ -56,14 +56,14 @@ def read_questions(workspace: str, body: dict[str, Any]) -> list[Question]:
     """The body ``{"secrets": [{resource, path, value}, …]}`` (at most 1000)."""
     items = body.get("secrets")
     if not isinstance(items, list):
-        raise errors.invalid_argument("secrets must be a list of {resource, path, value}")
+        raise errors.InvalidArgument("secrets must be a list of {resource, path, value}")
     if len(items) > MAX_COMPARE:
-        raise errors.invalid_argument(f"at most {MAX_COMPARE} secrets per request")
+        raise errors.InvalidArgument(f"at most {MAX_COMPARE} secrets per request")
     questions = [_question(workspace, i, item) for i, item in enumerate(items)]
     seen: set[tuple[str, str]] = set()
     for index, q in enumerate(questions):
         if (q.resource, q.path) in seen:  # one guess per secret per request (see rate limits)
-            raise errors.invalid_argument(
+            raise errors.InvalidArgument(
                 f"secrets[{index}]: {q.resource} {q.path} is asked about twice in one request"
             )
         seen.add((q.resource, q.path))

@@ -17,10 +17,14 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from seg.errors import ConfigError
 from seg.model.secrets import canonical, keyed_digest
 
-__all__ = ["SecretBox", "default_key_file", "load_key", "write_key_file"]
+__all__ = ["SecretBox", "SecretKeyError", "default_key_file", "load_key", "write_key_file"]
+
+
+class SecretKeyError(Exception):
+    """The key is not a Fernet key, or does not open what the database holds (an operator's
+    mistake: the commands report it as one line; inside a request it is an internal error)."""
 
 
 class SecretBox:
@@ -30,7 +34,7 @@ class SecretBox:
         try:
             self._fernet = Fernet(key)
         except ValueError:
-            raise ConfigError("the secret key is not a valid Fernet key") from None
+            raise SecretKeyError("the secret key is not a valid Fernet key") from None
         # The digest key is derived from (never equal to) the sealing key: one key to keep.
         self._digest_key = hmac.new(key, b"seg secret digest v1", hashlib.sha256).digest()
 
@@ -64,7 +68,9 @@ class SecretBox:
         try:
             values: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
         except InvalidToken:
-            raise ConfigError("stored secrets cannot be decrypted with this secret key") from None
+            raise SecretKeyError(
+                "stored secrets cannot be decrypted with this secret key"
+            ) from None
         return values
 
 

@@ -14,7 +14,8 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seg.server import errors
-from seg.server.errors import ApiException
+from seg.server.errors import DomainError
+from seg.server.http_errors import http_error
 from seg.server.strict_json import JsonInputError, check_text
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "InputGuard"]
@@ -36,7 +37,7 @@ class InputGuard:
         try:
             _check_request_line(scope)
             _check_headers(scope["headers"], self.max_body_bytes)
-        except ApiException as exc:
+        except DomainError as exc:
             await _respond(send, exc)
             return
         await self.app(scope, _limited(receive, self.max_body_bytes), send)
@@ -49,22 +50,22 @@ def _check_request_line(scope: Scope) -> None:
         for key, value in parse_qsl(query, keep_blank_values=True):
             check_text(f"query parameter {key[:40]!r}", key + value)
     except JsonInputError as exc:
-        raise errors.invalid_argument(str(exc)) from None
+        raise errors.InvalidArgument(str(exc)) from None
 
 
 def _check_headers(headers: list[tuple[bytes, bytes]], limit: int) -> None:
     for name, value in headers:
         if b"\x00" in value:
-            raise errors.invalid_argument(f"header {name.decode('latin-1')!r} contains NUL")
+            raise errors.InvalidArgument(f"header {name.decode('latin-1')!r} contains NUL")
         if name.lower() == b"content-length":
             _check_length(value.strip(), limit)
 
 
 def _check_length(digits: bytes, limit: int) -> None:
     if not digits.isdigit():
-        raise errors.invalid_argument("Content-Length must be a number of bytes")
+        raise errors.InvalidArgument("Content-Length must be a number of bytes")
     if len(digits) > 18 or int(digits) > limit:
-        raise errors.payload_too_large(limit)
+        raise errors.PayloadTooLarge(limit)
 
 
 def _limited(receive: Receive, limit: int) -> Receive:
@@ -77,13 +78,14 @@ def _limited(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise errors.payload_too_large(limit)
+                raise errors.PayloadTooLarge(limit)
         return message
 
     return receive_limited
 
 
-async def _respond(send: Send, exc: ApiException) -> None:
+async def _respond(send: Send, domain: DomainError) -> None:
+    exc = http_error(domain)
     body = json.dumps(exc.body()).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]

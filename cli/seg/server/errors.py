@@ -1,99 +1,99 @@
-"""API errors: gRPC-style codes with their HTTP statuses, rendered as ``{"error", "code"}``."""
+"""Domain errors of the control plane: what went wrong, not how HTTP says it.
+
+Services raise these; only the HTTP layer (``server/http_errors.py``) turns them into a
+status, a gRPC-style code and the ``{"error", "code"}`` body.
+"""
 
 from __future__ import annotations
 
 from seg.model.clip import clip_message
 
 __all__ = [
-    "ApiException",
-    "aborted",
-    "already_exists",
-    "failed_precondition",
-    "insufficient_scope",
-    "internal",
-    "invalid_argument",
-    "not_found",
-    "permission_denied",
-    "precondition_etag",
-    "payload_too_large",
-    "rate_limited",
-    "unauthenticated",
-    "unavailable",
-    "unsupported_media_type",
+    "Aborted",
+    "AlreadyExists",
+    "DomainError",
+    "EtagMismatch",
+    "FailedPrecondition",
+    "InsufficientScope",
+    "Internal",
+    "InvalidArgument",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "RateLimited",
+    "Unauthenticated",
+    "Unavailable",
+    "UnsupportedMediaType",
 ]
 
 
-class ApiException(Exception):
-    """An error the API returns to the caller as ``{"error": message, "code": code}``."""
+class DomainError(Exception):
+    """A refusal the caller is told about, with a message safe to show."""
 
-    def __init__(
-        self, status: int, code: int, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        message = clip_message(message)  # the backstop: no message echoes a huge value whole
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
+    default = "error"
 
-    def body(self) -> dict[str, object]:
-        return {"error": self.message, "code": self.code}
+    def __init__(self, message: str | None = None) -> None:
+        # The backstop: no message echoes a huge value whole.
+        self.message = clip_message(message if message is not None else self.default)
+        super().__init__(self.message)
 
 
-def invalid_argument(message: str) -> ApiException:
-    return ApiException(400, 3, message)
+class InvalidArgument(DomainError):
+    """The request itself is wrong (a field, a value, a header)."""
 
 
-def unauthenticated(message: str = "the access token is missing or invalid") -> ApiException:
-    return ApiException(401, 16, message)
+class Unauthenticated(DomainError):
+    default = "the access token is missing or invalid"
 
 
-def insufficient_scope() -> ApiException:
-    return ApiException(403, 7, "insufficient scope")
+class PermissionDenied(DomainError):
+    """The caller may not do this."""
 
 
-def permission_denied(message: str) -> ApiException:
-    return ApiException(403, 7, message)
+class InsufficientScope(PermissionDenied):
+    default = "insufficient scope"
 
 
-def not_found(message: str) -> ApiException:
-    return ApiException(404, 5, message)
+class NotFound(DomainError):
+    pass
 
 
-def already_exists(message: str) -> ApiException:
-    return ApiException(409, 6, message)
+class AlreadyExists(DomainError):
+    pass
 
 
-def failed_precondition(message: str) -> ApiException:
-    return ApiException(409, 9, message)
+class FailedPrecondition(DomainError):
+    """The state of the workspace refuses it (in use, protected, a limit reached)."""
 
 
-def aborted(message: str) -> ApiException:
-    """409/10: the write conflicts with a concurrent writer or holder of the workspace lock."""
-    return ApiException(409, 10, message)
+class Aborted(DomainError):
+    """A concurrent writer or the holder of the workspace lock got in the way."""
 
 
-def precondition_etag(message: str) -> ApiException:
-    return ApiException(412, 10, message)
+class EtagMismatch(DomainError):
+    """``If-Match`` named another version of the resource."""
 
 
-def unavailable() -> ApiException:
-    return ApiException(503, 14, "database unavailable")
+class RateLimited(DomainError):
+    default = "rate limit exhausted; retry later"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
 
 
-def payload_too_large(limit: int) -> ApiException:
-    return ApiException(413, 8, f"request body is larger than the limit of {limit} bytes")
+class Unavailable(DomainError):
+    default = "database unavailable"
 
 
-def unsupported_media_type() -> ApiException:
-    return ApiException(415, 3, "request body must be JSON (Content-Type: application/json)")
+class PayloadTooLarge(DomainError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body is larger than the limit of {limit} bytes")
 
 
-def rate_limited(retry_after: int) -> ApiException:
-    return ApiException(
-        429, 8, "rate limit exhausted; retry later", {"Retry-After": str(retry_after)}
-    )
+class UnsupportedMediaType(DomainError):
+    default = "request body must be JSON (Content-Type: application/json)"
 
 
-def internal() -> ApiException:
-    return ApiException(500, 13, "internal error")
+class Internal(DomainError):
+    default = "internal error"

@@ -38,7 +38,7 @@ def lock_view(lock: LockRecord, now: float) -> dict[str, Any]:
 def _ttl(body: dict[str, Any]) -> float:
     ttl = body.get("ttl_seconds", 60)
     if not isinstance(ttl, int | float) or isinstance(ttl, bool) or not 0 < ttl <= MAX_TTL:
-        raise errors.invalid_argument(f"lock.ttl_seconds must be in (0, {MAX_TTL}]")
+        raise errors.InvalidArgument(f"lock.ttl_seconds must be in (0, {MAX_TTL}]")
     return float(ttl)
 
 
@@ -81,14 +81,14 @@ class Locks:
         with self.store.tx() as tx:
             held = tx.get_lock(workspace)
             if held is not None and held.expires_at > now:
-                raise errors.failed_precondition(describe(held, now))
+                raise errors.FailedPrecondition(describe(held, now))
             taken = tx.replace_lock(lock, held.id) if held else _insert(tx, lock)
         if not taken:  # lost a race with another acquirer: report who won
             with self.store.tx() as tx:
                 winner = tx.get_lock(workspace)
             if winner is not None:
-                raise errors.failed_precondition(describe(winner, time.time()))
-            raise errors.failed_precondition(f"workspace {workspace} was locked by someone else")
+                raise errors.FailedPrecondition(describe(winner, time.time()))
+            raise errors.FailedPrecondition(f"workspace {workspace} was locked by someone else")
         return lock_view(lock, now)
 
     def renew(
@@ -101,7 +101,7 @@ class Locks:
             if not holds(tx.get_lock(workspace), lock_id, token_id, now) or not tx.extend_lock(
                 workspace, lock_id, now + ttl
             ):
-                raise errors.failed_precondition(f"lock {lock_id} is no longer held")
+                raise errors.FailedPrecondition(f"lock {lock_id} is no longer held")
             lock = tx.get_lock(workspace)
         assert lock is not None
         return lock_view(lock, now)
@@ -109,7 +109,7 @@ class Locks:
     def release(self, workspace: str, lock_id: str | None) -> None:
         with self.store.tx() as tx:
             if not tx.delete_lock(workspace, lock_id):
-                raise errors.not_found(f"workspace {workspace} holds no such lock")
+                raise errors.NotFound(f"workspace {workspace} holds no such lock")
 
     def get(self, workspace: str) -> LockRecord | None:
         """The lease row (live or expired), if any."""
@@ -121,7 +121,7 @@ class Locks:
         with self.store.tx() as tx:
             lock = tx.get_lock(workspace)
         if lock is None or lock.expires_at <= now:
-            raise errors.not_found(f"workspace {workspace} is not locked")
+            raise errors.NotFound(f"workspace {workspace} is not locked")
         return lock_view(lock, now)
 
 

@@ -29,9 +29,9 @@ def page_size(raw: str | None) -> int:
     try:
         size = int(raw)
     except ValueError:
-        raise errors.invalid_argument("page_size must be an integer") from None
+        raise errors.InvalidArgument("page_size must be an integer") from None
     if size <= 0:
-        raise errors.invalid_argument("page_size must be positive")
+        raise errors.InvalidArgument("page_size must be positive")
     return min(size, MAX_PAGE_SIZE)
 
 
@@ -50,7 +50,7 @@ def decode_page_token(token: str | None, scope: str) -> str | None:
             raise ValueError
         return str(data["a"])
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise errors.invalid_argument("page_token is invalid") from None
+        raise errors.InvalidArgument("page_token is invalid") from None
 
 
 def audit_cursor(after: str | None) -> int | None:
@@ -58,8 +58,8 @@ def audit_cursor(after: str | None) -> int | None:
     if after is None:
         return None
     if not (after.isascii() and after.isdigit() and len(after) <= 10):
-        raise errors.invalid_argument("page_token is invalid")
+        raise errors.InvalidArgument("page_token is invalid")
     value = int(after)
     if not 0 < value <= MAX_AUDIT_ID:
-        raise errors.invalid_argument("page_token is invalid")
+        raise errors.InvalidArgument("page_token is invalid")
     return value

@@ -43,7 +43,7 @@ def _check_model(tx: StoreTx, workspace: str, name: str, data: dict[str, Any]) -
     source = _source_of(tx, workspace, _address(name))
     catalog = source.data.get("catalog") if source else None
     if catalog not in WAREHOUSE_CATALOGS:
-        raise errors.invalid_argument(
+        raise errors.InvalidArgument(
             f"model.source: models need a warehouse source "
             f"({', '.join(sorted(WAREHOUSE_CATALOGS))}), not {catalog!r}"
         )
@@ -53,7 +53,7 @@ def _check_model(tx: StoreTx, workspace: str, name: str, data: dict[str, Any]) -
         return
     identifier = str(data.get("identifier_column", ""))
     if columns is not None and identifier.lower() not in columns:
-        raise errors.invalid_argument(
+        raise errors.InvalidArgument(
             f"model.identifier_column: {identifier!r} is not among the query's output columns "
             f"({', '.join(columns)})"
         )
@@ -64,9 +64,9 @@ def _check_mapping(tx: StoreTx, workspace: str, name: str, data: dict[str, Any])
     if model is not None:
         source = "/".join(name.split("/")[:4])
         if not str(model).startswith(source + "/models/"):
-            raise errors.invalid_argument(f"mapping.model must be a model of {source}")
+            raise errors.InvalidArgument(f"mapping.model must be a model of {source}")
         if tx.get_resource(str(model)) is None:
-            raise errors.not_found(f"{model} not found")
+            raise errors.NotFound(f"{model} not found")
     _check_fql(data, "trigger", "mapping")
     _check_siblings(tx, workspace, "Mapping", name, MAX_MAPPINGS_PER_DESTINATION, "mappings")
     if (data.get("schedule") or {}).get("strategy") == "DBT_CLOUD":
@@ -75,7 +75,7 @@ def _check_mapping(tx: StoreTx, workspace: str, name: str, data: dict[str, Any])
             if m.name != name and (m.data.get("schedule") or {}).get("strategy") == "DBT_CLOUD"
         ]  # fmt: skip
         if len(others) >= MAX_DBT_CLOUD_MAPPINGS:
-            raise errors.failed_precondition(
+            raise errors.FailedPrecondition(
                 f"at most {MAX_DBT_CLOUD_MAPPINGS} mappings may use the DBT_CLOUD strategy"
             )
 
@@ -87,7 +87,7 @@ def _check_fql(data: dict[str, Any], field: str, key: str, secret: bool = False)
             parse_fql(text)
         except FqlError as exc:
             problem = "the secret value is not valid FQL" if secret else f"invalid FQL: {exc}"
-            raise errors.invalid_argument(f"{key}.{field}: {problem}") from None
+            raise errors.InvalidArgument(f"{key}.{field}: {problem}") from None
 
 
 _FQL_FIELDS = {"Mapping": ("trigger", "mapping"), "DestinationFilter": ("if", "filter")}
@@ -107,7 +107,7 @@ def _check_siblings(tx: StoreTx, workspace: str, kind: str, name: str, limit: in
     destination = name.rsplit("/", 2)[0]
     siblings = tx.list_resources(workspace, kind, destination, None, limit + 1)
     if len([s for s in siblings if s.name != name]) >= limit:
-        raise errors.failed_precondition(f"{destination} already has {limit} {noun} (the limit)")
+        raise errors.FailedPrecondition(f"{destination} already has {limit} {noun} (the limit)")
 
 
 def _check_filter(tx: StoreTx, workspace: str, name: str, data: dict[str, Any]) -> None:
@@ -121,21 +121,21 @@ def check_call_limits(kind: Kind, obj: dict[str, Any]) -> None:
     """Limits on one call's payload (a tracking plan may hold more rules than one call)."""
     rules = obj.get("rules")
     if kind.name == "TrackingPlan" and isinstance(rules, list) and len(rules) > MAX_RULES_PER_CALL:
-        raise errors.invalid_argument(
+        raise errors.InvalidArgument(
             f"rules must contain less than or equal to {MAX_RULES_PER_CALL} items"
         )
 
 
 def check_rules(rules: Any) -> None:
     if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
-        raise errors.invalid_argument("tracking_plan.rules must be a list of rules")
+        raise errors.InvalidArgument("tracking_plan.rules must be a list of rules")
     for index, rule in enumerate(rules):
         if not isinstance(rule.get("json_schema"), dict):
-            raise errors.invalid_argument(f"tracking_plan.rules[{index}].json_schema is required")
+            raise errors.InvalidArgument(f"tracking_plan.rules[{index}].json_schema is required")
     problems = schema_problems(rules)
     if problems:
         index, message = problems[0]
-        raise errors.invalid_argument(f"tracking_plan.rules[{index}]: {message}")
+        raise errors.InvalidArgument(f"tracking_plan.rules[{index}]: {message}")
 
 
 def _check_tracking_plan(tx: StoreTx, workspace: str, data: dict[str, Any],
@@ -144,7 +144,7 @@ def _check_tracking_plan(tx: StoreTx, workspace: str, data: dict[str, Any],
     if old is None:
         for plan in iter_all(tx, workspace, "TrackingPlan"):
             if plan.data.get("external_id") == data.get("external_id"):
-                raise errors.already_exists(
+                raise errors.AlreadyExists(
                     f"a tracking plan with external_id {data.get('external_id')!r} exists "
                     f"({plan.name})"
                 )
@@ -157,10 +157,10 @@ def _check_source(tx: StoreTx, workspace: str, data: dict[str, Any],
         return
     prefix = f"workspaces/{workspace}/tracking-plans/"
     if not str(plan).startswith(prefix) or tx.get_resource(str(plan)) is None:
-        raise errors.not_found(f"tracking plan {plan} not found")
+        raise errors.NotFound(f"tracking plan {plan} not found")
     before = old.data.get("tracking_plan") if old else None
     if before and before != plan:
-        raise errors.failed_precondition(
+        raise errors.FailedPrecondition(
             f"the source is already connected to tracking plan {before}; a source has at most "
             "one tracking plan, so disconnect it first"
         )
@@ -203,10 +203,10 @@ def _guard_model(tx: StoreTx, policy: str, rec: ResourceRecord, new: dict[str, A
     after = _model_state(rec.name, new, catalog) if new is not None else None
     verdict = judge_model_change(policy, old, after, uses)
     if verdict.blocked:
-        raise errors.failed_precondition(verdict.message)
+        raise errors.FailedPrecondition(verdict.message)
     if new is None and mappings:
         names = ", ".join(_address(m.name) for m in mappings)
-        raise errors.failed_precondition(
+        raise errors.FailedPrecondition(
             f"{rec.name} is referenced by mappings {names}; delete them first"
         )
 
@@ -215,7 +215,7 @@ def check_write(
     tx: StoreTx, kind: Kind, policy: str, name: str, data: dict[str, Any],
     old: ResourceRecord | None,
 ) -> None:  # fmt: skip
-    """Raise an ApiException if creating (``old`` None) or updating ``name`` to ``data``
+    """Raise a domain error if creating (``old`` None) or updating ``name`` to ``data``
     breaks a rule."""
     workspace = name.split("/")[1]
     _check_refs(tx, workspace, kind, data)
@@ -251,7 +251,7 @@ def _check_refs(tx: StoreTx, workspace: str, kind: Kind, data: dict[str, Any]) -
             continue
         if tx.get_resource(resource_name(workspace, KINDS[ref_kind], address)) is None:
             where = ".".join([kind.key, *path])
-            raise errors.invalid_argument(f"{where}: {ref_kind.lower()} {address!r} does not exist")
+            raise errors.InvalidArgument(f"{where}: {ref_kind.lower()} {address!r} does not exist")
     if kind.name == "RoleBinding":
         scope = data.get("scope")
         if (
@@ -259,7 +259,7 @@ def _check_refs(tx: StoreTx, workspace: str, kind: Kind, data: dict[str, Any]) -
             and "labels" in scope
             and data.get("role") not in LABEL_SCOPED_ROLES
         ):
-            raise errors.invalid_argument(
+            raise errors.InvalidArgument(
                 f"role_binding.role: {data.get('role')!r} cannot take a label scope"
             )
 
@@ -270,7 +270,7 @@ def check_delete(tx: StoreTx, kind: Kind, policy: str, rec: ResourceRecord) -> N
     elif kind.name == "Label":
         users = _label_users(tx, rec.workspace, _address(rec.name))
         if users:
-            raise errors.failed_precondition(
+            raise errors.FailedPrecondition(
                 f"label {_address(rec.name)} is in use by {', '.join(users)}; "
                 "remove it from them first"
             )
@@ -278,7 +278,7 @@ def check_delete(tx: StoreTx, kind: Kind, policy: str, rec: ResourceRecord) -> N
         users = [_address(b.name) for b in iter_all(tx, rec.workspace, "RoleBinding")
                  if (b.data.get("subject") or {}).get("group") == _address(rec.name)]  # fmt: skip
         if users:
-            raise errors.failed_precondition(
+            raise errors.FailedPrecondition(
                 f"group {_address(rec.name)} is used by role bindings {', '.join(users)}"
             )
     elif kind.name == "TrackingPlan":
@@ -286,7 +286,7 @@ def check_delete(tx: StoreTx, kind: Kind, policy: str, rec: ResourceRecord) -> N
                      if s.data.get("tracking_plan") == rec.name]  # fmt: skip
         if connected:
             names = ", ".join(_address(s.name) for s in connected)
-            raise errors.failed_precondition(
+            raise errors.FailedPrecondition(
                 f"tracking plan {rec.data.get('external_id')} is connected to sources {names}; "
                 "disconnect them first"
             )

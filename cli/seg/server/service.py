@@ -131,15 +131,15 @@ class ControlPlane:
     ) -> tuple[WorkspaceRecord, str]:
         """Create a workspace and its first owner token; returns the token secret (once)."""
         if not SLUG_RE.fullmatch(slug):
-            raise errors.invalid_argument(f"workspace slug {slug!r} must match {SLUG_RE.pattern}")
+            raise errors.InvalidArgument(f"workspace slug {slug!r} must match {SLUG_RE.pattern}")
         if model_change_policy not in POLICIES:
-            raise errors.invalid_argument(f"model_change_policy must be one of {POLICIES}")
+            raise errors.InvalidArgument(f"model_change_policy must be one of {POLICIES}")
         record = WorkspaceRecord(
             slug, secrets.token_hex(5), display_name or slug, self.clock(), model_change_policy
         )
         with self.store.tx() as tx:
             if tx.get_workspace(slug):
-                raise errors.already_exists(f"workspace {slug!r} already exists")
+                raise errors.AlreadyExists(f"workspace {slug!r} already exists")
             tx.insert_workspace(record)
             secret = self._insert_token(tx, slug, "workspace:owner", "initial owner token")
             for label in sorted(KINDS["Label"].system_names):
@@ -156,12 +156,12 @@ class ControlPlane:
     ) -> tuple[str, str]:
         """Mint a token for ``workspace`` (acting for ``user`` if given); returns (id, secret)."""
         if scope not in SCOPES:
-            raise errors.invalid_argument(f"token.scope must be one of {', '.join(SCOPES)}")
+            raise errors.InvalidArgument(f"token.scope must be one of {', '.join(SCOPES)}")
         if not description.strip():
-            raise errors.invalid_argument("token.description is required")
+            raise errors.InvalidArgument("token.description is required")
         with self.store.tx() as tx:
             if not tx.get_workspace(workspace):
-                raise errors.not_found(f"workspace {workspace!r} not found")
+                raise errors.NotFound(f"workspace {workspace!r} not found")
             secret = self._insert_token(tx, workspace, scope, description, user.strip().lower())
             found = tx.find_token(hash_token(secret))
         assert found is not None
@@ -180,7 +180,7 @@ class ControlPlane:
         with self.store.tx() as tx:
             ws = tx.get_workspace(workspace)
         if ws is None:
-            raise errors.not_found(f"workspace {workspace!r} not found")
+            raise errors.NotFound(f"workspace {workspace!r} not found")
         return workspace_view(ws)
 
     def update_workspace(
@@ -190,26 +190,26 @@ class ControlPlane:
         self._authorize(principal, workspace, "PATCH", owner_only=True)
         obj = body.get("workspace") or {}
         if not isinstance(obj, dict):
-            raise errors.invalid_argument("workspace must be an object")
+            raise errors.InvalidArgument("workspace must be an object")
         paths = mask_paths(body) + mask_paths(obj)
 
         def step(tx: StoreTx) -> WorkspaceRecord:
             ws = tx.get_workspace(workspace)
             if ws is None:
-                raise errors.not_found(f"workspace {workspace!r} not found")
+                raise errors.NotFound(f"workspace {workspace!r} not found")
             self._check_lock(tx, principal, "PATCH", f"workspaces/{workspace}")
             values = dict(ws.__dict__)
             for path in paths:
                 key = path.removeprefix("workspace.")
                 if key not in ("display_name", "model_change_policy"):
-                    raise errors.invalid_argument(f"unknown or immutable field {path!r}")
+                    raise errors.InvalidArgument(f"unknown or immutable field {path!r}")
                 values[key] = obj.get(key, "" if key == "display_name" else "strict")
             if values["model_change_policy"] not in POLICIES:
-                raise errors.invalid_argument(
+                raise errors.InvalidArgument(
                     f"workspace.model_change_policy must be one of {', '.join(POLICIES)}"
                 )
             if not isinstance(values["display_name"], str) or len(values["display_name"]) > 200:
-                raise errors.invalid_argument(
+                raise errors.InvalidArgument(
                     "workspace.display_name must be a string of at most 200 characters"
                 )
             new = WorkspaceRecord(**values)
@@ -223,23 +223,21 @@ class ControlPlane:
 
     # -- authentication --------------------------------------------------------------------
 
-    def authenticate(
-        self, authorization: str | None, lock_id: str | None = None, override: str | None = None
-    ) -> Principal:
-        """The caller of ``Authorization: Bearer <token>`` (the scheme in any case), with the
-        lease it claims (``Seg-Lock``) and whether it overrides the lock (``Seg-Lock-Override``)."""
-        scheme, _, credentials = (authorization or "").strip().partition(" ")
-        if scheme.lower() != "bearer" or not credentials.strip():
-            raise errors.unauthenticated()
+    def authenticate(self, token: str, lock_id: str = "", lock_override: bool = False
+                     ) -> Principal:  # fmt: skip
+        """The caller holding ``token`` (the bearer credential; "" when none was sent), with
+        the lease it claims and whether it overrides the lock."""
+        if not token:
+            raise errors.Unauthenticated()
         with self.store.tx() as tx:
-            token = tx.find_token(hash_token(credentials.strip()))
-        if token is None:
-            raise errors.unauthenticated()
+            found = tx.find_token(hash_token(token))
+        if found is None:
+            raise errors.Unauthenticated()
         principal = Principal(
-            token.id, token.workspace, token.scope, token.description, token.user_email,
-            (lock_id or "").strip(), _override(override),
+            found.id, found.workspace, found.scope, found.description, found.user_email,
+            lock_id, lock_override,
         )  # fmt: skip
-        self._count_request(token.id)
+        self._count_request(found.id)
         return principal
 
     def _count_request(self, key: str) -> None:
@@ -251,17 +249,17 @@ class ControlPlane:
         with self.store.tx() as tx:
             count = tx.count_request(key, int(now // 60))
         if count > self.rate_limit:
-            raise errors.rate_limited(max(1, 60 - int(now % 60)))
+            raise errors.RateLimited(max(1, 60 - int(now % 60)))
 
     def _authorize(
         self, principal: Principal, workspace: str, method: str, owner_only: bool = False
     ) -> None:
         if principal.workspace != workspace:
-            raise errors.permission_denied(
+            raise errors.PermissionDenied(
                 f"permission denied: the token does not belong to workspace {workspace!r}"
             )
         if method != "GET" and not can_write(principal.scope, owner_only):
-            raise errors.insufficient_scope()
+            raise errors.InsufficientScope()
         if owner_only and principal.user:
             self._require_owner_role(principal, workspace)
 
@@ -269,7 +267,7 @@ class ControlPlane:
         """A user-bound token does what the owner scope allows only if its user is an owner
         (the same access evaluation as ``seg access explain``)."""
         if principal.user and not is_owner(self._user_access(workspace, principal.user)):
-            raise errors.permission_denied(
+            raise errors.PermissionDenied(
                 f"permission denied: {principal.user} does not have the workspace_owner role"
             )
 
@@ -287,7 +285,7 @@ class ControlPlane:
             return
         if principal.lock_id:
             now_held = f"; {describe(held, now)}" if held and held.expires_at > now else ""
-            raise errors.aborted(
+            raise errors.Aborted(
                 f"the workspace lock {principal.lock_id} is no longer held by this caller "
                 f"(it expired, was released or was taken over){now_held}"
             )
@@ -296,7 +294,7 @@ class ControlPlane:
         if principal.lock_override and self._owner_in(tx, principal):
             self._audit(tx, principal, method, resource, ["lock override", held.id])
             return
-        raise errors.aborted(
+        raise errors.Aborted(
             f"{describe(held, now)}; writes from anyone but the lock holder are refused "
             "while it is held (an owner may send Seg-Lock-Override: true)"
         )
@@ -315,7 +313,7 @@ class ControlPlane:
             return
         access = self._user_access(workspace, principal.user)
         if not allowed(access, kind.name, address, method != "GET"):
-            raise errors.permission_denied(
+            raise errors.PermissionDenied(
                 f"permission denied: {principal.user} may not {method} {kind.name} {address}"
             )
 
@@ -350,14 +348,14 @@ class ControlPlane:
         if parent is not None:
             assert kind.parent is not None
             if access is not None and not allowed(access, kind.parent, parent, False):
-                raise errors.permission_denied(
+                raise errors.PermissionDenied(
                     f"permission denied: {principal.user} may not GET {kind.parent} {parent}"
                 )
             parent_name = resource_name(workspace, KINDS[kind.parent], parent)
         shown: list[ResourceRecord] = []
         with self.store.tx() as tx:
             if parent_name is not None and tx.get_resource(parent_name) is None:
-                raise errors.not_found(f"{parent_name} not found")
+                raise errors.NotFound(f"{parent_name} not found")
             while True:
                 rows = tx.list_resources(workspace, kind.name, parent_name, after, size + 1)
                 more = len(rows) > size
@@ -378,7 +376,7 @@ class ControlPlane:
         with self.store.tx() as tx:
             rec = tx.get_resource(name)
         if rec is None:
-            raise errors.not_found(f"{name} not found")
+            raise errors.NotFound(f"{name} not found")
         return public_view(kind, rec, self.box)
 
     def create(
@@ -416,16 +414,16 @@ class ControlPlane:
         with self.store.tx() as tx:
             self._check_lock(tx, principal, "POST", name)
             if parent_name is not None and tx.get_resource(parent_name) is None:
-                raise errors.not_found(f"{parent_name} not found")
+                raise errors.NotFound(f"{parent_name} not found")
             if tx.get_resource(name) is not None:
-                raise errors.already_exists(f"{name} already exists")
+                raise errors.AlreadyExists(f"{name} already exists")
             check_write(tx, kind, self._policy(tx, workspace), name, data, None)
             try:
                 tx.insert_resource(rec)
             except AlreadyExistsError:
-                raise errors.already_exists(f"{name} already exists") from None
+                raise errors.AlreadyExists(f"{name} already exists") from None
             except MissingReferenceError:  # the parent was deleted since we looked
-                raise errors.not_found(
+                raise errors.NotFound(
                     f"{parent_name} not found (deleted while {name} was being created)"
                 ) from None
             meta = ["manager"] if rec.manager else []
@@ -442,12 +440,12 @@ class ControlPlane:
                 continue
             if key == kind.parent_field:
                 if value != parent_name:
-                    raise errors.invalid_argument(
+                    raise errors.InvalidArgument(
                         f"{kind.key}.{key} must be {parent_name!r} (from the collection)"
                     )
                 continue
             if kind.field(key) is None:
-                raise errors.invalid_argument(f"unknown field {kind.key}.{key}")
+                raise errors.InvalidArgument(f"unknown field {kind.key}.{key}")
             data[key] = value
         self._validate(kind, data, secret)
         return data
@@ -466,9 +464,9 @@ class ControlPlane:
         holds += [p for p in leaf_paths(data.get("settings"), ("settings",))
                   if is_catalog_secret(p)]  # fmt: skip
         if is_catalog_secret(path) or any(p[: len(path)] == path for p in holds):
-            raise errors.invalid_argument(f"{where}: the secret value fails {error.validator!r}")
+            raise errors.InvalidArgument(f"{where}: the secret value fails {error.validator!r}")
         message = clip_within(error.message, error.instance)  # never the whole value
-        raise errors.invalid_argument(f"{clip(where)}: {message}")
+        raise errors.InvalidArgument(f"{clip(where)}: {message}")
 
     def update(
         self,
@@ -489,7 +487,7 @@ class ControlPlane:
         try:
             masked = [field_path(kind, p) for p in paths]
         except MaskError as exc:
-            raise errors.invalid_argument(str(exc)) from None
+            raise errors.InvalidArgument(str(exc)) from None
         managed, protect, manager = ownership(kind, body)
         access = self._user_access(workspace, principal.user) if principal.user else None
 
@@ -501,7 +499,7 @@ class ControlPlane:
                 try:
                     data = apply_update_mask(kind, rec.data, values, paths)
                 except MaskError as exc:
-                    raise errors.invalid_argument(str(exc)) from None
+                    raise errors.InvalidArgument(str(exc)) from None
                 declared = declared_secrets(kind, body)
                 # external_id (tracking plans) is stored beside the fields, not one of them
                 fields = {k: v for k, v in data.items() if k != "external_id"}
@@ -544,7 +542,7 @@ class ControlPlane:
             self._check_lock(tx, principal, "DELETE", name)
             rec = self._get_for_write(tx, name, if_match)
             if rec.protect:
-                raise errors.failed_precondition(
+                raise errors.FailedPrecondition(
                     f"{name} is protected (protect: true); unprotect it before deleting"
                 )
             check_delete(tx, kind, self._policy(tx, workspace), rec)
@@ -552,13 +550,13 @@ class ControlPlane:
             if children:
                 shown = ", ".join(parse_resource_name(c)[2] for c in children[:10])
                 more = " and more" if len(children) > 10 else ""
-                raise errors.failed_precondition(
+                raise errors.FailedPrecondition(
                     f"{name} is in use by {shown}{more}; delete those first"
                 )
             try:
                 deleted = tx.delete_resource(name, rec)
             except StillReferencedError:  # a child was created since we looked
-                raise errors.failed_precondition(
+                raise errors.FailedPrecondition(
                     f"{name} is in use by a resource created meanwhile; delete that first"
                 ) from None
             if not deleted:
@@ -581,16 +579,16 @@ class ControlPlane:
                     return step(tx)
             except _Conflict:
                 continue
-        raise errors.aborted(f"{name} is being changed concurrently; retry the request")
+        raise errors.Aborted(f"{name} is being changed concurrently; retry the request")
 
     def _get_for_write(self, tx: StoreTx, name: str, if_match: str | None) -> ResourceRecord:
         rec = tx.get_resource(name)
         if rec is None:
-            raise errors.not_found(f"{name} not found")
+            raise errors.NotFound(f"{name} not found")
         if if_match is not None:
-            wanted = if_match.strip().strip('"')
+            wanted = if_match
             if wanted != "*" and wanted != rec.etag:
-                raise errors.precondition_etag(
+                raise errors.EtagMismatch(
                     f"etag mismatch for {name}: the resource was modified "
                     f"(expected {wanted}, current {rec.etag})"
                 )
@@ -610,7 +608,7 @@ class ControlPlane:
                 return access
             caller = _access(tx, workspace, principal.user)
         if access["user"] != principal.user and not is_owner(caller):
-            raise errors.permission_denied(
+            raise errors.PermissionDenied(
                 f"permission denied: {principal.user} may explain only their own access "
                 "(explaining another user needs the workspace_owner role)"
             )
@@ -647,46 +645,85 @@ class ControlPlane:
         with self.store.tx() as tx:
             rec = tx.get_resource(name)
         if rec is None:
-            raise errors.not_found(f"{name} not found")
+            raise errors.NotFound(f"{name} not found")
         return {"rules": rec.data.get("rules", [])}
 
-    def change_rules(
+    def replace_rules(
+        self, principal: Principal, workspace: str, plan_id: str, body: dict[str, Any],
+        if_match: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Replace every rule of a tracking plan (at most 200 per call)."""
+        self._authorize_rules(principal, workspace, plan_id, "PUT")
+        rules = self._given_rules(body, ids_only=False)
+        return self._change_rules(principal, workspace, plan_id, "PUT", rules,
+                                  lambda _current: rules, if_match)  # fmt: skip
+
+    def upsert_rules(
+        self, principal: Principal, workspace: str, plan_id: str, body: dict[str, Any],
+        if_match: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Add or replace rules by (type, key, version)."""
+        self._authorize_rules(principal, workspace, plan_id, "PATCH")
+        rules = self._given_rules(body, ids_only=False)
+
+        def merged(current: list[Any]) -> list[Any]:
+            given = {rule_id(r): r for r in rules}
+            return [given.pop(rule_id(r), r) for r in current] + list(given.values())
+
+        return self._change_rules(principal, workspace, plan_id, "PATCH", rules, merged, if_match)
+
+    def delete_rules(
+        self, principal: Principal, workspace: str, plan_id: str, body: dict[str, Any],
+        if_match: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Remove rules by (type, key, version)."""
+        self._authorize_rules(principal, workspace, plan_id, "DELETE")
+        rules = self._given_rules(body, ids_only=True)
+        gone = {rule_id(r) for r in rules}
+        return self._change_rules(
+            principal, workspace, plan_id, "DELETE", rules,
+            lambda current: [r for r in current if rule_id(r) not in gone], if_match,
+        )  # fmt: skip
+
+    def _authorize_rules(self, principal: Principal, workspace: str, plan_id: str,
+                         method: str) -> None:  # fmt: skip
+        self._authorize(principal, workspace, method)
+        self._authorize_resource(principal, workspace, KINDS["TrackingPlan"], plan_id, method)
+
+    def _given_rules(self, body: dict[str, Any], ids_only: bool) -> list[Any]:
+        """The rules of one call: at most 200; whole rules as the TrackingPlan routes check
+        them, or (to delete) their identities."""
+        rules = body.get("rules")
+        if not isinstance(rules, list):
+            raise errors.InvalidArgument("rules must be a list")
+        kind = KINDS["TrackingPlan"]
+        check_call_limits(kind, {"rules": rules})
+        if ids_only:
+            check_rule_ids(rules)
+        else:
+            self._validate(kind, {"rules": rules}, set())
+        return rules
+
+    def _change_rules(
         self,
         principal: Principal,
         workspace: str,
         plan_id: str,
         method: str,
-        body: dict[str, Any],
-        if_match: str | None = None,
+        rules: list[Any],
+        change: Callable[[list[Any]], list[Any]],
+        if_match: str | None,
     ) -> dict[str, Any]:
-        """PUT replaces every rule, PATCH adds or replaces rules by (type, key, version), DELETE
-        removes rules by (type, key, version); at most 200 rules per call. ``If-Match`` names
-        the tracking plan's etag, as for its other writes."""
-        self._authorize(principal, workspace, method)
+        """One rule write: ``change`` maps the current rules to the new ones; ``method`` is
+        how the audit trail names it. ``If-Match`` names the tracking plan's etag, as for its
+        other writes."""
         kind = KINDS["TrackingPlan"]
-        self._authorize_resource(principal, workspace, kind, plan_id, method)
-        rules = body.get("rules")
-        if not isinstance(rules, list):
-            raise errors.invalid_argument("rules must be a list")
-        check_call_limits(kind, {"rules": rules})
-        if method == "DELETE":
-            check_rule_ids(rules)
-        else:  # each given rule as the TrackingPlan routes check it
-            self._validate(kind, {"rules": rules}, set())
         name = f"workspaces/{workspace}/tracking-plans/{plan_id}"
 
         def step(tx: StoreTx) -> dict[str, Any]:
             self._check_lock(tx, principal, method, name + "/rules")
             rec = self._get_for_write(tx, name, if_match)
-            current = list(rec.data.get("rules", []))
-            if method == "PUT":
-                new_rules = rules
-            elif method == "PATCH":
-                given = {rule_id(r): r for r in rules}
-                new_rules = [given.pop(rule_id(r), r) for r in current] + list(given.values())
-            else:
-                gone = {rule_id(r) for r in rules}
-                new_rules = [r for r in current if rule_id(r) not in gone]
+            new_rules = change(list(rec.data.get("rules", [])))
             data = {**rec.data, "rules": new_rules}
             self._validate(kind, {"rules": new_rules}, set())
             check_write(tx, kind, self._policy(tx, workspace), name, data, rec)
@@ -706,7 +743,7 @@ class ControlPlane:
     ) -> dict[str, Any]:
         self._authorize(principal, workspace, "POST")
         if principal.user and not may_write_any(self._user_access(workspace, principal.user)):
-            raise errors.permission_denied(
+            raise errors.PermissionDenied(
                 f"permission denied: {principal.user} may not write anything, so may not lock"
             )
         lock = self.locks.acquire(workspace, principal.token_id, check_lock_body(body))
@@ -797,7 +834,7 @@ def _check_refs(access: dict[str, Any], user: str, kind: Kind, data: dict[str, A
         except ValueError:
             continue  # not a resource name: the kind's rules refuse it
         if not allowed(access, spec.ref, address, False):
-            raise errors.permission_denied(
+            raise errors.PermissionDenied(
                 f"permission denied: {user} may not refer to {spec.ref} {address}"
             )
 
@@ -847,15 +884,6 @@ def _event_visible(access: dict[str, Any], resource: str, paths: list[str]) -> b
         except ValueError:
             continue
         return allowed(access, kind.name, address, False)
-    return True
-
-
-def _override(value: str | None) -> bool:
-    """``Seg-Lock-Override``: absent or ``true`` (any case); anything else is an error."""
-    if value is None:
-        return False
-    if value.strip().lower() != "true":
-        raise errors.invalid_argument("the Seg-Lock-Override header must be 'true' when sent")
     return True
 
 
