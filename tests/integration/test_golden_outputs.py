@@ -11,31 +11,40 @@ Every output is compared with a file under `tests/golden/<example>/`:
   they are the published schemas, checked by tests/integration/test_editor_schemas.py);
 - `transcript.txt` — each command line in order, its exit code and its stderr.
 
-A mismatch fails with a unified diff; a file that is missing or left over fails too. The
-`basic` example is also run through real `seg` subprocesses, which must print the same bytes.
+A mismatch fails with a unified diff; a file that is missing or left over fails too. Two
+cross-checks: the `basic` README through real `seg` subprocesses prints the same bytes, and
+`tracking-plans` against a real `seg serve` (SQLite) plans and applies with the same bytes and
+exports the same files with a plain `seg export --slug` (plus its seg.yaml, `export-plain/`).
 
 To accept a deliberate change of output, rewrite the files and review the diff in git:
 
     SEG_UPDATE_GOLDEN=1 python -m pytest -q tests/integration/test_golden_outputs.py
 
 Only what is truly non-deterministic may be normalised, by the explicit list `VOLATILE`
-below; everything else is compared exactly.
+below; everything else is compared exactly. The one random input that reaches the outputs (the
+control plane's secret key, behind keyed secret digests) is fixed instead: see `FIXED_KEY`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import difflib
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import git
+import httpx
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 from seg.commands.app import app
@@ -95,13 +104,15 @@ class Session:
     def workspace(self) -> str:
         return f"examples/{self.example}"
 
-    def run(self, root: Path, name: str | None, *args: str, code: int = 0) -> str:
-        """Run `seg ARGS` from ``root``; record its stdout as ``name`` (when given) and its
-        exit code and stderr in the transcript. Returns stdout."""
+    def run(self, root: Path, name: str | None, *args: str, code: int = 0,
+            remote: dict[str, str] | None = None) -> str:  # fmt: skip
+        """Run `seg ARGS` from ``root`` (against ``remote``'s SEG_API_URL and SEG_TOKEN when
+        given); record its stdout as ``name`` (when given) and its exit code and stderr in the
+        transcript. Returns stdout."""
         here = Path.cwd()
         os.chdir(root)
         try:
-            result = CliRunner().invoke(app, list(args), env=ENV)
+            result = CliRunner().invoke(app, list(args), env={**ENV, **(remote or {})})
         finally:
             os.chdir(here)
         stdout, stderr = normalise(result.stdout, root), normalise(result.stderr, root)
@@ -125,12 +136,14 @@ class Session:
         for output in ("json", "markdown"):
             self.run(root, f"{step}.{SUFFIX[output]}", *args, "-o", output, code=code)
 
-    def collect_export(self, root: Path, out: Path, prefix: str) -> None:
-        """Every file export wrote under ``out``: not the seg.yaml and `.seg/` put there
-        beforehand, nor the editor schemas."""
+    def collect_export(self, root: Path, out: Path, prefix: str, with_config: bool = False
+                       ) -> None:  # fmt: skip
+        """Every file export wrote under ``out`` but the editor schemas (and, unless
+        ``with_config``, the seg.yaml and `.seg/` put there beforehand for --merge)."""
+        skip = (SCHEMA_DIR,) if with_config else (SCHEMA_DIR, STATE_DIR, "seg.yaml")
         for path in sorted(out.rglob("*")):
             rel = path.relative_to(out)
-            if path.is_file() and rel.parts[0] not in (SCHEMA_DIR, STATE_DIR, "seg.yaml"):
+            if path.is_file() and rel.parts[0] not in skip:
                 self.files[f"{prefix}/{rel.as_posix()}"] = normalise(path.read_text(), root)
 
     def golden(self) -> dict[str, str]:
@@ -242,6 +255,75 @@ def flow_tracking_plans(s: Session) -> None:
     root = plan_apply(s)
     s.each_output(root, "check-events", "tracking-plan", "check-events", "ecommerce", "-w",
                   s.workspace, "--events", f"{s.workspace}/events.jsonl", code=3)  # fmt: skip
+    with served(s.tmp / "server", "shop") as remote:
+        over_http(s, remote, "shop")
+
+
+def over_http(s: Session, remote: dict[str, str], slug: str) -> None:
+    """The same plan and apply against `seg serve` print what the embedded plane printed, and
+    a plain `seg export` into an empty directory writes the same files plus a seg.yaml."""
+    root = s.copy("served")
+    s.transcript.append("# against seg serve (SQLite): SEG_API_URL and SEG_TOKEN set")
+    w = ("-w", s.workspace)
+    for name, args in [("plan.txt", ("plan", *w)), ("plan.json", ("plan", *w, "-o", "json")),
+                       ("apply.txt", ("apply", *w, "--auto-approve")),
+                       ("plan-after-apply.txt", ("plan", *w))]:  # fmt: skip
+        at = len(s.transcript)
+        assert s.run(root, None, *args, remote=remote) == s.files[name], name
+        s.transcript[at] += f" (stdout as {name})"
+    s.run(root, "export-plain.txt", "export", "-w", "exported", "--slug", slug, remote=remote)
+    s.collect_export(root, root / "exported", "export-plain", with_config=True)
+    plain = {k.removeprefix("export-plain/") for k in s.files if k.startswith("export-plain/")}
+    merged = {k.removeprefix("export/") for k in s.files if k.startswith("export/")}
+    assert plain == merged | {"seg.yaml"}
+    for rel in merged:
+        assert s.files.pop(f"export-plain/{rel}") == s.files[f"export/{rel}"], rel
+
+
+@contextlib.contextmanager
+def served(tmp: Path, slug: str) -> Iterator[dict[str, str]]:
+    """`seg serve` on a fresh SQLite database holding workspace ``slug``, with the fixed key,
+    on 127.0.0.1; yields the client's SEG_API_URL and SEG_TOKEN."""
+    tmp.mkdir()
+    (tmp / "secret.key").write_bytes(FIXED_KEY)
+    env = {k: v for k, v in os.environ.items() if k not in ENV}
+    env.update({k: v for k, v in ENV.items() if v is not None})
+    env.update(SEG_DATABASE_URL=f"sqlite:///{tmp / 'cp.db'}",
+               SEG_SECRET_KEY_FILE=str(tmp / "secret.key"))  # fmt: skip
+    made = CliRunner().invoke(app, ["server", "init", "--slug", slug, "-o", "json"], env=env)
+    assert made.exit_code == 0, made.output
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    url = f"http://127.0.0.1:{port}"
+    with open(tmp / "serve.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "seg", "serve", "--host", "127.0.0.1",
+                                 port_flag(), str(port)], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            wait_ready(url, proc, tmp / "serve.log")
+            yield {"SEG_API_URL": url, "SEG_TOKEN": json.loads(made.stdout)["token"]}
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+
+
+def port_flag() -> str:
+    """`seg serve`'s port option as the installed Typer spells it: `--port`, or `--PORT` where
+    Typer takes the flag from a metavar equal to the parameter's name (metavar="PORT")."""
+    serve = typer.main.get_command(app).commands["serve"]  # type: ignore[attr-defined]
+    return next(o for p in serve.params if p.name == "port" for o in p.opts)
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120  # a loaded machine starts slowly; ready ends the wait
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError("seg serve did not start: " + log.read_text())
 
 
 FLOWS: dict[str, Callable[[Session], None]] = {
