@@ -1,0 +1,1 @@
+SELECT id AS account_id, name, mrr FROM analytics.accounts WHERE mrr > 0
