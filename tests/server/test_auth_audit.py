@@ -1,4 +1,4 @@
-"""Tokens and scopes, the audit trail, rate limits and secrets (SPEC §5)."""
+"""Tokens and scopes, the audit trail and secrets (SPEC §5); rate limits are in test_clock.py."""
 
 from __future__ import annotations
 
