@@ -99,7 +99,7 @@ class Api:
     def __init__(self, cp: ControlPlane, workspace: str) -> None:
         self.cp = cp
         self.workspace = workspace
-        _, self.owner_token = cp.init_workspace(workspace)
+        _, self.owner_token = cp.workspaces.init(workspace)
         self.transport = InProcessTransport(create_app(cp))
         self.http = self.client(self.owner_token)
 
@@ -108,7 +108,7 @@ class Api:
         return httpx.Client(transport=self.transport, base_url="http://embedded", headers=headers)
 
     def token(self, scope: str, description: str = "test token") -> str:
-        return self.cp.create_token(self.workspace, scope, description)[1]
+        return self.cp.workspaces.create_token(self.workspace, scope, description)[1]
 
     def url(self, path: str = "") -> str:
         return f"/v1beta/workspaces/{self.workspace}{path}"

@@ -33,7 +33,7 @@ def _token_for(cp: ControlPlane, state: Path, workspace: str) -> str:
     if tokens_file.is_file():
         tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
     if workspace not in tokens:
-        _, secret = cp.init_workspace(workspace, f"{workspace} (embedded)")
+        _, secret = cp.workspaces.init(workspace, f"{workspace} (embedded)")
         tokens[workspace] = secret
         fd = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

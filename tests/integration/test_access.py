@@ -164,7 +164,7 @@ def test_the_server_enforces_what_explain_says(root: Path) -> None:
     base = "/v1beta/workspaces/access"
 
     def client_for(user: str):
-        _, secret = cp.create_token("access", "workspace:write", f"{user} laptop", user)
+        _, secret = cp.workspaces.create_token("access", "workspace:write", f"{user} laptop", user)
         import httpx
 
         return httpx.Client(transport=transport, base_url="http://embedded",

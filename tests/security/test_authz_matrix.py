@@ -74,7 +74,7 @@ class World:
             return self.api.owner_token
         if kind in ("read", "write"):
             return self.api.token(f"workspace:{kind}", f"{kind} token")
-        return self.api.cp.create_token(self.ws, "workspace:owner", kind, USERS[kind])[1]
+        return self.api.cp.workspaces.create_token(self.ws, "workspace:owner", kind, USERS[kind])[1]
 
     def must(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         response = self.owner.request(method, self.api.url(path), json=body)

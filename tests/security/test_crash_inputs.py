@@ -364,7 +364,7 @@ def test_schema_patterns_match_whole_strings_on_the_server(api: Api) -> None:
 
 def test_a_workspace_slug_with_a_trailing_newline_is_refused(cp: ControlPlane) -> None:
     with pytest.raises(Exception, match="must match"):
-        cp.init_workspace("acme\n")
+        cp.workspaces.init("acme\n")
 
 
 def test_validate_refuses_a_name_with_a_trailing_newline(write_workspace: Any) -> None:
@@ -396,7 +396,7 @@ def test_validate_refuses_a_workspace_slug_with_a_trailing_newline(write_workspa
 
 
 def test_a_body_over_the_limit_is_413_and_under_it_is_served(cp: ControlPlane, slug: str) -> None:
-    _, token = cp.init_workspace(slug)
+    _, token = cp.workspaces.init(slug)
     transport = InProcessTransport(create_app(cp, max_body_bytes=2000))
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(transport=transport, base_url="http://e", headers=headers) as http:

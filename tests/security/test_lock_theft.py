@@ -106,7 +106,7 @@ def test_read_and_write_tokens_cannot_release_or_renew_anothers_lock(locked: Loc
 
 def test_owner_breaks_a_lock_and_it_is_audited_as_forced(locked: Locked) -> None:
     api = locked.api
-    _, not_owner = api.cp.create_token(api.workspace, "workspace:owner", "laptop", "eve@x.io")
+    _, not_owner = api.cp.workspaces.create_token(api.workspace, "workspace:owner", "laptop", "eve@x.io")
     denied = api.client(not_owner).delete(locked.url)
     assert "workspace_owner" in error(denied, 403, 7)  # owner scope, but not an owner
     assert api.http.delete(locked.url, params={"id": locked.id}).status_code == 200
@@ -193,7 +193,7 @@ def test_a_lease_that_is_gone_refuses_its_holder(locked: Locked) -> None:
 
 
 def test_a_user_without_roles_cannot_take_the_lock(api: Api) -> None:
-    _, secret = api.cp.create_token(api.workspace, "workspace:owner", "laptop", "nobody@x.io")
+    _, secret = api.cp.workspaces.create_token(api.workspace, "workspace:owner", "laptop", "nobody@x.io")
     denied = api.client(secret).post(api.url("/lock"), json={"holder": "x"})
     assert error(denied, 403, 7).endswith("may not write anything, so may not lock")
     error(api.http.get(api.url("/lock")), 404, 5)

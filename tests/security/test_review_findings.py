@@ -121,7 +121,7 @@ def sam(api: Api) -> httpx.Client:
     binding = {"name": f"workspaces/{ws}/role-bindings/b0", "subject": {"user": "sam@x.io"},
                "role": "source_admin", "scope": {"labels": {"team": "mine"}}}  # fmt: skip
     assert api.http.post(api.url("/role-bindings"), json={"role_binding": binding}).is_success
-    return api.client(api.cp.create_token(ws, "workspace:owner", "sam", "sam@x.io")[1])
+    return api.client(api.cp.workspaces.create_token(ws, "workspace:owner", "sam", "sam@x.io")[1])
 
 
 @pytest.mark.parametrize(("path", "key"), [

@@ -224,7 +224,7 @@ def test_a_user_bound_token_learns_nothing_about_a_source_it_cannot_read(api: Ap
     body = {"source": {"name": f"workspaces/{api.workspace}/sources/web", "catalog": "js",
                        "settings": {"password": "hunter2"}}}  # fmt: skip
     assert api.http.post(api.url("/sources"), json=body).status_code == 200
-    _, secret = api.cp.create_token(api.workspace, "workspace:read", "nobody", "nobody@x.io")
+    _, secret = api.cp.workspaces.create_token(api.workspace, "workspace:read", "nobody", "nobody@x.io")
     nobody = api.client(secret)
     assert nobody.get(api.url("/sources/web")).status_code == 403
     ask = {"resource": f"workspaces/{api.workspace}/sources/web", "path": "settings.password",

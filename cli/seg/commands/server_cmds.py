@@ -94,7 +94,7 @@ def serve_cmd(
     from seg.server.app import create_app
 
     cp = _control_plane(database)
-    cp.rate_limit = rate_limit
+    cp.workspaces.rate_limit = rate_limit
     shown = redact_url(cp.store.url)
     err_console().print(f"seg control plane on http://{host}:{port} (database {shown})")
     app = create_app(cp, max_body_bytes=max_body_bytes)
@@ -124,7 +124,7 @@ def server_init_cmd(
     workspace = str(pick_slug(slug, workspace))
     cp = _control_plane(database, create_key=True)
     try:
-        _, secret = cp.init_workspace(workspace, display_name, model_change_policy)
+        _, secret = cp.workspaces.init(workspace, display_name, model_change_policy)
     except Exception as exc:
         raise ConfigError(_api_message(exc)) from None
     if output is Output.json:
@@ -158,7 +158,7 @@ def token_create_cmd(
     workspace = str(pick_slug(slug, workspace))
     cp = _control_plane(database)
     try:
-        token_id, secret = cp.create_token(workspace, scope, description, user)
+        token_id, secret = cp.workspaces.create_token(workspace, scope, description, user)
     except Exception as exc:
         raise ConfigError(_api_message(exc)) from None
     if output is Output.json:

@@ -193,7 +193,7 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
         token = _bearer(headers.get("authorization"))
         override = _lock_override(headers.get(OVERRIDE_HEADER))
         lock_id = (headers.get(LOCK_HEADER) or "").strip()
-        return await run_in_threadpool(cp.authenticate, token, lock_id, override)
+        return await run_in_threadpool(cp.workspaces.authenticate, token, lock_id, override)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -212,31 +212,31 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     @app.get(API_PREFIX + "/workspaces/{workspace}")
     async def get_workspace(request: Request, workspace: str) -> Response:
         who = await principal(request)
-        return _json(await run_in_threadpool(cp.get_workspace, who, workspace))
+        return _json(await run_in_threadpool(cp.workspaces.get, who, workspace))
 
     @app.patch(API_PREFIX + "/workspaces/{workspace}")
     async def update_workspace(request: Request, workspace: str) -> Response:
         who = await principal(request)
         body = await _body(request, WORKSPACE_KEYS)
-        return _json(await run_in_threadpool(cp.update_workspace, who, workspace, body))
+        return _json(await run_in_threadpool(cp.workspaces.update, who, workspace, body))
 
     @app.get(API_PREFIX + "/workspaces/{workspace}/access/{email}")
     async def explain_access(request: Request, workspace: str, email: str) -> Response:
         who = await principal(request)
-        return _json(await run_in_threadpool(cp.explain_access, who, workspace, email))
+        return _json(await run_in_threadpool(cp.access.explain, who, workspace, email))
 
     @app.post(API_PREFIX + "/workspaces/{workspace}/secrets:compare")
     async def compare_secrets(request: Request, workspace: str) -> Response:
         who = await principal(request)
         body = await _body(request, COMPARE_KEYS)
-        return _json(await run_in_threadpool(cp.compare_secrets, who, workspace, body))
+        return _json(await run_in_threadpool(cp.resources.compare_secrets, who, workspace, body))
 
     rules_path = API_PREFIX + "/workspaces/{workspace}/tracking-plans/{tracking_plan}/rules"
 
     @app.get(rules_path)
     async def list_rules(request: Request, workspace: str, tracking_plan: str) -> Response:
         who = await principal(request)
-        return _json(await run_in_threadpool(cp.list_rules, who, workspace, tracking_plan))
+        return _json(await run_in_threadpool(cp.rules.list_rules, who, workspace, tracking_plan))
 
     def rules_route(write: Callable[..., dict[str, Any]]) -> Handler:
         async def change_rules(request: Request) -> Response:
@@ -250,9 +250,9 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
 
         return change_rules
 
-    for method, verb, write in (("PUT", "replace", cp.replace_rules),
-                                ("PATCH", "upsert", cp.upsert_rules),
-                                ("DELETE", "delete", cp.delete_rules)):  # fmt: skip
+    for method, verb, write in (("PUT", "replace", cp.rules.replace),
+                                ("PATCH", "upsert", cp.rules.upsert),
+                                ("DELETE", "delete", cp.rules.delete)):  # fmt: skip
         app.add_api_route(rules_path, rules_route(write), methods=[method], tags=["TrackingPlan"],
                           name=f"{verb}_rules", operation_id=f"{verb}_rules")  # fmt: skip
 
@@ -261,26 +261,26 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     @app.get(lock_path)
     async def lock_status(request: Request, workspace: str) -> Response:
         who = await principal(request)
-        return _json(await run_in_threadpool(cp.lock_status, who, workspace))
+        return _json(await run_in_threadpool(cp.locks.status, who, workspace))
 
     @app.post(lock_path)
     async def acquire_lock(request: Request, workspace: str) -> Response:
         who = await principal(request)
         body = await _body(request, LOCK_KEYS)
-        return _json(await run_in_threadpool(cp.acquire_lock, who, workspace, body))
+        return _json(await run_in_threadpool(cp.locks.acquire, who, workspace, body))
 
     @app.patch(lock_path)
     async def renew_lock(request: Request, workspace: str) -> Response:
         who = await principal(request)
         body = await _body(request, RENEW_KEYS)
         lock_id = str(request.query_params.get("id", ""))
-        return _json(await run_in_threadpool(cp.renew_lock, who, workspace, lock_id, body))
+        return _json(await run_in_threadpool(cp.locks.renew, who, workspace, lock_id, body))
 
     @app.delete(lock_path)
     async def release_lock(request: Request, workspace: str) -> Response:
         who = await principal(request)
         lock_id = request.query_params.get("id")
-        await run_in_threadpool(cp.release_lock, who, workspace, lock_id)
+        await run_in_threadpool(cp.locks.release, who, workspace, lock_id)
         return _json({})
 
     @app.get(API_PREFIX + "/workspaces/{workspace}/audit-events")
@@ -288,7 +288,7 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
         who = await principal(request)
         q = request.query_params
         page = await run_in_threadpool(
-            cp.audit_events, who, workspace, q.get("page_size"), q.get("page_token")
+            cp.audit.events, who, workspace, q.get("page_size"), q.get("page_token")
         )
         return _json({"audit_events": page.items, "next_page_token": page.next_page_token})
 
@@ -331,8 +331,8 @@ def _add_kind_routes(
         who = await principal(request)
         params, q = request.path_params, request.query_params
         page = await run_in_threadpool(
-            cp.list_resources, who, params["workspace"], kind, _parent_address(kind, params),
-            q.get("page_size"), q.get("page_token"),
+            cp.resources.list_resources, who, params["workspace"], kind,
+            _parent_address(kind, params), q.get("page_size"), q.get("page_token"),
         )  # fmt: skip
         return _json({plural: page.items, "next_page_token": page.next_page_token})
 
@@ -343,14 +343,18 @@ def _add_kind_routes(
         if kind.parent and parent is None:
             raise errors.InvalidArgument("cannot create under the '-' wildcard")
         body = await _body(request, OWNERSHIP_KEYS | {kind.key})
-        created = await run_in_threadpool(cp.create, who, params["workspace"], kind, parent, body)
+        created = await run_in_threadpool(
+            cp.resources.create, who, params["workspace"], kind, parent, body
+        )
         return _json(created)
 
     async def get(request: Request) -> Response:
         who = await principal(request)
         params = request.path_params
         return _json(
-            await run_in_threadpool(cp.get, who, params["workspace"], kind, _address(kind, params))
+            await run_in_threadpool(
+                cp.resources.get, who, params["workspace"], kind, _address(kind, params)
+            )
         )
 
     async def update(request: Request) -> Response:
@@ -358,7 +362,7 @@ def _add_kind_routes(
         params = request.path_params
         body = await _body(request, OWNERSHIP_KEYS | {kind.key, "update_mask"})
         updated = await run_in_threadpool(
-            cp.update, who, params["workspace"], kind, _address(kind, params), body,
+            cp.resources.update, who, params["workspace"], kind, _address(kind, params), body,
             _if_match(request),
         )  # fmt: skip
         return _json(updated)
@@ -367,7 +371,7 @@ def _add_kind_routes(
         who = await principal(request)
         params = request.path_params
         await run_in_threadpool(
-            cp.delete, who, params["workspace"], kind, _address(kind, params),
+            cp.resources.delete, who, params["workspace"], kind, _address(kind, params),
             _if_match(request),
         )  # fmt: skip
         return _json({})

@@ -7,11 +7,10 @@ the ``Seg-Lock`` header. Anyone else's write is refused (409/10) unless an owner
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
 from typing import Any
 
 from seg.server import errors
+from seg.server.clock import Clock
 from seg.store.base import LockRecord, Store
 
 __all__ = ["LOCK_HEADER", "OVERRIDE_HEADER", "Locks", "describe", "holds", "lock_view"]
@@ -68,16 +67,16 @@ def describe(lock: LockRecord, now: float) -> str:
 class Locks:
     """Lock operations over the store; the caller has authorised the principal."""
 
-    def __init__(self, store: Store, clock: Callable[[], str]) -> None:
+    def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
 
     def acquire(self, workspace: str, token_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        now = time.time()
+        now = self.clock.now()
         info = {k: str(body.get(k, ""))[:200] for k in ("holder", "host", "plan", "ci_run")}
         lock = LockRecord(workspace, "lk_" + secrets.token_hex(8), info["holder"] or "unknown",
                           info["host"] or "unknown", info["plan"], info["ci_run"], token_id,
-                          self.clock(), now + _ttl(body))  # fmt: skip
+                          self.clock.iso(), now + _ttl(body))  # fmt: skip
         with self.store.tx() as tx:
             held = tx.get_lock(workspace)
             if held is not None and held.expires_at > now:
@@ -87,7 +86,7 @@ class Locks:
             with self.store.tx() as tx:
                 winner = tx.get_lock(workspace)
             if winner is not None:
-                raise errors.FailedPrecondition(describe(winner, time.time()))
+                raise errors.FailedPrecondition(describe(winner, self.clock.now()))
             raise errors.FailedPrecondition(f"workspace {workspace} was locked by someone else")
         return lock_view(lock, now)
 
@@ -95,7 +94,7 @@ class Locks:
         self, workspace: str, lock_id: str, token_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         """Extend a lease; only the token that took it may, and only while it is live."""
-        now = time.time()
+        now = self.clock.now()
         ttl = _ttl(body)
         with self.store.tx() as tx:
             if not holds(tx.get_lock(workspace), lock_id, token_id, now) or not tx.extend_lock(
@@ -117,7 +116,7 @@ class Locks:
             return tx.get_lock(workspace)
 
     def status(self, workspace: str) -> dict[str, Any]:
-        now = time.time()
+        now = self.clock.now()
         with self.store.tx() as tx:
             lock = tx.get_lock(workspace)
         if lock is None or lock.expires_at <= now:
