@@ -25,7 +25,8 @@ import json
 from pathlib import PurePosixPath
 from typing import Any
 
-from seg.model.kinds import KINDS, Kind
+from seg.kinds import KINDS
+from seg.model.kinds import Kind
 from seg.schemas import load_schema, schema_dir
 
 __all__ = [

@@ -192,7 +192,7 @@ def test_documented_label_examples() -> None:
     label format examples."""
     import re
 
-    from seg.model.kinds import LABEL_PATTERN
+    from seg.kinds.label import LABEL_PATTERN
 
     sources = {"a": {"environment": "prod", "product": "car"},
                "b": {"environment": "prod", "product": "truck"},

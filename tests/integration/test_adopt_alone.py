@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from seg.embedded import open_embedded
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from tests.conftest import run_cli
 from tests.integration import test_patch_alone as base
 from tests.integration.test_patch_alone import WORKSPACE, apply, assert_plan_empty, live_state

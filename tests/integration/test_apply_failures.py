@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from seg.apply import NullObserver, apply_plan
 from seg.engine import compute_plan
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.resource import DesiredResource
 from tests.conftest import Api
 

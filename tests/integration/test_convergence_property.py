@@ -32,7 +32,7 @@ from seg.apply.executor import NullObserver, apply_plan
 from seg.client.http import ControlPlaneClient
 from seg.commands.session import Session, make_plan
 from seg.engine.diff import same, same_items
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.paths import MISSING, format_path, get_path
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.server.service import ControlPlane

@@ -17,7 +17,7 @@ import yaml
 from referencing import Registry, Resource
 
 from seg.editor_schemas import modeline
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.workspace.tree import is_resource_file
 from seg.workspace.yamlpos import read_documents
 

@@ -46,7 +46,7 @@ def test_invalid_fql_points_at_the_if(root: Path) -> None:
     result = seg("validate", "-w", str(root))
     assert result.exit_code == 1
     assert (
-        "workspace.yaml:18:7: error: if: invalid FQL: unexpected end of expression" in result.output
+        "workspace.yaml:18:7: error: filter.if: invalid FQL: unexpected end of expression" in result.output
     )
     assert "(column 19)" in result.output
 
@@ -79,7 +79,7 @@ def test_mapping_triggers_are_fql_too(root: Path) -> None:
     )
     result = seg("validate", "-w", str(root))
     assert (
-        result.exit_code == 1 and "mapping.yaml:6:12: error: trigger: invalid FQL" in result.output
+        result.exit_code == 1 and "mapping.yaml:6:12: error: mapping.trigger: invalid FQL" in result.output
     )
 
 
@@ -135,7 +135,7 @@ def test_server_checks_filters(api: Api) -> None:
     assert "filter.if: invalid FQL" in message and "column 14" in message
     for i in range(10):
         assert create(f"f{i}").status_code == 200
-    assert "10 filters" in error(create("f10"), 409, 9)
+    assert "has 11 filters; the limit is 10" in error(create("f10"), 409, 9)
     patch = {"filter": {"if": "a ="}, "update_mask": {"paths": ["filter.if"]}}
     error(api.http.patch(f"{url}/f0", json=patch), 400, 3)
     trigger = {"name": f"workspaces/{api.workspace}/sources/web/destinations/amp/mappings/m",

@@ -20,7 +20,7 @@ import yaml
 
 from seg.embedded import open_embedded
 from seg.engine.diff import same, same_items
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.paths import get_path
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.workspace.loader import load_workspace

@@ -15,7 +15,7 @@ from seg.apply import NullObserver, apply_plan
 from seg.client.http import ControlPlaneClient
 from seg.engine import compute_plan
 from seg.errors import ApiError, RetryBudgetSpent, TransportError
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.resource import DesiredResource
 from seg.render.apply_view import render_apply_summary
 from tests.conftest import Api, run_cli

@@ -18,7 +18,7 @@ import pytest
 from seg.client.http import ControlPlaneClient
 from seg.client.lease import Lease
 from seg.errors import LockLost
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from tests.conftest import Api, embedded_call
 from tests.conftest import run_cli as seg
 from tests.e2e.test_processes import Server, database_for, run

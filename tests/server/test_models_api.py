@@ -99,7 +99,7 @@ def test_mapping_limits(api: Api, retl: Retl) -> None:
     assert "DBT_CLOUD" in error(retl.create_mapping("d5", strategy="DBT_CLOUD"), 409, 9)
     for i in range(45):
         assert retl.create_mapping(f"m{i:02d}", enabled=False).status_code == 200
-    assert "50 mappings" in error(retl.create_mapping("one-too-many"), 409, 9)
+    assert "has 51 mappings; the limit is 50" in error(retl.create_mapping("one-too-many"), 409, 9)
 
 
 def test_patching_an_in_use_models_query_is_refused(api: Api, retl: Retl) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.server import errors
 from seg.server.core import Principal
 from seg.server.service import ControlPlane

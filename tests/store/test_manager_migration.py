@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from seg.model.names import DEFAULT_MANAGER
+from seg.kinds.names import DEFAULT_MANAGER
 from seg.store.sql import MIGRATED_MANAGER, SqlStore, metadata, normalise_url, open_store
 from tests.conftest import POSTGRES_URL
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from seg.apply.executor import ApplyResult, StepResult
 from seg.engine import compute_plan, plan_steps
 from seg.engine.plan import Plan
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.wording import plural
 from seg.render.apply_view import apply_to_json, render_apply_summary

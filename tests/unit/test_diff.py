@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from seg.engine import Action, compute_plan, plan_steps
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.secrets import DIGEST_PREFIX
 

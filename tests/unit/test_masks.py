@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.paths import format_path, parse_path
 from seg.server.masks import MaskError, apply_update_mask
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from seg.engine import Action, compute_plan, plan_steps
 from seg.engine.ownership import Ownership, keep_parents
 from seg.engine.plan import Change
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.render.plan_json import plan_to_json
 from seg.render.plan_markdown import render_plan_markdown

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from seg.apply.executor import ApplyResult, StepResult
 from seg.engine import compute_plan, plan_steps
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.render.apply_view import HumanApplyView, render_apply_summary
 from seg.render.plan_json import plan_to_json

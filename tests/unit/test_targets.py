@@ -7,7 +7,7 @@ import pytest
 from seg.engine import Action, compute_plan
 from seg.engine.scope import check_targets, target_plan
 from seg.errors import ConfigError
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.render.plan_json import plan_to_json
 from seg.render.plan_markdown import render_plan_markdown

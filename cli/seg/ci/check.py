@@ -9,9 +9,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from seg.engine.guards import mapping_states, uses_of
+from seg.kinds.model import NAME as MODEL
+from seg.kinds.model import SOURCE, model_state
 from seg.model.resource import CurrentResource, DesiredResource, Origin
 from seg.policy.models import ModelState, judge_model_change
-from seg.policy.sql import dialect_for
 
 __all__ = ["CheckResult", "Finding", "check_models"]
 
@@ -42,14 +43,12 @@ class CheckResult:
 
 
 def _state(res: DesiredResource, catalog: str | None) -> ModelState:
-    return ModelState(res.address, str(res.fields.get("query", "")),
-                      str(res.fields.get("identifier_column", "")),
-                      bool(res.fields.get("enabled", True)), dialect_for(catalog))  # fmt: skip
+    return model_state(res.address, res.fields, catalog)
 
 
 def _catalog(address: str, *indexes: dict[Key, DesiredResource]) -> str | None:
     for index in indexes:
-        source = index.get(("Source", address.split("/", 1)[0]))
+        source = index.get((SOURCE, address.split("/", 1)[0]))
         if source is not None:
             return str(source.fields.get("catalog"))
     return None
@@ -79,7 +78,7 @@ def check_models(
     have = {(r.kind.name, r.address): r for r in live}
     before, after = mapping_states(new, have)
     findings = []
-    for key in sorted(k for k in old if k[0] == "Model"):
+    for key in sorted(k for k in old if k[0] == MODEL):
         was, now = old[key], new.get(key)
         if now is not None and _same_model(was, now):
             continue

@@ -16,9 +16,10 @@ from urllib.parse import quote
 import httpx
 
 from seg.errors import ApiError, LockLost, RetryBudgetSpent, TransportError
-from seg.model.kinds import KINDS, Kind, kinds_in_order
-from seg.model.limits import MAX_RULES_PER_CALL
-from seg.model.names import collection_name, parse_resource_name, resource_name, wildcard_collection
+from seg.kinds import KINDS, kinds_in_order
+from seg.kinds.names import collection_name, parse_resource_name, resource_name, wildcard_collection
+from seg.kinds.tracking_plan import MAX_RULES_PER_CALL
+from seg.model.kinds import Kind
 from seg.model.paths import AnyPath, format_path
 from seg.model.resource import CurrentResource
 from seg.model.secrets import is_digest

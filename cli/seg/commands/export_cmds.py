@@ -26,7 +26,7 @@ from seg.commands.schema_cmds import schema_files
 from seg.commands.session import read_live
 from seg.editor_schemas import SCHEMA_DIR
 from seg.errors import ConfigError
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.resource import CurrentResource
 from seg.model.wording import did_you_mean, plural
 from seg.workspace.config import WorkspaceConfig, read_config

@@ -12,18 +12,13 @@ from dataclasses import replace
 from typing import Any
 
 from seg.engine.plan import Action, Change
-from seg.model.kinds import KINDS
-from seg.model.refs import references
+from seg.kinds import KINDS
+from seg.kinds.lookup import IndexLookup
+from seg.kinds.model import MAPPING, SOURCE, model_state, uses
+from seg.kinds.model import NAME as MODEL
+from seg.kinds.refs import references
 from seg.model.resource import CurrentResource, DesiredResource
-from seg.policy.models import (
-    MappingUse,
-    MappingView,
-    ModelState,
-    Verdict,
-    active_uses,
-    judge_model_change,
-)
-from seg.policy.sql import dialect_for
+from seg.policy.models import MappingUse, ModelState, Verdict, judge_model_change
 
 __all__ = ["guard_models", "mapping_states", "order_disconnects", "uses_of"]
 
@@ -39,21 +34,9 @@ def _after(key: Key, want: Mapping[Key, DesiredResource], have: Mapping[Key, Cur
     return {**base, **want[key].fields}
 
 
-def _views(state: State) -> list[MappingView]:
-    return [
-        MappingView(address, address.rsplit("/", 1)[0], fields.get("model"),
-                    bool(fields.get("enabled")), fields.get("fields") or {})
-        for (kind, address), fields in state.items() if kind == "Mapping"
-    ]  # fmt: skip
-
-
-def _enabled(state: State) -> Any:
-    return lambda address: bool(state.get(("Destination", address), {}).get("enabled"))
-
-
 def mapping_states(want: Mapping[Key, DesiredResource], have: Mapping[Key, CurrentResource]
             ) -> tuple[State, State]:  # fmt: skip
-    kinds = ("Mapping", "Destination")
+    kinds = (MAPPING, KINDS[MAPPING].parent)
     before = {k: dict(r.fields) for k, r in have.items() if k[0] in kinds}
     after: State = {}
     for key in {*want, *have}:
@@ -66,22 +49,19 @@ def mapping_states(want: Mapping[Key, DesiredResource], have: Mapping[Key, Curre
 
 def _model(address: str, fields: Mapping[str, Any] | None, catalog: str | None
            ) -> ModelState | None:  # fmt: skip
-    if fields is None:
-        return None
-    query, identifier = str(fields.get("query", "")), str(fields.get("identifier_column", ""))
-    return ModelState(address, query, identifier, bool(fields.get("enabled", True)),
-                      dialect_for(catalog))  # fmt: skip
+    return None if fields is None else model_state(address, fields, catalog)
 
 
 def _catalog(address: str, want: Mapping[Key, DesiredResource],
              have: Mapping[Key, CurrentResource]) -> str | None:  # fmt: skip
-    key = ("Source", address.split("/", 1)[0])
+    key = (SOURCE, address.split("/", 1)[0])
     source = have.get(key) or want.get(key)
     return str(source.fields.get("catalog")) if source else None
 
 
 def uses_of(state: State, model: str) -> dict[str, MappingUse]:
-    return {u.address: u for u in active_uses(model, _views(state), _enabled(state))}
+    """The model's active uses in a state (``seg.kinds.model.uses``, the one assembly)."""
+    return {u.address: u for u in uses(IndexLookup(state), model)}
 
 
 def _order_edges(related: Iterable[Change], before: State, after: State, model: str
@@ -139,14 +119,14 @@ def guard_models(
     policy: str,
 ) -> list[Change]:
     """Block model changes that break active mappings; add ordering edges for the rest."""
-    if not any(c.kind.name == "Model" for c in changes):
+    if not any(c.kind.name == MODEL for c in changes):
         return changes
     before, after = mapping_states(want, have)
-    mappings = [c for c in changes if c.kind.name == "Mapping"]
+    mappings = [c for c in changes if c.kind.name == MAPPING]
     extra_waits: dict[Key, list[Key]] = {}
     out: dict[Key, Change] = {}
     for change in changes:
-        if change.kind.name != "Model" or change.key not in have:
+        if change.kind.name != MODEL or change.key not in have:
             continue
         if change.action is Action.BLOCKED:
             continue

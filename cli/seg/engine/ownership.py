@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from seg.engine.plan import Action, Change, FieldChange
-from seg.model.refs import references
+from seg.kinds.refs import references
 from seg.model.resource import CurrentResource, DesiredResource
 
 __all__ = ["Claim", "Ownership", "adopt", "blocked_by_owner", "claim", "keep_parents"]

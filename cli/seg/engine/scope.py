@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from seg.engine.plan import Action, Change, Plan
 from seg.errors import ConfigError
+from seg.kinds.refs import references
 from seg.model.clip import MAX_ECHO, clip_repr
-from seg.model.refs import references
 from seg.model.wording import did_you_mean
 
 __all__ = ["apply_delete_budget", "check_targets", "restrict", "target_plan"]

@@ -1,23 +1,29 @@
-"""The registry of resource kinds: fields, parents, API collections, apply order.
+"""The types a kind is made of: fields, the kind itself, and the rule protocol.
 
-Adding a kind means adding an entry here, a JSON Schema in ``schemas/resolved/`` (then
-``seg schema --write schemas`` for the published ones) and any rules the
-control plane enforces for it; loader, engine, client and server all read this registry.
+Stdlib only and no registry: each kind is one module of ``seg.kinds`` that builds a ``Kind``
+from these types, and ``seg.kinds`` collects them. A rule is a pure function
+``(subject, lookup) -> [Violation]``; the CLI (diagnostics at file:line:col) and the control
+plane (API errors) run the same rules through two thin adapters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 __all__ = [
-    "KINDS",
-    "LABEL_PATTERN",
-    "WAREHOUSE_CATALOGS",
+    "AccessScope",
+    "Code",
     "FieldSpec",
+    "FileField",
     "Kind",
-    "kind_by_key",
-    "kinds_in_order",
+    "Lookup",
+    "Ref",
+    "Rule",
+    "Subject",
+    "Violation",
 ]
 
 EMPTY_VALUES: dict[str, Any] = {
@@ -28,6 +34,70 @@ EMPTY_VALUES: dict[str, Any] = {
     "object": {},
     "array": [],
 }
+
+Path = tuple[str, ...]
+AnyPath = tuple[str | int, ...]
+Ref = tuple[str, str, Path]  # (kind, address, field path it is written at)
+
+
+class Code(StrEnum):
+    """What kind of refusal a violation is (the control plane maps it to an API error)."""
+
+    INVALID_ARGUMENT = "invalid_argument"
+    NOT_FOUND = "not_found"
+    FAILED_PRECONDITION = "failed_precondition"
+    ALREADY_EXISTS = "already_exists"
+
+
+class AccessScope(StrEnum):
+    """Who may read and write a kind (SPEC §6): roles on the source it belongs to, the
+    tracking-plan roles, or workspace owners only (IAM)."""
+
+    SOURCE = "source"
+    TRACKING_PLAN = "tracking_plan"
+    OWNER = "owner"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A broken rule: where (a field path of the subject), what, which rule, which refusal."""
+
+    path: Path
+    message: str
+    rule: str
+    code: Code = Code.INVALID_ARGUMENT
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The resource a rule judges: its fields after the write (addresses in reference
+    fields), the stored fields before it (None on a create, and in ``seg validate``), the
+    paths whose ``${env:…}`` variable is unset, and the secret paths."""
+
+    kind: Kind
+    address: str
+    fields: Mapping[str, Any]
+    before: Mapping[str, Any] | None = None
+    unknown_paths: frozenset[AnyPath] = frozenset()
+    secret_paths: frozenset[AnyPath] = frozenset()
+    # The workspace's models-in-use policy (strict / breaking), for rules that judge changes.
+    policy: str = "strict"
+
+    def is_unknown(self, path: AnyPath) -> bool:
+        """Whether a value at, beneath or above ``path`` is unknown (its variable not set)."""
+        return any(u[: len(path)] == path or path[: len(u)] == u for u in self.unknown_paths)
+
+
+class Lookup(Protocol):
+    """The other resources a rule may read, by kind name and address (``web/amplitude``);
+    reference fields hold addresses. The subject itself is included as it will be."""
+
+    def get(self, kind_name: str, address: str) -> Mapping[str, Any] | None: ...
+    def under(self, kind_name: str, parent_address: str) -> list[tuple[str, Mapping[str, Any]]]: ...
+    def every(self, kind_name: str) -> Iterable[tuple[str, Mapping[str, Any]]]: ...
+
+
+Rule = Callable[[Subject, Lookup], list[Violation]]
 
 
 @dataclass(frozen=True)
@@ -51,6 +121,16 @@ class FieldSpec:
     # Arrays whose item order carries no meaning (TrackingPlan.rules, identified by type, key
     # and version): compared as multisets, so a reordering is not a change.
     unordered: bool = False
+    # At most this many items per API call (TrackingPlan.rules: 200); longer lists travel in
+    # batches through the field's own endpoints.
+    max_per_call: int | None = None
+    # Items are tracking-plan rules: plans show them as rule diffs (added, removed, changed).
+    rule_items: bool = False
+    # Each item may name a file for one of its keys (``json_schema_file`` → ``json_schema``).
+    item_file: FileField | None = None
+    # The value is written to a file of its own on export (``<stem>.<suffix>``) and read back
+    # through ``file_field``; such values are not interpolated.
+    export_suffix: str | None = None
 
     @property
     def empty(self) -> Any:
@@ -59,15 +139,30 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class FileField:
+    """A ``*_file`` key whose file's content becomes another key (``query_file`` → ``query``).
+    ``structured``: the file holds one JSON/YAML object rather than text."""
+
+    file_key: str
+    value_key: str
+    noun: str
+    structured: bool = False
+
+
+def _no_refs(_fields: Mapping[str, Any]) -> list[Ref]:
+    return []
+
+
+@dataclass(frozen=True)
 class Kind:
-    """A resource kind: how it is named, nested, stored and ordered."""
+    """A resource kind: how it is named, nested, stored, ordered, checked and shown."""
 
     name: str
     key: str
     collection: str
     order: int
     fields: tuple[FieldSpec, ...]
-    parent: str | None = None
+    parent_kind: Kind | None = None
     parent_field: str | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
     # Groups of fields that exclude each other: declaring a field of one group clears the
@@ -84,6 +179,26 @@ class Kind:
     owner_only: bool = False
     # Changes to it change who can access what: plans call them out first.
     access: bool = False
+    # Whose roles grant access to it (a user-bound token is held to them).
+    access_scope: AccessScope = AccessScope.OWNER
+    # Rules on the resource with the others (run by validate and by the control plane's
+    # writes), rules on the clear values alone (also run before secrets are sealed), and
+    # rules on deleting it (the control plane; a plan blocks such deletes itself).
+    rules: tuple[Rule, ...] = ()
+    value_rules: tuple[Rule, ...] = ()
+    delete_rules: tuple[Rule, ...] = ()
+    # References beyond ``FieldSpec.ref`` (a source's labels, a binding's group and scope).
+    references: Callable[[Mapping[str, Any]], list[Ref]] = _no_refs
+    # ``*_file`` keys of the spec read into a field (Model ``query_file`` → ``query``).
+    file_fields: tuple[FileField, ...] = ()
+    # One line saying what a change grants or revokes (access kinds), given the action's
+    # symbol and verb, the address and the (redacted) fields; the renderer escapes it.
+    summary: Callable[[str, str, str, str, Mapping[str, Any]], str] | None = None
+
+    @property
+    def parent(self) -> str | None:
+        """The parent kind's name."""
+        return self.parent_kind.name if self.parent_kind else None
 
     def field(self, name: str) -> FieldSpec | None:
         for spec in self.fields:
@@ -96,6 +211,11 @@ class Kind:
         return tuple(f.name for f in self.fields)
 
     @property
+    def noun(self) -> str:
+        """The kind in words (``tracking plan``), for messages."""
+        return self.key.replace("_", " ")
+
+    @property
     def schema_file(self) -> str:
         """Its spec's schema, as seg checks it after interpolation (``schemas/resolved/``)."""
         return f"resolved/{self.key.replace('_', '-')}.schema.json"
@@ -103,156 +223,6 @@ class Kind:
     def chain(self) -> list[Kind]:
         """This kind's ancestors, outermost first, ending with the kind itself."""
         chain = [self]
-        while chain[0].parent is not None:
-            chain.insert(0, KINDS[chain[0].parent])
+        while chain[0].parent_kind is not None:
+            chain.insert(0, chain[0].parent_kind)
         return chain
-
-
-# Matched whole (``re.fullmatch``: in Python ``$`` also matches before a trailing newline);
-# bounded so that a full resource name fits the store's name column.
-LABEL_PATTERN = r"^[A-Za-z][A-Za-z0-9-]{0,62}:[A-Za-z][A-Za-z0-9-]{0,62}$"
-
-KINDS: dict[str, Kind] = {
-    "Label": Kind(
-        name="Label",
-        key="label",
-        collection="labels",
-        order=10,
-        fields=(FieldSpec("description", "string"),),
-        defaults={"description": ""},
-        name_pattern=LABEL_PATTERN,
-        system_names=frozenset({"environment:dev", "environment:prod"}),
-        owner_only=True,
-        access=True,
-    ),
-    "Group": Kind(
-        name="Group",
-        key="group",
-        collection="groups",
-        order=12,
-        fields=(FieldSpec("display_name", "string"), FieldSpec("members", "array")),
-        defaults={"display_name": "", "members": []},
-        owner_only=True,
-        access=True,
-    ),
-    "TrackingPlan": Kind(
-        name="TrackingPlan",
-        key="tracking_plan",
-        collection="tracking-plans",
-        order=20,
-        fields=(
-            FieldSpec("display_name", "string"),
-            FieldSpec("description", "string"),
-            FieldSpec("rules", "array", unordered=True),
-        ),
-        defaults={"display_name": "", "description": "", "rules": []},
-        id_prefix="tp_",
-    ),
-    "Source": Kind(
-        name="Source",
-        key="source",
-        collection="sources",
-        order=30,
-        fields=(
-            FieldSpec("display_name", "string"),
-            FieldSpec("catalog", "string", immutable=True),
-            FieldSpec("enabled", "boolean"),
-            FieldSpec("settings", "object", map_like=True),
-            FieldSpec("tracking_plan", "string", ref="TrackingPlan", optional=True, reconnect=True),
-            FieldSpec("labels", "object", map_like=True),
-        ),
-        defaults={"enabled": True, "settings": {}, "display_name": ""},
-    ),
-    "RoleBinding": Kind(
-        name="RoleBinding",
-        key="role_binding",
-        collection="role-bindings",
-        order=35,
-        fields=(
-            FieldSpec("subject", "object"),
-            FieldSpec("role", "string"),
-            FieldSpec("scope", "object"),
-        ),
-        owner_only=True,
-        access=True,
-    ),
-    "Destination": Kind(
-        name="Destination",
-        key="destination",
-        collection="destinations",
-        order=40,
-        parent="Source",
-        parent_field="source",
-        fields=(
-            FieldSpec("display_name", "string"),
-            FieldSpec("catalog", "string", immutable=True),
-            FieldSpec("enabled", "boolean"),
-            FieldSpec("connection_mode", "string"),
-            FieldSpec("settings", "object", map_like=True),
-        ),
-        defaults={"enabled": False, "connection_mode": "cloud", "settings": {}, "display_name": ""},
-    ),
-    "Model": Kind(
-        name="Model",
-        key="model",
-        collection="models",
-        order=50,
-        parent="Source",
-        parent_field="source",
-        fields=(
-            FieldSpec("description", "string"),
-            FieldSpec("enabled", "boolean"),
-            FieldSpec("query", "string"),
-            FieldSpec("identifier_column", "string"),
-        ),
-        defaults={"enabled": True, "description": ""},
-    ),
-    "DestinationFilter": Kind(
-        name="DestinationFilter",
-        key="filter",
-        collection="filters",
-        order=60,
-        parent="Destination",
-        parent_field="destination",
-        fields=(
-            FieldSpec("title", "string"),
-            FieldSpec("description", "string"),
-            FieldSpec("if", "string"),
-            FieldSpec("actions", "array"),
-            FieldSpec("enabled", "boolean"),
-        ),
-        defaults={"enabled": True, "description": ""},
-    ),
-    "Mapping": Kind(
-        name="Mapping",
-        key="mapping",
-        collection="mappings",
-        order=70,
-        parent="Destination",
-        parent_field="destination",
-        fields=(
-            FieldSpec("action", "string", immutable=True),
-            FieldSpec("enabled", "boolean"),
-            FieldSpec("fields", "object"),
-            FieldSpec("trigger", "string", optional=True),
-            FieldSpec("model", "string", ref="Model", optional=True),
-            FieldSpec("schedule", "object", optional=True),
-        ),
-        defaults={"enabled": False, "fields": {}},
-        exclusive=(("trigger",), ("model", "schedule")),
-    ),
-}
-
-WAREHOUSE_CATALOGS = frozenset({"postgres", "snowflake", "bigquery", "redshift", "databricks"})
-
-
-def kinds_in_order() -> list[Kind]:
-    """Kinds in apply order (parents before children)."""
-    return sorted(KINDS.values(), key=lambda k: k.order)
-
-
-def kind_by_key(key: str) -> Kind | None:
-    for kind in KINDS.values():
-        if kind.key == key:
-            return kind
-    return None

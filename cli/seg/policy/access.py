@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from seg.model.kinds import AccessScope
+
 __all__ = [
     "LABEL_SCOPED_ROLES",
-    "SOURCE_KINDS",
     "SOURCE_ROLES",
     "allowed",
     "explain",
@@ -71,11 +72,9 @@ def explain(
     }
 
 
-SOURCE_KINDS = frozenset({"Source", "Destination", "DestinationFilter", "Model", "Mapping"})
-
-
-def allowed(access: Mapping[str, Any], kind_name: str, address: str, write: bool) -> bool:
-    """Whether ``explain``'s result lets its user read (or write) the resource.
+def allowed(access: Mapping[str, Any], scope: AccessScope, address: str, write: bool) -> bool:
+    """Whether ``explain``'s result lets its user read (or write) a resource of a kind with
+    access ``scope`` (``Kind.access_scope``).
 
     Owners may do anything; a source and everything under it need source_admin to write and
     source_admin or source_read_only to read; tracking plans need tracking_plan_admin (or
@@ -83,11 +82,11 @@ def allowed(access: Mapping[str, Any], kind_name: str, address: str, write: bool
     workspace_roles = set(access["workspace_roles"])
     if "workspace_owner" in workspace_roles:
         return True
-    if kind_name in SOURCE_KINDS:
+    if scope is AccessScope.SOURCE:
         source = address.split("/", 1)[0]
         roles = set(access["sources"].get(source, workspace_roles & SOURCE_ROLES))
         return "source_admin" in roles if write else bool(roles & SOURCE_ROLES)
-    if kind_name == "TrackingPlan":
+    if scope is AccessScope.TRACKING_PLAN:
         if write:
             return "tracking_plan_admin" in workspace_roles
         return bool(workspace_roles & {"tracking_plan_admin", "tracking_plan_read_only"})

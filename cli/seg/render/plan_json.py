@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from seg.engine.plan import Action, Change, FieldChange, Plan
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.paths import format_path, parse_key_path
 from seg.model.secrets import REDACTED
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from seg.model.kinds import Kind
-from seg.model.names import parse_resource_name
+from seg.kinds import KINDS
+from seg.kinds.names import parse_resource_name
+from seg.model.kinds import AccessScope, Kind
 from seg.policy.access import allowed, explain, is_owner, may_write_any
 from seg.server import errors
 from seg.server.auth import can_write
@@ -36,7 +37,7 @@ def readable(access: dict[str, Any] | None, name: str) -> bool:
         _, kind, address = parse_resource_name(name)
     except ValueError:
         return False  # not a resource name: nothing a user may read
-    return allowed(access, kind.name, address, False)
+    return allowed(access, kind.access_scope, address, False)
 
 
 class Caller:
@@ -82,7 +83,8 @@ class Caller:
     def check(self, kind: str, address: str, action: Action, tx: StoreTx | None = None) -> None:
         """The user may do ``action`` on the resource of ``kind`` at ``address``."""
         access = self.access(tx)
-        if access is not None and not allowed(access, kind, address, action.writes):
+        scope = KINDS[kind].access_scope
+        if access is not None and not allowed(access, scope, address, action.writes):
             raise errors.PermissionDenied(
                 f"permission denied: {self.principal.user} may not {action.value} {kind} "
                 f"{address}"
@@ -112,7 +114,7 @@ class Caller:
                 address = parse_resource_name(value)[2]
             except ValueError:
                 continue  # not a resource name: the kind's rules refuse it
-            if not allowed(access, spec.ref, address, False):
+            if not allowed(access, KINDS[spec.ref].access_scope, address, False):
                 raise errors.PermissionDenied(
                     f"permission denied: {self.principal.user} may not refer to {spec.ref} "
                     f"{address}"
@@ -152,5 +154,5 @@ class AccessService:
                 "(explaining another user needs the workspace_owner role)"
             )
         shown = {source: roles for source, roles in access["sources"].items()
-                 if allowed(mine, "Source", source, False)}  # fmt: skip
+                 if allowed(mine, AccessScope.SOURCE, source, False)}  # fmt: skip
         return {**access, "sources": shown}

@@ -17,7 +17,8 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from seg import __version__
-from seg.model.kinds import Kind, kinds_in_order
+from seg.kinds import kinds_in_order
+from seg.model.kinds import Kind
 from seg.model.urls import redact_text
 from seg.server import errors, strict_json
 from seg.server.edge import DEFAULT_MAX_BODY_BYTES, InputGuard

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from seg.model.names import parse_resource_name
+from seg.kinds.names import parse_resource_name
 from seg.policy.access import allowed
 from seg.server import pages
 from seg.server.access_service import AccessService, readable
@@ -71,5 +71,5 @@ def _visible(access: dict[str, Any], resource: str, paths: list[str]) -> bool:
             _, kind, address = parse_resource_name(name)
         except ValueError:
             continue
-        return allowed(access, kind.name, address, False)
+        return allowed(access, kind.access_scope, address, False)
     return True

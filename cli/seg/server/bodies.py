@@ -8,9 +8,9 @@ import secrets
 import string
 from typing import Any
 
+from seg.kinds.names import MANAGER_RE, SLUG_RE
 from seg.model.clip import clip_repr
 from seg.model.kinds import Kind
-from seg.model.names import MANAGER_RE, SLUG_RE
 from seg.model.paths import format_path, parse_key_path
 from seg.model.printable import UNSAFE
 from seg.server import errors

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from seg.model.names import parse_resource_name
+from seg.kinds.names import parse_resource_name
 from seg.model.paths import format_path, get_path, parse_path
 from seg.model.secrets import is_digest, is_legacy_digest
 from seg.server import errors

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
 
-from seg.model.names import parse_resource_name
+from seg.kinds.names import parse_resource_name
 from seg.server import errors
 from seg.store.base import ResourceRecord, Store, StoreTx
 

@@ -7,8 +7,8 @@ import secrets
 from dataclasses import replace
 from typing import Any
 
-from seg.model.kinds import KINDS, Kind
-from seg.model.names import collection_name, parse_resource_name, resource_name
+from seg.kinds.names import collection_name, parse_resource_name, resource_name
+from seg.model.kinds import Kind
 from seg.model.paths import parse_path
 from seg.server import errors, pages
 from seg.server.access_service import AccessService
@@ -70,9 +70,9 @@ class ResourceService:
         after = pages.decode_page_token(page_token, kind.name)
         parent_name = None
         if parent is not None:
-            assert kind.parent is not None
-            caller.check(kind.parent, parent, Action.READ)
-            parent_name = resource_name(workspace, KINDS[kind.parent], parent)
+            assert kind.parent_kind is not None
+            caller.check(kind.parent_kind.name, parent, Action.READ)
+            parent_name = resource_name(workspace, kind.parent_kind, parent)
         shown: list[ResourceRecord] = []
         with self.store.tx() as tx:
             if parent_name is not None and tx.get_resource(parent_name) is None:

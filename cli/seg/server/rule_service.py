@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from seg.model.kinds import KINDS
+from seg.kinds.tracking_plan import KIND as TRACKING_PLAN
 from seg.server import errors
 from seg.server.access_service import AccessService, Caller
 from seg.server.audit import AuditLog
@@ -25,7 +25,7 @@ __all__ = ["RuleService"]
 
 Change = Callable[[list[Any]], list[Any]]  # the current rules to the new ones
 
-PLAN = KINDS["TrackingPlan"]
+PLAN = TRACKING_PLAN
 
 
 class RuleService:

@@ -1,292 +1,216 @@
-"""Rules for particular kinds, checked inside the write's transaction.
+"""The control plane's adapter of the kinds' rules, checked inside the write's transaction.
 
-Generic rules (names, parents, masks, schemas) live in ``service``; these are the platform's
-invariants that involve other resources: references, limits, and models in use (SPEC §7),
-judged by the same ``seg.policy`` functions the CLI uses.
+Generic rules (names, parents, masks, schemas) live in ``service``. Here: references that
+must exist (generic, from ``FieldSpec.ref`` and the kind's ``references`` hook), limits on
+one call's payload, and each kind's own rules (``Kind.rules``, ``value_rules``,
+``delete_rules``) — the same pure functions ``seg validate`` runs — over a ``Lookup`` of the
+transaction, the subject's new value overlaid. A violation becomes the domain error its code
+names, with the rule's message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from seg.fql.parser import FqlError
-from seg.fql.parser import parse as parse_fql
-from seg.model.kinds import KINDS, WAREHOUSE_CATALOGS, Kind
-from seg.model.limits import (
-    MAX_DBT_CLOUD_MAPPINGS,
-    MAX_FILTERS_PER_DESTINATION,
-    MAX_MAPPINGS_PER_DESTINATION,
-    MAX_RULES_PER_CALL,
-)
-from seg.model.names import parse_resource_name, resource_name
-from seg.model.refs import references
-from seg.model.secrets import is_digest
-from seg.policy.access import LABEL_SCOPED_ROLES
-from seg.policy.models import MappingView, ModelState, active_uses, judge_model_change
-from seg.policy.sql import SqlError, dialect_for, output_columns
+from seg.kinds import KINDS
+from seg.kinds.lookup import IndexLookup
+from seg.kinds.names import parse_resource_name, resource_name
+from seg.model.kinds import Code, Kind, Lookup, Rule, Subject, Violation
+from seg.model.paths import parse_path
 from seg.server import errors
-from seg.store.base import ResourceRecord, StoreTx, iter_all
-from seg.tracking.rules import schema_problems
+from seg.store.base import ResourceRecord, StoreTx
+from seg.tracking.rules import rule_list_problems
 
-__all__ = ["check_delete", "check_write"]
+__all__ = [
+    "TxLookup",
+    "check_call_limits",
+    "check_delete",
+    "check_expressions",
+    "check_rules",
+    "check_write",
+    "raise_first",
+]
+
+_ERRORS: dict[Code, type[errors.DomainError]] = {
+    Code.INVALID_ARGUMENT: errors.InvalidArgument,
+    Code.NOT_FOUND: errors.NotFound,
+    Code.FAILED_PRECONDITION: errors.FailedPrecondition,
+    Code.ALREADY_EXISTS: errors.AlreadyExists,
+}
+_PAGE = 500
+Entry = tuple[str, Mapping[str, Any]]
 
 
 def _address(name: str) -> str:
     return parse_resource_name(name)[2]
 
 
-def _source_of(tx: StoreTx, workspace: str, address: str) -> ResourceRecord | None:
-    return tx.get_resource(resource_name(workspace, KINDS["Source"], address.split("/", 1)[0]))
-
-
-def _check_model(tx: StoreTx, workspace: str, name: str, data: dict[str, Any]) -> None:
-    source = _source_of(tx, workspace, _address(name))
-    catalog = source.data.get("catalog") if source else None
-    if catalog not in WAREHOUSE_CATALOGS:
-        raise errors.InvalidArgument(
-            f"model.source: models need a warehouse source "
-            f"({', '.join(sorted(WAREHOUSE_CATALOGS))}), not {catalog!r}"
-        )
+def _as_address(value: Any) -> Any:
     try:
-        columns = output_columns(str(data.get("query", "")), dialect_for(str(catalog)))
-    except SqlError:
-        return
-    identifier = str(data.get("identifier_column", ""))
-    if columns is not None and identifier.lower() not in columns:
-        raise errors.InvalidArgument(
-            f"model.identifier_column: {identifier!r} is not among the query's output columns "
-            f"({', '.join(columns)})"
-        )
+        return _address(value) if isinstance(value, str) else value
+    except ValueError:
+        return value  # not a resource name: left as written (the reference check refuses it)
 
 
-def _check_mapping(tx: StoreTx, workspace: str, name: str, data: dict[str, Any]) -> None:
-    model = data.get("model")
-    if model is not None:
-        source = "/".join(name.split("/")[:4])
-        if not str(model).startswith(source + "/models/"):
-            raise errors.InvalidArgument(f"mapping.model must be a model of {source}")
-        if tx.get_resource(str(model)) is None:
-            raise errors.NotFound(f"{model} not found")
-    _check_fql(data, "trigger", "mapping")
-    _check_siblings(tx, workspace, "Mapping", name, MAX_MAPPINGS_PER_DESTINATION, "mappings")
-    if (data.get("schedule") or {}).get("strategy") == "DBT_CLOUD":
-        others = [
-            m.name for m in iter_all(tx, workspace, "Mapping")
-            if m.name != name and (m.data.get("schedule") or {}).get("strategy") == "DBT_CLOUD"
-        ]  # fmt: skip
-        if len(others) >= MAX_DBT_CLOUD_MAPPINGS:
-            raise errors.FailedPrecondition(
-                f"at most {MAX_DBT_CLOUD_MAPPINGS} mappings may use the DBT_CLOUD strategy"
-            )
+def normalised(kind: Kind, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored fields as rules see them: reference fields hold addresses, as in a workspace."""
+    out = dict(data)
+    for spec in kind.fields:
+        if spec.ref and spec.name in out:
+            out[spec.name] = _as_address(out[spec.name])
+    return out
 
 
-def _check_fql(data: dict[str, Any], field: str, key: str, secret: bool = False) -> None:
-    text = data.get(field)
-    if isinstance(text, str) and not is_digest(text):  # a sealed one was checked in clear
+class TxLookup:
+    """The workspace's resources inside one transaction; ``subject`` (kind name, address,
+    fields) stands in for the stored row of the resource being written."""
+
+    def __init__(self, tx: StoreTx, workspace: str,
+                 subject: tuple[str, str, Mapping[str, Any]] | None = None) -> None:  # fmt: skip
+        self._tx, self._workspace, self._subject = tx, workspace, subject
+
+    def _overlay(self, kind_name: str, rows: Iterable[ResourceRecord],
+                 fits: Callable[[str], bool]) -> Iterator[Entry]:  # fmt: skip
+        kind, seen = KINDS[kind_name], False
+        mine = self._subject if self._subject and self._subject[0] == kind_name else None
+        for row in rows:
+            address = _address(row.name)
+            if mine is not None and address == mine[1]:
+                seen = True
+                yield address, mine[2]
+            else:
+                yield address, normalised(kind, row.data)
+        if mine is not None and not seen and fits(mine[1]):
+            yield mine[1], mine[2]
+
+    def _rows(self, kind_name: str, parent: str | None) -> Iterator[ResourceRecord]:
+        after: str | None = None
+        while True:
+            rows = self._tx.list_resources(self._workspace, kind_name, parent, after, _PAGE)
+            yield from rows
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1].name
+
+    def get(self, kind_name: str, address: str) -> Mapping[str, Any] | None:
+        if self._subject and self._subject[:2] == (kind_name, address):
+            return self._subject[2]
+        kind = KINDS[kind_name]
         try:
-            parse_fql(text)
-        except FqlError as exc:
-            problem = "the secret value is not valid FQL" if secret else f"invalid FQL: {exc}"
-            raise errors.InvalidArgument(f"{key}.{field}: {problem}") from None
+            row = self._tx.get_resource(resource_name(self._workspace, kind, address))
+        except ValueError:
+            return None  # an address that does not fit the kind names nothing
+        return normalised(kind, row.data) if row is not None else None
+
+    def under(self, kind_name: str, parent_address: str) -> list[tuple[str, Mapping[str, Any]]]:
+        parent_kind = KINDS[kind_name].parent_kind
+        assert parent_kind is not None
+        parent = resource_name(self._workspace, parent_kind, parent_address)
+        rows = self._rows(kind_name, parent)
+        return list(self._overlay(kind_name, rows,
+                                  lambda a: a.rsplit("/", 1)[0] == parent_address))  # fmt: skip
+
+    def every(self, kind_name: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
+        return self._overlay(kind_name, self._rows(kind_name, None), lambda _a: True)
 
 
-_FQL_FIELDS = {"Mapping": ("trigger", "mapping"), "DestinationFilter": ("if", "filter")}
+def raise_first(rules: Iterable[Rule], subject: Subject, lookup: Lookup) -> None:
+    """Raise the domain error of the first violation (rules run in the kind's order)."""
+    for rule in rules:
+        found: list[Violation] = rule(subject, lookup)
+        if found:
+            raise _ERRORS[found[0].code](found[0].message)
+
+
+def _secret_paths(paths: Iterable[str]) -> frozenset[tuple[str | int, ...]]:
+    out = set()
+    for text in paths:
+        try:
+            out.add(parse_path(text))
+        except ValueError:
+            continue
+    return frozenset(out)
 
 
 def check_expressions(kind: Kind, data: dict[str, Any], secret_paths: list[str]) -> None:
-    """FQL fields must parse; run on the clear values before secrets are sealed, and never
-    echoing a secret one."""
-    if kind.name in _FQL_FIELDS:
-        field, key = _FQL_FIELDS[kind.name]
-        _check_fql(data, field, key, field in secret_paths)
-
-
-def _check_siblings(tx: StoreTx, workspace: str, kind: str, name: str, limit: int, noun: str
-                    ) -> None:  # fmt: skip
-    """At most ``limit`` resources of ``kind`` under the destination of ``name``."""
-    destination = name.rsplit("/", 2)[0]
-    siblings = tx.list_resources(workspace, kind, destination, None, limit + 1)
-    if len([s for s in siblings if s.name != name]) >= limit:
-        raise errors.FailedPrecondition(f"{destination} already has {limit} {noun} (the limit)")
-
-
-def _check_filter(tx: StoreTx, workspace: str, name: str, data: dict[str, Any]) -> None:
-    _check_fql(data, "if", "filter")
-    _check_siblings(
-        tx, workspace, "DestinationFilter", name, MAX_FILTERS_PER_DESTINATION, "filters"
-    )
+    """The kind's rules on clear values (FQL must parse); run before secrets are sealed, and
+    never echoing a secret value."""
+    if kind.value_rules:
+        subject = Subject(kind, "", data, secret_paths=_secret_paths(secret_paths))
+        raise_first(kind.value_rules, subject, IndexLookup({}))  # no others: values alone
 
 
 def check_call_limits(kind: Kind, obj: dict[str, Any]) -> None:
     """Limits on one call's payload (a tracking plan may hold more rules than one call)."""
-    rules = obj.get("rules")
-    if kind.name == "TrackingPlan" and isinstance(rules, list) and len(rules) > MAX_RULES_PER_CALL:
-        raise errors.InvalidArgument(
-            f"rules must contain less than or equal to {MAX_RULES_PER_CALL} items"
-        )
-
-
-def check_rules(rules: Any) -> None:
-    if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
-        raise errors.InvalidArgument("tracking_plan.rules must be a list of rules")
-    for index, rule in enumerate(rules):
-        if not isinstance(rule.get("json_schema"), dict):
-            raise errors.InvalidArgument(f"tracking_plan.rules[{index}].json_schema is required")
-    problems = schema_problems(rules)
-    if problems:
-        index, message = problems[0]
-        raise errors.InvalidArgument(f"tracking_plan.rules[{index}]: {message}")
-
-
-def _check_tracking_plan(tx: StoreTx, workspace: str, data: dict[str, Any],
-                         old: ResourceRecord | None) -> None:  # fmt: skip
-    check_rules(data.get("rules", []))
-    if old is None:
-        for plan in iter_all(tx, workspace, "TrackingPlan"):
-            if plan.data.get("external_id") == data.get("external_id"):
-                raise errors.AlreadyExists(
-                    f"a tracking plan with external_id {data.get('external_id')!r} exists "
-                    f"({plan.name})"
+    for spec in kind.fields:
+        value = obj.get(spec.name)
+        if spec.max_per_call is not None and isinstance(value, list):
+            if len(value) > spec.max_per_call:
+                raise errors.InvalidArgument(
+                    f"{spec.name} must contain less than or equal to {spec.max_per_call} items"
                 )
 
 
-def _check_source(tx: StoreTx, workspace: str, data: dict[str, Any],
-                  old: ResourceRecord | None) -> None:  # fmt: skip
-    plan = data.get("tracking_plan")
-    if not plan:
-        return
-    prefix = f"workspaces/{workspace}/tracking-plans/"
-    if not str(plan).startswith(prefix) or tx.get_resource(str(plan)) is None:
-        raise errors.NotFound(f"tracking plan {plan} not found")
-    before = old.data.get("tracking_plan") if old else None
-    if before and before != plan:
-        raise errors.FailedPrecondition(
-            f"the source is already connected to tracking plan {before}; a source has at most "
-            "one tracking plan, so disconnect it first"
-        )
+def check_rules(rules: Any) -> None:
+    """A tracking plan's rules must be valid (draft-07 schemas, unique identities)."""
+    problems = rule_list_problems(rules)
+    if problems:
+        raise errors.InvalidArgument(problems[0][1])
 
 
-def _referrers(tx: StoreTx, workspace: str, model_name: str) -> list[ResourceRecord]:
-    return [m for m in iter_all(tx, workspace, "Mapping") if m.data.get("model") == model_name]
+def _check_field_refs(tx: StoreTx, workspace: str, kind: Kind, name: str,
+                      data: dict[str, Any]) -> None:  # fmt: skip
+    """A reference field holds the full name of a resource that exists; one to a nested kind
+    (a mapping's model) must lie under the same ancestor (the mapping's source)."""
+    for spec in kind.fields:
+        value = data.get(spec.name)
+        if not (spec.ref and value):
+            continue
+        target = KINDS[spec.ref]
+        depth = 2 * len(target.chain())  # workspaces/<ws>/<collection>/<slug>… of its owner
+        owner = "/".join(name.split("/")[:depth]) if target.parent_kind else ""
+        if owner and not str(value).startswith(f"{owner}/{target.collection}/"):
+            raise errors.InvalidArgument(
+                f"{kind.key}.{spec.name} must be a {target.noun} of {owner}"
+            )
+        prefix = f"workspaces/{workspace}/{target.collection}/"
+        if (not owner and not str(value).startswith(prefix)) or tx.get_resource(str(value)) is None:
+            raise errors.NotFound(f"{target.noun} {value} not found")
 
 
-def _model_state(rec_name: str, data: dict[str, Any], catalog: str | None) -> ModelState:
-    return ModelState(
-        _address(rec_name),
-        str(data.get("query", "")),
-        str(data.get("identifier_column", "")),
-        bool(data.get("enabled", True)),
-        dialect_for(catalog),
-    )
-
-
-def _guard_model(tx: StoreTx, policy: str, rec: ResourceRecord, new: dict[str, Any] | None) -> None:
-    mappings = _referrers(tx, rec.workspace, rec.name)
-    enabled: dict[str, bool] = {}
-
-    def destination_enabled(address: str) -> bool:
-        if address not in enabled:
-            dest = tx.get_resource(resource_name(rec.workspace, KINDS["Destination"], address))
-            enabled[address] = bool(dest and dest.data.get("enabled"))
-        return enabled[address]
-
-    views = [
-        MappingView(_address(m.name), _address(m.name).rsplit("/", 1)[0],
-                    _address(str(m.data["model"])), bool(m.data.get("enabled")),
-                    m.data.get("fields") or {})
-        for m in mappings
-    ]  # fmt: skip
-    uses = active_uses(_address(rec.name), views, destination_enabled)
-    source = _source_of(tx, rec.workspace, _address(rec.name))
-    catalog = str(source.data.get("catalog")) if source else None
-    old = _model_state(rec.name, rec.data, catalog)
-    after = _model_state(rec.name, new, catalog) if new is not None else None
-    verdict = judge_model_change(policy, old, after, uses)
-    if verdict.blocked:
-        raise errors.FailedPrecondition(verdict.message)
-    if new is None and mappings:
-        names = ", ".join(_address(m.name) for m in mappings)
-        raise errors.FailedPrecondition(
-            f"{rec.name} is referenced by mappings {names}; delete them first"
-        )
+def _check_named_refs(tx: StoreTx, workspace: str, kind: Kind, data: dict[str, Any]) -> None:
+    """What the kind's ``references`` hook names (labels, a binding's group and sources)
+    must exist."""
+    for ref_kind, address, path in kind.references(data):
+        target = KINDS[ref_kind]
+        try:
+            found = tx.get_resource(resource_name(workspace, target, address))
+        except ValueError:
+            found = None
+        if found is None:
+            where = ".".join([kind.key, *path])
+            raise errors.InvalidArgument(f"{where}: {target.noun} {address!r} does not exist")
 
 
 def check_write(
     tx: StoreTx, kind: Kind, policy: str, name: str, data: dict[str, Any],
     old: ResourceRecord | None,
 ) -> None:  # fmt: skip
-    """Raise a domain error if creating (``old`` None) or updating ``name`` to ``data``
+    """Raise a DomainError if creating (``old`` None) or updating ``name`` to ``data``
     breaks a rule."""
     workspace = name.split("/")[1]
-    _check_refs(tx, workspace, kind, data)
-    if kind.name == "TrackingPlan":
-        _check_tracking_plan(tx, workspace, data, old)
-    elif kind.name == "Source":
-        _check_source(tx, workspace, data, old)
-    elif kind.name == "Model":
-        _check_model(tx, workspace, name, data)
-        if old is not None:
-            _guard_model(tx, policy, old, data)
-    elif kind.name == "Mapping":
-        _check_mapping(tx, workspace, name, data)
-    elif kind.name == "DestinationFilter":
-        _check_filter(tx, workspace, name, data)
-
-
-def _label_users(tx: StoreTx, workspace: str, label: str) -> list[str]:
-    key, _, value = label.partition(":")
-    users = [f"source {_address(s.name)}" for s in iter_all(tx, workspace, "Source")
-             if (s.data.get("labels") or {}).get(key) == value]  # fmt: skip
-    for binding in iter_all(tx, workspace, "RoleBinding"):
-        scope = binding.data.get("scope")
-        if isinstance(scope, dict) and (scope.get("labels") or {}).get(key) == value:
-            users.append(f"role binding {_address(binding.name)}")
-    return users
-
-
-def _check_refs(tx: StoreTx, workspace: str, kind: Kind, data: dict[str, Any]) -> None:
-    """Labels on sources, and a binding's group, sources and labels, must exist."""
-    for ref_kind, address, path in references(kind.name, data):
-        if ref_kind not in ("Label", "Group") and not (kind.name == "RoleBinding"):
-            continue
-        if tx.get_resource(resource_name(workspace, KINDS[ref_kind], address)) is None:
-            where = ".".join([kind.key, *path])
-            raise errors.InvalidArgument(f"{where}: {ref_kind.lower()} {address!r} does not exist")
-    if kind.name == "RoleBinding":
-        scope = data.get("scope")
-        if (
-            isinstance(scope, dict)
-            and "labels" in scope
-            and data.get("role") not in LABEL_SCOPED_ROLES
-        ):
-            raise errors.InvalidArgument(
-                f"role_binding.role: {data.get('role')!r} cannot take a label scope"
-            )
+    _check_field_refs(tx, workspace, kind, name, data)
+    _check_named_refs(tx, workspace, kind, data)
+    address = _address(name)
+    fields = normalised(kind, data)
+    before = normalised(kind, old.data) if old is not None else None
+    subject = Subject(kind, address, fields, before, policy=policy)
+    raise_first(kind.rules, subject, TxLookup(tx, workspace, (kind.name, address, fields)))
 
 
 def check_delete(tx: StoreTx, kind: Kind, policy: str, rec: ResourceRecord) -> None:
-    if kind.name == "Model":
-        _guard_model(tx, policy, rec, None)
-    elif kind.name == "Label":
-        users = _label_users(tx, rec.workspace, _address(rec.name))
-        if users:
-            raise errors.FailedPrecondition(
-                f"label {_address(rec.name)} is in use by {', '.join(users)}; "
-                "remove it from them first"
-            )
-    elif kind.name == "Group":
-        users = [_address(b.name) for b in iter_all(tx, rec.workspace, "RoleBinding")
-                 if (b.data.get("subject") or {}).get("group") == _address(rec.name)]  # fmt: skip
-        if users:
-            raise errors.FailedPrecondition(
-                f"group {_address(rec.name)} is used by role bindings {', '.join(users)}"
-            )
-    elif kind.name == "TrackingPlan":
-        connected = [s for s in iter_all(tx, rec.workspace, "Source")
-                     if s.data.get("tracking_plan") == rec.name]  # fmt: skip
-        if connected:
-            names = ", ".join(_address(s.name) for s in connected)
-            raise errors.FailedPrecondition(
-                f"tracking plan {rec.data.get('external_id')} is connected to sources {names}; "
-                "disconnect them first"
-            )
+    """Raise a DomainError if deleting ``rec`` breaks a rule (it is still in use)."""
+    fields = normalised(kind, rec.data)
+    subject = Subject(kind, _address(rec.name), fields, fields, policy=policy)
+    raise_first(kind.delete_rules, subject, TxLookup(tx, rec.workspace))

@@ -8,8 +8,9 @@ from typing import Any
 import jsonschema
 from jsonschema.protocols import Validator
 
+from seg.kinds import KINDS
 from seg.model.clip import clip, clip_within
-from seg.model.kinds import KINDS, Kind
+from seg.model.kinds import Kind
 from seg.model.paths import format_path, parse_path
 from seg.model.secrets import is_catalog_secret, is_digest
 from seg.schemas import load_schema, schema_validator

@@ -6,8 +6,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from seg.model.kinds import KINDS
-from seg.model.names import SLUG_RE, resource_name
+from seg.kinds import KINDS
+from seg.kinds.names import SLUG_RE, resource_name
 from seg.policy.models import POLICIES
 from seg.server import errors
 from seg.server.access_service import AccessService

@@ -124,7 +124,7 @@ rate_limits = sa.Table(
 
 # Data steps for added columns. ``resources.manager``: what seg wrote before managers existed
 # stays managed — seg's writes always record the declared paths, raw API writes record none —
-# so those resources get the default manager (``seg.model.names.DEFAULT_MANAGER``, the
+# so those resources get the default manager (``seg.kinds.names.DEFAULT_MANAGER``, the
 # manager of a seg.yaml that names none; the store imports no seg module, a test keeps the two
 # equal) and the next plan neither adopts nor orphans them.
 MIGRATED_MANAGER = "default"

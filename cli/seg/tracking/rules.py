@@ -7,7 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RuleDiff", "diff_rules", "rule_id", "rule_label", "schema_problems"]
+__all__ = [
+    "RuleDiff",
+    "diff_rules",
+    "rule_id",
+    "rule_label",
+    "rule_list_problems",
+    "schema_problems",
+]
 
 RuleId = tuple[str, str, int]
 
@@ -69,4 +76,20 @@ def schema_problems(rules: Iterable[Mapping[str, Any]]) -> list[tuple[int, str]]
             out.append((index, f"{rule_label(rule)} is declared twice (rules {seen[ident]} and "
                                f"{index})"))  # fmt: skip
         seen[ident] = index
+    return out
+
+
+def rule_list_problems(rules: Any) -> list[tuple[tuple[str, ...], str]]:
+    """(field path, message) for every problem of a plan's rules: not a list of rules, a rule
+    without its ``json_schema``, a schema that is not draft-07, an identity declared twice."""
+    if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+        return [(("rules",), "rules must be a list of rules")]
+    for index, rule in enumerate(rules):
+        if not isinstance(rule.get("json_schema"), dict):
+            return [(("rules", str(index)), f"rules[{index}].json_schema is required")]
+    out: list[tuple[tuple[str, ...], str]] = []
+    for index, message in schema_problems(rules):
+        held = "json_schema" in rules[index]
+        path = ("rules", str(index), "json_schema") if held else ("rules", str(index))
+        out.append((path, f"rules[{index}]: {message}"))
     return out

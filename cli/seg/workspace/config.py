@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from seg.errors import WorkspaceInvalid
-from seg.model.kinds import KINDS
-from seg.model.names import DEFAULT_MANAGER
+from seg.kinds import KINDS
+from seg.kinds.names import DEFAULT_MANAGER
 from seg.model.wording import did_you_mean
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.schema_check import check_against_schema

@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from seg.editor_schemas import modeline
-from seg.model.kinds import KINDS, Kind
+from seg.kinds import KINDS
+from seg.model.kinds import Kind
 from seg.model.paths import AnyPath, format_path
 from seg.model.resource import CurrentResource
 from seg.model.secrets import is_digest

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from seg.errors import WorkspaceInvalid
+from seg.kinds import KINDS
 from seg.model.clip import MAX_ECHO, clip, clip_repr
-from seg.model.kinds import KINDS, Kind
+from seg.model.kinds import Kind
 from seg.model.paths import MISSING, AnyPath, get_path, set_path
 from seg.model.resource import DesiredResource, Origin
 from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, is_catalog_secret, scrub

@@ -1,26 +1,24 @@
-"""Rules across documents: unique addresses, parents and references that exist, and the
-platform's limits that need more than one resource to check."""
+"""Rules across documents: unique addresses, parents and references that exist (generic),
+and each kind's rules (``Kind.rules``, limits included) over the declared resources — the CLI
+adapter of the rules the control plane runs too: violations become diagnostics at the
+file:line:col of the value they name."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
+import copy
+from collections.abc import Mapping
+from typing import Any
 
-from seg.model.kinds import KINDS, WAREHOUSE_CATALOGS
-from seg.model.limits import (
-    MAX_DBT_CLOUD_MAPPINGS,
-    MAX_FILTERS_PER_DESTINATION,
-    MAX_MAPPINGS_PER_DESTINATION,
-    MAX_QUERY_LENGTH,
-)
-from seg.model.refs import references
+from seg.kinds import KINDS
+from seg.kinds.lookup import IndexLookup
+from seg.kinds.refs import references
+from seg.model.kinds import Lookup, Subject
+from seg.model.paths import get_path
 from seg.model.resource import DesiredResource, Origin
 from seg.model.wording import did_you_mean
-from seg.policy.access import LABEL_SCOPED_ROLES
-from seg.policy.sql import SqlError, dialect_for, output_columns
 from seg.workspace.diagnostics import Diagnostic
 
-__all__ = ["check_references"]
+__all__ = ["check_references", "rule_diagnostics"]
 
 
 Index = dict[tuple[str, str], DesiredResource]
@@ -73,120 +71,37 @@ def _links(res: DesiredResource, index: Index, broken: set[tuple[str, str]]) -> 
     return problems
 
 
-def _binding_rules(res: DesiredResource, _index: Index) -> list[Diagnostic]:
-    scope = res.fields.get("scope")
-    role = res.fields.get("role")
-    if res.is_unknown(("role",)) or res.is_unknown(("scope",)):
-        return []
-    if isinstance(scope, dict) and "labels" in scope and role not in LABEL_SCOPED_ROLES:
-        allowed = ", ".join(sorted(LABEL_SCOPED_ROLES))
-        message = f"role {role!r} cannot take a label scope (only {allowed})"
-        return [_at(res, ("role",), message, "access/label-scope")]
-    return []
+def _without_unknown(res: DesiredResource) -> Mapping[str, Any]:
+    """The fields others see: values whose variable is unset are left out (not judged)."""
+    if not res.unknown_paths:
+        return res.fields
+    fields = copy.deepcopy(dict(res.fields))
+    for path in res.unknown_paths:
+        holder = get_path(fields, path[:-1])
+        if isinstance(holder, dict):
+            holder.pop(path[-1], None)
+    return fields
 
 
-def _model_rules(res: DesiredResource, index: Index) -> list[Diagnostic]:
-    source = index.get(("Source", res.address.split("/", 1)[0]))
-    if source is None or source.is_unknown(("catalog",)):
-        return []
-    catalog = source.fields.get("catalog")
-    if catalog not in WAREHOUSE_CATALOGS:
-        message = (
-            f"model {res.address!r} needs a warehouse source "
-            f"({', '.join(sorted(WAREHOUSE_CATALOGS))}); source catalog is {catalog!r}"
-        )
-        return [_at(res, ("source",), message, "model/warehouse")]
-    if res.is_unknown(("query",)):
-        return []
-    query = str(res.fields.get("query", ""))
-    where = ("query_file",) if res.attachments else ("query",)
-    if len(query) > MAX_QUERY_LENGTH:
-        return [
-            _at(res, where, f"query is longer than {MAX_QUERY_LENGTH} characters", "model/limit")
-        ]
-    try:
-        columns = output_columns(query, dialect_for(str(catalog)))
-    except SqlError:
-        return []  # the warehouse may accept SQL sqlglot cannot read; policy decides later
-    identifier = str(res.fields.get("identifier_column", ""))
-    if res.is_unknown(("identifier_column",)):
-        return []
-    if columns is not None and identifier.lower() not in columns:
-        message = (
-            f"identifier column {identifier!r} is not among the query's output columns "
-            f"({', '.join(columns)})"
-        )
-        return [_at(res, ("identifier_column",), message, "model/identifier")]
-    return []
+def _mark_path(res: DesiredResource, path: tuple[str, ...]) -> tuple[str, ...]:
+    """Where a value read from a ``*_file`` key was written: at that key."""
+    if path in res.marks or not path:
+        return path
+    for linked in res.kind.file_fields:
+        if path[0] == linked.value_key:
+            return (linked.file_key, *path[1:])
+    spec = res.kind.field(path[0])
+    if spec is not None and spec.item_file is not None and path[-1] == spec.item_file.value_key:
+        return (*path[:-1], spec.item_file.file_key)
+    return path
 
 
-def _per_destination(resources: list[DesiredResource], kind: str, limit: int, noun: str
-                     ) -> list[Diagnostic]:  # fmt: skip
-    children = [r for r in resources if r.kind.name == kind]
-    problems = []
-    for destination, count in sorted(
-        Counter(c.address.rsplit("/", 1)[0] for c in children).items()
-    ):
-        if count > limit:
-            first = next(c for c in children if c.address.startswith(destination + "/"))
-            message = f"destination {destination!r} has {count} {noun}; the limit is {limit}"
-            problems.append(_at(first, ("destination",), message, f"{noun[:-1]}/limit"))
-    return problems
-
-
-def _limits(resources: list[DesiredResource]) -> list[Diagnostic]:
-    mappings = [r for r in resources if r.kind.name == "Mapping"]
-    problems = _per_destination(resources, "Mapping", MAX_MAPPINGS_PER_DESTINATION, "mappings")
-    problems += _per_destination(resources, "DestinationFilter", MAX_FILTERS_PER_DESTINATION,
-                                 "filters")  # fmt: skip
-    dbt = [m for m in mappings if (m.fields.get("schedule") or {}).get("strategy") == "DBT_CLOUD"]
-    if len(dbt) > MAX_DBT_CLOUD_MAPPINGS:
-        message = (
-            f"{len(dbt)} mappings use the DBT_CLOUD strategy; "
-            f"the limit is {MAX_DBT_CLOUD_MAPPINGS} per workspace"
-        )
-        problems.append(_at(dbt[MAX_DBT_CLOUD_MAPPINGS], ("schedule",), message, "mapping/limit"))
-    return problems
-
-
-def _fql(field: str) -> Callable[[DesiredResource, Index], list[Diagnostic]]:
-    """FQL must parse (the platform drops every event when it does not)."""
-
-    def rule(res: DesiredResource, _index: Index) -> list[Diagnostic]:
-        text = res.fields.get(field)
-        if not isinstance(text, str) or res.is_unknown((field,)):
-            return []
-        from seg.fql.parser import FqlError, parse  # lark loads only for FQL
-
-        try:
-            parse(text)
-        except FqlError as exc:
-            if (field,) in res.secret_paths:  # never echo a value from the environment
-                return [_at(res, (field,), f"{field}: the value from the environment is not "
-                                           "valid FQL", "fql")]  # fmt: skip
-            return [_at(res, (field,), f"{field}: invalid FQL: {exc}", "fql")]
-        return []
-
-    return rule
-
-
-def _tracking_plan_rules(res: DesiredResource, _index: Index) -> list[Diagnostic]:
-    from seg.tracking.rules import schema_problems
-
-    return [
-        _at(res, ("rules", str(i), "json_schema") if "json_schema" in res.fields["rules"][i]
-            else ("rules", str(i)), message, "tracking-plan/schema")
-        for i, message in schema_problems(res.fields.get("rules") or [])
-    ]  # fmt: skip
-
-
-KIND_RULES: dict[str, Callable[[DesiredResource, Index], list[Diagnostic]]] = {
-    "RoleBinding": _binding_rules,
-    "TrackingPlan": _tracking_plan_rules,
-    "Model": _model_rules,
-    "DestinationFilter": _fql("if"),
-    "Mapping": _fql("trigger"),
-}
+def rule_diagnostics(res: DesiredResource, lookup: Lookup) -> list[Diagnostic]:
+    """The kind's rules on one declared resource, as diagnostics at the values they name."""
+    subject = Subject(res.kind, res.address, res.fields, None, res.unknown_paths,
+                      res.secret_paths)  # fmt: skip
+    found = [v for rule in (*res.kind.value_rules, *res.kind.rules) for v in rule(subject, lookup)]
+    return [_at(res, _mark_path(res, v.path), v.message, v.rule) for v in found]
 
 
 def check_references(
@@ -195,9 +110,12 @@ def check_references(
     """Cross-document problems; references to documents that failed to load are skipped."""
     index: Index = {}
     problems = _duplicates(resources, index)
+    lookup = IndexLookup({key: _without_unknown(res) for key, res in index.items()})
+    seen: set[tuple[str, str]] = set()  # a limit counted from each resource is told once
     for res in resources:
         problems += _links(res, index, broken or set())
-        rule = KIND_RULES.get(res.kind.name)
-        if rule is not None:
-            problems += rule(res, index)
-    return problems + _limits(resources)
+        for found in rule_diagnostics(res, lookup):
+            if (found.rule, found.message) not in seen:
+                seen.add((found.rule, found.message))
+                problems.append(found)
+    return problems

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from seg.model.kinds import KINDS, Kind
+from seg.kinds import KINDS
+from seg.model.kinds import Kind
 
 __all__ = [
     "DEFAULT_MANAGER",
@@ -44,7 +45,7 @@ def collection_name(workspace: str, kind: Kind, parent_address: str | None) -> s
     """The collection that holds resources of ``kind`` under ``parent_address``."""
     base = f"workspaces/{workspace}"
     if parent_address:
-        parent = KINDS[kind.parent] if kind.parent else None
+        parent = kind.parent_kind
         if parent is None:
             raise ValueError(f"{kind.name} has no parent")
         base = resource_name(workspace, parent, parent_address)

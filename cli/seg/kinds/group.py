@@ -1,0 +1,40 @@
+"""Group: a named set of member e-mails that role bindings grant roles to (IAM)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Subject, Violation
+
+__all__ = ["KIND"]
+
+
+def _in_use(subject: Subject, lookup: Lookup) -> list[Violation]:
+    users = [address for address, fields in lookup.every("RoleBinding")
+             if (fields.get("subject") or {}).get("group") == subject.address]  # fmt: skip
+    if not users:
+        return []
+    message = f"group {subject.address} is used by role bindings {', '.join(users)}"
+    return [Violation((), message, "group/in-use", Code.FAILED_PRECONDITION)]
+
+
+def _summary(symbol: str, _verb: str, address: str, action: str,
+             fields: Mapping[str, Any]) -> str:  # fmt: skip
+    members = ", ".join(map(str, fields.get("members") or [])) or "no members"
+    return f"{symbol} group {address} ({members}) {action}"
+
+
+KIND = Kind(
+    name="Group",
+    key="group",
+    collection="groups",
+    order=12,
+    fields=(FieldSpec("display_name", "string"), FieldSpec("members", "array")),
+    defaults={"display_name": "", "members": []},
+    owner_only=True,
+    access=True,
+    access_scope=AccessScope.OWNER,
+    delete_rules=(_in_use,),
+    summary=_summary,
+)

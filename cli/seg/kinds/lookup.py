@@ -1,0 +1,35 @@
+"""A ``Lookup`` over resources held in memory, by (kind, address): the declared workspace
+(``seg validate``) or a state (the plan's and ``seg check``'s models in use). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["IndexLookup"]
+
+Key = tuple[str, str]
+Entry = tuple[str, Mapping[str, Any]]
+
+
+class IndexLookup:
+    """Every resource once; ``under`` and ``every`` keep the index's order."""
+
+    def __init__(self, index: Mapping[Key, Mapping[str, Any]]) -> None:
+        self._index = index
+        self._kinds: dict[str, list[Entry]] = {}
+        self._children: dict[Key, list[Entry]] = {}
+        for (kind, address), fields in index.items():
+            self._kinds.setdefault(kind, []).append((address, fields))
+            parent, sep, _ = address.rpartition("/")
+            if sep:
+                self._children.setdefault((kind, parent), []).append((address, fields))
+
+    def get(self, kind_name: str, address: str) -> Mapping[str, Any] | None:
+        return self._index.get((kind_name, address))
+
+    def under(self, kind_name: str, parent_address: str) -> list[Entry]:
+        return list(self._children.get((kind_name, parent_address), ()))
+
+    def every(self, kind_name: str) -> Iterable[Entry]:
+        return iter(self._kinds.get(kind_name, ()))

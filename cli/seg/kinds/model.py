@@ -1,0 +1,158 @@
+"""Model: a warehouse SQL query whose rows reverse-ETL mappings send to destinations, and the
+one place "models in use" (SPEC §7) is assembled: ``uses`` over any ``Lookup`` serves the
+plan's guard, ``seg check`` and the control plane alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from seg.kinds import destination, source
+from seg.model.kinds import (
+    AccessScope,
+    Code,
+    FieldSpec,
+    FileField,
+    Kind,
+    Lookup,
+    Subject,
+    Violation,
+)
+from seg.policy.models import MappingUse, MappingView, ModelState, active_uses, judge_model_change
+from seg.policy.sql import SqlError, dialect_for, output_columns
+
+__all__ = [
+    "KIND",
+    "MAPPING",
+    "MAX_QUERY_LENGTH",
+    "NAME",
+    "SOURCE",
+    "WAREHOUSE_CATALOGS",
+    "catalog_of",
+    "model_state",
+    "uses",
+]
+
+MAX_QUERY_LENGTH = 65_535
+WAREHOUSE_CATALOGS = frozenset({"postgres", "snowflake", "bigquery", "redshift", "databricks"})
+MAPPING = "Mapping"  # the kind that uses models (its module imports this one)
+NAME = "Model"
+SOURCE = source.KIND.name
+
+
+def catalog_of(lookup: Lookup, address: str) -> str | None:
+    """The catalog of the source a model (or anything under a source) belongs to."""
+    found = lookup.get(SOURCE, address.split("/", 1)[0])
+    catalog = found.get("catalog") if found is not None else None
+    return None if catalog is None else str(catalog)
+
+
+def model_state(address: str, fields: Mapping[str, Any], catalog: str | None) -> ModelState:
+    return ModelState(address, str(fields.get("query", "")),
+                      str(fields.get("identifier_column", "")),
+                      bool(fields.get("enabled", True)), dialect_for(catalog))  # fmt: skip
+
+
+def _views(lookup: Lookup) -> list[MappingView]:
+    return [
+        MappingView(address, address.rsplit("/", 1)[0], fields.get("model"),
+                    bool(fields.get("enabled")), fields.get("fields") or {})
+        for address, fields in lookup.every(MAPPING)
+    ]  # fmt: skip
+
+
+def uses(lookup: Lookup, model_address: str) -> list[MappingUse]:
+    """The mappings that make a model in use: enabled, naming it, on an enabled destination."""
+
+    def enabled(address: str) -> bool:
+        return bool((lookup.get(destination.KIND.name, address) or {}).get("enabled"))
+
+    return active_uses(model_address, _views(lookup), enabled)
+
+
+def _warehouse(subject: Subject, lookup: Lookup) -> list[Violation]:
+    catalog = catalog_of(lookup, subject.address)
+    if catalog is None or catalog in WAREHOUSE_CATALOGS:
+        return []  # an unknown catalog (its variable unset) is not judged
+    message = (
+        f"model {subject.address!r} needs a warehouse source "
+        f"({', '.join(sorted(WAREHOUSE_CATALOGS))}); source catalog is {catalog!r}"
+    )
+    return [Violation(("source",), message, "model/warehouse")]
+
+
+def _query(subject: Subject, lookup: Lookup) -> list[Violation]:
+    catalog = catalog_of(lookup, subject.address)
+    if catalog not in WAREHOUSE_CATALOGS or subject.is_unknown(("query",)):
+        return []
+    query = str(subject.fields.get("query", ""))
+    if len(query) > MAX_QUERY_LENGTH:
+        message = f"query is longer than {MAX_QUERY_LENGTH} characters"
+        return [Violation(("query",), message, "model/limit")]
+    if subject.is_unknown(("identifier_column",)):
+        return []
+    try:
+        columns = output_columns(query, dialect_for(catalog))
+    except SqlError:
+        return []  # the warehouse may accept SQL sqlglot cannot read; policy decides later
+    identifier = str(subject.fields.get("identifier_column", ""))
+    if columns is None or identifier.lower() in columns:
+        return []
+    message = (
+        f"identifier column {identifier!r} is not among the query's output columns "
+        f"({', '.join(columns)})"
+    )
+    return [Violation(("identifier_column",), message, "model/identifier")]
+
+
+def _judge(subject: Subject, lookup: Lookup, gone: bool) -> list[Violation]:
+    assert subject.before is not None
+    catalog = catalog_of(lookup, subject.address)
+    old = model_state(subject.address, subject.before, catalog)
+    new = None if gone else model_state(subject.address, subject.fields, catalog)
+    verdict = judge_model_change(subject.policy, old, new, uses(lookup, subject.address))
+    if not verdict.blocked:
+        return []
+    return [Violation(("query",), verdict.message, "model/in-use", Code.FAILED_PRECONDITION)]
+
+
+def _in_use(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """A change may not break the active mappings of the model (policy strict / breaking)."""
+    return [] if subject.before is None else _judge(subject, lookup, gone=False)
+
+
+def _deleted(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """A model goes only when no mapping uses it (an inactive one must be deleted first)."""
+    found = _judge(subject, lookup, gone=True)
+    if found:
+        return found
+    users = [address for address, fields in lookup.every(MAPPING)
+             if fields.get("model") == subject.address]  # fmt: skip
+    if not users:
+        return []
+    message = (
+        f"model {subject.address} is referenced by mappings {', '.join(users)}; "
+        "delete them first"
+    )
+    return [Violation((), message, "model/referenced", Code.FAILED_PRECONDITION)]
+
+
+KIND = Kind(
+    name=NAME,
+    key="model",
+    collection="models",
+    order=50,
+    parent_kind=source.KIND,
+    parent_field="source",
+    fields=(
+        FieldSpec("description", "string"),
+        FieldSpec("enabled", "boolean"),
+        FieldSpec("query", "string", export_suffix="sql"),
+        FieldSpec("identifier_column", "string"),
+    ),
+    defaults={"enabled": True, "description": ""},
+    access_scope=AccessScope.SOURCE,
+    rules=(_warehouse, _query, _in_use),
+    delete_rules=(_deleted,),
+    file_fields=(FileField("query_file", "query", "query"),),
+)

@@ -1,0 +1,69 @@
+"""Rule makers several kinds share: FQL that must parse, a cap on children per parent, and a
+reference that must be cleared before it is switched. Pure."""
+
+from __future__ import annotations
+
+from seg.model.kinds import Code, Lookup, Rule, Subject, Violation
+from seg.model.secrets import is_digest
+
+__all__ = ["fql_rule", "per_parent_limit", "reconnect_rule"]
+
+
+def fql_rule(field: str) -> Rule:
+    """The value of ``field`` must parse as FQL (the platform drops every event when it does
+    not); a secret value is never echoed, and a sealed one was checked in clear."""
+
+    def rule(subject: Subject, _lookup: Lookup) -> list[Violation]:
+        text = subject.fields.get(field)
+        if not isinstance(text, str) or is_digest(text) or subject.is_unknown((field,)):
+            return []
+        from seg.fql.parser import FqlError, parse  # lark loads only for FQL
+
+        try:
+            parse(text)
+        except FqlError as exc:
+            where = f"{subject.kind.key}.{field}"
+            if (field,) in subject.secret_paths:
+                problem = "the secret value is not valid FQL"
+            else:
+                problem = f"invalid FQL: {exc}"
+            return [Violation((field,), f"{where}: {problem}", "fql")]
+        return []
+
+    return rule
+
+
+def per_parent_limit(limit: int, noun: str) -> Rule:
+    """At most ``limit`` resources of the subject's kind under its parent (a destination)."""
+
+    def rule(subject: Subject, lookup: Lookup) -> list[Violation]:
+        parent_kind = subject.kind.parent_kind
+        if parent_kind is None:
+            return []
+        parent = subject.address.rsplit("/", 1)[0]
+        count = len(lookup.under(subject.kind.name, parent))
+        if count <= limit:
+            return []
+        message = f"{parent_kind.noun} {parent!r} has {count} {noun}; the limit is {limit}"
+        path = (subject.kind.parent_field or parent_kind.key,)
+        return [Violation(path, message, f"{subject.kind.key}/limit", Code.FAILED_PRECONDITION)]
+
+    return rule
+
+
+def reconnect_rule(field: str, what: str) -> Rule:
+    """A reference that holds one value at a time: switching it needs a clear first."""
+
+    def rule(subject: Subject, _lookup: Lookup) -> list[Violation]:
+        new = subject.fields.get(field)
+        old = (subject.before or {}).get(field)
+        if not new or not old or old == new:
+            return []
+        message = (
+            f"the {subject.kind.noun} is already connected to {what} {old}; a "
+            f"{subject.kind.noun} has at most one {what}, so disconnect it first"
+        )
+        return [Violation((field,), message, f"{subject.kind.key}/reconnect",
+                          Code.FAILED_PRECONDITION)]  # fmt: skip
+
+    return rule

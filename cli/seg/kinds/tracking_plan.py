@@ -1,0 +1,74 @@
+"""TrackingPlan: event rules (draft-07 JSON Schemas) that sources connect to. Its API names
+use server ids (``tp_…``); the YAML name travels as ``external_id`` and is its address."""
+
+from __future__ import annotations
+
+from seg.model.kinds import (
+    AccessScope,
+    Code,
+    FieldSpec,
+    FileField,
+    Kind,
+    Lookup,
+    Subject,
+    Violation,
+)
+
+__all__ = ["KIND", "MAX_RULES_PER_CALL"]
+
+MAX_RULES_PER_CALL = 200  # "rules must contain less than or equal to 200 items"
+
+
+def _schemas(subject: Subject, _lookup: Lookup) -> list[Violation]:
+    """Each rule's ``json_schema`` must be a valid draft-07 schema, each identity unique."""
+    from seg.tracking.rules import rule_list_problems  # jsonschema loads only for plans
+
+    problems = rule_list_problems(subject.fields.get("rules") or [])
+    return [Violation(path, message, "tracking-plan/schema") for path, message in problems]
+
+
+def _unique_external_id(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """Two plans may not share an external id (the control plane's names are server ids)."""
+    external_id = subject.fields.get("external_id")
+    if subject.before is not None or external_id is None:
+        return []
+    for address, fields in lookup.every(subject.kind.name):
+        if address != subject.address and fields.get("external_id") == external_id:
+            message = f"a tracking plan with external_id {external_id!r} exists ({address})"
+            return [Violation(("external_id",), message, "tracking-plan/unique",
+                              Code.ALREADY_EXISTS)]  # fmt: skip
+    return []
+
+
+def _connected(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """A plan may go only when no source is connected to it."""
+    sources = [address for address, fields in lookup.every("Source")
+               if fields.get("tracking_plan") == subject.address]  # fmt: skip
+    if not sources:
+        return []
+    message = (
+        f"tracking plan {subject.fields.get('external_id', subject.address)} is connected to "
+        f"sources {', '.join(sources)}; disconnect them first"
+    )
+    return [Violation((), message, "tracking-plan/connected", Code.FAILED_PRECONDITION)]
+
+
+KIND = Kind(
+    name="TrackingPlan",
+    key="tracking_plan",
+    collection="tracking-plans",
+    order=20,
+    fields=(
+        FieldSpec("display_name", "string"),
+        FieldSpec("description", "string"),
+        FieldSpec(
+            "rules", "array", unordered=True, max_per_call=MAX_RULES_PER_CALL, rule_items=True,
+            item_file=FileField("json_schema_file", "json_schema", "schema", structured=True),
+        ),
+    ),
+    defaults={"display_name": "", "description": "", "rules": []},
+    id_prefix="tp_",
+    access_scope=AccessScope.TRACKING_PLAN,
+    rules=(_schemas, _unique_external_id),
+    delete_rules=(_connected,),
+)
