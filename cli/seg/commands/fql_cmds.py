@@ -118,13 +118,18 @@ def test_cmd(
 ) -> None:
     """Run a destination's filters from the workspace over sample events."""
     from seg.fql.filters import compile_filters, run_filters
+    from seg.kinds import destination_filter
+
+    filter_kind = destination_filter.KIND
 
     ws = load(workspace_dir(workspace), env)
-    if not any(r.kind.name == "Destination" and r.address == destination for r in ws.resources):
+    declared = (r.kind is filter_kind.parent_kind and r.address == destination
+                for r in ws.resources)  # fmt: skip
+    if not any(declared):
         raise ConfigError(f"destination {destination!r} is not declared in the workspace")
     specs = [
         (r.address, dict(r.fields)) for r in ws.resources
-        if r.kind.name == "DestinationFilter" and r.address.startswith(destination + "/")
+        if r.kind is filter_kind and r.address.startswith(destination + "/")
     ]  # fmt: skip
     filters = compile_filters(specs)
     results = [(n, run_filters(filters, e)) for n, e in read_events(events)]

@@ -38,10 +38,11 @@ def check_events_cmd(
     debug: DebugOpt = False,
 ) -> None:
     """Validate sample events against a tracking plan, as Protocols does. Exit 3 on violations."""
+    from seg.kinds import tracking_plan
     from seg.tracking.events import check_event
 
     ws = load(workspace_dir(workspace), env)
-    found = [r for r in ws.resources if r.kind.name == "TrackingPlan" and r.address == plan]
+    found = [r for r in ws.resources if r.kind is tracking_plan.KIND and r.address == plan]
     if not found:
         raise ConfigError(f"tracking plan {plan!r} is not declared in the workspace")
     rules: list[Any] = list(found[0].fields.get("rules", []))

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from seg.engine.plan import Change
+from seg.model.kinds import Kind
 from seg.model.paths import MISSING, get_path, set_path
 from seg.model.printable import display_path, escape_line
 from seg.model.secrets import REDACTED
@@ -123,19 +124,18 @@ def access_summary(change: Change) -> str:
     fields = change.redacted_after() or change.redacted_before() or {}
     verb = {"create": "grants", "delete": "revokes", "update": "changes", "replace": "re-grants",
             "blocked": "would change"}[change.action.value]  # fmt: skip
-    if change.kind.name == "RoleBinding":
-        subject = fields.get("subject") or {}
-        who = f"user {subject['user']}" if subject.get("user") else f"group {subject.get('group')}"
-        scope = fields.get("scope")
-        where = "the whole workspace" if scope == "workspace" else json.dumps(scope, sort_keys=True)
-        line = f"{change.action.symbol} {verb} {fields.get('role')} to {who} on {where}"
-        return escape_line(line)
-    if change.kind.name == "Group":
-        members = ", ".join(map(str, fields.get("members") or [])) or "no members"
-        return escape_line(
-            f"{change.action.symbol} group {change.address} ({members}) {change.action.value}"
-        )
-    return escape_line(f"{change.action.symbol} label {change.address} {change.action.value}")
+    summary = change.kind.summary
+    if summary is not None:
+        return escape_line(summary(change.action.symbol, verb, change.address,
+                                   change.action.value, fields))  # fmt: skip
+    return escape_line(
+        f"{change.action.symbol} {change.kind.noun} {change.address} {change.action.value}"
+    )
+
+
+def _rule_field(kind: Kind) -> str | None:
+    """The field whose items are tracking-plan rules (shown as rule diffs), if any."""
+    return next((spec.name for spec in kind.fields if spec.rule_items), None)
 
 
 def field_lines(change: Change) -> list[tuple[str, str]]:
@@ -143,7 +143,7 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
     if change.field_changes:
         lines = []
         for fc in change.field_changes:
-            if fc.path == ("rules",) and change.kind.name == "TrackingPlan":
+            if fc.path == (_rule_field(change.kind),):
                 lines += _rules_lines(fc.before, fc.after)
                 continue
             if not fc.sensitive and _multiline(fc.before) and _multiline(fc.after):
@@ -160,7 +160,8 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
         return lines
     if change.action.value in ("create", "replace", "blocked") and change.after is not None:
         shown = _shown_after(change)
-        rules = shown.pop("rules", None) if change.kind.name == "TrackingPlan" else None
+        rule_field = _rule_field(change.kind)
+        rules = shown.pop(rule_field, None) if rule_field else None
         lines = [("+", f"{p}: {show(v)}") for p, v in flatten(shown)]
         if rules is not None:
             lines.append(("+", f"rules: {len(rules)}"))

@@ -18,6 +18,7 @@ from starlette.routing import Match
 
 from seg import __version__
 from seg.kinds import kinds_in_order
+from seg.kinds.tracking_plan import KIND as TRACKING_PLAN
 from seg.model.kinds import Kind
 from seg.model.urls import redact_text
 from seg.server import errors, strict_json
@@ -254,8 +255,9 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     for method, verb, write in (("PUT", "replace", cp.rules.replace),
                                 ("PATCH", "upsert", cp.rules.upsert),
                                 ("DELETE", "delete", cp.rules.delete)):  # fmt: skip
-        app.add_api_route(rules_path, rules_route(write), methods=[method], tags=["TrackingPlan"],
-                          name=f"{verb}_rules", operation_id=f"{verb}_rules")  # fmt: skip
+        app.add_api_route(rules_path, rules_route(write), methods=[method],
+                          tags=[TRACKING_PLAN.name], name=f"{verb}_rules",
+                          operation_id=f"{verb}_rules")  # fmt: skip
 
     lock_path = API_PREFIX + "/workspaces/{workspace}/lock"
 

@@ -49,7 +49,7 @@ def _spec(kind: Kind, res: CurrentResource, export: Export) -> dict[str, Any]:
         if fs.name not in res.fields or res.fields[fs.name] is None:
             continue
         value = res.fields[fs.name]
-        if not (kind.name == "Model" and fs.name == "query"):  # SQL files are not interpolated
+        if fs.export_suffix is None:  # values written to files of their own are not interpolated
             value = _placeholders(value, res.address, (fs.name,), export)
         if fs.ref and isinstance(value, str) and KINDS[fs.ref].parent is not None:
             value = value.rsplit("/", 1)[1]  # a reference under the same source, by name
@@ -84,9 +84,12 @@ def render_export(workspace: str, resources: Iterable[CurrentResource],
         spec = _spec(kind, res, export)
         folder = kind.collection
         stem = _file_stem(res.address)
-        if kind.name == "Model" and isinstance(spec.get("query"), str):
-            export.files[f"{folder}/{stem}.sql"] = spec.pop("query")  # exactly as stored
-            spec["query_file"] = f"{stem}.sql"
+        for linked in kind.file_fields:  # Model query → <stem>.sql, exactly as stored
+            value_spec = kind.field(linked.value_key)
+            suffix = value_spec.export_suffix if value_spec is not None else None
+            if suffix and isinstance(spec.get(linked.value_key), str):
+                export.files[f"{folder}/{stem}.{suffix}"] = spec.pop(linked.value_key)
+                spec[linked.file_key] = f"{stem}.{suffix}"
         doc: dict[str, Any] = {"kind": kind.name, "name": res.address.rsplit("/", 1)[-1]}
         if res.protect:
             doc["protect"] = True

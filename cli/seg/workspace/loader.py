@@ -15,7 +15,7 @@ from typing import Any
 from seg.errors import WorkspaceInvalid
 from seg.kinds import KINDS
 from seg.model.clip import MAX_ECHO, clip, clip_repr
-from seg.model.kinds import Kind
+from seg.model.kinds import FileField, Kind
 from seg.model.paths import MISSING, AnyPath, get_path, set_path
 from seg.model.resource import DesiredResource, Origin
 from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, is_catalog_secret, scrub
@@ -301,13 +301,16 @@ def _load_document(
     fields = {k: v for k, v in spec.items() if k != kind.parent_field}
     marks = SpecMarks(shown, doc.value_marks)
     attachments: tuple[str, ...] = ()
-    if "query_file" in fields:
-        query = _linked(ctx, rel, fields.pop("query_file"), marks[("query_file",)], "query")
-        if isinstance(query, Diagnostic):
-            return None, [query]
-        fields["query"] = query.text
-        attachments = (ctx.tree.display(query.rel),)
-    schema_files, problems = _schema_files(ctx, rel, fields, marks)
+    for linked_field in kind.file_fields:  # Model query_file → query
+        if linked_field.file_key not in fields:
+            continue
+        origin = marks[(linked_field.file_key,)]
+        text = _linked(ctx, rel, fields.pop(linked_field.file_key), origin, linked_field.noun)
+        if isinstance(text, Diagnostic):
+            return None, [text]
+        fields[linked_field.value_key] = text.text
+        attachments += (ctx.tree.display(text.rel),)
+    schema_files, problems = _item_files(ctx, rel, kind, fields, marks)
     if problems:
         return None, problems
     attachments += tuple(schema_files)
@@ -349,9 +352,10 @@ def _env_refused(doc: YamlDocument, kind: Kind, shown: str, result: Interpolatio
     out = []
     for path in sorted(result.secret_paths, key=repr):
         field_name = str(path[1]) if len(path) > 1 else ""
-        if path[:2] == ("spec", "rules"):
-            message = ("rules cannot take values from the environment (${env:…}); write them in "
-                       "the file")
+        field_spec = kind.field(field_name)
+        if path[:1] == ("spec",) and field_spec is not None and field_spec.rule_items:
+            message = (f"{field_name} cannot take values from the environment (${{env:…}}); "
+                       "write them in the file")  # fmt: skip
         elif field_name == kind.parent_field or field_name.endswith("_file"):
             message = (
                 f"{field_name}: the value from the environment (${{env:…}}) cannot be used "
@@ -374,32 +378,41 @@ def _resolve_refs(kind: Kind, address: str, fields: dict[str, Any]) -> None:
             fields[spec.name] = f"{source}/{fields[spec.name]}" if nested else fields[spec.name]
 
 
-def _schema_files(ctx: _Context, rel: str, fields: dict[str, Any], marks: SpecMarks
-                  ) -> tuple[list[str], list[Diagnostic]]:  # fmt: skip
-    """Inline each rule's ``json_schema_file`` (JSON or YAML, relative to the document)."""
-    files, problems = [], []
-    for index, rule in enumerate(fields.get("rules") or []):
-        if not isinstance(rule, dict) or "json_schema_file" not in rule:
+def _item_files(ctx: _Context, rel: str, kind: Kind, fields: dict[str, Any], marks: SpecMarks
+                ) -> tuple[list[str], list[Diagnostic]]:  # fmt: skip
+    """Inline the files items name (``FieldSpec.item_file``: each tracking-plan rule's
+    ``json_schema_file``, JSON or YAML, relative to the document)."""
+    files: list[str] = []
+    problems: list[Diagnostic] = []
+    for spec in kind.fields:
+        if spec.item_file is None:
             continue
-        origin = marks[("rules", index, "json_schema_file")]
-        linked = _linked(ctx, rel, rule.pop("json_schema_file"), origin, "schema")
-        if isinstance(linked, Diagnostic):
-            problems.append(linked)
-            continue
-        try:
-            docs = list(read_documents(linked.text))
-            if len(docs) != 1 or not isinstance(docs[0].value, dict):
-                raise ValueError("it must hold one JSON Schema object")
-        except (ValueError, YamlError) as exc:
-            reason = exc.message if isinstance(exc, YamlError) else str(exc)
-            message = f"cannot read schema file {clip_repr(linked.rel)}: {reason}"
-            problems.append(
-                Diagnostic(origin.file, origin.line, origin.col, message, "schema-file")
-            )
-            continue
-        rule["json_schema"] = docs[0].value
-        files.append(ctx.tree.display(linked.rel))
+        for index, item in enumerate(fields.get(spec.name) or []):
+            if isinstance(item, dict) and spec.item_file.file_key in item:
+                where = (spec.name, index, spec.item_file.file_key)
+                found = _item_file(ctx, rel, item, spec.item_file, marks[where])
+                if isinstance(found, Diagnostic):
+                    problems.append(found)
+                else:
+                    files.append(found)
     return files, problems
+
+
+def _item_file(ctx: _Context, rel: str, item: dict[str, Any], linked_field: FileField,
+               origin: Origin) -> str | Diagnostic:  # fmt: skip
+    linked = _linked(ctx, rel, item.pop(linked_field.file_key), origin, linked_field.noun)
+    if isinstance(linked, Diagnostic):
+        return linked
+    try:
+        docs = list(read_documents(linked.text))
+        if len(docs) != 1 or not isinstance(docs[0].value, dict):
+            raise ValueError("it must hold one JSON Schema object")
+    except (ValueError, YamlError) as exc:
+        reason = exc.message if isinstance(exc, YamlError) else str(exc)
+        message = f"cannot read {linked_field.noun} file {clip_repr(linked.rel)}: {reason}"
+        return Diagnostic(origin.file, origin.line, origin.col, message, "schema-file")
+    item[linked_field.value_key] = docs[0].value
+    return ctx.tree.display(linked.rel)
 
 
 def _linked(ctx: _Context, rel: str, value: str, origin: Origin, what: str
