@@ -26,19 +26,7 @@ SOURCE_ROOT = PACKAGE.parent
 KIND_NAMES = re.compile(
     r'"(Label|Group|TrackingPlan|Source|RoleBinding|Destination|Model|DestinationFilter|Mapping)"'
 )
-# Left for the lead: server/service.py is split by another part of issue 13 (its _access and
-# init_workspace still read the IAM kinds by name).
-PENDING = {
-    "server/service.py": {
-        'for label in sorted(KINDS["Label"].system_names):',
-        'name = resource_name(slug, KINDS["Label"], label)',
-        'tx.insert_resource(ResourceRecord(name, slug, "Label", None, data, [], "", etag,',
-        'bindings = [b.data for b in iter_all(tx, workspace, "RoleBinding")]',
-        'for g in iter_all(tx, workspace, "Group")}  # fmt: skip',
-        'for s in iter_all(tx, workspace, "Source")}  # fmt: skip',
-    }
-}
-HELPERS = {"__init__", "shared", "names", "refs", "lookup"}
+HELPERS = {"__init__", *seg.kinds.HELPERS}
 # What a kind module may import: the pure packages and its siblings.
 KIND_IMPORTS = ("seg.model", "seg.policy", "seg.fql", "seg.tracking", "seg.kinds")
 
@@ -68,6 +56,7 @@ def test_every_kind_module_is_registered_once_under_its_name() -> None:
         assert kind_by_key(kind.key) is kind
     assert len({k.key for k in KINDS.values()}) == len({k.collection for k in KINDS.values()})
     assert len(KINDS) == len(names) == 9
+    assert list(KINDS) == [k.name for k in kinds_in_order()]  # listings keep apply order
 
 
 def test_parents_are_objects_and_come_first_in_apply_order() -> None:
@@ -151,8 +140,7 @@ def test_generic_code_names_no_kind() -> None:
         for line in path.read_text().splitlines():
             if KIND_NAMES.search(line):
                 hits.setdefault(rel, set()).add(line.strip())
-    for rel, lines in hits.items():
-        assert lines <= PENDING.get(rel, set()), (rel, sorted(lines - PENDING.get(rel, set())))
+    assert hits == {}
 
 
 # -- one rule, two adapters, one message -----------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from seg.kinds import KINDS
 from seg.kinds.lookup import IndexLookup
 from seg.kinds.model import uses
+from seg.kinds.role_binding import effective_access
 from seg.model.kinds import Code, Kind, Subject, Violation
 
 Fields = dict[str, Any]
@@ -161,3 +162,18 @@ def test_fql_must_parse_and_a_secret_is_never_echoed() -> None:
     assert run("DestinationFilter", "web/amp/f", {"if": sealed}, {}) == []
     assert run("DestinationFilter", "web/amp/f", {"if": "${env:X}"}, {},
                unknown=frozenset({("if",)})) == []  # fmt: skip
+
+
+def test_effective_access_reads_bindings_groups_and_labels_through_the_lookup() -> None:
+    state = {("RoleBinding", "a"): {"subject": {"group": "ops"}, "role": "source_admin",
+                                    "scope": {"labels": {"team": "x"}}},
+             ("RoleBinding", "b"): {"subject": {"user": "someone@else.io"},
+                                    "role": "workspace_owner", "scope": "workspace"},
+             ("Group", "ops"): {"members": ["Ann@Example.com"]},
+             ("Source", "web"): {"labels": {"team": "x"}},
+             ("Source", "app"): {}}  # fmt: skip
+    assert effective_access("ann@example.com", IndexLookup(state)) == {
+        "user": "ann@example.com",
+        "workspace_roles": [],
+        "sources": {"app": [], "web": ["source_admin"]},
+    }

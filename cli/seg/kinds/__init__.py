@@ -1,31 +1,35 @@
-"""The registry of resource kinds: one module per kind, collected here.
+"""The registry of resource kinds: one module per kind, found here.
 
-Each module defines ``KIND``: its fields, parent, references, access scope, limits, file
-fields, hints and rules. Loader, engine, client, views and server ask this registry and never
-name a kind. Adding a kind means adding its module here, a JSON Schema in
-``schemas/resolved/`` (then ``seg schema --write schemas`` for the published ones).
+Each module of this package other than the helpers (``HELPERS``) defines ``KIND``: its
+fields, parent, references, access scope, limits, file fields, hints and rules. Loader,
+engine, client, views and server ask this registry and never name a kind. Adding a kind
+means adding its module (and its JSON Schema in ``schemas/resolved/``, then
+``seg schema --write schemas`` for the published ones); nothing else names it.
 """
 
 from __future__ import annotations
 
-from seg.kinds import (
-    destination,
-    destination_filter,
-    group,
-    label,
-    mapping,
-    model,
-    role_binding,
-    source,
-    tracking_plan,
-)
+import importlib
+import pkgutil
+from types import ModuleType
+
 from seg.model.kinds import Kind
 
-__all__ = ["KINDS", "MODULES", "kind_by_key", "kinds_in_order"]
+__all__ = ["HELPERS", "KINDS", "MODULES", "kind_by_key", "kinds_in_order"]
 
-MODULES = (label, group, tracking_plan, source, role_binding, destination, model,
-           destination_filter, mapping)  # fmt: skip
+# Modules of this package that are not kinds (they read the registry or serve the kinds).
+HELPERS = frozenset({"lookup", "names", "refs", "shared"})
 
+
+def _kind_modules() -> tuple[ModuleType, ...]:
+    found = [importlib.import_module(f"{__name__}.{info.name}")
+             for info in pkgutil.iter_modules(__path__) if info.name not in HELPERS]  # fmt: skip
+    return tuple(sorted(found, key=lambda module: module.KIND.order))
+
+
+MODULES = _kind_modules()
+
+# In apply order (parents before children), which is also the order every listing uses.
 KINDS: dict[str, Kind] = {module.KIND.name: module.KIND for module in MODULES}
 
 

@@ -41,6 +41,7 @@ KIND = Kind(
     defaults={"description": ""},
     name_pattern=LABEL_PATTERN,
     system_names=frozenset({"environment:dev", "environment:prod"}),
+    system_fields={"description": "built in"},
     owner_only=True,
     access=True,
     access_scope=AccessScope.OWNER,

@@ -7,10 +7,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from seg.kinds import group, source
 from seg.model.kinds import AccessScope, FieldSpec, Kind, Lookup, Ref, Subject, Violation
-from seg.policy.access import LABEL_SCOPED_ROLES
+from seg.policy.access import LABEL_SCOPED_ROLES, explain
 
-__all__ = ["KIND"]
+__all__ = ["KIND", "effective_access"]
+
+NAME = "RoleBinding"
 
 
 def _references(fields: Mapping[str, Any]) -> list[Ref]:
@@ -23,6 +26,17 @@ def _references(fields: Mapping[str, Any]) -> list[Ref]:
         out += [("Label", f"{k}:{v}", ("scope", "labels", str(k)))
                 for k, v in (scope.get("labels") or {}).items()]  # fmt: skip
     return out
+
+
+def effective_access(email: str, lookup: Lookup) -> dict[str, Any]:
+    """``email``'s effective access (``seg.policy.access.explain``) from the bindings, the
+    groups' members and the sources' labels that ``lookup`` holds."""
+    bindings = [fields for _, fields in lookup.every(NAME)]
+    groups = {address: fields.get("members", [])
+              for address, fields in lookup.every(group.KIND.name)}  # fmt: skip
+    sources = {address: fields.get("labels") or {}
+               for address, fields in lookup.every(source.KIND.name)}  # fmt: skip
+    return explain(email, bindings, groups, sources)
 
 
 def _label_scope(subject: Subject, _lookup: Lookup) -> list[Violation]:
@@ -47,7 +61,7 @@ def _summary(symbol: str, verb: str, _address: str, _action: str,
 
 
 KIND = Kind(
-    name="RoleBinding",
+    name=NAME,
     key="role_binding",
     collection="role-bindings",
     order=35,

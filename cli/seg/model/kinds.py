@@ -175,6 +175,8 @@ class Kind:
     name_pattern: str = r"^[a-z][a-z0-9-]{0,62}$"
     # Names the control plane creates itself (built-in labels): never deleted by a plan.
     system_names: frozenset[str] = frozenset()
+    # The fields those built-in resources are created with.
+    system_fields: dict[str, Any] = field(default_factory=dict)
     # Mutations need a workspace:owner token (IAM: labels, groups, role bindings).
     owner_only: bool = False
     # Changes to it change who can access what: plans call them out first.

@@ -9,24 +9,21 @@ from typing import Any
 
 from seg.kinds import KINDS
 from seg.kinds.names import parse_resource_name
+from seg.kinds.role_binding import effective_access
 from seg.model.kinds import AccessScope, Kind
-from seg.policy.access import allowed, explain, is_owner, may_write_any
+from seg.policy.access import allowed, is_owner, may_write_any
 from seg.server import errors
 from seg.server.auth import can_write
-from seg.server.core import Action, Need, Principal, address_of
-from seg.store.base import Store, StoreTx, iter_all
+from seg.server.core import Action, Need, Principal
+from seg.server.rules import TxLookup
+from seg.store.base import Store, StoreTx
 
 __all__ = ["AccessService", "Caller", "assemble", "readable"]
 
 
 def assemble(tx: StoreTx, workspace: str, email: str) -> dict[str, Any]:
     """``email``'s effective access from the live bindings, groups and source labels."""
-    bindings = [b.data for b in iter_all(tx, workspace, "RoleBinding")]
-    groups = {address_of(g.name): g.data.get("members", [])
-              for g in iter_all(tx, workspace, "Group")}  # fmt: skip
-    sources = {address_of(s.name): s.data.get("labels") or {}
-               for s in iter_all(tx, workspace, "Source")}  # fmt: skip
-    return explain(email, bindings, groups, sources)
+    return effective_access(email, TxLookup(tx, workspace))
 
 
 def readable(access: dict[str, Any] | None, name: str) -> bool:

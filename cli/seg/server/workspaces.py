@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from seg.kinds import KINDS
+from seg.kinds import kinds_in_order
 from seg.kinds.names import SLUG_RE, resource_name
 from seg.policy.models import POLICIES
 from seg.server import errors
@@ -56,12 +56,14 @@ class WorkspaceService:
         return record, secret
 
     def _insert_system_labels(self, tx: StoreTx, slug: str) -> None:
-        for label in sorted(KINDS["Label"].system_names):
-            name = resource_name(slug, KINDS["Label"], label)
-            now = self.clock.iso()
-            data = {"description": "built in"}
-            tx.insert_resource(ResourceRecord(name, slug, "Label", None, data, [], "",
-                                              compute_etag(data, []), now, now))  # fmt: skip
+        """The resources the control plane makes itself (built-in labels), per kind."""
+        for kind in kinds_in_order():
+            for address in sorted(kind.system_names):
+                name = resource_name(slug, kind, address)
+                now = self.clock.iso()
+                data = dict(kind.system_fields)
+                tx.insert_resource(ResourceRecord(name, slug, kind.name, None, data, [], "",
+                                                  compute_etag(data, []), now, now))  # fmt: skip
 
     def create_token(self, workspace: str, scope: str, description: str, user: str = ""
                      ) -> tuple[str, str]:  # fmt: skip
