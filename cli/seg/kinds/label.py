@@ -28,10 +28,6 @@ def _in_use(subject: Subject, lookup: Lookup) -> list[Violation]:
     return [Violation((), message, "label/in-use", Code.FAILED_PRECONDITION)]
 
 
-def _summary(symbol: str, _verb: str, address: str, action: str, _fields: object) -> str:
-    return f"{symbol} label {address} {action}"
-
-
 KIND = Kind(
     name="Label",
     key="label",
@@ -46,5 +42,4 @@ KIND = Kind(
     access=True,
     access_scope=AccessScope.OWNER,
     delete_rules=(_in_use,),
-    summary=_summary,
 )
