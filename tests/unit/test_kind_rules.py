@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from seg.kinds import KINDS
@@ -176,4 +176,29 @@ def test_effective_access_reads_bindings_groups_and_labels_through_the_lookup() 
         "user": "ann@example.com",
         "workspace_roles": [],
         "sources": {"app": [], "web": ["source_admin"]},
+    }
+
+
+class CountingLookup(IndexLookup):
+    """An IndexLookup that counts how often a rule walks a whole kind."""
+
+    def __init__(self, index: Mapping[tuple[str, str], Fields]) -> None:
+        super().__init__(index)
+        self.walks = 0
+
+    def every(self, kind_name: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
+        self.walks += 1
+        return super().every(kind_name)
+
+
+def test_a_workspace_wide_count_is_made_once_per_lookup() -> None:
+    """Validating N resources must not count the workspace N times (quadratic)."""
+    index = {("Mapping", f"wh/d{i % 10}/m{i}"): mapping(strategy="DBT_CLOUD") for i in range(300)}
+    lookup = CountingLookup(index)
+    kind = KINDS["Mapping"]
+    found = [v for (_, address), fields in index.items() for rule in kind.rules
+             for v in rule(Subject(kind, address, fields), lookup)]  # fmt: skip
+    assert len(found) == 300 and lookup.walks == 1
+    assert {v.message for v in found} == {
+        "300 mappings use the DBT_CLOUD strategy; the limit is 5 per workspace"
     }

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["IndexLookup"]
@@ -17,19 +17,22 @@ class IndexLookup:
 
     def __init__(self, index: Mapping[Key, Mapping[str, Any]]) -> None:
         self._index = index
-        self._kinds: dict[str, list[Entry]] = {}
-        self._children: dict[Key, list[Entry]] = {}
+        kinds: dict[str, list[Entry]] = {}
+        children: dict[Key, list[Entry]] = {}
         for (kind, address), fields in index.items():
-            self._kinds.setdefault(kind, []).append((address, fields))
+            kinds.setdefault(kind, []).append((address, fields))
             parent, sep, _ = address.rpartition("/")
             if sep:
-                self._children.setdefault((kind, parent), []).append((address, fields))
+                children.setdefault((kind, parent), []).append((address, fields))
+        # tuples: handed out as they are, never copied per call (validate stays linear)
+        self._kinds = {kind: tuple(entries) for kind, entries in kinds.items()}
+        self._children = {key: tuple(entries) for key, entries in children.items()}
 
     def get(self, kind_name: str, address: str) -> Mapping[str, Any] | None:
         return self._index.get((kind_name, address))
 
-    def under(self, kind_name: str, parent_address: str) -> list[Entry]:
-        return list(self._children.get((kind_name, parent_address), ()))
+    def under(self, kind_name: str, parent_address: str) -> Sequence[Entry]:
+        return self._children.get((kind_name, parent_address), ())
 
     def every(self, kind_name: str) -> Iterable[Entry]:
         return iter(self._kinds.get(kind_name, ()))

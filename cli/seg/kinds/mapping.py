@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from seg.kinds import destination, model
-from seg.kinds.shared import fql_rule, per_parent_limit
+from seg.kinds.shared import fql_rule, per_lookup, per_parent_limit
 from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Subject, Violation
 
 __all__ = ["KIND", "MAX_DBT_CLOUD_MAPPINGS", "MAX_MAPPINGS_PER_DESTINATION"]
 
 MAX_MAPPINGS_PER_DESTINATION = 50
 MAX_DBT_CLOUD_MAPPINGS = 5  # per workspace (the docs leave the scope open)
+NAME = model.MAPPING
 
 
 def _dbt_cloud(fields: Mapping[str, Any]) -> bool:
@@ -21,11 +22,16 @@ def _dbt_cloud(fields: Mapping[str, Any]) -> bool:
     return isinstance(schedule, dict) and schedule.get("strategy") == "DBT_CLOUD"
 
 
+@per_lookup
+def _dbt_cloud_count(lookup: Lookup) -> int:
+    return sum(1 for _, fields in lookup.every(NAME) if _dbt_cloud(fields))
+
+
 def _dbt_cloud_cap(subject: Subject, lookup: Lookup) -> list[Violation]:
     """At most five mappings of the workspace may use the DBT_CLOUD strategy."""
     if not _dbt_cloud(subject.fields):
         return []
-    count = sum(1 for _, fields in lookup.every(subject.kind.name) if _dbt_cloud(fields))
+    count = _dbt_cloud_count(lookup)
     if count <= MAX_DBT_CLOUD_MAPPINGS:
         return []
     message = (
@@ -36,7 +42,7 @@ def _dbt_cloud_cap(subject: Subject, lookup: Lookup) -> list[Violation]:
 
 
 KIND = Kind(
-    name=model.MAPPING,
+    name=NAME,
     key="mapping",
     collection="mappings",
     order=70,

@@ -3,10 +3,36 @@ reference that must be cleared before it is switched. Pure."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+from weakref import WeakKeyDictionary
+
 from seg.model.kinds import Code, Lookup, Rule, Subject, Violation
 from seg.model.secrets import is_digest
 
-__all__ = ["fql_rule", "per_parent_limit", "reconnect_rule"]
+__all__ = ["fql_rule", "per_lookup", "per_parent_limit", "reconnect_rule"]
+
+T = TypeVar("T")
+
+
+def per_lookup(compute: Callable[[Lookup], T]) -> Callable[[Lookup], T]:
+    """``compute`` once per lookup: a lookup is one snapshot (the declared workspace, or one
+    write's transaction), so a workspace-wide count made for one subject holds for the next,
+    and validating N resources stays linear instead of counting N times."""
+    cache: WeakKeyDictionary[Lookup, T] = WeakKeyDictionary()
+
+    def cached(lookup: Lookup) -> T:
+        try:
+            return cache[lookup]
+        except (KeyError, TypeError):  # TypeError: a lookup that takes no weak reference
+            value = compute(lookup)
+        try:
+            cache[lookup] = value
+        except TypeError:
+            pass
+        return value
+
+    return cached
 
 
 def fql_rule(field: str) -> Rule:

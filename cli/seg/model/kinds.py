@@ -8,7 +8,7 @@ plane (API errors) run the same rules through two thin adapters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -93,7 +93,8 @@ class Lookup(Protocol):
     reference fields hold addresses. The subject itself is included as it will be."""
 
     def get(self, kind_name: str, address: str) -> Mapping[str, Any] | None: ...
-    def under(self, kind_name: str, parent_address: str) -> list[tuple[str, Mapping[str, Any]]]: ...
+    def under(self, kind_name: str, parent_address: str
+              ) -> Sequence[tuple[str, Mapping[str, Any]]]: ...  # fmt: skip
     def every(self, kind_name: str) -> Iterable[tuple[str, Mapping[str, Any]]]: ...
 
 
