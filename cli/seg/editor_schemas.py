@@ -27,7 +27,7 @@ from typing import Any
 
 from seg.kinds import KINDS
 from seg.model.kinds import Kind
-from seg.schemas import load_schema, schema_dir
+from seg.schemas import schema_dir
 
 __all__ = [
     "ENVELOPE",
@@ -36,6 +36,8 @@ __all__ = [
     "WORKSPACE",
     "modeline",
     "published_files",
+    "repo_files",
+    "resolved_files",
 ]
 
 ENVELOPE = "envelope.schema.json"
@@ -88,7 +90,44 @@ def _file(kind: Kind) -> str:
 
 
 def _head() -> dict[str, Any]:
-    return load_schema(f"resolved/{ENVELOPE}")
+    """What every resource document holds (``schemas/resolved/envelope.schema.json``): the
+    kinds of the registry, a name, an optional protect flag and the spec."""
+    return {
+        "$schema": _DRAFT,
+        "title": "seg resource document",
+        "description": "Every resource document: kind, name, spec, and an optional protect flag.",
+        "type": "object",
+        "required": ["kind", "name", "spec"],
+        "additionalProperties": False,
+        "properties": {
+            "kind": {"type": "string", "enum": list(KINDS)},
+            "name": {
+                "type": "string",
+                "pattern": "^[A-Za-z][A-Za-z0-9:-]{0,127}$",
+                "description": "A slug (^[a-z][a-z0-9-]{0,62}$); labels are key:value.",
+            },
+            "protect": {
+                "type": "boolean",
+                "description": "Block (never perform) this resource's deletion or replacement.",
+            },
+            "spec": {"type": "object"},
+        },
+    }
+
+
+def resolved_files() -> dict[str, str]:
+    """``schemas/resolved/``: what seg validate and the control plane check, generated from
+    the registry (the envelope's kinds, each kind's ``spec_schema``)."""
+    files = {f"resolved/{ENVELOPE}": _render(_head())}
+    for kind in KINDS.values():
+        files[kind.schema_file] = _render({"$schema": _DRAFT, **kind.spec_schema})
+    return files
+
+
+def repo_files() -> dict[str, str]:
+    """Every generated file of the repository's ``schemas/`` directory (``python -m
+    seg.editor_schemas schemas`` writes them; a test keeps the committed ones equal)."""
+    return {**resolved_files(), **published_files()}
 
 
 def _dispatch(title: str, fragment: str, what: str) -> dict[str, Any]:
@@ -108,7 +147,7 @@ def _dispatch(title: str, fragment: str, what: str) -> dict[str, Any]:
 
 
 def _kind_document(kind: Kind) -> dict[str, Any]:
-    spec = copy.deepcopy(load_schema(kind.schema_file))
+    spec = copy.deepcopy(dict(kind.spec_schema))
     for key in ("$schema", "$id"):
         spec.pop(key, None)
     raw = _admit_interpolation(spec)
@@ -185,3 +224,24 @@ def _without_required(schema: Any) -> Any:
         for k, v in schema.items()
         if k != "required"
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write ``repo_files()`` into the directory named by the one argument (the repository's
+    ``schemas/``) — for developers after changing a kind module."""
+    import sys
+    from pathlib import Path
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m seg.editor_schemas SCHEMAS_DIR", file=sys.stderr)  # noqa: T201
+        return 2
+    for rel, text in repo_files().items():
+        path = Path(args[0]) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

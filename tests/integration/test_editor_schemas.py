@@ -219,3 +219,18 @@ def test_the_repo_workspace_modelines_resolve_to_the_published_schemas() -> None
     for path, schema in found.items():
         expected = "workspace" if path.name == "seg.yaml" else "envelope"
         assert schema == (REPO / "schemas" / f"{expected}.schema.json").resolve(), path
+
+
+def test_the_resolved_schemas_are_generated_from_the_kind_modules() -> None:
+    """`schemas/resolved/` (what validate and the control plane check) is written from each
+    kind's `spec_schema` and the registry's kind list; regenerate with
+    `python -m seg.editor_schemas schemas` after changing a kind module."""
+    from seg.editor_schemas import resolved_files
+
+    generated = resolved_files()
+    committed = {f"resolved/{p.name}": p.read_text(encoding="utf-8")
+                 for p in (REPO / "schemas" / "resolved").glob("*.json")}  # fmt: skip
+    assert committed == generated
+    assert json.loads(generated["resolved/envelope.schema.json"])["properties"]["kind"][
+        "enum"
+    ] == list(KINDS)

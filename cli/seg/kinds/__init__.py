@@ -3,8 +3,9 @@
 Each module of this package other than the helpers (``HELPERS``) defines ``KIND``: its
 fields, parent, references, access scope, limits, file fields, hints and rules. Loader,
 engine, client, views and server ask this registry and never name a kind. Adding a kind
-means adding its module (and its JSON Schema in ``schemas/resolved/``, then
-``seg schema --write schemas`` for the published ones); nothing else names it.
+means adding its module (its spec's JSON Schema is ``KIND.spec_schema``), then
+``python -m seg.editor_schemas schemas`` to generate ``schemas/resolved/`` and the published
+schemas; nothing else names it.
 """
 
 from __future__ import annotations

@@ -2,10 +2,47 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from seg.kinds import source
 from seg.model.kinds import AccessScope, FieldSpec, Kind
 
 __all__ = ["KIND"]
+
+# The spec as seg validate and the control plane check it (after interpolation);
+# schemas/resolved/ and the published schemas are generated from it.
+SPEC_SCHEMA: dict[str, Any] = {
+    "title": "Destination spec",
+    "type": "object",
+    "required": ["source", "catalog"],
+    "additionalProperties": False,
+    "properties": {
+        "source": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9-]{0,62}$",
+            "description": "Name of the Source this destination receives events from (its parent).",
+            "x-seg-parent": True,
+        },
+        "display_name": {"type": "string", "maxLength": 200},
+        "catalog": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9-]{0,62}$",
+            "description": (
+                "Catalog id of the destination (amplitude, mixpanel, webhook, ...). Immutable: a "
+                "change replaces the destination."
+            ),
+            "x-seg-immutable": True,
+        },
+        "enabled": {"type": "boolean", "default": False},
+        "connection_mode": {"type": "string", "enum": ["cloud", "device"], "default": "cloud"},
+        "settings": {
+            "type": "object",
+            "description": (
+                "Catalog settings; keys the YAML does not declare are left alone on the server."
+            ),
+        },
+    },
+}
 
 KIND = Kind(
     name="Destination",
@@ -23,4 +60,5 @@ KIND = Kind(
     ),
     defaults={"enabled": False, "connection_mode": "cloud", "settings": {}, "display_name": ""},
     access_scope=AccessScope.SOURCE,
+    spec_schema=SPEC_SCHEMA,
 )

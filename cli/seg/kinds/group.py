@@ -25,6 +25,23 @@ def _summary(symbol: str, _verb: str, address: str, action: str,
     return f"{symbol} group {address} ({members}) {action}"
 
 
+# The spec as seg validate and the control plane check it (after interpolation);
+# schemas/resolved/ and the published schemas are generated from it.
+SPEC_SCHEMA: dict[str, Any] = {
+    "title": "Group spec",
+    "type": "object",
+    "required": ["members"],
+    "additionalProperties": False,
+    "properties": {
+        "display_name": {"type": "string", "maxLength": 200},
+        "members": {
+            "type": "array",
+            "uniqueItems": True,
+            "items": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"},
+        },
+    },
+}
+
 KIND = Kind(
     name="Group",
     key="group",
@@ -37,4 +54,5 @@ KIND = Kind(
     access_scope=AccessScope.OWNER,
     delete_rules=(_in_use,),
     summary=_summary,
+    spec_schema=SPEC_SCHEMA,
 )

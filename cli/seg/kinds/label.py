@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Subject, Violation
 
 __all__ = ["KIND", "LABEL_PATTERN"]
@@ -28,6 +30,19 @@ def _in_use(subject: Subject, lookup: Lookup) -> list[Violation]:
     return [Violation((), message, "label/in-use", Code.FAILED_PRECONDITION)]
 
 
+# The spec as seg validate and the control plane check it (after interpolation);
+# schemas/resolved/ and the published schemas are generated from it.
+SPEC_SCHEMA: dict[str, Any] = {
+    "title": "Label spec",
+    "description": (
+        "A label key:value (the document's name). Key and value start with a letter and hold "
+        "letters, digits and '-' (no '_'). Labels attach to sources; labels cannot be renamed."
+    ),
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"description": {"type": "string", "maxLength": 500}},
+}
+
 KIND = Kind(
     name="Label",
     key="label",
@@ -42,4 +57,5 @@ KIND = Kind(
     access=True,
     access_scope=AccessScope.OWNER,
     delete_rules=(_in_use,),
+    spec_schema=SPEC_SCHEMA,
 )

@@ -41,6 +41,153 @@ def _dbt_cloud_cap(subject: Subject, lookup: Lookup) -> list[Violation]:
     return [Violation(("schedule",), message, "mapping/limit", Code.FAILED_PRECONDITION)]
 
 
+# The spec as seg validate and the control plane check it (after interpolation);
+# schemas/resolved/ and the published schemas are generated from it.
+SPEC_SCHEMA: dict[str, Any] = {
+    "title": "Mapping spec",
+    "description": (
+        "An Actions mapping under a destination: event-stream (trigger) or Reverse ETL (model + "
+        "schedule)."
+    ),
+    "type": "object",
+    "required": ["destination", "action"],
+    "additionalProperties": False,
+    "x-seg-message": (
+        "give either trigger (an event-stream mapping) or model and schedule (a Reverse ETL "
+        "mapping), not both"
+    ),
+    "oneOf": [
+        {
+            "required": ["trigger"],
+            "not": {"anyOf": [{"required": ["model"]}, {"required": ["schedule"]}]},
+        },
+        {"required": ["model", "schedule"], "not": {"required": ["trigger"]}},
+    ],
+    "properties": {
+        "destination": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9-]{0,62}/[a-z][a-z0-9-]{0,62}$",
+            "description": "Address of the destination (source/destination).",
+            "x-seg-parent": True,
+        },
+        "action": {
+            "type": "string",
+            "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,127}$",
+            "description": "The destination action (immutable: a change replaces the mapping).",
+            "x-seg-immutable": True,
+        },
+        "enabled": {
+            "type": "boolean",
+            "default": False,
+            "description": "New mappings start disabled.",
+        },
+        "fields": {
+            "type": "object",
+            "description": (
+                "Destination field → model column (Reverse ETL) or event path (event stream)."
+            ),
+            "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 256},
+        },
+        "trigger": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 5120,
+            "description": "FQL condition for an event-stream mapping.",
+        },
+        "model": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9-]{0,62}$",
+            "description": "Name of a Model under the same source (Reverse ETL mapping).",
+        },
+        "schedule": {
+            "type": "object",
+            "required": ["strategy"],
+            "additionalProperties": False,
+            "properties": {
+                "strategy": {"enum": ["PERIODIC", "SPECIFIC_DAYS", "MANUAL", "DBT_CLOUD"]},
+                "config": {"type": "object"},
+            },
+            "allOf": [
+                {
+                    "if": {"properties": {"strategy": {"const": "PERIODIC"}}},
+                    "then": {
+                        "required": ["config"],
+                        "properties": {
+                            "config": {
+                                "type": "object",
+                                "required": ["interval"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "interval": {
+                                        "enum": [
+                                            "15m",
+                                            "30m",
+                                            "1h",
+                                            "2h",
+                                            "4h",
+                                            "6h",
+                                            "8h",
+                                            "12h",
+                                            "1d",
+                                        ],
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+                {
+                    "if": {"properties": {"strategy": {"const": "SPECIFIC_DAYS"}}},
+                    "then": {
+                        "required": ["config"],
+                        "properties": {
+                            "config": {
+                                "type": "object",
+                                "required": ["days", "hours", "timezone"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "days": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "uniqueItems": True,
+                                        "items": {"type": "integer", "minimum": 0, "maximum": 6},
+                                    },
+                                    "hours": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "uniqueItems": True,
+                                        "items": {"type": "integer", "minimum": 0, "maximum": 23},
+                                    },
+                                    "timezone": {
+                                        "type": "string",
+                                        "pattern": "^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$",
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+                {
+                    "if": {"properties": {"strategy": {"const": "MANUAL"}}},
+                    "then": {"not": {"required": ["config"]}},
+                },
+                {
+                    "if": {"properties": {"strategy": {"const": "DBT_CLOUD"}}},
+                    "then": {
+                        "properties": {
+                            "config": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {"job_id": {"type": "string", "minLength": 1}},
+                            },
+                        },
+                    },
+                },
+            ],
+        },
+    },
+}
+
 KIND = Kind(
     name=NAME,
     key="mapping",
@@ -61,4 +208,5 @@ KIND = Kind(
     access_scope=AccessScope.SOURCE,
     rules=(per_parent_limit(MAX_MAPPINGS_PER_DESTINATION, "mappings"), _dbt_cloud_cap),
     value_rules=(fql_rule("trigger"),),
+    spec_schema=SPEC_SCHEMA,
 )

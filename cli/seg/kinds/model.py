@@ -137,6 +137,56 @@ def _deleted(subject: Subject, lookup: Lookup) -> list[Violation]:
     return [Violation((), message, "model/referenced", Code.FAILED_PRECONDITION)]
 
 
+# The spec as seg validate and the control plane check it (after interpolation);
+# schemas/resolved/ and the published schemas are generated from it.
+SPEC_SCHEMA: dict[str, Any] = {
+    "title": "Model spec (Reverse ETL)",
+    "type": "object",
+    "required": ["source", "identifier_column"],
+    "additionalProperties": False,
+    "x-seg-message": "give exactly one of query or query_file",
+    "oneOf": [
+        {"required": ["query"], "not": {"required": ["query_file"]}},
+        {"required": ["query_file"], "not": {"required": ["query"]}},
+    ],
+    "properties": {
+        "source": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9-]{0,62}$",
+            "description": (
+                "The warehouse Source (postgres, snowflake, bigquery, redshift, databricks) the "
+                "model reads from."
+            ),
+            "x-seg-parent": True,
+        },
+        "description": {"type": "string", "maxLength": 1000},
+        "enabled": {"type": "boolean", "default": True},
+        "query": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 65535,
+            "description": "The SQL query (at most 65,535 characters).",
+        },
+        "query_file": {
+            "type": "string",
+            "minLength": 1,
+            "pattern": "\\.sql$",
+            "description": (
+                "Path of a .sql file, relative to this document. Only in YAML: seg sends its "
+                "text as query."
+            ),
+        },
+        "identifier_column": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 191,
+            "description": (
+                "The unique identifier column; must be one of the query's output columns."
+            ),
+        },
+    },
+}
+
 KIND = Kind(
     name=NAME,
     key="model",
@@ -155,4 +205,5 @@ KIND = Kind(
     rules=(_warehouse, _query, _in_use),
     delete_rules=(_deleted,),
     file_fields=(FileField("query_file", "query", "query"),),
+    spec_schema=SPEC_SCHEMA,
 )

@@ -60,6 +60,86 @@ def _summary(symbol: str, verb: str, _address: str, _action: str,
     return f"{symbol} {verb} {fields.get('role')} to {who} on {where}"
 
 
+# The spec as seg validate and the control plane check it (after interpolation);
+# schemas/resolved/ and the published schemas are generated from it.
+SPEC_SCHEMA: dict[str, Any] = {
+    "title": "RoleBinding spec",
+    "description": (
+        "Grants a role to a user or a group, on the workspace, on listed sources, or on sources "
+        "carrying all the given labels."
+    ),
+    "type": "object",
+    "required": ["subject", "role", "scope"],
+    "additionalProperties": False,
+    "properties": {
+        "subject": {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "additionalProperties": False,
+            "properties": {
+                "user": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"},
+                "group": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,62}$"},
+            },
+        },
+        "role": {
+            "enum": [
+                "workspace_owner",
+                "workspace_member",
+                "minimal_workspace_access",
+                "source_admin",
+                "source_read_only",
+                "tracking_plan_admin",
+                "tracking_plan_read_only",
+                "warehouse_admin",
+                "warehouse_read_only",
+                "function_admin",
+                "function_read_only",
+                "identity_admin",
+                "end_user_privacy_admin",
+                "engage_admin",
+                "engage_user",
+                "engage_read_only",
+                "entities_admin",
+                "entities_read_only",
+                "pii_access",
+            ],
+        },
+        "scope": {
+            "description": (
+                "\"workspace\", {sources: [names]} or {labels: {key: value}} (labels combine "
+                "with AND)."
+            ),
+            "oneOf": [
+                {"const": "workspace"},
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "additionalProperties": False,
+                    "properties": {
+                        "sources": {
+                            "type": "array",
+                            "minItems": 1,
+                            "uniqueItems": True,
+                            "items": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,62}$"},
+                        },
+                        "labels": {
+                            "type": "object",
+                            "minProperties": 1,
+                            "propertyNames": {"pattern": "^[A-Za-z][A-Za-z0-9-]*$"},
+                            "additionalProperties": {
+                                "type": "string",
+                                "pattern": "^[A-Za-z][A-Za-z0-9-]*$",
+                            },
+                        },
+                    },
+                },
+            ],
+        },
+    },
+}
+
 KIND = Kind(
     name=NAME,
     key="role_binding",
@@ -76,4 +156,5 @@ KIND = Kind(
     rules=(_label_scope,),
     references=_references,
     summary=_summary,
+    spec_schema=SPEC_SCHEMA,
 )

@@ -20,6 +20,48 @@ def _labels(fields: Mapping[str, Any]) -> list[Ref]:
     return [("Label", f"{k}:{v}", ("labels", str(k))) for k, v in labels.items()]
 
 
+# The spec as seg validate and the control plane check it (after interpolation);
+# schemas/resolved/ and the published schemas are generated from it.
+SPEC_SCHEMA: dict[str, Any] = {
+    "title": "Source spec",
+    "type": "object",
+    "required": ["catalog"],
+    "additionalProperties": False,
+    "properties": {
+        "display_name": {"type": "string", "maxLength": 200},
+        "catalog": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9-]{0,62}$",
+            "description": (
+                "Catalog id of the source type (javascript, ios, http-api, python, postgres, "
+                "snowflake, ...). Immutable: a change replaces the source."
+            ),
+            "x-seg-immutable": True,
+        },
+        "enabled": {"type": "boolean", "default": True},
+        "settings": {
+            "type": "object",
+            "description": (
+                "Catalog settings; keys the YAML does not declare are left alone on the server."
+            ),
+        },
+        "tracking_plan": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9-]{0,62}$",
+            "description": "Name of the TrackingPlan this source is connected to (at most one).",
+        },
+        "labels": {
+            "type": "object",
+            "description": (
+                "Labels as key → value (one value per key); each key:value must be a Label (or a "
+                "built-in environment label)."
+            ),
+            "propertyNames": {"pattern": "^[A-Za-z][A-Za-z0-9-]*$"},
+            "additionalProperties": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9-]*$"},
+        },
+    },
+}
+
 KIND = Kind(
     name="Source",
     key="source",
@@ -38,4 +80,5 @@ KIND = Kind(
     access_scope=AccessScope.SOURCE,
     rules=(reconnect_rule("tracking_plan", "tracking plan"),),
     references=_labels,
+    spec_schema=SPEC_SCHEMA,
 )

@@ -3,6 +3,8 @@ use server ids (``tp_…``); the YAML name travels as ``external_id`` and is its
 
 from __future__ import annotations
 
+from typing import Any
+
 from seg.model.kinds import (
     AccessScope,
     Code,
@@ -53,6 +55,61 @@ def _connected(subject: Subject, lookup: Lookup) -> list[Violation]:
     return [Violation((), message, "tracking-plan/connected", Code.FAILED_PRECONDITION)]
 
 
+# The spec as seg validate and the control plane check it (after interpolation);
+# schemas/resolved/ and the published schemas are generated from it.
+SPEC_SCHEMA: dict[str, Any] = {
+    "title": "TrackingPlan spec",
+    "description": (
+        "A tracking plan: rules (JSON Schema draft-07) per call type, event and version. The "
+        "YAML name is the plan's external_id; the control plane gives it a tp_ id."
+    ),
+    "type": "object",
+    "required": ["rules"],
+    "additionalProperties": False,
+    "properties": {
+        "display_name": {"type": "string", "maxLength": 200},
+        "description": {"type": "string", "maxLength": 2000},
+        "rules": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "version"],
+                "additionalProperties": False,
+                "x-seg-message": (
+                    "a rule needs json_schema or json_schema_file (not both), and key for TRACK "
+                    "rules only"
+                ),
+                "properties": {
+                    "type": {"enum": ["COMMON", "TRACK", "IDENTIFY", "GROUP", "PAGE", "SCREEN"]},
+                    "key": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 200,
+                        "description": "The event name (TRACK rules).",
+                    },
+                    "version": {"type": "integer", "minimum": 1},
+                    "json_schema": {"type": "object", "description": "A JSON Schema (draft-07)."},
+                    "json_schema_file": {
+                        "type": "string",
+                        "pattern": "\\.(json|ya?ml)$",
+                        "description": (
+                            "A .json/.yaml file holding the schema, relative to this document "
+                            "(YAML only)."
+                        ),
+                    },
+                },
+                "oneOf": [
+                    {"required": ["json_schema"], "not": {"required": ["json_schema_file"]}},
+                    {"required": ["json_schema_file"], "not": {"required": ["json_schema"]}},
+                ],
+                "if": {"properties": {"type": {"const": "TRACK"}}},
+                "then": {"required": ["key"]},
+                "else": {"not": {"required": ["key"]}},
+            },
+        },
+    },
+}
+
 KIND = Kind(
     name="TrackingPlan",
     key="tracking_plan",
@@ -71,4 +128,5 @@ KIND = Kind(
     access_scope=AccessScope.TRACKING_PLAN,
     rules=(_schemas, _unique_external_id),
     delete_rules=(_connected,),
+    spec_schema=SPEC_SCHEMA,
 )

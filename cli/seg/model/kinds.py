@@ -197,6 +197,9 @@ class Kind:
     # One line saying what a change grants or revokes (access kinds), given the action's
     # symbol and verb, the address and the (redacted) fields; the renderer escapes it.
     summary: Callable[[str, str, str, str, Mapping[str, Any]], str] | None = None
+    # Its spec's JSON Schema (draft 2020-12) as seg checks it after interpolation: the source
+    # of ``schemas/resolved/<key>.schema.json`` and of the published schemas (generated).
+    spec_schema: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def parent(self) -> str | None:
@@ -220,7 +223,7 @@ class Kind:
 
     @property
     def schema_file(self) -> str:
-        """Its spec's schema, as seg checks it after interpolation (``schemas/resolved/``)."""
+        """Its spec's schema file, generated from ``spec_schema`` (``schemas/resolved/``)."""
         return f"resolved/{self.key.replace('_', '-')}.schema.json"
 
     def chain(self) -> list[Kind]:
