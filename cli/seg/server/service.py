@@ -188,7 +188,8 @@ class ControlPlane:
     ) -> dict[str, Any]:
         """PATCH the workspace's settings (owner only): display_name, model_change_policy."""
         self._authorize(principal, workspace, "PATCH", owner_only=True)
-        obj = body.get("workspace") or {}
+        obj = body.get("workspace", {})
+        obj = {} if obj is None else obj
         if not isinstance(obj, dict):
             raise errors.InvalidArgument("workspace must be an object")
         paths = mask_paths(body) + mask_paths(obj)
