@@ -22,10 +22,33 @@ from seg.kinds.tracking_plan import KIND as TRACKING_PLAN
 from seg.model.kinds import Kind
 from seg.model.urls import redact_text
 from seg.server import errors, strict_json
+from seg.server.api_models import (
+    AccessExplanation,
+    AuditEventList,
+    Empty,
+    Lock,
+    LockRenewal,
+    LockRequest,
+    SecretsCompareRequest,
+    SecretsCompareResponse,
+    Status,
+    Workspace,
+    WorkspaceUpdate,
+    kind_models,
+    model,
+)
 from seg.server.edge import DEFAULT_MAX_BODY_BYTES, InputGuard
 from seg.server.errors import DomainError
 from seg.server.http_errors import http_error
 from seg.server.locks import LOCK_HEADER, OVERRIDE_HEADER
+from seg.server.openapi import (
+    WRITE_ERRORS,
+    if_match,
+    openapi_document,
+    operation,
+    page_params,
+    query,
+)
 from seg.server.service import ControlPlane, Principal
 from seg.store.base import (
     AlreadyExistsError,
@@ -186,6 +209,7 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=lambda route: route.name,  # list_sources, create_source…
     )
     _install_error_handlers(app, cp.store.url)
     app.add_middleware(InputGuard, max_body_bytes=max_body_bytes)
@@ -197,11 +221,13 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
         lock_id = (headers.get(LOCK_HEADER) or "").strip()
         return await run_in_threadpool(cp.workspaces.authenticate, token, lock_id, override)
 
-    @app.get("/healthz")
+    health_doc = operation("/healthz", Status, errors=(), secured=False)
+
+    @app.get("/healthz", response_model=None, openapi_extra=health_doc)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}  # liveness: the process answers; see /readyz for the database
 
-    @app.get("/readyz")
+    @app.get("/readyz", openapi_extra=operation("/readyz", Status, errors=(503,), secured=False))
     async def readyz() -> Response:
         """Readiness: 200 when the database answers a read, else 503/14."""
         try:
@@ -211,34 +237,80 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
             return JSONResponse(error.body(), status_code=error.status)
         return _json({"status": "ok"})
 
-    @app.get(API_PREFIX + "/workspaces/{workspace}")
-    async def get_workspace(request: Request, workspace: str) -> Response:
+    _add_workspace_routes(app, cp, principal)
+    _add_rules_routes(app, cp, principal)
+    _add_lock_routes(app, cp, principal)
+    for kind in kinds_in_order():
+        _add_kind_routes(app, cp, kind, principal)
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    return app
+
+
+Principals = Callable[[Request], Awaitable[Principal]]
+
+
+def _add_workspace_routes(app: FastAPI, cp: ControlPlane, principal: Principals) -> None:
+    """The workspace itself, access explanations, secret comparisons and audit events."""
+    ws_path = API_PREFIX + "/workspaces/{workspace}"
+
+    @app.get(ws_path, openapi_extra=operation(ws_path, Workspace))
+    async def get_workspace(request: Request) -> Response:
         who = await principal(request)
+        workspace = request.path_params["workspace"]
         return _json(await run_in_threadpool(cp.workspaces.get, who, workspace))
 
-    @app.patch(API_PREFIX + "/workspaces/{workspace}")
-    async def update_workspace(request: Request, workspace: str) -> Response:
+    @app.patch(ws_path, openapi_extra=operation(ws_path, Workspace, body=WorkspaceUpdate,
+                                                errors=WRITE_ERRORS))  # fmt: skip
+    async def update_workspace(request: Request) -> Response:
         who = await principal(request)
+        workspace = request.path_params["workspace"]
         body = await _body(request, WORKSPACE_KEYS)
         return _json(await run_in_threadpool(cp.workspaces.update, who, workspace, body))
 
-    @app.get(API_PREFIX + "/workspaces/{workspace}/access/{email}")
-    async def explain_access(request: Request, workspace: str, email: str) -> Response:
-        who = await principal(request)
-        return _json(await run_in_threadpool(cp.access.explain, who, workspace, email))
+    access_path = ws_path + "/access/{email}"
 
-    @app.post(API_PREFIX + "/workspaces/{workspace}/secrets:compare")
-    async def compare_secrets(request: Request, workspace: str) -> Response:
+    @app.get(access_path, openapi_extra=operation(access_path, AccessExplanation))
+    async def explain_access(request: Request) -> Response:
         who = await principal(request)
+        params = request.path_params
+        return _json(
+            await run_in_threadpool(cp.access.explain, who, params["workspace"], params["email"])
+        )
+
+    compare_path = ws_path + "/secrets:compare"
+    compare_doc = operation(compare_path, SecretsCompareResponse, body=SecretsCompareRequest,
+                            errors=WRITE_ERRORS)  # fmt: skip
+
+    @app.post(compare_path, openapi_extra=compare_doc)
+    async def compare_secrets(request: Request) -> Response:
+        who = await principal(request)
+        workspace = request.path_params["workspace"]
         body = await _body(request, COMPARE_KEYS)
         return _json(await run_in_threadpool(cp.resources.compare_secrets, who, workspace, body))
 
-    rules_path = API_PREFIX + "/workspaces/{workspace}/tracking-plans/{tracking_plan}/rules"
+    audit_path = ws_path + "/audit-events"
+    audit_doc = operation(audit_path, AuditEventList, params=page_params())
 
-    @app.get(rules_path)
-    async def list_rules(request: Request, workspace: str, tracking_plan: str) -> Response:
+    @app.get(audit_path, openapi_extra=audit_doc)
+    async def audit_events(request: Request) -> Response:
         who = await principal(request)
-        return _json(await run_in_threadpool(cp.rules.list_rules, who, workspace, tracking_plan))
+        q = request.query_params
+        page = await run_in_threadpool(cp.audit.events, who, request.path_params["workspace"],
+                                       q.get("page_size"), q.get("page_token"))  # fmt: skip
+        return _json({"audit_events": page.items, "next_page_token": page.next_page_token})
+
+
+def _add_rules_routes(app: FastAPI, cp: ControlPlane, principal: Principals) -> None:
+    """A tracking plan's rules: list, replace (PUT), upsert (PATCH), delete by id (DELETE)."""
+    rules_path = API_PREFIX + "/workspaces/{workspace}/tracking-plans/{tracking_plan}/rules"
+    tags: list[str | Enum] = [TRACKING_PLAN.name]
+
+    @app.get(rules_path, tags=tags, openapi_extra=operation(rules_path, model("RuleList")))
+    async def list_rules(request: Request) -> Response:
+        who = await principal(request)
+        params = request.path_params
+        return _json(await run_in_threadpool(cp.rules.list_rules, who, params["workspace"],
+                                             params["tracking_plan"]))  # fmt: skip
 
     def rules_route(write: Callable[..., dict[str, Any]]) -> Handler:
         async def change_rules(request: Request) -> Response:
@@ -252,52 +324,54 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
 
         return change_rules
 
-    for method, verb, write in (("PUT", "replace", cp.rules.replace),
-                                ("PATCH", "upsert", cp.rules.upsert),
-                                ("DELETE", "delete", cp.rules.delete)):  # fmt: skip
-        app.add_api_route(rules_path, rules_route(write), methods=[method],
-                          tags=[TRACKING_PLAN.name], name=f"{verb}_rules",
-                          operation_id=f"{verb}_rules")  # fmt: skip
+    writes = (("PUT", "replace", cp.rules.replace, model("Rules")),
+              ("PATCH", "upsert", cp.rules.upsert, model("Rules")),
+              ("DELETE", "delete", cp.rules.delete, model("RuleIds")))  # fmt: skip
+    for method, verb, write, body in writes:
+        doc = operation(rules_path, model("RuleList"), body=body, errors=(*WRITE_ERRORS, 412),
+                        params=[if_match()])  # fmt: skip
+        app.add_api_route(rules_path, rules_route(write), methods=[method], tags=tags,
+                          name=f"{verb}_rules", operation_id=f"{verb}_rules",
+                          openapi_extra=doc)  # fmt: skip
 
+
+def _add_lock_routes(app: FastAPI, cp: ControlPlane, principal: Principals) -> None:
+    """The workspace lock: status, acquire, renew (by id), release (by id, or forced)."""
     lock_path = API_PREFIX + "/workspaces/{workspace}/lock"
+    lock_id = [query("id", "The lock's id", {"type": "string"})]
 
-    @app.get(lock_path)
-    async def lock_status(request: Request, workspace: str) -> Response:
+    @app.get(lock_path, openapi_extra=operation(lock_path, Lock))
+    async def lock_status(request: Request) -> Response:
         who = await principal(request)
+        workspace = request.path_params["workspace"]
         return _json(await run_in_threadpool(cp.locks.status, who, workspace))
 
-    @app.post(lock_path)
-    async def acquire_lock(request: Request, workspace: str) -> Response:
+    @app.post(lock_path, openapi_extra=operation(lock_path, Lock, body=LockRequest,
+                                                 errors=WRITE_ERRORS))  # fmt: skip
+    async def acquire_lock(request: Request) -> Response:
         who = await principal(request)
         body = await _body(request, LOCK_KEYS)
+        workspace = request.path_params["workspace"]
         return _json(await run_in_threadpool(cp.locks.acquire, who, workspace, body))
 
-    @app.patch(lock_path)
-    async def renew_lock(request: Request, workspace: str) -> Response:
+    renew_doc = operation(lock_path, Lock, body=LockRenewal, errors=WRITE_ERRORS, params=lock_id)
+
+    @app.patch(lock_path, openapi_extra=renew_doc)
+    async def renew_lock(request: Request) -> Response:
         who = await principal(request)
         body = await _body(request, RENEW_KEYS)
         lock_id = str(request.query_params.get("id", ""))
+        workspace = request.path_params["workspace"]
         return _json(await run_in_threadpool(cp.locks.renew, who, workspace, lock_id, body))
 
-    @app.delete(lock_path)
-    async def release_lock(request: Request, workspace: str) -> Response:
+    release_doc = operation(lock_path, Empty, errors=WRITE_ERRORS, params=lock_id)
+
+    @app.delete(lock_path, openapi_extra=release_doc)
+    async def release_lock(request: Request) -> Response:
         who = await principal(request)
         lock_id = request.query_params.get("id")
-        await run_in_threadpool(cp.locks.release, who, workspace, lock_id)
+        await run_in_threadpool(cp.locks.release, who, request.path_params["workspace"], lock_id)
         return _json({})
-
-    @app.get(API_PREFIX + "/workspaces/{workspace}/audit-events")
-    async def audit_events(request: Request, workspace: str) -> Response:
-        who = await principal(request)
-        q = request.query_params
-        page = await run_in_threadpool(
-            cp.audit.events, who, workspace, q.get("page_size"), q.get("page_token")
-        )
-        return _json({"audit_events": page.items, "next_page_token": page.next_page_token})
-
-    for kind in kinds_in_order():
-        _add_kind_routes(app, cp, kind, principal)
-    return app
 
 
 def _templates(kind: Kind) -> tuple[str, str]:
@@ -325,7 +399,7 @@ def _add_kind_routes(
     app: FastAPI,
     cp: ControlPlane,
     kind: Kind,
-    principal: Callable[[Request], Awaitable[Principal]],
+    principal: Principals,
 ) -> None:
     collection, item = _templates(kind)
     plural = kind.collection.replace("-", "_")
@@ -335,7 +409,8 @@ def _add_kind_routes(
         params, q = request.path_params, request.query_params
         page = await run_in_threadpool(
             cp.resources.list_resources, who, params["workspace"], kind,
-            _parent_address(kind, params), q.get("page_size"), q.get("page_token"),
+            _parent_address(kind, params),
+            q.get("page_size"), q.get("page_token"),
         )  # fmt: skip
         return _json({plural: page.items, "next_page_token": page.next_page_token})
 
@@ -379,9 +454,21 @@ def _add_kind_routes(
         )  # fmt: skip
         return _json({})
 
+    models = kind_models()[kind.name]
+    conditional = [if_match()]
+    routes = (
+        (collection, list_, "GET", f"list_{plural}",
+         operation(collection, models.list, params=page_params())),
+        (collection, create, "POST", f"create_{kind.key}",
+         operation(collection, models.resource, body=models.create, errors=WRITE_ERRORS)),
+        (item, get, "GET", f"get_{kind.key}", operation(item, models.resource)),
+        (item, update, "PATCH", f"update_{kind.key}",
+         operation(item, models.resource, body=models.update, errors=(*WRITE_ERRORS, 412),
+                   params=conditional)),
+        (item, delete, "DELETE", f"delete_{kind.key}",
+         operation(item, Empty, errors=(*WRITE_ERRORS, 412), params=conditional)),
+    )  # fmt: skip
     tag: list[str | Enum] = [kind.name]
-    app.add_api_route(collection, list_, methods=["GET"], tags=tag, name=f"list_{plural}")
-    app.add_api_route(collection, create, methods=["POST"], tags=tag, name=f"create_{kind.key}")
-    app.add_api_route(item, get, methods=["GET"], tags=tag, name=f"get_{kind.key}")
-    app.add_api_route(item, update, methods=["PATCH"], tags=tag, name=f"update_{kind.key}")
-    app.add_api_route(item, delete, methods=["DELETE"], tags=tag, name=f"delete_{kind.key}")
+    for path, handler, method, name, doc in routes:
+        app.add_api_route(path, handler, methods=[method], tags=tag, name=name,
+                          openapi_extra=doc)  # fmt: skip

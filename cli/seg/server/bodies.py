@@ -163,7 +163,7 @@ def check_rule_ids(rules: list[Any]) -> None:
             raise errors.InvalidArgument(f"{where} must be an object")
         if not isinstance(rule.get("type"), str):
             raise errors.InvalidArgument(f"{where}.type must be a string")
-        if not isinstance(rule.get("key") or "", str):
+        if not isinstance(rule.get("key", ""), str | None):
             raise errors.InvalidArgument(f"{where}.key must be a string")
         version = rule.get("version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:

@@ -13,7 +13,7 @@ from seg.model.clip import clip, clip_within
 from seg.model.kinds import Kind
 from seg.model.paths import format_path, parse_path
 from seg.model.secrets import is_catalog_secret, is_digest
-from seg.schemas import load_schema, schema_validator
+from seg.schemas import schema_validator
 from seg.server import errors
 from seg.server.masks import OUTPUT_ONLY
 from seg.server.resources import leaf_paths
@@ -23,7 +23,7 @@ __all__ = ["FieldChecker"]
 
 def _validator(kind: Kind) -> Validator:
     """The kind's YAML schema, for API fields: no parent field, references as full names."""
-    schema = json.loads(json.dumps(load_schema(kind.schema_file)))
+    schema = json.loads(json.dumps(dict(kind.spec_schema)))
     if kind.parent_field:
         schema["properties"].pop(kind.parent_field, None)
         schema["required"] = [r for r in schema.get("required", []) if r != kind.parent_field]

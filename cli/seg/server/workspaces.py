@@ -123,7 +123,8 @@ class WorkspaceService:
                ) -> dict[str, Any]:  # fmt: skip
         """Change the workspace's settings (owner only): display_name, model_change_policy."""
         caller = self.access.caller(principal, workspace, Need.OWNER)
-        obj = body.get("workspace") or {}
+        obj = body.get("workspace", {})
+        obj = {} if obj is None else obj
         if not isinstance(obj, dict):
             raise errors.InvalidArgument("workspace must be an object")
         paths = mask_paths(body) + mask_paths(obj)

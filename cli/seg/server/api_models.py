@@ -1,0 +1,427 @@
+"""The API's request and response models (pydantic), generated from the kind registry.
+
+They DOCUMENT the API: ``/openapi.json`` is built from their JSON Schemas. They never parse a
+request: bodies are still read by ``strict_json`` and checked by the services, with their own
+messages and codes (so no pydantic 422 can appear), and responses are the services' dicts.
+
+Per kind: ``<Kind>Fields`` (what a client may send: the registry's fields with the constraints
+of the kind's JSON Schema, references as full resource names), ``<Kind>Create`` and
+``<Kind>Update`` (the bodies), ``<Kind>`` (the resource as returned, output-only fields
+included) and ``<Kind>List`` (a page). The other bodies (workspace, access, secrets:compare,
+rules, lock, audit events, the error) are written out below.
+"""
+
+from __future__ import annotations
+
+import copy
+import keyword
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
+from pydantic_core import core_schema
+
+from seg.kinds import kinds_in_order
+from seg.kinds.tracking_plan import KIND as TRACKING_PLAN
+from seg.model.kinds import Kind
+from seg.model.secrets import DIGEST_PREFIX
+from seg.policy.models import POLICIES
+from seg.server.compare import MAX_COMPARE
+from seg.server.locks import MAX_TTL
+
+__all__ = [
+    "REF_PREFIX",
+    "AccessExplanation",
+    "AuditEventList",
+    "Empty",
+    "Error",
+    "KindModels",
+    "Lock",
+    "LockRenewal",
+    "LockRequest",
+    "SecretsCompareRequest",
+    "SecretsCompareResponse",
+    "Status",
+    "Workspace",
+    "WorkspaceUpdate",
+    "component_schemas",
+    "kind_models",
+    "model",
+    "ref",
+]
+
+REF_PREFIX = "#/components/schemas/"
+
+_TYPES: dict[str, Any] = {
+    "string": str,
+    "boolean": bool,
+    "integer": int,
+    "number": float,
+    "object": dict[str, Any],
+    "array": list[Any],
+}
+
+_SECRET_NOTE = (
+    f"A value the resource holds as a secret is returned as its keyed digest, a string "
+    f"starting with {DIGEST_PREFIX!r}, whatever the field's type."
+)
+
+
+class _Open(BaseModel):
+    """Base of response models: the server may add fields; clients keep what they know."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class _Closed(BaseModel):
+    """Base of request models: the server refuses a key it does not know (400)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _or_null(schema: dict[str, Any]) -> None:
+    """Document that ``null`` is accepted (and means "absent"), as the server reads it."""
+    inner = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [inner, {"type": "null"}]
+
+
+def _nullable(default: Any = None, **kwargs: Any) -> Any:
+    return Field(default, json_schema_extra=_or_null, **kwargs)
+
+
+class Error(_Open):
+    """Every refusal: a message (naming the field path when a field is wrong) and a
+    gRPC-style code (3 invalid argument, 5 not found, 6 already exists, 7 permission denied,
+    8 resource exhausted, 9 failed precondition, 10 aborted, 12 unimplemented,
+    13 internal, 14 unavailable, 16 unauthenticated)."""
+
+    error: str
+    code: int
+
+
+class Empty(_Closed):
+    """The empty object a delete (or a lock release) answers with."""
+
+
+class Status(_Open):
+    status: str
+
+
+class UpdateMask(_Open):
+    """The field paths an update changes, prefixed with the resource key
+    (``destination.settings.api_key``); a masked path without a value is cleared."""
+
+    paths: list[str]
+
+
+_WORKSPACE_PATHS: list[JsonValue] = [
+    f"{prefix}{name}" for name in ("display_name", "model_change_policy")
+    for prefix in ("", "workspace.")
+]  # fmt: skip
+
+
+class WorkspaceMask(_Open):
+    """The workspace fields a PATCH changes (``workspace.`` prefix optional)."""
+
+    paths: list[str] = Field(json_schema_extra={"items": {"enum": _WORKSPACE_PATHS}})
+
+
+class WorkspaceFields(_Closed):
+    """A workspace's settings as a PATCH sends them. Only the masked ones change; the server
+    ignores (and so accepts) any other key, but none has a meaning."""
+
+    display_name: str | None = Field(None, max_length=200)
+    model_change_policy: str | None = Field(None, json_schema_extra={"enum": [*POLICIES]})
+    update_mask: WorkspaceMask | None = _nullable()
+
+
+class WorkspaceUpdate(_Closed):
+    workspace: WorkspaceFields | None = _nullable()
+    update_mask: WorkspaceMask | None = _nullable()
+
+
+class Workspace(_Open):
+    name: str = Field(description="workspaces/<slug>")
+    id: str
+    display_name: str
+    model_change_policy: str = Field(json_schema_extra={"enum": list(POLICIES)})
+    create_time: str
+
+
+class AccessExplanation(_Open):
+    """A user's effective access, from the live role bindings, groups and source labels."""
+
+    user: str
+    workspace_roles: list[str]
+    sources: dict[str, list[str]] = Field(description="source → its roles for the user")
+
+
+class SecretQuestion(_Closed):
+    resource: str = Field(description="Full resource name, in this workspace")
+    path: str = Field(description="The secret's field path (settings.api_key)")
+    value: Any = Field(description="The value to compare with the sealed secret")
+
+
+class SecretsCompareRequest(_Closed):
+    secrets: list[SecretQuestion] = Field(max_length=MAX_COMPARE)
+
+
+class SecretsCompareResponse(_Open):
+    matches: list[bool] = Field(description="Per question, in order: does the value match?")
+    digest: str = Field(description="A keyed digest over the questions about existing resources")
+
+
+class LockRequest(_Closed):
+    holder: str = Field(pattern=r"\S", description="Who takes the lock (not blank)")
+    host: str | None = None
+    plan: str | None = None
+    ci_run: str | None = None
+    ttl_seconds: float | None = Field(None, gt=0, le=MAX_TTL)
+
+
+class LockRenewal(_Closed):
+    ttl_seconds: float | None = Field(None, gt=0, le=MAX_TTL)
+
+
+class Lock(_Open):
+    id: str
+    holder: str
+    host: str
+    plan: str
+    ci_run: str
+    token_id: str
+    acquired_at: str
+    expires_in: float
+    blocks_writes: bool
+
+
+class AuditActor(_Open):
+    token_id: str
+    description: str
+
+
+class AuditEvent(_Open):
+    id: str
+    time: str
+    actor: AuditActor
+    method: str
+    resource: str
+    paths: list[str]
+
+
+class AuditEventList(_Open):
+    audit_events: list[AuditEvent]
+    next_page_token: str = Field(description='"" on the last page')
+
+
+class RuleId(_Open):
+    """A rule named for deletion: its type, key (TRACK rules) and version."""
+
+    type: str
+    key: str | None = _nullable()
+    version: int = Field(ge=1)
+
+
+class RuleIds(_Closed):
+    rules: list[RuleId]
+
+
+class _NoNull(GenerateJsonSchema):
+    """JSON Schemas as the API means them: an optional field is absent, never ``null``."""
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        out = super().default_schema(schema)
+        if out.get("default", 0) is None:
+            out.pop("default")
+        return out
+
+
+def ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF_PREFIX + model.__name__}
+
+
+class KindModels:
+    """The models of one kind (see the module docstring)."""
+
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
+        api = _api_properties(kind)
+        self.fields = _fields_model(kind, api)
+        self.create = _create_model(kind, self.fields)
+        self.update = _update_model(kind, self.fields)
+        self.resource = _resource_model(kind, api)
+        page: dict[str, Any] = {
+            _plural(kind): (list[self.resource], ...),  # type: ignore[name-defined]
+            "next_page_token": (str, Field(description='"" on the last page')),
+        }
+        self.list = create_model(f"{kind.name}List", __base__=_Open, **page)
+
+    @property
+    def all(self) -> list[type[BaseModel]]:
+        return [self.fields, self.create, self.update, self.resource, self.list]
+
+
+def _plural(kind: Kind) -> str:
+    return kind.collection.replace("-", "_")
+
+
+def _api_properties(kind: Kind) -> dict[str, dict[str, Any]]:
+    """Each registry field's JSON Schema as the API takes it: the kind's schema property
+    (``x-seg-*`` marks and defaults dropped), references as full resource names."""
+    schema = kind.spec_schema
+    out: dict[str, dict[str, Any]] = {}
+    for spec in kind.fields:
+        prop = copy.deepcopy(schema["properties"].get(spec.name, {"type": spec.type}))
+        prop = {k: v for k, v in prop.items() if not k.startswith("x-seg-") and k != "default"}
+        if spec.ref:
+            about = f"Full resource name of the {spec.ref} it refers to."
+            prop = {"type": "string", "minLength": 1, "description": about}
+        out[spec.name] = prop
+    return out
+
+
+def _attr(name: str) -> str:
+    return name + "_" if keyword.iskeyword(name) else name
+
+
+def _field(name: str, annotation: Any, required: bool, schema: dict[str, Any]) -> Any:
+    info = Field(... if required else None, alias=name, json_schema_extra=schema)
+    return (annotation if required else annotation | None, info)
+
+
+def _python_type(kind: Kind, name: str, prop: dict[str, Any]) -> Any:
+    """The field's Python type: the registry's, or Any where its schema allows several types
+    (RoleBinding.scope: "workspace" or an object)."""
+    spec = kind.field(name)
+    assert spec is not None
+    return _TYPES[spec.type] if "type" in prop else Any
+
+
+def _fields_model(kind: Kind, api: dict[str, dict[str, Any]]) -> type[BaseModel]:
+    """What a client sends under ``<kind.key>``: every field optional (defaults fill them on
+    create), plus the name (or ``external_id``) and the parent's name."""
+    fields: dict[str, Any] = {}
+    if kind.id_prefix:
+        fields["external_id"] = _field("external_id", str, False, {
+            "pattern": r"^[a-z][a-z0-9-]{0,62}$",
+            "description": "The client's name for it (its address in YAML); required on create.",
+        })  # fmt: skip
+    else:
+        fields["name"] = _field("name", str, False, {
+            "description": f"Full resource name, in the collection it is created in; the slug "
+                           f"matches {kind.name_pattern}. Required on create.",
+        })  # fmt: skip
+    if kind.parent_field:
+        fields[kind.parent_field] = _field(kind.parent_field, str, False, {
+            "description": f"Full resource name of the parent {kind.parent} (from the path)."})
+    for name, prop in api.items():
+        fields[_attr(name)] = _field(name, _python_type(kind, name, prop), False, prop)
+    return create_model(f"{kind.name}Fields", __base__=_Closed, **fields)
+
+
+def _ownership(fields: dict[str, Any]) -> dict[str, Any]:
+    """The ownership metadata beside the resource; ``null`` reads as absent (the stored value
+    stays), except for secret_paths."""
+    return {
+        **fields,
+        "secret_paths": (list[str] | None, Field(None, description=(
+            "Field paths (prefixed with the resource key) whose values are secrets: sealed, "
+            "returned only as digests."))),
+        "managed_paths": (list[str] | None, _nullable(description=(
+            "Field paths (unprefixed) a manager owns on this resource."))),
+        "protect": (bool | None, _nullable(description="Refuse deleting or replacing it.")),
+        "manager": (str | None, _nullable(description=(
+            'The name of the tool managing it, or "" for none.'))),
+    }  # fmt: skip
+
+
+def _create_model(kind: Kind, fields_model: type[BaseModel]) -> type[BaseModel]:
+    body = {_attr(kind.key): (fields_model, Field(..., alias=kind.key))}
+    return create_model(f"{kind.name}Create", __base__=_Closed, **_ownership(body))
+
+
+def _update_model(kind: Kind, fields_model: type[BaseModel]) -> type[BaseModel]:
+    body = {
+        _attr(kind.key): (fields_model | None, _nullable(alias=kind.key, description=(
+            "New values; only the paths in update_mask change."))),
+        "update_mask": (UpdateMask | None, _nullable()),
+    }  # fmt: skip
+    return create_model(f"{kind.name}Update", __base__=_Closed, **_ownership(body))
+
+
+def _resource_model(kind: Kind, api: dict[str, dict[str, Any]]) -> type[BaseModel]:
+    """The resource as returned: its fields (types only: a secret comes back as a digest)
+    and the server-computed ones."""
+    fields: dict[str, Any] = {"name": (str, Field(description="Full resource name"))}
+    if kind.parent_field:
+        fields[kind.parent_field] = (str, Field(description=f"The parent {kind.parent}"))
+    if kind.id_prefix:
+        fields["external_id"] = (str | None, None)
+    for name, prop in api.items():
+        python = _python_type(kind, name, prop)
+        if python not in (str, Any):
+            python = python | str  # a whole-field secret is a digest string
+        description = prop.get("description", "")
+        fields[_attr(name)] = (python | None, Field(None, alias=name,
+                               description=f"{description} {_SECRET_NOTE}".strip()))  # fmt: skip
+    fields.update({
+        "create_time": (str, ...),
+        "update_time": (str, ...),
+        "etag": (str, Field(description="Send it as If-Match to make a write conditional")),
+        "managed_paths": (list[str], ...),
+        "protect": (bool, ...),
+        "manager": (str, ...),
+    })  # fmt: skip
+    return create_model(kind.name, __base__=_Open, **fields)
+
+
+@cache
+def kind_models() -> dict[str, KindModels]:
+    """The models of every kind, by kind name, in apply order."""
+    return {kind.name: KindModels(kind) for kind in kinds_in_order()}
+
+
+def _rules_models() -> tuple[type[BaseModel], type[BaseModel]]:
+    """``{"rules": [...]}`` with the tracking plan's rule schema (request and response)."""
+    schema = TRACKING_PLAN.spec_schema
+    items = schema["properties"]["rules"]["items"]
+    item_schema = {k: v for k, v in items.items() if not k.startswith("x-seg-")}
+    rules = (list[dict[str, Any]], Field(json_schema_extra={"items": item_schema}))
+    request = create_model("Rules", __base__=_Closed, rules=rules)
+    response = create_model("RuleList", __base__=_Open, rules=(list[dict[str, Any]], ...))
+    return request, response
+
+
+@cache
+def _other_models() -> dict[str, type[BaseModel]]:
+    rules, rule_list = _rules_models()
+    listed: list[type[BaseModel]] = [
+        Error, Empty, Status, UpdateMask, WorkspaceUpdate, Workspace, AccessExplanation,
+        SecretsCompareRequest, SecretsCompareResponse, LockRequest, LockRenewal, Lock,
+        AuditEventList, RuleIds, rules, rule_list,
+    ]  # fmt: skip
+    return {m.__name__: m for m in listed}
+
+
+def model(name: str) -> type[BaseModel]:
+    """A model that is not a kind's, by name (``Rules``, ``Lock``, …)."""
+    return _other_models()[name]
+
+
+@cache
+def component_schemas() -> dict[str, Any]:
+    """Every model's JSON Schema, for ``components.schemas`` of the OpenAPI document."""
+    models = [*_other_models().values()]
+    for kind in kind_models().values():
+        models += kind.all
+    _, top = models_json_schema(
+        [(m, "validation") for m in models],
+        ref_template=REF_PREFIX + "{model}",
+        schema_generator=_NoNull,
+    )
+    return dict(top.get("$defs", {}))
