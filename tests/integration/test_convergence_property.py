@@ -31,10 +31,10 @@ from hypothesis import strategies as st
 from seg.apply.executor import NullObserver, apply_plan
 from seg.client.http import ControlPlaneClient
 from seg.commands.session import Session, make_plan
-from seg.engine.diff import same, same_items
 from seg.kinds import KINDS
 from seg.model.paths import MISSING, format_path, get_path
 from seg.model.resource import CurrentResource, DesiredResource
+from seg.model.values import json_equal, same_items
 from seg.server.service import ControlPlane
 from seg.store.sql import SqlStore, open_store
 from seg.workspace.loader import load_workspace
@@ -435,9 +435,9 @@ def _check_resource(
             problems += [
                 f"{where} {format_path(p)}: {get_path(have.fields, p)!r}"
                 for p in declared
-                if p[0] == name and not same(get_path(want.fields, p), get_path(have.fields, p))
+                if p[0] == name and not json_equal(get_path(want.fields, p), get_path(have.fields, p))
             ]
-        elif not (same_items if spec.unordered else same)(value, live):
+        elif not (same_items if spec.unordered else json_equal)(value, live):
             problems.append(f"{where} {name}: {live!r}, declared {value!r}")
     for spec in want.kind.fields:
         live = have.fields.get(spec.name)

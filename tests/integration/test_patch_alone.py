@@ -19,10 +19,10 @@ import pytest
 import yaml
 
 from seg.embedded import open_embedded
-from seg.engine.diff import same, same_items
 from seg.kinds import KINDS
 from seg.model.paths import get_path
 from seg.model.resource import CurrentResource, DesiredResource
+from seg.model.values import json_equal, same_items
 from seg.workspace.loader import load_workspace
 from tests.conftest import Api, run_cli
 
@@ -166,13 +166,13 @@ def _declared_values_match(want: DesiredResource, have: CurrentResource) -> list
         live = have.fields.get(name)
         if spec is not None and spec.map_like and isinstance(value, dict) and value:
             for path in want.declared_paths():
-                if not same(get_path(want.fields, path), get_path(have.fields, path)):
+                if not json_equal(get_path(want.fields, path), get_path(have.fields, path)):
                     problems.append(f"{have.address} {'.'.join(path)}: "
                                     f"{get_path(have.fields, path)!r}")  # fmt: skip
         elif spec is not None and spec.unordered:
             if not same_items(value, live):
                 problems.append(f"{have.address} {name}: {live!r} (want {value!r})")
-        elif not same(value, live):
+        elif not json_equal(value, live):
             problems.append(f"{have.address} {name}: {live!r} (want {value!r})")
     return problems
 
@@ -212,7 +212,7 @@ def test_every_mutable_field_has_an_edit() -> None:
     for (kind, field), (key, value) in EDITS.items():
         base = base_documents()[key]["spec"]
         assert key[0] == kind and field in base, f"{kind}.{field} is not set in the base"
-        assert not same(base[field], value), f"{kind}.{field}: the edit changes nothing"
+        assert not json_equal(base[field], value), f"{kind}.{field}: the edit changes nothing"
 
 
 def _address(doc: Doc) -> str:
@@ -242,7 +242,7 @@ def test_one_field_edited_alone_applies_and_converges(
     after = assert_holds_declared(root)
 
     edited = (kind, _address(docs[key]))
-    assert not same(after[edited].fields.get(field), before[edited].fields.get(field))
+    assert not json_equal(after[edited].fields.get(field), before[edited].fields.get(field))
     assert after.keys() == before.keys()
     for res_key, res in after.items():
         expected = dict(before[res_key].fields)

@@ -23,6 +23,7 @@ from seg.model.kinds import Kind
 from seg.model.paths import AnyPath, format_path
 from seg.model.resource import CurrentResource
 from seg.model.secrets import is_digest
+from seg.model.values import json_equal
 from seg.tracking.rules import diff_rules
 
 __all__ = ["API_PREFIX", "DEFAULT_RETRY_BUDGET", "ControlPlaneClient", "PAGE_SIZE", "RetryBudget"]
@@ -405,7 +406,7 @@ def _same_value(want: Any, have: Any, path: AnyPath, asks: list[tuple[AnyPath, A
         return len(want) == len(have) and all(
             _same_value(a, b, (*path, i), asks) for i, (a, b) in pairs
         )
-    return bool(want == have) and type(want) is type(have)
+    return json_equal(want, have)
 
 
 def _retriable(response: httpx.Response) -> bool:

@@ -1,0 +1,46 @@
+"""JSON values compared as JSON: the one equality the differ, the client, the server and the
+saved-plan check share.
+
+``True`` is not ``1`` (Python's ``==`` says it is), ``1`` is ``1.0`` (JSON has one number
+type), a map's key order does not matter, a list's order does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+__all__ = ["json_equal", "json_key", "same_items"]
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Whether two JSON values are equal as JSON."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict | list) or isinstance(b, dict | list):
+        return False
+    return bool(a == b)
+
+
+def json_key(value: Any) -> Any:
+    """A hashable form of a JSON value: equal keys exactly when ``json_equal``."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, dict):
+        return ("d", frozenset((k, json_key(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("l", tuple(json_key(v) for v in value))
+    if isinstance(value, int | float):
+        return ("n", value)
+    return ("s", value)
+
+
+def same_items(a: Any, b: Any) -> bool:
+    """Two lists holding the same values (as JSON) in any order, repeats counted."""
+    if not isinstance(a, list) or not isinstance(b, list) or len(a) != len(b):
+        return False
+    return Counter(map(json_key, a)) == Counter(map(json_key, b))
