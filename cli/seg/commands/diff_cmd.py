@@ -32,6 +32,7 @@ from seg.model.paths import MISSING, format_path, get_path, set_path
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.secrets import DIGEST_PREFIX, holds_digest
 from seg.model.values import json_equal
+from seg.policy.models import ModelChangePolicy
 from seg.workspace.config import read_config
 
 __all__ = ["register"]
@@ -107,7 +108,7 @@ def _environments(root: Path, envs: list[str], api_url: str | None, token: str |
     desired = [_as_desired(r) for r in source if r.address not in r.kind.system_names]
     # Compare values only: ownership (what seg manages in each) is not a difference.
     current = [replace(r, managed=frozenset()) for r in target]
-    return compute_plan(f"{envs[0]} → {envs[1]}", desired, current, "", "breaking")
+    return compute_plan(f"{envs[0]} → {envs[1]}", desired, current, "", ModelChangePolicy.BREAKING)
 
 
 @handle_errors

@@ -36,6 +36,7 @@ from seg.model.paths import (
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.secrets import holds_digest, is_digest
 from seg.model.values import json_equal, same_items
+from seg.policy.models import ModelChangePolicy
 
 __all__ = ["compute_plan", "diff_fields"]
 
@@ -310,7 +311,7 @@ def compute_plan(
     desired: Iterable[DesiredResource],
     current: Iterable[CurrentResource],
     digest: str = "",
-    policy: str = "strict",
+    policy: ModelChangePolicy = ModelChangePolicy.STRICT,
     secrets_matched: Collection[SecretKey] = frozenset(),
     ownership: Ownership | None = None,
 ) -> Plan:
