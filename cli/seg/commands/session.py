@@ -179,10 +179,6 @@ class PlanOptions:
     max_deletes: int | None = None
     missing_secrets: str = "fail"  # or "skip"
 
-    def as_dict(self) -> dict[str, object]:
-        return {"targets": list(self.targets), "scope": self.scope, "max_deletes": self.max_deletes,
-                "missing_secrets": self.missing_secrets}  # fmt: skip
-
 
 def _in_scope(scope: str) -> Callable[[Change], bool]:
     base = Path(scope).resolve()
