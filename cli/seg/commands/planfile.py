@@ -10,6 +10,8 @@ after re-planning — if the live state moved (a different change set or a diffe
 it sends each write with ``If-Match``. The plan file never chooses: the URL is resolved as for
 any command, and the environment, scope, targets and budget come from the apply's own command
 line (and its defaults); each must equal the saved one ("not given" equals "not given").
+The file decodes into a typed ``SavedPlan`` (``commands/saved_plan.py``) once its shape is
+checked; the checks here compare its fields.
 """
 
 from __future__ import annotations
