@@ -98,6 +98,17 @@ def test_json_equal_follows_json_not_python() -> None:
     assert json_equal(None, None) and json_equal("x", "x")
 
 
+def _nested(leaf: Any, depth: int) -> Any:
+    for _ in range(depth):
+        leaf = [{"k": leaf}]
+    return leaf
+
+
+def test_json_equal_takes_any_depth() -> None:
+    assert json_equal(_nested(1, 20_000), _nested(1.0, 20_000))  # no recursion limit
+    assert not json_equal(_nested(1, 20_000), _nested(True, 20_000))
+
+
 def test_same_items_ignores_order_but_counts_repeats() -> None:
     assert same_items([{"a": 1}, 2], [2, {"a": 1.0}])
     assert not same_items([1, 1, 2], [1, 2, 2])
