@@ -1,4 +1,5 @@
-"""The repository's own workspace copied into a temporary directory, and ``seg`` run on it as a process."""
+"""The repository's own workspace copied into a temporary directory, and ``seg`` run on it
+as a process."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 from tests.repo_files import copy_repo_dir
 
 REPO = Path(__file__).resolve().parents[2]
-
 
 SEG = [sys.executable, "-m", "seg"]
 

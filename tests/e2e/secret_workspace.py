@@ -1,4 +1,5 @@
-"""A workspace whose values come from the environment (``${env:…}``), for the tests of missing secrets."""
+"""A workspace whose values come from the environment (``${env:…}``), for the tests of
+missing secrets."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ kind: Source
 name: web
 spec: {catalog: javascript}
 """
-
 
 DESTINATIONS = """\
 kind: Destination
@@ -31,7 +31,6 @@ spec:
     url: https://hooks.example.com/in
     token: ${env:HOOK_TOKEN}
 """
-
 
 SECRETS = {"AMP_KEY": "amp-SECRET-value-5150", "HOOK_TOKEN": "hook-SECRET-value-6160"}
 

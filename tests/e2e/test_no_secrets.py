@@ -20,11 +20,6 @@ from tests.e2e.secret_workspace import DESTINATIONS, SOURCES, write
 pytestmark = pytest.mark.e2e
 
 
-
-
-
-
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     return write(tmp_path / "ws", {"sources.yaml": SOURCES, "destinations.yaml": DESTINATIONS})

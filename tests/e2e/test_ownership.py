@@ -19,19 +19,12 @@ from tests.e2e.processes import Server
 pytestmark = pytest.mark.e2e
 
 
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("ownership")
     srv = Server(f"sqlite:///{tmp / 'cp.db'}", tmp, "first")
     yield srv
     srv.stop()
-
-
-
-
-
-
 
 
 def test_a_fresh_tree_never_deletes_what_it_did_not_make(server: Server, tmp_path: Path) -> None:

@@ -13,13 +13,6 @@ from tests.e2e.repo_workspace import clean_env, repo_workspace, seg
 pytestmark = pytest.mark.e2e
 
 
-
-
-
-
-
-
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     return repo_workspace(tmp_path)

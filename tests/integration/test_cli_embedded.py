@@ -31,7 +31,6 @@ spec:
 """
 
 
-
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("AMP_KEY", SECRET)

@@ -31,8 +31,6 @@ def seg(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     return subprocess.run([*SEG, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
-
-
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("schemas") / "out"
@@ -162,8 +160,6 @@ def test_check_jsonschema_accepts_the_examples_and_flags_a_misspelled_key(
     for path, typo in bad.items():  # every document flagged, at its misspelled key
         expected = f"{path}::$.spec: Additional properties are not allowed ({typo!r} was unexpected)"
         assert expected in result.stdout, (path, typo, result.stdout)
-
-
 
 
 def test_seg_init_writes_modelines_that_resolve_offline(tmp_path: Path) -> None:

@@ -81,14 +81,6 @@ EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
 MUTABLE = sorted((k.name, f.name) for k in KINDS.values() for f in k.fields if not f.immutable)
 
 
-
-
-
-
-
-
-
-
 def _declared_values_match(want: DesiredResource, have: CurrentResource) -> list[str]:
     problems = []
     for name, value in want.fields.items():
@@ -121,8 +113,6 @@ def assert_holds_declared(root: Path) -> dict[tuple[str, str], CurrentResource]:
             problems += _declared_values_match(want, state[key])
     assert not problems, "\n".join(problems)
     return state
-
-
 
 
 def test_every_mutable_field_has_an_edit() -> None:

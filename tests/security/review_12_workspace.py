@@ -11,7 +11,6 @@ environments:
     vars: {region: eu}
 """
 
-
 SOURCES = """\
 kind: Source
 name: web
