@@ -21,7 +21,7 @@ from seg.client import (
     Unavailable,
 )
 from seg.client.errors import api_error, error_class
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from tests.conftest import Api
 
 SOURCE = KINDS["Source"]

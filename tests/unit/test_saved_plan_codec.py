@@ -23,7 +23,7 @@ from seg.commands.saved_plan import SavedChange, SavedField, SavedOptions, Saved
 from seg.engine import compute_plan
 from seg.engine.plan import Plan
 from seg.errors import StalePlan
-from seg.model.kinds import KINDS
+from seg.kinds import KINDS
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.render.plan_json import plan_to_json
 
