@@ -7,6 +7,7 @@ import secrets
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -18,6 +19,9 @@ from seg.server.app import create_app
 from seg.server.inprocess import InProcessTransport
 from seg.server.service import ControlPlane
 from seg.store.sql import SqlStore, open_store
+
+if TYPE_CHECKING:
+    from tests.e2e.processes import Server
 
 POSTGRES_URL = os.environ.get("SEG_TEST_POSTGRES_URL", "")
 SEG_VARS = ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV")
@@ -160,3 +164,13 @@ def write_workspace(tmp_path: Path) -> WriteWorkspace:
         return base
 
     return write
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path: Path, slug: str) -> Iterator[Server]:
+    """``seg serve`` as a process with a fresh workspace ``slug``, on SQLite and PostgreSQL."""
+    from tests.e2e.processes import Server, database_for  # it imports this module
+
+    srv = Server(database_for(request, tmp_path), tmp_path, slug)
+    yield srv
+    srv.stop()

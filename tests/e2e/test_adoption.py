@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_ownership import SOURCE, Workspace, seg, tree
-from tests.e2e.test_processes import Server
+from tests.e2e.managers import SOURCE, Workspace, seg, tree
+from tests.e2e.processes import Server
 
 pytestmark = pytest.mark.e2e
 

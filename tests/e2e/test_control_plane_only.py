@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from seg.embedded import open_embedded
-from tests.e2e.test_no_secrets import DESTINATIONS, SOURCES, write
-from tests.e2e.test_targets import SEG, clean_env, seg
+from tests.e2e.repo_workspace import SEG, clean_env, seg
+from tests.e2e.secret_workspace import DESTINATIONS, SOURCES, write
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from seg.store.sql import normalise_url
 from tests.conftest import POSTGRES_URL
-from tests.e2e.test_processes import Server, run
+from tests.e2e.processes import Server, run
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_processes import Server, run
+from tests.e2e.processes import Server, run
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_processes import Server, run
-from tests.integration.test_editor_schemas import check_jsonschema, modelines
+from tests.e2e.processes import Server, run
+from tests.integration.schema_files import check_jsonschema, modelines
 from tests.repo_files import copy_repo_dir
 
 pytestmark = pytest.mark.e2e

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import POSTGRES_URL
-from tests.e2e.test_processes import SEG, Server, free_port
+from tests.e2e.processes import SEG, Server, free_port
 
 pytestmark = pytest.mark.e2e
 

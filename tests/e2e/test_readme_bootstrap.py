@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_processes import free_port
+from tests.e2e.processes import free_port
 
 pytestmark = pytest.mark.e2e
 

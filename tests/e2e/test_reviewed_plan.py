@@ -16,7 +16,7 @@ from pathlib import Path
 import git
 import pytest
 
-from tests.e2e.test_processes import run
+from tests.e2e.processes import run
 from tests.repo_files import copy_repo_dir
 
 pytestmark = pytest.mark.e2e

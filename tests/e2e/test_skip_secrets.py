@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_no_secrets import DESTINATIONS, SECRETS, SOURCES, write
-from tests.e2e.test_targets import clean_env, seg
+from tests.e2e.repo_workspace import clean_env, seg
+from tests.e2e.secret_workspace import DESTINATIONS, SECRETS, SOURCES, write
 
 pytestmark = pytest.mark.e2e
 

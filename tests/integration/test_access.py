@@ -11,8 +11,8 @@ from seg.embedded import open_embedded
 from seg.policy.access import explain
 from tests.conftest import Api
 from tests.conftest import run_cli as seg
+from tests.helpers import error
 from tests.repo_files import copy_repo_dir
-from tests.server.test_resources_api import error
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "access"
 

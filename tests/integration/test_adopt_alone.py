@@ -1,6 +1,7 @@
 """The manager is metadata beside the fields (issue 12, item 1): a resource of each kind
 released on the control plane (manager "") plans as one adoption that changes nothing else,
-and after the apply the next plan is empty. Uses the applied workspace of test_patch_alone."""
+and after the apply the next plan is empty. Uses the applied workspace of patch_workspace (the
+``applied_base`` fixture)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,7 @@ import pytest
 from seg.embedded import open_embedded
 from seg.kinds import KINDS
 from tests.conftest import run_cli
-from tests.integration import test_patch_alone as base
-from tests.integration.test_patch_alone import WORKSPACE, apply, assert_plan_empty, live_state
-
-applied_base = base.applied_base  # the fixture: the base workspace, applied once
+from tests.integration.patch_workspace import WORKSPACE, apply, assert_plan_empty, live_state
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

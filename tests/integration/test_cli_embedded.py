@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from seg.commands.app import app
 from seg.embedded import open_embedded
 from tests.conftest import live
+from tests.integration.documents import DESTS
 
 SECRET = "AMP-SECRET-value-42"
 
@@ -27,24 +28,6 @@ kind: Source
 name: ios
 spec:
   catalog: ios
-"""
-
-DESTS = """\
-kind: Destination
-name: amplitude
-spec:
-  source: web
-  catalog: amplitude
-  enabled: true
-  settings:
-    api_key: ${env:AMP_KEY}
-    region: eu
----
-kind: Destination
-name: webhook
-spec:
-  source: ios
-  catalog: webhook
 """
 
 

@@ -31,10 +31,10 @@ from hypothesis import strategies as st
 from seg.apply.executor import NullObserver, apply_plan
 from seg.client.http import ControlPlaneClient
 from seg.commands.session import Session, make_plan
-from seg.engine.diff import same, same_items
 from seg.kinds import KINDS
-from seg.model.paths import MISSING, format_path, get_path
+from seg.model.paths import MISSING, format_path, get_path, remove_path, set_path
 from seg.model.resource import CurrentResource, DesiredResource
+from seg.model.values import json_equal, same_items
 from seg.server.service import ControlPlane
 from seg.store.sql import SqlStore, open_store
 from seg.workspace.loader import load_workspace
@@ -183,18 +183,14 @@ def edit_settings(data: st.DataObject, docs: dict[Key, Doc]) -> None:
     how = data.draw(st.sampled_from(["set", "remove", "empty", "drop", "replace"]))
     settings_ = spec.setdefault("settings", {})
     if how == "set":
-        node = settings_
-        for part in data.draw(st.lists(st.sampled_from(KEYS), min_size=0, max_size=2)):
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[data.draw(st.sampled_from(KEYS))] = data.draw(JSON)
+        parts = data.draw(st.lists(st.sampled_from(KEYS), min_size=0, max_size=2))
+        value = data.draw(JSON)
+        set_path(settings_, (*parts, data.draw(st.sampled_from(KEYS))), value, create=True)
     elif how == "remove":
         paths = _map_leaves(settings_, ())
         if paths:
             path = data.draw(st.sampled_from(paths))
-            parent = get_path(settings_, path[:-1]) if len(path) > 1 else settings_
-            del parent[path[-1]]
+            remove_path(settings_, path)
     elif how == "empty":
         spec["settings"] = {}
     elif how == "drop":
@@ -397,10 +393,8 @@ def drift(
     else:
         target = ("settings", "ui_" + data.draw(st.sampled_from(KEYS)))
     body: Doc = {"update_mask": {"paths": [f"{kind.key}.{format_path(target)}"]}}
-    node = body.setdefault(kind.key, {})
-    for part in target[:-1]:
-        node = node.setdefault(part, {})
-    node[target[-1]] = data.draw(SCALARS) if target[0] == "settings" else "from the UI"
+    value = data.draw(SCALARS) if target[0] == "settings" else "from the UI"
+    set_path(body, (kind.key, *target), value, create=True)
     response = api.http.patch(api.url(path), json=body)
     if response.status_code == 404:
         return  # not created yet (added by this step's edits)
@@ -435,9 +429,9 @@ def _check_resource(
             problems += [
                 f"{where} {format_path(p)}: {get_path(have.fields, p)!r}"
                 for p in declared
-                if p[0] == name and not same(get_path(want.fields, p), get_path(have.fields, p))
+                if p[0] == name and not json_equal(get_path(want.fields, p), get_path(have.fields, p))
             ]
-        elif not (same_items if spec.unordered else same)(value, live):
+        elif not (same_items if spec.unordered else json_equal)(value, live):
             problems.append(f"{where} {name}: {live!r}, declared {value!r}")
     for spec in want.kind.fields:
         live = have.fields.get(spec.name)

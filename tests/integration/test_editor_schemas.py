@@ -20,22 +20,15 @@ from seg.editor_schemas import modeline
 from seg.kinds import KINDS
 from seg.workspace.tree import is_resource_file
 from seg.workspace.yamlpos import read_documents
+from tests.integration.schema_files import check_jsonschema, modelines
 
 REPO = Path(__file__).resolve().parents[2]
 SEG = [sys.executable, "-m", "seg"]
 TREES = [REPO / "workspace", *sorted(p for p in (REPO / "examples").iterdir() if p.is_dir())]
-MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
 
 
 def seg(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*SEG, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
-
-
-def check_jsonschema(schema: Path, *files: Path) -> subprocess.CompletedProcess[str]:
-    """check-jsonschema as users run it (one YAML document per file)."""
-    exe = Path(sys.executable).with_name("check-jsonschema")
-    return subprocess.run([str(exe), "--schemafile", str(schema), *map(str, files)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -167,18 +160,6 @@ def test_check_jsonschema_accepts_the_examples_and_flags_a_misspelled_key(
     for path, typo in bad.items():  # every document flagged, at its misspelled key
         expected = f"{path}::$.spec: Additional properties are not allowed ({typo!r} was unexpected)"
         assert expected in result.stdout, (path, typo, result.stdout)
-
-
-def modelines(root: Path) -> dict[Path, Path]:
-    """{YAML file: the schema its modeline names, resolved from the file's directory}."""
-    found = {}
-    for path in root.rglob("*.y*ml"):
-        first = path.read_text().splitlines()[0]
-        match = MODELINE.match(first)
-        assert match, (path, first)
-        assert "://" not in match.group(1)
-        found[path] = (path.parent / match.group(1)).resolve()
-    return found
 
 
 def test_seg_init_writes_modelines_that_resolve_offline(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ import pytest
 
 from tests.conftest import Api
 from tests.conftest import run_cli as seg
+from tests.helpers import error
 from tests.repo_files import copy_repo_dir
-from tests.server.test_resources_api import error
+from tests.unit.fql_cases import EVENT, TRUTH_TABLE
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "filters"
 
@@ -145,12 +146,9 @@ def test_server_checks_filters(api: Api) -> None:
 
 
 def test_documented_truth_table_through_seg_fql_eval(tmp_path: Path) -> None:
-    from tests.unit.test_fql import EVENT, test_documented_truth_table
-
     event = tmp_path / "event.json"
     event.write_text(json.dumps(EVENT))
-    rows = test_documented_truth_table.pytestmark[0].args[1]
-    for expr, expected in rows:
+    for expr, expected in TRUTH_TABLE:
         result = seg("fql", "eval", expr, "--event", str(event))
         assert result.exit_code == 0 and json.loads(result.stdout) is expected, (
             expr,

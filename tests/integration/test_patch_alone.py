@@ -11,79 +11,27 @@ from __future__ import annotations
 
 import copy
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from seg.embedded import open_embedded
-from seg.engine.diff import same, same_items
 from seg.kinds import KINDS
 from seg.model.paths import get_path
 from seg.model.resource import CurrentResource, DesiredResource
+from seg.model.values import json_equal, same_items
 from seg.workspace.loader import load_workspace
 from tests.conftest import Api, run_cli
-
-WORKSPACE = "acme"
-Doc = dict[str, Any]
-Key = tuple[str, str]  # (kind, YAML name)
-
-SCHEMA = {"type": "object"}
-
-
-def rule(kind: str, key: str | None = None, version: int = 1, schema: Doc | None = None) -> Doc:
-    out: Doc = {"type": kind, "version": version, "json_schema": schema or dict(SCHEMA)}
-    if key is not None:
-        out["key"] = key
-    return out
-
-
-def base_documents() -> dict[Key, Doc]:
-    """One of each kind, every mutable field set (mappings: one per side of the exclusive
-    groups), kept inactive so the models-in-use policy does not block a model's edit."""
-    docs: list[Doc] = [
-        {"kind": "Label", "name": "team:growth", "spec": {"description": "Growth"}},
-        {"kind": "Label", "name": "team:core", "spec": {}},
-        {"kind": "Group", "name": "eng",
-         "spec": {"display_name": "Eng", "members": ["a@example.com"]}},
-        {"kind": "TrackingPlan", "name": "tp-a",
-         "spec": {"display_name": "A", "description": "plan a",
-                  "rules": [rule("COMMON"), rule("TRACK", "Order Completed")]}},
-        {"kind": "TrackingPlan", "name": "tp-b", "spec": {"rules": []}},
-        {"kind": "Source", "name": "web",
-         "spec": {"catalog": "javascript", "display_name": "Web", "enabled": True,
-                  "settings": {"url": "https://a.example", "opt": {"depth": 1}},
-                  "tracking_plan": "tp-a", "labels": {"team": "growth"}}},
-        {"kind": "Source", "name": "wh", "spec": {"catalog": "postgres",
-                                                  "settings": {"host": "db"}}},
-        {"kind": "RoleBinding", "name": "rb",
-         "spec": {"subject": {"user": "a@example.com"}, "role": "source_read_only",
-                  "scope": {"sources": ["web"]}}},
-        {"kind": "Destination", "name": "amp",
-         "spec": {"source": "web", "catalog": "amplitude", "display_name": "Amp",
-                  "enabled": False, "connection_mode": "cloud", "settings": {"region": "us"}}},
-        {"kind": "Destination", "name": "braze", "spec": {"source": "wh", "catalog": "braze"}},
-        {"kind": "Model", "name": "users",
-         "spec": {"source": "wh", "description": "Users", "enabled": True,
-                  "query": "SELECT id, email FROM users", "identifier_column": "id"}},
-        {"kind": "Model", "name": "accounts",
-         "spec": {"source": "wh", "query": "SELECT id, name FROM accounts",
-                  "identifier_column": "id"}},
-        {"kind": "DestinationFilter", "name": "f",
-         "spec": {"destination": "web/amp", "title": "Drop tests", "description": "d",
-                  "if": "type = 'track'", "actions": [{"type": "DROP"}], "enabled": True}},
-        {"kind": "Mapping", "name": "m-ev",
-         "spec": {"destination": "web/amp", "action": "track", "enabled": False,
-                  "fields": {"event": "event"}, "trigger": "type = 'track'"}},
-        {"kind": "Mapping", "name": "m-etl",
-         "spec": {"destination": "wh/braze", "action": "updateUserProfile", "enabled": False,
-                  "model": "users", "fields": {"external_id": "id"},
-                  "schedule": {"strategy": "PERIODIC", "config": {"interval": "1h"}}}},
-    ]  # fmt: skip
-    return {(d["kind"], d["name"]): d for d in docs}
-
+from tests.integration.patch_workspace import (
+    Doc,
+    Key,
+    apply,
+    assert_plan_empty,
+    base_documents,
+    live_state,
+    rule,
+    write_documents,
+)
 
 # (kind, field) → (the resource edited, its new YAML value)
 EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
@@ -133,32 +81,6 @@ EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
 MUTABLE = sorted((k.name, f.name) for k in KINDS.values() for f in k.fields if not f.immutable)
 
 
-def write_documents(root: Path, docs: dict[Key, Doc]) -> None:
-    (root / "resources.yaml").write_text(
-        yaml.safe_dump_all(list(docs.values()), sort_keys=False), encoding="utf-8"
-    )
-
-
-def apply(root: Path) -> None:
-    result = run_cli("apply", "-w", str(root), "--auto-approve")
-    assert result.exit_code == 0, result.output
-
-
-def assert_plan_empty(root: Path) -> None:
-    result = run_cli("plan", "-w", str(root), "--detailed-exitcode")
-    assert result.exit_code == 0, result.output
-    assert "No changes." in result.output, result.output
-
-
-def live_state(root: Path) -> dict[tuple[str, str], CurrentResource]:
-    """Every resource the control plane holds, by (kind, address), through the API."""
-    client = open_embedded(root, WORKSPACE)
-    try:
-        return {(r.kind.name, r.address): r for r in client.read_state()}
-    finally:
-        client.close()
-
-
 def _declared_values_match(want: DesiredResource, have: CurrentResource) -> list[str]:
     problems = []
     for name, value in want.fields.items():
@@ -166,13 +88,13 @@ def _declared_values_match(want: DesiredResource, have: CurrentResource) -> list
         live = have.fields.get(name)
         if spec is not None and spec.map_like and isinstance(value, dict) and value:
             for path in want.declared_paths():
-                if not same(get_path(want.fields, path), get_path(have.fields, path)):
+                if not json_equal(get_path(want.fields, path), get_path(have.fields, path)):
                     problems.append(f"{have.address} {'.'.join(path)}: "
                                     f"{get_path(have.fields, path)!r}")  # fmt: skip
         elif spec is not None and spec.unordered:
             if not same_items(value, live):
                 problems.append(f"{have.address} {name}: {live!r} (want {value!r})")
-        elif not same(value, live):
+        elif not json_equal(value, live):
             problems.append(f"{have.address} {name}: {live!r} (want {value!r})")
     return problems
 
@@ -193,26 +115,12 @@ def assert_holds_declared(root: Path) -> dict[tuple[str, str], CurrentResource]:
     return state
 
 
-@pytest.fixture(scope="module")
-def applied_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with pytest.MonkeyPatch.context() as mp:
-        for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
-            mp.delenv(var, raising=False)
-        root = tmp_path_factory.mktemp("patch-alone") / "ws"
-        root.mkdir()
-        (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {WORKSPACE}\n")
-        write_documents(root, base_documents())
-        apply(root)
-        assert_plan_empty(root)
-        yield root
-
-
 def test_every_mutable_field_has_an_edit() -> None:
     assert sorted(EDITS) == MUTABLE
     for (kind, field), (key, value) in EDITS.items():
         base = base_documents()[key]["spec"]
         assert key[0] == kind and field in base, f"{kind}.{field} is not set in the base"
-        assert not same(base[field], value), f"{kind}.{field}: the edit changes nothing"
+        assert not json_equal(base[field], value), f"{kind}.{field}: the edit changes nothing"
 
 
 def _address(doc: Doc) -> str:
@@ -242,7 +150,7 @@ def test_one_field_edited_alone_applies_and_converges(
     after = assert_holds_declared(root)
 
     edited = (kind, _address(docs[key]))
-    assert not same(after[edited].fields.get(field), before[edited].fields.get(field))
+    assert not json_equal(after[edited].fields.get(field), before[edited].fields.get(field))
     assert after.keys() == before.keys()
     for res_key, res in after.items():
         expected = dict(before[res_key].fields)

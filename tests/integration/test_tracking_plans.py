@@ -11,8 +11,8 @@ import yaml
 from seg.embedded import open_embedded
 from tests.conftest import Api
 from tests.conftest import run_cli as seg
+from tests.helpers import error
 from tests.repo_files import copy_repo_dir
-from tests.server.test_resources_api import error
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tracking-plans"
 SCHEMA = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}

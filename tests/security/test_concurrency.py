@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_processes import Server, database_for
+from tests.e2e.processes import Server, database_for
 
 pytestmark = pytest.mark.e2e
 

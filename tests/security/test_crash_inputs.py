@@ -28,7 +28,7 @@ from seg.server.app import create_app
 from seg.server.inprocess import InProcessTransport
 from seg.server.service import ControlPlane
 from tests.conftest import Api, run_cli
-from tests.e2e.test_processes import Server
+from tests.e2e.processes import Server
 
 DEEP = 5000
 # Refused at the HTTP edge before any value reaches a database: one database is enough.

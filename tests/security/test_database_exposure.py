@@ -13,7 +13,7 @@ import pytest
 from seg.embedded import open_embedded
 from seg.model.urls import redact_text, redact_url
 from tests.conftest import run_cli
-from tests.e2e.test_processes import Server, free_port, run
+from tests.e2e.processes import Server, free_port, run
 
 PASSWORD = "s3cret-Pa55"
 

@@ -24,8 +24,8 @@ from seg.fql.glob import GlobError, compile_glob, glob_match
 from seg.fql.parser import MAX_BYTES, MAX_DEPTH
 from tests.conftest import Api
 from tests.conftest import run_cli as seg
+from tests.helpers import error
 from tests.repo_files import copy_repo_dir
-from tests.server.test_resources_api import error
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "filters"
 PATHOLOGICAL = "*a*a*a*a*a*a*a*a*a*a*a*ab"  # backtracking regexes take minutes on 40 'a's

@@ -21,7 +21,7 @@ from seg.errors import LockLost
 from seg.kinds import KINDS
 from tests.conftest import Api, embedded_call
 from tests.conftest import run_cli as seg
-from tests.e2e.test_processes import Server, database_for, run
+from tests.e2e.processes import Server, database_for, run
 
 HOLDER = {"holder": "seg apply by ci", "host": "runner-1", "plan": "abc", "ci_run": "42"}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Api, WriteWorkspace, embedded_call, live, run_cli
-from tests.server.test_resources_api import error
+from tests.helpers import error
 
 pytestmark = pytest.mark.usefixtures("clean_seg_env")
 

@@ -12,24 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_targets import clean_env, seg
+from tests.e2e.repo_workspace import clean_env, seg
+from tests.security.review_12_workspace import SEG_YAML, SOURCES
 
 pytestmark = pytest.mark.e2e
 
 FRESH = "run seg plan again and have the new plan reviewed"
-SEG_YAML = """\
-version: seg/v1
-workspace: acme
-vars: {region: us}
-environments:
-  prod:
-    vars: {region: eu}
-"""
-SOURCES = """\
-kind: Source
-name: web
-spec: {catalog: javascript, display_name: "web-${var:region}"}
-"""
 SUB_SOURCE = """\
 kind: Source
 name: ios

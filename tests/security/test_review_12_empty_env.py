@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_targets import clean_env, seg
-from tests.security.test_review_12_apply import SEG_YAML, SOURCES
+from tests.e2e.repo_workspace import clean_env, seg
+from tests.security.review_12_workspace import SEG_YAML, SOURCES
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_processes import run
+from tests.e2e.processes import run
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.cli_workspace import SEG_YAML
-from tests.e2e.test_processes import run
+from tests.e2e.processes import run
 
 pytestmark = pytest.mark.e2e
 

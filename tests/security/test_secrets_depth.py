@@ -20,7 +20,7 @@ from seg.commands.app import app
 from seg.model.secrets import DIGEST_PREFIX, LEGACY_PREFIX, is_digest
 from seg.store.sql import normalise_url
 from tests.conftest import Api, run_cli
-from tests.e2e.test_processes import Server, server  # noqa: F401  (the fixture)
+from tests.e2e.processes import Server
 
 SECRETS = {
     "S_SCALAR": "scalar-SECRET-1a2b",

@@ -6,7 +6,7 @@ import json
 
 from seg.model.secrets import is_digest
 from tests.conftest import Api
-from tests.server.test_resources_api import error
+from tests.helpers import error
 
 
 def test_missing_or_invalid_token_is_unauthenticated(api: Api) -> None:

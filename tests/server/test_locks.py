@@ -4,7 +4,7 @@ which depend on time, are in test_clock.py (driven by the injected clock)."""
 from __future__ import annotations
 
 from tests.conftest import Api
-from tests.server.test_resources_api import error
+from tests.helpers import error
 
 
 def lock_url(api: Api) -> str:

@@ -4,14 +4,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 from tests.conftest import Api
-
-
-def error(response, status: int, code: int) -> str:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["code"] == code, body
-    assert set(body) == {"error", "code"}
-    return str(body["error"])
+from tests.helpers import error
 
 
 def test_create_and_get_source_carries_name_times_and_etag(api: Api) -> None:

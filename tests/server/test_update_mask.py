@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Api
-from tests.server.test_resources_api import error
+from tests.helpers import error
 
 
 @pytest.fixture

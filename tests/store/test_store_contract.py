@@ -193,3 +193,31 @@ def test_conditional_workspace_update_writes_only_over_the_row_it_read(
         assert tx.get_workspace(ws) == renamed
         assert tx.update_workspace(replace(renamed, model_change_policy="breaking"), renamed)
         assert tx.get_workspace(ws) == replace(renamed, model_change_policy="breaking")
+
+
+def test_each_broken_constraint_maps_to_its_own_error(store: SqlStore, ws: str) -> None:
+    """Decided from the driver's error (SQLSTATE / SQLite's code), through the store's own
+    methods and through any statement in a transaction: a foreign key broken by a DELETE is
+    "still referenced", by an INSERT "missing reference", a NOT NULL "invalid value" — none of
+    them "already exists"."""
+    from seg.store.sql import resources, tokens, workspaces
+
+    token = TokenRecord("tok_x" + ws, "no-such-ws", "workspace:read", "ci", "h" * 64, "now")
+    with pytest.raises(MissingReferenceError), store.tx() as tx:
+        tx.insert_token(token)
+    with pytest.raises(InvalidValueError, match="not null"), store.tx() as tx:
+        tx.insert_workspace(WorkspaceRecord(ws + "n", ws + "n", None, "now"))  # type: ignore[arg-type]
+    with store.tx() as tx:
+        tx.insert_resource(rec(ws, "sources/kept"))
+        tx.insert_resource(rec(ws, "sources/other"))
+        tx.insert_token(replace(token, workspace=ws, secret_hash="k" * 60 + ws[-4:]))
+    with pytest.raises(StillReferencedError), store.tx() as tx:  # not "missing reference"
+        tx.conn.execute(workspaces.delete().where(workspaces.c.slug == ws))
+    with pytest.raises(MissingReferenceError), store.tx() as tx:  # an UPDATE to a missing row
+        tx.conn.execute(tokens.update().where(tokens.c.workspace == ws).values(workspace="gone"))
+    kept, other = f"workspaces/{ws}/sources/kept", f"workspaces/{ws}/sources/other"
+    with pytest.raises(AlreadyExistsError), store.tx() as tx:  # a rename onto another row
+        tx.conn.execute(resources.update().where(resources.c.name == other).values(name=kept))
+    with store.tx() as tx:  # every refusal rolled back whole
+        assert tx.get_workspace(ws) is not None and tx.get_workspace(ws + "n") is None
+        assert tx.get_resource(kept) is not None and tx.get_resource(other) is not None

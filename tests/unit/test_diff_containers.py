@@ -10,10 +10,10 @@ from typing import Any
 
 from seg.apply.executor import _values
 from seg.engine import Action, compute_plan, plan_steps
-from seg.engine.diff import same_items
 from seg.kinds import KINDS
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.secrets import keyed_digest
+from seg.model.values import same_items
 from seg.render.values import field_lines
 from seg.server.masks import apply_update_mask
 from seg.tracking.rules import diff_rules

@@ -10,35 +10,14 @@ from hypothesis import strategies as st
 from seg.fql import FqlError, evaluate, parse, to_source
 from seg.fql.ast import BinOp, Call, ListLit, Literal, Not, PathRef
 from seg.fql.glob import GlobError, compile_glob
-
-EVENT = {
-    "event": "Button Clicked",
-    "type": "track",
-    "context": {"library": {"name": "analytics.js", "version": "1.0"}},
-    "properties": {"features": ["discounts", "dark-mode"]},
-}
+from tests.unit.fql_cases import EVENT, TRUTH_TABLE
 
 
 def fql(expr: str, event: object = EVENT) -> object:
     return evaluate(parse(expr), event)
 
 
-@pytest.mark.parametrize(
-    ("expr", "expected"),
-    [
-        ("event = 'Button Clicked'", True),
-        ("event = 'Screen Tapped'", False),
-        ("context.path.path = '/login'", False),
-        ("type = 'identify' or type = 'track'", True),
-        ("event = 'Button Clicked' and type = 'track'", True),
-        ("match( context.library.version, '1.*' )", True),
-        ("match( context.library.version, '2.*' )", False),
-        ("type = 'track' and ( event = 'Click' or match( event, 'Button *' ) )", True),
-        ("!contains( context.library.name, 'js' )", False),
-        ("'dark-mode' in properties.features", True),
-        ("'blink' in properties.features", False),
-    ],
-)
+@pytest.mark.parametrize(("expr", "expected"), TRUTH_TABLE)
 def test_documented_truth_table(expr: str, expected: bool) -> None:
     assert fql(expr) is expected
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from seg.policy import MappingUse, ModelState, SqlError, judge_model_change, output_columns
+from seg.policy import (
+    POLICIES,
+    MappingUse,
+    ModelChangePolicy,
+    ModelState,
+    SqlError,
+    judge_model_change,
+    output_columns,
+    stricter,
+)
 
 OLD = ModelState("wh/users", "SELECT id, email, plan FROM users", "id", True, "postgres")
 USES = [MappingUse("wh/braze/sync", ("email", "id"))]
@@ -29,12 +38,12 @@ def test_output_columns() -> None:
 
 
 def test_unused_models_may_change_freely() -> None:
-    for policy in ("strict", "breaking"):
+    for policy in ModelChangePolicy:
         assert not judge_model_change(policy, OLD, None, []).blocked
         assert not judge_model_change(policy, OLD, new("garbage"), []).blocked
 
 
-@pytest.mark.parametrize("policy", ["strict", "breaking"])
+@pytest.mark.parametrize("policy", list(ModelChangePolicy))
 def test_deleting_disabling_or_rekeying_an_in_use_model_is_blocked(policy: str) -> None:
     assert judge_model_change(policy, OLD, None, USES).mappings == ("wh/braze/sync",)
     assert "disabled" in judge_model_change(policy, OLD, new(enabled=False), USES).message
@@ -46,19 +55,19 @@ def test_deleting_disabling_or_rekeying_an_in_use_model_is_blocked(policy: str) 
 
 def test_strict_blocks_any_query_change_but_not_whitespace() -> None:
     verdict = judge_model_change(
-        "strict", OLD, new("SELECT id, email, plan, country FROM users"), USES
+        ModelChangePolicy.STRICT, OLD, new("SELECT id, email, plan, country FROM users"), USES
     )
     assert verdict.blocked and "wh/braze/sync" in verdict.message and "strict" in verdict.message
     assert not judge_model_change(
-        "strict", OLD, new("SELECT id,  email,\n plan FROM users"), USES
+        ModelChangePolicy.STRICT, OLD, new("SELECT id,  email,\n plan FROM users"), USES
     ).blocked
 
 
 def test_breaking_lets_additive_changes_pass() -> None:
     added = new("SELECT id, email, plan, country FROM users WHERE active")
-    assert not judge_model_change("breaking", OLD, added, USES).blocked
+    assert not judge_model_change(ModelChangePolicy.BREAKING, OLD, added, USES).blocked
     dropped_unmapped = new("SELECT id, email FROM users")
-    assert not judge_model_change("breaking", OLD, dropped_unmapped, USES).blocked
+    assert not judge_model_change(ModelChangePolicy.BREAKING, OLD, dropped_unmapped, USES).blocked
 
 
 @pytest.mark.parametrize(
@@ -75,7 +84,7 @@ def test_breaking_lets_additive_changes_pass() -> None:
     ],
 )
 def test_breaking_blocks_what_breaks_a_mapping(query: str, expected: str) -> None:
-    verdict = judge_model_change("breaking", OLD, new(query), USES)
+    verdict = judge_model_change(ModelChangePolicy.BREAKING, OLD, new(query), USES)
     assert verdict.blocked and expected in verdict.message, verdict.message
 
 
@@ -100,3 +109,14 @@ def test_who_is_an_owner_and_who_may_write_anything() -> None:
     assert writers == ["o", "t", "s", "w"]
     assert may_write_any(access("w@x.io", {}))  # a workspace-wide admin, before any source
     assert not may_write_any(access("s@x.io", {"ios": {}}))  # no source carries the label
+
+
+def test_the_policy_names_are_an_enum_whose_values_stay_the_wire_strings() -> None:
+    assert POLICIES == ("strict", "breaking")
+    assert [p.value for p in ModelChangePolicy] == list(POLICIES)
+    assert ModelChangePolicy.of("breaking") is ModelChangePolicy.BREAKING
+    assert ModelChangePolicy.of("Strict") is None and ModelChangePolicy.of(1) is None
+    assert ModelChangePolicy.of(None) is None
+    assert stricter("breaking", "strict") is ModelChangePolicy.STRICT
+    assert stricter(ModelChangePolicy.BREAKING, "breaking") is ModelChangePolicy.BREAKING
+    assert f"{ModelChangePolicy.STRICT}" == "strict"  # as messages and JSON show it

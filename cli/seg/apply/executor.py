@@ -16,7 +16,7 @@ from seg.engine.order import Step, plan_steps
 from seg.engine.plan import Plan
 from seg.errors import ApplyStopped, RetryBudgetSpent, SegError
 from seg.model.kinds import Kind
-from seg.model.paths import format_path, parse_key_path
+from seg.model.paths import format_path, parse_key_path, set_path
 
 __all__ = [
     "ApplyObserver",
@@ -107,10 +107,7 @@ def _values(step: Step) -> dict[str, Any]:
     for fc in step.change.field_changes:
         if fc.cleared or fc.meta:
             continue  # cleared: masked without a value; meta: sent beside the mask
-        node = body
-        for key in fc.path[:-1]:
-            node = node.setdefault(key, {})
-        node[fc.path[-1]] = fc.after
+        set_path(body, fc.path, fc.after, create=True)
     return body
 
 

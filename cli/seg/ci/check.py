@@ -12,7 +12,8 @@ from seg.engine.guards import mapping_states, uses_of
 from seg.kinds.model import NAME as MODEL
 from seg.kinds.model import SOURCE, model_state
 from seg.model.resource import CurrentResource, DesiredResource, Origin
-from seg.policy.models import ModelState, judge_model_change
+from seg.model.values import json_equal
+from seg.policy.models import ModelChangePolicy, ModelState, judge_model_change
 
 __all__ = ["CheckResult", "Finding", "check_models"]
 
@@ -34,7 +35,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class CheckResult:
-    policy: str
+    policy: ModelChangePolicy
     findings: tuple[Finding, ...] = field(default_factory=tuple)
 
     @property
@@ -66,7 +67,7 @@ def check_models(
     base: Iterable[DesiredResource],
     head: Iterable[DesiredResource],
     live: Iterable[CurrentResource],
-    policy: str,
+    policy: ModelChangePolicy,
 ) -> CheckResult:
     """Judge every model the head changes (query, query file, identifier, disabled, deleted).
 
@@ -99,4 +100,4 @@ def check_models(
 
 def _same_model(a: DesiredResource, b: DesiredResource) -> bool:
     keys = ("query", "identifier_column", "enabled")
-    return all(a.fields.get(k) == b.fields.get(k) for k in keys)
+    return all(json_equal(a.fields.get(k), b.fields.get(k)) for k in keys)

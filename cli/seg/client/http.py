@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
+from seg.client.errors import Aborted, AlreadyExists, NotFound, api_error
 from seg.errors import ApiError, LockLost, RetryBudgetSpent, TransportError
 from seg.kinds import KINDS, kinds_in_order
 from seg.kinds.names import collection_name, parse_resource_name, resource_name, wildcard_collection
@@ -23,6 +24,7 @@ from seg.model.kinds import Kind
 from seg.model.paths import AnyPath, format_path
 from seg.model.resource import CurrentResource
 from seg.model.secrets import is_digest
+from seg.model.values import json_equal
 from seg.tracking.rules import diff_rules
 
 __all__ = ["API_PREFIX", "DEFAULT_RETRY_BUDGET", "ControlPlaneClient", "PAGE_SIZE", "RetryBudget"]
@@ -103,7 +105,7 @@ class ControlPlaneClient:
         response = self._send_with_retries(method, url, json, params, headers or None)
         if response.status_code >= 400:
             error = _api_error(response, method, url)
-            if under_lock and error.status == 409 and error.code == 10:
+            if under_lock and isinstance(error, Aborted):
                 self.lock_lost = f"the workspace lock was lost: {error.message}"
                 raise LockLost(self.lock_lost)
             raise error
@@ -197,10 +199,8 @@ class ControlPlaneClient:
     def lock_status(self) -> dict[str, Any] | None:
         try:
             result: dict[str, Any] = self._request("GET", self._lock)
-        except ApiError as exc:
-            if exc.code == 5:
-                return None
-            raise
+        except NotFound:
+            return None
         return result
 
     @property
@@ -278,7 +278,7 @@ class ControlPlaneClient:
         if not kind.id_prefix:
             return resource_name(self.workspace, kind, address)
         if (kind.name, address) not in self._names:
-            raise ApiError(404, 5, f"{kind.name} {address!r} not found", "GET", kind.collection)
+            raise NotFound(404, 5, f"{kind.name} {address!r} not found", "GET", kind.collection)
         return self._names[(kind.name, address)]
 
     # -- writes ----------------------------------------------------------------------------
@@ -303,9 +303,9 @@ class ControlPlaneClient:
         body = {**(meta or {}), kind.key: obj, "secret_paths": secret_paths}
         try:
             made = self._request("POST", collection_name(self.workspace, kind, parent), json=body)
-        except ApiError as exc:
+        except AlreadyExists:
             # A retried create (or a concurrent identical one) finds its own work done.
-            if exc.code != 6 or kind.id_prefix or not self._matches(kind, address, fields):
+            if kind.id_prefix or not self._matches(kind, address, fields):
                 raise
             return
         if kind.id_prefix:
@@ -363,9 +363,8 @@ class ControlPlaneClient:
     def delete(self, kind: Kind, address: str, etag: str | None) -> None:
         try:
             self._request("DELETE", self._name(kind, address), etag=etag)
-        except ApiError as exc:
-            if exc.code != 5:  # already gone: the delete's goal holds
-                raise
+        except NotFound:
+            pass  # already gone: the delete's goal holds
 
     def _matches(self, kind: Kind, address: str, fields: Mapping[str, Any]) -> bool:
         """Whether the live resource holds exactly the declared ``fields``."""
@@ -405,7 +404,7 @@ def _same_value(want: Any, have: Any, path: AnyPath, asks: list[tuple[AnyPath, A
         return len(want) == len(have) and all(
             _same_value(a, b, (*path, i), asks) for i, (a, b) in pairs
         )
-    return bool(want == have) and type(want) is type(have)
+    return json_equal(want, have)
 
 
 def _retriable(response: httpx.Response) -> bool:
@@ -425,4 +424,4 @@ def _api_error(response: httpx.Response, method: str, url: str) -> ApiError:
         message, code = str(body["error"]), int(body["code"])
     except (ValueError, KeyError, TypeError):
         message, code = response.text.strip()[:200] or response.reason_phrase, 0
-    return ApiError(response.status_code, code, message, method, url)
+    return api_error(response.status_code, code, message, method, url)

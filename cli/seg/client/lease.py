@@ -15,8 +15,9 @@ import time
 from types import TracebackType
 from typing import Any
 
+from seg.client.errors import FailedPrecondition
 from seg.client.http import ControlPlaneClient
-from seg.errors import ApiError, SegError
+from seg.errors import SegError
 
 __all__ = ["Lease", "LockedError", "lease_info"]
 
@@ -54,15 +55,13 @@ class Lease:
             try:
                 self.lock = self.client.acquire_lock(self.info, self.ttl)
                 break
-            except ApiError as exc:
+            except FailedPrecondition as exc:  # held by another run
                 left = deadline - time.monotonic()
-                if exc.code != 9 or left <= 0:
-                    if exc.code == 9:
-                        raise LockedError(
-                            f"{exc.message} (waited {self.timeout:g}s; see --lock-timeout, "
-                            "seg lock status and seg lock release)"
-                        ) from None
-                    raise
+                if left <= 0:
+                    raise LockedError(
+                        f"{exc.message} (waited {self.timeout:g}s; see --lock-timeout, "
+                        "seg lock status and seg lock release)"
+                    ) from None
                 time.sleep(min(1.0, left))
         self.client.lock_id, self.client.lock_lost = self.lock["id"], ""
         self._thread.start()

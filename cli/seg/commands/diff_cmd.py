@@ -24,13 +24,15 @@ from seg.commands.options import (
     workspace_dir,
 )
 from seg.commands.session import read_live
-from seg.engine.diff import compute_plan, same
+from seg.engine.diff import compute_plan
 from seg.engine.plan import Plan
 from seg.engine.secrets import SecretKey, secret_questions
 from seg.errors import ConfigError
 from seg.model.paths import MISSING, format_path, get_path, set_path
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.secrets import DIGEST_PREFIX, holds_digest
+from seg.model.values import json_equal
+from seg.policy.models import ModelChangePolicy
 from seg.workspace.config import read_config
 
 __all__ = ["register"]
@@ -55,7 +57,7 @@ def _local_matches(
     out = set()
     for q in secret_questions(head, current):
         res = known.get((q.kind, q.address))
-        if res is not None and same(get_path(res.fields, q.path), q.value):
+        if res is not None and json_equal(get_path(res.fields, q.path), q.value):
             out.add(q.key)
     return frozenset(out)
 
@@ -106,7 +108,7 @@ def _environments(root: Path, envs: list[str], api_url: str | None, token: str |
     desired = [_as_desired(r) for r in source if r.address not in r.kind.system_names]
     # Compare values only: ownership (what seg manages in each) is not a difference.
     current = [replace(r, managed=frozenset()) for r in target]
-    return compute_plan(f"{envs[0]} → {envs[1]}", desired, current, "", "breaking")
+    return compute_plan(f"{envs[0]} → {envs[1]}", desired, current, "", ModelChangePolicy.BREAKING)
 
 
 @handle_errors

@@ -10,6 +10,8 @@ after re-planning — if the live state moved (a different change set or a diffe
 it sends each write with ``If-Match``. The plan file never chooses: the URL is resolved as for
 any command, and the environment, scope, targets and budget come from the apply's own command
 line (and its defaults); each must equal the saved one ("not given" equals "not given").
+The file decodes into a typed ``SavedPlan`` (``commands/saved_plan.py``) once its shape is
+checked; the checks here compare its fields.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from typing import Any
 import jsonschema
 
 from seg.commands.console import hidden_in
+from seg.commands.saved_plan import KIND, SavedChange, SavedOptions, SavedPlan
 from seg.engine.plan import Plan
 from seg.errors import ConfigError, StalePlan
 from seg.model.clip import clip, clip_repr, clip_within
 from seg.model.printable import CONTROLS, display_path
 from seg.model.urls import redact_url
-from seg.render.plan_json import plan_from_json, plan_to_json
+from seg.render.plan_json import plan_from_json
 from seg.workspace.tree import Tree
 
 __all__ = [
@@ -46,7 +49,6 @@ __all__ = [
     "write_planfile",
 ]
 
-KIND = "seg-saved-plan"
 FRESH_REVIEW = "run seg plan again and have the new plan reviewed"
 
 
@@ -69,19 +71,8 @@ class ReadRecorder:
         return self._inner.display(rel)
 
 
-def write_planfile(
-    path: Path,
-    plan: Plan,
-    api_url: str,
-    env: str | None,
-    options: dict[str, Any],
-    files: dict[str, str],
-) -> None:
-    data = {
-        "type": KIND, "format_version": Plan.FORMAT_VERSION, "api_url": api_url, "env": env,
-        "options": options, "files": dict(sorted(files.items())), "plan": plan_to_json(plan),
-    }  # fmt: skip
-    path.write_text(json.dumps(hidden_in(data), indent=2) + "\n", encoding="utf-8")
+def write_planfile(path: Path, saved: SavedPlan) -> None:
+    path.write_text(json.dumps(hidden_in(saved.encode()), indent=2) + "\n", encoding="utf-8")
 
 
 # A saved plan holds the redacted before/after of every change: a workspace of thousands of
@@ -90,9 +81,9 @@ def write_planfile(
 MAX_PLANFILE_BYTES = 32 << 20
 
 
-def read_planfile(path: Path) -> dict[str, Any]:
-    """The saved plan in ``path``, its shape checked (``SAVED_PLAN_SCHEMA``): every command
-    that reads one may then rely on the types it finds. One ConfigError line otherwise."""
+def read_planfile(path: Path) -> SavedPlan:
+    """The saved plan in ``path``, its shape checked (``SAVED_PLAN_SCHEMA``) before it is
+    decoded, so a forged member is one ConfigError line, never a misread value."""
     try:
         with path.open("rb") as file:
             raw = file.read(MAX_PLANFILE_BYTES + 1)
@@ -114,7 +105,7 @@ def read_planfile(path: Path) -> dict[str, Any]:
             f"{Plan.FORMAT_VERSION}: re-run seg plan --out with this seg"
         )
     _check_shape(path, data)
-    return data
+    return SavedPlan.decode(data)
 
 
 _STR = {"type": "string"}
@@ -185,11 +176,11 @@ def _check_shape(path: Path, data: dict[str, Any]) -> None:
     raise ConfigError(f"{path} is not a readable saved plan: at {where}: {message}")
 
 
-def check_files(saved: dict[str, Any], files: dict[str, str]) -> None:
+def check_files(saved: SavedPlan, files: dict[str, str]) -> None:
     """Refuse unless the workspace files read now are, byte for byte, the ones the saved plan
     was computed from (the reviewed tree)."""
-    old = saved.get("files")
-    if not isinstance(old, dict):
+    old = saved.files
+    if old is None:
         raise StalePlan(f"saved plan does not record the files it was planned from; {FRESH_REVIEW}")
     if old == files:
         return
@@ -213,10 +204,10 @@ def _some(paths: list[str]) -> str:
     return ", ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
 
 
-def check_target(saved: dict[str, Any], api_url: str) -> None:
+def check_target(saved: SavedPlan, api_url: str) -> None:
     """The control plane this apply talks to must be the one the plan was computed against."""
-    if saved.get("api_url") != api_url:
-        planned = redact_url(str(saved.get("api_url")))
+    if saved.api_url != api_url:
+        planned = redact_url(str(saved.api_url))
         raise StalePlan(
             f"saved plan was computed against {planned}, but this apply talks to "
             f"{redact_url(api_url)}: pass --api-url (or set SEG_API_URL) to the same control "
@@ -224,8 +215,7 @@ def check_target(saved: dict[str, Any], api_url: str) -> None:
         )
 
 
-_FLAGS = {"env": "--env", "scope": "-w (a sub-directory)", "targets": "--target",
-          "max_deletes": "--max-deletes"}  # fmt: skip
+_FLAGS = ("--env", "-w (a sub-directory)", "--target", "--max-deletes")
 
 
 def scope_key(root: Path, scope: Path | None) -> str | None:
@@ -236,22 +226,13 @@ def scope_key(root: Path, scope: Path | None) -> str | None:
     return Path(os.path.relpath(scope.resolve(), root.resolve())).as_posix()
 
 
-def _canonical(key: str, value: Any) -> Any:
-    if value in (None, "", []):
-        return None  # "not given", however the file or the command line spells it
-    if key == "targets" and isinstance(value, list):
-        return sorted({str(v) for v in value})  # order and repeats do not narrow differently
-    return value
-
-
-def check_options(saved: dict[str, Any], given: dict[str, Any]) -> None:
+def check_options(saved: SavedPlan, given: SavedOptions, env: str | None) -> None:
     """The environment, scope, targets and delete budget of ``seg apply PLANFILE`` come from
     its own command line (and defaults), never from the file: each must equal what the plan
     was computed with ("not given" equals "not given"), or the apply is refused (exit 4)."""
-    options = saved.get("options")
-    recorded = {**(options if isinstance(options, dict) else {}), "env": saved.get("env")}
-    for key, flag in _FLAGS.items():
-        planned, value = _canonical(key, recorded.get(key)), _canonical(key, given.get(key))
+    recorded = (saved.env or None, *saved.options.narrowing())
+    wanted = (env or None, *given.narrowing())
+    for flag, planned, value in zip(_FLAGS, recorded, wanted, strict=True):
         if planned != value:
             raise StalePlan(
                 f"saved plan was computed with {flag} {_shown(planned)}, not {_shown(value)}; "
@@ -262,18 +243,16 @@ def check_options(saved: dict[str, Any], given: dict[str, Any]) -> None:
 def _shown(value: Any) -> str:
     if value is None:
         return "(none)"
-    text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+    text = " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
     return clip(text) if text.isprintable() else clip_repr(text)  # the file may be forged
 
 
-def refuse_incomplete(saved: dict[str, Any]) -> None:
+def refuse_incomplete(saved: SavedPlan) -> None:
     """A plan made with --missing-secrets=skip left values out: it is for reading, never
     for applying. Stale (exit 4), like any plan that is not what the apply would do: the
     apply job's "plan again and have it reviewed" path applies."""
-    plan = saved.get("plan")
-    missing = plan.get("missing_variables") if isinstance(plan, dict) else None
-    if missing:
-        names = ", ".join(str(m) for m in missing)
+    if saved.missing_variables:
+        names = ", ".join(saved.missing_variables)
         raise StalePlan(
             f"this saved plan was made with --missing-secrets=skip (not set: {names}) and did "
             f"not compare those values; it cannot be applied: {FRESH_REVIEW}, with them set"
@@ -294,46 +273,36 @@ def _strings(data: Any) -> Iterator[str]:
             stack.extend(node)
 
 
-def saved_plan(path: Path, data: dict[str, Any]) -> Plan:
+def saved_plan(path: Path, saved: SavedPlan) -> Plan:
     """The plan inside a saved plan file (read with ``read_planfile``), for the views. The
     file may come from elsewhere (a CI artifact): control characters are refused, so showing
     it cannot drive the terminal."""
-    if any(CONTROLS.search(text) for text in _strings(data["plan"])):
+    if any(CONTROLS.search(text) for text in _strings(saved.document)):
         raise ConfigError(f"{path} holds control characters; not showing it")
     try:
-        return plan_from_json(data["plan"])
+        return plan_from_json(saved.document)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{path} is not a readable saved plan: {exc!r}") from None
 
 
-def _signature(change: dict[str, Any]) -> tuple[Any, ...]:
-    fields = tuple((f["path"], json.dumps(f["after"], sort_keys=True))
-                   for f in change["field_changes"])  # fmt: skip
-    return change["kind"], change["action"], tuple(change["update_mask"]), fields
-
-
 def check_fresh(
-    saved: dict[str, Any], fresh: Plan, who: Callable[[list[str]], dict[str, str]] | None = None
+    saved: SavedPlan, fresh: Plan, who: Callable[[list[str]], dict[str, str]] | None = None
 ) -> None:
     """Raise StalePlan naming what moved since ``saved`` was computed (and, through ``who``,
     the audit trail's last actor for each moved resource)."""
-    old = saved["plan"]
-    if old["workspace"] != fresh.workspace:
-        raise StalePlan(
-            f"saved plan is for workspace {old['workspace']!r}, not {fresh.workspace!r}"
-        )
-    if old["workspace_digest"] != fresh.workspace_digest:
+    if saved.workspace != fresh.workspace:
+        raise StalePlan(f"saved plan is for workspace {saved.workspace!r}, not {fresh.workspace!r}")
+    if saved.workspace_digest != fresh.workspace_digest:
         raise StalePlan(
             "saved plan is stale: the workspace files or their secret values changed since it "
             "was saved; " + FRESH_REVIEW
         )
-    new = plan_to_json(fresh)
-    before = {(c["kind"], c["address"]): c for c in old["changes"]}
-    after = {(c["kind"], c["address"]): c for c in new["changes"]}
+    before = {c.key: c for c in saved.changes}
+    after = {c.key: c for c in map(SavedChange.of, fresh.changes)}
     moved = []
     for key in sorted(before.keys() | after.keys()):
         a, b = before.get(key), after.get(key)
-        if a is None or b is None or _signature(a) != _signature(b) or a["etag"] != b["etag"]:
+        if a is None or b is None or not a.same_as(b):
             moved.append(f"{key[0]} {key[1]}")
     if moved:
         actors = who([m.split(" ", 1)[1] for m in moved]) if who else {}

@@ -19,7 +19,7 @@ from seg.engine.secrets import SecretKey, secret_questions
 from seg.errors import ConfigError
 from seg.model.resource import CurrentResource
 from seg.model.urls import redact_url
-from seg.policy.models import stricter
+from seg.policy.models import ModelChangePolicy, stricter
 from seg.workspace.config import WorkspaceConfig, read_config
 from seg.workspace.loader import Workspace
 from seg.workspace.tree import Tree
@@ -179,10 +179,6 @@ class PlanOptions:
     max_deletes: int | None = None
     missing_secrets: str = "fail"  # or "skip"
 
-    def as_dict(self) -> dict[str, object]:
-        return {"targets": list(self.targets), "scope": self.scope, "max_deletes": self.max_deletes,
-                "missing_secrets": self.missing_secrets}  # fmt: skip
-
 
 def _in_scope(scope: str) -> Callable[[Change], bool]:
     base = Path(scope).resolve()
@@ -249,7 +245,7 @@ def ask_secrets(
     return matched, combined
 
 
-def effective_policy(session: Session) -> str:
+def effective_policy(session: Session) -> ModelChangePolicy:
     """The stricter of seg.yaml's model_change_policy and the control plane's (which the
     server enforces anyway), so the plan never promises what apply cannot do."""
     server = session.client.get_workspace().get("model_change_policy", "strict")

@@ -23,10 +23,10 @@ def show_cmd(
     debug: DebugOpt = False,
 ) -> None:
     """Show a saved plan as text, JSON (as saved) or markdown. Reads only the file."""
-    data = read_planfile(planfile)
-    plan = saved_plan(planfile, data)  # checked whole, whichever format is asked for
+    saved = read_planfile(planfile)
+    plan = saved_plan(planfile, saved)  # checked whole, whichever format is asked for
     if output is Output.json:
-        write_json(data["plan"])
+        write_json(saved.document)
     else:
         show_plan(plan, output.value)
 

@@ -51,6 +51,7 @@ from seg.commands.planfile import (
     scope_key,
     write_planfile,
 )
+from seg.commands.saved_plan import SavedOptions, SavedPlan
 from seg.commands.scaffold import scaffold
 from seg.commands.session import PlanOptions, Session, make_plan, open_session
 from seg.errors import ApplyFailed, ConfigError, PlanBlocked, WorkspaceInvalid
@@ -160,8 +161,9 @@ def plan_cmd(
     with open_session(root, env, api_url, token, options.missing_secrets, tree=reads) as session:
         plan = make_plan(session, options)
         if out is not None:
-            recorded = {**options.as_dict(), "scope": scope_key(root, scope)}
-            write_planfile(out, plan, session.api_url, env, recorded, reads.digests)
+            recorded = SavedOptions(options.targets, scope_key(root, scope), max_deletes,
+                                    options.missing_secrets)  # fmt: skip
+            write_planfile(out, SavedPlan.of(plan, session.api_url, env, recorded, reads.digests))
     show_plan(plan, output.value, show_unmanaged)
     if out is not None and output is Output.text:
         err_console().print(f"Saved the plan to {out}; apply it with: seg apply {out}")
@@ -213,9 +215,8 @@ def apply_cmd(
     root, scope = resolve_workspace(workspace)
     options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes)
     if saved is not None:  # the plan file never chooses: this command line must say the same
-        given = {"env": env, "scope": scope_key(root, scope), "targets": list(options.targets),
-                 "max_deletes": max_deletes}  # fmt: skip
-        check_options(saved, given)
+        given = SavedOptions(options.targets, scope_key(root, scope), max_deletes)
+        check_options(saved, given, env)
     from seg.client.lease import Lease, lease_info
 
     as_json = output is Output.json
@@ -250,7 +251,7 @@ def apply_cmd(
 def _plan_and_apply(
     session: Session,
     options: PlanOptions,
-    saved: dict[str, Any] | None,
+    saved: SavedPlan | None,
     auto_approve: bool,
     console: Console,
     show_unmanaged: bool = False,

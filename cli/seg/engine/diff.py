@@ -10,7 +10,6 @@ rules) are compared as multisets.
 from __future__ import annotations
 
 import copy
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
@@ -25,11 +24,21 @@ from seg.engine.ownership import (
 )
 from seg.engine.plan import Action, Change, FieldChange, Plan
 from seg.engine.secrets import SecretKey
-from seg.model.paths import MISSING, AnyPath, format_path, get_path, parse_key_path
+from seg.model.paths import (
+    MISSING,
+    AnyPath,
+    format_path,
+    get_path,
+    parse_key_path,
+    remove_path,
+    set_path,
+)
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.model.secrets import holds_digest, is_digest
+from seg.model.values import json_equal, same_items
+from seg.policy.models import ModelChangePolicy
 
-__all__ = ["compute_plan", "diff_fields", "same", "same_items"]
+__all__ = ["compute_plan", "diff_fields"]
 
 Path = tuple[str, ...]
 Key = tuple[str, str]
@@ -41,41 +50,8 @@ def _never(_: AnyPath) -> bool:
     return False
 
 
-def same(a: Any, b: Any) -> bool:
-    """JSON equality: ``True`` is not ``1``, dict order does not matter."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict | list) or isinstance(b, dict | list):
-        return False
-    return bool(a == b)
-
-
-def _canonical(value: Any) -> Any:
-    """A hashable form of a JSON value under ``same``: ``True`` is not ``1``, ``1`` is ``1.0``."""
-    if isinstance(value, bool):
-        return ("b", value)
-    if isinstance(value, dict):
-        return ("d", frozenset((k, _canonical(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("l", tuple(_canonical(v) for v in value))
-    if isinstance(value, int | float):
-        return ("n", value)
-    return ("s", value)
-
-
-def same_items(a: Any, b: Any) -> bool:
-    """Equal as multisets of items: two lists holding the same values in any order."""
-    if not isinstance(a, list) or not isinstance(b, list) or len(a) != len(b):
-        return False
-    return Counter(map(_canonical, a)) == Counter(map(_canonical, b))
-
-
 def _equal(after: Any, before: Any, path: AnyPath, matched: Matched) -> bool:
-    """``same``, where a live digest (at any depth) equals the value the server matched."""
+    """``json_equal``, where a live digest (at any depth) equals the value the server matched."""
     if is_digest(before):
         return matched(path)
     if isinstance(after, dict) and isinstance(before, dict):
@@ -87,7 +63,7 @@ def _equal(after: Any, before: Any, path: AnyPath, matched: Matched) -> bool:
         return len(after) == len(before) and all(
             _equal(a, b, (*path, i), matched) for i, (a, b) in pairs
         )
-    return same(after, before)
+    return json_equal(after, before)
 
 
 def _holds_secret(path: Path, secrets: Collection[AnyPath]) -> bool:
@@ -228,16 +204,9 @@ def _merged(current: Mapping[str, Any], changes: Iterable[FieldChange]) -> dict[
     result = copy.deepcopy(dict(current))
     for fc in changes:
         if fc.cleared:
-            parent = get_path(result, fc.path[:-1])
-            if isinstance(parent, dict):
-                parent.pop(fc.path[-1], None)
-            continue
-        node = result
-        for key in fc.path[:-1]:
-            if not isinstance(node.get(key), dict):
-                node[key] = {}
-            node = node[key]
-        node[fc.path[-1]] = fc.after
+            remove_path(result, fc.path)
+        else:
+            set_path(result, fc.path, fc.after, create=True)
     return result
 
 
@@ -342,7 +311,7 @@ def compute_plan(
     desired: Iterable[DesiredResource],
     current: Iterable[CurrentResource],
     digest: str = "",
-    policy: str = "strict",
+    policy: ModelChangePolicy = ModelChangePolicy.STRICT,
     secrets_matched: Collection[SecretKey] = frozenset(),
     ownership: Ownership | None = None,
 ) -> Plan:

@@ -18,7 +18,13 @@ from seg.kinds.model import MAPPING, SOURCE, model_state, uses
 from seg.kinds.model import NAME as MODEL
 from seg.kinds.refs import references
 from seg.model.resource import CurrentResource, DesiredResource
-from seg.policy.models import MappingUse, ModelState, Verdict, judge_model_change
+from seg.policy.models import (
+    MappingUse,
+    ModelChangePolicy,
+    ModelState,
+    Verdict,
+    judge_model_change,
+)
 
 __all__ = ["guard_models", "mapping_states", "order_disconnects", "uses_of"]
 
@@ -81,7 +87,8 @@ def _order_edges(related: Iterable[Change], before: State, after: State, model: 
 
 
 def _judge(change: Change, want: Mapping[Key, DesiredResource],
-           have: Mapping[Key, CurrentResource], before: State, after: State, policy: str,
+           have: Mapping[Key, CurrentResource], before: State, after: State,
+           policy: ModelChangePolicy,
            ) -> Verdict:  # fmt: skip
     """Active now and still active after the plan: those mappings decide."""
     catalog = _catalog(change.address, want, have)
@@ -116,7 +123,7 @@ def guard_models(
     changes: list[Change],
     want: Mapping[Key, DesiredResource],
     have: Mapping[Key, CurrentResource],
-    policy: str,
+    policy: ModelChangePolicy,
 ) -> list[Change]:
     """Block model changes that break active mappings; add ordering edges for the rest."""
     if not any(c.kind.name == MODEL for c in changes):

@@ -18,7 +18,14 @@ from seg.model.kinds import (
     Subject,
     Violation,
 )
-from seg.policy.models import MappingUse, MappingView, ModelState, active_uses, judge_model_change
+from seg.policy.models import (
+    MappingUse,
+    MappingView,
+    ModelChangePolicy,
+    ModelState,
+    active_uses,
+    judge_model_change,
+)
 from seg.policy.sql import SqlError, dialect_for, output_columns
 
 __all__ = [
@@ -110,7 +117,8 @@ def _judge(subject: Subject, lookup: Lookup, gone: bool) -> list[Violation]:
     catalog = catalog_of(lookup, subject.address)
     old = model_state(subject.address, subject.before, catalog)
     new = None if gone else model_state(subject.address, subject.fields, catalog)
-    verdict = judge_model_change(subject.policy, old, new, uses(lookup, subject.address))
+    policy = ModelChangePolicy.of(subject.policy) or ModelChangePolicy.STRICT
+    verdict = judge_model_change(policy, old, new, uses(lookup, subject.address))
     if not verdict.blocked:
         return []
     return [Violation(("query",), verdict.message, "model/in-use", Code.FAILED_PRECONDITION)]

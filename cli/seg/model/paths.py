@@ -16,10 +16,12 @@ from typing import Any
 __all__ = [
     "MISSING",
     "AnyPath",
+    "PathError",
     "format_path",
     "get_path",
     "parse_key_path",
     "parse_path",
+    "remove_path",
     "set_path",
 ]
 
@@ -120,9 +122,53 @@ def get_path(data: Any, path: AnyPath) -> Any:
     return node
 
 
-def set_path(data: Any, path: AnyPath, value: Any) -> None:
-    """Replace the value at ``path`` (which must exist) in nested dicts and lists."""
+class PathError(ValueError):
+    """A path that cannot be set: it runs through a scalar, or through something missing."""
+
+
+def _child(node: Any, key: str | int, create: bool) -> Any:
+    """The container at ``node[key]``; with ``create``, a map key that does not hold a map
+    gets a new empty one."""
+    if isinstance(key, int):
+        if isinstance(node, list) and 0 <= key < len(node):
+            return node[key]
+        raise PathError(f"no list element [{key}] to descend into")
+    if not isinstance(node, dict):
+        raise PathError(f"cannot descend into a {type(node).__name__} at key {key!r}")
+    child = node.get(key, MISSING)
+    if isinstance(child, dict) or (isinstance(child, list) and not create):
+        return child
+    if not create:
+        shown = "a missing key" if child is MISSING else f"a {type(child).__name__}"
+        raise PathError(f"cannot descend into {shown} at key {key!r}")
+    node[key] = {}
+    return node[key]
+
+
+def set_path(data: Any, path: AnyPath, value: Any, *, create: bool = False) -> None:
+    """Set the value at ``path`` in nested dicts and lists.
+
+    Every container on the way must exist (PathError otherwise: a scalar or a missing key is
+    never descended into), unless ``create``: then a map key on the way that is missing or
+    does not hold a map gets a new empty map (an update mask's nested path replaces what was
+    there). The last segment is set: a map key (added or replaced) or an existing list index.
+    """
+    if not path:
+        raise PathError("an empty path names no value to set")
     node = data
     for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
+        node = _child(node, key, create)
+    last = path[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or not 0 <= last < len(node):
+            raise PathError(f"no list element [{last}] to set")
+    elif not isinstance(node, dict):
+        raise PathError(f"cannot set key {last!r} in a {type(node).__name__}")
+    node[last] = value
+
+
+def remove_path(data: Any, path: AnyPath) -> None:
+    """Remove the map key at ``path`` if it is there (nothing happens otherwise)."""
+    parent = get_path(data, path[:-1])
+    if isinstance(parent, dict):
+        parent.pop(path[-1], None)

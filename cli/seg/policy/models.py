@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from seg.policy.sql import SqlError, output_columns
@@ -15,6 +16,7 @@ from seg.policy.sql import SqlError, output_columns
 __all__ = [
     "POLICIES",
     "MappingUse",
+    "ModelChangePolicy",
     "MappingView",
     "ModelState",
     "Verdict",
@@ -24,12 +26,26 @@ __all__ = [
     "stricter",
 ]
 
-POLICIES = ("strict", "breaking")
+class ModelChangePolicy(StrEnum):
+    """What may change in a model that active mappings use. The wire format, seg.yaml and
+    the database hold the values (``strict``, ``breaking``)."""
+
+    STRICT = "strict"  # any change to the query is blocked
+    BREAKING = "breaking"  # only changes that break a mapping are blocked
+
+    @classmethod
+    def of(cls, value: object) -> ModelChangePolicy | None:
+        """The policy a sent or stored value names; None for anything else."""
+        return next((p for p in cls if p.value == value), None) if isinstance(value, str) else None
 
 
-def stricter(*policies: str) -> str:
+POLICIES = tuple(p.value for p in ModelChangePolicy)  # the names, for messages
+
+
+def stricter(*policies: str) -> ModelChangePolicy:
     """The strictest of several policies (strict wins)."""
-    return "strict" if "strict" in policies else "breaking"
+    strict = any(p == ModelChangePolicy.STRICT for p in policies)
+    return ModelChangePolicy.STRICT if strict else ModelChangePolicy.BREAKING
 
 
 @dataclass(frozen=True)
@@ -92,7 +108,7 @@ def active_uses(
 
 
 def judge_model_change(
-    policy: str, old: ModelState, new: ModelState | None, uses: list[MappingUse]
+    policy: ModelChangePolicy, old: ModelState, new: ModelState | None, uses: list[MappingUse]
 ) -> Verdict:
     """May ``old`` become ``new`` (None = deleted) while ``uses`` depend on it?"""
     if not uses:
@@ -108,7 +124,7 @@ def judge_model_change(
         reasons.append(
             f"identifier column changes ({old.identifier_column} → {new.identifier_column})"
         )
-    if policy == "strict":
+    if policy == ModelChangePolicy.STRICT:
         if _normalise(new.query) != _normalise(old.query):
             reasons.append("the query changes (policy strict blocks any change)")
     elif _normalise(new.query) != _normalise(old.query) or reasons:

@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from seg.kinds.names import parse_resource_name
+from seg.policy.models import ModelChangePolicy
 from seg.server import errors
 from seg.store.base import ResourceRecord, Store, StoreTx
 
@@ -108,7 +109,9 @@ def address_of(name: str) -> str:
     return parse_resource_name(name)[2]
 
 
-def policy_of(tx: StoreTx, workspace: str) -> str:
-    """The workspace's model-change policy (a deleted workspace: the strictest)."""
+def policy_of(tx: StoreTx, workspace: str) -> ModelChangePolicy:
+    """The workspace's model-change policy (a deleted workspace, or a value no seg wrote:
+    the strictest)."""
     ws = tx.get_workspace(workspace)
-    return ws.model_change_policy if ws else "strict"
+    policy = ModelChangePolicy.of(ws.model_change_policy) if ws else None
+    return policy or ModelChangePolicy.STRICT

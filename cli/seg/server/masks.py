@@ -12,7 +12,15 @@ import copy
 from typing import Any
 
 from seg.model.kinds import Kind
-from seg.model.paths import MISSING, AnyPath, get_path, parse_key_path, parse_path
+from seg.model.paths import (
+    MISSING,
+    AnyPath,
+    get_path,
+    parse_key_path,
+    parse_path,
+    remove_path,
+    set_path,
+)
 
 __all__ = ["OUTPUT_ONLY", "MaskError", "apply_update_mask", "field_path", "secret_field_path"]
 
@@ -81,17 +89,8 @@ def apply_update_mask(
             else:
                 result[path[0]] = spec.empty
             continue
-        parent = result
-        for key in path[:-1]:
-            child = parent.get(key)
-            if not isinstance(child, dict):
-                if value is MISSING:
-                    break
-                child = parent[key] = {}
-            parent = child
+        if value is MISSING:
+            remove_path(result, path)
         else:
-            if value is MISSING:
-                parent.pop(path[-1], None)
-            else:
-                parent[path[-1]] = copy.deepcopy(value)
+            set_path(result, path, copy.deepcopy(value), create=True)
     return result

@@ -10,6 +10,7 @@ from typing import Any
 from seg.kinds.names import collection_name, parse_resource_name, resource_name
 from seg.model.kinds import Kind
 from seg.model.paths import parse_path
+from seg.model.values import json_equal
 from seg.server import errors, pages
 from seg.server.access_service import AccessService
 from seg.server.audit import COMPARED, AuditLog
@@ -179,7 +180,7 @@ class ResourceService:
             )  # fmt: skip
             if new == rec:
                 return public_view(kind, rec, self.box)
-            if data != rec.data:
+            if not json_equal(data, rec.data):
                 caller.check_refs(kind, data, rec.data, tx)
                 check_write(tx, kind, policy_of(tx, workspace), name, data, rec)
             new = replace(new, update_time=self.clock.iso())

@@ -18,6 +18,7 @@ from seg.kinds.lookup import IndexLookup
 from seg.kinds.names import parse_resource_name, resource_name
 from seg.model.kinds import Code, Kind, Lookup, Rule, Subject, Violation
 from seg.model.paths import parse_path
+from seg.policy.models import ModelChangePolicy
 from seg.server import errors
 from seg.store.base import ResourceRecord, StoreTx
 from seg.tracking.rules import rule_list_problems
@@ -194,7 +195,7 @@ def _check_named_refs(tx: StoreTx, workspace: str, kind: Kind, data: dict[str, A
 
 
 def check_write(
-    tx: StoreTx, kind: Kind, policy: str, name: str, data: dict[str, Any],
+    tx: StoreTx, kind: Kind, policy: ModelChangePolicy, name: str, data: dict[str, Any],
     old: ResourceRecord | None,
 ) -> None:  # fmt: skip
     """Raise a DomainError if creating (``old`` None) or updating ``name`` to ``data``
@@ -209,7 +210,9 @@ def check_write(
     raise_first(kind.rules, subject, TxLookup(tx, workspace, (kind.name, address, fields)))
 
 
-def check_delete(tx: StoreTx, kind: Kind, policy: str, rec: ResourceRecord) -> None:
+def check_delete(
+    tx: StoreTx, kind: Kind, policy: ModelChangePolicy, rec: ResourceRecord
+) -> None:
     """Raise a DomainError if deleting ``rec`` breaks a rule (it is still in use)."""
     fields = normalised(kind, rec.data)
     subject = Subject(kind, _address(rec.name), fields, fields, policy=policy)

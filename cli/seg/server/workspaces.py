@@ -8,7 +8,7 @@ from typing import Any
 
 from seg.kinds import kinds_in_order
 from seg.kinds.names import SLUG_RE, resource_name
-from seg.policy.models import POLICIES
+from seg.policy.models import POLICIES, ModelChangePolicy
 from seg.server import errors
 from seg.server.access_service import AccessService
 from seg.server.audit import AuditLog
@@ -43,7 +43,7 @@ class WorkspaceService:
         """Create a workspace and its first owner token; returns the token secret (once)."""
         if not SLUG_RE.fullmatch(slug):
             raise errors.InvalidArgument(f"workspace slug {slug!r} must match {SLUG_RE.pattern}")
-        if model_change_policy not in POLICIES:
+        if ModelChangePolicy.of(model_change_policy) is None:
             raise errors.InvalidArgument(f"model_change_policy must be one of {POLICIES}")
         record = WorkspaceRecord(slug, secrets.token_hex(5), display_name or slug,
                                  self.clock.iso(), model_change_policy)  # fmt: skip
@@ -153,7 +153,7 @@ def _changed(ws: WorkspaceRecord, obj: dict[str, Any], paths: list[str]) -> Work
         if key not in SETTINGS:
             raise errors.InvalidArgument(f"unknown or immutable field {path!r}")
         values[key] = obj.get(key, "" if key == "display_name" else "strict")
-    if values["model_change_policy"] not in POLICIES:
+    if ModelChangePolicy.of(values["model_change_policy"]) is None:
         raise errors.InvalidArgument(
             f"workspace.model_change_policy must be one of {', '.join(POLICIES)}"
         )

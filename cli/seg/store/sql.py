@@ -32,8 +32,18 @@ __all__ = ["MIGRATED_MANAGER", "SqlStore", "normalise_url", "open_store"]
 
 # SQLSTATEs (PostgreSQL) and extended result codes (SQLite) of the integrity errors that mean
 # something precise; any other constraint is an invalid value.
+# Which constraint an IntegrityError broke: PostgreSQL's SQLSTATE, SQLite's extended result
+# code, and (should a driver give no code) SQLite's message.
 _UNIQUE = {"23505", 1555, 2067}  # unique_violation; SQLITE_CONSTRAINT_PRIMARYKEY, _UNIQUE
 _FOREIGN_KEY = {"23503", 787}  # foreign_key_violation; SQLITE_CONSTRAINT_FOREIGNKEY
+_CHECK = {"23514", 275}  # check_violation; SQLITE_CONSTRAINT_CHECK
+_NOT_NULL = {"23502", 1299}  # not_null_violation; SQLITE_CONSTRAINT_NOTNULL
+_SQLITE_MESSAGES = (
+    ("UNIQUE constraint failed", "unique"),
+    ("FOREIGN KEY constraint failed", "foreign key"),
+    ("CHECK constraint failed", "check"),
+    ("NOT NULL constraint failed", "not null"),
+)
 
 metadata = sa.MetaData()
 
@@ -150,26 +160,41 @@ def _driver_message(exc: sa.exc.DBAPIError, named: bool = True, limit: int = 300
     return f"{type(exc.orig).__name__}: {text}" if named else text
 
 
-def _integrity_code(exc: sa.exc.IntegrityError) -> object:
+def _violation(exc: sa.exc.IntegrityError) -> str:
+    """The constraint an IntegrityError broke: ``unique``, ``foreign key``, ``check``, ``not
+    null``, or ``other`` — from the driver's code, else from SQLite's message."""
     orig = exc.orig
-    return getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorcode", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorcode", None)
+    for codes, name in ((_UNIQUE, "unique"), (_FOREIGN_KEY, "foreign key"), (_CHECK, "check"),
+                        (_NOT_NULL, "not null")):  # fmt: skip
+        if code in codes:
+            return name
+    text = str(orig)
+    return next((name for start, name in _SQLITE_MESSAGES if text.startswith(start)), "other")
 
 
-def _integrity_error(exc: sa.exc.IntegrityError, on_foreign_key: type[StoreError]) -> StoreError:
-    """The precise store error for a constraint violation: unique → already exists; foreign key
-    → ``on_foreign_key`` (a missing parent on insert, remaining children on delete)."""
-    code = _integrity_code(exc)
-    if code in _UNIQUE:
+def _is_delete(exc: sa.exc.IntegrityError) -> bool:
+    return str(exc.statement or "").lstrip().upper().startswith("DELETE")
+
+
+def _integrity_error(exc: sa.exc.IntegrityError) -> StoreError:
+    """The precise store error for a constraint violation: unique → already exists; foreign
+    key → a missing reference (insert, update) or a row still referred to (delete); check,
+    not null and any other → an invalid value. Never "already exists" for anything else."""
+    broken = _violation(exc)
+    if broken == "unique":
         return AlreadyExistsError(_driver_message(exc, named=False))
-    if code in _FOREIGN_KEY:
-        return on_foreign_key(_driver_message(exc, named=False))
-    return InvalidValueError(f"the database refused a value: {type(exc.orig).__name__}")
+    if broken == "foreign key":
+        error = StillReferencedError if _is_delete(exc) else MissingReferenceError
+        return error(_driver_message(exc, named=False))
+    return InvalidValueError(f"the database refused a value ({broken} constraint): "
+                             f"{type(exc.orig).__name__}")  # fmt: skip
 
 
 def _database_error(exc: sa.exc.DBAPIError) -> StoreError | None:
     """A driver error as a store error, or None for a bug (a programming error) to surface."""
     if isinstance(exc, sa.exc.IntegrityError):
-        return _integrity_error(exc, MissingReferenceError)
+        return _integrity_error(exc)
     if isinstance(exc, sa.exc.DataError):
         return InvalidValueError(f"the database refused a value: {_driver_message(exc, False)}")
     if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NotSupportedError):
@@ -250,7 +275,7 @@ class SqlTx:
         try:
             self.conn.execute(table.insert().values(**values))
         except sa.exc.IntegrityError as exc:
-            raise _integrity_error(exc, MissingReferenceError) from None
+            raise _integrity_error(exc) from None
 
     def insert_workspace(self, ws: WorkspaceRecord) -> None:
         self._insert(workspaces, ws.__dict__)
@@ -305,7 +330,7 @@ class SqlTx:
         try:
             return bool(self.conn.execute(query).rowcount)
         except sa.exc.IntegrityError as exc:
-            raise _integrity_error(exc, StillReferencedError) from None
+            raise _integrity_error(exc) from None
 
     def list_resources(
         self, workspace: str, kind: str, parent: str | None, after: str | None, limit: int

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from seg.model.values import json_equal
 
 __all__ = [
     "RuleDiff",
@@ -39,11 +40,6 @@ class RuleDiff:
         return self.added + [after for _, after in self.changed]
 
 
-def _exact(value: Any) -> str:
-    """A JSON text that tells ``true`` from ``1`` (Python's ``==`` does not)."""
-    return json.dumps(value, sort_keys=True)
-
-
 def diff_rules(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, Any]]) -> RuleDiff:
     old = {rule_id(r): dict(r) for r in before}
     new = {rule_id(r): dict(r) for r in after}
@@ -51,7 +47,7 @@ def diff_rules(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str,
     for key in sorted(new):
         if key not in old:
             diff.added.append(new[key])
-        elif _exact(old[key].get("json_schema")) != _exact(new[key].get("json_schema")):
+        elif not json_equal(old[key].get("json_schema"), new[key].get("json_schema")):
             diff.changed.append((old[key], new[key]))
     diff.removed = [old[k] for k in sorted(old) if k not in new]
     return diff

@@ -12,6 +12,7 @@ from seg.errors import WorkspaceInvalid
 from seg.kinds import KINDS
 from seg.kinds.names import DEFAULT_MANAGER
 from seg.model.wording import did_you_mean
+from seg.policy.models import ModelChangePolicy
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.schema_check import check_against_schema
 from seg.workspace.tree import FsTree, Tree
@@ -29,7 +30,7 @@ class WorkspaceConfig:
     root: Path
     workspace: str
     api_url: str = "embedded"
-    model_change_policy: str = "strict"
+    model_change_policy: ModelChangePolicy = ModelChangePolicy.STRICT
     env: str | None = None
     vars: Mapping[str, str] = field(default_factory=dict)
     environments: tuple[str, ...] = ()
@@ -82,7 +83,7 @@ def load_config(
         root=root,
         workspace=environ.get("SEG_WORKSPACE") or chosen.get("workspace") or data["workspace"],
         api_url=chosen.get("api_url") or data.get("api_url") or "embedded",
-        model_change_policy=data.get("model_change_policy", "strict"),
+        model_change_policy=ModelChangePolicy(data.get("model_change_policy", "strict")),
         env=env,
         vars=_vars({**(data.get("vars") or {}), **(chosen.get("vars") or {})}),
         environments=tuple(sorted(envs)),

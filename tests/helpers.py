@@ -1,0 +1,11 @@
+"""Helpers shared by test modules (a test module never imports another one)."""
+
+from __future__ import annotations
+
+
+def error(response, status: int, code: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code, body
+    assert set(body) == {"error", "code"}
+    return str(body["error"])

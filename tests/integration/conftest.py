@@ -1,0 +1,31 @@
+"""Fixtures of the integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.patch_workspace import (
+    WORKSPACE,
+    apply,
+    assert_plan_empty,
+    base_documents,
+    write_documents,
+)
+
+
+@pytest.fixture(scope="module")
+def applied_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The workspace of every kind (patch_workspace), applied once per test module."""
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
+            mp.delenv(var, raising=False)
+        root = tmp_path_factory.mktemp("patch-alone") / "ws"
+        root.mkdir()
+        (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {WORKSPACE}\n")
+        write_documents(root, base_documents())
+        apply(root)
+        assert_plan_empty(root)
+        yield root

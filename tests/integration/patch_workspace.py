@@ -1,0 +1,96 @@
+"""A workspace holding every kind, applied on the embedded control plane: the base of the
+one-field-edit and one-adoption tests (the ``applied_base`` fixture in conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seg.embedded import open_embedded
+from seg.model.resource import CurrentResource
+from tests.conftest import run_cli
+
+WORKSPACE = "acme"
+Doc = dict[str, Any]
+Key = tuple[str, str]  # (kind, YAML name)
+SCHEMA = {"type": "object"}
+
+
+def rule(kind: str, key: str | None = None, version: int = 1, schema: Doc | None = None) -> Doc:
+    out: Doc = {"type": kind, "version": version, "json_schema": schema or dict(SCHEMA)}
+    if key is not None:
+        out["key"] = key
+    return out
+
+
+def base_documents() -> dict[Key, Doc]:
+    """One of each kind, every mutable field set (mappings: one per side of the exclusive
+    groups), kept inactive so the models-in-use policy does not block a model's edit."""
+    docs: list[Doc] = [
+        {"kind": "Label", "name": "team:growth", "spec": {"description": "Growth"}},
+        {"kind": "Label", "name": "team:core", "spec": {}},
+        {"kind": "Group", "name": "eng",
+         "spec": {"display_name": "Eng", "members": ["a@example.com"]}},
+        {"kind": "TrackingPlan", "name": "tp-a",
+         "spec": {"display_name": "A", "description": "plan a",
+                  "rules": [rule("COMMON"), rule("TRACK", "Order Completed")]}},
+        {"kind": "TrackingPlan", "name": "tp-b", "spec": {"rules": []}},
+        {"kind": "Source", "name": "web",
+         "spec": {"catalog": "javascript", "display_name": "Web", "enabled": True,
+                  "settings": {"url": "https://a.example", "opt": {"depth": 1}},
+                  "tracking_plan": "tp-a", "labels": {"team": "growth"}}},
+        {"kind": "Source", "name": "wh", "spec": {"catalog": "postgres",
+                                                  "settings": {"host": "db"}}},
+        {"kind": "RoleBinding", "name": "rb",
+         "spec": {"subject": {"user": "a@example.com"}, "role": "source_read_only",
+                  "scope": {"sources": ["web"]}}},
+        {"kind": "Destination", "name": "amp",
+         "spec": {"source": "web", "catalog": "amplitude", "display_name": "Amp",
+                  "enabled": False, "connection_mode": "cloud", "settings": {"region": "us"}}},
+        {"kind": "Destination", "name": "braze", "spec": {"source": "wh", "catalog": "braze"}},
+        {"kind": "Model", "name": "users",
+         "spec": {"source": "wh", "description": "Users", "enabled": True,
+                  "query": "SELECT id, email FROM users", "identifier_column": "id"}},
+        {"kind": "Model", "name": "accounts",
+         "spec": {"source": "wh", "query": "SELECT id, name FROM accounts",
+                  "identifier_column": "id"}},
+        {"kind": "DestinationFilter", "name": "f",
+         "spec": {"destination": "web/amp", "title": "Drop tests", "description": "d",
+                  "if": "type = 'track'", "actions": [{"type": "DROP"}], "enabled": True}},
+        {"kind": "Mapping", "name": "m-ev",
+         "spec": {"destination": "web/amp", "action": "track", "enabled": False,
+                  "fields": {"event": "event"}, "trigger": "type = 'track'"}},
+        {"kind": "Mapping", "name": "m-etl",
+         "spec": {"destination": "wh/braze", "action": "updateUserProfile", "enabled": False,
+                  "model": "users", "fields": {"external_id": "id"},
+                  "schedule": {"strategy": "PERIODIC", "config": {"interval": "1h"}}}},
+    ]  # fmt: skip
+    return {(d["kind"], d["name"]): d for d in docs}
+
+
+def write_documents(root: Path, docs: dict[Key, Doc]) -> None:
+    (root / "resources.yaml").write_text(
+        yaml.safe_dump_all(list(docs.values()), sort_keys=False), encoding="utf-8"
+    )
+
+
+def apply(root: Path) -> None:
+    result = run_cli("apply", "-w", str(root), "--auto-approve")
+    assert result.exit_code == 0, result.output
+
+
+def assert_plan_empty(root: Path) -> None:
+    result = run_cli("plan", "-w", str(root), "--detailed-exitcode")
+    assert result.exit_code == 0, result.output
+    assert "No changes." in result.output, result.output
+
+
+def live_state(root: Path) -> dict[tuple[str, str], CurrentResource]:
+    """Every resource the control plane holds, by (kind, address), through the API."""
+    client = open_embedded(root, WORKSPACE)
+    try:
+        return {(r.kind.name, r.address): r for r in client.read_state()}
+    finally:
+        client.close()
