@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_processes import Server
+from tests.e2e.processes import Server
 
 pytestmark = pytest.mark.e2e
 

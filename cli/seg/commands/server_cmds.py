@@ -58,14 +58,14 @@ def _control_plane(database: str | None, create_key: bool = False) -> ControlPla
             "no secret key: set SEG_SECRET_KEY or SEG_SECRET_KEY_FILE (seg server init creates "
             f"{default_key_file(url)})"
         )
-    box = secret_box(key)
     try:
-        return ControlPlane(open_store(url), secret_box=box)
+        store = open_store(url)
     except Exception as exc:  # driver errors vary by database
         cause = getattr(exc, "orig", None) or exc  # the driver's error, not SQLAlchemy's wrap
         named = str(cause) if isinstance(cause, StoreError) else f"{type(cause).__name__}: {cause}"
         message = " ".join(named.split())  # one line
         raise ConfigError(f"cannot open database: {redact_text(message, url)}") from None
+    return ControlPlane(store, secret_box=secret_box(key))
 
 
 @handle_errors
