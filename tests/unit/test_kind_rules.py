@@ -156,7 +156,7 @@ def test_fql_must_parse_and_a_secret_is_never_echoed() -> None:
     assert found.path == ("if",) and found.message.startswith("filter.if: invalid FQL: ")
     (found,) = run("Mapping", "web/amp/m", {"trigger": "oops-secret ="}, {},
                    secret=frozenset({("trigger",)}))  # fmt: skip
-    assert found.message == "mapping.trigger: the secret value is not valid FQL"
+    assert found.message == "mapping.trigger: the value from the environment (a secret) is not valid FQL"
     assert "oops" not in found.message
     sealed = "secret:hmac:" + "0" * 64
     assert run("DestinationFilter", "web/amp/f", {"if": sealed}, {}) == []

@@ -109,7 +109,7 @@ spec: {source: wh, query: '${env:SQL}', identifier_column: '${env:IDCOL}'}
     errors = errors_of(write_workspace({"a.yaml": text}), environ)
     assert len(errors) == 3, errors
     assert "a.yaml:3:42: error: Source 'wh' refers to label 'team:(the value from the " in errors[0]
-    assert "a.yaml:11:45: error: filter.if: the secret value is not valid FQL" in errors[1]
+    assert "a.yaml:11:45: error: filter.if: the value from the environment (a secret) is not valid FQL" in errors[1]
     assert "a.yaml:15:60: error: identifier column" in errors[2]
 
 

@@ -50,7 +50,7 @@ def fql_rule(field: str) -> Rule:
         except FqlError as exc:
             where = f"{subject.kind.key}.{field}"
             if (field,) in subject.secret_paths:
-                problem = "the secret value is not valid FQL"
+                problem = "the value from the environment (a secret) is not valid FQL"
             else:
                 problem = f"invalid FQL: {exc}"
             return [Violation((field,), f"{where}: {problem}", "fql")]
