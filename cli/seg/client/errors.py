@@ -62,24 +62,26 @@ class Unavailable(ApiError):
     """503: the control plane (its database) is unavailable."""
 
 
-_BY_STATUS: dict[int, type[ApiError]] = {
-    400: InvalidArgument,
-    401: Unauthenticated,
-    403: PermissionDenied,
-    404: NotFound,
-    412: PreconditionFailed,
-    415: InvalidArgument,
-    429: RateLimited,
-    503: Unavailable,
+# (status, the API's code) of each refusal the control plane makes; anything else — a proxy's
+# page, a wrong URL prefix (code 0: not the API's error body) — stays a plain ``ApiError``.
+_TYPES: dict[tuple[int, int], type[ApiError]] = {
+    (400, 3): InvalidArgument,
+    (415, 3): InvalidArgument,
+    (401, 16): Unauthenticated,
+    (403, 7): PermissionDenied,
+    (404, 5): NotFound,
+    (409, 6): AlreadyExists,
+    (409, 9): FailedPrecondition,
+    (409, 10): Aborted,
+    (412, 10): PreconditionFailed,
+    (429, 8): RateLimited,
+    (503, 14): Unavailable,
 }
-_CONFLICTS: dict[int, type[ApiError]] = {6: AlreadyExists, 9: FailedPrecondition, 10: Aborted}
 
 
 def error_class(status: int, code: int) -> type[ApiError]:
-    """The type of an error response: by status, and for 409 by the API's code."""
-    if status == 409:
-        return _CONFLICTS.get(code, ApiError)
-    return _BY_STATUS.get(status, ApiError)
+    """The type of an error response: by status and the API's code together."""
+    return _TYPES.get((status, code), ApiError)
 
 
 def api_error(status: int, code: int, message: str, method: str = "", url: str = "") -> ApiError:

@@ -15,6 +15,7 @@ from seg.model.kinds import (
     Subject,
     Violation,
 )
+from seg.model.wording import plural
 
 __all__ = ["KIND", "MAX_RULES_PER_CALL"]
 
@@ -48,9 +49,12 @@ def _connected(subject: Subject, lookup: Lookup) -> list[Violation]:
                if fields.get("tracking_plan") == subject.address]  # fmt: skip
     if not sources:
         return []
+    shown = [address for address in sources if subject.visible("Source", address)]
+    hidden = len(sources) - len(shown)
+    named = ", ".join(shown + ([plural(hidden, "source") + " you may not read"] if hidden else []))
     message = (
         f"tracking plan {subject.fields.get('external_id', subject.address)} is connected to "
-        f"sources {', '.join(sources)}; disconnect them first"
+        f"sources {named}; disconnect them first"
     )
     return [Violation((), message, "tracking-plan/connected", Code.FAILED_PRECONDITION)]
 

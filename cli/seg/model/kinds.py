@@ -82,6 +82,9 @@ class Subject:
     secret_paths: frozenset[AnyPath] = frozenset()
     # The workspace's models-in-use policy (strict / breaking), for rules that judge changes.
     policy: str = "strict"
+    # Whether the caller may read a resource (kind name, address): a refusal names only those
+    # and counts the others (validate and tokens not bound to a user read everything).
+    visible: Callable[[str, str], bool] = lambda _kind, _address: True
 
     def is_unknown(self, path: AnyPath) -> bool:
         """Whether a value at, beneath or above ``path`` is unknown (its variable not set)."""

@@ -87,6 +87,11 @@ class Caller:
                 f"{address}"
             )
 
+    def may_read(self, kind: str, address: str, tx: StoreTx | None = None) -> bool:
+        """Whether the user may read the resource of ``kind`` at ``address``."""
+        access = self.access(tx)
+        return access is None or allowed(access, KINDS[kind].access_scope, address, False)
+
     def readable(self, name: str, tx: StoreTx | None = None) -> bool:
         return readable(self.access(tx), name)
 

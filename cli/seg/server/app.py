@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from enum import Enum
 from typing import Any
 
@@ -217,9 +218,10 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     async def principal(request: Request) -> Principal:
         headers = request.headers
         token = _bearer(headers.get("authorization"))
-        override = _lock_override(headers.get(OVERRIDE_HEADER))
         lock_id = (headers.get(LOCK_HEADER) or "").strip()
-        return await run_in_threadpool(cp.workspaces.authenticate, token, lock_id, override)
+        who = await run_in_threadpool(cp.workspaces.authenticate, token, lock_id)
+        # the token first: an unknown one is 401 whatever else the request carries
+        return replace(who, lock_override=_lock_override(headers.get(OVERRIDE_HEADER)))
 
     health_doc = operation("/healthz", Status, errors=(), secured=False)
 

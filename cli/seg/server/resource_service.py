@@ -222,7 +222,8 @@ class ResourceService:
                 raise errors.FailedPrecondition(
                     f"{name} is protected (protect: true); unprotect it before deleting"
                 )
-            check_delete(tx, kind, policy_of(tx, workspace), rec)
+            check_delete(tx, kind, policy_of(tx, workspace), rec,
+                         lambda kind_name, at: caller.may_read(kind_name, at, tx))  # fmt: skip
             _check_unused(tx, name)
             try:
                 deleted = tx.delete_resource(name, rec)

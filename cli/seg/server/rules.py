@@ -211,9 +211,11 @@ def check_write(
 
 
 def check_delete(
-    tx: StoreTx, kind: Kind, policy: ModelChangePolicy, rec: ResourceRecord
-) -> None:
-    """Raise a DomainError if deleting ``rec`` breaks a rule (it is still in use)."""
+    tx: StoreTx, kind: Kind, policy: ModelChangePolicy, rec: ResourceRecord,
+    visible: Callable[[str, str], bool] = lambda _kind, _address: True,
+) -> None:  # fmt: skip
+    """Raise a DomainError if deleting ``rec`` breaks a rule (it is still in use); the
+    message names only what ``visible`` (the caller may read) allows."""
     fields = normalised(kind, rec.data)
-    subject = Subject(kind, _address(rec.name), fields, fields, policy=policy)
+    subject = Subject(kind, _address(rec.name), fields, fields, policy=policy, visible=visible)
     raise_first(kind.delete_rules, subject, TxLookup(tx, rec.workspace))
