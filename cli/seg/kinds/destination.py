@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from seg.kinds import source
+from seg.kinds.shared import parent_property
 from seg.model.kinds import AccessScope, FieldSpec, Kind
 
 __all__ = ["KIND"]
@@ -17,12 +18,9 @@ SPEC_SCHEMA: dict[str, Any] = {
     "required": ["source", "catalog"],
     "additionalProperties": False,
     "properties": {
-        "source": {
-            "type": "string",
-            "pattern": "^[a-z][a-z0-9-]{0,62}$",
-            "description": "Name of the Source this destination receives events from (its parent).",
-            "x-seg-parent": True,
-        },
+        "source": parent_property(
+            source.KIND, "Name of the Source this destination receives events from (its parent)."
+        ),
         "display_name": {"type": "string", "maxLength": 200},
         "catalog": {
             "type": "string",

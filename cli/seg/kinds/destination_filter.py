@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from seg.kinds import destination
-from seg.kinds.shared import fql_rule, per_parent_limit
+from seg.kinds.shared import fql_rule, parent_property, per_parent_limit
 from seg.model.kinds import AccessScope, FieldSpec, Kind
 
 __all__ = ["KIND", "MAX_FILTERS_PER_DESTINATION"]
@@ -24,12 +24,9 @@ SPEC_SCHEMA: dict[str, Any] = {
     "required": ["destination", "title", "if", "actions"],
     "additionalProperties": False,
     "properties": {
-        "destination": {
-            "type": "string",
-            "pattern": "^[a-z][a-z0-9-]{0,62}/[a-z][a-z0-9-]{0,62}$",
-            "description": "Address of the destination (source/destination).",
-            "x-seg-parent": True,
-        },
+        "destination": parent_property(
+            destination.KIND, "Address of the destination (source/destination)."
+        ),
         "title": {"type": "string", "minLength": 1, "maxLength": 64},
         "description": {"type": "string", "maxLength": 1000},
         "if": {

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from seg.kinds import destination, model
-from seg.kinds.shared import fql_rule, per_lookup, per_parent_limit
+from seg.kinds.shared import fql_rule, parent_property, per_lookup, per_parent_limit
 from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Subject, Violation
 
 __all__ = ["KIND", "MAX_DBT_CLOUD_MAPPINGS", "MAX_MAPPINGS_PER_DESTINATION"]
@@ -64,12 +64,9 @@ SPEC_SCHEMA: dict[str, Any] = {
         {"required": ["model", "schedule"], "not": {"required": ["trigger"]}},
     ],
     "properties": {
-        "destination": {
-            "type": "string",
-            "pattern": "^[a-z][a-z0-9-]{0,62}/[a-z][a-z0-9-]{0,62}$",
-            "description": "Address of the destination (source/destination).",
-            "x-seg-parent": True,
-        },
+        "destination": parent_property(
+            destination.KIND, "Address of the destination (source/destination)."
+        ),
         "action": {
             "type": "string",
             "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,127}$",

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from seg.kinds import destination, source
+from seg.kinds.shared import parent_property
 from seg.model.kinds import (
     AccessScope,
     Code,
@@ -158,15 +159,13 @@ SPEC_SCHEMA: dict[str, Any] = {
         {"required": ["query_file"], "not": {"required": ["query"]}},
     ],
     "properties": {
-        "source": {
-            "type": "string",
-            "pattern": "^[a-z][a-z0-9-]{0,62}$",
-            "description": (
+        "source": parent_property(
+            source.KIND,
+            (
                 "The warehouse Source (postgres, snowflake, bigquery, redshift, databricks) the "
                 "model reads from."
             ),
-            "x-seg-parent": True,
-        },
+        ),
         "description": {"type": "string", "maxLength": 1000},
         "enabled": {"type": "boolean", "default": True},
         "query": {

@@ -4,10 +4,10 @@ reference that must be cleared before it is switched. Pure."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from seg.model.kinds import Code, Lookup, Rule, Subject, Violation
+from seg.model.kinds import Code, Kind, Lookup, Rule, Subject, Violation
 from seg.model.secrets import is_digest
 
 __all__ = ["fql_rule", "per_lookup", "per_parent_limit", "reconnect_rule"]
@@ -93,3 +93,15 @@ def reconnect_rule(field: str, what: str) -> Rule:
                           Code.FAILED_PRECONDITION)]  # fmt: skip
 
     return rule
+
+
+def parent_property(parent: Kind, description: str) -> dict[str, Any]:
+    """The spec schema of a child kind's parent field: the parent's address, each segment
+    matching the name pattern of its kind in the chain (``source/destination``)."""
+    segments = [kind.name_pattern.removeprefix("^").removesuffix("$") for kind in parent.chain()]
+    return {
+        "type": "string",
+        "pattern": "^" + "/".join(segments) + "$",
+        "description": description,
+        "x-seg-parent": True,
+    }
