@@ -109,7 +109,7 @@ class Status(_Open):
     status: str
 
 
-class UpdateMask(_Open):
+class UpdateMask(_Closed):
     """The field paths an update changes, prefixed with the resource key
     (``destination.settings.api_key``); a masked path without a value is cleared."""
 
@@ -122,7 +122,7 @@ _WORKSPACE_PATHS: list[JsonValue] = [
 ]  # fmt: skip
 
 
-class WorkspaceMask(_Open):
+class WorkspaceMask(_Closed):
     """The workspace fields a PATCH changes (``workspace.`` prefix optional)."""
 
     paths: list[str] = Field(json_schema_extra={"items": {"enum": _WORKSPACE_PATHS}})

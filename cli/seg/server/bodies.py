@@ -64,6 +64,9 @@ def mask_paths(obj: dict[str, Any]) -> list[str]:
     paths = mask.get("paths") if isinstance(mask, dict) else None
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise errors.InvalidArgument("update_mask.paths must be a list of strings")
+    assert isinstance(mask, dict)
+    if set(mask) != {"paths"}:
+        raise errors.InvalidArgument("update_mask may hold only paths")
     return list(paths)
 
 

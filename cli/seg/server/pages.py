@@ -24,7 +24,7 @@ MAX_AUDIT_ID = 2**31 - 1  # audit ids are 32-bit integers in the store
 
 
 def page_size(raw: str | None) -> int:
-    if raw is None or raw == "":
+    if raw is None:
         return DEFAULT_PAGE_SIZE
     try:
         size = int(raw)
