@@ -19,8 +19,7 @@ from seg.client.errors import Aborted, AlreadyExists, NotFound, api_error
 from seg.errors import ApiError, LockLost, RetryBudgetSpent, TransportError
 from seg.kinds import KINDS, kinds_in_order
 from seg.kinds.names import collection_name, parse_resource_name, resource_name, wildcard_collection
-from seg.kinds.tracking_plan import MAX_RULES_PER_CALL
-from seg.model.kinds import Kind
+from seg.model.kinds import FieldSpec, Kind
 from seg.model.paths import AnyPath, format_path
 from seg.model.resource import CurrentResource
 from seg.model.secrets import is_digest
@@ -294,10 +293,13 @@ class ControlPlaneClient:
         parent = address.rsplit("/", 1)[0] if kind.parent else None
         obj = self._refs_to_names(kind, fields)
         later: list[dict[str, Any]] = []
+        batched = _batched(kind)
+        if batched is not None and batched.max_per_call is not None:
+            # the first batch travels with the create, the rest through the field's endpoints
+            items = list(obj.get(batched.name, []))
+            obj[batched.name], later = items[: batched.max_per_call], items[batched.max_per_call :]
         if kind.id_prefix:
             obj["external_id"] = address
-            later = list(obj.get("rules", []))[MAX_RULES_PER_CALL:]
-            obj["rules"] = list(obj.get("rules", []))[:MAX_RULES_PER_CALL]
         else:
             obj["name"] = resource_name(self.workspace, kind, address)
         body = {**(meta or {}), kind.key: obj, "secret_paths": secret_paths}
@@ -310,7 +312,8 @@ class ControlPlaneClient:
             return
         if kind.id_prefix:
             self._names[(kind.name, address)] = made["name"]
-            self._send_rules("PATCH", made["name"], later)
+        if batched is not None:
+            self._send_items(batched, "PATCH", self._name(kind, address), later)
 
     def update(
         self,
@@ -323,10 +326,11 @@ class ControlPlaneClient:
         meta: Mapping[str, Any] | None = None,
     ) -> None:
         name = self._name(kind, address)
-        rules = values.get("rules") if kind.id_prefix else None
-        if rules is not None:  # rules travel through the rule endpoints, in batches
-            values = {k: v for k, v in values.items() if k != "rules"}
-            mask = [p for p in mask if p != f"{kind.key}.rules"]
+        batched = _batched(kind)
+        items = values.get(batched.name) if batched is not None else None
+        if batched is not None and items is not None:  # through the field's endpoints
+            values = {k: v for k, v in values.items() if k != batched.name}
+            mask = [p for p in mask if p != f"{kind.key}.{batched.name}"]
         body = {
             **(meta or {}),
             kind.key: self._refs_to_names(kind, values),
@@ -334,23 +338,26 @@ class ControlPlaneClient:
             "secret_paths": secret_paths,
         }
         self._request("PATCH", name, json=body, etag=etag)
-        if rules is not None:
-            self._sync_rules(name, list(rules))
+        if batched is not None and items is not None:
+            self._sync_items(batched, name, list(items))
 
-    def _send_rules(self, method: str, name: str, rules: list[Any]) -> None:
-        for start in range(0, len(rules), MAX_RULES_PER_CALL):
-            batch = rules[start : start + MAX_RULES_PER_CALL]
-            self._request(method, f"{name}/rules", json={"rules": batch})
+    def _send_items(self, spec: FieldSpec, method: str, name: str, items: list[Any]) -> None:
+        """``items`` of the batched field ``spec`` through its endpoint, at most
+        ``spec.max_per_call`` per call."""
+        size = spec.max_per_call or len(items) or 1
+        for start in range(0, len(items), size):
+            batch = items[start : start + size]
+            self._request(method, f"{name}/{spec.name}", json={spec.name: batch})
 
-    def _sync_rules(self, name: str, desired: list[dict[str, Any]]) -> None:
-        """Make the plan's rules ``desired``: delete the gone ones, upsert the new or changed
-        ones, at most 200 per call."""
-        current = self._request("GET", f"{name}/rules").get("rules", [])
+    def _sync_items(self, spec: FieldSpec, name: str, desired: list[dict[str, Any]]) -> None:
+        """Make the field's rules ``desired``: delete the gone ones, upsert the new or changed
+        ones, in batches."""
+        current = self._request("GET", f"{name}/{spec.name}").get(spec.name, [])
         diff = diff_rules(current, desired)
         ids = [{"type": r["type"], "key": r.get("key"), "version": r["version"]}
                for r in diff.removed]  # fmt: skip
-        self._send_rules("DELETE", name, ids)
-        self._send_rules("PATCH", name, diff.upserts)
+        self._send_items(spec, "DELETE", name, ids)
+        self._send_items(spec, "PATCH", name, diff.upserts)
 
     def _refs_to_names(self, kind: Kind, fields: Mapping[str, Any]) -> dict[str, Any]:
         """References travel as full resource names; seg works with addresses."""
@@ -425,3 +432,9 @@ def _api_error(response: httpx.Response, method: str, url: str) -> ApiError:
     except (ValueError, KeyError, TypeError):
         message, code = response.text.strip()[:200] or response.reason_phrase, 0
     return api_error(response.status_code, code, message, method, url)
+
+
+def _batched(kind: Kind) -> FieldSpec | None:
+    """The kind's field whose items travel in batches through their own endpoint (a tracking
+    plan's rules), if any."""
+    return next((spec for spec in kind.fields if spec.max_per_call is not None), None)

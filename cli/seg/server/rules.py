@@ -21,14 +21,12 @@ from seg.model.paths import parse_path
 from seg.policy.models import ModelChangePolicy
 from seg.server import errors
 from seg.store.base import ResourceRecord, StoreTx
-from seg.tracking.rules import rule_list_problems
 
 __all__ = [
     "TxLookup",
     "check_call_limits",
     "check_delete",
     "check_expressions",
-    "check_rules",
     "check_write",
     "raise_first",
 ]
@@ -151,13 +149,6 @@ def check_call_limits(kind: Kind, obj: dict[str, Any]) -> None:
                 raise errors.InvalidArgument(
                     f"{spec.name} must contain less than or equal to {spec.max_per_call} items"
                 )
-
-
-def check_rules(rules: Any) -> None:
-    """A tracking plan's rules must be valid (draft-07 schemas, unique identities)."""
-    problems = rule_list_problems(rules)
-    if problems:
-        raise errors.InvalidArgument(problems[0][1])
 
 
 def _check_field_refs(tx: StoreTx, workspace: str, kind: Kind, name: str,
