@@ -13,7 +13,6 @@ rules, lock, audit events, the error) are written out below.
 
 from __future__ import annotations
 
-import copy
 import keyword
 from functools import cache
 from typing import Any
@@ -29,6 +28,7 @@ from seg.model.secrets import DIGEST_PREFIX
 from seg.policy.models import POLICIES
 from seg.server.compare import MAX_COMPARE
 from seg.server.locks import MAX_TTL
+from seg.server.validation import api_schema
 
 __all__ = [
     "REF_PREFIX",
@@ -273,14 +273,13 @@ def _plural(kind: Kind) -> str:
 def _api_properties(kind: Kind) -> dict[str, dict[str, Any]]:
     """Each registry field's JSON Schema as the API takes it: the kind's schema property
     (``x-seg-*`` marks and defaults dropped), references as full resource names."""
-    schema = kind.spec_schema
+    properties = api_schema(kind)["properties"]
     out: dict[str, dict[str, Any]] = {}
     for spec in kind.fields:
-        prop = copy.deepcopy(schema["properties"].get(spec.name, {"type": spec.type}))
+        prop = properties.get(spec.name, {"type": spec.type})
         prop = {k: v for k, v in prop.items() if not k.startswith("x-seg-") and k != "default"}
         if spec.ref:
-            about = f"Full resource name of the {spec.ref} it refers to."
-            prop = {"type": "string", "minLength": 1, "description": about}
+            prop["description"] = f"Full resource name of the {spec.ref} it refers to."
         out[spec.name] = prop
     return out
 

@@ -18,19 +18,25 @@ from seg.server import errors
 from seg.server.masks import OUTPUT_ONLY
 from seg.server.resources import leaf_paths
 
-__all__ = ["FieldChecker"]
+__all__ = ["FieldChecker", "api_schema"]
 
 
-def _validator(kind: Kind) -> Validator:
-    """The kind's YAML schema, for API fields: no parent field, references as full names."""
-    schema = json.loads(json.dumps(dict(kind.spec_schema)))
+def api_schema(kind: Kind) -> dict[str, Any]:
+    """The kind's spec schema as the API takes its fields (a copy): no parent field (the
+    collection names it), references as full resource names. The server checks bodies with it
+    and the OpenAPI document describes them with it."""
+    schema: dict[str, Any] = json.loads(json.dumps(dict(kind.spec_schema)))
     if kind.parent_field:
         schema["properties"].pop(kind.parent_field, None)
         schema["required"] = [r for r in schema.get("required", []) if r != kind.parent_field]
     for spec in kind.fields:
         if spec.ref:
             schema["properties"][spec.name] = {"type": "string", "minLength": 1}
-    return schema_validator(schema)
+    return schema
+
+
+def _validator(kind: Kind) -> Validator:
+    return schema_validator(api_schema(kind))
 
 
 def _sealed_at(error: jsonschema.ValidationError, secret: set[str]) -> bool:
