@@ -19,7 +19,7 @@ from seg.model.kinds import Kind
 __all__ = ["HELPERS", "KINDS", "MODULES", "kind_by_key", "kinds_in_order"]
 
 # Modules of this package that are not kinds (they read the registry or serve the kinds).
-HELPERS = frozenset({"lookup", "names", "refs", "shared"})
+HELPERS = frozenset({"catalogs", "lookup", "names", "refs", "shared"})
 
 
 def _kind_modules() -> tuple[ModuleType, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from seg.kinds import source
+from seg.kinds.catalogs import catalog_rule
 from seg.kinds.shared import parent_property
 from seg.model.kinds import AccessScope, FieldSpec, Kind
 
@@ -58,5 +59,7 @@ KIND = Kind(
     ),
     defaults={"enabled": False, "connection_mode": "cloud", "settings": {}, "display_name": ""},
     access_scope=AccessScope.SOURCE,
+    rules=(catalog_rule,),
+    catalog_section="destination",
     spec_schema=SPEC_SCHEMA,
 )

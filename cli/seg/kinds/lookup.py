@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from seg.catalog import Catalog, builtin
+
 __all__ = ["IndexLookup"]
 
 Key = tuple[str, str]
@@ -15,8 +17,10 @@ Entry = tuple[str, Mapping[str, Any]]
 class IndexLookup:
     """Every resource once; ``under`` and ``every`` keep the index's order."""
 
-    def __init__(self, index: Mapping[Key, Mapping[str, Any]]) -> None:
+    def __init__(self, index: Mapping[Key, Mapping[str, Any]],
+                 catalog: Catalog | None = None) -> None:  # fmt: skip
         self._index = index
+        self.catalog = catalog if catalog is not None else builtin()
         kinds: dict[str, list[Entry]] = {}
         children: dict[Key, list[Entry]] = {}
         for (kind, address), fields in index.items():

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from seg.catalog import check_fields
 from seg.kinds import destination, model
+from seg.kinds.catalogs import catalog_id, entry_for
 from seg.kinds.shared import fql_rule, parent_property, per_lookup, per_parent_limit
 from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Subject, Violation
 
@@ -39,6 +41,22 @@ def _dbt_cloud_cap(subject: Subject, lookup: Lookup) -> list[Violation]:
         f"the limit is {MAX_DBT_CLOUD_MAPPINGS} per workspace"
     )
     return [Violation(("schedule",), message, "mapping/limit", Code.FAILED_PRECONDITION)]
+
+
+def _catalog_action(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """The action is one of the destination's catalog actions and the fields are its
+    fields (custom fields where the action takes them); required fields are mapped."""
+    action = subject.fields.get("action")
+    if not isinstance(action, str) or subject.is_unknown(("action",)):
+        return []
+    parent = lookup.get(destination.KIND.name, subject.address.rsplit("/", 1)[0])
+    entry_id = catalog_id(parent) if parent is not None else None
+    entry = entry_for(lookup, "destination", entry_id) if entry_id is not None else None
+    fields = subject.fields.get("fields")
+    if entry is None or not isinstance(fields, Mapping) or subject.is_unknown(("fields",)):
+        return []
+    return [Violation(path, message, rule)
+            for path, message, rule in check_fields(entry, action, fields)]  # fmt: skip
 
 
 # The spec as seg validate and the control plane check it (after interpolation);
@@ -203,7 +221,11 @@ KIND = Kind(
     defaults={"enabled": False, "fields": {}},
     exclusive=(("trigger",), ("model", "schedule")),
     access_scope=AccessScope.SOURCE,
-    rules=(per_parent_limit(MAX_MAPPINGS_PER_DESTINATION, "mappings"), _dbt_cloud_cap),
+    rules=(
+        per_parent_limit(MAX_MAPPINGS_PER_DESTINATION, "mappings"),
+        _dbt_cloud_cap,
+        _catalog_action,
+    ),  # fmt: skip
     value_rules=(fql_rule("trigger"),),
     spec_schema=SPEC_SCHEMA,
 )

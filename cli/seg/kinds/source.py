@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from seg.kinds import tracking_plan
+from seg.kinds.catalogs import catalog_rule
 from seg.kinds.shared import reconnect_rule
 from seg.model.kinds import AccessScope, FieldSpec, Kind, Ref
 
@@ -72,13 +73,15 @@ KIND = Kind(
         FieldSpec("catalog", "string", immutable=True),
         FieldSpec("enabled", "boolean"),
         FieldSpec("settings", "object", map_like=True),
-        FieldSpec("tracking_plan", "string", ref=tracking_plan.KIND.name, optional=True,
-                  reconnect=True),  # fmt: skip
+        FieldSpec(
+            "tracking_plan", "string", ref=tracking_plan.KIND.name, optional=True, reconnect=True
+        ),  # fmt: skip
         FieldSpec("labels", "object", map_like=True),
     ),
     defaults={"enabled": True, "settings": {}, "display_name": ""},
     access_scope=AccessScope.SOURCE,
-    rules=(reconnect_rule("tracking_plan", "tracking plan"),),
+    rules=(reconnect_rule("tracking_plan", "tracking plan"), catalog_rule),
     references=_labels,
+    catalog_section="source",
     spec_schema=SPEC_SCHEMA,
 )

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from seg.catalog import Catalog
 
 __all__ = [
     "AccessScope",
@@ -99,6 +102,9 @@ class Lookup(Protocol):
     def under(self, kind_name: str, parent_address: str
               ) -> Sequence[tuple[str, Mapping[str, Any]]]: ...  # fmt: skip
     def every(self, kind_name: str) -> Iterable[tuple[str, Mapping[str, Any]]]: ...
+    # The catalog the workspace's types come from (built-in and private entries).
+    @property
+    def catalog(self) -> Catalog: ...
 
 
 Rule = Callable[[Subject, Lookup], list[Violation]]
@@ -200,6 +206,10 @@ class Kind:
     # One line saying what a change grants or revokes (access kinds), given the action's
     # symbol and verb, the address and the (redacted) fields; the renderer escapes it.
     summary: Callable[[str, str, str, str, Mapping[str, Any]], str] | None = None
+    # The catalog section its ``catalog`` field names an entry of (source, destination,
+    # warehouse): its ``settings`` are checked against that entry, whose secret settings
+    # are sealed.
+    catalog_section: str | None = None
     # Its spec's JSON Schema (draft 2020-12) as seg checks it after interpolation: the source
     # of ``schemas/resolved/<key>.schema.json`` and of the published schemas (generated).
     spec_schema: Mapping[str, Any] = field(default_factory=dict)

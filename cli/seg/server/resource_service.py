@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from seg.kinds.names import collection_name, parse_resource_name, resource_name
-from seg.model.kinds import Kind
+from seg.model.kinds import AnyPath, Kind
 from seg.model.paths import parse_path
 from seg.model.values import json_equal
 from seg.server import errors, pages
@@ -32,7 +32,13 @@ from seg.server.crypto import SecretBox
 from seg.server.lock_service import LockService
 from seg.server.masks import MaskError, apply_update_mask, field_path
 from seg.server.resources import compute_etag, public_view, seal_secrets, secret_paths_for
-from seg.server.rules import check_call_limits, check_delete, check_expressions, check_write
+from seg.server.rules import (
+    catalog_secrets,
+    check_call_limits,
+    check_delete,
+    check_expressions,
+    check_write,
+)
 from seg.server.validation import FieldChecker
 from seg.store.base import (
     AlreadyExistsError,
@@ -117,13 +123,14 @@ class ResourceService:
         caller.check_refs(kind, data, {})
         if external_id is not None:
             data["external_id"] = external_id
-        rec = self._new_record(kind, name, workspace, parent_name, data, declared, body)
         with self.store.tx() as tx:
             self.locks.check(tx, caller, Action.CREATE, name)
             if parent_name is not None and tx.get_resource(parent_name) is None:
                 raise errors.NotFound(f"{parent_name} not found")
             if tx.get_resource(name) is not None:
                 raise errors.AlreadyExists(f"{name} already exists")
+            rec = self._new_record(kind, name, workspace, parent_name, data, declared, body,
+                                   catalog_secrets(tx, kind, name, data))  # fmt: skip
             check_write(tx, kind, policy_of(tx, workspace), name, rec.data, None)
             _insert(tx, rec)
             meta = ["manager"] if rec.manager else []
@@ -132,10 +139,10 @@ class ResourceService:
         return public_view(kind, rec, self.box)
 
     def _new_record(self, kind: Kind, name: str, workspace: str, parent_name: str | None,
-                    data: dict[str, Any], declared: set[str], body: dict[str, Any]
-                    ) -> ResourceRecord:  # fmt: skip
+                    data: dict[str, Any], declared: set[str], body: dict[str, Any],
+                    catalog: set[AnyPath]) -> ResourceRecord:  # fmt: skip
         """The row of a new resource: its secrets found, checked and sealed."""
-        secret = secret_paths_for(data, declared)
+        secret = secret_paths_for(data, declared, catalog)
         check_expressions(kind, data, secret)
         managed, protect, manager = ownership(kind, body)
         salt = secrets.token_hex(8)
@@ -168,7 +175,7 @@ class ResourceService:
             rec = get_for_write(tx, name, if_match)
             data, secret = rec.data, rec.secret_paths
             if paths:
-                data, secret = self._masked(kind, rec, values, paths, masked, body)
+                data, secret = self._masked(kind, rec, values, paths, masked, body, tx)
             data, sealed = seal_secrets(name, data, secret, self.box,
                                         self.box.open(rec.secret_values))  # fmt: skip
             new = replace(
@@ -194,7 +201,7 @@ class ResourceService:
         return run_write(self.store, name, step)
 
     def _masked(self, kind: Kind, rec: ResourceRecord, values: dict[str, Any], paths: list[str],
-                masked: list[tuple[str, ...]], body: dict[str, Any]
+                masked: list[tuple[str, ...]], body: dict[str, Any], tx: StoreTx
                 ) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
         """The fields and secret paths after applying the mask to ``rec``."""
         try:
@@ -205,7 +212,8 @@ class ResourceService:
         # external_id (tracking plans) is stored beside the fields, not one of them
         fields = {k: v for k, v in data.items() if k != "external_id"}
         self.fields.validate(kind, fields, declared | set(rec.secret_paths))
-        secret = _next_secret_paths(rec, data, masked, declared)
+        secret = _next_secret_paths(rec, data, masked, declared,
+                                    catalog_secrets(tx, kind, rec.name, data))  # fmt: skip
         check_expressions(kind, data, secret)
         return data, secret
 
@@ -279,7 +287,11 @@ def _check_unused(tx: StoreTx, name: str) -> None:
 
 
 def _next_secret_paths(
-    rec: ResourceRecord, data: dict[str, Any], masked: list[tuple[str, ...]], declared: set[str]
+    rec: ResourceRecord,
+    data: dict[str, Any],
+    masked: list[tuple[str, ...]],
+    declared: set[str],
+    catalog: set[AnyPath],
 ) -> list[str]:
     """Secret paths after an update: masked paths are re-decided, others keep their status."""
 
@@ -288,4 +300,4 @@ def _next_secret_paths(
         return any(path[: len(m)] == m for m in masked)
 
     kept = {p for p in rec.secret_paths if not under_mask(p)}
-    return secret_paths_for(data, kept | declared)
+    return secret_paths_for(data, kept | declared, catalog)

@@ -10,7 +10,7 @@ from typing import Any
 
 from seg.model.kinds import Kind
 from seg.model.paths import MISSING, AnyPath, format_path, get_path, parse_path, set_path
-from seg.model.secrets import is_catalog_secret, is_digest, is_legacy_digest
+from seg.model.secrets import is_digest, is_legacy_digest
 from seg.server.crypto import SecretBox
 from seg.store.base import ResourceRecord
 
@@ -34,12 +34,14 @@ def leaf_paths(value: Any, prefix: AnyPath) -> list[AnyPath]:
     return [prefix]
 
 
-def secret_paths_for(data: dict[str, Any], declared: set[str]) -> list[str]:
-    """Secret paths of ``data``: those the client declared (still present) plus settings
-    leaves the catalog marks secret."""
+def secret_paths_for(data: dict[str, Any], declared: set[str], catalog: set[AnyPath]
+                     ) -> list[str]:  # fmt: skip
+    """Secret paths of ``data``: those the client declared (still present) plus the
+    settings the catalog marks secret (``catalog``: ``seg.kinds.catalogs.secret_paths``)."""
     found = set()
     for path in leaf_paths(data.get("settings", {}), ("settings",)):
-        if is_catalog_secret(path) and get_path(data, path) is not MISSING:
+        secret = any(path[: len(c)] == c for c in catalog)
+        if secret and get_path(data, path) is not MISSING:
             found.add(format_path(path))
     for raw in declared:
         if get_path(data, parse_path(raw)) is not MISSING:

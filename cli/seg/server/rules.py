@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from seg.catalog import Catalog, builtin
 from seg.kinds import KINDS
+from seg.kinds.catalogs import secret_paths
 from seg.kinds.lookup import IndexLookup
 from seg.kinds.names import parse_resource_name, resource_name
-from seg.model.kinds import Code, Kind, Lookup, Rule, Subject, Violation
+from seg.model.kinds import AnyPath, Code, Kind, Lookup, Rule, Subject, Violation
 from seg.model.paths import parse_path
 from seg.policy.models import ModelChangePolicy
 from seg.server import errors
@@ -91,6 +93,11 @@ class TxLookup:
             if len(rows) < _PAGE:
                 return
             after = rows[-1].name
+
+    @property
+    def catalog(self) -> Catalog:
+        """The built-in catalog."""
+        return builtin()
 
     def get(self, kind_name: str, address: str) -> Mapping[str, Any] | None:
         if self._subject and self._subject[:2] == (kind_name, address):
@@ -183,6 +190,17 @@ def _check_named_refs(tx: StoreTx, workspace: str, kind: Kind, data: dict[str, A
         if found is None:
             where = ".".join([kind.key, *path])
             raise errors.InvalidArgument(f"{where}: {target.noun} {address!r} does not exist")
+
+
+def catalog_secrets(tx: StoreTx, kind: Kind, name: str, data: Mapping[str, Any]
+                    ) -> set[AnyPath]:  # fmt: skip
+    """The settings paths of ``data`` that its catalog entry marks secret (the entry of a
+    function instance is its function's settings schema, read in this transaction)."""
+    if kind.catalog_section is None:
+        return set()
+    workspace, address = name.split("/")[1], _address(name)
+    fields = normalised(kind, dict(data))
+    return secret_paths(kind, fields, TxLookup(tx, workspace, (kind.name, address, fields)))
 
 
 def check_write(

@@ -7,24 +7,25 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from seg.catalog import builtin
 from seg.errors import WorkspaceInvalid
 from seg.kinds import KINDS
 from seg.model.clip import MAX_ECHO, clip, clip_repr
 from seg.model.kinds import FileField, Kind
-from seg.model.paths import MISSING, AnyPath, get_path, set_path
+from seg.model.paths import MISSING, get_path, set_path
 from seg.model.resource import DesiredResource, Origin
-from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, is_catalog_secret, scrub
+from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, scrub
 from seg.model.wording import close_match
 from seg.workspace.config import WorkspaceConfig, load_config
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.linked import LinkedFile, LinkedFileError, read_linked_file
-from seg.workspace.references import check_references
+from seg.workspace.references import check_references, with_catalog_secrets
 from seg.workspace.schema_check import check_against_schema
 from seg.workspace.tree import FsTree, Tree, display_path, is_resource_file
 from seg.workspace.yamlpos import YamlDocument, YamlError, read_documents
@@ -132,8 +133,10 @@ def load_workspace(
         if key not in ctx.used:
             message = f"overlay for {key[0]} {key[1]!r} matches no resource in the workspace"
             problems.append(Diagnostic(where.file, where.line, where.col, message, "overlay"))
+    catalog = builtin()
+    resources[:] = with_catalog_secrets(resources, catalog)
     # references to external resources (seg.yaml) are the control plane's to resolve
-    problems += check_references(resources, ctx.broken | set(config.external))
+    problems += check_references(resources, ctx.broken | set(config.external), catalog)
     problems += _declared_external(resources, config.external)
     if problems:  # a check may quote a value: never one from the environment
         raise WorkspaceInvalid(sorted(_hide_env_values(problems, ctx.env_values)))
@@ -316,7 +319,6 @@ def _load_document(
     attachments += tuple(schema_files)
     _resolve_refs(kind, address, fields)
     secrets = {tuple(p[1:]) for p in result.secret_paths}
-    secrets |= {p for p in _leaves(fields.get("settings"), ("settings",)) if is_catalog_secret(p)}
     resource = DesiredResource(
         kind=kind,
         address=address,
@@ -423,17 +425,6 @@ def _linked(ctx: _Context, rel: str, value: str, origin: Origin, what: str
     except LinkedFileError as exc:
         message = f"cannot read {what} file {clip_repr(exc.shown)}: {exc.reason}"
         return Diagnostic(origin.file, origin.line, origin.col, message, f"{what}-file")
-
-
-def _leaves(value: Any, prefix: AnyPath) -> Iterable[AnyPath]:
-    if isinstance(value, dict):
-        for key, child in value.items():
-            yield from _leaves(child, (*prefix, str(key)))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from _leaves(child, (*prefix, index))
-    elif value is not None:
-        yield prefix
 
 
 def _without_secrets(res: DesiredResource) -> dict[str, Any]:

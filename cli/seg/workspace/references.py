@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from seg.catalog import Catalog
 from seg.kinds import KINDS
+from seg.kinds.catalogs import secret_paths
 from seg.kinds.lookup import IndexLookup
 from seg.kinds.refs import references
 from seg.model.kinds import Lookup, Subject
@@ -104,13 +107,27 @@ def rule_diagnostics(res: DesiredResource, lookup: Lookup) -> list[Diagnostic]:
     return [_at(res, _mark_path(res, v.path), v.message, v.rule) for v in found]
 
 
+def with_catalog_secrets(resources: list[DesiredResource], catalog: Catalog
+                         ) -> list[DesiredResource]:  # fmt: skip
+    """``resources`` with the settings their catalog entry marks secret added to their secret
+    paths (a function instance's entry is its function's settings schema, so every document
+    is loaded first)."""
+    lookup = IndexLookup({(r.kind.name, r.address): r.fields for r in resources}, catalog)
+    out = []
+    for res in resources:
+        found = frozenset(secret_paths(res.kind, res.fields, lookup)) - res.secret_paths
+        out.append(replace(res, secret_paths=res.secret_paths | found) if found else res)
+    return out
+
+
 def check_references(
-    resources: list[DesiredResource], broken: set[tuple[str, str]] | None = None
-) -> list[Diagnostic]:
+    resources: list[DesiredResource], broken: set[tuple[str, str]] | None = None,
+    catalog: Catalog | None = None,
+) -> list[Diagnostic]:  # fmt: skip
     """Cross-document problems; references to documents that failed to load are skipped."""
     index: Index = {}
     problems = _duplicates(resources, index)
-    lookup = IndexLookup({key: _without_unknown(res) for key, res in index.items()})
+    lookup = IndexLookup({key: _without_unknown(res) for key, res in index.items()}, catalog)
     seen: set[tuple[str, str]] = set()  # a limit counted from each resource is told once
     for res in resources:
         problems += _links(res, index, broken or set())
