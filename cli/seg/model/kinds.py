@@ -54,10 +54,12 @@ class Code(StrEnum):
 
 class AccessScope(StrEnum):
     """Who may read and write a kind (SPEC §6): roles on the source it belongs to, the
-    tracking-plan roles, or workspace owners only (IAM)."""
+    tracking-plan, warehouse or functions roles, or workspace owners only (IAM)."""
 
     SOURCE = "source"
     TRACKING_PLAN = "tracking_plan"
+    WAREHOUSE = "warehouse"
+    FUNCTION = "function"
     OWNER = "owner"
 
 
@@ -69,6 +71,8 @@ class Violation:
     message: str
     rule: str
     code: Code = Code.INVALID_ARGUMENT
+    # A warning is shown (seg validate, plan) but refuses nothing: the control plane ignores it.
+    warning: bool = False
 
 
 @dataclass(frozen=True)

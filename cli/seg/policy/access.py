@@ -23,6 +23,12 @@ __all__ = [
 LABEL_SCOPED_ROLES = frozenset(
     {"source_admin", "source_read_only", "engage_admin", "engage_user", "engage_read_only"}
 )
+# Kinds governed by a workspace-wide admin role and its read-only twin.
+WORKSPACE_ROLES = {
+    AccessScope.TRACKING_PLAN: ("tracking_plan_admin", "tracking_plan_read_only"),
+    AccessScope.WAREHOUSE: ("warehouse_admin", "warehouse_read_only"),
+    AccessScope.FUNCTION: ("function_admin", "function_read_only"),
+}
 # Roles that grant something on sources when bound at the workspace scope.
 SOURCE_ROLES = frozenset({"workspace_owner", "source_admin", "source_read_only"})
 
@@ -77,8 +83,9 @@ def allowed(access: Mapping[str, Any], scope: AccessScope, address: str, write: 
     access ``scope`` (``Kind.access_scope``).
 
     Owners may do anything; a source and everything under it need source_admin to write and
-    source_admin or source_read_only to read; tracking plans need tracking_plan_admin (or
-    _read_only to read); labels, groups and role bindings are the owners'."""
+    source_admin or source_read_only to read; tracking plans, warehouses and functions need
+    their admin role (or its _read_only twin to read); labels, groups and role bindings are
+    the owners'."""
     workspace_roles = set(access["workspace_roles"])
     if "workspace_owner" in workspace_roles:
         return True
@@ -86,10 +93,11 @@ def allowed(access: Mapping[str, Any], scope: AccessScope, address: str, write: 
         source = address.split("/", 1)[0]
         roles = set(access["sources"].get(source, workspace_roles & SOURCE_ROLES))
         return "source_admin" in roles if write else bool(roles & SOURCE_ROLES)
-    if scope is AccessScope.TRACKING_PLAN:
+    if scope in WORKSPACE_ROLES:
+        admin, read_only = WORKSPACE_ROLES[scope]
         if write:
-            return "tracking_plan_admin" in workspace_roles
-        return bool(workspace_roles & {"tracking_plan_admin", "tracking_plan_read_only"})
+            return admin in workspace_roles
+        return bool(workspace_roles & {admin, read_only})
     return False
 
 
@@ -101,6 +109,6 @@ def is_owner(access: Mapping[str, Any]) -> bool:
 def may_write_any(access: Mapping[str, Any]) -> bool:
     """Whether the user may write anything at all (so may take the workspace lock)."""
     roles = set(access["workspace_roles"])
-    if roles & {"workspace_owner", "tracking_plan_admin", "source_admin"}:
+    if roles & {"workspace_owner", "source_admin"} | {a for a, _ in WORKSPACE_ROLES.values()}:
         return True
     return any("source_admin" in granted for granted in access["sources"].values())

@@ -122,9 +122,10 @@ class TxLookup:
 
 
 def raise_first(rules: Iterable[Rule], subject: Subject, lookup: Lookup) -> None:
-    """Raise the domain error of the first violation (rules run in the kind's order)."""
+    """Raise the domain error of the first violation (rules run in the kind's order);
+    warnings refuse nothing."""
     for rule in rules:
-        found: list[Violation] = rule(subject, lookup)
+        found: list[Violation] = [v for v in rule(subject, lookup) if not v.warning]
         if found:
             raise _ERRORS[found[0].code](found[0].message)
 
