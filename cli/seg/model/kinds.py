@@ -26,6 +26,7 @@ __all__ = [
     "Ref",
     "Rule",
     "Subject",
+    "Versioning",
     "Violation",
 ]
 
@@ -163,6 +164,15 @@ class FileField:
     structured: bool = False
 
 
+@dataclass(frozen=True)
+class Versioning:
+    """A field whose every change the control plane keeps as a new version (a function's
+    ``code``), and the field that picks the deployed version (``latest`` or a number)."""
+
+    field: str
+    deploy_field: str
+
+
 def _no_refs(_fields: Mapping[str, Any]) -> list[Ref]:
     return []
 
@@ -214,6 +224,8 @@ class Kind:
     # warehouse): its ``settings`` are checked against that entry, whose secret settings
     # are sealed.
     catalog_section: str | None = None
+    # Versions kept by the control plane (Function code) and which one is deployed.
+    versioning: Versioning | None = None
     # Its spec's JSON Schema (draft 2020-12) as seg checks it after interpolation: the source
     # of ``schemas/resolved/<key>.schema.json`` and of the published schemas (generated).
     spec_schema: Mapping[str, Any] = field(default_factory=dict)
