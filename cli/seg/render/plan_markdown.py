@@ -79,7 +79,7 @@ def _code_block(change: Change) -> list[str]:
         return []
     longest = max((len(run) for line in diff for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
-    return [f"{fence}diff", *diff, fence]
+    return [f"{fence}diff", *(line.rstrip() for line in diff), fence]
 
 
 def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged: bool = False,

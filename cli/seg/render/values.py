@@ -193,7 +193,8 @@ def _version_heading(change: Change, name: str, diff_inline: bool) -> list[tuple
         heading = [("+", f"{name}: v{note.after} ({escape_line(note.file)})")]
     else:
         heading = [("~", f"{name}: v{note.before} → v{note.after}")]
-    return heading + ([("", f"    {line}") for line in code_diff(change)] if diff_inline else [])
+    diff = [("", f"    {line}".rstrip()) for line in code_diff(change)] if diff_inline else []
+    return heading + diff
 
 
 def field_lines(change: Change, diff_inline: bool = True) -> list[tuple[str, str]]:

@@ -49,6 +49,7 @@ from seg.server.openapi import (
     operation,
     page_params,
     query,
+    version_number,
 )
 from seg.server.service import ControlPlane, Principal
 from seg.store.base import (
@@ -507,7 +508,7 @@ def _add_version_routes(app: FastAPI, cp: ControlPlane, kind: Kind, item: str,
         await _body(request, frozenset())
         return _json(await run_in_threadpool(
             cp.versions.restore, who, params["workspace"], kind, _address(kind, params),
-            params["version"],
+            params["version"], _if_match(request),
         ))  # fmt: skip
 
     models = kind_models()[kind.name]
@@ -515,9 +516,11 @@ def _add_version_routes(app: FastAPI, cp: ControlPlane, kind: Kind, item: str,
     routes = (
         (versions, list_versions, "GET", f"list_{kind.key}_versions",
          operation(versions, models.versions, params=page_params())),
-        (one, get_version, "GET", f"get_{kind.key}_version", operation(one, models.version)),
+        (one, get_version, "GET", f"get_{kind.key}_version",
+         version_number(operation(one, models.version))),
         (restore_path, restore_version, "POST", f"restore_{kind.key}_version",
-         operation(restore_path, models.resource, body=Empty, errors=WRITE_ERRORS)),
+         version_number(operation(restore_path, models.resource, body=Empty,
+                                  errors=(*WRITE_ERRORS, 412), params=[if_match()]))),
     )  # fmt: skip
     for path, handler, method, name, doc in routes:
         app.add_api_route(path, handler, methods=[method], tags=[kind.name], name=name,

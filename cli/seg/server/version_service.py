@@ -79,10 +79,11 @@ class VersionService:
         return version_view(kind, row, rec, True)
 
     def restore(self, principal: Principal, workspace: str, kind: Kind, address: str,
-                raw_version: str) -> dict[str, Any]:  # fmt: skip
+                raw_version: str, if_match: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Make the version's value the resource's again, as the next version (a write: the
         token's scope, the user's roles and the workspace lock decide as for any update).
-        Restoring the value the resource already holds changes nothing."""
+        Restoring the value the resource already holds changes nothing. ``if_match``: only
+        while the resource's etag is this one."""
         caller = self.access.caller(principal, workspace,
                                     Need.OWNER if kind.owner_only else Need.WRITE)  # fmt: skip
         caller.check(kind.name, address, Action.UPDATE)
@@ -93,7 +94,7 @@ class VersionService:
 
         def step(tx: StoreTx) -> dict[str, Any]:
             self.locks.check(tx, caller, Action.UPDATE, name)
-            rec = get_for_write(tx, name, None)
+            rec = get_for_write(tx, name, if_match)
             row = tx.get_version(name, number)
             if row is None:
                 raise errors.NotFound(f"{name}/versions/{number} not found")
