@@ -139,3 +139,15 @@ def test_a_change_that_leaves_the_code_alone_makes_no_version() -> None:
     assert [fc.path for fc in change.field_changes] == [("display_name",)]
     assert change.version is None
     assert "v4" not in views(compute_plan("acme", [desired], [current]))["plan.txt"]
+
+
+def test_without_live_versions_the_plan_names_no_number() -> None:
+    """``seg diff`` between revisions compares two trees: no version is known."""
+    desired, current = _both(FUNCTION, "enrich", {"type": "insert", "code": ENRICH}, 0,
+                             live={"code": ENRICH_V4})  # fmt: skip
+    value = compute_plan("acme", [desired], [current])
+    (change,) = value.changes
+    assert change.version is not None and (change.version.before, change.version.after) == (0, 0)
+    text = views(value)["plan.txt"]
+    assert "~ code: a new version" in text and "~ deploys the new version" in text
+    assert "v0" not in text and "v1" not in text

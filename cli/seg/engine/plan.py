@@ -50,8 +50,9 @@ class FieldChange:
 @dataclass(frozen=True)
 class VersionNote:
     """What a change does to a versioned field (a function's code): the file it comes from
-    (the diff's name), the version now live (0: none yet) and the one the change makes, the
-    deploy pin after it (None: latest) and the declared instances that run the resource."""
+    (the diff's name), the version now live (0: none yet) and the one the change makes (0:
+    not known, as in ``seg diff`` between revisions), the deploy pin after it (None: latest)
+    and the declared instances that run the resource."""
 
     file: str
     before: int

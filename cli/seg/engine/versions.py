@@ -53,7 +53,8 @@ def _changes_field(change: Change, field: str) -> bool:
 def _note(change: Change, live: CurrentResource | None, lookup: IndexLookup) -> VersionNote:
     kind = change.kind
     before = 0 if change.action in _NEW or live is None else live.latest_version
-    after = before + 1
+    # a live resource whose versions are not known (seg diff between revisions): no numbers
+    after = 0 if change.action is Action.UPDATE and before == 0 else before + 1
     instances = tuple(kind.instances(change.address, lookup)) if kind.instances else ()
     return VersionNote(diff_file(kind, change.address, change.desired), before, after,
                        pinned_version(kind, change.after), instances)  # fmt: skip

@@ -177,19 +177,22 @@ def version_lines(change: Change) -> list[tuple[str, str]]:
     note = change.version
     if note is None:
         return []
-    symbol = "+" if note.before == 0 else "~"
+    symbol = "+" if note.before == 0 and note.after else "~"
+    made = f"v{note.after}" if note.after else "the new version"
     if note.deploys or note.pinned == note.after:
         if not note.instances:
-            return [(symbol, f"deploys v{note.after} (no instance declared)")]
+            return [(symbol, f"deploys {made} (no instance declared)")]
         listed = ", ".join(f"{kind} {address}" for kind, address in note.instances)
-        return [(symbol, escape_line(f"deploys v{note.after} to: {listed}"))]
+        return [(symbol, escape_line(f"deploys {made} to: {listed}"))]
     return [(symbol, f"instances stay on v{note.pinned} (deploy: {note.pinned})")]
 
 
 def _version_heading(change: Change, name: str, diff_inline: bool) -> list[tuple[str, str]]:
     note = change.version
     assert note is not None
-    if note.before == 0:
+    if not note.after:
+        heading = [("~", f"{name}: a new version")]
+    elif note.before == 0:
         heading = [("+", f"{name}: v{note.after} ({escape_line(note.file)})")]
     else:
         heading = [("~", f"{name}: v{note.before} → v{note.after}")]
