@@ -29,7 +29,8 @@ from seg.render.plan_markdown import render_plan_markdown
 from seg.render.plan_text import render_plan_text
 from tests.repo_files import REPO
 
-GOLDEN = REPO / "tests" / "golden" / "function-versions"
+# beside this test, not under tests/golden/ (which holds one directory per example)
+GOLDEN = REPO / "tests" / "integration" / "golden" / "function-versions"
 UPDATE = os.environ.get("SEG_UPDATE_GOLDEN") == "1"
 
 FUNCTION, SOURCE, DESTINATION = KINDS["Function"], KINDS["Source"], KINDS["Destination"]

@@ -33,7 +33,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "included_by": list(change.included_by),
                 "not_compared": [format_path(p) for p in change.not_compared],
                 "adopt": change.adopt,
-                "version": _version_json(change),
+                **_version_json(change),
                 "field_changes": [
                     {
                         "path": format_path(fc.path),
@@ -68,20 +68,21 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _version_json(change: Change) -> dict[str, Any] | None:
-    """The version a change makes of a versioned field (a function's code): from and to
-    (0: none yet), the deploy pin (or latest), the declared instances, the unified diff."""
+def _version_json(change: Change) -> dict[str, Any]:
+    """``{"version": …}`` for a change that makes a version of a versioned field (a
+    function's code): from and to (0: none yet, or not known), the deploy pin (or latest),
+    the declared instances, the unified diff. Other changes carry no ``version`` key."""
     note = change.version
     if note is None:
-        return None
-    return {
+        return {}
+    return {"version": {
         "file": note.file,
         "from": note.before,
         "to": note.after,
         "deploy": "latest" if note.pinned is None else note.pinned,
         "instances": [{"kind": k, "address": a} for k, a in note.instances],
         "diff": "\n".join(code_diff(change)) or None,
-    }
+    }}  # fmt: skip
 
 
 def _version_from_json(data: Any) -> VersionNote | None:
