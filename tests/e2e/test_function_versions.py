@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from tests.e2e.processes import Server, run
@@ -58,6 +59,15 @@ def test_edit_plan_apply_versions_restore(server: Server, write_workspace, slug:
     text = run("function", "versions", "enrich", "-w", str(root), env=env).stdout
     assert "Function enrich: 2 versions" in text and "LATEST, DEPLOYED" in text
     assert run("plan", "-w", str(root), "--detailed-exitcode", env=env).returncode == 0
+
+    # a write: while another holds the workspace lock, restore waits (--lock-timeout) and fails
+    lock_url = f"{server.url}/v1beta/workspaces/{slug}/lock"
+    auth = {"Authorization": f"Bearer {server.token}"}
+    lock = httpx.post(lock_url, json={"holder": "seg apply by ci"}, headers=auth).json()
+    blocked = run("function", "restore", "enrich", "1", "-w", str(root), env=env)
+    assert blocked.returncode == 1 and "seg apply by ci" in blocked.stderr, blocked.stderr
+    assert server.get(f"workspaces/{slug}/functions/enrich")["latest_version"] == 2
+    httpx.delete(lock_url, params={"id": lock["id"]}, headers=auth).raise_for_status()
 
     restored = run("function", "restore", "enrich", "1", "-w", str(root), env=env)
     assert restored.returncode == 0, restored.stderr
