@@ -4,6 +4,7 @@ who may use them, and the workspace lock."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -223,3 +224,19 @@ def test_version_numbers_are_checked(api: Api, raw: str) -> None:
     error(api.http.get(functions(api, f"/fx/versions/{raw}")), 400, 3)
     error(restore(api, raw), 400, 3)
     assert numbers(api) == [1]
+
+
+def test_a_function_stored_before_versions_keeps_its_code_as_version_1(api: Api) -> None:
+    create(api)
+    name = f"workspaces/{api.workspace}/functions/fx"
+    with api.cp.store.tx() as tx:  # as a database from before versions were kept holds it
+        tx.delete_versions(name)
+        tx.update_resource(replace(tx.get_resource(name), latest_version=0))
+    assert versions(api)["versions"] == []
+    changed = patch(api, code=code(2)).json()
+    assert (changed["latest_version"], changed["deployed_version"]) == (2, 2)
+    listed = versions(api)["versions"]
+    assert [(v["version"], v["labels"]) for v in listed] == [(2, ["LATEST", "DEPLOYED"]),
+                                                            (1, [])]  # fmt: skip
+    assert api.http.get(functions(api, "/fx/versions/1")).json()["code"] == CODE
+    assert listed[1]["actor"] == ""  # made by nobody this control plane knows

@@ -133,10 +133,10 @@ class ResourceService:
             rec = self._new_record(kind, name, workspace, parent_name, data, declared, body,
                                    catalog_secrets(tx, kind, name, data))  # fmt: skip
             check_write(tx, kind, policy_of(tx, workspace), name, rec.data, None)
-            rec, version = advance(kind, None, rec, principal.token_id, rec.create_time)
+            rec, versions = advance(kind, None, rec, principal.token_id, rec.create_time)
             check_deploy(kind, rec)
             _insert(tx, rec)
-            if version is not None:
+            for version in versions:
                 tx.insert_version(version)
             meta = ["manager"] if rec.manager else []
             self.audit.record(tx, principal, Action.CREATE, name,
@@ -196,11 +196,11 @@ class ResourceService:
                 caller.check_refs(kind, data, rec.data, tx)
                 check_write(tx, kind, policy_of(tx, workspace), name, data, rec)
             new = replace(new, update_time=self.clock.iso())
-            new, version = advance(kind, rec, new, principal.token_id, new.update_time)
+            new, versions = advance(kind, rec, new, principal.token_id, new.update_time)
             check_deploy(kind, new)
             if not tx.update_resource(new, rec):
                 raise Conflict
-            if version is not None:
+            for version in versions:
                 tx.insert_version(version)
             meta = [key for key in ("protect", "manager")
                     if getattr(new, key) != getattr(rec, key)]  # fmt: skip

@@ -105,11 +105,11 @@ class VersionService:
             now = self.clock.iso()
             new = replace(rec, data=data, etag=compute_etag(data, rec.secret_paths),
                           update_time=now)  # fmt: skip
-            new, version = advance(kind, rec, new, principal.token_id, now)
+            new, versions = advance(kind, rec, new, principal.token_id, now)
             check_deploy(kind, new)
             if not tx.update_resource(new, rec):
                 raise Conflict
-            if version is not None:
+            for version in versions:
                 tx.insert_version(version)
             self.audit.record(tx, principal, Action.UPDATE, name,
                               [f"{kind.key}.{field}", f"{RESTORED}{number}"])  # fmt: skip

@@ -54,19 +54,27 @@ def deployed_version(kind: Kind, rec: ResourceRecord) -> int:
 
 
 def advance(kind: Kind, before: ResourceRecord | None, after: ResourceRecord, actor: str,
-            now: str) -> tuple[ResourceRecord, VersionRecord | None]:  # fmt: skip
+            now: str) -> tuple[ResourceRecord, list[VersionRecord]]:  # fmt: skip
     """``after`` with its latest version moved on when the versioned field is new (a create)
-    or changed, and the version row to insert after it; unchanged otherwise."""
+    or changed, and the version rows to insert after it (none when unchanged). A resource
+    stored before versions were kept (latest 0) first gets its old value as version 1."""
     if kind.versioning is None:
-        return after, None
+        return after, []
     name = kind.versioning.field
     value = after.data.get(name)
     if before is not None and json_equal(before.data.get(name), value):
-        return after, None
-    number = (before.latest_version if before is not None else 0) + 1
-    text = value if isinstance(value, str) else ""
-    row = VersionRecord(after.workspace, after.name, number, text, now, actor)
-    return replace(after, latest_version=number), row
+        return after, []
+    rows = []
+    if before is not None and before.latest_version == 0:
+        rows.append(VersionRecord(after.workspace, after.name, 1, _text(before.data.get(name)),
+                                  before.update_time, ""))  # fmt: skip
+    number = (before.latest_version if before is not None else 0) + len(rows) + 1
+    rows.append(VersionRecord(after.workspace, after.name, number, _text(value), now, actor))
+    return replace(after, latest_version=number), rows
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def check_deploy(kind: Kind, rec: ResourceRecord) -> None:
