@@ -34,8 +34,9 @@ DEFAULT_RETRY_BUDGET = 30.0  # seconds of failed attempts and backoff per run, i
 LOCK_HEADER = "Seg-Lock"  # names the lease a write is made under
 COMPARE_BATCH = 1000
 COMPUTED = frozenset(
-    {"name", "create_time", "update_time", "etag", "managed_paths", "protect", "manager"}
-)
+    {"name", "create_time", "update_time", "etag", "managed_paths", "protect", "manager",
+     "latest_version", "deployed_version"}
+)  # fmt: skip
 
 
 class RetryBudget:
@@ -280,7 +281,18 @@ class ControlPlaneClient:
             raise NotFound(404, 5, f"{kind.name} {address!r} not found", "GET", kind.collection)
         return self._names[(kind.name, address)]
 
+    def list_versions(self, kind: Kind, address: str) -> list[dict[str, Any]]:
+        """Every kept version of a versioned resource, newest first."""
+        return list(self.list_collection(f"{self._name(kind, address)}/versions", "versions"))
+
     # -- writes ----------------------------------------------------------------------------
+
+    def restore_version(self, kind: Kind, address: str, version: int) -> dict[str, Any]:
+        """Make ``version``'s value the resource's again (as its next version); the resource
+        as it is after."""
+        path = f"{self._name(kind, address)}/versions/{version}:restore"
+        result: dict[str, Any] = self._request("POST", path)
+        return result
 
     def create(
         self,
@@ -395,8 +407,13 @@ def _current(kind: Kind, item: dict[str, Any]) -> CurrentResource:
     return CurrentResource(
         kind, address, fields, item.get("etag", ""), item.get("update_time", ""),
         frozenset(item.get("managed_paths") or ()), bool(item.get("protect")),
-        str(item.get("manager") or ""),
+        str(item.get("manager") or ""), _version_number(item.get("latest_version")),
     )  # fmt: skip
+
+
+def _version_number(value: Any) -> int:
+    """A server-computed version number (0 when absent or not a number)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _same_value(want: Any, have: Any, path: AnyPath, asks: list[tuple[AnyPath, Any]]) -> bool:

@@ -21,6 +21,7 @@ from seg.commands import (
     server_cmds,
     show_cmd,
     tracking_cmds,
+    version_cmds,
     workspace_cmds,
 )
 from seg.commands.console import plain_output, set_no_color
@@ -83,6 +84,7 @@ access_cmds.register(app)
 tracking_cmds.register(app)
 schema_cmds.register(app)
 fmt_cmd.register(app)
+version_cmds.register(app)
 
 
 def _any_no_color(args: list[str]) -> bool:

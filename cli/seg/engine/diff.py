@@ -24,6 +24,7 @@ from seg.engine.ownership import (
 )
 from seg.engine.plan import Action, Change, FieldChange, Plan
 from seg.engine.secrets import SecretKey
+from seg.engine.versions import annotate_versions
 from seg.model.paths import (
     MISSING,
     AnyPath,
@@ -350,6 +351,7 @@ def compute_plan(
     changes = guard_models(changes, want, have, policy)
     changes = keep_parents(changes, have.values())  # after the guard: a model it keeps, too
     changes = order_disconnects(changes, have)
+    changes = annotate_versions(changes, want, have)
     unknown = tuple((r.address, format_path(p)) for key in sorted(want, key=order.__getitem__)
                     for r in [want[key]] for p in sorted(r.unknown_paths, key=repr))  # fmt: skip
     return Plan(workspace, tuple(changes), digest, len(want), not_compared=unknown,

@@ -13,7 +13,7 @@ from seg.model.paths import AnyPath, format_path
 from seg.model.resource import DesiredResource
 from seg.model.secrets import REDACTED, is_digest
 
-__all__ = ["Action", "Change", "FieldChange", "Plan", "redact"]
+__all__ = ["Action", "Change", "FieldChange", "Plan", "VersionNote", "redact"]
 
 Path = tuple[str, ...]
 
@@ -48,6 +48,25 @@ class FieldChange:
 
 
 @dataclass(frozen=True)
+class VersionNote:
+    """What a change does to a versioned field (a function's code): the file it comes from
+    (the diff's name), the version now live (0: none yet) and the one the change makes (0:
+    not known, as in ``seg diff`` between revisions), the deploy pin after it (None: latest)
+    and the declared instances that run the resource."""
+
+    file: str
+    before: int
+    after: int
+    pinned: int | None = None
+    instances: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def deploys(self) -> bool:
+        """Whether the instances receive the new version (deploy: latest)."""
+        return self.pinned is None
+
+
+@dataclass(frozen=True)
 class Change:
     """A change to one resource.
 
@@ -77,6 +96,8 @@ class Change:
     not_compared: tuple[AnyPath, ...] = ()
     # Adopt: the resource exists and nobody manages it; this change makes it this tree's.
     adopt: bool = False
+    # A versioned field (a function's code) that changes: the version it makes, who gets it.
+    version: VersionNote | None = None
     desired: DesiredResource | None = field(default=None, compare=False, repr=False)
 
     @property

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from seg.model.kinds import AccessScope, FieldSpec, FileField, Kind, Versioning
+from seg.model.kinds import AccessScope, FieldSpec, FileField, Kind, Lookup, Versioning
 
-__all__ = ["KIND", "MAX_FUNCTIONS", "MAX_INSERT_DISPLAY_NAME", "NAME"]
+__all__ = ["KIND", "MAX_FUNCTIONS", "MAX_INSERT_DISPLAY_NAME", "NAME", "instances"]
 
 NAME = "Function"
 MAX_FUNCTIONS = 25  # per workspace, source + destination + insert
@@ -82,6 +82,17 @@ SPEC_SCHEMA: dict[str, Any] = {
     },
 }
 
+
+def instances(name: str, lookup: Lookup) -> list[tuple[str, str]]:
+    """The declared resources that run function ``name``: Sources whose catalog is
+    ``function:<name>``, Destinations whose ``function`` or ``insert_function`` is it."""
+    found = [("Source", address) for address, fields in lookup.every("Source")
+             if fields.get("catalog") == f"function:{name}"]  # fmt: skip
+    found += [("Destination", address) for address, fields in lookup.every("Destination")
+              if name in (fields.get("function"), fields.get("insert_function"))]  # fmt: skip
+    return found
+
+
 KIND = Kind(
     name=NAME,
     key="function",
@@ -99,5 +110,6 @@ KIND = Kind(
     access_scope=AccessScope.FUNCTION,
     file_fields=(FileField("code_file", "code", "code"),),
     versioning=Versioning("code", "deploy"),
+    instances=instances,
     spec_schema=SPEC_SCHEMA,
 )

@@ -226,6 +226,10 @@ class Kind:
     catalog_section: str | None = None
     # Versions kept by the control plane (Function code) and which one is deployed.
     versioning: Versioning | None = None
+    # The resources that run a resource of this kind, given its name and the declared
+    # workspace: (kind name, address) pairs (a function's sources and destinations). Plans
+    # name them as receiving a new version.
+    instances: Callable[[str, Lookup], list[tuple[str, str]]] | None = None
     # Its spec's JSON Schema (draft 2020-12) as seg checks it after interpolation: the source
     # of ``schemas/resolved/<key>.schema.json`` and of the published schemas (generated).
     spec_schema: Mapping[str, Any] = field(default_factory=dict)

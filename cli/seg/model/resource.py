@@ -90,3 +90,5 @@ class CurrentResource:
     protect: bool = False
     # Which seg.yaml manages it (``manager:``); "" when nobody does (made through the API).
     manager: str = ""
+    # Kinds with ``versioning``: the newest version the control plane keeps (0: none known).
+    latest_version: int = 0

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from seg.engine.plan import Action, Change, FieldChange, Plan
+from seg.engine.plan import Action, Change, FieldChange, Plan, VersionNote
 from seg.kinds import KINDS
 from seg.model.paths import format_path, parse_key_path
 from seg.model.secrets import REDACTED
+from seg.render.values import code_diff
 
 __all__ = ["plan_from_json", "plan_to_json"]
 
@@ -32,6 +33,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "included_by": list(change.included_by),
                 "not_compared": [format_path(p) for p in change.not_compared],
                 "adopt": change.adopt,
+                **_version_json(change),
                 "field_changes": [
                     {
                         "path": format_path(fc.path),
@@ -64,6 +66,34 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         # live resources nobody manages, left alone by this plan (always present)
         "not_managed": [{"address": a, "kind": k} for k, a in plan.not_managed],
     }
+
+
+def _version_json(change: Change) -> dict[str, Any]:
+    """``{"version": …}`` for a change that makes a version of a versioned field (a
+    function's code): from and to (0: none yet, or not known), the deploy pin (or latest),
+    the declared instances, the unified diff. Other changes carry no ``version`` key."""
+    note = change.version
+    if note is None:
+        return {}
+    return {"version": {
+        "file": note.file,
+        "from": note.before,
+        "to": note.after,
+        "deploy": "latest" if note.pinned is None else note.pinned,
+        "instances": [{"kind": k, "address": a} for k, a in note.instances],
+        "diff": "\n".join(code_diff(change)) or None,
+    }}  # fmt: skip
+
+
+def _version_from_json(data: Any) -> VersionNote | None:
+    if data is None:
+        return None
+    pinned = data["deploy"]
+    return VersionNote(
+        str(data["file"]), int(data["from"]), int(data["to"]),
+        None if pinned == "latest" else int(pinned),
+        tuple((str(i["kind"]), str(i["address"])) for i in data["instances"]),
+    )  # fmt: skip
 
 
 def plan_from_json(data: Mapping[str, Any]) -> Plan:
@@ -112,4 +142,5 @@ def _change_from_json(data: Mapping[str, Any]) -> Change:
         included_by=tuple(str(t) for t in data.get("included_by") or ()),
         not_compared=tuple(parse_key_path(p) for p in data.get("not_compared") or ()),
         adopt=bool(data.get("adopt")),
+        version=_version_from_json(data.get("version")),
     )

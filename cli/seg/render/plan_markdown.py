@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 
-from seg.engine.plan import Plan
+from seg.engine.plan import Change, Plan
 from seg.model.printable import display_path_text, escape_line
 from seg.model.wording import plural
 from seg.render.not_managed import not_managed_lines
 from seg.render.plan_text import not_compared_note, summary_line, targeted
 from seg.render.values import (
     access_summary,
+    code_diff,
     describe,
     field_lines,
     included_note,
@@ -69,6 +71,17 @@ def _not_managed(plan: Plan, show: bool) -> list[str]:
     return [f"<details><summary>{lines[0]}</summary>", "", *names, "", "</details>", ""]
 
 
+def _code_block(change: Change) -> list[str]:
+    """A versioned field's unified diff as a ``diff`` block of its own, fenced with more
+    backticks than any run in it (so code cannot close the fence)."""
+    diff = code_diff(change)
+    if not diff:
+        return []
+    longest = max((len(run) for line in diff for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}diff", *(line.rstrip() for line in diff), fence]
+
+
 def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged: bool = False,
                          comparison: bool = False) -> str:  # fmt: skip
     head = [f"### seg {'diff' if comparison else 'plan'} for `{plan.workspace}`", ""]
@@ -99,14 +112,14 @@ def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged:
         )
         body = [f"<details><summary>{summary}</summary>", "", "```diff"]
         lines = [f"! reason: {change.reason}"] if change.reason else []
-        lines += [f"{symbol} {text}" for symbol, text in field_lines(change)]
+        lines += [f"{symbol} {text}" for symbol, text in field_lines(change, diff_inline=False)]
         if change.update_mask:
             lines.append(f"# update_mask: {', '.join(map(display_path_text, change.update_mask))}")
         if change.not_compared and change.action.value == "update":
             lines.append(f"# {not_compared_line(change)}")
         # inside the fence: never a raw line break (it could close the fence early)
         body += [escape_line(line, keep_tab=False) for line in lines]
-        body += ["```", "</details>", ""]
+        body += ["```", *_code_block(change), "</details>", ""]
         block = "\n".join(body) + "\n"
         if len(out) + len(block) > max_chars - 200:
             trimmed = len(plan.changes) - index

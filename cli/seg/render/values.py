@@ -14,7 +14,17 @@ from seg.model.printable import display_path, escape_line
 from seg.model.secrets import REDACTED
 from seg.tracking.rules import diff_rules, rule_label
 
-__all__ = ["NOT_COMPARED", "describe", "flatten", "included_note", "not_compared_line", "show"]
+__all__ = [
+    "NOT_COMPARED",
+    "code_diff",
+    "describe",
+    "field_lines",
+    "flatten",
+    "included_note",
+    "not_compared_line",
+    "show",
+    "version_lines",
+]
 
 # A declared value whose ${env:…} variable is not set (--missing-secrets=skip).
 NOT_COMPARED = "(not compared: variable not set)"
@@ -138,13 +148,71 @@ def _rule_field(kind: Kind) -> str | None:
     return next((spec.name for spec in kind.fields if spec.rule_items), None)
 
 
-def field_lines(change: Change) -> list[tuple[str, str]]:
-    """(symbol, text) detail lines for a change, secrets redacted."""
+def _versioned_field(change: Change) -> str | None:
+    """The versioned field (a function's code) when the change makes a version."""
+    versioning = change.kind.versioning
+    return versioning.field if versioning is not None and change.version is not None else None
+
+
+def code_diff(change: Change) -> list[str]:
+    """The versioned field's change as a unified diff of its file (``--- functions/x.js``,
+    ``+++``, hunks with 3 lines of context), each line escaped; empty when the change makes
+    no version or the value is hidden."""
+    name = _versioned_field(change)
+    note = change.version
+    if name is None or note is None:
+        return []
+    fc = next((f for f in change.field_changes if f.path == (name,)), None)
+    if fc is None or fc.sensitive or not isinstance(fc.after, str):
+        return []
+    before = fc.before if isinstance(fc.before, str) else ""
+    diff = difflib.unified_diff(before.splitlines(), fc.after.splitlines(), note.file,
+                                note.file, lineterm="")  # fmt: skip
+    return [escape_line(line, keep_tab=False) for line in diff]
+
+
+def version_lines(change: Change) -> list[tuple[str, str]]:
+    """Which version the change makes and who receives it: the declared instances when
+    deploy is latest (or pins the new version), else the version they stay on."""
+    note = change.version
+    if note is None:
+        return []
+    symbol = "+" if note.before == 0 and note.after else "~"
+    made = f"v{note.after}" if note.after else "the new version"
+    if note.deploys or note.pinned == note.after:
+        if not note.instances:
+            return [(symbol, f"deploys {made} (no instance declared)")]
+        listed = ", ".join(f"{kind} {address}" for kind, address in note.instances)
+        return [(symbol, escape_line(f"deploys {made} to: {listed}"))]
+    return [(symbol, f"instances stay on v{note.pinned} (deploy: {note.pinned})")]
+
+
+def _version_heading(change: Change, name: str, diff_inline: bool) -> list[tuple[str, str]]:
+    note = change.version
+    assert note is not None
+    if not note.after:
+        heading = [("~", f"{name}: a new version")]
+    elif note.before == 0:
+        heading = [("+", f"{name}: v{note.after} ({escape_line(note.file)})")]
+    else:
+        heading = [("~", f"{name}: v{note.before} → v{note.after}")]
+    diff = [("", f"    {line}".rstrip()) for line in code_diff(change)] if diff_inline else []
+    return heading + diff
+
+
+def field_lines(change: Change, diff_inline: bool = True) -> list[tuple[str, str]]:
+    """(symbol, text) detail lines for a change, secrets redacted. A versioned field (a
+    function's code) shows its version and, with ``diff_inline``, its unified diff (the
+    markdown view puts the diff in a block of its own)."""
+    versioned = _versioned_field(change)
     if change.field_changes:
         lines = []
         for fc in change.field_changes:
             if fc.path == (_rule_field(change.kind),):
                 lines += _rules_lines(fc.before, fc.after)
+                continue
+            if versioned is not None and fc.path == (versioned,) and not fc.sensitive:
+                lines += _version_heading(change, versioned, diff_inline)
                 continue
             if not fc.sensitive and _multiline(fc.before) and _multiline(fc.after):
                 lines += _text_diff(display_path(fc.path), fc.before, fc.after)
@@ -157,14 +225,29 @@ def field_lines(change: Change) -> list[tuple[str, str]]:
                 else f"{display_path(fc.path)}: {before} → {after}"
             )
             lines.append(("~", text))
-        return lines
+        return lines + version_lines(change)
     if change.action.value in ("create", "replace", "blocked") and change.after is not None:
         shown = _shown_after(change)
         rule_field = _rule_field(change.kind)
         rules = shown.pop(rule_field, None) if rule_field else None
+        code = shown.pop(versioned, None) if versioned else None
         lines = [("+", f"{p}: {show(v)}") for p, v in flatten(shown)]
         if rules is not None:
             lines.append(("+", f"rules: {len(rules)}"))
             lines += [("+", f"  rule {escape_line(rule_label(r))}") for r in rules]
+        if versioned is not None and code is not None:
+            lines += _created_version(change, versioned, code)
         return lines
     return []
+
+
+def _created_version(change: Change, name: str, code: Any) -> list[tuple[str, str]]:
+    """A new versioned resource: its first version, the file and its size, who runs it."""
+    note = change.version
+    assert note is not None
+    if not isinstance(code, str) or code == REDACTED:
+        return [("+", f"{name}: {show(code)}")]
+    count = len(code.splitlines())
+    noun = "line" if count == 1 else "lines"
+    return [("+", f"{name}: v{note.after} ({escape_line(note.file)}, {count} {noun})"),
+            *version_lines(change)]  # fmt: skip

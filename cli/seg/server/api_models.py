@@ -260,10 +260,12 @@ class KindModels:
             "next_page_token": (str, Field(description='"" on the last page')),
         }
         self.list = create_model(f"{kind.name}List", __base__=_Open, **page)
+        self.version, self.versions = _version_models(kind)
 
     @property
     def all(self) -> list[type[BaseModel]]:
-        return [self.fields, self.create, self.update, self.resource, self.list]
+        kept = [m for m in (self.version, self.versions) if m is not None]
+        return [self.fields, self.create, self.update, self.resource, self.list, *kept]
 
 
 def _plural(kind: Kind) -> str:
@@ -375,8 +377,48 @@ def _resource_model(kind: Kind, api: dict[str, dict[str, Any]]) -> type[BaseMode
         "managed_paths": (list[str], ...),
         "protect": (bool, ...),
         "manager": (str, ...),
+        **_versioned_fields(kind),
     })  # fmt: skip
     return create_model(kind.name, __base__=_Open, **fields)
+
+
+def _versioned_fields(kind: Kind) -> dict[str, Any]:
+    """The read-only version numbers of a versioned kind's resource (never sent in writes)."""
+    if kind.versioning is None:
+        return {}
+    deploy = kind.versioning.deploy_field
+    return {
+        "latest_version": (int, Field(ge=0, description=(
+            f"Server-computed, read-only: the newest version of {kind.versioning.field} "
+            "(each change of it makes the next one)."))),
+        "deployed_version": (int, Field(ge=0, description=(
+            f"Server-computed, read-only: the version the instances run ({deploy}: latest "
+            "follows latest_version; a number pins that version)."))),
+    }  # fmt: skip
+
+
+def _version_models(kind: Kind) -> tuple[type[BaseModel] | None, type[BaseModel] | None]:
+    """``<Kind>Version`` (one version; its value only when read alone) and
+    ``<Kind>VersionList`` (a page, newest first), for kinds with ``versioning``."""
+    if kind.versioning is None:
+        return None, None
+    value = kind.versioning.field
+    fields: dict[str, Any] = {
+        "version": (int, Field(ge=1, description="1 for the first, then one more per change")),
+        "create_time": (str, ...),
+        "actor": (str, Field(description="The id of the token that made it")),
+        "labels": (list[str], Field(json_schema_extra={"items": {"enum": ["LATEST", "DEPLOYED"]}},
+                                    description="LATEST (the newest) and/or DEPLOYED")),
+        "size": (int, Field(ge=0, description=f"The {value}'s length in UTF-8 bytes")),
+        _attr(value): (str | None, Field(None, alias=value, description=(
+            f"The {value} of this version (GET of one version only)"))),
+    }  # fmt: skip
+    version = create_model(f"{kind.name}Version", __base__=_Open, **fields)
+    page: dict[str, Any] = {
+        "versions": (list[version], ...),  # type: ignore[valid-type]
+        "next_page_token": (str, Field(description='"" on the last page')),
+    }
+    return version, create_model(f"{kind.name}VersionList", __base__=_Open, **page)
 
 
 @cache

@@ -49,6 +49,7 @@ from seg.server.openapi import (
     operation,
     page_params,
     query,
+    version_number,
 )
 from seg.server.service import ControlPlane, Principal
 from seg.store.base import (
@@ -473,4 +474,54 @@ def _add_kind_routes(
     tag: list[str | Enum] = [kind.name]
     for path, handler, method, name, doc in routes:
         app.add_api_route(path, handler, methods=[method], tags=tag, name=name,
+                          openapi_extra=doc)  # fmt: skip
+    if kind.versioning is not None:
+        _add_version_routes(app, cp, kind, item, principal)
+
+
+def _add_version_routes(app: FastAPI, cp: ControlPlane, kind: Kind, item: str,
+                        principal: Principals) -> None:  # fmt: skip
+    """A versioned kind's versions: list (newest first), get one, restore one."""
+    versions, one = item + "/versions", item + "/versions/{version}"
+    restore_path = one + ":restore"
+
+    async def list_versions(request: Request) -> Response:
+        who = await principal(request)
+        params, q = request.path_params, request.query_params
+        page = await run_in_threadpool(
+            cp.versions.list_versions, who, params["workspace"], kind, _address(kind, params),
+            q.get("page_size"), q.get("page_token"),
+        )  # fmt: skip
+        return _json({"versions": page.items, "next_page_token": page.next_page_token})
+
+    async def get_version(request: Request) -> Response:
+        who = await principal(request)
+        params = request.path_params
+        return _json(await run_in_threadpool(
+            cp.versions.get_version, who, params["workspace"], kind, _address(kind, params),
+            params["version"],
+        ))  # fmt: skip
+
+    async def restore_version(request: Request) -> Response:
+        who = await principal(request)
+        params = request.path_params
+        await _body(request, frozenset())
+        return _json(await run_in_threadpool(
+            cp.versions.restore, who, params["workspace"], kind, _address(kind, params),
+            params["version"], _if_match(request),
+        ))  # fmt: skip
+
+    models = kind_models()[kind.name]
+    assert models.version is not None and models.versions is not None
+    routes = (
+        (versions, list_versions, "GET", f"list_{kind.key}_versions",
+         operation(versions, models.versions, params=page_params())),
+        (one, get_version, "GET", f"get_{kind.key}_version",
+         version_number(operation(one, models.version))),
+        (restore_path, restore_version, "POST", f"restore_{kind.key}_version",
+         version_number(operation(restore_path, models.resource, body=Empty,
+                                  errors=(*WRITE_ERRORS, 412), params=[if_match()]))),
+    )  # fmt: skip
+    for path, handler, method, name, doc in routes:
+        app.add_api_route(path, handler, methods=[method], tags=[kind.name], name=name,
                           openapi_extra=doc)  # fmt: skip

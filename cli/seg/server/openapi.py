@@ -20,6 +20,7 @@ from seg.server.api_models import component_schemas, ref
 from seg.server.http_errors import ERROR_STATUSES
 from seg.server.locks import LOCK_HEADER, OVERRIDE_HEADER
 from seg.server.pages import MAX_PAGE_SIZE
+from seg.server.versions import MAX_VERSION
 
 __all__ = [
     "BEARER",
@@ -31,6 +32,7 @@ __all__ = [
     "operation",
     "page_params",
     "query",
+    "version_number",
 ]
 
 BEARER = "bearerAuth"
@@ -136,6 +138,15 @@ def operation(
             "required": required,
             "content": {"application/json": {"schema": ref(body)}},
         }
+    return extra
+
+
+def version_number(extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` with its ``version`` path parameter documented as a version number."""
+    for param in extra["parameters"]:
+        if (param["in"], param["name"]) == ("path", "version"):
+            param["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}
+            param["description"] = "A version number (1 is the first)"
     return extra
 
 

@@ -40,6 +40,7 @@ from seg.server.rules import (
     check_write,
 )
 from seg.server.validation import FieldChecker
+from seg.server.versions import advance, check_deploy, delete_versions
 from seg.store.base import (
     AlreadyExistsError,
     MissingReferenceError,
@@ -132,7 +133,11 @@ class ResourceService:
             rec = self._new_record(kind, name, workspace, parent_name, data, declared, body,
                                    catalog_secrets(tx, kind, name, data))  # fmt: skip
             check_write(tx, kind, policy_of(tx, workspace), name, rec.data, None)
+            rec, versions = advance(kind, None, rec, principal.token_id, rec.create_time)
+            check_deploy(kind, rec)
             _insert(tx, rec)
+            for version in versions:
+                tx.insert_version(version)
             meta = ["manager"] if rec.manager else []
             self.audit.record(tx, principal, Action.CREATE, name,
                               [f"{kind.key}.{k}" for k in sorted(rec.data)] + meta)  # fmt: skip
@@ -191,8 +196,12 @@ class ResourceService:
                 caller.check_refs(kind, data, rec.data, tx)
                 check_write(tx, kind, policy_of(tx, workspace), name, data, rec)
             new = replace(new, update_time=self.clock.iso())
+            new, versions = advance(kind, rec, new, principal.token_id, new.update_time)
+            check_deploy(kind, new)
             if not tx.update_resource(new, rec):
                 raise Conflict
+            for version in versions:
+                tx.insert_version(version)
             meta = [key for key in ("protect", "manager")
                     if getattr(new, key) != getattr(rec, key)]  # fmt: skip
             self.audit.record(tx, principal, Action.UPDATE, name, sorted(set(paths)) + meta)
@@ -233,6 +242,7 @@ class ResourceService:
             check_delete(tx, kind, policy_of(tx, workspace), rec,
                          lambda kind_name, at: caller.may_read(kind_name, at, tx))  # fmt: skip
             _check_unused(tx, name)
+            delete_versions(tx, kind, name)
             try:
                 deleted = tx.delete_resource(name, rec)
             except StillReferencedError:  # a child was created since we looked

@@ -12,6 +12,7 @@ from seg.model.kinds import Kind
 from seg.model.paths import MISSING, AnyPath, format_path, get_path, parse_path, set_path
 from seg.model.secrets import is_digest, is_legacy_digest
 from seg.server.crypto import SecretBox
+from seg.server.versions import deployed_version
 from seg.store.base import ResourceRecord
 
 __all__ = ["compute_etag", "leaf_paths", "public_view", "seal_secrets", "secret_paths_for"]
@@ -108,4 +109,7 @@ def public_view(kind: Kind, rec: ResourceRecord, box: SecretBox) -> dict[str, An
     out["managed_paths"] = list(rec.managed_paths)
     out["protect"] = rec.protect
     out["manager"] = rec.manager
+    if kind.versioning is not None:
+        out["latest_version"] = rec.latest_version
+        out["deployed_version"] = deployed_version(kind, rec)
     return out

@@ -13,6 +13,7 @@ from seg.server.lock_service import LockService
 from seg.server.resource_service import ResourceService
 from seg.server.rule_service import RuleService
 from seg.server.validation import FieldChecker
+from seg.server.version_service import VersionService
 from seg.server.workspaces import WorkspaceService
 from seg.store.base import Store
 
@@ -20,8 +21,9 @@ __all__ = ["ControlPlane", "Page", "Principal"]
 
 
 class ControlPlane:
-    """``workspaces`` (and tokens, authentication, the rate limit), ``resources``, ``rules``
-    (a tracking plan's), ``access``, ``locks`` and ``audit``, sharing one store and clock."""
+    """``workspaces`` (and tokens, authentication, the rate limit), ``resources``,
+    ``versions`` (of a versioned kind's field), ``rules`` (a tracking plan's), ``access``,
+    ``locks`` and ``audit``, sharing one store and clock."""
 
     def __init__(self, store: Store, rate_limit: int = 0, clock: Clock | None = None,
                  secret_box: SecretBox | None = None) -> None:  # fmt: skip
@@ -36,4 +38,6 @@ class ControlPlane:
                                            self.locks, rate_limit)  # fmt: skip
         self.resources = ResourceService(store, self.clock, self.box, self.access, self.audit,
                                          self.locks, fields)  # fmt: skip
+        self.versions = VersionService(store, self.clock, self.box, self.access, self.audit,
+                                       self.locks)  # fmt: skip
         self.rules = RuleService(store, self.clock, self.access, self.audit, self.locks, fields)

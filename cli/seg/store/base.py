@@ -20,6 +20,7 @@ __all__ = [
     "StoreTx",
     "TokenRecord",
     "UnavailableError",
+    "VersionRecord",
     "WorkspaceRecord",
 ]
 
@@ -94,6 +95,21 @@ class ResourceRecord:
     secret_values: str = ""
     # The manager (a seg.yaml's ``manager:``) that owns it; "" when nobody does.
     manager: str = ""
+    # The newest of its versions (kinds with ``versioning``; 0: none kept).
+    latest_version: int = 0
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One kept version of a resource's versioned field (a function's code): its number
+    (1, 2, … per resource), the value, when and by which token it was made."""
+
+    workspace: str
+    resource: str
+    version: int
+    value: str
+    create_time: str
+    actor_id: str
 
 
 @dataclass(frozen=True)
@@ -152,6 +168,11 @@ class StoreTx(Protocol):
     def list_audit(
         self, workspace: str, before_id: int | None, limit: int
     ) -> list[AuditRecord]: ...
+    def insert_version(self, version: VersionRecord) -> None: ...
+    def list_versions(self, resource: str, before: int | None, limit: int
+                      ) -> list[VersionRecord]: ...  # fmt: skip
+    def get_version(self, resource: str, version: int) -> VersionRecord | None: ...
+    def delete_versions(self, resource: str) -> int: ...
 
 
 class Store(Protocol):

@@ -25,6 +25,7 @@ from seg.store.base import (
     StoreError,
     TokenRecord,
     UnavailableError,
+    VersionRecord,
     WorkspaceRecord,
 )
 
@@ -88,8 +89,23 @@ resources = sa.Table(
     sa.Column("protect", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("secret_values", sa.Text, nullable=False, server_default=""),
     sa.Column("manager", sa.String(64), nullable=False, server_default=""),
+    sa.Column("latest_version", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_resources_ws_kind_name", "workspace", "kind", "name"),
     sa.Index("ix_resources_parent", "parent"),
+)
+
+# Every kept version of a versioned field (a function's code), numbered per resource. Rows go
+# with their resource (the service deletes them first; the foreign key keeps none behind).
+resource_versions = sa.Table(
+    "resource_versions",
+    metadata,
+    sa.Column("workspace", sa.String(64), sa.ForeignKey("workspaces.slug"), nullable=False),
+    sa.Column("resource", sa.String(512), sa.ForeignKey("resources.name"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("create_time", sa.String(32), nullable=False),
+    sa.Column("actor_id", sa.String(40), nullable=False),
+    sa.CheckConstraint("version > 0", name="ck_resource_versions_positive"),
 )
 
 audit_events = sa.Table(
@@ -229,6 +245,7 @@ def _resource_from_row(row: Any) -> ResourceRecord:
         protect=bool(row.protect),
         secret_values=row.secret_values,
         manager=row.manager,
+        latest_version=int(row.latest_version),
     )
 
 
@@ -248,6 +265,7 @@ def _resource_values(rec: ResourceRecord) -> dict[str, Any]:
         "protect": rec.protect,
         "secret_values": rec.secret_values,
         "manager": rec.manager,
+        "latest_version": rec.latest_version,
     }
 
 
@@ -408,6 +426,28 @@ class SqlTx:
             values["paths"] = json.loads(values["paths"])
             out.append(AuditRecord(**values))
         return out
+
+    def insert_version(self, version: VersionRecord) -> None:
+        self._insert(resource_versions, version.__dict__)
+
+    def list_versions(self, resource: str, before: int | None, limit: int
+                      ) -> list[VersionRecord]:  # fmt: skip
+        """A resource's versions, newest first, below ``before`` when given."""
+        query = sa.select(resource_versions).where(resource_versions.c.resource == resource)
+        if before is not None:
+            query = query.where(resource_versions.c.version < before)
+        query = query.order_by(resource_versions.c.version.desc()).limit(limit)
+        return [VersionRecord(**row._mapping) for row in self.conn.execute(query)]
+
+    def get_version(self, resource: str, version: int) -> VersionRecord | None:
+        query = sa.select(resource_versions).where(resource_versions.c.resource == resource,
+                                                   resource_versions.c.version == version)
+        row = self.conn.execute(query).first()
+        return VersionRecord(**row._mapping) if row else None
+
+    def delete_versions(self, resource: str) -> int:
+        query = resource_versions.delete().where(resource_versions.c.resource == resource)
+        return int(self.conn.execute(query).rowcount)
 
 
 class SqlStore:
