@@ -283,7 +283,8 @@ def parse_entries(document: Any, private: bool = False) -> list[Entry]:
     """The entries of a catalog file (``{"format_version": 1, "entries": [...]}``)."""
     _require(isinstance(document, dict), "catalog", "a catalog file holds one object")
     version = document.get("format_version", FORMAT_VERSION)
-    _require(version == FORMAT_VERSION, "format_version", f"must be {FORMAT_VERSION}")
+    _require(version == FORMAT_VERSION and not isinstance(version, bool), "format_version",
+             f"must be {FORMAT_VERSION}")  # fmt: skip
     raw = document.get("entries")
     _require(isinstance(raw, list) and len(raw) <= _MAX_ENTRIES, "entries",
              f"a list of at most {_MAX_ENTRIES} entries")  # fmt: skip
@@ -328,7 +329,7 @@ def unknown_entry(section: str, entry_id: str, catalog: Catalog) -> str:
     """The message for a catalog id the catalog does not hold, with a did-you-mean."""
     return (f"unknown {section} catalog id {entry_id!r}"
             f"{did_you_mean(entry_id, catalog.ids(section), limit=64)}"
-            f" (seg catalog list --{section} shows them)")  # fmt: skip
+            f" (seg catalog list --section {section} shows them)")  # fmt: skip
 
 
 def check_settings(entry: Entry, settings: Mapping[str, Any], unknown: Iterable[Path] = (),

@@ -33,6 +33,8 @@ PAGE_SIZE = 1000
 DEFAULT_RETRY_BUDGET = 30.0  # seconds of failed attempts and backoff per run, in all
 LOCK_HEADER = "Seg-Lock"  # names the lease a write is made under
 COMPARE_BATCH = 1000
+CATALOG_COLLECTIONS = {"source": "sources", "destination": "destinations",
+                       "warehouse": "warehouses"}  # fmt: skip
 COMPUTED = frozenset(
     {"name", "create_time", "update_time", "etag", "managed_paths", "protect", "manager"}
 )
@@ -209,6 +211,21 @@ class ControlPlaneClient:
     def explain_access(self, email: str) -> dict[str, Any]:
         path = f"workspaces/{self.workspace}/access/{quote(email, safe='@')}"
         result: dict[str, Any] = self._request("GET", path)
+        return result
+
+    def list_catalog(self, section: str) -> list[dict[str, Any]]:
+        """Every entry of a catalog section (``source``, ``destination``, ``warehouse``):
+        built-in and the workspace's private ones, by id."""
+        collection = CATALOG_COLLECTIONS[section]
+        return list(self.list_collection(f"catalog/{collection}", collection))
+
+    def get_catalog_entry(self, section: str, entry_id: str) -> dict[str, Any] | None:
+        """One catalog entry, or None when the section has no such id."""
+        path = f"catalog/{CATALOG_COLLECTIONS[section]}/{quote(entry_id, safe='')}"
+        try:
+            result: dict[str, Any] = self._request("GET", path)
+        except NotFound:
+            return None
         return result
 
     def list_collection(self, collection: str, key: str) -> Iterator[dict[str, Any]]:
