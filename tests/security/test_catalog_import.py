@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from seg.errors import WorkspaceInvalid
 from seg.server.catalog_service import MAX_ENTRY_BYTES, MAX_IMPORT_ENTRIES, MAX_PRIVATE_ENTRIES
@@ -72,6 +74,11 @@ WRONG_SHAPES: list[tuple[Any, str]] = [
     (doc({**GOOD, "settings": {"": {}}}), "a setting name is a string"),
     (doc({**GOOD, "connection_modes": ["fax"]}), "connection_modes: a list of cloud and device"),
     (doc({**GOOD, "connection_modes": []}), "connection_modes: a list of cloud and device"),
+    (doc({**GOOD, "connection_modes": [{}]}), "connection_modes: a list of cloud and device"),
+    (doc({**GOOD, "connection_modes": [["cloud"]]}), "connection_modes: a list of cloud"),
+    (doc({**GOOD, "private": {}}), "private: a boolean"),
+    (doc({**GOOD, "settings": {"t": {"enum": [{}], "default": [[]]}}, "storage": {}}),
+     "storage: a boolean"),
     (doc({**GOOD, "section": "source", "actions": {"a": {}}}), "only destinations have actions"),
     (doc({**GOOD, "actions": {"1bad": {}}}), "an action id is a name"),
     (doc({**GOOD, "actions": {"a": {"custom_fields": "(("}}}), "not a regular expression"),
@@ -89,6 +96,33 @@ WRONG_SHAPES: list[tuple[Any, str]] = [
 def test_a_document_of_the_wrong_shape_is_400_and_writes_nothing(api: Api, body, message) -> None:
     assert message in error(post(api, body), 400, 3)
     assert private_ids(api) == []
+
+
+SCALARS = st.none() | st.booleans() | st.text(max_size=12) | st.integers() | st.floats(
+    allow_nan=False, allow_infinity=False)
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
+                      | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+FIELDS = ["id", "section", "display_name", "category", "description", "connection_modes",
+          "settings", "actions", "storage", "private"]
+SHAPED = st.fixed_dictionaries({"id": st.sampled_from(["acme-a", "acme-b"]) | VALUES,
+                                "section": st.sampled_from(["source", "destination"]) | VALUES},
+                               optional={**dict.fromkeys(FIELDS[2:], VALUES),
+                                         "connection_modes": st.lists(VALUES, min_size=1,
+                                                                      max_size=3)})  # fmt: skip
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@given(entries=st.lists(SHAPED, max_size=3))
+def test_random_entries_are_a_4xx_or_all_imported(api: Api, entries: list[Any]) -> None:
+    response = post(api, doc(*entries))
+    assert response.status_code in (200, 400, 409), response.text
+    if response.status_code != 200:
+        assert set(response.json()) == {"error", "code"}
+        return
+    for item in response.json()["imported"]:
+        one = api.http.get(f"/v1beta/catalog/{item['section']}s/{item['id']}")
+        assert one.status_code == 200 and one.json()["private"] is True
 
 
 def test_bytes_that_are_no_json_object_are_400(api: Api) -> None:

@@ -256,7 +256,8 @@ def parse_entry(raw: Any, where: str, private: bool = False) -> Entry:
                  f"{where}.settings", f"an object of at most {_MAX_SETTINGS} settings")  # fmt: skip
         settings = {n: _setting(f"{where}.settings", n, s) for n, s in settings_raw.items()}
     modes = raw.get("connection_modes", ["cloud"])
-    _require(isinstance(modes, list) and bool(modes) and set(modes) <= {"cloud", "device"},
+    _require(isinstance(modes, list) and bool(modes)
+             and all(mode in ("cloud", "device") for mode in modes),
              f"{where}.connection_modes", "a list of cloud and device")  # fmt: skip
     actions_raw = raw.get("actions", {})
     _require(isinstance(actions_raw, dict), f"{where}.actions", "an object")
@@ -264,7 +265,8 @@ def parse_entry(raw: Any, where: str, private: bool = False) -> Entry:
              "only destinations have actions")  # fmt: skip
     for text in ("display_name", "category", "description"):
         _require(isinstance(raw.get(text, ""), str), f"{where}.{text}", "a string")
-    _require(isinstance(raw.get("storage", False), bool), f"{where}.storage", "a boolean")
+    for flag in ("storage", "private"):
+        _require(isinstance(raw.get(flag, False), bool), f"{where}.{flag}", "a boolean")
     return Entry(
         id=entry_id,
         section=section,

@@ -270,12 +270,18 @@ class CatalogActionSpec(_Open):
     description: str = ""
     default_trigger: str = ""
     custom_fields: str = Field("", description="A regular expression: field names it also "
-                               "accepts (Salesforce *__c)")  # fmt: skip
+                               "accepts (Salesforce *__c)",
+                               json_schema_extra={"format": "regex"})  # fmt: skip
     fields: dict[str, CatalogActionField] = Field(default_factory=dict)
 
 
 class CatalogEntrySpec(_Closed):
     """A catalog entry as a catalog file (and an import) writes it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "if": {"properties": {"section": {"const": "destination"}}},
+        "else": {"properties": {"actions": {"maxProperties": 0}}},
+    })  # fmt: skip
 
     id: str = Field(pattern=ID_PATTERN.pattern)
     section: str = Field(json_schema_extra={"enum": list(SECTIONS)})
