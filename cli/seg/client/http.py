@@ -228,6 +228,12 @@ class ControlPlaneClient:
             return None
         return result
 
+    def import_catalog(self, document: Mapping[str, Any]) -> list[dict[str, str]]:
+        """Add or replace private catalog entries (a catalog file's document; owner only);
+        the (section, id) of each imported entry."""
+        result = self._request("POST", "catalog:import", json=dict(document))
+        return list(result.get("imported", []))
+
     def list_collection(self, collection: str, key: str) -> Iterator[dict[str, Any]]:
         """Every item of a collection, following ``next_page_token``."""
         token = ""

@@ -60,7 +60,8 @@ def list_cmd(
     debug: DebugOpt = False,
 ) -> None:
     """List catalog entries: id, section, display name, connection modes, private or not."""
-    with open_control(workspace_dir(workspace), env, api_url, token) as client:
+    with open_control(workspace_dir(workspace), env, api_url, token,
+                      sync_catalog=True) as client:
         entries = [e for name in _sections(section) for e in client.list_catalog(name)]
         slug = client.workspace
     if output is Output.json:
@@ -82,7 +83,8 @@ def show_cmd(
 ) -> None:
     """Show an entry: its settings (type, required, default, enum, secret) and, for an Actions
     destination, each action with its fields and default trigger."""
-    with open_control(workspace_dir(workspace), env, api_url, token) as client:
+    with open_control(workspace_dir(workspace), env, api_url, token,
+                      sync_catalog=True) as client:
         sections = _sections(section)
         found = [e for name in sections if (e := client.get_catalog_entry(name, entry_id))]
         if not found:
