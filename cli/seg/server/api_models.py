@@ -253,7 +253,7 @@ class CatalogSettingSpec(_Closed):
     type: str = Field("string", json_schema_extra={"enum": list(SETTING_TYPES)})
     required: bool = False
     default: Any = None
-    enum: list[Any] | None = Field(None, min_length=1)
+    enum: list[Any] | None = Field(None, min_length=1, json_schema_extra=_or_null)
     secret: bool = False
     description: str = ""
     label: str = ""
