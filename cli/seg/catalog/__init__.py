@@ -256,7 +256,8 @@ def parse_entry(raw: Any, where: str, private: bool = False) -> Entry:
                  f"{where}.settings", f"an object of at most {_MAX_SETTINGS} settings")  # fmt: skip
         settings = {n: _setting(f"{where}.settings", n, s) for n, s in settings_raw.items()}
     modes = raw.get("connection_modes", ["cloud"])
-    _require(isinstance(modes, list) and bool(modes) and set(modes) <= {"cloud", "device"},
+    _require(isinstance(modes, list) and bool(modes)
+             and all(mode in ("cloud", "device") for mode in modes),
              f"{where}.connection_modes", "a list of cloud and device")  # fmt: skip
     actions_raw = raw.get("actions", {})
     _require(isinstance(actions_raw, dict), f"{where}.actions", "an object")
@@ -264,7 +265,8 @@ def parse_entry(raw: Any, where: str, private: bool = False) -> Entry:
              "only destinations have actions")  # fmt: skip
     for text in ("display_name", "category", "description"):
         _require(isinstance(raw.get(text, ""), str), f"{where}.{text}", "a string")
-    _require(isinstance(raw.get("storage", False), bool), f"{where}.storage", "a boolean")
+    for flag in ("storage", "private"):
+        _require(isinstance(raw.get(flag, False), bool), f"{where}.{flag}", "a boolean")
     return Entry(
         id=entry_id,
         section=section,
@@ -283,7 +285,8 @@ def parse_entries(document: Any, private: bool = False) -> list[Entry]:
     """The entries of a catalog file (``{"format_version": 1, "entries": [...]}``)."""
     _require(isinstance(document, dict), "catalog", "a catalog file holds one object")
     version = document.get("format_version", FORMAT_VERSION)
-    _require(version == FORMAT_VERSION, "format_version", f"must be {FORMAT_VERSION}")
+    _require(version == FORMAT_VERSION and not isinstance(version, bool), "format_version",
+             f"must be {FORMAT_VERSION}")  # fmt: skip
     raw = document.get("entries")
     _require(isinstance(raw, list) and len(raw) <= _MAX_ENTRIES, "entries",
              f"a list of at most {_MAX_ENTRIES} entries")  # fmt: skip
@@ -328,7 +331,7 @@ def unknown_entry(section: str, entry_id: str, catalog: Catalog) -> str:
     """The message for a catalog id the catalog does not hold, with a did-you-mean."""
     return (f"unknown {section} catalog id {entry_id!r}"
             f"{did_you_mean(entry_id, catalog.ids(section), limit=64)}"
-            f" (seg catalog list --{section} shows them)")  # fmt: skip
+            f" (seg catalog list --section {section} shows them)")  # fmt: skip
 
 
 def check_settings(entry: Entry, settings: Mapping[str, Any], unknown: Iterable[Path] = (),

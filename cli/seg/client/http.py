@@ -33,6 +33,8 @@ PAGE_SIZE = 1000
 DEFAULT_RETRY_BUDGET = 30.0  # seconds of failed attempts and backoff per run, in all
 LOCK_HEADER = "Seg-Lock"  # names the lease a write is made under
 COMPARE_BATCH = 1000
+CATALOG_COLLECTIONS = {"source": "sources", "destination": "destinations",
+                       "warehouse": "warehouses"}  # fmt: skip
 COMPUTED = frozenset(
     {"name", "create_time", "update_time", "etag", "managed_paths", "protect", "manager",
      "latest_version", "deployed_version"}
@@ -211,6 +213,27 @@ class ControlPlaneClient:
         path = f"workspaces/{self.workspace}/access/{quote(email, safe='@')}"
         result: dict[str, Any] = self._request("GET", path)
         return result
+
+    def list_catalog(self, section: str) -> list[dict[str, Any]]:
+        """Every entry of a catalog section (``source``, ``destination``, ``warehouse``):
+        built-in and the workspace's private ones, by id."""
+        collection = CATALOG_COLLECTIONS[section]
+        return list(self.list_collection(f"catalog/{collection}", collection))
+
+    def get_catalog_entry(self, section: str, entry_id: str) -> dict[str, Any] | None:
+        """One catalog entry, or None when the section has no such id."""
+        path = f"catalog/{CATALOG_COLLECTIONS[section]}/{quote(entry_id, safe='')}"
+        try:
+            result: dict[str, Any] = self._request("GET", path)
+        except NotFound:
+            return None
+        return result
+
+    def import_catalog(self, document: Mapping[str, Any]) -> list[dict[str, str]]:
+        """Add or replace private catalog entries (a catalog file's document; owner only);
+        the (section, id) of each imported entry."""
+        result = self._request("POST", "catalog:import", json=dict(document))
+        return list(result.get("imported", []))
 
     def list_collection(self, collection: str, key: str) -> Iterator[dict[str, Any]]:
         """Every item of a collection, following ``next_page_token``."""

@@ -11,6 +11,7 @@ import typer
 from seg import __version__
 from seg.commands import (
     access_cmds,
+    catalog_cmds,
     check_cmd,
     diff_cmd,
     export_cmds,
@@ -85,6 +86,7 @@ tracking_cmds.register(app)
 schema_cmds.register(app)
 fmt_cmd.register(app)
 version_cmds.register(app)
+catalog_cmds.register(app)
 
 
 def _any_no_color(args: list[str]) -> bool:

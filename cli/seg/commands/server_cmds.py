@@ -1,7 +1,9 @@
-"""``seg serve``, ``seg server init``, ``seg server token create``."""
+"""``seg serve``, ``seg server init``, ``seg server token create``, ``seg server catalog
+import``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -33,6 +35,11 @@ __all__ = ["register"]
 server_app = typer.Typer(help="Administer a control-plane database.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 server_app.add_typer(token_app, name="token")
+catalog_app = typer.Typer(help="Manage the workspace's private catalog entries.",
+                          no_args_is_help=True)  # fmt: skip
+server_app.add_typer(catalog_app, name="catalog")
+# A catalog file is read up to this size (the API's default body limit).
+MAX_CATALOG_FILE_BYTES = 4 * 1024 * 1024
 
 
 def _control_plane(database: str | None, create_key: bool = False) -> ControlPlane:
@@ -167,6 +174,56 @@ def token_create_cmd(
     out_console().print(secret)
 
 
+def _read_catalog_file(path: Path) -> object:
+    """The document of a catalog file (JSON, or YAML), or one ConfigError line saying why
+    not."""
+    from seg.catalog import CatalogError
+    from seg.model.printable import escape_line
+    from seg.workspace.catalog_files import read_catalog_document
+
+    shown = escape_line(str(path))
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CATALOG_FILE_BYTES + 1)
+        if len(raw) > MAX_CATALOG_FILE_BYTES:
+            raise CatalogError(f"it is larger than {MAX_CATALOG_FILE_BYTES:,} bytes")
+        return read_catalog_document(raw.decode("utf-8"), path.suffix.lower() == ".json")
+    except CatalogError as exc:
+        raise ConfigError(f"catalog file {shown}: {escape_line(str(exc))}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"catalog file {shown}: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read catalog file {shown}: {exc.strerror}") from None
+
+
+@handle_errors
+def catalog_import_cmd(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A catalog file (JSON or YAML).")],
+    slug: SlugOpt = None,
+    workspace: OldSlugOpt = None,
+    database: DatabaseOpt = None,
+    output: OutputOpt = Output.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Add or replace a workspace's private catalog entries from a catalog file (ids of
+    built-in entries are refused; nothing is written unless every entry is valid)."""
+    workspace = str(pick_slug(slug, workspace))
+    document = _read_catalog_file(file)
+    cp = _control_plane(database)
+    try:
+        result = cp.catalog.admin_import(workspace, document)
+    except Exception as exc:
+        raise ConfigError(_api_message(exc)) from None
+    imported = [f"{item['section']}/{item['id']}" for item in result["imported"]]
+    if output is Output.json:
+        write_document({"workspace": workspace, "imported": result["imported"]})
+        return
+    out_console().print(f"Imported {len(imported)} private catalog "
+                        f"entr{'y' if len(imported) == 1 else 'ies'} into workspace "
+                        f"{workspace}{': ' if imported else '.'}{', '.join(imported)}",
+                        markup=False)  # fmt: skip
+
+
 def _api_message(exc: Exception) -> str:
     from seg.server.errors import DomainError
     from seg.store.base import StoreError, UnavailableError
@@ -184,4 +241,5 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve_cmd)
     server_app.command("init")(server_init_cmd)
     token_app.command("create")(token_create_cmd)
+    catalog_app.command("import")(catalog_import_cmd)
     app.add_typer(server_app, name="server")

@@ -38,6 +38,7 @@ __all__ = [
     "read_live",
     "ownership_of",
     "require_secrets",
+    "sync_embedded_catalog",
 ]
 
 
@@ -51,14 +52,17 @@ class Session:
 def connect(
     workspace: Workspace, api_url: str | None, token: str | None, env: str | None = None
 ) -> tuple[ControlPlaneClient, str]:
-    """The client for the chosen control plane: --api-url, else $SEG_API_URL, else seg.yaml."""
-    return connect_config(workspace.config, api_url, token, env)
+    """The client for the chosen control plane: --api-url, else $SEG_API_URL, else seg.yaml
+    (the embedded one holding the tree's catalog files' entries)."""
+    return connect_config(workspace.config, api_url, token, env, sync_catalog=True)
 
 
 def connect_config(
-    config: WorkspaceConfig, api_url: str | None, token: str | None, env: str | None = None
-) -> tuple[ControlPlaneClient, str]:
-    """``connect`` from ``seg.yaml``'s settings alone."""
+    config: WorkspaceConfig, api_url: str | None, token: str | None, env: str | None = None,
+    sync_catalog: bool = False,
+) -> tuple[ControlPlaneClient, str]:  # fmt: skip
+    """``connect`` from ``seg.yaml``'s settings alone; ``sync_catalog``: an embedded control
+    plane first imports the tree's catalog files (``sync_embedded_catalog``)."""
     import httpx  # the network stack loads only for commands that use it
 
     from seg.client.http import ControlPlaneClient
@@ -67,7 +71,14 @@ def connect_config(
     if url == "embedded":
         from seg.embedded import open_embedded  # the server stack loads only when needed
 
-        return open_embedded(config.root, config.workspace), url
+        client = open_embedded(config.root, config.workspace)
+        try:
+            if sync_catalog:
+                sync_embedded_catalog(client, config)
+        except BaseException:
+            client.close()
+            raise
+        return client, url
     if not url.startswith(("http://", "https://")):
         raise ConfigError(
             f"API URL {redact_url(url)!r} must be 'embedded' or start with http:// or https://"
@@ -84,6 +95,25 @@ def connect_config(
         timeout=httpx.Timeout(60.0, connect=10.0),
     )
     return ControlPlaneClient(http, config.workspace, retry_budget=_retry_budget()), url
+
+
+def sync_embedded_catalog(client: ControlPlaneClient, config: WorkspaceConfig) -> None:
+    """The embedded control plane is the tree's own: it imports the entries of seg.yaml's
+    ``catalog:`` files that it does not hold as written (a remote control plane keeps the
+    catalog its operator imported). A file that cannot be used fails as in seg validate."""
+    if not config.catalog:
+        return
+    from seg.errors import WorkspaceInvalid
+    from seg.workspace.catalog_files import tree_catalog
+    from seg.workspace.tree import FsTree
+
+    catalog, problems = tree_catalog(FsTree(config.root), config)
+    if problems:
+        raise WorkspaceInvalid(problems)
+    entries = [e.to_json() for e in catalog.entries() if e.private]
+    changed = [e for e in entries if client.get_catalog_entry(e["section"], e["id"]) != e]
+    if changed:
+        client.import_catalog({"format_version": 1, "entries": changed})
 
 
 def _retry_budget() -> float:
@@ -134,11 +164,12 @@ def read_live(
 
 @contextmanager
 def open_control(
-    root: Path, env: str | None, api_url: str | None, token: str | None
-) -> Iterator[ControlPlaneClient]:
+    root: Path, env: str | None, api_url: str | None, token: str | None,
+    sync_catalog: bool = False,
+) -> Iterator[ControlPlaneClient]:  # fmt: skip
     """The control plane of ``seg.yaml`` alone, for commands that only talk to it: no
-    resource file is read and no secret is needed."""
-    client, _ = connect_config(read_config(root, env), api_url, token, env)
+    resource file is read and no secret is needed (``sync_catalog``: see ``connect_config``)."""
+    client, _ = connect_config(read_config(root, env), api_url, token, env, sync_catalog)
     try:
         yield client
     finally:

@@ -21,11 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
+from seg.catalog import ID_PATTERN, SECTIONS, SETTING_TYPES
 from seg.kinds import kinds_in_order
 from seg.kinds.tracking_plan import KIND as TRACKING_PLAN
 from seg.model.kinds import Kind
 from seg.model.secrets import DIGEST_PREFIX
 from seg.policy.models import POLICIES
+from seg.server.catalog_service import COLLECTIONS, MAX_IMPORT_ENTRIES
 from seg.server.compare import MAX_COMPARE
 from seg.server.locks import MAX_TTL
 from seg.server.validation import api_schema
@@ -34,6 +36,9 @@ __all__ = [
     "REF_PREFIX",
     "AccessExplanation",
     "AuditEventList",
+    "CatalogEntry",
+    "CatalogImport",
+    "CatalogImportResult",
     "Empty",
     "Error",
     "KindModels",
@@ -226,6 +231,136 @@ class RuleId(_Open):
 
 class RuleIds(_Closed):
     rules: list[RuleId]
+
+
+_MODES: list[JsonValue] = ["cloud", "device"]
+
+
+def _names(max_items: int, **names: Any) -> Any:
+    """``json_schema_extra`` of a map: its key names' schema and size; ``null`` allowed."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        schema.update({"propertyNames": names, "maxProperties": max_items})
+        _or_null(schema)
+
+    return extra
+
+
+class CatalogSettingSpec(_Closed):
+    """One setting of a catalog entry: its type, whether it is required (checked on enabled
+    resources), its default, allowed values, and whether its value is a secret."""
+
+    type: str = Field("string", json_schema_extra={"enum": list(SETTING_TYPES)})
+    required: bool = False
+    default: Any = None
+    enum: list[Any] | None = Field(None, min_length=1, json_schema_extra=_or_null)
+    secret: bool = False
+    description: str = ""
+    label: str = ""
+
+
+class CatalogActionField(_Open):
+    required: bool = False
+
+
+class CatalogActionSpec(_Open):
+    """An Actions destination's action: its fields and default trigger (FQL)."""
+
+    name: str = ""
+    description: str = ""
+    default_trigger: str = ""
+    custom_fields: str = Field("", description="A regular expression: field names it also "
+                               "accepts (Salesforce *__c)",
+                               json_schema_extra={"format": "regex"})  # fmt: skip
+    fields: dict[str, CatalogActionField] = Field(default_factory=dict)
+
+
+class CatalogEntrySpec(_Closed):
+    """A catalog entry as a catalog file (and an import) writes it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "if": {"properties": {"section": {"const": "destination"}}},
+        "else": {"properties": {"actions": {"maxProperties": 0}}},
+    })  # fmt: skip
+
+    id: str = Field(pattern=ID_PATTERN.pattern)
+    section: str = Field(json_schema_extra={"enum": list(SECTIONS)})
+    display_name: str = ""
+    category: str = ""
+    description: str = ""
+    connection_modes: list[str] = Field(default_factory=lambda: ["cloud"], min_length=1,
+                                        json_schema_extra={"items": {"enum": _MODES}})  # fmt: skip
+    settings: dict[str, CatalogSettingSpec] | None = Field(
+        None, description="null: no settings schema (any keys; secrets guessed from key names)",
+        json_schema_extra=_names(200, minLength=1, maxLength=128))  # fmt: skip
+    actions: dict[str, CatalogActionSpec] = Field(
+        default_factory=dict, description="Only destinations have actions",
+        json_schema_extra={"propertyNames": {"pattern": r"^[A-Za-z][A-Za-z0-9_-]{0,127}$"}})
+    storage: bool = False
+    private: bool = False
+
+
+class CatalogImport(_Closed):
+    """A catalog file: private entries to add or replace (built-in ids are refused)."""
+
+    format_version: int = Field(1, json_schema_extra={"enum": [1]})
+    entries: list[CatalogEntrySpec] = Field(max_length=MAX_IMPORT_ENTRIES)
+
+
+class CatalogEntryKey(_Open):
+    section: str
+    id: str
+
+
+class CatalogImportResult(_Open):
+    imported: list[CatalogEntryKey]
+
+
+class CatalogSetting(_Open):
+    type: str
+    required: bool
+    secret: bool
+    default: Any = None
+    enum: list[Any] | None = None
+    description: str | None = None
+    label: str | None = None
+
+
+class CatalogAction(_Open):
+    name: str
+    description: str
+    default_trigger: str
+    fields: dict[str, CatalogActionField]
+    custom_fields: str | None = None
+
+
+class CatalogEntry(_Open):
+    """A catalog entry: built-in (shipped with the control plane) or private (imported into
+    this workspace)."""
+
+    id: str
+    section: str
+    display_name: str
+    category: str
+    description: str
+    connection_modes: list[str]
+    storage: bool
+    private: bool
+    settings: dict[str, CatalogSetting] | None = Field(
+        description="null: no settings schema", json_schema_extra=_or_null)
+    actions: dict[str, CatalogAction] | None = None
+
+
+def _catalog_lists() -> list[type[BaseModel]]:
+    """``Catalog<Section>List``: a page of a section's entries under its collection's key."""
+    out: list[type[BaseModel]] = []
+    for section, collection in COLLECTIONS.items():
+        page: dict[str, Any] = {
+            collection: (list[CatalogEntry], ...),
+            "next_page_token": (str, Field(description='"" on the last page')),
+        }
+        out.append(create_model(f"Catalog{section.title()}List", __base__=_Open, **page))
+    return out
 
 
 class _NoNull(GenerateJsonSchema):
@@ -444,7 +579,8 @@ def _other_models() -> dict[str, type[BaseModel]]:
     listed: list[type[BaseModel]] = [
         Error, Empty, Status, UpdateMask, WorkspaceUpdate, Workspace, AccessExplanation,
         SecretsCompareRequest, SecretsCompareResponse, LockRequest, LockRenewal, Lock,
-        AuditEventList, RuleIds, rules, rule_list,
+        AuditEventList, RuleIds, rules, rule_list, CatalogImport, CatalogImportResult,
+        CatalogEntry, *_catalog_lists(),
     ]  # fmt: skip
     return {m.__name__: m for m in listed}
 

@@ -26,6 +26,9 @@ from seg.server import errors, strict_json
 from seg.server.api_models import (
     AccessExplanation,
     AuditEventList,
+    CatalogEntry,
+    CatalogImport,
+    CatalogImportResult,
     Empty,
     Lock,
     LockRenewal,
@@ -38,6 +41,7 @@ from seg.server.api_models import (
     kind_models,
     model,
 )
+from seg.server.catalog_service import COLLECTIONS
 from seg.server.edge import DEFAULT_MAX_BODY_BYTES, InputGuard
 from seg.server.errors import DomainError
 from seg.server.http_errors import http_error
@@ -80,6 +84,7 @@ COMPARE_KEYS = frozenset({"secrets"})
 LOCK_KEYS = frozenset({"holder", "host", "plan", "ci_run", "ttl_seconds"})
 RENEW_KEYS = frozenset({"ttl_seconds"})
 OWNERSHIP_KEYS = frozenset({"secret_paths", "managed_paths", "protect", "manager"})
+CATALOG_KEYS = frozenset({"format_version", "entries"})
 
 
 async def _body(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
@@ -243,6 +248,7 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     _add_workspace_routes(app, cp, principal)
     _add_rules_routes(app, cp, principal)
     _add_lock_routes(app, cp, principal)
+    _add_catalog_routes(app, cp, principal)
     for kind in kinds_in_order():
         _add_kind_routes(app, cp, kind, principal)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
@@ -375,6 +381,51 @@ def _add_lock_routes(app: FastAPI, cp: ControlPlane, principal: Principals) -> N
         lock_id = request.query_params.get("id")
         await run_in_threadpool(cp.locks.release, who, request.path_params["workspace"], lock_id)
         return _json({})
+
+
+def _add_catalog_routes(app: FastAPI, cp: ControlPlane, principal: Principals) -> None:
+    """The catalog: a page of each section, one entry, and importing private entries."""
+    base = API_PREFIX + "/catalog"
+    tags: list[str | Enum] = ["Catalog"]
+
+    def list_route(collection: str) -> Handler:
+        async def list_catalog(request: Request) -> Response:
+            who = await principal(request)
+            q = request.query_params
+            page = await run_in_threadpool(cp.catalog.list_entries, who, collection,
+                                           q.get("page_size"), q.get("page_token"))  # fmt: skip
+            return _json({collection: page.items, "next_page_token": page.next_page_token})
+
+        return list_catalog
+
+    for section, collection in COLLECTIONS.items():
+        path = f"{base}/{collection}"
+        doc = operation(path, model(f"Catalog{section.title()}List"), params=page_params())
+        app.add_api_route(path, list_route(collection), methods=["GET"], tags=tags,
+                          name=f"list_catalog_{collection}", openapi_extra=doc)  # fmt: skip
+
+    item = base + "/{section}/{id}"
+    item_doc = operation(item, CatalogEntry)
+    for param in item_doc["parameters"]:
+        if param["name"] == "section":
+            param["schema"] = {"type": "string", "enum": list(COLLECTIONS.values())}
+
+    @app.get(item, tags=tags, openapi_extra=item_doc)
+    async def get_catalog_entry(request: Request) -> Response:
+        who = await principal(request)
+        params = request.path_params
+        return _json(await run_in_threadpool(cp.catalog.get_entry, who, params["section"],
+                                             params["id"]))  # fmt: skip
+
+    import_path = base + ":import"
+    import_doc = operation(import_path, CatalogImportResult, body=CatalogImport,
+                           errors=WRITE_ERRORS)  # fmt: skip
+
+    @app.post(import_path, tags=tags, openapi_extra=import_doc)
+    async def import_catalog(request: Request) -> Response:
+        who = await principal(request)
+        body = await _body(request, CATALOG_KEYS)
+        return _json(await run_in_threadpool(cp.catalog.import_entries, who, body))
 
 
 def _templates(kind: Kind) -> tuple[str, str]:

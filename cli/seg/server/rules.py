@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from seg.catalog import Catalog, builtin
+from seg.catalog import Catalog
 from seg.kinds import KINDS
 from seg.kinds.catalogs import secret_paths
 from seg.kinds.lookup import IndexLookup
@@ -22,6 +22,7 @@ from seg.model.kinds import AnyPath, Code, Kind, Lookup, Rule, Subject, Violatio
 from seg.model.paths import parse_path
 from seg.policy.models import ModelChangePolicy
 from seg.server import errors
+from seg.server.private_catalog import workspace_catalog
 from seg.store.base import ResourceRecord, StoreTx
 
 __all__ = [
@@ -70,6 +71,7 @@ class TxLookup:
     def __init__(self, tx: StoreTx, workspace: str,
                  subject: tuple[str, str, Mapping[str, Any]] | None = None) -> None:  # fmt: skip
         self._tx, self._workspace, self._subject = tx, workspace, subject
+        self._catalog: Catalog | None = None
 
     def _overlay(self, kind_name: str, rows: Iterable[ResourceRecord],
                  fits: Callable[[str], bool]) -> Iterator[Entry]:  # fmt: skip
@@ -96,8 +98,11 @@ class TxLookup:
 
     @property
     def catalog(self) -> Catalog:
-        """The built-in catalog."""
-        return builtin()
+        """The built-in catalog and the workspace's private entries (read once, when first
+        asked for)."""
+        if self._catalog is None:
+            self._catalog = workspace_catalog(self._tx, self._workspace)
+        return self._catalog
 
     def get(self, kind_name: str, address: str) -> Mapping[str, Any] | None:
         if self._subject and self._subject[:2] == (kind_name, address):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from seg.server.access_service import AccessService
 from seg.server.audit import AuditLog
+from seg.server.catalog_service import CatalogService
 from seg.server.clock import Clock, SystemClock
 from seg.server.core import Page, Principal
 from seg.server.crypto import SecretBox
@@ -23,7 +24,8 @@ __all__ = ["ControlPlane", "Page", "Principal"]
 class ControlPlane:
     """``workspaces`` (and tokens, authentication, the rate limit), ``resources``,
     ``versions`` (of a versioned kind's field), ``rules`` (a tracking plan's), ``access``,
-    ``locks`` and ``audit``, sharing one store and clock."""
+    ``locks``, ``audit`` and ``catalog`` (built-in and private entries), sharing one store
+    and clock."""
 
     def __init__(self, store: Store, rate_limit: int = 0, clock: Clock | None = None,
                  secret_box: SecretBox | None = None) -> None:  # fmt: skip
@@ -41,3 +43,4 @@ class ControlPlane:
         self.versions = VersionService(store, self.clock, self.box, self.access, self.audit,
                                        self.locks)  # fmt: skip
         self.rules = RuleService(store, self.clock, self.access, self.audit, self.locks, fields)
+        self.catalog = CatalogService(store, self.clock, self.access, self.audit, self.locks)

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 __all__ = [
     "AlreadyExistsError",
     "AuditRecord",
+    "CatalogRecord",
     "InvalidValueError",
     "LockRecord",
     "MissingReferenceError",
@@ -125,6 +126,18 @@ class AuditRecord:
 
 
 @dataclass(frozen=True)
+class CatalogRecord:
+    """A workspace's private catalog entry: its section, id and the entry's JSON form."""
+
+    workspace: str
+    section: str
+    id: str
+    data: dict[str, Any]
+    create_time: str
+    update_time: str
+
+
+@dataclass(frozen=True)
 class LockRecord:
     """A workspace lease: who holds it, for which plan and CI run, until when (epoch s)."""
 
@@ -173,6 +186,13 @@ class StoreTx(Protocol):
                       ) -> list[VersionRecord]: ...  # fmt: skip
     def get_version(self, resource: str, version: int) -> VersionRecord | None: ...
     def delete_versions(self, resource: str) -> int: ...
+    def list_catalog_entries(self, workspace: str, section: str, after: str | None, limit: int
+                             ) -> list[CatalogRecord]: ...  # fmt: skip
+    def all_catalog_entries(self, workspace: str) -> list[CatalogRecord]: ...
+    def catalog_keys(self, workspace: str) -> set[tuple[str, str]]: ...
+    def get_catalog_entry(self, workspace: str, section: str, entry_id: str
+                          ) -> CatalogRecord | None: ...  # fmt: skip
+    def upsert_catalog_entry(self, rec: CatalogRecord) -> None: ...
 
 
 class Store(Protocol):

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from seg.store.base import (
     AlreadyExistsError,
     AuditRecord,
+    CatalogRecord,
     InvalidValueError,
     LockRecord,
     MissingReferenceError,
@@ -120,6 +121,19 @@ audit_events = sa.Table(
     sa.Column("resource", sa.String(512), nullable=False),
     sa.Column("paths", sa.Text, nullable=False),
     sa.Index("ix_audit_ws_id", "workspace", "id"),
+)
+
+# A workspace's private catalog entries (``seg server catalog import``, POST
+# /v1beta/catalog:import): the entry's JSON form by (workspace, section, id).
+catalog_entries = sa.Table(
+    "catalog_entries",
+    metadata,
+    sa.Column("workspace", sa.String(64), sa.ForeignKey("workspaces.slug"), primary_key=True),
+    sa.Column("section", sa.String(16), primary_key=True),
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("create_time", sa.String(32), nullable=False),
+    sa.Column("update_time", sa.String(32), nullable=False),
 )
 
 
@@ -280,6 +294,11 @@ def _unchanged(expected: ResourceRecord | None) -> list[sa.ColumnElement[bool]]:
         resources.c.protect == expected.protect,
         resources.c.manager == expected.manager,
     ]
+
+
+def _catalog_from_row(row: Any) -> CatalogRecord:
+    return CatalogRecord(row.workspace, row.section, row.id, json.loads(row.data),
+                         row.create_time, row.update_time)  # fmt: skip
 
 
 class SqlTx:
@@ -448,6 +467,59 @@ class SqlTx:
     def delete_versions(self, resource: str) -> int:
         query = resource_versions.delete().where(resource_versions.c.resource == resource)
         return int(self.conn.execute(query).rowcount)
+    def _upsert(self) -> Any:
+        return pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+
+    def _catalog_id(self) -> sa.ColumnElement[str]:
+        """The id in byte order on both databases (PostgreSQL's default collation may order
+        ``a-b`` after ``ab``), so pages follow the order the service merges in."""
+        column = catalog_entries.c.id
+        return column.collate("C") if self.conn.dialect.name == "postgresql" else column
+
+    def list_catalog_entries(self, workspace: str, section: str, after: str | None, limit: int
+                             ) -> list[CatalogRecord]:  # fmt: skip
+        """A page of the workspace's private entries of ``section``, by id after ``after``."""
+        entry_id = self._catalog_id()
+        query = sa.select(catalog_entries).where(catalog_entries.c.workspace == workspace,
+                                                 catalog_entries.c.section == section)  # fmt: skip
+        if after is not None:
+            query = query.where(entry_id > after)
+        query = query.order_by(entry_id).limit(limit)
+        return [_catalog_from_row(row) for row in self.conn.execute(query)]
+
+    def all_catalog_entries(self, workspace: str) -> list[CatalogRecord]:
+        """Every private entry of the workspace (the service bounds how many there are)."""
+        query = sa.select(catalog_entries).where(catalog_entries.c.workspace == workspace)
+        query = query.order_by(catalog_entries.c.section, self._catalog_id())
+        return [_catalog_from_row(row) for row in self.conn.execute(query)]
+
+    def catalog_keys(self, workspace: str) -> set[tuple[str, str]]:
+        query = sa.select(catalog_entries.c.section, catalog_entries.c.id).where(
+            catalog_entries.c.workspace == workspace
+        )
+        return {(row.section, row.id) for row in self.conn.execute(query)}
+
+    def get_catalog_entry(self, workspace: str, section: str, entry_id: str
+                          ) -> CatalogRecord | None:  # fmt: skip
+        query = sa.select(catalog_entries).where(catalog_entries.c.workspace == workspace,
+                                                 catalog_entries.c.section == section,
+                                                 catalog_entries.c.id == entry_id)  # fmt: skip
+        row = self.conn.execute(query).first()
+        return _catalog_from_row(row) if row else None
+
+    def upsert_catalog_entry(self, rec: CatalogRecord) -> None:
+        """Insert the entry, or replace the data of the one with its key (keeping its
+        create_time)."""
+        values = {**rec.__dict__, "data": json.dumps(rec.data, sort_keys=True)}
+        stmt = self._upsert()(catalog_entries).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["workspace", "section", "id"],
+            set_={"data": values["data"], "update_time": rec.update_time},
+        )
+        try:
+            self.conn.execute(stmt)
+        except sa.exc.IntegrityError as exc:
+            raise _integrity_error(exc) from None
 
 
 class SqlStore:

@@ -18,9 +18,19 @@ from seg.workspace.schema_check import check_against_schema
 from seg.workspace.tree import FsTree, Tree
 from seg.workspace.yamlpos import YamlDocument, YamlError, read_documents
 
-__all__ = ["CONFIG_FILE", "WorkspaceConfig", "load_config", "read_config"]
+__all__ = ["CONFIG_FILE", "CatalogFile", "WorkspaceConfig", "load_config", "read_config"]
 
 CONFIG_FILE = "seg.yaml"
+
+
+@dataclass(frozen=True)
+class CatalogFile:
+    """A private catalog file ``seg.yaml`` lists under ``catalog:`` (a path relative to the
+    workspace root), and where it is listed."""
+
+    path: str
+    line: int
+    col: int
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,8 @@ class WorkspaceConfig:
     manager: str = DEFAULT_MANAGER
     unmanaged: str = "keep"
     external: frozenset[tuple[str, str]] = frozenset()
+    # Private catalog files (their entries join the built-in catalog for validate).
+    catalog: tuple[CatalogFile, ...] = ()
 
 
 def _vars(raw: Mapping[str, Any]) -> dict[str, str]:
@@ -90,6 +102,8 @@ def load_config(
         manager=data.get("manager", DEFAULT_MANAGER),
         unmanaged=data.get("unmanaged", "keep"),
         external=external,
+        catalog=tuple(CatalogFile(str(path), *doc.mark(("catalog", index)))
+                      for index, path in enumerate(data.get("catalog") or [])),
     )  # fmt: skip
     return config, []
 

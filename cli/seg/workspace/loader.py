@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from seg.catalog import builtin
 from seg.errors import WorkspaceInvalid
 from seg.kinds import KINDS
 from seg.model.clip import MAX_ECHO, clip, clip_repr
@@ -21,6 +20,7 @@ from seg.model.paths import MISSING, get_path, set_path
 from seg.model.resource import DesiredResource, Origin
 from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, scrub
 from seg.model.wording import close_match
+from seg.workspace.catalog_files import catalog_file_paths, tree_catalog
 from seg.workspace.config import WorkspaceConfig, load_config
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
@@ -126,14 +126,16 @@ def load_workspace(
     ctx = _Context(tree, config, environ, set())
     problems += _load_overlays(ctx, env)
     resources: list[DesiredResource] = []
+    catalog_files = catalog_file_paths(config)
     for rel in tree.files():
-        if is_resource_file(rel):
+        if is_resource_file(rel) and rel not in catalog_files:
             problems += _load_file(ctx, rel, resources)
     for key, (_, where) in sorted(ctx.overlays.items()):
         if key not in ctx.used:
             message = f"overlay for {key[0]} {key[1]!r} matches no resource in the workspace"
             problems.append(Diagnostic(where.file, where.line, where.col, message, "overlay"))
-    catalog = builtin()
+    catalog, found = tree_catalog(tree, config)
+    problems += found
     resources[:] = with_catalog_secrets(resources, catalog)
     # references to external resources (seg.yaml) are the control plane's to resolve
     problems += check_references(resources, ctx.broken | set(config.external), catalog)
