@@ -74,6 +74,9 @@ class Violation:
     code: Code = Code.INVALID_ARGUMENT
     # A warning is shown (seg validate, plan) but refuses nothing: the control plane ignores it.
     warning: bool = False
+    # Where in the value (1-based line, column) the problem is, for a text value such as a
+    # function's code: ``seg validate`` points into the file the value was read from.
+    at: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
