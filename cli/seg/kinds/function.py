@@ -30,6 +30,7 @@ __all__ = ["KIND", "MAX_FUNCTIONS", "MAX_INSERT_DISPLAY_NAME", "NAME", "instance
 NAME = "Function"
 MAX_FUNCTIONS = 25  # per workspace, source + destination + insert
 MAX_INSERT_DISPLAY_NAME = 120
+MAX_CODE_CHARS = 262_144  # the spec's maxLength of code
 SETTING_TYPES = ("string", "boolean", "number", "array", "map")
 # Source functions may not call the platform's own functions endpoint (loop protection).
 LOOP_URL = "https://fn.segmentapis.com"
@@ -85,6 +86,9 @@ def _code(subject: Subject, _lookup: Lookup) -> list[Violation]:
     code, kind = subject.fields.get("code"), subject.fields.get("type")
     if not isinstance(code, str) or is_digest(code) or subject.is_unknown(("code",)):
         return []
+    if len(code) > MAX_CODE_CHARS:
+        message = f"the code has {len(code)} characters; the limit is {MAX_CODE_CHARS} (256 KiB)"
+        return [Violation(("code",), message, "function/size")]
     facts = read_javascript(code)
     if facts.error is not None:
         error = facts.error
@@ -175,7 +179,7 @@ SPEC_SCHEMA: dict[str, Any] = {
         "code": {
             "type": "string",
             "minLength": 1,
-            "maxLength": 262144,
+            "maxLength": MAX_CODE_CHARS,
             "description": "The JavaScript code (at most 256 KiB).",
         },
         "code_file": {

@@ -4,12 +4,16 @@ extra check, see ``seg.workspace.node_check``).
 
 esprima parses ES2017 (async/await, object spread). Optional chaining (``a?.b``), nullish
 coalescing (``a ?? b``) and the logical assignments (``||=``, ``&&=``, ``??=``), which the
-platform's Node.js runs and function code uses everywhere, are rewritten token by token into
-ES2017 of the same length before parsing, so every line and column stays where it was.
+platform's Node.js runs and function code uses everywhere, are first rewritten (one textual
+pass) into ES2017 operators of the same length, so every line and column stays where it was.
+Hence ``a ?? b || c``, which Node.js refuses without parentheses, passes here; ``node
+--check`` catches it where Node.js is installed. Later syntax (class fields, ``1_000``,
+``catch {}``, ``for await``) is refused here unless Node.js says otherwise.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,46 +43,24 @@ class JsFacts:
     error: JsError | None = None
 
 
-def _adjacent(tokens: list[Any], i: int, value: str) -> bool:
-    """Whether token ``i`` is the punctuator ``value`` right after token ``i - 1``."""
-    token = tokens[i]
-    return bool(token.type == "Punctuator" and token.value == value
-                and token.range[0] == tokens[i - 1].range[1])  # fmt: skip
+# ES2020/2021 operators, each with an ES2017 stand-in of the same length. The rewrite is
+# textual (one linear pass; a tokenizer is quadratic on hostile input): inside a string, a
+# comment or a regular expression the stand-in is as valid as the original.
+_MODERN = re.compile(r"\?\?=|\?\?|\?\.(?!\d)|\|\|=|&&=")
+_STAND_INS = {"??=": " |=", "??": "||", "||=": " |=", "&&=": " &="}
 
 
-def _replacement(tokens: list[Any], i: int) -> tuple[int, str] | None:
-    """What to write at token ``i`` (start offset, same-length ES2017 text), if anything."""
-    token, last = tokens[i], i + 1 < len(tokens)
-    if token.type != "Punctuator":
-        return None
-    start = token.range[0]
-    if token.value == "?" and last and _adjacent(tokens, i + 1, "."):
-        after = tokens[i + 2].value if i + 2 < len(tokens) else ""
-        return start, "  " if after in ("[", "(") else " ."  # a?.[k] → a  [k], a?.b → a .b
-    if token.value == "?" and last and _adjacent(tokens, i + 1, "?"):
-        if i + 2 < len(tokens) and _adjacent(tokens, i + 2, "="):
-            return start, " |"  # a ??= b → a  |= b
-        return start, "||"  # a ?? b → a || b
-    if token.value in ("||", "&&") and last and _adjacent(tokens, i + 1, "="):
-        return start, " " + token.value[0]  # a ||= b → a  |= b
-    return None
+def _stand_in(match: re.Match[str]) -> str:
+    text = match.group()
+    if text != "?.":
+        return _STAND_INS[text]
+    after = match.string[match.end() : match.end() + 1]
+    return "  " if after in ("[", "(") else " ."  # a?.[k] → a  [k], a?.b → a .b
 
 
 def _rewrite(code: str) -> str:
     """``code`` with ES2020/2021 operators replaced by ES2017 ones of the same length."""
-    import esprima
-
-    try:
-        tokens = list(esprima.tokenize(code, {"range": True}))
-    except (esprima.Error, RecursionError):
-        return code  # the parser reports it
-    chars = list(code)
-    for i in range(len(tokens)):
-        found = _replacement(tokens, i)
-        if found is not None:
-            start, text = found
-            chars[start : start + len(text)] = text
-    return "".join(chars)
+    return _MODERN.sub(_stand_in, code)
 
 
 def _handler_names(body: list[Any]) -> set[str]:
