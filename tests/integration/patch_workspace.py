@@ -16,6 +16,7 @@ WORKSPACE = "acme"
 Doc = dict[str, Any]
 Key = tuple[str, str]  # (kind, YAML name)
 SCHEMA = {"type": "object"}
+INSERT_CODE = "async function onTrack(event) {\n  return event\n}\n"
 
 
 def rule(kind: str, key: str | None = None, version: int = 1, schema: Doc | None = None) -> Doc:
@@ -46,10 +47,18 @@ def base_documents() -> dict[Key, Doc]:
         {"kind": "RoleBinding", "name": "rb",
          "spec": {"subject": {"user": "a@example.com"}, "role": "source_read_only",
                   "scope": {"sources": ["web"]}}},
+        {"kind": "Function", "name": "fn-dst",
+         "spec": {"type": "destination", "display_name": "To CRM", "description": "crm",
+                  "code": "async function onTrack(event) {\n  return event\n}\n",
+                  "settings": [{"name": "region", "type": "string"}], "deploy": "latest"}},
+        {"kind": "Function", "name": "fn-ins", "spec": {"type": "insert", "code": INSERT_CODE}},
+        {"kind": "Function", "name": "fn-ins2", "spec": {"type": "insert", "code": INSERT_CODE}},
         {"kind": "Destination", "name": "amp",
          "spec": {"source": "web", "catalog": "amplitude", "display_name": "Amp",
                   "enabled": False, "connection_mode": "cloud", "settings": {"region": "us"}}},
-        {"kind": "Destination", "name": "braze", "spec": {"source": "wh", "catalog": "braze"}},
+        {"kind": "Destination", "name": "braze",
+         "spec": {"source": "wh", "catalog": "braze", "insert_function": "fn-ins",
+                  "insert_function_enabled": True}},
         {"kind": "Model", "name": "users",
          "spec": {"source": "wh", "description": "Users", "enabled": True,
                   "query": "SELECT id, email FROM users", "identifier_column": "id"}},

@@ -61,6 +61,9 @@ EXAMPLES = sorted(p.name for p in (REPO / "examples").iterdir() if p.is_dir())
 ENV: dict[str, str | None] = {
     "AMPLITUDE_API_KEY": "demo-key",
     "WAREHOUSE_PASSWORD": "demo-password",
+    "PARTNER_SHARED_SECRET": "demo-partner-key",
+    "CRM_API_TOKEN": "demo-crm-token",
+    "BRAZE_API_KEY": "demo-braze-key",
     "NO_COLOR": "1",
     "SEG_API_URL": None, "SEG_TOKEN": None, "SEG_WORKSPACE": None, "SEG_ENV": None,
     "COLUMNS": None, "LINES": None,
@@ -237,6 +240,15 @@ def flow_filters(s: Session) -> None:
                   f"{s.workspace}/event.json")  # fmt: skip
 
 
+def flow_functions(s: Session) -> None:
+    """Plan and apply; then a code file that does not parse, reported at its line and column."""
+    root = plan_apply(s)
+    code = root / s.workspace / "functions" / "scrub-pii.js"
+    broken = code.read_text().replace("  return event\n}\n\nasync", "  return event +\n}\n\nasync")
+    code.write_text(broken)
+    s.each_output(root, "validate-broken-code", "validate", "-w", s.workspace, code=1)
+
+
 def flow_reverse_etl(s: Session) -> None:
     root = plan_apply(s)
     repo = git_clone(root)
@@ -331,6 +343,7 @@ FLOWS: dict[str, Callable[[Session], None]] = {
     "basic": flow_basic,
     "dev-prod": flow_dev_prod,
     "filters": flow_filters,
+    "functions": flow_functions,
     "reverse-etl": flow_reverse_etl,
     "tracking-plans": flow_tracking_plans,
 }

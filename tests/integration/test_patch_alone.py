@@ -59,6 +59,16 @@ EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
     ("Destination", "enabled"): (("Destination", "amp"), True),
     ("Destination", "connection_mode"): (("Destination", "amp"), "device"),
     ("Destination", "settings"): (("Destination", "amp"), {"region": "eu"}),
+    ("Destination", "insert_function"): (("Destination", "braze"), "fn-ins2"),
+    ("Destination", "insert_function_enabled"): (("Destination", "braze"), False),
+    ("Function", "display_name"): (("Function", "fn-dst"), "To the CRM"),
+    ("Function", "description"): (("Function", "fn-dst"), "crm, edited"),
+    ("Function", "code"): (("Function", "fn-dst"), "function onIdentify(e) {\n  return e\n}\n"),
+    ("Function", "settings"): (
+        ("Function", "fn-dst"),
+        [{"name": "region", "type": "string"}, {"name": "token", "encrypted": True}],
+    ),  # fmt: skip
+    ("Function", "deploy"): (("Function", "fn-dst"), 1),
     ("Model", "description"): (("Model", "users"), "All users"),
     ("Model", "enabled"): (("Model", "users"), False),
     ("Model", "query"): (("Model", "users"), "SELECT id, email, name FROM users"),

@@ -111,7 +111,8 @@ def test_components_are_the_kind_registry(doc: dict[str, Any]) -> None:
 
 def test_kind_constraints_come_from_its_json_schema(doc: dict[str, Any]) -> None:
     fields = doc["components"]["schemas"]
-    assert fields["SourceFields"]["properties"]["catalog"]["pattern"] == "^[a-z][a-z0-9-]{0,62}$"
+    assert fields["SourceFields"]["properties"]["catalog"]["pattern"] == (
+        "^(?:function:)?[a-z][a-z0-9-]{0,62}$")  # a catalog id, or a source function
     assert fields["DestinationFields"]["properties"]["connection_mode"]["enum"] == [
         "cloud", "device"]  # fmt: skip
     # references travel as full resource names, not the YAML's slugs

@@ -61,6 +61,7 @@ from seg.render.diagnostics import diagnostics_to_json
 from seg.render.plan_text import render_plan_text
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.loader import Workspace
+from seg.workspace.node_check import node_diagnostics
 from seg.workspace.tree import FsTree
 
 __all__ = ["register"]
@@ -96,6 +97,9 @@ def validate_cmd(
     root = workspace_dir(workspace)
     try:
         ws = load(root, env)
+        problems = node_diagnostics(ws.resources)  # when Node.js is on PATH
+        if problems:
+            raise WorkspaceInvalid(problems)
     except WorkspaceInvalid as exc:
         if output is not Output.json:
             raise

@@ -1,5 +1,6 @@
 """Apply order. Deletes come first (children before parents), then creates and updates
-(parents and referenced resources first). Within that, changes wait for the changes they name
+(parents and referenced resources first: ``FieldSpec.ref`` fields and the kind's ``references``
+hook, such as a source deploying a function). Within that, changes wait for the changes they name
 in ``waits_for``; ties break by kind order, then address, so the order is deterministic."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Literal
 
 from seg.engine.plan import Action, Change, Plan
 from seg.errors import SegError
+from seg.kinds.refs import references
 
 __all__ = ["Step", "plan_steps"]
 
@@ -83,10 +85,10 @@ def _edges(nodes: list[_Node]) -> dict[int, set[int]]:
             needs[i].add(deletes[change.key])
         if parent in created:
             needs[i].add(writes[parent])
-        for spec in change.kind.fields:
-            target = (change.desired.fields if change.desired else {}).get(spec.name)
-            if spec.ref and (spec.ref, target) in created:
-                needs[i].add(writes[(spec.ref, str(target))])
+        fields = change.desired.fields if change.desired else {}
+        for ref_kind, target, _path in references(change.kind.name, fields):
+            if (ref_kind, target) in created:  # field references and the kind's own hook
+                needs[i].add(writes[(ref_kind, target)])
     return needs
 
 

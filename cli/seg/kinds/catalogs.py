@@ -112,7 +112,9 @@ def _function_problem(subject: Subject, lookup: Lookup, section: str, entry_id: 
     if fields is None:
         return []  # the reference check names the missing function
     path = ("catalog",) if "catalog" in subject.fields else ("function",)
-    message = (f"function {name!r} is a {fields.get('type')} function; a {section} deploys "
+    kind = str(fields.get("type"))
+    article = "an" if kind[:1] in "aeiou" else "a"
+    message = (f"function {name!r} is {article} {kind} function; a {section} deploys "
                f"only a {section} function")  # fmt: skip
     return [Violation(path, message, "function/type")]
 

@@ -5,9 +5,37 @@ from __future__ import annotations
 from typing import Any
 
 from seg.kinds import source
-from seg.kinds.catalogs import catalog_rule
+from seg.kinds.catalogs import catalog_id, catalog_rule, entry_for
 from seg.kinds.shared import parent_property
-from seg.model.kinds import AccessScope, FieldSpec, Kind
+from seg.model.kinds import AccessScope, FieldSpec, Kind, Lookup, Subject, Violation
+
+FUNCTION = "Function"
+
+
+def _insert_function(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """An insert function is a Function of type insert, on a cloud-mode destination that is
+    not a storage destination (one per destination: the field holds one)."""
+    name = subject.fields.get("insert_function")
+    if not isinstance(name, str) or not name:
+        return []
+    path = ("insert_function",)
+    if subject.fields.get("connection_mode") == "device":
+        return [Violation(path, "insert functions run on cloud-mode destinations only; this "
+                          "one is device-mode", "destination/insert-function")]  # fmt: skip
+    entry_id = catalog_id(subject.fields)
+    entry = entry_for(lookup, "destination", entry_id) if entry_id is not None else None
+    if entry is not None and entry.storage:
+        message = (f"{entry.display_name} is a storage destination; insert functions cannot "
+                   "connect to it")  # fmt: skip
+        return [Violation(path, message, "destination/insert-function")]
+    function = lookup.get(FUNCTION, name)
+    if function is not None and function.get("type") != "insert":
+        kind = str(function.get("type"))
+        article = "an" if kind[:1] in "aeiou" else "a"
+        message = (f"function {name!r} is {article} {kind} function; insert_function "
+                   "names an insert function")  # fmt: skip
+        return [Violation(path, message, "function/type")]
+    return []
 
 __all__ = ["KIND"]
 
@@ -16,8 +44,13 @@ __all__ = ["KIND"]
 SPEC_SCHEMA: dict[str, Any] = {
     "title": "Destination spec",
     "type": "object",
-    "required": ["source", "catalog"],
+    "required": ["source"],
     "additionalProperties": False,
+    "x-seg-message": "give exactly one of catalog or function",
+    "oneOf": [
+        {"required": ["catalog"], "not": {"required": ["function"]}},
+        {"required": ["function"], "not": {"required": ["catalog"]}},
+    ],
     "properties": {
         "source": parent_property(
             source.KIND, "Name of the Source this destination receives events from (its parent)."
@@ -31,6 +64,28 @@ SPEC_SCHEMA: dict[str, Any] = {
                 "change replaces the destination."
             ),
             "x-seg-immutable": True,
+        },
+        "function": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9-]{0,62}$",
+            "description": (
+                "Name of the destination Function this destination deploys (instead of "
+                "catalog). Immutable: a change replaces the destination."
+            ),
+            "x-seg-immutable": True,
+        },
+        "insert_function": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9-]{0,62}$",
+            "description": (
+                "Name of the insert Function that transforms or drops events before they reach "
+                "this destination (at most one; cloud-mode, not storage destinations)."
+            ),
+        },
+        "insert_function_enabled": {
+            "type": "boolean",
+            "default": True,
+            "description": "Whether the insert function runs (off: events pass unchanged).",
         },
         "enabled": {"type": "boolean", "default": False},
         "connection_mode": {"type": "string", "enum": ["cloud", "device"], "default": "cloud"},
@@ -52,14 +107,18 @@ KIND = Kind(
     parent_field="source",
     fields=(
         FieldSpec("display_name", "string"),
-        FieldSpec("catalog", "string", immutable=True),
+        FieldSpec("catalog", "string", immutable=True, optional=True),
+        FieldSpec("function", "string", immutable=True, ref=FUNCTION, optional=True,
+                  open_ref=True),
         FieldSpec("enabled", "boolean"),
         FieldSpec("connection_mode", "string"),
         FieldSpec("settings", "object", map_like=True),
+        FieldSpec("insert_function", "string", ref=FUNCTION, optional=True, open_ref=True),
+        FieldSpec("insert_function_enabled", "boolean", optional=True),
     ),
     defaults={"enabled": False, "connection_mode": "cloud", "settings": {}, "display_name": ""},
     access_scope=AccessScope.SOURCE,
-    rules=(catalog_rule,),
+    rules=(catalog_rule, _insert_function),
     catalog_section="destination",
     spec_schema=SPEC_SCHEMA,
 )

@@ -7,18 +7,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from seg.kinds import tracking_plan
-from seg.kinds.catalogs import catalog_rule
+from seg.kinds.catalogs import FUNCTION_PREFIX, catalog_rule
 from seg.kinds.shared import reconnect_rule
 from seg.model.kinds import AccessScope, FieldSpec, Kind, Ref
 
 __all__ = ["KIND"]
 
 
-def _labels(fields: Mapping[str, Any]) -> list[Ref]:
+def _references(fields: Mapping[str, Any]) -> list[Ref]:
+    """Its labels, and the source function it deploys (``catalog: function:<name>``)."""
+    out: list[Ref] = []
+    catalog = fields.get("catalog")
+    if isinstance(catalog, str) and catalog.startswith(FUNCTION_PREFIX):
+        out.append(("Function", catalog.removeprefix(FUNCTION_PREFIX), ("catalog",)))
     labels = fields.get("labels")
-    if not isinstance(labels, dict):
-        return []
-    return [("Label", f"{k}:{v}", ("labels", str(k))) for k, v in labels.items()]
+    if isinstance(labels, dict):
+        out += [("Label", f"{k}:{v}", ("labels", str(k))) for k, v in labels.items()]
+    return out
 
 
 # The spec as seg validate and the control plane check it (after interpolation);
@@ -32,10 +37,11 @@ SPEC_SCHEMA: dict[str, Any] = {
         "display_name": {"type": "string", "maxLength": 200},
         "catalog": {
             "type": "string",
-            "pattern": "^[a-z][a-z0-9-]{0,62}$",
+            "pattern": "^(?:function:)?[a-z][a-z0-9-]{0,62}$",
             "description": (
                 "Catalog id of the source type (javascript, ios, http-api, python, postgres, "
-                "snowflake, ...). Immutable: a change replaces the source."
+                "snowflake, ...), or function:<name> to deploy a source Function. Immutable: a "
+                "change replaces the source."
             ),
             "x-seg-immutable": True,
         },
@@ -81,7 +87,7 @@ KIND = Kind(
     defaults={"enabled": True, "settings": {}, "display_name": ""},
     access_scope=AccessScope.SOURCE,
     rules=(reconnect_rule("tracking_plan", "tracking plan"), catalog_rule),
-    references=_labels,
+    references=_references,
     catalog_section="source",
     spec_schema=SPEC_SCHEMA,
 )

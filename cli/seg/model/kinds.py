@@ -74,6 +74,9 @@ class Violation:
     code: Code = Code.INVALID_ARGUMENT
     # A warning is shown (seg validate, plan) but refuses nothing: the control plane ignores it.
     warning: bool = False
+    # Where in the value (1-based line, column) the problem is, for a text value such as a
+    # function's code: ``seg validate`` points into the file the value was read from.
+    at: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,9 @@ class FieldSpec:
     # A reference to another kind, written in YAML as a name under the same source and sent
     # to the API as a full resource name (Mapping.model → a Model of the mapping's source).
     ref: str | None = None
+    # Whoever may write this resource may name the target without reading it (a function is
+    # a catalog entry to the source admins who deploy it; SPEC §6 "refer to").
+    open_ref: bool = False
     # Optional fields are removed (not set to their empty value) when masked without a value.
     optional: bool = False
     # Switching the value from one non-empty value to another needs a clear first

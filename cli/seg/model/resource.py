@@ -41,6 +41,9 @@ class DesiredResource:
     marks: Mapping[Path, Origin] = field(default_factory=dict, compare=False, repr=False)
     # Other files the resource was read from (a model's query_file), for reports.
     attachments: tuple[str, ...] = ()
+    # The file each ``*_file`` value was read from (``code`` → ``functions/x.js``), so that
+    # a problem at a line of the value points into that file.
+    value_files: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     # Secret paths whose ${env:…} variable is not set: the value there is only a placeholder
     # (the reference's text), so it is neither checked nor compared nor sent.
     unknown_paths: frozenset[tuple[str | int, ...]] = frozenset()

@@ -108,7 +108,7 @@ class Caller:
             return
         for spec in kind.fields:
             value = data.get(spec.name)
-            if not (spec.ref and value and isinstance(value, str)):
+            if not (spec.ref and value and isinstance(value, str)) or spec.open_ref:
                 continue
             if value == before.get(spec.name):
                 continue

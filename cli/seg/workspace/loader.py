@@ -306,6 +306,7 @@ def _load_document(
     fields = {k: v for k, v in spec.items() if k != kind.parent_field}
     marks = SpecMarks(shown, doc.value_marks)
     attachments: tuple[str, ...] = ()
+    value_files: dict[str, str] = {}
     for linked_field in kind.file_fields:  # Model query_file → query
         if linked_field.file_key not in fields:
             continue
@@ -315,6 +316,7 @@ def _load_document(
             return None, [text]
         fields[linked_field.value_key] = text.text
         attachments += (ctx.tree.display(text.rel),)
+        value_files[linked_field.value_key] = ctx.tree.display(text.rel)
     schema_files, problems = _item_files(ctx, rel, kind, fields, marks)
     if problems:
         return None, problems
@@ -330,6 +332,7 @@ def _load_document(
         origin=Origin(shown, *doc.mark(("name",))),
         marks=marks,
         attachments=attachments,
+        value_files=value_files,
         unknown_paths=frozenset(p[1:] for p in unknown),
     )
     return resource, []

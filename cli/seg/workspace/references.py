@@ -15,7 +15,7 @@ from seg.kinds import KINDS
 from seg.kinds.catalogs import secret_paths
 from seg.kinds.lookup import IndexLookup
 from seg.kinds.refs import references
-from seg.model.kinds import Lookup, Subject
+from seg.model.kinds import Lookup, Subject, Violation
 from seg.model.paths import get_path
 from seg.model.resource import DesiredResource, Origin
 from seg.model.wording import did_you_mean
@@ -104,7 +104,16 @@ def rule_diagnostics(res: DesiredResource, lookup: Lookup) -> list[Diagnostic]:
     subject = Subject(res.kind, res.address, res.fields, None, res.unknown_paths,
                       res.secret_paths)  # fmt: skip
     found = [v for rule in (*res.kind.value_rules, *res.kind.rules) for v in rule(subject, lookup)]
-    return [_at(res, _mark_path(res, v.path), v.message, v.rule) for v in found]
+    return [_inside(res, v) or _at(res, _mark_path(res, v.path), v.message, v.rule)
+            for v in found]  # fmt: skip
+
+
+def _inside(res: DesiredResource, found: Violation) -> Diagnostic | None:
+    """A problem at a line of a value read from a file (a function's code_file), at that
+    line and column of the file."""
+    if found.at is None or len(found.path) != 1 or found.path[0] not in res.value_files:
+        return None
+    return Diagnostic(res.value_files[found.path[0]], *found.at, found.message, found.rule)
 
 
 def with_catalog_secrets(resources: list[DesiredResource], catalog: Catalog

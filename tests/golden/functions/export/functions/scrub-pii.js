@@ -1,0 +1,10 @@
+async function onTrack(event) {
+  if (event.properties?.email) {
+    delete event.properties.email
+  }
+  return event
+}
+
+async function onIdentify(event) {
+  return event
+}
