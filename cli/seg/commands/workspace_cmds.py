@@ -57,7 +57,7 @@ from seg.commands.session import PlanOptions, Session, make_plan, open_session
 from seg.errors import ApplyFailed, ConfigError, PlanBlocked, WorkspaceInvalid
 from seg.model.wording import plural
 from seg.render.apply_view import HumanApplyView, apply_to_json, render_apply_summary
-from seg.render.diagnostics import diagnostics_to_json
+from seg.render.diagnostics import diagnostics_to_json, render_warnings
 from seg.render.plan_text import render_plan_text
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.loader import Workspace
@@ -103,8 +103,9 @@ def validate_cmd(
         raise typer.Exit(exc.exit_code) from None
     counts = Counter(r.kind.name for r in ws.resources)
     if output is Output.json:
-        write_document(_validation_json(root, ws, []))
+        write_document(_validation_json(root, ws, list(ws.warnings)))
         return
+    render_warnings(ws.warnings, err_console())
     detail = ", ".join(plural(n, k) for k, n in sorted(counts.items())) or "no resources"
     out_console().print(
         f"Workspace {ws.config.workspace} is valid: {plural(len(ws.resources), 'resource')} "

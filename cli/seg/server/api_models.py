@@ -23,7 +23,7 @@ from pydantic_core import core_schema
 
 from seg.kinds import kinds_in_order
 from seg.kinds.tracking_plan import KIND as TRACKING_PLAN
-from seg.model.kinds import Kind
+from seg.model.kinds import PLAN_TIERS, Kind
 from seg.model.secrets import DIGEST_PREFIX
 from seg.policy.models import POLICIES
 from seg.server.compare import MAX_COMPARE
@@ -117,7 +117,7 @@ class UpdateMask(_Closed):
 
 
 _WORKSPACE_PATHS: list[JsonValue] = [
-    f"{prefix}{name}" for name in ("display_name", "model_change_policy")
+    f"{prefix}{name}" for name in ("display_name", "model_change_policy", "plan_tier")
     for prefix in ("", "workspace.")
 ]  # fmt: skip
 
@@ -134,6 +134,7 @@ class WorkspaceFields(_Closed):
 
     display_name: str | None = Field(None, max_length=200)
     model_change_policy: str | None = Field(None, json_schema_extra={"enum": [*POLICIES]})
+    plan_tier: str | None = Field(None, json_schema_extra={"enum": [*PLAN_TIERS]})
     update_mask: WorkspaceMask | None = _nullable()
 
 
@@ -147,6 +148,7 @@ class Workspace(_Open):
     id: str
     display_name: str
     model_change_policy: str = Field(json_schema_extra={"enum": list(POLICIES)})
+    plan_tier: str = Field(json_schema_extra={"enum": list(PLAN_TIERS)})
     create_time: str
 
 
