@@ -120,6 +120,22 @@ def test_selective_sync_names_only_connected_sources(tmp_path: Path, env: None,
     assert "which is not connected" in error(refused, 400, 3)
 
 
+def test_disconnecting_keeps_an_unmanaged_selective_sync_inert(api: Api) -> None:
+    sources(api, "web", "app")
+    off = {"app": {"enabled": False}}
+    assert post(api, {"sources": ["web", "app"], "selective_sync": off}).status_code == 200
+    path = api.url("/warehouses/analytics")
+    cut = {"warehouse": {"sources": ["web"]}, "update_mask": {"paths": ["warehouse.sources"]}}
+    kept = api.http.patch(path, json=cut)
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["selective_sync"] == off  # kept, inert, until removed or reconnected
+    again = {"warehouse": {"selective_sync": {"app": {"enabled": True}}},
+             "update_mask": {"paths": ["warehouse.selective_sync.app"]}}  # fmt: skip
+    assert "not connected" in error(api.http.patch(path, json=again), 400, 3)
+    gone = {"update_mask": {"paths": ["warehouse.selective_sync.app"]}}
+    assert api.http.patch(path, json=gone).json()["selective_sync"] == {}
+
+
 @pytest.mark.parametrize(
     ("schedule", "needle", "message"),
     [

@@ -11,6 +11,7 @@ from typing import Any
 from seg.kinds.catalogs import catalog_rule
 from seg.kinds.shared import per_lookup
 from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Ref, Subject, Violation
+from seg.model.values import json_equal
 from seg.model.wording import plural
 
 __all__ = [
@@ -89,12 +90,17 @@ def _received_at(subject: Subject, _lookup: Lookup) -> list[Violation]:
 
 
 def _connected_only(subject: Subject, _lookup: Lookup) -> list[Violation]:
-    """Selective sync names only sources the warehouse is connected to."""
+    """Selective sync names only sources the warehouse is connected to. What a write leaves
+    as it was is not judged: a source disconnected while something unmanaged (made in a UI)
+    held its selective sync keeps that entry, inert, rather than blocking the disconnect."""
     if subject.is_unknown(("sources",)):
         return []
     connected = set(_sources(subject.fields))
+    before = _selective(subject.before or {})
     out = []
-    for source in _selective(subject.fields):
+    for source, value in _selective(subject.fields).items():
+        if source in before and json_equal(before[source], value):
+            continue
         if source not in connected:
             message = (f"selective sync names source {source!r}, which is not connected to "
                        f"warehouse {subject.address!r} (add it to sources)")  # fmt: skip
