@@ -150,6 +150,9 @@ class Workspace(_Open):
     model_change_policy: str = Field(json_schema_extra={"enum": list(POLICIES)})
     plan_tier: str = Field(json_schema_extra={"enum": list(PLAN_TIERS)})
     create_time: str
+    caller_is_owner: bool | None = Field(
+        None, description="GET only: whether the calling token acts as a workspace owner."
+    )
 
 
 class AccessExplanation(_Open):

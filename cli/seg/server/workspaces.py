@@ -116,12 +116,15 @@ class WorkspaceService:
             raise errors.RateLimited(max(1, 60 - int(now % 60)))
 
     def get(self, principal: Principal, workspace: str) -> dict[str, Any]:
-        self.access.caller(principal, workspace, Need.READ)
+        """The workspace's settings, and whether the caller is an owner (a plan says when a
+        change needs one: ``FieldSpec.owner_only``)."""
+        caller = self.access.caller(principal, workspace, Need.READ)
         with self.store.tx() as tx:
             ws = tx.get_workspace(workspace)
+            owner = caller.is_owner(tx) if ws is not None else False
         if ws is None:
             raise errors.NotFound(f"workspace {workspace!r} not found")
-        return workspace_view(ws)
+        return {**workspace_view(ws), "caller_is_owner": owner}
 
     def update(self, principal: Principal, workspace: str, body: dict[str, Any]
                ) -> dict[str, Any]:  # fmt: skip
