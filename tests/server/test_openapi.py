@@ -34,7 +34,7 @@ def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 
 def test_every_operation_has_a_typed_success_response(doc: dict[str, Any]) -> None:
     ops = operations(doc)
-    assert len(ops) == 60  # 5 per kind, plus workspace, access, compare, rules, lock, audit, health
+    assert len(ops) == 65  # 5 per kind, plus workspace, access, compare, rules, lock, audit, health
     for path, method, op in ops:
         schema = op["responses"]["200"]["content"]["application/json"]["schema"]
         assert schema != {}, (method, path)

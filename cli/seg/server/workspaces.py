@@ -150,7 +150,8 @@ class WorkspaceService:
                 self.audit.record(tx, principal, Action.UPDATE, name, sorted(paths))
             return new
 
-        return workspace_view(run_write(self.store, name, step))
+        # only owners get here: the same answer as GET
+        return {**workspace_view(run_write(self.store, name, step)), "caller_is_owner": True}
 
 
 def _changed(ws: WorkspaceRecord, obj: dict[str, Any], paths: list[str]) -> WorkspaceRecord:
