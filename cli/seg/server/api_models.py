@@ -151,7 +151,7 @@ class Workspace(_Open):
     plan_tier: str = Field(json_schema_extra={"enum": list(PLAN_TIERS)})
     create_time: str
     caller_is_owner: bool | None = Field(
-        None, description="GET only: whether the calling token acts as a workspace owner."
+        None, description="Whether the calling token acts as a workspace owner."
     )
 
 
