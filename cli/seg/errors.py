@@ -47,7 +47,7 @@ class WorkspaceInvalid(SegError):
 
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
         self.diagnostics = list(diagnostics)
-        n = len(self.diagnostics)
+        n = sum(1 for d in self.diagnostics if not d.is_warning)
         super().__init__(f"workspace is invalid: {n} error{'s' if n != 1 else ''}")
 
 

@@ -42,7 +42,7 @@ def test_validate_json_on_success_and_on_failure(ws: Path, tmp_path: Path) -> No
     assert data["format_version"] == "1.0" and data["valid"] is False
     assert data["workspace"] is None and len(data["diagnostics"]) >= 2
     for diag in data["diagnostics"]:
-        assert set(diag) == {"file", "line", "col", "message", "code"}
+        assert set(diag) == {"file", "line", "col", "message", "code", "severity"}
         assert diag["file"].endswith("resources.yaml") and diag["line"] >= 1 <= diag["col"]
     first = data["diagnostics"][0]
     assert (first["line"], first["code"]) == (3, "schema/unknown-key")

@@ -271,6 +271,10 @@ def flow_tracking_plans(s: Session) -> None:
         over_http(s, remote, "shop")
 
 
+def flow_warehouse(s: Session) -> None:
+    plan_apply(s)
+
+
 def over_http(s: Session, remote: dict[str, str], slug: str) -> None:
     """The same plan and apply against `seg serve` print what the embedded plane printed, and
     a plain `seg export` into an empty directory writes the same files plus a seg.yaml."""
@@ -346,6 +350,7 @@ FLOWS: dict[str, Callable[[Session], None]] = {
     "functions": flow_functions,
     "reverse-etl": flow_reverse_etl,
     "tracking-plans": flow_tracking_plans,
+    "warehouse": flow_warehouse,
 }
 
 

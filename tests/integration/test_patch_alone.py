@@ -55,6 +55,18 @@ EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
     ("RoleBinding", "subject"): (("RoleBinding", "rb"), {"user": "b@example.com"}),
     ("RoleBinding", "role"): (("RoleBinding", "rb"), "source_admin"),
     ("RoleBinding", "scope"): (("RoleBinding", "rb"), {"labels": {"team": "growth"}}),
+    ("Warehouse", "display_name"): (("Warehouse", "lake"), "Data lake"),
+    ("Warehouse", "enabled"): (("Warehouse", "lake"), False),
+    ("Warehouse", "settings"): (
+        ("Warehouse", "lake"),
+        {"account": "a", "database": "other", "warehouse": "w", "user": "u", "password": "p"},
+    ),  # fmt: skip
+    ("Warehouse", "sync_schedule"): (("Warehouse", "lake"), {"start_times": ["02:00"]}),
+    ("Warehouse", "sources"): (("Warehouse", "lake"), ["web", "wh"]),
+    ("Warehouse", "selective_sync"): (
+        ("Warehouse", "lake"),
+        {"web": {"collections": {"page": {"properties": {"url": False}}}}},
+    ),  # fmt: skip
     ("Destination", "display_name"): (("Destination", "amp"), "Amplitude"),
     ("Destination", "enabled"): (("Destination", "amp"), True),
     ("Destination", "connection_mode"): (("Destination", "amp"), "device"),

@@ -166,6 +166,12 @@ class World:
         made = self.must("POST", "/tracking-plans", body)
         return str(made["name"]).rsplit("/", 1)[1]
 
+    def warehouse(self) -> str:
+        slug = self.fresh("wh")
+        body = {"name": f"workspaces/{self.ws}/warehouses/{slug}", **WAREHOUSE}
+        self.must("POST", "/warehouses", {"warehouse": body})
+        return slug
+
     def label(self) -> str:
         name = f"team:{self.fresh('l')}"
         self.must("POST", "/labels", {"label": {"name": f"workspaces/{self.ws}/labels/{name}"}})
@@ -223,6 +229,10 @@ PLAN_WRITE = (403, 200, 200, 200, 200, 403, 403)
 IAM_READ = (200, 200, 200, 200, 403, 403, 403)
 OWNER_WRITE = (403, 403, 200, 200, 403, 403, 403)
 LOCK_TAKE = (403, 200, 200, 200, 200, 200, 403)
+WAREHOUSE_READ = (200, 200, 200, 200, 403, 403, 403)  # no warehouse role but the owner's
+WAREHOUSE_WRITE = (403, 200, 200, 200, 403, 403, 403)
+WAREHOUSE = {"catalog": "snowflake", "settings": {"account": "a", "database": "d",
+             "warehouse": "w", "user": "u", "password": "p"}}  # fmt: skip
 LOCK_RENEW_OTHERS = (403, 409, 409, 409, 409, 409, 409)
 
 W = "/v1beta/workspaces/{workspace}"
@@ -347,6 +357,16 @@ def _cases() -> dict[tuple[str, str], Case]:
         ("enabled", False),
         read_target=lambda w: "mine",
         create_status=SOURCE_CREATE,
+    )
+    cases |= _simple_kind(
+        "warehouses",
+        "warehouse",
+        "warehouse",
+        World.warehouse,
+        WAREHOUSE_READ,
+        WAREHOUSE_WRITE,
+        lambda w: {"name": f"{ws}/warehouses/{w.fresh('n')}", **WAREHOUSE},
+        ("display_name", "changed"),
     )
     cases |= _source_kinds()
     return cases

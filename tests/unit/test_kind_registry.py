@@ -24,7 +24,8 @@ from tests.conftest import Api, WriteWorkspace
 PACKAGE = Path(seg.kinds.__file__).parent
 SOURCE_ROOT = PACKAGE.parent
 KIND_NAMES = re.compile(
-    r'"(Label|Group|TrackingPlan|Source|RoleBinding|Destination|Model|DestinationFilter|Mapping)"'
+    r'"(Label|Group|TrackingPlan|Source|RoleBinding|Warehouse|Destination|Model|DestinationFilter|'
+    r'Mapping)"'
 )
 HELPERS = {"__init__", *seg.kinds.HELPERS}
 # What a kind module may import: the pure packages and its siblings.
@@ -55,7 +56,7 @@ def test_every_kind_module_is_registered_once_under_its_name() -> None:
         assert KINDS[kind.name] is kind
         assert kind_by_key(kind.key) is kind
     assert len({k.key for k in KINDS.values()}) == len({k.collection for k in KINDS.values()})
-    assert len(KINDS) == len(names) == 9
+    assert len(KINDS) == len(names) == 10
     assert list(KINDS) == [k.name for k in kinds_in_order()]  # listings keep apply order
 
 
@@ -80,6 +81,8 @@ def test_access_scopes_replace_the_kind_lists() -> None:
     assert by_scope == {
         AccessScope.SOURCE: ["Destination", "DestinationFilter", "Mapping", "Model", "Source"],
         AccessScope.TRACKING_PLAN: ["TrackingPlan"],
+        AccessScope.WAREHOUSE: ["Warehouse"],
+        AccessScope.FUNCTION: [],
         AccessScope.OWNER: ["Group", "Label", "RoleBinding"],
     }
     # what lives under a source is scoped by it

@@ -122,6 +122,14 @@ def server_init_cmd(
             metavar="POLICY", help="strict or breaking: what may change in models in use."
         ),
     ] = "strict",
+    plan_tier: Annotated[
+        str,
+        typer.Option(
+            metavar="TIER",
+            help="free, team or business: what the workspace's plan allows (warehouses, "
+            "custom sync schedules, selective sync).",
+        ),
+    ] = "business",
     database: DatabaseOpt = None,
     output: OutputOpt = Output.text,
     debug: DebugOpt = False,
@@ -131,7 +139,7 @@ def server_init_cmd(
     workspace = str(pick_slug(slug, workspace))
     cp = _control_plane(database, create_key=True)
     try:
-        _, secret = cp.workspaces.init(workspace, display_name, model_change_policy)
+        _, secret = cp.workspaces.init(workspace, display_name, model_change_policy, plan_tier)
     except Exception as exc:
         raise ConfigError(_api_message(exc)) from None
     if output is Output.json:

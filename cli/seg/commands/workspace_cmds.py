@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from seg.apply.executor import ApplyResult, apply_plan
 from seg.commands.console import (
@@ -54,10 +55,11 @@ from seg.commands.planfile import (
 from seg.commands.saved_plan import SavedOptions, SavedPlan
 from seg.commands.scaffold import scaffold
 from seg.commands.session import PlanOptions, Session, make_plan, open_session
+from seg.engine.plan import owner_only_changes
 from seg.errors import ApplyFailed, ConfigError, PlanBlocked, WorkspaceInvalid
 from seg.model.wording import plural
 from seg.render.apply_view import HumanApplyView, apply_to_json, render_apply_summary
-from seg.render.diagnostics import diagnostics_to_json
+from seg.render.diagnostics import diagnostics_to_json, render_warnings
 from seg.render.plan_text import render_plan_text
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.loader import Workspace
@@ -107,8 +109,9 @@ def validate_cmd(
         raise typer.Exit(exc.exit_code) from None
     counts = Counter(r.kind.name for r in ws.resources)
     if output is Output.json:
-        write_document(_validation_json(root, ws, []))
+        write_document(_validation_json(root, ws, list(ws.warnings)))
         return
+    render_warnings(ws.warnings, err_console())
     detail = ", ".join(plural(n, k) for k, n in sorted(counts.items())) or "no resources"
     out_console().print(
         f"Workspace {ws.config.workspace} is valid: {plural(len(ws.resources), 'resource')} "
@@ -168,6 +171,12 @@ def plan_cmd(
             recorded = SavedOptions(options.targets, scope_key(root, scope), max_deletes,
                                     options.missing_secrets)  # fmt: skip
             write_planfile(out, SavedPlan.of(plan, session.api_url, env, recorded, reads.digests))
+        needs_owner = owner_only_changes(plan.applicable)
+        if needs_owner and session.client.get_workspace().get("caller_is_owner") is False:
+            err_console().print(escape(
+                f"warning: only workspace owners may change {', '.join(needs_owner)}; this "
+                "token is not an owner's, so seg apply with it will be refused for those"
+            ))  # fmt: skip
     show_plan(plan, output.value, show_unmanaged)
     if out is not None and output is Output.text:
         err_console().print(f"Saved the plan to {out}; apply it with: seg apply {out}")

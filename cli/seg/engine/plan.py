@@ -13,7 +13,7 @@ from seg.model.paths import AnyPath, format_path
 from seg.model.resource import DesiredResource
 from seg.model.secrets import REDACTED, is_digest
 
-__all__ = ["Action", "Change", "FieldChange", "Plan", "VersionNote", "redact"]
+__all__ = ["Action", "Change", "FieldChange", "Plan", "VersionNote", "owner_only_changes", "redact"]
 
 Path = tuple[str, ...]
 
@@ -200,3 +200,24 @@ class Plan:
     @property
     def applicable(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.action is not Action.BLOCKED)
+
+
+def owner_only_changes(changes: tuple[Change, ...]) -> list[str]:
+    """``Kind address.field`` for each change that sets or changes a field only workspace
+    owners may change (``FieldSpec.owner_only``): a create or replace setting it to other
+    than its default, an update touching it."""
+    out = []
+    for change in changes:
+        for spec in change.kind.fields:
+            if not spec.owner_only:
+                continue
+            if change.action is Action.UPDATE:
+                touched = any(fc.path[:1] == (spec.name,) for fc in change.field_changes)
+            elif change.action in (Action.CREATE, Action.REPLACE) and change.after is not None:
+                default = change.kind.defaults.get(spec.name, spec.empty)
+                touched = spec.name in change.after and change.after[spec.name] != default
+            else:
+                touched = False
+            if touched:
+                out.append(f"{change.kind.name} {change.address}.{spec.name}")
+    return out

@@ -18,9 +18,10 @@ class IndexLookup:
     """Every resource once; ``under`` and ``every`` keep the index's order."""
 
     def __init__(self, index: Mapping[Key, Mapping[str, Any]],
-                 catalog: Catalog | None = None) -> None:  # fmt: skip
+                 catalog: Catalog | None = None, plan_tier: str | None = None) -> None:  # fmt: skip
         self._index = index
         self.catalog = catalog if catalog is not None else builtin()
+        self.plan_tier = plan_tier
         kinds: dict[str, list[Entry]] = {}
         children: dict[Key, list[Entry]] = {}
         for (kind, address), fields in index.items():

@@ -9,7 +9,8 @@ from typing import Any
 from seg.kinds import tracking_plan
 from seg.kinds.catalogs import FUNCTION_PREFIX, catalog_rule
 from seg.kinds.shared import reconnect_rule
-from seg.model.kinds import AccessScope, FieldSpec, Kind, Ref
+from seg.kinds.warehouse import connected_warehouses
+from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Ref, Subject, Violation
 
 __all__ = ["KIND"]
 
@@ -24,6 +25,20 @@ def _references(fields: Mapping[str, Any]) -> list[Ref]:
     if isinstance(labels, dict):
         out += [("Label", f"{k}:{v}", ("labels", str(k))) for k, v in labels.items()]
     return out
+
+
+def _connected(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """A source connected to a warehouse is disconnected (the warehouse's ``sources``) before
+    it is deleted; only warehouses the caller may read are named."""
+    found = connected_warehouses(lookup, subject.address)
+    if not found:
+        return []
+    shown = [w for w in found if subject.visible("Warehouse", w)]
+    hidden = len(found) - len(shown)
+    names = ", ".join(shown + ([f"{hidden} more"] if hidden else []))
+    message = (f"source {subject.address} is connected to warehouses {names}; disconnect it "
+               "(the warehouse's sources) before deleting it")  # fmt: skip
+    return [Violation((), message, "source/connected", Code.FAILED_PRECONDITION)]
 
 
 # The spec as seg validate and the control plane check it (after interpolation);
@@ -87,6 +102,7 @@ KIND = Kind(
     defaults={"enabled": True, "settings": {}, "display_name": ""},
     access_scope=AccessScope.SOURCE,
     rules=(reconnect_rule("tracking_plan", "tracking plan"), catalog_rule),
+    delete_rules=(_connected,),
     references=_references,
     catalog_section="source",
     spec_schema=SPEC_SCHEMA,

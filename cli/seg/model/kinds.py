@@ -23,6 +23,7 @@ __all__ = [
     "FileField",
     "Kind",
     "Lookup",
+    "PLAN_TIERS",
     "Ref",
     "Rule",
     "Subject",
@@ -38,6 +39,9 @@ EMPTY_VALUES: dict[str, Any] = {
     "object": {},
     "array": [],
 }
+
+# A workspace's plan tiers, least first: what the plan allows (warehouses, selective sync).
+PLAN_TIERS = ("free", "team", "business")
 
 Path = tuple[str, ...]
 AnyPath = tuple[str | int, ...]
@@ -113,6 +117,10 @@ class Lookup(Protocol):
     # The catalog the workspace's types come from (built-in and private entries).
     @property
     def catalog(self) -> Catalog: ...
+    # The workspace's plan tier (free, team, business); None when unknown (seg validate
+    # without ``plan_tier:`` in seg.yaml): rules that depend on it are skipped.
+    @property
+    def plan_tier(self) -> str | None: ...
 
 
 Rule = Callable[[Subject, Lookup], list[Violation]]
@@ -152,6 +160,12 @@ class FieldSpec:
     # The value is written to a file of its own on export (``<stem>.<suffix>``) and read back
     # through ``file_field``; such values are not interpolated.
     export_suffix: str | None = None
+    # Only workspace owners may set it (on a create) or change it (an update whose mask
+    # touches it), whatever else the caller may do (Warehouse.selective_sync).
+    owner_only: bool = False
+    # Referring to a resource through this field connects it (Warehouse.sources): adding or
+    # removing a reference needs write access on the resource too (not only read).
+    connects: bool = False
 
     @property
     def empty(self) -> Any:

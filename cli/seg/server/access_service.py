@@ -5,6 +5,7 @@ groups and source labels."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from seg.kinds import KINDS
@@ -121,6 +122,34 @@ class Caller:
                     f"permission denied: {self.principal.user} may not refer to {spec.ref} "
                     f"{address}"
                 )
+        self._check_connections(access, kind, data, before)
+
+    def _check_connections(self, access: dict[str, Any], kind: Kind, data: dict[str, Any],
+                           before: dict[str, Any]) -> None:  # fmt: skip
+        """Connecting or disconnecting a resource (a ``FieldSpec.connects`` field: a
+        warehouse's sources) needs write access on it too (source_admin on the source)."""
+        def connected(fields: dict[str, Any]) -> set[tuple[str, str]]:
+            return {(ref_kind, address) for ref_kind, address, path in kind.references(fields)
+                    if (spec := kind.field(path[0])) is not None and spec.connects}  # fmt: skip
+
+        for ref_kind, address in sorted(connected(data) ^ connected(before)):
+            if not allowed(access, KINDS[ref_kind].access_scope, address, True):
+                raise errors.PermissionDenied(
+                    f"permission denied: {self.principal.user} may not connect or disconnect "
+                    f"{ref_kind} {address} (that needs write access on it)"
+                )
+
+    def check_owner_fields(self, kind: Kind, touched: Iterable[str],
+                           tx: StoreTx | None = None) -> None:  # fmt: skip
+        """Fields only workspace owners may set or change (``FieldSpec.owner_only``)."""
+        names = sorted({name for name in touched
+                        if (spec := kind.field(name)) is not None and spec.owner_only})  # fmt: skip
+        if names and not self.is_owner(tx):
+            who = self.principal.user or "this token"
+            raise errors.PermissionDenied(
+                f"permission denied: only workspace owners may change {kind.key}.{names[0]} "
+                f"({who} is not one)"
+            )
 
 
 class AccessService:

@@ -24,7 +24,7 @@ from pydantic_core import core_schema
 from seg.catalog import ID_PATTERN, SECTIONS, SETTING_TYPES
 from seg.kinds import kinds_in_order
 from seg.kinds.tracking_plan import KIND as TRACKING_PLAN
-from seg.model.kinds import Kind
+from seg.model.kinds import PLAN_TIERS, Kind
 from seg.model.secrets import DIGEST_PREFIX
 from seg.policy.models import POLICIES
 from seg.server.catalog_service import COLLECTIONS, MAX_IMPORT_ENTRIES
@@ -122,7 +122,7 @@ class UpdateMask(_Closed):
 
 
 _WORKSPACE_PATHS: list[JsonValue] = [
-    f"{prefix}{name}" for name in ("display_name", "model_change_policy")
+    f"{prefix}{name}" for name in ("display_name", "model_change_policy", "plan_tier")
     for prefix in ("", "workspace.")
 ]  # fmt: skip
 
@@ -139,6 +139,7 @@ class WorkspaceFields(_Closed):
 
     display_name: str | None = Field(None, max_length=200)
     model_change_policy: str | None = Field(None, json_schema_extra={"enum": [*POLICIES]})
+    plan_tier: str | None = Field(None, json_schema_extra={"enum": [*PLAN_TIERS]})
     update_mask: WorkspaceMask | None = _nullable()
 
 
@@ -152,7 +153,11 @@ class Workspace(_Open):
     id: str
     display_name: str
     model_change_policy: str = Field(json_schema_extra={"enum": list(POLICIES)})
+    plan_tier: str = Field(json_schema_extra={"enum": list(PLAN_TIERS)})
     create_time: str
+    caller_is_owner: bool | None = Field(
+        None, description="Whether the calling token acts as a workspace owner."
+    )
 
 
 class AccessExplanation(_Open):

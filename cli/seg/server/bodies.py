@@ -143,6 +143,7 @@ def workspace_view(ws: WorkspaceRecord) -> dict[str, Any]:
         "id": ws.id,
         "display_name": ws.display_name,
         "model_change_policy": ws.model_change_policy,
+        "plan_tier": ws.plan_tier,
         "create_time": ws.create_time,
     }
 

@@ -121,6 +121,7 @@ class ResourceService:
         parent_name = collection.rsplit("/", 1)[0] if parent is not None else None
         declared = declared_secrets(kind, body)
         data = self.fields.new_fields(kind, obj, parent_name, declared)
+        caller.check_owner_fields(kind, _set_fields(kind, data))
         caller.check_refs(kind, data, {})
         if external_id is not None:
             data["external_id"] = external_id
@@ -173,6 +174,7 @@ class ResourceService:
             masked = [field_path(kind, p) for p in paths]
         except MaskError as exc:
             raise errors.InvalidArgument(str(exc)) from None
+        caller.check_owner_fields(kind, [str(path[0]) for path in masked if path])
         managed, protect, manager = ownership(kind, body)
 
         def step(tx: StoreTx) -> dict[str, Any]:
@@ -270,6 +272,13 @@ class ResourceService:
         records = {n: rec for n, rec in found.items() if caller.readable(n)}
         matches, digest = answer(questions, records, self.box)
         return {"matches": matches, "digest": digest}
+
+
+def _set_fields(kind: Kind, data: dict[str, Any]) -> list[str]:
+    """The fields a create sets to something other than their default."""
+    return [name for name, value in data.items()
+            if (spec := kind.field(name)) is not None
+            and not json_equal(value, kind.defaults.get(name, spec.empty))]  # fmt: skip
 
 
 def _need(kind: Kind) -> Need:

@@ -104,6 +104,12 @@ class TxLookup:
             self._catalog = workspace_catalog(self._tx, self._workspace)
         return self._catalog
 
+    @property
+    def plan_tier(self) -> str | None:
+        """The workspace's plan tier, from its row (None if it is gone)."""
+        ws = self._tx.get_workspace(self._workspace)
+        return ws.plan_tier if ws is not None else None
+
     def get(self, kind_name: str, address: str) -> Mapping[str, Any] | None:
         if self._subject and self._subject[:2] == (kind_name, address):
             return self._subject[2]

@@ -8,6 +8,7 @@ from typing import Any
 
 from seg.kinds import kinds_in_order
 from seg.kinds.names import SLUG_RE, resource_name
+from seg.model.kinds import PLAN_TIERS
 from seg.policy.models import POLICIES, ModelChangePolicy
 from seg.server import errors
 from seg.server.access_service import AccessService
@@ -22,7 +23,8 @@ from seg.store.base import ResourceRecord, Store, StoreTx, TokenRecord, Workspac
 
 __all__ = ["WorkspaceService"]
 
-SETTINGS = ("display_name", "model_change_policy")  # what PATCH may change
+SETTINGS = ("display_name", "model_change_policy", "plan_tier")  # what PATCH may change
+DEFAULTS = {"display_name": "", "model_change_policy": "strict", "plan_tier": "business"}
 
 
 class WorkspaceService:
@@ -38,15 +40,17 @@ class WorkspaceService:
         self.locks = locks
         self.rate_limit = rate_limit
 
-    def init(self, slug: str, display_name: str = "", model_change_policy: str = "strict"
-             ) -> tuple[WorkspaceRecord, str]:  # fmt: skip
+    def init(self, slug: str, display_name: str = "", model_change_policy: str = "strict",
+             plan_tier: str = "business") -> tuple[WorkspaceRecord, str]:  # fmt: skip
         """Create a workspace and its first owner token; returns the token secret (once)."""
         if not SLUG_RE.fullmatch(slug):
             raise errors.InvalidArgument(f"workspace slug {slug!r} must match {SLUG_RE.pattern}")
         if ModelChangePolicy.of(model_change_policy) is None:
             raise errors.InvalidArgument(f"model_change_policy must be one of {POLICIES}")
+        if plan_tier not in PLAN_TIERS:
+            raise errors.InvalidArgument(f"plan_tier must be one of {', '.join(PLAN_TIERS)}")
         record = WorkspaceRecord(slug, secrets.token_hex(5), display_name or slug,
-                                 self.clock.iso(), model_change_policy)  # fmt: skip
+                                 self.clock.iso(), model_change_policy, plan_tier)  # fmt: skip
         with self.store.tx() as tx:
             if tx.get_workspace(slug):
                 raise errors.AlreadyExists(f"workspace {slug!r} already exists")
@@ -112,16 +116,20 @@ class WorkspaceService:
             raise errors.RateLimited(max(1, 60 - int(now % 60)))
 
     def get(self, principal: Principal, workspace: str) -> dict[str, Any]:
-        self.access.caller(principal, workspace, Need.READ)
+        """The workspace's settings, and whether the caller is an owner (a plan says when a
+        change needs one: ``FieldSpec.owner_only``)."""
+        caller = self.access.caller(principal, workspace, Need.READ)
         with self.store.tx() as tx:
             ws = tx.get_workspace(workspace)
+            owner = caller.is_owner(tx) if ws is not None else False
         if ws is None:
             raise errors.NotFound(f"workspace {workspace!r} not found")
-        return workspace_view(ws)
+        return {**workspace_view(ws), "caller_is_owner": owner}
 
     def update(self, principal: Principal, workspace: str, body: dict[str, Any]
                ) -> dict[str, Any]:  # fmt: skip
-        """Change the workspace's settings (owner only): display_name, model_change_policy."""
+        """Change the workspace's settings (owner only): display_name, model_change_policy,
+        plan_tier."""
         caller = self.access.caller(principal, workspace, Need.OWNER)
         obj = body.get("workspace", {})
         obj = {} if obj is None else obj
@@ -142,7 +150,8 @@ class WorkspaceService:
                 self.audit.record(tx, principal, Action.UPDATE, name, sorted(paths))
             return new
 
-        return workspace_view(run_write(self.store, name, step))
+        # only owners get here: the same answer as GET
+        return {**workspace_view(run_write(self.store, name, step)), "caller_is_owner": True}
 
 
 def _changed(ws: WorkspaceRecord, obj: dict[str, Any], paths: list[str]) -> WorkspaceRecord:
@@ -152,10 +161,14 @@ def _changed(ws: WorkspaceRecord, obj: dict[str, Any], paths: list[str]) -> Work
         key = path.removeprefix("workspace.")
         if key not in SETTINGS:
             raise errors.InvalidArgument(f"unknown or immutable field {path!r}")
-        values[key] = obj.get(key, "" if key == "display_name" else "strict")
+        values[key] = obj.get(key, DEFAULTS[key])
     if ModelChangePolicy.of(values["model_change_policy"]) is None:
         raise errors.InvalidArgument(
             f"workspace.model_change_policy must be one of {', '.join(POLICIES)}"
+        )
+    if values["plan_tier"] not in PLAN_TIERS:
+        raise errors.InvalidArgument(
+            f"workspace.plan_tier must be one of {', '.join(PLAN_TIERS)}"
         )
     if not isinstance(values["display_name"], str) or len(values["display_name"]) > 200:
         raise errors.InvalidArgument(

@@ -58,6 +58,7 @@ class WorkspaceRecord:
     display_name: str
     create_time: str
     model_change_policy: str = "strict"
+    plan_tier: str = "business"
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,8 @@ workspaces = sa.Table(
     sa.Column("display_name", sa.Text, nullable=False),
     sa.Column("create_time", sa.String(32), nullable=False),
     sa.Column("model_change_policy", sa.String(16), nullable=False, server_default="strict"),
+    # free, team or business: what the workspace's plan allows (warehouses, selective sync)
+    sa.Column("plan_tier", sa.String(16), nullable=False, server_default="business"),
 )
 
 tokens = sa.Table(

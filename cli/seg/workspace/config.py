@@ -41,6 +41,8 @@ class WorkspaceConfig:
     workspace: str
     api_url: str = "embedded"
     model_change_policy: ModelChangePolicy = ModelChangePolicy.STRICT
+    # The workspace's plan tier as the tree states it (None: unknown, tier rules skipped).
+    plan_tier: str | None = None
     env: str | None = None
     vars: Mapping[str, str] = field(default_factory=dict)
     environments: tuple[str, ...] = ()
@@ -96,6 +98,7 @@ def load_config(
         workspace=environ.get("SEG_WORKSPACE") or chosen.get("workspace") or data["workspace"],
         api_url=chosen.get("api_url") or data.get("api_url") or "embedded",
         model_change_policy=ModelChangePolicy(data.get("model_change_policy", "strict")),
+        plan_tier=data.get("plan_tier"),
         env=env,
         vars=_vars({**(data.get("vars") or {}), **(chosen.get("vars") or {})}),
         environments=tuple(sorted(envs)),

@@ -1,4 +1,5 @@
-"""A problem found in the workspace, with the file, line and column it points at."""
+"""A problem found in the workspace, with the file, line and column it points at: an error
+(the workspace is invalid) or a warning (shown, refusing nothing)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,14 @@ class Diagnostic:
     col: int
     message: str
     rule: str = "invalid"
+    severity: str = "error"  # or "warning"
 
     def __post_init__(self) -> None:  # the backstop: no message is echoed whole
         object.__setattr__(self, "message", clip_message(self.message))
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: error: {self.message} [{self.rule}]"
+        return f"{self.file}:{self.line}:{self.col}: {self.severity}: {self.message} [{self.rule}]"
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == "warning"

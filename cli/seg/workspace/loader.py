@@ -70,6 +70,8 @@ class Workspace:
     # every value ${env:…} put in: the commands hide these in all they print
     secret_values: frozenset[str] = frozenset()
     missing: tuple[MissingVariable, ...] = ()
+    # what the rules warn about (shown by seg validate; refuses nothing)
+    warnings: tuple[Diagnostic, ...] = ()
 
     @property
     def missing_variables(self) -> tuple[str, ...]:
@@ -138,13 +140,16 @@ def load_workspace(
     problems += found
     resources[:] = with_catalog_secrets(resources, catalog)
     # references to external resources (seg.yaml) are the control plane's to resolve
-    problems += check_references(resources, ctx.broken | set(config.external), catalog)
+    problems += check_references(resources, ctx.broken | set(config.external), catalog,
+                                 config.plan_tier)  # fmt: skip
     problems += _declared_external(resources, config.external)
-    if problems:  # a check may quote a value: never one from the environment
-        raise WorkspaceInvalid(sorted(_hide_env_values(problems, ctx.env_values)))
+    # a check may quote a value: never one from the environment
+    problems = sorted(_hide_env_values(problems, ctx.env_values))
+    if any(not p.is_warning for p in problems):
+        raise WorkspaceInvalid(problems)
     resources.sort(key=lambda r: (r.kind.order, r.address))
     return Workspace(config, tuple(resources), _digest(resources), frozenset(ctx.env_values),
-                     tuple(sorted(ctx.missing)))  # fmt: skip
+                     tuple(sorted(ctx.missing)), tuple(problems))  # fmt: skip
 
 
 def declared_addresses(root: Path, tree: Tree | None = None

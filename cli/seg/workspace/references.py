@@ -27,9 +27,11 @@ __all__ = ["check_references", "rule_diagnostics"]
 Index = dict[tuple[str, str], DesiredResource]
 
 
-def _at(res: DesiredResource, path: tuple[str, ...], message: str, rule: str) -> Diagnostic:
+def _at(res: DesiredResource, path: tuple[str, ...], message: str, rule: str,
+        warning: bool = False) -> Diagnostic:  # fmt: skip
     origin = res.marks.get(path) or res.origin or Origin("?", 1, 1)
-    return Diagnostic(origin.file, origin.line, origin.col, message, rule)
+    return Diagnostic(origin.file, origin.line, origin.col, message, rule,
+                      "warning" if warning else "error")  # fmt: skip
 
 
 def _missing(
@@ -104,7 +106,8 @@ def rule_diagnostics(res: DesiredResource, lookup: Lookup) -> list[Diagnostic]:
     subject = Subject(res.kind, res.address, res.fields, None, res.unknown_paths,
                       res.secret_paths)  # fmt: skip
     found = [v for rule in (*res.kind.value_rules, *res.kind.rules) for v in rule(subject, lookup)]
-    return [_inside(res, v) or _at(res, _mark_path(res, v.path), v.message, v.rule)
+    return [_inside(res, v)
+            or _at(res, _mark_path(res, v.path), v.message, v.rule, v.warning)
             for v in found]  # fmt: skip
 
 
@@ -113,7 +116,8 @@ def _inside(res: DesiredResource, found: Violation) -> Diagnostic | None:
     line and column of the file."""
     if found.at is None or len(found.path) != 1 or found.path[0] not in res.value_files:
         return None
-    return Diagnostic(res.value_files[found.path[0]], *found.at, found.message, found.rule)
+    return Diagnostic(res.value_files[found.path[0]], *found.at, found.message, found.rule,
+                      "warning" if found.warning else "error")  # fmt: skip
 
 
 def with_catalog_secrets(resources: list[DesiredResource], catalog: Catalog
@@ -131,12 +135,14 @@ def with_catalog_secrets(resources: list[DesiredResource], catalog: Catalog
 
 def check_references(
     resources: list[DesiredResource], broken: set[tuple[str, str]] | None = None,
-    catalog: Catalog | None = None,
+    catalog: Catalog | None = None, plan_tier: str | None = None,
 ) -> list[Diagnostic]:  # fmt: skip
-    """Cross-document problems; references to documents that failed to load are skipped."""
+    """Cross-document problems; references to documents that failed to load are skipped.
+    ``plan_tier``: the workspace's tier as seg.yaml states it (None: tier rules skipped)."""
     index: Index = {}
     problems = _duplicates(resources, index)
-    lookup = IndexLookup({key: _without_unknown(res) for key, res in index.items()}, catalog)
+    lookup = IndexLookup({key: _without_unknown(res) for key, res in index.items()}, catalog,
+                         plan_tier)  # fmt: skip
     seen: set[tuple[str, str]] = set()  # a limit counted from each resource is told once
     for res in resources:
         problems += _links(res, index, broken or set())
