@@ -57,7 +57,7 @@ def _event_source(i: int, name: str) -> list[str]:
             f"kind: Destination\nname: archive\nspec:\n  source: {name}\n"
             f"  function: archive-{i % DESTINATION_FUNCTIONS}\n  enabled: true\n"
             f"  settings: {{endpoint: https://archive.example/{name},"
-            " token: ${env:BENCH_API_KEY}}\n"
+            " token: '${env:BENCH_API_KEY}'}\n"
         )
     return docs
 
@@ -111,7 +111,7 @@ def _reverse_etl(i: int, name: str, folder: Path) -> list[str]:
         f"  settings:\n    host: db-{i}.internal\n    database: analytics\n"
         "    password: ${env:BENCH_API_KEY}\n",
         f"kind: Destination\nname: braze\nspec:\n  source: {name}\n  catalog: braze\n"
-        "  enabled: true\n  settings: {api_key: ${env:BENCH_API_KEY}}\n",
+        "  enabled: true\n  settings: {api_key: '${env:BENCH_API_KEY}'}\n",
         f"kind: Model\nname: users\nspec:\n  source: {name}\n  query_file: {name}-users.sql\n"
         "  identifier_column: user_id\n",
         f"kind: Model\nname: accounts\nspec:\n  source: {name}\n"
