@@ -61,6 +61,7 @@ EXAMPLES = sorted(p.name for p in (REPO / "examples").iterdir() if p.is_dir())
 ENV: dict[str, str | None] = {
     "AMPLITUDE_API_KEY": "demo-key",
     "WAREHOUSE_PASSWORD": "demo-password",
+    "BRAZE_API_KEY": "demo-braze-key",
     "NO_COLOR": "1",
     "SEG_API_URL": None, "SEG_TOKEN": None, "SEG_WORKSPACE": None, "SEG_ENV": None,
     "COLUMNS": None, "LINES": None,
