@@ -88,7 +88,7 @@ def test_references_fql_and_sql_from_an_unset_variable_are_not_judged(write_work
     text = """\
 kind: Source
 name: wh
-spec: {catalog: postgres, labels: {team: '${env:TEAM}'}}
+spec: {catalog: postgres, labels: {team: '${env:TEAM}'}, settings: {host: db, database: a}}
 ---
 kind: Destination
 name: braze
@@ -116,7 +116,7 @@ spec: {source: wh, query: '${env:SQL}', identifier_column: '${env:IDCOL}'}
 @pytest.mark.parametrize(
     ("spec", "where"),
     [
-        ("  source: ${env:SRC}\n  catalog: a\n", "a.yaml:8:11: error: source: the value from the environment"),
+        ("  source: ${env:SRC}\n  catalog: amplitude\n", "a.yaml:8:11: error: source: the value from the environment"),
         ("  source: web\n  query_file: ${env:SQL_FILE}\n  identifier_column: id\n",
          "a.yaml:9:15: error: query_file: the value from the environment"),
     ],
@@ -125,7 +125,8 @@ def test_addresses_and_files_take_no_value_from_the_environment(
     write_workspace, spec: str, where: str
 ) -> None:
     kind = "Destination" if "catalog" in spec else "Model"
-    text = f"kind: Source\nname: web\nspec: {{catalog: postgres}}\n---\nkind: {kind}\nname: x\n" \
+    text = f"kind: Source\nname: web\nspec: {{catalog: postgres, settings: {{host: db, database: a}}}}\n" \
+           f"---\nkind: {kind}\nname: x\n" \
            f"spec:\n{spec}"  # fmt: skip
     root = write_workspace({"a.yaml": text})
     for environ in ({}, {"SRC": "web", "SQL_FILE": "q.sql"}):  # set or not, it is refused
