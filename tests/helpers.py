@@ -9,3 +9,7 @@ def error(response, status: int, code: int) -> str:
     assert body["code"] == code, body
     assert set(body) == {"error", "code"}
     return str(body["error"])
+
+
+# The settings the built-in catalog requires of an enabled Reverse ETL postgres source.
+WAREHOUSE_SETTINGS = {"host": "db.internal", "database": "analytics"}

@@ -29,7 +29,7 @@ spec:
   catalog: webhook
   settings:
     url: https://hooks.example.com/in
-    token: ${env:HOOK_TOKEN}
+    shared_secret: ${env:HOOK_TOKEN}
 """
 
 SECRETS = {"AMP_KEY": "amp-SECRET-value-5150", "HOOK_TOKEN": "hook-SECRET-value-6160"}

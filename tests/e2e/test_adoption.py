@@ -32,7 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_import_writes_the_yaml_and_apply_takes_ownership(server: Server, tmp_path: Path
                                                            ) -> None:  # fmt: skip
     ws = Workspace(server, "imports")
-    ws.make_source("shop", settings={"api_key": "k-123", "region": "eu"})
+    ws.make_source("shop", catalog="stripe", settings={"api_key": "k-123", "sync_interval_hours": 6})
     ws.make_source("blog")
     name = f"workspaces/{ws.slug}/sources/blog/destinations/amp"
     ws.call("POST", "sources/blog/destinations",

@@ -122,7 +122,7 @@ def test_no_color_leaves_no_escape_even_when_forced(ws: Path, tmp_path: Path) ->
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "seg.yaml").write_text(SEG_YAML)
-    (bad / "s.yaml").write_text("kind: Source\nname: web\nspec: {catalog: js, enabeld: true}\n")
+    (bad / "s.yaml").write_text("kind: Source\nname: web\nspec: {catalog: javascript, enabeld: true}\n")
     forced = base_env(tmp_path, FORCE_COLOR="1", TTY_COMPATIBLE="1", TERM="xterm-256color")
     # help, a usage error (typer's panel), diagnostics, a plan: one touches the embedded plane
     commands = [["plan", "-h"], ["nosuch"], ["validate", "-w", str(bad)], ["plan", "-w", str(ws)]]

@@ -33,7 +33,10 @@ def every_kind(root: Path, slug: str) -> Path:
     sources.write_text(sources.read_text().replace(
         "  labels: {environment: prod, team: growth, region: eu}",
         "  labels: {environment: prod, team: growth, region: eu}\n  tracking_plan: ecommerce\n"
-        "  settings:\n    write_key: ${env:WEB_WRITE_KEY}\n    sample: 1"))  # fmt: skip
+        "  settings:\n    user_cookie_days: 30"))  # fmt: skip
+    (root / "stripe.yaml").write_text(
+        "kind: Source\nname: billing\nspec:\n  catalog: stripe\n  settings:\n"
+        "    api_key: ${env:STRIPE_API_KEY}\n    sync_interval_hours: 6\n")  # fmt: skip
     return root
 
 
@@ -54,7 +57,8 @@ def assert_editor_ready(out: Path, env: dict[str, str]) -> None:
 def test_export_round_trips_every_kind(tmp_path: Path, slug: str) -> None:
     server = Server(f"sqlite:///{tmp_path / 'cp.db'}", tmp_path, slug)
     try:
-        env = server.client_env(WAREHOUSE_PASSWORD="pw-123", WEB_WRITE_KEY="wk-456")
+        env = server.client_env(WAREHOUSE_PASSWORD="pw-123", STRIPE_API_KEY="sk-456",
+                                BRAZE_API_KEY="bz-789", AMPLITUDE_API_KEY="amp-012")
         source = every_kind(tmp_path / "source", slug)
         applied = run("apply", "-w", str(source), "--auto-approve", env=env)
         assert applied.returncode == 0, applied.stdout + applied.stderr
@@ -70,15 +74,17 @@ def test_export_round_trips_every_kind(tmp_path: Path, slug: str) -> None:
         assert (out / "models" / "warehouse.users.sql").read_text().startswith("SELECT")
         assert_editor_ready(out, env)
         listing = (out / "secrets.env.example").read_text()
-        pw_var, wk_var = (
-            "SEG_SECRET_WAREHOUSE_SETTINGS_PASSWORD",
-            "SEG_SECRET_WEB_SETTINGS_WRITE_KEY",
-        )
-        assert pw_var in listing and wk_var in listing and "pw-123" not in listing
+        secrets = {
+            "SEG_SECRET_WAREHOUSE_SETTINGS_PASSWORD": "pw-123",
+            "SEG_SECRET_BILLING_SETTINGS_API_KEY": "sk-456",
+            "SEG_SECRET_WAREHOUSE_BRAZE_SETTINGS_API_KEY": "bz-789",
+            "SEG_SECRET_WEB_AMPLITUDE_SETTINGS_API_KEY": "amp-012",
+        }
+        assert all(var in listing for var in secrets) and "pw-123" not in listing, listing
         for path in out.rglob("*"):
             if path.is_file():
-                assert "pw-123" not in path.read_text() and "wk-456" not in path.read_text()
-        env_out = {**env, pw_var: "pw-123", wk_var: "wk-456"}
+                assert not any(value in path.read_text() for value in secrets.values()), path
+        env_out = {**env, **secrets}
         plan = run("plan", "-w", str(out), "--detailed-exitcode", env=env_out)
         assert plan.returncode == 0, plan.stdout + plan.stderr
 

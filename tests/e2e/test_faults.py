@@ -40,16 +40,21 @@ def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           timeout=DEADLINE)  # fmt: skip
 
 
+# Each catalog entry's integer setting that carries the workspace's version.
+VERSION = {"javascript": "user_cookie_days", "amplitude": "batch_size",
+           "google-analytics": "site_speed_sample_rate"}  # fmt: skip
+
+
 def write_workspace(root: Path, slug: str, version: int) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {slug}\n")
     docs = []
     for i in range(SOURCES):
         docs.append(f"kind: Source\nname: s{i:03d}\nspec:\n  catalog: javascript\n"
-                    f"  settings: {{version: {version}}}\n")  # fmt: skip
-        for dest in ("amp", "hook"):
+                    f"  settings: {{user_cookie_days: {version}}}\n")  # fmt: skip
+        for dest, catalog in (("amp", "amplitude"), ("ga", "google-analytics")):
             docs.append(f"kind: Destination\nname: {dest}\nspec:\n  source: s{i:03d}\n"
-                        f"  catalog: {dest}\n  settings: {{version: {version}}}\n")  # fmt: skip
+                        f"  catalog: {catalog}\n  settings: {{{VERSION[catalog]}: {version}}}\n")  # fmt: skip
     (root / "all.yaml").write_text("---\n".join(docs))
 
 
@@ -71,7 +76,8 @@ def counts(server: Server, slug: str) -> tuple[int, int]:
 
 
 def at_version(server: Server, slug: str, version: int) -> int:
-    return sum((i.get("settings") or {}).get("version") == version for i in live(server, slug))
+    return sum((i.get("settings") or {}).get(VERSION[i["catalog"]]) == version
+               for i in live(server, slug))  # fmt: skip
 
 
 def progressed(server: Server, slug: str, version: int, writes: int,

@@ -105,8 +105,8 @@ def _commit(repo: git.Repo, message: str) -> None:
 def test_diff_between_revisions_reads_them_in_one_environment(tmp_path: Path, env) -> None:
     seg_yaml = ("version: seg/v1\nworkspace: acme\nenvironments:\n  dev:\n    vars: {region: us}\n"
                 "  prod:\n    vars: {region: eu}\n")  # fmt: skip
-    doc = ("kind: Source\nname: web\nspec:\n  catalog: js\n"
-           "  settings: {region: '${var:region}', key: '${env:WEB_KEY}', batch: %d}\n")  # fmt: skip
+    doc = ("kind: Source\nname: web\nspec:\n  catalog: postgres\n"
+           "  settings: {host: '${var:region}', password: '${env:WEB_KEY}', database: a, port: %d}\n")  # fmt: skip
     root = write(tmp_path / "repo" / "ws", {"web.yaml": doc % 1}, seg_yaml)
     repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
     with repo.config_writer() as cfg:
@@ -125,7 +125,7 @@ def test_diff_between_revisions_reads_them_in_one_environment(tmp_path: Path, en
     assert done.returncode == 2, done.stderr
     changes = {c["address"]: c for c in json.loads(done.stdout)["changes"]}
     assert changes["ios"]["action"] == "create"
-    assert changes["web"]["update_mask"] == ["source.settings.batch"]  # the unset WEB_KEY: same
+    assert changes["web"]["update_mask"] == ["source.settings.port"]  # the unset WEB_KEY: same
     same = seg(root, "diff", "--base", "HEAD", "--env", "dev", env=env)
     assert same.returncode == 0, same.stderr
 
@@ -133,7 +133,7 @@ def test_diff_between_revisions_reads_them_in_one_environment(tmp_path: Path, en
     _commit(repo, "renamed")  # a different variable: a change, shown as (sensitive)
     renamed = seg(root, "diff", "--base", "HEAD~1", "--env", "prod", env=env)
     assert renamed.returncode == 2
-    assert "settings.key: (sensitive)" in renamed.stdout and "OTHER_KEY" not in renamed.stdout
+    assert "settings.password: (sensitive)" in renamed.stdout and "OTHER_KEY" not in renamed.stdout
 
     both = seg(root, "diff", "--base", "HEAD~1", "--env", "dev", "--env", "prod", env=env)
     assert both.returncode == 1

@@ -21,7 +21,7 @@ LIST_SECRET = "e2e-LIST-secret-888"  # a ${env:…} inside a list
 
 
 WORKSPACE = "kind: Source\nname: web\nspec:\n  catalog: javascript\n---\n" + AMPLITUDE.replace(
-    "    region: eu", '    region: eu\n    hosts: [first, "${env:AMP_HOST}"]'
+    "    region: eu", '    region: eu\n    traits_to_append: [first, "${env:AMP_HOST}"]'
 )
 
 
@@ -55,7 +55,8 @@ def test_plan_apply_plan_then_one_field_edit(server: Server, write_workspace, sl
     for text in (first.stdout, applied.stdout, again.stdout, plan.stdout, log, json.dumps(events),
                  first.stderr, applied.stderr, json.dumps(before), json.dumps(after)):  # fmt: skip
         assert SECRET not in text and LIST_SECRET not in text
-    assert before["settings"]["hosts"][0] == "first" and is_digest(before["settings"]["hosts"][1])
+    traits = before["settings"]["traits_to_append"]
+    assert traits[0] == "first" and is_digest(traits[1])
     assert SECRET.encode() not in server.database_bytes()  # encrypted at rest
     assert LIST_SECRET.encode() not in server.database_bytes()
 

@@ -30,7 +30,7 @@ def test_skip_plans_everything_else_and_marks_the_values_not_compared(root: Path
     dest = root / "destinations.yaml"
     dest.write_text(dest.read_text().replace("region: eu", "region: us"))
     (root / "more.yaml").write_text("kind: Destination\nname: new\nspec:\n  source: web\n"
-                                    "  catalog: x\n  settings: {password: '${env:NEW_PW}'}\n")  # fmt: skip
+                                    "  catalog: klaviyo\n  settings: {api_key: '${env:NEW_PW}'}\n")  # fmt: skip
 
     text = seg(root, "plan", "--missing-secrets=skip", env=env)
     assert text.returncode == 0, text.stderr
@@ -40,9 +40,9 @@ def test_skip_plans_everything_else_and_marks_the_values_not_compared(root: Path
     assert "update_mask: destination.settings.region\n" in out  # the secret is not sent
     assert "not compared (variable not set): settings.api_key" in out
     assert "+ Destination web/new" in out
-    assert "+ settings.password: (not compared: variable not set)" in out
+    assert "+ settings.api_key: (not compared: variable not set)" in out
     assert "Not compared (--missing-secrets=skip; not set: AMP_KEY, HOOK_TOKEN, NEW_PW):" in out
-    assert "  web/hook: settings.token" in out
+    assert "  web/hook: settings.shared_secret" in out
     assert out.rstrip().endswith(
         "Plan: 1 to add, 1 to change, 0 to destroy. 3 values not compared (not set: AMP_KEY, "
         "HOOK_TOKEN, NEW_PW); this plan cannot be applied."
@@ -53,8 +53,8 @@ def test_skip_plans_everything_else_and_marks_the_values_not_compared(root: Path
     assert data["missing_variables"] == ["AMP_KEY", "HOOK_TOKEN", "NEW_PW"]
     assert data["not_compared"] == [
         {"address": "web/amplitude", "path": "settings.api_key"},
-        {"address": "web/hook", "path": "settings.token"},
-        {"address": "web/new", "path": "settings.password"},
+        {"address": "web/hook", "path": "settings.shared_secret"},
+        {"address": "web/new", "path": "settings.api_key"},
     ]
     changes = {c["address"]: c for c in data["changes"]}
     assert changes["web/amplitude"]["update_mask"] == ["destination.settings.region"]
@@ -62,7 +62,7 @@ def test_skip_plans_everything_else_and_marks_the_values_not_compared(root: Path
     assert changes["web/new"]["action"] == "create"
 
     markdown = seg(root, "plan", "--missing-secrets=skip", "-o", "markdown", env=env).stdout
-    assert "- <code>web/hook</code> <code>settings.token</code>: not compared" in markdown
+    assert "- <code>web/hook</code> <code>settings.shared_secret</code>: not compared" in markdown
     assert "# not compared (variable not set): settings.api_key" in markdown
     detailed = seg(root, "plan", "--missing-secrets=skip", "--detailed-exitcode", env=env)
     assert detailed.returncode == 2

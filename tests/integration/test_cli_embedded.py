@@ -108,13 +108,13 @@ def test_server_side_settings_not_in_yaml_are_left_alone(runner, root) -> None:
     seg(runner, root, "apply", "--auto-approve")
     client = open_embedded(root, "acme")
     url = "/v1beta/workspaces/acme/sources/web/destinations/amplitude"
-    body = {"destination": {"settings": {"set_in_ui": 1}},
-            "update_mask": {"paths": ["destination.settings.set_in_ui"]}}  # fmt: skip
+    body = {"destination": {"settings": {"track_session_events": True}},
+            "update_mask": {"paths": ["destination.settings.track_session_events"]}}  # fmt: skip
     assert client.http.patch(url, json=body).status_code == 200
     client.close()
     result = seg(runner, root, "plan", "--detailed-exitcode")
     assert result.exit_code == 0, result.output
-    assert "set_in_ui" not in result.output
+    assert "track_session_events" not in result.output
 
 
 def test_removed_document_is_deleted_and_catalog_change_replaces(runner, root) -> None:
@@ -172,22 +172,22 @@ def test_saved_plan_applies_and_a_stale_one_is_refused(runner, root, tmp_path) -
         and "changed by initial owner token" in stale.output
     )
     assert live(root, "sources/web/destinations/amplitude")["settings"]["region"] == "eu"
-    path.write_text(path.read_text().replace("region: us", "region: ap"))
+    path.write_text(path.read_text().replace("region: us", "region: eu"))
     assert seg(runner, root, "apply", str(planfile)).exit_code == 4
 
 
 @pytest.mark.parametrize(
     ("files", "expected"),
     [
-        ({"bad.yaml": "kind: Source\nname: web\nspec: {catalog: js\n"}, "bad.yaml:4:1"),
-        ({"bad.yaml": "kind: Source\nname: web\nname: x\nspec: {catalog: js}\n"}, "bad.yaml:3:1"),
-        ({"bad.yaml": "kind: Source\nname: web\nspec: {catalog: js, enabeld: true}\n"},
+        ({"bad.yaml": "kind: Source\nname: web\nspec: {catalog: javascript\n"}, "bad.yaml:4:1"),
+        ({"bad.yaml": "kind: Source\nname: web\nname: x\nspec: {catalog: javascript}\n"}, "bad.yaml:3:1"),
+        ({"bad.yaml": "kind: Source\nname: web\nspec: {catalog: javascript, enabeld: true}\n"},
          "did you mean 'enabled'"),
-        ({"bad.yaml": "kind: Source\nname: web\nspec: {catalog: js, enabled: 3}\n"}, "bad.yaml:3:30"),
-        ({"bad.yaml": "kind: Destination\nname: d\nspec: {source: nope, catalog: x}\n"},
+        ({"bad.yaml": "kind: Source\nname: web\nspec: {catalog: javascript, enabled: 3}\n"}, "bad.yaml:3:38"),
+        ({"bad.yaml": "kind: Destination\nname: d\nspec: {source: nope, catalog: amplitude}\n"},
          "bad.yaml:3:16"),
-        ({"bad.yaml": "kind: Source\nname: web\nspec: {catalog: js}\n---\n"
-                      "kind: Source\nname: web\nspec: {catalog: js}\n"}, "duplicate address"),
+        ({"bad.yaml": "kind: Source\nname: web\nspec: {catalog: javascript}\n---\n"
+                      "kind: Source\nname: web\nspec: {catalog: javascript}\n"}, "duplicate address"),
         ({"bad.yaml": "kind: Source\nname: web\nspec: !!python/name:os.system {}\n"}, "not allowed"),
         ({"bad.yaml": "a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
                       "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"

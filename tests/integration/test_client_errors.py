@@ -59,9 +59,9 @@ def test_a_missing_resource_is_not_found_and_its_delete_is_done(api: Api) -> Non
 
 
 def test_a_create_over_another_resource_is_already_exists(api: Api) -> None:
-    api.create_source("web", settings={"api_key": "theirs"})
+    api.create_source("web", catalog="stripe", settings={"api_key": "theirs"})
     with pytest.raises(AlreadyExists) as caught:
-        api.seg_client().create(SOURCE, "web", {"catalog": "javascript",
+        api.seg_client().create(SOURCE, "web", {"catalog": "stripe",
                                                 "settings": {"api_key": "mine"}}, [])  # fmt: skip
     assert (caught.value.status, caught.value.code) == (409, 6)
 

@@ -55,7 +55,16 @@ JSON = st.recursive(
     ),
     max_leaves=4,
 )
-SETTINGS = st.dictionaries(st.sampled_from(KEYS), JSON, max_size=3)
+FREE_MAP = st.dictionaries(st.sampled_from(KEYS), JSON, max_size=3)
+# The catalog checks settings keys: the random (nested) keys go beneath each entry's
+# object-typed setting, which takes any JSON object.
+FREE = {"web": "consent_settings", "amp": "map_query_params", "hook": "headers"}
+
+
+def free_settings(data: st.DataObject, name: str) -> Doc:
+    return {FREE[name]: data.draw(FREE_MAP)}
+
+
 EMAILS = st.lists(st.sampled_from(["a@x.io", "b@x.io", "c@x.io"]), max_size=3, unique=True)
 RULE_IDS = st.sampled_from(
     [("COMMON", None), ("IDENTIFY", None), ("PAGE", None)]
@@ -119,7 +128,7 @@ def initial(data: st.DataObject) -> dict[Key, Doc]:
             "name": "web",
             "spec": {
                 "catalog": "javascript",
-                "settings": data.draw(SETTINGS),
+                "settings": free_settings(data, "web"),
                 "tracking_plan": "tp1",
                 "labels": {"team": "a"},
             },
@@ -128,7 +137,7 @@ def initial(data: st.DataObject) -> dict[Key, Doc]:
         {
             "kind": "Destination",
             "name": "amp",
-            "spec": {"source": "web", "catalog": "amplitude", "settings": data.draw(SETTINGS)},
+            "spec": {"source": "web", "catalog": "amplitude", "settings": free_settings(data, "amp")},
         },
         {"kind": "Destination", "name": "hook", "spec": {"source": "app", "catalog": "webhook"}},
         {
@@ -178,14 +187,16 @@ def address(doc: Doc) -> str:
 
 def edit_settings(data: st.DataObject, docs: dict[Key, Doc]) -> None:
     """Set, replace or remove a (nested) settings key; empty or drop the whole map."""
-    key = data.draw(st.sampled_from(of_kind(docs, "Source", "Destination")))
+    key = data.draw(st.sampled_from([k for k in of_kind(docs, "Source", "Destination")
+                                     if k[1] in FREE]))  # fmt: skip
     spec = docs[key]["spec"]
     how = data.draw(st.sampled_from(["set", "remove", "empty", "drop", "replace"]))
     settings_ = spec.setdefault("settings", {})
     if how == "set":
         parts = data.draw(st.lists(st.sampled_from(KEYS), min_size=0, max_size=2))
         value = data.draw(JSON)
-        set_path(settings_, (*parts, data.draw(st.sampled_from(KEYS))), value, create=True)
+        leaf = (FREE[key[1]], *parts, data.draw(st.sampled_from(KEYS)))
+        set_path(settings_, leaf, value, create=True)
     elif how == "remove":
         paths = _map_leaves(settings_, ())
         if paths:
@@ -196,7 +207,7 @@ def edit_settings(data: st.DataObject, docs: dict[Key, Doc]) -> None:
     elif how == "drop":
         spec.pop("settings")
     else:
-        spec["settings"] = data.draw(SETTINGS)
+        spec["settings"] = free_settings(data, key[1])
 
 
 def edit_members(data: st.DataObject, docs: dict[Key, Doc]) -> None:
@@ -369,16 +380,19 @@ EDITS: list[Callable[[st.DataObject, dict[Key, Doc]], None]] = [
 def drift(
     data: st.DataObject, api: Api, docs: dict[Key, Doc], ui: dict[Key, set[FieldPath]]
 ) -> None:
-    """One write through the API, as a user in the UI would: a new ``ui_`` settings key
-    (unmanaged: recorded in ``ui``), a declared settings key or display name changed, or a
-    destination deleted."""
-    key = data.draw(st.sampled_from(of_kind(docs, "Source", "Destination")))
+    """One write through the API, as a user in the UI would: a new ``ui_`` key in an object
+    setting (unmanaged: recorded in ``ui``), a declared settings key or display name changed,
+    or a destination deleted."""
+    key = data.draw(st.sampled_from([k for k in of_kind(docs, "Source", "Destination")
+                                     if k[1] in FREE]))  # fmt: skip
     kind, doc = KINDS[key[0]], docs[key]
     live_key = (key[0], address(doc))
     path = f"/{kind.collection}/{key[1]}"
     if key[0] == "Destination":
         path = f"/sources/{doc['spec']['source']}/destinations/{key[1]}"
-    declared = _map_leaves(doc["spec"].get("settings") or {}, ("settings",))
+    # declared leaves beneath the object setting (an empty one is a leaf: it stays an object)
+    declared = [p for p in _map_leaves(doc["spec"].get("settings") or {}, ("settings",))
+                if len(p) > 2]  # fmt: skip
     how = data.draw(st.sampled_from(["ui", "declared", "display_name", "delete"]))
     if how == "delete" and key[0] == "Destination":
         response = api.http.delete(api.url(path))
@@ -391,7 +405,7 @@ def drift(
     elif how == "display_name" and "display_name" in doc["spec"]:
         target = ("display_name",)
     else:
-        target = ("settings", "ui_" + data.draw(st.sampled_from(KEYS)))
+        target = ("settings", FREE[key[1]], "ui_" + data.draw(st.sampled_from(KEYS)))
     body: Doc = {"update_mask": {"paths": [f"{kind.key}.{format_path(target)}"]}}
     value = data.draw(SCALARS) if target[0] == "settings" else "from the UI"
     set_path(body, (kind.key, *target), value, create=True)

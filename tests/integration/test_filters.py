@@ -18,7 +18,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "filters"
 
 
 @pytest.fixture
-def root(tmp_path: Path, clean_seg_env: None) -> Path:
+def root(tmp_path: Path, clean_seg_env: None, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AMPLITUDE_API_KEY", "amp-key")  # the example's destination key
     target = tmp_path / "filters"
     copy_repo_dir(EXAMPLE, target)
     return target
@@ -47,7 +48,7 @@ def test_invalid_fql_points_at_the_if(root: Path) -> None:
     result = seg("validate", "-w", str(root))
     assert result.exit_code == 1
     assert (
-        "workspace.yaml:18:7: error: filter.if: invalid FQL: unexpected end of expression" in result.output
+        "workspace.yaml:20:7: error: filter.if: invalid FQL: unexpected end of expression" in result.output
     )
     assert "(column 19)" in result.output
 

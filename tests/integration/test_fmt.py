@@ -22,7 +22,7 @@ from seg.workspace.yamlpos import read_documents
 REPO = Path(__file__).resolve().parents[2]
 SEG = [sys.executable, "-m", "seg"]
 TREES = [REPO / "workspace", *sorted(p for p in (REPO / "examples").iterdir() if p.is_dir())]
-ENVIRON = {"AMPLITUDE_API_KEY": "k", "WAREHOUSE_PASSWORD": "p"}
+ENVIRON = {"AMPLITUDE_API_KEY": "k", "WAREHOUSE_PASSWORD": "p", "BRAZE_API_KEY": "b"}
 
 
 def seg_fmt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

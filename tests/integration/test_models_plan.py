@@ -18,6 +18,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "reverse-etl"
 @pytest.fixture
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WAREHOUSE_PASSWORD", "pw")
+    monkeypatch.setenv("BRAZE_API_KEY", "braze-key")
     for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
         monkeypatch.delenv(var, raising=False)
     target = tmp_path / "retl"

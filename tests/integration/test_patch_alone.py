@@ -48,13 +48,17 @@ EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
     ("Source", "enabled"): (("Source", "web"), False),
     ("Source", "settings"): (
         ("Source", "web"),
-        {"url": "https://b.example", "opt": {"depth": 2}},
+        {"cookie_domain": "b.example", "consent_settings": {"all_categories": ["C0002"]}},
     ),  # fmt: skip
     ("Source", "tracking_plan"): (("Source", "web"), "tp-b"),
     ("Source", "labels"): (("Source", "web"), {"team": "core"}),
     ("RoleBinding", "subject"): (("RoleBinding", "rb"), {"user": "b@example.com"}),
     ("RoleBinding", "role"): (("RoleBinding", "rb"), "source_admin"),
     ("RoleBinding", "scope"): (("RoleBinding", "rb"), {"labels": {"team": "growth"}}),
+    ("Destination", "display_name"): (("Destination", "ga"), "Google Analytics"),
+    ("Destination", "enabled"): (("Destination", "ga"), True),
+    ("Destination", "connection_mode"): (("Destination", "ga"), "device"),
+    ("Destination", "settings"): (("Destination", "ga"), {"domain": "example.com"}),
     ("Warehouse", "display_name"): (("Warehouse", "lake"), "Data lake"),
     ("Warehouse", "enabled"): (("Warehouse", "lake"), False),
     ("Warehouse", "settings"): (
@@ -67,10 +71,6 @@ EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
         ("Warehouse", "lake"),
         {"web": {"collections": {"page": {"properties": {"url": False}}}}},
     ),  # fmt: skip
-    ("Destination", "display_name"): (("Destination", "amp"), "Amplitude"),
-    ("Destination", "enabled"): (("Destination", "amp"), True),
-    ("Destination", "connection_mode"): (("Destination", "amp"), "device"),
-    ("Destination", "settings"): (("Destination", "amp"), {"region": "eu"}),
     ("Destination", "insert_function"): (("Destination", "braze"), "fn-ins2"),
     ("Destination", "insert_function_enabled"): (("Destination", "braze"), False),
     ("Function", "display_name"): (("Function", "fn-dst"), "To the CRM"),

@@ -68,7 +68,7 @@ def test_429_waits_for_retry_after(api: Api) -> None:
 
 def test_a_create_whose_response_was_lost_is_done_on_retry(api: Api) -> None:
     seg, faulty = client(api, {1: "lose-response"})
-    seg.create(KINDS["Source"], "web", {"catalog": "ios", "settings": {"api_key": "k"}}, [])
+    seg.create(KINDS["Source"], "web", {"catalog": "stripe", "settings": {"api_key": "k"}}, [])
     # POST (lost), POST again (409: exists), GET (same body), compare the secret (same: done)
     assert faulty.calls == 4
     names = [s["name"] for s in api.http.get(api.url("/sources")).json()["sources"]]
@@ -76,12 +76,12 @@ def test_a_create_whose_response_was_lost_is_done_on_retry(api: Api) -> None:
 
 
 def test_a_create_that_meets_another_secret_is_not_taken_as_done(api: Api) -> None:
-    body = {"source": {"name": f"workspaces/{api.workspace}/sources/web", "catalog": "ios",
+    body = {"source": {"name": f"workspaces/{api.workspace}/sources/web", "catalog": "stripe",
                        "settings": {"api_key": "theirs"}}}  # fmt: skip
     assert api.http.post(api.url("/sources"), json=body).status_code == 200
     seg, _ = client(api, {})
     with pytest.raises(ApiError, match="already exists"):
-        seg.create(KINDS["Source"], "web", {"catalog": "ios", "settings": {"api_key": "k"}}, [])
+        seg.create(KINDS["Source"], "web", {"catalog": "stripe", "settings": {"api_key": "k"}}, [])
 
 
 def test_giving_up_reports_one_clear_error(api: Api) -> None:

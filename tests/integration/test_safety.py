@@ -20,8 +20,8 @@ spec:
   catalog: javascript
   display_name: Web
   settings:
-    region: eu
-    batch: 10
+    cookie_domain: eu.example.com
+    user_cookie_days: 10
 """
 
 TEAM_A = """\
@@ -51,20 +51,20 @@ def patch(root: Path, path: str, body: dict) -> None:
 
 def test_fields_seg_managed_are_cleared_when_removed_and_others_left_alone(root: Path) -> None:
     assert live(root, "sources/web")["managed_paths"] == [
-        "catalog", "display_name", "settings.batch", "settings.region"]  # fmt: skip
-    patch(root, "sources/web", {"source": {"settings": {"set_in_ui": True}},
-                                "update_mask": {"paths": ["source.settings.set_in_ui"]}})  # fmt: skip
-    (root / "sources.yaml").write_text(SOURCES.replace("    batch: 10\n", ""))
+        "catalog", "display_name", "settings.cookie_domain", "settings.user_cookie_days"]  # fmt: skip
+    patch(root, "sources/web", {"source": {"settings": {"anonymize_ip": True}},
+                                "update_mask": {"paths": ["source.settings.anonymize_ip"]}})  # fmt: skip
+    (root / "sources.yaml").write_text(SOURCES.replace("    user_cookie_days: 10\n", ""))
     plan = json.loads(seg("plan", "-w", str(root), "-o", "json").stdout)
     (change,) = plan["changes"]
-    assert change["update_mask"] == ["source.settings.batch"]
+    assert change["update_mask"] == ["source.settings.user_cookie_days"]
     assert change["field_changes"][0]["cleared"] is True
-    assert change["unmanaged_fields"] == 2  # settings.set_in_ui and enabled, never declared
+    assert change["unmanaged_fields"] == 2  # settings.anonymize_ip and enabled, never declared
     text = seg("plan", "-w", str(root)).output
-    assert "settings.batch: 10 → (cleared)" in text and "(2 unmanaged fields left alone)" in text
+    assert "settings.user_cookie_days: 10 → (cleared)" in text and "(2 unmanaged fields left alone)" in text
     assert seg("apply", "-w", str(root), "--auto-approve").exit_code == 0
     settings = live(root, "sources/web")["settings"]
-    assert settings == {"region": "eu", "set_in_ui": True}
+    assert settings == {"cookie_domain": "eu.example.com", "anonymize_ip": True}
     assert seg("plan", "-w", str(root), "--detailed-exitcode").exit_code == 0
 
 
@@ -102,7 +102,7 @@ def test_max_deletes_blocks_over_budget(root: Path) -> None:
 
 
 def test_targets_and_sub_directories_never_delete_outside(root: Path) -> None:
-    (root / "sources.yaml").write_text(SOURCES.replace("region: eu", "region: us"))
+    (root / "sources.yaml").write_text(SOURCES.replace("cookie_domain: eu.example.com", "cookie_domain: us.example.com"))
     (root / "team-a/ios.yaml").write_text(
         TEAM_A.split("---")[0].replace("catalog: ios", "catalog: ios\n  display_name: iOS")
     )
@@ -116,7 +116,7 @@ def test_targets_and_sub_directories_never_delete_outside(root: Path) -> None:
     assert seg("apply", "-w", str(root / "team-a"), "--auto-approve").exit_code == 0
     assert live(root, "sources/ios")["display_name"] == "iOS"
     assert live(root, "sources/ios/destinations/mixpanel")["catalog"] == "mixpanel"
-    assert live(root, "sources/web")["settings"]["region"] == "eu"
+    assert live(root, "sources/web")["settings"]["cookie_domain"] == "eu.example.com"
 
 
 def test_apply_waits_for_the_lock_then_fails_clearly(root: Path) -> None:
@@ -124,19 +124,19 @@ def test_apply_waits_for_the_lock_then_fails_clearly(root: Path) -> None:
     held = client.acquire_lock({"holder": "another apply", "host": "ci-7", "ci_run": "99"}, 30)
     status = seg("lock", "status", "-w", str(root))
     assert "locked by another apply on ci-7" in status.output and "CI run 99" in status.output
-    (root / "sources.yaml").write_text(SOURCES.replace("region: eu", "region: us"))
+    (root / "sources.yaml").write_text(SOURCES.replace("cookie_domain: eu.example.com", "cookie_domain: us.example.com"))
     start = time.monotonic()
     blocked = seg("apply", "-w", str(root), "--auto-approve", "--lock-timeout", "1.5")
     assert blocked.exit_code == 1 and time.monotonic() - start >= 1.4
     assert "locked by another apply on ci-7" in blocked.output and "waited 1.5s" in blocked.output
-    assert live(root, "sources/web")["settings"]["region"] == "eu"
+    assert live(root, "sources/web")["settings"]["cookie_domain"] == "eu.example.com"
     releaser = threading.Timer(1.0, client.release_lock, args=(held["id"],))
     releaser.start()
     waited = seg("apply", "-w", str(root), "--auto-approve", "--lock-timeout", "10")
     releaser.join()
     client.close()
     assert waited.exit_code == 0, waited.output
-    assert live(root, "sources/web")["settings"]["region"] == "us"
+    assert live(root, "sources/web")["settings"]["cookie_domain"] == "us.example.com"
     assert "is not locked" in seg("lock", "status", "-w", str(root)).output
 
 

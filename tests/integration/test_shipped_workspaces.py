@@ -20,7 +20,8 @@ def test_shipped_workspaces_are_valid(root: Path, env: str | None) -> None:
     config = (root / "seg.yaml").read_text()
     if env is not None and f"  {env}:" not in config:
         return
-    ws = load_workspace(root, env, {"AMPLITUDE_API_KEY": "k", "WAREHOUSE_PASSWORD": "p"})
+    variables = {"AMPLITUDE_API_KEY": "k", "WAREHOUSE_PASSWORD": "p", "BRAZE_API_KEY": "b"}
+    ws = load_workspace(root, env, variables)
     assert ws.resources
 
 

@@ -34,6 +34,9 @@ USERS = {
     "user_none": "nora@x.io",
 }
 QUERY = "SELECT id, email FROM users"
+# The settings the catalog requires of an enabled postgres source and amplitude destination.
+WAREHOUSE_SETTINGS = {"host": "db.internal", "database": "analytics"}
+AMPLITUDE_SETTINGS = {"api_key": "amp-key"}
 RULE = {"type": "COMMON", "version": 1, "json_schema": {"type": "object"}}
 
 
@@ -89,6 +92,7 @@ class World:
         body = {
             "name": f"workspaces/{self.ws}/sources/{slug}",
             "catalog": "postgres",
+            "settings": WAREHOUSE_SETTINGS,
             "labels": labels,
         }
         self.must("POST", "/sources", {"source": body})
@@ -97,7 +101,7 @@ class World:
     def destination(self, source: str = "mine") -> str:
         slug = self.fresh("d")
         name = f"workspaces/{self.ws}/sources/{source}/destinations/{slug}"
-        body = {"name": name, "catalog": "amplitude"}
+        body = {"name": name, "catalog": "amplitude", "settings": AMPLITUDE_SETTINGS}
         self.must("POST", f"/sources/{source}/destinations", {"destination": body})
         return f"{source}/{slug}"
 
@@ -352,6 +356,7 @@ def _cases() -> dict[tuple[str, str], Case]:
         lambda w: {
             "name": f"{ws}/sources/{w.fresh('n')}",
             "catalog": "postgres",
+            "settings": WAREHOUSE_SETTINGS,
             "labels": {"team": "mine"},
         },
         ("enabled", False),
@@ -445,7 +450,8 @@ def _source_kinds() -> dict[tuple[str, str], Case]:
 
     def dest_body(w: World, parent: str, slug: str) -> dict[str, Any]:
         name = f"workspaces/{w.ws}/sources/{parent}/{slug}"
-        return {"destination": {"name": name, "catalog": "amplitude"}}
+        return {"destination": {"name": name, "catalog": "amplitude",
+                                "settings": AMPLITUDE_SETTINGS}}
 
     def model_body(w: World, parent: str, slug: str) -> dict[str, Any]:
         name = f"workspaces/{w.ws}/sources/{parent}/{slug}"

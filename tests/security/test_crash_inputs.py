@@ -52,10 +52,11 @@ def _raw(api: Api, method: str, path: str, content: str | bytes, **headers: str)
 
 
 def _source_body(api: Api, slug: str, settings_json: str) -> str:
+    """A javascript source whose object-typed setting (``consent_settings``, which takes any
+    JSON object) holds ``settings_json``."""
     name = f"workspaces/{api.workspace}/sources/{slug}"
-    return (
-        f'{{"source": {{"name": "{name}", "catalog": "javascript", "settings": {settings_json}}}}}'
-    )
+    settings = f'{{"consent_settings": {settings_json}}}'
+    return f'{{"source": {{"name": "{name}", "catalog": "javascript", "settings": {settings}}}}}'
 
 
 @pytest.fixture
@@ -112,7 +113,7 @@ def test_integers_outside_64_bits_are_400_and_the_edges_are_stored(api: Api, pla
         _shape(_raw(api, "POST", "/sources", _source_body(api, "web", f'{{"n": {big}}}')), 400)
     edges = _source_body(api, "edges", f'{{"hi": {2**63 - 1}, "lo": {-(2**63)}}}')
     assert _raw(api, "POST", "/sources", edges).status_code == 200
-    assert api.http.get(api.url("/sources/edges")).json()["settings"] == {
+    assert api.http.get(api.url("/sources/edges")).json()["settings"]["consent_settings"] == {
         "hi": 2**63 - 1, "lo": -(2**63)
     }  # fmt: skip
 
@@ -401,10 +402,12 @@ def test_a_body_over_the_limit_is_413_and_under_it_is_served(cp: ControlPlane, s
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(transport=transport, base_url="http://e", headers=headers) as http:
         name = f"workspaces/{slug}/sources/web"
-        big = {"source": {"name": name, "catalog": "javascript", "settings": {"x": "y" * 3000}}}
+        big = {"source": {"name": name, "catalog": "javascript",
+                          "settings": {"cookie_domain": "y" * 3000}}}  # fmt: skip
         body = _shape(http.post(f"/v1beta/workspaces/{slug}/sources", json=big), 413, 8)
         assert "2000 bytes" in body["error"]
-        small = {"source": {"name": name, "catalog": "javascript", "settings": {"x": "y"}}}
+        small = {"source": {"name": name, "catalog": "javascript",
+                            "settings": {"cookie_domain": "y"}}}  # fmt: skip
         assert http.post(f"/v1beta/workspaces/{slug}/sources", json=small).status_code == 200
     transport.close()
 

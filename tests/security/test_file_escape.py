@@ -33,7 +33,7 @@ kind: Source
 name: warehouse
 spec:
   catalog: postgres
-  settings: {host: db.internal}
+  settings: {host: db.internal, database: analytics}
 """
 
 # `query_file`'s value starts at line 5, column 15 of models/users.yaml.

@@ -263,7 +263,7 @@ def test_validate_and_filter_test_report_file_line_col(root: Path, case: str) ->
                                  "--events", str(root / "events.jsonl"))):  # fmt: skip
         result = seg(*args, "-w", str(root))
         assert result.exit_code == 1, result.output
-        assert "workspace.yaml:18:7: error: filter.if: invalid FQL: " in result.output
+        assert "workspace.yaml:20:7: error: filter.if: invalid FQL: " in result.output
         assert message in result.output and "internal error" not in result.output
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from seg.server.service import ControlPlane
 from tests.conftest import Api
+from tests.helpers import WAREHOUSE_SETTINGS
 
 QUERY = "SELECT id, email FROM users"
 
@@ -33,8 +34,11 @@ def refused(response: httpx.Response, status: int, code: int) -> str:
 def warehouse(api: Api, *, dbt_mappings: int = 0) -> None:
     """A warehouse source, an enabled destination, a model and ``dbt_mappings`` mappings."""
     ws = api.workspace
-    assert api.create_source("wh", catalog="postgres").status_code == 200
-    assert api.create_destination("wh", "braze", enabled=True).status_code == 200
+    made = api.create_source("wh", catalog="postgres", settings=WAREHOUSE_SETTINGS)
+    assert made.status_code == 200
+    braze = api.create_destination("wh", "braze", catalog="braze", enabled=True,
+                                   settings={"api_key": "braze-key"})  # fmt: skip
+    assert braze.status_code == 200
     model = {"name": f"workspaces/{ws}/sources/wh/models/users", "query": QUERY,
              "identifier_column": "id"}  # fmt: skip
     assert api.http.post(api.url("/sources/wh/models"), json={"model": model}).status_code == 200

@@ -41,7 +41,7 @@ def test_a_50_mb_string_failing_a_schema_rule_is_cut_as_a_process(tmp_path: Path
     root.mkdir()
     (root / "seg.yaml").write_text("version: seg/v1\nworkspace: acme\n")
     with (root / "d.yaml").open("w") as fh:
-        fh.write("kind: Source\nname: web\nspec:\n  catalog: js\n  display_name: ")
+        fh.write("kind: Source\nname: web\nspec:\n  catalog: javascript\n  display_name: ")
         fh.write("A" * 50_000_000)
         fh.write("\n")
     done = subprocess.run([sys.executable, "-m", "seg", "validate", "-w", str(root)],
@@ -56,27 +56,27 @@ def test_a_50_mb_string_failing_a_schema_rule_is_cut_as_a_process(tmp_path: Path
 # Each file holds one document whose first error quotes a 1 MB value somewhere (keys longer
 # than 1024 characters must be explicit, `? key`, in YAML).
 CASES = {
-    "enum.yaml": "kind: Destination\nname: d\nspec: {source: web, catalog: x, "
+    "enum.yaml": "kind: Destination\nname: d\nspec: {source: web, catalog: amplitude, "
     f"connection_mode: {BIG}}}\n",
-    "unknown-key.yaml": f"kind: Source\nname: s\nspec:\n  catalog: x\n  ? {BIG}\n  : 1\n",
+    "unknown-key.yaml": f"kind: Source\nname: s\nspec:\n  catalog: javascript\n  ? {BIG}\n  : 1\n",
     "unknown-kind.yaml": f"kind: {BIG}\nname: s\nspec: {{}}\n",
     "pattern.yaml": f"kind: Source\nname: s\nspec: {{catalog: a{BIG.lower()}}}\n",
-    "nested-path.yaml": "kind: Source\nname: s\nspec:\n  catalog: x\n  labels:\n"
+    "nested-path.yaml": "kind: Source\nname: s\nspec:\n  catalog: javascript\n  labels:\n"
     f"    ? {BIG}\n    : 1\n",
-    "bad-interpolation.yaml": "kind: Source\nname: s\nspec: {catalog: x, settings: {a: '${"
+    "bad-interpolation.yaml": "kind: Source\nname: s\nspec: {catalog: javascript, settings: {a: '${"
     f"{BIG}}}'}}}}\n",
-    "undefined-var.yaml": f"kind: Source\nname: s\nspec: {{catalog: x, settings: {{a: '${{var:{BIG}}}'}}}}\n",
-    "duplicate-key.yaml": "kind: Source\nname: s\nspec:\n  catalog: x\n  settings:\n"
+    "undefined-var.yaml": f"kind: Source\nname: s\nspec: {{catalog: javascript, settings: {{a: '${{var:{BIG}}}'}}}}\n",
+    "duplicate-key.yaml": "kind: Source\nname: s\nspec:\n  catalog: javascript\n  settings:\n"
     f"    ? {BIG}\n    : 1\n    ? {BIG}\n    : 2\n",
-    "bad-int.yaml": f"kind: Source\nname: s\nspec: {{catalog: x, settings: {{a: !!int {BIG}}}}}\n",
-    "tag.yaml": f"kind: Source\nname: s\nspec: {{catalog: x, settings: {{a: !{'t' * 100_000} x}}}}\n",
+    "bad-int.yaml": f"kind: Source\nname: s\nspec: {{catalog: javascript, settings: {{a: !!int {BIG}}}}}\n",
+    "tag.yaml": f"kind: Source\nname: s\nspec: {{catalog: javascript, settings: {{a: !{'t' * 100_000} x}}}}\n",
     "query-file.yaml": "kind: Model\nname: m\nspec: {source: web, identifier_column: id, "
     f"query_file: {'q' * 1_000_000}.sql}}\n",
 }
 
 
 def test_every_echoed_value_in_validate_is_cut(write_workspace) -> None:
-    root = write_workspace({"web.yaml": "kind: Source\nname: web\nspec: {catalog: js}\n", **CASES})
+    root = write_workspace({"web.yaml": "kind: Source\nname: web\nspec: {catalog: javascript}\n", **CASES})
     result = run_cli("validate", "-w", str(root))
     assert result.exit_code == 1
     assert sorted(error_lines(result.stderr)) == sorted(CASES), result.stderr[:3000]

@@ -79,7 +79,8 @@ MD2 = "kind: Source\nname: md2\nspec: {catalog: javascript, display_name: should
 def test_hostile_values_are_escaped_in_plan_text_and_markdown(tmp_path: Path) -> None:
     resources = (
         f"kind: Source\nname: md1\nspec: {{catalog: javascript, display_name: {yaml_str(VALUE)},"
-        f" settings: {{a: {yaml_str(FENCE)}, b: {yaml_str(TERMINAL)}}}}}\n---\n{MD2}"
+        f" settings: {{cookie_domain: {yaml_str(FENCE)},"
+        f" consent_settings: {{b: {yaml_str(TERMINAL)}}}}}}}\n---\n{MD2}"
     )
     root = workspace(tmp_path, resources)
     env = base_env(tmp_path)
@@ -91,7 +92,7 @@ def test_hostile_values_are_escaped_in_plan_text_and_markdown(tmp_path: Path) ->
     markdown = run(["plan", "-w", str(root), "-o", "markdown"], env)
     assert markdown.returncode == 0, markdown.stderr
     assert_comment_intact(markdown.stdout)
-    assert '+ settings.a: "k\\n```\\n<!--"' in markdown.stdout
+    assert '+ settings.cookie_domain: "k\\n```\\n<!--"' in markdown.stdout
 
 
 def test_a_key_with_control_characters_is_refused_at_load(tmp_path: Path) -> None:
@@ -110,23 +111,24 @@ def test_a_key_with_control_characters_is_refused_at_load(tmp_path: Path) -> Non
 
 def test_the_api_refuses_a_key_with_control_characters(api: Api) -> None:
     for key in (FENCE, "k" + TERMINAL, "k\u202e", "k\x9b"):
-        response = api.create_source("md1", settings={"fine": {key: 1}})
+        response = api.create_source("md1", settings={"consent_settings": {key: 1}})
         assert response.status_code == 400, response.text
         assert response.json()["code"] == 3 and "holds a control" in response.json()["error"]
         assert_clean(response.text)
-    assert api.create_source("md1", settings={"fine": {"naïve key.ok": 1}}).status_code == 200
+    fine = {"consent_settings": {"naïve key.ok": 1}}
+    assert api.create_source("md1", settings=fine).status_code == 200
 
 
 def _store_hostile_key(root: Path) -> None:
-    """Rename the stored (and managed) settings key ``k`` to ``KEY`` in the embedded database,
-    as a key written before the API refused such keys would be."""
+    """Rename the stored (and managed) settings key ``user_cookie_days`` to ``KEY`` in the
+    embedded database, as a key written before the API refused such keys would be."""
     db = sqlite3.connect(root / ".seg" / "control-plane.db")
     where = "WHERE name LIKE '%/sources/md1'"
     try:
         data, managed = db.execute(f"SELECT data, managed_paths FROM resources {where}").fetchone()
         fields, paths = json.loads(data), json.loads(managed)
-        fields["settings"][KEY] = fields["settings"].pop("k")
-        paths[paths.index("settings.k")] = format_path(("settings", KEY))
+        fields["settings"][KEY] = fields["settings"].pop("user_cookie_days")
+        paths[paths.index("settings.user_cookie_days")] = format_path(("settings", KEY))
         db.execute(f"UPDATE resources SET data = ?, managed_paths = ? {where}",
                    (json.dumps(fields), json.dumps(paths)))  # fmt: skip
         db.commit()
@@ -135,14 +137,16 @@ def _store_hostile_key(root: Path) -> None:
 
 
 def test_a_stored_hostile_key_is_escaped_in_plan_and_apply(tmp_path: Path) -> None:
-    declared = "kind: Source\nname: md1\nspec: {catalog: javascript, settings: {k: 1}}\n"
+    declared = ("kind: Source\nname: md1\n"
+                "spec: {catalog: javascript, settings: {user_cookie_days: 1}}\n")  # fmt: skip
     root = workspace(tmp_path, f"{declared}---\n{MD2.replace('should be hidden', 'v1')}")
     env = base_env(tmp_path)
     applied = run(["apply", "-w", str(root), "--auto-approve"], env)
     assert applied.returncode == 0, applied.stderr
     _store_hostile_key(root)
     # seg manages the key and no longer declares it: the plan shows it cleared (then md2)
-    (root / "resources.yaml").write_text(f"{declared.replace('k: 1', 'j: 1')}---\n{MD2}")
+    undeclared = declared.replace("user_cookie_days: 1", "cookie_domain: j")
+    (root / "resources.yaml").write_text(f"{undeclared}---\n{MD2}")
     text = run(["plan", "-w", str(root)], env)
     assert text.returncode == 0, text.stderr
     assert_clean(text.stdout + text.stderr)

@@ -48,7 +48,7 @@ def tree(tmp_path: Path) -> Path:
     root.mkdir()
     (tmp_path / "outside").mkdir()
     (root / "seg.yaml").write_text(SEG_YAML)
-    source = {"name": "workspaces/acme/sources/uimade", "catalog": "javascript",
+    source = {"name": "workspaces/acme/sources/uimade", "catalog": "stripe",
               "settings": {"api_key": "k-123"}}  # fmt: skip
     assert embedded_call(root, "POST", "sources", body={"source": source}).status_code == 200
     dest = {"name": "workspaces/acme/sources/uimade/destinations/amp", "catalog": "amplitude"}

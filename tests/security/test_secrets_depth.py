@@ -21,6 +21,7 @@ from seg.model.secrets import DIGEST_PREFIX, LEGACY_PREFIX, is_digest
 from seg.store.sql import normalise_url
 from tests.conftest import Api, run_cli
 from tests.e2e.processes import Server
+from tests.helpers import WAREHOUSE_SETTINGS
 
 SECRETS = {
     "S_SCALAR": "scalar-SECRET-1a2b",
@@ -188,15 +189,18 @@ def test_secrets_at_every_depth_never_leak_on_any_channel(
 
 
 def test_a_read_tokens_digest_cannot_be_checked_offline(api: Api) -> None:
-    body = {"source": {"name": f"workspaces/{api.workspace}/sources/web", "catalog": "js",
-                       "settings": {"hosts": ["a", "hunter2"], "password": "hunter2"}},
-            "secret_paths": ["source.settings.hosts[1]"]}  # fmt: skip
-    assert api.http.post(api.url("/sources"), json=body).status_code == 200
+    assert api.create_source("web").status_code == 200
+    name = f"workspaces/{api.workspace}/sources/web/destinations/amp"
+    body = {"destination": {"name": name, "catalog": "amplitude",
+                            "settings": {"traits_to_append": ["a", "hunter2"], "api_key": "hunter2"}},
+            "secret_paths": ["destination.settings.traits_to_append[1]"]}  # fmt: skip
+    made = api.http.post(api.url("/sources/web/destinations"), json=body)
+    assert made.status_code == 200, made.text
     reader = api.client(api.token("workspace:read"))
-    got = reader.get(api.url("/sources/web"))
-    listed = reader.get(api.url("/sources")).json()["sources"][0]
+    got = reader.get(api.url("/sources/web/destinations/amp"))
+    listed = reader.get(api.url("/sources/web/destinations")).json()["destinations"][0]
     item = got.json()
-    digest = item["settings"]["hosts"][1]
+    digest = item["settings"]["traits_to_append"][1]
     assert digest.startswith(DIGEST_PREFIX) and listed["settings"] == item["settings"]
     assert "hunter2" not in got.text
     # Every salt-like piece of the response, with every way of hashing salt and value.
@@ -206,12 +210,11 @@ def test_a_read_tokens_digest_cannot_be_checked_offline(api: Api) -> None:
     hexes.add(hashlib.sha256(b"hunter2").hexdigest())
     assert not any(h in got.text for h in hexes)
     # Bound to the resource and path: the same value elsewhere has another digest.
-    assert item["settings"]["password"] != digest
+    assert item["settings"]["api_key"] != digest
     # Only the server can answer, online, for a token that may read; it is audited.
-    name = f"workspaces/{api.workspace}/sources/web"
     # one guess per secret per request (so --rate-limit N bounds guesses per secret)
     for guess, matches in (("password", False), ("hunter2", True)):
-        ask = [{"resource": name, "path": "settings.hosts[1]", "value": guess}]
+        ask = [{"resource": name, "path": "settings.traits_to_append[1]", "value": guess}]
         answer = reader.post(api.url("/secrets:compare"), json={"secrets": ask}).json()
         assert answer["matches"] == [matches]
     events = api.http.get(api.url("/audit-events")).json()["audit_events"]
@@ -221,8 +224,8 @@ def test_a_read_tokens_digest_cannot_be_checked_offline(api: Api) -> None:
 
 
 def test_a_user_bound_token_learns_nothing_about_a_source_it_cannot_read(api: Api) -> None:
-    body = {"source": {"name": f"workspaces/{api.workspace}/sources/web", "catalog": "js",
-                       "settings": {"password": "hunter2"}}}  # fmt: skip
+    body = {"source": {"name": f"workspaces/{api.workspace}/sources/web", "catalog": "postgres",
+                       "settings": {**WAREHOUSE_SETTINGS, "password": "hunter2"}}}  # fmt: skip
     assert api.http.post(api.url("/sources"), json=body).status_code == 200
     _, secret = api.cp.workspaces.create_token(api.workspace, "workspace:read", "nobody", "nobody@x.io")
     nobody = api.client(secret)
@@ -273,13 +276,13 @@ def test_a_sealed_digest_is_not_revalidated_as_a_typed_value(api: Api) -> None:
     """The catalog (a pattern) came from the environment: after sealing, a PATCH of another
     field must not fail on the digest standing where the pattern applies."""
     body = {"source": {"name": f"workspaces/{api.workspace}/sources/web",
-                       "catalog": "secretcatalog", "settings": {"url": "x"}},
+                       "catalog": "javascript", "settings": {"cookie_domain": "x"}},
             "secret_paths": ["source.catalog"]}  # fmt: skip
     assert api.http.post(api.url("/sources"), json=body).status_code == 200
     patch = {"source": {"display_name": "Web"}, "update_mask": {"paths": ["source.display_name"]}}
     response = api.http.patch(api.url("/sources/web"), json=patch)
     assert response.status_code == 200, response.text
-    assert "secretcatalog" not in response.text
+    assert "javascript" not in response.text
     bad = {"source": {"name": f"workspaces/{api.workspace}/sources/bad", "catalog": "NOT VALID"},
            "secret_paths": ["source.catalog"]}  # fmt: skip
     refused = api.http.post(api.url("/sources"), json=bad)
@@ -289,7 +292,9 @@ def test_a_sealed_digest_is_not_revalidated_as_a_typed_value(api: Api) -> None:
 def test_a_legacy_salted_digest_is_never_returned_and_still_compares(api: Api) -> None:
     """A database written before keyed digests holds ``secret:sha256:`` values: reads re-key
     them from the sealed value, and the next write stores the keyed form."""
-    api.create_source("web", settings={"password": "old-pass"})
+    made = api.create_source("web", catalog="postgres",
+                             settings={**WAREHOUSE_SETTINGS, "password": "old-pass"})
+    assert made.status_code == 200, made.text
     name = f"workspaces/{api.workspace}/sources/web"
     with api.cp.store.tx() as tx:
         rec = tx.get_resource(name)
@@ -297,7 +302,8 @@ def test_a_legacy_salted_digest_is_never_returned_and_still_compares(api: Api) -
         salt = "0011223344556677"
         hexdigest = hashlib.sha256(f"{salt}:old-pass".encode()).hexdigest()
         legacy = f"{LEGACY_PREFIX}{salt}:{hexdigest}"
-        tx.update_resource(replace(rec, data={**rec.data, "settings": {"password": legacy}}))
+        settings = {**rec.data["settings"], "password": legacy}
+        tx.update_resource(replace(rec, data={**rec.data, "settings": settings}))
     got = api.http.get(api.url("/sources/web")).json()
     assert got["settings"]["password"].startswith(DIGEST_PREFIX)
     ask = {"resource": name, "path": "settings.password", "value": "old-pass"}

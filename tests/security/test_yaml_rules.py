@@ -50,7 +50,7 @@ def test_merge_keys_are_errors(write_workspace, settings: str, at: str) -> None:
 
 
 def test_a_quoted_merge_key_is_an_ordinary_key(write_workspace) -> None:
-    code, lines = validate(write_workspace, '    "<<": literal\n')
+    code, lines = validate(write_workspace, '    consent_settings:\n      "<<": literal\n')
     assert (code, lines) == (0, [])
 
 
@@ -92,6 +92,8 @@ def test_alias_expansion_is_capped_quickly(write_workspace) -> None:
 
 def test_core_schema_words_stay_strings(write_workspace) -> None:
     """`yes`, `on` and dates are strings (YAML 1.2 core), not booleans or dates."""
-    root = write_workspace({"a.yaml": HEAD + "    a: yes\n    b: on\n    c: 2024-01-01\n"})
+    words = "    consent_settings:\n      a: yes\n      b: on\n      c: 2024-01-01\n"
+    root = write_workspace({"a.yaml": HEAD + words})
     (source,) = load_workspace(root, None, {}).resources
-    assert source.fields["settings"] == {"a": "yes", "b": "on", "c": "2024-01-01"}
+    assert source.fields["settings"]["consent_settings"] == {"a": "yes", "b": "on",
+                                                             "c": "2024-01-01"}  # fmt: skip

@@ -70,14 +70,14 @@ def test_secrets_are_never_returned_in_clear(api: Api) -> None:
     body = {
         "source": {
             "name": f"workspaces/{api.workspace}/sources/web",
-            "catalog": "javascript",
-            "settings": {"apiKey": "CATALOG-SECRET-1", "endpoint": "ENV-SECRET-2", "plain": "p"},
+            "catalog": "zendesk",
+            "settings": {"api_token": "CATALOG-SECRET-1", "email": "ENV-SECRET-2", "subdomain": "p"},
         },
-        "secret_paths": ["source.settings.endpoint"],
+        "secret_paths": ["source.settings.email"],
     }
     created = api.http.post(api.url("/sources"), json=body)
-    api.http.patch(api.url("/sources/web"), json={"source": {"settings": {"apiKey": "NEW-SECRET-3"}},
-                   "update_mask": {"paths": ["source.settings.apiKey"]}})  # fmt: skip
+    api.http.patch(api.url("/sources/web"), json={"source": {"settings": {"api_token": "NEW-SECRET-3"}},
+                   "update_mask": {"paths": ["source.settings.api_token"]}})  # fmt: skip
     responses = [
         created.text,
         api.http.get(api.url("/sources/web")).text,
@@ -88,14 +88,14 @@ def test_secrets_are_never_returned_in_clear(api: Api) -> None:
         for secret in ("CATALOG-SECRET-1", "ENV-SECRET-2", "NEW-SECRET-3"):
             assert secret not in text
     settings = json.loads(responses[1])["settings"]
-    assert settings["plain"] == "p"
-    assert is_digest(settings["apiKey"]) and is_digest(settings["endpoint"])
+    assert settings["subdomain"] == "p"
+    assert is_digest(settings["api_token"]) and is_digest(settings["email"])
     name = f"workspaces/{api.workspace}/sources/web"
-    asks = [{"resource": name, "path": "settings.apiKey", "value": "NEW-SECRET-3"},
-            {"resource": name, "path": "settings.endpoint", "value": "ENV-SECRET-2"}]  # fmt: skip
+    asks = [{"resource": name, "path": "settings.api_token", "value": "NEW-SECRET-3"},
+            {"resource": name, "path": "settings.email", "value": "ENV-SECRET-2"}]  # fmt: skip
     answer = api.http.post(api.url("/secrets:compare"), json={"secrets": asks})
     assert answer.json()["matches"] == [True, True]
-    wrong = [{"resource": name, "path": "settings.endpoint", "value": "other"}]
+    wrong = [{"resource": name, "path": "settings.email", "value": "other"}]
     answer = api.http.post(api.url("/secrets:compare"), json={"secrets": wrong})
     assert answer.json()["matches"] == [False]
 
@@ -107,7 +107,7 @@ def test_workspace_get(api: Api) -> None:
 
 def test_validation_errors_never_echo_secret_values(api: Api) -> None:
     secret = "LEAKY" * 60
-    body = {"source": {"name": f"workspaces/{api.workspace}/sources/web", "catalog": "js",
+    body = {"source": {"name": f"workspaces/{api.workspace}/sources/web", "catalog": "javascript",
                        "display_name": secret}, "secret_paths": ["source.display_name"]}  # fmt: skip
     message = error(api.http.post(api.url("/sources"), json=body), 400, 3)
     assert "source.display_name" in message and "LEAKY" not in message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Api
-from tests.helpers import error
+from tests.helpers import WAREHOUSE_SETTINGS, error
 
 QUERY = "SELECT id, email, plan FROM users"
 
@@ -14,8 +14,11 @@ class Retl:
     def __init__(self, api: Api) -> None:
         self.api = api
         ws = api.workspace
-        assert api.create_source("wh", catalog="postgres").status_code == 200
-        assert api.create_destination("wh", "braze", enabled=True).status_code == 200
+        made = api.create_source("wh", catalog="postgres", settings=WAREHOUSE_SETTINGS)
+        assert made.status_code == 200
+        braze = api.create_destination("wh", "braze", catalog="braze", enabled=True,
+                                       settings={"api_key": "braze-key"})  # fmt: skip
+        assert braze.status_code == 200
         self.model_url = api.url("/sources/wh/models/users")
         self.model_name = f"workspaces/{ws}/sources/wh/models/users"
         self.mapping_url = api.url("/sources/wh/destinations/braze/mappings/sync")
@@ -31,7 +34,7 @@ class Retl:
                        strategy: str = "MANUAL", dest: str = "wh/braze"):  # fmt: skip
         src, dst = dest.split("/")
         name = f"workspaces/{self.api.workspace}/sources/{src}/destinations/{dst}/mappings/{slug}"
-        body = {"name": name, "action": "identify", "enabled": enabled,
+        body = {"name": name, "action": "updateUserProfile", "enabled": enabled,
                 "model": model or self.model_name, "schedule": {"strategy": strategy},
                 "fields": {"email": "email", "external_id": "id"}}  # fmt: skip
         return self.api.http.post(self.api.url(f"/sources/{src}/destinations/{dst}/mappings"),
@@ -63,8 +66,10 @@ def test_models_need_a_warehouse_source_and_a_returned_identifier(api: Api, retl
 
 
 def test_mapping_model_must_exist_under_the_same_source(api: Api, retl: Retl) -> None:
-    api.create_source("wh2", catalog="snowflake")
-    api.create_destination("wh2", "braze")
+    snowflake = {"account": "acme-eu", "database": "analytics", "warehouse": "reverse_etl",
+                 "user": "segment"}  # fmt: skip
+    assert api.create_source("wh2", catalog="snowflake", settings=snowflake).status_code == 200
+    api.create_destination("wh2", "braze", catalog="braze")
     other = f"workspaces/{api.workspace}/sources/wh/models/users"
     assert "must be a model of" in error(retl.create_mapping(model=other, dest="wh2/braze"), 400, 3)
     error(retl.create_mapping(model=other.replace("users", "nope")), 404, 5)
@@ -75,7 +80,7 @@ def test_mapping_model_must_exist_under_the_same_source(api: Api, retl: Retl) ->
 def test_mapping_needs_exactly_one_of_trigger_or_model(api: Api, retl: Retl) -> None:
     url = api.url("/sources/wh/destinations/braze/mappings")
     base = {"name": f"workspaces/{api.workspace}/sources/wh/destinations/braze/mappings/m",
-            "action": "track"}  # fmt: skip
+            "action": "trackEvent", "fields": {"name": "event"}}  # fmt: skip
     error(api.http.post(url, json={"mapping": base}), 400, 3)
     both = {**base, "trigger": "type = 'track'", "model": retl.model_name,
             "schedule": {"strategy": "MANUAL"}}  # fmt: skip

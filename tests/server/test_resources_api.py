@@ -8,7 +8,7 @@ from tests.helpers import error
 
 
 def test_create_and_get_source_carries_name_times_and_etag(api: Api) -> None:
-    created = api.create_source("web", display_name="Web", settings={"a": 1})
+    created = api.create_source("web", display_name="Web", settings={"user_cookie_days": 1})
     assert created.status_code == 200, created.text
     body = created.json()
     assert body["name"] == f"workspaces/{api.workspace}/sources/web"
@@ -51,7 +51,7 @@ def test_destination_slugs_are_unique_per_source(api: Api) -> None:
 def test_destination_name_must_sit_in_its_collection(api: Api) -> None:
     api.create_source("web")
     api.create_source("ios")
-    body = {"name": f"workspaces/{api.workspace}/sources/ios/destinations/amp", "catalog": "x"}
+    body = {"name": f"workspaces/{api.workspace}/sources/ios/destinations/amp", "catalog": "amplitude"}
     r = api.http.post(api.url("/sources/web/destinations"), json={"destination": body})
     error(r, 400, 3)
 

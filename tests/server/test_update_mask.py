@@ -11,9 +11,8 @@ from tests.helpers import error
 @pytest.fixture
 def dest(api: Api) -> str:
     api.create_source("web")
-    r = api.create_destination(
-        "web", "amp", display_name="Amp", enabled=True, settings={"region": "eu", "batch": 10}
-    )
+    r = api.create_destination("web", "amp", catalog="google-analytics", display_name="Amp",
+                               enabled=True, settings={"domain": "eu", "site_speed_sample_rate": 10})  # fmt: skip
     assert r.status_code == 200
     return api.url("/sources/web/destinations/amp")
 
@@ -36,18 +35,18 @@ def test_mask_inside_the_resource_object_is_accepted(api: Api, dest: str) -> Non
 
 def test_nested_settings_path_touches_one_key(api: Api, dest: str) -> None:
     r = api.http.patch(dest, json={
-        "destination": {"settings": {"region": "us", "batch": 99}},
-        "update_mask": {"paths": ["destination.settings.region"]},
+        "destination": {"settings": {"domain": "us", "site_speed_sample_rate": 99}},
+        "update_mask": {"paths": ["destination.settings.domain"]},
     })  # fmt: skip
-    assert r.json()["settings"] == {"region": "us", "batch": 10}
+    assert r.json()["settings"] == {"domain": "us", "site_speed_sample_rate": 10}
 
 
 def test_masked_path_without_value_is_set_empty(api: Api, dest: str) -> None:
-    paths = ["destination.enabled", "destination.display_name", "destination.settings.region"]
+    paths = ["destination.enabled", "destination.display_name", "destination.settings.domain"]
     r = api.http.patch(dest, json={"update_mask": {"paths": paths}})
     body = r.json()
     assert body["enabled"] is False and body["display_name"] == ""
-    assert body["settings"] == {"batch": 10}  # a masked map key with no value is removed
+    assert body["settings"] == {"site_speed_sample_rate": 10}  # a masked key without value is removed
     r = api.http.patch(dest, json={"update_mask": {"paths": ["destination.settings"]}})
     assert r.json()["settings"] == {}
 
@@ -69,7 +68,7 @@ def test_data_without_mask_changes_nothing(api: Api, dest: str) -> None:
 def test_unknown_or_immutable_paths_are_rejected(api: Api, dest: str, path: str) -> None:
     before = api.http.get(dest).json()
     r = api.http.patch(
-        dest, json={"destination": {"catalog": "x"}, "update_mask": {"paths": [path]}}
+        dest, json={"destination": {"catalog": "braze"}, "update_mask": {"paths": [path]}}
     )
     error(r, 400, 3)
     assert api.http.get(dest).json() == before
@@ -82,9 +81,9 @@ def test_wrong_type_through_the_mask_is_rejected(api: Api, dest: str) -> None:
 
 
 def test_quoted_keys_with_dots(api: Api, dest: str) -> None:
-    r = api.http.patch(dest, json={"destination": {"settings": {"a.b": 1}},
-                                   "update_mask": {"paths": ["destination.settings.`a.b`"]}})  # fmt: skip
-    assert r.json()["settings"]["a.b"] == 1
+    r = api.http.patch(dest, json={"destination": {"settings": {"dimensions": {"a.b": "dimension1"}}},
+                                   "update_mask": {"paths": ["destination.settings.dimensions.`a.b`"]}})  # fmt: skip
+    assert r.json()["settings"]["dimensions"]["a.b"] == "dimension1"
 
 
 def test_if_match_guards_updates_and_deletes(api: Api, dest: str) -> None:

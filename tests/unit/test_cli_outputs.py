@@ -28,9 +28,9 @@ def varied_plan() -> Plan:
     """Creates with secrets, an update with a cleared field, unmanaged fields and a protect
     flag (metadata outside the mask), a replace, a delete, rule changes, an access change."""
     desired = [
-        DesiredResource(SRC, "new", {"catalog": "js", "settings": {"api_key": "s3cret"}},
+        DesiredResource(SRC, "new", {"catalog": "javascript", "settings": {"api_key": "s3cret"}},
                         frozenset({("settings", "api_key")})),
-        DesiredResource(SRC, "upd", {"catalog": "js", "enabled": False}, protect=True),
+        DesiredResource(SRC, "upd", {"catalog": "javascript", "enabled": False}, protect=True),
         DesiredResource(SRC, "rep", {"catalog": "ios"}),
         DesiredResource(TP, "orders", {"display_name": "Orders",
                                        "rules": [RULE, {**RULE, "version": 2}]}),
@@ -38,11 +38,11 @@ def varied_plan() -> Plan:
                                     "role": "workspace_owner", "scope": "workspace"}),
     ]  # fmt: skip
     current = [
-        CurrentResource(SRC, "upd", {"catalog": "js", "enabled": True, "display_name": "U",
+        CurrentResource(SRC, "upd", {"catalog": "javascript", "enabled": True, "display_name": "U",
                                      "settings": {"batch": 10, "ui": 1}}, "e1",
                         managed=frozenset({"enabled", "settings.batch"})),
         CurrentResource(SRC, "rep", {"catalog": "android"}, "e2"),
-        CurrentResource(SRC, "gone", {"catalog": "js"}, "e3"),
+        CurrentResource(SRC, "gone", {"catalog": "javascript"}, "e3"),
         CurrentResource(TP, "orders", {"display_name": "Orders", "rules": [RULE]}, "e4",
                         managed=frozenset({"display_name", "rules"})),
     ]  # fmt: skip
@@ -73,8 +73,8 @@ def test_a_plan_read_back_from_json_renders_as_the_plan_did() -> None:
 
 
 def test_a_plan_without_changes_keeps_its_resource_count() -> None:
-    plan = compute_plan("acme", [DesiredResource(SRC, "web", {"catalog": "js"})],
-                        [CurrentResource(SRC, "web", {"catalog": "js"}, "e")])  # fmt: skip
+    plan = compute_plan("acme", [DesiredResource(SRC, "web", {"catalog": "javascript"})],
+                        [CurrentResource(SRC, "web", {"catalog": "javascript"}, "e")])  # fmt: skip
     assert text_of(plan_from_json(plan_to_json(plan))) == (
         "No changes. Workspace acme matches the configuration (1 resource).\n")  # fmt: skip
 

@@ -37,15 +37,15 @@ def test_update_mask_names_exactly_the_changed_leaves() -> None:
 
 
 def test_booleans_are_not_numbers() -> None:
-    desired = [want(SRC, "web", catalog="js", settings={"flag": True})]
-    current = [have(SRC, "web", catalog="js", settings={"flag": 1})]
+    desired = [want(SRC, "web", catalog="javascript", settings={"flag": True})]
+    current = [have(SRC, "web", catalog="javascript", settings={"flag": 1})]
     assert compute_plan("ws", desired, current).changes[0].update_mask == ("source.settings.flag",)
 
 
 def test_secrets_compare_through_the_servers_answers_and_are_marked_sensitive() -> None:
     digest = DIGEST_PREFIX + "ab" * 32
-    current = [have(SRC, "web", catalog="js", settings={"api_key": digest})]
-    desired = [want(SRC, "web", catalog="js", settings={"api_key": "s3cret"},
+    current = [have(SRC, "web", catalog="javascript", settings={"api_key": digest})]
+    desired = [want(SRC, "web", catalog="javascript", settings={"api_key": "s3cret"},
                     secrets=[("settings", "api_key")])]  # fmt: skip
     matched = {("Source", "web", ("settings", "api_key"))}
     assert compute_plan("ws", desired, current, secrets_matched=matched).changes == ()
@@ -57,9 +57,9 @@ def test_secrets_compare_through_the_servers_answers_and_are_marked_sensitive() 
 
 def test_a_secret_inside_a_list_compares_by_answer_and_hides_the_whole_list() -> None:
     digest = DIGEST_PREFIX + "cd" * 32
-    current = [have(SRC, "web", catalog="js", settings={"hosts": ["a", digest]})]
+    current = [have(SRC, "web", catalog="javascript", settings={"hosts": ["a", digest]})]
     path = ("settings", "hosts", 1)
-    desired = [want(SRC, "web", catalog="js", settings={"hosts": ["a", "s3cret"]},
+    desired = [want(SRC, "web", catalog="javascript", settings={"hosts": ["a", "s3cret"]},
                     secrets=[path])]  # fmt: skip
     matched = {("Source", "web", path)}
     assert compute_plan("ws", desired, current, secrets_matched=matched).changes == ()
@@ -92,8 +92,8 @@ def test_protected_replace_is_blocked_not_performed() -> None:
 
 
 def test_creates_parents_first_and_deletes_children_first() -> None:
-    desired = [want(DST, "new/amp", catalog="a"), want(SRC, "new", catalog="js")]
-    current = [have(SRC, "old", catalog="js"), have(DST, "old/amp", catalog="a")]
+    desired = [want(DST, "new/amp", catalog="amplitude"), want(SRC, "new", catalog="javascript")]
+    current = [have(SRC, "old", catalog="javascript"), have(DST, "old/amp", catalog="amplitude")]
     steps = plan_steps(compute_plan("ws", desired, current))
     assert [(s.op, s.change.address, s.depends_on) for s in steps] == [
         ("delete", "old/amp", ()), ("delete", "old", (0,)),
@@ -101,6 +101,6 @@ def test_creates_parents_first_and_deletes_children_first() -> None:
 
 
 def test_declared_field_missing_on_server_is_an_update() -> None:
-    desired = [want(SRC, "web", catalog="js", display_name="Web")]
-    (change,) = compute_plan("ws", desired, [have(SRC, "web", catalog="js")]).changes
+    desired = [want(SRC, "web", catalog="javascript", display_name="Web")]
+    (change,) = compute_plan("ws", desired, [have(SRC, "web", catalog="javascript")]).changes
     assert change.field_changes[0].before is None and change.update_mask == ("source.display_name",)

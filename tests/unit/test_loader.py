@@ -12,10 +12,6 @@ kind: Source
 name: web
 spec:
   catalog: javascript
-  settings:
-    api_key: ${env:WEB_KEY}
-    region: ${var:region}
-    price: "$$5"
 ---
 kind: Destination
 name: amp
@@ -23,6 +19,10 @@ spec:
   source: web
   catalog: amplitude
   enabled: yes_please
+  settings:
+    api_key: ${env:WEB_KEY}
+    region: ${var:region}
+    group_type_trait: "$$5"
 """
 
 SEG_YAML = """\
@@ -45,46 +45,48 @@ def test_loads_documents_interpolates_and_marks_secrets(write_workspace) -> None
     root = write_workspace({"a.yaml": GOOD.replace("yes_please", "true")}, seg_yaml=SEG_YAML)
     ws = load_workspace(root, "dev", {"WEB_KEY": "k1"})
     assert ws.config.workspace == "acme-dev"
-    src, dst = ws.resources
-    assert src.fields["settings"] == {"api_key": "k1", "region": "eu", "price": "$5"}
-    assert ("settings", "api_key") in src.secret_paths
-    assert ("settings", "region") not in src.secret_paths
+    _, dst = ws.resources
+    assert dst.fields["settings"] == {"api_key": "k1", "region": "eu", "group_type_trait": "$5"}
+    assert ("settings", "api_key") in dst.secret_paths
+    assert ("settings", "region") not in dst.secret_paths
     assert dst.address == "web/amp" and "source" not in dst.fields
 
 
 def test_core_schema_keeps_yes_and_dates_as_strings(write_workspace) -> None:
-    root = write_workspace({"a.yaml": "kind: Source\nname: web\nspec:\n  catalog: js\n"
-                            "  settings: {a: yes, b: 2024-01-01, c: 0x10, d: on, e: 1.5}\n"})  # fmt: skip
+    root = write_workspace({"a.yaml": "kind: Source\nname: web\nspec:\n  catalog: javascript\n"
+                            "  settings: {consent_settings: {a: yes, b: 2024-01-01, c: 0x10, d: on,"
+                            " e: 1.5}}\n"})  # fmt: skip
     (src,) = load_workspace(root, None, {}).resources
-    assert src.fields["settings"] == {"a": "yes", "b": "2024-01-01", "c": 16, "d": "on", "e": 1.5}
+    assert src.fields["settings"]["consent_settings"] == {"a": "yes", "b": "2024-01-01", "c": 16,
+                                                          "d": "on", "e": 1.5}  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("kind: Source\nname: web\nspec: [\n", "a.yaml:4:1: error: YAML syntax error"),
-        ("kind: Source\nname: web\nname: web2\nspec: {catalog: js}\n",
+        ("kind: Source\nname: web\nname: web2\nspec: {catalog: javascript}\n",
          "a.yaml:3:1: error: duplicate key 'name' (first defined at line 2)"),
-        ("kind: Source\nname: web\nspce: {catalog: js}\n",
+        ("kind: Source\nname: web\nspce: {catalog: javascript}\n",
          "a.yaml:3:1: error: unknown key 'spce' (did you mean 'spec'?)"),
-        ("kind: Source\nname: web\nspec:\n  catalog: js\n  enabeld: true\n",
+        ("kind: Source\nname: web\nspec:\n  catalog: javascript\n  enabeld: true\n",
          "a.yaml:5:3: error: unknown key 'enabeld' in spec (did you mean 'enabled'?)"),
-        ("kind: Source\nname: web\nspec:\n  catalog: js\n  enabled: sometimes\n",
+        ("kind: Source\nname: web\nspec:\n  catalog: javascript\n  enabled: sometimes\n",
          "a.yaml:5:12: error: spec.enabled: 'sometimes' is not of type 'boolean'"),
         ("kind: Sauce\nname: web\nspec: {}\n", "a.yaml:1:7: error: unknown kind 'Sauce'"),
-        ("kind: Source\nname: Web_1\nspec: {catalog: js}\n", "a.yaml:2:7: error: name: 'Web_1' does not match"),
+        ("kind: Source\nname: Web_1\nspec: {catalog: javascript}\n", "a.yaml:2:7: error: name: 'Web_1' does not match"),
         ("kind: Source\nname: web\nspec: {}\n", "a.yaml:3:7: error: spec: 'catalog' is a required property"),
-        ("kind: Source\nname: web\nspec: !!python/object:os.system {catalog: js}\n",
+        ("kind: Source\nname: web\nspec: !!python/object:os.system {catalog: javascript}\n",
          "a.yaml:3:7: error: YAML tag 'tag:yaml.org,2002:python/object:os.system' is not allowed"),
         ("kind: Source\nname: web\nspec: {catalog: !custom js}\n",
          "a.yaml:3:17: error: YAML tag '!custom' is not allowed"),
-        ("kind: Source\nname: web\nspec:\n  catalog: js\n  settings: {k: '${var:nope}'}\n",
+        ("kind: Source\nname: web\nspec:\n  catalog: javascript\n  settings: {k: '${var:nope}'}\n",
          "a.yaml:5:17: error: variable 'nope' is not defined"),
-        ("kind: Source\nname: web\nspec:\n  catalog: js\n  settings: {k: '${shell:ls}'}\n",
+        ("kind: Source\nname: web\nspec:\n  catalog: javascript\n  settings: {k: '${shell:ls}'}\n",
          "a.yaml:5:17: error: bad interpolation"),
         ("- just\n- a list\n", "a.yaml:1:1: error: a resource document must be a mapping"),
-        ("kind: Destination\nname: amp\nspec:\n  source: webb\n  catalog: a\n---\n"
-         "kind: Source\nname: web\nspec: {catalog: js}\n",
+        ("kind: Destination\nname: amp\nspec:\n  source: webb\n  catalog: amplitude\n---\n"
+         "kind: Source\nname: web\nspec: {catalog: javascript}\n",
          "a.yaml:4:11: error: Destination 'webb/amp' refers to source 'webb', which is not "
          "declared (did you mean 'web'?)"),
     ],
@@ -97,7 +99,7 @@ def test_bad_input_points_at_file_line_col(write_workspace, text: str, expected:
 
 
 def test_duplicate_addresses_across_files(write_workspace) -> None:
-    doc = "kind: Source\nname: web\nspec: {catalog: js}\n"
+    doc = "kind: Source\nname: web\nspec: {catalog: javascript}\n"
     root = write_workspace({"a.yaml": doc, "b/c.yml": "\n" + doc})
     (line,) = errors_of(root)
     assert "b/c.yml:3:7: error: duplicate address 'web' (Source); first declared at" in line
@@ -108,7 +110,7 @@ def test_alias_bomb_is_refused(write_workspace) -> None:
     bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 8):
         bomb.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]")
-    text = "kind: Source\nname: web\nspec:\n  catalog: js\n  settings:\n" + "".join(
+    text = "kind: Source\nname: web\nspec:\n  catalog: javascript\n  settings:\n" + "".join(
         f"    {line}\n" for line in bomb
     )
     (line,) = errors_of(write_workspace({"a.yaml": text}))
@@ -117,7 +119,7 @@ def test_alias_bomb_is_refused(write_workspace) -> None:
 
 def test_every_error_is_reported_not_just_the_first(write_workspace) -> None:
     root = write_workspace({
-        "a.yaml": "kind: Source\nname: web\nspec: {catalog: js, colour: red}\n",
+        "a.yaml": "kind: Source\nname: web\nspec: {catalog: javascript, colour: red}\n",
         "b.yaml": "kind: Source\nname: ios\nspec: {catalog: 5}\n",
     })  # fmt: skip
     assert len(errors_of(root)) == 2
@@ -149,17 +151,17 @@ def test_seg_workspace_env_overrides_slug(write_workspace) -> None:
 
 
 def test_undeclared_fields_stay_unmanaged(write_workspace) -> None:
-    root = write_workspace({"a.yaml": "kind: Destination\nname: amp\nspec: {source: web, catalog: a}\n"
-                            "---\nkind: Source\nname: web\nspec: {catalog: js}\n"})  # fmt: skip
+    root = write_workspace({"a.yaml": "kind: Destination\nname: amp\nspec: {source: web, catalog: amplitude}\n"
+                            "---\nkind: Source\nname: web\nspec: {catalog: javascript}\n"})  # fmt: skip
     src, dst = load_workspace(root, None, {}).resources
-    assert dict(src.fields) == {"catalog": "js"}
-    assert dict(dst.fields) == {"catalog": "a"}  # schema defaults are not declarations
+    assert dict(src.fields) == {"catalog": "javascript"}
+    assert dict(dst.fields) == {"catalog": "amplitude"}  # schema defaults are not declarations
 
 
 def test_schema_checks_the_interpolated_value_without_echoing_secrets(write_workspace) -> None:
-    text = ("kind: Destination\nname: amp\nspec:\n  source: web\n  catalog: a\n"
+    text = ("kind: Destination\nname: amp\nspec:\n  source: web\n  catalog: amplitude\n"
             "  connection_mode: ${var:mode}\n  display_name: ${env:LONG}\n"
-            "---\nkind: Source\nname: web\nspec: {catalog: js}\n")  # fmt: skip
+            "---\nkind: Source\nname: web\nspec: {catalog: javascript}\n")  # fmt: skip
     seg_yaml = "version: seg/v1\nworkspace: acme\nvars: {mode: device}\n"
     root = write_workspace({"a.yaml": text}, seg_yaml=seg_yaml)
     ws = load_workspace(root, None, {"LONG": "short"})
@@ -173,7 +175,7 @@ def test_schema_checks_the_interpolated_value_without_echoing_secrets(write_work
 RETL = """\
 kind: Source
 name: wh
-spec: {catalog: postgres}
+spec: {catalog: postgres, settings: {host: db, database: analytics}}
 ---
 kind: Source
 name: web

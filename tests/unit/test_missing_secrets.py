@@ -30,7 +30,7 @@ spec:
   display_name: ${env:TITLE}
   settings:
     api_key: ${env:AMP_KEY}
-    hosts: [plain, "${env:HOST}"]
+    traits_to_append: [plain, "${env:HOST}"]
     region: eu
 """
 
@@ -49,7 +49,7 @@ def test_unset_variables_are_not_errors_and_are_listed_where_used(write_workspac
     assert where["AMP_KEY"].endswith("a.yaml:13:14")
     amp = ws.resources[1]
     assert amp.unknown_paths == {("connection_mode",), ("display_name",),
-                                 ("settings", "api_key"), ("settings", "hosts", 1)}  # fmt: skip
+                                 ("settings", "api_key"), ("settings", "traits_to_append", 1)}  # fmt: skip
     assert amp.fields["settings"]["region"] == "eu"
     assert ws.secret_values == frozenset()  # nothing from the environment was read
 
@@ -76,7 +76,7 @@ def test_a_misspelled_key_beside_an_unset_variable_is_reported(write_workspace) 
 def test_every_problem_of_a_document_is_reported_with_its_interpolation_errors(
     write_workspace,
 ) -> None:
-    text = "kind: Source\nname: web\nspec:\n  catalog: js\n  enabeld: true\n" \
+    text = "kind: Source\nname: web\nspec:\n  catalog: javascript\n  enabeld: true\n" \
            "  settings: {k: '${var:nope}', s: '${env:UNSET}'}\n"  # fmt: skip
     errors = errors_of(write_workspace({"a.yaml": text}))
     assert len(errors) == 2, errors
@@ -88,7 +88,7 @@ def test_references_fql_and_sql_from_an_unset_variable_are_not_judged(write_work
     text = """\
 kind: Source
 name: wh
-spec: {catalog: postgres, labels: {team: '${env:TEAM}'}}
+spec: {catalog: postgres, labels: {team: '${env:TEAM}'}, settings: {host: db, database: a}}
 ---
 kind: Destination
 name: braze
@@ -116,7 +116,7 @@ spec: {source: wh, query: '${env:SQL}', identifier_column: '${env:IDCOL}'}
 @pytest.mark.parametrize(
     ("spec", "where"),
     [
-        ("  source: ${env:SRC}\n  catalog: a\n", "a.yaml:8:11: error: source: the value from the environment"),
+        ("  source: ${env:SRC}\n  catalog: amplitude\n", "a.yaml:8:11: error: source: the value from the environment"),
         ("  source: web\n  query_file: ${env:SQL_FILE}\n  identifier_column: id\n",
          "a.yaml:9:15: error: query_file: the value from the environment"),
     ],
@@ -125,7 +125,8 @@ def test_addresses_and_files_take_no_value_from_the_environment(
     write_workspace, spec: str, where: str
 ) -> None:
     kind = "Destination" if "catalog" in spec else "Model"
-    text = f"kind: Source\nname: web\nspec: {{catalog: postgres}}\n---\nkind: {kind}\nname: x\n" \
+    text = f"kind: Source\nname: web\nspec: {{catalog: postgres, settings: {{host: db, database: a}}}}\n" \
+           f"---\nkind: {kind}\nname: x\n" \
            f"spec:\n{spec}"  # fmt: skip
     root = write_workspace({"a.yaml": text})
     for environ in ({}, {"SRC": "web", "SQL_FILE": "q.sql"}):  # set or not, it is refused
@@ -144,7 +145,7 @@ def test_an_update_compares_everything_but_the_unknown_values(write_workspace) -
         CurrentResource(KINDS["Source"], "web", {"catalog": "javascript"}),
         CurrentResource(KINDS["Destination"], "web/amp", {
             "catalog": "amplitude", "connection_mode": "device", "display_name": "Old",
-            "settings": {"api_key": digest, "hosts": ["plain", digest], "region": "us"},
+            "settings": {"api_key": digest, "traits_to_append": ["plain", digest], "region": "us"},
         }, "e1"),
     ]  # fmt: skip
     ws, plan = _plan(write_workspace, current)
@@ -152,11 +153,11 @@ def test_an_update_compares_everything_but_the_unknown_values(write_workspace) -
     assert change.action is Action.UPDATE
     assert change.update_mask == ("destination.settings.region",)
     assert change.not_compared == (("connection_mode",), ("display_name",),
-                                   ("settings", "api_key"), ("settings", "hosts", 1))  # fmt: skip
+                                   ("settings", "api_key"), ("settings", "traits_to_append", 1))  # fmt: skip
     assert secret_questions(ws.resources, current) == []  # nothing to ask the server about
     assert plan.not_compared == (("web/amp", "connection_mode"), ("web/amp", "display_name"),
                                  ("web/amp", "settings.api_key"),
-                                 ("web/amp", "settings.hosts[1]"))  # fmt: skip
+                                 ("web/amp", "settings.traits_to_append[1]"))  # fmt: skip
 
 
 def test_a_create_shows_its_unknown_values_as_not_compared_in_every_view(write_workspace) -> None:
@@ -169,7 +170,7 @@ def test_a_create_shows_its_unknown_values_as_not_compared_in_every_view(write_w
     text = "\n".join(line for _, line in plan_lines(plan))
     assert "+ settings.api_key: (not compared: variable not set)" in text
     assert "Not compared (--missing-secrets=skip; not set: AMP_KEY, HOST, MODE, TITLE):" in text
-    assert "  web/amp: settings.hosts[1]" in text
+    assert "  web/amp: settings.traits_to_append[1]" in text
     assert text.endswith("4 values not compared (not set: AMP_KEY, HOST, MODE, TITLE); this plan "
                          "cannot be applied.")  # fmt: skip
     markdown = render_plan_markdown(plan)
@@ -179,7 +180,7 @@ def test_a_create_shows_its_unknown_values_as_not_compared_in_every_view(write_w
     assert data["missing_variables"] == ["AMP_KEY", "HOST", "MODE", "TITLE"]
     assert {"address": "web/amp", "path": "settings.api_key"} in data["not_compared"]
     assert data["changes"][1]["not_compared"] == ["connection_mode", "display_name",
-                                                  "settings.api_key", "settings.hosts[1]"]  # fmt: skip
+                                                  "settings.api_key", "settings.traits_to_append[1]"]  # fmt: skip
     assert "${env:" not in str(data) and "${env:" not in text  # placeholders are never shown
 
 
@@ -191,8 +192,8 @@ def test_with_every_variable_set_nothing_is_unknown(write_workspace) -> None:
 
 
 def test_a_hostile_settings_key_is_escaped_in_the_markdown_list(write_workspace) -> None:
-    text = ("kind: Source\nname: web\nspec:\n  catalog: js\n"
-            "  settings: {'</code><img src=x onerror=alert(1)>`': '${env:K}'}\n")  # fmt: skip
+    text = ("kind: Source\nname: web\nspec:\n  catalog: javascript\n"
+            "  settings: {consent_settings: {'</code><img src=x onerror=alert(1)>`': '${env:K}'}}\n")  # fmt: skip
     ws = load_workspace(write_workspace({"a.yaml": text}), None, {})
     markdown = render_plan_markdown(compute_plan("acme", ws.resources, []))
     (line,) = [line for line in markdown.splitlines() if line.startswith("- <code>web</code>")]

@@ -41,8 +41,8 @@ def text(plan, show=False) -> str:
 
 
 def test_only_this_managers_undeclared_resources_are_deleted() -> None:
-    current = [have(SRC, "ours", "team-a", catalog="js"), have(SRC, "ui", "", catalog="js"),
-               have(SRC, "theirs", "team-b", catalog="js")]  # fmt: skip
+    current = [have(SRC, "ours", "team-a", catalog="javascript"), have(SRC, "ui", "", catalog="javascript"),
+               have(SRC, "theirs", "team-b", catalog="javascript")]  # fmt: skip
     plan = compute_plan("ws", [], current, ownership=A)
     assert actions(plan) == {("ours", "delete")}
     assert plan.not_managed == (("Source", "ui"),)  # another manager's is not listed either
@@ -50,14 +50,14 @@ def test_only_this_managers_undeclared_resources_are_deleted() -> None:
 
 
 def test_unmanaged_delete_deletes_what_nobody_manages_but_never_another_managers() -> None:
-    current = [have(SRC, "ui", "", catalog="js"), have(SRC, "theirs", "team-b", catalog="js")]
+    current = [have(SRC, "ui", "", catalog="javascript"), have(SRC, "theirs", "team-b", catalog="javascript")]
     plan = compute_plan("ws", [], current, ownership=Ownership("team-a", "delete"))
     assert actions(plan) == {("ui", "delete")} and plan.not_managed == ()
 
 
 def test_declaring_what_nobody_manages_adopts_it() -> None:
-    plan = compute_plan("ws", [want(SRC, "web", catalog="js")],
-                        [have(SRC, "web", "", catalog="js", enabled=True)], ownership=A)  # fmt: skip
+    plan = compute_plan("ws", [want(SRC, "web", catalog="javascript")],
+                        [have(SRC, "web", "", catalog="javascript", enabled=True)], ownership=A)  # fmt: skip
     (change,) = plan.changes
     assert change.action is Action.UPDATE and change.adopt
     assert [(fc.path, fc.before, fc.after, fc.meta) for fc in change.field_changes] == [
@@ -65,14 +65,14 @@ def test_declaring_what_nobody_manages_adopts_it() -> None:
     assert change.update_mask == ()  # metadata beside the mask, like protect
     assert (plan.to_adopt, plan.to_change) == (1, 0) and plan.has_changes
     # once it is ours, the same tree plans nothing
-    after = compute_plan("ws", [want(SRC, "web", catalog="js")],
-                         [have(SRC, "web", "team-a", catalog="js")], ownership=A)  # fmt: skip
+    after = compute_plan("ws", [want(SRC, "web", catalog="javascript")],
+                         [have(SRC, "web", "team-a", catalog="javascript")], ownership=A)  # fmt: skip
     assert after.changes == ()
 
 
 def test_an_adoption_carries_the_field_changes_too() -> None:
-    plan = compute_plan("ws", [want(SRC, "web", catalog="js", enabled=False)],
-                        [have(SRC, "web", "", catalog="js", enabled=True)], ownership=A)  # fmt: skip
+    plan = compute_plan("ws", [want(SRC, "web", catalog="javascript", enabled=False)],
+                        [have(SRC, "web", "", catalog="javascript", enabled=True)], ownership=A)  # fmt: skip
     (change,) = plan.changes
     assert change.adopt and change.update_mask == ("source.enabled",)
     assert {fc.path for fc in change.field_changes} == {("enabled",), ("manager",)}
@@ -80,9 +80,9 @@ def test_an_adoption_carries_the_field_changes_too() -> None:
 
 
 def test_declaring_another_managers_resource_is_blocked_naming_it() -> None:
-    for fields in ({"catalog": "js"}, {"catalog": "js", "enabled": False}):
+    for fields in ({"catalog": "javascript"}, {"catalog": "javascript", "enabled": False}):
         plan = compute_plan("ws", [want(SRC, "web", **fields)],
-                            [have(SRC, "web", "team-b", catalog="js")], ownership=A)  # fmt: skip
+                            [have(SRC, "web", "team-b", catalog="javascript")], ownership=A)  # fmt: skip
         (change,) = plan.changes
         assert change.action is Action.BLOCKED and "'team-b'" in change.reason
         assert plan.blocked == 1 and plan_steps(plan) == []
@@ -104,13 +104,13 @@ def test_built_in_labels_are_neither_listed_nor_adopted_nor_deleted() -> None:
 
 
 def test_a_parent_keeping_something_beneath_it_is_not_deleted() -> None:
-    current = [have(SRC, "web", "team-a", catalog="js"),
+    current = [have(SRC, "web", "team-a", catalog="javascript"),
                have(DST, "web/theirs", "team-b", catalog="amplitude")]  # fmt: skip
     (change,) = compute_plan("ws", [], current, ownership=A).changes
     assert change.action is Action.BLOCKED and change.blocked_action is Action.DELETE
     assert "web/theirs" in change.reason
     # children seg deletes with it keep the existing order: children first
-    ours = [have(SRC, "web", "team-a", catalog="js"),
+    ours = [have(SRC, "web", "team-a", catalog="javascript"),
             have(DST, "web/amp", "team-a", catalog="amplitude")]  # fmt: skip
     steps = plan_steps(compute_plan("ws", [], ours, ownership=A))
     assert [(s.op, s.change.address) for s in steps] == [("delete", "web/amp"),
@@ -118,7 +118,7 @@ def test_a_parent_keeping_something_beneath_it_is_not_deleted() -> None:
 
 
 def test_external_resources_are_referred_to_and_never_deleted() -> None:
-    theirs = have(SRC, "web", "team-a", catalog="js")  # ours, but listed as external
+    theirs = have(SRC, "web", "team-a", catalog="javascript")  # ours, but listed as external
     owned = Ownership("team-a", "delete", frozenset({("Source", "web")}))
     plan = compute_plan("ws", [want(DST, "web/amp", catalog="amplitude")], [theirs],
                         ownership=owned)  # fmt: skip
@@ -127,15 +127,15 @@ def test_external_resources_are_referred_to_and_never_deleted() -> None:
 
 def test_without_ownership_every_live_resource_counts_as_the_trees() -> None:
     # seg diff compares two states: nothing is adopted, blocked or listed as not managed
-    plan = compute_plan("ws", [want(SRC, "web", catalog="js")],
-                        [have(SRC, "web", "team-b", catalog="js"), have(SRC, "ui", "")])
+    plan = compute_plan("ws", [want(SRC, "web", catalog="javascript")],
+                        [have(SRC, "web", "team-b", catalog="javascript"), have(SRC, "ui", "")])
     assert actions(plan) == {("ui", "delete")} and plan.not_managed == () and plan.manager == ""
 
 
 def test_views_show_adoptions_and_the_not_managed_summary() -> None:
-    current = [have(SRC, "web", "", catalog="js"), have(SRC, "ui-a", "", catalog="js"),
-               have(SRC, "ui-b", "", catalog="js")]  # fmt: skip
-    plan = compute_plan("ws", [want(SRC, "web", catalog="js")], current,
+    current = [have(SRC, "web", "", catalog="javascript"), have(SRC, "ui-a", "", catalog="javascript"),
+               have(SRC, "ui-b", "", catalog="javascript")]  # fmt: skip
+    plan = compute_plan("ws", [want(SRC, "web", catalog="javascript")], current,
                         ownership=Ownership("growth-team"))  # fmt: skip
     shown = text(plan)
     assert "~ Source web (adopt)" in shown
@@ -156,7 +156,7 @@ def test_views_show_adoptions_and_the_not_managed_summary() -> None:
 
 
 def test_a_plan_without_changes_still_reports_what_it_leaves_alone() -> None:
-    plan = compute_plan("ws", [], [have(SRC, "ui", "", catalog="js")], ownership=A)
+    plan = compute_plan("ws", [], [have(SRC, "ui", "", catalog="javascript")], ownership=A)
     assert not plan.has_changes
     assert text(plan).splitlines()[1] == (
         "1 resource in workspace ws is not managed by team-a (left alone; seg plan "
@@ -166,9 +166,9 @@ def test_a_plan_without_changes_still_reports_what_it_leaves_alone() -> None:
 
 
 def test_the_markdown_table_counts_adoptions_and_the_listing_is_bounded() -> None:
-    current = [have(SRC, "web", "", catalog="js")]
-    current += [have(SRC, f"ui-{i:03}", "", catalog="js") for i in range(250)]
-    plan = compute_plan("ws", [want(SRC, "web", catalog="js")], current,
+    current = [have(SRC, "web", "", catalog="javascript")]
+    current += [have(SRC, f"ui-{i:03}", "", catalog="javascript") for i in range(250)]
+    plan = compute_plan("ws", [want(SRC, "web", catalog="javascript")], current,
                         ownership=Ownership("growth-team"))  # fmt: skip
     markdown = render_plan_markdown(plan, show_unmanaged=True)
     assert "| kind | adopt | add | change | destroy | replace | blocked |" in markdown
@@ -176,8 +176,8 @@ def test_the_markdown_table_counts_adoptions_and_the_listing_is_bounded() -> Non
     assert "- Source ui-199" in markdown and "ui-200" not in markdown
     assert "- … and 50 more (seg plan --show-unmanaged)" in markdown
     assert "ui-249" in text(plan, show=True)  # the text plan lists them all
-    plain = compute_plan("ws", [want(SRC, "web", catalog="js", enabled=False)],
-                         [have(SRC, "web", "team-a", catalog="js", enabled=True)], ownership=A)
+    plain = compute_plan("ws", [want(SRC, "web", catalog="javascript", enabled=False)],
+                         [have(SRC, "web", "team-a", catalog="javascript", enabled=True)], ownership=A)
     assert "| kind | add | change | destroy | replace | blocked |" in render_plan_markdown(plain)
 
 
@@ -186,7 +186,7 @@ def test_a_kept_child_blocks_only_the_delete_of_its_own_parent() -> None:
     whatever Source ``web`` holds."""
     group = KINDS["Group"]
     current = [have(group, "web", "team-a", display_name="Web"),
-               have(SRC, "web", "team-a", catalog="js"),
+               have(SRC, "web", "team-a", catalog="javascript"),
                have(DST, "web/amp", "team-b", catalog="amplitude")]  # fmt: skip
     plan = compute_plan("ws", [], current, ownership=A)
     by_kind = {c.kind.name: c for c in plan.changes}
@@ -226,7 +226,7 @@ def test_deleting_what_a_kept_resource_refers_to_is_blocked_naming_it() -> None:
     refuses both deletes (409), so the plan shows them blocked, naming the user."""
     current = [have(LABEL, "team:growth", "team-a", description=""),
                have(TP, "tp1", "team-a", display_name="TP"),
-               have(SRC, "othersrc", "team-b", catalog="js", labels={"team": "growth"},
+               have(SRC, "othersrc", "team-b", catalog="javascript", labels={"team": "growth"},
                     tracking_plan="tp1")]  # fmt: skip
     plan = compute_plan("ws", [], current, ownership=A)
     assert {c.address: c.action for c in plan.changes} == {
@@ -239,7 +239,7 @@ def test_deleting_what_a_kept_resource_refers_to_is_blocked_naming_it() -> None:
     assert "0 to destroy" in text(plan) and "! Label team:growth" in text(plan)
     # a role binding's group and scope count too
     bound = [have(GROUP, "devs", "team-a", display_name="Devs"),
-             have(SRC, "web", "team-a", catalog="js"),
+             have(SRC, "web", "team-a", catalog="javascript"),
              have(BINDING, "b1", "team-b", role="source_admin", subject={"group": "devs"},
                   scope={"sources": ["web"]})]  # fmt: skip
     blocked = compute_plan("ws", [], bound, ownership=A).changes
@@ -252,16 +252,16 @@ def test_references_that_the_plan_removes_block_nothing() -> None:
     """The referrer deleted, replaced, or updated so that it no longer refers: the delete goes
     ahead, after the change that stops referring (engine.guards.order_disconnects)."""
     label = have(LABEL, "team:growth", "team-a", description="")
-    user = have(SRC, "web", "team-a", catalog="js", labels={"team": "growth"})
+    user = have(SRC, "web", "team-a", catalog="javascript", labels={"team": "growth"})
     deleted = compute_plan("ws", [], [label, user], ownership=A)
     assert actions(deleted) == {("team:growth", "delete"), ("web", "delete")}
-    updated = compute_plan("ws", [want(SRC, "web", catalog="js", labels={})], [label, user],
+    updated = compute_plan("ws", [want(SRC, "web", catalog="javascript", labels={})], [label, user],
                            ownership=A)  # fmt: skip
     assert actions(updated) == {("team:growth", "delete"), ("web", "update")}
     steps = [(s.op, s.change.address) for s in plan_steps(updated)]
     assert steps.index(("update", "web")) < steps.index(("delete", "team:growth"))
     # an update that keeps the reference keeps it blocked (the fields after the plan count)
-    kept = compute_plan("ws", [want(SRC, "web", catalog="js", enabled=False,
+    kept = compute_plan("ws", [want(SRC, "web", catalog="javascript", enabled=False,
                                     labels={"team": "growth"})], [label, user], ownership=A)
     assert {c.address: c.action for c in kept.changes} == {"team:growth": Action.BLOCKED,
                                                            "web": Action.UPDATE}  # fmt: skip
@@ -272,7 +272,7 @@ def test_a_blocked_change_keeps_its_parents_and_what_it_refers_to() -> None:
     it carries and the tracking plan it is connected to cannot go either."""
     current = [have(LABEL, "team:growth", "team-a", description=""),
                have(TP, "tp1", "team-a", display_name="TP"),
-               have(SRC, "web", "team-a", catalog="js", labels={"team": "growth"},
+               have(SRC, "web", "team-a", catalog="javascript", labels={"team": "growth"},
                     tracking_plan="tp1"),
                have(DST, "web/amp", "", catalog="amplitude")]  # fmt: skip
     plan = compute_plan("ws", [], current, ownership=A)
@@ -283,7 +283,7 @@ def test_a_blocked_change_keeps_its_parents_and_what_it_refers_to() -> None:
     assert "in use by Source web" in by_address["tp1"].reason
     # the chain of blocks runs any length: a protected mapping keeps its destination and source
     mapping = KINDS["Mapping"]
-    chain = [have(SRC, "s", "team-a", catalog="js"),
+    chain = [have(SRC, "s", "team-a", catalog="javascript"),
              have(DST, "s/d", "team-a", catalog="amplitude"),
              CurrentResource(mapping, "s/d/m", {"model": "s/q"}, "e1", manager="team-a",
                              protect=True),
@@ -298,10 +298,10 @@ def test_keeping_parents_is_linear_in_the_resources() -> None:
     resource (a nested scan would take hours here)."""
     n = 25_000
     current = [have(LABEL, f"team:t{i}", "team-a", description="") for i in range(n)]
-    current += [have(SRC, f"s{i}", "team-a", catalog="js", labels={"team": f"t{i}"})
+    current += [have(SRC, f"s{i}", "team-a", catalog="javascript", labels={"team": f"t{i}"})
                 for i in range(n)]  # fmt: skip
     current += [have(DST, f"s{i}/d", "", catalog="amplitude") for i in range(n)]
-    current += [have(SRC, f"o{i}", "team-b", catalog="js", labels={"team": f"t{i}"})
+    current += [have(SRC, f"o{i}", "team-b", catalog="javascript", labels={"team": f"t{i}"})
                 for i in range(n)]  # fmt: skip
     changes = [Change(r.address, r.kind, Action.DELETE, before=r.fields) for r in current
                if r.manager == "team-a"]  # fmt: skip

@@ -22,15 +22,15 @@ SECRET = "very-secret-value"
 
 def plan_with_everything():
     desired = [
-        DesiredResource(SRC, "new", {"catalog": "js", "settings": {"k": SECRET}},
+        DesiredResource(SRC, "new", {"catalog": "javascript", "settings": {"k": SECRET}},
                         frozenset({("settings", "k")})),
-        DesiredResource(SRC, "upd", {"catalog": "js", "enabled": False}),
+        DesiredResource(SRC, "upd", {"catalog": "javascript", "enabled": False}),
         DesiredResource(SRC, "rep", {"catalog": "ios"}),
     ]  # fmt: skip
     current = [
-        CurrentResource(SRC, "upd", {"catalog": "js", "enabled": True}, "e1"),
+        CurrentResource(SRC, "upd", {"catalog": "javascript", "enabled": True}, "e1"),
         CurrentResource(SRC, "rep", {"catalog": "android"}, "e2"),
-        CurrentResource(SRC, "gone", {"catalog": "js"}, "e3"),
+        CurrentResource(SRC, "gone", {"catalog": "javascript"}, "e3"),
     ]
     return compute_plan("acme", desired, current, "digest")
 
@@ -67,10 +67,10 @@ def test_json_plan_is_versioned_and_redacted() -> None:
 def test_markdown_leads_with_the_summary_and_stays_bounded() -> None:
     md = render_plan_markdown(plan_with_everything())
     assert md.index("| kind | add |") < md.index("<details>") and SECRET not in md
-    many = [DesiredResource(SRC, f"s{i:04d}", {"catalog": "js", "display_name": "x" * 200})
+    many = [DesiredResource(SRC, f"s{i:04d}", {"catalog": "javascript", "display_name": "x" * 200})
             for i in range(2000)]  # fmt: skip
     big = render_plan_markdown(compute_plan("acme", many, []), max_chars=60_000)
-    assert len(big) < 60_000 and "1828 more changes not shown" in big
+    assert len(big) < 60_000 and "1832 more changes not shown" in big
 
 
 def test_apply_view_uses_a_progress_bar_on_a_terminal() -> None:

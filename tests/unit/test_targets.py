@@ -61,7 +61,7 @@ def test_a_huge_target_is_clipped_and_gets_no_hint() -> None:
 
 
 def test_a_destination_pulls_in_its_missing_source() -> None:
-    desired = [want(SRC, "web", catalog="js"), want(DST, "web/amp", catalog="amplitude"),
+    desired = [want(SRC, "web", catalog="javascript"), want(DST, "web/amp", catalog="amplitude"),
                want(SRC, "ios", catalog="ios")]  # fmt: skip
     plan = target_plan(compute_plan("ws", desired, []), ["web/amp"])
     assert actions(plan) == {"web": ("create", ("web/amp",)), "web/amp": ("create", ())}
@@ -70,22 +70,22 @@ def test_a_destination_pulls_in_its_missing_source() -> None:
 
 
 def test_a_present_and_equal_dependency_is_not_pulled_in() -> None:
-    desired = [want(SRC, "web", catalog="js"), want(DST, "web/amp", catalog="amplitude")]
-    plan = target_plan(compute_plan("ws", desired, [have(SRC, "web", catalog="js")]), ["web/amp"])
+    desired = [want(SRC, "web", catalog="javascript"), want(DST, "web/amp", catalog="amplitude")]
+    plan = target_plan(compute_plan("ws", desired, [have(SRC, "web", catalog="javascript")]), ["web/amp"])
     assert actions(plan) == {"web/amp": ("create", ())}
 
 
 def test_a_dependency_with_a_pending_update_is_pulled_in() -> None:
-    desired = [want(SRC, "web", catalog="js", display_name="Web"),
+    desired = [want(SRC, "web", catalog="javascript", display_name="Web"),
                want(DST, "web/amp", catalog="amplitude")]  # fmt: skip
-    current = [have(SRC, "web", catalog="js", display_name="Old")]
+    current = [have(SRC, "web", catalog="javascript", display_name="Old")]
     plan = target_plan(compute_plan("ws", desired, current), ["web/amp"])
     assert actions(plan) == {"web": ("update", ("web/amp",)), "web/amp": ("create", ())}
 
 
 def test_deletes_are_never_pulled_in_and_a_target_covers_what_is_beneath_it() -> None:
-    desired = [want(SRC, "web", catalog="js"), want(DST, "web/amp", catalog="amplitude")]
-    current = [have(SRC, "old", catalog="js"), have(DST, "web/gone", catalog="x")]
+    desired = [want(SRC, "web", catalog="javascript"), want(DST, "web/amp", catalog="amplitude")]
+    current = [have(SRC, "old", catalog="javascript"), have(DST, "web/gone", catalog="webhook")]
     plan = target_plan(compute_plan("ws", desired, current), ["web"])
     assert actions(plan) == {"web": ("create", ()), "web/amp": ("create", ()),
                              "web/gone": ("delete", ())}  # fmt: skip
@@ -110,7 +110,7 @@ def test_a_mapping_pulls_in_its_model_and_the_source_transitively() -> None:
 
 
 def test_a_filter_pulls_in_its_destination_and_source() -> None:
-    desired = [want(SRC, "web", catalog="js"), want(DST, "web/amp", catalog="amplitude"),
+    desired = [want(SRC, "web", catalog="javascript"), want(DST, "web/amp", catalog="amplitude"),
                want(FLT, "web/amp/drop", title="t", **{"if": "all"},
                     actions=[{"type": "DROP"}])]  # fmt: skip
     plan = target_plan(compute_plan("ws", desired, []), ["web/amp/drop"])
@@ -122,7 +122,7 @@ def test_labels_groups_and_sources_a_binding_or_source_refers_to_are_pulled_in()
     desired = [
         want(LABEL, "team:growth"),
         want(GROUP, "growth", members=[]),
-        want(SRC, "web", catalog="js", labels={"team": "growth"}),
+        want(SRC, "web", catalog="javascript", labels={"team": "growth"}),
         want(BINDING, "b", subject={"group": "growth"}, role="source_admin",
              scope={"sources": ["web"]}),
         want(SRC, "ios", catalog="ios"),
@@ -137,8 +137,8 @@ def test_labels_groups_and_sources_a_binding_or_source_refers_to_are_pulled_in()
 
 
 def test_a_dependency_two_targets_need_names_both() -> None:
-    desired = [want(SRC, "web", catalog="js"), want(DST, "web/a", catalog="a"),
-               want(DST, "web/b", catalog="b")]  # fmt: skip
+    desired = [want(SRC, "web", catalog="javascript"), want(DST, "web/a", catalog="amplitude"),
+               want(DST, "web/b", catalog="mixpanel")]  # fmt: skip
     plan = target_plan(compute_plan("ws", desired, []), ["web/a", "web/b"])
     assert plan.changes[0].included_by == ("web/a", "web/b")
     text = "\n".join(line for _, line in plan_lines(plan))
@@ -146,7 +146,7 @@ def test_a_dependency_two_targets_need_names_both() -> None:
 
 
 def test_every_view_says_the_plan_is_targeted_and_why_a_change_is_there() -> None:
-    desired = [want(SRC, "web", catalog="js"), want(DST, "web/amp", catalog="amplitude")]
+    desired = [want(SRC, "web", catalog="javascript"), want(DST, "web/amp", catalog="amplitude")]
     plan = target_plan(compute_plan("ws", desired, []), ["web/amp"])
     text = "\n".join(line for _, line in plan_lines(plan))
     assert "Plan (targeted: web/amp): 2 to add, 0 to change, 0 to destroy." in text
@@ -162,8 +162,8 @@ def test_every_view_says_the_plan_is_targeted_and_why_a_change_is_there() -> Non
 
 
 def test_a_targeted_plan_without_changes_says_so() -> None:
-    desired = [want(SRC, "web", catalog="js"), want(SRC, "ios", catalog="ios")]
-    plan = target_plan(compute_plan("ws", desired, [have(SRC, "web", catalog="js")]), ["web"])
+    desired = [want(SRC, "web", catalog="javascript"), want(SRC, "ios", catalog="ios")]
+    plan = target_plan(compute_plan("ws", desired, [have(SRC, "web", catalog="javascript")]), ["web"])
     assert plan.changes == ()
     (line,) = [line for _, line in plan_lines(plan)]
     assert line == "No changes (targeted: web). The targets match the configuration."
@@ -182,13 +182,13 @@ def test_a_blocked_dependency_is_pulled_in_so_the_plan_is_blocked() -> None:
 
 def test_a_targeted_plan_lists_only_its_own_values_not_compared() -> None:
     desired = [
-        DesiredResource(SRC, "web", {"catalog": "js", "settings": {"k": "${env:A}"}},
+        DesiredResource(SRC, "web", {"catalog": "javascript", "settings": {"k": "${env:A}"}},
                         unknown_paths=frozenset({("settings", "k")})),
         DesiredResource(SRC, "ios", {"catalog": "ios", "settings": {"k": "${env:B}"}},
                         unknown_paths=frozenset({("settings", "k")})),
         want(DST, "web/amp", catalog="amplitude"),
     ]  # fmt: skip
-    full = compute_plan("ws", desired, [have(SRC, "web", catalog="js")])
+    full = compute_plan("ws", desired, [have(SRC, "web", catalog="javascript")])
     assert full.not_compared == (("ios", "settings.k"), ("web", "settings.k"))
     plan = target_plan(full, ["web/amp"])
     assert plan.not_compared == ()  # web is present: its unknown value is not the target's

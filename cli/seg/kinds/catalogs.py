@@ -93,10 +93,12 @@ def catalog_rule(subject: Subject, lookup: Lookup) -> list[Violation]:
         path = ("catalog",) if "catalog" in subject.fields else ("function",)
         return [Violation(path, unknown_entry(section, entry_id, lookup.catalog),
                           "catalog/unknown")]  # fmt: skip
-    settings = subject.fields.get("settings")
+    # Absent fields take the kind's defaults, as the control plane stores them (a Destination
+    # starts disabled; no settings is an empty map, which may lack required ones).
+    settings = subject.fields.get("settings", {})
     if not isinstance(settings, Mapping) or subject.is_unknown(("settings",)):
         return []
-    enabled = subject.fields.get("enabled", True) is not False
+    enabled = subject.fields.get("enabled", subject.kind.defaults.get("enabled", True)) is not False
     problems = check_settings(entry, settings, _relative(subject.unknown_paths, "settings"),
                               _relative(subject.secret_paths, "settings"), enabled)  # fmt: skip
     return [Violation(("settings", *path), message, rule)
