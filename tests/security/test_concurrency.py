@@ -96,8 +96,8 @@ def test_if_match_lets_exactly_one_concurrent_patch_win(pair: Pair) -> None:
     for round_ in range(ETAG_ROUNDS):
 
         def patch(writer: int, etag: str = etag, round_: int = round_) -> httpx.Response:
-            body = {"source": {"settings": {"writer": f"{round_}-{writer}"}},
-                    "update_mask": {"paths": ["source.settings.writer"]}}  # fmt: skip
+            body = {"source": {"settings": {"cookie_domain": f"{round_}-{writer}"}},
+                    "update_mask": {"paths": ["source.settings.cookie_domain"]}}  # fmt: skip
             return pair.call(writer, "PATCH", "/sources/race", json=body,
                              headers={"If-Match": f'"{etag}"'})  # fmt: skip
 
@@ -122,14 +122,15 @@ def test_concurrent_unconditional_patches_lose_no_update(pair: Pair) -> None:
     assert pair.call(0, "POST", "/sources", json=body).status_code == 200
 
     def patch(writer: int) -> httpx.Response:
-        body = {"source": {"settings": {f"k{writer}": writer}},
-                "update_mask": {"paths": [f"source.settings.k{writer}"]}}  # fmt: skip
+        # distinct keys of one object-typed setting
+        body = {"source": {"settings": {"consent_settings": {f"k{writer}": writer}}},
+                "update_mask": {"paths": [f"source.settings.consent_settings.k{writer}"]}}  # fmt: skip
         return pair.call(writer, "PATCH", "/sources/keys", json=body)
 
     results = pair.race([lambda w=w: patch(w) for w in range(WRITERS)])
     assert [r.status_code for r in results] == [200] * WRITERS, [r.text for r in results]
     settings = pair.call(1, "GET", "/sources/keys").json()["settings"]
-    assert settings == {f"k{w}": w for w in range(WRITERS)}
+    assert settings == {"consent_settings": {f"k{w}": w for w in range(WRITERS)}}
 
 
 def test_concurrent_rule_changes_are_all_kept(pair: Pair) -> None:

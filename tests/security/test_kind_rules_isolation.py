@@ -51,7 +51,7 @@ def mapping(api: Api, slug: str, strategy: str = "MANUAL", model: str | None = N
     ws = api.workspace
     body: dict[str, Any] = {
         "name": f"workspaces/{ws}/sources/wh/destinations/braze/mappings/{slug}",
-        "action": "identify", "enabled": True, "schedule": {"strategy": strategy},
+        "action": "updateUserProfile", "enabled": True, "schedule": {"strategy": strategy},
         "model": model or f"workspaces/{ws}/sources/wh/models/users",
         "fields": {"email": "email"},
     }  # fmt: skip
