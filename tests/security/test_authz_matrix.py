@@ -176,6 +176,21 @@ class World:
         self.must("POST", "/warehouses", {"warehouse": body})
         return slug
 
+    def prune_functions(self) -> None:
+        """Delete the functions earlier cases made: a workspace holds at most 25."""
+        listed = self.owner.get(self.api.url("/functions"), params={"page_size": 100})
+        names = [f["name"].rsplit("/", 1)[1] for f in listed.json()["functions"]]
+        if len(names) >= 20:
+            for name in names:
+                self.owner.delete(self.api.url(f"/functions/{name}"))
+
+    def function(self) -> str:
+        self.prune_functions()
+        slug = self.fresh("fn")
+        body = {"name": f"workspaces/{self.ws}/functions/{slug}", **FUNCTION}
+        self.must("POST", "/functions", {"function": body})
+        return slug
+
     def label(self) -> str:
         name = f"team:{self.fresh('l')}"
         self.must("POST", "/labels", {"label": {"name": f"workspaces/{self.ws}/labels/{name}"}})
@@ -237,6 +252,9 @@ WAREHOUSE_READ = (200, 200, 200, 200, 403, 403, 403)  # no warehouse role but th
 WAREHOUSE_WRITE = (403, 200, 200, 200, 403, 403, 403)
 WAREHOUSE = {"catalog": "snowflake", "settings": {"account": "a", "database": "d",
              "warehouse": "w", "user": "u", "password": "p"}}  # fmt: skip
+FUNCTION_READ = (200, 200, 200, 200, 403, 403, 403)  # no functions role but the owner's
+FUNCTION_WRITE = (403, 200, 200, 200, 403, 403, 403)
+FUNCTION = {"type": "insert", "code": "function onTrack(event) {\n  return event\n}\n"}
 LOCK_RENEW_OTHERS = (403, 409, 409, 409, 409, 409, 409)
 
 W = "/v1beta/workspaces/{workspace}"
@@ -373,7 +391,46 @@ def _cases() -> dict[tuple[str, str], Case]:
         lambda w: {"name": f"{ws}/warehouses/{w.fresh('n')}", **WAREHOUSE},
         ("display_name", "changed"),
     )
+    cases |= _simple_kind(
+        "functions",
+        "function",
+        "function",
+        World.function,
+        FUNCTION_READ,
+        FUNCTION_WRITE,
+        lambda w: (w.prune_functions(), {"name": f"{ws}/functions/{w.fresh('n')}", **FUNCTION})[1],
+        ("display_name", "changed"),
+    )
+    versions = f"{W}/functions/{{function}}/versions"
+    cases |= {
+        ("GET", versions): (lambda w: Request("GET", f"/functions/{w.function()}/versions"),
+                            FUNCTION_READ),
+        ("GET", versions + "/{version}"): (
+            lambda w: Request("GET", f"/functions/{w.function()}/versions/1"), FUNCTION_READ),
+        ("POST", versions + "/{version}:restore"): (
+            lambda w: Request("POST", f"/functions/{w.function()}/versions/1:restore", {}),
+            FUNCTION_WRITE),
+    }  # fmt: skip
+    cases |= _catalog_routes()
     cases |= _source_kinds()
+    return cases
+
+
+def _catalog_routes() -> dict[tuple[str, str], Case]:
+    """The catalog: every token of the workspace reads it; only owners import entries."""
+    cases: dict[tuple[str, str], Case] = {}
+    for section in ("sources", "destinations", "warehouses"):
+        cases[("GET", f"/v1beta/catalog/{section}")] = (
+            lambda w, s=section: Request("GET", f"/v1beta/catalog/{s}"), ALL_200)  # type: ignore[misc]  # fmt: skip
+    cases[("GET", "/v1beta/catalog/{section}/{id}")] = (
+        lambda w: Request("GET", "/v1beta/catalog/destinations/amplitude"), ALL_200)  # fmt: skip
+
+    def import_(w: World) -> Request:
+        entry = {"id": w.fresh("crm"), "section": "destination", "settings": None}
+        return Request("POST", "/v1beta/catalog:import",
+                       {"format_version": 1, "entries": [entry]})  # fmt: skip
+
+    cases[("POST", "/v1beta/catalog:import")] = (import_, OWNER_WRITE)
     return cases
 
 
@@ -505,7 +562,7 @@ CASES = _cases()
 def send(w: World, client: httpx.Client, request: Request) -> httpx.Response:
     url = (
         request.path
-        if request.path.startswith(("/healthz", "/readyz", "/openapi"))
+        if request.path.startswith(("/healthz", "/readyz", "/openapi", "/v1beta/catalog"))
         else w.api.url(request.path)
     )
     return client.request(request.method, url, json=request.body, params=request.params)
@@ -605,7 +662,8 @@ def test_audit_trail_shows_a_user_only_what_the_user_may_read(world: World) -> N
     assert any(r.endswith("/rules") for r in plans)
     assert not [r for r in plans if r.startswith(f"{base}/sources")]
     nothing = audit_resources(world, "user_none")
-    assert nothing and set(nothing) <= {base, f"{base}/lock"}
+    # the catalog (and so its imports) is every token's to read
+    assert nothing and set(nothing) <= {base, f"{base}/lock", f"{base}/catalog"}
     assert audit_resources(world, "user_owner") == everything
 
 

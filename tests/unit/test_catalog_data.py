@@ -216,7 +216,8 @@ def test_a_value_of_the_wrong_type_is_refused(key: str, value: Any, kind: str) -
     settings = {"api_key": "k", key: value}
     ((path, message, rule),) = check_settings(AMPLITUDE, settings)  # type: ignore[arg-type]
     assert path == (key,) and rule == "catalog/type"
-    assert f"setting {key!r} of destination 'amplitude' is a {kind}, not {value!r}" == message
+    article = "an" if kind[0] in "aeiou" else "a"
+    assert f"setting {key!r} of destination 'amplitude' is {article} {kind}, not {value!r}" == message
 
 
 def test_a_number_setting_takes_integers_and_floats_but_not_booleans() -> None:

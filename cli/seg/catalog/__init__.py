@@ -366,7 +366,8 @@ def check_settings(entry: Entry, settings: Mapping[str, Any], unknown: Iterable[
             continue  # a sealed value was checked in clear
         shown = "the value from the environment" if path in secret_paths else repr(value)
         if not _fits(setting, value):
-            problems.append((path, f"setting {name!r} of {what} is a {setting.type}, "
+            article = "an" if setting.type[0] in "aeiou" else "a"
+            problems.append((path, f"setting {name!r} of {what} is {article} {setting.type}, "
                              f"not {shown}", "catalog/type"))  # fmt: skip
         elif setting.enum is not None and value not in setting.enum:
             allowed = ", ".join(repr(v) for v in setting.enum)

@@ -9,6 +9,7 @@ from typing import Any
 
 from seg.catalog import Entry, Setting, check_settings, secret_setting_paths, unknown_entry
 from seg.model.kinds import AnyPath, Kind, Lookup, Subject, Violation
+from seg.model.secrets import is_digest
 
 __all__ = [
     "FUNCTION_PREFIX",
@@ -86,13 +87,18 @@ def catalog_rule(subject: Subject, lookup: Lookup) -> list[Violation]:
     entry_id = catalog_id(subject.fields)
     if section is None or entry_id is None or subject.is_unknown(("catalog",)):
         return []
+    if is_digest(entry_id):
+        return []  # a sealed id (from the environment) was checked in clear by validate
     entry = entry_for(lookup, section, entry_id)
     if entry is None:
         if entry_id.startswith(FUNCTION_PREFIX):
             return _function_problem(subject, lookup, section, entry_id)
         path = ("catalog",) if "catalog" in subject.fields else ("function",)
-        return [Violation(path, unknown_entry(section, entry_id, lookup.catalog),
-                          "catalog/unknown")]  # fmt: skip
+        if path in subject.secret_paths:  # never echo a value from the environment
+            message = f"the {section} catalog id from the environment is not a catalog id"
+        else:
+            message = unknown_entry(section, entry_id, lookup.catalog)
+        return [Violation(path, message, "catalog/unknown")]
     # Absent fields take the kind's defaults, as the control plane stores them (a Destination
     # starts disabled; no settings is an empty map, which may lack required ones).
     settings = subject.fields.get("settings", {})

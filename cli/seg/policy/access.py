@@ -109,6 +109,6 @@ def is_owner(access: Mapping[str, Any]) -> bool:
 def may_write_any(access: Mapping[str, Any]) -> bool:
     """Whether the user may write anything at all (so may take the workspace lock)."""
     roles = set(access["workspace_roles"])
-    if roles & {"workspace_owner", "source_admin"} | {a for a, _ in WORKSPACE_ROLES.values()}:
+    if roles & ({"workspace_owner", "source_admin"} | {a for a, _ in WORKSPACE_ROLES.values()}):
         return True
     return any("source_admin" in granted for granted in access["sources"].values())
