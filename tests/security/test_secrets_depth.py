@@ -29,14 +29,16 @@ SECRETS = {
     "S_LISTMAP": "listmap-SECRET-5e6f",
     "S_MAPINLIST": "mapinlist-SECRET-7g8h",
     "S_FQL": "userId = 'fql-SECRET-9i0j'",
-    "S_CATALOG": "catalogsecretzq",  # an immutable field: a change replaces the source
+    # an immutable field (a change replaces the source): a real catalog id, which must not
+    # show either
+    "S_CATALOG": "javascript",
 }
 # Where each one lands, as ``seg export`` names it (address, path).
 WHERE = {
-    "S_SCALAR": "settings.endpoint",
-    "S_LIST": "settings.hosts[1]",
-    "S_LISTMAP": "settings.servers[0].key",
-    "S_MAPINLIST": "settings.nested[0].opts.inner",
+    "S_SCALAR": "settings.consent_settings.endpoint",
+    "S_LIST": "settings.consent_settings.hosts[1]",
+    "S_LISTMAP": "settings.consent_settings.servers[0].key",
+    "S_MAPINLIST": "settings.consent_settings.nested[0].opts.inner",
     "S_FQL": "if",
     "S_CATALOG": "catalog",
 }
@@ -47,15 +49,16 @@ name: web
 spec:
   catalog: ${env:S_CATALOG}
   settings:
-    endpoint: ${env:S_SCALAR}
-    hosts: [plain-host, "${env:S_LIST}"]
-    servers:
-      - name: primary
-        key: ${env:S_LISTMAP}
-    nested:
-      - opts:
-          inner: ${env:S_MAPINLIST}
-          plain: visible
+    consent_settings:
+      endpoint: ${env:S_SCALAR}
+      hosts: [plain-host, "${env:S_LIST}"]
+      servers:
+        - name: primary
+          key: ${env:S_LISTMAP}
+      nested:
+        - opts:
+            inner: ${env:S_MAPINLIST}
+            plain: visible
 ---
 kind: Destination
 name: amp
@@ -85,9 +88,9 @@ def leaks(text: str | bytes, values: list[str] | None = None) -> list[str]:
     return found
 
 
-def database_text(srv: Server) -> bytes:
+def database_text(srv: Server, workspace: str) -> bytes:
     """SQLite: every byte of the database, its -wal and -shm. PostgreSQL: every column of the
-    resource and audit rows, as text."""
+    workspace's resource and audit rows, as text (the test database is shared)."""
     url = srv.env["SEG_DATABASE_URL"]
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///") :])
@@ -96,8 +99,12 @@ def database_text(srv: Server) -> bytes:
         return b"".join(f.read_bytes() for f in files)
     engine = sa.create_engine(normalise_url(url))
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT r::text FROM resources r")).all()
-        rows += conn.execute(sa.text("SELECT a::text FROM audit_events a")).all()
+        where = {"ws": workspace}
+        rows = conn.execute(sa.text("SELECT r::text FROM resources r WHERE r.workspace = :ws"),
+                            where).all()  # fmt: skip
+        rows += conn.execute(
+            sa.text("SELECT a::text FROM audit_events a WHERE a.workspace = :ws"), where
+        ).all()
     engine.dispose()
     return "\n".join(r[0] for r in rows).encode()
 
@@ -136,19 +143,21 @@ def test_secrets_at_every_depth_never_leak_on_any_channel(
              "/sources/-/destinations/-/filters", "/audit-events")  # fmt: skip
     api_texts = [read.get(p).text for p in paths]
     assert all('"error"' not in text for text in api_texts), api_texts
-    assert source["settings"]["hosts"][0] == "plain-host"
-    assert is_digest(source["settings"]["hosts"][1])
-    assert is_digest(source["settings"]["servers"][0]["key"])
-    assert source["settings"]["servers"][0]["name"] == "primary"
-    assert is_digest(source["settings"]["nested"][0]["opts"]["inner"])
-    assert source["settings"]["nested"][0]["opts"]["plain"] == "visible"
-    assert is_digest(source["catalog"]) and is_digest(source["settings"]["endpoint"])
+    consent = source["settings"]["consent_settings"]
+    assert consent["hosts"][0] == "plain-host"
+    assert is_digest(consent["hosts"][1])
+    assert is_digest(consent["servers"][0]["key"])
+    assert consent["servers"][0]["name"] == "primary"
+    assert is_digest(consent["nested"][0]["opts"]["inner"])
+    assert consent["nested"][0]["opts"]["plain"] == "visible"
+    assert is_digest(source["catalog"]) and is_digest(consent["endpoint"])
 
     # Export writes placeholders at the leaves and round-trips to an empty plan.
     exported = tmp_path / "exported"
     seg("export", "-w", str(exported), "--slug", slug)
     files = {p: p.read_text() for p in exported.rglob("*") if p.is_file()}
-    outputs += list(files.values())
+    # the editor schemas are seg's own text (they name catalog ids such as the secret one)
+    outputs += [t for p, t in files.items() if ".seg-schema" not in p.parts]
     listing = files[exported / "secrets.env.example"]
     names = {}
     for line in listing.splitlines()[1:]:
@@ -164,7 +173,8 @@ def test_secrets_at_every_depth_never_leak_on_any_channel(
     plan = json.loads(seg("plan", "-w", str(root), "-o", "json", "--out", str(saved), **changed))
     outputs.append(saved.read_text())
     (change,) = plan["changes"]
-    assert change["action"] == "update" and change["update_mask"] == ["source.settings.hosts"]
+    assert change["action"] == "update"
+    assert change["update_mask"] == ["source.settings.consent_settings.hosts"]
     (fc,) = change["field_changes"]
     assert fc["sensitive"] and fc["after"] == "(sensitive)"
     seg("apply", str(saved), "-w", str(root), code=4, S_LIST="list-SECRET-other-1111")
@@ -172,7 +182,7 @@ def test_secrets_at_every_depth_never_leak_on_any_channel(
     seg("apply", str(saved), "-w", str(root), **changed)
 
     # The immutable field: a replace whose reason names no value.
-    replaced = {"S_CATALOG": "othercatalogzq", **changed}
+    replaced = {"S_CATALOG": "android", **changed}
     text = seg("plan", "-w", str(root), **replaced)
     assert "Plan: 3 to add, 0 to change, 3 to destroy." in text  # the list secret is unchanged
     assert "catalog is immutable (the value from the environment differs)" in text
@@ -182,10 +192,10 @@ def test_secrets_at_every_depth_never_leak_on_any_channel(
     assert re.search(r"workspace\.yaml:\d+:\d+: .*the value from the environment", outputs[-1])
 
     outputs += api_texts + [json.dumps(source), Path(server.log.name).read_text()]
-    values = [*SECRETS.values(), *changed.values(), "othercatalogzq", "list-SECRET-other-1111"]
+    values = [*SECRETS.values(), *changed.values(), "android", "list-SECRET-other-1111"]
     for text in outputs:
         assert leaks(text, values) == [], text
-    assert leaks(database_text(server), values) == []
+    assert leaks(database_text(server, slug), values) == []
 
 
 def test_a_read_tokens_digest_cannot_be_checked_offline(api: Api) -> None:
