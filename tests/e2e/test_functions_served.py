@@ -6,13 +6,12 @@ works; the export writes the code to .js files and plans empty."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.processes import Server, run
-from tests.repo_files import REPO
+from tests.repo_files import copy_repo_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -22,8 +21,7 @@ SECRETS = {"PARTNER_SHARED_SECRET": "served-partner-v4lue", "CRM_API_TOKEN": "se
 
 def example(tmp_path: Path, slug: str) -> Path:
     root = tmp_path / "functions"
-    shutil.copytree(REPO / "examples" / "functions", root,
-                    ignore=shutil.ignore_patterns(".seg"))  # fmt: skip
+    copy_repo_dir("examples/functions", root)
     (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {slug}\n")
     return root
 

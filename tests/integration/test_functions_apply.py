@@ -23,7 +23,7 @@ from seg.server.service import ControlPlane
 from seg.store.sql import SqlStore, open_store
 from seg.workspace.loader import load_workspace
 from tests.conftest import Api, run_cli
-from tests.repo_files import REPO
+from tests.repo_files import copy_repo_dir
 
 SECRETS = {"PARTNER_SHARED_SECRET": "partner-5ecret-1", "CRM_API_TOKEN": "crm-t0ken-2",
            "BRAZE_API_KEY": "braze-k3y-3"}  # fmt: skip
@@ -35,8 +35,7 @@ def example(tmp_path: Path, clean_seg_env: None, monkeypatch: pytest.MonkeyPatch
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     root = tmp_path / "functions"
-    shutil.copytree(REPO / "examples" / "functions", root,
-                    ignore=shutil.ignore_patterns(".seg"))  # fmt: skip
+    copy_repo_dir("examples/functions", root)
     return root
 
 
