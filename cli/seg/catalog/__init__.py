@@ -232,8 +232,24 @@ def _action(where: str, key: Any, raw: Any) -> Action:
         re.compile(custom)
     except re.error:
         raise CatalogError(f"{where}.{key}.custom_fields: not a regular expression") from None
+    _require(_linear(custom), f"{where}.{key}.custom_fields",
+             f"a pattern without groups or '|' and with at most {MAX_REPEATS} repetitions "
+             "(*, +, ?, {}), so matching a field name takes no exponential time")  # fmt: skip
     return Action(key, raw.get("name") or key, parsed, raw.get("default_trigger", ""),
                   raw.get("description", ""), custom)  # fmt: skip
+
+
+MAX_REPEATS = 2  # repetitions in an action's custom_fields pattern (matching stays quadratic)
+
+
+def _linear(pattern: str) -> bool:
+    """Whether matching ``pattern`` cannot backtrack exponentially: Python's regular
+    expressions have no time limit, and a private entry's pattern comes from a catalog file a
+    pull request may add (or an import); ``^(a+)+$`` would hang validate and the server on a
+    field name like ``aaaa…!``. Counted over the whole text (a quantifier character inside a
+    class counts too): conservative, and enough for ``^[A-Za-z][A-Za-z0-9_]*__c$``."""
+    repeats = sum(pattern.count(c) for c in "*+?{")
+    return not any(c in pattern for c in "(|") and repeats <= MAX_REPEATS
 
 
 def parse_entry(raw: Any, where: str, private: bool = False) -> Entry:
