@@ -45,7 +45,8 @@ SECTIONS = ("source", "destination", "warehouse")
 SETTING_TYPES = ("string", "boolean", "integer", "number", "array", "object")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _MAX_ENTRIES = 2000  # per import file
-_MAX_SETTINGS = 200  # per entry
+_MAX_SETTINGS = 200  # per entry (and fields per action)
+MAX_HINTS = 20  # unknown keys of one resource that get a did-you-mean (difflib is slow)
 
 # Without a settings schema, seg marks settings whose key names a credential as secret.
 _SECRET_KEY = re.compile(
@@ -219,7 +220,8 @@ def _action(where: str, key: Any, raw: Any) -> Action:
              where, "an action id is a name")  # fmt: skip
     _require(isinstance(raw, dict), f"{where}.{key}", "an action is an object")
     fields = raw.get("fields", {})
-    _require(isinstance(fields, dict), f"{where}.{key}.fields", "an object")
+    _require(isinstance(fields, dict) and len(fields) <= _MAX_SETTINGS, f"{where}.{key}.fields",
+             f"an object of at most {_MAX_SETTINGS} fields")  # fmt: skip
     parsed: dict[str, bool] = {}
     for name, spec in fields.items():
         _require(isinstance(spec, dict) and isinstance(spec.get("required", False), bool),
@@ -365,7 +367,7 @@ def check_settings(entry: Entry, settings: Mapping[str, Any], unknown: Iterable[
     what = f"{entry.section} {entry.id!r}"
     for key in settings:
         if key not in schema:
-            hint = did_you_mean(str(key), schema, limit=128)
+            hint = _hint(str(key), schema, len(problems))
             problems.append(((str(key),), f"unknown setting {key!r} for {what}{hint}",
                              "catalog/setting"))  # fmt: skip
     for name, setting in schema.items():
@@ -391,6 +393,13 @@ def check_settings(entry: Entry, settings: Mapping[str, Any], unknown: Iterable[
     return problems
 
 
+def _hint(key: str, choices: Iterable[str], shown: int) -> str:
+    """The did-you-mean of an unknown key, for the first ``MAX_HINTS`` of a resource only:
+    thousands of unknown keys against a private entry's 200 settings would keep difflib busy
+    for minutes (a hang in CI, a busy worker on the control plane)."""
+    return did_you_mean(key, choices, limit=128) if shown < MAX_HINTS else ""
+
+
 def check_fields(entry: Entry, action_id: str, fields: Mapping[str, Any]) -> list[Problem]:
     """A mapping's ``action`` and ``fields`` against an Actions destination's actions."""
     if not entry.actions:
@@ -403,7 +412,7 @@ def check_fields(entry: Entry, action_id: str, fields: Mapping[str, Any]) -> lis
     problems: list[Problem] = []
     for key in fields:
         if not action.accepts(str(key)):
-            hint = did_you_mean(str(key), action.fields, limit=128)
+            hint = _hint(str(key), action.fields, len(problems))
             problems.append((("fields", str(key)),
                              f"action {action_id!r} of {entry.id!r} has no field {key!r}{hint}",
                              "catalog/field"))  # fmt: skip
