@@ -25,6 +25,8 @@ from seg.model.wording import did_you_mean
 __all__ = [
     "FORMAT_VERSION",
     "SECTIONS",
+    "MAX_HINTS",
+    "MAX_PRIVATE_ENTRIES",
     "Action",
     "Catalog",
     "CatalogError",
@@ -46,6 +48,7 @@ SETTING_TYPES = ("string", "boolean", "integer", "number", "array", "object")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _MAX_ENTRIES = 2000  # per import file
 _MAX_SETTINGS = 200  # per entry (and fields per action)
+MAX_PRIVATE_ENTRIES = 500  # per workspace, on a control plane and in a tree's catalog files
 MAX_HINTS = 20  # unknown keys of one resource that get a did-you-mean (difflib is slow)
 
 # Without a settings schema, seg marks settings whose key names a credential as secret.
