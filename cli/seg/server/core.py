@@ -82,9 +82,9 @@ class Conflict(Exception):
 def run_write(store: Store, name: str, step: Callable[[StoreTx], T]) -> T:
     """Run ``step`` in a transaction that first takes the workspace's write lock (so rules that
     read other resources cannot both pass; see ``StoreTx.lock_workspace``). Its writes are
-    conditional on the row it read, so when a
-    concurrent write got there first (``Conflict``) it is rerun on the fresh state (where an
-    etag precondition then fails); never a lost update."""
+    conditional on the row it read, so when a concurrent write got there first
+    (``Conflict``) it is rerun on the fresh state (where an etag precondition then fails);
+    never a lost update."""
     workspace = name.split("/")[1] if name.startswith("workspaces/") else None
     for _ in range(WRITE_ATTEMPTS):
         try:
