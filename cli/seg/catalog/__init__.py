@@ -25,6 +25,8 @@ from seg.model.wording import did_you_mean
 __all__ = [
     "FORMAT_VERSION",
     "SECTIONS",
+    "MAX_HINTS",
+    "MAX_PRIVATE_ENTRIES",
     "Action",
     "Catalog",
     "CatalogError",
@@ -45,7 +47,9 @@ SECTIONS = ("source", "destination", "warehouse")
 SETTING_TYPES = ("string", "boolean", "integer", "number", "array", "object")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _MAX_ENTRIES = 2000  # per import file
-_MAX_SETTINGS = 200  # per entry
+_MAX_SETTINGS = 200  # per entry (and fields per action)
+MAX_PRIVATE_ENTRIES = 500  # per workspace, on a control plane and in a tree's catalog files
+MAX_HINTS = 20  # unknown keys of one resource that get a did-you-mean (difflib is slow)
 
 # Without a settings schema, seg marks settings whose key names a credential as secret.
 _SECRET_KEY = re.compile(
@@ -219,7 +223,8 @@ def _action(where: str, key: Any, raw: Any) -> Action:
              where, "an action id is a name")  # fmt: skip
     _require(isinstance(raw, dict), f"{where}.{key}", "an action is an object")
     fields = raw.get("fields", {})
-    _require(isinstance(fields, dict), f"{where}.{key}.fields", "an object")
+    _require(isinstance(fields, dict) and len(fields) <= _MAX_SETTINGS, f"{where}.{key}.fields",
+             f"an object of at most {_MAX_SETTINGS} fields")  # fmt: skip
     parsed: dict[str, bool] = {}
     for name, spec in fields.items():
         _require(isinstance(spec, dict) and isinstance(spec.get("required", False), bool),
@@ -232,8 +237,24 @@ def _action(where: str, key: Any, raw: Any) -> Action:
         re.compile(custom)
     except re.error:
         raise CatalogError(f"{where}.{key}.custom_fields: not a regular expression") from None
+    _require(_linear(custom), f"{where}.{key}.custom_fields",
+             f"a pattern without groups or '|' and with at most {MAX_REPEATS} repetitions "
+             "(*, +, ?, {}), so matching a field name takes no exponential time")  # fmt: skip
     return Action(key, raw.get("name") or key, parsed, raw.get("default_trigger", ""),
                   raw.get("description", ""), custom)  # fmt: skip
+
+
+MAX_REPEATS = 2  # repetitions in an action's custom_fields pattern (matching stays quadratic)
+
+
+def _linear(pattern: str) -> bool:
+    """Whether matching ``pattern`` cannot backtrack exponentially: Python's regular
+    expressions have no time limit, and a private entry's pattern comes from a catalog file a
+    pull request may add (or an import); ``^(a+)+$`` would hang validate and the server on a
+    field name like ``aaaa…!``. Counted over the whole text (a quantifier character inside a
+    class counts too): conservative, and enough for ``^[A-Za-z][A-Za-z0-9_]*__c$``."""
+    repeats = sum(pattern.count(c) for c in "*+?{")
+    return not any(c in pattern for c in "(|") and repeats <= MAX_REPEATS
 
 
 def parse_entry(raw: Any, where: str, private: bool = False) -> Entry:
@@ -349,7 +370,7 @@ def check_settings(entry: Entry, settings: Mapping[str, Any], unknown: Iterable[
     what = f"{entry.section} {entry.id!r}"
     for key in settings:
         if key not in schema:
-            hint = did_you_mean(str(key), schema, limit=128)
+            hint = _hint(str(key), schema, len(problems))
             problems.append(((str(key),), f"unknown setting {key!r} for {what}{hint}",
                              "catalog/setting"))  # fmt: skip
     for name, setting in schema.items():
@@ -376,6 +397,13 @@ def check_settings(entry: Entry, settings: Mapping[str, Any], unknown: Iterable[
     return problems
 
 
+def _hint(key: str, choices: Iterable[str], shown: int) -> str:
+    """The did-you-mean of an unknown key, for the first ``MAX_HINTS`` of a resource only:
+    thousands of unknown keys against a private entry's 200 settings would keep difflib busy
+    for minutes (a hang in CI, a busy worker on the control plane)."""
+    return did_you_mean(key, choices, limit=128) if shown < MAX_HINTS else ""
+
+
 def check_fields(entry: Entry, action_id: str, fields: Mapping[str, Any]) -> list[Problem]:
     """A mapping's ``action`` and ``fields`` against an Actions destination's actions."""
     if not entry.actions:
@@ -388,7 +416,7 @@ def check_fields(entry: Entry, action_id: str, fields: Mapping[str, Any]) -> lis
     problems: list[Problem] = []
     for key in fields:
         if not action.accepts(str(key)):
-            hint = did_you_mean(str(key), action.fields, limit=128)
+            hint = _hint(str(key), action.fields, len(problems))
             problems.append((("fields", str(key)),
                              f"action {action_id!r} of {entry.id!r} has no field {key!r}{hint}",
                              "catalog/field"))  # fmt: skip

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from seg.catalog import ID_PATTERN, CatalogError, Entry, builtin, parse_entries
+from seg.catalog import MAX_PRIVATE_ENTRIES as CATALOG_MAX_PRIVATE
 from seg.model.printable import escape_line
 from seg.server import errors, pages
 from seg.server.access_service import AccessService
@@ -38,7 +39,8 @@ __all__ = [
 COLLECTIONS = {"source": "sources", "destination": "destinations", "warehouse": "warehouses"}
 _SECTION_OF = {collection: section for section, collection in COLLECTIONS.items()}
 MAX_IMPORT_ENTRIES = 500  # per import (the body size limit applies as well)
-MAX_PRIVATE_ENTRIES = 500  # per workspace: every write of a typed resource reads them all
+# per workspace (every write of a typed resource reads them all): as many as a tree may hold
+MAX_PRIVATE_ENTRIES = CATALOG_MAX_PRIVATE
 MAX_ENTRY_BYTES = 64 * 1024  # one entry's JSON form
 ADMIN_ACTOR = "seg server catalog import"  # the audit trail's actor of the admin path
 

@@ -80,12 +80,17 @@ class Conflict(Exception):
 
 
 def run_write(store: Store, name: str, step: Callable[[StoreTx], T]) -> T:
-    """Run ``step`` in a transaction. Its writes are conditional on the row it read, so when a
-    concurrent write got there first (``Conflict``) it is rerun on the fresh state (where an
-    etag precondition then fails); never a lost update."""
+    """Run ``step`` in a transaction that first takes the workspace's write lock (so rules that
+    read other resources cannot both pass; see ``StoreTx.lock_workspace``). Its writes are
+    conditional on the row it read, so when a concurrent write got there first
+    (``Conflict``) it is rerun on the fresh state (where an etag precondition then fails);
+    never a lost update."""
+    workspace = name.split("/")[1] if name.startswith("workspaces/") else None
     for _ in range(WRITE_ATTEMPTS):
         try:
             with store.tx() as tx:
+                if workspace is not None:
+                    tx.lock_workspace(workspace)  # rules see every earlier write (no skew)
                 return step(tx)
         except Conflict:
             continue

@@ -126,6 +126,7 @@ class ResourceService:
         if external_id is not None:
             data["external_id"] = external_id
         with self.store.tx() as tx:
+            tx.lock_workspace(workspace)  # the rules see every write committed before (no skew)
             self.locks.check(tx, caller, Action.CREATE, name)
             if parent_name is not None and tx.get_resource(parent_name) is None:
                 raise errors.NotFound(f"{parent_name} not found")

@@ -323,6 +323,19 @@ class SqlTx:
         row = self.conn.execute(sa.select(workspaces).where(workspaces.c.slug == slug)).first()
         return WorkspaceRecord(**row._mapping) if row else None
 
+    def lock_workspace(self, slug: str) -> None:
+        """Hold the workspace's write lock until this transaction ends, so the writes of one
+        workspace run one after another and a rule that reads other resources (a function's
+        instances, the number of warehouses) sees every write committed before its own: two
+        writes each checking what the other changes cannot both pass (write skew). PostgreSQL
+        locks the row; SQLite's first write takes the database's writer lock."""
+        if self.conn.dialect.name == "sqlite":
+            touch = workspaces.update().where(workspaces.c.slug == slug)
+            self.conn.execute(touch.values(plan_tier=workspaces.c.plan_tier))
+        else:
+            row = sa.select(workspaces.c.slug).where(workspaces.c.slug == slug)
+            self.conn.execute(row.with_for_update()).first()
+
     def update_workspace(self, ws: WorkspaceRecord, expected: WorkspaceRecord | None = None
                          ) -> bool:  # fmt: skip
         """Write ``ws``; with ``expected``, only if the stored row is still that one (one

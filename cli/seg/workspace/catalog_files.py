@@ -15,7 +15,7 @@ import json
 import posixpath
 from typing import Any
 
-from seg.catalog import Catalog, CatalogError, Entry, builtin, parse_entries
+from seg.catalog import MAX_PRIVATE_ENTRIES, Catalog, CatalogError, Entry, builtin, parse_entries
 from seg.model.clip import clip_repr
 from seg.model.printable import escape_line
 from seg.workspace.config import CONFIG_FILE, CatalogFile, WorkspaceConfig
@@ -85,7 +85,7 @@ def tree_catalog(tree: Tree, config: WorkspaceConfig) -> tuple[Catalog, list[Dia
     for item in config.catalog:
         try:
             rel, found = _read(tree, item)
-            reason = _clash(found, shipped, defined)
+            reason = _clash(found, shipped, defined) or _too_many(len(entries) + len(found))
         except LinkedFileError as exc:
             rel, reason = exc.shown, exc.reason
         except CatalogError as exc:
@@ -97,6 +97,17 @@ def tree_catalog(tree: Tree, config: WorkspaceConfig) -> tuple[Catalog, list[Dia
         defined.update({(e.section, e.id): rel for e in found})
         entries += found
     return (shipped.with_entries(entries) if entries else shipped), problems
+
+
+def _too_many(count: int) -> str:
+    """Why the entries so far are too many ("" when they are not): a control plane holds at
+    most ``MAX_PRIVATE_ENTRIES``, and every unknown catalog id is compared with each of them
+    for its did-you-mean (thousands of entries times thousands of resources kept validate
+    busy for minutes)."""
+    if count <= MAX_PRIVATE_ENTRIES:
+        return ""
+    return (f"the catalog files hold more than {MAX_PRIVATE_ENTRIES} private entries "
+            "(a control plane holds at most that many)")  # fmt: skip
 
 
 def _clash(found: list[Entry], shipped: Catalog, defined: dict[tuple[str, str], str]) -> str:
