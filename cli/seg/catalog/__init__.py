@@ -348,10 +348,11 @@ def _fits(setting: Setting, value: Any) -> bool:
     return isinstance(value, _PY_TYPES[setting.type])
 
 
-def unknown_entry(section: str, entry_id: str, catalog: Catalog) -> str:
-    """The message for a catalog id the catalog does not hold, with a did-you-mean."""
-    return (f"unknown {section} catalog id {entry_id!r}"
-            f"{did_you_mean(entry_id, catalog.ids(section), limit=64)}"
+def unknown_entry(section: str, entry_id: str, catalog: Catalog, hint: bool = True) -> str:
+    """The message for a catalog id the catalog does not hold, with a did-you-mean (unless
+    ``hint`` is false: the caller's budget of suggestions is spent)."""
+    suggestion = did_you_mean(entry_id, catalog.ids(section), limit=64) if hint else ""
+    return (f"unknown {section} catalog id {entry_id!r}{suggestion}"
             f" (seg catalog list --section {section} shows them)")  # fmt: skip
 
 

@@ -7,7 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from seg.catalog import Entry, Setting, check_settings, secret_setting_paths, unknown_entry
+from seg.catalog import (
+    MAX_HINTS,
+    Entry,
+    Setting,
+    check_settings,
+    secret_setting_paths,
+    unknown_entry,
+)
+from seg.kinds.shared import per_lookup
 from seg.model.kinds import AnyPath, Kind, Lookup, Subject, Violation
 from seg.model.secrets import is_digest
 
@@ -80,6 +88,20 @@ def _relative(paths: frozenset[AnyPath], prefix: str) -> set[AnyPath]:
     return {p[1:] for p in paths if p[:1] == (prefix,)}
 
 
+@per_lookup
+def _hint_budget(_lookup: Lookup) -> list[int]:
+    return [MAX_HINTS]
+
+
+def _take_hint(lookup: Lookup) -> bool:
+    """Whether an unknown catalog id still gets a did-you-mean: the first ``MAX_HINTS`` of a
+    lookup (one validate, one write) do, so thousands of unknown ids against hundreds of
+    private entries cannot keep difflib busy for minutes."""
+    budget = _hint_budget(lookup)
+    budget[0] -= 1
+    return budget[0] >= 0
+
+
 def catalog_rule(subject: Subject, lookup: Lookup) -> list[Violation]:
     """The catalog id names an entry of the kind's section, and the settings fit its schema
     (unknown keys with a did-you-mean, required settings, types, enums)."""
@@ -97,7 +119,7 @@ def catalog_rule(subject: Subject, lookup: Lookup) -> list[Violation]:
         if path in subject.secret_paths:  # never echo a value from the environment
             message = f"the {section} catalog id from the environment is not a catalog id"
         else:
-            message = unknown_entry(section, entry_id, lookup.catalog)
+            message = unknown_entry(section, entry_id, lookup.catalog, _take_hint(lookup))
         return [Violation(path, message, "catalog/unknown")]
     # Absent fields take the kind's defaults, as the control plane stores them (a Destination
     # starts disabled; no settings is an empty map, which may lack required ones).
