@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from seg.kinds.shared import per_lookup
+from seg.kinds.shared import per_lookup, readable_names
 from seg.model.kinds import (
     AccessScope,
     Code,
@@ -145,13 +145,9 @@ def _in_use(subject: Subject, lookup: Lookup) -> list[Violation]:
     found = _uses(lookup, subject.address)
     if not found:
         return []
-    shown = [f"{kind.lower()} {address} ({how})" for kind, address, how in found
-             if subject.visible(kind, address)]  # fmt: skip
-    hidden = len(found) - len(shown)
-    if hidden:
-        shown.append(f"{hidden} instance{'s' if hidden > 1 else ''} you may not read")
-    message = (f"function {subject.address} is in use by {', '.join(shown)}; remove them "
-               f"first")  # fmt: skip
+    named = readable_names(subject, [(kind, address, f"{kind.lower()} {address} ({how})")
+                                     for kind, address, how in found], "instance")  # fmt: skip
+    message = f"function {subject.address} is in use by {named}; remove them first"
     return [Violation((), message, "function/in-use", Code.FAILED_PRECONDITION)]
 
 

@@ -9,8 +9,9 @@ from weakref import WeakKeyDictionary
 
 from seg.model.kinds import Code, Kind, Lookup, Rule, Subject, Violation
 from seg.model.secrets import is_digest
+from seg.model.wording import plural
 
-__all__ = ["fql_rule", "per_lookup", "per_parent_limit", "reconnect_rule"]
+__all__ = ["fql_rule", "per_lookup", "per_parent_limit", "readable_names", "reconnect_rule"]
 
 T = TypeVar("T")
 
@@ -93,6 +94,16 @@ def reconnect_rule(field: str, what: str) -> Rule:
                           Code.FAILED_PRECONDITION)]  # fmt: skip
 
     return rule
+
+
+def readable_names(subject: Subject, found: list[tuple[str, str, str]], noun: str) -> str:
+    """What a refusal names: the text of each of ``found`` (kind name, address, text) the
+    caller may read, then how many others there are (``2 sources you may not read``)."""
+    shown = [text for kind, address, text in found if subject.visible(kind, address)]
+    hidden = len(found) - len(shown)
+    if hidden:
+        shown.append(f"{plural(hidden, noun)} you may not read")
+    return ", ".join(shown)
 
 
 def parent_property(parent: Kind, description: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from seg.kinds import tracking_plan
 from seg.kinds.catalogs import FUNCTION_PREFIX, catalog_rule
-from seg.kinds.shared import reconnect_rule
+from seg.kinds.shared import readable_names, reconnect_rule
 from seg.kinds.warehouse import connected_warehouses
 from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Ref, Subject, Violation
 
@@ -33,9 +33,7 @@ def _connected(subject: Subject, lookup: Lookup) -> list[Violation]:
     found = connected_warehouses(lookup, subject.address)
     if not found:
         return []
-    shown = [w for w in found if subject.visible("Warehouse", w)]
-    hidden = len(found) - len(shown)
-    names = ", ".join(shown + ([f"{hidden} more"] if hidden else []))
+    names = readable_names(subject, [("Warehouse", w, w) for w in found], "warehouse")
     message = (f"source {subject.address} is connected to warehouses {names}; disconnect it "
                "(the warehouse's sources) before deleting it")  # fmt: skip
     return [Violation((), message, "source/connected", Code.FAILED_PRECONDITION)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from seg.kinds.shared import readable_names
 from seg.model.kinds import (
     AccessScope,
     Code,
@@ -15,7 +16,6 @@ from seg.model.kinds import (
     Subject,
     Violation,
 )
-from seg.model.wording import plural
 
 __all__ = ["KIND", "MAX_RULES_PER_CALL"]
 
@@ -49,9 +49,7 @@ def _connected(subject: Subject, lookup: Lookup) -> list[Violation]:
                if fields.get("tracking_plan") == subject.address]  # fmt: skip
     if not sources:
         return []
-    shown = [address for address in sources if subject.visible("Source", address)]
-    hidden = len(sources) - len(shown)
-    named = ", ".join(shown + ([plural(hidden, "source") + " you may not read"] if hidden else []))
+    named = readable_names(subject, [("Source", a, a) for a in sources], "source")
     message = (
         f"tracking plan {subject.fields.get('external_id', subject.address)} is connected to "
         f"sources {named}; disconnect them first"
