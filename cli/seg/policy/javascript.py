@@ -14,7 +14,11 @@ Hence ``a ?? b || c``, which Node.js refuses without parentheses, passes here; `
 from __future__ import annotations
 
 import re
+import sys
+import types
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["HANDLERS", "MAX_PARSED_CHARS", "JsError", "JsFacts", "read_javascript"]
@@ -92,9 +96,82 @@ def _export_name(left: Any) -> str | None:
     return None
 
 
+_ID_START = frozenset({"Lu", "Ll", "Lt", "Lm", "Lo", "Nl"})
+_ID_PART = _ID_START | {"Mn", "Mc", "Nd", "Pc"}
+_OTHER_ID_START = frozenset("\u1885\u1886\u2118\u212e\u309b\u309c\u08b3\u0af9\u13f8\u9fcd"
+                            "\uab60\U00010cc0\U000108e0\U0002b820\u1c80\U000104db"
+                            "\U0001e922\U0001ee00\U0001ee06\U0001ee0a$_\\")  # fmt: skip
+_OTHER_ID_PART = frozenset("\xb7\u0387\u1369\u136a\u136b\u136c\u136d\u136e\u136f\u1370"
+                           "\u1371\u19da\u08e3\ua69e\U00011730\u08d4\u1dfb\ua8c5"
+                           "\U00011450\U0001ee03\U0001ee0b\u200d\u200c")  # fmt: skip
+_HEX = {c: int(c, 16) for c in "0123456789abcdefABCDEF"}
+
+
+def _character_module() -> types.ModuleType:
+    """A stand-in for ``esprima.character``, which classifies every Unicode code point when
+    it is imported (about a second and 100 MB per process); the same predicates, asked of
+    ``unicodedata`` per character (a test compares them on every code point)."""
+    module = types.ModuleType("esprima.character")
+
+    class Character:
+        @staticmethod
+        def fromCodePoint(code: int) -> str:  # noqa: N802 (esprima's names)
+            return chr(code)
+
+        @staticmethod
+        def isWhiteSpace(ch: str) -> bool:  # noqa: N802
+            return ch in "\t\x0b\x0c \xa0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005" \
+                "\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\ufeff" and len(ch) == 1
+
+        @staticmethod
+        def isLineTerminator(ch: str) -> bool:  # noqa: N802
+            return len(ch) == 1 and ch in "\n\r\u2028\u2029"
+
+        @staticmethod
+        def isIdentifierStart(ch: str) -> bool:  # noqa: N802
+            if len(ch) != 1:
+                return False
+            return ch in _OTHER_ID_START or unicodedata.category(ch) in _ID_START
+
+        @staticmethod
+        def isIdentifierPart(ch: str) -> bool:  # noqa: N802
+            if len(ch) != 1:
+                return False
+            return (ch in _OTHER_ID_START or ch in _OTHER_ID_PART
+                    or unicodedata.category(ch) in _ID_PART)  # fmt: skip
+
+        @staticmethod
+        def isDecimalDigit(ch: str) -> bool:  # noqa: N802
+            return len(ch) == 1 and ch in "0123456789"
+
+        @staticmethod
+        def isHexDigit(ch: str) -> bool:  # noqa: N802
+            return len(ch) == 1 and ch in _HEX
+
+        @staticmethod
+        def isOctalDigit(ch: str) -> bool:  # noqa: N802
+            return len(ch) == 1 and ch in "01234567"
+
+    module.Character = Character  # type: ignore[attr-defined]
+    module.HEX_CONV = dict(_HEX)  # type: ignore[attr-defined]
+    module.OCTAL_CONV = {c: int(c) for c in "01234567"}  # type: ignore[attr-defined]
+    module.DECIMAL_CONV = {c: int(c) for c in "0123456789"}  # type: ignore[attr-defined]
+    return module
+
+
+def _esprima() -> Any:
+    """esprima, with the light character tables (installed before esprima first loads)."""
+    if "esprima" not in sys.modules:
+        sys.modules.setdefault("esprima.character", _character_module())
+    import esprima
+
+    return esprima
+
+
+@lru_cache(maxsize=256)
 def read_javascript(code: str) -> JsFacts:
     """Parse ``code`` as a script; its top-level handlers, or where it fails to parse."""
-    import esprima
+    esprima = _esprima()
 
     if len(code) > MAX_PARSED_CHARS:
         too_long = f"the code is longer than {MAX_PARSED_CHARS} characters"

@@ -2,14 +2,17 @@
 
 The pure rules (``seg.kinds.function``, the esprima parser) decide what the control plane
 accepts; Node.js, the platform's runtime, additionally catches what esprima lets through
-(``a ?? b || c``). It runs only on code the rules found valid, one process per function with
-a timeout, on a private copy of the code (never on the workspace file itself), and its answer
-becomes one diagnostic at the line and column of the ``.js`` file (or at the ``code`` key for
-inline code). Without Node.js the rules alone decide.
+(``a ?? b || c``). It runs only on code the rules found valid, on a private copy of the code
+(never on the workspace file itself), in one Node.js process for every function (compiled as
+``node --check`` compiles a CommonJS file: ``vm.compileFunction`` with the module wrapper's
+parameters; nothing is run), within a timeout; each failure becomes one diagnostic at the line
+and column of the ``.js`` file (or at the ``code`` key for inline code). Without Node.js the
+rules alone decide.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -29,6 +32,19 @@ _WHERE = re.compile(r":(\d+)$")
 _ERROR = re.compile(r"^(\w*Error: .*)$", re.M)
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
+
+# Compiles each file named on the command line as node --check would (a CommonJS module body)
+# and prints, per file, one JSON line with the error's stack ("" when it compiles).
+CHECKER = """
+const fs = require("fs"), vm = require("vm");
+const params = ["exports", "require", "module", "__filename", "__dirname"];
+for (const file of process.argv.slice(1)) {
+  let stack = "";
+  try { vm.compileFunction(fs.readFileSync(file, "utf8"), params, { filename: file }); }
+  catch (e) { stack = String((e && e.stack) || e); }
+  process.stdout.write(JSON.stringify({ file, stack }) + "\\n");
+}
+"""
 
 
 def _run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
@@ -80,21 +96,30 @@ def node_diagnostics(resources: Sequence[DesiredResource], run: Runner | None = 
         return []
     run = run or _run
     found: list[Diagnostic] = []
+    pending = _javascript(resources)
+    if not pending:
+        return found
     with tempfile.TemporaryDirectory(prefix="seg-node-") as tmp:
-        for index, (res, field) in enumerate(_javascript(resources)):
+        scripts = {}
+        for index, (res, field) in enumerate(pending):
             script = Path(tmp) / f"f{index}.js"
             script.write_text(str(res.fields[field]), encoding="utf-8")
+            scripts[str(script)] = (res, field, script)
+        try:
+            result = run([node, "-e", CHECKER, *scripts])
+        except subprocess.TimeoutExpired:
+            res, field = pending[0]
+            return [_diagnostic(res, field, 1, 1, f"Node.js did not answer within "
+                                f"{NODE_TIMEOUT_SECONDS:g} seconds")]  # fmt: skip
+        except OSError:
+            return found  # Node.js cannot start: the rules alone decide
+        for line in result.stdout.splitlines():
             try:
-                result = run([node, "--check", str(script)])
-            except subprocess.TimeoutExpired:
-                found.append(_diagnostic(res, field, 1, 1, f"Node.js did not answer within "
-                                         f"{NODE_TIMEOUT_SECONDS:g} seconds"))  # fmt: skip
+                answer = json.loads(line)
+                res, field, script = scripts[answer["file"]]
+            except (ValueError, KeyError, TypeError):
                 continue
-            except OSError:
-                return found  # Node.js cannot start: the rules alone decide
-            if result.returncode == 0:
-                continue
-            position = _position(result.stderr, script)
+            position = _position(str(answer.get("stack") or ""), script)
             if position is not None:
                 found.append(_diagnostic(res, field, *position))
     return found
