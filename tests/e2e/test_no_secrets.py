@@ -86,14 +86,14 @@ def test_plan_and_apply_without_a_secret_fail_naming_every_variable(root: Path, 
     (line,) = plan.stderr.replace(f"{root}/", "").strip().splitlines()
     assert line == (
         "error: environment variables not set: AMP_KEY (used at destinations.yaml:8:14), "
-        "HOOK_TOKEN (used at destinations.yaml:18:12); set them, or plan without those values "
+        "HOOK_TOKEN (used at destinations.yaml:18:20); set them, or plan without those values "
         "with --missing-secrets=skip"
     )
     apply = seg(root, "apply", "--auto-approve", env={**env, "AMP_KEY": "k"})
     assert apply.returncode == 1 and apply.stdout == ""
     (line,) = apply.stderr.replace(f"{root}/", "").strip().splitlines()
     assert line == ("error: environment variable not set: HOOK_TOKEN (used at "
-                    "destinations.yaml:18:12); set it: seg apply needs every value")  # fmt: skip
+                    "destinations.yaml:18:20); set it: seg apply needs every value")  # fmt: skip
     assert not (root / ".seg").exists()  # refused before any control plane was opened
 
 

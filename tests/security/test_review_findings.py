@@ -12,8 +12,6 @@ import json
 import httpx
 import pytest
 
-from seg.catalog import builtin, parse_entries
-from seg.server import rules
 from seg.workspace.yamlpos import MAX_DEPTH
 from tests.conftest import Api, run_cli
 from tests.helpers import WAREHOUSE_SETTINGS
@@ -339,16 +337,13 @@ def test_compare_takes_one_guess_per_secret_per_request_and_audits_the_count(api
     assert events[0]["paths"] == [resource, "values:1"]
 
 
-def test_credential_keys_holding_lists_or_maps_are_secret_at_every_leaf(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_credential_keys_holding_lists_or_maps_are_secret_at_every_leaf(api: Api) -> None:
     """Without a settings schema seg guesses secrets from key names. No built-in entry lacks a
-    schema, so the control plane's catalog gets a private free-form source entry (until private
-    entries are imported through the API, the in-process catalog is extended)."""
-    (free,) = parse_entries({"entries": [{"id": "legacy-free", "section": "source",
-                                          "settings": None}]}, private=True)  # fmt: skip
-    extended = builtin().with_entries([free])
-    monkeypatch.setattr(rules, "builtin", lambda: extended)
+    schema, so the workspace imports a private free-form source entry first."""
+    document = {"format_version": 1,
+                "entries": [{"id": "legacy-free", "section": "source", "settings": None}]}
+    imported = api.http.post("/v1beta/catalog:import", json=document)
+    assert imported.status_code == 200, imported.text
     settings = {"api_key": ["Zq9LISTKEY"], "password": {"value": "Zq9MAPPASS"},
                 "credentials": {"pass": "Zq9CREDS"}, "token": ["Zq9TOK1"], "region": "eu"}  # fmt: skip
     made = api.create_source("web", catalog="legacy-free", settings=settings)
