@@ -1,4 +1,5 @@
-"""The wheel ships the JSON Schemas (schemas/ → seg/schemas), byte for byte."""
+"""The wheel ships the JSON Schemas (schemas/ → seg/schemas) and the built-in catalog
+(seg/catalog/data), byte for byte."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def test_wheel_contains_every_schema(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         shipped = {n: archive.read(n) for n in archive.namelist() if n.startswith("seg/schemas/")}
         assert "seg/commands/app.py" in archive.namelist()
+        catalog = {n: archive.read(n) for n in archive.namelist()
+                   if n.startswith("seg/catalog/data/")}  # fmt: skip
     schemas = REPO / "schemas"
     expected = {
         f"seg/schemas/{p.relative_to(schemas).as_posix()}": p.read_bytes()
@@ -31,3 +34,6 @@ def test_wheel_contains_every_schema(tmp_path: Path) -> None:
     }
     assert "seg/schemas/resolved/source.schema.json" in expected
     assert shipped == expected
+    data = REPO / "cli" / "seg" / "catalog" / "data"
+    assert catalog == {f"seg/catalog/data/{p.name}": p.read_bytes() for p in data.glob("*.json")}
+    assert len(catalog) == 3
