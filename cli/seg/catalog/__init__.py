@@ -19,7 +19,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from seg.model.secrets import is_digest
+from seg.model.secrets import is_digest, names_credential
 from seg.model.wording import did_you_mean
 
 __all__ = [
@@ -50,11 +50,6 @@ _MAX_ENTRIES = 2000  # per import file
 _MAX_SETTINGS = 200  # per entry (and fields per action)
 MAX_PRIVATE_ENTRIES = 500  # per workspace, on a control plane and in a tree's catalog files
 MAX_HINTS = 20  # unknown keys of one resource that get a did-you-mean (difflib is slow)
-
-# Without a settings schema, seg marks settings whose key names a credential as secret.
-_SECRET_KEY = re.compile(
-    r"(?i)(api[_-]?key|secret|password|passwd|token|private[_-]?key|credentials?|write[_-]?key)$"
-)
 
 Path = tuple[str | int, ...]
 Problem = tuple[tuple[str, ...], str, str]  # (field path, message, rule)
@@ -443,7 +438,7 @@ def secret_setting_paths(entry: Entry | None, settings: Any) -> set[Path]:
                 out |= set(_leaves(value, (key,)))
             continue
         out |= {p for p in _leaves(value, (key,))
-                if any(isinstance(k, str) and _SECRET_KEY.search(k) for k in p)}  # fmt: skip
+                if any(map(names_credential, p))}  # fmt: skip
     return out
 
 

@@ -29,25 +29,29 @@ __all__ = [
     "is_digest",
     "is_legacy_digest",
     "keyed_digest",
+    "names_credential",
 ]
 
 DIGEST_PREFIX = "secret:hmac:"
 LEGACY_PREFIX = "secret:sha256:"
 REDACTED = "(sensitive)"
 
-# The platform's catalog marks credentials as secret; without a catalog, seg marks settings
+# The catalog marks credentials as secret; without a settings schema, seg marks settings
 # whose key names one (api_key, apiKey, client_secret, password, access_token, ...).
 _SECRET_KEY = re.compile(
     r"(?i)(api[_-]?key|secret|password|passwd|token|private[_-]?key|credentials?|write[_-]?key)$"
 )
 
 
+def names_credential(key: object) -> bool:
+    """Whether a settings key names a credential (``api_key``, ``clientSecret``, ...)."""
+    return isinstance(key, str) and bool(_SECRET_KEY.search(key))
+
+
 def is_catalog_secret(path: tuple[str | int, ...]) -> bool:
     """True for a settings path at or beneath a key that names a credential: a list or a map
     under ``api_key`` or ``password`` is secret as a whole, at every leaf."""
-    return len(path) >= 2 and path[0] == "settings" and any(
-        isinstance(key, str) and bool(_SECRET_KEY.search(key)) for key in path[1:]
-    )
+    return len(path) >= 2 and path[0] == "settings" and any(map(names_credential, path[1:]))
 
 
 def canonical(value: Any) -> str:
