@@ -604,7 +604,8 @@ def app_routes() -> set[tuple[str, str]]:
     for route in app.routes:
         methods = getattr(route, "methods", None) or set()
         if isinstance(route, APIRoute) or route.path in ("/openapi.json",):
-            found |= {(m, getattr(route, "path", "")) for m in methods if m != "HEAD"}
+            path = getattr(route, "path_format", getattr(route, "path", ""))  # {v:conv} → {v}
+            found |= {(m, path) for m in methods if m != "HEAD"}
     return found
 
 

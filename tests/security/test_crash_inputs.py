@@ -530,7 +530,7 @@ def _bodies(key: str) -> st.SearchStrategy[Any]:
 
 def _routes(api: Api) -> list[tuple[str, str, str]]:
     app = api.transport.app
-    return sorted((route.path, method, route.name.split("_", 1)[-1]) for route in app.routes
+    return sorted((route.path_format, method, route.name.split("_", 1)[-1]) for route in app.routes
                   if isinstance(route, APIRoute) for method in route.methods)  # fmt: skip
 
 

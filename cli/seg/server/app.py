@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match
@@ -530,11 +531,27 @@ def _add_kind_routes(
         _add_version_routes(app, cp, kind, item, principal)
 
 
+class _Segment(StringConvertor):
+    """A path segment without ``:``, so ``/versions/{version}`` does not match ``3:restore``.
+
+    Starlette merges the ``Allow`` header of every route whose path matches; with the plain
+    string convertor an OPTIONS to ``…/versions/3:restore`` would answer ``Allow: GET, POST``.
+    """
+
+    regex = "[^/:]+"
+
+
+register_url_convertor("segment", _Segment())
+
+
 def _add_version_routes(app: FastAPI, cp: ControlPlane, kind: Kind, item: str,
                         principal: Principals) -> None:  # fmt: skip
     """A versioned kind's versions: list (newest first), get one, restore one."""
     versions, one = item + "/versions", item + "/versions/{version}"
     restore_path = one + ":restore"
+    # Routed with the colon-free convertor; documented (and listed in OpenAPI) as {version}.
+    routed = {one: item + "/versions/{version:segment}",
+              restore_path: item + "/versions/{version:segment}:restore"}  # fmt: skip
 
     async def list_versions(request: Request) -> Response:
         who = await principal(request)
@@ -574,5 +591,5 @@ def _add_version_routes(app: FastAPI, cp: ControlPlane, kind: Kind, item: str,
                                   errors=(*WRITE_ERRORS, 412), params=[if_match()]))),
     )  # fmt: skip
     for path, handler, method, name, doc in routes:
-        app.add_api_route(path, handler, methods=[method], tags=[kind.name], name=name,
-                          openapi_extra=doc)  # fmt: skip
+        app.add_api_route(routed.get(path, path), handler, methods=[method], tags=[kind.name],
+                          name=name, openapi_extra=doc)  # fmt: skip
