@@ -240,3 +240,13 @@ def test_a_function_stored_before_versions_keeps_its_code_as_version_1(api: Api)
                                                             (1, [])]  # fmt: skip
     assert api.http.get(functions(api, "/fx/versions/1")).json()["code"] == CODE
     assert listed[1]["actor"] == ""  # made by nobody this control plane knows
+
+
+def test_a_restore_path_is_not_also_a_version_path(api: Api) -> None:
+    """``…/versions/1:restore`` matches the restore route only: a GET there is 405 and the
+    Allow header names POST alone (the version route's segment takes no ``:``)."""
+    assert create(api).status_code == 200
+    answer = api.http.get(functions(api, "/fx/versions/1:restore"))
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+    assert api.http.get(functions(api, "/fx/versions/1")).status_code == 200
