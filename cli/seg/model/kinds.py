@@ -250,6 +250,15 @@ class Kind:
     # workspace: (kind name, address) pairs (a function's sources and destinations). Plans
     # name them as receiving a new version.
     instances: Callable[[str, Lookup], list[tuple[str, str]]] | None = None
+    # The canonical form of its fields (the docs' spellings of an enum value → one): applied
+    # by the loader to what the YAML declares and by the control plane to what it stores,
+    # so a plan compares canonical values with canonical values.
+    normalize: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    # Lines a reviewer must not miss, given the fields before and after a change (None: it
+    # does not exist): a change that makes the platform drop data. Plans list them first.
+    notices: Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None], list[str]] | None = (
+        None
+    )
     # Its spec's JSON Schema (draft 2020-12) as seg checks it after interpolation: the source
     # of ``schemas/resolved/<key>.schema.json`` and of the published schemas (generated).
     spec_schema: Mapping[str, Any] = field(default_factory=dict)
@@ -258,6 +267,10 @@ class Kind:
     def parent(self) -> str | None:
         """The parent kind's name."""
         return self.parent_kind.name if self.parent_kind else None
+
+    def canonical(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``fields`` in canonical form (``normalize``; a copy either way)."""
+        return self.normalize(fields) if self.normalize is not None else dict(fields)
 
     def field(self, name: str) -> FieldSpec | None:
         for spec in self.fields:

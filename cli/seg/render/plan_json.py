@@ -10,7 +10,7 @@ from seg.engine.plan import Action, Change, FieldChange, Plan, VersionNote
 from seg.kinds import KINDS
 from seg.model.paths import format_path, parse_key_path
 from seg.model.secrets import REDACTED
-from seg.render.values import code_diff
+from seg.render.values import code_diff, notice_lines
 
 __all__ = ["plan_from_json", "plan_to_json"]
 
@@ -30,6 +30,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "etag": change.etag or None,
                 "unmanaged_fields": change.unmanaged,
                 "access_change": change.kind.access,
+                "notices": notice_lines([change]),
                 "included_by": list(change.included_by),
                 "not_compared": [format_path(p) for p in change.not_compared],
                 "adopt": change.adopt,

@@ -18,6 +18,7 @@ from seg.render.values import (
     field_lines,
     included_note,
     not_compared_line,
+    notice_lines,
 )
 
 __all__ = ["MAX_CHARS", "render_plan_markdown"]
@@ -97,6 +98,11 @@ def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged:
     if access:
         head += [f"#### ⚠️ Access changes ({len(access)})", ""]
         head += [f"- <code>{_html(access_summary(c))}</code>" for c in access]
+        head += [""]
+    dropping = notice_lines(plan.changes)
+    if dropping:
+        head += [f"#### ⚠️ Changes that drop data ({len(dropping)})", ""]
+        head += [f"- <code>{_html(line)}</code>" for line in dropping]
         head += [""]
     head += [f"**{summary_line(plan)}**", "", *unmanaged, *_summary_table(plan), ""]
     if plan.not_compared:

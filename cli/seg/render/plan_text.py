@@ -16,6 +16,7 @@ from seg.render.values import (
     field_lines,
     included_note,
     not_compared_line,
+    notice_lines,
 )
 
 __all__ = [
@@ -101,6 +102,11 @@ def plan_lines(plan: Plan, show_unmanaged: bool = False, comparison: bool = Fals
     if access:
         lines.append(("bold red", f"Access changes ({len(access)}) — review these first:"))
         lines += [("bold red", f"  {access_summary(c)}") for c in access]
+        lines.append(("", ""))
+    dropping = notice_lines(plan.changes)
+    if dropping:
+        lines.append(("bold yellow", f"Changes that drop data ({len(dropping)}) — review these:"))
+        lines += [("bold yellow", f"  {line}") for line in dropping]
         lines.append(("", ""))
     heading = f"seg will perform the following actions on workspace {plan.workspace}:"
     lines.append(("", f"Differences ({plan.workspace}):" if comparison else heading))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from seg.engine.plan import Change
@@ -22,12 +22,28 @@ __all__ = [
     "flatten",
     "included_note",
     "not_compared_line",
+    "notice_lines",
     "show",
     "version_lines",
 ]
 
 # A declared value whose ${env:…} variable is not set (--missing-secrets=skip).
 NOT_COMPARED = "(not compared: variable not set)"
+
+def notice_lines(changes: Iterable[Change]) -> list[str]:
+    """What reviewers must not miss (``Kind.notices``: changes that make the platform drop
+    data), one escaped line each, prefixed by the resource; from redacted values."""
+    out = []
+    for change in changes:
+        hook = change.kind.notices
+        if hook is None or change.action.value == "blocked":
+            continue
+        before = None if change.action.value == "create" else change.redacted_before()
+        after = None if change.action.value == "delete" else change.redacted_after()
+        out += [escape_line(f"{change.kind.name} {change.address}: {text}")
+                for text in hook(before, after)]  # fmt: skip
+    return out
+
 
 DESCRIPTIONS = {
     "create": "will be created",

@@ -224,6 +224,7 @@ class ResourceService:
         # external_id (tracking plans) is stored beside the fields, not one of them
         fields = {k: v for k, v in data.items() if k != "external_id"}
         self.fields.validate(kind, fields, declared | set(rec.secret_paths))
+        data = kind.canonical(data)
         secret = _next_secret_paths(rec, data, masked, declared,
                                     catalog_secrets(tx, kind, rec.name, data))  # fmt: skip
         check_expressions(kind, data, secret)

@@ -68,7 +68,7 @@ class FieldChecker:
                 raise errors.InvalidArgument(f"unknown field {kind.key}.{key}")
             data[key] = value
         self.validate(kind, data, secret)
-        return data
+        return kind.canonical(data)
 
     def validate(self, kind: Kind, data: dict[str, Any], secret: set[str]) -> None:
         """Schema-check ``data``; a sealed secret (a digest standing where the schema wants a

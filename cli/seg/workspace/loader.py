@@ -308,7 +308,7 @@ def _load_document(
                        for path, name in result.missing)  # fmt: skip
     name = doc.value["name"]
     address = f"{spec[kind.parent_field]}/{name}" if kind.parent_field else name
-    fields = {k: v for k, v in spec.items() if k != kind.parent_field}
+    fields = kind.canonical({k: v for k, v in spec.items() if k != kind.parent_field})
     marks = SpecMarks(shown, doc.value_marks)
     attachments: tuple[str, ...] = ()
     value_files: dict[str, str] = {}
