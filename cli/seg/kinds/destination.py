@@ -37,6 +37,24 @@ def _insert_function(subject: Subject, lookup: Lookup) -> list[Violation]:
         return [Violation(path, message, "function/type")]
     return []
 
+
+def _scoped_transformations(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """A destination is not deleted while a transformation is scoped to it (a plan deletes
+    the transformation first); only the transformations the caller may read are named."""
+    from seg.kinds.shared import readable_names
+    from seg.model.kinds import Code
+
+    found = [("Transformation", address, address) for address, fields
+             in lookup.under("Transformation", subject.address.split("/", 1)[0])
+             if fields.get("destination") == subject.address]  # fmt: skip
+    if not found:
+        return []
+    names = readable_names(subject, found, "transformation")
+    message = (f"destination {subject.address} has transformations scoped to it ({names}); "
+               "delete them before deleting it")  # fmt: skip
+    return [Violation((), message, "destination/transformations", Code.FAILED_PRECONDITION)]
+
+
 __all__ = ["KIND"]
 
 # The spec as seg validate and the control plane check it (after interpolation);
@@ -119,6 +137,7 @@ KIND = Kind(
     defaults={"enabled": False, "connection_mode": "cloud", "settings": {}, "display_name": ""},
     access_scope=AccessScope.SOURCE,
     rules=(catalog_rule, _insert_function),
+    delete_rules=(_scoped_transformations,),
     catalog_section="destination",
     spec_schema=SPEC_SCHEMA,
 )
