@@ -83,6 +83,20 @@ def base_documents() -> dict[Key, Doc]:
          "spec": {"destination": "wh/braze", "action": "updateUserProfile", "enabled": False,
                   "model": "users", "fields": {"external_id": "id"},
                   "schedule": {"strategy": "PERIODIC", "config": {"interval": "1h"}}}},
+        {"kind": "Transformation", "name": "t-ev",
+         "spec": {"source": "web", "type": "rename_event", "event": "Order Completed",
+                  "display_name": "Rename orders", "new_event_name": "Order Placed",
+                  "enabled": True}},
+        {"kind": "Transformation", "name": "t-props",
+         "spec": {"source": "web", "type": "rename_properties", "event": "Product Viewed",
+                  "property_renames": [{"from": "sku", "to": "product_id"}]}},
+        {"kind": "Transformation", "name": "t-vals",
+         "spec": {"source": "web", "type": "transform_values", "event": "Cart Viewed",
+                  "value_transforms": [{"paths": ["currency"], "value": "USD"}]}},
+        {"kind": "Transformation", "name": "t-fql",
+         "spec": {"source": "web", "type": "fql_defined_properties", "event": "Signed Up",
+                  "fql_defined_properties": [{"property": "properties.plan",
+                                              "fql": "lowercase(properties.plan)"}]}},
     ]  # fmt: skip
     return {(d["kind"], d["name"]): d for d in docs}
 

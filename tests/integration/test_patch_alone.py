@@ -99,6 +99,21 @@ EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
     ("Mapping", "trigger"): (("Mapping", "m-ev"), "type = 'identify'"),
     ("Mapping", "model"): (("Mapping", "m-etl"), "accounts"),
     ("Mapping", "schedule"): (("Mapping", "m-etl"), {"strategy": "MANUAL"}),
+    ("Transformation", "display_name"): (("Transformation", "t-ev"), "Orders, renamed"),
+    ("Transformation", "enabled"): (("Transformation", "t-ev"), False),
+    ("Transformation", "new_event_name"): (("Transformation", "t-ev"), "Order Done"),
+    ("Transformation", "property_renames"): (
+        ("Transformation", "t-props"),
+        [{"from": "sku", "to": "productId"}, {"from": "order\\.id", "to": "order.id"}],
+    ),  # fmt: skip
+    ("Transformation", "value_transforms"): (
+        ("Transformation", "t-vals"),
+        [{"paths": ["currency", "shipping.region"], "value": "EU"}],
+    ),  # fmt: skip
+    ("Transformation", "fql_defined_properties"): (
+        ("Transformation", "t-fql"),
+        [{"property": "properties.plan", "fql": "uppercase(properties.plan)"}],
+    ),  # fmt: skip
 }
 
 MUTABLE = sorted((k.name, f.name) for k in KINDS.values() for f in k.fields if not f.immutable)

@@ -160,6 +160,17 @@ class World:
         )
         return f"{self.path(destination)}/filters/{slug}"
 
+    def transformation_body(self, source: str, slug: str) -> dict[str, Any]:
+        name = f"workspaces/{self.ws}/sources/{source}/transformations/{slug}"
+        return {"transformation": {"name": name, "type": "rename_event",
+                                   "event": f"Event {slug}", "new_event_name": "Renamed"}}
+
+    def transformation(self, source: str = "mine") -> str:
+        slug = self.fresh("t")
+        self.must("POST", f"/sources/{source}/transformations",
+                  self.transformation_body(source, slug))
+        return f"{source}/transformations/{slug}"
+
     @staticmethod
     def path(destination: str) -> str:
         source, slug = destination.split("/")
@@ -551,6 +562,15 @@ def _source_kinds() -> dict[tuple[str, str], Case]:
         lambda w: under_destination(w) + "/mappings",
         World.mapping,
         lambda w, p, s: w.mapping_body(p.split("/")[0] + "/" + p.split("/")[2], s),
+        ("enabled", False),
+    )
+    five(
+        S + "/transformations",
+        S + "/transformations/{transformation}",
+        "transformation",
+        lambda w: "mine/transformations",
+        World.transformation,
+        lambda w, p, s: w.transformation_body(p.split("/")[0], s),
         ("enabled", False),
     )
     return cases

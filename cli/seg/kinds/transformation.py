@@ -296,12 +296,13 @@ def _scope_words(fields: Mapping[str, Any]) -> str:
 
 def _unique(subject: Subject, lookup: Lookup) -> list[Violation]:
     """One transformation per source + type + event + destination (INV-TR-1)."""
-    same = [(NAME, address, address) for address, fields in _siblings(subject, lookup)
+    same = [(NAME, address, f"transformation {address}")
+            for address, fields in _siblings(subject, lookup)
             if fields.get("type") == subject.fields.get("type")]  # fmt: skip
     if not same:
         return []
     names = readable_names(subject, same, "transformation")
-    message = (f"transformation {names} already has type {subject.fields.get('type')} for "
+    message = (f"{names} already has type {subject.fields.get('type')} for "
                f"event {subject.fields.get('event')!r} at {_scope_words(subject.fields)}; one "
                "transformation per source, type, event and destination")  # fmt: skip
     return [Violation(("type",), message, "transformation/unique", Code.ALREADY_EXISTS)]
@@ -319,17 +320,17 @@ def _conflicts(subject: Subject, lookup: Lookup) -> list[Violation]:
     for address, fields in siblings:
         for _where, text in _value_paths(fields):
             if (keys := _valid(text, call)) is not None:
-                values.setdefault(keys, []).append((NAME, address, address))
+                values.setdefault(keys, []).append((NAME, address, f"transformation {address}"))
         for _where, _key, text in _renames(fields):
             if (keys := _valid(text, call)) is not None:
-                renamed.setdefault(keys, []).append((NAME, address, address))
+                renamed.setdefault(keys, []).append((NAME, address, f"transformation {address}"))
     out = []
     for where, text in _value_paths(subject.fields):
         keys = _valid(text, call)
         for table, what in ((values, "sets the value of"), (renamed, "renames")):
             if keys is not None and keys in table:
                 names = readable_names(subject, table[keys], "transformation")
-                message = (f"{_dotted(where)}: transformation {names} already {what} "
+                message = (f"{_dotted(where)}: {names} already {what} "
                            f"{_shown(keys)} for this event and scope")  # fmt: skip
                 out.append(Violation(where, message, "transformation/conflict",
                                      Code.FAILED_PRECONDITION))  # fmt: skip
@@ -337,7 +338,7 @@ def _conflicts(subject: Subject, lookup: Lookup) -> list[Violation]:
         keys = _valid(text, call)
         if keys is not None and keys in values:
             names = readable_names(subject, values[keys], "transformation")
-            message = (f"{_dotted(where)}: transformation {names} already sets the value of "
+            message = (f"{_dotted(where)}: {names} already sets the value of "
                        f"{_shown(keys)} for this event and scope")  # fmt: skip
             out.append(Violation(where, message, "transformation/conflict",
                                  Code.FAILED_PRECONDITION))  # fmt: skip
