@@ -212,15 +212,25 @@ def _merged(current: Mapping[str, Any], changes: Iterable[FieldChange]) -> dict[
 
 
 def _immutable_change(desired: DesiredResource, current: CurrentResource, matched: Matched) -> str:
+    """Why the resource must be replaced: an immutable field changes, or an optional
+    immutable field (a scope that is absent or set) is set or dropped."""
     for spec in desired.kind.fields:
-        if spec.immutable and spec.name in desired.fields and not desired.is_unknown((spec.name,)):
-            before = current.fields.get(spec.name, MISSING)
-            after = desired.fields[spec.name]
-            if before is MISSING or _equal(after, before, (spec.name,), matched):
-                continue
-            if _holds_secret((spec.name,), desired.secret_paths) or holds_digest(before):
-                return f"{spec.name} is immutable (the value from the environment differs)"
-            return f"{spec.name} is immutable ({before!r} → {after!r})"
+        if not spec.immutable or desired.is_unknown((spec.name,)):
+            continue
+        before = current.fields.get(spec.name, MISSING)
+        unset = before is MISSING or before is None
+        if spec.name not in desired.fields:
+            if spec.optional and not unset:
+                return f"{spec.name} is immutable (set → absent)"
+            continue
+        after = desired.fields[spec.name]
+        if spec.optional and unset and after is not None:
+            return f"{spec.name} is immutable (absent → set)"
+        if before is MISSING or _equal(after, before, (spec.name,), matched):
+            continue
+        if _holds_secret((spec.name,), desired.secret_paths) or holds_digest(before):
+            return f"{spec.name} is immutable (the value from the environment differs)"
+        return f"{spec.name} is immutable ({before!r} → {after!r})"
     return ""
 
 
