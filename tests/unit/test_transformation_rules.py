@@ -77,6 +77,8 @@ def test_paths_split_at_unescaped_dots(path: str, keys: list[str]) -> None:
         ("a.", "no empty keys"),
         ("a\\b", "only escapes a dot"),
         ("a\\", "only escapes a dot"),
+        ("a\u202eb", "no control, line-break or bidi characters"),
+        ("a\nb", "no control, line-break or bidi characters"),
     ],
 )
 def test_malformed_paths_are_refused(path: str, reason: str) -> None:

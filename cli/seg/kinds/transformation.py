@@ -19,6 +19,7 @@ from seg.kinds import source
 from seg.kinds.catalogs import catalog_id, entry_for
 from seg.kinds.shared import parent_property, readable_names
 from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Subject, Violation
+from seg.model.printable import UNSAFE
 from seg.model.secrets import is_digest
 
 __all__ = [
@@ -68,6 +69,8 @@ Canonical = tuple[str, ...]
 def split_path(path: str) -> list[str]:
     """A path's keys: split at unescaped dots, ``\\.`` a dot inside a key. Raises ValueError
     with the reason when the path is not one the platform takes."""
+    if UNSAFE.search(path):
+        raise ValueError("a path holds no control, line-break or bidi characters")
     keys, key, chars = [], [], iter(path)
     for char in chars:
         if char == "\\":
