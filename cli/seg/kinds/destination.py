@@ -6,8 +6,8 @@ from typing import Any
 
 from seg.kinds import source
 from seg.kinds.catalogs import catalog_id, catalog_rule, entry_for
-from seg.kinds.shared import parent_property
-from seg.model.kinds import AccessScope, FieldSpec, Kind, Lookup, Subject, Violation
+from seg.kinds.shared import parent_property, readable_names
+from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Subject, Violation
 
 FUNCTION = "Function"
 
@@ -36,6 +36,20 @@ def _insert_function(subject: Subject, lookup: Lookup) -> list[Violation]:
                    "names an insert function")  # fmt: skip
         return [Violation(path, message, "function/type")]
     return []
+
+def _watched(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """A destination a delivery-rate Alert watches is not deleted: the alert goes (or moves)
+    first; only alerts the caller may read are named."""
+    source_address = subject.address.split("/", 1)[0]
+    found = [("Alert", address, address.rsplit("/", 1)[1])
+             for address, fields in lookup.under("Alert", source_address)
+             if fields.get("destination") == subject.address]  # fmt: skip
+    if not found:
+        return []
+    names = readable_names(subject, found, "alert")
+    message = (f"destination {subject.address} is watched by delivery-rate alerts {names}; "
+               "delete those alerts first")  # fmt: skip
+    return [Violation((), message, "destination/alerted", Code.FAILED_PRECONDITION)]
 
 __all__ = ["KIND"]
 
@@ -119,6 +133,7 @@ KIND = Kind(
     defaults={"enabled": False, "connection_mode": "cloud", "settings": {}, "display_name": ""},
     access_scope=AccessScope.SOURCE,
     rules=(catalog_rule, _insert_function),
+    delete_rules=(_watched,),
     catalog_section="destination",
     spec_schema=SPEC_SCHEMA,
 )
