@@ -99,7 +99,7 @@ def _webhook_url(subject: Subject, _lookup: Lookup) -> list[Violation]:
         except ValueError:
             ok = False
         if not ok:
-            problem = "is not an https URL with a host (https://hooks.slack.com/services/…)"
+            problem = "is not an https URL with a host (a Slack incoming-webhook URL)"
     if problem is None:
         return []
     origin = "from the environment " if (WEBHOOK,) in subject.secret_paths else ""
