@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.patch_workspace import (
+    ENVIRONMENT,
     WORKSPACE,
     apply,
     assert_plan_empty,
@@ -22,6 +23,8 @@ def applied_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
             mp.delenv(var, raising=False)
+        for var, value in ENVIRONMENT.items():
+            mp.setenv(var, value)
         root = tmp_path_factory.mktemp("patch-alone") / "ws"
         root.mkdir()
         (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {WORKSPACE}\n")

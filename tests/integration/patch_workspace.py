@@ -13,6 +13,11 @@ from seg.model.resource import CurrentResource
 from tests.conftest import run_cli
 
 WORKSPACE = "acme"
+# The environment the base reads its secrets from (an alert's Slack webhook must come from it).
+ENVIRONMENT = {
+    "SEG_TEST_ALERT_WEBHOOK": "https://hooks.slack.com/services/T000/B000/base-secret",
+    "SEG_TEST_ALERT_WEBHOOK_2": "https://hooks.slack.com/services/T000/B000/edited-secret",
+}
 Doc = dict[str, Any]
 Key = tuple[str, str]  # (kind, YAML name)
 SCHEMA = {"type": "object"}
@@ -79,6 +84,10 @@ def base_documents() -> dict[Key, Doc]:
         {"kind": "Mapping", "name": "m-ev",
          "spec": {"destination": "web/ga", "action": "track", "enabled": False,
                   "fields": {"event": "event"}, "trigger": "type = 'track'"}},
+        {"kind": "Alert", "name": "ga-delivery",
+         "spec": {"source": "web", "type": "delivery_rate", "destination": "ga",
+                  "threshold_percent": 95, "channels": ["in_app", "slack"],
+                  "slack_webhook_url": "${env:SEG_TEST_ALERT_WEBHOOK}", "enabled": True}},
         {"kind": "Mapping", "name": "m-etl",
          "spec": {"destination": "wh/braze", "action": "updateUserProfile", "enabled": False,
                   "model": "users", "fields": {"external_id": "id"},

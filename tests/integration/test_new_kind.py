@@ -1,9 +1,9 @@
 """Adding a kind is one module plus generated schema files (ARCHITECTURE.md's worked example).
 
-A copy of the package gains ``kinds/alert.py`` — a root kind with one rule — and nothing else
+A copy of the package gains ``kinds/quota.py`` — a root kind with one rule — and nothing else
 is edited; the schema generator writes its files. Then, as separate processes on that copy:
 validate reports the rule at file:line:col, the control plane refuses the same value with the
-same message, and a valid Alert is planned, applied and planned again with no changes."""
+same message, and a valid Quota is planned, applied and planned again with no changes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-ALERT = '''"""Alert: a threshold someone is told about (the worked example of ARCHITECTURE.md)."""
+QUOTA = '''"""Quota: a limit someone is told about (the worked example of ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -32,12 +32,12 @@ __all__ = ["KIND"]
 def _threshold(subject: Subject, _lookup: Lookup) -> list[Violation]:
     threshold = subject.fields.get("threshold", 0)
     if isinstance(threshold, int) and threshold < 0:
-        return [Violation(("threshold",), "threshold must not be negative", "alert/threshold")]
+        return [Violation(("threshold",), "threshold must not be negative", "quota/threshold")]
     return []
 
 
 SPEC_SCHEMA: dict[str, Any] = {
-    "title": "Alert spec",
+    "title": "Quota spec",
     "type": "object",
     "required": ["threshold"],
     "additionalProperties": False,
@@ -45,9 +45,9 @@ SPEC_SCHEMA: dict[str, Any] = {
 }
 
 KIND = Kind(
-    name="Alert",
-    key="alert",
-    collection="alerts",
+    name="Quota",
+    key="quota",
+    collection="quotas",
     order=80,
     fields=(FieldSpec("threshold", "integer"), FieldSpec("enabled", "boolean")),
     defaults={"enabled": True},
@@ -65,13 +65,13 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(REPO / "cli" / "seg", root / "cli" / "seg",
                     ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
     shutil.copytree(REPO / "schemas", root / "schemas")
-    (root / "cli" / "seg" / "kinds" / "alert.py").write_text(ALERT, encoding="utf-8")
+    (root / "cli" / "seg" / "kinds" / "quota.py").write_text(QUOTA, encoding="utf-8")
     before = {p.relative_to(root) for p in root.rglob("*") if p.is_file()}
     generate = run(root, sys.executable, "-m", "seg.editor_schemas", str(root / "schemas"))
     assert generate.returncode == 0, generate.stderr
     after = {p.relative_to(root) for p in root.rglob("*") if p.is_file()}
     assert {str(p) for p in after - before} == {
-        "schemas/alert.schema.json", "schemas/resolved/alert.schema.json",
+        "schemas/quota.schema.json", "schemas/resolved/quota.schema.json",
     }  # fmt: skip
     return root
 
@@ -89,10 +89,10 @@ def seg(root: Path, workspace: Path, *args: str) -> subprocess.CompletedProcess[
 
 def workspace(root: Path, threshold: int) -> Path:
     ws = root / f"ws{threshold}"
-    (ws / "alerts").mkdir(parents=True)
+    (ws / "quotas").mkdir(parents=True)
     (ws / "seg.yaml").write_text("version: seg/v1\nworkspace: acme\napi_url: embedded\n", encoding="utf-8")
-    (ws / "alerts" / "cpu.yaml").write_text(
-        f"kind: Alert\nname: cpu\nspec:\n  threshold: {threshold}\n", encoding="utf-8"
+    (ws / "quotas" / "cpu.yaml").write_text(
+        f"kind: Quota\nname: cpu\nspec:\n  threshold: {threshold}\n", encoding="utf-8"
     )
     return ws
 
@@ -100,7 +100,7 @@ def workspace(root: Path, threshold: int) -> Path:
 def test_validate_reports_the_new_rule_at_its_line(copy: Path) -> None:
     result = seg(copy, workspace(copy, -1), "validate")
     assert result.returncode == 1
-    assert "alerts/cpu.yaml:4:14" in result.stderr + result.stdout
+    assert "quotas/cpu.yaml:4:14" in result.stderr + result.stdout
     assert "threshold must not be negative" in result.stderr + result.stdout
 
 
@@ -108,7 +108,7 @@ def test_the_new_kind_is_applied_and_converges(copy: Path) -> None:
     ws = workspace(copy, 5)
     first = seg(copy, ws, "apply", "--auto-approve")
     assert first.returncode == 0, first.stderr
-    assert "Alert" in first.stdout or "alert" in first.stdout
+    assert "Quota" in first.stdout or "quota" in first.stdout
     again = seg(copy, ws, "plan", "-o", "json", "--detailed-exitcode")
     assert again.returncode == 0, again.stdout + again.stderr
     assert json.loads(again.stdout)["changes"] == []
@@ -126,10 +126,10 @@ cp = ControlPlane(open_store("sqlite:///" + os.path.join(tempfile.mkdtemp(), "cp
 _, token = cp.workspaces.init("acme")
 http = TestClient(create_app(cp))
 auth = {"Authorization": f"Bearer {token}"}
-bad = http.post("/v1beta/workspaces/acme/alerts", headers=auth,
-                json={"alert": {"name": "workspaces/acme/alerts/cpu", "threshold": -1}})
-good = http.post("/v1beta/workspaces/acme/alerts", headers=auth,
-                 json={"alert": {"name": "workspaces/acme/alerts/cpu", "threshold": 3}})
+bad = http.post("/v1beta/workspaces/acme/quotas", headers=auth,
+                json={"quota": {"name": "workspaces/acme/quotas/cpu", "threshold": -1}})
+good = http.post("/v1beta/workspaces/acme/quotas", headers=auth,
+                 json={"quota": {"name": "workspaces/acme/quotas/cpu", "threshold": 3}})
 print(json.dumps([bad.status_code, bad.json(), good.status_code, good.json()]))
 """
     result = run(copy, sys.executable, "-c", script)

@@ -176,6 +176,17 @@ class World:
         source, slug = destination.split("/")
         return f"{source}/destinations/{slug}"
 
+    def alert_body(self, parent: str, slug: str) -> dict[str, Any]:
+        """A source volume alert on ``parent`` (``mine/alerts``)."""
+        name = f"workspaces/{self.ws}/sources/{parent}/{slug}"
+        return {"alert": {"name": name, "type": "source_volume", "threshold_percent": 20}}
+
+    def alert(self) -> str:
+        """A fresh alert on ``mine``, made (so owned) by the owner token."""
+        slug = self.fresh("al")
+        self.must("POST", "/sources/mine/alerts", self.alert_body("mine/alerts", slug))
+        return f"mine/alerts/{slug}"
+
     def tracking_plan(self) -> str:
         body = {"tracking_plan": {"external_id": self.fresh("tp"), "rules": [RULE]}}
         made = self.must("POST", "/tracking-plans", body)
@@ -267,6 +278,9 @@ FUNCTION_READ = (200, 200, 200, 200, 403, 403, 403)  # no functions role but the
 FUNCTION_WRITE = (403, 200, 200, 200, 403, 403, 403)
 FUNCTION = {"type": "insert", "code": "function onTrack(event) {\n  return event\n}\n"}
 LOCK_RENEW_OTHERS = (403, 409, 409, 409, 409, 409, 409)
+# Alerts the owner token made: only it edits them; workspace owners (user_owner) may delete.
+ALERT_EDIT = (403, 403, 200, 403, 403, 403, 403)
+ALERT_DELETE = (403, 403, 200, 200, 403, 403, 403)
 
 W = "/v1beta/workspaces/{workspace}"
 S, D = W + "/sources/{source}", W + "/sources/{source}/destinations/{destination}"
@@ -496,6 +510,8 @@ def _source_kinds() -> dict[tuple[str, str], Case]:
         make: Callable[[World], str],
         body: Callable[[World, str, str], dict[str, Any]],
         change: tuple[str, Any],
+        edit: tuple[int, ...] = SOURCE_WRITE,
+        delete: tuple[int, ...] = SOURCE_WRITE,
     ) -> None:
         # listing under a parent needs read access to the parent (403 otherwise, even when it
         # does not exist, so a list is no existence oracle)
@@ -509,11 +525,11 @@ def _source_kinds() -> dict[tuple[str, str], Case]:
         cases[("GET", item_tpl)] = (lambda w: Request("GET", f"/sources/{make(w)}"), SOURCE_READ)
         cases[("PATCH", item_tpl)] = (
             lambda w: Request("PATCH", f"/sources/{make(w)}", _patch(key, *change)),
-            SOURCE_WRITE,
+            edit,
         )
         cases[("DELETE", item_tpl)] = (
             lambda w: Request("DELETE", f"/sources/{make(w)}"),
-            SOURCE_WRITE,
+            delete,
         )
 
     def dest_body(w: World, parent: str, slug: str) -> dict[str, Any]:
@@ -545,6 +561,17 @@ def _source_kinds() -> dict[tuple[str, str], Case]:
         lambda w: w.model().replace("/", "/models/", 1),
         model_body,
         ("enabled", False),
+    )
+    five(
+        S + "/alerts",
+        S + "/alerts/{alert}",
+        "alert",
+        lambda w: "mine/alerts",
+        World.alert,
+        World.alert_body,
+        ("threshold_percent", 30),
+        ALERT_EDIT,
+        ALERT_DELETE,
     )
     five(
         D + "/filters",
@@ -646,6 +673,8 @@ PG_ROWS = [
     ("DELETE", W + "/lock"),
     ("PATCH", D),
     ("GET", W + "/access/{email}"),
+    ("PATCH", S + "/alerts/{alert}"),
+    ("DELETE", S + "/alerts/{alert}"),
 ]
 
 

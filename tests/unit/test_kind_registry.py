@@ -71,7 +71,7 @@ def test_every_kind_module_is_registered_once_under_its_name() -> None:
         assert KINDS[kind.name] is kind
         assert kind_by_key(kind.key) is kind
     assert len({k.key for k in KINDS.values()}) == len({k.collection for k in KINDS.values()})
-    assert len(KINDS) == len(names) == 12
+    assert len(KINDS) == len(names) == 13
     assert list(KINDS) == [k.name for k in kinds_in_order()]  # listings keep apply order
 
 
@@ -94,8 +94,8 @@ def test_access_scopes_replace_the_kind_lists() -> None:
     by_scope = {scope: sorted(k.name for k in KINDS.values() if k.access_scope is scope)
                 for scope in AccessScope}  # fmt: skip
     assert by_scope == {
-        AccessScope.SOURCE: ["Destination", "DestinationFilter", "Mapping", "Model", "Source",
-                             "Transformation"],
+        AccessScope.SOURCE: ["Alert", "Destination", "DestinationFilter", "Mapping", "Model",
+                             "Source", "Transformation"],
         AccessScope.TRACKING_PLAN: ["TrackingPlan"],
         AccessScope.WAREHOUSE: ["Warehouse"],
         AccessScope.FUNCTION: ["Function"],

@@ -266,8 +266,8 @@ def test_a_destination_with_scoped_transformations_is_not_deleted() -> None:
 
     (found,) = delete("shop/amplitude")
     assert found.code is Code.FAILED_PRECONDITION and found.rule == "destination/transformations"
-    assert found.message == ("destination shop/amplitude has transformations scoped to it "
-                             "(shop/t1); delete them before deleting it")  # fmt: skip
+    assert found.message == ("destination shop/amplitude is the scope of transformations t1; "
+                             "delete them first")  # fmt: skip
     (hidden,) = delete("shop/amplitude", lambda _k, _a: False)
     assert "(1 transformation you may not read)" in hidden.message
     assert delete("shop/pixel") == []

@@ -37,7 +37,7 @@ CATALOG_COLLECTIONS = {"source": "sources", "destination": "destinations",
                        "warehouse": "warehouses"}  # fmt: skip
 COMPUTED = frozenset(
     {"name", "create_time", "update_time", "etag", "managed_paths", "protect", "manager",
-     "latest_version", "deployed_version"}
+     "latest_version", "deployed_version", "creator"}
 )  # fmt: skip
 
 

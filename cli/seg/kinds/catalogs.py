@@ -150,13 +150,27 @@ def _function_problem(subject: Subject, lookup: Lookup, section: str, entry_id: 
 
 
 def secret_paths(kind: Kind, fields: Mapping[str, Any], lookup: Lookup) -> set[AnyPath]:
-    """The paths of ``fields`` holding settings its catalog entry marks secret (the key-name
-    guess for entries without a schema and keys the schema does not know)."""
+    """The paths of ``fields`` that are secret whatever the YAML wrote: every leaf of a
+    ``FieldSpec.secret`` field, and the settings the kind's catalog entry marks secret (the
+    key-name guess for entries without a schema and keys the schema does not know)."""
+    out: set[AnyPath] = set()
+    for spec in kind.fields:
+        if spec.secret and fields.get(spec.name) is not None:
+            out |= set(_leaves(fields[spec.name], (spec.name,)))
     settings = fields.get("settings")
-    if not isinstance(settings, Mapping):
-        return set()
+    if kind.catalog_section is None or not isinstance(settings, Mapping):
+        return out
     entry_id = catalog_id(fields)
     entry = None
-    if kind.catalog_section is not None and entry_id is not None:
+    if entry_id is not None:
         entry = entry_for(lookup, kind.catalog_section, entry_id)
-    return {("settings", *p) for p in secret_setting_paths(entry, dict(settings))}
+    return out | {("settings", *p) for p in secret_setting_paths(entry, dict(settings))}
+
+
+def _leaves(value: Any, path: AnyPath) -> set[AnyPath]:
+    """The paths of the values (not None) at or beneath ``path``, through maps and lists."""
+    if isinstance(value, Mapping):
+        return {p for key, item in value.items() for p in _leaves(item, (*path, str(key)))}
+    if isinstance(value, list):
+        return {p for index, item in enumerate(value) for p in _leaves(item, (*path, index))}
+    return {path} if value is not None else set()

@@ -6,8 +6,8 @@ from typing import Any
 
 from seg.kinds import source
 from seg.kinds.catalogs import catalog_id, catalog_rule, entry_for
-from seg.kinds.shared import parent_property
-from seg.model.kinds import AccessScope, FieldSpec, Kind, Lookup, Subject, Violation
+from seg.kinds.shared import parent_property, readable_names
+from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Rule, Subject, Violation
 
 FUNCTION = "Function"
 
@@ -38,21 +38,23 @@ def _insert_function(subject: Subject, lookup: Lookup) -> list[Violation]:
     return []
 
 
-def _scoped_transformations(subject: Subject, lookup: Lookup) -> list[Violation]:
-    """A destination is not deleted while a transformation is scoped to it (a plan deletes
-    the transformation first); only the transformations the caller may read are named."""
-    from seg.kinds.shared import readable_names
-    from seg.model.kinds import Code
+def _referred_by(kind_name: str, noun: str, verb: str, rule: str) -> Rule:
+    """A destination is not deleted while a resource of ``kind_name`` under the same source
+    names it in its ``destination`` field (a plan changes or deletes that resource first);
+    only those the caller may read are named."""
 
-    found = [("Transformation", address, address) for address, fields
-             in lookup.under("Transformation", subject.address.split("/", 1)[0])
-             if fields.get("destination") == subject.address]  # fmt: skip
-    if not found:
-        return []
-    names = readable_names(subject, found, "transformation")
-    message = (f"destination {subject.address} has transformations scoped to it ({names}); "
-               "delete them before deleting it")  # fmt: skip
-    return [Violation((), message, "destination/transformations", Code.FAILED_PRECONDITION)]
+    def check(subject: Subject, lookup: Lookup) -> list[Violation]:
+        source_address = subject.address.split("/", 1)[0]
+        found = [(kind_name, address, address.rsplit("/", 1)[1])
+                 for address, fields in lookup.under(kind_name, source_address)
+                 if fields.get("destination") == subject.address]  # fmt: skip
+        if not found:
+            return []
+        names = readable_names(subject, found, noun)
+        message = f"destination {subject.address} is {verb} {noun}s {names}; delete them first"
+        return [Violation((), message, rule, Code.FAILED_PRECONDITION)]
+
+    return check
 
 
 __all__ = ["KIND"]
@@ -137,7 +139,11 @@ KIND = Kind(
     defaults={"enabled": False, "connection_mode": "cloud", "settings": {}, "display_name": ""},
     access_scope=AccessScope.SOURCE,
     rules=(catalog_rule, _insert_function),
-    delete_rules=(_scoped_transformations,),
+    delete_rules=(
+        _referred_by("Transformation", "transformation", "the scope of",
+                     "destination/transformations"),
+        _referred_by("Alert", "delivery-rate alert", "watched by", "destination/alerted"),
+    ),
     catalog_section="destination",
     spec_schema=SPEC_SCHEMA,
 )

@@ -166,6 +166,10 @@ class FieldSpec:
     # Referring to a resource through this field connects it (Warehouse.sources): adding or
     # removing a reference needs write access on the resource too (not only read).
     connects: bool = False
+    # Every value of this field, at any depth, is a secret (Alert.slack_webhook_url): sealed
+    # by the control plane, shown as (sensitive) in plans, never echoed. In YAML it must come
+    # from ``${env:…}`` (seg validate refuses a literal: it would live in git).
+    secret: bool = False
 
     @property
     def empty(self) -> Any:
@@ -262,6 +266,11 @@ class Kind:
     # Its spec's JSON Schema (draft 2020-12) as seg checks it after interpolation: the source
     # of ``schemas/resolved/<key>.schema.json`` and of the published schemas (generated).
     spec_schema: Mapping[str, Any] = field(default_factory=dict)
+    # Only the identity that created a resource (``creator``, recorded by the control plane:
+    # ``user:<email>`` or ``token:<id>``) may edit or delete it; workspace owners may delete
+    # it too. Resources without a recorded creator (made before it was kept) are anyone's
+    # with write access.
+    creator_edits: bool = False
 
     @property
     def parent(self) -> str | None:

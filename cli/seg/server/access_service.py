@@ -88,6 +88,36 @@ class Caller:
                 f"{address}"
             )
 
+    @property
+    def identity(self) -> str:
+        """Who the caller is, as a resource's ``creator`` records it: ``user:<email>`` for a
+        user-bound token (so rotating the token keeps the user's resources theirs), else
+        ``token:<id>``."""
+        p = self.principal
+        return f"user:{p.user}" if p.user else f"token:{p.token_id}"
+
+    def check_creator(self, kind: Kind, creator: str, action: Action,
+                      tx: StoreTx | None = None) -> None:  # fmt: skip
+        """Of a ``Kind.creator_edits`` resource, only its creator edits or deletes it; a
+        workspace owner (an owner token not bound to a user, or a user with the
+        workspace_owner role) may delete it too. Without a recorded creator (made before
+        creators were kept) anyone who may write it may."""
+        if not kind.creator_edits or not creator or creator == self.identity:
+            return
+        if action is Action.DELETE and self._owner_identity(tx):
+            return
+        raise errors.PermissionDenied(
+            f"permission denied: only its creator ({creator}) may edit this {kind.noun}; "
+            "workspace owners may delete it"
+        )
+
+    def _owner_identity(self, tx: StoreTx | None) -> bool:
+        """Whether the caller is a workspace owner: a user with the workspace_owner role, or a
+        token with the owner scope that is not bound to a user."""
+        if self.principal.user:
+            return is_owner(self.access(tx) or {})
+        return self.principal.scope == "workspace:owner"
+
     def may_read(self, kind: str, address: str, tx: StoreTx | None = None) -> bool:
         """Whether the user may read the resource of ``kind`` at ``address``."""
         access = self.access(tx)

@@ -517,9 +517,20 @@ def _resource_model(kind: Kind, api: dict[str, dict[str, Any]]) -> type[BaseMode
         "managed_paths": (list[str], ...),
         "protect": (bool, ...),
         "manager": (str, ...),
+        **_creator_field(kind),
         **_versioned_fields(kind),
     })  # fmt: skip
     return create_model(kind.name, __base__=_Open, **fields)
+
+
+def _creator_field(kind: Kind) -> dict[str, Any]:
+    """Who created a resource of a kind only its creator edits (read-only)."""
+    if not kind.creator_edits:
+        return {}
+    return {"creator": (str, Field(description=(
+        "Server-computed, read-only: who created it (user:<email> for a user-bound token, "
+        "else token:<id>; empty if made before creators were kept). Only the creator edits "
+        "or deletes it; workspace owners may delete it.")))}  # fmt: skip
 
 
 def _versioned_fields(kind: Kind) -> dict[str, Any]:

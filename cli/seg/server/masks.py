@@ -26,7 +26,7 @@ __all__ = ["OUTPUT_ONLY", "MaskError", "apply_update_mask", "field_path", "secre
 
 OUTPUT_ONLY = frozenset(
     {"name", "create_time", "update_time", "etag", "managed_paths", "protect", "manager",
-     "external_id"}
+     "external_id", "creator"}
 )
 
 

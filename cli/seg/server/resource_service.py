@@ -134,6 +134,7 @@ class ResourceService:
                 raise errors.AlreadyExists(f"{name} already exists")
             rec = self._new_record(kind, name, workspace, parent_name, data, declared, body,
                                    catalog_secrets(tx, kind, name, data))  # fmt: skip
+            rec = replace(rec, creator=caller.identity)
             check_write(tx, kind, policy_of(tx, workspace), name, rec.data, None)
             rec, versions = advance(kind, None, rec, principal.token_id, rec.create_time)
             check_deploy(kind, rec)
@@ -195,6 +196,7 @@ class ResourceService:
             )  # fmt: skip
             if new == rec:
                 return public_view(kind, rec, self.box)
+            caller.check_creator(kind, rec.creator, Action.UPDATE, tx)
             if not json_equal(data, rec.data):
                 caller.check_refs(kind, data, rec.data, tx)
                 check_write(tx, kind, policy_of(tx, workspace), name, data, rec)
@@ -239,6 +241,7 @@ class ResourceService:
         def step(tx: StoreTx) -> None:
             self.locks.check(tx, caller, Action.DELETE, name)
             rec = get_for_write(tx, name, if_match)
+            caller.check_creator(kind, rec.creator, Action.DELETE, tx)
             if rec.protect:
                 raise errors.FailedPrecondition(
                     f"{name} is protected (protect: true); unprotect it before deleting"

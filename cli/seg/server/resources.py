@@ -37,13 +37,17 @@ def leaf_paths(value: Any, prefix: AnyPath) -> list[AnyPath]:
 
 def secret_paths_for(data: dict[str, Any], declared: set[str], catalog: set[AnyPath]
                      ) -> list[str]:  # fmt: skip
-    """Secret paths of ``data``: those the client declared (still present) plus the
-    settings the catalog marks secret (``catalog``: ``seg.kinds.catalogs.secret_paths``)."""
+    """Secret paths of ``data``: those the client declared (still present) plus the leaves
+    the kind marks secret whatever was declared (``catalog``:
+    ``seg.kinds.catalogs.secret_paths``: catalog settings, ``FieldSpec.secret`` fields)."""
     found = set()
-    for path in leaf_paths(data.get("settings", {}), ("settings",)):
-        secret = any(path[: len(c)] == c for c in catalog)
-        if secret and get_path(data, path) is not MISSING:
-            found.add(format_path(path))
+    for top in sorted({str(c[0]) for c in catalog if c}):
+        if top not in data:
+            continue
+        for path in leaf_paths(data[top], (top,)):
+            secret = any(path[: len(c)] == c for c in catalog)
+            if secret and get_path(data, path) is not MISSING:
+                found.add(format_path(path))
     for raw in declared:
         if get_path(data, parse_path(raw)) is not MISSING:
             found.add(raw)
@@ -109,6 +113,8 @@ def public_view(kind: Kind, rec: ResourceRecord, box: SecretBox) -> dict[str, An
     out["managed_paths"] = list(rec.managed_paths)
     out["protect"] = rec.protect
     out["manager"] = rec.manager
+    if kind.creator_edits:
+        out["creator"] = rec.creator
     if kind.versioning is not None:
         out["latest_version"] = rec.latest_version
         out["deployed_version"] = deployed_version(kind, rec)

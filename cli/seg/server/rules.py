@@ -206,9 +206,10 @@ def _check_named_refs(tx: StoreTx, workspace: str, kind: Kind, data: dict[str, A
 
 def catalog_secrets(tx: StoreTx, kind: Kind, name: str, data: Mapping[str, Any]
                     ) -> set[AnyPath]:  # fmt: skip
-    """The settings paths of ``data`` that its catalog entry marks secret (the entry of a
-    function instance is its function's settings schema, read in this transaction)."""
-    if kind.catalog_section is None:
+    """The paths of ``data`` that are secret whatever the client declared: its
+    ``FieldSpec.secret`` fields and the settings its catalog entry marks secret (the entry of
+    a function instance is its function's settings schema, read in this transaction)."""
+    if kind.catalog_section is None and not any(spec.secret for spec in kind.fields):
         return set()
     workspace, address = name.split("/")[1], _address(name)
     fields = normalised(kind, dict(data))

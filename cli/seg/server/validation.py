@@ -83,7 +83,9 @@ class FieldChecker:
         holds = [parse_path(raw) for raw in secret]
         holds += [p for p in leaf_paths(data.get("settings"), ("settings",))
                   if is_catalog_secret(p)]  # fmt: skip
-        if is_catalog_secret(path) or any(p[: len(path)] == path for p in holds):
+        holds += [(spec.name,) for spec in kind.fields if spec.secret and spec.name in data]
+        if (is_catalog_secret(path) or any(p[: len(path)] == path for p in holds)
+                or any(path[: len(p)] == p for p in holds)):  # fmt: skip
             raise errors.InvalidArgument(f"{where}: the secret value fails {error.validator!r}")
         message = clip_within(error.message, error.instance)  # never the whole value
         raise errors.InvalidArgument(f"{clip(where)}: {message}")

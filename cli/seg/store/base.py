@@ -99,6 +99,9 @@ class ResourceRecord:
     manager: str = ""
     # The newest of its versions (kinds with ``versioning``; 0: none kept).
     latest_version: int = 0
+    # Who created it: ``user:<email>`` (a user-bound token) or ``token:<id>``; "" when it was
+    # made before the control plane kept creators. Set once, never changed.
+    creator: str = ""
 
 
 @dataclass(frozen=True)

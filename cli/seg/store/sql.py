@@ -93,6 +93,8 @@ resources = sa.Table(
     sa.Column("secret_values", sa.Text, nullable=False, server_default=""),
     sa.Column("manager", sa.String(64), nullable=False, server_default=""),
     sa.Column("latest_version", sa.Integer, nullable=False, server_default="0"),
+    # Who created it (``user:<email>`` or ``token:<id>``); "" for rows from before it was kept.
+    sa.Column("creator", sa.String(400), nullable=False, server_default=""),
     sa.Index("ix_resources_ws_kind_name", "workspace", "kind", "name"),
     sa.Index("ix_resources_parent", "parent"),
 )
@@ -262,6 +264,7 @@ def _resource_from_row(row: Any) -> ResourceRecord:
         secret_values=row.secret_values,
         manager=row.manager,
         latest_version=int(row.latest_version),
+        creator=row.creator,
     )
 
 
@@ -282,6 +285,7 @@ def _resource_values(rec: ResourceRecord) -> dict[str, Any]:
         "secret_values": rec.secret_values,
         "manager": rec.manager,
         "latest_version": rec.latest_version,
+        "creator": rec.creator,
     }
 
 

@@ -297,6 +297,7 @@ def _load_document(
         line, col = doc.mark(bad_path)
         problems.append(Diagnostic(shown, line, col, message, "interpolation"))
     problems += _env_refused(doc, kind, shown, result)
+    problems += _literal_secrets(doc, kind, shown, result)
     hidden = frozenset(result.secret_paths)
     unknown = frozenset(path for path, _ in result.missing)
     unchecked = unknown | {path for path, _ in result.problems}  # no value to check there
@@ -378,6 +379,34 @@ def _env_refused(doc: YamlDocument, kind: Kind, shown: str, result: Interpolatio
         line, col = doc.mark(path)
         out.append(Diagnostic(shown, line, col, message, "interpolation"))
     return out
+
+
+def _literal_secrets(doc: YamlDocument, kind: Kind, shown: str, result: Interpolation
+                     ) -> list[Diagnostic]:  # fmt: skip
+    """A ``FieldSpec.secret`` field takes its value from the environment only: written in the
+    file, the secret would live in git (the value is never echoed)."""
+    spec = doc.value["spec"]
+    out = []
+    for field_spec in kind.fields:
+        if not field_spec.secret or field_spec.name not in spec:
+            continue
+        for leaf in _leaves(spec[field_spec.name], ("spec", field_spec.name)):
+            if any(leaf[: len(p)] == p for p in result.secret_paths):
+                continue
+            message = (f"{field_spec.name} is a secret: its value must come from the "
+                       "environment (${env:NAME}), not be written in the file")  # fmt: skip
+            line, col = doc.mark(leaf)
+            out.append(Diagnostic(shown, line, col, message, "secret/literal"))
+    return out
+
+
+def _leaves(value: Any, path: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The paths of the scalar values at or beneath ``path`` (through maps and lists)."""
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _leaves(item, (*path, key))]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in _leaves(item, (*path, index))]
+    return [] if value is None else [path]
 
 
 def _resolve_refs(kind: Kind, address: str, fields: dict[str, Any]) -> None:
