@@ -6,8 +6,8 @@ from typing import Any
 
 from seg.kinds import source
 from seg.kinds.catalogs import catalog_id, catalog_rule, entry_for
-from seg.kinds.shared import parent_property
-from seg.model.kinds import AccessScope, FieldSpec, Kind, Lookup, Subject, Violation
+from seg.kinds.shared import parent_property, readable_names
+from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Subject, Violation
 
 FUNCTION = "Function"
 
@@ -36,6 +36,21 @@ def _insert_function(subject: Subject, lookup: Lookup) -> list[Violation]:
                    "names an insert function")  # fmt: skip
         return [Violation(path, message, "function/type")]
     return []
+
+
+def _consent_mapped(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """A destination a consent category maps is removed from the category (its
+    ``destinations``) before it is deleted; only categories the caller may read are named."""
+    consent = "ConsentCategory"
+    found = [(consent, name, name) for name, fields in lookup.every(consent)
+             if subject.address in (fields.get("destinations") or [])]  # fmt: skip
+    if not found:
+        return []
+    names = readable_names(subject, found, "consent category")
+    message = (f"destination {subject.address} is mapped by consent categories {names}; "
+               "remove it from their destinations before deleting it")  # fmt: skip
+    return [Violation((), message, "destination/consent-mapped", Code.FAILED_PRECONDITION)]
+
 
 __all__ = ["KIND"]
 
@@ -119,6 +134,7 @@ KIND = Kind(
     defaults={"enabled": False, "connection_mode": "cloud", "settings": {}, "display_name": ""},
     access_scope=AccessScope.SOURCE,
     rules=(catalog_rule, _insert_function),
+    delete_rules=(_consent_mapped,),
     catalog_section="destination",
     spec_schema=SPEC_SCHEMA,
 )

@@ -11,8 +11,12 @@ __all__ = ["close_match", "did_you_mean", "plural"]
 
 def plural(count: int, noun: str, many: str | None = None) -> str:
     """``count`` and the noun, singular for exactly one (``many`` when the plural is not
-    ``noun + "s"``)."""
-    return f"{count} {noun if count == 1 else (many or noun + 's')}"
+    ``noun + "s"``; a consonant and ``y`` make ``ies``: ``categories``)."""
+    if count == 1:
+        return f"{count} {noun}"
+    if many is None and len(noun) > 1 and noun[-1] == "y" and noun[-2].lower() not in "aeiouy":
+        many = noun[:-1] + "ies"
+    return f"{count} {many or noun + 's'}"
 
 
 def close_match(word: str, choices: Iterable[str], limit: int | None = None) -> str | None:
