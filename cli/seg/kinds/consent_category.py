@@ -89,8 +89,8 @@ def _storage(subject: Subject, lookup: Lookup) -> list[Violation]:
         kind = _type_of(fields) if fields is not None else None
         entry = entry_for(lookup, "destination", kind) if kind is not None else None
         if entry is not None and entry.storage:
-            message = (f"{address} is a {entry.display_name} destination, a storage "
-                       "destination: it does not enforce consent and receives every event")  # fmt: skip
+            message = (f"{address} ({entry.display_name}) is a storage destination: storage "
+                       "destinations do not enforce consent, it receives every event")  # fmt: skip
             out.append(Violation(("destinations", index), message, "consent/not-enforced",
                                  warning=True))  # fmt: skip
     return out

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["close_match", "did_you_mean", "plural"]
+__all__ = ["close_match", "did_you_mean", "plural", "too_many"]
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:
@@ -33,3 +33,11 @@ def did_you_mean(word: str, choices: Iterable[str], limit: int | None = None) ->
     """`` (did you mean 'web'?)`` for the closest choice, else empty."""
     match = close_match(word, choices, limit)
     return f" (did you mean {match!r}?)" if match is not None else ""
+
+
+def too_many(validator: str, limit: object, instance: object) -> str | None:
+    """A schema's ``maxItems`` refusal in words (``201 items; at most 200 are allowed``)
+    rather than the list echoed; None for any other refusal."""
+    if validator == "maxItems" and isinstance(instance, list) and isinstance(limit, int):
+        return f"{plural(len(instance), 'item')}; at most {limit} are allowed"
+    return None
