@@ -83,6 +83,8 @@ def base_documents() -> dict[Key, Doc]:
          "spec": {"destination": "wh/braze", "action": "updateUserProfile", "enabled": False,
                   "model": "users", "fields": {"external_id": "id"},
                   "schedule": {"strategy": "PERIODIC", "config": {"interval": "1h"}}}},
+        {"kind": "ConsentCategory", "name": "Advertising",
+         "spec": {"display_name": "Advertising", "destinations": ["web/ga"], "enabled": True}},
     ]  # fmt: skip
     return {(d["kind"], d["name"]): d for d in docs}
 

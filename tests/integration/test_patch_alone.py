@@ -99,6 +99,12 @@ EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
     ("Mapping", "trigger"): (("Mapping", "m-ev"), "type = 'identify'"),
     ("Mapping", "model"): (("Mapping", "m-etl"), "accounts"),
     ("Mapping", "schedule"): (("Mapping", "m-etl"), {"strategy": "MANUAL"}),
+    ("ConsentCategory", "display_name"): (("ConsentCategory", "Advertising"), "Ads"),
+    ("ConsentCategory", "destinations"): (
+        ("ConsentCategory", "Advertising"),
+        ["wh/braze", "web/ga"],
+    ),  # fmt: skip
+    ("ConsentCategory", "enabled"): (("ConsentCategory", "Advertising"), False),
 }
 
 MUTABLE = sorted((k.name, f.name) for k in KINDS.values() for f in k.fields if not f.immutable)

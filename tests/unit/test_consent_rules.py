@@ -49,14 +49,14 @@ def test_the_category_id_is_case_sensitive_starts_with_a_letter_and_is_under_35(
 def test_a_mapping_names_the_other_instances_of_its_type_as_a_warning() -> None:
     (found,) = run("Analytics", {"destinations": ["shop/amplitude"]})
     assert found.warning and found.rule == "consent/every-instance"
-    assert found.path == ("destinations", 0)
+    assert found.path == ("destinations", "0")
     assert "also maps 2 other destinations of that type (app/amplitude, web/amp)" in found.message
     # listing every instance says it all: no warning
     every = ["web/amp", "shop/amplitude", "app/amplitude"]
     assert run("Analytics", {"destinations": every}) == []
     # one instance left out is named, once per type, at the first listed instance of it
     (found,) = run("Analytics", {"destinations": ["shop/braze", "web/amp", "shop/amplitude"]})
-    assert found.path == ("destinations", 1) and "1 other destination of" in found.message
+    assert found.path == ("destinations", "1") and "1 other destination of" in found.message
     assert "(app/amplitude)" in found.message
     # function destinations: instances of one function are one type
     (found,) = run("Analytics", {"destinations": ["shop/hook"]})
@@ -66,7 +66,7 @@ def test_a_mapping_names_the_other_instances_of_its_type_as_a_warning() -> None:
 def test_a_storage_destination_does_not_enforce_consent_a_warning() -> None:
     (found,) = run("Analytics", {"destinations": ["shop/braze", "shop/s3"]})
     assert found.warning and found.rule == "consent/not-enforced"
-    assert found.path == ("destinations", 1)
+    assert found.path == ("destinations", "1")
     assert found.message == ("shop/s3 (Amazon S3) is a storage destination: storage destinations "
                              "do not enforce consent, it receives every event")  # fmt: skip
 

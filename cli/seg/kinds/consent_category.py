@@ -76,7 +76,7 @@ def _every_instance(subject: Subject, lookup: Lookup) -> list[Violation]:
         message = (f"a consent category applies to every destination of a type: mapping "
                    f"{address} ({kind}) also maps {plural(len(others), 'other destination')} "
                    f"of that type ({shown}); list them too so the YAML says so")  # fmt: skip
-        out.append(Violation(("destinations", index), message, "consent/every-instance",
+        out.append(Violation(("destinations", str(index)), message, "consent/every-instance",
                              warning=True))  # fmt: skip
     return out
 
@@ -91,7 +91,7 @@ def _storage(subject: Subject, lookup: Lookup) -> list[Violation]:
         if entry is not None and entry.storage:
             message = (f"{address} ({entry.display_name}) is a storage destination: storage "
                        "destinations do not enforce consent, it receives every event")  # fmt: skip
-            out.append(Violation(("destinations", index), message, "consent/not-enforced",
+            out.append(Violation(("destinations", str(index)), message, "consent/not-enforced",
                                  warning=True))  # fmt: skip
     return out
 
@@ -101,7 +101,7 @@ def _category_count(lookup: Lookup) -> int:
     return sum(1 for _ in lookup.every(NAME))
 
 
-def _limit(subject: Subject, lookup: Lookup) -> list[Violation]:
+def _limit(_subject: Subject, lookup: Lookup) -> list[Violation]:
     """At most ``MAX_CATEGORIES`` categories per workspace (a bound of ours)."""
     count = _category_count(lookup)
     if count <= MAX_CATEGORIES:
