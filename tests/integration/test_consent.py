@@ -356,3 +356,16 @@ def test_seg_diff_shows_category_changes(tmp_path: Path, env: None) -> None:
     assert change["action"] == "update"
     assert sorted(change["update_mask"]) == ["consent_category.destinations",
                                              "consent_category.enabled"]  # fmt: skip
+
+
+def test_plans_list_first_where_a_category_starts_dropping_events(tmp_path: Path,
+                                                                  env: None) -> None:  # fmt: skip
+    root = tree(tmp_path / "ws", category(destinations=["shop/braze"], enabled=False))
+    plan = seg("plan", "-w", str(root))
+    assert "Changes that drop data" not in plan.output, plan.output  # created disabled
+    assert seg("apply", "-w", str(root), "--auto-approve").exit_code == 0
+    tree(root, category(destinations=["shop/braze", "shop/google-ads"], enabled=True))
+    plan = seg("plan", "-w", str(root))
+    assert "Changes that drop data (1)" in plan.output, plan.output
+    assert ("ConsentCategory Advertising: events that do not consent to this category stop "
+            "reaching shop/braze, shop/google-ads") in plan.output  # fmt: skip

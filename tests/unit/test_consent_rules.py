@@ -135,3 +135,28 @@ def test_export_file_names_do_not_collide_on_case_insensitive_file_systems() -> 
     # stable: the same names give the same files, whatever else is exported
     again = render_export("acme", [_current(n) for n in reversed(names)])
     assert set(again.files) == set(export.files)
+
+
+def test_plans_list_first_where_a_category_starts_dropping_events() -> None:
+    notices = KINDS[NAME].notices
+    assert notices is not None
+    on = {"display_name": "A", "destinations": ["shop/braze", "shop/ads"], "enabled": True}
+    (line,) = notices(None, on)
+    assert line == "events that do not consent to this category stop reaching shop/ads, shop/braze"
+    assert notices(None, {**on, "enabled": False}) == []  # created disabled: nothing enforced
+    assert notices(on, {"destinations": ["shop/braze", "shop/ads"]}) == []
+    assert notices(on, {"destinations": ["shop/braze", "shop/x"]}) == [
+        "events that do not consent to this category stop reaching shop/x"
+    ]
+    off = {**on, "enabled": False}
+    assert notices(off, {"enabled": True}) == [  # undeclared destinations stay as they are
+        "events that do not consent to this category stop reaching shop/ads, shop/braze"
+    ]
+    assert notices(off, {"enabled": True, "destinations": ["shop/braze"]}) == [
+        "events that do not consent to this category stop reaching shop/braze"
+    ]
+    assert notices(off, {"destinations": ["shop/braze", "shop/y"]}) == []  # still disabled
+    assert notices(on, None) == [] and notices(on, {"enabled": False}) == []
+    many = {"destinations": [f"shop/d{i:02d}" for i in range(12)]}
+    (line,) = notices(None, many)
+    assert line.endswith("shop/d09 and 2 more")

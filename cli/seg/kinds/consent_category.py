@@ -111,6 +111,26 @@ def _limit(_subject: Subject, lookup: Lookup) -> list[Violation]:
     return [Violation((), message, "consent/limit", Code.FAILED_PRECONDITION)]
 
 
+def _enforced(fields: Mapping[str, Any] | None, enabled: bool) -> set[str]:
+    return set(_destinations(fields)) if fields is not None and enabled else set()
+
+
+def _notices(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[str]:
+    """A category that starts enforcing consent on a destination (mapped to it, or enabled)
+    drops that destination's events from users who do not consent: plans list it first.
+    ``after`` holds what the YAML declares (an absent field stays as it was)."""
+    if after is None:
+        return []
+    merged = {**(before or {}), **after}  # what the YAML leaves undeclared stays as it is
+    was_on = before is not None and before.get("enabled", True) is not False
+    now_on = merged.get("enabled", True) is not False
+    new = sorted(_enforced(merged, now_on) - _enforced(before, was_on))
+    if not new:
+        return []
+    shown = ", ".join(new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
+    return [f"events that do not consent to this category stop reaching {shown}"]
+
+
 # The spec as seg validate and the control plane check it (after interpolation);
 # schemas/resolved/ and the published schemas are generated from it.
 SPEC_SCHEMA: dict[str, Any] = {
@@ -164,5 +184,6 @@ KIND = Kind(
     access_scope=AccessScope.OWNER,
     rules=(_limit, _every_instance, _storage),
     references=_references,
+    notices=_notices,
     spec_schema=SPEC_SCHEMA,
 )
