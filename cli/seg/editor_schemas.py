@@ -103,8 +103,11 @@ def _head() -> dict[str, Any]:
             "kind": {"type": "string", "enum": list(KINDS)},
             "name": {
                 "type": "string",
-                "pattern": "^[A-Za-z][A-Za-z0-9:-]{0,127}$",
-                "description": "A slug (^[a-z][a-z0-9-]{0,62}$); labels are key:value.",
+                "pattern": "^[A-Za-z][A-Za-z0-9:_-]{0,127}$",
+                "description": (
+                    "A slug (^[a-z][a-z0-9-]{0,62}$); labels are key:value, consent categories "
+                    "case-sensitive ids."
+                ),
             },
             "protect": {
                 "type": "boolean",

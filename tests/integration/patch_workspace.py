@@ -106,6 +106,8 @@ def base_documents() -> dict[Key, Doc]:
          "spec": {"source": "web", "type": "fql_defined_properties", "event": "Signed Up",
                   "fql_defined_properties": [{"property": "properties.plan",
                                               "fql": "lowercase(properties.plan)"}]}},
+        {"kind": "ConsentCategory", "name": "Advertising",
+         "spec": {"display_name": "Advertising", "destinations": ["web/ga"], "enabled": True}},
     ]  # fmt: skip
     return {(d["kind"], d["name"]): d for d in docs}
 

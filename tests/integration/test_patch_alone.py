@@ -118,6 +118,12 @@ EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
         ("Transformation", "t-fql"),
         [{"property": "properties.plan", "fql": "uppercase(properties.plan)"}],
     ),  # fmt: skip
+    ("ConsentCategory", "display_name"): (("ConsentCategory", "Advertising"), "Ads"),
+    ("ConsentCategory", "destinations"): (
+        ("ConsentCategory", "Advertising"),
+        ["wh/braze", "web/ga"],
+    ),  # fmt: skip
+    ("ConsentCategory", "enabled"): (("ConsentCategory", "Advertising"), False),
 }
 
 MUTABLE = sorted((k.name, f.name) for k in KINDS.values() for f in k.fields if not f.immutable)

@@ -224,6 +224,13 @@ class World:
         self.must("POST", "/groups", {"group": body})
         return slug
 
+    def consent_category(self) -> str:
+        slug = self.fresh("Consent")
+        body = {"name": f"workspaces/{self.ws}/consent-categories/{slug}", "display_name": slug,
+                "destinations": []}  # fmt: skip
+        self.must("POST", "/consent-categories", {"consent_category": body})
+        return slug
+
     def binding(self) -> str:
         slug = self.fresh("rb")
         body = {
@@ -376,6 +383,18 @@ def _cases() -> dict[tuple[str, str], Case]:
             "scope": "workspace",
         },
         ("subject", {"user": "zod@x.io"}),
+    )
+    # Consent categories: workspace-level, owners write them; read like the IAM kinds.
+    cases |= _simple_kind(
+        "consent-categories",
+        "consent_category",
+        "consent_category",
+        World.consent_category,
+        IAM_READ,
+        OWNER_WRITE,
+        lambda w: {"name": f"{ws}/consent-categories/{w.fresh('N')}", "display_name": "N",
+                   "destinations": []},
+        ("enabled", False),
     )
     # Tracking plans: an empty mask (PATCH without paths answers 200 unchanged) still goes
     # through authorisation and the lock check.

@@ -71,7 +71,7 @@ def test_every_kind_module_is_registered_once_under_its_name() -> None:
         assert KINDS[kind.name] is kind
         assert kind_by_key(kind.key) is kind
     assert len({k.key for k in KINDS.values()}) == len({k.collection for k in KINDS.values()})
-    assert len(KINDS) == len(names) == 13
+    assert len(KINDS) == len(names) == 14
     assert list(KINDS) == [k.name for k in kinds_in_order()]  # listings keep apply order
 
 
@@ -99,7 +99,7 @@ def test_access_scopes_replace_the_kind_lists() -> None:
         AccessScope.TRACKING_PLAN: ["TrackingPlan"],
         AccessScope.WAREHOUSE: ["Warehouse"],
         AccessScope.FUNCTION: ["Function"],
-        AccessScope.OWNER: ["Group", "Label", "RoleBinding"],
+        AccessScope.OWNER: ["ConsentCategory", "Group", "Label", "RoleBinding"],
     }
     # what lives under a source is scoped by it
     for kind in KINDS.values():

@@ -166,6 +166,7 @@ def plan_cmd(
                           missing_secrets.value)  # fmt: skip
     reads = ReadRecorder(FsTree(root))  # a saved plan names the bytes it was computed from
     with open_session(root, env, api_url, token, options.missing_secrets, tree=reads) as session:
+        render_warnings(session.workspace.warnings, err_console())  # as seg validate does
         plan = make_plan(session, options)
         if out is not None:
             recorded = SavedOptions(options.targets, scope_key(root, scope), max_deletes,

@@ -57,6 +57,20 @@ def _referred_by(kind_name: str, noun: str, verb: str, rule: str) -> Rule:
     return check
 
 
+def _consent_mapped(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """A destination a consent category maps is removed from the category (its
+    ``destinations``) before it is deleted; only categories the caller may read are named."""
+    consent = "ConsentCategory"
+    found = [(consent, name, name) for name, fields in lookup.every(consent)
+             if subject.address in (fields.get("destinations") or [])]  # fmt: skip
+    if not found:
+        return []
+    names = readable_names(subject, found, "consent category")
+    message = (f"destination {subject.address} is mapped by consent categories {names}; "
+               "remove it from their destinations before deleting it")  # fmt: skip
+    return [Violation((), message, "destination/consent-mapped", Code.FAILED_PRECONDITION)]
+
+
 __all__ = ["KIND"]
 
 # The spec as seg validate and the control plane check it (after interpolation);
@@ -143,6 +157,7 @@ KIND = Kind(
         _referred_by("Transformation", "transformation", "the scope of",
                      "destination/transformations"),
         _referred_by("Alert", "delivery-rate alert", "watched by", "destination/alerted"),
+        _consent_mapped,
     ),
     catalog_section="destination",
     spec_schema=SPEC_SCHEMA,

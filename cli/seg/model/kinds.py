@@ -221,6 +221,9 @@ class Kind:
     id_prefix: str | None = None
     # The pattern a name must match whole (slugs by default; labels are ``key:value``).
     name_pattern: str = r"^[a-z][a-z0-9-]{0,62}$"
+    # The pattern in words, after the quoted name (``is not a consent category id: …``): what
+    # validate and the control plane say of a name that does not match (empty: the pattern).
+    name_hint: str = ""
     # Names the control plane creates itself (built-in labels): never deleted by a plan.
     system_names: frozenset[str] = frozenset()
     # The fields those built-in resources are created with.

@@ -6,13 +6,17 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["close_match", "did_you_mean", "plural"]
+__all__ = ["close_match", "did_you_mean", "plural", "too_many"]
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:
     """``count`` and the noun, singular for exactly one (``many`` when the plural is not
-    ``noun + "s"``)."""
-    return f"{count} {noun if count == 1 else (many or noun + 's')}"
+    ``noun + "s"``; a consonant and ``y`` make ``ies``: ``categories``)."""
+    if count == 1:
+        return f"{count} {noun}"
+    if many is None and len(noun) > 1 and noun[-1] == "y" and noun[-2].lower() not in "aeiouy":
+        many = noun[:-1] + "ies"
+    return f"{count} {many or noun + 's'}"
 
 
 def close_match(word: str, choices: Iterable[str], limit: int | None = None) -> str | None:
@@ -29,3 +33,11 @@ def did_you_mean(word: str, choices: Iterable[str], limit: int | None = None) ->
     """`` (did you mean 'web'?)`` for the closest choice, else empty."""
     match = close_match(word, choices, limit)
     return f" (did you mean {match!r}?)" if match is not None else ""
+
+
+def too_many(validator: str, limit: object, instance: object) -> str | None:
+    """A schema's ``maxItems`` refusal in words (``201 items; at most 200 are allowed``)
+    rather than the list echoed; None for any other refusal."""
+    if validator == "maxItems" and isinstance(instance, list) and isinstance(limit, int):
+        return f"{plural(len(instance), 'item')}; at most {limit} are allowed"
+    return None

@@ -133,6 +133,8 @@ def new_name(kind: Kind, collection: str, name: Any, external_id: Any) -> str:
         raise errors.InvalidArgument(f"{kind.key}.name must be a resource name in {collection}")
     slug = name[len(collection) + 1 :]
     if not re.fullmatch(kind.name_pattern, slug):
+        if kind.name_hint:
+            raise errors.InvalidArgument(f"{kind.key}.name: {clip_repr(slug)} {kind.name_hint}")
         raise errors.InvalidArgument(f"{kind.key}.name: {slug!r} must match {kind.name_pattern}")
     return name
 

@@ -13,6 +13,7 @@ from seg.model.clip import clip, clip_within
 from seg.model.kinds import Kind
 from seg.model.paths import format_path, parse_path
 from seg.model.secrets import is_catalog_secret, is_digest
+from seg.model.wording import too_many
 from seg.schemas import schema_validator
 from seg.server import errors
 from seg.server.masks import OUTPUT_ONLY
@@ -87,5 +88,6 @@ class FieldChecker:
         if (is_catalog_secret(path) or any(p[: len(path)] == path for p in holds)
                 or any(path[: len(p)] == p for p in holds)):  # fmt: skip
             raise errors.InvalidArgument(f"{where}: the secret value fails {error.validator!r}")
-        message = clip_within(error.message, error.instance)  # never the whole value
+        message = (too_many(str(error.validator), error.validator_value, error.instance)
+                   or clip_within(error.message, error.instance))  # never the whole value
         raise errors.InvalidArgument(f"{clip(where)}: {message}")

@@ -8,6 +8,7 @@ Pure apart from the returned file contents: ``render_export`` maps the live reso
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,6 +40,22 @@ def secret_variable(address: str, path: AnyPath) -> str:
 
 def _file_stem(address: str) -> str:
     return address.replace("/", ".").replace(":", "=")
+
+
+def _file_stems(addresses: Iterable[str]) -> dict[str, str]:
+    """Each address's file stem. Names are case-sensitive (labels, consent categories:
+    ``Advertising`` and ``advertising`` are two), file systems may not be (macOS, Windows):
+    stems equal but for case each gain a suffix naming the exact address (``.`` + 8 hex digits
+    of its SHA-256; no name holds a ``.``), so no file overwrites another on a checkout."""
+    stems = {address: _file_stem(address) for address in addresses}
+    folded: dict[str, int] = {}
+    for stem in stems.values():
+        folded[stem.casefold()] = folded.get(stem.casefold(), 0) + 1
+    for address, stem in stems.items():
+        if folded[stem.casefold()] > 1:
+            digest = hashlib.sha256(address.encode()).hexdigest()[:8]
+            stems[address] = f"{stem}.{digest}"
+    return stems
 
 
 def _spec(kind: Kind, res: CurrentResource, export: Export) -> dict[str, Any]:
@@ -77,13 +94,15 @@ def render_export(workspace: str, resources: Iterable[CurrentResource],
     if with_config:
         config = f"version: seg/v1\nworkspace: {workspace}\n"
         export.files["seg.yaml"] = modeline("seg.yaml") + config
-    for res in sorted(resources, key=lambda r: (r.kind.order, r.address)):
+    exported = [r for r in sorted(resources, key=lambda r: (r.kind.order, r.address))
+                if r.address not in r.kind.system_names]  # fmt: skip
+    stems = {name: _file_stems(r.address for r in exported if r.kind.name == name)
+             for name in {r.kind.name for r in exported}}  # fmt: skip
+    for res in exported:
         kind = res.kind
-        if res.address in kind.system_names:
-            continue
         spec = _spec(kind, res, export)
         folder = kind.collection
-        stem = _file_stem(res.address)
+        stem = stems[kind.name][res.address]
         for linked in kind.file_fields:  # Model query → <stem>.sql, exactly as stored
             value_spec = kind.field(linked.value_key)
             suffix = value_spec.export_suffix if value_spec is not None else None

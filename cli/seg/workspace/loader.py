@@ -289,7 +289,7 @@ def _load_document(
     if key in ctx.overlays:
         doc.value["spec"] = _merge(doc.value["spec"], ctx.overlays[key][0])
         ctx.used.add(key)
-    problems += _name_problems(kind, doc, shown, problems)
+    problems = _name_problems(kind, doc, shown, problems)
     result = Interpolation()
     spec = interpolate(doc.value["spec"], ("spec",), ctx.config.vars, ctx.environ, result)
     ctx.env_values.update(result.env_values)
@@ -346,15 +346,22 @@ def _load_document(
 
 def _name_problems(kind: Kind, doc: YamlDocument, shown: str, found: list[Diagnostic]
                    ) -> list[Diagnostic]:  # fmt: skip
-    """The kind's own name pattern (stricter than the envelope's, which may have failed)."""
+    """``found`` and the kind's own name pattern (stricter than the envelope's, which may have
+    failed): said in the kind's words (``Kind.name_hint``) when it has them, in place of the
+    envelope's pattern."""
     name = doc.value.get("name")
     line, col = doc.mark(("name",))
     if not isinstance(name, str) or re.fullmatch(kind.name_pattern, name):
-        return []
-    if any((p.line, p.col) == (line, col) for p in found):
-        return []
-    message = f"name: {clip_repr(name)} does not match {kind.name_pattern} ({kind.name})"
-    return [Diagnostic(shown, line, col, message, "schema/pattern")]
+        return found
+    at_name = [p for p in found if (p.line, p.col) == (line, col)]
+    if at_name and not kind.name_hint:
+        return found
+    if kind.name_hint:
+        message = f"name: {clip_repr(name)} {kind.name_hint} ({kind.name})"
+    else:
+        message = f"name: {clip_repr(name)} does not match {kind.name_pattern} ({kind.name})"
+    kept = [p for p in found if p not in at_name]
+    return [*kept, Diagnostic(shown, line, col, message, "schema/pattern")]
 
 
 def _env_refused(doc: YamlDocument, kind: Kind, shown: str, result: Interpolation

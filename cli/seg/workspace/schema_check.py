@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import fastjsonschema
 
 from seg.model.clip import MAX_ECHO, clip, clip_repr, clip_within
-from seg.model.wording import close_match
+from seg.model.wording import close_match, too_many
 from seg.schemas import load_schema, schema_validator
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.yamlpos import YamlDocument
@@ -111,7 +111,8 @@ def _diagnostics(
         line, col = doc.mark(path)
         return [Diagnostic(shown, line, col, f"{dotted}: {error.message}", "schema/required")]
     line, col = doc.mark(path)
-    message = f"{dotted}: {clip_within(error.message, error.instance)}"
+    counted = too_many(str(error.validator), error.validator_value, error.instance)
+    message = f"{dotted}: {counted or clip_within(error.message, error.instance)}"
     if error.validator in ("oneOf", "anyOf") and "x-seg-message" in error.schema:
         message = f"{dotted}: {error.schema['x-seg-message']}"
     if any(h[: len(path)] == path for h in hidden):  # the value is, or holds, a secret
