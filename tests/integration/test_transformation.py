@@ -514,3 +514,26 @@ def test_the_protocols_example_applies_and_exports_back(tmp_path: Path,
         monkeypatch.setenv(variable, "demo-braze-key" if "BRAZE" in variable else "demo-key")
     plan = seg("plan", "-w", str(out), "--detailed-exitcode")
     assert plan.exit_code == 0, plan.output
+
+
+def test_seg_diff_shows_transformation_changes(tmp_path: Path, clean_seg_env: None) -> None:
+    import git
+
+    root = tree(tmp_path / "repo" / "ws", rename_event(),
+                rename_event("scoped", event="Cart Viewed", destination="amplitude"))
+    repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
+    with repo.config_writer() as cfg:
+        cfg.set_value("user", "name", "t")
+        cfg.set_value("user", "email", "t@example.com")
+    repo.git.add("-A")
+    repo.index.commit("base")
+    tree(root, rename_event(new_event_name="Order Done"),
+         rename_event("scoped", event="Cart Viewed"))
+    repo.git.add("-A")
+    repo.index.commit("head")
+    result = seg("diff", "-w", str(root), "--base", "HEAD~1", "-o", "json")
+    assert result.exit_code == 2, result.output
+    changes = {c["address"]: c for c in json.loads(result.stdout)["changes"]}
+    assert changes["shop/t"]["action"] == "update"
+    assert changes["shop/t"]["update_mask"] == ["transformation.new_event_name"]
+    assert changes["shop/scoped"]["action"] == "replace"
