@@ -136,6 +136,12 @@ class FieldSpec:
     # Map-like fields (settings) are diffed and masked per key, so keys the YAML does not
     # declare stay untouched on the server.
     map_like: bool = False
+    # A map-like field the YAML declares whole: diffed and masked per leaf, but keys the YAML
+    # does not declare are cleared, not left alone, and an absent field stands for its default
+    # (``Kind.defaults``, which the kind's ``normalize`` fills in key by key). Exports leave
+    # out the keys at their default (Source.schema_settings: an absent forwarding target
+    # means disabled).
+    closed: bool = False
     # A reference to another kind, written in YAML as a name under the same source and sent
     # to the API as a full resource name (Mapping.model → a Model of the mapping's source).
     ref: str | None = None
