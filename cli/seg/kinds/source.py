@@ -253,8 +253,8 @@ def _forwarded_to(subject: Subject, lookup: Lookup) -> list[Violation]:
     if not found:
         return []
     names = readable_names(subject, [(SOURCE, a, a) for a in sorted(found)], "source")
-    message = (f"source {subject.address} receives the blocked events or violations of sources "
-               f"{names}; remove their forwarding settings before deleting it")  # fmt: skip
+    message = (f"source {subject.address} receives the blocked events or violations forwarded "
+               f"by {names}; remove those forwarding settings before deleting it")  # fmt: skip
     return [Violation((), message, "source/forwarded-to", Code.FAILED_PRECONDITION)]
 
 
