@@ -68,8 +68,10 @@ def valid(root: Path) -> None:
 
 
 def tracking_plan(api: Api, external_id: str = "tp") -> str:
-    made = api.http.post(api.url("/tracking-plans"),
-                         json={"tracking_plan": {"external_id": external_id, "rules": []}})
+    made = api.http.post(
+        api.url("/tracking-plans"),
+        json={"tracking_plan": {"external_id": external_id, "rules": []}},
+    )
     assert made.status_code == 200, made.text
     return str(made.json()["name"])
 
@@ -219,12 +221,21 @@ def test_a_source_others_forward_to_is_not_deleted(api: Api) -> None:
     assert ("receives the blocked events or violations forwarded by shop; remove those "
             "forwarding settings" in error(refused, 409, 9))  # fmt: skip
     # a caller who may not read shop is not told its name
-    assert api.http.post(api.url("/labels"), json={
-        "label": {"name": f"workspaces/{api.workspace}/labels/team:ops"}}).status_code == 200
+    assert (
+        api.http.post(
+            api.url("/labels"),
+            json={"label": {"name": f"workspaces/{api.workspace}/labels/team:ops"}},
+        ).status_code
+        == 200
+    )
     labelled = patch(api, "quarantine", {"labels": {"team": "ops"}}, "source.labels")
     assert labelled.status_code == 200, labelled.text
-    binding = {"name": f"workspaces/{api.workspace}/role-bindings/sam", "role": "source_admin",
-               "subject": {"user": "sam@x.io"}, "scope": {"labels": {"team": "ops"}}}
+    binding = {
+        "name": f"workspaces/{api.workspace}/role-bindings/sam",
+        "role": "source_admin",
+        "subject": {"user": "sam@x.io"},
+        "scope": {"labels": {"team": "ops"}},
+    }
     made = api.http.post(api.url("/role-bindings"), json={"role_binding": binding})
     assert made.status_code == 200, made.text
     token = api.cp.workspaces.create_token(api.workspace, "workspace:owner", "sam", "sam@x.io")
@@ -314,8 +325,11 @@ def test_a_source_adopted_from_nobody_loses_the_settings_the_yaml_does_not_decla
 ) -> None:  # fmt: skip
     plan = tracking_plan(api, "tp")
     assert create(api, "quarantine", "http-api").status_code == 200
-    drift = {"forwarding_violations_to": "quarantine", "blocked_events": [],
-             "track": {"allow_unplanned_events": False, "common_event_on_violations": "BLOCK"}}
+    drift = {
+        "forwarding_violations_to": "quarantine",
+        "blocked_events": [],
+        "track": {"allow_unplanned_events": False, "common_event_on_violations": "BLOCK"},
+    }
     assert create(api, "shop", tracking_plan=plan, schema_settings=drift).status_code == 200
     root = tree(tmp_path / "ws", PLAN, QUARANTINE,
                 shop(track={"allow_unplanned_event_properties": False}),
@@ -445,7 +459,7 @@ def test_the_protocols_example_applies_plans_empty_and_exports_back(
         "forwarding_blocked_events_to": "quarantine", "forwarding_violations_to": "quarantine",
     }  # fmt: skip
     assert "schema_settings" not in (back / "sources" / "quarantine.yaml").read_text()
-    environ = {v: "demo" for v in re.findall(r"\$\{env:(\w+)\}", "".join(exported.values()))}
+    environ = dict.fromkeys(re.findall(r"\$\{env:(\w+)\}", "".join(exported.values())), "demo")
     session = Session(load_workspace(back, environ=environ), client, "embedded")
     plan = make_plan(session)
     # secrets exported as placeholders differ from "demo"; nothing else does

@@ -132,8 +132,9 @@ def adopt_from_nobody(data: st.DataObject, api: Api) -> None:
     planned = data.draw(st.booleans(), label="adopted with a plan")
     fields: Doc = {"catalog": "javascript", "schema_settings": schema_settings(data, planned)}
     if planned:
-        made = api.http.post(api.url("/tracking-plans"),
-                             json={"tracking_plan": {"external_id": "tp-a", "rules": []}})
+        made = api.http.post(
+            api.url("/tracking-plans"), json={"tracking_plan": {"external_id": "tp-a", "rules": []}}
+        )
         assert made.status_code == 200, made.text
         fields["tracking_plan"] = made.json()["name"]
     for target in TARGETS:
@@ -173,8 +174,11 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     store.close()
 
 
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_every_apply_converges_to_exactly_the_declared_schema_settings(
     data: st.DataObject, control_plane: ControlPlane

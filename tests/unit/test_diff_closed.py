@@ -62,7 +62,10 @@ def test_nested_keys_are_cleared_and_changed_leaves_masked_alone() -> None:
     (change,) = compute_plan("ws", [want(BOX, desired)], [have(BOX, live)]).changes
     assert sorted(change.update_mask) == ["box.opts.a.x", "box.opts.a.z", "box.opts.list"]
     assert sorted(paths(change.field_changes)) == [
-        (("opts", "a", "x"), False), (("opts", "a", "z"), True), (("opts", "list"), False)]
+        (("opts", "a", "x"), False),
+        (("opts", "a", "z"), True),
+        (("opts", "list"), False),
+    ]
     assert change.after["opts"] == desired["opts"]
     assert change.unmanaged == 0
 
@@ -120,13 +123,19 @@ def test_a_source_without_schema_settings_has_the_defaults() -> None:
 
 
 def test_export_leaves_defaults_out_of_a_closed_map() -> None:
-    blocking = normalize({"catalog": "javascript", "tracking_plan": "tp",
-                          "schema_settings": {"track": {"allow_unplanned_events": False}}})
+    blocking = normalize(
+        {
+            "catalog": "javascript",
+            "tracking_plan": "tp",
+            "schema_settings": {"track": {"allow_unplanned_events": False}},
+        }
+    )
     plain = normalize({"catalog": "javascript", "schema_settings": {}})
     plain["schema_settings"] = DEFAULT_SCHEMA_SETTINGS
     files = render_export("ws", [CurrentResource(SRC, "shop", blocking),
                                  CurrentResource(SRC, "web", plain)]).files  # fmt: skip
-    assert "schema_settings:\n    track:\n      allow_unplanned_events: false\n" in (
-        files["sources/shop.yaml"]
+    assert (
+        "schema_settings:\n    track:\n      allow_unplanned_events: false\n"
+        in (files["sources/shop.yaml"])
     )
     assert "schema_settings" not in files["sources/web.yaml"]

@@ -95,12 +95,6 @@ def _spelling_pattern(call: str) -> str:
     return "^(?:" + "|".join(word(k) for k in sorted(SPELLINGS[call])) + ")$"
 
 
-def _spellings_shown(call: str) -> list[str]:
-    """Canonical values, then the docs' title-case spellings (what editors complete)."""
-    titled = sorted({k.replace("_", " ").title() for k in SPELLINGS[call]})
-    return [*CALLS[call][1], *titled]
-
-
 def normalize(fields: Mapping[str, Any]) -> dict[str, Any]:
     """Schema settings in canonical form: every omitted flag at its default (true), common
     actions in their canonical spelling (ALLOW by default), ``blocked_events`` sorted without
@@ -249,7 +243,8 @@ def _forwarded_to(subject: Subject, lookup: Lookup) -> list[Violation]:
     """A source others forward blocked events or violations to is not deleted; only sources
     the caller may read are named."""
     found = [address for address, fields in lookup.every(SOURCE)
-             if address != subject.address and subject.address in _targets(fields).values()]  # fmt: skip
+             if address != subject.address
+             and subject.address in _targets(fields).values()]  # fmt: skip
     if not found:
         return []
     names = readable_names(subject, [(SOURCE, a, a) for a in sorted(found)], "source")
@@ -304,7 +299,7 @@ def _flag_schema(description: str) -> dict[str, Any]:
 def _common_schema(call: str) -> dict[str, Any]:
     canonical = CALLS[call][1]
     return {
-        "anyOf": [{"enum": _spellings_shown(call)},
+        "anyOf": [{"enum": list(canonical)},  # what editors complete
                   {"type": "string", "pattern": _spelling_pattern(call)}],  # fmt: skip
         "default": ALLOW,
         "description": (
@@ -322,7 +317,7 @@ def _call_schema(call: str, flags: dict[str, str]) -> dict[str, Any]:
     properties: dict[str, Any] = {name: _flag_schema(text) for name, text in flags.items()}
     properties[COMMON] = _common_schema(call)
     return {"type": "object", "additionalProperties": False, "properties": properties,
-            "description": f"How a connected tracking plan is enforced on {call} calls."}  # fmt: skip
+            "description": f"How a connected tracking plan is enforced on {call} calls."}
 
 
 _TRAITS = {
@@ -428,7 +423,7 @@ KIND = Kind(
             "tracking_plan", "string", ref=tracking_plan.KIND.name, optional=True, reconnect=True
         ),  # fmt: skip
         FieldSpec("labels", "object", map_like=True),
-        FieldSpec(SCHEMA_SETTINGS, "object", map_like=True, closed=True),
+        FieldSpec(SCHEMA_SETTINGS, "object", map_like=True, closed=True, refers=True),
     ),
     defaults={"enabled": True, "settings": {}, "display_name": "",
               SCHEMA_SETTINGS: DEFAULT_SCHEMA_SETTINGS},  # fmt: skip

@@ -169,6 +169,10 @@ class FieldSpec:
     # Only workspace owners may set it (on a create) or change it (an update whose mask
     # touches it), whatever else the caller may do (Warehouse.selective_sync).
     owner_only: bool = False
+    # The kind's ``references`` hook names resources inside this field (Source.schema_settings:
+    # its forwarding targets): pointing one at a resource needs read access on it, as a
+    # ``ref`` field does (SPEC §6 "refer to").
+    refers: bool = False
     # Referring to a resource through this field connects it (Warehouse.sources): adding or
     # removing a reference needs write access on the resource too (not only read).
     connects: bool = False
