@@ -72,8 +72,8 @@ def schema_settings(data: st.DataObject, planned: bool) -> Doc:
     return out
 
 
-def shop_doc(data: st.DataObject) -> Doc:
-    plan = data.draw(st.sampled_from([None, *PLANS]))
+def shop_doc(data: st.DataObject, planned: bool = False) -> Doc:
+    plan = data.draw(st.sampled_from(PLANS if planned else [None, *PLANS]))
     spec: Doc = {"catalog": "javascript"}
     if plan:
         spec["tracking_plan"] = plan
@@ -127,8 +127,10 @@ def drift(data: st.DataObject, api: Api) -> None:
     assert response.status_code == 200, response.text
 
 
-def adopt_from_nobody(data: st.DataObject, api: Api) -> None:
-    """The shop made through the API first (no manager), with settings of its own."""
+def adopt_from_nobody(data: st.DataObject, api: Api) -> bool:
+    """The shop made through the API first (no manager), with settings of its own; whether
+    it is connected to a plan (the first YAML then declares one: an undeclared field of an
+    adopted resource is left alone, and blocked events beside the live plan are refused)."""
     planned = data.draw(st.booleans(), label="adopted with a plan")
     fields: Doc = {"catalog": "javascript", "schema_settings": schema_settings(data, planned)}
     if planned:
@@ -143,6 +145,7 @@ def adopt_from_nobody(data: st.DataObject, api: Api) -> None:
     body = {"name": f"workspaces/{api.workspace}/sources/shop", **fields}
     response = api.http.post(api.url("/sources"), json={"source": body})
     assert response.status_code == 200, response.text
+    return planned
 
 
 def write(root: Path, doc: Doc) -> None:
@@ -190,9 +193,8 @@ def test_every_apply_converges_to_exactly_the_declared_schema_settings(
         api = Api(control_plane, slug)
         client = api.seg_client()
         try:
-            if data.draw(st.booleans(), label="adopt"):
-                adopt_from_nobody(data, api)
-            doc = shop_doc(data)
+            planned = data.draw(st.booleans(), label="adopt") and adopt_from_nobody(data, api)
+            doc = shop_doc(data, planned)
             for step in range(data.draw(st.integers(1, 3), label="edits") + 1):
                 if step:
                     for _ in range(data.draw(st.integers(1, 2))):
