@@ -464,3 +464,33 @@ def test_the_protocols_example_applies_plans_empty_and_exports_back(
     plan = make_plan(session)
     # secrets exported as placeholders differ from "demo"; nothing else does
     assert [c.address for c in plan.changes if c.kind.name != "Destination"] == []
+
+
+def test_seg_diff_shows_schema_settings_changes_between_revisions(tmp_path: Path) -> None:
+    import git
+
+    root = tree(tmp_path / "repo" / "ws", PLAN, QUARANTINE, shop())
+    repo = git.Repo.init(tmp_path / "repo", initial_branch="main")
+    with repo.config_writer() as cfg:
+        cfg.set_value("user", "name", "t")
+        cfg.set_value("user", "email", "t@example.com")
+    repo.git.add("-A")
+    repo.index.commit("base: all defaults (no schema_settings)")
+    head = shop(track={"allow_unplanned_events": False}, forwarding_violations_to="quarantine")
+    tree(root, PLAN, QUARANTINE, head)
+    repo.git.add("-A")
+    repo.index.commit("head")
+    result = seg("diff", "-w", str(root), "--base", "HEAD~1", "-o", "json")
+    assert result.exit_code == 2, result.output
+    (change,) = yaml.safe_load(result.stdout)["changes"]
+    assert sorted(change["update_mask"]) == [
+        "source.schema_settings.forwarding_violations_to",
+        "source.schema_settings.track.allow_unplanned_events",
+    ]
+    assert change["notices"] == [
+        "Source shop: schema settings now drop data: track.allow_unplanned_events: false"
+    ]
+    tree(root, PLAN, QUARANTINE, shop(track={"common_event_on_violations": "allow"}))
+    repo.git.add("-A")
+    repo.index.commit("back to the defaults, in another spelling")
+    assert seg("diff", "-w", str(root), "--base", "HEAD~2").exit_code == 0
