@@ -449,7 +449,11 @@ def _check_resource(
             problems.append(f"{where} {name}: {live!r}, declared {value!r}")
     for spec in want.kind.fields:
         live = have.fields.get(spec.name)
-        if spec.map_like:
+        if spec.closed:  # declared whole: the declared value, or the default when absent
+            expected = want.fields.get(spec.name, want.kind.defaults.get(spec.name, spec.empty))
+            if not json_equal(live, expected):
+                problems.append(f"{where} {spec.name}: {live!r}, declared {expected!r}")
+        elif spec.map_like:
             leftovers = [
                 p
                 for p in _map_leaves(live or {}, (spec.name,))

@@ -53,6 +53,11 @@ EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
     ),  # fmt: skip
     ("Source", "tracking_plan"): (("Source", "web"), "tp-b"),
     ("Source", "labels"): (("Source", "web"), {"team": "core"}),
+    ("Source", "schema_settings"): (
+        ("Source", "web"),
+        {"track": {"allow_unplanned_events": False, "common_event_on_violations": "Block Event"},
+         "identify": {"allow_unplanned_traits": False}},
+    ),  # fmt: skip
     ("RoleBinding", "subject"): (("RoleBinding", "rb"), {"user": "b@example.com"}),
     ("RoleBinding", "role"): (("RoleBinding", "rb"), "source_admin"),
     ("RoleBinding", "scope"): (("RoleBinding", "rb"), {"labels": {"team": "growth"}}),

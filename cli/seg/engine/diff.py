@@ -1,7 +1,8 @@
 """The differ: desired resources (YAML) against current ones (control plane) → a Plan.
 
 Only what the YAML declares is managed. A settings key present on the server but absent from
-the YAML is left alone and never shown; server-computed fields are never compared. An
+the YAML is left alone and never shown (except in a ``closed`` map, which the YAML declares
+whole: there it is cleared); server-computed fields are never compared. An
 explicitly empty map or list (``settings: {}``, ``opt: {k: {}}``, ``members: []``) is a
 declared value: the server's must be exactly that. Arrays marked ``unordered`` (tracking-plan
 rules) are compared as multisets.
@@ -25,6 +26,7 @@ from seg.engine.ownership import (
 from seg.engine.plan import Action, Change, FieldChange, Plan
 from seg.engine.secrets import SecretKey
 from seg.engine.versions import annotate_versions
+from seg.model.kinds import Kind
 from seg.model.paths import (
     MISSING,
     AnyPath,
@@ -105,6 +107,30 @@ def _diff_map(
     return out
 
 
+def _with_closed(kind: Kind, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` with each absent closed field (``FieldSpec.closed``) at its default."""
+    out = dict(fields)
+    for spec in kind.fields:
+        if spec.closed and out.get(spec.name) is None:
+            out[spec.name] = copy.deepcopy(kind.defaults.get(spec.name, spec.empty))
+    return out
+
+
+def _closed_clears(desired: Mapping[str, Any], current: Any, path: Path) -> list[FieldChange]:
+    """Keys of a closed map (``FieldSpec.closed``) set on the server but not declared:
+    cleared, at any depth."""
+    if not isinstance(current, dict):
+        return []
+    out: list[FieldChange] = []
+    for key in sorted(current, key=str):
+        sub, before = (*path, key), current[key]
+        if key not in desired:
+            out.append(FieldChange(sub, before, None, holds_digest(before), cleared=True))
+        elif isinstance(desired[key], dict) and desired[key] and isinstance(before, dict):
+            out += _closed_clears(desired[key], before, sub)
+    return out
+
+
 def _exclusive_clears(desired: DesiredResource, current: CurrentResource) -> list[FieldChange]:
     """Declaring one side of an exclusive group clears the other side's fields."""
     out = []
@@ -151,8 +177,8 @@ def _ownership_changes(desired: DesiredResource, current: CurrentResource) -> li
     for raw in sorted(current.managed):
         path = parse_key_path(raw)
         spec = desired.kind.field(path[0])
-        if spec is None or spec.immutable or _overlaps(path, declared):
-            continue
+        if spec is None or spec.immutable or spec.closed or _overlaps(path, declared):
+            continue  # a closed field is declared whole (diff_fields)
         before = get_path(current.fields, path)
         # a null inside a map is a stored value; a null field is an unset optional one
         if before is not MISSING and (before is not None or len(path) > 1):
@@ -185,10 +211,14 @@ def diff_fields(
     not compared)."""
     out: list[FieldChange] = _exclusive_clears(desired, current)
     unknown = desired.unknown_paths
-    for name, value in desired.fields.items():
+    for name, value in _with_closed(desired.kind, desired.fields).items():
         spec = desired.kind.field(name)
         before = current.fields.get(name, MISSING)
-        if spec is not None and spec.map_like and isinstance(value, dict) and value:
+        if spec is not None and spec.closed and isinstance(value, dict) and value:
+            before = _with_closed(desired.kind, current.fields).get(name, MISSING)
+            out += _diff_map(value, before, (name,), desired.secret_paths, matched, unknown)
+            out += _closed_clears(value, before, (name,))
+        elif spec is not None and spec.map_like and isinstance(value, dict) and value:
             out += _diff_map(value, before, (name,), desired.secret_paths, matched, unknown)
         elif _holds_secret((name,), unknown):
             continue

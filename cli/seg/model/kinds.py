@@ -136,6 +136,12 @@ class FieldSpec:
     # Map-like fields (settings) are diffed and masked per key, so keys the YAML does not
     # declare stay untouched on the server.
     map_like: bool = False
+    # A map-like field the YAML declares whole: diffed and masked per leaf, but keys the YAML
+    # does not declare are cleared, not left alone, and an absent field stands for its default
+    # (``Kind.defaults``, which the kind's ``normalize`` fills in key by key). Exports leave
+    # out the keys at their default (Source.schema_settings: an absent forwarding target
+    # means disabled).
+    closed: bool = False
     # A reference to another kind, written in YAML as a name under the same source and sent
     # to the API as a full resource name (Mapping.model → a Model of the mapping's source).
     ref: str | None = None
@@ -163,6 +169,10 @@ class FieldSpec:
     # Only workspace owners may set it (on a create) or change it (an update whose mask
     # touches it), whatever else the caller may do (Warehouse.selective_sync).
     owner_only: bool = False
+    # The kind's ``references`` hook names resources inside this field (Source.schema_settings:
+    # its forwarding targets): pointing one at a resource needs read access on it, as a
+    # ``ref`` field does (SPEC §6 "refer to").
+    refers: bool = False
     # Referring to a resource through this field connects it (Warehouse.sources): adding or
     # removing a reference needs write access on the resource too (not only read).
     connects: bool = False

@@ -152,7 +152,23 @@ class Caller:
                     f"permission denied: {self.principal.user} may not refer to {spec.ref} "
                     f"{address}"
                 )
+        self._check_hook_refs(access, kind, data, before)
         self._check_connections(access, kind, data, before)
+
+    def _check_hook_refs(self, access: dict[str, Any], kind: Kind, data: dict[str, Any],
+                         before: dict[str, Any]) -> None:  # fmt: skip
+        """References the kind's hook finds in a ``FieldSpec.refers`` field (a source's
+        forwarding targets): each new one must be readable, like a ``ref`` field's."""
+        def named(fields: dict[str, Any]) -> set[tuple[str, str]]:
+            return {(ref_kind, address) for ref_kind, address, path in kind.references(fields)
+                    if (spec := kind.field(path[0])) is not None and spec.refers}  # fmt: skip
+
+        for ref_kind, address in sorted(named(data) - named(before)):
+            if not allowed(access, KINDS[ref_kind].access_scope, address, False):
+                raise errors.PermissionDenied(
+                    f"permission denied: {self.principal.user} may not refer to {ref_kind} "
+                    f"{address}"
+                )
 
     def _check_connections(self, access: dict[str, Any], kind: Kind, data: dict[str, Any],
                            before: dict[str, Any]) -> None:  # fmt: skip

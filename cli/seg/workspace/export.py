@@ -22,6 +22,7 @@ from seg.model.kinds import Kind
 from seg.model.paths import AnyPath, format_path
 from seg.model.resource import CurrentResource
 from seg.model.secrets import is_digest
+from seg.model.values import json_equal
 from seg.workspace.canonical import FormatError, canonical_text
 
 __all__ = ["Export", "render_export", "secret_variable", "secrets_listing"]
@@ -66,12 +67,24 @@ def _spec(kind: Kind, res: CurrentResource, export: Export) -> dict[str, Any]:
         if fs.name not in res.fields or res.fields[fs.name] is None:
             continue
         value = res.fields[fs.name]
+        if fs.closed:  # declared whole: what is left out is its default
+            value = _without_defaults(value, kind.defaults.get(fs.name))
+            if value == {}:
+                continue
         if fs.export_suffix is None:  # values written to files of their own are not interpolated
             value = _placeholders(value, res.address, (fs.name,), export)
         if fs.ref and isinstance(value, str) and KINDS[fs.ref].parent is not None:
             value = value.rsplit("/", 1)[1]  # a reference under the same source, by name
         spec[fs.name] = value
     return spec
+
+
+def _without_defaults(value: Any, default: Any) -> Any:
+    """``value`` without the map keys whose value equals ``default``'s, at any depth."""
+    if not isinstance(value, dict) or not isinstance(default, dict):
+        return value
+    return {key: _without_defaults(child, default.get(key)) for key, child in value.items()
+            if key not in default or not json_equal(child, default[key])}  # fmt: skip
 
 
 def _placeholders(value: Any, address: str, path: AnyPath, export: Export) -> Any:
