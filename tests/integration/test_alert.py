@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -365,31 +364,3 @@ def test_seg_diff_shows_alert_changes(tmp_path: Path, env: None) -> None:
     assert set(change["update_mask"]) == {"alert.threshold_percent", "alert.channels"}
     assert "hook-secret" not in result.stdout
 
-
-def test_the_protocols_example_applies_and_exports_back_to_an_empty_plan(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_seg_env: None
-) -> None:
-    for var in ("AMPLITUDE_API_KEY", "BRAZE_API_KEY"):
-        monkeypatch.setenv(var, "key-" + var)
-    monkeypatch.setenv("SLACK_ALERTS_WEBHOOK", HOOK)
-    root = tmp_path / "protocols"
-    shutil.copytree(REPO / "examples" / "protocols", root)
-    assert seg("validate", "-w", str(root)).exit_code == 0
-    applied = seg("apply", "-w", str(root), "--auto-approve")
-    assert applied.exit_code == 0, applied.output
-    assert "created Alert shop/amplitude-delivery" in applied.output
-    assert "created Alert shop/volume-drop" in applied.output
-    assert seg("plan", "-w", str(root), "--detailed-exitcode").exit_code == 0
-    exported = tmp_path / "exported"
-    exported.mkdir()
-    (exported / "seg.yaml").write_text((root / "seg.yaml").read_text())
-    shutil.copytree(root / ".seg", exported / ".seg")
-    assert seg("export", "-w", str(exported), "--merge").exit_code == 0
-    for line in (exported / "secrets.env.example").read_text().splitlines():
-        if line.startswith("SEG_SECRET_"):
-            name = line.split("=", 1)[0]
-            value = HOOK if "SLACK" in name else "key-" + ("AMPLITUDE_API_KEY" if "AMPLITUDE"
-                                                           in name else "BRAZE_API_KEY")  # fmt: skip
-            monkeypatch.setenv(name, value)
-    again = seg("plan", "-w", str(exported), "--detailed-exitcode")
-    assert again.exit_code == 0, again.output

@@ -64,6 +64,7 @@ ENV: dict[str, str | None] = {
     "PARTNER_SHARED_SECRET": "demo-partner-key",
     "CRM_API_TOKEN": "demo-crm-token",
     "BRAZE_API_KEY": "demo-braze-key",
+    "SLACK_ALERTS_WEBHOOK": "https://hooks.slack.com/services/T000/B000/demo",
     "NO_COLOR": "1",
     "SEG_API_URL": None, "SEG_TOKEN": None, "SEG_WORKSPACE": None, "SEG_ENV": None,
     "COLUMNS": None, "LINES": None,
@@ -249,6 +250,10 @@ def flow_functions(s: Session) -> None:
     s.each_output(root, "validate-broken-code", "validate", "-w", s.workspace, code=1)
 
 
+def flow_protocols(s: Session) -> None:
+    plan_apply(s)  # the first plan lists the changes that drop data first
+
+
 def flow_reverse_etl(s: Session) -> None:
     root = plan_apply(s)
     repo = git_clone(root)
@@ -348,6 +353,7 @@ FLOWS: dict[str, Callable[[Session], None]] = {
     "dev-prod": flow_dev_prod,
     "filters": flow_filters,
     "functions": flow_functions,
+    "protocols": flow_protocols,
     "reverse-etl": flow_reverse_etl,
     "tracking-plans": flow_tracking_plans,
     "warehouse": flow_warehouse,

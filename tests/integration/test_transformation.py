@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ import yaml
 from tests.conftest import Api, embedded_call, live
 from tests.conftest import run_cli as seg
 from tests.helpers import error
-from tests.repo_files import REPO
 
 WS = "acme"
 BASE = """\
@@ -485,35 +483,6 @@ def test_export_round_trips_to_an_empty_plan(tmp_path: Path, clean_seg_env: None
     plan = seg("plan", "-w", str(root), "--detailed-exitcode")
     assert plan.exit_code == 0, plan.output
 
-
-def test_the_protocols_example_applies_and_exports_back(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch,
-                                                        clean_seg_env: None) -> None:  # fmt: skip
-    monkeypatch.setenv("AMPLITUDE_API_KEY", "demo-key")
-    monkeypatch.setenv("BRAZE_API_KEY", "demo-braze-key")
-    root = tmp_path / "protocols"
-    shutil.copytree(REPO / "examples" / "protocols", root,
-                    ignore=shutil.ignore_patterns(".seg"))  # fmt: skip
-    applied(root)
-    state = live(root, "sources/shop/transformations", "protocols")["transformations"]
-    assert sorted(t["name"].rsplit("/", 1)[1] for t in state) == ["product-id-lowercase",
-                                                                  "rename-order"]  # fmt: skip
-    out = tmp_path / "exported"
-    out.mkdir()
-    shutil.copy(root / "seg.yaml", out / "seg.yaml")
-    shutil.copytree(root / ".seg", out / ".seg")
-    exported = seg("export", "-w", str(out), "--merge")
-    assert exported.exit_code == 0, exported.output
-    for name in ("rename-order", "product-id-lowercase"):
-        got = yaml.safe_load((out / "transformations" / f"shop.{name}.yaml").read_text())
-        want = next(d for d in yaml.safe_load_all(
-            (root / "transformations.yaml").read_text()) if d["name"] == name)  # fmt: skip
-        assert got["spec"] == {**want["spec"], "enabled": True}
-    for variable in re.findall(r"SEG_SECRET_\w+",
-                               (out / "secrets.env.example").read_text()):  # fmt: skip
-        monkeypatch.setenv(variable, "demo-braze-key" if "BRAZE" in variable else "demo-key")
-    plan = seg("plan", "-w", str(out), "--detailed-exitcode")
-    assert plan.exit_code == 0, plan.output
 
 
 def test_seg_diff_shows_transformation_changes(tmp_path: Path, clean_seg_env: None) -> None:
