@@ -1,9 +1,12 @@
-"""Bootstrapping dev and prod from one tree on one `seg serve`, and comparing them."""
+"""Bootstrapping dev and prod from one tree on one `seg serve`, and comparing them: the
+destinations, and the tracking plan promoted with its schema settings, transformations and
+consent mappings."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +16,55 @@ from tests.e2e.processes import Server, run
 pytestmark = pytest.mark.e2e
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dev-prod"
+AMP = "sources/web/destinations/amplitude"
+WEBHOOK = "sources/web/destinations/webhook"
+ORDER_PLACED = "sources/web/transformations/order-placed"
+FORWARD_BLOCKED = "forwarding_blocked_events_to"
+# dev's live state onto prod's: what `seg diff --env dev --env prod` lists, by (kind, address)
+DEV_ONTO_PROD = {
+    ("Source", "web"): {
+        "source.labels.environment",
+        "source.schema_settings.track.allow_unplanned_events",
+        "source.schema_settings.track.common_event_on_violations",
+        "source.schema_settings.forwarding_blocked_events_to",
+    },
+    ("Source", "quarantine"): {"source.labels.environment"},
+    ("Destination", "web/amplitude"): {
+        "destination.enabled",
+        "destination.settings.region",
+        "destination.settings.batch_size",
+    },
+    ("Destination", "web/webhook"): {"destination.settings.url"},
+    ("Transformation", "web/order-placed"): {"transformation.enabled"},
+    ("ConsentCategory", "Analytics"): {"consent_category.destinations"},
+}
+
+
+def _live(server: Server, ws: str, token: str) -> dict[str, dict[str, Any]]:
+    """Every resource of the workspace by its resource name without the workspace prefix (a
+    tracking plan's id is the server's: by its external id)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"{server.url}/v1beta/workspaces/{ws}"
+    items: list[dict[str, Any]] = []
+    for path, key in (("sources", "sources"), ("sources/-/destinations", "destinations"),
+                      ("sources/-/transformations", "transformations"),
+                      ("tracking-plans", "tracking_plans"),
+                      ("consent-categories", "consent_categories")):  # fmt: skip
+        got = httpx.get(f"{base}/{path}", headers=headers)
+        assert got.status_code == 200, got.text
+        items += got.json()[key]
+    out = {i["name"].split("/", 2)[2]: i for i in items}
+    for item in items:
+        if "external_id" in item:
+            out[f"tracking-plans/{item['external_id']}"] = out.pop(item["name"].split("/", 2)[2])
+    return out
+
+
+def _diff(env: dict[str, str], first: str, second: str, *fmt: str) -> str:
+    out = run("diff", "-w", str(EXAMPLE), "--env", first, "--env", second, *fmt, env=env)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "amp-key" not in out.stdout  # secrets never compared nor shown
+    return out.stdout
 
 
 def test_one_tree_bootstraps_dev_and_prod(tmp_path: Path) -> None:
@@ -29,38 +81,70 @@ def test_one_tree_bootstraps_dev_and_prod(tmp_path: Path) -> None:
             again = run("plan", "-w", str(EXAMPLE), "--env", name, "--detailed-exitcode", env=env)
             assert again.returncode == 0, again.stdout
 
-        def live(ws: str, token: str) -> dict[str, dict]:
-            headers = {"Authorization": f"Bearer {token}"}
-            base = f"{server.url}/v1beta/workspaces/{ws}"
-            items = httpx.get(f"{base}/sources", headers=headers).json()["sources"]
-            items += httpx.get(f"{base}/sources/-/destinations", headers=headers).json()[
-                "destinations"
-            ]
-            return {i["name"].split("/", 2)[2]: i for i in items}
-
-        dev, prod = live("acme-dev", server.token), live("acme-prod", prod_token)
+        dev, prod = _live(server, "acme-dev", server.token), _live(server, "acme-prod", prod_token)
         assert sorted(dev) == sorted(prod)  # the same structure
-        amp = "sources/web/destinations/amplitude"
-        assert (dev[amp]["enabled"], prod[amp]["enabled"]) == (False, True)  # the prod overlay
-        assert (dev[amp]["settings"]["region"], prod[amp]["settings"]["region"]) == ("us", "eu")
-        assert (dev[amp]["settings"]["batch_size"], prod[amp]["settings"]["batch_size"]) == (
+        assert (dev[AMP]["enabled"], prod[AMP]["enabled"]) == (False, True)  # the prod overlay
+        assert (dev[AMP]["settings"]["region"], prod[AMP]["settings"]["region"]) == ("us", "eu")
+        assert (dev[AMP]["settings"]["batch_size"], prod[AMP]["settings"]["batch_size"]) == (
             10,
             100,
         )
         assert dev["sources/web"]["labels"] == {"environment": "dev"}
         assert prod["sources/web"]["labels"] == {"environment": "prod"}
 
-        preview = run(
-            "diff", "-w", str(EXAMPLE), "--env", "dev", "--env", "prod", "-o", "json", env=env
+        # The tracking plan, connected in both; prod's schema settings are stricter.
+        for live in (dev, prod):
+            plan = live["tracking-plans/web-events"]
+            assert live["sources/web"]["tracking_plan"] == plan["name"]
+            assert [r.get("key") for r in plan["rules"]] == [None, "Signed Up", "Order Completed"]
+        dev_ss, prod_ss = (e["sources/web"]["schema_settings"] for e in (dev, prod))
+        assert (dev_ss["track"]["allow_unplanned_events"],
+                prod_ss["track"]["allow_unplanned_events"]) == (True, False)  # fmt: skip
+        assert (dev_ss["track"]["common_event_on_violations"],
+                prod_ss["track"]["common_event_on_violations"]) == ("ALLOW", "OMIT_PROPERTIES")  # fmt: skip
+        assert dev_ss["forwarding_violations_to"] == prod_ss["forwarding_violations_to"] == (
+            "quarantine"
         )
-        assert preview.returncode == 2, preview.stderr
-        changes = {c["address"]: c for c in json.loads(preview.stdout)["changes"]}
-        assert set(changes) == {"web", "web/amplitude", "web/webhook"}
-        assert set(changes["web/amplitude"]["update_mask"]) == {
-            "destination.enabled",
-            "destination.settings.region",
-            "destination.settings.batch_size",
+        assert "forwarding_blocked_events_to" not in dev_ss
+        assert prod_ss["forwarding_blocked_events_to"] == "quarantine"
+        # what the overlay does not name stays as the base declares it
+        assert {k: v for k, v in dev_ss.items() if k not in ("track", FORWARD_BLOCKED)} == {
+            k: v for k, v in prod_ss.items() if k not in ("track", FORWARD_BLOCKED)
         }
-        assert "amp-key" not in preview.stdout  # secrets never compared nor shown
+
+        # Transformations: the rename is enabled only in prod; the source-scope one in both.
+        assert (dev[ORDER_PLACED]["enabled"], prod[ORDER_PLACED]["enabled"]) == (False, True)
+        lower = "sources/web/transformations/plan-lowercase"
+        assert dev[lower]["enabled"] is prod[lower]["enabled"] is True
+
+        # Consent mappings: prod's Analytics also maps the webhook.
+        assert dev["consent-categories/Analytics"]["destinations"] == ["web/amplitude"]
+        assert sorted(prod["consent-categories/Analytics"]["destinations"]) == [
+            "web/amplitude",
+            "web/webhook",
+        ]
+        for live in (dev, prod):
+            assert live["consent-categories/Functional"]["destinations"] == ["web/webhook"]
+
+        # The promotion preview lists exactly those differences, leaf by leaf.
+        changes = json.loads(_diff(env, "dev", "prod", "-o", "json"))["changes"]
+        got = {(c["kind"], c["address"]): set(c["update_mask"]) for c in changes}
+        assert got == DEV_ONTO_PROD
+        assert {c["action"] for c in changes} == {"update"}
+        text = _diff(env, "dev", "prod")
+        dropping, _, rest = text.partition("Differences (dev → prod)")
+        assert "Changes that drop data (1)" in dropping
+        assert "Source web: stops forwarding blocked events to quarantine" in dropping
+        assert "schema_settings.track.allow_unplanned_events: false → true" in rest
+        assert 'destinations: ["web/amplitude", "web/webhook"] → ["web/amplitude"]' in rest
+
+        # The other direction: prod's stricter settings and wider mapping drop data.
+        back = _diff(env, "prod", "dev")
+        dropping, _, _ = back.partition("Differences (prod → dev)")
+        assert "Changes that drop data (2)" in dropping
+        assert ("Source web: schema settings now drop data: track.allow_unplanned_events: "
+                "false, track.common_event_on_violations: OMIT_PROPERTIES") in dropping  # fmt: skip
+        assert ("ConsentCategory Analytics: events that do not consent to this category stop "
+                "reaching web/webhook") in dropping  # fmt: skip
     finally:
         server.stop()
