@@ -21,8 +21,9 @@ To accept a deliberate change of output, rewrite the files and review the diff i
     SEG_UPDATE_GOLDEN=1 python -m pytest -q tests/integration/test_golden_outputs.py
 
 Only what is truly non-deterministic may be normalised, by the explicit list `VOLATILE`
-below; everything else is compared exactly. The one random input that reaches the outputs (the
-control plane's secret key, behind keyed secret digests) is fixed instead: see `FIXED_KEY`.
+below; everything else is compared exactly. The random inputs that reach the outputs (the
+control plane's secret key, behind keyed secret digests, and the ids it generates) are fixed
+instead: see `FIXED_KEY` and `fixed_ids`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import contextlib
 import difflib
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -40,6 +42,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import git
 import httpx
@@ -50,6 +53,7 @@ from typer.testing import CliRunner
 from seg.commands.app import app
 from seg.editor_schemas import SCHEMA_DIR
 from seg.embedded import STATE_DIR
+from seg.server import bodies
 from tests.repo_files import REPO, copy_repo_dir
 
 GOLDEN = REPO / "tests" / "golden"
@@ -415,8 +419,19 @@ def test_every_example_has_a_flow() -> None:
     assert UPDATE or sorted(p.name for p in GOLDEN.iterdir()) == EXAMPLES
 
 
+def fixed_ids(monkeypatch: pytest.MonkeyPatch, seed: str) -> None:
+    """The other random input: the ids the (in-process) control plane generates, such as a
+    tracking plan's ``tp_…``. The etag of a source connected to a plan derives from the plan's
+    id, and a plan or diff shows live etags; the ids are drawn from a generator seeded per
+    example instead, so those are compared exactly too."""
+    monkeypatch.setattr(bodies, "secrets", SimpleNamespace(choice=random.Random(seed).choice))
+
+
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_example_outputs_match_their_golden_files(example: str, tmp_path: Path) -> None:
+def test_example_outputs_match_their_golden_files(
+    example: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed_ids(monkeypatch, example)
     session = Session(example, tmp_path)
     FLOWS[example](session)
     actual = session.golden()
