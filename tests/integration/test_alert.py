@@ -307,7 +307,7 @@ def test_a_watched_destination_is_not_deleted_and_a_plan_lets_go_first(tmp_path:
     root = tree(tmp_path / "ws", alert("rate", **RATE))
     assert seg("apply", "-w", str(root), "--auto-approve").exit_code == 0
     refused = embedded_call(root, "DELETE", "sources/shop/destinations/amplitude")
-    assert ("destination shop/amplitude is watched by delivery-rate alerts rate; delete them "
+    assert ("destination shop/amplitude is watched by delivery-rate alerts (rate); delete them "
             "first") in error(refused, 409, 9)
     # one plan: the alert goes, then the destination
     (root / "resources.yaml").write_text(BASE.split("---\n")[0])
@@ -326,7 +326,7 @@ def test_the_destination_goes_once_its_alert_is_gone(api: Api) -> None:
     rate = {"type": "delivery_rate", "threshold_percent": 99, "destination": dest(api)}
     assert post(api, rate, "watch").status_code == 200
     refused = api.http.delete(api.url("/sources/shop/destinations/amplitude"))
-    assert "watched by delivery-rate alerts watch" in error(refused, 409, 9)
+    assert "watched by delivery-rate alerts (watch)" in error(refused, 409, 9)
     assert api.http.delete(api.url("/sources/shop/alerts/watch")).status_code == 200
     assert api.http.delete(api.url("/sources/shop/destinations/amplitude")).status_code == 200
 

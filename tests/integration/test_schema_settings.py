@@ -434,6 +434,7 @@ def test_the_protocols_example_applies_plans_empty_and_exports_back(
                                           config))  # fmt: skip
     for name in ("AMPLITUDE_API_KEY", "BRAZE_API_KEY"):
         monkeypatch.setenv(name, "demo")
+    monkeypatch.setenv("SLACK_ALERTS_WEBHOOK", "https://hooks.slack.com/services/T0/B0/demo")
     workspace = load_workspace(root)
     client = api.seg_client()
     session = Session(workspace, client, "embedded")
@@ -459,11 +460,12 @@ def test_the_protocols_example_applies_plans_empty_and_exports_back(
         "forwarding_blocked_events_to": "quarantine", "forwarding_violations_to": "quarantine",
     }  # fmt: skip
     assert "schema_settings" not in (back / "sources" / "quarantine.yaml").read_text()
-    environ = dict.fromkeys(re.findall(r"\$\{env:(\w+)\}", "".join(exported.values())), "demo")
+    placeholders = re.findall(r"\$\{env:(\w+)\}", "".join(exported.values()))
+    environ = dict.fromkeys(placeholders, "https://hooks.example.com/demo")  # a URL fits all
     session = Session(load_workspace(back, environ=environ), client, "embedded")
     plan = make_plan(session)
-    # secrets exported as placeholders differ from "demo"; nothing else does
-    assert [c.address for c in plan.changes if c.kind.name != "Destination"] == []
+    # secrets exported as placeholders differ from the values; nothing else does
+    assert [c.address for c in plan.changes if c.kind.name not in ("Destination", "Alert")] == []
 
 
 def test_seg_diff_shows_schema_settings_changes_between_revisions(tmp_path: Path) -> None:

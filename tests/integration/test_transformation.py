@@ -379,7 +379,7 @@ def test_the_scope_is_a_destination_of_the_same_source(tmp_path: Path, shop: Api
 def test_a_scoped_destination_is_not_deleted_while_the_transformation_stays(shop: Api) -> None:
     assert post(shop, **RENAME, destination="amplitude").status_code == 200
     path = shop.url("/sources/shop/destinations/amplitude")
-    message = "destination shop/amplitude is the scope of transformations t; delete them first"
+    message = "destination shop/amplitude is the scope of transformations (t); delete them first"
     assert message == error(shop.http.delete(path), 409, 9)
     assert shop.http.delete(shop.url("/sources/shop/transformations/t")).status_code == 200
     assert shop.http.delete(path).status_code == 200

@@ -163,9 +163,12 @@ def test_blocked_events_added_and_forwarding_removed_are_notices() -> None:
         "blocks 1 more event (to no destination, warehouses included): 'x'"
     ]
     forwarding = {"forwarding_blocked_events_to": "q", "forwarding_violations_to": "q"}
-    assert notices(source(**forwarding), source()) == [
+    block = {"track": {"allow_unplanned_events": False}}
+    assert notices(source(**block, **forwarding), source(**block)) == [
         "stops forwarding blocked events to q: they are discarded from now on",
         "stops forwarding violations to q",
     ]
+    # nothing blocks any more: nothing is discarded for want of a forwarding target
+    assert notices(source(**forwarding), source()) == ["stops forwarding violations to q"]
     assert notices(source(), source(**forwarding)) == []
     assert notices(source(**forwarding), None) == []  # a delete is shown as a delete

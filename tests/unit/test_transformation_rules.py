@@ -266,7 +266,7 @@ def test_a_destination_with_scoped_transformations_is_not_deleted() -> None:
 
     (found,) = delete("shop/amplitude")
     assert found.code is Code.FAILED_PRECONDITION and found.rule == "destination/transformations"
-    assert found.message == ("destination shop/amplitude is the scope of transformations t1; "
+    assert found.message == ("destination shop/amplitude is the scope of transformations (t1); "
                              "delete them first")  # fmt: skip
     (hidden,) = delete("shop/amplitude", lambda _k, _a: False)
     assert "(1 transformation you may not read)" in hidden.message

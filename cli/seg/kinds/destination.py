@@ -51,7 +51,7 @@ def _referred_by(kind_name: str, noun: str, verb: str, rule: str) -> Rule:
         if not found:
             return []
         names = readable_names(subject, found, noun)
-        message = f"destination {subject.address} is {verb} {noun}s {names}; delete them first"
+        message = f"destination {subject.address} is {verb} {noun}s ({names}); delete them first"
         return [Violation((), message, rule, Code.FAILED_PRECONDITION)]
 
     return check

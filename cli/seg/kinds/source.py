@@ -256,7 +256,8 @@ def _forwarded_to(subject: Subject, lookup: Lookup) -> list[Violation]:
 def _notices(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[str]:
     """Changes that make the platform drop data: a setting turned to block or omit, events
     added to the block list, a plan connected (or the source created) with such settings, a
-    forwarding target removed; and enforcing settings left without a plan."""
+    forwarding target removed while settings still block; and enforcing settings left without
+    a plan."""
     if after is None:
         return []
     planned = bool(after.get("tracking_plan"))
@@ -284,7 +285,8 @@ def _notices(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) 
                    f"included): {shown}")  # fmt: skip
     if before is not None and planned:
         gone = {k: v for k, v in _targets(before).items() if _targets(after).get(k) != v}
-        if "forwarding_blocked_events_to" in gone:
+        blocks = any(path[0] not in FORWARDING for path, _text in now)
+        if "forwarding_blocked_events_to" in gone and blocks:  # else nothing is blocked
             out.append(f"stops forwarding blocked events to {gone['forwarding_blocked_events_to']}"
                        ": they are discarded from now on")  # fmt: skip
         if "forwarding_violations_to" in gone:
