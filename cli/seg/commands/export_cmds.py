@@ -90,7 +90,8 @@ def export_cmd(
     missing = [r for r in live if (r.kind.name, r.address) not in declared
                and r.address not in r.kind.system_names
                and (not merge or r.manager in ("", manager))]  # fmt: skip
-    export = render_export(config.workspace, missing, with_config=not (root / "seg.yaml").exists())
+    export = render_export(config.workspace, missing, with_config=not (root / "seg.yaml").exists(),
+                           existing=_tree_files(root))  # fmt: skip
     written = _write_export(root, export)
     if output is Output.json:
         write_document({"workspace": config.workspace, "directory": str(root),
@@ -100,6 +101,17 @@ def export_cmd(
     files = plural(len(written), "file")
     out_console().print(f"Exported {plural(len(missing), 'resource')} of workspace "
                         f"{config.workspace} to {root} ({files}).")  # fmt: skip
+
+
+def _tree_files(root: Path) -> list[str]:
+    """The files in the kinds' folders of the tree (``sources/web.yaml``): names an export
+    that adds to the tree must not equal but for case."""
+    out = []
+    for kind in KINDS.values():
+        folder = root / kind.collection
+        if folder.is_dir() and not folder.is_symlink():
+            out += [f"{kind.collection}/{p.name}" for p in folder.iterdir()]
+    return out
 
 
 def _write_export(root: Path, export: Export) -> list[str]:
@@ -141,7 +153,8 @@ def import_cmd(
     live = read_live(config, api_url, token)
     chosen = [_importable(config, declared, find_live(live, raw))
               for raw in dict.fromkeys(addresses)]  # fmt: skip
-    export = render_export(config.workspace, chosen, with_config=False)
+    export = render_export(config.workspace, chosen, with_config=False,
+                           existing=_tree_files(root))  # fmt: skip
     written = len(_write_export(root, export))
     console = out_console()
     for res in chosen:

@@ -17,6 +17,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from seg.model.paths import MISSING, AnyPath, get_path
+from seg.model.values import json_equal
+
 __all__ = [
     "FROM_ENVIRONMENT",
     "scrub",
@@ -24,6 +27,7 @@ __all__ = [
     "LEGACY_PREFIX",
     "REDACTED",
     "canonical",
+    "follow_moved",
     "is_catalog_secret",
     "holds_digest",
     "is_digest",
@@ -107,3 +111,30 @@ def scrub(text: str, secrets: Iterable[str], replacement: str = REDACTED) -> str
                 text = re.sub(re.escape(piece), replacement, text, flags=re.IGNORECASE)
                 lowered = text.lower()
     return text
+
+
+def follow_moved(before: Any, after: Any, paths: Iterable[AnyPath]) -> set[AnyPath]:
+    """Secret ``paths`` of ``before`` as paths of ``after``, its canonical form
+    (``Kind.normalize`` sorts lists and drops repeats, so a secret written at index 1 may end
+    up at index 0): a value still at its path stays there; one a list moved is followed to
+    every index of that list now holding it (nothing else is marked; a value normalize
+    changed in place keeps its path)."""
+    out: set[AnyPath] = set()
+    for path in paths:
+        value = get_path(before, path)
+        now = get_path(after, path)
+        if value is MISSING or (now is not MISSING and json_equal(now, value)):
+            out.add(path)
+            continue
+        for depth in range(len(path) - 1, -1, -1):
+            container = get_path(after, path[:depth])
+            if not isinstance(path[depth], int) or not isinstance(container, list):
+                continue
+            item = get_path(before, path[: depth + 1])
+            found = [i for i, x in enumerate(container) if json_equal(x, item)]
+            if found:
+                out |= {(*path[:depth], i, *path[depth + 1 :]) for i in found}
+                break
+        else:
+            out.add(path)
+    return out

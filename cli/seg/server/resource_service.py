@@ -9,7 +9,8 @@ from typing import Any
 
 from seg.kinds.names import collection_name, parse_resource_name, resource_name
 from seg.model.kinds import AnyPath, Kind
-from seg.model.paths import parse_path
+from seg.model.paths import format_path, parse_path
+from seg.model.secrets import follow_moved
 from seg.model.values import json_equal
 from seg.server import errors, pages
 from seg.server.access_service import AccessService
@@ -121,6 +122,7 @@ class ResourceService:
         parent_name = collection.rsplit("/", 1)[0] if parent is not None else None
         declared = declared_secrets(kind, body)
         data = self.fields.new_fields(kind, obj, parent_name, declared)
+        declared = _followed(obj, data, declared)  # normalize may move a declared secret
         caller.check_owner_fields(kind, _set_fields(kind, data))
         caller.check_refs(kind, data, {})
         if external_id is not None:
@@ -226,7 +228,8 @@ class ResourceService:
         # external_id (tracking plans) is stored beside the fields, not one of them
         fields = {k: v for k, v in data.items() if k != "external_id"}
         self.fields.validate(kind, fields, declared | set(rec.secret_paths))
-        data = kind.canonical(data)
+        written, data = data, kind.canonical(data)
+        declared = _followed(written, data, declared)  # normalize may move a declared secret
         secret = _next_secret_paths(rec, data, masked, declared,
                                     catalog_secrets(tx, kind, rec.name, data))  # fmt: skip
         check_expressions(kind, data, secret)
@@ -284,6 +287,13 @@ def _set_fields(kind: Kind, data: dict[str, Any]) -> list[str]:
     return [name for name, value in data.items()
             if (spec := kind.field(name)) is not None
             and not json_equal(value, kind.defaults.get(name, spec.empty))]  # fmt: skip
+
+
+def _followed(written: dict[str, Any], data: dict[str, Any], declared: set[str]) -> set[str]:
+    """The declared secret paths of the fields as written, as paths of ``data``, their
+    canonical form (``seg.model.secrets.follow_moved``)."""
+    moved = follow_moved(written, data, [parse_path(raw) for raw in declared])
+    return {format_path(path) for path in moved}
 
 
 def _need(kind: Kind) -> Need:

@@ -43,17 +43,20 @@ def _file_stem(address: str) -> str:
     return address.replace("/", ".").replace(":", "=")
 
 
-def _file_stems(addresses: Iterable[str]) -> dict[str, str]:
+def _file_stems(addresses: Iterable[str], taken: Iterable[str] = ()) -> dict[str, str]:
     """Each address's file stem. Names are case-sensitive (labels, consent categories:
     ``Advertising`` and ``advertising`` are two), file systems may not be (macOS, Windows):
-    stems equal but for case each gain a suffix naming the exact address (``.`` + 8 hex digits
-    of its SHA-256; no name holds a ``.``), so no file overwrites another on a checkout."""
+    stems equal but for case (to each other, or to a stem ``taken`` by a file the tree holds
+    already) each gain a suffix naming the exact address (``.`` + 8 hex digits of its SHA-256;
+    no name holds a ``.``), so no file overwrites another on a checkout. (A file of exactly
+    the same name is left to the writer, which refuses to overwrite it.)"""
     stems = {address: _file_stem(address) for address in addresses}
     folded: dict[str, int] = {}
     for stem in stems.values():
         folded[stem.casefold()] = folded.get(stem.casefold(), 0) + 1
+    cased = {t.casefold() for t in taken if t not in stems.values()}
     for address, stem in stems.items():
-        if folded[stem.casefold()] > 1:
+        if folded[stem.casefold()] > 1 or stem.casefold() in cased:
             digest = hashlib.sha256(address.encode()).hexdigest()[:8]
             stems[address] = f"{stem}.{digest}"
     return stems
@@ -102,14 +105,22 @@ def _placeholders(value: Any, address: str, path: AnyPath, export: Export) -> An
 
 
 def render_export(workspace: str, resources: Iterable[CurrentResource],
-                  with_config: bool = True) -> Export:  # fmt: skip
+                  with_config: bool = True, existing: Iterable[str] = ()) -> Export:  # fmt: skip
+    """The files of ``resources``. ``existing``: the relative paths of the files the tree
+    holds already (``--merge``, ``seg import``), whose names a new file must not equal but for
+    case."""
     export = Export()
+    taken: dict[str, list[str]] = {}
+    for rel in existing:
+        folder, _, file_name = rel.rpartition("/")
+        taken.setdefault(folder, []).append(file_name.rsplit(".", 1)[0])
     if with_config:
         config = f"version: seg/v1\nworkspace: {workspace}\n"
         export.files["seg.yaml"] = modeline("seg.yaml") + config
     exported = [r for r in sorted(resources, key=lambda r: (r.kind.order, r.address))
                 if r.address not in r.kind.system_names]  # fmt: skip
-    stems = {name: _file_stems(r.address for r in exported if r.kind.name == name)
+    stems = {name: _file_stems((r.address for r in exported if r.kind.name == name),
+                               taken.get(KINDS[name].collection, ()))
              for name in {r.kind.name for r in exported}}  # fmt: skip
     for res in exported:
         kind = res.kind

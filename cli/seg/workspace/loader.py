@@ -18,7 +18,7 @@ from seg.model.clip import MAX_ECHO, clip, clip_repr
 from seg.model.kinds import FileField, Kind
 from seg.model.paths import MISSING, get_path, set_path
 from seg.model.resource import DesiredResource, Origin
-from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, scrub
+from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, follow_moved, scrub
 from seg.model.wording import close_match
 from seg.workspace.catalog_files import catalog_file_paths, tree_catalog
 from seg.workspace.config import WorkspaceConfig, load_config
@@ -309,7 +309,11 @@ def _load_document(
                        for path, name in result.missing)  # fmt: skip
     name = doc.value["name"]
     address = f"{spec[kind.parent_field]}/{name}" if kind.parent_field else name
-    fields = kind.canonical({k: v for k, v in spec.items() if k != kind.parent_field})
+    written = {k: v for k, v in spec.items() if k != kind.parent_field}
+    fields = kind.canonical(written)
+    # normalize may move a value from ${env:…} within a list: its secret path follows it
+    secrets = follow_moved(written, fields, {tuple(p[1:]) for p in result.secret_paths})
+    unknown_fields = follow_moved(written, fields, {tuple(p[1:]) for p in unknown})
     marks = SpecMarks(shown, doc.value_marks)
     attachments: tuple[str, ...] = ()
     value_files: dict[str, str] = {}
@@ -328,7 +332,6 @@ def _load_document(
         return None, problems
     attachments += tuple(schema_files)
     _resolve_refs(kind, address, fields)
-    secrets = {tuple(p[1:]) for p in result.secret_paths}
     resource = DesiredResource(
         kind=kind,
         address=address,
@@ -339,7 +342,7 @@ def _load_document(
         marks=marks,
         attachments=attachments,
         value_files=value_files,
-        unknown_paths=frozenset(p[1:] for p in unknown),
+        unknown_paths=frozenset(unknown_fields),
     )
     return resource, []
 
