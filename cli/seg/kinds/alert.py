@@ -22,6 +22,7 @@ SOURCE_VOLUME = "source_volume"
 DELIVERY_RATE = "delivery_rate"
 TYPES = (SOURCE_VOLUME, DELIVERY_RATE)
 CHANNELS = ("email", "in_app", "slack")
+DEFAULT_CHANNELS = ("in_app",)
 SLACK = "slack"
 WEBHOOK = "slack_webhook_url"
 # A source's volume may grow many times over; a delivery rate is a share of the events.
@@ -32,9 +33,10 @@ _SLUG = "^[a-z][a-z0-9-]{0,62}$"
 
 
 def _normalize(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Channels carry no order and no repeats: sorted, each once."""
+    """Channels carry no order and no repeats: sorted, each once; none declared (or cleared
+    by a mask) is the default, in-app only (an alert always notifies somewhere)."""
     out = dict(fields)
-    channels = out.get("channels")
+    channels = out.setdefault("channels", list(DEFAULT_CHANNELS))
     if isinstance(channels, list) and all(isinstance(c, str) for c in channels):
         out["channels"] = sorted(set(channels))
     return out
@@ -186,11 +188,11 @@ KIND = Kind(
         FieldSpec("destination", "string", immutable=True, ref=destination.KIND.name,
                   optional=True),  # fmt: skip
         FieldSpec("threshold_percent", "number"),
-        FieldSpec("channels", "array", unordered=True),
+        FieldSpec("channels", "array", unordered=True, optional=True),  # cleared: the default
         FieldSpec(WEBHOOK, "string", optional=True, secret=True),
         FieldSpec("enabled", "boolean"),
     ),
-    defaults={"enabled": True, "channels": ["in_app"]},
+    defaults={"enabled": True, "channels": list(DEFAULT_CHANNELS)},
     access_scope=AccessScope.SOURCE,
     rules=(_destination, _threshold, _slack),
     value_rules=(_webhook_url,),
