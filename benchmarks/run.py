@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from generate import generate  # noqa: E402
 
 SEG = [sys.executable, "-m", "seg"]
+SLACK_WEBHOOK = "https://hooks.slack.com/services/T0/B0/bench"  # delivery-rate alerts' webhook
 
 
 def free_port() -> int:
@@ -35,7 +36,8 @@ def free_port() -> int:
 class Server:
     def __init__(self, tmp: Path, workspaces: list[str]) -> None:
         self.env = {**os.environ, "SEG_DATABASE_URL": f"sqlite:///{tmp / 'cp.db'}",
-                    "NO_COLOR": "1", "BENCH_API_KEY": "bench-secret"}  # fmt: skip
+                    "NO_COLOR": "1", "BENCH_API_KEY": "bench-secret",
+                    "BENCH_SLACK_WEBHOOK": SLACK_WEBHOOK}  # fmt: skip
         self.tokens = {}
         for ws in workspaces:
             init = [*SEG, "server", "init", "--slug", ws, "-o", "json"]
@@ -102,6 +104,8 @@ def bench(n: int) -> dict[str, dict[str, float]]:
                 ),
                 "apply (1,000 creates)": measure(server, "bench1k", "apply", "-w", ws1k, yes),
             }
+            if results["plan (no changes)"]["exit"] != 0:
+                raise SystemExit("the plan after apply is not empty (seg plan exited 2)")
         finally:
             server.stop()
     return {"resources": count, **results}  # type: ignore[dict-item]

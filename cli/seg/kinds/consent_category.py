@@ -52,6 +52,18 @@ def _type_of(fields: Mapping[str, Any]) -> str | None:
     return catalog_id(fields)
 
 
+@per_lookup
+def _by_type(lookup: Lookup) -> dict[str, list[str]]:
+    """The workspace's destinations by type, read once per lookup: a category naming many
+    types (and every category of a workspace) does not read every destination per type."""
+    found: dict[str, list[str]] = {}
+    for address, fields in lookup.every(DESTINATION):
+        kind = _type_of(fields)
+        if kind is not None:
+            found.setdefault(kind, []).append(address)
+    return found
+
+
 def _every_instance(subject: Subject, lookup: Lookup) -> list[Violation]:
     """A mapping applies to every instance of a destination type (the docs): mapping one
     Amplitude destination maps every Amplitude destination of the workspace. A warning names
@@ -59,6 +71,7 @@ def _every_instance(subject: Subject, lookup: Lookup) -> list[Violation]:
     if subject.is_unknown(("destinations",)):
         return []
     listed = _destinations(subject.fields)
+    named = set(listed)
     seen: set[str] = set()
     out = []
     for index, address in enumerate(listed):
@@ -67,8 +80,7 @@ def _every_instance(subject: Subject, lookup: Lookup) -> list[Violation]:
         if kind is None or kind in seen:
             continue
         seen.add(kind)
-        others = sorted(other for other, other_fields in lookup.every(DESTINATION)
-                        if other not in listed and _type_of(other_fields) == kind)  # fmt: skip
+        others = sorted(other for other in _by_type(lookup).get(kind, ()) if other not in named)
         if not others:
             continue
         shown = ", ".join(others[:10]) + (f" and {len(others) - 10} more" if len(others) > 10

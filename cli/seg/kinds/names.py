@@ -75,9 +75,19 @@ def parse_resource_name(name: str) -> tuple[str, Kind, str]:
     return workspace, kind, "/".join(slugs)
 
 
+# A kind by its chain of collections (``("sources", "destinations")``); filled as names are
+# parsed (a plan parses one per resource the server lists) and checked against the registry.
+_BY_COLLECTIONS: dict[tuple[str, ...], Kind] = {}
+
+
 def _kind_for_collections(collections: list[str]) -> Kind | None:
+    key = tuple(collections)
+    found = _BY_COLLECTIONS.get(key)
+    if found is not None and KINDS.get(found.name) is found:
+        return found
     for kind in KINDS.values():
-        if [k.collection for k in kind.chain()] == collections:
+        if tuple(k.collection for k in kind.chain()) == key:
+            _BY_COLLECTIONS[key] = kind
             return kind
     return None
 
