@@ -49,3 +49,22 @@ def test_consent_categories_read_the_destinations_once_per_lookup() -> None:
     assert all("also maps 99 other destinations of that type" in w.message for w in warnings)
     # once, not once per category and type (that was 60 reads of 600 destinations)
     assert lookup.read["Destination"] == len(destinations)
+
+
+def test_deleting_a_source_that_cannot_be_a_forwarding_target_reads_no_other_source() -> None:
+    """Only server-side sources receive forwarded events: deleting a website source does not
+    read every source (a plan deleting N of them would read N² rows on the control plane);
+    deleting a server-side source still finds who forwards to it."""
+    sources = {("Source", f"web-{i}"): {"catalog": "javascript"} for i in range(50)}
+    sources[("Source", "quarantine")] = {"catalog": "http-api"}
+    sources[("Source", "shop")] = {"catalog": "javascript", "tracking_plan": "tp",
+                                   "schema_settings": {"forwarding_violations_to": "quarantine"}}
+    kind = KINDS["Source"]
+    lookup = CountingLookup(sources)
+    for i in range(50):
+        subject = Subject(kind, f"web-{i}", sources[("Source", f"web-{i}")])
+        assert [v for rule in kind.delete_rules for v in rule(subject, lookup)] == []
+    assert lookup.read["Source"] == 0
+    target = Subject(kind, "quarantine", sources[("Source", "quarantine")])
+    (refused,) = [v for rule in kind.delete_rules for v in rule(target, lookup)]
+    assert refused.rule == "source/forwarded-to" and "forwarded by shop" in refused.message

@@ -241,7 +241,13 @@ def _forwarding(subject: Subject, lookup: Lookup) -> list[Violation]:
 
 def _forwarded_to(subject: Subject, lookup: Lookup) -> list[Violation]:
     """A source others forward blocked events or violations to is not deleted; only sources
-    the caller may read are named."""
+    the caller may read are named. A source whose catalog type is known not to be server-side
+    was never accepted as a target: deleting it reads no other source (a plan deleting
+    thousands of website sources would otherwise read every source once per delete)."""
+    catalog = subject.fields.get("catalog")
+    entry = entry_for(lookup, "source", catalog) if isinstance(catalog, str) else None
+    if entry is not None and entry.category and entry.category != SERVER_CATEGORY:
+        return []
     found = [address for address, fields in lookup.every(SOURCE)
              if address != subject.address
              and subject.address in _targets(fields).values()]  # fmt: skip
