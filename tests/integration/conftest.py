@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from seg.server.service import ControlPlane
+from seg.store.sql import open_store
 from tests.integration.patch_workspace import (
     ENVIRONMENT,
     WORKSPACE,
@@ -32,3 +34,12 @@ def applied_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         apply(root)
         assert_plan_empty(root)
         yield root
+
+
+@pytest.fixture(scope="module")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """A control plane on a SQLite store of its own, one per test module (the convergence
+    property tests' workspaces share it: see convergence.py)."""
+    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('converge') / 'seg.db'}")
+    yield ControlPlane(store)
+    store.close()

@@ -15,26 +15,18 @@ renamed and deleted. After every apply, through the real control plane (in proce
 from __future__ import annotations
 
 import copy
-import secrets
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seg.apply.executor import NullObserver, apply_plan
-from seg.client.http import ControlPlaneClient
 from seg.commands.session import Session, make_plan
 from seg.model.secrets import is_digest
 from seg.model.values import json_equal, same_items
 from seg.server.service import ControlPlane
-from seg.store.sql import open_store
-from seg.workspace.loader import load_workspace
-from tests.conftest import Api
+from tests.integration.convergence import converge, temporary_workspace
 
 Doc = dict[str, Any]
 ALERT_NAMES = ["a1", "a2", "a3"]
@@ -133,13 +125,6 @@ def check(session: Session) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.fixture(scope="module")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('alconv') / 'seg.db'}")
-    yield ControlPlane(store)
-    store.close()
-
-
 def write(root: Path, docs: dict[str, Doc], destinations: list[str]) -> None:
     base: list[Doc] = [{"kind": "Source", "name": "s1", "spec": {"catalog": "javascript"}}]
     base += [{"kind": "Destination", "name": d, "spec": {"source": "s1", "catalog": "webhook"}}
@@ -149,33 +134,17 @@ def write(root: Path, docs: dict[str, Doc], destinations: list[str]) -> None:
     )
 
 
-def converge(root: Path, client: ControlPlaneClient) -> None:
-    session = Session(load_workspace(root, environ=HOOKS), client, "embedded")
-    result = apply_plan(make_plan(session), client, NullObserver())
-    assert result.ok, [(r.step.change.address, r.error) for r in result.results if r.error]
-    check(session)
-
-
 @settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_apply_converges_to_exactly_the_yaml(data: st.DataObject,
                                                    control_plane: ControlPlane) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        slug = "a" + secrets.token_hex(5)
-        (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {slug}\n")
-        api = Api(control_plane, slug)
-        client = api.seg_client()
+    with temporary_workspace(control_plane, "a") as (root, _, client):
         destinations = list(DESTINATIONS)
-        try:
-            docs = {"a1": alert_doc(data, "a1", destinations)}
-            for step in range(data.draw(st.integers(1, 3), label="edits") + 1):
-                if step:
-                    for _ in range(data.draw(st.integers(1, 3))):
-                        edit(data, docs, destinations)
-                write(root, copy.deepcopy(docs), destinations)
-                converge(root, client)
-        finally:
-            client.http.close()
-            api.close()
+        docs = {"a1": alert_doc(data, "a1", destinations)}
+        for step in range(data.draw(st.integers(1, 3), label="edits") + 1):
+            if step:
+                for _ in range(data.draw(st.integers(1, 3))):
+                    edit(data, docs, destinations)
+            write(root, copy.deepcopy(docs), destinations)
+            converge(root, client, check, environ=HOOKS)

@@ -14,25 +14,18 @@ SQLite):
 from __future__ import annotations
 
 import copy
-import secrets
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seg.apply.executor import NullObserver, apply_plan
-from seg.client.http import ControlPlaneClient
 from seg.commands.session import Session, make_plan
 from seg.model.values import json_equal, same_items
 from seg.server.service import ControlPlane
-from seg.store.sql import open_store
-from seg.workspace.loader import load_workspace
 from tests.conftest import Api
+from tests.integration.convergence import converge, temporary_workspace
 
 Doc = dict[str, Any]
 # Two amplitude instances, so a category often maps one type's instances in part (a warning).
@@ -126,13 +119,6 @@ def check(session: Session) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.fixture(scope="module")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('ccconv') / 'seg.db'}")
-    yield ControlPlane(store)
-    store.close()
-
-
 def write(root: Path, docs: dict[str, Doc], present: list[str]) -> None:
     shop = {"kind": "Source", "name": "shop", "spec": {"catalog": "javascript"}}
     destinations = [{"kind": "Destination", "name": d,
@@ -144,13 +130,6 @@ def write(root: Path, docs: dict[str, Doc], present: list[str]) -> None:
     )
 
 
-def converge(root: Path, client: ControlPlaneClient) -> None:
-    session = Session(load_workspace(root, environ={}), client, "embedded")
-    result = apply_plan(make_plan(session), client, NullObserver())
-    assert result.ok, [(r.step.change.address, r.error) for r in result.results if r.error]
-    check(session)
-
-
 @settings(
     max_examples=20,
     deadline=None,
@@ -160,23 +139,14 @@ def converge(root: Path, client: ControlPlaneClient) -> None:
 def test_every_apply_converges_to_exactly_the_yaml(
     data: st.DataObject, control_plane: ControlPlane
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        slug = "c" + secrets.token_hex(5)
-        (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {slug}\n")
-        api = Api(control_plane, slug)
-        client = api.seg_client()
-        try:
-            present = list(DESTINATIONS)
-            docs = {"Ads": category_doc(data, "Ads", present)}
-            for step in range(data.draw(st.integers(1, 3), label="edits") + 1):
-                if step:
-                    for _ in range(data.draw(st.integers(1, 3))):
-                        edit(data, docs, present)
-                    if docs and data.draw(st.booleans(), label="drift"):
-                        drift(data, api, docs)
-                write(root, copy.deepcopy(docs), present)
-                converge(root, client)
-        finally:
-            client.http.close()
-            api.close()
+    with temporary_workspace(control_plane, "c") as (root, api, client):
+        present = list(DESTINATIONS)
+        docs = {"Ads": category_doc(data, "Ads", present)}
+        for step in range(data.draw(st.integers(1, 3), label="edits") + 1):
+            if step:
+                for _ in range(data.draw(st.integers(1, 3))):
+                    edit(data, docs, present)
+                if docs and data.draw(st.booleans(), label="drift"):
+                    drift(data, api, docs)
+            write(root, copy.deepcopy(docs), present)
+            converge(root, client, check)

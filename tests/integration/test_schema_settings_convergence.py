@@ -16,25 +16,18 @@ process, SQLite):
 from __future__ import annotations
 
 import copy
-import secrets
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seg.apply.executor import NullObserver, apply_plan
-from seg.client.http import ControlPlaneClient
 from seg.commands.session import Session, make_plan
 from seg.kinds.source import DEFAULT_SCHEMA_SETTINGS, normalize
 from seg.server.service import ControlPlane
-from seg.store.sql import open_store
-from seg.workspace.loader import load_workspace
 from tests.conftest import Api
+from tests.integration.convergence import converge, temporary_workspace
 
 Doc = dict[str, Any]
 PLANS = ["tp-a", "tp-b"]
@@ -156,25 +149,15 @@ def write(root: Path, doc: Doc) -> None:
     )
 
 
-def converge(root: Path, client: ControlPlaneClient, doc: Doc) -> None:
-    session = Session(load_workspace(root, environ={}), client, "embedded")
-    result = apply_plan(make_plan(session), client, NullObserver())
-    assert result.ok, [(r.step.change.address, r.error) for r in result.results if r.error]
+def check(session: Session, doc: Doc) -> None:
     plan = make_plan(session)
     assert not plan.has_changes, [(c.address, c.action, c.field_changes) for c in plan.changes]
-    (live,) = [r for r in client.read_state() if r.address == "shop"]
+    (live,) = [r for r in session.client.read_state() if r.address == "shop"]
     declared = doc["spec"].get("schema_settings")
     want = DEFAULT_SCHEMA_SETTINGS if declared is None else normalize(
         {"schema_settings": copy.deepcopy(declared)})["schema_settings"]  # fmt: skip
     assert live.fields["schema_settings"] == want
     assert bool(live.fields.get("tracking_plan")) == ("tracking_plan" in doc["spec"])
-
-
-@pytest.fixture(scope="module")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('ssconv') / 'seg.db'}")
-    yield ControlPlane(store)
-    store.close()
 
 
 @settings(
@@ -186,23 +169,14 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
 def test_every_apply_converges_to_exactly_the_declared_schema_settings(
     data: st.DataObject, control_plane: ControlPlane
 ) -> None:  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        slug = "s" + secrets.token_hex(5)
-        (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {slug}\n")
-        api = Api(control_plane, slug)
-        client = api.seg_client()
-        try:
-            planned = data.draw(st.booleans(), label="adopt") and adopt_from_nobody(data, api)
-            doc = shop_doc(data, planned)
-            for step in range(data.draw(st.integers(1, 3), label="edits") + 1):
-                if step:
-                    for _ in range(data.draw(st.integers(1, 2))):
-                        edit(data, doc)
-                    if data.draw(st.booleans(), label="drift"):
-                        drift(data, api)
-                write(root, copy.deepcopy(doc))
-                converge(root, client, doc)
-        finally:
-            client.http.close()
-            api.close()
+    with temporary_workspace(control_plane, "s") as (root, api, client):
+        planned = data.draw(st.booleans(), label="adopt") and adopt_from_nobody(data, api)
+        doc = shop_doc(data, planned)
+        for step in range(data.draw(st.integers(1, 3), label="edits") + 1):
+            if step:
+                for _ in range(data.draw(st.integers(1, 2))):
+                    edit(data, doc)
+                if data.draw(st.booleans(), label="drift"):
+                    drift(data, api)
+            write(root, copy.deepcopy(doc))
+            converge(root, client, lambda session: check(session, doc))

@@ -16,26 +16,19 @@ process, SQLite):
 from __future__ import annotations
 
 import copy
-import secrets
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seg.apply.executor import NullObserver, apply_plan
-from seg.client.http import ControlPlaneClient
 from seg.commands.session import Session, make_plan
 from seg.model.paths import format_path, get_path
 from seg.model.values import json_equal, same_items
 from seg.server.service import ControlPlane
-from seg.store.sql import open_store
-from seg.workspace.loader import load_workspace
 from tests.conftest import Api
+from tests.integration.convergence import converge, temporary_workspace
 
 Doc = dict[str, Any]
 SOURCE_NAMES = ["s1", "s2", "s3"]
@@ -169,13 +162,6 @@ def check(session: Session, ui: dict[str, set[str]], ever: dict[str, set[str]]) 
     assert not problems, "\n".join(problems)
 
 
-@pytest.fixture(scope="module")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('whconv') / 'seg.db'}")
-    yield ControlPlane(store)
-    store.close()
-
-
 def write(root: Path, docs: dict[str, Doc]) -> None:
     sources = [{"kind": "Source", "name": n, "spec": {"catalog": "javascript"}}
                for n in SOURCE_NAMES]  # fmt: skip
@@ -184,43 +170,26 @@ def write(root: Path, docs: dict[str, Doc]) -> None:
     )
 
 
-def converge(root: Path, client: ControlPlaneClient, ui: dict[str, set[str]],
-             ever: dict[str, set[str]]) -> None:  # fmt: skip
-    session = Session(load_workspace(root, environ={}), client, "embedded")
-    result = apply_plan(make_plan(session), client, NullObserver())
-    assert result.ok, [(r.step.change.address, r.error) for r in result.results if r.error]
-    check(session, ui, ever)
-
-
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_apply_converges_to_exactly_the_yaml(data: st.DataObject,
                                                    control_plane: ControlPlane) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        slug = "w" + secrets.token_hex(5)
-        (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {slug}\nplan_tier: business\n")
-        api = Api(control_plane, slug)
-        client = api.seg_client()
+    with temporary_workspace(control_plane, "w", "plan_tier: business\n") as (root, api, client):
         ui: dict[str, set[str]] = {}
         ever: dict[str, set[str]] = {}
-        try:
-            docs = {"w1": warehouse_doc(data, "w1")}
-            for step in range(data.draw(st.integers(1, 3), label="edits") + 1):
-                if step:
-                    for _ in range(data.draw(st.integers(1, 3))):
-                        edit(data, docs)
-                    if docs and data.draw(st.booleans(), label="drift"):
-                        drift(data, api, docs, ui)
-                for name in [n for n in ui if n not in docs]:
-                    del ui[name]
-                for name in [n for n in ever if n not in docs]:
-                    del ever[name]
-                write(root, copy.deepcopy(docs))
-                converge(root, client, ui, ever)
-                for name, doc in docs.items():
-                    ever.setdefault(name, set()).update(doc["spec"])
-        finally:
-            client.http.close()
-            api.close()
+        docs = {"w1": warehouse_doc(data, "w1")}
+        for step in range(data.draw(st.integers(1, 3), label="edits") + 1):
+            if step:
+                for _ in range(data.draw(st.integers(1, 3))):
+                    edit(data, docs)
+                if docs and data.draw(st.booleans(), label="drift"):
+                    drift(data, api, docs, ui)
+            for name in [n for n in ui if n not in docs]:
+                del ui[name]
+            for name in [n for n in ever if n not in docs]:
+                del ever[name]
+            write(root, copy.deepcopy(docs))
+            converge(root, client, lambda session: check(session, ui, ever))
+            for name, doc in docs.items():
+                ever.setdefault(name, set()).update(doc["spec"])

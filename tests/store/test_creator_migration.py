@@ -6,7 +6,6 @@ SQLite file and on PostgreSQL (in a schema of its own)."""
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,68 +16,34 @@ import sqlalchemy as sa
 from seg.server.app import create_app
 from seg.server.inprocess import InProcessTransport
 from seg.server.service import ControlPlane
-from seg.store.sql import metadata, normalise_url, open_store
-from tests.conftest import POSTGRES_URL
+from tests.store.legacy import BACKENDS, WS, old_shaped_database, upgraded
 
-WS = "legacy"
 ALERT = {"type": "source_volume", "threshold_percent": 20, "channels": ["in_app"],
          "enabled": True}  # fmt: skip
 
 
-def _old_schema(url: str) -> None:
-    """The tables as the previous release made them: no ``resources.creator`` column, one
-    source and one alert on it."""
-    engine = sa.create_engine(normalise_url(url))
-    try:
-        metadata.create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(sa.text("ALTER TABLE resources DROP COLUMN creator"))
-            conn.execute(sa.text(
-                "INSERT INTO workspaces (slug, id, display_name, create_time, "
-                "model_change_policy) VALUES (:s, 'ws_1', 'Legacy', '2026-01-01', 'strict')"
-            ), {"s": WS})  # fmt: skip
-            source = f"workspaces/{WS}/sources/shop"
-            rows = [(source, "Source", None, {"catalog": "javascript"}),
-                    (f"{source}/alerts/drop", "Alert", source, ALERT)]  # fmt: skip
-            for name, kind, parent, data in rows:
-                conn.execute(sa.text(
-                    "INSERT INTO resources (name, workspace, kind, parent, data, secret_paths, "
-                    "salt, etag, create_time, update_time, managed_paths, protect, "
-                    "secret_values, manager, latest_version) VALUES (:n, :w, :k, :p, :d, '[]', "
-                    "'s', 'e', 't', 't', '[]', false, '', '', 0)"
-                ), {"n": name, "w": WS, "k": kind, "p": parent, "d": json.dumps(data)})  # fmt: skip
-        assert "creator" not in {c["name"] for c in sa.inspect(engine).get_columns("resources")}
-    finally:
-        engine.dispose()
+def _rows(conn: sa.Connection) -> None:
+    """One source and one alert on it."""
+    source = f"workspaces/{WS}/sources/shop"
+    rows = [(source, "Source", None, {"catalog": "javascript"}),
+            (f"{source}/alerts/drop", "Alert", source, ALERT)]  # fmt: skip
+    for name, kind, parent, data in rows:
+        conn.execute(sa.text(
+            "INSERT INTO resources (name, workspace, kind, parent, data, secret_paths, "
+            "salt, etag, create_time, update_time, managed_paths, protect, "
+            "secret_values, manager, latest_version) VALUES (:n, :w, :k, :p, :d, '[]', "
+            "'s', 'e', 't', 't', '[]', false, '', '', 0)"
+        ), {"n": name, "w": WS, "k": kind, "p": parent, "d": json.dumps(data)})  # fmt: skip
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an old-shaped database: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-        _old_schema(url)
-        yield url
-        return
-    request.getfixturevalue("pg_store")  # fails in CI without PostgreSQL, skips locally
-    schema = "mig_" + secrets.token_hex(4)
-    admin = sa.create_engine(normalise_url(POSTGRES_URL))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    try:
-        _old_schema(url)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    """The tables as the previous release made them: no ``resources.creator`` column."""
+    yield from old_shaped_database(request, tmp_path, "resources", "creator", _rows)
 
 
 def test_an_upgraded_store_keeps_working_and_old_alerts_are_anyones(old_database: str) -> None:
-    store = open_store(old_database)
-    try:
+    with upgraded(old_database) as store:
         with store.tx() as tx:
             found = tx.get_resource(f"workspaces/{WS}/sources/shop/alerts/drop")
             assert found is not None and found.creator == ""
@@ -109,5 +74,3 @@ def test_an_upgraded_store_keeps_working_and_old_alerts_are_anyones(old_database
             assert client(writer).delete(url).status_code == 200
         finally:
             transport.close()
-    finally:
-        store.close()
