@@ -198,10 +198,13 @@ def _ownership_changes(desired: DesiredResource, current: CurrentResource) -> li
 def count_unmanaged(
     desired: DesiredResource, current: CurrentResource, changes: Iterable[FieldChange] = ()
 ) -> int:
-    """Leaf fields set on the server that the YAML does not declare (and seg leaves alone)."""
+    """Leaf fields set on the server that the YAML does not declare (and seg leaves alone); a
+    closed field is never left alone (not declared: its defaults), so it never counts."""
     declared = desired.declared_paths() + [fc.path for fc in changes]
     probe = DesiredResource(desired.kind, desired.address, current.fields)
-    return sum(1 for p in probe.declared_paths() if not _overlaps(p, declared))
+    closed = {spec.name for spec in desired.kind.fields if spec.closed}
+    return sum(1 for p in probe.declared_paths()
+               if p[0] not in closed and not _overlaps(p, declared))  # fmt: skip
 
 
 def diff_fields(
