@@ -2,12 +2,13 @@
 control plane (the same refusal, SQLite and PostgreSQL), the Slack webhook URL as a secret
 (refused as a literal, never printed, exported as a placeholder), channels without order,
 immutable type and destination (replace), a watched destination that cannot be deleted and a
-plan that lets go of it first, export round trip, `seg diff`, and the protocols example."""
+plan that lets go of it first, export round trip and `seg diff`."""
 
 from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ import yaml
 from tests.conftest import Api, embedded_call, live
 from tests.conftest import run_cli as seg
 from tests.helpers import error
+from tests.integration import diagnostics
+
+line_of, validate_errors = diagnostics.line_of, diagnostics.validate_errors
+assert_at = partial(diagnostics.assert_at, or_next=True)  # at the key or where its value starts
 
 WS = "acme"
 REPO = Path(__file__).resolve().parents[2]
@@ -57,25 +62,6 @@ def tree(root: Path, *docs: str) -> Path:
     (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {WS}\n")
     (root / "resources.yaml").write_text("---\n".join([BASE, *docs]))
     return root
-
-
-def line_of(root: Path, needle: str) -> int:
-    lines = (root / "resources.yaml").read_text().splitlines()
-    return next(i for i, text in enumerate(lines, 1) if needle in text)
-
-
-def validate_errors(root: Path) -> str:
-    result = seg("validate", "-w", str(root))
-    assert result.exit_code == 1, result.output
-    return result.output
-
-
-def assert_at(output: str, root: Path, needle: str, message: str, rule: str) -> None:
-    """One diagnostic line with ``message`` and ``rule`` at the key holding ``needle``."""
-    at = line_of(root, needle)
-    pattern = re.compile(rf"resources\.yaml:({at}|{at + 1}):\d+: error: (.*) \[{re.escape(rule)}\]")
-    found = [m.group(2) for m in pattern.finditer(output)]
-    assert any(message in text for text in found), output
 
 
 def setup(api: Api) -> None:

@@ -20,6 +20,7 @@ from seg.kinds.consent_category import MAX_CATEGORIES, MAX_DESTINATIONS
 from tests.conftest import Api, embedded_call, live
 from tests.conftest import run_cli as seg
 from tests.helpers import error
+from tests.integration.diagnostics import assert_at, line_of, validate_errors
 
 WS = "acme"
 DESTINATIONS = {"amplitude": "amplitude", "amp-eu": "amplitude", "braze": "braze",
@@ -48,25 +49,6 @@ def tree(root: Path, *docs: str, base: list[str] | None = None) -> Path:
     (root / "resources.yaml").write_text("---\n".join([*(BASE_DOCS if base is None else base),
                                                        *docs]))  # fmt: skip
     return root
-
-
-def line_of(root: Path, needle: str) -> int:
-    lines = (root / "resources.yaml").read_text().splitlines()
-    return next(i for i, text in enumerate(lines, 1) if needle in text)
-
-
-def validate_errors(root: Path) -> str:
-    result = seg("validate", "-w", str(root))
-    assert result.exit_code == 1, result.output
-    return result.output
-
-
-def assert_at(output: str, root: Path, needle: str, message: str, rule: str,
-              severity: str = "error") -> None:  # fmt: skip
-    """One diagnostic with ``message`` and ``rule`` on the line holding ``needle``."""
-    at = line_of(root, needle)
-    pattern = re.compile(rf"resources\.yaml:{at}:\d+: {severity}: (.*) \[{rule}\]")
-    assert any(message in m.group(1) for m in pattern.finditer(output)), output
 
 
 @pytest.fixture

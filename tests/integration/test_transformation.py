@@ -7,7 +7,6 @@ examples/protocols applied and exported back."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import yaml
 from tests.conftest import Api, embedded_call, live
 from tests.conftest import run_cli as seg
 from tests.helpers import error
+from tests.integration.diagnostics import assert_at, line_of, validate_errors
 
 WS = "acme"
 BASE = """\
@@ -63,27 +63,6 @@ def tree(root: Path, *docs: str, base: str = BASE) -> Path:
     (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {WS}\n")
     (root / "resources.yaml").write_text("---\n".join([base, *docs]))
     return root
-
-
-def line_of(root: Path, needle: str, after: str | None = None) -> int:
-    """The 1-based line of the first line holding ``needle`` (after the line holding
-    ``after``, when given) in resources.yaml."""
-    lines = (root / "resources.yaml").read_text().splitlines()
-    start = 0 if after is None else next(i for i, t in enumerate(lines) if after in t)
-    return next(i for i, text in enumerate(lines[start:], start + 1) if needle in text)
-
-
-def validate_errors(root: Path) -> str:
-    result = seg("validate", "-w", str(root))
-    assert result.exit_code == 1, result.output
-    return result.output
-
-
-def assert_at(output: str, root: Path, line: int, message: str, rule: str) -> None:
-    """Exactly the diagnostic ``message`` [``rule``] at ``line`` of resources.yaml."""
-    pattern = re.compile(rf"resources\.yaml:{line}:\d+: error: (.*) \[{re.escape(rule)}\]")
-    found = [m.group(1) for m in pattern.finditer(output)]
-    assert any(message in text for text in found), output
 
 
 def applied(root: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,10 @@ from seg.kinds import KINDS
 from tests.conftest import Api, embedded_call, live
 from tests.conftest import run_cli as seg
 from tests.helpers import error
+from tests.integration import diagnostics
+
+line_of, validate_errors = diagnostics.line_of, diagnostics.validate_errors
+assert_at = partial(diagnostics.assert_at, or_next=True)  # at the key or where its value starts
 
 WS = "acme"
 SOURCES = """\
@@ -56,27 +61,6 @@ def tree(root: Path, *docs: str, tier: str | None = "business") -> Path:
     (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: {WS}\n{line}")
     (root / "resources.yaml").write_text("---\n".join([SOURCES, *docs]))
     return root
-
-
-def line_of(root: Path, needle: str) -> int:
-    """The 1-based line of the first line holding ``needle`` in resources.yaml."""
-    lines = (root / "resources.yaml").read_text().splitlines()
-    return next(i for i, text in enumerate(lines, 1) if needle in text)
-
-
-def validate_errors(root: Path) -> str:
-    result = seg("validate", "-w", str(root))
-    assert result.exit_code == 1, result.output
-    return result.output
-
-
-def assert_at(output: str, root: Path, needle: str, message: str, rule: str) -> None:
-    """A diagnostic with ``message`` and ``rule`` at the key holding ``needle``: on its line,
-    or on the next (where a map's value starts)."""
-    at = line_of(root, needle)
-    pattern = re.compile(rf"resources\.yaml:({at}|{at + 1}):\d+: error: (.*) \[{rule}\]")
-    found = [m.group(2) for m in pattern.finditer(output)]
-    assert any(message in text for text in found), output
 
 
 # -- rules: seg validate and the control plane ------------------------------------------------
