@@ -19,6 +19,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from seg.model.paths import value_leaves
 from seg.model.secrets import is_digest, names_credential
 from seg.model.wording import did_you_mean
 
@@ -435,20 +436,8 @@ def secret_setting_paths(entry: Entry | None, settings: Any) -> set[Path]:
         setting = schema.get(key) if schema is not None else None
         if setting is not None:
             if setting.secret:
-                out |= set(_leaves(value, (key,)))
+                out |= set(value_leaves(value, (key,)))
             continue
-        out |= {p for p in _leaves(value, (key,))
+        out |= {p for p in value_leaves(value, (key,))
                 if any(map(names_credential, p))}  # fmt: skip
     return out
-
-
-def _leaves(value: Any, path: Path) -> Iterator[Path]:
-    """The paths of the values (not None) beneath ``path``, through maps and lists."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _leaves(item, (*path, str(key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _leaves(item, (*path, index))
-    elif value is not None:
-        yield path

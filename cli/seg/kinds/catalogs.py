@@ -17,6 +17,7 @@ from seg.catalog import (
 )
 from seg.kinds.shared import per_lookup
 from seg.model.kinds import AnyPath, Kind, Lookup, Subject, Violation
+from seg.model.paths import value_leaves
 from seg.model.secrets import is_digest
 
 __all__ = [
@@ -156,7 +157,7 @@ def secret_paths(kind: Kind, fields: Mapping[str, Any], lookup: Lookup) -> set[A
     out: set[AnyPath] = set()
     for spec in kind.fields:
         if spec.secret and fields.get(spec.name) is not None:
-            out |= set(_leaves(fields[spec.name], (spec.name,)))
+            out |= set(value_leaves(fields[spec.name], (spec.name,)))
     settings = fields.get("settings")
     if kind.catalog_section is None or not isinstance(settings, Mapping):
         return out
@@ -165,12 +166,3 @@ def secret_paths(kind: Kind, fields: Mapping[str, Any], lookup: Lookup) -> set[A
     if entry_id is not None:
         entry = entry_for(lookup, kind.catalog_section, entry_id)
     return out | {("settings", *p) for p in secret_setting_paths(entry, dict(settings))}
-
-
-def _leaves(value: Any, path: AnyPath) -> set[AnyPath]:
-    """The paths of the values (not None) at or beneath ``path``, through maps and lists."""
-    if isinstance(value, Mapping):
-        return {p for key, item in value.items() for p in _leaves(item, (*path, str(key)))}
-    if isinstance(value, list):
-        return {p for index, item in enumerate(value) for p in _leaves(item, (*path, index))}
-    return {path} if value is not None else set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "parse_path",
     "remove_path",
     "set_path",
+    "value_leaves",
 ]
 
 Path = tuple[str, ...]
@@ -172,3 +174,16 @@ def remove_path(data: Any, path: AnyPath) -> None:
     parent = get_path(data, path[:-1])
     if isinstance(parent, dict):
         parent.pop(path[-1], None)
+
+
+def value_leaves(value: Any, path: AnyPath = ()) -> Iterator[AnyPath]:
+    """The paths of the values (not None) at or beneath ``path``, through maps (keys as
+    strings) and lists."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from value_leaves(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from value_leaves(item, (*path, index))
+    elif value is not None:
+        yield path

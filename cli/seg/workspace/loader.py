@@ -16,7 +16,7 @@ from seg.errors import WorkspaceInvalid
 from seg.kinds import KINDS
 from seg.model.clip import MAX_ECHO, clip, clip_repr
 from seg.model.kinds import FileField, Kind
-from seg.model.paths import MISSING, get_path, set_path
+from seg.model.paths import MISSING, get_path, set_path, value_leaves
 from seg.model.resource import DesiredResource, Origin
 from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, follow_moved, scrub
 from seg.model.wording import close_match
@@ -400,7 +400,7 @@ def _literal_secrets(doc: YamlDocument, kind: Kind, shown: str, result: Interpol
     for field_spec in kind.fields:
         if not field_spec.secret or field_spec.name not in spec:
             continue
-        for leaf in _leaves(spec[field_spec.name], ("spec", field_spec.name)):
+        for leaf in value_leaves(spec[field_spec.name], ("spec", field_spec.name)):
             if any(leaf[: len(p)] == p for p in result.secret_paths):
                 continue
             message = (f"{field_spec.name} is a secret: its value must come from the "
@@ -408,15 +408,6 @@ def _literal_secrets(doc: YamlDocument, kind: Kind, shown: str, result: Interpol
             line, col = doc.mark(leaf)
             out.append(Diagnostic(shown, line, col, message, "secret/literal"))
     return out
-
-
-def _leaves(value: Any, path: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    """The paths of the scalar values at or beneath ``path`` (through maps and lists)."""
-    if isinstance(value, dict):
-        return [p for key, item in value.items() for p in _leaves(item, (*path, key))]
-    if isinstance(value, list):
-        return [p for index, item in enumerate(value) for p in _leaves(item, (*path, index))]
-    return [] if value is None else [path]
 
 
 def _resolve_refs(kind: Kind, address: str, fields: dict[str, Any]) -> None:
