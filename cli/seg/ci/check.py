@@ -56,7 +56,7 @@ def _catalog(address: str, *indexes: dict[Key, DesiredResource]) -> str | None:
 
 
 def _origin(res: DesiredResource) -> Origin | None:
-    for path in (("query_file",), ("query",), ("identifier_column",)):
+    for path in (("query_file",), ("query",), ("dbt_model",), ("identifier_column",)):
         origin = res.marks.get(path)
         if origin is not None:
             return origin
@@ -99,5 +99,5 @@ def check_models(
 
 
 def _same_model(a: DesiredResource, b: DesiredResource) -> bool:
-    keys = ("query", "identifier_column", "enabled")
+    keys = ("query", "dbt_model", "dbt_project", "identifier_column", "enabled")
     return all(json_equal(a.fields.get(k), b.fields.get(k)) for k in keys)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from seg.catalog import Catalog, builtin
+from seg.model.kinds import DbtLinks
 
 __all__ = ["IndexLookup"]
 
@@ -18,8 +19,10 @@ class IndexLookup:
     """Every resource once; ``under`` and ``every`` keep the index's order."""
 
     def __init__(self, index: Mapping[Key, Mapping[str, Any]],
-                 catalog: Catalog | None = None, plan_tier: str | None = None) -> None:  # fmt: skip
+                 catalog: Catalog | None = None, plan_tier: str | None = None,
+                 dbt: DbtLinks | None = None) -> None:  # fmt: skip
         self._index = index
+        self.dbt = dbt
         self.catalog = catalog if catalog is not None else builtin()
         self.plan_tier = plan_tier
         kinds: dict[str, list[Entry]] = {}

@@ -43,6 +43,25 @@ def _dbt_cloud_cap(subject: Subject, lookup: Lookup) -> list[Violation]:
     return [Violation(("schedule",), message, "mapping/limit", Code.FAILED_PRECONDITION)]
 
 
+def _dbt_columns(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """A mapping of a dbt-linked model maps only the dbt model's columns (seg validate, when
+    it could read them)."""
+    fields, target = subject.fields.get("fields"), subject.fields.get("model")
+    linked = lookup.get(model.NAME, str(target)) if target is not None else None
+    found = model.dbt_columns(lookup, linked) if linked is not None else None
+    if linked is None or found is None or found.columns is None or not isinstance(fields, Mapping):
+        return []
+    out = []
+    for key, value in fields.items():
+        column = str(value).split(".", 1)[0].strip().lower()
+        if column and column not in found.columns and not subject.is_unknown(("fields", key)):
+            message = (f"column {column!r} is not among the columns of dbt model "
+                       f"{linked['dbt_model']} ({', '.join(found.columns)}; "
+                       f"from {found.how})")  # fmt: skip
+            out.append(Violation(("fields", key), message, "mapping/dbt-columns"))
+    return out
+
+
 def _catalog_action(subject: Subject, lookup: Lookup) -> list[Violation]:
     """The action is one of the destination's catalog actions and the fields are its
     fields (custom fields where the action takes them); required fields are mapped."""
@@ -225,6 +244,7 @@ KIND = Kind(
         per_parent_limit(MAX_MAPPINGS_PER_DESTINATION, "mappings"),
         _dbt_cloud_cap,
         _catalog_action,
+        _dbt_columns,
     ),  # fmt: skip
     value_rules=(fql_rule("trigger"),),
     spec_schema=SPEC_SCHEMA,

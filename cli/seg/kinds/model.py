@@ -12,6 +12,7 @@ from seg.kinds.shared import parent_property
 from seg.model.kinds import (
     AccessScope,
     Code,
+    DbtColumns,
     FieldSpec,
     FileField,
     Kind,
@@ -19,6 +20,7 @@ from seg.model.kinds import (
     Subject,
     Violation,
 )
+from seg.model.wording import did_you_mean
 from seg.policy.models import (
     MappingUse,
     MappingView,
@@ -37,6 +39,7 @@ __all__ = [
     "SOURCE",
     "WAREHOUSE_CATALOGS",
     "catalog_of",
+    "dbt_columns",
     "model_state",
     "uses",
 ]
@@ -56,9 +59,11 @@ def catalog_of(lookup: Lookup, address: str) -> str | None:
 
 
 def model_state(address: str, fields: Mapping[str, Any], catalog: str | None) -> ModelState:
+    dbt = fields.get("dbt_model")
+    link = None if dbt is None else (str(fields.get("dbt_project") or ""), str(dbt))
     return ModelState(address, str(fields.get("query", "")),
                       str(fields.get("identifier_column", "")),
-                      bool(fields.get("enabled", True)), dialect_for(catalog))  # fmt: skip
+                      bool(fields.get("enabled", True)), dialect_for(catalog), link)  # fmt: skip
 
 
 def _views(lookup: Lookup) -> list[MappingView]:
@@ -89,8 +94,74 @@ def _warehouse(subject: Subject, lookup: Lookup) -> list[Violation]:
     return [Violation(("source",), message, "model/warehouse")]
 
 
+def _dbt_project(fields: Mapping[str, Any], named: tuple[str, ...]) -> str | Violation:
+    """The dbt project a model links to (``dbt_project``, else seg.yaml's only one)."""
+    project = fields.get("dbt_project")
+    if project is None:
+        if len(named) == 1:
+            return named[0]
+        message = ("dbt_model needs a dbt project, and seg.yaml names none under dbt_projects"
+                   if not named else "give dbt_project: seg.yaml names several dbt projects "
+                   f"({', '.join(named)})")  # fmt: skip
+        return Violation(("dbt_model",), message, "model/dbt-project")
+    if project not in named:
+        message = (f"unknown dbt project {project!r} (seg.yaml names "
+                   f"{', '.join(named) or 'none'})"
+                   + did_you_mean(str(project), named))  # fmt: skip
+        return Violation(("dbt_project",), message, "model/dbt-project")
+    return str(project)
+
+
+def _dbt_model(lookup: Lookup, fields: Mapping[str, Any]) -> DbtColumns | Violation | None:
+    """The dbt model a model links to, as seg validate read it; a violation when the link
+    leads nowhere; None when there is no link or nothing is known (the control plane, a
+    project that could not be read)."""
+    name, links = fields.get("dbt_model"), lookup.dbt
+    if name is None or links is None:
+        return None
+    project = _dbt_project(fields, links.named)
+    if isinstance(project, Violation) or project in links.unread:
+        return project if isinstance(project, Violation) else None
+    models = links.projects.get(project, {})
+    found = models.get(str(name))
+    if found is None:
+        message = (f"dbt project {project} has no model {str(name)!r}"
+                   + did_you_mean(str(name), models))  # fmt: skip
+        return Violation(("dbt_model",), message, "model/dbt-model")
+    return found
+
+
+def dbt_columns(lookup: Lookup, fields: Mapping[str, Any]) -> DbtColumns | None:
+    """The columns of the dbt model a model links to, when seg validate knows them."""
+    found = _dbt_model(lookup, fields)
+    return found if isinstance(found, DbtColumns) and found.columns is not None else None
+
+
+def _dbt_link(subject: Subject, lookup: Lookup) -> list[Violation]:
+    """A dbt link leads to a model of a project seg.yaml names, whose columns hold the
+    identifier column (seg validate only: the control plane never sees the project)."""
+    if subject.is_unknown(("dbt_model",)) or subject.is_unknown(("dbt_project",)):
+        return []
+    found = _dbt_model(lookup, subject.fields)
+    if found is None or isinstance(found, Violation):
+        return [] if found is None else [found]
+    name = subject.fields["dbt_model"]
+    if found.columns is None:
+        message = (f"the columns of dbt model {name} cannot be determined ({found.how}); its "
+                   "identifier column and mapped columns are not checked")  # fmt: skip
+        return [Violation(("dbt_model",), message, "model/dbt-columns", warning=True)]
+    identifier = str(subject.fields.get("identifier_column", ""))
+    if subject.is_unknown(("identifier_column",)) or identifier.lower() in found.columns:
+        return []
+    message = (f"identifier column {identifier!r} is not among the columns of dbt model {name} "
+               f"({', '.join(found.columns)}; from {found.how})")  # fmt: skip
+    return [Violation(("identifier_column",), message, "model/identifier")]
+
+
 def _query(subject: Subject, lookup: Lookup) -> list[Violation]:
     catalog = catalog_of(lookup, subject.address)
+    if "dbt_model" in subject.fields:
+        return []
     if catalog not in WAREHOUSE_CATALOGS or subject.is_unknown(("query",)):
         return []
     query = str(subject.fields.get("query", ""))
@@ -153,11 +224,19 @@ SPEC_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["source", "identifier_column"],
     "additionalProperties": False,
-    "x-seg-message": "give exactly one of query or query_file",
+    "x-seg-message": (
+        "give exactly one of query, query_file or dbt_model (dbt_project goes with dbt_model)"
+    ),
     "oneOf": [
-        {"required": ["query"], "not": {"required": ["query_file"]}},
-        {"required": ["query_file"], "not": {"required": ["query"]}},
-    ],
+        {"required": ["query"], "not": {"anyOf": [
+            {"required": ["query_file"]}, {"required": ["dbt_model"]},
+            {"required": ["dbt_project"]}]}},
+        {"required": ["query_file"], "not": {"anyOf": [
+            {"required": ["query"]}, {"required": ["dbt_model"]},
+            {"required": ["dbt_project"]}]}},
+        {"required": ["dbt_model"], "not": {"anyOf": [
+            {"required": ["query"]}, {"required": ["query_file"]}]}},
+    ],  # fmt: skip
     "properties": {
         "source": parent_property(
             source.KIND,
@@ -183,6 +262,26 @@ SPEC_SCHEMA: dict[str, Any] = {
                 "text as query."
             ),
         },
+        "dbt_model": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": "^[A-Za-z0-9_][A-Za-z0-9_-]*$",
+            "description": (
+                "The dbt model (its name: the SQL file's name without .sql) whose rows the "
+                "model reads, instead of a query."
+            ),
+        },
+        "dbt_project": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+            "description": (
+                "The dbt project of dbt_model, as seg.yaml's dbt_projects names it; needed "
+                "only when seg.yaml names several."
+            ),
+        },
         "identifier_column": {
             "type": "string",
             "minLength": 1,
@@ -205,11 +304,13 @@ KIND = Kind(
         FieldSpec("description", "string"),
         FieldSpec("enabled", "boolean"),
         FieldSpec("query", "string", export_suffix="sql"),
+        FieldSpec("dbt_model", "string"),
+        FieldSpec("dbt_project", "string"),
         FieldSpec("identifier_column", "string"),
     ),
     defaults={"enabled": True, "description": ""},
     access_scope=AccessScope.SOURCE,
-    rules=(_warehouse, _query, _in_use),
+    rules=(_warehouse, _query, _dbt_link, _in_use),
     delete_rules=(_deleted,),
     file_fields=(FileField("query_file", "query", "query"),),
     spec_schema=SPEC_SCHEMA,

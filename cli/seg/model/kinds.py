@@ -106,6 +106,26 @@ class Subject:
         return any(u[: len(path)] == path or path[: len(u)] == u for u in self.unknown_paths)
 
 
+@dataclass(frozen=True)
+class DbtColumns:
+    """A dbt model's output columns as seg validate read them (None: they cannot be known),
+    and where they came from (or why they are unknown)."""
+
+    columns: tuple[str, ...] | None
+    how: str
+
+
+@dataclass(frozen=True)
+class DbtLinks:
+    """The dbt projects ``seg.yaml`` names, as ``seg validate`` read them: per project, each
+    model's columns; ``unread``: the projects that could not be read (reported elsewhere)."""
+
+    projects: Mapping[str, Mapping[str, DbtColumns]]
+    unread: frozenset[str] = frozenset()
+    # where seg.yaml names the projects, for messages
+    named: tuple[str, ...] = ()
+
+
 class Lookup(Protocol):
     """The other resources a rule may read, by kind name and address (``web/amplitude``);
     reference fields hold addresses. The subject itself is included as it will be."""
@@ -121,6 +141,10 @@ class Lookup(Protocol):
     # without ``plan_tier:`` in seg.yaml): rules that depend on it are skipped.
     @property
     def plan_tier(self) -> str | None: ...
+    # The workspace's dbt projects as seg validate read them; None on the control plane,
+    # which never sees a dbt project (rules that need one are skipped there).
+    @property
+    def dbt(self) -> DbtLinks | None: ...
 
 
 Rule = Callable[[Subject, Lookup], list[Violation]]

@@ -55,6 +55,16 @@ class ModelState:
     identifier_column: str
     enabled: bool = True
     dialect: str | None = None
+    # A dbt-linked model names a dbt model (and its project) instead of holding SQL.
+    dbt: tuple[str, str] | None = None
+
+    @property
+    def link(self) -> str:
+        """The model's source of rows, for messages: its dbt model or "its SQL"."""
+        if self.dbt is None:
+            return "its SQL"
+        project, model = self.dbt
+        return f"dbt model {model}" + (f" of project {project}" if project else "")
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,10 @@ def judge_model_change(
     if old.enabled and not new.enabled:
         return Verdict(True, (f"model {old.address} is disabled while in use by {who}",), names)
     reasons: list[str] = []
+    if not _same_link(old.dbt, new.dbt):
+        # The control plane cannot see a dbt project's columns: a new link is never judged
+        # harmless, whatever the policy.
+        reasons.append(f"it would read {new.link} instead of {old.link}")
     if new.identifier_column.lower() != old.identifier_column.lower():
         reasons.append(
             f"identifier column changes ({old.identifier_column} → {new.identifier_column})"
@@ -127,7 +141,8 @@ def judge_model_change(
     if policy == ModelChangePolicy.STRICT:
         if _normalise(new.query) != _normalise(old.query):
             reasons.append("the query changes (policy strict blocks any change)")
-    elif _normalise(new.query) != _normalise(old.query) or reasons:
+    elif new.dbt is None and old.dbt is None and (
+            _normalise(new.query) != _normalise(old.query) or reasons):
         reasons += _breaking_reasons(old, new, uses)
     if not reasons:
         return Verdict(False)
@@ -157,6 +172,14 @@ def _breaking_reasons(old: ModelState, new: ModelState, uses: list[MappingUse]) 
                 f"{use.address} maps {', '.join(missing)}, which the new query no longer returns"
             )
     return reasons
+
+
+def _same_link(old: tuple[str, str] | None, new: tuple[str, str] | None) -> bool:
+    """Whether two dbt links name the same model (a project left out stands for the
+    workspace's only one, so it matches any)."""
+    if old is None or new is None:
+        return old is new
+    return old[1] == new[1] and (old[0] == new[0] or not old[0] or not new[0])
 
 
 def _normalise(query: str) -> str:

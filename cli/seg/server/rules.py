@@ -105,6 +105,11 @@ class TxLookup:
         return self._catalog
 
     @property
+    def dbt(self) -> None:
+        """The control plane never sees a dbt project."""
+        return None
+
+    @property
     def plan_tier(self) -> str | None:
         """The workspace's plan tier, from its row (None if it is gone)."""
         ws = self._tx.get_workspace(self._workspace)

@@ -18,7 +18,14 @@ from seg.workspace.schema_check import check_against_schema
 from seg.workspace.tree import FsTree, Tree
 from seg.workspace.yamlpos import YamlDocument, YamlError, read_documents
 
-__all__ = ["CONFIG_FILE", "CatalogFile", "WorkspaceConfig", "load_config", "read_config"]
+__all__ = [
+    "CONFIG_FILE",
+    "CatalogFile",
+    "DbtProjectConfig",
+    "WorkspaceConfig",
+    "load_config",
+    "read_config",
+]
 
 CONFIG_FILE = "seg.yaml"
 
@@ -31,6 +38,22 @@ class CatalogFile:
     path: str
     line: int
     col: int
+
+
+@dataclass(frozen=True)
+class DbtProjectConfig:
+    """A dbt project ``seg.yaml`` names under ``dbt_projects``: a directory of this repository
+    (``path``, relative to seg.yaml) or one of another git repository (``repository`` at
+    ``ref``, ``project_path`` inside it), and where it is named."""
+
+    name: str
+    line: int
+    col: int
+    path: str | None = None
+    repository: str | None = None
+    ref: str | None = None
+    project_path: str = ""
+    manifest: str = "target/manifest.json"
 
 
 @dataclass(frozen=True)
@@ -54,6 +77,7 @@ class WorkspaceConfig:
     external: frozenset[tuple[str, str]] = frozenset()
     # Private catalog files (their entries join the built-in catalog for validate).
     catalog: tuple[CatalogFile, ...] = ()
+    dbt_projects: tuple[DbtProjectConfig, ...] = ()
 
 
 def _vars(raw: Mapping[str, Any]) -> dict[str, str]:
@@ -107,8 +131,19 @@ def load_config(
         external=external,
         catalog=tuple(CatalogFile(str(path), *doc.mark(("catalog", index)))
                       for index, path in enumerate(data.get("catalog") or [])),
+        dbt_projects=tuple(_dbt_project(doc, name, spec)
+                           for name, spec in (data.get("dbt_projects") or {}).items()),
     )  # fmt: skip
     return config, []
+
+
+def _dbt_project(doc: YamlDocument, name: str, spec: Mapping[str, Any]) -> DbtProjectConfig:
+    line, col = doc.key_mark(("dbt_projects", name))
+    return DbtProjectConfig(
+        name, line, col, spec.get("path"), spec.get("repository"), spec.get("ref"),
+        str(spec.get("project_path") or "").strip("/"),
+        spec.get("manifest", "target/manifest.json"),
+    )  # fmt: skip
 
 
 def read_config(root: Path, env: str | None, environ: Mapping[str, str] | None = None

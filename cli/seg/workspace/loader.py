@@ -21,7 +21,8 @@ from seg.model.resource import DesiredResource, Origin
 from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, follow_moved, scrub
 from seg.model.wording import close_match
 from seg.workspace.catalog_files import catalog_file_paths, tree_catalog
-from seg.workspace.config import WorkspaceConfig, load_config
+from seg.workspace.config import CONFIG_FILE, WorkspaceConfig, load_config
+from seg.workspace.dbt_project import DbtTreeOpener, dbt_links
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.linked import LinkedFile, LinkedFileError, read_linked_file
@@ -118,9 +119,15 @@ def load_workspace(
     env: str | None = None,
     environ: Mapping[str, str] | None = None,
     tree: Tree | None = None,
+    dbt_opener: DbtTreeOpener | None = None,
 ) -> Workspace:
-    """Load and validate ``root``; raises WorkspaceInvalid with every problem found."""
+    """Load and validate ``root``; raises WorkspaceInvalid with every problem found.
+
+    The dbt projects seg.yaml names are read through ``dbt_opener`` (default: directories of
+    this repository only); a workspace read from a git revision (``tree``) without an opener
+    does not look at them (its dbt links are not checked)."""
     environ = os.environ if environ is None else environ
+    read_dbt = tree is None or dbt_opener is not None
     tree = tree or FsTree(root)
     config, problems = load_config(root, tree, env, environ)
     if config is None:
@@ -140,8 +147,12 @@ def load_workspace(
     problems += found
     resources[:] = with_catalog_secrets(resources, catalog)
     # references to external resources (seg.yaml) are the control plane's to resolve
+    links = None
+    if config.dbt_projects and read_dbt:
+        links, found = dbt_links(config, dbt_opener, tree.display(CONFIG_FILE))
+        problems += found
     problems += check_references(resources, ctx.broken | set(config.external), catalog,
-                                 config.plan_tier)  # fmt: skip
+                                 config.plan_tier, links)  # fmt: skip
     problems += _declared_external(resources, config.external)
     # a check may quote a value: never one from the environment
     problems = sorted(_hide_env_values(problems, ctx.env_values))

@@ -15,7 +15,7 @@ from seg.kinds import KINDS
 from seg.kinds.catalogs import secret_paths
 from seg.kinds.lookup import IndexLookup
 from seg.kinds.refs import references
-from seg.model.kinds import Lookup, Subject, Violation
+from seg.model.kinds import DbtLinks, Lookup, Subject, Violation
 from seg.model.paths import get_path
 from seg.model.resource import DesiredResource, Origin
 from seg.model.wording import did_you_mean
@@ -135,14 +135,14 @@ def with_catalog_secrets(resources: list[DesiredResource], catalog: Catalog
 
 def check_references(
     resources: list[DesiredResource], broken: set[tuple[str, str]] | None = None,
-    catalog: Catalog | None = None, plan_tier: str | None = None,
+    catalog: Catalog | None = None, plan_tier: str | None = None, dbt: DbtLinks | None = None,
 ) -> list[Diagnostic]:  # fmt: skip
     """Cross-document problems; references to documents that failed to load are skipped.
     ``plan_tier``: the workspace's tier as seg.yaml states it (None: tier rules skipped)."""
     index: Index = {}
     problems = _duplicates(resources, index)
     lookup = IndexLookup({key: _without_unknown(res) for key, res in index.items()}, catalog,
-                         plan_tier)  # fmt: skip
+                         plan_tier, dbt)  # fmt: skip
     seen: set[tuple[str, str]] = set()  # a limit counted from each resource is told once
     for res in resources:
         problems += _links(res, index, broken or set())

@@ -1,0 +1,336 @@
+"""dbt models as seg reads them, and whether a change to one may go ahead while active Reverse
+ETL mappings use it (config-resources §1.17, §4).
+
+Pure: the workspace layer reads the files (``dbt_project.yml``, the models' SQL and YAML, the
+manifest) and hands their parsed contents here. A model's output columns come from, in order:
+the compiled SQL in the manifest (``dbt compile`` writes it; every macro expanded), else the
+raw SQL with ``ref``/``source``/``config`` rendered to table names (other Jinja cannot be
+rendered: the columns are then unknown); ``SELECT *`` is expanded through the upstream models'
+columns where they are known; the columns documented in YAML are the last resort.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from seg.policy.models import MappingUse, ModelChangePolicy, Verdict
+from seg.policy.sql import SqlError, output_columns
+
+__all__ = [
+    "DbtModel",
+    "DbtProject",
+    "build_project",
+    "changed_aspects",
+    "judge_dbt_change",
+    "project_settings",
+    "render_sql",
+]
+
+MAX_MODELS = 100_000  # models read from one project (a manifest holds at most this many)
+
+
+@dataclass(frozen=True)
+class DbtModel:
+    """One dbt model: where it is, what it says and which columns it returns."""
+
+    name: str
+    path: str  # relative to the project root (``models/marts/users.sql``)
+    sql: str  # the raw SQL (Jinja)
+    compiled: str | None = None  # the compiled SQL, from a manifest
+    documented: tuple[str, ...] = ()  # the columns its YAML documents (lower-case)
+    config: Mapping[str, Any] = field(default_factory=dict)  # project and YAML config
+    columns: tuple[str, ...] | None = None  # output columns, lower-case; None: unknown
+    how: str = ""  # where the columns come from, or why they are unknown
+
+    @property
+    def label(self) -> str:
+        return f"dbt model {self.name} ({self.path})"
+
+
+@dataclass(frozen=True)
+class DbtProject:
+    name: str
+    models: Mapping[str, DbtModel]
+    from_manifest: bool = False
+    notes: tuple[str, ...] = ()
+
+
+def project_settings(data: Any) -> tuple[str, tuple[str, ...], Mapping[str, Any]]:
+    """``dbt_project.yml``'s name, model paths and ``models:`` config block. Raises
+    ValueError when it is not a dbt project file."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("name"), str):
+        raise ValueError("dbt_project.yml has no name")
+    paths = data.get("model-paths", data.get("source-paths", ["models"]))
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ValueError("model-paths must be a list of directories")
+    config = data.get("models") or {}
+    block = config if isinstance(config, Mapping) else {}
+    return data["name"], tuple(p.strip("/") for p in paths), block
+
+
+# {{ ref('m') }}, {{ ref('package', 'm') }}, {{ ref('m', v=2) }}; {{ source('s', 't') }}
+_REF = re.compile(r"""\{\{-?\s*ref\(\s*(?:(['"])[^'"]*\1\s*,\s*)?(['"])([^'"]+)\2"""
+                  r"""\s*(?:,[^)]*)?\)\s*-?\}\}""")
+_SOURCE = re.compile(r"""\{\{-?\s*source\(\s*(['"])([^'"]+)\1\s*,\s*(['"])([^'"]+)\3"""
+                     r"""\s*\)\s*-?\}\}""")
+_CONFIG = re.compile(r"\{\{-?\s*config\((?:[^()]|\([^()]*\))*\)\s*-?\}\}", re.S)
+_COMMENT = re.compile(r"\{#.*?#\}", re.S)
+_JINJA = re.compile(r"\{\{|\{%")
+
+
+def render_sql(sql: str) -> str:
+    """``sql`` with ``ref()``, ``source()``, ``config()`` and Jinja comments rendered (a ref
+    becomes the model's name, a source ``schema.table``). Raises SqlError for any other Jinja,
+    naming its line: seg cannot expand macros without the manifest."""
+    text = _COMMENT.sub("", sql)
+    text = _CONFIG.sub("", text)
+    text = _REF.sub(lambda m: m.group(3), text)
+    text = _SOURCE.sub(lambda m: f"{m.group(2)}.{m.group(4)}", text)
+    left = _JINJA.search(text)
+    if left is not None:
+        line = text.count("\n", 0, left.start()) + 1
+        raise SqlError(f"line {line} uses Jinja that only dbt can render (run dbt compile "
+                       "for a manifest)")  # fmt: skip
+    return text
+
+
+def refs_of(sql: str) -> tuple[str, ...]:
+    """The models ``sql`` refers to with ``ref()``."""
+    return tuple(m.group(3) for m in _REF.finditer(sql))
+
+
+def _config_for(block: Mapping[str, Any], project: str, path: str, paths: Iterable[str]
+                ) -> dict[str, Any]:  # fmt: skip
+    """The config ``dbt_project.yml``'s ``models:`` block gives a model at ``path``: the
+    values along ``project/<directories under the model path>`` (``+key`` or a plain key
+    holding a value)."""
+    parts = path.split("/")
+    for root in paths:
+        if path.startswith(root + "/"):
+            parts = path[len(root) + 1 :].split("/")
+            break
+    out: dict[str, Any] = {}
+    node: Any = block.get(project)
+    for part in ["", *parts[:-1]]:
+        if part:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping):
+            break
+        for key, value in node.items():
+            if str(key).startswith("+"):
+                out[str(key)[1:]] = value
+            elif not isinstance(value, Mapping):
+                out[str(key)] = value
+    return out
+
+
+def _yaml_models(docs: Iterable[tuple[str, Any]]) -> dict[str, tuple[tuple[str, ...], Any]]:
+    """Per model name: the columns its YAML documents and its YAML ``config``."""
+    out: dict[str, tuple[tuple[str, ...], Any]] = {}
+    for _path, data in docs:
+        entries = data.get("models") if isinstance(data, Mapping) else None
+        if not isinstance(entries, list):
+            continue
+        for entry in entries:
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
+                continue
+            listed = entry.get("columns")
+            columns: list[Any] = listed if isinstance(listed, list) else []
+            names = tuple(str(c["name"]).lower() for c in columns
+                          if isinstance(c, Mapping) and isinstance(c.get("name"), str))  # fmt: skip
+            out[entry["name"]] = (names, entry.get("config"))
+    return out
+
+
+def build_project(
+    settings: Any,
+    sql_files: Mapping[str, str],
+    yaml_docs: Iterable[tuple[str, Any]],
+    manifest: Any = None,
+    dialect: str | None = None,
+) -> DbtProject:
+    """A project from its files (``sql_files``: path → raw SQL under the model paths;
+    ``yaml_docs``: the parsed YAML files there) and, when given, its manifest (parsed
+    ``manifest.json``), which supplies compiled SQL for the models it knows."""
+    name, paths, block = project_settings(settings)
+    documented = _yaml_models(yaml_docs)
+    notes: list[str] = []
+    compiled = _manifest_models(manifest, name, notes) if manifest is not None else {}
+    raw: dict[str, DbtModel] = {}
+    for path, sql in sorted(sql_files.items()):
+        model_name = path.rsplit("/", 1)[-1].removesuffix(".sql")
+        if model_name in raw or len(raw) >= MAX_MODELS:
+            continue  # dbt refuses duplicate names itself
+        columns, yaml_config = documented.get(model_name, ((), None))
+        config = _config_for(block, name, path, paths)
+        if isinstance(yaml_config, Mapping):
+            config.update({str(k): v for k, v in yaml_config.items()})
+        raw[model_name] = DbtModel(model_name, path, sql, compiled.get(model_name), columns,
+                                   config)  # fmt: skip
+    if manifest is None:
+        notes.append("no manifest (target/manifest.json): columns are read from each "
+                     "model's SQL with ref() and source() rendered; other macros are not "
+                     "expanded")  # fmt: skip
+    return DbtProject(name, _with_columns(raw, dialect), manifest is not None, tuple(notes))
+
+
+def _manifest_models(manifest: Any, project: str, notes: list[str]) -> dict[str, str | None]:
+    nodes = manifest.get("nodes") if isinstance(manifest, Mapping) else None
+    if not isinstance(nodes, Mapping):
+        notes.append("the manifest has no nodes; it is ignored")
+        return {}
+    out: dict[str, str | None] = {}
+    for node in nodes.values():
+        if (not isinstance(node, Mapping) or node.get("resource_type") != "model"
+                or node.get("package_name") != project
+                or not isinstance(node.get("name"), str)):  # fmt: skip
+            continue
+        code = node.get("compiled_code")
+        out[node["name"]] = code if isinstance(code, str) else None
+    if out and all(code is None for code in out.values()):
+        notes.append("the manifest holds no compiled SQL (dbt parse); run dbt compile for it")
+    return out
+
+
+def _with_columns(models: dict[str, DbtModel], dialect: str | None) -> dict[str, DbtModel]:
+    """Each model with its output columns, upstream models first (for ``SELECT *``)."""
+    done: dict[str, DbtModel] = {}
+    visiting: set[str] = set()
+
+    def visit(name: str) -> DbtModel | None:
+        if name in done:
+            return done[name]
+        model = models.get(name)
+        if model is None or name in visiting:
+            return None
+        visiting.add(name)
+        upstream = {ref: visit(ref) for ref in refs_of(model.sql)}
+        visiting.discard(name)
+        schema = {ref: up.columns for ref, up in upstream.items() if up and up.columns}
+        columns, how = _columns(model, schema, dialect)
+        done[name] = DbtModel(model.name, model.path, model.sql, model.compiled,
+                              model.documented, model.config, columns, how)  # fmt: skip
+        return done[name]
+
+    for name in sorted(models):
+        visit(name)
+    return {name: done[name] for name in sorted(done)}
+
+
+def _columns(model: DbtModel, upstream: Mapping[str, tuple[str, ...]], dialect: str | None
+             ) -> tuple[tuple[str, ...] | None, str]:  # fmt: skip
+    if model.compiled is not None:
+        sql, how = model.compiled, "the compiled SQL in the manifest"
+    else:
+        try:
+            sql, how = render_sql(model.sql), "the SQL with ref() and source() rendered"
+        except SqlError as exc:
+            return _documented(model, f"the SQL cannot be read: {exc}")
+    try:
+        columns = select_columns(sql, upstream, dialect)
+    except SqlError as exc:
+        return _documented(model, f"the SQL cannot be parsed: {exc}")
+    if columns is None:
+        return _documented(model, "the SQL selects * from a model whose columns are unknown")
+    return columns, how
+
+
+def _documented(model: DbtModel, why: str) -> tuple[tuple[str, ...] | None, str]:
+    if model.documented:
+        return model.documented, f"the columns documented in YAML ({why})"
+    return None, why
+
+
+def select_columns(sql: str, upstream: Mapping[str, tuple[str, ...]], dialect: str | None
+                   ) -> tuple[str, ...] | None:  # fmt: skip
+    """The output columns of ``sql``, lower-case, with ``*`` expanded through ``upstream``
+    (table name → columns; the last part of a qualified name is matched); None when a star
+    remains. Raises SqlError when the SQL is not one query."""
+
+    columns = output_columns(sql, dialect)
+    if columns is not None:
+        return columns
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.optimizer.qualify import qualify
+
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect)
+        tables = {t.name: t for t in tree.find_all(exp.Table)}
+        schema: dict[str, object] = {t: dict.fromkeys(upstream[t], "TEXT")
+                                     for t in tables if t in upstream}  # fmt: skip
+        for table in tables.values():  # match qualified names ("db"."schema"."t") by table
+            table.set("catalog", None)
+            table.set("db", None)
+        expanded = qualify(tree, schema=schema, dialect=dialect, validate_qualify_columns=False)
+    except (sqlglot.errors.SqlglotError, RecursionError) as exc:
+        raise SqlError(str(exc).splitlines()[0] if str(exc) else "unreadable SQL") from None
+    if not isinstance(expanded, exp.Query):
+        raise SqlError("the model must be a single SELECT query")
+    names = []
+    for select in expanded.selects:
+        name = select.alias_or_name
+        if isinstance(select, exp.Star) or name in ("", "*"):
+            return None
+        names.append(name.lower())
+    return tuple(names)
+
+
+def changed_aspects(old: DbtModel, new: DbtModel) -> tuple[str, ...]:
+    """What differs between two revisions of a model: its SQL, its compiled SQL (both
+    manifests given), its documented columns, its config, its file."""
+    aspects = []
+    if " ".join(old.sql.split()) != " ".join(new.sql.split()):
+        aspects.append("SQL")
+    if (old.compiled is not None and new.compiled is not None
+            and " ".join(old.compiled.split()) != " ".join(new.compiled.split())):  # fmt: skip
+        aspects.append("compiled SQL")
+    if old.documented != new.documented:
+        aspects.append("columns in YAML")
+    if dict(old.config) != dict(new.config):
+        aspects.append("config")
+    if old.path != new.path:
+        aspects.append(f"file ({old.path} → {new.path})")
+    return tuple(aspects)
+
+
+def judge_dbt_change(
+    policy: ModelChangePolicy,
+    model: str,
+    identifier: str,
+    old: DbtModel,
+    new: DbtModel | None,
+    uses: list[MappingUse],
+    renamed_to: str | None = None,
+) -> Verdict:
+    """May dbt model ``old`` become ``new`` (None: removed, or ``renamed_to`` another name)
+    while seg model ``model`` (its identifier column ``identifier``) is in use by ``uses``?"""
+    if not uses:
+        return Verdict(False)
+    names = tuple(u.address for u in uses)
+    head = f"model {model} (dbt model {old.name}) is in use by {', '.join(names)}: "
+    if new is None:
+        gone = f"renamed to {renamed_to}" if renamed_to else "removed"
+        return Verdict(True, (head + f"the dbt model is {gone}",), names)
+    aspects = changed_aspects(old, new)
+    if not aspects:
+        return Verdict(False)
+    if policy == ModelChangePolicy.STRICT:
+        reason = f"its {', '.join(aspects)} change (policy strict blocks any change)"
+        return Verdict(True, (head + reason,), names)
+    if new.columns is None:
+        reason = f"its output columns cannot be determined, so seg fails closed ({new.how})"
+        return Verdict(True, (head + reason,), names)
+    reasons = []
+    if identifier.lower() not in new.columns:
+        reasons.append(f"identifier column {identifier} is no longer among its columns")
+    for use in uses:
+        missing = [c for c in use.columns if c not in new.columns]
+        if missing:
+            reasons.append(f"{use.address} maps {', '.join(missing)}, which it no longer returns")
+    if not reasons:
+        return Verdict(False)
+    return Verdict(True, (head + "; ".join(reasons),), names)
