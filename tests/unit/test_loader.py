@@ -216,7 +216,7 @@ def test_model_rules_in_the_loader(write_workspace) -> None:
         'query: "SELECT id, email FROM users"', 'query: "SELECT 1 AS id", query_file: q.sql'
     )
     (line,) = errors_of(write_workspace({"a.yaml": both}))
-    assert "spec: give exactly one of query or query_file [schema/oneOf]" in line
+    assert "spec: give exactly one of query, query_file or dbt_model" in line
     missing = RETL.replace('query: "SELECT id, email FROM users"', "query_file: nope.sql")
     (line,) = errors_of(write_workspace({"a.yaml": missing}))
     assert "cannot read query file 'nope.sql'" in line

@@ -1,0 +1,9 @@
+select
+    u.user_id,
+    u.email,
+    u.plan,
+    count(o.order_id) as orders,
+    coalesce(sum(o.amount), 0) as lifetime_value
+from {{ ref('stg_users') }} as u
+left join {{ ref('stg_orders') }} as o on o.user_id = u.user_id
+group by u.user_id, u.email, u.plan
