@@ -1,6 +1,6 @@
 select
     id as order_id,
     user_id,
-    {{ cents_to_dollars('amount_cents') }} as amount,
+    amount_cents,
     ordered_at
 from {{ source('app', 'orders') }}
