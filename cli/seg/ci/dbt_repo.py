@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,10 +35,11 @@ from seg.workspace.dbt_project import PROJECT_FILE, DbtProjectError
 __all__ = [
     "CACHE_DIR",
     "RemoteDbtTree",
+    "cache_dir",
     "check_ref",
     "check_repository_url",
-    "remote_dbt_tree",
     "git_timeout",
+    "remote_dbt_tree",
 ]
 
 CACHE_DIR = Path(".seg") / "dbt"
@@ -89,7 +91,7 @@ def check_ref(ref: str) -> None:
         raise ConfigError(f"ref {ref[:80]!r} is not a branch, tag or commit name")
 
 
-def git_timeout(environ: dict[str, str] | None = None) -> float:
+def git_timeout(environ: Mapping[str, str] | None = None) -> float:
     """Seconds one git fetch may take ($SEG_DBT_GIT_TIMEOUT, default 120)."""
     raw = (os.environ if environ is None else environ).get("SEG_DBT_GIT_TIMEOUT", "")
     if not raw.strip():
@@ -108,8 +110,15 @@ def _git_env() -> dict[str, str]:
     """The environment git runs in: the user's (ssh keys, credential helpers, proxies) with
     every way of prompting closed."""
     env = dict(os.environ)
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-                 "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES"):
+    for name in (
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_NAMESPACE",
+        "GIT_CEILING_DIRECTORIES",
+    ):
         env.pop(name, None)  # fmt: skip
     env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="", SSH_ASKPASS_REQUIRE="never",
                GCM_INTERACTIVE="never", GIT_PROTOCOL_FROM_USER="0", LC_ALL="C")  # fmt: skip
