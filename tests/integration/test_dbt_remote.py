@@ -165,3 +165,19 @@ def test_a_broken_timeout_setting_is_one_line(
     (error,) = config_line(lines, "error")
     assert "SEG_DBT_GIT_TIMEOUT must be a number of seconds above 0 and up to 3600, not 'soon'" \
         in error  # fmt: skip
+
+
+def test_a_git_at_host_url_goes_through_ssh(
+    remote: DbtRemote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``git@host:path`` as GitHub, GitLab and Bitbucket give it, through the user's ssh (here
+    one that runs git's command in the directory holding the remote)."""
+    fake_ssh = tmp_path / "fake-ssh"
+    fake_ssh.write_text(f'#!/bin/sh\nfor last; do :; done\ncd {tmp_path} && exec sh -c "$last"\n')
+    fake_ssh.chmod(0o755)
+    monkeypatch.setenv("GIT_SSH_COMMAND", str(fake_ssh))
+    monkeypatch.setenv("GIT_SSH_VARIANT", "simple")
+    url = "git@dbt.example.com:dbt/remote.git"
+    root = make_workspace(tmp_path / "ws", url, "v1", identifier="user_key")
+    code, lines = validate(root)
+    assert code == 1 and identifier_error(lines, "user_key"), lines
