@@ -129,7 +129,7 @@ def test_a_ref_unknown_to_a_stale_cache_is_a_warning(remote: DbtRemote, tmp_path
     assert "and its copy in .seg/dbt has no 'next'; its models are not checked" in warning
 
 
-@pytest.mark.parametrize("project_path", ["analytics/models", None, "missing"])
+@pytest.mark.parametrize("project_path", ["analytics/models", None, "missing", "README.md", "analytics/dbt_project.yml"])
 def test_a_project_path_without_dbt_project_yml_is_one_line(
     remote: DbtRemote, tmp_path: Path, project_path: str | None
 ) -> None:
