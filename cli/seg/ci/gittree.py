@@ -50,6 +50,8 @@ class GitTree:
             root = self.commit.tree / subdir if subdir else self.commit.tree
         except KeyError:
             return  # the workspace does not exist at this revision
+        if not isinstance(root, git.Tree):
+            return  # a file or a symlink where the directory was: no workspace either
         for item in root.traverse():
             if not isinstance(item, (git.Tree, git.Blob)):
                 continue  # submodules are not part of the workspace

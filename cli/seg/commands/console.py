@@ -24,6 +24,8 @@ from seg.render.diagnostics import render_diagnostics
 from seg.render.plan_json import plan_to_json
 from seg.render.plan_markdown import render_plan_markdown
 from seg.render.plan_text import render_plan_text
+from seg.workspace.config import DbtProjectConfig, WorkspaceConfig
+from seg.workspace.dbt_project import local_dbt_tree
 from seg.workspace.loader import Workspace, load_workspace
 from seg.workspace.tree import Tree
 
@@ -57,9 +59,22 @@ def hide(values: Iterable[str]) -> None:
     _HIDDEN.update(values)
 
 
+def _dbt_tree(config: WorkspaceConfig, project: DbtProjectConfig) -> Tree:
+    """A dbt project of seg.yaml: a directory of this repository, or (gitpython loads only
+    then) a cached clone of another repository at its ref."""
+    if project.repository is None:
+        return local_dbt_tree(config, project)
+    from seg.ci.dbt_repo import remote_dbt_tree
+
+    return remote_dbt_tree(config, project)
+
+
 def load(root: Path, env: str | None = None, tree: Tree | None = None) -> Workspace:
-    """``load_workspace``, its values from the environment hidden from all output."""
-    workspace = load_workspace(root, env, tree=tree)
+    """``load_workspace``, its values from the environment hidden from all output. The dbt
+    projects seg.yaml names are read for a workspace on disk (a git revision's ``tree`` does
+    not look at them)."""
+    workspace = load_workspace(root, env, tree=tree, dbt_opener=_dbt_tree if tree is None
+                               else None)  # fmt: skip
     hide(workspace.secret_values)
     return workspace
 

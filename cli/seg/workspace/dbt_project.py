@@ -36,10 +36,16 @@ PROJECT_FILE = "dbt_project.yml"
 
 
 class DbtProjectError(Exception):
-    """The project cannot be read; the message says why (one line)."""
+    """The project cannot be read; the message says why (one line). ``severity`` ("error" or
+    "warning") overrides ``dbt_links``' choice (a warning for another repository)."""
+
+    def __init__(self, message: str, severity: str | None = None) -> None:
+        super().__init__(message)
+        self.severity = severity
 
 
-# Opens the tree of a project seg.yaml names (raises DbtProjectError).
+# Opens the tree of a project seg.yaml names (raises DbtProjectError). The tree may carry
+# ``notes`` (a tuple of one-line warnings on how it was read, e.g. from a cached revision).
 DbtTreeOpener = Callable[[WorkspaceConfig, DbtProjectConfig], Tree]
 
 
@@ -151,10 +157,14 @@ def dbt_links(
             read = read_dbt_project(tree, item.manifest)
         except DbtProjectError as exc:
             unread.add(item.name)
-            severity = "warning" if item.repository is not None else "error"
+            severity = exc.severity or ("warning" if item.repository is not None else "error")
             problems.append(Diagnostic(shown, item.line, item.col, str(exc), "config/dbt",
                                        severity))  # fmt: skip
             continue
+        notes = getattr(tree, "notes", ())
+        for note in notes if isinstance(notes, tuple) else ():
+            problems.append(Diagnostic(shown, item.line, item.col, str(note), "config/dbt",
+                                       "warning"))  # fmt: skip
         if read.name != item.name:
             message = (f"dbt project {item.name}: its {PROJECT_FILE} names it {read.name!r}; "
                        "name it so in seg.yaml (seg check --dbt matches models by that "
