@@ -12,7 +12,7 @@ columns where they are known; the columns documented in YAML are the last resort
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,35 +71,73 @@ def project_settings(data: Any) -> tuple[str, tuple[str, ...], Mapping[str, Any]
     return data["name"], tuple(p.strip("/") for p in paths), block
 
 
-# {{ ref('m') }}, {{ ref('package', 'm') }}, {{ ref('m', v=2) }}; {{ source('s', 't') }}
-_REF = re.compile(r"""\{\{-?\s*ref\(\s*(?:(['"])[^'"]*\1\s*,\s*)?(['"])([^'"]+)\2"""
-                  r"""\s*(?:,[^)]*)?\)\s*-?\}\}""")
-_SOURCE = re.compile(r"""\{\{-?\s*source\(\s*(['"])([^'"]+)\1\s*,\s*(['"])([^'"]+)\3"""
-                     r"""\s*\)\s*-?\}\}""")
-_CONFIG = re.compile(r"\{\{-?\s*config\((?:[^()]|\([^()]*\))*\)\s*-?\}\}", re.S)
-_COMMENT = re.compile(r"\{#.*?#\}", re.S)
-_JINJA = re.compile(r"\{\{|\{%")
+# What seg renders inside {{ … }}: ref('m'), ref('package', 'm'), ref('m', v=2),
+# source('s', 't'), config(…). Every match is bounded (a block is found with str.find first).
+_REF_CALL = re.compile(r"""-?\s*ref\(\s*(?:(['"])[^'"]{0,255}\1\s*,\s*)?(['"])([^'"]{1,255})\2"""
+                       r"""\s*(?:,[^()]{0,255})?\)\s*-?""")
+_SOURCE_CALL = re.compile(r"""-?\s*source\(\s*(['"])([^'"]{1,255})\1\s*,\s*(['"])([^'"]{1,255})"""
+                          r"""\3\s*\)\s*-?""")
+_CONFIG_CALL = re.compile(r"-?\s*config\(.*\)\s*-?", re.S)
+_OPENING = re.compile(r"\{[{%#]")
+_CLOSING = {"{{": "}}", "{%": "%}", "{#": "#}"}
+
+
+def _blocks(sql: str) -> Iterator[tuple[int, int, str, str]]:
+    """Each Jinja block of ``sql``: (start, end, opener, inside); ValueError (with the
+    block's start) when one is not closed. Linear: one scan, each block found with find."""
+    pos = 0
+    while (found := _OPENING.search(sql, pos)) is not None:
+        opener = found.group()
+        end = sql.find(_CLOSING[opener], found.end())
+        if end < 0:
+            raise ValueError(found.start())
+        yield found.start(), end + 2, opener, sql[found.end() : end]
+        pos = end + 2
+
+
+def _line(sql: str, index: int) -> int:
+    return sql.count("\n", 0, index) + 1
 
 
 def render_sql(sql: str) -> str:
     """``sql`` with ``ref()``, ``source()``, ``config()`` and Jinja comments rendered (a ref
     becomes the model's name, a source ``schema.table``). Raises SqlError for any other Jinja,
     naming its line: seg cannot expand macros without the manifest."""
-    text = _COMMENT.sub("", sql)
-    text = _CONFIG.sub("", text)
-    text = _REF.sub(lambda m: m.group(3), text)
-    text = _SOURCE.sub(lambda m: f"{m.group(2)}.{m.group(4)}", text)
-    left = _JINJA.search(text)
-    if left is not None:
-        line = text.count("\n", 0, left.start()) + 1
+    out: list[str] = []
+    pos = 0
+    try:
+        for start, end, opener, inside in _blocks(sql):
+            out.append(sql[pos:start])
+            pos = end
+            if opener == "{#" or (opener == "{{" and _CONFIG_CALL.fullmatch(inside)):
+                continue
+            ref = _REF_CALL.fullmatch(inside) if opener == "{{" else None
+            source = _SOURCE_CALL.fullmatch(inside) if opener == "{{" and not ref else None
+            if ref is not None:
+                out.append(ref.group(3))
+            elif source is not None:
+                out.append(f"{source.group(2)}.{source.group(4)}")
+            else:
+                raise ValueError(start)
+    except ValueError as exc:
+        line = _line(sql, int(exc.args[0]))
         raise SqlError(f"line {line} uses Jinja that only dbt can render (run dbt compile "
-                       "for a manifest)")  # fmt: skip
-    return text
+                       "for a manifest)") from None  # fmt: skip
+    out.append(sql[pos:])
+    return "".join(out)
 
 
 def refs_of(sql: str) -> tuple[str, ...]:
-    """The models ``sql`` refers to with ``ref()``."""
-    return tuple(m.group(3) for m in _REF.finditer(sql))
+    """The models ``sql`` refers to with ``ref()`` (up to a block that is not closed)."""
+    names = []
+    try:
+        for _start, _end, opener, inside in _blocks(sql):
+            found = _REF_CALL.fullmatch(inside) if opener == "{{" else None
+            if found is not None:
+                names.append(found.group(3))
+    except ValueError:
+        pass
+    return tuple(names)
 
 
 def _config_for(block: Mapping[str, Any], project: str, path: str, paths: Iterable[str]
