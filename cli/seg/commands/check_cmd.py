@@ -16,6 +16,7 @@ from seg.commands.console import (
     write_out,
     write_text_file,
 )
+from seg.commands.dbt_check_cmd import DbtCheckOptions, run_dbt_check
 from seg.commands.options import (
     ApiUrlOpt,
     DebugOpt,
@@ -26,7 +27,6 @@ from seg.commands.options import (
     WorkspaceOpt,
     workspace_dir,
 )
-from seg.commands.dbt_check_cmd import DbtCheckOptions, run_dbt_check
 from seg.commands.session import connect
 from seg.errors import ConfigError
 from seg.model.resource import CurrentResource, DesiredResource
@@ -77,24 +77,36 @@ def check_cmd(
     head: Annotated[str, typer.Option("--head", metavar="REF", help="Head git revision.")] = "HEAD",
     dbt: Annotated[
         Path | None,
-        typer.Option("--dbt", metavar="PROJECT_DIR",
-                     help="Check a dbt project's changes instead (in the dbt repository's CI)."),
+        typer.Option(
+            "--dbt",
+            metavar="PROJECT_DIR",
+            help="Check a dbt project's changes instead (in the dbt repository's CI).",
+        ),
     ] = None,
     base_manifest: Annotated[
         Path | None,
-        typer.Option("--base-manifest", metavar="FILE",
-                     help="With --dbt: the base revision's manifest.json (dbt compile)."),
+        typer.Option(
+            "--base-manifest",
+            metavar="FILE",
+            help="With --dbt: the base revision's manifest.json (dbt compile).",
+        ),
     ] = None,
     head_manifest: Annotated[
         Path | None,
-        typer.Option("--head-manifest", metavar="FILE",
-                     help="With --dbt: the head revision's manifest.json (default: "
-                          "PROJECT_DIR/target/manifest.json)."),
+        typer.Option(
+            "--head-manifest",
+            metavar="FILE",
+            help="With --dbt: the head revision's manifest.json (default: "
+            "PROJECT_DIR/target/manifest.json).",
+        ),
     ] = None,
     dbt_project: Annotated[
         str | None,
-        typer.Option("--dbt-project", metavar="NAME",
-                     help="With --dbt: the project's name in seg (default: dbt_project.yml's)."),
+        typer.Option(
+            "--dbt-project",
+            metavar="NAME",
+            help="With --dbt: the project's name in seg (default: dbt_project.yml's).",
+        ),
     ] = None,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
