@@ -12,7 +12,7 @@ from pathlib import Path
 import git
 import pytest
 
-from tests.ci.test_dbt_check import MART, write_workspace
+from tests.dbt_repo import MART, write_workspace
 from tests.dbt_tool import copy_dbt_example
 from tests.e2e.processes import Server, run
 

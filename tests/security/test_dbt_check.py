@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from seg.commands.app import app
-from tests.ci.test_dbt_check import MART, DbtRepo
+from tests.dbt_repo import MART, DbtRepo
 from tests.dbt_tool import copy_dbt_example
 
 OUTSIDE = "SECRET-FROM-OUTSIDE-THE-PROJECT"
