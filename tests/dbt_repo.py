@@ -81,15 +81,19 @@ def write_workspace(seg: Path) -> None:
 
 
 class DbtRepo:
-    """The dbt project at the top of a git repository, the seg workspace in ``seg/``."""
+    """The dbt project at the top of a git repository (or in its directory ``project``), the
+    seg workspace in ``seg/``; ``path`` is the project's directory."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        copy_dbt_example(path)
-        (path / ".gitignore").write_text("target/\nlogs/\n")
-        self.seg = path / "seg"
+    def __init__(self, top: Path, project: str = "") -> None:
+        self.path = top / project if project else top
+        copy_dbt_example(self.path)
+        (top / ".gitignore").write_text("target/\nlogs/\n")
+        self.seg = top / "seg"
         write_workspace(self.seg)
-        self.git = git.Repo.init(path, initial_branch="main")
+        if project:
+            seg_yaml = self.seg / "seg.yaml"
+            seg_yaml.write_text(seg_yaml.read_text().replace("path: ..", f"path: ../{project}"))
+        self.git = git.Repo.init(top, initial_branch="main")
         with self.git.config_writer() as cfg:
             cfg.set_value("user", "name", "seg tests")
             cfg.set_value("user", "email", "tests@example.com")

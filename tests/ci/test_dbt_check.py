@@ -108,6 +108,22 @@ def test_a_renamed_model_is_blocked_and_says_renamed(repo: DbtRepo) -> None:
     assert "the dbt model is renamed to customers" in result.output
 
 
+def test_a_project_in_a_sub_directory_is_read_and_pointed_at_from_the_repository_top(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo: DbtRepo
+) -> None:
+    mono = DbtRepo(tmp_path / "mono", "analytics")
+    mono.apply_live()
+    mono.git.git.mv(f"analytics/{MART}", "analytics/models/marts/customers.sql")
+    mono.commit("rename users to customers")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    result = mono.check()
+    assert result.exit_code == 3, result.output
+    assert ("::error file=analytics/models/marts/customers.sql,line=1,title=seg check: dbt "
+            "model users::model warehouse/users (dbt model users) is in use by "
+            "warehouse/braze/users-to-braze: the dbt model is renamed to customers"
+            ) in result.output  # fmt: skip
+
+
 def test_a_moved_model_file_keeps_its_name_and_is_a_change(repo: DbtRepo) -> None:
     (repo.path / "models/reverse_etl").mkdir()
     repo.git.git.mv(MART, "models/reverse_etl/users.sql")
