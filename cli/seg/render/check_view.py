@@ -23,22 +23,22 @@ def render_check_text(result: CheckResult, console: Console) -> None:
     lines: list[Line] = []
     for f in result.findings:
         if f.blocked:
-            lines.append(("bold red", f"BLOCKED  Model {f.model} ({f.change}) at {_where(f)}"))
+            lines.append(("bold red", f"BLOCKED  {f.noun} {f.model} ({f.change}) at {_where(f)}"))
             lines.append(("", f"         {f.message}"))
             lines += [("", f"         query file: {path}") for path in f.files]
         else:
-            lines.append(("green", f"ok       Model {f.model} ({f.change}): {f.message}"))
+            lines.append(("green", f"ok       {f.noun} {f.model} ({f.change}): {f.message}"))
     blocked = len(result.blocked)
     if not result.findings:
-        lines.append(("", "No model changes."))
+        lines.append(("", f"No {result.noun} changes."))
+    lines += [("yellow", f"note: {note}") for note in result.notes]
     summary = (
-        f"seg check ({result.policy} policy): {plural(len(result.findings), 'changed model')}, "
-        f"{blocked} blocked."
+        f"seg check ({result.policy} policy): "
+        f"{plural(len(result.findings), 'changed ' + result.noun)}, {blocked} blocked."
     )
     lines.append(("bold red" if blocked else "bold", summary))
     if blocked:
-        lines.append(("", "Disable or remove the mappings named above in the same change, "
-                          "or revert the model change."))  # fmt: skip
+        lines.append(("", result.advice))
     write_lines(lines, console)
 
 
@@ -47,9 +47,11 @@ def check_to_json(result: CheckResult) -> dict[str, Any]:
         "format_version": "1.0",
         "policy": result.policy,
         "blocked": len(result.blocked),
+        "notes": list(result.notes),
         "findings": [
             {
                 "model": f.model,
+                "subject": f.noun,
                 "change": f.change,
                 "blocked": f.blocked,
                 "message": f.message,
@@ -68,12 +70,14 @@ def _escape_annotation(text: str) -> str:
 
 
 def github_annotations(result: CheckResult) -> str:
-    """``::error`` workflow commands, one per blocked model."""
-    out = []
+    """``::error`` workflow commands, one per blocked model; a ``::notice`` per note."""
+    out = [f"::notice title=seg check::{_escape_annotation(note)}" for note in result.notes]
     for f in result.blocked:
         where = f"file={f.origin.file},line={f.origin.line}," if f.origin else ""
-        line = f"::error {where}title=seg check: model {f.model}::{_escape_annotation(f.message)}"
-        out.append(escape_line(line, keep_tab=False))  # a control in a name: the log acts on it
+        title = f"seg check: {f.noun.lower()} {f.model}"
+        out.append(f"::error {where}title={title}::{_escape_annotation(f.message)}")
+    # a control in a name: the log acts on it
+    out = [escape_line(line, keep_tab=False) for line in out]
     return "".join(line + "\n" for line in out)
 
 
@@ -81,12 +85,15 @@ def check_markdown(result: CheckResult) -> str:
     lines = [
         "### seg check: models in use",
         "",
-        f"Policy `{result.policy}`: {plural(len(result.findings), 'changed model')}, "
+        f"Policy `{result.policy}`: {plural(len(result.findings), 'changed ' + result.noun)}, "
         f"{len(result.blocked)} blocked.",
         "",
     ]
+    for note in result.notes:
+        lines += [f"> note: {html.escape(escape_line(note, keep_tab=False))}", ""]
     if result.findings:
-        lines += ["| model | change | verdict | mappings | where |", "|---|---|---|---|---|"]
+        lines += [f"| {result.noun} | change | verdict | mappings | where |",
+                  "|---|---|---|---|---|"]  # fmt: skip
         for f in result.findings:
             model = escape_line(f.model, keep_tab=False)
             verdict = "**blocked**" if f.blocked else "ok"
