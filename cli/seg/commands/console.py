@@ -24,6 +24,7 @@ from seg.render.diagnostics import render_diagnostics
 from seg.render.plan_json import plan_to_json
 from seg.render.plan_markdown import render_plan_markdown
 from seg.render.plan_text import render_plan_text
+from seg.workspace.dbt_project import DbtTreeOpener
 from seg.workspace.loader import Workspace, load_workspace
 from seg.workspace.tree import Tree
 
@@ -57,9 +58,10 @@ def hide(values: Iterable[str]) -> None:
     _HIDDEN.update(values)
 
 
-def load(root: Path, env: str | None = None, tree: Tree | None = None) -> Workspace:
+def load(root: Path, env: str | None = None, tree: Tree | None = None,
+         dbt_opener: DbtTreeOpener | None = None) -> Workspace:  # fmt: skip
     """``load_workspace``, its values from the environment hidden from all output."""
-    workspace = load_workspace(root, env, tree=tree)
+    workspace = load_workspace(root, env, tree=tree, dbt_opener=dbt_opener)
     hide(workspace.secret_values)
     return workspace
 

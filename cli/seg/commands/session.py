@@ -21,6 +21,7 @@ from seg.model.resource import CurrentResource
 from seg.model.urls import redact_url
 from seg.policy.models import ModelChangePolicy, stricter
 from seg.workspace.config import WorkspaceConfig, read_config
+from seg.workspace.dbt_project import local_dbt_tree
 from seg.workspace.loader import Workspace
 from seg.workspace.tree import Tree
 
@@ -141,7 +142,9 @@ def open_session(
 ) -> Iterator[Session]:  # fmt: skip
     """Load the workspace (refusing missing secrets unless ``missing_secrets`` is ``skip``),
     then connect."""
-    workspace = load(root, env, tree=tree)
+    # ``tree`` (plan, apply) records the working directory's files as they are read: the dbt
+    # projects seg.yaml names are read from the working directory too, as seg validate does
+    workspace = load(root, env, tree=tree, dbt_opener=local_dbt_tree)
     require_secrets(workspace, missing_secrets)
     client, url = connect(workspace, api_url, token)
     try:

@@ -316,4 +316,7 @@ KIND = Kind(
     delete_rules=(_deleted,),
     file_fields=(FileField("query_file", "query", "query"),),
     spec_schema=SPEC_SCHEMA,
+    # a query or a dbt model: declaring one clears the other on the server, even where seg
+    # did not set it (an adopted or exported model)
+    exclusive=(("query",), ("dbt_model", "dbt_project")),
 )
