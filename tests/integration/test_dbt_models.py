@@ -326,3 +326,25 @@ def test_export_keeps_the_link_and_round_trips(repo: Path, monkeypatch: pytest.M
     assert validate(0) == []
     plan = run_cli("plan", "-w", "seg", "--detailed-exitcode")
     assert plan.exit_code == 0, plan.output
+
+
+def test_a_model_switched_to_a_query_in_the_ui_is_linked_again(repo: Path) -> None:
+    """Someone turns the (unused) model into a query on the control plane: seg never set that
+    query, yet declaring dbt_model clears it (query and dbt_model exclude each other)."""
+    edit(repo / "seg/mappings.yaml", "  enabled: true\n", "  enabled: false\n")
+    applied(repo)
+    client = open_embedded(repo / "seg", "dbt-retl")
+    try:
+        body = {"model": {"query": "SELECT 1 AS user_id"}, "update_mask": {
+            "paths": ["model.query", "model.dbt_model", "model.dbt_project"]}}  # fmt: skip
+        ui = client.http.patch("/v1beta/workspaces/dbt-retl/sources/warehouse/models/users",
+                               json=body)  # fmt: skip
+        assert ui.status_code == 200, ui.text
+    finally:
+        client.close()
+    result = run_cli("apply", "-w", "seg", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert '~ query: "SELECT 1 AS user_id" → (cleared)' in result.output
+    live = live_model(repo)
+    assert live["dbt_model"] == "users" and "query" not in live
+    assert run_cli("plan", "-w", "seg", "--detailed-exitcode").exit_code == 0

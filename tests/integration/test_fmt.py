@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from seg.workspace.canonical import FormatError, canonical_text
 from seg.workspace.loader import load_workspace
 from seg.workspace.yamlpos import read_documents
+from tests.repo_files import EXAMPLE_WORKSPACES
 
 REPO = Path(__file__).resolve().parents[2]
 SEG = [sys.executable, "-m", "seg"]
-TREES = [REPO / "workspace", *sorted(p for p in (REPO / "examples").iterdir() if p.is_dir())]
+TREES = [REPO / "workspace", *EXAMPLE_WORKSPACES]
 ENVIRON = {"AMPLITUDE_API_KEY": "k", "WAREHOUSE_PASSWORD": "p", "BRAZE_API_KEY": "b"}
 
 
