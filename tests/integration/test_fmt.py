@@ -33,6 +33,13 @@ def seg_fmt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 
 def copy_tree(src: Path, dst: Path) -> Path:
+    if src.parent.parent == REPO / "examples":
+        # a workspace inside an example (examples/dbt/seg, beside the dbt project it names):
+        # the whole example, in a git repository as in a clone
+        outer = dst.parent / f"{src.parent.name}-example"
+        shutil.copytree(src.parent, outer, ignore=shutil.ignore_patterns(".seg", "target", "logs"))
+        subprocess.run(["git", "init", "-q", str(outer)], check=True, capture_output=True)
+        return outer / src.name
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".seg"))
     return dst
 

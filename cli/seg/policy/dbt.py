@@ -71,24 +71,43 @@ def project_settings(data: Any) -> tuple[str, tuple[str, ...], Mapping[str, Any]
     return data["name"], tuple(p.strip("/") for p in paths), block
 
 
-# {{ ref('m') }}, {{ ref('package', 'm') }}, {{ ref('m', v=2) }}; {{ source('s', 't') }}
-_REF = re.compile(r"""\{\{-?\s*ref\(\s*(?:(['"])[^'"]*\1\s*,\s*)?(['"])([^'"]+)\2"""
-                  r"""\s*(?:,[^)]*)?\)\s*-?\}\}""")
-_SOURCE = re.compile(r"""\{\{-?\s*source\(\s*(['"])([^'"]+)\1\s*,\s*(['"])([^'"]+)\3"""
+# {{ ref('m') }}, {{ ref('package', 'm') }}, {{ ref('m', v=2) }}; {{ source('s', 't') }}.
+# No wildcard crosses a brace (a config() argument may hold a dict, but not "{{" or "}}"), so
+# each match attempt ends at the next tag: hostile SQL costs linear time, never quadratic.
+_REF = re.compile(r"""\{\{-?\s*ref\(\s*(?:(['"])[^'"{}]{0,512}\1\s*,\s*)?(['"])([^'"{}]{1,512})\2"""
+                  r"""\s*(?:,[^(){}]*)?\)\s*-?\}\}""")
+_SOURCE = re.compile(r"""\{\{-?\s*source\(\s*(['"])([^'"{}]{1,512})\1\s*,\s*(['"])([^'"{}]{1,512})\3"""
                      r"""\s*\)\s*-?\}\}""")
-_CONFIG = re.compile(r"\{\{-?\s*config\((?:[^()]|\([^()]*\))*\)\s*-?\}\}", re.S)
-_COMMENT = re.compile(r"\{#.*?#\}", re.S)
-_JINJA = re.compile(r"\{\{|\{%")
+_ARG = r"(?:[^(){}]|\{(?!\{)|\}(?!\}))"
+_CONFIG = re.compile(rf"\{{\{{-?\s*config\((?:{_ARG}|\({_ARG}*\))*\)\s*-?\}}\}}")
+_JINJA = re.compile(r"\{\{|\{%|\{#")
+
+
+def _lines(tag: str) -> str:
+    return "\n" * tag.count("\n")
+
+
+def _without_comments(sql: str) -> str:
+    """``sql`` without its Jinja comments (``{# … #}``); an unclosed one is left in place."""
+    out, at = [], 0
+    while True:
+        start = sql.find("{#", at)
+        end = sql.find("#}", start + 2) if start >= 0 else -1
+        if end < 0:
+            out.append(sql[at:])
+            return "".join(out)
+        out.append(sql[at:start] + _lines(sql[start : end + 2]))
+        at = end + 2
 
 
 def render_sql(sql: str) -> str:
     """``sql`` with ``ref()``, ``source()``, ``config()`` and Jinja comments rendered (a ref
     becomes the model's name, a source ``schema.table``). Raises SqlError for any other Jinja,
     naming its line: seg cannot expand macros without the manifest."""
-    text = _COMMENT.sub("", sql)
-    text = _CONFIG.sub("", text)
-    text = _REF.sub(lambda m: m.group(3), text)
-    text = _SOURCE.sub(lambda m: f"{m.group(2)}.{m.group(4)}", text)
+    text = _without_comments(sql)  # each tag keeps its line breaks: lines stay where they are
+    text = _CONFIG.sub(lambda m: _lines(m.group(0)), text)
+    text = _REF.sub(lambda m: m.group(3) + _lines(m.group(0)), text)
+    text = _SOURCE.sub(lambda m: f"{m.group(2)}.{m.group(4)}" + _lines(m.group(0)), text)
     left = _JINJA.search(text)
     if left is not None:
         line = text.count("\n", 0, left.start()) + 1
