@@ -74,10 +74,11 @@ def project_settings(data: Any) -> tuple[str, tuple[str, ...], Mapping[str, Any]
 # {{ ref('m') }}, {{ ref('package', 'm') }}, {{ ref('m', v=2) }}; {{ source('s', 't') }}.
 # No wildcard crosses a brace (a config() argument may hold a dict, but not "{{" or "}}"), so
 # each match attempt ends at the next tag: hostile SQL costs linear time, never quadratic.
-_REF = re.compile(r"""\{\{-?\s*ref\(\s*(?:(['"])[^'"{}]{0,512}\1\s*,\s*)?(['"])([^'"{}]{1,512})\2"""
-                  r"""\s*(?:,[^(){}]*)?\)\s*-?\}\}""")
-_SOURCE = re.compile(r"""\{\{-?\s*source\(\s*(['"])([^'"{}]{1,512})\1\s*,\s*(['"])([^'"{}]{1,512})\3"""
-                     r"""\s*\)\s*-?\}\}""")
+_QUOTED = r"""(['"])([^'"{}]{1,512})"""  # a quoted name: two groups (its quote, its text)
+_REF = re.compile(r"""\{\{-?\s*ref\(\s*(?:(['"])[^'"{}]{0,512}\1\s*,\s*)?"""
+                  + _QUOTED + r"""\2\s*(?:,[^(){}]*)?\)\s*-?\}\}""")
+_SOURCE = re.compile(r"\{\{-?\s*source\(\s*" + _QUOTED + r"\1\s*,\s*"
+                     + _QUOTED + r"\3\s*\)\s*-?\}\}")
 _ARG = r"(?:[^(){}]|\{(?!\{)|\}(?!\}))"
 _CONFIG = re.compile(rf"\{{\{{-?\s*config\((?:{_ARG}|\({_ARG}*\))*\)\s*-?\}}\}}")
 _JINJA = re.compile(r"\{\{|\{%|\{#")
