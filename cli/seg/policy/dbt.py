@@ -56,6 +56,8 @@ class DbtProject:
     models: Mapping[str, DbtModel]
     from_manifest: bool = False
     notes: tuple[str, ...] = ()
+    # the files of the project that could not be read (also among the notes)
+    problems: tuple[str, ...] = ()
 
 
 def project_settings(data: Any) -> tuple[str, tuple[str, ...], Mapping[str, Any]]:
