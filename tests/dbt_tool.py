@@ -16,7 +16,7 @@ import pytest
 
 from tests.repo_files import REPO, copy_repo_dir
 
-__all__ = ["DBT_EXAMPLE", "compile_manifest", "copy_dbt_example", "dbt_executable"]
+__all__ = ["DBT_EXAMPLE", "DBT_STATE", "compile_manifest", "copy_dbt_example", "dbt_executable"]
 
 DBT_EXAMPLE = REPO / "examples" / "dbt"
 # What dbt leaves in a project directory.

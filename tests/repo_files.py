@@ -11,9 +11,20 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-__all__ = ["LOCAL_STATE", "REPO", "copy_repo_dir"]
+__all__ = ["EXAMPLE_WORKSPACES", "LOCAL_STATE", "REPO", "copy_repo_dir", "example_workspace"]
 
 REPO = Path(__file__).resolve().parents[1]
+
+def example_workspace(example: Path) -> Path:
+    """The seg workspace of an example: its directory, or its ``seg/`` when the example is
+    something else with a workspace inside (``examples/dbt``: a dbt project)."""
+    inner = example / "seg"
+    return inner if (inner / "seg.yaml").is_file() else example
+
+
+# Every example's seg workspace.
+EXAMPLE_WORKSPACES = [example_workspace(p) for p in sorted((REPO / "examples").iterdir())
+                      if p.is_dir()]  # fmt: skip
 
 # What a user's runs may leave in the tree (and .gitignore keeps out of git).
 LOCAL_STATE = (".seg", "*.db", "*.db-wal", "*.db-shm", "*.key", "__pycache__")

@@ -2,7 +2,8 @@
 
 Each README's ```sh blocks are run line by line, from the root of a copy of the repository's
 `examples/` (a git repository whose `origin/main` is that copy, as in a clone), with `seg` on
-PATH (a shim for `python -m seg`) and no variable but those the README itself exports. Each
+PATH (a shim for `python -m seg`, and one for the dbt the tests use: tests/dbt_tool.py, for the
+README that compiles its dbt project) and no variable but those the README itself exports. Each
 line must exit 0, or N when it ends with `# exit N`. Every `${env:NAME}` the example uses is
 named in its README. Also: tests copy repository directories without a user's `.seg/` state.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import git
 import pytest
 
+from tests.dbt_tool import DBT_STATE, dbt_executable
 from tests.repo_files import REPO, copy_repo_dir
 
 pytestmark = pytest.mark.e2e
@@ -46,6 +48,11 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     shim.mkdir()
     (shim / "seg").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m seg "$@"\n')
     (shim / "seg").chmod(0o755)
+    if any(line.startswith("dbt ") for d in EXAMPLES
+           for line, _ in commands((REPO / "examples" / d / "README.md").read_text())):  # fmt: skip
+        quiet = "DBT_SEND_ANONYMOUS_USAGE_STATS=false DBT_VERSION_CHECK=false DO_NOT_TRACK=1"
+        (shim / "dbt").write_text(f'#!/bin/sh\n{quiet} exec "{dbt_executable()}" "$@"\n')
+        (shim / "dbt").chmod(0o755)
     named = {n for d in EXAMPLES for n in env_names(REPO / "examples" / d)}
     env = {k: v for k, v in os.environ.items() if not k.startswith("SEG_") and k not in named}
     return {**env, "PATH": f"{shim}{os.pathsep}{env['PATH']}", "NO_COLOR": "1"}
@@ -63,7 +70,7 @@ def env_names(example: Path) -> set[str]:
 def clone(tmp_path: Path, name: str) -> Path:
     """A repository root holding a copy of the example, committed, with origin/main."""
     root = tmp_path / "repo"
-    copy_repo_dir(f"examples/{name}", root / "examples" / name)
+    copy_repo_dir(f"examples/{name}", root / "examples" / name, skip=DBT_STATE)
     repo = git.Repo.init(root, initial_branch="main")
     with repo.config_writer() as cfg:
         cfg.set_value("user", "name", "seg tests")

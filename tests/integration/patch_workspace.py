@@ -79,6 +79,9 @@ def base_documents() -> dict[Key, Doc]:
         {"kind": "Model", "name": "accounts",
          "spec": {"source": "wh", "query": "SELECT id, name FROM accounts",
                   "identifier_column": "id"}},
+        {"kind": "Model", "name": "linked",  # reads a dbt model (no project here to check)
+         "spec": {"source": "wh", "dbt_model": "users", "dbt_project": "analytics",
+                  "identifier_column": "id"}},
         {"kind": "DestinationFilter", "name": "f",
          "spec": {"destination": "web/ga", "title": "Drop tests", "description": "d",
                   "if": "type = 'track'", "actions": [{"type": "DROP"}], "enabled": True}},

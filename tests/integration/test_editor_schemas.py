@@ -21,10 +21,11 @@ from seg.kinds import KINDS
 from seg.workspace.tree import is_resource_file
 from seg.workspace.yamlpos import read_documents
 from tests.integration.schema_files import check_jsonschema, modelines
+from tests.repo_files import EXAMPLE_WORKSPACES
 
 REPO = Path(__file__).resolve().parents[2]
 SEG = [sys.executable, "-m", "seg"]
-TREES = [REPO / "workspace", *sorted(p for p in (REPO / "examples").iterdir() if p.is_dir())]
+TREES = [REPO / "workspace", *EXAMPLE_WORKSPACES]
 
 
 def seg(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

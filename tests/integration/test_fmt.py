@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from seg.workspace.canonical import FormatError, canonical_text
 from seg.workspace.loader import load_workspace
 from seg.workspace.yamlpos import read_documents
+from tests.repo_files import EXAMPLE_WORKSPACES
 
 REPO = Path(__file__).resolve().parents[2]
 SEG = [sys.executable, "-m", "seg"]
-TREES = [REPO / "workspace", *sorted(p for p in (REPO / "examples").iterdir() if p.is_dir())]
+TREES = [REPO / "workspace", *EXAMPLE_WORKSPACES]
 ENVIRON = {"AMPLITUDE_API_KEY": "k", "WAREHOUSE_PASSWORD": "p", "BRAZE_API_KEY": "b"}
 
 
@@ -32,6 +33,13 @@ def seg_fmt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 
 def copy_tree(src: Path, dst: Path) -> Path:
+    if src.parent.parent == REPO / "examples":
+        # a workspace inside an example (examples/dbt/seg, beside the dbt project it names):
+        # the whole example, in a git repository as in a clone
+        outer = dst.parent / f"{src.parent.name}-example"
+        shutil.copytree(src.parent, outer, ignore=shutil.ignore_patterns(".seg", "target", "logs"))
+        subprocess.run(["git", "init", "-q", str(outer)], check=True, capture_output=True)
+        return outer / src.name
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".seg"))
     return dst
 

@@ -54,11 +54,17 @@ from seg.commands.app import app
 from seg.editor_schemas import SCHEMA_DIR
 from seg.embedded import STATE_DIR
 from seg.server import bodies
+from tests.dbt_tool import DBT_STATE
 from tests.repo_files import REPO, copy_repo_dir
 
 GOLDEN = REPO / "tests" / "golden"
 UPDATE = os.environ.get("SEG_UPDATE_GOLDEN") == "1"
 EXAMPLES = sorted(p.name for p in (REPO / "examples").iterdir() if p.is_dir())
+# Examples whose seg workspace is a directory below the example's (beside what it links to).
+WORKSPACE_DIR = {"dbt": "dbt/seg"}
+# Examples whose workspace reads files beside it, inside its git repository: their copies are
+# repositories (see git_clone).
+IN_GIT = ("dbt",)
 
 # The variables the examples' READMEs export; SEG_* and width settings of the developer's
 # shell are removed so that every run sees the same defaults.
@@ -104,13 +110,16 @@ class Session:
     def copy(self, label: str) -> Path:
         """A fresh repository root holding a copy of the example (its own embedded plane)."""
         root = self.tmp / label
-        copy_repo_dir(f"examples/{self.example}", root / "examples" / self.example)
-        fix_key(root / "examples" / self.example)
+        copy_repo_dir(f"examples/{self.example}", root / "examples" / self.example,
+                      skip=DBT_STATE)  # fmt: skip
+        fix_key(root / self.workspace)
+        if self.example in IN_GIT:
+            git_clone(root)
         return root
 
     @property
     def workspace(self) -> str:
-        return f"examples/{self.example}"
+        return f"examples/{WORKSPACE_DIR.get(self.example, self.example)}"
 
     def run(self, root: Path, name: str | None, *args: str, code: int = 0,
             remote: dict[str, str] | None = None) -> str:  # fmt: skip
@@ -224,6 +233,10 @@ def flow_access(s: Session) -> None:
 
 
 def flow_basic(s: Session) -> None:
+    plan_apply(s)
+
+
+def flow_dbt(s: Session) -> None:
     plan_apply(s)
 
 
@@ -354,6 +367,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 FLOWS: dict[str, Callable[[Session], None]] = {
     "access": flow_access,
     "basic": flow_basic,
+    "dbt": flow_dbt,
     "dev-prod": flow_dev_prod,
     "filters": flow_filters,
     "functions": flow_functions,

@@ -91,6 +91,8 @@ EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
     ("Model", "enabled"): (("Model", "users"), False),
     ("Model", "query"): (("Model", "users"), "SELECT id, email, name FROM users"),
     ("Model", "identifier_column"): (("Model", "users"), "email"),
+    ("Model", "dbt_model"): (("Model", "linked"), "stg_users"),
+    ("Model", "dbt_project"): (("Model", "linked"), "shop"),
     ("DestinationFilter", "title"): (("DestinationFilter", "f"), "Drop test traffic"),
     ("DestinationFilter", "description"): (("DestinationFilter", "f"), "edited"),
     ("DestinationFilter", "if"): (("DestinationFilter", "f"), "type = 'identify'"),

@@ -9,12 +9,12 @@ from typer.testing import CliRunner
 
 from seg.commands.app import app
 from seg.workspace import load_workspace
-from tests.repo_files import copy_repo_dir
+from tests.repo_files import EXAMPLE_WORKSPACES, copy_repo_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("root", [REPO / "workspace", *sorted((REPO / "examples").iterdir())])
+@pytest.mark.parametrize("root", [REPO / "workspace", *EXAMPLE_WORKSPACES])
 @pytest.mark.parametrize("env", [None, "dev", "prod"])
 def test_shipped_workspaces_are_valid(root: Path, env: str | None) -> None:
     config = (root / "seg.yaml").read_text()

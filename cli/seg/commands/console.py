@@ -25,7 +25,7 @@ from seg.render.plan_json import plan_to_json
 from seg.render.plan_markdown import render_plan_markdown
 from seg.render.plan_text import render_plan_text
 from seg.workspace.config import DbtProjectConfig, WorkspaceConfig
-from seg.workspace.dbt_project import local_dbt_tree
+from seg.workspace.dbt_project import DbtTreeOpener, local_dbt_tree
 from seg.workspace.loader import Workspace, load_workspace
 from seg.workspace.tree import Tree
 
@@ -59,7 +59,7 @@ def hide(values: Iterable[str]) -> None:
     _HIDDEN.update(values)
 
 
-def _dbt_tree(config: WorkspaceConfig, project: DbtProjectConfig) -> Tree:
+def dbt_tree(config: WorkspaceConfig, project: DbtProjectConfig) -> Tree:
     """A dbt project of seg.yaml: a directory of this repository, or (gitpython loads only
     then) a cached clone of another repository at its ref."""
     if project.repository is None:
@@ -69,12 +69,13 @@ def _dbt_tree(config: WorkspaceConfig, project: DbtProjectConfig) -> Tree:
     return remote_dbt_tree(config, project)
 
 
-def load(root: Path, env: str | None = None, tree: Tree | None = None) -> Workspace:
+def load(root: Path, env: str | None = None, tree: Tree | None = None,
+         dbt_opener: DbtTreeOpener | None = None) -> Workspace:  # fmt: skip
     """``load_workspace``, its values from the environment hidden from all output. The dbt
-    projects seg.yaml names are read for a workspace on disk (a git revision's ``tree`` does
-    not look at them)."""
-    workspace = load_workspace(root, env, tree=tree, dbt_opener=_dbt_tree if tree is None
-                               else None)  # fmt: skip
+    projects seg.yaml names are read (``dbt_tree``) for a workspace on disk, or when
+    ``dbt_opener`` is given; a git revision's ``tree`` alone does not look at them."""
+    opener = dbt_opener or (dbt_tree if tree is None else None)
+    workspace = load_workspace(root, env, tree=tree, dbt_opener=opener)
     hide(workspace.secret_values)
     return workspace
 

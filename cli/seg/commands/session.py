@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seg.commands.console import load
+from seg.commands.console import dbt_tree, load
 from seg.engine.diff import compute_plan
 from seg.engine.ownership import Ownership
 from seg.engine.plan import Change, Plan
@@ -141,7 +141,9 @@ def open_session(
 ) -> Iterator[Session]:  # fmt: skip
     """Load the workspace (refusing missing secrets unless ``missing_secrets`` is ``skip``),
     then connect."""
-    workspace = load(root, env, tree=tree)
+    # ``tree`` (plan, apply) records the working directory's files as they are read: the dbt
+    # projects seg.yaml names are read from the working directory too, as seg validate does
+    workspace = load(root, env, tree=tree, dbt_opener=dbt_tree)
     require_secrets(workspace, missing_secrets)
     client, url = connect(workspace, api_url, token)
     try:

@@ -303,9 +303,11 @@ KIND = Kind(
     fields=(
         FieldSpec("description", "string"),
         FieldSpec("enabled", "boolean"),
-        FieldSpec("query", "string", export_suffix="sql"),
-        FieldSpec("dbt_model", "string"),
-        FieldSpec("dbt_project", "string"),
+        # exactly one of query and dbt_model: switching clears the other (masked without a
+        # value), which must remove it, not leave an empty string the schema refuses
+        FieldSpec("query", "string", export_suffix="sql", optional=True),
+        FieldSpec("dbt_model", "string", optional=True),
+        FieldSpec("dbt_project", "string", optional=True),
         FieldSpec("identifier_column", "string"),
     ),
     defaults={"enabled": True, "description": ""},
@@ -314,4 +316,7 @@ KIND = Kind(
     delete_rules=(_deleted,),
     file_fields=(FileField("query_file", "query", "query"),),
     spec_schema=SPEC_SCHEMA,
+    # a query or a dbt model: declaring one clears the other on the server, even where seg
+    # did not set it (an adopted or exported model)
+    exclusive=(("query",), ("dbt_model", "dbt_project")),
 )

@@ -44,6 +44,8 @@ class DbtModel:
     config: Mapping[str, Any] = field(default_factory=dict)  # project and YAML config
     columns: tuple[str, ...] | None = None  # output columns, lower-case; None: unknown
     how: str = ""  # where the columns come from, or why they are unknown
+    # the columns were read from SQL (compiled or rendered), not taken from the YAML docs
+    from_sql: bool = False
 
     @property
     def label(self) -> str:
@@ -56,6 +58,8 @@ class DbtProject:
     models: Mapping[str, DbtModel]
     from_manifest: bool = False
     notes: tuple[str, ...] = ()
+    # the files of the project that could not be read (also among the notes)
+    problems: tuple[str, ...] = ()
 
 
 def project_settings(data: Any) -> tuple[str, tuple[str, ...], Mapping[str, Any]]:
@@ -99,6 +103,11 @@ def _line(sql: str, index: int) -> int:
     return sql.count("\n", 0, index) + 1
 
 
+def _lines(tag: str) -> str:
+    """The line breaks of a rendered tag, so the lines after it stay where they were."""
+    return "\n" * tag.count("\n")
+
+
 def render_sql(sql: str) -> str:
     """``sql`` with ``ref()``, ``source()``, ``config()`` and Jinja comments rendered (a ref
     becomes the model's name, a source ``schema.table``). Raises SqlError for any other Jinja,
@@ -110,13 +119,14 @@ def render_sql(sql: str) -> str:
             out.append(sql[pos:start])
             pos = end
             if opener == "{#" or (opener == "{{" and _CONFIG_CALL.fullmatch(inside)):
+                out.append(_lines(inside))
                 continue
             ref = _REF_CALL.fullmatch(inside) if opener == "{{" else None
             source = _SOURCE_CALL.fullmatch(inside) if opener == "{{" and not ref else None
             if ref is not None:
-                out.append(ref.group(3))
+                out.append(ref.group(3) + _lines(inside))
             elif source is not None:
-                out.append(f"{source.group(2)}.{source.group(4)}")
+                out.append(f"{source.group(2)}.{source.group(4)}" + _lines(inside))
             else:
                 raise ValueError(start)
     except ValueError as exc:
@@ -234,32 +244,37 @@ def _manifest_models(manifest: Any, project: str, notes: list[str]) -> dict[str,
 
 
 def _with_columns(models: dict[str, DbtModel], dialect: str | None) -> dict[str, DbtModel]:
-    """Each model with its output columns, upstream models first (for ``SELECT *``)."""
+    """Each model with its output columns, upstream models first (for ``SELECT *``). The
+    walk keeps its own stack: a chain of refs as long as the project is not a recursion."""
+    order: list[str] = []
+    seen: set[str] = set()
+    for root in sorted(models):
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(refs_of(models[root].sql)))]
+        while stack:
+            name, refs = stack[-1]
+            child = next((r for r in refs if r in models and r not in seen), None)
+            if child is None:
+                stack.pop()
+                order.append(name)
+            else:
+                seen.add(child)
+                stack.append((child, iter(refs_of(models[child].sql))))
     done: dict[str, DbtModel] = {}
-    visiting: set[str] = set()
-
-    def visit(name: str) -> DbtModel | None:
-        if name in done:
-            return done[name]
-        model = models.get(name)
-        if model is None or name in visiting:
-            return None
-        visiting.add(name)
-        upstream = {ref: visit(ref) for ref in refs_of(model.sql)}
-        visiting.discard(name)
-        schema = {ref: up.columns for ref, up in upstream.items() if up and up.columns}
-        columns, how = _columns(model, schema, dialect)
+    for name in order:  # upstream first; a ref in a cycle is not known yet: no columns
+        model = models[name]
+        schema = {ref: columns for ref in refs_of(model.sql)
+                  if ref in done and (columns := done[ref].columns)}  # fmt: skip
+        columns, how, from_sql = _columns(model, schema, dialect)
         done[name] = DbtModel(model.name, model.path, model.sql, model.compiled,
-                              model.documented, model.config, columns, how)  # fmt: skip
-        return done[name]
-
-    for name in sorted(models):
-        visit(name)
+                              model.documented, model.config, columns, how, from_sql)  # fmt: skip
     return {name: done[name] for name in sorted(done)}
 
 
 def _columns(model: DbtModel, upstream: Mapping[str, tuple[str, ...]], dialect: str | None
-             ) -> tuple[tuple[str, ...] | None, str]:  # fmt: skip
+             ) -> tuple[tuple[str, ...] | None, str, bool]:  # fmt: skip
     if model.compiled is not None:
         sql, how = model.compiled, "the compiled SQL in the manifest"
     else:
@@ -273,13 +288,13 @@ def _columns(model: DbtModel, upstream: Mapping[str, tuple[str, ...]], dialect: 
         return _documented(model, f"the SQL cannot be parsed: {exc}")
     if columns is None:
         return _documented(model, "the SQL selects * from a model whose columns are unknown")
-    return columns, how
+    return columns, how, True
 
 
-def _documented(model: DbtModel, why: str) -> tuple[tuple[str, ...] | None, str]:
+def _documented(model: DbtModel, why: str) -> tuple[tuple[str, ...] | None, str, bool]:
     if model.documented:
-        return model.documented, f"the columns documented in YAML ({why})"
-    return None, why
+        return model.documented, f"the columns documented in YAML ({why})", False
+    return None, why, False
 
 
 def select_columns(sql: str, upstream: Mapping[str, tuple[str, ...]], dialect: str | None
@@ -359,8 +374,11 @@ def judge_dbt_change(
     if policy == ModelChangePolicy.STRICT:
         reason = f"its {', '.join(aspects)} change (policy strict blocks any change)"
         return Verdict(True, (head + reason,), names)
-    if new.columns is None:
-        reason = f"its output columns cannot be determined, so seg fails closed ({new.how})"
+    if new.columns is None or not new.from_sql:
+        # YAML docs say what a model should return, not what its SQL does: not enough to
+        # let a change through
+        reason = (f"its output columns cannot be read from its SQL, so seg fails closed "
+                  f"({new.how})")  # fmt: skip
         return Verdict(True, (head + reason,), names)
     reasons = []
     if identifier.lower() not in new.columns:

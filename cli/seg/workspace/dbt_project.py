@@ -98,13 +98,15 @@ def read_dbt_project(
     elif manifest is not None:
         try:
             parsed = read_manifest(tree.read(manifest, MAX_MANIFEST))
+        except DbtProjectError as exc:
+            raise DbtProjectError(f"{tree.display(manifest)}: {exc}") from None
         except FileNotFoundError:
             parsed = None
         except (OSError, UnicodeDecodeError) as exc:
             notes.append(f"the manifest {manifest} is not read: {_reason(exc)}")
     project = build_project(settings, sql, docs, parsed, dialect)
     return DbtProject(project.name, project.models, project.from_manifest,
-                      (*notes, *project.notes))  # fmt: skip
+                      (*notes, *project.notes), tuple(notes))  # fmt: skip
 
 
 def _reason(exc: BaseException) -> str:
@@ -170,6 +172,8 @@ def dbt_links(
                        "name it so in seg.yaml (seg check --dbt matches models by that "
                        "name)")  # fmt: skip
             problems.append(Diagnostic(shown, item.line, item.col, message, "config/dbt"))
+        problems += [Diagnostic(shown, item.line, item.col, f"dbt project {item.name}: {note}",
+                                "config/dbt", "warning") for note in read.problems]  # fmt: skip
         projects[item.name] = {name: DbtColumns(model.columns, model.how)
                                for name, model in read.models.items()}  # fmt: skip
     named = tuple(item.name for item in config.dbt_projects)

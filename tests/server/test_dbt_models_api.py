@@ -1,0 +1,122 @@
+"""dbt-linked models on the control plane (issue 16): it cannot see a dbt project, so any
+change of the link of a model in use is refused under every policy, as is a switch between a
+query and a dbt model; GET shows the link."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Api
+from tests.helpers import WAREHOUSE_SETTINGS, error
+
+POLICIES = ("strict", "breaking")
+
+
+class Linked:
+    """A postgres source with a Braze destination and the model ``users`` reading the dbt
+    model ``users`` (identifier ``user_id``), used by the enabled mapping ``sync``."""
+
+    def __init__(self, api: Api, policy: str) -> None:
+        self.api = api
+        assert api.create_source("wh", catalog="postgres", settings=WAREHOUSE_SETTINGS
+                                 ).status_code == 200  # fmt: skip
+        braze = api.create_destination("wh", "braze", catalog="braze", enabled=True,
+                                       settings={"api_key": "braze-key"})  # fmt: skip
+        assert braze.status_code == 200, braze.text
+        body = {"workspace": {"model_change_policy": policy},
+                "update_mask": {"paths": ["workspace.model_change_policy"]}}  # fmt: skip
+        assert api.http.patch(api.url(), json=body).status_code == 200
+        self.model_url = api.url("/sources/wh/models/users")
+        self.model_name = f"workspaces/{api.workspace}/sources/wh/models/users"
+        self.mapping_url = api.url("/sources/wh/destinations/braze/mappings/sync")
+        made = api.http.post(api.url("/sources/wh/models"), json={"model": {
+            "name": self.model_name, "dbt_model": "users", "dbt_project": "analytics",
+            "identifier_column": "user_id"}})  # fmt: skip
+        assert made.status_code == 200, made.text
+        mapping = {"name": f"workspaces/{api.workspace}/sources/wh/destinations/braze/mappings/sync",
+                   "action": "updateUserProfile", "enabled": True, "model": self.model_name,
+                   "schedule": {"strategy": "MANUAL"},
+                   "fields": {"email": "email", "external_id": "user_id"}}  # fmt: skip
+        made = api.http.post(api.url("/sources/wh/destinations/braze/mappings"),
+                             json={"mapping": mapping})  # fmt: skip
+        assert made.status_code == 200, made.text
+
+    def patch(self, clear: tuple[str, ...] = (), **values: object):
+        paths = [f"model.{k}" for k in (*values, *clear)]
+        return self.api.http.patch(self.model_url,
+                                   json={"model": values, "update_mask": {"paths": paths}})  # fmt: skip
+
+    def enable_mapping(self, enabled: bool) -> None:
+        body = {"mapping": {"enabled": enabled}, "update_mask": {"paths": ["mapping.enabled"]}}
+        assert self.api.http.patch(self.mapping_url, json=body).status_code == 200
+
+    def live(self) -> dict:
+        got = self.api.http.get(self.model_url)
+        assert got.status_code == 200, got.text
+        return dict(got.json())
+
+
+@pytest.fixture(params=POLICIES)
+def linked(request: pytest.FixtureRequest, api: Api) -> Linked:
+    return Linked(api, request.param)
+
+
+def test_get_shows_the_link_and_no_query(linked: Linked) -> None:
+    live = linked.live()
+    assert live["dbt_model"] == "users" and live["dbt_project"] == "analytics"
+    assert "query" not in live and live["identifier_column"] == "user_id"
+
+
+def test_a_new_link_of_a_model_in_use_is_refused_under_every_policy(linked: Linked) -> None:
+    message = error(linked.patch(dbt_model="stg_users"), 409, 9)
+    assert message == ("model wh/users is in use by wh/braze/sync: it would read dbt model "
+                       "stg_users of project analytics instead of dbt model users of project "
+                       "analytics")  # fmt: skip
+    assert "instead of dbt model users" in error(linked.patch(dbt_project="shop"), 409, 9)
+    assert "identifier column changes (user_id → email)" in error(
+        linked.patch(identifier_column="email"), 409, 9)  # fmt: skip
+    assert linked.live()["dbt_model"] == "users"
+
+
+def test_a_project_left_out_matches_the_one_named(linked: Linked) -> None:
+    assert linked.patch(clear=("dbt_project",)).status_code == 200
+    assert "dbt_project" not in linked.live()
+    assert linked.patch(dbt_project="analytics").status_code == 200
+
+
+def test_switching_to_a_query_and_back_is_refused_while_in_use(linked: Linked) -> None:
+    to_query = linked.patch(clear=("dbt_model", "dbt_project"), query="SELECT user_id, email "
+                            "FROM analytics.users")  # fmt: skip
+    message = error(to_query, 409, 9)
+    assert "it would read its SQL instead of dbt model users of project analytics" in message
+    linked.enable_mapping(False)
+    assert linked.patch(clear=("dbt_model", "dbt_project"),
+                        query="SELECT user_id, email FROM analytics.users").status_code == 200
+    live = linked.live()
+    assert live["query"].startswith("SELECT") and "dbt_model" not in live
+    linked.enable_mapping(True)
+    back = error(linked.patch(clear=("query",), dbt_model="users"), 409, 9)
+    assert "it would read dbt model users instead of its SQL" in back
+
+
+def test_metadata_changes_pass_and_disabling_the_mapping_releases_the_link(linked: Linked
+                                                                          ) -> None:  # fmt: skip
+    assert linked.patch(description="from dbt").status_code == 200
+    linked.enable_mapping(False)
+    assert linked.patch(dbt_model="stg_users").status_code == 200
+    assert linked.live()["dbt_model"] == "stg_users"
+
+
+def test_deleting_a_linked_model_in_use_is_refused(api: Api, linked: Linked) -> None:
+    assert "in use by wh/braze/sync" in error(api.http.delete(linked.model_url), 409, 9)
+    linked.enable_mapping(False)
+    assert api.http.delete(linked.mapping_url).status_code == 200
+    assert api.http.delete(linked.model_url).status_code == 200
+
+
+def test_query_and_dbt_model_together_are_refused(api: Api, linked: Linked) -> None:
+    message = error(linked.patch(query="SELECT 1 AS user_id"), 400, 3)
+    assert message.startswith("model: ") and "not valid under any of the given schemas" in message
+    for bad in ("../users", "a/b", "users\n", "x\x00", "", "u" * 256):
+        error(linked.patch(dbt_model=bad), 400, 3)
+    error(linked.patch(dbt_project="../x"), 400, 3)
