@@ -68,7 +68,7 @@ def make_remote(base: Path) -> DbtRemote:
     git(base, "init", "-q", "--bare", str(bare))
     work = base / "work"
     git(base, "clone", "-q", str(bare), str(work))
-    copy_dbt_example(work / PROJECT_PATH)
+    copy_dbt_example(work / PROJECT_PATH, workspace=False)
     (work / "README.md").write_text("the analytics dbt project\n")
     remote = DbtRemote(work, bare)
     remote.commit("the analytics project")

@@ -86,7 +86,7 @@ class DbtRepo:
 
     def __init__(self, top: Path, project: str = "") -> None:
         self.path = top / project if project else top
-        copy_dbt_example(self.path)
+        copy_dbt_example(self.path, workspace=False)
         (top / ".gitignore").write_text("target/\nlogs/\n")
         self.seg = top / "seg"
         write_workspace(self.seg)

@@ -33,9 +33,12 @@ def dbt_executable() -> str:
                 "(or set SEG_TEST_DBT to a dbt executable)")  # fmt: skip
 
 
-def copy_dbt_example(dest: Path) -> Path:
-    """``examples/dbt`` copied to ``dest`` without what dbt or seg runs leave behind."""
-    return copy_repo_dir(DBT_EXAMPLE, dest, skip=DBT_STATE)
+def copy_dbt_example(dest: Path, workspace: bool = True) -> Path:
+    """``examples/dbt`` copied to ``dest`` without what dbt or seg runs leave behind; with
+    ``workspace=False`` without its seg workspace (``seg/``) and workflow (``.github/``): the
+    dbt project alone, as a dbt repository holds it."""
+    skip = DBT_STATE if workspace else (*DBT_STATE, "seg", ".github")
+    return copy_repo_dir(DBT_EXAMPLE, dest, skip=skip)
 
 
 def compile_manifest(project: Path, target: Path, command: str = "compile") -> Path:

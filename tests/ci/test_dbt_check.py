@@ -37,7 +37,7 @@ def base_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example project's manifest: the base revision of every test here (dbt compile
     once; the compiled SQL names relations, never the directory it ran in)."""
     tmp = tmp_path_factory.mktemp("base")
-    return compile_manifest(copy_dbt_example(tmp / "project"), tmp / "target")
+    return compile_manifest(copy_dbt_example(tmp / "project", workspace=False), tmp / "target")
 
 
 ADD_COLUMN = ("    u.plan,\n", "    u.plan,\n    u.created_at,\n")
@@ -46,18 +46,35 @@ DROP_ID = ("select\n    u.user_id,\n", "select\n")
 DOCUMENTED_ID = "      - name: user_id\n        data_tests: [unique, not_null]\n"
 
 
-def test_a_column_added_passes_under_breaking(repo: DbtRepo) -> None:
+def test_a_column_added_passes_under_breaking(repo: DbtRepo, base_manifest: Path,
+                                              tmp_path: Path) -> None:  # fmt: skip
+    repo.server_policy("breaking")
+    repo.edit(MART, *ADD_COLUMN)
+    repo.commit("users: add created_at")
+    head_manifest = compile_manifest(repo.path, tmp_path / "head-target")
+    result = repo.check("--base-manifest", str(base_manifest),
+                        "--head-manifest", str(head_manifest))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert ("ok dbt model users (modified): SQL, compiled SQL changed; model warehouse/users "
+            "is in use by warehouse/braze/users-to-braze; the change keeps its identifier and "
+            "mapped columns (columns from the compiled SQL in the manifest)") in flat, flat  # fmt: skip
+    assert "seg check (breaking policy): 1 changed dbt model, 0 blocked." in result.output
+
+
+def test_columns_only_documented_in_yaml_fail_closed_under_breaking(repo: DbtRepo) -> None:
+    """Without manifests the mart (it calls a macro) has only the columns its YAML documents:
+    docs say what a model should return, not what it does, so breaking fails closed."""
     repo.server_policy("breaking")
     repo.edit(MART, *ADD_COLUMN)
     repo.commit("users: add created_at")
     result = repo.check()
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output
     flat = " ".join(result.output.split())
-    assert ("ok dbt model users (modified): SQL changed; model warehouse/users is in use by "
-            "warehouse/braze/users-to-braze; the change keeps its identifier and mapped "
-            "columns (columns from the columns documented in YAML (the SQL cannot be read: "
-            "line 7 uses Jinja that only dbt can render") in flat, flat  # fmt: skip
-    assert "seg check (breaking policy): 1 changed dbt model, 0 blocked." in result.output
+    assert ("its output columns cannot be read from its SQL, so seg fails closed (the columns "
+            "documented in YAML (the SQL cannot be read: line 7 uses Jinja that only dbt can "
+            "render") in flat, flat  # fmt: skip
+    assert "seg check (breaking policy): 1 changed dbt model, 1 blocked." in result.output
 
 
 def test_a_column_added_is_blocked_under_strict(repo: DbtRepo) -> None:
@@ -86,13 +103,16 @@ def test_a_mapped_column_removed_is_blocked(repo: DbtRepo, base_manifest: Path,
     assert "warehouse/braze/users-to-braze maps email, which it no longer returns" in result.output
 
 
-def test_the_identifier_column_removed_is_blocked_under_breaking(repo: DbtRepo) -> None:
-    """Without manifests the mart (it calls a macro) has the columns its YAML documents."""
+def test_the_identifier_column_removed_is_blocked_under_breaking(
+    repo: DbtRepo, base_manifest: Path, tmp_path: Path
+) -> None:
     repo.server_policy("breaking")
     repo.edit(MART, *DROP_ID)
     repo.edit("models/schema.yml", DOCUMENTED_ID, "")
     repo.commit("users: no user_id")
-    result = repo.check()
+    head_manifest = compile_manifest(repo.path, tmp_path / "head-target")
+    result = repo.check("--base-manifest", str(base_manifest),
+                        "--head-manifest", str(head_manifest))  # fmt: skip
     assert result.exit_code == 3, result.output
     assert "identifier column user_id is no longer among its columns" in result.output
 
@@ -177,9 +197,9 @@ def test_a_missing_manifest_falls_back_to_parsing_with_a_note(
     repo.edit("models/schema.yml", DOCUMENTED_ID, "")
     repo.commit("users: no user_id")
     result = repo.check("--base-manifest", str(base_manifest))
-    assert result.exit_code == 3, result.output  # the head's columns come from its SQL
-    assert "identifier column user_id is no longer among its columns" in result.output
+    assert result.exit_code == 3, result.output  # the head's SQL needs a macro: fails closed
     flat = " ".join(result.output.split())
+    assert "its output columns cannot be read from its SQL, so seg fails closed" in flat
     assert "note: no manifest for the head revision: compiled SQL is not compared" in flat
 
 
@@ -243,7 +263,7 @@ def test_the_project_in_a_sub_directory_points_annotations_at_repository_paths(
     """A monorepo: the dbt project in ``analytics/``; no seg workspace given, no control
     plane in the environment → one line."""
     top = tmp_path / "mono"
-    copy_dbt_example(top / "analytics")
+    copy_dbt_example(top / "analytics", workspace=False)
     repo = git.Repo.init(top, initial_branch="main")
     repo.git.add("-A")
     repo.index.commit("dbt")

@@ -34,7 +34,7 @@ def applied_with_read_token(server: Server, tmp_path: Path) -> str:
     """The seg workspace applied to the server from its own repository; a read token."""
     ws = tmp_path / "seg-repo" / "seg"  # the seg workspace's repository (a copy of the project
     write_workspace(ws)  # beside it for seg validate)
-    copy_dbt_example(ws.parent / "analytics")
+    copy_dbt_example(ws.parent / "analytics", workspace=False)
     git.Repo.init(ws.parent, initial_branch="main")
     seg_yaml = ws / "seg.yaml"
     seg_yaml.write_text(seg_yaml.read_text().replace("path: ..", "path: ../analytics"))
@@ -52,7 +52,7 @@ def test_a_pull_request_of_the_dbt_repository_is_blocked_with_an_annotation(
 ) -> None:
     read_token = applied_with_read_token(server, tmp_path)
     dbt = tmp_path / "dbt-repo"
-    copy_dbt_example(dbt)
+    copy_dbt_example(dbt, workspace=False)
     repo = git.Repo.init(dbt, initial_branch="main")
     with repo.config_writer() as cfg:
         cfg.set_value("user", "name", "seg tests")
@@ -91,7 +91,7 @@ def test_the_workflow_template_steps_catch_a_macro_change(server: Server, tmp_pa
     changes a macro is blocked through the two compiled manifests."""
     read_token = applied_with_read_token(server, tmp_path)
     origin = tmp_path / "origin"
-    copy_dbt_example(origin)
+    copy_dbt_example(origin, workspace=False)
     repo = git.Repo.init(origin, initial_branch="main")
     with repo.config_writer() as cfg:
         cfg.set_value("user", "name", "seg tests")

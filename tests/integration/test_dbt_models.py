@@ -76,6 +76,18 @@ def test_the_example_is_valid_with_and_without_a_manifest(repo: Path, compiled: 
     assert validate(0) == []
 
 
+def test_a_dbt_project_inside_the_workspace_is_not_read_as_seg_documents(repo: Path) -> None:
+    """dbt's YAML (dbt_project.yml, schema.yml, sources.yml) under a ``path:`` project inside
+    the workspace is dbt's, not seg resource documents."""
+    inner = repo / "seg" / "dbt"
+    copy_dbt_example(inner, workspace=False)
+    edit(repo / "seg/seg.yaml", "path: ..", "path: dbt")
+    assert validate(0) == []
+    edit(repo / "seg/models.yaml", "identifier_column: user_id", "identifier_column: id")
+    (line,) = validate(1)  # the project is still read for the link
+    assert "identifier column 'id' is not among the columns of dbt model users" in line
+
+
 def test_identifier_column_from_the_manifest_and_from_yaml(repo: Path, compiled: Path) -> None:
     edit(repo / "seg/models.yaml", "identifier_column: user_id", "identifier_column: id")
     [line] = validate(1)

@@ -49,7 +49,7 @@ def check(*args: str):
 
 
 def project_repo(top: Path, subdir: str = "") -> git.Repo:
-    copy_dbt_example(top / subdir if subdir else top)
+    copy_dbt_example(top / subdir if subdir else top, workspace=False)
     repo = git.Repo.init(top, initial_branch="main")
     with repo.config_writer() as cfg:
         cfg.set_value("user", "name", "seg tests")
@@ -60,7 +60,7 @@ def project_repo(top: Path, subdir: str = "") -> git.Repo:
 
 
 def test_a_project_dir_outside_any_repository_is_one_line(tmp_path: Path, unreachable) -> None:
-    copy_dbt_example(tmp_path / "loose")
+    copy_dbt_example(tmp_path / "loose", workspace=False)
     one_line(check("--dbt", str(tmp_path / "loose"), "--base", "main"), 1,
              "is not inside a git repository")  # fmt: skip
 

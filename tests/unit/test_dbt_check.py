@@ -15,7 +15,8 @@ STRICT, BREAKING = ModelChangePolicy.STRICT, ModelChangePolicy.BREAKING
 
 
 def dbt(name: str, sql: str, path: str | None = None, columns=("user_id", "email")) -> DbtModel:
-    return DbtModel(name, path or f"models/{name}.sql", sql, columns=columns, how="test")
+    return DbtModel(name, path or f"models/{name}.sql", sql, columns=columns, how="test",
+                    from_sql=True)
 
 
 def project(*models: DbtModel, manifest: bool = False) -> DbtProject:
@@ -75,7 +76,7 @@ def test_verdicts_under_each_policy_and_when_not_in_use() -> None:
     assert "wh/braze/sync maps email, which it no longer returns" in blocked.message
     unknown = project(dbt("users", "select * from x", columns=None), dbt("orders", "select 1 as o"))
     (closed,) = check_dbt("analytics", BASE, unknown, {}, live(), BREAKING).blocked
-    assert "cannot be determined, so seg fails closed" in closed.message
+    assert "cannot be read from its SQL, so seg fails closed" in closed.message
 
 
 def test_the_manifest_note_names_the_revisions_without_one() -> None:

@@ -187,7 +187,7 @@ def test_a_parse_only_manifest_says_so_and_falls_back_to_the_sql() -> None:
 
 def model(sql: str = "select user_id, email from t", columns: tuple[str, ...] | None = (
           "user_id", "email"), **changes: object) -> DbtModel:  # fmt: skip
-    base = DbtModel("users", "models/users.sql", sql, columns=columns)
+    base = DbtModel("users", "models/users.sql", sql, columns=columns, from_sql=True)
     return DbtModel(**{**base.__dict__, **changes})  # type: ignore[arg-type]
 
 
@@ -234,8 +234,22 @@ def test_breaking_blocks_only_lost_columns_and_fails_closed() -> None:
         "returns")  # fmt: skip
     unknown = model(sql="select {{ m() }}", columns=None, how="the SQL cannot be read: line 1")
     closed = judge_dbt_change(breaking, "wh/users", "user_id", model(), unknown, USES)
-    assert closed.message.endswith("its output columns cannot be determined, so seg fails "
+    assert closed.message.endswith("its output columns cannot be read from its SQL, so seg fails "
                                    "closed (the SQL cannot be read: line 1)")  # fmt: skip
     compiled = judge_dbt_change(breaking, "wh/users", "user_id", model(compiled="select 1"),
                                 model(compiled="select 2"), USES)  # fmt: skip
     assert not compiled.blocked  # a macro's change that keeps the columns
+
+
+def test_columns_only_from_yaml_docs_fail_closed_under_breaking() -> None:
+    """The YAML says what a model should return, not what its SQL does: a change whose new
+    columns come only from the docs is not let through, even when the docs list them all."""
+    documented = model(sql="select {{ m() }}", columns=("user_id", "email"), from_sql=False,
+                       how="the columns documented in YAML (the SQL cannot be read)")  # fmt: skip
+    verdict = judge_dbt_change(ModelChangePolicy.BREAKING, "wh/users", "user_id", model(),
+                               documented, USES)  # fmt: skip
+    assert verdict.blocked
+    assert "cannot be read from its SQL, so seg fails closed" in verdict.message
+    read = judge_dbt_change(ModelChangePolicy.BREAKING, "wh/users", "user_id", model(),
+                            model(sql="select user_id, email, plan from t"), USES)  # fmt: skip
+    assert not read.blocked

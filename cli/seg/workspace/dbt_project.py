@@ -23,6 +23,7 @@ from seg.workspace.yamlpos import YamlError, read_documents
 
 __all__ = [
     "DbtProjectError",
+    "dbt_directories",
     "DbtTreeOpener",
     "dbt_links",
     "local_dbt_tree",
@@ -141,6 +142,18 @@ def local_dbt_tree(config: WorkspaceConfig, project: DbtProjectConfig) -> Tree:
     if not where.is_dir():
         raise DbtProjectError(f"dbt project {project.name}: {project.path} is not a directory")
     return FsTree(where)
+
+
+def dbt_directories(config: WorkspaceConfig) -> tuple[str, ...]:
+    """The ``path:`` projects that lie inside the workspace, relative to its root: their YAML
+    (dbt_project.yml, schema.yml) is dbt's, never seg resource documents."""
+    out = []
+    for item in config.dbt_projects:
+        if item.path is not None:
+            rel = posixpath.normpath(item.path)
+            if rel != "." and not rel.startswith(("../", "/")) and rel != "..":
+                out.append(rel)
+    return tuple(out)
 
 
 def dbt_links(

@@ -22,7 +22,7 @@ from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, follow_moved, scrub
 from seg.model.wording import close_match
 from seg.workspace.catalog_files import catalog_file_paths, tree_catalog
 from seg.workspace.config import CONFIG_FILE, WorkspaceConfig, load_config
-from seg.workspace.dbt_project import DbtTreeOpener, dbt_links
+from seg.workspace.dbt_project import DbtTreeOpener, dbt_directories, dbt_links
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.linked import LinkedFile, LinkedFileError, read_linked_file
@@ -136,8 +136,10 @@ def load_workspace(
     problems += _load_overlays(ctx, env)
     resources: list[DesiredResource] = []
     catalog_files = catalog_file_paths(config)
+    inside = dbt_directories(config)
     for rel in tree.files():
-        if is_resource_file(rel) and rel not in catalog_files:
+        if (is_resource_file(rel) and rel not in catalog_files
+                and not any(rel.startswith(d + "/") for d in inside)):  # fmt: skip
             problems += _load_file(ctx, rel, resources)
     for key, (_, where) in sorted(ctx.overlays.items()):
         if key not in ctx.used:
