@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import git
 from typer.testing import CliRunner
 
 from seg.commands.app import app
 from seg.embedded import open_embedded
 from tests.dbt_tool import copy_dbt_example
+from tests.git_repos import new_repo
 
 __all__ = ["MACRO", "MAPPING_URL", "MART", "WORKSPACE", "DbtRepo", "write_workspace"]
 
@@ -93,10 +93,7 @@ class DbtRepo:
         if project:
             seg_yaml = self.seg / "seg.yaml"
             seg_yaml.write_text(seg_yaml.read_text().replace("path: ..", f"path: ../{project}"))
-        self.git = git.Repo.init(top, initial_branch="main")
-        with self.git.config_writer() as cfg:
-            cfg.set_value("user", "name", "seg tests")
-            cfg.set_value("user", "email", "tests@example.com")
+        self.git = new_repo(top)
         self.commit("dbt project and the seg workspace")
         self.git.git.checkout("-b", "feature")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import git
 import pytest
 from typer.testing import CliRunner
 
 from seg.commands.app import app
 from seg.embedded import open_embedded
+from tests.git_repos import new_repo
 from tests.repo_files import copy_repo_dir
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "reverse-etl"
@@ -21,10 +21,7 @@ class Repo:
         self.path = path
         self.ws = path / "workspace"
         copy_repo_dir(EXAMPLE, self.ws)
-        self.git = git.Repo.init(path, initial_branch="main")
-        with self.git.config_writer() as cfg:
-            cfg.set_value("user", "name", "seg tests")
-            cfg.set_value("user", "email", "tests@example.com")
+        self.git = new_repo(path)
         self.commit("initial workspace")
         self.git.git.checkout("-b", "feature")
 

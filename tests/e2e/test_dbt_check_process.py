@@ -19,6 +19,7 @@ import yaml
 from tests.dbt_repo import MART, write_workspace
 from tests.dbt_tool import DBT_EXAMPLE, copy_dbt_example, dbt_executable
 from tests.e2e.processes import Server, run
+from tests.git_repos import identify, new_repo
 
 SLUG = "shop"
 
@@ -53,12 +54,7 @@ def test_a_pull_request_of_the_dbt_repository_is_blocked_with_an_annotation(
     read_token = applied_with_read_token(server, tmp_path)
     dbt = tmp_path / "dbt-repo"
     copy_dbt_example(dbt, workspace=False)
-    repo = git.Repo.init(dbt, initial_branch="main")
-    with repo.config_writer() as cfg:
-        cfg.set_value("user", "name", "seg tests")
-        cfg.set_value("user", "email", "tests@example.com")
-    repo.git.add("-A")
-    repo.index.commit("dbt")
+    repo = new_repo(dbt, commit="dbt")
     repo.git.checkout("-b", "feature")
     mart = dbt / MART
     mart.write_text(mart.read_text().replace("    u.plan,\n", "    u.plan,\n    u.created_at,\n"))
@@ -92,17 +88,10 @@ def test_the_workflow_template_steps_catch_a_macro_change(server: Server, tmp_pa
     read_token = applied_with_read_token(server, tmp_path)
     origin = tmp_path / "origin"
     copy_dbt_example(origin, workspace=False)
-    repo = git.Repo.init(origin, initial_branch="main")
-    with repo.config_writer() as cfg:
-        cfg.set_value("user", "name", "seg tests")
-        cfg.set_value("user", "email", "tests@example.com")
-    repo.git.add("-A")
-    repo.index.commit("dbt")
+    new_repo(origin, commit="dbt")
     checkout = tmp_path / "checkout"  # as actions/checkout leaves it: origin/main fetched
     clone = git.Repo.clone_from(origin, checkout)
-    with clone.config_writer() as cfg:
-        cfg.set_value("user", "name", "seg tests")
-        cfg.set_value("user", "email", "tests@example.com")
+    identify(clone)
     clone.git.checkout("-b", "feature")
     macro = checkout / "macros/cents_to_dollars.sql"
     macro.write_text(macro.read_text().replace("/ 100.0, 2)", "/ 100.0, 4)"))

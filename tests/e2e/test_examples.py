@@ -16,10 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import git
 import pytest
 
 from tests.dbt_tool import DBT_STATE, dbt_executable
+from tests.git_repos import new_repo
 from tests.repo_files import REPO, copy_repo_dir
 
 pytestmark = pytest.mark.e2e
@@ -71,12 +71,7 @@ def clone(tmp_path: Path, name: str) -> Path:
     """A repository root holding a copy of the example, committed, with origin/main."""
     root = tmp_path / "repo"
     copy_repo_dir(f"examples/{name}", root / "examples" / name, skip=DBT_STATE)
-    repo = git.Repo.init(root, initial_branch="main")
-    with repo.config_writer() as cfg:
-        cfg.set_value("user", "name", "seg tests")
-        cfg.set_value("user", "email", "tests@example.com")
-    repo.git.add("-A")
-    repo.index.commit("examples")
+    repo = new_repo(root, commit="examples")
     repo.git.update_ref("refs/remotes/origin/main", "HEAD")
     return root
 

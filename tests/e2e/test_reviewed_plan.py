@@ -17,6 +17,7 @@ import git
 import pytest
 
 from tests.e2e.processes import run
+from tests.git_repos import new_repo
 from tests.repo_files import copy_repo_dir
 
 pytestmark = pytest.mark.e2e
@@ -54,10 +55,7 @@ def reviewed(tmp_path: Path) -> tuple[git.Repo, Path]:
     path = tmp_path / "repo"
     copy_repo_dir("workspace", path / "workspace")
     (path / "README.md").write_text("# infra\n")
-    repo = git.Repo.init(path, initial_branch="main")
-    with repo.config_writer() as cfg:
-        cfg.set_value("user", "name", "seg tests")
-        cfg.set_value("user", "email", "tests@example.com")
+    repo = new_repo(path)
     commit(repo, "workspace")
     seg(path, "apply", "-w", "workspace", "--auto-approve")  # the embedded control plane
     repo.git.checkout("-b", "pr")

@@ -20,6 +20,7 @@ import pytest
 from seg.embedded import open_embedded
 from tests.conftest import run_cli
 from tests.dbt_tool import compile_manifest, copy_dbt_example
+from tests.git_repos import new_repo
 
 ERROR_OR_WARNING = (": error: ", ": warning: ")
 
@@ -37,10 +38,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_seg_env: None) -
     monkeypatch.setenv("WAREHOUSE_PASSWORD", "pw")
     monkeypatch.setenv("BRAZE_API_KEY", "braze-key")
     root = copy_dbt_example(tmp_path / "repo")
-    made = git.Repo.init(root, initial_branch="main")
-    with made.config_writer() as cfg:
-        cfg.set_value("user", "name", "seg tests")
-        cfg.set_value("user", "email", "tests@example.com")
+    new_repo(root)
     (root / ".gitignore").write_text(".seg/\ntarget/\nlogs/\n")
     monkeypatch.chdir(root)
     yield root

@@ -55,6 +55,7 @@ from seg.editor_schemas import SCHEMA_DIR
 from seg.embedded import STATE_DIR
 from seg.server import bodies
 from tests.dbt_tool import DBT_STATE
+from tests.git_repos import new_repo
 from tests.repo_files import REPO, copy_repo_dir
 
 GOLDEN = REPO / "tests" / "golden"
@@ -381,10 +382,7 @@ FLOWS: dict[str, Callable[[Session], None]] = {
 def git_clone(root: Path) -> git.Repo:
     """Make ``root`` a repository with the example committed and origin/main at it, as in a
     clone (`seg check` reads committed revisions). The embedded plane's state is ignored."""
-    repo = git.Repo.init(root, initial_branch="main")
-    with repo.config_writer() as cfg:
-        cfg.set_value("user", "name", "seg tests")
-        cfg.set_value("user", "email", "tests@example.com")
+    repo = new_repo(root)
     (root / ".gitignore").write_text(".seg/\nexported-*/\n")
     repo.git.add("-A")
     repo.index.commit("examples")

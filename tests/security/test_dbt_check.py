@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from seg.commands.app import app
 from tests.dbt_repo import MART, DbtRepo
 from tests.dbt_tool import copy_dbt_example
+from tests.git_repos import new_repo
 
 OUTSIDE = "SECRET-FROM-OUTSIDE-THE-PROJECT"
 
@@ -50,12 +51,7 @@ def check(*args: str):
 
 def project_repo(top: Path, subdir: str = "") -> git.Repo:
     copy_dbt_example(top / subdir if subdir else top, workspace=False)
-    repo = git.Repo.init(top, initial_branch="main")
-    with repo.config_writer() as cfg:
-        cfg.set_value("user", "name", "seg tests")
-        cfg.set_value("user", "email", "tests@example.com")
-    repo.git.add("-A")
-    repo.index.commit("dbt")
+    repo = new_repo(top, commit="dbt")
     return repo
 
 

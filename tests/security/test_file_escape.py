@@ -18,12 +18,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import git
 import pytest
 
 from seg.schemas import schema_dir
 from seg.workspace.linked import MAX_LINKED_FILE_BYTES
 from tests.conftest import run_cli
+from tests.git_repos import new_repo
 
 MARKER = "OUTSIDE-MARKER-7c1f9e"
 INSIDE = "INSIDE-MARKER-42ab"
@@ -317,10 +317,7 @@ class Repo:
 
     def __init__(self, path: Path, ws: Path, outside: Path) -> None:
         self.path = path
-        self.git = git.Repo.init(path, initial_branch="main")
-        with self.git.config_writer() as cfg:
-            cfg.set_value("user", "name", "seg tests")
-            cfg.set_value("user", "email", "tests@example.com")
+        self.git = new_repo(path)
         self.ws = ws
         model(ws, "../sql/users.sql")
         self.commit("base")
