@@ -3,6 +3,7 @@ linking a Model to the dbt model `users` (the tests of `seg check --dbt` share i
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import git
@@ -89,6 +90,7 @@ class DbtRepo:
         copy_dbt_example(self.path)
         (top / ".gitignore").write_text("target/\nlogs/\n")
         self.seg = top / "seg"
+        shutil.rmtree(self.path / "seg", ignore_errors=True)  # the example's own workspace
         write_workspace(self.seg)
         if project:
             seg_yaml = self.seg / "seg.yaml"
