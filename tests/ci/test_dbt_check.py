@@ -46,17 +46,19 @@ DROP_ID = ("select\n    u.user_id,\n", "select\n")
 DOCUMENTED_ID = "      - name: user_id\n        data_tests: [unique, not_null]\n"
 
 
-def test_a_column_added_passes_under_breaking(repo: DbtRepo) -> None:
+def test_a_column_added_passes_under_breaking(repo: DbtRepo, base_manifest: Path,
+                                              tmp_path: Path) -> None:  # fmt: skip
     repo.server_policy("breaking")
     repo.edit(MART, *ADD_COLUMN)
     repo.commit("users: add created_at")
-    result = repo.check()
+    head_manifest = compile_manifest(repo.path, tmp_path / "head-target")
+    result = repo.check("--base-manifest", str(base_manifest),
+                        "--head-manifest", str(head_manifest))  # fmt: skip
     assert result.exit_code == 0, result.output
     flat = " ".join(result.output.split())
-    assert ("ok dbt model users (modified): SQL changed; model warehouse/users is in use by "
-            "warehouse/braze/users-to-braze; the change keeps its identifier and mapped "
-            "columns (columns from the columns documented in YAML (the SQL cannot be read: "
-            "line 7 uses Jinja that only dbt can render") in flat, flat  # fmt: skip
+    assert ("ok dbt model users (modified): SQL, compiled SQL changed; model warehouse/users is "
+            "in use by warehouse/braze/users-to-braze; the change keeps its identifier and "
+            "mapped columns (columns from the compiled SQL in the manifest)") in flat, flat  # fmt: skip
     assert "seg check (breaking policy): 1 changed dbt model, 0 blocked." in result.output
 
 
@@ -87,14 +89,16 @@ def test_a_mapped_column_removed_is_blocked(repo: DbtRepo, base_manifest: Path,
 
 
 def test_the_identifier_column_removed_is_blocked_under_breaking(repo: DbtRepo) -> None:
-    """Without manifests the mart (it calls a macro) has the columns its YAML documents."""
+    """Without manifests the mart (it calls a macro) has only the columns its YAML documents:
+    not enough to let a change through."""
     repo.server_policy("breaking")
     repo.edit(MART, *DROP_ID)
     repo.edit("models/schema.yml", DOCUMENTED_ID, "")
     repo.commit("users: no user_id")
     result = repo.check()
     assert result.exit_code == 3, result.output
-    assert "identifier column user_id is no longer among its columns" in result.output
+    flat = " ".join(result.output.split())
+    assert "its output columns cannot be read from its SQL, so seg fails closed" in flat
 
 
 def test_a_renamed_model_is_blocked_and_says_renamed(repo: DbtRepo) -> None:
@@ -118,7 +122,7 @@ def test_a_project_in_a_sub_directory_is_read_and_pointed_at_from_the_repository
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     result = mono.check()
     assert result.exit_code == 3, result.output
-    assert ("::error file=analytics/models/marts/customers.sql,line=1,title=seg check: dbt "
+    assert ("::error file=analytics/models/marts/customers.sql,line=1,title=seg check%3A dbt "
             "model users::model warehouse/users (dbt model users) is in use by "
             "warehouse/braze/users-to-braze: the dbt model is renamed to customers"
             ) in result.output  # fmt: skip
@@ -177,9 +181,9 @@ def test_a_missing_manifest_falls_back_to_parsing_with_a_note(
     repo.edit("models/schema.yml", DOCUMENTED_ID, "")
     repo.commit("users: no user_id")
     result = repo.check("--base-manifest", str(base_manifest))
-    assert result.exit_code == 3, result.output  # the head's columns come from its SQL
-    assert "identifier column user_id is no longer among its columns" in result.output
+    assert result.exit_code == 3, result.output  # the head's SQL calls a macro: unknown
     flat = " ".join(result.output.split())
+    assert "its output columns cannot be read from its SQL, so seg fails closed" in flat
     assert "note: no manifest for the head revision: compiled SQL is not compared" in flat
 
 
@@ -230,7 +234,7 @@ def test_github_annotations_and_step_summary(repo: DbtRepo, tmp_path: Path) -> N
     summary = tmp_path / "summary.md"
     result = repo.check(env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
     assert result.exit_code == 3
-    assert f"::error file={MART},line=1,title=seg check: dbt model users::" in result.output
+    assert f"::error file={MART},line=1,title=seg check%3A dbt model users::" in result.output
     assert "::notice title=seg check::no manifest for the base and head revisions" in result.output
     text = summary.read_text()
     assert "| `users` | modified | **blocked** | `warehouse/braze/users-to-braze` |" in text

@@ -89,7 +89,7 @@ def github_annotations(result: CheckResult) -> str:
     return "".join(line + "\n" for line in out)
 
 
-_MARKUP = re.compile(r"([\\`*_\[\]!|~])")
+_MARKUP = re.compile(r"([\\`*_\[\]|~])")
 
 
 def _md_text(text: str) -> str:
