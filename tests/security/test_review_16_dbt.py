@@ -22,13 +22,15 @@ import pytest
 from markdown_it import MarkdownIt
 from typer.testing import CliRunner
 
+from seg.ci import dbt_repo
 from seg.ci.check import CheckResult, Finding
 from seg.commands.app import app
 from seg.model.resource import Origin
 from seg.policy.dbt import build_project, judge_dbt_change
 from seg.policy.models import MappingUse, ModelChangePolicy
 from seg.render.check_view import check_markdown, github_annotations
-from tests.conftest import Api
+from tests.conftest import Api, run_cli
+from tests.dbt_remote import make_remote, make_workspace
 from tests.dbt_repo import MART, DbtRepo
 from tests.helpers import error
 from tests.server.test_dbt_models_api import Linked
@@ -72,6 +74,11 @@ def manifest(sql: str, compiled: str, path: str = MART) -> str:
     node = {"resource_type": "model", "package_name": "analytics", "name": "users",
             "original_file_path": path, "raw_code": sql.strip(), "compiled_code": compiled}  # fmt: skip
     return json.dumps({"nodes": {"model.analytics.users": node}})
+
+
+def validate(root: Path) -> tuple[int, str]:
+    result = run_cli("validate", "-w", str(root))
+    return result.exit_code, result.output
 
 
 def summary(result) -> str:
@@ -270,3 +277,26 @@ def test_a_file_name_is_no_link_image_html_or_extra_cell_in_the_summary() -> Non
     assert len(cells) == 10, markdown  # the header's five and the finding's five
     spans = [t.content for t in _tokens(markdown) if t.type == "code_inline"]
     assert EVIL in spans and f"models/{EVIL}.sql:1:1" in spans, spans
+
+
+# --- a poisoned cache of a dbt repository ------------------------------------------------------
+
+
+def test_a_cache_config_seg_did_not_write_is_refused_before_git_runs(tmp_path: Path) -> None:
+    """A pull request of the seg repository can commit ``.seg/dbt/<digest>/``: git would run
+    the ``uploadpack`` (or ``core.sshCommand``, ``credential.helper``) its config names on the
+    next fetch, with whatever token the job holds."""
+    remote = make_remote(tmp_path / "dbt")
+    root = make_workspace(tmp_path / "ws", remote.url, "main")
+    assert validate(root)[0] == 0  # the cache is made and fetched into
+    cache = dbt_repo.cache_dir(root.resolve(), remote.url)
+    pwned = tmp_path / "pwned"
+    with (cache / "config").open("a") as config:
+        config.write(f'[remote "{remote.url}"]\n\tuploadpack = touch {pwned}; git-upload-pack\n')
+    code, output = validate(root)
+    assert not pwned.exists()
+    assert code == 1, output
+    assert (f"error: dbt project analytics: the copy of {remote.url} in "
+            f".seg/dbt/{cache.name} was not made by seg: its config holds settings seg does "
+            f"not write (git would act on them); remove .seg/dbt/{cache.name}") in " ".join(
+        output.split()), output  # fmt: skip
