@@ -32,6 +32,7 @@ from seg.render.check_view import check_markdown, github_annotations
 from tests.conftest import Api, run_cli
 from tests.dbt_remote import make_remote, make_workspace
 from tests.dbt_repo import MART, DbtRepo
+from tests.dbt_tool import DBT_EXAMPLE
 from tests.helpers import error
 from tests.server.test_dbt_models_api import Linked
 
@@ -300,3 +301,18 @@ def test_a_cache_config_seg_did_not_write_is_refused_before_git_runs(tmp_path: P
             f".seg/dbt/{cache.name} was not made by seg: its config holds settings seg does "
             f"not write (git would act on them); remove .seg/dbt/{cache.name}") in " ".join(
         output.split()), output  # fmt: skip
+
+
+# --- the workflow template -------------------------------------------------------------------
+
+
+def test_the_dbt_workflow_runs_on_every_pull_request() -> None:
+    """A paths filter lets a pull request that moves the models (``model-paths`` in
+    dbt_project.yml) or touches a file the filter forgot skip the check."""
+    import yaml
+
+    workflow = yaml.safe_load((DBT_EXAMPLE / ".github/workflows/seg-check.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert set(triggers) == {"pull_request"}, triggers
+    assert not (triggers["pull_request"] or {}).get("paths"), triggers
+    assert not (triggers["pull_request"] or {}).get("paths-ignore"), triggers
