@@ -316,3 +316,16 @@ def test_the_dbt_workflow_runs_on_every_pull_request() -> None:
     assert set(triggers) == {"pull_request"}, triggers
     assert not (triggers["pull_request"] or {}).get("paths"), triggers
     assert not (triggers["pull_request"] or {}).get("paths-ignore"), triggers
+
+
+def test_renaming_the_dbt_project_does_not_unlink_its_models(tmp_path: Path, env) -> None:
+    repo = readable_repo(tmp_path / "repo")
+    repo.edit("dbt_project.yml", "name: analytics\n", "name: renamed\n")
+    repo.edit("dbt_project.yml", "  analytics:\n", "  renamed:\n")
+    (repo.path / MART).write_text(WITHOUT_EMAIL)
+    repo.commit("rename the project, and drop email")
+    result = repo.check()
+    assert result.exit_code == 3, result.output
+    text = summary(result)
+    assert "warehouse/braze/users-to-braze maps email, which it no longer returns" in text
+    assert "note: the dbt project is renamed from analytics to renamed" in text

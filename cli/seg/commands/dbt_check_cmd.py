@@ -160,12 +160,17 @@ def run_dbt_check(options: DbtCheckOptions) -> CheckResult:
     head = _read(head_tree, head_text, options.head, committed=False)
     base = (_read(base_tree, base_text, options.base)
             if PROJECT_FILE in base_tree.files() else _empty(head.name))  # fmt: skip
-    name = options.dbt_project or head.name
+    # seg's models link to the project by the name it had before this change: a pull request
+    # renaming it in dbt_project.yml must not unlink them
+    name = options.dbt_project or base.name
     live, server_policy = _live(config, options)
     policies = [server_policy, *([config.model_change_policy] if options.workspace else [])]
     policy = stricter(*policies)
     notes = [note for note in (manifest_note(base, head),) if note]
     for rev, project in (("base", base), ("head", head)):
         notes += [f"{rev}: {n}" for n in project.notes if not n.startswith("no manifest")]
+    if head.name != base.name:
+        notes.append(f"the dbt project is renamed from {base.name} to {head.name}: seg.yaml "
+                     f"and the dbt_project of seg's models must follow")  # fmt: skip
     renames = _renames(repo, base_tree, head_tree, subdir)
     return check_dbt(name, base, head, renames, live, policy, head_tree.display, tuple(notes))
