@@ -30,11 +30,11 @@ from seg.policy.dbt import build_project, judge_dbt_change
 from seg.policy.models import MappingUse, ModelChangePolicy
 from seg.render.check_view import check_markdown, github_annotations
 from tests.conftest import Api, run_cli
+from tests.dbt_linked import Linked
 from tests.dbt_remote import make_remote, make_workspace
 from tests.dbt_repo import MART, DbtRepo
 from tests.dbt_tool import DBT_EXAMPLE
 from tests.helpers import error
-from tests.server.test_dbt_models_api import Linked
 
 BREAKING = ModelChangePolicy.BREAKING
 USES = [MappingUse("wh/braze/sync", ("user_id", "email"))]

@@ -238,7 +238,7 @@ def test_breaking_blocks_only_lost_columns_and_fails_closed() -> None:
         "returns")  # fmt: skip
     unknown = model(sql="select {{ m() }}", columns=None, how="the SQL cannot be read: line 1")
     closed = judge_dbt_change(breaking, "wh/users", "user_id", model(), unknown, USES)
-    assert closed.message.endswith("its output columns cannot be determined, so seg fails "
+    assert closed.message.endswith("its output columns cannot be read from its SQL, so seg fails "
                                    "closed (the SQL cannot be read: line 1)")  # fmt: skip
     compiled = judge_dbt_change(breaking, "wh/users", "user_id", model(compiled="select 1"),
                                 model(compiled="select 2"), USES)  # fmt: skip
