@@ -162,7 +162,7 @@ def test_github_annotations_step_summary_and_json(repo: Repo, tmp_path: Path) ->
     result = repo.check("--offline", env=env)
     assert result.exit_code == 3
     assert (
-        "::error file=workspace/models/users.yaml,line=6,title=seg check: model warehouse/users::"
+        "::error file=workspace/models/users.yaml,line=6,title=seg check%3A model warehouse/users::"
         in result.output
     )
     text = summary.read_text()

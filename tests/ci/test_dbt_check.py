@@ -138,7 +138,7 @@ def test_a_project_in_a_sub_directory_is_read_and_pointed_at_from_the_repository
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     result = mono.check()
     assert result.exit_code == 3, result.output
-    assert ("::error file=analytics/models/marts/customers.sql,line=1,title=seg check: dbt "
+    assert ("::error file=analytics/models/marts/customers.sql,line=1,title=seg check%3A dbt "
             "model users::model warehouse/users (dbt model users) is in use by "
             "warehouse/braze/users-to-braze: the dbt model is renamed to customers"
             ) in result.output  # fmt: skip
@@ -250,7 +250,7 @@ def test_github_annotations_and_step_summary(repo: DbtRepo, tmp_path: Path) -> N
     summary = tmp_path / "summary.md"
     result = repo.check(env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
     assert result.exit_code == 3
-    assert f"::error file={MART},line=1,title=seg check: dbt model users::" in result.output
+    assert f"::error file={MART},line=1,title=seg check%3A dbt model users::" in result.output
     assert "::notice title=seg check::no manifest for the base and head revisions" in result.output
     text = summary.read_text()
     assert "| `users` | modified | **blocked** | `warehouse/braze/users-to-braze` |" in text

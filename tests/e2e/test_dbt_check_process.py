@@ -67,7 +67,7 @@ def test_a_pull_request_of_the_dbt_repository_is_blocked_with_an_annotation(
                  "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}  # fmt: skip
     done = run("check", "--dbt", ".", "--base", "main", "--head", "HEAD", env=check_env, cwd=dbt)
     assert done.returncode == 3, done.stdout + done.stderr
-    assert f"::error file={MART},line=1,title=seg check: dbt model users::model " in done.stdout
+    assert f"::error file={MART},line=1,title=seg check%3A dbt model users::model " in done.stdout
     assert "is in use by warehouse/braze/users-to-braze" in done.stdout
     assert "Traceback" not in done.stderr
     assert "| `users` | modified | **blocked** |" in (tmp_path / "summary.md").read_text()

@@ -123,10 +123,11 @@ def test_a_committed_manifest_of_odd_shape_is_a_note(tmp_path: Path, env) -> Non
     (repo.path / "target/manifest.json").write_text('{"nodes": [1, 2]}')
     repo.git.git.add("-f", "target/manifest.json")
     repo.commit("a committed manifest of no use")
+    repo.git.git.branch("-f", "main", "HEAD")  # the base's (a head's is never read)
     (repo.path / "target").rename(repo.path / "not-target")  # not the working tree's
     result = repo.check()
     assert result.exit_code == 0, result.output
-    assert "note: head: the manifest has no nodes; it is ignored" in result.output
+    assert "note: base: the manifest has no nodes; it is ignored" in result.output
 
 
 @pytest.mark.parametrize("target", ["../secret.sql", "/etc/hostname", "../../../../../x"])

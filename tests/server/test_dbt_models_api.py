@@ -7,53 +7,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Api
-from tests.helpers import WAREHOUSE_SETTINGS, error
+from tests.dbt_linked import Linked
+from tests.helpers import error
 
 POLICIES = ("strict", "breaking")
-
-
-class Linked:
-    """A postgres source with a Braze destination and the model ``users`` reading the dbt
-    model ``users`` (identifier ``user_id``), used by the enabled mapping ``sync``."""
-
-    def __init__(self, api: Api, policy: str) -> None:
-        self.api = api
-        assert api.create_source("wh", catalog="postgres", settings=WAREHOUSE_SETTINGS
-                                 ).status_code == 200  # fmt: skip
-        braze = api.create_destination("wh", "braze", catalog="braze", enabled=True,
-                                       settings={"api_key": "braze-key"})  # fmt: skip
-        assert braze.status_code == 200, braze.text
-        body = {"workspace": {"model_change_policy": policy},
-                "update_mask": {"paths": ["workspace.model_change_policy"]}}  # fmt: skip
-        assert api.http.patch(api.url(), json=body).status_code == 200
-        self.model_url = api.url("/sources/wh/models/users")
-        self.model_name = f"workspaces/{api.workspace}/sources/wh/models/users"
-        self.mapping_url = api.url("/sources/wh/destinations/braze/mappings/sync")
-        made = api.http.post(api.url("/sources/wh/models"), json={"model": {
-            "name": self.model_name, "dbt_model": "users", "dbt_project": "analytics",
-            "identifier_column": "user_id"}})  # fmt: skip
-        assert made.status_code == 200, made.text
-        mapping = {"name": f"workspaces/{api.workspace}/sources/wh/destinations/braze/mappings/sync",
-                   "action": "updateUserProfile", "enabled": True, "model": self.model_name,
-                   "schedule": {"strategy": "MANUAL"},
-                   "fields": {"email": "email", "external_id": "user_id"}}  # fmt: skip
-        made = api.http.post(api.url("/sources/wh/destinations/braze/mappings"),
-                             json={"mapping": mapping})  # fmt: skip
-        assert made.status_code == 200, made.text
-
-    def patch(self, clear: tuple[str, ...] = (), **values: object):
-        paths = [f"model.{k}" for k in (*values, *clear)]
-        return self.api.http.patch(self.model_url,
-                                   json={"model": values, "update_mask": {"paths": paths}})  # fmt: skip
-
-    def enable_mapping(self, enabled: bool) -> None:
-        body = {"mapping": {"enabled": enabled}, "update_mask": {"paths": ["mapping.enabled"]}}
-        assert self.api.http.patch(self.mapping_url, json=body).status_code == 200
-
-    def live(self) -> dict:
-        got = self.api.http.get(self.model_url)
-        assert got.status_code == 200, got.text
-        return dict(got.json())
 
 
 @pytest.fixture(params=POLICIES)
@@ -78,7 +35,11 @@ def test_a_new_link_of_a_model_in_use_is_refused_under_every_policy(linked: Link
     assert linked.live()["dbt_model"] == "users"
 
 
-def test_a_project_left_out_matches_the_one_named(linked: Linked) -> None:
+def test_leaving_the_project_out_is_a_new_link(linked: Linked) -> None:
+    # the control plane cannot see which project a left-out one stands for (review 16)
+    assert "instead of dbt model users of project analytics" in error(
+        linked.patch(clear=("dbt_project",)), 409, 9)  # fmt: skip
+    linked.enable_mapping(False)
     assert linked.patch(clear=("dbt_project",)).status_code == 200
     assert "dbt_project" not in linked.live()
     assert linked.patch(dbt_project="analytics").status_code == 200
@@ -116,7 +77,8 @@ def test_deleting_a_linked_model_in_use_is_refused(api: Api, linked: Linked) -> 
 
 def test_query_and_dbt_model_together_are_refused(api: Api, linked: Linked) -> None:
     message = error(linked.patch(query="SELECT 1 AS user_id"), 400, 3)
-    assert message.startswith("model: ") and "not valid under any of the given schemas" in message
+    assert message == ("model: give exactly one of query, query_file or dbt_model (dbt_project "
+                       "goes with dbt_model)")  # fmt: skip
     for bad in ("../users", "a/b", "users\n", "x\x00", "", "u" * 256):
         error(linked.patch(dbt_model=bad), 400, 3)
     error(linked.patch(dbt_project="../x"), 400, 3)

@@ -148,15 +148,18 @@ def test_reference_cycles_end() -> None:
 
 
 def node(name: str, package: str = "analytics", code: str | None = "select 1 as a",
-         kind: str = "model") -> dict:  # fmt: skip
-    found = {"resource_type": kind, "package_name": package, "name": name}
+         kind: str = "model", raw: str | None = None) -> dict:  # fmt: skip
+    """A manifest node compiled from the file models/<name>.sql holding ``raw``."""
+    found = {"resource_type": kind, "package_name": package, "name": name,
+             "original_file_path": f"models/{name}.sql", "raw_code": raw}  # fmt: skip
     return found if code is None else {**found, "compiled_code": code}
 
 
 def test_manifest_compiled_sql_wins_and_foreign_packages_are_ignored() -> None:
     files = {"models/users.sql": "select {{ m() }} as x, id"}
     manifest = {"nodes": {
-        "model.analytics.users": node("users", code="select 2 as x, id, extra from t"),
+        "model.analytics.users": node("users", code="select 2 as x, id, extra from t",
+                                      raw=files["models/users.sql"]),
         "model.dbt_utils.users": node("users", package="dbt_utils", code="select 1 as other"),
         "test.analytics.users": node("users", kind="test", code="select 1 as fail"),
         "model.analytics.gone": node("gone"),  # not among the files: not a model here
@@ -172,7 +175,8 @@ def test_manifest_compiled_sql_wins_and_foreign_packages_are_ignored() -> None:
 
 def test_a_parse_only_manifest_says_so_and_falls_back_to_the_sql() -> None:
     files = {"models/users.sql": "select id, email from {{ source('a', 'b') }}"}
-    manifest = {"nodes": {"model.analytics.users": node("users", code=None)}}
+    manifest = {"nodes": {"model.analytics.users": node("users", code=None,
+                                                        raw=files["models/users.sql"])}}
     project = build_project({"name": "analytics"}, files, [], manifest)
     assert project.notes == ("the manifest holds no compiled SQL (dbt parse); run dbt compile "
                              "for it",)  # fmt: skip
@@ -187,7 +191,7 @@ def test_a_parse_only_manifest_says_so_and_falls_back_to_the_sql() -> None:
 
 def model(sql: str = "select user_id, email from t", columns: tuple[str, ...] | None = (
           "user_id", "email"), **changes: object) -> DbtModel:  # fmt: skip
-    base = DbtModel("users", "models/users.sql", sql, columns=columns, from_sql=True)
+    base = DbtModel("users", "models/users.sql", sql, columns=columns, from_sql=columns is not None)
     return DbtModel(**{**base.__dict__, **changes})  # type: ignore[arg-type]
 
 

@@ -186,6 +186,31 @@ def _new_cache(where: Path, timeout: float, url: str) -> None:
         raise
 
 
+# The lines of the config ``git init --bare --template=`` writes: a cache holding anything
+# else (a ``remote.<url>.uploadpack``, ``core.sshCommand``, ``credential.helper``,
+# ``url.<x>.insteadOf``, an include …) was not made by seg, e.g. committed by a pull request,
+# and git would run or follow it on the next fetch.
+_INIT_CONFIG_LINE = re.compile(r"\[core\]|\t(?:repositoryformatversion|filemode|bare|"
+                               r"ignorecase|precomposeunicode|symlinks|logallrefupdates) = "
+                               r"(?:true|false|0|1)|\[extensions\]|\tobjectformat = "
+                               r"(?:sha1|sha256)|\trefstorage = (?:files|reftable)")  # fmt: skip
+MAX_CONFIG = 4096
+
+
+def _check_cache(where: Path) -> str | None:
+    """Why the cache at ``where`` is not one seg made (None when it is)."""
+    config = where / "config"
+    try:
+        if config.is_symlink() or not config.is_file() or config.stat().st_size > MAX_CONFIG:
+            return "its config is not the file git init writes"
+        lines = config.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return "its config cannot be read"
+    if not all(_INIT_CONFIG_LINE.fullmatch(line) for line in lines):
+        return "its config holds settings seg does not write (git would act on them)"
+    return None
+
+
 def _fetch(where: Path, url: str, timeout: float) -> None:
     _run_git(["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head",
               "--no-recurse-submodules", "--", url, *_REFSPECS], where, url, timeout)  # fmt: skip
@@ -245,6 +270,11 @@ def remote_dbt_tree(config: WorkspaceConfig, project: DbtProjectConfig) -> Remot
     where = cache_dir(config.root.resolve(), url)
     failure: str | None = None
     cached = (where / "HEAD").is_file()
+    if cached and (why := _check_cache(where)) is not None:
+        shown_cache = f"{CACHE_DIR / where.name}"
+        raise DbtProjectError(f"dbt project {name}: the copy of {shown} in {shown_cache} was "
+                              f"not made by seg: {why}; remove {shown_cache} (seg fetches it "
+                              "again)", "error")  # fmt: skip
     try:
         if not cached:
             _new_cache(where, timeout, url)

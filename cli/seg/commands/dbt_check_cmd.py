@@ -57,14 +57,32 @@ def _manifest_file(path: Path, option: str) -> str:
         raise ConfigError(f"{option} {path}: {str(exc).splitlines()[0]}") from None
 
 
-def _read(tree: GitTree, manifest_text: str | None, rev: str) -> DbtProject:
-    """The project at one revision (its committed manifest unless one is given)."""
+def _read(tree: GitTree, manifest_text: str | None, rev: str, committed: bool = True
+          ) -> DbtProject:  # fmt: skip
+    """The project at one revision (its committed manifest, if ``committed``, unless one is
+    given)."""
     from seg.workspace.dbt_project import DbtProjectError, read_dbt_project
 
     try:
-        return read_dbt_project(tree, MANIFEST, manifest_text)
+        return read_dbt_project(tree, MANIFEST if committed else None, manifest_text)
     except DbtProjectError as exc:
         raise ConfigError(f"dbt project at {rev}: {exc}") from None
+
+
+def _working_manifest(project_dir: Path, head: GitTree) -> str | None:
+    """The manifest ``dbt compile`` left in the project's ``target/``: not a link out of the
+    project, and not the one the head commits (its author's word, not dbt's)."""
+    path = project_dir / MANIFEST
+    if not path.is_file():
+        return None
+    if not path.resolve().is_relative_to(project_dir.resolve()):
+        raise ConfigError(f"the head's manifest {path}: it leads outside the project")
+    text = _manifest_file(path, "the head's manifest")
+    try:
+        committed = head.read(MANIFEST, len(text.encode("utf-8")) + 1)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return text
+    return None if committed == text else text
 
 
 def _empty(name: str) -> DbtProject:
@@ -133,20 +151,26 @@ def run_dbt_check(options: DbtCheckOptions) -> CheckResult:
     head_text = None
     if options.head_manifest is not None:
         head_text = _manifest_file(options.head_manifest, "--head-manifest")
-    elif (options.project_dir / MANIFEST).is_file():  # the head's dbt compile, not committed
-        head_text = _manifest_file(options.project_dir / MANIFEST, "the head's manifest")
+    else:  # the head's dbt compile in the working tree
+        head_text = _working_manifest(options.project_dir, head_tree)
     base_text = None
     if options.base_manifest is not None:
         base_text = _manifest_file(options.base_manifest, "--base-manifest")
-    head = _read(head_tree, head_text, options.head)
+    # a manifest the pull request commits says what its author wants: never the head's
+    head = _read(head_tree, head_text, options.head, committed=False)
     base = (_read(base_tree, base_text, options.base)
             if PROJECT_FILE in base_tree.files() else _empty(head.name))  # fmt: skip
-    name = options.dbt_project or head.name
+    # seg's models link to the project by the name it had before this change: a pull request
+    # renaming it in dbt_project.yml must not unlink them
+    name = options.dbt_project or base.name
     live, server_policy = _live(config, options)
     policies = [server_policy, *([config.model_change_policy] if options.workspace else [])]
     policy = stricter(*policies)
     notes = [note for note in (manifest_note(base, head),) if note]
     for rev, project in (("base", base), ("head", head)):
         notes += [f"{rev}: {n}" for n in project.notes if not n.startswith("no manifest")]
+    if head.name != base.name:
+        notes.append(f"the dbt project is renamed from {base.name} to {head.name}: seg.yaml "
+                     f"and the dbt_project of seg's models must follow")  # fmt: skip
     renames = _renames(repo, base_tree, head_tree, subdir)
     return check_dbt(name, base, head, renames, live, policy, head_tree.display, tuple(notes))

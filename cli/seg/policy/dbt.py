@@ -46,6 +46,10 @@ class DbtModel:
     how: str = ""  # where the columns come from, or why they are unknown
     # the columns were read from SQL (compiled or rendered), not taken from the YAML docs
     from_sql: bool = False
+    # whether dbt builds it (``enabled`` in its config() call, YAML or dbt_project.yml); None:
+    # seg cannot tell (an expression)
+    enabled: bool | None = True
+    several: tuple[str, ...] = ()  # the files defining it when there are several
 
     @property
     def label(self) -> str:
@@ -202,22 +206,45 @@ def build_project(
 ) -> DbtProject:
     """A project from its files (``sql_files``: path → raw SQL under the model paths;
     ``yaml_docs``: the parsed YAML files there) and, when given, its manifest (parsed
-    ``manifest.json``), which supplies compiled SQL for the models it knows."""
+    ``manifest.json``), which supplies compiled SQL for the models whose file it was compiled
+    from (its ``raw_code`` is the file's SQL: a manifest of another revision is not used)."""
     name, paths, block = project_settings(settings)
     documented = _yaml_models(yaml_docs)
     notes: list[str] = []
-    compiled = _manifest_models(manifest, name, notes) if manifest is not None else {}
-    raw: dict[str, DbtModel] = {}
-    for path, sql in sorted(sql_files.items()):
+    nodes = _manifest_models(manifest, name, notes) if manifest is not None else {}
+    files: dict[str, list[str]] = {}
+    for path in sorted(sql_files):
         model_name = path.rsplit("/", 1)[-1].removesuffix(".sql")
-        if model_name in raw or len(raw) >= MAX_MODELS:
-            continue  # dbt refuses duplicate names itself
+        if model_name in files or len(files) < MAX_MODELS:
+            files.setdefault(model_name, []).append(path)
+    raw: dict[str, DbtModel] = {}
+    stale: list[str] = []
+    for model_name, found in files.items():
         columns, yaml_config = documented.get(model_name, ((), None))
+        compiled = {path: _compiled_for(nodes.get(model_name, []), path, sql_files[path])
+                    for path in found}  # fmt: skip
+        matched = [(path, code) for path, (ok, code) in compiled.items() if ok]
+        if not matched and nodes.get(model_name):
+            stale.append(found[0])
+        if len(found) > 1 and len(matched) != 1:
+            # dbt builds one of them (the others disabled); without a manifest compiled from
+            # exactly these files seg cannot tell which: every file counts, no columns
+            joined = "".join(f"-- {path}\n{sql_files[path]}\n" for path in found)
+            why = (f"several files define it ({', '.join(found[:5])}); seg cannot tell "
+                   "which one dbt builds")  # fmt: skip
+            raw[model_name] = DbtModel(model_name, found[0], joined, None, columns, {}, None,
+                                       why, False, None, tuple(found))  # fmt: skip
+            notes.append(f"dbt model {model_name}: {why}")
+            continue
+        path, code = matched[0] if matched else (found[0], None)
         config = _config_for(block, name, path, paths)
         if isinstance(yaml_config, Mapping):
             config.update({str(k): v for k, v in yaml_config.items()})
-        raw[model_name] = DbtModel(model_name, path, sql, compiled.get(model_name), columns,
-                                   config)  # fmt: skip
+        model = DbtModel(model_name, path, sql_files[path], code, columns, config)
+        raw[model_name] = DbtModel(**{**model.__dict__, "enabled": _enabled(model)})
+    if stale:
+        notes.append(f"the manifest was not compiled from {_plural_files(stale)} (another "
+                     "revision?): their compiled SQL is not used")  # fmt: skip
     if manifest is None:
         notes.append("no manifest (target/manifest.json): columns are read from each "
                      "model's SQL with ref() and source() rendered; other macros are not "
@@ -225,20 +252,71 @@ def build_project(
     return DbtProject(name, _with_columns(raw, dialect), manifest is not None, tuple(notes))
 
 
-def _manifest_models(manifest: Any, project: str, notes: list[str]) -> dict[str, str | None]:
+def _plural_files(paths: list[str]) -> str:
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    return f"{'these files' if len(paths) > 1 else 'the file'} ({shown})"
+
+
+@dataclass(frozen=True)
+class _Node:
+    path: str | None  # original_file_path
+    raw: str | None  # raw_code: the file's SQL when it was compiled
+    compiled: str | None
+
+
+def _compiled_for(nodes: list[_Node], path: str, sql: str) -> tuple[bool, str | None]:
+    """(whether the manifest may speak for this file, the compiled SQL of the node compiled
+    from its SQL): no node of the name at all speaks for nothing (None); nodes of the name of
+    which none was compiled from this file's SQL (another revision's manifest) are refused."""
+    if not nodes:
+        return True, None
+    for node in nodes:
+        if node.path in (None, path) and node.raw is not None and node.raw.strip() == sql.strip():
+            return True, node.compiled
+    return False, None
+
+
+_ENABLED_ARG = re.compile(r"\benabled\s*=\s*([A-Za-z_]\w{0,20})?")
+
+
+def _enabled(model: DbtModel) -> bool | None:
+    """Whether dbt builds the model: its SQL's config(enabled=…) overrides its YAML and
+    dbt_project.yml; anything but a literal true or false is None (seg cannot tell)."""
+    value: object = model.config.get("enabled", True)
+    try:
+        for _start, _end, opener, inside in _blocks(model.sql):
+            if opener == "{{" and _CONFIG_CALL.fullmatch(inside) and "enabled" in inside:
+                found = _ENABLED_ARG.search(inside)
+                literal = found.group(1) if found else None
+                value = {"true": True, "false": False}.get((literal or "").lower(), "?")
+    except ValueError:
+        pass  # a block that is not closed: dbt fails on it; its columns are unknown anyway
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        value = value.lower() == "true"
+    return value if isinstance(value, bool) else None
+
+
+def _manifest_models(manifest: Any, project: str, notes: list[str]) -> dict[str, list[_Node]]:
     nodes = manifest.get("nodes") if isinstance(manifest, Mapping) else None
     if not isinstance(nodes, Mapping):
         notes.append("the manifest has no nodes; it is ignored")
         return {}
-    out: dict[str, str | None] = {}
+    out: dict[str, list[_Node]] = {}
+    count = 0
     for node in nodes.values():
         if (not isinstance(node, Mapping) or node.get("resource_type") != "model"
                 or node.get("package_name") != project
                 or not isinstance(node.get("name"), str)):  # fmt: skip
             continue
+        count += 1
+        if count > MAX_MODELS:
+            break
+        path, raw = node.get("original_file_path"), node.get("raw_code", node.get("raw_sql"))
         code = node.get("compiled_code")
-        out[node["name"]] = code if isinstance(code, str) else None
-    if out and all(code is None for code in out.values()):
+        out.setdefault(node["name"], []).append(_Node(
+            path if isinstance(path, str) else None, raw if isinstance(raw, str) else None,
+            code if isinstance(code, str) else None))  # fmt: skip
+    if out and all(n.compiled is None for found in out.values() for n in found):
         notes.append("the manifest holds no compiled SQL (dbt parse); run dbt compile for it")
     return out
 
@@ -268,8 +346,12 @@ def _with_columns(models: dict[str, DbtModel], dialect: str | None) -> dict[str,
         schema = {ref: columns for ref in refs_of(model.sql)
                   if ref in done and (columns := done[ref].columns)}  # fmt: skip
         columns, how, from_sql = _columns(model, schema, dialect)
+        if model.several:
+            done[name] = model  # several files define it: seg cannot tell which one is built
+            continue
         done[name] = DbtModel(model.name, model.path, model.sql, model.compiled,
-                              model.documented, model.config, columns, how, from_sql)  # fmt: skip
+                              model.documented, model.config, columns, how, from_sql,
+                              model.enabled)  # fmt: skip
     return {name: done[name] for name in sorted(done)}
 
 
@@ -371,6 +453,8 @@ def judge_dbt_change(
     aspects = changed_aspects(old, new)
     if not aspects:
         return Verdict(False)
+    if new.enabled is False:  # dbt no longer builds it: as good as removed
+        return Verdict(True, (head + "the dbt model is disabled (enabled: false)",), names)
     if policy == ModelChangePolicy.STRICT:
         reason = f"its {', '.join(aspects)} change (policy strict blocks any change)"
         return Verdict(True, (head + reason,), names)
@@ -379,6 +463,10 @@ def judge_dbt_change(
         # let a change through
         reason = (f"its output columns cannot be read from its SQL, so seg fails closed "
                   f"({new.how})")  # fmt: skip
+        return Verdict(True, (head + reason,), names)
+    if new.enabled is None:
+        reason = ("seg cannot tell whether dbt still builds it (its enabled config is not "
+                  "true or false), so seg fails closed")  # fmt: skip
         return Verdict(True, (head + reason,), names)
     reasons = []
     if identifier.lower() not in new.columns:

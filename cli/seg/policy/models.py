@@ -175,11 +175,11 @@ def _breaking_reasons(old: ModelState, new: ModelState, uses: list[MappingUse]) 
 
 
 def _same_link(old: tuple[str, str] | None, new: tuple[str, str] | None) -> bool:
-    """Whether two dbt links name the same model (a project left out stands for the
-    workspace's only one, so it matches any)."""
-    if old is None or new is None:
-        return old is new
-    return old[1] == new[1] and (old[0] == new[0] or not old[0] or not new[0])
+    """Whether two dbt links name the same model of the same project. A project left out
+    stands for seg.yaml's only one, which the control plane cannot see: leaving it out or
+    naming it is a new link too (else a model could move, one step at a time, from project
+    a to none to project b, or to a project a pull request adds beside the only one)."""
+    return old == new
 
 
 def _normalise(query: str) -> str:

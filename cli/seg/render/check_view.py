@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from rich.console import Console
@@ -69,16 +70,43 @@ def _escape_annotation(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def _escape_property(text: str) -> str:
+    """A workflow command's property value: ``,`` and ``:`` end it, so they are escaped too
+    (a file named ``a,line=1.sql`` must not add a property)."""
+    return _escape_annotation(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def github_annotations(result: CheckResult) -> str:
     """``::error`` workflow commands, one per blocked model; a ``::notice`` per note."""
     out = [f"::notice title=seg check::{_escape_annotation(note)}" for note in result.notes]
     for f in result.blocked:
-        where = f"file={f.origin.file},line={f.origin.line}," if f.origin else ""
-        title = f"seg check: {f.noun.lower()} {f.model}"
+        where = (f"file={_escape_property(f.origin.file)},line={f.origin.line},"
+                 if f.origin else "")  # fmt: skip
+        title = _escape_property(f"seg check: {f.noun.lower()} {f.model}")
         out.append(f"::error {where}title={title}::{_escape_annotation(f.message)}")
     # a control in a name: the log acts on it
     out = [escape_line(line, keep_tab=False) for line in out]
     return "".join(line + "\n" for line in out)
+
+
+_MARKUP = re.compile(r"([\\`*_\[\]|~])")
+
+
+def _md_text(text: str) -> str:
+    """Prose in markdown: one line, HTML escaped, and no character that starts emphasis, a
+    link, an image, code or a table cell (a dbt file name is anything)."""
+    return _MARKUP.sub(r"\\\1", html.escape(escape_line(text, keep_tab=False)))
+
+
+def _md_code(text: str, cell: bool = True) -> str:
+    """``text`` as a code span that a backtick in it cannot close (and, in a table cell, with
+    ``|`` escaped: the table splits cells before code spans are read)."""
+    text = escape_line(text, keep_tab=False)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    span = f"{fence}{pad}{text}{pad}{fence}"
+    return span.replace("|", "\\|") if cell else span
 
 
 def check_markdown(result: CheckResult) -> str:
@@ -90,17 +118,15 @@ def check_markdown(result: CheckResult) -> str:
         "",
     ]
     for note in result.notes:
-        lines += [f"> note: {html.escape(escape_line(note, keep_tab=False))}", ""]
+        lines += [f"> note: {_md_text(note)}", ""]
     if result.findings:
         lines += [f"| {result.noun} | change | verdict | mappings | where |",
                   "|---|---|---|---|---|"]  # fmt: skip
         for f in result.findings:
-            model = escape_line(f.model, keep_tab=False)
             verdict = "**blocked**" if f.blocked else "ok"
-            mappings = ", ".join(f"`{m}`" for m in f.mappings) or "—"
-            where = escape_line(_where(f), keep_tab=False).replace("|", "\\|")
-            lines.append(f"| `{model}` | {f.change} | {verdict} | {mappings} | `{where}` |")
+            mappings = ", ".join(_md_code(m) for m in f.mappings) or "—"
+            lines.append(f"| {_md_code(f.model)} | {f.change} | {verdict} | {mappings} | "
+                         f"{_md_code(_where(f))} |")  # fmt: skip
         for f in result.blocked:
-            model, message = (escape_line(text, keep_tab=False) for text in (f.model, f.message))
-            lines += ["", f"- `{model}`: {html.escape(message)}"]
+            lines += ["", f"- {_md_code(f.model, cell=False)}: {_md_text(f.message)}"]
     return "\n".join(lines) + "\n"

@@ -90,4 +90,6 @@ class FieldChecker:
             raise errors.InvalidArgument(f"{where}: the secret value fails {error.validator!r}")
         message = (too_many(str(error.validator), error.validator_value, error.instance)
                    or clip_within(error.message, error.instance))  # never the whole value
+        if error.validator in ("oneOf", "anyOf") and "x-seg-message" in error.schema:
+            message = str(error.schema["x-seg-message"])  # as seg validate words it
         raise errors.InvalidArgument(f"{clip(where)}: {message}")
