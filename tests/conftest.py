@@ -34,6 +34,18 @@ def clean_seg_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
+@pytest.fixture
+def check_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """What the seg check tests run in: the Reverse ETL examples' secrets set, no SEG_*
+    setting and no GitHub Actions variable from the shell, the working directory a temporary
+    one."""
+    monkeypatch.setenv("WAREHOUSE_PASSWORD", "pw")
+    monkeypatch.setenv("BRAZE_API_KEY", "braze-key")
+    for var in (*SEG_VARS, "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
 def embedded_call(root: Path, method: str, path: str, workspace: str = "acme",
                   body: object = None) -> httpx.Response:  # fmt: skip
     """One request to the embedded control plane of the workspace at ``root``."""

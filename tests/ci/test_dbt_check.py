@@ -20,13 +20,7 @@ from tests.dbt_tool import compile_manifest, copy_dbt_example
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DbtRepo:
-    monkeypatch.setenv("WAREHOUSE_PASSWORD", "pw")
-    monkeypatch.setenv("BRAZE_API_KEY", "braze-key")
-    for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV", "GITHUB_ACTIONS",
-                "GITHUB_STEP_SUMMARY"):  # fmt: skip
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
+def repo(tmp_path: Path, check_env: None) -> DbtRepo:
     made = DbtRepo(tmp_path / "repo")
     made.apply_live()
     return made

@@ -50,13 +50,8 @@ WITHOUT_EMAIL = READABLE.replace("    u.email,\n", "")
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("WAREHOUSE_PASSWORD", "pw")
-    monkeypatch.setenv("BRAZE_API_KEY", "braze-key")
-    for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV", "GITHUB_ACTIONS",
-                "GITHUB_STEP_SUMMARY"):  # fmt: skip
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
+def env(check_env: None) -> None:
+    """The check's environment (tests/conftest.py)."""
 
 
 def readable_repo(top: Path) -> DbtRepo:
