@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from seg.commands.app import app
 from seg.embedded import open_embedded
 from tests.dbt_tool import copy_dbt_example
-from tests.git_repos import new_repo
+from tests.git_repos import commit_all, new_repo
+from tests.helpers import replace_in
 
 __all__ = ["MACRO", "MAPPING_URL", "MART", "WORKSPACE", "DbtRepo", "write_workspace"]
 
@@ -98,14 +99,10 @@ class DbtRepo:
         self.git.git.checkout("-b", "feature")
 
     def edit(self, rel: str, old: str, new: str) -> None:
-        path = self.path / rel
-        text = path.read_text()
-        assert old in text, text
-        path.write_text(text.replace(old, new))
+        replace_in(self.path / rel, old, new)
 
     def commit(self, message: str) -> None:
-        self.git.git.add("-A")
-        self.git.index.commit(message)
+        commit_all(self.git, message)
 
     def apply_live(self) -> None:
         result = CliRunner().invoke(app, ["apply", "-w", str(self.seg), "--auto-approve"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import git
 
-__all__ = ["identify", "new_repo"]
+__all__ = ["commit_all", "identify", "new_repo"]
 
 
 def identify(repo: git.Repo) -> git.Repo:
@@ -22,6 +22,11 @@ def new_repo(path: Path, commit: str | None = None) -> git.Repo:
     committed under that message."""
     repo = identify(git.Repo.init(path, initial_branch="main"))
     if commit is not None:
-        repo.git.add("-A")
-        repo.index.commit(commit)
+        commit_all(repo, commit)
     return repo
+
+
+def commit_all(repo: git.Repo, message: str) -> None:
+    """Everything in the working tree committed under ``message``."""
+    repo.git.add("-A")
+    repo.index.commit(message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def error(response, status: int, code: int) -> str:
     assert response.status_code == status, response.text
@@ -13,3 +15,10 @@ def error(response, status: int, code: int) -> str:
 
 # The settings the built-in catalog requires of an enabled Reverse ETL postgres source.
 WAREHOUSE_SETTINGS = {"host": "db.internal", "database": "analytics"}
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    """Replace ``old`` (which must be there) by ``new`` in the file at ``path``."""
+    text = path.read_text()
+    assert old in text, (old, text)
+    path.write_text(text.replace(old, new))

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from seg.commands.app import app
 from seg.embedded import open_embedded
-from tests.git_repos import new_repo
+from tests.git_repos import commit_all, new_repo
+from tests.helpers import replace_in
 from tests.repo_files import copy_repo_dir
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "reverse-etl"
@@ -26,14 +27,10 @@ class Repo:
         self.git.git.checkout("-b", "feature")
 
     def edit(self, rel: str, old: str, new: str) -> None:
-        path = self.ws / rel
-        text = path.read_text()
-        assert old in text, text
-        path.write_text(text.replace(old, new))
+        replace_in(self.ws / rel, old, new)
 
     def commit(self, message: str) -> None:
-        self.git.git.add("-A")
-        self.git.index.commit(message)
+        commit_all(self.git, message)
 
     def check(self, *args: str, env: dict[str, str] | None = None):
         result = CliRunner().invoke(app, ["check", "-w", str(self.ws), "--base", "main", *args],

@@ -21,6 +21,7 @@ from seg.embedded import open_embedded
 from tests.conftest import run_cli
 from tests.dbt_tool import compile_manifest, copy_dbt_example
 from tests.git_repos import new_repo
+from tests.helpers import replace_in
 
 ERROR_OR_WARNING = (": error: ", ": warning: ")
 
@@ -49,12 +50,6 @@ def with_manifest(root: Path, manifest: Path) -> None:
     shutil.copy(manifest, root / "target" / "manifest.json")
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, (old, text)
-    path.write_text(text.replace(old, new))
-
-
 def problems(output: str) -> list[str]:
     return [line for line in output.splitlines() if any(s in line for s in ERROR_OR_WARNING)]
 
@@ -79,15 +74,15 @@ def test_a_dbt_project_inside_the_workspace_is_not_read_as_seg_documents(repo: P
     the workspace is dbt's, not seg resource documents."""
     inner = repo / "seg" / "dbt"
     copy_dbt_example(inner, workspace=False)
-    edit(repo / "seg/seg.yaml", "path: ..", "path: dbt")
+    replace_in(repo / "seg/seg.yaml", "path: ..", "path: dbt")
     assert validate(0) == []
-    edit(repo / "seg/models.yaml", "identifier_column: user_id", "identifier_column: id")
+    replace_in(repo / "seg/models.yaml", "identifier_column: user_id", "identifier_column: id")
     (line,) = validate(1)  # the project is still read for the link
     assert "identifier column 'id' is not among the columns of dbt model users" in line
 
 
 def test_identifier_column_from_the_manifest_and_from_yaml(repo: Path, compiled: Path) -> None:
-    edit(repo / "seg/models.yaml", "identifier_column: user_id", "identifier_column: id")
+    replace_in(repo / "seg/models.yaml", "identifier_column: user_id", "identifier_column: id")
     [line] = validate(1)
     assert line.startswith("seg/models.yaml:7:22: error: identifier column 'id' is not among "
                            "the columns of dbt model users (user_id, email, plan, orders, "
@@ -103,9 +98,9 @@ def test_identifier_column_from_the_manifest_and_from_yaml(repo: Path, compiled:
 def test_mapped_columns_from_the_manifest(repo: Path, compiled: Path) -> None:
     with_manifest(repo, compiled)
     # the manifest wins over the YAML: a column documented but not returned is refused
-    edit(repo / "models/schema.yml", "      - name: orders\n",
+    replace_in(repo / "models/schema.yml", "      - name: orders\n",
          "      - name: orders\n      - name: country\n")  # fmt: skip
-    edit(repo / "seg/mappings.yaml", "email: email", "email: country")
+    replace_in(repo / "seg/mappings.yaml", "email: email", "email: country")
     assert validate(1) == [
         "seg/mappings.yaml:13:12: error: column 'country' is not among the columns of dbt "
         "model users (user_id, email, plan, orders, lifetime_value; from the compiled SQL in "
@@ -117,11 +112,11 @@ def test_columns_from_the_sql_with_refs_rendered_and_star_expanded(repo: Path) -
     and a model selecting * from it gets the same through the ref."""
     (repo / "models/marts/everyone.sql").write_text(
         "{{ config(materialized='view') }}\n-- all users\nselect * from {{ ref('stg_users') }}\n")
-    edit(repo / "seg/models.yaml", "dbt_model: users", "dbt_model: everyone")
-    edit(repo / "seg/models.yaml", "identifier_column: user_id", "identifier_column: created_at")
-    edit(repo / "seg/mappings.yaml", "email: email", "email: plan")
+    replace_in(repo / "seg/models.yaml", "dbt_model: users", "dbt_model: everyone")
+    replace_in(repo / "seg/models.yaml", "identifier_column: user_id", "identifier_column: created_at")
+    replace_in(repo / "seg/mappings.yaml", "email: email", "email: plan")
     assert validate(0) == []
-    edit(repo / "seg/mappings.yaml", "email: plan", "email: lifetime_value")
+    replace_in(repo / "seg/mappings.yaml", "email: plan", "email: lifetime_value")
     assert validate(1) == [
         "seg/mappings.yaml:13:12: error: column 'lifetime_value' is not among the columns of "
         "dbt model everyone (user_id, email, plan, created_at; from the SQL with ref() and "
@@ -129,7 +124,7 @@ def test_columns_from_the_sql_with_refs_rendered_and_star_expanded(repo: Path) -
 
 
 def test_a_macro_without_a_manifest_or_yaml_columns_is_a_warning(repo: Path) -> None:
-    edit(repo / "models/schema.yml", "  - name: users\n", "  - name: users_undocumented\n")
+    replace_in(repo / "models/schema.yml", "  - name: users\n", "  - name: users_undocumented\n")
     assert validate(0) == [
         "seg/models.yaml:6:14: warning: the columns of dbt model users cannot be determined "
         "(the SQL cannot be read: line 6 uses Jinja that only dbt can render (run dbt compile "
@@ -138,14 +133,14 @@ def test_a_macro_without_a_manifest_or_yaml_columns_is_a_warning(repo: Path) -> 
 
 
 def test_an_unknown_dbt_model_gets_a_did_you_mean(repo: Path) -> None:
-    edit(repo / "seg/models.yaml", "dbt_model: users", "dbt_model: user")
+    replace_in(repo / "seg/models.yaml", "dbt_model: users", "dbt_model: user")
     assert validate(1) == [
         "seg/models.yaml:6:14: error: dbt project analytics has no model 'user' (did you mean "
         "'users'?) [model/dbt-model]"]  # fmt: skip
 
 
 def test_an_unknown_dbt_project(repo: Path) -> None:
-    edit(repo / "seg/models.yaml", "dbt_model: users", "dbt_model: users\n  dbt_project: analytic")
+    replace_in(repo / "seg/models.yaml", "dbt_model: users", "dbt_model: users\n  dbt_project: analytic")
     assert validate(1) == [
         "seg/models.yaml:7:16: error: unknown dbt project 'analytic' (seg.yaml names "
         "analytics) (did you mean 'analytics'?) [model/dbt-project]"]  # fmt: skip
@@ -155,27 +150,27 @@ def test_several_projects_need_dbt_project(repo: Path) -> None:
     other = repo / "other"
     other.mkdir()
     (other / "dbt_project.yml").write_text("name: other\nconfig-version: 2\n")
-    edit(repo / "seg/seg.yaml", "    path: ..   # the dbt project this workspace sits in "
+    replace_in(repo / "seg/seg.yaml", "    path: ..   # the dbt project this workspace sits in "
          "(examples/dbt)\n", "    path: ..\n  other:\n    path: ../other\n")  # fmt: skip
     assert validate(1) == [
         "seg/models.yaml:6:14: error: give dbt_project: seg.yaml names several dbt projects "
         "(analytics, other) [model/dbt-project]"]  # fmt: skip
-    edit(repo / "seg/models.yaml", "dbt_model: users", "dbt_model: users\n  dbt_project: analytics")
+    replace_in(repo / "seg/models.yaml", "dbt_model: users", "dbt_model: users\n  dbt_project: analytics")
     assert validate(0) == []
 
 
 def test_a_project_named_otherwise_in_seg_yaml(repo: Path) -> None:
-    edit(repo / "seg/seg.yaml", "  analytics:\n", "  shop:\n")
+    replace_in(repo / "seg/seg.yaml", "  analytics:\n", "  shop:\n")
     assert validate(1) == [
         "seg/seg.yaml:7:3: error: dbt project shop: its dbt_project.yml names it 'analytics'; "
         "name it so in seg.yaml (seg check --dbt matches models by that name) [config/dbt]"]  # fmt: skip
 
 
 def test_a_path_that_is_not_a_dbt_project(repo: Path) -> None:
-    edit(repo / "seg/seg.yaml", "path: ..", "path: ../models")
+    replace_in(repo / "seg/seg.yaml", "path: ..", "path: ../models")
     assert validate(1) == [
         "seg/seg.yaml:7:3: error: models/dbt_project.yml does not exist [config/dbt]"]
-    edit(repo / "seg/seg.yaml", "path: ../models", "path: ../nowhere")
+    replace_in(repo / "seg/seg.yaml", "path: ../models", "path: ../nowhere")
     assert validate(1) == [
         "seg/seg.yaml:7:3: error: dbt project analytics: ../nowhere is not a directory "
         "[config/dbt]"]  # fmt: skip
@@ -193,7 +188,7 @@ def applied(repo: Path, policy: str = "strict") -> None:
             "update_mask": {"paths": ["workspace.model_change_policy"]}}  # fmt: skip
     assert client.http.patch("/v1beta/workspaces/dbt-retl", json=body).status_code == 200
     client.close()
-    edit(repo / "seg/seg.yaml", "model_change_policy: breaking", f"model_change_policy: {policy}")
+    replace_in(repo / "seg/seg.yaml", "model_change_policy: breaking", f"model_change_policy: {policy}")
 
 
 def live_model(repo: Path) -> dict:
@@ -218,7 +213,7 @@ def blocked(reason: str) -> None:
 @pytest.mark.parametrize("policy", ["strict", "breaking"])
 def test_a_new_dbt_model_of_a_model_in_use_is_blocked(repo: Path, policy: str) -> None:
     applied(repo, policy)
-    edit(repo / "seg/models.yaml", "dbt_model: users", "dbt_model: stg_users")
+    replace_in(repo / "seg/models.yaml", "dbt_model: users", "dbt_model: stg_users")
     reason = "it would read dbt model stg_users instead of dbt model users"
     blocked(reason)
     # the control plane refuses the same change with the same message
@@ -231,8 +226,8 @@ def test_a_new_dbt_model_of_a_model_in_use_is_blocked(repo: Path, policy: str) -
         client.close()
     assert refused.status_code == 409 and refused.json() == {"code": 9, "error": (
         f"model warehouse/users is in use by warehouse/braze/users-to-braze: {reason}")}  # fmt: skip
-    edit(repo / "seg/models.yaml", "dbt_model: stg_users", "dbt_model: users\n  dbt_project: shop")
-    edit(repo / "seg/seg.yaml", "  analytics:\n", "  shop:\n")  # renamed in seg.yaml too
+    replace_in(repo / "seg/models.yaml", "dbt_model: stg_users", "dbt_model: users\n  dbt_project: shop")
+    replace_in(repo / "seg/seg.yaml", "  analytics:\n", "  shop:\n")  # renamed in seg.yaml too
     plan = run_cli("plan", "-w", "seg")  # as validate: the project's name is analytics
     assert plan.exit_code == 1 and "names it 'analytics'" in plan.output, plan.output
     assert live_model(repo)["dbt_model"] == "users"
@@ -241,7 +236,7 @@ def test_a_new_dbt_model_of_a_model_in_use_is_blocked(repo: Path, policy: str) -
 @pytest.mark.parametrize("policy", ["strict", "breaking"])
 def test_switching_to_a_query_and_back_while_in_use_is_blocked(repo: Path, policy: str) -> None:
     applied(repo, policy)
-    edit(repo / "seg/models.yaml", "dbt_model: users",
+    replace_in(repo / "seg/models.yaml", "dbt_model: users",
          "query: SELECT id AS user_id, email FROM app.users")  # fmt: skip
     blocked("it would read its SQL instead of dbt model users")
     assert "query" not in live_model(repo)
@@ -249,13 +244,13 @@ def test_switching_to_a_query_and_back_while_in_use_is_blocked(repo: Path, polic
 
 def test_the_identifier_column_of_a_linked_model_in_use_is_blocked(repo: Path) -> None:
     applied(repo, "breaking")
-    edit(repo / "seg/models.yaml", "identifier_column: user_id", "identifier_column: email")
+    replace_in(repo / "seg/models.yaml", "identifier_column: user_id", "identifier_column: email")
     blocked("identifier column changes (user_id → email)")
 
 
 def test_a_description_change_passes(repo: Path) -> None:
     applied(repo)
-    edit(repo / "seg/models.yaml", "(the dbt model users)", "(dbt)")
+    replace_in(repo / "seg/models.yaml", "(the dbt model users)", "(dbt)")
     result = run_cli("apply", "-w", "seg", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert live_model(repo)["description"] == "One row per user with their orders (dbt)"
@@ -265,8 +260,8 @@ def test_a_switch_with_the_mapping_disabled_goes_through_in_order(repo: Path) ->
     """To a query and back to the dbt model, the mapping disabled in the same change: the
     mapping first, then the model; the field left behind is really gone on the server."""
     applied(repo)
-    edit(repo / "seg/mappings.yaml", "  enabled: true\n", "  enabled: false\n")
-    edit(repo / "seg/models.yaml", "dbt_model: users",
+    replace_in(repo / "seg/mappings.yaml", "  enabled: true\n", "  enabled: false\n")
+    replace_in(repo / "seg/models.yaml", "dbt_model: users",
          "query: SELECT id AS user_id, email FROM app.users")  # fmt: skip
     result = run_cli("apply", "-w", "seg", "--auto-approve")
     assert result.exit_code == 0, result.output
@@ -275,7 +270,7 @@ def test_a_switch_with_the_mapping_disabled_goes_through_in_order(repo: Path) ->
                      "updated Model warehouse/users"]  # fmt: skip
     live = live_model(repo)
     assert live["query"].startswith("SELECT") and "dbt_model" not in live
-    edit(repo / "seg/models.yaml", "query: SELECT id AS user_id, email FROM app.users",
+    replace_in(repo / "seg/models.yaml", "query: SELECT id AS user_id, email FROM app.users",
          "dbt_model: users\n  dbt_project: analytics")  # fmt: skip
     assert run_cli("apply", "-w", "seg", "--auto-approve").exit_code == 0
     live = live_model(repo)
@@ -305,7 +300,7 @@ def test_seg_check_blocks_a_new_link_of_a_model_in_use(repo: Path) -> None:
     unchanged = run_cli("check", "-w", "seg", "--base", "origin/main")
     assert unchanged.exit_code == 0, unchanged.output
     made.git.switch("-q", "-c", "relink")
-    edit(repo / "seg/models.yaml", "dbt_model: users", "dbt_model: stg_users")
+    replace_in(repo / "seg/models.yaml", "dbt_model: users", "dbt_model: stg_users")
     made.git.commit("-qam", "users: from stg_users")
     checked = run_cli("check", "-w", "seg", "--base", "origin/main", "-o", "json")
     assert checked.exit_code == 3, checked.output
@@ -341,7 +336,7 @@ def test_export_keeps_the_link_and_round_trips(repo: Path, monkeypatch: pytest.M
 def test_a_model_switched_to_a_query_in_the_ui_is_linked_again(repo: Path) -> None:
     """Someone turns the (unused) model into a query on the control plane: seg never set that
     query, yet declaring dbt_model clears it (query and dbt_model exclude each other)."""
-    edit(repo / "seg/mappings.yaml", "  enabled: true\n", "  enabled: false\n")
+    replace_in(repo / "seg/mappings.yaml", "  enabled: true\n", "  enabled: false\n")
     applied(repo)
     client = open_embedded(repo / "seg", "dbt-retl")
     try:

@@ -18,6 +18,7 @@ import pytest
 from seg.workspace import dbt_project
 from tests.conftest import run_cli
 from tests.dbt_tool import copy_dbt_example
+from tests.helpers import replace_in
 
 SECRET = "outside-secret-value"
 
@@ -37,12 +38,6 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_seg_env: None) -
     yield root
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
-
-
 def validate(code: int, within: float = 30.0) -> list[str]:
     started = time.monotonic()
     result = run_cli("validate", "-w", "seg")
@@ -55,20 +50,20 @@ def validate(code: int, within: float = 30.0) -> list[str]:
 
 @pytest.mark.parametrize("path", ["../..", "../../outside", "../../../../../../../etc"])
 def test_a_path_leading_outside_the_repository(repo: Path, path: str) -> None:
-    edit(repo / "seg/seg.yaml", "path: ..", f"path: {path}")
+    replace_in(repo / "seg/seg.yaml", "path: ..", f"path: {path}")
     assert validate(1) == [f"seg/seg.yaml:7:3: error: dbt project analytics: {path} leads "
                            "outside the repository [config/dbt]"]  # fmt: skip
 
 
 def test_an_absolute_path_is_refused_by_the_schema_or_leads_outside(repo: Path) -> None:
-    edit(repo / "seg/seg.yaml", "path: ..", f"path: {repo.parent / 'outside'}")
+    replace_in(repo / "seg/seg.yaml", "path: ..", f"path: {repo.parent / 'outside'}")
     [line] = validate(1)
     assert line.startswith("seg/seg.yaml:") and ": error: " in line
 
 
 def test_a_symlinked_project_directory_leading_out(repo: Path) -> None:
     (repo / "linked").symlink_to(repo.parent / "outside", target_is_directory=True)
-    edit(repo / "seg/seg.yaml", "path: ..", "path: ../linked")
+    replace_in(repo / "seg/seg.yaml", "path: ..", "path: ../linked")
     assert validate(1) == ["seg/seg.yaml:7:3: error: dbt project analytics: ../linked leads "
                            "outside the repository [config/dbt]"]  # fmt: skip
 
@@ -132,7 +127,7 @@ def test_a_yaml_alias_bomb_in_schema_yml(repo: Path) -> None:
                                  "{{ config(" * 20_000, "{#" * 100_000])  # fmt: skip
 def test_sql_built_to_backtrack_is_read_quickly(repo: Path, sql: str) -> None:
     (repo / "models/marts/users.sql").write_text(sql)
-    edit(repo / "models/schema.yml", "  - name: users\n", "  - name: users_undocumented\n")
+    replace_in(repo / "models/schema.yml", "  - name: users\n", "  - name: users_undocumented\n")
     [line] = validate(0, within=10)
     assert line.startswith("seg/models.yaml:6:14: warning: the columns of dbt model users "
                            "cannot be determined (the SQL cannot be read: line 1 uses Jinja")  # fmt: skip
@@ -141,14 +136,14 @@ def test_sql_built_to_backtrack_is_read_quickly(repo: Path, sql: str) -> None:
 @pytest.mark.parametrize("value", ["../users", "marts/users", "users\\u0000", "users\\nx",
                                    "users\\u001b[31m", ".", "-users"])  # fmt: skip
 def test_dbt_model_values_that_are_not_names(repo: Path, value: str) -> None:
-    edit(repo / "seg/models.yaml", "dbt_model: users", f'dbt_model: "{value}"')
+    replace_in(repo / "seg/models.yaml", "dbt_model: users", f'dbt_model: "{value}"')
     [line] = validate(1)
     assert line.startswith("seg/models.yaml:6:14: error: ") and "\x1b" not in line
     assert "\x00" not in line
 
 
 def test_dbt_project_values_that_are_not_names(repo: Path) -> None:
-    edit(repo / "seg/models.yaml", "dbt_model: users", 'dbt_model: users\n  dbt_project: "../x"')
+    replace_in(repo / "seg/models.yaml", "dbt_model: users", 'dbt_model: users\n  dbt_project: "../x"')
     [line] = validate(1)
     assert line.startswith("seg/models.yaml:7:16: error: ")
 

@@ -27,7 +27,7 @@ from seg.commands.options import (
     WorkspaceOpt,
     workspace_dir,
 )
-from seg.commands.session import connect
+from seg.commands.session import connect, read_live_and_policy
 from seg.errors import ConfigError
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.policy.models import stricter
@@ -52,12 +52,7 @@ def _as_live(resources: tuple[DesiredResource, ...]) -> list[CurrentResource]:
 def _live(
     head: Workspace, api_url: str | None, token: str | None
 ) -> tuple[list[CurrentResource], str]:
-    client, _ = connect(head, api_url, token)
-    try:
-        policy = str(client.get_workspace().get("model_change_policy", "strict"))
-        return client.read_state(), policy
-    finally:
-        client.close()
+    return read_live_and_policy(connect(head, api_url, token)[0])
 
 
 def _publish_to_github(text_markdown: str, annotations: str) -> None:

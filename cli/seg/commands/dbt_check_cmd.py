@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seg.commands.session import connect_config
+from seg.commands.session import connect_config, read_live_and_policy
 from seg.errors import ConfigError
 from seg.kinds import destination, kinds_in_order, model, source
 from seg.model.resource import CurrentResource
@@ -126,12 +126,7 @@ def _config(options: DbtCheckOptions) -> WorkspaceConfig:
 def _live(config: WorkspaceConfig, options: DbtCheckOptions
           ) -> tuple[list[CurrentResource], str]:  # fmt: skip
     client, _ = connect_config(config, options.api_url, options.token, options.env)
-    try:
-        policy = str(client.get_workspace().get("model_change_policy", "strict"))
-        kinds = [k for k in kinds_in_order() if k.name in STATE_KINDS]
-        return client.read_state(kinds=kinds), policy
-    finally:
-        client.close()
+    return read_live_and_policy(client, [k for k in kinds_in_order() if k.name in STATE_KINDS])
 
 
 def run_dbt_check(options: DbtCheckOptions) -> CheckResult:
@@ -148,7 +143,7 @@ def run_dbt_check(options: DbtCheckOptions) -> CheckResult:
     base_tree = GitTree(repo, options.base, subdir)
     if PROJECT_FILE not in head_tree.files():
         raise ConfigError(f"no {PROJECT_FILE} in {subdir or '.'} at {options.head}")
-    head_text = None
+    head_text: str | None
     if options.head_manifest is not None:
         head_text = _manifest_file(options.head_manifest, "--head-manifest")
     else:  # the head's dbt compile in the working tree

@@ -17,6 +17,7 @@ from seg.engine.plan import Change, Plan
 from seg.engine.scope import apply_delete_budget, check_targets, restrict, target_plan
 from seg.engine.secrets import SecretKey, secret_questions
 from seg.errors import ConfigError
+from seg.model.kinds import Kind
 from seg.model.resource import CurrentResource
 from seg.model.urls import redact_url
 from seg.policy.models import ModelChangePolicy, stricter
@@ -36,6 +37,8 @@ __all__ = [
     "open_control",
     "open_session",
     "read_live",
+    "read_live_and_policy",
+    "server_policy",
     "ownership_of",
     "require_secrets",
     "sync_embedded_catalog",
@@ -278,8 +281,22 @@ def ask_secrets(
     return matched, combined
 
 
+def server_policy(client: ControlPlaneClient) -> str:
+    """The models-in-use policy the control plane holds for the workspace."""
+    return str(client.get_workspace().get("model_change_policy", "strict"))
+
+
+def read_live_and_policy(client: ControlPlaneClient, kinds: list[Kind] | None = None
+                         ) -> tuple[list[CurrentResource], str]:  # fmt: skip
+    """The live state (of ``kinds``, default all) and the control plane's policy, for the
+    checks of models in use; the client is closed after."""
+    try:
+        return client.read_state(kinds), server_policy(client)
+    finally:
+        client.close()
+
+
 def effective_policy(session: Session) -> ModelChangePolicy:
     """The stricter of seg.yaml's model_change_policy and the control plane's (which the
     server enforces anyway), so the plan never promises what apply cannot do."""
-    server = session.client.get_workspace().get("model_change_policy", "strict")
-    return stricter(session.workspace.config.model_change_policy, str(server))
+    return stricter(session.workspace.config.model_change_policy, server_policy(session.client))

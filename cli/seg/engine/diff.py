@@ -133,15 +133,9 @@ def _closed_clears(desired: Mapping[str, Any], current: Any, path: Path) -> list
 
 def _exclusive_clears(desired: DesiredResource, current: CurrentResource) -> list[FieldChange]:
     """Declaring one side of an exclusive group clears the other side's fields."""
-    out = []
-    groups = desired.kind.exclusive
-    chosen = [g for g in groups if any(f in desired.fields for f in g)]
-    for group in groups:
-        if chosen and group not in chosen:
-            for name in group:
-                if current.fields.get(name) is not None:
-                    out.append(FieldChange((name,), current.fields[name], None, cleared=True))
-    return out
+    return [FieldChange((name,), current.fields[name], None, cleared=True)
+            for name in desired.kind.cleared_by(desired.fields)
+            if current.fields.get(name) is not None]  # fmt: skip
 
 
 def _overlaps(path: Path, declared: list[Path]) -> bool:

@@ -38,13 +38,10 @@ def _after(key: Key, want: Mapping[Key, DesiredResource], have: Mapping[Key, Cur
         return None
     kind, declared = KINDS[key[0]], want[key].fields
     base = dict(have[key].fields) if key in have else dict(kind.defaults)
-    # declaring one side of an exclusive group clears the other (engine.diff does the same):
-    # a model switched from a dbt model to a query no longer reads the dbt model
-    chosen = [g for g in kind.exclusive if any(name in declared for name in g)]
-    for group in kind.exclusive:
-        if chosen and group not in chosen:
-            for name in group:
-                base.pop(name, None)
+    # declaring one side of an exclusive group clears the other (as engine.diff does): a
+    # model switched from a dbt model to a query no longer reads the dbt model
+    for name in kind.cleared_by(declared):
+        base.pop(name, None)
     return {**base, **declared}
 
 

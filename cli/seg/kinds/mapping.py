@@ -11,6 +11,7 @@ from seg.kinds import destination, model
 from seg.kinds.catalogs import catalog_id, entry_for
 from seg.kinds.shared import fql_rule, parent_property, per_lookup, per_parent_limit
 from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Subject, Violation
+from seg.policy.models import mapped_column
 
 __all__ = ["KIND", "MAX_DBT_CLOUD_MAPPINGS", "MAX_MAPPINGS_PER_DESTINATION"]
 
@@ -53,7 +54,7 @@ def _dbt_columns(subject: Subject, lookup: Lookup) -> list[Violation]:
         return []
     out = []
     for key, value in fields.items():
-        column = str(value).split(".", 1)[0].strip().lower()
+        column = mapped_column(value)
         if column and column not in found.columns and not subject.is_unknown(("fields", key)):
             message = (f"column {column!r} is not among the columns of dbt model "
                        f"{linked['dbt_model']} ({', '.join(found.columns)}; "

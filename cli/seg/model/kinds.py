@@ -338,6 +338,15 @@ class Kind:
         """Its spec's schema file, generated from ``spec_schema`` (``schemas/resolved/``)."""
         return f"resolved/{self.key.replace('_', '-')}.schema.json"
 
+    def cleared_by(self, declared: Iterable[str]) -> tuple[str, ...]:
+        """The fields of the exclusive groups that the ``declared`` fields do not touch:
+        declaring one side of a group clears the others (none when nothing is declared)."""
+        names = set(declared)
+        chosen = [g for g in self.exclusive if names.intersection(g)]
+        if not chosen:
+            return ()
+        return tuple(name for group in self.exclusive if group not in chosen for name in group)
+
     def chain(self) -> list[Kind]:
         """This kind's ancestors, outermost first, ending with the kind itself."""
         chain = [self]

@@ -22,6 +22,7 @@ __all__ = [
     "Verdict",
     "active_uses",
     "judge_model_change",
+    "mapped_column",
     "mapped_columns",
     "stricter",
 ]
@@ -97,10 +98,15 @@ class Verdict:
         return "; ".join(self.reasons)
 
 
+def mapped_column(value: Any) -> str:
+    """The model column a mapping field reads: its value ``col`` or ``col.path``, lower-case
+    ("" for an empty value)."""
+    return str(value).split(".", 1)[0].strip().lower()
+
+
 def mapped_columns(fields: Mapping[str, Any]) -> tuple[str, ...]:
     """Model columns a mapping reads: each field's value (``col`` or ``col.path``)."""
-    cols = {str(v).split(".", 1)[0].strip().lower() for v in fields.values() if str(v).strip()}
-    return tuple(sorted(cols))
+    return tuple(sorted({mapped_column(v) for v in fields.values() if str(v).strip()}))
 
 
 def active_uses(

@@ -151,7 +151,7 @@ def dbt_directories(config: WorkspaceConfig) -> tuple[str, ...]:
     for item in config.dbt_projects:
         if item.path is not None:
             rel = posixpath.normpath(item.path)
-            if rel != "." and not rel.startswith(("../", "/")) and rel != "..":
+            if rel not in (".", "..") and not rel.startswith(("../", "/")):
                 out.append(rel)
     return tuple(out)
 
@@ -167,26 +167,26 @@ def dbt_links(
     unread: set[str] = set()
     problems: list[Diagnostic] = []
     for item in config.dbt_projects:
+
+        def at(message: str, severity: str = "warning", item: DbtProjectConfig = item) -> None:
+            problems.append(Diagnostic(shown, item.line, item.col, message, "config/dbt",
+                                       severity))  # fmt: skip
+
         try:
             tree = opener(config, item)
             read = read_dbt_project(tree, item.manifest)
         except DbtProjectError as exc:
             unread.add(item.name)
-            severity = exc.severity or ("warning" if item.repository is not None else "error")
-            problems.append(Diagnostic(shown, item.line, item.col, str(exc), "config/dbt",
-                                       severity))  # fmt: skip
+            at(str(exc), exc.severity or ("warning" if item.repository is not None else "error"))
             continue
         notes = getattr(tree, "notes", ())
         for note in notes if isinstance(notes, tuple) else ():
-            problems.append(Diagnostic(shown, item.line, item.col, str(note), "config/dbt",
-                                       "warning"))  # fmt: skip
+            at(str(note))
         if read.name != item.name:
-            message = (f"dbt project {item.name}: its {PROJECT_FILE} names it {read.name!r}; "
-                       "name it so in seg.yaml (seg check --dbt matches models by that "
-                       "name)")  # fmt: skip
-            problems.append(Diagnostic(shown, item.line, item.col, message, "config/dbt"))
-        problems += [Diagnostic(shown, item.line, item.col, f"dbt project {item.name}: {note}",
-                                "config/dbt", "warning") for note in read.problems]  # fmt: skip
+            at(f"dbt project {item.name}: its {PROJECT_FILE} names it {read.name!r}; name it "
+               "so in seg.yaml (seg check --dbt matches models by that name)", "error")
+        for note in read.problems:
+            at(f"dbt project {item.name}: {note}")
         projects[item.name] = {name: DbtColumns(model.columns, model.how)
                                for name, model in read.models.items()}  # fmt: skip
     named = tuple(item.name for item in config.dbt_projects)
