@@ -9,7 +9,7 @@ git detected between them, and the live state of the control plane; it returns t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from seg.ci.check import CheckResult, Finding
@@ -58,10 +58,13 @@ def dbt_changes(base: DbtProject, head: DbtProject, renames: Mapping[str, str]
     """The base's models the head changes. ``renames``: project-relative file path in the
     base → its path in the head, as git's rename detection found them; a model whose file
     was renamed to another model's file reads as renamed to that model."""
-    by_path = {model.path: model for model in head.models.values()}
+    unresolved = [m for m in map(head.unresolved, head.models) if m is not None]
+    by_path = {model.path: model for model in unresolved}
     out = []
-    for name, old in sorted(base.models.items()):
-        new = head.models.get(name)
+    for name in sorted(base.models):
+        old, new = base.unresolved(name), head.unresolved(name)
+        if old is None:
+            continue
         if new is None:
             moved = by_path.get(renames.get(old.path, ""))
             out.append(DbtChange(old, None, moved.name if moved is not None else None))
@@ -132,6 +135,8 @@ def check_dbt(
     findings = []
     for change in dbt_changes(base, head, renames):
         linked = linked_models(state, project, change.old.name)
+        if linked and change.new is not None:  # its columns are worked out only now
+            change = replace(change, new=head.models[change.new.name])
         blocked, message, mappings = _verdict(policy, change, linked, lookup)
         path = change.new.path if change.new is not None else change.old.path
         if change.renamed_to:

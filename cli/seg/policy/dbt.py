@@ -22,6 +22,7 @@ from seg.policy.sql import SqlError, output_columns
 __all__ = [
     "DbtModel",
     "DbtProject",
+    "ResolvedModels",
     "build_project",
     "changed_aspects",
     "judge_dbt_change",
@@ -64,6 +65,11 @@ class DbtProject:
     notes: tuple[str, ...] = ()
     # the files of the project that could not be read (also among the notes)
     problems: tuple[str, ...] = ()
+
+    def unresolved(self, name: str) -> DbtModel | None:
+        """A model as its files say (cheap: its columns are not worked out)."""
+        models = self.models
+        return models.raw(name) if isinstance(models, ResolvedModels) else models.get(name)
 
 
 def project_settings(data: Any) -> tuple[str, tuple[str, ...], Mapping[str, Any]]:
@@ -249,7 +255,7 @@ def build_project(
         notes.append("no manifest (target/manifest.json): columns are read from each "
                      "model's SQL with ref() and source() rendered; other macros are not "
                      "expanded")  # fmt: skip
-    return DbtProject(name, _with_columns(raw, dialect), manifest is not None, tuple(notes))
+    return DbtProject(name, ResolvedModels(raw, dialect), manifest is not None, tuple(notes))
 
 
 def _plural_files(paths: list[str]) -> str:
@@ -321,38 +327,57 @@ def _manifest_models(manifest: Any, project: str, notes: list[str]) -> dict[str,
     return out
 
 
-def _with_columns(models: dict[str, DbtModel], dialect: str | None) -> dict[str, DbtModel]:
-    """Each model with its output columns, upstream models first (for ``SELECT *``). The
-    walk keeps its own stack: a chain of refs as long as the project is not a recursion."""
-    order: list[str] = []
-    seen: set[str] = set()
-    for root in sorted(models):
-        if root in seen:
-            continue
-        seen.add(root)
-        stack = [(root, iter(refs_of(models[root].sql)))]
+class ResolvedModels(Mapping[str, DbtModel]):
+    """A project's models, each with its output columns worked out when it is first looked up
+    (its upstream models' first, for ``SELECT *``): a check of a few models does not parse a
+    project of thousands. The walk keeps its own stack, so a chain of refs as long as the
+    project is not a recursion; a ref inside a cycle gives no columns."""
+
+    def __init__(self, models: Mapping[str, DbtModel], dialect: str | None) -> None:
+        self._raw = dict(sorted(models.items()))
+        self._dialect = dialect
+        self._done: dict[str, DbtModel] = {}
+        self._seen: set[str] = set()
+
+    def raw(self, name: str) -> DbtModel | None:
+        """The model as its files say, its columns not worked out."""
+        return self._raw.get(name)
+
+    def __getitem__(self, name: str) -> DbtModel:
+        if name not in self._done:
+            self._resolve(name)
+        return self._done[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def _resolve(self, root: str) -> None:
+        raw = self._raw
+        if root not in raw:
+            raise KeyError(root)
+        self._seen.add(root)
+        stack = [(root, iter(refs_of(raw[root].sql)))]
         while stack:
             name, refs = stack[-1]
-            child = next((r for r in refs if r in models and r not in seen), None)
+            child = next((r for r in refs if r in raw and r not in self._seen), None)
             if child is None:
                 stack.pop()
-                order.append(name)
+                self._done[name] = self._with_columns(raw[name])
             else:
-                seen.add(child)
-                stack.append((child, iter(refs_of(models[child].sql))))
-    done: dict[str, DbtModel] = {}
-    for name in order:  # upstream first; a ref in a cycle is not known yet: no columns
-        model = models[name]
-        schema = {ref: columns for ref in refs_of(model.sql)
-                  if ref in done and (columns := done[ref].columns)}  # fmt: skip
-        columns, how, from_sql = _columns(model, schema, dialect)
+                self._seen.add(child)
+                stack.append((child, iter(refs_of(raw[child].sql))))
+
+    def _with_columns(self, model: DbtModel) -> DbtModel:
         if model.several:
-            done[name] = model  # several files define it: seg cannot tell which one is built
-            continue
-        done[name] = DbtModel(model.name, model.path, model.sql, model.compiled,
-                              model.documented, model.config, columns, how, from_sql,
-                              model.enabled)  # fmt: skip
-    return {name: done[name] for name in sorted(done)}
+            return model  # several files define it: seg cannot tell which one is built
+        schema = {ref: columns for ref in refs_of(model.sql)
+                  if ref in self._done and (columns := self._done[ref].columns)}  # fmt: skip
+        columns, how, from_sql = _columns(model, schema, self._dialect)
+        return DbtModel(model.name, model.path, model.sql, model.compiled, model.documented,
+                        model.config, columns, how, from_sql, model.enabled)  # fmt: skip
 
 
 def _columns(model: DbtModel, upstream: Mapping[str, tuple[str, ...]], dialect: str | None

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from seg.model.kinds import DbtColumns, DbtLinks
-from seg.policy.dbt import DbtProject, build_project, project_settings
+from seg.policy.dbt import DbtModel, DbtProject, build_project, project_settings
 from seg.workspace.config import CONFIG_FILE, DbtProjectConfig, WorkspaceConfig
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.tree import FileRefused, FsTree, Tree
@@ -144,6 +144,24 @@ def local_dbt_tree(config: WorkspaceConfig, project: DbtProjectConfig) -> Tree:
     return FsTree(where)
 
 
+class _Columns(Mapping[str, DbtColumns]):
+    """A project's models' columns for the kinds' rules, worked out only for the models a
+    rule looks up (the ones seg's models link to)."""
+
+    def __init__(self, models: Mapping[str, DbtModel]) -> None:
+        self._models = models
+
+    def __getitem__(self, name: str) -> DbtColumns:
+        model = self._models[name]
+        return DbtColumns(model.columns, model.how)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._models)
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+
 def dbt_directories(config: WorkspaceConfig) -> tuple[str, ...]:
     """The ``path:`` projects that lie inside the workspace, relative to its root: their YAML
     (dbt_project.yml, schema.yml) is dbt's, never seg resource documents."""
@@ -163,7 +181,7 @@ def dbt_links(
     name in ``seg.yaml`` per project that cannot be read (an error for a directory of this
     repository; a warning for another repository, which may be out of reach)."""
     opener = opener or local_dbt_tree
-    projects: dict[str, dict[str, DbtColumns]] = {}
+    projects: dict[str, Mapping[str, DbtColumns]] = {}
     unread: set[str] = set()
     problems: list[Diagnostic] = []
     for item in config.dbt_projects:
@@ -187,7 +205,6 @@ def dbt_links(
                "so in seg.yaml (seg check --dbt matches models by that name)", "error")
         for note in read.problems:
             at(f"dbt project {item.name}: {note}")
-        projects[item.name] = {name: DbtColumns(model.columns, model.how)
-                               for name, model in read.models.items()}  # fmt: skip
+        projects[item.name] = _Columns(read.models)
     named = tuple(item.name for item in config.dbt_projects)
     return DbtLinks(projects, frozenset(unread), named), problems
