@@ -35,6 +35,12 @@ def clean_seg_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def allow_file_repositories(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dbt projects in ``file://`` repositories are read (the tests' remotes are local)."""
+    monkeypatch.setenv("SEG_DBT_FILE_REPOSITORIES", "allow")
+
+
+@pytest.fixture
 def check_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """What the seg check tests run in: the Reverse ETL examples' secrets set, no SEG_*
     setting and no GitHub Actions variable from the shell, the working directory a temporary

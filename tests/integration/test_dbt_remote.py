@@ -15,6 +15,8 @@ from seg.ci.dbt_repo import CACHE_DIR
 from tests.conftest import run_cli as seg
 from tests.dbt_remote import DbtRemote, git, make_remote, make_workspace
 
+pytestmark = pytest.mark.usefixtures("allow_file_repositories")
+
 PROJECT_LINE = 4  # the line of "analytics:" under dbt_projects in make_workspace's seg.yaml
 
 

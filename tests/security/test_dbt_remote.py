@@ -23,6 +23,8 @@ from seg.workspace.tree import OutsideWorkspace
 from tests.conftest import run_cli as seg
 from tests.dbt_remote import DbtRemote, make_remote, make_workspace
 
+pytestmark = pytest.mark.usefixtures("allow_file_repositories")
+
 
 @pytest.fixture
 def remote(tmp_path: Path) -> DbtRemote:

@@ -278,7 +278,9 @@ def test_a_file_name_is_no_link_image_html_or_extra_cell_in_the_summary() -> Non
 # --- a poisoned cache of a dbt repository ------------------------------------------------------
 
 
-def test_a_cache_config_seg_did_not_write_is_refused_before_git_runs(tmp_path: Path) -> None:
+def test_a_cache_config_seg_did_not_write_is_refused_before_git_runs(
+    tmp_path: Path, allow_file_repositories: None
+) -> None:
     """A pull request of the seg repository can commit ``.seg/dbt/<digest>/``: git would run
     the ``uploadpack`` (or ``core.sshCommand``, ``credential.helper``) its config names on the
     next fetch, with whatever token the job holds."""
@@ -324,3 +326,23 @@ def test_renaming_the_dbt_project_does_not_unlink_its_models(tmp_path: Path, env
     text = summary(result)
     assert "warehouse/braze/users-to-braze maps email, which it no longer returns" in text
     assert "note: the dbt project is renamed from analytics to renamed" in text
+
+
+def test_a_file_repository_is_refused_unless_allowed(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A pull request's seg.yaml naming a repository elsewhere on the machine (file://) would
+    have seg read it and quote its model names (a did-you-mean): refused, nothing cloned,
+    unless the operator allows file:// repositories."""
+    monkeypatch.delenv("SEG_DBT_FILE_REPOSITORIES", raising=False)
+    remote = make_remote(tmp_path / "elsewhere")
+    root = make_workspace(tmp_path / "ws", remote.url, "main")
+    (root / "resources.yaml").write_text((root / "resources.yaml").read_text().replace(
+        "dbt_model: users", "dbt_model: user"))  # fmt: skip
+    result = run_cli("validate", "-w", str(root))
+    assert result.exit_code == 1, result.output
+    assert "file:// repositories are read only where SEG_DBT_FILE_REPOSITORIES=allow" in result.output
+    assert "did you mean" not in result.output and "Traceback" not in result.output
+    assert not (root / ".seg" / "dbt").exists() or not any((root / ".seg" / "dbt").iterdir())
+    monkeypatch.setenv("SEG_DBT_FILE_REPOSITORIES", "allow")
+    allowed = run_cli("validate", "-w", str(root))
+    assert "did you mean 'users'?" in allowed.output, allowed.output

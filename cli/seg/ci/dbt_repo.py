@@ -46,6 +46,7 @@ CACHE_DIR = Path(".seg") / "dbt"
 DEFAULT_TIMEOUT = 120.0  # seconds for one git fetch
 MAX_TIMEOUT = 3600.0
 MAX_URL = 2048
+FILE_REPOSITORIES = "SEG_DBT_FILE_REPOSITORIES"  # "allow": file:// repositories are read
 MAX_REF = 255
 
 _URL = re.compile(r"^(?:(?:https|ssh|file)://|git@)[^\s]+$")
@@ -64,13 +65,21 @@ _GIT_CONFIG = (
 _REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 
 
-def check_repository_url(url: str) -> None:
+def check_repository_url(url: str, environ: Mapping[str, str] | None = None) -> None:
     """Refuse anything but an https, ssh, file or git@host:path URL (ConfigError): no remote
-    helper (``ext::…``), no option (``--upload-pack=…``), no host that reads as one."""
+    helper (``ext::…``), no option (``--upload-pack=…``), no host that reads as one. A
+    ``file://`` URL only where ``$SEG_DBT_FILE_REPOSITORIES`` is ``allow``: seg.yaml comes
+    with pull requests, and one naming any repository on the machine would have seg read it
+    and quote its model names."""
     shown = redact_url(url)[:200]
     if len(url) > MAX_URL or not _URL.match(url) or "::" in url:
         raise ConfigError(f"repository {shown!r} is not an https://, ssh://, file:// or "
                           "git@host:path URL")  # fmt: skip
+    environ = os.environ if environ is None else environ
+    if url.startswith("file://") and environ.get(FILE_REPOSITORIES) != "allow":
+        raise ConfigError(f"repository {shown!r}: file:// repositories are read only where "
+                          f"{FILE_REPOSITORIES}=allow (a seg.yaml of a pull request could "
+                          "name any repository on the machine)")  # fmt: skip
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
         raise ConfigError(f"repository {shown!r} holds a control character")
     if url.startswith("git@"):
