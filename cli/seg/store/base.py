@@ -71,6 +71,9 @@ class TokenRecord:
     create_time: str
     # A token may act for a user: its requests are then also limited by that user's roles.
     user_email: str = ""
+    # When it stops working and when it was last used (ISO times; "" = never).
+    expire_time: str = ""
+    last_used_time: str = ""
 
 
 @dataclass(frozen=True)
