@@ -92,23 +92,43 @@ def serve_cmd(
         ),
     ] = 4 * 1024 * 1024,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    drain_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0, metavar="SECONDS",
+            help="On SIGTERM/SIGINT, how long requests in flight may take to finish before "
+            "they are cut.",
+        ),
+    ] = 30,
+    drain_delay: Annotated[
+        float,
+        typer.Option(
+            min=0, metavar="SECONDS",
+            help="On SIGTERM/SIGINT, keep serving this long with /readyz answering 503 (so a "
+            "load balancer stops sending) before draining.",
+        ),
+    ] = 0,
     debug: DebugOpt = False,
 ) -> None:
-    """Run the control plane over HTTP."""
+    """Run the control plane over HTTP (SIGTERM drains: see --drain-delay and
+    --drain-timeout)."""
     import uvicorn
 
     from seg.model.urls import redact_url
     from seg.server.app import create_app
+    from seg.server.lifecycle import DrainGuard, DrainState, run_server
 
     cp = _control_plane(database)
     cp.workspaces.rate_limit = rate_limit
     shown = redact_url(cp.store.url)
     err_console().print(f"seg control plane on http://{host}:{port} (database {shown})")
-    app = create_app(cp, max_body_bytes=max_body_bytes)
+    state = DrainState()
+    app = DrainGuard(create_app(cp, max_body_bytes=max_body_bytes), state)
     colors = False if plain_output() else None  # NO_COLOR / --no-color: plain log lines too
-    uvicorn.run(
-        app, host=host, port=port, access_log=access_log, log_level="info", use_colors=colors
-    )
+    config = uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level="info",
+                            use_colors=colors, timeout_graceful_shutdown=drain_timeout)  # fmt: skip
+    if not run_server(config, state, drain_delay):
+        raise typer.Exit(3)  # as uvicorn.run: the server did not start (its log says why)
 
 
 @handle_errors
