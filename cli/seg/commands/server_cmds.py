@@ -93,7 +93,7 @@ def serve_cmd(
     ] = 4 * 1024 * 1024,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
     drain_timeout: Annotated[
-        float,
+        int,
         typer.Option(
             min=0, metavar="SECONDS",
             help="On SIGTERM/SIGINT, how long requests in flight may take to finish before "

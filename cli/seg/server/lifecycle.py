@@ -95,7 +95,7 @@ class DrainingServer(uvicorn.Server):
         self._signal_name = ""
         self._announced = False
 
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:  # noqa: ARG002
         # A signal handler: set flags only (logging here could re-enter a handler's lock).
         if self.state.draining:  # the second signal: stop waiting
             self.should_exit = self.force_exit = True
