@@ -266,8 +266,11 @@ def _api_message(exc: Exception) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    from seg.commands import backup_cmds
+
     app.command("serve")(serve_cmd)
     server_app.command("init")(server_init_cmd)
     token_app.command("create")(token_create_cmd)
     catalog_app.command("import")(catalog_import_cmd)
+    backup_cmds.register(server_app)
     app.add_typer(server_app, name="server")
