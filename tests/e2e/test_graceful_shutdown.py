@@ -98,7 +98,7 @@ def test_a_request_in_flight_at_sigterm_completes_and_the_server_exits_0(
 def test_readyz_is_503_draining_from_the_signal_while_the_delay_keeps_serving(
     servers: list[Server], tmp_path: Path, slug: str
 ) -> None:
-    server = serve(servers, tmp_path, slug, "--drain-delay", "4", "--drain-timeout", "10")
+    server = serve(servers, tmp_path, slug, "--drain-delay", "6", "--drain-timeout", "10")
     assert httpx.get(f"{server.url}/readyz").json() == {"status": "ok"}
     signalled = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
@@ -110,9 +110,9 @@ def test_readyz_is_503_draining_from_the_signal_while_the_delay_keeps_serving(
                        headers={"Authorization": f"Bearer {server.token}"})  # fmt: skip
     assert listed.status_code == 200  # still serving during the delay…
     assert listed.headers["connection"] == "close"  # …but sends keep-alive clients away
-    assert time.monotonic() - signalled < 4, "the checks above ran after the delay"
+    assert time.monotonic() - signalled < 6, "the checks above ran after the delay"
     assert server.proc.wait(timeout=30) == 0
-    assert time.monotonic() - signalled >= 3.9
+    assert time.monotonic() - signalled >= 5.9  # it served out its delay
 
 
 def test_a_request_outliving_the_drain_timeout_is_cut_and_the_server_still_exits(
