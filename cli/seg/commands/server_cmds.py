@@ -137,24 +137,44 @@ def serve_cmd(
         typer.Option("--migrate", help="Migrate the database schema at start (single-node "
                      "setups; several servers on one database migrate once, the others wait)."),
     ] = False,
+    drain_timeout: Annotated[
+        int,
+        typer.Option(
+            min=0, metavar="SECONDS",
+            help="On SIGTERM/SIGINT, how long requests in flight may take to finish before "
+            "they are cut.",
+        ),
+    ] = 30,
+    drain_delay: Annotated[
+        float,
+        typer.Option(
+            min=0, metavar="SECONDS",
+            help="On SIGTERM/SIGINT, keep serving this long with /readyz answering 503 (so a "
+            "load balancer stops sending) before draining.",
+        ),
+    ] = 0,
     debug: DebugOpt = False,
 ) -> None:
     """Run the control plane over HTTP. Refuses a database whose schema is not this seg's
-    (run `seg server migrate`, or start with --migrate)."""
+    (run `seg server migrate`, or start with --migrate). SIGTERM drains: see --drain-delay
+    and --drain-timeout."""
     import uvicorn
 
     from seg.model.urls import redact_url
     from seg.server.app import create_app
+    from seg.server.lifecycle import DrainGuard, DrainState, run_server
 
     cp = _control_plane(database, schema="migrate" if migrate else "check")
     cp.workspaces.rate_limit = rate_limit
     shown = redact_url(cp.store.url)
     err_console().print(f"seg control plane on http://{host}:{port} (database {shown})")
-    app = create_app(cp, max_body_bytes=max_body_bytes)
+    state = DrainState()
+    app = DrainGuard(create_app(cp, max_body_bytes=max_body_bytes), state)
     colors = False if plain_output() else None  # NO_COLOR / --no-color: plain log lines too
-    uvicorn.run(
-        app, host=host, port=port, access_log=access_log, log_level="info", use_colors=colors
-    )
+    config = uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level="info",
+                            use_colors=colors, timeout_graceful_shutdown=drain_timeout)  # fmt: skip
+    if not run_server(config, state, drain_delay):
+        raise typer.Exit(3)  # as uvicorn.run: the server did not start (its log says why)
 
 
 @handle_errors
@@ -367,9 +387,12 @@ def _dialect(url: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    from seg.commands import backup_cmds
+
     app.command("serve")(serve_cmd)
     server_app.command("init")(server_init_cmd)
     server_app.command("migrate")(migrate_cmd)
     token_app.command("create")(token_create_cmd)
     catalog_app.command("import")(catalog_import_cmd)
+    backup_cmds.register(server_app)
     app.add_typer(server_app, name="server")
