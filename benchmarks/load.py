@@ -67,6 +67,14 @@ GOAL_P99_MS = 100.0
 GOAL_PLAN_RATIO = 1.5
 
 
+STARTED = time.monotonic()
+
+
+def progress(message: str) -> None:
+    """A line on stderr with the seconds since the start (stdout holds only the report)."""
+    print(f"[{time.monotonic() - STARTED:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,7 +116,9 @@ class Servers:
         for var in ("SEG_API_URL", "SEG_TOKEN", "SEG_WORKSPACE", "SEG_ENV"):
             self.env.pop(var, None)
         self.tmp = tmp
+        progress("seg server init")
         self.token = self.init(WORKSPACE)
+        progress(f"starting {count} seg serve processes")
         self.procs: list[subprocess.Popen[bytes]] = []
         self.urls: list[str] = []
         for _ in range(count):
@@ -506,6 +516,7 @@ async def plan_check(servers: Servers, world: World, args: argparse.Namespace,
                      database: str) -> dict[str, Any]:  # fmt: skip
     root = servers.tmp / "plan-ws"
     count = generate(root, args.plan_resources, "bench")
+    progress(f"plan check: applying {count} resources")
     token = servers.init("bench")
     env = {**servers.env, "SEG_API_URL": servers.urls[0], "SEG_TOKEN": token}
     start = time.perf_counter()
@@ -514,7 +525,9 @@ async def plan_check(servers: Servers, world: World, args: argparse.Namespace,
     apply_seconds = time.perf_counter() - start
     if applied.returncode != 0:
         raise SystemExit(f"apply of the plan workspace failed: {applied.stderr[-500:]}")
+    progress(f"plan check: {args.plan_runs} no-op plans idle")
     idle = await time_plans(servers, root, token, args.plan_runs)
+    progress(f"plan check: {args.plan_runs} no-op plans under {args.plan_users}-user load")
     stop = asyncio.Event()
     first = len(world.ledger.calls)
     load = asyncio.create_task(world.drive(args.plan_users, stop))
@@ -539,9 +552,12 @@ async def run(args: argparse.Namespace, database: str, tmp: Path) -> dict[str, A
     try:
         world = World(servers.urls, servers.token, args.users, args.seed)
         try:
+            progress("setup: the sources and destinations")
             await world.setup()
+            progress(f"{args.users} users for {args.seconds} s")
             seconds = await world.drive(args.users, time.monotonic() + args.seconds,
                                         args.max_requests)  # fmt: skip
+            progress("integrity checks")
             checks = await integrity(world, database)
             report: dict[str, Any] = {
                 "users": args.users, "servers": args.servers, "cpus": os.cpu_count(),
