@@ -3,8 +3,9 @@
 It creates a fresh database on the PostgreSQL server `--postgres` names (default
 `$SEG_TEST_POSTGRES_URL`; the database is dropped afterwards), runs `seg server init`, starts
 `--servers` (2) `seg serve` processes on free 127.0.0.1 ports, and drives `--users` closed-loop
-users (no think time) for `--seconds` over both servers: list / get / create / PATCH with
-If-Match / DELETE with If-Match on sources and their destinations. Contention is deliberate:
+users (no pause between requests unless `--think-ms`) for `--seconds` over both servers:
+list / get / create / PATCH with If-Match / DELETE with If-Match on sources and their
+destinations. Contention is deliberate:
 the namespace is small (creates of the same name race), and users share one etag cache, so
 several users PATCH or DELETE the same hot resources with the same etag at once.
 
@@ -36,6 +37,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import secrets
 import socket
 import statistics
@@ -250,6 +252,7 @@ class World:
         self.random = random.Random(seed)
         self.serial = 0
         self.prefix = f"/v1beta/workspaces/{WORKSPACE}"
+        self.think = 0.0  # seconds each user pauses between requests
 
     async def close(self) -> None:
         for client in self.clients:
@@ -378,6 +381,8 @@ class World:
         async def user(n: int) -> None:
             while not done():
                 await self.step(n)
+                if self.think:
+                    await asyncio.sleep(self.think)
 
         await asyncio.gather(*(user(n) for n in range(users)))
         return time.monotonic() - start
@@ -511,10 +516,14 @@ def check_final_state(ledger: Ledger, live: dict[str, dict[str, Any]]) -> Check:
 # --- the no-op plan, idle and under load -------------------------------------------------
 
 
-async def time_plans(servers: Servers, root: Path, token: str, runs: int) -> list[float]:
+async def time_plans(servers: Servers, root: Path, token: str,
+                     runs: int) -> tuple[list[float], list[float]]:  # fmt: skip
+    """The wall time and the CPU time of each of ``runs`` no-op plans (the CPU time from the
+    children's rusage: only the plan is reaped in between)."""
     env = {**servers.env, "SEG_API_URL": servers.urls[0], "SEG_TOKEN": token}
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = await asyncio.create_subprocess_exec(
             *SEG, "plan", "-w", str(root), "--detailed-exitcode", env=env,
@@ -522,9 +531,11 @@ async def time_plans(servers: Servers, root: Path, token: str, runs: int) -> lis
         )  # fmt: skip
         _, err = await proc.communicate()
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
         if proc.returncode != 0:
             raise SystemExit(f"the no-op plan exited {proc.returncode}: {err.decode()[-500:]}")
-    return times
+    return times, cpu
 
 
 async def plan_check(servers: Servers, world: World, args: argparse.Namespace,
@@ -541,19 +552,21 @@ async def plan_check(servers: Servers, world: World, args: argparse.Namespace,
     if applied.returncode != 0:
         raise SystemExit(f"apply of the plan workspace failed: {applied.stderr[-500:]}")
     progress(f"plan check: {args.plan_runs} no-op plans idle")
-    idle = await time_plans(servers, root, token, args.plan_runs)
+    idle, idle_cpu = await time_plans(servers, root, token, args.plan_runs)
     progress(f"plan check: {args.plan_runs} no-op plans under {args.plan_users}-user load")
     stop = asyncio.Event()
     first = len(world.ledger.calls)
     load = asyncio.create_task(world.drive(args.plan_users, stop))
     await asyncio.sleep(2)  # the users are up to speed before the first plan
-    loaded = await time_plans(servers, root, token, args.plan_runs)
+    loaded, loaded_cpu = await time_plans(servers, root, token, args.plan_runs)
     stop.set()
     seconds = await load
     ratio = statistics.median(loaded) / statistics.median(idle)
     return {"resources": count, "apply_seconds": round(apply_seconds, 1),
             "idle_seconds": [round(t, 2) for t in idle],
             "loaded_seconds": [round(t, 2) for t in loaded], "users": args.plan_users,
+            "idle_cpu_seconds": [round(t, 2) for t in idle_cpu],
+            "loaded_cpu_seconds": [round(t, 2) for t in loaded_cpu],
             "ratio": round(ratio, 2), "goal": GOAL_PLAN_RATIO, "met": ratio <= GOAL_PLAN_RATIO,
             "load": statistics_of(world.ledger.calls[first:], seconds),
             "checks": [c.__dict__ for c in await integrity(world, database)]}  # fmt: skip
@@ -566,6 +579,7 @@ async def run(args: argparse.Namespace, database: str, tmp: Path) -> dict[str, A
     servers = Servers(database, tmp, args.servers)
     try:
         world = World(servers.urls, servers.token, args.users, args.seed)
+        world.think = args.think_ms / 1000
         try:
             progress("setup: the sources and destinations")
             await world.setup()
@@ -577,7 +591,8 @@ async def run(args: argparse.Namespace, database: str, tmp: Path) -> dict[str, A
             progress("integrity checks")
             checks = await integrity(world, database)
             report: dict[str, Any] = {
-                "users": args.users, "servers": args.servers, "cpus": os.cpu_count(),
+                "users": args.users, "think_ms": args.think_ms, "servers": args.servers,
+                "cpus": os.cpu_count(),
                 "load_average": [round(x, 2) for x in os.getloadavg()],
                 **statistics_of(world.ledger.calls, seconds),
                 "checks": [c.__dict__ for c in checks],
@@ -598,6 +613,7 @@ async def run(args: argparse.Namespace, database: str, tmp: Path) -> dict[str, A
         if args.plan_check:
             plan_world = World(servers.urls, servers.token, args.plan_users, args.seed + 1)
             plan_world.ledger = world.ledger  # one history of the load workspace
+            plan_world.think = world.think
             try:
                 report["plan_check"] = await plan_check(servers, plan_world, args, database)
             finally:
@@ -627,7 +643,8 @@ def print_text(report: dict[str, Any]) -> None:
               f"{plan['apply_seconds']} s): idle {plan['idle_seconds']} s, under "
               f"{plan['users']}-user load {plan['loaded_seconds']} s; ratio of medians "
               f"{plan['ratio']} ({'met' if plan['met'] else 'MISSED'}: "
-              f"goal ≤ {plan['goal']})")  # fmt: skip
+              f"goal ≤ {plan['goal']}); the plan's own CPU: idle {plan['idle_cpu_seconds']} s, "
+              f"under load {plan['loaded_cpu_seconds']} s")  # fmt: skip
         _print_table(plan["load"])
         for c in plan["checks"]:
             print(f"  {'PASS' if c['passed'] else 'FAIL'}  {c['name']}: {c['detail']}")
@@ -649,6 +666,8 @@ def main() -> None:
                         "on (default $SEG_TEST_POSTGRES_URL)")  # fmt: skip
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--think-ms", type=float, default=0.0,
+                        help="each user's pause between requests (default 0: closed loop)")
     parser.add_argument("--max-requests", type=int, default=0, help="stop after N (0: no cap)")
     parser.add_argument("--servers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=17)
