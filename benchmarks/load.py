@@ -193,6 +193,7 @@ class Call:
     etag: str = ""  # of the response's resource
     value: str = ""  # the response's display name
     measured: bool = True  # False for the setup's writes
+    error: str = ""  # the transport error's class, when there was no response
 
 
 @dataclass
@@ -244,7 +245,10 @@ class World:
 
     def __init__(self, urls: list[str], token: str, users: int, seed: int) -> None:
         headers = {"Authorization": f"Bearer {token}"}
-        limits = httpx.Limits(max_connections=users + 4, max_keepalive_connections=users + 4)
+        # Idle connections are dropped well before uvicorn's keep-alive timeout (5 s), or a
+        # request sent on one as the server closes it gets no response.
+        limits = httpx.Limits(max_connections=users + 4, max_keepalive_connections=users + 4,
+                              keepalive_expiry=2.0)  # fmt: skip
         self.clients = [httpx.AsyncClient(base_url=u, headers=headers, limits=limits,
                                           timeout=REQUEST_TIMEOUT) for u in urls]  # fmt: skip
         self.ledger = Ledger()
@@ -281,9 +285,10 @@ class World:
         try:
             response = await client.request(method, f"{self.prefix}/{path}", json=body,
                                             headers=headers)  # fmt: skip
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
             self.ledger.calls.append(Call(op, method, name, 0, time.perf_counter() - start,
-                                          if_match, measured=measured))  # fmt: skip
+                                          if_match, measured=measured,
+                                          error=type(exc).__name__))  # fmt: skip
             return None
         seconds = time.perf_counter() - start
         etag = value = ""
@@ -429,8 +434,9 @@ async def integrity(world: World, database: str) -> list[Check]:
 
 
 def check_no_5xx(ledger: Ledger) -> Check:
-    bad = Counter(c.status for c in ledger.calls if c.status >= 500 or c.status == 0)
-    detail = ", ".join(f"{n} × {s or 'no response'}" for s, n in sorted(bad.items()))
+    bad = Counter(str(c.status or f"no response ({c.error})") for c in ledger.calls
+                  if c.status >= 500 or c.status == 0)  # fmt: skip
+    detail = ", ".join(f"{n} × {s}" for s, n in sorted(bad.items()))
     return Check("no 5xx", not bad, detail or f"{len(ledger.calls)} responses, none 5xx")
 
 
