@@ -82,6 +82,18 @@ def migrate_store(store: SqlStore, to: str = "head") -> tuple[SchemaStatus, str]
     return migrate(store.engine, to)
 
 
+def _warn_of_drift(store: SqlStore) -> None:
+    """Say (never refuse) how the tables differ from this revision's: someone changed them by
+    hand. A missing index is restored by `seg server migrate`; anything else needs a person."""
+    from seg.model.printable import escape_line
+    from seg.store.migrate import drift
+
+    for line in drift(store.engine):
+        err_console().print(f"warning: the database schema differs from its revision: "
+                            f"{escape_line(line)} (`seg server migrate` restores missing "
+                            "indexes)", markup=False)  # fmt: skip
+
+
 def _revision_name(status: SchemaStatus) -> str:
     if status.state == "empty":
         return "an empty database"
@@ -165,6 +177,7 @@ def serve_cmd(
     from seg.server.lifecycle import DrainGuard, DrainState, run_server
 
     cp = _control_plane(database, schema="migrate" if migrate else "check")
+    _warn_of_drift(cp.store)
     cp.workspaces.rate_limit = rate_limit
     shown = redact_url(cp.store.url)
     err_console().print(f"seg control plane on http://{host}:{port} (database {shown})")

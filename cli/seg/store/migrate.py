@@ -29,11 +29,13 @@ from seg.store.base import StoreError
 
 __all__ = [
     "SchemaError",
+    "drift",
     "SchemaStatus",
     "database_revision",
     "head_revision",
     "migrate",
     "migration_sql",
+    "restore_indexes",
     "revisions",
     "schema_status",
 ]
@@ -150,7 +152,8 @@ def _target(to: str) -> str:
 def migrate(engine: Engine, to: str = "head") -> tuple[SchemaStatus, str]:
     """Move the database to revision ``to`` (up or down) in one transaction, holding the
     migration lock; returns its status before and the revision it is now at. A database
-    ahead of this code is refused (``SchemaError``)."""
+    ahead of this code is refused (``SchemaError``). At the head, an index of the code's
+    tables that someone dropped is created again (see ``restore_indexes``)."""
     target = _target(to)
     with _locked(engine) as conn:
         before = _status(conn)
@@ -160,11 +163,60 @@ def migrate(engine: Engine, to: str = "head") -> tuple[SchemaStatus, str]:
         config.attributes["connection"] = conn
         order = revisions()
         at = -1 if before.current is None else order.index(before.current)
-        if before.current is None or order.index(target) > at:
+        if order.index(target) > at:
             command.upgrade(config, target)
         elif order.index(target) < at:
             command.downgrade(config, target)
+        if target == head_revision():
+            restore_indexes(conn)
     return before, target
+
+
+def restore_indexes(conn: Connection) -> list[str]:
+    """Create every index of the code's tables the database lacks (an operator dropped one,
+    or a restore lost it); returns their names. Indexes only: they hold no data, so adding one
+    back can never lose anything, unlike any other difference."""
+    from seg.store.sql import metadata
+
+    inspector = sa.inspect(conn)
+    made = []
+    for table in metadata.sorted_tables:
+        have = {ix["name"] for ix in inspector.get_indexes(table.name)}
+        for index in sorted(table.indexes, key=lambda ix: str(ix.name)):
+            if index.name not in have:
+                index.create(conn)
+                made.append(str(index.name))
+    return made
+
+
+def drift(engine: Engine) -> list[str]:
+    """How the database's tables differ from the code's at the same revision (a column or
+    index someone changed by hand), one line each; empty when they agree."""
+    from alembic.autogenerate import compare_metadata
+
+    from seg.store.sql import metadata
+
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+    return [_describe(diff) for diff in diffs]
+
+
+def _describe(diff: object) -> str:
+    """One of Alembic's difference tuples in words."""
+    if isinstance(diff, list):  # column modifications come grouped
+        return "; ".join(_describe(item) for item in diff)
+    if not isinstance(diff, tuple) or not diff:
+        return str(diff)
+    action, *rest = diff
+    names = {"add_index": "missing index", "remove_index": "unexpected index",
+             "add_table": "missing table", "remove_table": "unexpected table",
+             "add_column": "missing column", "remove_column": "unexpected column"}  # fmt: skip
+    subject = rest[-1] if action.endswith("column") else rest[0]
+    name = getattr(subject, "name", subject)
+    table = getattr(getattr(subject, "table", None), "name", None) or (
+        rest[1] if action.endswith("column") and len(rest) > 1 else "")
+    where = f"{table}.{name}" if table and action.endswith("column") else str(name)
+    return f"{names.get(action, action.replace('_', ' '))} {where}"
 
 
 @contextmanager
