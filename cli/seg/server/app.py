@@ -57,6 +57,7 @@ from seg.server.openapi import (
     version_number,
 )
 from seg.server.service import ControlPlane, Principal
+from seg.server.token_routes import add_token_routes
 from seg.store.base import (
     AlreadyExistsError,
     InvalidValueError,
@@ -250,6 +251,7 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     _add_rules_routes(app, cp, principal)
     _add_lock_routes(app, cp, principal)
     _add_catalog_routes(app, cp, principal)
+    add_token_routes(app, cp, principal, _body, API_PREFIX)
     for kind in kinds_in_order():
         _add_kind_routes(app, cp, kind, principal)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
