@@ -27,9 +27,9 @@ from seg.kinds.tracking_plan import KIND as TRACKING_PLAN
 from seg.model.kinds import PLAN_TIERS, Kind
 from seg.model.secrets import DIGEST_PREFIX
 from seg.policy.models import POLICIES
+from seg.server.auth import SCOPES
 from seg.server.catalog_service import COLLECTIONS, MAX_IMPORT_ENTRIES
 from seg.server.compare import MAX_COMPARE
-from seg.server.auth import SCOPES
 from seg.server.locks import MAX_TTL
 from seg.server.token_service import MAX_DESCRIPTION, MAX_EMAIL, MAX_EXPIRES_IN
 from seg.server.validation import api_schema
@@ -242,8 +242,9 @@ class NewToken(_Closed):
     user: str | None = _nullable(max_length=MAX_EMAIL,
                                  description="Act for this user (an email address): their role "
                                  "bindings also apply")  # fmt: skip
-    expires_in_seconds: int | None = _nullable(ge=1, le=MAX_EXPIRES_IN,
-                                               description="Absent or null: never expires")  # fmt: skip
+    expires_in_seconds: int | None = _nullable(
+        ge=1, le=MAX_EXPIRES_IN, description="Seconds from now; absent or null: never expires"
+    )
 
 
 class TokenCreate(_Closed):

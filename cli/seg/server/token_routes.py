@@ -40,7 +40,7 @@ def add_token_routes(app: FastAPI, cp: ControlPlane, principal: Principals, body
     async def list_tokens(request: Request) -> Response:
         who = await principal(request)
         workspace = request.path_params["workspace"]
-        return _json(await run_in_threadpool(cp.tokens.list, who, workspace))
+        return _json(await run_in_threadpool(cp.tokens.list_tokens, who, workspace))
 
     async def create_token(request: Request) -> Response:
         who = await principal(request)

@@ -180,7 +180,7 @@ class TokenService:
 
     # --- the API: owners of the workspace ------------------------------------------------
 
-    def list(self, principal: Principal, workspace: str) -> dict[str, Any]:
+    def list_tokens(self, principal: Principal, workspace: str) -> dict[str, Any]:
         self.access.caller(principal, workspace, Need.OWNER)
         return {"tokens": self._list(workspace)}
 
@@ -284,11 +284,12 @@ class TokenService:
                 others = [t for t in tx.list_tokens(workspace)
                           if t.id != token.id and _is_owner_token(t, now)]  # fmt: skip
                 if not others:
+                    hint = ("--force revokes it anyway" if actor.token_id == ADMIN_ACTOR[0]
+                            else "an administrator may still: seg server token revoke --force")
                     raise errors.FailedPrecondition(
                         f"{token_id} is the last owner token of workspace {workspace!r}; "
-                        "create another owner token first (or, with database access, "
-                        "seg server token revoke --force)"
-                    )
+                        f"create another owner token first ({hint})"
+                    )  # fmt: skip
             if not tx.delete_token(token.id):
                 raise Conflict
             self.audit.record(tx, actor, Action.DELETE, name, [])
