@@ -113,15 +113,20 @@ def _text(obj: dict[str, Any], key: str, limit: int) -> str:
         raise errors.InvalidArgument(f"token.{key} must be a string")
     if len(value) > limit:
         raise errors.InvalidArgument(f"token.{key} must be at most {limit} characters")
-    if UNSAFE.search(value):
-        raise errors.InvalidArgument(
-            f"token.{key} holds a control, line-break or bidi character"
-        )
-    return value.strip()
+    return value
 
 
 def _spec(scope: str, description: str, user: str, expires_in: int) -> _NewToken:
-    """The checks every create passes, from the API or the CLI."""
+    """The checks every create passes, from the API or the CLI. The description and user are
+    shown in lists, audit events and terminals: one visible line, no escape sequences."""
+    for key, value in (("description", description), ("user", user)):
+        if UNSAFE.search(value):
+            raise errors.InvalidArgument(
+                f"token.{key} holds a control, line-break or bidi character"
+            )
+    if len(description) > MAX_DESCRIPTION or len(user) > MAX_EMAIL:
+        raise errors.InvalidArgument(f"token.description must be at most {MAX_DESCRIPTION} "
+                                     f"characters and token.user at most {MAX_EMAIL}")  # fmt: skip
     if scope not in SCOPES:
         raise errors.InvalidArgument(f"token.scope must be one of {', '.join(SCOPES)}")
     if not description.strip():
