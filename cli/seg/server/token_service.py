@@ -119,6 +119,7 @@ def _text(obj: dict[str, Any], key: str, limit: int) -> str:
 def _spec(scope: str, description: str, user: str, expires_in: int) -> _NewToken:
     """The checks every create passes, from the API or the CLI. The description and user are
     shown in lists, audit events and terminals: one visible line, no escape sequences."""
+    user = user.strip()
     for key, value in (("description", description), ("user", user)):
         if UNSAFE.search(value):
             raise errors.InvalidArgument(
@@ -137,7 +138,7 @@ def _spec(scope: str, description: str, user: str, expires_in: int) -> _NewToken
         raise errors.InvalidArgument(
             f"token.expires_in_seconds must be between 1 and {MAX_EXPIRES_IN}"
         )
-    return _NewToken(scope, description.strip(), user.strip().lower(), expires_in)
+    return _NewToken(scope, description.strip(), user.lower(), expires_in)
 
 
 def _body_spec(body: dict[str, Any]) -> _NewToken:
