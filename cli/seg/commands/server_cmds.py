@@ -1,5 +1,5 @@
-"""``seg serve``, ``seg server init``, ``seg server token create``, ``seg server catalog
-import``."""
+"""``seg serve``, ``seg server init``, ``seg server catalog import``; ``seg server token``
+is in ``token_cmds``."""
 
 from __future__ import annotations
 
@@ -175,8 +175,10 @@ def serve_cmd(
     from seg.model.urls import redact_url
     from seg.server.app import create_app
     from seg.server.lifecycle import DrainGuard, DrainState, run_server
+    from seg.store.sql import SqlStore
 
     cp = _control_plane(database, schema="migrate" if migrate else "check")
+    assert isinstance(cp.store, SqlStore)
     _warn_of_drift(cp.store)
     cp.workspaces.rate_limit = rate_limit
     shown = redact_url(cp.store.url)
@@ -227,38 +229,6 @@ def server_init_cmd(
     console = out_console()
     console.print(f"Created workspace {workspace}. Owner token (shown once, store it safely):")
     console.print(secret)
-
-
-@handle_errors
-def token_create_cmd(
-    scope: Annotated[
-        str,
-        typer.Option(metavar="SCOPE", help="workspace:read, workspace:write or workspace:owner."),
-    ],
-    description: Annotated[
-        str, typer.Option(metavar="TEXT", help="What the token is for (required).")
-    ],
-    user: Annotated[
-        str,
-        typer.Option(metavar="EMAIL", help="Act for this user: their role bindings also apply."),
-    ] = "",
-    slug: SlugOpt = None,
-    workspace: OldSlugOpt = None,
-    database: DatabaseOpt = None,
-    output: OutputOpt = Output.text,
-    debug: DebugOpt = False,
-) -> None:
-    """Mint a token (printed once)."""
-    workspace = str(pick_slug(slug, workspace))
-    cp = _control_plane(database)
-    try:
-        token_id, secret = cp.workspaces.create_token(workspace, scope, description, user)
-    except Exception as exc:
-        raise ConfigError(_api_message(exc)) from None
-    if output is Output.json:
-        write_document({"workspace": workspace, "id": token_id, "scope": scope, "token": secret})
-        return
-    out_console().print(secret)
 
 
 def _read_catalog_file(path: Path) -> object:
@@ -405,7 +375,9 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve_cmd)
     server_app.command("init")(server_init_cmd)
     server_app.command("migrate")(migrate_cmd)
-    token_app.command("create")(token_create_cmd)
+    from seg.commands import token_cmds  # it uses this module's helpers
+
+    token_cmds.register(token_app)
     catalog_app.command("import")(catalog_import_cmd)
     backup_cmds.register(server_app)
     app.add_typer(server_app, name="server")

@@ -74,7 +74,7 @@ tokens = sa.Table(
     sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("create_time", sa.String(32), nullable=False),
     sa.Column("user_email", sa.String(320), nullable=False, server_default=""),
-    # When it stops working and when it was last used (ISO times; "" = never).
+    # "" = never expires / never used (timestamps as the API shows them, which sort as text)
     sa.Column("expire_time", sa.String(32), nullable=False, server_default=""),
     sa.Column("last_used_time", sa.String(32), nullable=False, server_default=""),
     sa.Index("ix_tokens_workspace", "workspace"),
@@ -353,6 +353,33 @@ class SqlTx:
         query = sa.select(tokens).where(tokens.c.secret_hash == secret_hash)
         row = self.conn.execute(query).first()
         return TokenRecord(**row._mapping) if row else None
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        row = self.conn.execute(sa.select(tokens).where(tokens.c.id == token_id)).first()
+        return TokenRecord(**row._mapping) if row else None
+
+    def list_tokens(self, workspace: str) -> list[TokenRecord]:
+        """The workspace's tokens, oldest first (then by id, so the order is stable)."""
+        query = sa.select(tokens).where(tokens.c.workspace == workspace)
+        query = query.order_by(tokens.c.create_time, tokens.c.id)
+        return [TokenRecord(**row._mapping) for row in self.conn.execute(query)]
+
+    def delete_token(self, token_id: str) -> bool:
+        query = tokens.delete().where(tokens.c.id == token_id)
+        return bool(self.conn.execute(query).rowcount)
+
+    def replace_token_secret(self, token_id: str, old_hash: str, new_hash: str) -> bool:
+        """Swap the secret's hash, only if it is still ``old_hash`` (of two concurrent
+        rotations exactly one wins, and its secret is the one that works)."""
+        query = tokens.update().where(tokens.c.id == token_id, tokens.c.secret_hash == old_hash)
+        return bool(self.conn.execute(query.values(secret_hash=new_hash)).rowcount)
+
+    def record_token_use(self, token_id: str, time: str, before: str) -> bool:
+        """Set ``last_used_time`` to ``time`` only where the stored one is older than
+        ``before`` ("" sorts first): one write per token per interval, however many servers
+        and requests race for it."""
+        query = tokens.update().where(tokens.c.id == token_id, tokens.c.last_used_time < before)
+        return bool(self.conn.execute(query.values(last_used_time=time)).rowcount)
 
     def insert_resource(self, rec: ResourceRecord) -> None:
         self._insert(resources, _resource_values(rec))
