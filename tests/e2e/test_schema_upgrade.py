@@ -49,13 +49,21 @@ def postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
         admin.dispose()
 
 
+def _psql() -> str:
+    """psql from PATH, else beside the PostgreSQL server .ci/postgres.sh runs."""
+    found = shutil.which("psql") or next(
+        (str(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))), None)
+    assert found, "psql is needed to restore the previous release's dump"
+    return found
+
+
 def _previous_release(dialect: str, tmp: Path, request: pytest.FixtureRequest) -> str:
     """The URL of a copy of the previous release's database."""
     if dialect == "sqlite":
         shutil.copy(FIXTURES / "control-plane.db", tmp / "old.db")
         return f"sqlite:///{tmp / 'old.db'}"
     url: str = request.getfixturevalue("postgres_database")
-    restored = subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f",
+    restored = subprocess.run([_psql(), "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f",
                                str(FIXTURES / "control-plane.sql")],
                               capture_output=True, text=True, timeout=120)  # fmt: skip
     assert restored.returncode == 0, restored.stderr
