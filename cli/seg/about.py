@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["DISTRIBUTION", "FALLBACK_VERSION", "build_version"]
 
 DISTRIBUTION = "seg"
-# A build without git history (pyproject's fallback-version), or code no distribution describes.
+# The running code is not what any installed distribution describes (a source tree on PYTHONPATH).
 FALLBACK_VERSION = "0+unknown"
 PACKAGE_DIR = Path(__file__).resolve().parent
 
