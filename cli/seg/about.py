@@ -58,7 +58,8 @@ def _editable_source(dist: Distribution) -> Path | None:
         direct = json.loads(dist.read_text("direct_url.json") or "null")
     except ValueError:
         return None
-    if not isinstance(direct, dict) or not (direct.get("dir_info") or {}).get("editable"):
+    info = direct.get("dir_info") if isinstance(direct, dict) else None
+    if not isinstance(info, dict) or info.get("editable") is not True:
         return None
     url = urlparse(str(direct.get("url", "")))
     if url.scheme != "file":

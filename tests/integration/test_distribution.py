@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from seg.commands.about_cmd import schema_head
-from tests.repo_files import REPO, copy_repo_dir
+from tests.repo_files import REPO, copy_checkout, copy_repo_dir
 
 TAG, VERSION = "v9.8.7", "9.8.7"
 # Building, and installing the dependencies: bounded, so a stuck registry fails the test.
@@ -49,22 +49,13 @@ def _hatchling_version(root: Path) -> str:
     return _run(sys.executable, "-m", "hatchling", "version", cwd=root).stdout.strip().splitlines()[-1]
 
 
-def _checkout_files() -> list[str]:
-    """The checkout's files as git sees them: tracked, and new ones it does not ignore."""
-    listed = _run("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO)
-    return [n for n in listed.stdout.split("\0") if n and (REPO / n).is_file()]
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[str]]:
     """(sdist, wheel, the checkout's file names) of the checkout tagged ``TAG``: ``build``
     makes the sdist, then the wheel from the unpacked sdist."""
     top = tmp_path_factory.mktemp("distribution")
     source = top / "source"
-    files = _checkout_files()
-    for name in files:
-        (source / name).parent.mkdir(parents=True, exist_ok=True)
-        (source / name).write_bytes((REPO / name).read_bytes())
+    files = copy_checkout(source)
     _git(source, "init", "-q")
     _git(source, "add", "-A")
     _git(source, "commit", "-q", "-m", "release")

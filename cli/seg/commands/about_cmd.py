@@ -52,13 +52,17 @@ def schema_head() -> str | None:
 
 
 def _sqlite_file(url: str) -> Path | None:
-    """The file a ``sqlite:`` URL names (None: in memory, or not SQLite)."""
+    """The file a ``sqlite:`` URL names (None: in memory, or PostgreSQL); any other kind of
+    database is refused (ValueError), as the control plane runs on those two only."""
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
         return None
-    return Path(parsed.database)
+    if backend != "sqlite":
+        raise ValueError(backend)
+    return None if parsed.database in (None, "", ":memory:") else Path(parsed.database)
 
 
 def database_revision(url: str) -> str | None:
@@ -68,8 +72,8 @@ def database_revision(url: str) -> str | None:
 
     try:
         path = _sqlite_file(url)
-    except Exception:  # sqlalchemy.exc.ArgumentError, and whatever a driver's URL raises
-        raise ConfigError(f"not a database URL: {redact_url(url)}") from None
+    except Exception:  # sqlalchemy.exc.ArgumentError, ValueError: not one seg runs on
+        raise ConfigError(f"not a SQLite or PostgreSQL URL: {redact_url(url)}") from None
     if path is not None and not path.is_file():
         raise ConfigError(f"no database at {path} (a SQLite URL names an existing file here)")
     migrate = _migrate()
