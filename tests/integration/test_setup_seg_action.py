@@ -49,7 +49,7 @@ def _install(env: dict[str, str], release: str) -> subprocess.CompletedProcess[s
 @pytest.mark.parametrize(("release", "message"), [
     ("9.9.9", "the pinned commit is not release 9.9.9 (its CHANGELOG.md has no [9.9.9])"),
     ("latest", 'version "latest" is not a release number like 0.2.0'),
-    ("1.0.0; rm -rf /", "is not a release number"),
+    ("1.0.0; rm -rf /", 'version "1.0.0; rm -rf /" is not a release number like 0.2.0'),
 ])  # fmt: skip
 def test_a_release_name_the_files_are_not_is_refused_before_anything_is_installed(
         action, release: str, message: str) -> None:  # fmt: skip

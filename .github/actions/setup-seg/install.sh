@@ -31,7 +31,7 @@ else
   "$venv/bin/python" -m pip wheel --quiet --disable-pip-version-check --no-deps \
     --wheel-dir "$wheels" "$source_dir"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheels"/seg-*.whl
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile "$wheels"/seg-*.whl
 
 version=$("$venv/bin/seg" --version)
 version=${version#seg }
