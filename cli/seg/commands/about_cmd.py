@@ -135,7 +135,7 @@ def _lines(facts: dict[str, Any]) -> list[Line]:
     if db is not None:
         state = ("unknown" if head is None else
                  "up to date" if db["up_to_date"] else
-                 "not a seg database yet" if db["revision"] is None else
+                 "no revision recorded: see seg server migrate" if db["revision"] is None else
                  "not this seg's revision: see seg server migrate")  # fmt: skip
         lines.append(("", f"Database  {db['revision'] or 'none'} ({state}) at {db['url']}"))
     return lines
