@@ -9,9 +9,11 @@ instead of creates): every test copies repository directories through `copy_repo
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
-__all__ = ["EXAMPLE_WORKSPACES", "LOCAL_STATE", "REPO", "copy_repo_dir", "example_workspace"]
+__all__ = ["EXAMPLE_WORKSPACES", "LOCAL_STATE", "REPO", "copy_checkout", "copy_repo_dir",
+           "example_workspace"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,3 +37,16 @@ def copy_repo_dir(source: Path | str, dest: Path, skip: tuple[str, ...] = ()) ->
     state, and without the names matching ``skip``."""
     shutil.copytree(REPO / source, dest, ignore=shutil.ignore_patterns(*LOCAL_STATE, *skip))
     return dest
+
+
+def copy_checkout(dest: Path) -> list[str]:
+    """Copy the checkout as git sees it (tracked files, and new ones it does not ignore: the
+    edits under test count, a user's local state does not) to ``dest``, without ``.git``;
+    return the copied names."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=REPO, capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    names = [n for n in listed.stdout.split("\0") if n and (REPO / n).is_file()]
+    for name in names:
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, dest / name)
+    return names

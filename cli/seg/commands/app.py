@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from seg import __version__
 from seg.commands import (
+    about_cmd,
     access_cmds,
     catalog_cmds,
     check_cmd,
@@ -43,7 +43,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"seg {__version__}")
+        from seg.about import build_version
+
+        typer.echo(f"seg {build_version()}")
         raise typer.Exit()
 
 
@@ -87,6 +89,7 @@ schema_cmds.register(app)
 fmt_cmd.register(app)
 version_cmds.register(app)
 catalog_cmds.register(app)
+about_cmd.register(app)
 
 
 def _any_no_color(args: list[str]) -> bool:

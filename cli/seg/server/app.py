@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
-from seg import __version__
+from seg.about import build_version
 from seg.kinds import kinds_in_order
 from seg.kinds.tracking_plan import KIND as TRACKING_PLAN
 from seg.model.kinds import Kind
@@ -217,7 +217,7 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     """The ASGI application serving ``cp``; bodies above ``max_body_bytes`` get 413."""
     app = FastAPI(
         title="seg control plane",
-        version=__version__,
+        version=build_version(),
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
