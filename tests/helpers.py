@@ -9,7 +9,8 @@ def error(response, status: int, code: int) -> str:
     assert response.status_code == status, response.text
     body = response.json()
     assert body["code"] == code, body
-    assert set(body) == {"error", "code"}
+    assert set(body) == {"error", "code", "request_id"}
+    assert body["request_id"] == response.headers["x-request-id"], body
     return str(body["error"])
 
 

@@ -3,6 +3,8 @@ import``."""
 
 from __future__ import annotations
 
+import os
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +14,6 @@ from seg.commands.console import (
     err_console,
     handle_errors,
     out_console,
-    plain_output,
     write_document,
 )
 from seg.commands.options import (
@@ -75,6 +76,29 @@ def _control_plane(database: str | None, create_key: bool = False) -> ControlPla
     return ControlPlane(store, secret_box=secret_box(key))
 
 
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+def _metrics_token() -> str | None:
+    """``SEG_METRICS_TOKEN``: the bearer token ``/metrics`` needs; unset means open."""
+    token = os.environ.get("SEG_METRICS_TOKEN")
+    if token is None:
+        return None
+    if not token.strip() or any(c.isspace() for c in token):
+        raise ConfigError("SEG_METRICS_TOKEN is set but empty or holds whitespace; unset it "
+                          "to leave /metrics open, or give it a token")  # fmt: skip
+    return token
+
+
 @handle_errors
 def serve_cmd(
     host: Annotated[
@@ -91,24 +115,40 @@ def serve_cmd(
             min=1, metavar="N", help="Largest request body accepted (larger ones get 413)."
         ),
     ] = 4 * 1024 * 1024,
-    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    access_log: Annotated[
+        bool, typer.Option(help="Log one line per request (seg.access).")
+    ] = True,
+    log_format: Annotated[
+        LogFormat, typer.Option(help="text, or json: one JSON object per log line.")
+    ] = LogFormat.text,
+    log_level: Annotated[
+        LogLevel, typer.Option(help="The least severe level logged.")
+    ] = LogLevel.info,
     debug: DebugOpt = False,
 ) -> None:
-    """Run the control plane over HTTP."""
+    """Run the control plane over HTTP (GET /metrics: Prometheus metrics, behind
+    SEG_METRICS_TOKEN when it is set)."""
+    import logging
+    import logging.config
+
     import uvicorn
 
     from seg.model.urls import redact_url
     from seg.server.app import create_app
+    from seg.server.logs import log_config
 
+    metrics_token = _metrics_token()
     cp = _control_plane(database)
     cp.workspaces.rate_limit = rate_limit
+    config = log_config(log_format.value, log_level.value)
+    logging.config.dictConfig(config)
     shown = redact_url(cp.store.url)
-    err_console().print(f"seg control plane on http://{host}:{port} (database {shown})")
-    app = create_app(cp, max_body_bytes=max_body_bytes)
-    colors = False if plain_output() else None  # NO_COLOR / --no-color: plain log lines too
-    uvicorn.run(
-        app, host=host, port=port, access_log=access_log, log_level="info", use_colors=colors
-    )
+    logging.getLogger("seg.server").info("seg control plane on http://%s:%d (database %s)",
+                                         host, port, shown)  # fmt: skip
+    app = create_app(cp, max_body_bytes=max_body_bytes, access_log=access_log,
+                     metrics_token=metrics_token)  # fmt: skip
+    uvicorn.run(app, host=host, port=port, access_log=False, log_config=config,
+                log_level=log_level.value, use_colors=False)  # fmt: skip
 
 
 @handle_errors
