@@ -14,6 +14,14 @@ def error(response, status: int, code: int) -> str:
     return str(body["error"])
 
 
+def error_body(response) -> dict:
+    """An error answer's body without its ``request_id``, checked to be the one the
+    ``X-Request-Id`` header echoes."""
+    body = dict(response.json())
+    assert body.pop("request_id") == response.headers["x-request-id"], response.text
+    return body
+
+
 # The settings the built-in catalog requires of an enabled Reverse ETL postgres source.
 WAREHOUSE_SETTINGS = {"host": "db.internal", "database": "analytics"}
 

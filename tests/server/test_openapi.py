@@ -10,6 +10,7 @@ import pytest
 
 from seg.kinds import KINDS
 from tests.conftest import Api
+from tests.helpers import error_body
 
 WRITE_METHODS = {"post", "patch", "put"}
 
@@ -129,7 +130,7 @@ def test_documented_bodies_are_still_parsed_by_the_server_not_by_pydantic(api: A
     """A body the models would refuse gets the service's 400 and message, never a 422."""
     wrong = api.http.post(api.url("/sources"), json={"source": {"name": 7}})
     assert wrong.status_code == 400
-    assert wrong.json() == {"error": "source.name must be a resource name in "
+    assert error_body(wrong) == {"error": "source.name must be a resource name in "
                             f"workspaces/{api.workspace}/sources", "code": 3}  # fmt: skip
     unknown = api.http.post(api.url("/sources"), json={"sauce": {}})
     assert unknown.status_code == 400 and "unknown top-level field(s) 'sauce'" in unknown.text
