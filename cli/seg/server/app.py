@@ -47,7 +47,7 @@ from seg.server.edge import DEFAULT_MAX_BODY_BYTES, InputGuard
 from seg.server.errors import DomainError
 from seg.server.http_errors import http_error
 from seg.server.locks import LOCK_HEADER, OVERRIDE_HEADER
-from seg.server.metrics import CONTENT_TYPE_LATEST, Metrics, metrics_token_ok
+from seg.server.metrics import Metrics, metrics_token_ok
 from seg.server.observe import Observe, error_body
 from seg.server.openapi import (
     WRITE_ERRORS,
@@ -263,8 +263,9 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, *
         """Prometheus' text format; documented in README, kept out of the API's document."""
         if not metrics_token_ok(metrics_token, request.headers.get("authorization")):
             raise errors.Unauthenticated()
-        body = await run_in_threadpool(metrics.render)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+        body, content_type = await run_in_threadpool(metrics.render,
+                                                     request.headers.get("accept"))  # fmt: skip
+        return Response(body, headers={"Content-Type": content_type})
 
     _add_workspace_routes(app, cp, principal)
     _add_rules_routes(app, cp, principal)

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from seg.server.clock import Clock
 from seg.store.base import Store, StoreError
 
-__all__ = ["CONTENT_TYPE_LATEST", "LATENCY_BUCKETS", "Metrics", "metrics_token_ok"]
+__all__ = ["LATENCY_BUCKETS", "Metrics", "metrics_token_ok"]
 
 # Seconds: from a cached read to a slow write under load.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -52,8 +52,11 @@ class Metrics:
         if isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= 16:
             self.api_errors.labels(str(code)).inc()
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, accept: str | None) -> tuple[bytes, str]:
+        """The scrape and its content type: Prometheus text 0.0.4, or OpenMetrics when the
+        scraper's ``Accept`` asks for it."""
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type
 
 
 class _StoreCollector(Collector):
