@@ -147,8 +147,9 @@ def serve_cmd(
                                          host, port, shown)  # fmt: skip
     app = create_app(cp, max_body_bytes=max_body_bytes, access_log=access_log,
                      metrics_token=metrics_token)  # fmt: skip
+    # uvicorn's access log is off (seg.access replaces it); our formatters use no colours
     uvicorn.run(app, host=host, port=port, access_log=False, log_config=config,
-                log_level=log_level.value, use_colors=False)  # fmt: skip
+                log_level=log_level.value)  # fmt: skip
 
 
 @handle_errors
