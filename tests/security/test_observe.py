@@ -99,7 +99,7 @@ def test_a_log_message_with_line_breaks_stays_one_line() -> None:
                                None)  # fmt: skip
     RequestIdFilter().filter(record)
     text = TextFormatter().format(record)
-    assert text.count("\n") == 0 and "\x1b" not in text and "\\n2026" in text
+    assert text.count("\n") == 0 and "\x1b" not in text and "\\n2026" in text, text
     assert json.loads(JsonFormatter().format(record))["message"].endswith("forged\x1b[2J")
 
 

@@ -13,6 +13,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from seg.model.printable import escape_line
 from seg.server.observe import current_request_id
 
 __all__ = ["LOG_LEVELS", "JsonFormatter", "RequestIdFilter", "TextFormatter", "log_config"]
@@ -37,8 +38,9 @@ class RequestIdFilter(logging.Filter):
 
 
 class TextFormatter(logging.Formatter):
-    """``<UTC time> <LEVEL> <logger> [<request id>] <message>``; control characters in the
-    message escaped, so one record is one line."""
+    """``<UTC time> <LEVEL> <logger> [<request id>] <message>``; line breaks, control and
+    bidi characters in the message escaped (``seg.model.printable``), so one record is one
+    line (a traceback follows on its own lines)."""
 
     def __init__(self) -> None:
         super().__init__(_TEXT)
@@ -47,10 +49,12 @@ class TextFormatter(logging.Formatter):
         return _time(record)
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        head, _, rest = text.partition("\n")  # a traceback stays below its line, as usual
-        escaped = head.encode("unicode_escape").decode("ascii")
-        return f"{escaped}\n{rest}" if rest else escaped
+        record.message = escape_line(record.getMessage(), keep_tab=False)
+        record.asctime = self.formatTime(record)
+        line = self.formatMessage(record)
+        if record.exc_info:  # the traceback below its line, as usual
+            line += "\n" + self.formatException(record.exc_info)
+        return line
 
 
 class JsonFormatter(logging.Formatter):
