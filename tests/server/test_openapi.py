@@ -69,7 +69,7 @@ def test_every_api_operation_needs_the_bearer_token_and_documents_errors(doc) ->
             assert error == {"$ref": "#/components/schemas/Error"}, (method, path, status)
         if method != "get":
             assert {"409", "413", "415"} <= set(op["responses"]), (method, path)
-    assert doc["components"]["schemas"]["Error"]["required"] == ["error", "code"]
+    assert doc["components"]["schemas"]["Error"]["required"] == ["error", "code", "request_id"]
 
 
 def test_parameters_headers_and_paging_are_documented(doc: dict[str, Any]) -> None:
