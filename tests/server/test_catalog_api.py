@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from seg.catalog import builtin
 from seg.model.secrets import is_digest
 from seg.server.service import ControlPlane
+from seg.store.migrate import migrate
 from seg.store.sql import SqlStore, open_store
 from tests.conftest import Api
 from tests.helpers import error
@@ -206,10 +207,12 @@ def test_store_pages_private_entries_by_id(store: SqlStore, api: Api) -> None:
 
 def test_a_database_from_before_the_catalog_gets_the_table(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    store = open_store(url)
+    store = open_store(url, create=False)
+    migrate(store.engine, "0001")  # the baseline: the last release without versions
     with store.engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE catalog_entries"))
-    store.create_schema()  # what every start does
+        conn.execute(sa.text("DROP TABLE alembic_version"))
+    store.create_schema()  # what `seg server migrate` does
     cp = ControlPlane(store)
     api = Api(cp, "acme")
     try:

@@ -176,8 +176,8 @@ def test_only_the_clock_reads_the_time_and_only_app_and_edge_speak_http() -> Non
         text = path.read_text()
         if path.name != "clock.py":
             assert "time.time(" not in text and "datetime.now(" not in text, path.name
-        if path.name not in ("app.py", "edge.py", "http_errors.py", "inprocess.py", "openapi.py",
-                             "observe.py"):  # observe: the request-id, log and metrics middleware
+        if path.name not in ("app.py", "edge.py", "http_errors.py", "inprocess.py", "lifecycle.py",
+                             "observe.py", "openapi.py"):  # observe: the ASGI middleware
             imported = _imports(path)
             assert not {m for m in imported if m.split(".")[0] in ("fastapi", "starlette",
                                                                    "httpx")}, path.name  # fmt: skip

@@ -1,5 +1,5 @@
-"""Old-shaped databases for the migration tests: the tables as a previous release made them
-(today's tables less one column), with one workspace and whatever rows a test adds, on a real
+"""Old-shaped databases for the migration tests: the tables as a release from before migrations
+made them (the baseline revision's tables, unversioned, less one column), with one workspace and whatever rows a test adds, on a real
 SQLite file or on PostgreSQL in a schema of its own; and the store that opens (upgrades) one."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from seg.store.sql import SqlStore, metadata, normalise_url, open_store
+from seg.store.migrate import migrate
+from seg.store.sql import SqlStore, normalise_url, open_store
 from tests.conftest import POSTGRES_URL
 
 WS = "legacy"
@@ -23,8 +24,9 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 def _make(url: str, table: str, column: str, rows: Callable[[sa.Connection], None]) -> None:
     engine = sa.create_engine(normalise_url(url))
     try:
-        metadata.create_all(engine)
+        migrate(engine, "0001")  # the baseline: the last release without migrations
         with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE alembic_version"))  # it had no version table
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
             conn.execute(sa.text(
                 "INSERT INTO workspaces (slug, id, display_name, create_time, "
@@ -80,3 +82,22 @@ def upgraded(url: str) -> Iterator[SqlStore]:
         yield store
     finally:
         store.close()
+
+
+def _baseline() -> object:
+    """The baseline migration's module (its file name starts with a digit)."""
+    import importlib.util
+
+    from seg.store.migrate import MIGRATIONS
+
+    spec = importlib.util.spec_from_file_location(
+        "seg_baseline", MIGRATIONS / "versions" / "0001_baseline.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The manager the baseline migration gives resources seg wrote before managers existed.
+MIGRATED_MANAGER: str = _baseline().MIGRATED_MANAGER  # type: ignore[attr-defined]

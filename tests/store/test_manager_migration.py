@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from seg.kinds.names import DEFAULT_MANAGER
-from seg.store.sql import MIGRATED_MANAGER, SqlStore
-from tests.store.legacy import BACKENDS, WS, old_shaped_database, upgraded
+from seg.store.sql import SqlStore
+from tests.store.legacy import BACKENDS, MIGRATED_MANAGER, WS, old_shaped_database, upgraded
 
 
 def _rows(conn: sa.Connection) -> None:

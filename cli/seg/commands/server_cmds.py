@@ -1,12 +1,12 @@
-"""``seg serve``, ``seg server init``, ``seg server token create``, ``seg server catalog
-import``."""
+"""``seg serve``, ``seg server init``, ``seg server catalog import``; ``seg server token``
+is in ``token_cmds``."""
 
 from __future__ import annotations
 
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -30,6 +30,11 @@ from seg.errors import ConfigError
 
 if TYPE_CHECKING:
     from seg.server.service import ControlPlane
+    from seg.store.migrate import SchemaStatus
+    from seg.store.sql import SqlStore
+
+# What opening the control plane does to the database's schema (see ``_open_store``).
+Schema = Literal["check", "migrate", "create"]
 
 __all__ = ["register"]
 
@@ -43,13 +48,66 @@ server_app.add_typer(catalog_app, name="catalog")
 MAX_CATALOG_FILE_BYTES = 4 * 1024 * 1024
 
 
-def _control_plane(database: str | None, create_key: bool = False) -> ControlPlane:
-    from seg.embedded import secret_box
+def _open_store(url: str, schema: Schema) -> SqlStore:
+    """The store on ``url`` with its schema as ``schema`` asks: ``check`` refuses (one line
+    saying what to run) a database that is not at this code's revision; ``migrate`` brings
+    it there; ``create`` migrates only an empty database (a first ``seg server init``)."""
     from seg.model.urls import redact_text
-    from seg.server.crypto import default_key_file, load_key, write_key_file
-    from seg.server.service import ControlPlane
     from seg.store.base import StoreError
     from seg.store.sql import open_store
+
+    try:
+        store = open_store(url, create=False)
+        status = store.schema_status()
+        if schema == "migrate" or (schema == "create" and status.state == "empty"):
+            before, now = migrate_store(store)
+            if before.current != now:
+                err_console().print(f"Migrated the database schema from "
+                                    f"{_revision_name(before)} to revision {now}.")  # fmt: skip
+            status = store.schema_status()
+    except Exception as exc:  # driver errors vary by database
+        cause = getattr(exc, "orig", None) or exc  # the driver's error, not SQLAlchemy's wrap
+        named = str(cause) if isinstance(cause, StoreError) else f"{type(cause).__name__}: {cause}"
+        message = " ".join(named.split())  # one line
+        raise ConfigError(f"cannot open database: {redact_text(message, url)}") from None
+    problem = status.problem()
+    if problem is not None:
+        store.close()
+        raise ConfigError(problem)
+    return store
+
+
+def migrate_store(store: SqlStore, to: str = "head") -> tuple[SchemaStatus, str]:
+    from seg.store.migrate import migrate
+
+    return migrate(store.engine, to)
+
+
+def _warn_of_drift(store: SqlStore) -> None:
+    """Say (never refuse) how the tables differ from this revision's: someone changed them by
+    hand. A missing index is restored by `seg server migrate`; anything else needs a person."""
+    from seg.model.printable import escape_line
+    from seg.store.migrate import drift
+
+    for line in drift(store.engine):
+        err_console().print(f"warning: the database schema differs from its revision: "
+                            f"{escape_line(line)} (`seg server migrate` restores missing "
+                            "indexes)", markup=False)  # fmt: skip
+
+
+def _revision_name(status: SchemaStatus) -> str:
+    if status.state == "empty":
+        return "an empty database"
+    if status.state == "unversioned":
+        return "a database from before schema versions"
+    return f"revision {status.current}"
+
+
+def _control_plane(database: str | None, create_key: bool = False,
+                   schema: Schema = "check") -> ControlPlane:  # fmt: skip
+    from seg.embedded import secret_box
+    from seg.server.crypto import default_key_file, load_key, write_key_file
+    from seg.server.service import ControlPlane
 
     url = default_database(database)
     key = load_key(url)
@@ -66,13 +124,7 @@ def _control_plane(database: str | None, create_key: bool = False) -> ControlPla
             "no secret key: set SEG_SECRET_KEY or SEG_SECRET_KEY_FILE (seg server init creates "
             f"{default_key_file(url)})"
         )
-    try:
-        store = open_store(url)
-    except Exception as exc:  # driver errors vary by database
-        cause = getattr(exc, "orig", None) or exc  # the driver's error, not SQLAlchemy's wrap
-        named = str(cause) if isinstance(cause, StoreError) else f"{type(cause).__name__}: {cause}"
-        message = " ".join(named.split())  # one line
-        raise ConfigError(f"cannot open database: {redact_text(message, url)}") from None
+    store = _open_store(url, schema)
     return ControlPlane(store, secret_box=secret_box(key))
 
 
@@ -124,10 +176,33 @@ def serve_cmd(
     log_level: Annotated[
         LogLevel, typer.Option(help="The least severe level logged.")
     ] = LogLevel.info,
+    migrate: Annotated[
+        bool,
+        typer.Option("--migrate", help="Migrate the database schema at start (single-node "
+                     "setups; several servers on one database migrate once, the others wait)."),
+    ] = False,
+    drain_timeout: Annotated[
+        int,
+        typer.Option(
+            min=0, metavar="SECONDS",
+            help="On SIGTERM/SIGINT, how long requests in flight may take to finish before "
+            "they are cut.",
+        ),
+    ] = 30,
+    drain_delay: Annotated[
+        float,
+        typer.Option(
+            min=0, metavar="SECONDS",
+            help="On SIGTERM/SIGINT, keep serving this long with /readyz answering 503 (so a "
+            "load balancer stops sending) before draining.",
+        ),
+    ] = 0,
     debug: DebugOpt = False,
 ) -> None:
-    """Run the control plane over HTTP (GET /metrics: Prometheus metrics, behind
-    SEG_METRICS_TOKEN when it is set)."""
+    """Run the control plane over HTTP. Refuses a database whose schema is not this seg's
+    (run `seg server migrate`, or start with --migrate). SIGTERM drains: see --drain-delay
+    and --drain-timeout. GET /metrics: Prometheus metrics, behind SEG_METRICS_TOKEN when it
+    is set."""
     import logging
     import logging.config
 
@@ -135,21 +210,29 @@ def serve_cmd(
 
     from seg.model.urls import redact_url
     from seg.server.app import create_app
+    from seg.server.lifecycle import DrainGuard, DrainState, run_server
     from seg.server.logs import log_config
+    from seg.store.sql import SqlStore
 
     metrics_token = _metrics_token()
-    cp = _control_plane(database)
+    cp = _control_plane(database, schema="migrate" if migrate else "check")
+    assert isinstance(cp.store, SqlStore)
+    _warn_of_drift(cp.store)
     cp.workspaces.rate_limit = rate_limit
-    config = log_config(log_format.value, log_level.value)
-    logging.config.dictConfig(config)
+    logging_config = log_config(log_format.value, log_level.value)
+    logging.config.dictConfig(logging_config)
     shown = redact_url(cp.store.url)
     logging.getLogger("seg.server").info("seg control plane on http://%s:%d (database %s)",
                                          host, port, shown)  # fmt: skip
-    app = create_app(cp, max_body_bytes=max_body_bytes, access_log=access_log,
-                     metrics_token=metrics_token)  # fmt: skip
+    state = DrainState()
+    app = DrainGuard(create_app(cp, max_body_bytes=max_body_bytes, access_log=access_log,
+                                metrics_token=metrics_token), state)  # fmt: skip
     # uvicorn's access log is off (seg.access replaces it); our formatters use no colours
-    uvicorn.run(app, host=host, port=port, access_log=False, log_config=config,
-                log_level=log_level.value)  # fmt: skip
+    config = uvicorn.Config(app, host=host, port=port, access_log=False,
+                            log_config=logging_config, log_level=log_level.value,
+                            timeout_graceful_shutdown=drain_timeout)  # fmt: skip
+    if not run_server(config, state, drain_delay):
+        raise typer.Exit(3)  # as uvicorn.run: the server did not start (its log says why)
 
 
 @handle_errors
@@ -178,7 +261,7 @@ def server_init_cmd(
     """Create the schema, a workspace and its first owner token (printed once); creates the
     secret key too when none is configured."""
     workspace = str(pick_slug(slug, workspace))
-    cp = _control_plane(database, create_key=True)
+    cp = _control_plane(database, create_key=True, schema="create")
     try:
         _, secret = cp.workspaces.init(workspace, display_name, model_change_policy, plan_tier)
     except Exception as exc:
@@ -189,38 +272,6 @@ def server_init_cmd(
     console = out_console()
     console.print(f"Created workspace {workspace}. Owner token (shown once, store it safely):")
     console.print(secret)
-
-
-@handle_errors
-def token_create_cmd(
-    scope: Annotated[
-        str,
-        typer.Option(metavar="SCOPE", help="workspace:read, workspace:write or workspace:owner."),
-    ],
-    description: Annotated[
-        str, typer.Option(metavar="TEXT", help="What the token is for (required).")
-    ],
-    user: Annotated[
-        str,
-        typer.Option(metavar="EMAIL", help="Act for this user: their role bindings also apply."),
-    ] = "",
-    slug: SlugOpt = None,
-    workspace: OldSlugOpt = None,
-    database: DatabaseOpt = None,
-    output: OutputOpt = Output.text,
-    debug: DebugOpt = False,
-) -> None:
-    """Mint a token (printed once)."""
-    workspace = str(pick_slug(slug, workspace))
-    cp = _control_plane(database)
-    try:
-        token_id, secret = cp.workspaces.create_token(workspace, scope, description, user)
-    except Exception as exc:
-        raise ConfigError(_api_message(exc)) from None
-    if output is Output.json:
-        write_document({"workspace": workspace, "id": token_id, "scope": scope, "token": secret})
-        return
-    out_console().print(secret)
 
 
 def _read_catalog_file(path: Path) -> object:
@@ -286,9 +337,90 @@ def _api_message(exc: Exception) -> str:
     raise exc
 
 
+@handle_errors
+def migrate_cmd(
+    to: Annotated[
+        str, typer.Option("--to", metavar="REV", help="The revision to migrate to (up or down).")
+    ] = "head",
+    sql: Annotated[
+        bool,
+        typer.Option("--sql", help="Print the SQL the migration would run instead of running "
+                     "it (for a DBA to review or run)."),
+    ] = False,
+    database: DatabaseOpt = None,
+    output: OutputOpt = Output.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Bring the database schema to this seg's revision (or --to REV). Back the database up
+    first (`seg server backup`); stop servers of an older seg before migrating up."""
+    from seg.model.urls import redact_text
+    from seg.store.base import StoreError
+    from seg.store.migrate import database_revision, head_revision, migration_sql, revisions
+    from seg.store.sql import normalise_url, open_store
+
+    url = default_database(database)
+    if sql:
+        try:
+            current = database_revision(url) if _exists(url) else None
+            text = migration_sql(_dialect(normalise_url(url)), current, to)
+        except StoreError as exc:
+            raise ConfigError(redact_text(" ".join(str(exc).split()), url)) from None
+        except Exception as exc:  # driver errors vary by database
+            cause = getattr(exc, "orig", None) or exc
+            raise ConfigError(f"cannot read database: "
+                              f"{redact_text(' '.join(str(cause).split()), url)}") from None
+        out_console().print(text, markup=False, highlight=False, end="")
+        return
+    store = None
+    try:
+        store = open_store(url, create=False)
+        before, now = migrate_store(store, to)
+    except StoreError as exc:
+        raise ConfigError(redact_text(" ".join(str(exc).split()), url)) from None
+    except Exception as exc:  # driver errors vary by database
+        cause = getattr(exc, "orig", None) or exc
+        raise ConfigError(f"cannot migrate database: {type(cause).__name__}: "
+                          f"{redact_text(' '.join(str(cause).split()), url)}") from None
+    finally:
+        if store is not None:
+            store.close()
+    if output is Output.json:
+        write_document({"from": before.current, "from_state": before.state, "to": now,
+                        "head": head_revision(), "revisions": revisions()})  # fmt: skip
+        return
+    if before.current == now:
+        out_console().print(f"The database schema is already at revision {now}.")
+    else:
+        out_console().print(f"Migrated the database schema from {_revision_name(before)} to "
+                            f"revision {now}.")  # fmt: skip
+
+
+def _exists(url: str) -> bool:
+    """False for a SQLite file that is not there (nothing to read a revision from)."""
+    from seg.store.sql import normalise_url
+
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return True
+    import sqlalchemy as sa
+
+    path = sa.engine.make_url(url).database
+    return bool(path) and path != ":memory:" and Path(str(path)).is_file()
+
+
+def _dialect(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
 def register(app: typer.Typer) -> None:
+    from seg.commands import backup_cmds
+
     app.command("serve")(serve_cmd)
     server_app.command("init")(server_init_cmd)
-    token_app.command("create")(token_create_cmd)
+    server_app.command("migrate")(migrate_cmd)
+    from seg.commands import token_cmds  # it uses this module's helpers
+
+    token_cmds.register(token_app)
     catalog_app.command("import")(catalog_import_cmd)
+    backup_cmds.register(server_app)
     app.add_typer(server_app, name="server")

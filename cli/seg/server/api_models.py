@@ -27,9 +27,11 @@ from seg.kinds.tracking_plan import KIND as TRACKING_PLAN
 from seg.model.kinds import PLAN_TIERS, Kind
 from seg.model.secrets import DIGEST_PREFIX
 from seg.policy.models import POLICIES
+from seg.server.auth import SCOPES
 from seg.server.catalog_service import COLLECTIONS, MAX_IMPORT_ENTRIES
 from seg.server.compare import MAX_COMPARE
 from seg.server.locks import MAX_TTL
+from seg.server.token_service import MAX_DESCRIPTION, MAX_EMAIL, MAX_EXPIRES_IN
 from seg.server.validation import api_schema
 
 __all__ = [
@@ -48,6 +50,10 @@ __all__ = [
     "SecretsCompareRequest",
     "SecretsCompareResponse",
     "Status",
+    "Token",
+    "TokenCreate",
+    "TokenList",
+    "TokenWithSecret",
     "Workspace",
     "WorkspaceUpdate",
     "component_schemas",
@@ -227,6 +233,50 @@ class AuditEvent(_Open):
 class AuditEventList(_Open):
     audit_events: list[AuditEvent]
     next_page_token: str = Field(description='"" on the last page')
+
+
+class NewToken(_Closed):
+    """A token to mint. A user-bound caller may bind it only to its own user (the default);
+    a caller whose token expires must set an expiry no later than its own."""
+
+    description: str = Field(max_length=MAX_DESCRIPTION, pattern=r"\S",
+                             description="What the token is for")  # fmt: skip
+    scope: str = Field(json_schema_extra={"enum": list(SCOPES)})
+    user: str | None = _nullable(max_length=MAX_EMAIL,
+                                 description="Act for this user (an email address): their role "
+                                 "bindings also apply")  # fmt: skip
+    expires_in_seconds: int | None = _nullable(
+        ge=1, le=MAX_EXPIRES_IN, description="Seconds from now; absent or null: never expires"
+    )
+
+
+class TokenCreate(_Closed):
+    token: NewToken
+
+
+class Token(_Open):
+    """A token as listed: never its secret. Times are "" when unset (never used, never
+    expires); last_used_time is recorded at most once a minute."""
+
+    name: str = Field(description="workspaces/<slug>/tokens/<id>")
+    id: str
+    description: str
+    scope: str = Field(json_schema_extra={"enum": list(SCOPES)})
+    user: str = Field(description='"" for a token not bound to a user')
+    create_time: str
+    last_used_time: str
+    expire_time: str
+    expired: bool
+
+
+class TokenWithSecret(Token):
+    """A token just created or rotated, with its secret: shown this once, never again."""
+
+    secret: str
+
+
+class TokenList(_Open):
+    tokens: list[Token]
 
 
 class RuleId(_Open):
@@ -599,7 +649,7 @@ def _other_models() -> dict[str, type[BaseModel]]:
         Error, Empty, Status, UpdateMask, WorkspaceUpdate, Workspace, AccessExplanation,
         SecretsCompareRequest, SecretsCompareResponse, LockRequest, LockRenewal, Lock,
         AuditEventList, RuleIds, rules, rule_list, CatalogImport, CatalogImportResult,
-        CatalogEntry, *_catalog_lists(),
+        CatalogEntry, *_catalog_lists(), TokenCreate, TokenWithSecret, TokenList,
     ]  # fmt: skip
     return {m.__name__: m for m in listed}
 

@@ -37,6 +37,9 @@ from seg.server.api_models import (
     SecretsCompareRequest,
     SecretsCompareResponse,
     Status,
+    TokenCreate,
+    TokenList,
+    TokenWithSecret,
     Workspace,
     WorkspaceUpdate,
     kind_models,
@@ -88,6 +91,7 @@ LOCK_KEYS = frozenset({"holder", "host", "plan", "ci_run", "ttl_seconds"})
 RENEW_KEYS = frozenset({"ttl_seconds"})
 OWNERSHIP_KEYS = frozenset({"secret_paths", "managed_paths", "protect", "manager"})
 CATALOG_KEYS = frozenset({"format_version", "entries"})
+TOKEN_KEYS = frozenset({"token"})
 
 
 async def _body(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
@@ -271,6 +275,7 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, *
     _add_rules_routes(app, cp, principal)
     _add_lock_routes(app, cp, principal)
     _add_catalog_routes(app, cp, principal)
+    _add_token_routes(app, cp, principal)
     for kind in kinds_in_order():
         _add_kind_routes(app, cp, kind, principal)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
@@ -448,6 +453,51 @@ def _add_catalog_routes(app: FastAPI, cp: ControlPlane, principal: Principals) -
         who = await principal(request)
         body = await _body(request, CATALOG_KEYS)
         return _json(await run_in_threadpool(cp.catalog.import_entries, who, body))
+
+
+def _add_token_routes(app: FastAPI, cp: ControlPlane, principal: Principals) -> None:
+    """A workspace's tokens (owners only): list, create, revoke, rotate. The token id is
+    routed with the colon-free ``segment`` convertor, so ``tok_1:rotate`` never matches the
+    revoke route."""
+    tokens = API_PREFIX + "/workspaces/{workspace}/tokens"
+    one, rotate_path = tokens + "/{token}", tokens + "/{token}:rotate"
+    routed = {one: tokens + "/{token:segment}", rotate_path: tokens + "/{token:segment}:rotate"}
+
+    async def list_tokens(request: Request) -> Response:
+        who = await principal(request)
+        workspace = request.path_params["workspace"]
+        return _json(await run_in_threadpool(cp.tokens.list_tokens, who, workspace))
+
+    async def create_token(request: Request) -> Response:
+        who = await principal(request)
+        body = await _body(request, TOKEN_KEYS)
+        workspace = request.path_params["workspace"]
+        return _json(await run_in_threadpool(cp.tokens.create, who, workspace, body))
+
+    async def revoke_token(request: Request) -> Response:
+        who = await principal(request)
+        params = request.path_params
+        await run_in_threadpool(cp.tokens.revoke, who, params["workspace"], params["token"])
+        return _json({})
+
+    async def rotate_token(request: Request) -> Response:
+        who = await principal(request)
+        params = request.path_params
+        await _body(request, frozenset())
+        return _json(await run_in_threadpool(cp.tokens.rotate, who, params["workspace"],
+                                             params["token"]))  # fmt: skip
+
+    routes = (
+        (tokens, list_tokens, "GET", operation(tokens, TokenList)),
+        (tokens, create_token, "POST",
+         operation(tokens, TokenWithSecret, body=TokenCreate, errors=WRITE_ERRORS)),
+        (one, revoke_token, "DELETE", operation(one, Empty, errors=WRITE_ERRORS)),
+        (rotate_path, rotate_token, "POST",
+         operation(rotate_path, TokenWithSecret, body=Empty, errors=WRITE_ERRORS)),
+    )  # fmt: skip
+    for path, handler, method, doc in routes:
+        app.add_api_route(routed.get(path, path), handler, methods=[method], tags=["Token"],
+                          name=handler.__name__, openapi_extra=doc)  # fmt: skip
 
 
 def _templates(kind: Kind) -> tuple[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-__all__ = ["SCOPES", "can_write", "hash_token", "new_token"]
+__all__ = ["SCOPES", "can_write", "hash_token", "new_token", "secret_for"]
 
 SCOPES = ("workspace:read", "workspace:write", "workspace:owner")
 
@@ -13,8 +13,12 @@ SCOPES = ("workspace:read", "workspace:write", "workspace:owner")
 def new_token() -> tuple[str, str]:
     """A fresh (token id, token secret). The secret embeds the id for log-friendly lookup."""
     token_id = "tok_" + secrets.token_hex(8)
-    secret = f"seg_{token_id[4:]}.{secrets.token_urlsafe(32)}"
-    return token_id, secret
+    return token_id, secret_for(token_id)
+
+
+def secret_for(token_id: str) -> str:
+    """A fresh secret for ``token_id`` (a new one, or a rotation keeping the id)."""
+    return f"seg_{token_id.removeprefix('tok_')}.{secrets.token_urlsafe(32)}"
 
 
 def hash_token(secret: str) -> str:

@@ -155,7 +155,7 @@ class Observe:
     def _record(self, scope: Scope, exchange: _Exchange, seconds: float) -> None:
         state = _state(scope)
         method, route = method_label(str(scope.get("method", ""))), route_label(scope)
-        status = exchange.status or 500  # the caller went away before an answer
+        status = exchange.status or 499  # the caller went away before any answer (nginx's 499)
         code = state.get("error_code")
         self.metrics.observe(method, route, status, seconds, code if status >= 400 else None)
         if not self.access:

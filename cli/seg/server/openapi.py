@@ -48,7 +48,7 @@ WRITE_ERRORS = (*READ_ERRORS, 409, 413, 415)
 _DESCRIPTIONS = {
     200: "Success",
     400: "Invalid argument (the message names the field path): code 3",
-    401: "Missing or invalid bearer token: code 16",
+    401: "Missing, invalid, revoked or expired bearer token (\"token expired\"): code 16",
     403: "Permission denied or insufficient scope: code 7",
     404: "Not found: code 5",
     409: "Already exists (6), failed precondition (9) or aborted by a lock or a concurrent "

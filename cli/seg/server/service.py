@@ -13,6 +13,7 @@ from seg.server.crypto import SecretBox
 from seg.server.lock_service import LockService
 from seg.server.resource_service import ResourceService
 from seg.server.rule_service import RuleService
+from seg.server.token_service import TokenService
 from seg.server.validation import FieldChecker
 from seg.server.version_service import VersionService
 from seg.server.workspaces import WorkspaceService
@@ -24,8 +25,8 @@ __all__ = ["ControlPlane", "Page", "Principal"]
 class ControlPlane:
     """``workspaces`` (and tokens, authentication, the rate limit), ``resources``,
     ``versions`` (of a versioned kind's field), ``rules`` (a tracking plan's), ``access``,
-    ``locks``, ``audit`` and ``catalog`` (built-in and private entries), sharing one store
-    and clock."""
+    ``locks``, ``audit``, ``catalog`` (built-in and private entries) and ``tokens`` (list,
+    revoke, rotate, create with an expiry), sharing one store and clock."""
 
     def __init__(self, store: Store, rate_limit: int = 0, clock: Clock | None = None,
                  secret_box: SecretBox | None = None) -> None:  # fmt: skip
@@ -44,3 +45,4 @@ class ControlPlane:
                                        self.locks)  # fmt: skip
         self.rules = RuleService(store, self.clock, self.access, self.audit, self.locks, fields)
         self.catalog = CatalogService(store, self.clock, self.access, self.audit, self.locks)
+        self.tokens = TokenService(store, self.clock, self.access, self.audit)

@@ -19,6 +19,7 @@ from seg.server.clock import Clock
 from seg.server.core import Action, Conflict, Need, Principal, run_write
 from seg.server.lock_service import LockService
 from seg.server.resources import compute_etag
+from seg.server.token_service import admit
 from seg.store.base import ResourceRecord, Store, StoreTx, TokenRecord, WorkspaceRecord
 
 __all__ = ["WorkspaceService"]
@@ -99,6 +100,8 @@ class WorkspaceService:
             raise errors.Unauthenticated()
         with self.store.tx() as tx:
             found = tx.find_token(hash_token(token))
+            if found is not None:
+                admit(tx, found, self.clock.now())  # expired: 401; last use, once a minute
         if found is None:
             raise errors.Unauthenticated()
         self._count_request(found.id)

@@ -7,12 +7,15 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+
+if TYPE_CHECKING:
+    from seg.store.migrate import SchemaStatus
 
 from seg.store.base import (
     AlreadyExistsError,
@@ -31,7 +34,7 @@ from seg.store.base import (
     WorkspaceRecord,
 )
 
-__all__ = ["MIGRATED_MANAGER", "SqlStore", "normalise_url", "open_store"]
+__all__ = ["SqlStore", "normalise_url", "open_store", "read_only_engine"]
 
 # SQLSTATEs (PostgreSQL) and extended result codes (SQLite) of the integrity errors that mean
 # something precise; any other constraint is an invalid value.
@@ -72,7 +75,15 @@ tokens = sa.Table(
     sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("create_time", sa.String(32), nullable=False),
     sa.Column("user_email", sa.String(320), nullable=False, server_default=""),
+    # "" = never expires / never used (timestamps as the API shows them, which sort as text)
+    sa.Column("expire_time", sa.String(32), nullable=False, server_default=""),
+    sa.Column("last_used_time", sa.String(32), nullable=False, server_default=""),
+    sa.Index("ix_tokens_workspace", "workspace"),
 )
+
+# The tables as this code uses them. The database gets them from the migrations
+# (``seg/store/migrations``), never from this metadata: a change here needs a new revision
+# there, and tests/store/test_migrations.py checks that the two agree on every database.
 
 # One table for every kind: a resource is its full name, its kind, its parent's name and its
 # fields as JSON. Kinds differ in rules, not in storage, so a new kind needs no migration.
@@ -165,19 +176,6 @@ rate_limits = sa.Table(
     sa.Column("window", sa.Integer, primary_key=True),
     sa.Column("count", sa.Integer, nullable=False),
 )
-
-
-# Data steps for added columns. ``resources.manager``: what seg wrote before managers existed
-# stays managed — seg's writes always record the declared paths, raw API writes record none —
-# so those resources get the default manager (``seg.kinds.names.DEFAULT_MANAGER``, the
-# manager of a seg.yaml that names none; the store imports no seg module, a test keeps the two
-# equal) and the next plan neither adopts nor orphans them.
-MIGRATED_MANAGER = "default"
-_BACKFILL: dict[tuple[str, str], sa.Executable] = {
-    ("resources", "manager"): resources.update()
-    .where(resources.c.managed_paths != "[]")
-    .values(manager=MIGRATED_MANAGER),
-}
 
 
 def normalise_url(url: str) -> str:
@@ -356,6 +354,33 @@ class SqlTx:
         query = sa.select(tokens).where(tokens.c.secret_hash == secret_hash)
         row = self.conn.execute(query).first()
         return TokenRecord(**row._mapping) if row else None
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        row = self.conn.execute(sa.select(tokens).where(tokens.c.id == token_id)).first()
+        return TokenRecord(**row._mapping) if row else None
+
+    def list_tokens(self, workspace: str) -> list[TokenRecord]:
+        """The workspace's tokens, oldest first (then by id, so the order is stable)."""
+        query = sa.select(tokens).where(tokens.c.workspace == workspace)
+        query = query.order_by(tokens.c.create_time, tokens.c.id)
+        return [TokenRecord(**row._mapping) for row in self.conn.execute(query)]
+
+    def delete_token(self, token_id: str) -> bool:
+        query = tokens.delete().where(tokens.c.id == token_id)
+        return bool(self.conn.execute(query).rowcount)
+
+    def replace_token_secret(self, token_id: str, old_hash: str, new_hash: str) -> bool:
+        """Swap the secret's hash, only if it is still ``old_hash`` (of two concurrent
+        rotations exactly one wins, and its secret is the one that works)."""
+        query = tokens.update().where(tokens.c.id == token_id, tokens.c.secret_hash == old_hash)
+        return bool(self.conn.execute(query.values(secret_hash=new_hash)).rowcount)
+
+    def record_token_use(self, token_id: str, time: str, before: str) -> bool:
+        """Set ``last_used_time`` to ``time`` only where the stored one is older than
+        ``before`` ("" sorts first): one write per token per interval, however many servers
+        and requests race for it."""
+        query = tokens.update().where(tokens.c.id == token_id, tokens.c.last_used_time < before)
+        return bool(self.conn.execute(query.values(last_used_time=time)).rowcount)
 
     def insert_resource(self, rec: ResourceRecord) -> None:
         self._insert(resources, _resource_values(rec))
@@ -558,26 +583,22 @@ class SqlStore:
         self.engine: Engine = _create_engine(normalise_url(url))
 
     def create_schema(self) -> None:
+        """Bring the database to this code's schema (``seg.store.migrate``)."""
+        from seg.store.migrate import migrate
+
         try:
-            metadata.create_all(self.engine)
-            self._add_missing_columns()
+            migrate(self.engine)
         except sa.exc.DBAPIError as exc:
             raise _database_error(exc) or exc from None
 
-    def _add_missing_columns(self) -> None:
-        """Databases made by an earlier seg get the columns added since, each with the data
-        step that keeps its meaning (``_BACKFILL``), in the same transaction."""
-        inspector = sa.inspect(self.engine)
-        with self.engine.begin() as conn:
-            for table in metadata.sorted_tables:
-                have = {c["name"] for c in inspector.get_columns(table.name)}
-                for column in table.columns:
-                    if column.name not in have:
-                        ddl = sa.schema.CreateColumn(column).compile(dialect=self.engine.dialect)
-                        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
-                        backfill = _BACKFILL.get((table.name, column.name))
-                        if backfill is not None:
-                            conn.execute(backfill)
+    def schema_status(self) -> SchemaStatus:
+        """Where the database's schema stands against this code (reads only)."""
+        from seg.store.migrate import schema_status
+
+        try:
+            return schema_status(self.engine)
+        except sa.exc.DBAPIError as exc:
+            raise _database_error(exc) or exc from None
 
     @contextmanager
     def tx(self) -> Iterator[SqlTx]:
@@ -637,7 +658,18 @@ def _create_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
+def read_only_engine(url: str) -> Engine:
+    """An engine that cannot change the database (SQLite opened read-only; on PostgreSQL the
+    callers only read)."""
+    url = normalise_url(url)
+    path = sa.engine.make_url(url).database if url.startswith("sqlite") else None
+    if path and path != ":memory:" and not path.startswith("file:"):
+        return sa.create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    return sa.create_engine(url)
+
+
 def open_store(url: str, create: bool = True) -> SqlStore:
+    """The store on ``url``; ``create`` brings its schema to this code's (migrating)."""
     store = SqlStore(url)
     if create:
         store.create_schema()

@@ -1,0 +1,31 @@
+"""Token lifecycle: when a token expires and when it was last used ("" = never), and an index
+to list a workspace's tokens.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("tokens", sa.Column("expire_time", sa.String(32), nullable=False,
+                                      server_default=""))  # fmt: skip
+    op.add_column("tokens", sa.Column("last_used_time", sa.String(32), nullable=False,
+                                      server_default=""))  # fmt: skip
+    op.create_index("ix_tokens_workspace", "tokens", ["workspace"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_tokens_workspace", table_name="tokens")
+    # SQLite drops a column in place since 3.35 (no batch copy, so --sql works too)
+    op.drop_column("tokens", "last_used_time")
+    op.drop_column("tokens", "expire_time")
