@@ -59,14 +59,19 @@ class ApiError(SegError):
     """Raised when the control plane answers with an error; carries its message and code."""
 
     def __init__(
-        self, status: int, code: int, message: str, method: str = "", url: str = ""
-    ) -> None:
+        self, status: int, code: int, message: str, method: str = "", url: str = "",
+        request_id: str = "",
+    ) -> None:  # fmt: skip
         self.status = status
         self.code = code
         self.message = message
         self.method = method
         self.url = url
-        where = f" ({method} {url})" if method else ""
+        self.request_id = request_id  # the server's id of the request, for its operator
+        parts = [f"{method} {url}"] if method else []
+        if request_id:
+            parts.append(f"request id {request_id}")
+        where = f" ({', '.join(parts)})" if parts else ""
         super().__init__(f"{message} [HTTP {status}, code {code}]{where}")
 
 

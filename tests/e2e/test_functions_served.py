@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.processes import Server, run
+from tests.helpers import error_body
 from tests.repo_files import copy_repo_dir
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +77,7 @@ def test_the_api_refuses_to_delete_a_function_in_use(server: Server, tmp_path: P
     answer = httpx.delete(f"{server.url}/v1beta/workspaces/{slug}/functions/scrub-pii",
                           headers={"Authorization": f"Bearer {server.token}"})  # fmt: skip
     assert answer.status_code == 409
-    assert answer.json() == {
+    assert error_body(answer) == {
         "error": "function scrub-pii is in use by destination web/braze (uses it as insert "
                  "function); remove them first", "code": 9}  # fmt: skip
     out = tmp_path / "exported"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -66,10 +67,10 @@ def test_api_errors_are_one_line_without_traceback(server: Server, write_workspa
     wrong = {**server.client_env(AMP_KEY="x", AMP_HOST="y"), "SEG_TOKEN": "bad"}
     bad = run("plan", "-w", str(root), env=wrong)
     assert bad.returncode == 1
-    assert bad.stderr.strip().splitlines() == [
-        "error: control plane: the access token is missing or invalid [HTTP 401, code 16] "
-        f"(GET /v1beta/workspaces/{slug})"
-    ]
+    [line] = bad.stderr.strip().splitlines()
+    assert re.fullmatch(  # the request id, to quote to the server's operator
+        r"error: control plane: the access token is missing or invalid \[HTTP 401, code 16\] "
+        rf"\(GET /v1beta/workspaces/{slug}, request id [0-9a-f]{{32}}\)", line), line
     reader = run("server", "token", "create", "--slug", slug, "--scope", "workspace:read",
                  "--description", "ci reader", env=server.env).stdout.strip()  # fmt: skip
     env = server.client_env(AMP_KEY="x", AMP_HOST="y", SEG_TOKEN=reader)

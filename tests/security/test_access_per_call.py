@@ -14,7 +14,7 @@ from tests.conftest import Api
 def _error(response: httpx.Response, status: int, code: int) -> str:
     assert response.status_code == status, response.text
     body = response.json()
-    assert body["code"] == code and set(body) == {"error", "code"}, body
+    assert body["code"] == code and set(body) == {"error", "code", "request_id"}, body
     return str(body["error"])
 
 

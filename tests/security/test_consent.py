@@ -69,7 +69,7 @@ def test_hostile_names_in_urls_are_4xx(path: str, api: Api) -> None:
         response = api.http.request(method, api.url(f"/consent-categories/{path}"),
                                     json=body if method == "PATCH" else None)  # fmt: skip
         assert 400 <= response.status_code < 500, (method, path, response.text)
-        assert set(response.json()) == {"error", "code"}
+        assert set(response.json()) == {"error", "code", "request_id"}
     assert api.http.get(api.url("/consent-categories/Advertising")).json()["enabled"] is True
 
 

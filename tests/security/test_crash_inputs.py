@@ -39,7 +39,7 @@ def _shape(response: httpx.Response, status: int, code: int | None = None) -> di
     """Assert the status and the API's error shape; returns the body."""
     assert response.status_code == status, (response.status_code, response.text)
     body: dict[str, Any] = response.json()
-    assert set(body) == {"error", "code"}, body
+    assert set(body) == {"error", "code", "request_id"}, body
     assert isinstance(body["error"], str) and body["error"]
     if code is not None:
         assert body["code"] == code, body
@@ -585,7 +585,7 @@ def _route_check(api: Api, seeded: dict[str, str], route: tuple[str, str, str],
         response = api.http.request(method, url, content=body, params=params, headers=headers)
         assert response.status_code < 500, (method, url, body, response.text)
         if response.status_code >= 400:
-            assert set(response.json()) == {"error", "code"}, response.text
+            assert set(response.json()) == {"error", "code", "request_id"}, response.text
 
     return check
 

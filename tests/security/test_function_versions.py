@@ -49,7 +49,7 @@ def test_version_ids_that_are_not_version_numbers(api: Api, raw: str) -> None:
     for response in (api.http.get(api.url(f"/functions/fx/versions/{raw}")),
                      api.http.post(api.url(f"/functions/fx/versions/{raw}:restore"))):  # fmt: skip
         assert response.status_code in (400, 404), (raw, response.text)
-        assert set(response.json()) == {"error", "code"}
+        assert set(response.json()) == {"error", "code", "request_id"}
     assert _state(api) == before
 
 
@@ -107,9 +107,9 @@ def test_only_versioned_kinds_have_versions(api: Api) -> None:
 def test_odd_function_names(api: Api, name: str) -> None:
     _create(api)
     response = api.http.get(api.url(f"/functions/{name}/versions"))
-    assert 400 <= response.status_code < 500 and set(response.json()) == {"error", "code"}
+    assert 400 <= response.status_code < 500 and set(response.json()) == {"error", "code", "request_id"}
     response = api.http.post(api.url(f"/functions/{name}/versions/1:restore"))
-    assert 400 <= response.status_code < 500 and set(response.json()) == {"error", "code"}
+    assert 400 <= response.status_code < 500 and set(response.json()) == {"error", "code", "request_id"}
 
 
 def test_a_write_without_a_valid_token_is_refused(api: Api) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from seg.server.service import ControlPlane
 from tests.conftest import Api
-from tests.helpers import WAREHOUSE_SETTINGS
+from tests.helpers import WAREHOUSE_SETTINGS, error_body
 
 QUERY = "SELECT id, email FROM users"
 
@@ -26,7 +26,7 @@ def other(cp: ControlPlane, slug: str) -> Iterator[Api]:
 
 
 def refused(response: httpx.Response, status: int, code: int) -> str:
-    body = response.json()
+    body = error_body(response)
     assert response.status_code == status and body == {"error": body["error"], "code": code}
     return str(body["error"])
 
@@ -80,7 +80,7 @@ def test_a_reference_that_is_no_name_is_a_4xx(api: Api, value: str) -> None:
     warehouse(api)
     response = mapping(api, "m", model=value)
     assert response.status_code in (400, 404), response.text
-    assert set(response.json()) == {"error", "code"}
+    assert set(response.json()) == {"error", "code", "request_id"}
 
 
 def test_counting_rules_count_only_the_callers_workspace(api: Api, other: Api) -> None:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Api
+from tests.helpers import error_body
 
 
 @pytest.mark.parametrize("value", [False, 0, "", []])
 def test_a_workspace_that_is_not_an_object_is_400(api: Api, value: object) -> None:
     r = api.http.patch(api.url(), json={"workspace": value})
     assert r.status_code == 400
-    assert r.json() == {"error": "workspace must be an object", "code": 3}
+    assert error_body(r) == {"error": "workspace must be an object", "code": 3}
 
 
 @pytest.mark.parametrize("body", [{}, {"workspace": None, "update_mask": None}])
@@ -32,7 +33,7 @@ def test_deleting_rules_by_a_key_that_is_not_a_string_is_400(api: Api, key: obje
     r = api.http.request("DELETE", rules, json={"rules": [{"type": "TRACK", "key": key,
                                                            "version": 1}]})  # fmt: skip
     assert r.status_code == 400
-    assert r.json() == {"error": "rules[0].key must be a string", "code": 3}
+    assert error_body(r) == {"error": "rules[0].key must be a string", "code": 3}
     for absent in ({"type": "COMMON", "version": 1}, {"type": "COMMON", "key": None,
                                                       "version": 1}):  # fmt: skip
         assert api.http.request("DELETE", rules, json={"rules": [absent]}).status_code == 200

@@ -127,7 +127,7 @@ def assert_small_error(response, status: int, code: int) -> str:
     assert response.status_code == status, response.text[:300]
     assert len(response.content) < LINE_LIMIT, response.text[:300]
     body = response.json()
-    assert body["code"] == code and set(body) == {"error", "code"}
+    assert body["code"] == code and set(body) == {"error", "code", "request_id"}
     message: str = body["error"]
     return message
 

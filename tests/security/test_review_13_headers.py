@@ -19,7 +19,7 @@ from tests.conftest import Api
 
 def _error(response: httpx.Response) -> tuple[int, int]:
     body = response.json()
-    assert set(body) == {"error", "code"}, body
+    assert set(body) == {"error", "code", "request_id"}, body
     return response.status_code, int(body["code"])
 
 

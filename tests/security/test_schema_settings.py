@@ -77,7 +77,7 @@ def test_hostile_schema_settings_are_400(settings: Any, api: Api, planned: str) 
     started = time.monotonic()
     response = create(api, "shop", tracking_plan=planned, schema_settings=settings)
     assert response.status_code == 400, response.text
-    assert set(response.json()) == {"error", "code"}
+    assert set(response.json()) == {"error", "code", "request_id"}
     assert len(response.text) < 2000  # a huge value is not echoed whole
     assert time.monotonic() - started < 5
     assert create(api, "shop", tracking_plan=planned).status_code == 200
@@ -102,7 +102,7 @@ def test_odd_mask_paths_into_the_settings_are_4xx(path: str, api: Api, planned: 
         assert response.json()["schema_settings"] == DEFAULT_SCHEMA_SETTINGS
     else:
         assert 400 <= response.status_code < 500, response.text
-        assert set(response.json()) == {"error", "code"}
+        assert set(response.json()) == {"error", "code", "request_id"}
     with_value = copy.deepcopy(values)
     cursor = with_value
     for key in path.split(".")[1:-1]:
@@ -113,7 +113,7 @@ def test_odd_mask_paths_into_the_settings_are_4xx(path: str, api: Api, planned: 
     response = api.http.patch(api.url("/sources/shop"),
                               json={"source": with_value, "update_mask": {"paths": [path]}})  # fmt: skip
     assert response.status_code == 400, response.text
-    assert set(response.json()) == {"error", "code"}
+    assert set(response.json()) == {"error", "code", "request_id"}
 
 
 def test_a_forwarding_target_in_another_workspace_is_not_found(api: Api, planned: str) -> None:

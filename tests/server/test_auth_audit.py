@@ -6,7 +6,7 @@ import json
 
 from seg.model.secrets import is_digest
 from tests.conftest import Api
-from tests.helpers import error
+from tests.helpers import error, error_body
 
 
 def test_missing_or_invalid_token_is_unauthenticated(api: Api) -> None:
@@ -25,7 +25,7 @@ def test_read_scope_reads_but_cannot_write(api: Api) -> None:
         reader.delete(api.url("/sources/web")),
     ):
         assert response.status_code == 403
-        assert response.json() == {"error": "insufficient scope", "code": 7}
+        assert error_body(response) == {"error": "insufficient scope", "code": 7}
     assert api.http.get(api.url("/sources/web")).json()["enabled"] is True
 
 

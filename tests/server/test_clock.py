@@ -20,7 +20,7 @@ START = 1_800_000_000.0  # a whole minute: a rate-limit window starts here
 def _error(response: httpx.Response, status: int, code: int) -> str:
     assert response.status_code == status, response.text
     body = response.json()
-    assert body["code"] == code and set(body) == {"error", "code"}, body
+    assert body["code"] == code and set(body) == {"error", "code", "request_id"}, body
     return str(body["error"])
 
 

@@ -29,7 +29,7 @@ def create_function(api: Api, name: str, kind: str = "destination", code: str = 
 def refused(response: httpx.Response, status: int, code: int) -> str:
     assert response.status_code == status, response.text
     body = response.json()
-    assert set(body) == {"error", "code"} and body["code"] == code
+    assert set(body) == {"error", "code", "request_id"} and body["code"] == code
     return str(body["error"])
 
 

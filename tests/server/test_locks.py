@@ -4,7 +4,7 @@ which depend on time, are in test_clock.py (driven by the injected clock)."""
 from __future__ import annotations
 
 from tests.conftest import Api
-from tests.helpers import error
+from tests.helpers import error, error_body
 
 
 def lock_url(api: Api) -> str:
@@ -33,8 +33,8 @@ def test_acquire_status_renew_release(api: Api) -> None:
 def test_breaking_a_lock_needs_the_owner_scope(api: Api) -> None:
     writer = api.client(api.token("workspace:write"))
     assert writer.post(lock_url(api), json={"holder": "w"}).status_code == 200
-    assert writer.delete(lock_url(api)).json() == {"error": "insufficient scope", "code": 7}
+    assert error_body(writer.delete(lock_url(api))) == {"error": "insufficient scope", "code": 7}
     reader = api.client(api.token("workspace:read"))
-    assert reader.post(lock_url(api), json={}).json() == {"error": "insufficient scope", "code": 7}
+    assert error_body(reader.post(lock_url(api), json={})) == {"error": "insufficient scope", "code": 7}
     assert api.http.delete(lock_url(api)).status_code == 200  # owner forces release
     error(api.http.post(lock_url(api), json={"ttl_seconds": 0}), 400, 3)

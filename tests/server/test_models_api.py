@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Api
-from tests.helpers import WAREHOUSE_SETTINGS, error
+from tests.helpers import WAREHOUSE_SETTINGS, error, error_body
 
 QUERY = "SELECT id, email, plan FROM users"
 
@@ -141,7 +141,7 @@ def test_breaking_policy_is_a_workspace_setting_for_owners(api: Api, retl: Retl)
     body = {"workspace": {"model_change_policy": "breaking"},
             "update_mask": {"paths": ["workspace.model_change_policy"]}}  # fmt: skip
     writer = api.client(api.token("workspace:write"))
-    assert writer.patch(api.url(), json=body).json() == {"error": "insufficient scope", "code": 7}
+    assert error_body(writer.patch(api.url(), json=body)) == {"error": "insufficient scope", "code": 7}
     assert api.http.patch(api.url(), json=body).json()["model_change_policy"] == "breaking"
     assert retl.patch_model(query="SELECT id, email, plan, country FROM users").status_code == 200
     assert "maps email" in error(retl.patch_model(query="SELECT id, plan FROM users"), 409, 9)

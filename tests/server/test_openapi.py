@@ -10,6 +10,7 @@ import pytest
 
 from seg.kinds import KINDS
 from tests.conftest import Api
+from tests.helpers import error_body
 
 WRITE_METHODS = {"post", "patch", "put"}
 
@@ -69,7 +70,7 @@ def test_every_api_operation_needs_the_bearer_token_and_documents_errors(doc) ->
             assert error == {"$ref": "#/components/schemas/Error"}, (method, path, status)
         if method != "get":
             assert {"409", "413", "415"} <= set(op["responses"]), (method, path)
-    assert doc["components"]["schemas"]["Error"]["required"] == ["error", "code"]
+    assert doc["components"]["schemas"]["Error"]["required"] == ["error", "code", "request_id"]
 
 
 def test_parameters_headers_and_paging_are_documented(doc: dict[str, Any]) -> None:
@@ -130,7 +131,7 @@ def test_documented_bodies_are_still_parsed_by_the_server_not_by_pydantic(api: A
     """A body the models would refuse gets the service's 400 and message, never a 422."""
     wrong = api.http.post(api.url("/sources"), json={"source": {"name": 7}})
     assert wrong.status_code == 400
-    assert wrong.json() == {"error": "source.name must be a resource name in "
+    assert error_body(wrong) == {"error": "source.name must be a resource name in "
                             f"workspaces/{api.workspace}/sources", "code": 3}  # fmt: skip
     unknown = api.http.post(api.url("/sources"), json={"sauce": {}})
     assert unknown.status_code == 400 and "unknown top-level field(s) 'sauce'" in unknown.text

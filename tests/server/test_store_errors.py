@@ -9,6 +9,7 @@ from pathlib import Path
 from seg.server.service import ControlPlane
 from seg.store.sql import open_store
 from tests.conftest import Api
+from tests.helpers import error_body
 
 
 def test_readyz_is_ok_on_a_live_database(api: Api) -> None:
@@ -33,7 +34,7 @@ def test_a_corrupted_database_answers_503_unavailable(tmp_path: Path) -> None:
         for response in (api.http.get(api.url("/sources/web")), api.http.get("/readyz"),
                          api.create_source("app")):  # fmt: skip
             assert response.status_code == 503
-            assert response.json() == {"error": "database unavailable", "code": 14}
+            assert error_body(response) == {"error": "database unavailable", "code": 14}
         assert api.http.get("/healthz").status_code == 200
     finally:
         api.close()

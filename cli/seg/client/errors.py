@@ -4,6 +4,8 @@ command's error handler is unchanged."""
 
 from __future__ import annotations
 
+import re
+
 from seg.errors import ApiError
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "api_error",
+    "request_id",
 ]
 
 
@@ -84,6 +87,22 @@ def error_class(status: int, code: int) -> type[ApiError]:
     return _TYPES.get((status, code), ApiError)
 
 
-def api_error(status: int, code: int, message: str, method: str = "", url: str = "") -> ApiError:
+def api_error(status: int, code: int, message: str, method: str = "", url: str = "",
+              request_id: str = "") -> ApiError:  # fmt: skip
     """The error of the type the status and code name (``ApiError`` itself for the others)."""
-    return error_class(status, code)(status, code, message, method, url)
+    return error_class(status, code)(status, code, message, method, url, request_id)
+
+
+# The request ids the CLI quotes: what the server makes or accepts (anything else, from a
+# proxy or a hostile server, is left out of the error line).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def request_id(body: object, header: str | None) -> str:
+    """The request id of an error answer: the body's ``request_id``, else the
+    ``X-Request-Id`` header; "" when neither is a plain id."""
+    candidate = body.get("request_id") if isinstance(body, dict) else None
+    for value in (candidate, header):
+        if isinstance(value, str) and _REQUEST_ID.fullmatch(value):
+            return value
+    return ""

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from seg.client.errors import Aborted, AlreadyExists, NotFound, api_error
+from seg.client.errors import Aborted, AlreadyExists, NotFound, api_error, request_id
 from seg.errors import ApiError, LockLost, RetryBudgetSpent, TransportError
 from seg.kinds import KINDS, kinds_in_order
 from seg.kinds.names import collection_name, parse_resource_name, resource_name, wildcard_collection
@@ -466,12 +466,14 @@ def _retry_after(response: httpx.Response, default: float) -> float:
 
 
 def _api_error(response: httpx.Response, method: str, url: str) -> ApiError:
+    body: Any = None
     try:
         body = response.json()
         message, code = str(body["error"]), int(body["code"])
     except (ValueError, KeyError, TypeError):
         message, code = response.text.strip()[:200] or response.reason_phrase, 0
-    return api_error(response.status_code, code, message, method, url)
+    rid = request_id(body, response.headers.get("x-request-id"))
+    return api_error(response.status_code, code, message, method, url, rid)
 
 
 def _batched(kind: Kind) -> FieldSpec | None:

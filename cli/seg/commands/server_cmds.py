@@ -3,6 +3,8 @@ is in ``token_cmds``."""
 
 from __future__ import annotations
 
+import os
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -12,7 +14,6 @@ from seg.commands.console import (
     err_console,
     handle_errors,
     out_console,
-    plain_output,
     write_document,
 )
 from seg.commands.options import (
@@ -127,6 +128,29 @@ def _control_plane(database: str | None, create_key: bool = False,
     return ControlPlane(store, secret_box=secret_box(key))
 
 
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+def _metrics_token() -> str | None:
+    """``SEG_METRICS_TOKEN``: the bearer token ``/metrics`` needs; unset means open."""
+    token = os.environ.get("SEG_METRICS_TOKEN")
+    if token is None:
+        return None
+    if not token.strip() or any(c.isspace() for c in token):
+        raise ConfigError("SEG_METRICS_TOKEN is set but empty or holds whitespace; unset it "
+                          "to leave /metrics open, or give it a token")  # fmt: skip
+    return token
+
+
 @handle_errors
 def serve_cmd(
     host: Annotated[
@@ -143,7 +167,15 @@ def serve_cmd(
             min=1, metavar="N", help="Largest request body accepted (larger ones get 413)."
         ),
     ] = 4 * 1024 * 1024,
-    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    access_log: Annotated[
+        bool, typer.Option(help="Log one line per request (seg.access).")
+    ] = True,
+    log_format: Annotated[
+        LogFormat, typer.Option(help="text, or json: one JSON object per log line.")
+    ] = LogFormat.text,
+    log_level: Annotated[
+        LogLevel, typer.Option(help="The least severe level logged.")
+    ] = LogLevel.info,
     migrate: Annotated[
         bool,
         typer.Option("--migrate", help="Migrate the database schema at start (single-node "
@@ -169,25 +201,36 @@ def serve_cmd(
 ) -> None:
     """Run the control plane over HTTP. Refuses a database whose schema is not this seg's
     (run `seg server migrate`, or start with --migrate). SIGTERM drains: see --drain-delay
-    and --drain-timeout."""
+    and --drain-timeout. GET /metrics: Prometheus metrics, behind SEG_METRICS_TOKEN when it
+    is set."""
+    import logging
+    import logging.config
+
     import uvicorn
 
     from seg.model.urls import redact_url
     from seg.server.app import create_app
     from seg.server.lifecycle import DrainGuard, DrainState, run_server
+    from seg.server.logs import log_config
     from seg.store.sql import SqlStore
 
+    metrics_token = _metrics_token()
     cp = _control_plane(database, schema="migrate" if migrate else "check")
     assert isinstance(cp.store, SqlStore)
     _warn_of_drift(cp.store)
     cp.workspaces.rate_limit = rate_limit
+    logging_config = log_config(log_format.value, log_level.value)
+    logging.config.dictConfig(logging_config)
     shown = redact_url(cp.store.url)
-    err_console().print(f"seg control plane on http://{host}:{port} (database {shown})")
+    logging.getLogger("seg.server").info("seg control plane on http://%s:%d (database %s)",
+                                         host, port, shown)  # fmt: skip
     state = DrainState()
-    app = DrainGuard(create_app(cp, max_body_bytes=max_body_bytes), state)
-    colors = False if plain_output() else None  # NO_COLOR / --no-color: plain log lines too
-    config = uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level="info",
-                            use_colors=colors, timeout_graceful_shutdown=drain_timeout)  # fmt: skip
+    app = DrainGuard(create_app(cp, max_body_bytes=max_body_bytes, access_log=access_log,
+                                metrics_token=metrics_token), state)  # fmt: skip
+    # uvicorn's access log is off (seg.access replaces it); our formatters use no colours
+    config = uvicorn.Config(app, host=host, port=port, access_log=False,
+                            log_config=logging_config, log_level=log_level.value,
+                            timeout_graceful_shutdown=drain_timeout)  # fmt: skip
     if not run_server(config, state, drain_delay):
         raise typer.Exit(3)  # as uvicorn.run: the server did not start (its log says why)
 

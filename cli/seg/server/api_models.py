@@ -106,10 +106,13 @@ class Error(_Open):
     """Every refusal: a message (naming the field path when a field is wrong) and a
     gRPC-style code (3 invalid argument, 5 not found, 6 already exists, 7 permission denied,
     8 resource exhausted, 9 failed precondition, 10 aborted, 12 unimplemented,
-    13 internal, 14 unavailable, 16 unauthenticated)."""
+    13 internal, 14 unavailable, 16 unauthenticated), and the request's id (the
+    ``X-Request-Id`` the caller sent when it is safe, else one the server made) to quote to
+    the server's operator."""
 
     error: str
     code: int
+    request_id: str
 
 
 class Empty(_Closed):

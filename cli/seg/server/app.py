@@ -50,6 +50,8 @@ from seg.server.edge import DEFAULT_MAX_BODY_BYTES, InputGuard
 from seg.server.errors import DomainError
 from seg.server.http_errors import http_error
 from seg.server.locks import LOCK_HEADER, OVERRIDE_HEADER
+from seg.server.metrics import Metrics, metrics_token_ok
+from seg.server.observe import Observe, error_body
 from seg.server.openapi import (
     WRITE_ERRORS,
     if_match,
@@ -177,33 +179,37 @@ def _store_error(exc: StoreError, database_url: str) -> DomainError:
 
 
 def _install_error_handlers(app: FastAPI, database_url: str) -> None:
-    async def api_error(_: Request, exc: Exception) -> Response:
+    async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
         error = http_error(exc)
-        return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+        return JSONResponse(error_body(request.scope, error.body()), status_code=error.status,
+                            headers=error.headers)  # fmt: skip
 
     async def routing_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 405:
-            return JSONResponse({"error": "method not allowed", "code": 12}, status_code=405,
-                                headers={"Allow": _allowed_methods(request)})  # fmt: skip
-        return JSONResponse({"error": "not found", "code": 5}, status_code=exc.status_code)
+            body = error_body(request.scope, {"error": "method not allowed", "code": 12})
+            return JSONResponse(body, status_code=405, headers={"Allow": _allowed_methods(request)})
+        body = error_body(request.scope, {"error": "not found", "code": 5})
+        return JSONResponse(body, status_code=exc.status_code)
 
     async def disconnected(request: Request, _: Exception) -> Response:
         log.warning("client disconnected before its request body was complete: %s %s",
                     request.method, request.url.path)  # fmt: skip
         return Response(status_code=400)  # nobody is left to read it
 
-    async def invalid(_: Request, exc: Exception) -> Response:
-        return JSONResponse({"error": f"invalid request: {exc}", "code": 3}, status_code=400)
+    async def invalid(request: Request, exc: Exception) -> Response:
+        body = error_body(request.scope, {"error": f"invalid request: {exc}", "code": 3})
+        return JSONResponse(body, status_code=400)
 
-    async def store_error(_: Request, exc: Exception) -> Response:
+    async def store_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StoreError)
-        return await api_error(_, _store_error(exc, database_url))
+        return await api_error(request, _store_error(exc, database_url))
 
-    async def unexpected(_: Request, exc: Exception) -> Response:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("internal error", exc_info=exc)
-        return JSONResponse(http_error(errors.Internal()).body(), status_code=500)
+        return JSONResponse(error_body(request.scope, http_error(errors.Internal()).body()),
+                            status_code=500)  # fmt: skip
 
     app.add_exception_handler(DomainError, api_error)
     app.add_exception_handler(StarletteHTTPException, routing_error)
@@ -213,8 +219,11 @@ def _install_error_handlers(app: FastAPI, database_url: str) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
-    """The ASGI application serving ``cp``; bodies above ``max_body_bytes`` get 413."""
+def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, *,
+               access_log: bool = True, metrics_token: str | None = None) -> FastAPI:
+    """The ASGI application serving ``cp``; bodies above ``max_body_bytes`` get 413. Each
+    request is logged to ``seg.access`` unless ``access_log`` is off; ``/metrics`` needs
+    ``metrics_token`` as a bearer token when one is given."""
     app = FastAPI(
         title="seg control plane",
         version=build_version(),
@@ -225,12 +234,15 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     )
     _install_error_handlers(app, cp.store.url)
     app.add_middleware(InputGuard, max_body_bytes=max_body_bytes)
+    metrics = Metrics(cp.store, cp.clock)
+    app.add_middleware(Observe, metrics=metrics, access=access_log)  # outside InputGuard
 
     async def principal(request: Request) -> Principal:
         headers = request.headers
         token = _bearer(headers.get("authorization"))
         lock_id = (headers.get(LOCK_HEADER) or "").strip()
         who = await run_in_threadpool(cp.workspaces.authenticate, token, lock_id)
+        request.state.token_id = who.token_id  # the access log's actor
         # the token first: an unknown one is 401 whatever else the request carries
         return replace(who, lock_override=_lock_override(headers.get(OVERRIDE_HEADER)))
 
@@ -241,14 +253,23 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -
         return {"status": "ok"}  # liveness: the process answers; see /readyz for the database
 
     @app.get("/readyz", openapi_extra=operation("/readyz", Status, errors=(503,), secured=False))
-    async def readyz() -> Response:
+    async def readyz(request: Request) -> Response:
         """Readiness: 200 when the database answers a read, else 503/14."""
         try:
             await run_in_threadpool(cp.store.ping)
         except StoreError as exc:
             error = http_error(_store_error(exc, cp.store.url))
-            return JSONResponse(error.body(), status_code=error.status)
+            return JSONResponse(error_body(request.scope, error.body()), status_code=error.status)
         return _json({"status": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_page(request: Request) -> Response:
+        """Prometheus' text format; documented in README, kept out of the API's document."""
+        if not metrics_token_ok(metrics_token, request.headers.get("authorization")):
+            raise errors.Unauthenticated()
+        body, content_type = await run_in_threadpool(metrics.render,
+                                                     request.headers.get("accept"))  # fmt: skip
+        return Response(body, headers={"Content-Type": content_type})
 
     _add_workspace_routes(app, cp, principal)
     _add_rules_routes(app, cp, principal)

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from seg.server import errors
 from seg.server.errors import DomainError
 from seg.server.http_errors import http_error
+from seg.server.observe import error_body
 from seg.server.strict_json import JsonInputError, check_text
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "InputGuard"]
@@ -38,7 +39,7 @@ class InputGuard:
             _check_request_line(scope)
             _check_headers(scope["headers"], self.max_body_bytes)
         except DomainError as exc:
-            await _respond(send, exc)
+            await _respond(scope, send, exc)
             return
         await self.app(scope, _limited(receive, self.max_body_bytes), send)
 
@@ -84,9 +85,9 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return receive_limited
 
 
-async def _respond(send: Send, domain: DomainError) -> None:
+async def _respond(scope: Scope, send: Send, domain: DomainError) -> None:
     exc = http_error(domain)
-    body = json.dumps(exc.body()).encode()
+    body = json.dumps(error_body(scope, exc.body())).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})

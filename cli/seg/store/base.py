@@ -14,6 +14,7 @@ __all__ = [
     "InvalidValueError",
     "LockRecord",
     "MissingReferenceError",
+    "PoolStatus",
     "ResourceRecord",
     "StillReferencedError",
     "Store",
@@ -160,6 +161,14 @@ class LockRecord:
     expires_at: float
 
 
+@dataclass(frozen=True)
+class PoolStatus:
+    """The database connection pool: connections in use and the pool's size."""
+
+    checked_out: int
+    size: int
+
+
 class StoreTx(Protocol):
     """Operations inside one transaction."""
 
@@ -191,6 +200,7 @@ class StoreTx(Protocol):
     def replace_lock(self, lock: LockRecord, expected_id: str) -> bool: ...
     def extend_lock(self, workspace: str, lock_id: str, expires_at: float) -> bool: ...
     def delete_lock(self, workspace: str, lock_id: str | None) -> bool: ...
+    def lock_expiries(self) -> dict[str, float | None]: ...
     def count_request(self, key: str, window: int) -> int: ...
     def list_audit(
         self, workspace: str, before_id: int | None, limit: int
@@ -217,6 +227,7 @@ class Store(Protocol):
     def create_schema(self) -> None: ...
     def ping(self) -> None: ...
     def tx(self) -> AbstractContextManager[StoreTx]: ...
+    def pool_status(self) -> PoolStatus: ...
     def close(self) -> None: ...
 
 

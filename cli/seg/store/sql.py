@@ -24,6 +24,7 @@ from seg.store.base import (
     InvalidValueError,
     LockRecord,
     MissingReferenceError,
+    PoolStatus,
     ResourceRecord,
     StillReferencedError,
     StoreError,
@@ -462,6 +463,14 @@ class SqlTx:
             query = query.where(locks.c.id == lock_id)
         return bool(self.conn.execute(query).rowcount)
 
+    def lock_expiries(self) -> dict[str, float | None]:
+        """Every workspace with its lease's expiry (epoch s), None when it has none: what
+        ``/metrics`` reports as the lock held per workspace."""
+        query = sa.select(workspaces.c.slug, locks.c.expires_at).select_from(
+            workspaces.outerjoin(locks, locks.c.workspace == workspaces.c.slug)
+        )
+        return {row.slug: row.expires_at for row in self.conn.execute(query)}
+
     def count_request(self, key: str, window: int) -> int:
         """Count one request in (key, window); returns the window's count so far."""
         insert = (pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert)(
@@ -612,6 +621,16 @@ class SqlStore:
             raise UnavailableError(str(exc)) from None
         except sa.exc.DBAPIError as exc:  # a missing table: not a seg database (yet)
             raise UnavailableError(_driver_message(exc)) from None
+
+    def pool_status(self) -> PoolStatus:
+        """The connection pool's use; pools without a size (SQLite in memory) say 0."""
+        pool = self.engine.pool
+        checked_out = getattr(pool, "checkedout", None)
+        size = getattr(pool, "size", None)
+        return PoolStatus(
+            checked_out=int(checked_out()) if callable(checked_out) else 0,
+            size=int(size()) if callable(size) else 0,
+        )
 
     def close(self) -> None:
         self.engine.dispose()
