@@ -103,8 +103,9 @@ def test_readyz_is_503_draining_from_the_signal_while_the_delay_keeps_serving(
     signalled = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     time.sleep(0.3)
-    ready = httpx.get(f"{server.url}/readyz")
-    assert (ready.status_code, ready.json()) == (503, DRAINING)
+    ready = httpx.get(f"{server.url}/readyz", headers={"X-Request-Id": "drain-check"})
+    assert (ready.status_code, ready.json()) == (503, {**DRAINING, "request_id": "drain-check"})
+    assert ready.headers["x-request-id"] == "drain-check"  # an answer like any other
     assert httpx.get(f"{server.url}/healthz").status_code == 200  # alive, finishing work
     listed = httpx.get(f"{server.url}/v1beta/workspaces/{slug}/sources",
                        headers={"Authorization": f"Bearer {server.token}"})  # fmt: skip
@@ -139,8 +140,9 @@ def test_a_second_signal_ends_the_drain_at_once(
     server = serve(servers, tmp_path, slug, "--drain-delay", "120")
     server.proc.send_signal(signal.SIGINT)
     time.sleep(0.5)
-    ready = httpx.get(f"{server.url}/readyz")
-    assert (ready.status_code, ready.json()) == (503, DRAINING)
+    ready = httpx.get(f"{server.url}/readyz", headers={"X-Request-Id": "drain-check"})
+    assert (ready.status_code, ready.json()) == (503, {**DRAINING, "request_id": "drain-check"})
+    assert ready.headers["x-request-id"] == "drain-check"  # an answer like any other
     signalled = time.monotonic()
     server.proc.send_signal(signal.SIGINT)
     assert server.proc.wait(timeout=30) == 0

@@ -4,6 +4,7 @@ is in ``token_cmds``."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -48,7 +49,11 @@ server_app.add_typer(catalog_app, name="catalog")
 MAX_CATALOG_FILE_BYTES = 4 * 1024 * 1024
 
 
-def _open_store(url: str, schema: Schema) -> SqlStore:
+def _say(text: str) -> None:
+    err_console().print(text, markup=False, highlight=False)
+
+
+def _open_store(url: str, schema: Schema, say: Callable[[str], None] = _say) -> SqlStore:
     """The store on ``url`` with its schema as ``schema`` asks: ``check`` refuses (one line
     saying what to run) a database that is not at this code's revision; ``migrate`` brings
     it there; ``create`` migrates only an empty database (a first ``seg server init``)."""
@@ -62,7 +67,7 @@ def _open_store(url: str, schema: Schema) -> SqlStore:
         if schema == "migrate" or (schema == "create" and status.state == "empty"):
             before, now = migrate_store(store)
             if before.current != now:
-                err_console().print(f"Migrated the database schema from "
+                say(f"Migrated the database schema from "
                                     f"{_revision_name(before)} to revision {now}.")  # fmt: skip
             status = store.schema_status()
     except Exception as exc:  # driver errors vary by database
@@ -83,16 +88,15 @@ def migrate_store(store: SqlStore, to: str = "head") -> tuple[SchemaStatus, str]
     return migrate(store.engine, to)
 
 
-def _warn_of_drift(store: SqlStore) -> None:
+def _warn_of_drift(store: SqlStore, warn: Callable[[str], None]) -> None:
     """Say (never refuse) how the tables differ from this revision's: someone changed them by
     hand. A missing index is restored by `seg server migrate`; anything else needs a person."""
     from seg.model.printable import escape_line
     from seg.store.migrate import drift
 
     for line in drift(store.engine):
-        err_console().print(f"warning: the database schema differs from its revision: "
-                            f"{escape_line(line)} (`seg server migrate` restores missing "
-                            "indexes)", markup=False)  # fmt: skip
+        warn(f"the database schema differs from its revision: {escape_line(line)} "
+             "(`seg server migrate` restores missing indexes)")
 
 
 def _revision_name(status: SchemaStatus) -> str:
@@ -103,8 +107,8 @@ def _revision_name(status: SchemaStatus) -> str:
     return f"revision {status.current}"
 
 
-def _control_plane(database: str | None, create_key: bool = False,
-                   schema: Schema = "check") -> ControlPlane:  # fmt: skip
+def _control_plane(database: str | None, create_key: bool = False, schema: Schema = "check",
+                   say: Callable[[str], None] = _say) -> ControlPlane:  # fmt: skip
     from seg.embedded import secret_box
     from seg.server.crypto import default_key_file, load_key, write_key_file
     from seg.server.service import ControlPlane
@@ -124,7 +128,7 @@ def _control_plane(database: str | None, create_key: bool = False,
             "no secret key: set SEG_SECRET_KEY or SEG_SECRET_KEY_FILE (seg server init creates "
             f"{default_key_file(url)})"
         )
-    store = _open_store(url, schema)
+    store = _open_store(url, schema, say)
     return ControlPlane(store, secret_box=secret_box(key))
 
 
@@ -210,23 +214,24 @@ def serve_cmd(
 
     from seg.model.urls import redact_url
     from seg.server.app import create_app
-    from seg.server.lifecycle import DrainGuard, DrainState, run_server
+    from seg.server.lifecycle import DrainState, run_server
     from seg.server.logs import log_config
     from seg.store.sql import SqlStore
 
     metrics_token = _metrics_token()
-    cp = _control_plane(database, schema="migrate" if migrate else "check")
-    assert isinstance(cp.store, SqlStore)
-    _warn_of_drift(cp.store)
-    cp.workspaces.rate_limit = rate_limit
     logging_config = log_config(log_format.value, log_level.value)
-    logging.config.dictConfig(logging_config)
+    logging.config.dictConfig(logging_config)  # first: the schema's lines are log lines too
+    logger = logging.getLogger("seg.server")
+    cp = _control_plane(database, schema="migrate" if migrate else "check", say=logger.info)
+    assert isinstance(cp.store, SqlStore)
+    _warn_of_drift(cp.store, logger.warning)
+    cp.workspaces.rate_limit = rate_limit
     shown = redact_url(cp.store.url)
     logging.getLogger("seg.server").info("seg control plane on http://%s:%d (database %s)",
                                          host, port, shown)  # fmt: skip
     state = DrainState()
-    app = DrainGuard(create_app(cp, max_body_bytes=max_body_bytes, access_log=access_log,
-                                metrics_token=metrics_token), state)  # fmt: skip
+    app = create_app(cp, max_body_bytes=max_body_bytes, access_log=access_log,
+                     metrics_token=metrics_token, drain=state)  # fmt: skip
     # uvicorn's access log is off (seg.access replaces it); our formatters use no colours
     config = uvicorn.Config(app, host=host, port=port, access_log=False,
                             log_config=logging_config, log_level=log_level.value,

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -70,6 +70,9 @@ from seg.store.base import (
     StoreError,
     UnavailableError,
 )
+
+if TYPE_CHECKING:
+    from seg.server.lifecycle import DrainState
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -220,10 +223,13 @@ def _install_error_handlers(app: FastAPI, database_url: str) -> None:
 
 
 def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, *,
-               access_log: bool = True, metrics_token: str | None = None) -> FastAPI:
+               access_log: bool = True, metrics_token: str | None = None,
+               drain: DrainState | None = None) -> FastAPI:  # fmt: skip
     """The ASGI application serving ``cp``; bodies above ``max_body_bytes`` get 413. Each
     request is logged to ``seg.access`` unless ``access_log`` is off; ``/metrics`` needs
-    ``metrics_token`` as a bearer token when one is given."""
+    ``metrics_token`` as a bearer token when one is given. With ``drain`` (``seg serve``),
+    ``/readyz`` turns 503 once shutdown begins (``server/lifecycle.py``), inside the request
+    id, the access log and the metrics like every other answer."""
     app = FastAPI(
         title="seg control plane",
         version=build_version(),
@@ -234,6 +240,10 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, *
     )
     _install_error_handlers(app, cp.store.url)
     app.add_middleware(InputGuard, max_body_bytes=max_body_bytes)
+    if drain is not None:
+        from seg.server.lifecycle import DrainGuard  # uvicorn: only a served app needs it
+
+        app.add_middleware(DrainGuard, state=drain)
     metrics = Metrics(cp.store, cp.clock)
     app.add_middleware(Observe, metrics=metrics, access=access_log)  # outside InputGuard
 

@@ -63,7 +63,7 @@ class DrainGuard:
             await self.app(scope, receive, send)
             return
         if self.state.draining and scope["path"] == "/readyz":
-            await _send_draining(send)
+            await _send_draining(scope, send)
             return
 
         async def closing(message: Message) -> None:
@@ -77,8 +77,10 @@ class DrainGuard:
         await self.app(scope, receive, closing)
 
 
-async def _send_draining(send: Send) -> None:
-    body = DRAINING_BODY.encode()
+async def _send_draining(scope: Scope, send: Send) -> None:
+    from seg.server.observe import error_body
+
+    body = json.dumps(error_body(scope, json.loads(DRAINING_BODY))).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                (b"connection", b"close")]  # fmt: skip
     await send({"type": "http.response.start", "status": 503, "headers": headers})
