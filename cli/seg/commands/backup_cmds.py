@@ -63,13 +63,14 @@ def _postgres_guidance(url: object, command: str) -> str:
 def _report(verb: str, source: Path, target: Path, copied: object, output: Output,
             restart: bool) -> None:  # fmt: skip
     from seg.store.backup import Copied, describe
+    from seg.store.migrate import shown_revision
 
     assert isinstance(copied, Copied)
     if output is Output.json:
         write_document({"from": str(source), "to": str(target), "bytes": copied.size,
                         "counts": copied.counts, "schema_revision": copied.revision})  # fmt: skip
         return
-    revision = (f"schema revision {copied.revision}" if copied.revision
+    revision = (f"schema revision {shown_revision(copied.revision)}" if copied.revision
                 else "no schema revision (made before migrations)")  # fmt: skip
     console = out_console()
     console.print(f"{verb} {source} to {target} ({copied.size:,} bytes, {revision}): "

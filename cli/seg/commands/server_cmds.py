@@ -104,7 +104,9 @@ def _revision_name(status: SchemaStatus) -> str:
         return "an empty database"
     if status.state == "unversioned":
         return "a database from before schema versions"
-    return f"revision {status.current}"
+    from seg.store.migrate import shown_revision
+
+    return f"revision {shown_revision(status.current or '')}"
 
 
 def _control_plane(database: str | None, create_key: bool = False, schema: Schema = "check",

@@ -268,7 +268,8 @@ class TokenService:
         return run_write(self.store, f"workspaces/{workspace}/tokens", step)
 
     def _check_outlives(self, tx: StoreTx, actor: Principal, expire_time: str) -> None:
-        """A token the caller mints expires no later than the caller's own token."""
+        """A token the caller mints or rotates (either hands out its secret) expires no later
+        than the caller's own token."""
         if actor.token_id == ADMIN_ACTOR[0]:
             return
         mine = tx.get_token(actor.token_id)
@@ -316,6 +317,7 @@ class TokenService:
                 raise errors.FailedPrecondition(
                     f"{token_id} has expired; a rotation keeps the expiry, so create a new token"
                 )
+            self._check_outlives(tx, actor, token.expire_time)  # its secret is in the answer
             secret = secret_for(token.id)
             if not tx.replace_token_secret(token.id, token.secret_hash, hash_token(secret)):
                 raise Conflict  # rotated or revoked concurrently: look again

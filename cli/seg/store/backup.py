@@ -60,6 +60,8 @@ def backup_sqlite(database: Path, target: Path, force: bool = False) -> Copied:
     _check_target(target, force, what="backup file")
     if not database.is_file():
         raise BackupError(f"database {database} does not exist (or is not a file)")
+    if target.exists() and os.path.samefile(database, target):  # replacing it unlinks it
+        raise BackupError(f"backup file {target} is the database itself; name a new file")
     with _open(database, "rw", "database") as source:
         _check_seg(source, f"database {database}")
         return _copy_to_new(source, target, force)

@@ -38,6 +38,7 @@ __all__ = [
     "restore_indexes",
     "revisions",
     "schema_status",
+    "shown_revision",
 ]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -52,6 +53,14 @@ MARKER_TABLE = "workspaces"
 class SchemaError(StoreError):
     """The database's schema is not one this code can use or reach; the message says what to
     run."""
+
+
+def shown_revision(revision: str) -> str:
+    """A database's revision as a message shows it: text from the database (a restored
+    backup is someone else's file), so its control characters escaped and a long one cut."""
+    from seg.model.printable import escape_line
+
+    return escape_line(revision[:40] + ("..." if len(revision) > 40 else ""))
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class SchemaStatus:
     def problem(self) -> str | None:
         """Why a server may not start on this database, in one line that says what to run;
         None when it may."""
+        current = shown_revision(self.current or "")
         migrate = "run `seg server migrate` (back it up first), or start with --migrate"
         if self.state == "empty":
             return f"the database has no seg schema yet: {migrate}"
@@ -79,10 +89,10 @@ class SchemaStatus:
             return (f"the database was made by a seg from before schema versions and needs "
                     f"migrating to revision {self.head}: {migrate}")  # fmt: skip
         if self.state == "behind":
-            return (f"the database schema is at revision {self.current} and this seg needs "
+            return (f"the database schema is at revision {current} and this seg needs "
                     f"{self.head}: {migrate}")  # fmt: skip
         if self.state == "ahead":
-            return (f"the database schema is at revision {self.current}, newer than this seg "
+            return (f"the database schema is at revision {current}, newer than this seg "
                     f"knows (up to {self.head}): upgrade seg, or migrate it down with the "
                     f"newer seg (`seg server migrate --to {self.head}`)")  # fmt: skip
         return None
@@ -258,8 +268,8 @@ def migration_sql(dialect: str, current: str | None, to: str = "head") -> str:
     config.attributes["dialect"] = dialect
     order = revisions()
     if current is not None and current not in order:
-        raise SchemaError(f"the database is at revision {current}, which this seg does not "
-                          "know")  # fmt: skip
+        raise SchemaError(f"the database is at revision {shown_revision(current)}, which this "
+                          "seg does not know")  # fmt: skip
     if current is not None and order.index(target) < order.index(current):
         command.downgrade(config, f"{current}:{target}", sql=True)
     elif current != target:

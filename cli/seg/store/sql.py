@@ -224,12 +224,19 @@ def _integrity_error(exc: sa.exc.IntegrityError) -> StoreError:
                              f"{type(exc.orig).__name__}")  # fmt: skip
 
 
+_SCHEMA_MISMATCH = ("42703", "42P01")  # PostgreSQL: undefined column, undefined table
+
+
 def _database_error(exc: sa.exc.DBAPIError) -> StoreError | None:
     """A driver error as a store error, or None for a bug (a programming error) to surface."""
     if isinstance(exc, sa.exc.IntegrityError):
         return _integrity_error(exc)
     if isinstance(exc, sa.exc.DataError):
         return InvalidValueError(f"the database refused a value: {_driver_message(exc, False)}")
+    if getattr(exc.orig, "sqlstate", None) in _SCHEMA_MISMATCH:
+        # a table or column the code needs is not there: the database was migrated under
+        # this server (SQLite says so with an OperationalError, PostgreSQL a ProgrammingError)
+        return UnavailableError(_driver_message(exc))
     if isinstance(exc, sa.exc.ProgrammingError | sa.exc.NotSupportedError):
         return None
     # OperationalError, InterfaceError, InternalError, a bare DatabaseError ("file is not a
@@ -613,14 +620,24 @@ class SqlStore:
             raise mapped from None
 
     def ping(self) -> None:
-        """Raise ``UnavailableError`` unless the database answers a read of the schema."""
+        """Raise ``UnavailableError`` unless the database answers a read of the schema, at
+        this code's revision (an operator who migrates under running servers, up or down,
+        leaves them unable to serve: readiness says so)."""
+        from seg.store.migrate import head_revision, shown_revision
+
         try:
             with self.tx() as tx:
                 tx.conn.execute(sa.select(workspaces.c.slug).limit(1)).all()
+                found = tx.conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+                at = [str(v) for v in found.scalars()]
         except StoreError as exc:
             raise UnavailableError(str(exc)) from None
         except sa.exc.DBAPIError as exc:  # a missing table: not a seg database (yet)
             raise UnavailableError(_driver_message(exc)) from None
+        if at != [head_revision()]:
+            shown = shown_revision(", ".join(at)) or "none"
+            raise UnavailableError(f"the database schema is at revision {shown} and this "
+                                   f"server needs {head_revision()} (migrated under it?)")
 
     def pool_status(self) -> PoolStatus:
         """The connection pool's use; pools without a size (SQLite in memory) say 0."""

@@ -25,6 +25,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The older schema cannot expire a token: one kept would never expire (there, and here
+    # again after migrating up, its expiry back at the default). Drop them instead.
+    op.execute("DELETE FROM tokens WHERE expire_time <> ''")
     op.drop_index("ix_tokens_workspace", table_name="tokens")
     # SQLite drops a column in place since 3.35 (no batch copy, so --sql works too)
     op.drop_column("tokens", "last_used_time")
