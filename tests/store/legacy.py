@@ -42,6 +42,26 @@ def _no_rows(conn: sa.Connection) -> None:
     del conn
 
 
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The body of a fixture parametrised over ``BACKENDS``: the URL of an empty database, a
+    new SQLite file or a PostgreSQL schema of its own (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db.sqlite'}"
+        return
+    request.getfixturevalue("pg_store")  # fails in CI without PostgreSQL, skips locally
+    schema = "mig_" + secrets.token_hex(4)
+    admin = sa.create_engine(normalise_url(POSTGRES_URL))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
 def old_shaped_database(
     request: pytest.FixtureRequest,
     tmp_path: Path,
@@ -53,25 +73,9 @@ def old_shaped_database(
     of a database without ``table.column``, holding the workspace ``WS`` and what ``rows``
     inserts (it runs in the same transaction). A SQLite file, or a fresh PostgreSQL schema
     dropped afterwards."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
+    for url in empty_database(request, tmp_path):
         _make(url, table, column, rows)
         yield url
-        return
-    request.getfixturevalue("pg_store")  # fails in CI without PostgreSQL, skips locally
-    schema = "mig_" + secrets.token_hex(4)
-    admin = sa.create_engine(normalise_url(POSTGRES_URL))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    try:
-        _make(url, table, column, rows)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @contextmanager

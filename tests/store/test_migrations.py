@@ -4,7 +4,6 @@ database, and refuse databases they do not know."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,28 +22,13 @@ from seg.store.migrate import (
     schema_status,
 )
 from seg.store.sql import metadata, normalise_url
-from tests.conftest import POSTGRES_URL
-from tests.store.legacy import BACKENDS
+from tests.store.legacy import BACKENDS, empty_database
 
 
 @pytest.fixture(params=BACKENDS)
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a new SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'new.db'}"
-        return
-    request.getfixturevalue("pg_store")  # fails in CI without PostgreSQL, skips locally
-    schema = "mig_" + secrets.token_hex(4)
-    admin = sa.create_engine(normalise_url(POSTGRES_URL))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    yield from empty_database(request, tmp_path)
 
 
 @pytest.fixture
