@@ -59,7 +59,8 @@ def open_embedded(root: Path, workspace: str) -> ControlPlaneClient:
         write_key_file(key_file)
     cp = ControlPlane(store, secret_box=secret_box(key_file.read_bytes().strip()))
     token = _token_for(cp, state, workspace)
-    transport = InProcessTransport(create_app(cp))
+    # no access log: the embedded plane has no operator, and its requests are the command's own
+    transport = InProcessTransport(create_app(cp, access_log=False))
     http = httpx.Client(
         transport=transport,
         base_url="http://embedded",

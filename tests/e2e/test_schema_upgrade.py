@@ -172,8 +172,10 @@ def test_serve_refuses_an_empty_or_newer_database_in_one_line(
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = 'f00d'"))
     engine.dispose()
-    for args in (("serve", "--port", "1"), ("serve", "--port", "1", "--migrate"),
-                 ("server", "migrate"), ("server", "init", "--slug", "x"),
+    newer = run("serve", "--port", "1", "--migrate", env=_env(url))  # serve configures logging:
+    assert newer.returncode == 1  # a process of its own, not in this one
+    assert newer.stderr.count("\n") == 1 and "revision f00d, newer than this seg" in newer.stderr
+    for args in (("server", "migrate"), ("server", "init", "--slug", "x"),
                  ("server", "token", "create", "--slug", "x", "--scope", "workspace:read",
                   "--description", "d")):  # fmt: skip
         newer = run_cli(*args)

@@ -221,11 +221,14 @@ def serve_cmd(
     from seg.store.sql import SqlStore
 
     metrics_token = _metrics_token()
+    said: list[str] = []  # the schema's lines, logged once logging is set up: a refused
+    cp = _control_plane(database, schema="migrate" if migrate else "check", say=said.append)
+    assert isinstance(cp.store, SqlStore)  # start never configures the process's logging
     logging_config = log_config(log_format.value, log_level.value)
-    logging.config.dictConfig(logging_config)  # first: the schema's lines are log lines too
+    logging.config.dictConfig(logging_config)
     logger = logging.getLogger("seg.server")
-    cp = _control_plane(database, schema="migrate" if migrate else "check", say=logger.info)
-    assert isinstance(cp.store, SqlStore)
+    for line in said:
+        logger.info("%s", line)
     _warn_of_drift(cp.store, logger.warning)
     cp.workspaces.rate_limit = rate_limit
     shown = redact_url(cp.store.url)
