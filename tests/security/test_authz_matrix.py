@@ -276,6 +276,9 @@ PLAN_READ = (200, 200, 200, 200, 200, 403, 403)
 PLAN_WRITE = (403, 200, 200, 200, 200, 403, 403)
 IAM_READ = (200, 200, 200, 200, 403, 403, 403)
 OWNER_WRITE = (403, 403, 200, 200, 403, 403, 403)
+# Rotation hands out a working secret: a user-bound owner rotates only its own user's tokens.
+ROTATE_OTHERS = (403, 403, 200, 403, 403, 403, 403)
+TOKEN_BODY = {"token": {"description": "matrix", "scope": "workspace:read"}}
 LOCK_TAKE = (403, 200, 200, 200, 200, 200, 403)
 WAREHOUSE_READ = (200, 200, 200, 200, 403, 403, 403)  # no warehouse role but the owner's
 WAREHOUSE_WRITE = (403, 200, 200, 200, 403, 403, 403)
@@ -311,6 +314,18 @@ def _cases() -> dict[tuple[str, str], Case]:
             OWNER_WRITE,
         ),
         ("GET", W + "/access/{email}"): (lambda w: Request("GET", "/access/zed@x.io"), IAM_READ),
+        ("GET", "/metrics"): (lambda w: Request("GET", "/metrics"), ALL_200),  # no metrics token
+        ("GET", W + "/tokens"): (lambda w: Request("GET", "/tokens"), OWNER_WRITE),
+        ("POST", W + "/tokens"): (lambda w: Request("POST", "/tokens", TOKEN_BODY), OWNER_WRITE),
+        ("DELETE", W + "/tokens/{token}"): (
+            lambda w: Request("DELETE", f"/tokens/{w.must('POST', '/tokens', TOKEN_BODY)['id']}"),
+            OWNER_WRITE,
+        ),
+        ("POST", W + "/tokens/{token}:rotate"): (
+            lambda w: Request("POST",
+                              f"/tokens/{w.must('POST', '/tokens', TOKEN_BODY)['id']}:rotate"),
+            ROTATE_OTHERS,
+        ),
         ("GET", W + "/audit-events"): (lambda w: Request("GET", "/audit-events"), ALL_200),
         # any reader may ask (an online oracle by design); what it may not read never matches
         ("POST", W + "/secrets:compare"): (
@@ -628,7 +643,8 @@ CASES = _cases()
 def send(w: World, client: httpx.Client, request: Request) -> httpx.Response:
     url = (
         request.path
-        if request.path.startswith(("/healthz", "/readyz", "/openapi", "/v1beta/catalog"))
+        if request.path.startswith(("/healthz", "/readyz", "/metrics", "/openapi",
+                                    "/v1beta/catalog"))
         else w.api.url(request.path)
     )
     return client.request(request.method, url, json=request.body, params=request.params)

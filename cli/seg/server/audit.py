@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from seg.kinds.names import parse_resource_name
-from seg.policy.access import allowed
+from seg.policy.access import allowed, is_owner
 from seg.server import pages
 from seg.server.access_service import AccessService, readable
 from seg.server.clock import Clock
@@ -45,7 +45,8 @@ class AuditLog:
         token = pages.encode_page_token(str(rows[-1].id), "audit") if more else ""
         access = caller.access()
         if access is not None:
-            rows = [r for r in rows if _visible(access, r.resource, r.paths)]
+            owner = is_owner(access)  # token events are an owner's business, like the tokens
+            rows = [r for r in rows if _visible(access, r.resource, r.paths, owner)]
         return Page([_event_view(r) for r in rows], token)
 
 
@@ -60,10 +61,14 @@ def _event_view(r: AuditRecord) -> dict[str, Any]:
     }
 
 
-def _visible(access: dict[str, Any], resource: str, paths: list[str]) -> bool:
+def _visible(access: dict[str, Any], resource: str, paths: list[str], owner: bool) -> bool:
     """Whether a user may see an audit event: one on a resource (or a tracking plan's rules)
     needs read access to it; a ``secrets:compare`` event (whose paths name the resources asked
-    about) needs read access to each of them; events on the workspace and its lock are open."""
+    about) needs read access to each of them; one on a token (``…/tokens/<id>``) needs the
+    workspace_owner role, as managing tokens does; events on the workspace and its lock are
+    open."""
+    if "/tokens/" in resource:
+        return owner
     if resource.endswith("/secrets:compare"):
         return all(readable(access, n) for n in paths if not n.startswith(COMPARED))
     for name in (resource, resource.removesuffix("/rules")):
