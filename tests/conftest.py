@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from click.testing import Result
 from typer.testing import CliRunner
 
@@ -18,7 +19,7 @@ from seg.client.http import ControlPlaneClient
 from seg.server.app import create_app
 from seg.server.inprocess import InProcessTransport
 from seg.server.service import ControlPlane
-from seg.store.sql import SqlStore, open_store
+from seg.store.sql import SqlStore, normalise_url, open_store
 
 if TYPE_CHECKING:
     from tests.e2e.processes import Server
@@ -192,3 +193,19 @@ def server(request: pytest.FixtureRequest, tmp_path: Path, slug: str) -> Iterato
     srv = Server(database_for(request, tmp_path), tmp_path, slug)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a new SQLite file, or a PostgreSQL schema of its own."""
+    from tests.store.legacy import empty_database  # it imports this module
+
+    yield from empty_database(request, tmp_path)
+
+
+@pytest.fixture
+def engine(empty_url: str) -> Iterator[sa.Engine]:
+    """An engine on the ``empty_url`` database."""
+    engine = sa.create_engine(normalise_url(empty_url))
+    yield engine
+    engine.dispose()

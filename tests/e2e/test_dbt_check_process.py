@@ -110,7 +110,8 @@ def test_the_workflow_template_steps_catch_a_macro_change(server: Server, tmp_pa
     compiled = subprocess.run(["bash", "-e", "-c", _step(workflow, "dbt compile")], cwd=checkout,
                               env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert compiled.returncode == 0, compiled.stdout[-3000:] + compiled.stderr[-3000:]
-    env.update(SEG_API_URL=server.url, SEG_WORKSPACE=SLUG, SEG_TOKEN=read_token)
+    # the setup-seg step's output `seg`: the executable it installed
+    env.update(SEG_API_URL=server.url, SEG_WORKSPACE=SLUG, SEG_TOKEN=read_token, SEG=str(shim))
     checked = subprocess.run(["bash", "-e", "-c", _step(workflow, "seg check --dbt")],
                              cwd=checkout, env=env, capture_output=True, text=True,
                              timeout=300)  # fmt: skip

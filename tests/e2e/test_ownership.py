@@ -86,6 +86,7 @@ def test_a_database_from_before_managers_keeps_seg_made_resources(tmp_path: Path
     db = root / ".seg" / "control-plane.db"
     with sqlite3.connect(db) as conn:  # the previous release: no manager column, and a
         conn.execute("ALTER TABLE resources DROP COLUMN manager")  # source made in a UI
+        conn.execute("DROP TABLE alembic_version")  # and no schema version
         row = conn.execute("SELECT * FROM resources WHERE name LIKE '%/sources/web'").fetchone()
         columns = [c[1] for c in conn.execute("PRAGMA table_info(resources)")]
         ui = dict(zip(columns, row, strict=True)) | {

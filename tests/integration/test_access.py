@@ -11,7 +11,7 @@ from seg.embedded import open_embedded
 from seg.policy.access import explain
 from tests.conftest import Api
 from tests.conftest import run_cli as seg
-from tests.helpers import error
+from tests.helpers import error, error_body
 from tests.repo_files import copy_repo_dir
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "access"
@@ -123,12 +123,12 @@ def test_access_changes_lead_the_plan(root: Path) -> None:
 def test_iam_needs_the_owner_scope(api: Api) -> None:
     writer = api.client(api.token("workspace:write"))
     label = {"label": {"name": f"workspaces/{api.workspace}/labels/team:x"}}
-    assert writer.post(api.url("/labels"), json=label).json() == {
+    assert error_body(writer.post(api.url("/labels"), json=label)) == {
         "error": "insufficient scope",
         "code": 7,
     }
     group = {"group": {"name": f"workspaces/{api.workspace}/groups/g", "members": []}}
-    assert writer.post(api.url("/groups"), json=group).json() == {
+    assert error_body(writer.post(api.url("/groups"), json=group)) == {
         "error": "insufficient scope",
         "code": 7,
     }

@@ -21,7 +21,7 @@ from seg.embedded import open_embedded
 from tests.conftest import run_cli
 from tests.dbt_tool import compile_manifest, copy_dbt_example
 from tests.git_repos import new_repo
-from tests.helpers import replace_in
+from tests.helpers import error_body, replace_in
 
 ERROR_OR_WARNING = (": error: ", ": warning: ")
 
@@ -224,7 +224,7 @@ def test_a_new_dbt_model_of_a_model_in_use_is_blocked(repo: Path, policy: str) -
                                     json=body)  # fmt: skip
     finally:
         client.close()
-    assert refused.status_code == 409 and refused.json() == {"code": 9, "error": (
+    assert refused.status_code == 409 and error_body(refused) == {"code": 9, "error": (
         f"model warehouse/users is in use by warehouse/braze/users-to-braze: {reason}")}  # fmt: skip
     replace_in(repo / "seg/models.yaml", "dbt_model: stg_users", "dbt_model: users\n  dbt_project: shop")
     replace_in(repo / "seg/seg.yaml", "  analytics:\n", "  shop:\n")  # renamed in seg.yaml too

@@ -8,7 +8,6 @@ import pytest
 import sqlalchemy as sa
 
 from seg.store.migrate import head_revision, migrate, migration_sql, revisions
-from tests.store.test_migrations import empty_url, engine  # noqa: F401 (fixtures)
 
 _TOKEN = ("INSERT INTO tokens (id, workspace, scope, description, secret_hash, create_time, "
           "expire_time) VALUES (:id, 'acme', 'workspace:owner', 'd', :id, 't', :expire)")  # fmt: skip

@@ -13,7 +13,6 @@ from seg.server.service import ControlPlane
 from seg.store.migrate import head_revision, migrate, revisions
 from seg.store.sql import open_store
 from tests.conftest import Api
-from tests.store.test_migrations import empty_url  # noqa: F401 (a fixture)
 
 
 def test_readyz_is_unready_while_the_schema_is_not_this_servers(

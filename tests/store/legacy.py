@@ -105,3 +105,4 @@ def _baseline() -> object:
 
 # The manager the baseline migration gives resources seg wrote before managers existed.
 MIGRATED_MANAGER: str = _baseline().MIGRATED_MANAGER  # type: ignore[attr-defined]
+

@@ -4,9 +4,6 @@ database, and refuse databases they do not know."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -21,21 +18,7 @@ from seg.store.migrate import (
     revisions,
     schema_status,
 )
-from seg.store.sql import metadata, normalise_url
-from tests.store.legacy import BACKENDS, empty_database
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a new SQLite file, or a PostgreSQL schema of its own."""
-    yield from empty_database(request, tmp_path)
-
-
-@pytest.fixture
-def engine(empty_url: str) -> Iterator[sa.Engine]:
-    engine = sa.create_engine(normalise_url(empty_url))
-    yield engine
-    engine.dispose()
+from seg.store.sql import metadata
 
 
 def _differences(engine: sa.Engine) -> list[object]:

@@ -8,7 +8,7 @@ Revises: 0001
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = "0002"
 down_revision = "0001"
@@ -17,11 +17,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("tokens", sa.Column("expire_time", sa.String(32), nullable=False,
-                                      server_default=""))  # fmt: skip
-    op.add_column("tokens", sa.Column("last_used_time", sa.String(32), nullable=False,
-                                      server_default=""))  # fmt: skip
-    op.create_index("ix_tokens_workspace", "tokens", ["workspace"])
+    # Idempotent, like 0001: a database that lost its version row keeps whatever it has.
+    inspector = None if context.is_offline_mode() else sa.inspect(op.get_bind())
+    have = set() if inspector is None else {c["name"] for c in inspector.get_columns("tokens")}
+    for name in ("expire_time", "last_used_time"):
+        if name not in have:
+            op.add_column("tokens", sa.Column(name, sa.String(32), nullable=False,
+                                              server_default=""))  # fmt: skip
+    indexes = set() if inspector is None else {i["name"] for i in inspector.get_indexes("tokens")}
+    if "ix_tokens_workspace" not in indexes:
+        op.create_index("ix_tokens_workspace", "tokens", ["workspace"])
 
 
 def downgrade() -> None:
