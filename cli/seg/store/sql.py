@@ -508,8 +508,8 @@ class SqlTx:
     def delete_resource(self, name: str, expected: ResourceRecord | None = None) -> bool:
         """Delete ``name`` (only if it is still ``expected``, when given); returns whether it
         deleted. Children still referring to it raise ``StillReferencedError``."""
-        query = resources.delete().where(resources.c.name == name, *_unchanged(expected))
-        query = query.returning(resources.c.workspace, resources.c.kind)
+        query = (resources.delete().where(resources.c.name == name, *_unchanged(expected))
+                 .returning(resources.c.workspace, resources.c.kind))  # fmt: skip
         try:
             gone = self.conn.execute(query).first()
         except sa.exc.IntegrityError as exc:
