@@ -22,7 +22,14 @@ from seg.server.crypto import SecretBox
 from seg.server.lock_service import LockService
 from seg.server.resources import compute_etag
 from seg.server.token_service import admit
-from seg.store.base import ResourceRecord, Store, StoreTx, TokenRecord, WorkspaceRecord
+from seg.store.base import (
+    HistoryRecord,
+    ResourceRecord,
+    Store,
+    StoreTx,
+    TokenRecord,
+    WorkspaceRecord,
+)
 
 __all__ = ["WorkspaceService"]
 
@@ -146,7 +153,7 @@ class WorkspaceService:
         paths = mask_paths(body) + mask_paths(obj)
         name = f"workspaces/{workspace}"
 
-        def step(tx: StoreTx) -> WorkspaceRecord:
+        def step(tx: StoreTx) -> tuple[WorkspaceRecord, HistoryRecord | None]:
             ws = tx.get_workspace(workspace)
             if ws is None:
                 raise errors.NotFound(f"workspace {workspace!r} not found")
@@ -156,10 +163,12 @@ class WorkspaceService:
                 if not tx.update_workspace(new, ws):  # a concurrent change got there first
                     raise Conflict
                 self.audit.record(tx, principal, Action.UPDATE, name, sorted(paths))
-            return new
+            return new, tx.history(workspace)
 
         # only owners get here: the same answer as GET
-        return {**workspace_view(run_write(self.store, name, step)), "caller_is_owner": True}
+        new, history = run_write(self.store, name, step)
+        revision = history_fields(history, self.box) if self.box is not None else {}
+        return {**workspace_view(new), "caller_is_owner": True, **revision}
 
 
 def _changed(ws: WorkspaceRecord, obj: dict[str, Any], paths: list[str]) -> WorkspaceRecord:
