@@ -47,6 +47,7 @@ from seg.server.api_models import (
     model,
 )
 from seg.server.catalog_service import COLLECTIONS
+from seg.server.change_service import MAX_REVISION
 from seg.server.edge import DEFAULT_MAX_BODY_BYTES, InputGuard
 from seg.server.errors import DomainError
 from seg.server.http_errors import http_error
@@ -338,7 +339,8 @@ def _add_workspace_routes(app: FastAPI, cp: ControlPlane, principal: Principals)
 
     changes_path = ws_path + "/changes"
     since = query("since", "The revision the caller holds; none: only the current revision "
-                  "and epoch", {"type": "integer", "minimum": 0})  # fmt: skip
+                  "and epoch", {"type": "integer", "minimum": 0,
+                                "maximum": MAX_REVISION})  # fmt: skip
     changes_doc = operation(changes_path, ChangeList, params=[since, *page_params()],
                             errors=(*READ_ERRORS, 410))  # fmt: skip
 
