@@ -28,7 +28,8 @@ import secrets
 import stat
 from pathlib import Path
 
-__all__ = ["CACHE_DIR", "MAX_CACHE_BYTES", "code_fingerprint", "read", "usable_dir", "write"]
+__all__ = ["CACHE_DIR", "MAX_CACHE_BYTES", "code_fingerprint", "mac", "read", "usable_dir",
+           "write"]  # fmt: skip
 
 CACHE_DIR = (".seg", "cache")  # under the workspace root
 MAGIC = b"seg-cache 1\n"
@@ -131,6 +132,13 @@ def _mac(key: bytes, purpose: str, payload: bytes) -> bytes:
     mac.update(f"{purpose}\0{code_fingerprint()}\0".encode())
     mac.update(payload)
     return mac.digest()
+
+
+def mac(purpose: str, data: bytes) -> bytes | None:
+    """An HMAC of ``data`` under this user's cache key (None without one): what a cache keeps
+    in place of a value it must not hold, such as a secret."""
+    key = _key()
+    return _mac(key, f"mac:{purpose}", data) if key is not None else None
 
 
 def read(root: Path, purpose: str, *name: str) -> bytes | None:

@@ -124,7 +124,13 @@ def test_backup_under_writes_then_restore_serves_the_same_workspace(
     again = Server(f"sqlite:///{fresh}", tmp_path, slug, init=False)  # the same secret key
     again.token = server.token
     servers.append(again)
-    assert everything(again, slug) == served  # resources and audit events, by the owner token
+    now = everything(again, slug)
+    was_ws, now_ws = served.pop("workspace"), now.pop("workspace")
+    assert now == served  # resources and audit events, by the owner token
+    assert isinstance(was_ws, dict) and isinstance(now_ws, dict)
+    assert now_ws["revision"] == was_ws["revision"]  # the backup's revision, and yet…
+    assert now_ws["epoch"] != was_ws["epoch"]  # …a new history: a client's revision is void
+    assert {**now_ws, "epoch": ""} == {**was_ws, "epoch": ""}
     assert everything(again, slug, token=reader)["sources"] == served["sources"]  # and the reader
 
 
@@ -137,6 +143,7 @@ def test_a_restore_under_a_running_server_is_seen_whole(
     assert run("server", "backup", str(tmp_path / "b.db"), env=server.env).returncode == 0
     for name in ("later1", "later2"):
         assert create_source(server, slug, name).status_code == 200
+    epoch = everything(server, slug)["workspace"]["epoch"]  # type: ignore[index]
     refused = run("server", "restore", str(tmp_path / "b.db"), env=server.env)
     assert refused.returncode != 0
     assert refused.stderr.strip().splitlines() == [
@@ -147,6 +154,8 @@ def test_a_restore_under_a_running_server_is_seen_whole(
     assert forced.returncode == 0, forced.stderr
     names = [s["name"].rsplit("/", 1)[1] for s in everything(server, slug)["sources"]]
     assert names == ["kept"]  # the running server reads the restored database at once
+    restored = everything(server, slug)["workspace"]
+    assert restored["epoch"] != epoch  # type: ignore[index]  # seen with a new history
     assert create_source(server, slug, "after").status_code == 200  # and writes to it
     assert "Traceback" not in server.log_text()
 

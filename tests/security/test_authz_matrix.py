@@ -327,6 +327,9 @@ def _cases() -> dict[tuple[str, str], Case]:
             ROTATE_OTHERS,
         ),
         ("GET", W + "/audit-events"): (lambda w: Request("GET", "/audit-events"), ALL_200),
+        # every reader may ask; a user-bound token sees only what it may read (test_changes_api)
+        ("GET", W + "/changes"): (lambda w: Request("GET", "/changes", None, {"since": "0"}),
+                                  ALL_200),
         # any reader may ask (an online oracle by design); what it may not read never matches
         ("POST", W + "/secrets:compare"): (
             lambda w: Request("POST", "/secrets:compare", {"secrets": [{

@@ -36,10 +36,10 @@ def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 def test_every_operation_has_a_typed_success_response(doc: dict[str, Any]) -> None:
     ops = operations(doc)
     # 5 per kind and 3 per versioned kind (versions, one version, restore), plus workspace,
-    # access, compare, rules (4), lock (4), audit, health, ready, the catalog (5) and tokens
-    # (list, create, revoke, rotate)
+    # access, compare, rules (4), lock (4), audit, changes, health, ready, the catalog (5) and
+    # tokens (list, create, revoke, rotate)
     versioned = sum(1 for kind in KINDS.values() if kind.versioning is not None)
-    assert len(ops) == 5 * len(KINDS) + 3 * versioned + 15 + 5 + 4
+    assert len(ops) == 5 * len(KINDS) + 3 * versioned + 16 + 5 + 4
     for path, method, op in ops:
         schema = op["responses"]["200"]["content"]["application/json"]["schema"]
         assert schema != {}, (method, path)

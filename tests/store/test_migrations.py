@@ -82,8 +82,11 @@ def test_the_sql_of_a_migration_is_printed_without_a_database(dialect: str) -> N
     for table in metadata.tables:
         assert f"CREATE TABLE {table} (" in whole
     assert f"INSERT INTO alembic_version (version_num) VALUES ('{revisions()[0]}')" in whole
-    step = migration_sql(dialect, revisions()[0])
+    step = migration_sql(dialect, revisions()[0], revisions()[1])
     assert "CREATE TABLE" not in step and "ALTER TABLE tokens ADD COLUMN expire_time" in step
+    history = migration_sql(dialect, revisions()[1], revisions()[2])
+    assert "CREATE TABLE workspace_history (" in history
+    assert "INSERT INTO workspace_history" in history  # existing workspaces get an epoch
     down = migration_sql(dialect, head_revision(), revisions()[0])
     assert "DROP INDEX ix_tokens_workspace" in down
     assert migration_sql(dialect, head_revision()) == ""  # nothing to do

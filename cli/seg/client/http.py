@@ -255,6 +255,45 @@ class ControlPlaneClient:
                 out.append(self._current(kind, item))
         return out
 
+    # -- incremental reads (``seg.client.state_cache``) -------------------------------------
+
+    def changes(self, since: int | None, max_pages: int = 1) -> dict[str, Any] | None:
+        """``GET …/changes``: the revision, epoch and access digest, and (with ``since``) the
+        changes since it over every page; None when there are more than ``max_pages`` pages
+        of them (reading everything again is cheaper). A 410 raises ``ApiError``."""
+        path = f"workspaces/{self.workspace}/changes"
+        params: dict[str, Any] = {"page_size": PAGE_SIZE}
+        if since is not None:
+            params["since"] = since
+        first: dict[str, Any] = self._request("GET", path, params=params)
+        found = list(first.get("changes", []))
+        token, pages = first.get("next_page_token", ""), 1
+        while token:
+            if pages >= max_pages:
+                return None
+            page = self._request("GET", path, params={**params, "page_token": token})
+            found += page.get("changes", [])
+            token, pages = page.get("next_page_token", ""), pages + 1
+        return {**first, "changes": found}
+
+    def list_items(self, kind: Kind) -> list[dict[str, Any]]:
+        """Every live item of ``kind`` as the API returns it, in the API's order."""
+        collection = wildcard_collection(self.workspace, kind)
+        return list(self.list_collection(collection, kind.collection.replace("-", "_")))
+
+    def get_item(self, name: str) -> dict[str, Any] | None:
+        """One live item by its full name, None when it does not exist."""
+        try:
+            result: dict[str, Any] = self._request("GET", name)
+        except NotFound:
+            return None
+        return result
+
+    def state_of(self, kinds: list[Kind], items: Mapping[str, list[dict[str, Any]]]
+                 ) -> list[CurrentResource]:  # fmt: skip
+        """The live state from API items per kind name: what ``read_state`` makes of them."""
+        return [self._current(kind, item) for kind in kinds for item in items[kind.name]]
+
     def compare_secrets(
         self, items: list[tuple[str, str, AnyPath, Any]]
     ) -> tuple[list[bool], list[str]]:

@@ -16,6 +16,7 @@ __all__ = [
     "EventsOpt",
     "MissingSecrets",
     "MissingSecretsOpt",
+    "NoCacheOpt",
     "Output",
     "OutputOpt",
     "SlugOpt",
@@ -159,3 +160,13 @@ def default_database(option: str | None) -> str:
     import os
 
     return option or os.environ.get("SEG_DATABASE_URL") or "sqlite:///seg.db"
+
+
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Read the whole live state from the control plane, ignoring and not updating the "
+        "state seg keeps under .seg/cache (also: SEG_NO_CACHE=1).",
+    ),
+]

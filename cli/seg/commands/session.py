@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seg.commands.console import dbt_tree, load
 from seg.engine.diff import compute_plan
@@ -18,6 +18,7 @@ from seg.engine.scope import apply_delete_budget, check_targets, restrict, targe
 from seg.engine.secrets import SecretKey, secret_questions
 from seg.errors import ConfigError
 from seg.model.kinds import Kind
+from seg.model.paths import AnyPath, get_path
 from seg.model.resource import CurrentResource
 from seg.model.urls import redact_url
 from seg.policy.models import ModelChangePolicy, stricter
@@ -27,6 +28,7 @@ from seg.workspace.tree import Tree
 
 if TYPE_CHECKING:
     from seg.client.http import ControlPlaneClient
+    from seg.client.state_cache import StateCache
 
 __all__ = [
     "PlanOptions",
@@ -214,6 +216,7 @@ class PlanOptions:
     scope: str | None = None  # a directory inside the workspace
     max_deletes: int | None = None
     missing_secrets: str = "fail"  # or "skip"
+    use_cache: bool = True  # the live state kept between runs (--no-cache, $SEG_NO_CACHE)
 
 
 def _in_scope(scope: str) -> Callable[[Change], bool]:
@@ -231,9 +234,15 @@ def make_plan(session: Session, options: PlanOptions | None = None) -> Plan:
     options = options or PlanOptions()
     ws = session.workspace
     policy = effective_policy(session)
-    current = session.client.read_state()
+    cache = state_cache(session, options.use_cache)
+    if cache is None:
+        current = session.client.read_state()
+    else:
+        from seg.client.state_cache import read_live_state
+
+        current = read_live_state(session.client, cache)
     _check_external(ws, current)
-    matched, digest = ask_secrets(session, current)
+    matched, digest = ask_secrets(session, current, cache)
     plan = compute_plan(ws.config.workspace, ws.resources, current, digest, policy, matched,
                         ownership_of(ws))  # fmt: skip
     if ws.missing:
@@ -245,6 +254,20 @@ def make_plan(session: Session, options: PlanOptions | None = None) -> Plan:
     if options.scope:
         plan = restrict(plan, _in_scope(options.scope))
     return apply_delete_budget(plan, options.max_deletes)
+
+
+def state_cache(session: Session, use_cache: bool = True) -> StateCache | None:
+    """The live-state cache of this control plane, workspace and token; None when caching is
+    off (--no-cache, $SEG_NO_CACHE) or the control plane is the embedded one (its reads are
+    in-process, and it lives in the tree the cache would)."""
+    from seg.client.state_cache import StateCache, cache_disabled
+
+    if not use_cache or cache_disabled() or session.api_url == "embedded":
+        return None
+    client = session.client
+    token = client.http.headers.get("Authorization", "")
+    return StateCache(session.workspace.config.root, str(client.http.base_url),
+                      client.workspace, token)  # fmt: skip
 
 
 def ownership_of(ws: Workspace) -> Ownership:
@@ -264,7 +287,7 @@ def _check_external(ws: Workspace, current: list[CurrentResource]) -> None:
 
 
 def ask_secrets(
-    session: Session, current: list[CurrentResource]
+    session: Session, current: list[CurrentResource], cache: StateCache | None = None
 ) -> tuple[frozenset[SecretKey], str]:
     """Ask the control plane which local secrets equal its sealed ones (one request per 1000;
     none without secrets), and the workspace digest: the YAML's (which holds no secret value)
@@ -275,10 +298,30 @@ def ask_secrets(
     if not questions:
         return frozenset(), ws.digest
     items = [(q.kind, q.address, q.path, q.value) for q in questions]
-    matches, digests = session.client.compare_secrets(items)
+    matches, digests = _compare(session, current, items, cache)
     matched = frozenset(q.key for q, ok in zip(questions, matches, strict=True) if ok)
     combined = hashlib.sha256(":".join([ws.digest, *digests]).encode()).hexdigest()
     return matched, combined
+
+
+def _compare(session: Session, current: list[CurrentResource],
+             items: list[tuple[str, str, AnyPath, Any]], cache: StateCache | None
+             ) -> tuple[list[bool], list[str]]:  # fmt: skip
+    """``secrets:compare``'s answers: the kept ones when every question (value and live
+    digest) is the same as last time (``seg.client.state_cache.SecretAnswers``)."""
+    if cache is None:
+        return session.client.compare_secrets(items)
+    live = {(r.kind.name, r.address): r.fields for r in current}
+    asked = [(k, a, p, v, get_path(live.get((k, a), {}), p)) for k, a, p, v in items]
+    answers = cache.answers()
+    key = answers.key(asked)
+    kept = answers.get(key) if key is not None else None
+    if kept is not None and len(kept[0]) == len(items):
+        return kept
+    matches, digests = session.client.compare_secrets(items)
+    if key is not None:
+        answers.put(key, matches, digests)
+    return matches, digests
 
 
 def server_policy(client: ControlPlaneClient) -> str:

@@ -29,6 +29,7 @@ from seg.commands.options import (
     MaxDeletesOpt,
     MissingSecrets,
     MissingSecretsOpt,
+    NoCacheOpt,
     OldSlugOpt,
     Output,
     OutputOpt,
@@ -158,12 +159,13 @@ def plan_cmd(
     max_deletes: MaxDeletesOpt = None,
     missing_secrets: MissingSecretsOpt = MissingSecrets.fail,
     show_unmanaged: ShowUnmanagedOpt = False,
+    no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Diff the workspace against the control plane and show what would change."""
     root, scope = resolve_workspace(workspace)
     options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes,
-                          missing_secrets.value)  # fmt: skip
+                          missing_secrets.value, use_cache=not no_cache)  # fmt: skip
     reads = ReadRecorder(FsTree(root))  # a saved plan names the bytes it was computed from
     with open_session(root, env, api_url, token, options.missing_secrets, tree=reads) as session:
         render_warnings(session.workspace.warnings, err_console())  # as seg validate does
@@ -219,6 +221,7 @@ def apply_cmd(
     ] = 0.0,
     show_unmanaged: ShowUnmanagedOpt = False,
     output: OutputOpt = Output.text,
+    no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Make the control plane match the workspace (or apply a saved plan). With -o json the
@@ -227,7 +230,8 @@ def apply_cmd(
     if saved is not None:
         refuse_incomplete(saved)
     root, scope = resolve_workspace(workspace)
-    options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes)
+    options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes,
+                          use_cache=not no_cache)  # fmt: skip
     if saved is not None:  # the plan file never chooses: this command line must say the same
         given = SavedOptions(options.targets, scope_key(root, scope), max_deletes)
         check_options(saved, given, env)

@@ -41,6 +41,7 @@ __all__ = [
     "CatalogEntry",
     "CatalogImport",
     "CatalogImportResult",
+    "ChangeList",
     "Empty",
     "Error",
     "KindModels",
@@ -167,6 +168,12 @@ class Workspace(_Open):
     caller_is_owner: bool | None = Field(
         None, description="Whether the calling token acts as a workspace owner."
     )
+    revision: int | None = Field(
+        None, description="How many resource writes the workspace has had (see /changes)."
+    )
+    epoch: str | None = Field(
+        None, description="The id of the history its revisions count (see /changes)."
+    )
 
 
 class AccessExplanation(_Open):
@@ -190,6 +197,29 @@ class SecretsCompareRequest(_Closed):
 class SecretsCompareResponse(_Open):
     matches: list[bool] = Field(description="Per question, in order: does the value match?")
     digest: str = Field(description="A keyed digest over the questions about existing resources")
+
+
+class Change(_Open):
+    name: str = Field(description="The resource's full name")
+    kind: str
+    operation: str = Field(json_schema_extra={"enum": ["create", "update", "delete"]},
+                           description="Its last change since the revision asked about")
+
+
+class ChangeList(_Open):
+    """The resources changed since a revision: each once, with its last operation. A client
+    holding the live state of revision ``since`` (and of this ``epoch``) is at ``revision``
+    once it has fetched them (a delete is gone; anything else, GET it: a 404 means it was
+    deleted since)."""
+
+    revision: int = Field(description="The revision these changes lead to (of the first "
+                          "page, on every page)")
+    epoch: str = Field(description="The history this revision belongs to: a client holding "
+                       "another epoch's revision reads the whole state again")
+    access: str = Field(description="A digest of a user-bound token's effective access, \"\" "
+                        "for other tokens: when it changes, read the whole state again")
+    changes: list[Change]
+    next_page_token: str = Field(description='"" on the last page')
 
 
 class LockRequest(_Closed):
@@ -648,7 +678,7 @@ def _other_models() -> dict[str, type[BaseModel]]:
     listed: list[type[BaseModel]] = [
         Error, Empty, Status, UpdateMask, WorkspaceUpdate, Workspace, AccessExplanation,
         SecretsCompareRequest, SecretsCompareResponse, LockRequest, LockRenewal, Lock,
-        AuditEventList, RuleIds, rules, rule_list, CatalogImport, CatalogImportResult,
+        AuditEventList, ChangeList, RuleIds, rules, rule_list, CatalogImport, CatalogImportResult,
         CatalogEntry, *_catalog_lists(), TokenCreate, TokenWithSecret, TokenList,
     ]  # fmt: skip
     return {m.__name__: m for m in listed}

@@ -30,6 +30,7 @@ from seg.server.api_models import (
     CatalogEntry,
     CatalogImport,
     CatalogImportResult,
+    ChangeList,
     Empty,
     Lock,
     LockRenewal,
@@ -46,6 +47,7 @@ from seg.server.api_models import (
     model,
 )
 from seg.server.catalog_service import COLLECTIONS
+from seg.server.change_service import MAX_REVISION
 from seg.server.edge import DEFAULT_MAX_BODY_BYTES, InputGuard
 from seg.server.errors import DomainError
 from seg.server.http_errors import http_error
@@ -53,6 +55,7 @@ from seg.server.locks import LOCK_HEADER, OVERRIDE_HEADER
 from seg.server.metrics import Metrics, metrics_token_ok
 from seg.server.observe import Observe, error_body
 from seg.server.openapi import (
+    READ_ERRORS,
     WRITE_ERRORS,
     if_match,
     openapi_document,
@@ -333,6 +336,21 @@ def _add_workspace_routes(app: FastAPI, cp: ControlPlane, principal: Principals)
         workspace = request.path_params["workspace"]
         body = await _body(request, COMPARE_KEYS)
         return _json(await run_in_threadpool(cp.resources.compare_secrets, who, workspace, body))
+
+    changes_path = ws_path + "/changes"
+    since = query("since", "The revision the caller holds; none: only the current revision "
+                  "and epoch", {"type": "integer", "minimum": 0,
+                                "maximum": MAX_REVISION})  # fmt: skip
+    changes_doc = operation(changes_path, ChangeList, params=[since, *page_params()],
+                            errors=(*READ_ERRORS, 410))  # fmt: skip
+
+    @app.get(changes_path, openapi_extra=changes_doc)
+    async def changes(request: Request) -> Response:
+        who = await principal(request)
+        q = request.query_params
+        return _json(await run_in_threadpool(cp.changes.changes, who,
+                                             request.path_params["workspace"], q.get("since"),
+                                             q.get("page_size"), q.get("page_token")))  # fmt: skip
 
     audit_path = ws_path + "/audit-events"
     audit_doc = operation(audit_path, AuditEventList, params=page_params())

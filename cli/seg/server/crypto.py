@@ -48,6 +48,12 @@ class SecretBox:
         blob = json.dumps([[r, p, canonical(v)] for r, p, v in items]).encode()
         return hmac.new(self._digest_key, b"batch:" + blob, hashlib.sha256).hexdigest()
 
+    @property
+    def key_tag(self) -> str:
+        """A short public tag of the digest key: digests made under another key (a rotated
+        one) are other values, so a client's cached digests must not outlive it."""
+        return hmac.new(self._digest_key, b"key tag", hashlib.sha256).hexdigest()[:12]
+
     @staticmethod
     def same(value: Any, stored: Any) -> bool:
         """Whether a submitted value equals a stored secret (constant time)."""

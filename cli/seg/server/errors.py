@@ -14,6 +14,7 @@ __all__ = [
     "DomainError",
     "EtagMismatch",
     "FailedPrecondition",
+    "HistoryGone",
     "InsufficientScope",
     "Internal",
     "InvalidArgument",
@@ -64,6 +65,11 @@ class AlreadyExists(DomainError):
 
 class FailedPrecondition(DomainError):
     """The state of the workspace refuses it (in use, protected, a limit reached)."""
+
+
+class HistoryGone(DomainError):
+    """A ``since`` revision the workspace's change log cannot answer from (older than it
+    keeps, newer than the workspace, or of another history): read the whole state again."""
 
 
 class Aborted(DomainError):

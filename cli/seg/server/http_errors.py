@@ -31,6 +31,7 @@ ERROR_STATUSES: tuple[tuple[type[errors.DomainError], int, int], ...] = (
     (errors.FailedPrecondition, 409, 9),
     (errors.Aborted, 409, 10),
     (errors.EtagMismatch, 412, 10),
+    (errors.HistoryGone, 410, 11),  # OUT_OF_RANGE: resync
     (errors.PayloadTooLarge, 413, 8),
     (errors.RateLimited, 429, 8),
     (errors.Unavailable, 503, 14),

@@ -53,6 +53,8 @@ _DESCRIPTIONS = {
     404: "Not found: code 5",
     409: "Already exists (6), failed precondition (9) or aborted by a lock or a concurrent "
     "writer (10)",
+    410: "The change log cannot answer from that revision (too old, newer than the "
+    "workspace): read the whole state again: code 11",
     412: "If-Match names another version of the resource: code 10",
     413: "Request body larger than the server's limit: code 8",
     415: "Request body is not JSON: code 3",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from seg.server.access_service import AccessService
 from seg.server.audit import AuditLog
 from seg.server.catalog_service import CatalogService
+from seg.server.change_service import ChangeService
 from seg.server.clock import Clock, SystemClock
 from seg.server.core import Page, Principal
 from seg.server.crypto import SecretBox
@@ -25,8 +26,9 @@ __all__ = ["ControlPlane", "Page", "Principal"]
 class ControlPlane:
     """``workspaces`` (and tokens, authentication, the rate limit), ``resources``,
     ``versions`` (of a versioned kind's field), ``rules`` (a tracking plan's), ``access``,
-    ``locks``, ``audit``, ``catalog`` (built-in and private entries) and ``tokens`` (list,
-    revoke, rotate, create with an expiry), sharing one store and clock."""
+    ``locks``, ``audit``, ``catalog`` (built-in and private entries), ``tokens`` (list,
+    revoke, rotate, create with an expiry) and ``changes`` (the workspace's revision and
+    what changed since one), sharing one store and clock."""
 
     def __init__(self, store: Store, rate_limit: int = 0, clock: Clock | None = None,
                  secret_box: SecretBox | None = None) -> None:  # fmt: skip
@@ -46,3 +48,5 @@ class ControlPlane:
         self.rules = RuleService(store, self.clock, self.access, self.audit, self.locks, fields)
         self.catalog = CatalogService(store, self.clock, self.access, self.audit, self.locks)
         self.tokens = TokenService(store, self.clock, self.access, self.audit)
+        self.changes = ChangeService(store, self.access, self.box)
+        self.workspaces.box = self.box  # revision and epoch in the workspace's GET

@@ -15,12 +15,21 @@ from seg.server.access_service import AccessService
 from seg.server.audit import AuditLog
 from seg.server.auth import SCOPES, hash_token, new_token
 from seg.server.bodies import mask_paths, workspace_view
+from seg.server.change_service import history_fields
 from seg.server.clock import Clock
 from seg.server.core import Action, Conflict, Need, Principal, run_write
+from seg.server.crypto import SecretBox
 from seg.server.lock_service import LockService
 from seg.server.resources import compute_etag
 from seg.server.token_service import admit
-from seg.store.base import ResourceRecord, Store, StoreTx, TokenRecord, WorkspaceRecord
+from seg.store.base import (
+    HistoryRecord,
+    ResourceRecord,
+    Store,
+    StoreTx,
+    TokenRecord,
+    WorkspaceRecord,
+)
 
 __all__ = ["WorkspaceService"]
 
@@ -40,6 +49,7 @@ class WorkspaceService:
         self.audit = audit
         self.locks = locks
         self.rate_limit = rate_limit
+        self.box: SecretBox | None = None  # set by ControlPlane: the epoch carries its key tag
 
     def init(self, slug: str, display_name: str = "", model_change_policy: str = "strict",
              plan_tier: str = "business") -> tuple[WorkspaceRecord, str]:  # fmt: skip
@@ -125,9 +135,11 @@ class WorkspaceService:
         with self.store.tx() as tx:
             ws = tx.get_workspace(workspace)
             owner = caller.is_owner(tx) if ws is not None else False
+            history = tx.history(workspace) if ws is not None else None
         if ws is None:
             raise errors.NotFound(f"workspace {workspace!r} not found")
-        return {**workspace_view(ws), "caller_is_owner": owner}
+        revision = history_fields(history, self.box) if self.box is not None else {}
+        return {**workspace_view(ws), "caller_is_owner": owner, **revision}
 
     def update(self, principal: Principal, workspace: str, body: dict[str, Any]
                ) -> dict[str, Any]:  # fmt: skip
@@ -141,7 +153,7 @@ class WorkspaceService:
         paths = mask_paths(body) + mask_paths(obj)
         name = f"workspaces/{workspace}"
 
-        def step(tx: StoreTx) -> WorkspaceRecord:
+        def step(tx: StoreTx) -> tuple[WorkspaceRecord, HistoryRecord | None]:
             ws = tx.get_workspace(workspace)
             if ws is None:
                 raise errors.NotFound(f"workspace {workspace!r} not found")
@@ -151,10 +163,12 @@ class WorkspaceService:
                 if not tx.update_workspace(new, ws):  # a concurrent change got there first
                     raise Conflict
                 self.audit.record(tx, principal, Action.UPDATE, name, sorted(paths))
-            return new
+            return new, tx.history(workspace)
 
         # only owners get here: the same answer as GET
-        return {**workspace_view(run_write(self.store, name, step)), "caller_is_owner": True}
+        new, history = run_write(self.store, name, step)
+        revision = history_fields(history, self.box) if self.box is not None else {}
+        return {**workspace_view(new), "caller_is_owner": True, **revision}
 
 
 def _changed(ws: WorkspaceRecord, obj: dict[str, Any], paths: list[str]) -> WorkspaceRecord:

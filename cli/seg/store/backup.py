@@ -77,11 +77,12 @@ def restore_sqlite(backup: Path, database: Path, force: bool = False) -> Copied:
         if database.exists() and database.stat().st_size > 0:
             if os.path.samefile(backup, database):
                 raise BackupError(f"{backup} is the database itself")
-            return _copy_into(source, database, force)
+            return _copy_into(source, database, force, new_history=True)
         if Path(f"{database}-wal").exists():
             raise BackupError(f"a write-ahead log {database}-wal is left without its database; "
                               "move it away first")  # fmt: skip
-        return _copy_to_new(source, database, force=database.exists())  # an empty file: replaced
+        return _copy_to_new(source, database, force=database.exists(),  # an empty file: replaced
+                            new_history=True)  # fmt: skip
 
 
 def _check_source(path: Path) -> None:
@@ -159,7 +160,17 @@ def _check_seg(conn: sqlite3.Connection, shown: str, untrusted: bool = False) ->
                           "refusing to restore it")  # fmt: skip
 
 
-def _copy_to_new(source: sqlite3.Connection, target: Path, force: bool) -> Copied:
+def _new_history(conn: sqlite3.Connection) -> None:
+    """Give every workspace of a restored database a new history epoch: the revisions it
+    counts restart from the backup's, so a client holding a revision of the history that went
+    on after the backup must read the whole state again (``GET …/changes``)."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "workspace_history" in tables:  # a backup from before it exists gets it by migrating
+        conn.execute("UPDATE workspace_history SET epoch = lower(hex(randomblob(16)))")
+
+
+def _copy_to_new(source: sqlite3.Connection, target: Path, force: bool,
+                 new_history: bool = False) -> Copied:  # fmt: skip
     """Copy into a private temporary file beside ``target``, check it, then name it."""
     temporary = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
     try:
@@ -167,6 +178,8 @@ def _copy_to_new(source: sqlite3.Connection, target: Path, force: bool) -> Copie
         copy = sqlite3.connect(temporary, isolation_level=None)
         try:
             source.backup(copy)
+            if new_history:
+                _new_history(copy)
             copy.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
             _check_seg(copy, f"the copy {temporary}")
             copied = _summary(copy, target)
@@ -193,8 +206,11 @@ def _copy_to_new(source: sqlite3.Connection, target: Path, force: bool) -> Copie
                 os.unlink(leftover)
 
 
-def _copy_into(source: sqlite3.Connection, database: Path, force: bool) -> Copied:
-    """Replace an existing database's pages in one write transaction (see the module)."""
+def _copy_into(source: sqlite3.Connection, database: Path, force: bool,
+               new_history: bool = False) -> Copied:  # fmt: skip
+    """Replace an existing database's pages in one write transaction (see the module). With
+    ``new_history``, the epochs are renewed in a private copy first, so a server reading the
+    restored pages never sees them under the old epoch."""
     with _open(database, "rw", "database") as target:
         target.execute(f"PRAGMA busy_timeout={BUSY_MS}")
         held = _summary(target, database)
@@ -204,12 +220,34 @@ def _copy_into(source: sqlite3.Connection, database: Path, force: bool) -> Copie
         if not force and any(held.counts.values()):
             raise BackupError(f"database {database} is not empty ({_counted(held.counts)}); "
                               "pass --force to replace it")  # fmt: skip
-        source.backup(target)
+        if new_history:
+            with _fresh_copy(source, database) as fresh:
+                fresh.backup(target)
+        else:
+            source.backup(target)
         target.execute("PRAGMA journal_mode=WAL")  # as seg opens it
         _check_seg(target, f"database {database}")
         copied = _summary(target, database)
         target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return Copied(database, database.stat().st_size, copied.counts, copied.revision)
+
+
+@contextlib.contextmanager
+def _fresh_copy(source: sqlite3.Connection, beside: Path) -> Iterator[sqlite3.Connection]:
+    """``source`` copied into a private temporary file beside ``beside``, its history epochs
+    renewed; removed after."""
+    temporary = beside.parent / f".{beside.name}.{secrets.token_hex(6)}.restore.tmp"
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    copy = sqlite3.connect(temporary, isolation_level=None)
+    try:
+        source.backup(copy)
+        _new_history(copy)
+        yield copy
+    finally:
+        copy.close()
+        for leftover in (temporary, Path(f"{temporary}-journal")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
 
 
 def _summary(conn: sqlite3.Connection, path: Path) -> Copied:

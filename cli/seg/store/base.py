@@ -11,6 +11,8 @@ __all__ = [
     "AlreadyExistsError",
     "AuditRecord",
     "CatalogRecord",
+    "ChangeRecord",
+    "HistoryRecord",
     "InvalidValueError",
     "LockRecord",
     "MissingReferenceError",
@@ -110,6 +112,29 @@ class ResourceRecord:
 
 
 @dataclass(frozen=True)
+class HistoryRecord:
+    """A workspace's history of resource writes: its id (``epoch``, new when the history
+    cannot continue), the number of writes so far (``revision``) and the oldest revision whose
+    later changes are all still logged (``floor``)."""
+
+    workspace: str
+    epoch: str
+    revision: int
+    floor: int
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One logged resource write: the revision it made, the resource, its kind, and
+    ``create``, ``update`` or ``delete``."""
+
+    revision: int
+    name: str
+    kind: str
+    operation: str
+
+
+@dataclass(frozen=True)
 class VersionRecord:
     """One kept version of a resource's versioned field (a function's code): its number
     (1, 2, … per resource), the value, when and by which token it was made."""
@@ -195,6 +220,9 @@ class StoreTx(Protocol):
     ) -> list[ResourceRecord]: ...
     def child_names(self, parent: str, limit: int) -> list[str]: ...
     def insert_audit(self, event: AuditRecord) -> None: ...
+    def history(self, workspace: str) -> HistoryRecord | None: ...
+    def changes(self, workspace: str, after: int, upto: int, limit: int
+                ) -> list[ChangeRecord]: ...  # fmt: skip
     def get_lock(self, workspace: str) -> LockRecord | None: ...
     def insert_lock(self, lock: LockRecord) -> None: ...
     def replace_lock(self, lock: LockRecord, expected_id: str) -> bool: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,8 @@ from seg.store.base import (
     AlreadyExistsError,
     AuditRecord,
     CatalogRecord,
+    ChangeRecord,
+    HistoryRecord,
     InvalidValueError,
     LockRecord,
     MissingReferenceError,
@@ -34,7 +37,13 @@ from seg.store.base import (
     WorkspaceRecord,
 )
 
-__all__ = ["SqlStore", "normalise_url", "open_store", "read_only_engine"]
+__all__ = ["CHANGE_LOG_KEEP", "SqlStore", "new_epoch", "normalise_url", "open_store",
+           "read_only_engine"]  # fmt: skip
+
+# The change log keeps the newest revisions of each workspace (a client further behind reads
+# the whole state again); pruned once every ``CHANGE_LOG_PRUNE_EVERY`` revisions.
+CHANGE_LOG_KEEP = 100_000
+CHANGE_LOG_PRUNE_EVERY = 1000
 
 # SQLSTATEs (PostgreSQL) and extended result codes (SQLite) of the integrity errors that mean
 # something precise; any other constraint is an invalid value.
@@ -153,6 +162,33 @@ catalog_entries = sa.Table(
 )
 
 
+# A workspace's history of resource writes, for clients that keep the live state between
+# runs (``GET …/changes?since=REV``): ``revision`` counts every resource write (each insert,
+# update and delete through ``SqlTx``, in the write's own transaction); ``epoch`` names the
+# history (random, new when it cannot continue: a restored backup); revisions from ``floor``
+# on are answerable from ``resource_changes``.
+workspace_history = sa.Table(
+    "workspace_history",
+    metadata,
+    sa.Column("workspace", sa.String(64), sa.ForeignKey("workspaces.slug"), primary_key=True),
+    sa.Column("epoch", sa.String(32), nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("floor", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+# One row per resource write: the revision it made, the resource, its kind and the operation
+# (create, update, delete). The newest ``CHANGE_LOG_KEEP`` revisions per workspace are kept.
+resource_changes = sa.Table(
+    "resource_changes",
+    metadata,
+    sa.Column("workspace", sa.String(64), primary_key=True),
+    sa.Column("revision", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("operation", sa.String(8), nullable=False),
+    sa.Index("ix_resource_changes_name", "workspace", "name", "revision"),
+)
+
 # Locks and rate-limit counters live in the database, so several `seg serve` processes on one
 # PostgreSQL behave as one control plane.
 locks = sa.Table(
@@ -176,6 +212,11 @@ rate_limits = sa.Table(
     sa.Column("window", sa.Integer, primary_key=True),
     sa.Column("count", sa.Integer, nullable=False),
 )
+
+
+def new_epoch() -> str:
+    """A new random id for a workspace's history."""
+    return secrets.token_hex(16)
 
 
 def normalise_url(url: str) -> str:
@@ -328,6 +369,54 @@ class SqlTx:
 
     def insert_workspace(self, ws: WorkspaceRecord) -> None:
         self._insert(workspaces, ws.__dict__)
+        self._insert(workspace_history, {"workspace": ws.slug, "epoch": new_epoch(),
+                                         "revision": 0, "floor": 0})  # fmt: skip
+
+    def _logged(self, workspace: str, name: str, kind: str, operation: str) -> None:
+        """Count one resource write in the workspace's revision and log it, in the write's
+        transaction: the increment is one ``UPDATE … RETURNING``, whose row lock orders the
+        writers (PostgreSQL) until they commit, so no two get the same revision and a reader
+        that sees revision R sees every change up to R."""
+        bump = (workspace_history.update().where(workspace_history.c.workspace == workspace)
+                .values(revision=workspace_history.c.revision + 1)
+                .returning(workspace_history.c.revision))  # fmt: skip
+        revision = self.conn.execute(bump).scalar()
+        if revision is None:  # a workspace without a history row (not made by this code)
+            revision = 1
+            self._insert(workspace_history, {"workspace": workspace, "epoch": new_epoch(),
+                                             "revision": revision, "floor": 0})  # fmt: skip
+        self.conn.execute(resource_changes.insert().values(
+            workspace=workspace, revision=revision, name=name, kind=kind, operation=operation))
+        if revision % CHANGE_LOG_PRUNE_EVERY == 0 and revision > CHANGE_LOG_KEEP:
+            self.conn.execute(resource_changes.delete().where(
+                resource_changes.c.workspace == workspace,
+                resource_changes.c.revision <= revision - CHANGE_LOG_KEEP))  # fmt: skip
+
+    def history(self, workspace: str) -> HistoryRecord | None:
+        """The workspace's history; ``floor`` already counts the change log's retention."""
+        query = sa.select(workspace_history).where(workspace_history.c.workspace == workspace)
+        row = self.conn.execute(query).first()
+        if row is None:
+            return None
+        floor = max(int(row.floor), int(row.revision) - CHANGE_LOG_KEEP)
+        return HistoryRecord(workspace, row.epoch, int(row.revision), floor)
+
+    def changes(self, workspace: str, after: int, upto: int, limit: int) -> list[ChangeRecord]:
+        """The last change of each resource changed in (``after``, ``upto``], by revision, at
+        most ``limit``: a resource changed again later (up to ``upto``) is left for the page
+        holding its last change, so every name appears once over all pages of one ``upto``."""
+        later = resource_changes.alias("later")
+        newer = sa.exists().where(later.c.workspace == resource_changes.c.workspace,
+                                  later.c.name == resource_changes.c.name,
+                                  later.c.revision > resource_changes.c.revision,
+                                  later.c.revision <= upto)  # fmt: skip
+        query = (sa.select(resource_changes)
+                 .where(resource_changes.c.workspace == workspace,
+                        resource_changes.c.revision > after,
+                        resource_changes.c.revision <= upto, ~newer)
+                 .order_by(resource_changes.c.revision).limit(limit))  # fmt: skip
+        return [ChangeRecord(int(r.revision), r.name, r.kind, r.operation)
+                for r in self.conn.execute(query)]  # fmt: skip
 
     def get_workspace(self, slug: str) -> WorkspaceRecord | None:
         row = self.conn.execute(sa.select(workspaces).where(workspaces.c.slug == slug)).first()
@@ -391,6 +480,7 @@ class SqlTx:
 
     def insert_resource(self, rec: ResourceRecord) -> None:
         self._insert(resources, _resource_values(rec))
+        self._logged(rec.workspace, rec.name, rec.kind, "create")
 
     def get_resource(self, name: str) -> ResourceRecord | None:
         row = self.conn.execute(sa.select(resources).where(resources.c.name == name)).first()
@@ -410,16 +500,24 @@ class SqlTx:
         etag, ownership and protection) — the check and the write are one statement, so of
         two writers that read the same row exactly one succeeds. Returns whether it wrote."""
         query = resources.update().where(resources.c.name == rec.name, *_unchanged(expected))
-        return bool(self.conn.execute(query.values(**_resource_values(rec))).rowcount)
+        if not self.conn.execute(query.values(**_resource_values(rec))).rowcount:
+            return False
+        self._logged(rec.workspace, rec.name, rec.kind, "update")
+        return True
 
     def delete_resource(self, name: str, expected: ResourceRecord | None = None) -> bool:
         """Delete ``name`` (only if it is still ``expected``, when given); returns whether it
         deleted. Children still referring to it raise ``StillReferencedError``."""
-        query = resources.delete().where(resources.c.name == name, *_unchanged(expected))
+        query = (resources.delete().where(resources.c.name == name, *_unchanged(expected))
+                 .returning(resources.c.workspace, resources.c.kind))  # fmt: skip
         try:
-            return bool(self.conn.execute(query).rowcount)
+            gone = self.conn.execute(query).first()
         except sa.exc.IntegrityError as exc:
             raise _integrity_error(exc) from None
+        if gone is None:
+            return False
+        self._logged(gone.workspace, name, gone.kind, "delete")
+        return True
 
     def list_resources(
         self, workspace: str, kind: str, parent: str | None, after: str | None, limit: int
