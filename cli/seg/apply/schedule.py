@@ -3,9 +3,11 @@
 A step starts once every step it depends on has *applied* and every step it runs ``after``
 has finished; a step whose dependency failed, was skipped or was not attempted is skipped
 without running. The scheduler keeps one more order of the serial loop, waiting for an
-outcome rather than for success: every delete has finished before the first create or update
-starts (a freed name, per-parent and workspace limits). A stop (the lock lost, the retry
-budget spent) starts nothing new: the steps in flight finish, the rest is "not attempted".
+outcome rather than for success: a create or update starts only once every delete before it
+in plan order has finished (a freed name, per-parent and workspace limits; deletes come first
+but for one that waits for an update, such as the end of a forwarding to the deleted source).
+A stop (the lock lost, the retry budget spent) starts nothing new: the steps in flight finish,
+the rest is "not attempted".
 
 Outcomes reach the observer in plan order, whatever order they finish in, so two runs of the
 same apply print the same lines. Only the calling thread calls the observer.
@@ -55,12 +57,14 @@ class _Board:
         for step in steps:
             for dep in (*step.depends_on, *step.after):
                 self.users[dep].append(step.index)
-        self.deletes_left = sum(1 for s in steps if s.op == "delete")
-        roots = [s for s in steps if not s.depends_on and not s.after]
-        # writes are held until every delete has finished
-        self.ready = [s.index for s in roots if s.op == "delete" or not self.deletes_left]
-        self.held = [s.index for s in roots if s.op != "delete" and self.deletes_left]
-        heapq.heapify(self.ready)
+        # a write is held until every delete before it in plan order has finished
+        self.deletes = [s.index for s in steps if s.op == "delete"]
+        self.open_delete = 0  # position in ``deletes`` of the first unfinished one
+        self.ready: list[int] = []
+        self.held: list[int] = []
+        for step in steps:
+            if not step.depends_on and not step.after:
+                self._due(step.index)
         self.reported = 0
         self.stopped = ""
 
@@ -70,20 +74,28 @@ class _Board:
         if outcome.stop and not self.stopped:
             self.stopped = outcome.error
         if self.steps[index].op == "delete":
-            self.deletes_left -= 1
-            if not self.deletes_left:
-                for held in self.held:
-                    heapq.heappush(self.ready, held)
-                self.held = []
+            self._release()
         for user in self.users[index]:
             self.waiting[user] -= 1
-            if self.waiting[user]:
-                continue
-            if self.deletes_left and self.steps[user].op != "delete":
-                self.held.append(user)
-            else:
-                heapq.heappush(self.ready, user)
+            if not self.waiting[user]:
+                self._due(user)
         self._flush()
+
+    def _barrier(self) -> int:
+        """The plan position of the first unfinished delete (past the end when none)."""
+        deletes = self.deletes
+        while self.open_delete < len(deletes) and deletes[self.open_delete] in self.outcomes:
+            self.open_delete += 1
+        return deletes[self.open_delete] if self.open_delete < len(deletes) else len(self.steps)
+
+    def _due(self, index: int) -> None:
+        held = self.steps[index].op != "delete" and index > self._barrier()
+        heapq.heappush(self.held if held else self.ready, index)
+
+    def _release(self) -> None:
+        barrier = self._barrier()
+        while self.held and self.held[0] < barrier:
+            heapq.heappush(self.ready, heapq.heappop(self.held))
 
     def take(self) -> int | None:
         """The next step to start (the earliest due in plan order), or None. A due step whose
@@ -98,6 +110,8 @@ class _Board:
 
     def finish(self) -> None:
         """After a stop: every step without an outcome was not attempted."""
+        if not self.stopped and len(self.outcomes) != len(self.steps):
+            raise AssertionError("the apply's scheduler left steps waiting without a stop")
         for step in self.steps:
             if step.index not in self.outcomes:
                 self.outcomes[step.index] = Outcome("not_attempted", self.stopped)

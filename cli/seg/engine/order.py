@@ -7,7 +7,8 @@ A step names the steps it ``depends_on`` (it is skipped unless they applied) and
 runs ``after`` whatever their outcome: an update or create after the update of its parent or
 of a resource it references in an earlier kind, whose new value its checks may read. With
 several steps running at once (``seg.apply.schedule``) these edges are the whole order, but
-for one rule the scheduler keeps itself: every delete finishes before any write starts."""
+for one rule the scheduler keeps itself: a write starts once the deletes before it have
+finished."""
 
 from __future__ import annotations
 
@@ -114,7 +115,8 @@ def plan_steps(plan: Plan) -> list[Step]:
     for i, deps in waiting.items():
         for dep in deps:
             users[dep].append(i)
-    # Deletes depend only on deletes and sort first, so every delete runs before any write.
+    # Deletes sort first: every delete runs before any write but for one that waits for an
+    # update (waits_for), which comes after it.
     ready = [(nodes[i].sort_key(), i) for i, deps in waiting.items() if not deps]
     heapq.heapify(ready)
     position: dict[int, int] = {}
