@@ -23,10 +23,11 @@ from typing import Literal
 
 from seg.engine.order import Step
 
-__all__ = ["MAX_PARALLELISM", "Outcome", "Reporter", "Status", "run_steps"]
+__all__ = ["DEFAULT_PARALLELISM", "MAX_PARALLELISM", "Outcome", "Reporter", "Status", "run_steps"]
 
 Status = Literal["applied", "failed", "skipped", "not_attempted"]
 
+DEFAULT_PARALLELISM = 10  # as Terraform's
 MAX_PARALLELISM = 64
 
 SKIPPED = "a change it depends on did not apply"
