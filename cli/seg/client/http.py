@@ -6,6 +6,7 @@ The same class talks to a remote ``seg serve`` and to the embedded control plane
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -489,10 +490,13 @@ def _retriable(response: httpx.Response) -> bool:
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:
+    """The server's Retry-After in seconds (at most 60); ``default`` when it is absent or not
+    a finite, non-negative number (a "nan" must not spend the budget at once)."""
     try:
-        return min(float(response.headers.get("Retry-After", default)), 60.0)
+        seconds = float(response.headers.get("Retry-After", default))
     except ValueError:
         return default
+    return min(seconds, 60.0) if math.isfinite(seconds) and seconds >= 0 else default
 
 
 def _api_error(response: httpx.Response, method: str, url: str) -> ApiError:
