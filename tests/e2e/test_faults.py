@@ -184,7 +184,8 @@ def test_a_server_killed_mid_apply_stops_it_within_the_retry_budget(
     write_workspace(root, slug, 1)
     proxy = DyingProxy(server, die_on=11)  # ten creates go through; the server dies on the 11th
     try:
-        proc = popen_apply(root, apply_env(server, proxy.url))
+        # one write at a time, so exactly ten go through before the kill
+        proc = popen_apply(root, {**apply_env(server, proxy.url), "SEG_PARALLELISM": "1"})
         wait_for(lambda: proxy.dead or proc.poll() is not None, "the server to be killed")
         killed_at = time.monotonic()
         out, err = proc.communicate(timeout=DEADLINE)
@@ -240,7 +241,9 @@ def test_concurrent_applies_are_serialised_by_the_lock(
 ) -> None:
     root = tmp_path / "ws"
     write_workspace(root, slug, 1)
-    env = apply_env(server)
+    # a 1 s lease renewed every 0.33 s: ten writers at once on a loaded machine can delay a
+    # renewal past it (a real lease is minutes); the lock's serialisation is what is tested
+    env = {**apply_env(server), "SEG_PARALLELISM": "1"}
     procs = [popen_apply(root, env) for _ in range(2)]
     outputs = [p.communicate(timeout=DEADLINE) for p in procs]
     codes = sorted(p.returncode for p in procs)

@@ -304,7 +304,8 @@ THREE_SOURCES = "".join(
 def test_an_apply_whose_lease_is_broken_stops_before_its_next_write(
     served: Server, write_workspace: Callable[..., Path], slug: str
 ) -> None:
-    """The second create is held at a proxy; meanwhile an owner breaks the lease and the
+    """One write at a time (the parallel case: tests/e2e/test_parallel_apply_process.py).
+    The second create is held at a proxy; meanwhile an owner breaks the lease and the
     apply's renewal (SEG_LOCK_TTL=6: every 2 s) finds it gone. Released, the held create is
     refused (it names a lease that is gone) and the third is never sent."""
     root = write_workspace({"sources.yaml": THREE_SOURCES}, workspace=slug)
@@ -314,7 +315,8 @@ def test_an_apply_whose_lease_is_broken_stops_before_its_next_write(
         result: dict[str, Any] = {}
         apply = threading.Thread(
             target=lambda: result.update(
-                done=run("apply", "-w", str(root), "--auto-approve", env=env)
+                done=run("apply", "-w", str(root), "--auto-approve", "--parallelism", "1",
+                         env=env)
             )
         )
         apply.start()

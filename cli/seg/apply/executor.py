@@ -1,4 +1,5 @@
-"""``apply_plan``: run a plan's steps in order; a failure skips its dependants only. A
+"""``apply_plan``: run a plan's steps in dependency order, several at once when asked
+(``seg.apply.schedule``); a failure skips its dependants only. A
 writer that must not write any more (``ApplyStopped``: the workspace lock was lost;
 ``RetryBudgetSpent``: the control plane stayed unreachable) stops the apply there, the rest
 reported as not attempted.
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from seg.apply.schedule import Outcome, Status, run_steps
 from seg.engine.order import Step, plan_steps
 from seg.engine.plan import Plan
 from seg.errors import ApplyStopped, RetryBudgetSpent, SegError
@@ -26,8 +28,6 @@ __all__ = [
     "StepResult",
     "apply_plan",
 ]
-
-Status = Literal["applied", "failed", "skipped", "not_attempted"]
 
 
 class ControlPlaneWriter(Protocol):
@@ -154,38 +154,39 @@ def _reconnects(step: Step) -> list[str]:
 
 
 def apply_plan(
-    plan: Plan, api: ControlPlaneWriter, observer: ApplyObserver, use_etags: bool = True
-) -> ApplyResult:
-    """Apply every step whose dependencies succeeded; record each outcome. When the control
-    plane stays unreachable past the retry budget, stop: the rest is "not attempted"."""
+    plan: Plan, api: ControlPlaneWriter, observer: ApplyObserver, use_etags: bool = True,
+    parallelism: int = 1,
+) -> ApplyResult:  # fmt: skip
+    """Apply every step whose dependencies succeeded, up to ``parallelism`` at once (the
+    writer must then be safe to call from several threads); record each outcome, in plan
+    order. When the control plane stays unreachable past the retry budget, or the workspace
+    lock is lost, stop: the steps in flight finish, the rest is "not attempted"."""
     steps = plan_steps(plan)
     observer.started(len(steps))
     result = ApplyResult()
-    done: set[int] = set()
-    for step in steps:
-        if result.stopped:
-            result.results.append(StepResult(step, "not_attempted", result.stopped))
-            continue
-        outcome, stop = _step(step, api, use_etags, done, plan.manager)
-        result.stopped = outcome.error if stop else ""
-        result.results.append(outcome)
-        observer.step_finished(outcome)
+
+    def report(step: Step, outcome: Outcome) -> None:
+        finished = StepResult(step, outcome.status, outcome.error)
+        result.results.append(finished)
+        if outcome.status != "not_attempted":
+            observer.step_finished(finished)
+
+    def run(step: Step) -> Outcome:
+        return _step(step, api, use_etags, plan.manager)
+
+    result.stopped = run_steps(steps, run, report, parallelism)
     return result
 
 
-def _step(step: Step, api: ControlPlaneWriter, use_etags: bool, done: set[int], manager: str
-          ) -> tuple[StepResult, bool]:  # fmt: skip
-    """The step's outcome, and whether the apply must stop (the control plane is gone, or
-    the workspace lock was lost)."""
-    if any(d not in done for d in step.depends_on):
-        return StepResult(step, "skipped", "a change it depends on did not apply"), False
+def _step(step: Step, api: ControlPlaneWriter, use_etags: bool, manager: str) -> Outcome:
+    """The step's outcome, which says whether the apply must stop (the control plane is
+    gone, or the workspace lock was lost)."""
     try:
         _run(step, api, use_etags, manager)
     except RetryBudgetSpent as exc:
-        return StepResult(step, "failed", exc.message), True
+        return Outcome("failed", exc.message, stop=True)
     except ApplyStopped as exc:
-        return StepResult(step, "failed", str(exc)), True
+        return Outcome("failed", str(exc), stop=True)
     except SegError as exc:
-        return StepResult(step, "failed", str(exc)), False
-    done.add(step.index)
-    return StepResult(step, "applied"), False
+        return Outcome("failed", str(exc))
+    return Outcome("applied")

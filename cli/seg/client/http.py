@@ -6,15 +6,18 @@ The same class talks to a remote ``seg serve`` and to the embedded control plane
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from seg.client.backoff import Gate
 from seg.client.errors import Aborted, AlreadyExists, NotFound, api_error, request_id
 from seg.errors import ApiError, LockLost, RetryBudgetSpent, TransportError
 from seg.kinds import KINDS, kinds_in_order
@@ -33,6 +36,7 @@ PAGE_SIZE = 1000
 DEFAULT_RETRY_BUDGET = 30.0  # seconds of failed attempts and backoff per run, in all
 LOCK_HEADER = "Seg-Lock"  # names the lease a write is made under
 COMPARE_BATCH = 1000
+READ_THREADS = 8  # kinds listed at once by read_state
 CATALOG_COLLECTIONS = {"source": "sources", "destination": "destinations",
                        "warehouse": "warehouses"}  # fmt: skip
 COMPUTED = frozenset(
@@ -79,8 +83,13 @@ class ControlPlaneClient:
         self.retries = retries
         self.backoff = backoff
         self.budget = RetryBudget(retry_budget)
-        # Kinds with generated ids (tracking plans): address (external_id) ↔ resource name.
+        self.gate = Gate(self.budget.clock)  # one back-off shared by every thread
+        self._count_lock = threading.Lock()
+        # Kinds with generated ids (tracking plans): address (external_id) ↔ resource name,
+        # and back; apply's threads add to them (under ``_names_lock``) as they create.
         self._names: dict[tuple[str, str], str] = {}
+        self._addresses: dict[tuple[str, str], str] = {}
+        self._names_lock = threading.Lock()
         # The workspace lock this client writes under (``seg.client.lease``): its id travels
         # with every write; once ``lock_lost`` says why it is gone, no write is sent.
         self.lock_id = ""
@@ -121,9 +130,13 @@ class ControlPlaneClient:
 
         Every request seg sends is safe to repeat: reads, updates that set values, deletes,
         and creates, whose retry the callers below treat as done when it finds the resource.
+
+        The wait is shared (``Gate``): every thread holds its next send until it is over, and
+        the budget pays for it once.
         """
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
+            self.gate.wait_turn()
             started = self.budget.clock()
             response, failure = self._attempt(method, url, body, params, headers)
             if response is not None and not _retriable(response):
@@ -131,7 +144,7 @@ class ControlPlaneClient:
             self.budget.charge(self.budget.clock() - started)
             default = self.backoff * 2**attempt
             wait = 0.0 if last else _retry_after(response, default) if response else default
-            if not self.budget.allows(wait):
+            if not self.budget.allows(self.gate.extension(wait)):
                 raise RetryBudgetSpent(
                     f"{failure} (gave up: the retry budget of {self.budget.total:g}s is spent)",
                     method, url,
@@ -140,8 +153,7 @@ class ControlPlaneClient:
                 if response is not None:
                     return response
                 raise TransportError(failure, method, url)
-            time.sleep(wait)
-            self.budget.charge(wait)
+            self.budget.charge(self.gate.push(wait))
         raise AssertionError("unreachable")
 
     def _attempt(self, method: str, url: str, body: Any, params: Any, headers: Any
@@ -158,7 +170,8 @@ class ControlPlaneClient:
 
     def _send_once(self, method: str, url: str, body: Any, params: Any, headers: Any
                    ) -> httpx.Response:  # fmt: skip
-        self.request_count += 1
+        with self._count_lock:
+            self.request_count += 1
         return self.http.request(method, url, json=body, params=params, headers=headers)
 
     def close(self) -> None:
@@ -247,13 +260,25 @@ class ControlPlaneClient:
                 return
 
     def read_state(self, kinds: list[Kind] | None = None) -> list[CurrentResource]:
-        """The live workspace: one paginated wildcard list per kind, never one GET per item."""
-        out: list[CurrentResource] = []
-        for kind in kinds or kinds_in_order():
-            collection = wildcard_collection(self.workspace, kind)
-            for item in self.list_collection(collection, kind.collection.replace("-", "_")):
-                out.append(self._current(kind, item))
-        return out
+        """The live workspace: one paginated wildcard list per kind, never one GET per item.
+        Up to ``READ_THREADS`` kinds are listed at once; their items are converted in kind
+        order, as before, so a reference to a tracking plan is translated once the plans'
+        generated names are known."""
+        chosen = list(kinds or kinds_in_order())
+        return self.state_of(chosen, self.list_kinds(chosen))
+
+    def list_kinds(self, kinds: list[Kind]) -> dict[str, list[dict[str, Any]]]:
+        """Every live item of each kind (by kind name), up to ``READ_THREADS`` kinds listed
+        at once; the first failure cancels the lists not yet started."""
+        with ThreadPoolExecutor(max(min(READ_THREADS, len(kinds)), 1),
+                                thread_name_prefix="seg-read") as pool:  # fmt: skip
+            listed = [pool.submit(self.list_items, kind) for kind in kinds]
+            try:
+                return {kind.name: items.result()
+                        for kind, items in zip(kinds, listed, strict=True)}  # fmt: skip
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # no more lists after a failure
+                raise
 
     # -- incremental reads (``seg.client.state_cache``) -------------------------------------
 
@@ -321,7 +346,7 @@ class ControlPlaneClient:
 
     def _current(self, kind: Kind, item: dict[str, Any]) -> CurrentResource:
         if kind.id_prefix:
-            self._names[(kind.name, item["external_id"])] = item["name"]
+            self._remember(kind, item["external_id"], item["name"])
         current = _current(kind, item)
         fields = dict(current.fields)
         for spec in kind.fields:
@@ -330,18 +355,23 @@ class ControlPlaneClient:
                 fields[spec.name] = self._address_of(target, item[spec.name])
         return replace(current, fields=fields)
 
+    def _remember(self, kind: Kind, address: str, name: str) -> None:
+        with self._names_lock:
+            self._names[(kind.name, address)] = name
+            self._addresses[(kind.name, name)] = address
+
     def _address_of(self, kind: Kind, name: str) -> str:
-        for (kind_name, address), known in self._names.items():
-            if kind_name == kind.name and known == name:
-                return address
-        return name
+        with self._names_lock:
+            return self._addresses.get((kind.name, name), name)
 
     def _name(self, kind: Kind, address: str) -> str:
         if not kind.id_prefix:
             return resource_name(self.workspace, kind, address)
-        if (kind.name, address) not in self._names:
+        with self._names_lock:
+            name = self._names.get((kind.name, address))
+        if name is None:
             raise NotFound(404, 5, f"{kind.name} {address!r} not found", "GET", kind.collection)
-        return self._names[(kind.name, address)]
+        return name
 
     def list_versions(self, kind: Kind, address: str) -> list[dict[str, Any]]:
         """Every kept version of a versioned resource, newest first."""
@@ -385,7 +415,7 @@ class ControlPlaneClient:
                 raise
             return
         if kind.id_prefix:
-            self._names[(kind.name, address)] = made["name"]
+            self._remember(kind, address, made["name"])
         if batched is not None:
             self._send_items(batched, "PATCH", self._name(kind, address), later)
 
@@ -498,10 +528,13 @@ def _retriable(response: httpx.Response) -> bool:
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:
+    """The server's Retry-After in seconds (at most 60); ``default`` when it is absent or not
+    a finite, non-negative number (a "nan" must not spend the budget at once)."""
     try:
-        return min(float(response.headers.get("Retry-After", default)), 60.0)
+        seconds = float(response.headers.get("Retry-After", default))
     except ValueError:
         return default
+    return min(seconds, 60.0) if math.isfinite(seconds) and seconds >= 0 else default
 
 
 def _api_error(response: httpx.Response, method: str, url: str) -> ApiError:

@@ -144,7 +144,7 @@ def _read_whole(client: ControlPlaneClient, kinds: list[Kind]) -> CachedState | 
         return None
     if head is None or not _head_ok(head):
         return None
-    items = {kind.name: client.list_items(kind) for kind in kinds}
+    items = client.list_kinds(kinds)
     return CachedState(head["epoch"], head["revision"], head["access"], items)
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from seg.apply.executor import ApplyResult, apply_plan
+from seg.apply.schedule import DEFAULT_PARALLELISM, MAX_PARALLELISM
 from seg.commands.console import (
     err_console,
     handle_errors,
@@ -219,6 +220,13 @@ def apply_cmd(
             "--lock-timeout", metavar="SECONDS", help="Seconds to wait for the workspace lock."
         ),
     ] = 0.0,
+    parallelism: Annotated[
+        int,
+        typer.Option(
+            "--parallelism", metavar="N", min=1, max=MAX_PARALLELISM, envvar="SEG_PARALLELISM",
+            help="Changes sent at once, in dependency order (1: one at a time).",
+        ),
+    ] = DEFAULT_PARALLELISM,
     show_unmanaged: ShowUnmanagedOpt = False,
     output: OutputOpt = Output.text,
     no_cache: NoCacheOpt = False,
@@ -248,7 +256,7 @@ def apply_cmd(
         label = planfile.name if planfile else session.workspace.digest[:12]
         with Lease(session.client, lease_info(label), ttl, lock_timeout) as lease:
             result = _plan_and_apply(session, options, saved, auto_approve, console,
-                                     show_unmanaged)  # fmt: skip
+                                     show_unmanaged, parallelism)  # fmt: skip
     if as_json:
         write_json(apply_to_json(session.workspace.config.workspace, result))
     if result is None:
@@ -273,6 +281,7 @@ def _plan_and_apply(
     auto_approve: bool,
     console: Console,
     show_unmanaged: bool = False,
+    parallelism: int = 1,
 ) -> ApplyResult | None:
     """Plan (under the lock), check a saved plan, confirm, apply. None: nothing to apply."""
     plan = make_plan(session, options)
@@ -292,7 +301,7 @@ def _plan_and_apply(
         _confirm(auto_approve, err=console.stderr)
     view = HumanApplyView(console)
     try:
-        return apply_plan(plan, session.client, view)
+        return apply_plan(plan, session.client, view, parallelism=parallelism)
     finally:
         view.close()
 

@@ -1,7 +1,14 @@
 """Apply order. Deletes come first (children before parents), then creates and updates
 (parents and referenced resources first: ``FieldSpec.ref`` fields and the kind's ``references``
 hook, such as a source deploying a function). Within that, changes wait for the changes they name
-in ``waits_for``; ties break by kind order, then address, so the order is deterministic."""
+in ``waits_for``; ties break by kind order, then address, so the order is deterministic.
+
+A step names the steps it ``depends_on`` (it is skipped unless they applied) and the steps it
+runs ``after`` whatever their outcome: an update or create after the update of its parent or
+of a resource it references in an earlier kind, whose new value its checks may read. With
+several steps running at once (``seg.apply.schedule``) these edges are the whole order, but
+for one rule the scheduler keeps itself: a write starts once the deletes before it have
+finished."""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from typing import Literal
 
 from seg.engine.plan import Action, Change, Plan
 from seg.errors import SegError
+from seg.kinds import KINDS
 from seg.kinds.refs import references
 
 __all__ = ["Step", "plan_steps"]
@@ -25,6 +33,7 @@ class Step:
     op: Op
     change: Change
     depends_on: tuple[int, ...] = ()
+    after: tuple[int, ...] = ()  # steps that finish first, whatever their outcome
 
 
 @dataclass(frozen=True)
@@ -64,12 +73,13 @@ def _parent_key(change: Change) -> Key | None:
     return (change.kind.parent, parent)
 
 
-def _edges(nodes: list[_Node]) -> dict[int, set[int]]:
-    """For each node, the nodes it depends on."""
+def _edges(nodes: list[_Node]) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
+    """For each node, the nodes it depends on, and the nodes it only runs after."""
     deletes = {n.change.key: i for i, n in enumerate(nodes) if n.op == "delete"}
     writes = {n.change.key: i for i, n in enumerate(nodes) if n.op != "delete"}
     created = {n.change.key for n in nodes if n.op == "create"}
     needs: dict[int, set[int]] = {i: set() for i in range(len(nodes))}
+    after: dict[int, set[int]] = {i: set() for i in range(len(nodes))}
     for i, node in enumerate(nodes):
         change = node.change
         parent = _parent_key(change)
@@ -85,22 +95,28 @@ def _edges(nodes: list[_Node]) -> dict[int, set[int]]:
             needs[i].add(deletes[change.key])
         if parent in created:
             needs[i].add(writes[parent])
+        elif parent in writes:  # the parent's update lands first: its rules read it
+            after[i].add(writes[parent])
         fields = change.desired.fields if change.desired else {}
         for ref_kind, target, _path in references(change.kind.name, fields):
-            if (ref_kind, target) in created:  # field references and the kind's own hook
-                needs[i].add(writes[(ref_kind, target)])
-    return needs
+            key = (ref_kind, target)
+            if key in created:  # field references and the kind's own hook
+                needs[i].add(writes[key])
+            elif key in writes and KINDS[ref_kind].order < change.kind.order:
+                after[i].add(writes[key])  # e.g. a function made an insert function first
+    return needs, {i: found - needs[i] for i, found in after.items()}
 
 
 def plan_steps(plan: Plan) -> list[Step]:
     nodes = _nodes(plan)
-    needs = _edges(nodes)
-    waiting = {i: set(deps) for i, deps in needs.items()}
+    needs, after = _edges(nodes)
+    waiting = {i: needs[i] | after[i] for i in needs}
     users: dict[int, list[int]] = {i: [] for i in needs}
-    for i, deps in needs.items():
+    for i, deps in waiting.items():
         for dep in deps:
             users[dep].append(i)
-    # Deletes depend only on deletes and sort first, so every delete runs before any write.
+    # Deletes sort first: every delete runs before any write but for one that waits for an
+    # update (waits_for), which comes after it.
     ready = [(nodes[i].sort_key(), i) for i, deps in waiting.items() if not deps]
     heapq.heapify(ready)
     position: dict[int, int] = {}
@@ -109,7 +125,8 @@ def plan_steps(plan: Plan) -> list[Step]:
         _, i = heapq.heappop(ready)
         position[i] = len(steps)
         depends = tuple(sorted(position[d] for d in needs[i]))
-        steps.append(Step(len(steps), nodes[i].op, nodes[i].change, depends))
+        runs_after = tuple(sorted(position[d] for d in after[i]))
+        steps.append(Step(len(steps), nodes[i].op, nodes[i].change, depends, runs_after))
         for user in users[i]:
             waiting[user].discard(i)
             if not waiting[user]:
