@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-import gc
 import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from seg.errors import WorkspaceInvalid
 from seg.kinds import KINDS
+from seg.model.gcpause import without_gc
 from seg.model.clip import MAX_ECHO, clip, clip_repr
 from seg.model.kinds import FileField, Kind
 from seg.model.paths import MISSING, get_path, value_leaves
@@ -101,28 +100,6 @@ class SpecMarks(Mapping[tuple[str, ...], Origin]):
         return sum(1 for _ in self)
 
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _without_gc(func: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``func`` with the cyclic garbage collector paused: loading builds millions of
-    long-lived objects and no cycles worth collecting, and at 100,000 resources the
-    collector's repeated walks over them cost about a seventh of a cold validate."""
-
-    @functools.wraps(func)
-    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if not gc.isenabled():
-            return func(*args, **kwargs)
-        gc.disable()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            gc.enable()
-
-    return paused
-
-
 @dataclass(frozen=True)
 class _Context:
     tree: Tree
@@ -137,7 +114,7 @@ class _Context:
     missing: list[MissingVariable] = field(default_factory=list)
 
 
-@_without_gc
+@without_gc
 def load_workspace(
     root: Path,
     env: str | None = None,
