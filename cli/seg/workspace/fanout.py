@@ -58,7 +58,8 @@ def fan_out(func: Callable[[_T], _R], items: Sequence[_T], min_items: int | None
     _JOB = (func, items)
     try:
         try:
-            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+            context = multiprocessing.get_context("fork")
+            pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
             later = pool.submit(_run, half, len(items))
         except (OSError, RuntimeError):  # no process to be had: all of it here
             return [func(item) for item in items]

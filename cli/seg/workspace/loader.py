@@ -13,8 +13,8 @@ from typing import Any
 
 from seg.errors import WorkspaceInvalid
 from seg.kinds import KINDS
-from seg.model.gcpause import without_gc
 from seg.model.clip import MAX_ECHO, clip, clip_repr
+from seg.model.gcpause import without_gc
 from seg.model.kinds import FileField, Kind
 from seg.model.paths import MISSING, get_path, value_leaves
 from seg.model.resource import DesiredResource, Origin

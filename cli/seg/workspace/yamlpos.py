@@ -143,7 +143,7 @@ class _Builder:
                 if not isinstance(key, str):
                     key = str(key_node.value)
             if key not in _SAFE_KEYS:
-                if UNSAFE.search(key):  # no field or settings key holds one: a view would be spoofed
+                if UNSAFE.search(key):  # no field or settings key holds one: views are spoofed
                     raise YamlError(
                         f"key {clip_repr(key)} holds a control, line-break or bidi character",
                         *_pos(key_node),
