@@ -106,6 +106,8 @@ def keep_parents(changes: list[Change], have: Iterable[CurrentResource]) -> list
     kept set once and is looked at once."""
     by_key = {c.key: c for c in changes}
     gone = {key for key, c in by_key.items() if c.action in _GONE}
+    if not gone:
+        return list(changes)  # nothing deleted or replaced: nothing to keep
     live: dict[Key, CurrentResource] = {}
     queue: list[tuple[CurrentResource, Mapping[str, Any]]] = []
     for res in have:

@@ -20,6 +20,7 @@ from seg.model.paths import get_path
 from seg.model.resource import DesiredResource, Origin
 from seg.model.wording import did_you_mean
 from seg.workspace.diagnostics import Diagnostic
+from seg.workspace.fanout import fan_out
 
 __all__ = ["check_references", "rule_diagnostics"]
 
@@ -144,9 +145,13 @@ def check_references(
     lookup = IndexLookup({key: _without_unknown(res) for key, res in index.items()}, catalog,
                          plan_tier, dbt)  # fmt: skip
     seen: set[tuple[str, str]] = set()  # a limit counted from each resource is told once
-    for res in resources:
-        problems += _links(res, index, broken or set())
-        for found in rule_diagnostics(res, lookup):
+
+    def judge(res: DesiredResource) -> tuple[list[Diagnostic], list[Diagnostic]]:
+        return _links(res, index, broken or set()), rule_diagnostics(res, lookup)
+
+    for links, judged in fan_out(judge, resources):  # in order, whichever process judged
+        problems += links
+        for found in judged:
             if (found.rule, found.message) not in seen:
                 seen.add((found.rule, found.message))
                 problems.append(found)

@@ -41,6 +41,14 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
             return _PLAIN if implicit[0] else _T + "str"
         return _T + ("seq" if kind is yaml.SequenceNode else "map")
 
+    # ``resolve`` above never looks at the path: the path bookkeeping libyaml's composer asks
+    # for around every node (two calls each) is skipped.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:  # noqa: ARG002
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
 
 _CORE_SCALARS = {_T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"}
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
@@ -122,6 +130,8 @@ class _Builder:
             raise YamlError(f"YAML tag {clip_repr(node.tag)} is not allowed", *_pos(node))
         out: dict[Any, Any] = {}
         key_marks = self.doc.key_marks
+        marks = self.marks
+        deep = len(path) + 1 > MAX_DEPTH
         for key_node, value_node in node.value:
             if key_node.__class__ is not yaml.ScalarNode:
                 raise YamlError("mapping keys must be plain scalars", *_pos(key_node))
@@ -132,11 +142,14 @@ class _Builder:
                 key = _scalar(key_node)
                 if not isinstance(key, str):
                     key = str(key_node.value)
-            if UNSAFE.search(key):  # no field or settings key holds one; a view would be spoofed
-                raise YamlError(
-                    f"key {clip_repr(key)} holds a control, line-break or bidi character",
-                    *_pos(key_node),
-                )
+            if key not in _SAFE_KEYS:
+                if UNSAFE.search(key):  # no field or settings key holds one: views are spoofed
+                    raise YamlError(
+                        f"key {clip_repr(key)} holds a control, line-break or bidi character",
+                        *_pos(key_node),
+                    )
+                if len(_SAFE_KEYS) < _MAX_SAFE_KEYS:
+                    _SAFE_KEYS.add(key)
             key_path = (*path, key)
             if key in out:
                 first = key_marks[key_path]
@@ -146,8 +159,29 @@ class _Builder:
                 )
             mark = key_node.start_mark
             key_marks[key_path] = (mark.line + 1, mark.column + 1)
-            out[key] = self.build(value_node, key_path)
+            if value_node.__class__ is not yaml.ScalarNode or deep:
+                out[key] = self.build(value_node, key_path)
+                continue
+            # ``build`` inlined for a scalar value (most nodes): the same checks, in order
+            self.count += 1
+            if self.count > MAX_NODES:
+                raise YamlError(
+                    f"document expands past {MAX_NODES} nodes (alias/anchor expansion too large)",
+                    *_pos(value_node),
+                )
+            mark = value_node.start_mark
+            marks[key_path] = (mark.line + 1, mark.column + 1)
+            text = value_node.value
+            if value_node.tag == _PLAIN and text[:1].isalpha() and text not in _WORDS:
+                out[key] = text
+            else:
+                out[key] = _scalar(value_node)
         return out
+
+
+# Keys already found free of unsafe characters (a workspace repeats a few hundred keys).
+_SAFE_KEYS: set[str] = set()
+_MAX_SAFE_KEYS = 10_000
 
 
 def _is_merge_key(node: yaml.Node) -> bool:

@@ -1,0 +1,206 @@
+"""Cold validate and the no-op diff made faster (issue 18): the same results as before.
+
+The rules' second half judged in a forked child (``workspace.fanout``) gives exactly what the
+serial loop gives, diagnostics in the same order; the digest built without a deep copy
+redacts the same values and leaves the resource alone; the diff's one-comparison shortcut
+(``engine.diff._unchanged``) never hides a change the walk would find."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from seg.engine import compute_plan
+from seg.engine.diff import diff_fields
+from seg.engine.ownership import Ownership
+from seg.kinds import KINDS
+from seg.model.paths import MISSING, get_path, set_path
+from seg.model.resource import CurrentResource, DesiredResource
+from seg.model.secrets import DIGEST_PREFIX, REDACTED
+from seg.workspace.loader import _digest, _without_secrets
+
+ROOT = Path(__file__).resolve().parents[2]
+ENVIRON = {"BENCH_API_KEY": "bench-secret",
+           "BENCH_SLACK_WEBHOOK": "https://hooks.slack.com/services/T0/B0/bench"}  # fmt: skip
+
+
+def _python(script: str, *args: str) -> str:
+    """Run ``script`` in a fresh interpreter (one thread: the fork is allowed there)."""
+    env = {"PYTHONPATH": str(ROOT / "cli"), "PATH": "/usr/bin:/bin", **ENVIRON}
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script), *args], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_fan_out_judges_the_second_half_in_a_child_and_keeps_the_order() -> None:
+    out = _python("""
+        import json, os
+        from seg.workspace.fanout import can_fork, fan_out
+        parent = os.getpid()
+        items = list(range(101))
+        got = fan_out(lambda i: (i * i, os.getpid() == parent), items, min_items=1)
+        print(json.dumps({"can_fork": can_fork(), "got": got}))
+    """)
+    found = json.loads(out)
+    assert found["can_fork"] is True
+    assert [square for square, _ in found["got"]] == [i * i for i in range(101)]
+    here = [in_parent for _, in_parent in found["got"]]
+    assert here == [True] * 50 + [False] * 51  # the child did the second half
+
+
+def test_fan_out_stays_serial_for_short_lists_and_with_threads_running() -> None:
+    out = _python("""
+        import json, os, threading
+        from seg.workspace.fanout import fan_out
+        parent = os.getpid()
+        short = fan_out(lambda i: os.getpid() == parent, list(range(10)), min_items=100)
+        stop = threading.Event()
+        worker = threading.Thread(target=stop.wait)
+        worker.start()
+        threaded = fan_out(lambda i: os.getpid() == parent, list(range(10)), min_items=1)
+        stop.set()
+        worker.join()
+        print(json.dumps([short, threaded]))
+    """)
+    short, threaded = json.loads(out)
+    assert all(short) and all(threaded)
+
+
+_LOAD = """
+    import sys
+    from pathlib import Path
+    import seg.workspace.fanout as fanout
+    from seg.errors import WorkspaceInvalid
+    from seg.workspace.loader import load_workspace
+    fanout.MIN_ITEMS = int(sys.argv[2])
+    try:
+        ws = load_workspace(Path(sys.argv[1]))
+        print(ws.digest)
+        for r in ws.resources:
+            print(r.kind.name, r.address, repr(r.fields), sorted(map(repr, r.secret_paths)))
+        print(*ws.warnings, sep="\\n")
+    except WorkspaceInvalid as exc:
+        print("invalid")
+        print(*exc.diagnostics, sep="\\n")
+"""
+
+
+def _generate(root: Path, resources: int) -> None:
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), str(root),
+                    "--resources", str(resources)], check=True, capture_output=True,
+                   env={"PYTHONPATH": str(ROOT / "cli"), "PATH": "/usr/bin:/bin"})  # fmt: skip
+
+
+def test_validate_with_the_rules_forked_equals_the_serial_one(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    _generate(root, 800)
+    valid_forked = _python(_LOAD, str(root), "1")
+    valid_serial = _python(_LOAD, str(root), "1000000000")
+    assert valid_forked == valid_serial
+    assert valid_forked.count("\n") > 800  # every resource listed
+    # broken: references to nothing, a limit over the top (said once), a bad value
+    functions = root / "functions" / "more.yaml"
+    functions.write_text("".join(
+        f"---\nkind: Function\nname: extra-{i:02d}\nspec:\n  type: insert\n"
+        f"  display_name: Extra {i}\n  code_file: enrich-00.js\n" for i in range(6)))
+    for path in sorted((root / "sources").glob("*.yaml"))[:30]:
+        text = path.read_text()
+        path.write_text(text.replace("destination: ", "destination: gone-", 1))
+    invalid_forked = _python(_LOAD, str(root), "1")
+    invalid_serial = _python(_LOAD, str(root), "1000000000")
+    assert invalid_forked == invalid_serial
+    lines = invalid_forked.splitlines()
+    assert lines[0] == "invalid"
+    assert sum("the limit is 25" in line for line in lines) == 1
+    assert sum("which is not declared" in line for line in lines) >= 10
+
+
+def _reference_redaction(res: DesiredResource) -> dict[str, Any]:
+    """The digest's redaction as it was: a deep copy, then each secret replaced."""
+    fields = copy.deepcopy(dict(res.fields))
+    for path in res.secret_paths:
+        if get_path(fields, path) is not MISSING:
+            set_path(fields, path, REDACTED)
+    return fields
+
+
+def test_the_digest_redacts_secrets_in_maps_and_lists_without_changing_the_resource() -> None:
+    fields = {"settings": {"api_key": "k1", "nested": {"token": "t", "keep": 1},
+                           "pairs": [{"secret": "s0"}, {"secret": "s1", "name": "n"}],
+                           "whole": {"a": "x"}},
+              "catalog": "amplitude"}  # fmt: skip
+    secrets = frozenset({("settings", "api_key"), ("settings", "nested", "token"),
+                         ("settings", "pairs", 1, "secret"), ("settings", "whole"),
+                         ("settings", "whole", "a"), ("settings", "absent")})  # fmt: skip
+    before = copy.deepcopy(fields)
+    res = DesiredResource(KINDS["Destination"], "src/d", fields, secret_paths=secrets)
+    redacted = _without_secrets(res)
+    assert redacted == _reference_redaction(res)
+    assert redacted["settings"]["pairs"][0] == {"secret": "s0"}
+    assert redacted["settings"]["pairs"][1] == {"secret": REDACTED, "name": "n"}
+    assert fields == before  # the resource is untouched
+    plain = DesiredResource(KINDS["Destination"], "src/e", {"catalog": "webhook"})
+    assert _digest([res, plain]) == _digest([res, plain])
+    assert _digest([res]) != _digest([plain])
+
+
+def _live(res: DesiredResource, fields: dict[str, Any]) -> CurrentResource:
+    return CurrentResource(res.kind, res.address, fields, "e1")
+
+
+def test_a_field_that_differs_only_as_json_is_still_a_change() -> None:
+    dest = KINDS["Destination"]
+    res = DesiredResource(dest, "src/d", {"enabled": True, "settings": {"batch_size": 1}})
+    assert diff_fields(res, _live(res, {"enabled": True, "settings": {"batch_size": 1}})) == []
+    assert diff_fields(res, _live(res, {"enabled": 1, "settings": {"batch_size": 1}}))
+    changes = diff_fields(res, _live(res, {"enabled": True, "settings": {"batch_size": True}}))
+    assert [fc.path for fc in changes] == [("settings", "batch_size")]
+    # a live key the YAML does not declare is left alone (the shortcut falls back to the walk)
+    extra = {"enabled": True, "settings": {"batch_size": 1, "region": "EU"}}
+    assert diff_fields(res, _live(res, extra)) == []
+
+
+def test_a_live_digest_equals_the_value_only_when_the_server_matched_it() -> None:
+    dest = KINDS["Destination"]
+    res = DesiredResource(dest, "src/d", {"settings": {"api_key": "k"}},
+                          secret_paths=frozenset({("settings", "api_key")}))  # fmt: skip
+    live = _live(res, {"settings": {"api_key": DIGEST_PREFIX + "ab"}})
+    assert diff_fields(res, live, lambda path: path == ("settings", "api_key")) == []
+    (change,) = diff_fields(res, live)
+    assert change.path == ("settings", "api_key") and change.sensitive
+
+
+def test_a_no_op_plan_of_the_generated_workspace_has_no_change(tmp_path: Path) -> None:
+    from seg.workspace.loader import load_workspace
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from plan_engine import live_copy
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    _generate(tmp_path / "ws", 600)
+    ws = load_workspace(tmp_path / "ws", environ=ENVIRON)
+    current, matched = [], set()
+    for res in ws.resources:
+        live, keys = live_copy(res, ws.config.manager)
+        current.append(live)
+        matched.update(keys)
+    ownership = Ownership(ws.config.manager)
+    plan = compute_plan("bench", ws.resources, current, ws.digest, secrets_matched=matched,
+                        ownership=ownership)  # fmt: skip
+    assert plan.changes == ()
+    # one secret the server did not confirm: exactly that resource changes
+    secret = next(r for r in ws.resources if r.secret_paths)
+    path = sorted(secret.secret_paths, key=repr)[0]
+    matched.discard((secret.kind.name, secret.address, path))
+    plan = compute_plan("bench", ws.resources, current, ws.digest, secrets_matched=matched,
+                        ownership=ownership)  # fmt: skip
+    assert [(c.address, [fc.path for fc in c.field_changes]) for c in plan.changes] == [
+        (secret.address, [path])
+    ]
