@@ -22,6 +22,7 @@ from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, follow_moved, scrub
 from seg.model.wording import close_match
 from seg.workspace.catalog_files import catalog_file_paths, tree_catalog
 from seg.workspace.config import CONFIG_FILE, WorkspaceConfig, load_config
+from seg.workspace.cache import FileCache, FileResult, cache_enabled, cacheable
 from seg.workspace.dbt_project import DbtTreeOpener, dbt_directories, dbt_links
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
@@ -120,12 +121,15 @@ def load_workspace(
     environ: Mapping[str, str] | None = None,
     tree: Tree | None = None,
     dbt_opener: DbtTreeOpener | None = None,
+    cache: bool | None = None,
 ) -> Workspace:
     """Load and validate ``root``; raises WorkspaceInvalid with every problem found.
 
     The dbt projects seg.yaml names are read through ``dbt_opener`` (default: directories of
     this repository only); a workspace read from a git revision (``tree``) without an opener
-    does not look at them (its dbt links are not checked)."""
+    does not look at them (its dbt links are not checked). ``cache`` (default: on for a
+    directory, unless ``--no-cache`` or ``$SEG_NO_CACHE``): reuse the checked documents of
+    files that did not change (``seg.workspace.cache``); the result is the same either way."""
     environ = os.environ if environ is None else environ
     read_dbt = tree is None or dbt_opener is not None
     tree = tree or FsTree(root)
@@ -137,10 +141,17 @@ def load_workspace(
     resources: list[DesiredResource] = []
     catalog_files = catalog_file_paths(config)
     inside = dbt_directories(config)
+    use_cache = (cache_enabled() and cacheable(tree)) if cache is None else cache
+    files = _file_cache(root, ctx) if use_cache else None
     for rel in tree.files():
         if (is_resource_file(rel) and rel not in catalog_files
                 and not any(rel.startswith(d + "/") for d in inside)):  # fmt: skip
-            problems += _load_file(ctx, rel, resources)
+            if files is None:
+                problems += _load_file(ctx, rel, resources)
+            else:
+                problems += _merge_result(ctx, files.load(tree, rel, _runner(ctx, rel)), resources)
+    if files is not None:
+        files.save()
     for key, (_, where) in sorted(ctx.overlays.items()):
         if key not in ctx.used:
             message = f"overlay for {key[0]} {key[1]!r} matches no resource in the workspace"
@@ -248,6 +259,39 @@ def _load_overlays(ctx: _Context, env: str | None) -> list[Diagnostic]:
             where = Diagnostic(shown, *doc.mark(("name",)), "", "overlay")
             ctx.overlays[key] = (doc.value["spec"], where)
     return problems
+
+
+def _file_cache(root: Path, ctx: _Context) -> FileCache:
+    """The cache of checked files, for the inputs every document depends on: the vars, the
+    overlays and the path files are shown under (seg.yaml's other settings are read after)."""
+    inputs = repr((ctx.tree.display(""), sorted(ctx.config.vars.items()),
+                   sorted(ctx.overlays.items())))  # fmt: skip
+    return FileCache(root, inputs, ctx.environ, ctx.config.vars)
+
+
+def _runner(ctx: _Context, rel: str) -> Any:
+    """``_load_file`` of ``rel`` on the cache's recording views, its effects kept apart."""
+
+    def run(tree: Tree, environ: Mapping[str, str]) -> FileResult:
+        sub = replace(ctx, tree=tree, environ=environ, broken=set(), used=set(),
+                      env_values=set(), missing=[])  # fmt: skip
+        out = FileResult()
+        out.problems = _load_file(sub, rel, out.resources)
+        out.broken, out.used, out.env_values, out.missing = (sub.broken, sub.used,
+                                                             sub.env_values, sub.missing)  # fmt: skip
+        return out
+
+    return run
+
+
+def _merge_result(ctx: _Context, result: FileResult, out: list[DesiredResource]
+                  ) -> list[Diagnostic]:  # fmt: skip
+    ctx.broken.update(result.broken)
+    ctx.used.update(result.used)
+    ctx.env_values.update(result.env_values)
+    ctx.missing.extend(result.missing)
+    out.extend(result.resources)
+    return list(result.problems)
 
 
 def _load_file(ctx: _Context, rel: str, out: list[DesiredResource]) -> list[Diagnostic]:
