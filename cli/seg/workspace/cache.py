@@ -40,7 +40,7 @@ from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.tree import FsTree, Tree
 
-__all__ = ["FileCache", "FileResult", "cache_enabled", "set_cache_enabled"]
+__all__ = ["FileCache", "FileResult", "RecordingTree", "cache_enabled", "cacheable", "set_cache_enabled"]
 
 PURPOSE = "validate-files"
 NAME = ("validate", "files.pickle")
@@ -71,6 +71,8 @@ class FileResult:
     used: set[tuple[str, str]] = field(default_factory=set)
     env_values: set[str] = field(default_factory=set)
     missing: list[Any] = field(default_factory=list)
+    # names the entry the resources came from (None: not cached); see ``rules_cache``
+    token: bytes | None = None
 
 
 Outcome = tuple[str, ...]
@@ -81,6 +83,7 @@ class _Entry:
     reads: tuple[tuple[str, int | None, Outcome], ...]
     env: tuple[tuple[str, bytes | None], ...]
     blob: bytes  # the pickled _Stored (no value from the environment in it)
+    token: bytes  # of blob and env: names the resources' content for ``rules_cache``
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ class _Stored:
     missing: tuple[Any, ...]
 
 
-class _RecordingTree:
+class RecordingTree:
     """The loader's tree, remembering each read's outcome (text digest or error)."""
 
     def __init__(self, inner: Tree) -> None:
@@ -167,6 +170,7 @@ class FileCache:
         self._variables = variables
         self._key = localcache.derived_key("validate-env")
         self._inputs = hashlib.sha256(inputs.encode("utf-8", "surrogatepass")).hexdigest()
+        self.inputs = self._inputs  # what the later caches of the run depend on too
         self._old: dict[str, _Entry] = {}
         self._new: dict[str, _Entry] = {}
         self._changed = False
@@ -199,11 +203,12 @@ class FileCache:
                 self.hits += 1
                 return result
         self._changed = True
-        recording_tree, recording_env = _RecordingTree(tree), _RecordingEnviron(self._environ)
+        recording_tree, recording_env = RecordingTree(tree), _RecordingEnviron(self._environ)
         result = run(recording_tree, recording_env)
         made = self._entry(result, recording_tree, recording_env)
         if made is not None:
             self._new[rel] = made
+            result.token = made.token
         return result
 
     def save(self) -> None:
@@ -218,7 +223,7 @@ class FileCache:
                 return False
         return all(_outcome(tree, rel, limit) == seen for rel, limit, seen in entry.reads)
 
-    def _entry(self, result: FileResult, tree: _RecordingTree, env: _RecordingEnviron
+    def _entry(self, result: FileResult, tree: RecordingTree, env: _RecordingEnviron
                ) -> _Entry | None:  # fmt: skip
         values = {name: self._environ.get(name) or "" for name in env.names}
         used = {name: value for name, value in values.items() if value}
@@ -227,6 +232,7 @@ class FileCache:
             templates = []
             resource_fields = {f.name: getattr(res, f.name) for f in fields(res)}
             resource_fields["kind"] = res.kind.name
+            resource_fields["marks"] = LazyMarks(res.marks)
             copied = pickle.loads(pickle.dumps(dict(res.fields)))
             for path in sorted(res.secret_paths, key=repr):
                 value = get_path(res.fields, path)
@@ -249,7 +255,8 @@ class FileCache:
             return None  # a value from the environment reached a problem or another field
         reads = tuple((rel, limit, seen) for (rel, limit), seen in tree.reads.items())
         env_macs = tuple((name, self._mac(self._environ.get(name))) for name in sorted(env.names))
-        return _Entry(reads, env_macs, blob)
+        token = hashlib.sha256(blob + repr(env_macs).encode()).digest()[:16]
+        return _Entry(reads, env_macs, blob, token)
 
     def _interpolated(self, template: str, result: Interpolation | None = None) -> Any:
         return interpolate(template, (), self._variables, self._environ,
@@ -261,7 +268,8 @@ class FileCache:
         except Exception:  # sealed by this code: only a bug lands here, so load the file
             return None
         out = FileResult(problems=list(stored.problems), broken=set(stored.broken),
-                         used=set(stored.used), missing=list(stored.missing))  # fmt: skip
+                         used=set(stored.used), missing=list(stored.missing),
+                         token=entry.token)  # fmt: skip
         for name, mac in entry.env:
             value = self._environ.get(name)
             if value:  # as interpolate: an empty value counts as not set
@@ -274,6 +282,36 @@ class FileCache:
                 set_path(res.fields, path, self._interpolated(template))
             out.resources.append(res)
         return out
+
+
+class LazyMarks(Mapping[tuple[Any, ...], Any]):
+    """A resource's marks (where each value was written), kept pickled until a diagnostic or
+    a report asks for one: most cached resources never need theirs."""
+
+    def __init__(self, marks: Mapping[tuple[Any, ...], Any]) -> None:
+        self._blob: bytes | None = pickle.dumps(marks, protocol=pickle.HIGHEST_PROTOCOL)
+        self._marks: Mapping[tuple[Any, ...], Any] | None = None
+
+    def _loaded(self) -> Mapping[tuple[Any, ...], Any]:
+        if self._marks is None:
+            assert self._blob is not None
+            self._marks, self._blob = pickle.loads(self._blob), None
+        return self._marks
+
+    def __getstate__(self) -> bytes:
+        return self._blob if self._blob is not None else pickle.dumps(self._marks)
+
+    def __setstate__(self, blob: bytes) -> None:
+        self._blob, self._marks = blob, None
+
+    def __getitem__(self, path: tuple[Any, ...]) -> Any:
+        return self._loaded()[path]
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 def _template(value: str, used: Mapping[str, str]) -> str:

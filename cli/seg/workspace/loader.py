@@ -22,12 +22,13 @@ from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, follow_moved, scrub
 from seg.model.wording import close_match
 from seg.workspace.catalog_files import catalog_file_paths, tree_catalog
 from seg.workspace.config import CONFIG_FILE, WorkspaceConfig, load_config
-from seg.workspace.cache import FileCache, FileResult, cache_enabled, cacheable
+from seg.workspace.cache import FileCache, FileResult, RecordingTree, cache_enabled, cacheable
 from seg.workspace.dbt_project import DbtTreeOpener, dbt_directories, dbt_links
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.linked import LinkedFile, LinkedFileError, read_linked_file
 from seg.workspace.references import check_references, with_catalog_secrets
+from seg.workspace.rules_cache import ResourceKey, RulesCache, resource_key
 from seg.workspace.schema_check import check_against_schema
 from seg.workspace.tree import FsTree, Tree, display_path, is_resource_file
 from seg.workspace.yamlpos import YamlDocument, YamlError, read_documents
@@ -143,36 +144,51 @@ def load_workspace(
     inside = dbt_directories(config)
     use_cache = (cache_enabled() and cacheable(tree)) if cache is None else cache
     files = _file_cache(root, ctx) if use_cache else None
+    tokens: dict[ResourceKey, bytes] = {}
     for rel in tree.files():
         if (is_resource_file(rel) and rel not in catalog_files
                 and not any(rel.startswith(d + "/") for d in inside)):  # fmt: skip
             if files is None:
                 problems += _load_file(ctx, rel, resources)
             else:
-                problems += _merge_result(ctx, files.load(tree, rel, _runner(ctx, rel)), resources)
+                problems += _merge_result(ctx, files.load(tree, rel, _runner(ctx, rel)),
+                                          resources, tokens)  # fmt: skip
     if files is not None:
         files.save()
     for key, (_, where) in sorted(ctx.overlays.items()):
         if key not in ctx.used:
             message = f"overlay for {key[0]} {key[1]!r} matches no resource in the workspace"
             problems.append(Diagnostic(where.file, where.line, where.col, message, "overlay"))
-    catalog, found = tree_catalog(tree, config)
+    catalog_reads = RecordingTree(tree)
+    catalog, found = tree_catalog(catalog_reads, config)
     problems += found
     resources[:] = with_catalog_secrets(resources, catalog)
+    rules = None
+    if files is not None:  # the rules' results depend on the catalog and the plan tier too
+        inputs = repr((files.inputs, config.plan_tier, config.catalog,
+                       sorted(catalog_reads.reads.items())))  # fmt: skip
+        rules = RulesCache(root, inputs)
     # references to external resources (seg.yaml) are the control plane's to resolve
     links = None
     if config.dbt_projects and read_dbt:
         links, found = dbt_links(config, dbt_opener, tree.display(CONFIG_FILE))
         problems += found
+    if rules is not None:
+        rules.prepare(resources, tokens, links is not None)
     problems += check_references(resources, ctx.broken | set(config.external), catalog,
-                                 config.plan_tier, links)  # fmt: skip
+                                 config.plan_tier, links, rules.rules if rules else None)  # fmt: skip
     problems += _declared_external(resources, config.external)
     # a check may quote a value: never one from the environment
     problems = sorted(_hide_env_values(problems, ctx.env_values))
     if any(not p.is_warning for p in problems):
+        if rules is not None:
+            rules.save()
         raise WorkspaceInvalid(problems)
     resources.sort(key=lambda r: (r.kind.order, r.address))
-    return Workspace(config, tuple(resources), _digest(resources), frozenset(ctx.env_values),
+    digest = _digest(resources) if rules is None else rules.digest(resources, digest_part)
+    if rules is not None:
+        rules.save()
+    return Workspace(config, tuple(resources), digest, frozenset(ctx.env_values),
                      tuple(sorted(ctx.missing)), tuple(problems))  # fmt: skip
 
 
@@ -284,8 +300,11 @@ def _runner(ctx: _Context, rel: str) -> Any:
     return run
 
 
-def _merge_result(ctx: _Context, result: FileResult, out: list[DesiredResource]
-                  ) -> list[Diagnostic]:  # fmt: skip
+def _merge_result(ctx: _Context, result: FileResult, out: list[DesiredResource],
+                  tokens: dict[ResourceKey, bytes]) -> list[Diagnostic]:  # fmt: skip
+    if result.token is not None:
+        for place, res in enumerate(result.resources):
+            tokens[resource_key(res)] = result.token + place.to_bytes(4, "big")
     ctx.broken.update(result.broken)
     ctx.used.update(result.used)
     ctx.env_values.update(result.env_values)
@@ -532,12 +551,14 @@ def _without_secrets(res: DesiredResource) -> dict[str, Any]:
     return fields
 
 
+def digest_part(r: DesiredResource) -> list[Any]:
+    """One resource's item of the digest's list (``rules_cache`` keeps it per resource)."""
+    return [r.kind.name, r.address, _without_secrets(r), sorted(map(repr, r.secret_paths)),
+            r.protect]  # fmt: skip
+
+
 def _digest(resources: list[DesiredResource]) -> str:
     """A digest of the resolved YAML without secret values (it is published in plans; the
     session adds the server's keyed digest of the secrets)."""
-    blob = [
-        [r.kind.name, r.address, _without_secrets(r), sorted(map(repr, r.secret_paths)),
-         r.protect]
-        for r in resources
-    ]  # fmt: skip
+    blob = [digest_part(r) for r in resources]
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()

@@ -6,7 +6,7 @@ file:line:col of the value they name."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -136,9 +136,12 @@ def with_catalog_secrets(resources: list[DesiredResource], catalog: Catalog
 def check_references(
     resources: list[DesiredResource], broken: set[tuple[str, str]] | None = None,
     catalog: Catalog | None = None, plan_tier: str | None = None, dbt: DbtLinks | None = None,
+    rules: Callable[[DesiredResource, Lookup], list[Diagnostic]] | None = None,
 ) -> list[Diagnostic]:  # fmt: skip
     """Cross-document problems; references to documents that failed to load are skipped.
-    ``plan_tier``: the workspace's tier as seg.yaml states it (None: tier rules skipped)."""
+    ``plan_tier``: the workspace's tier as seg.yaml states it (None: tier rules skipped).
+    ``rules``: ``rule_diagnostics`` or a stand-in that gives the same (the validate cache)."""
+    rules = rules or rule_diagnostics
     index: Index = {}
     problems = _duplicates(resources, index)
     lookup = IndexLookup({key: _without_unknown(res) for key, res in index.items()}, catalog,
@@ -146,7 +149,7 @@ def check_references(
     seen: set[tuple[str, str]] = set()  # a limit counted from each resource is told once
     for res in resources:
         problems += _links(res, index, broken or set())
-        for found in rule_diagnostics(res, lookup):
+        for found in rules(res, lookup):
             if (found.rule, found.message) not in seen:
                 seen.add((found.rule, found.message))
                 problems.append(found)
