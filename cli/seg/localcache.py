@@ -28,9 +28,8 @@ import secrets
 import stat
 from pathlib import Path
 
-__all__ = [
-    "CACHE_DIR", "MAX_CACHE_BYTES", "code_fingerprint", "derived_key", "read", "usable_dir", "write",
-]  # fmt: skip
+__all__ = ["CACHE_DIR", "MAX_CACHE_BYTES", "code_fingerprint", "derived_key", "read",
+           "usable_dir", "write"]  # fmt: skip
 
 CACHE_DIR = (".seg", "cache")  # under the workspace root
 MAGIC = b"seg-cache 1\n"

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from seg.workspace.cache import set_cache_enabled
+
 __all__ = [
     "ApiUrlOpt",
     "DatabaseOpt",
@@ -24,6 +26,7 @@ __all__ = [
     "WorkspaceOpt",
     "TargetOpt",
     "MaxDeletesOpt",
+    "NoCacheOpt",
     "ShowUnmanagedOpt",
     "default_database",
     "resolve_workspace",
@@ -159,3 +162,19 @@ def default_database(option: str | None) -> str:
     import os
 
     return option or os.environ.get("SEG_DATABASE_URL") or "sqlite:///seg.db"
+
+
+def _no_cache(value: bool) -> bool:
+    set_cache_enabled(not value)  # set on every run of a command that has the option
+    return value
+
+
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        callback=_no_cache,
+        help="Neither read nor write the validate cache (.seg/cache/validate/; also "
+        "$SEG_NO_CACHE=1).",
+    ),
+]

@@ -29,6 +29,7 @@ from seg.commands.options import (
     MaxDeletesOpt,
     MissingSecrets,
     MissingSecretsOpt,
+    NoCacheOpt,
     OldSlugOpt,
     Output,
     OutputOpt,
@@ -91,6 +92,7 @@ def init_cmd(
 def validate_cmd(
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
+    no_cache: NoCacheOpt = False,
     output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -145,6 +147,7 @@ def _validation_json(
 def plan_cmd(
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
+    no_cache: NoCacheOpt = False,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
     output: OutputOpt = Output.text,
@@ -204,6 +207,7 @@ def apply_cmd(
     ] = None,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
+    no_cache: NoCacheOpt = False,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
     auto_approve: Annotated[

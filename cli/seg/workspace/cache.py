@@ -40,7 +40,8 @@ from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.tree import FsTree, Tree
 
-__all__ = ["FileCache", "FileResult", "RecordingTree", "cache_enabled", "cacheable", "set_cache_enabled"]
+__all__ = ["FileCache", "FileResult", "LazyMarks", "RecordingTree", "cache_enabled", "cacheable",
+           "set_cache_enabled"]  # fmt: skip
 
 PURPOSE = "validate-files"
 NAME = ("validate", "files.pickle")
@@ -247,9 +248,9 @@ class FileCache:
                 set_path(copied, path, None)
             resource_fields["fields"] = copied
             stored.append((resource_fields, tuple(templates)))
-        blob = pickle.dumps(_Stored(tuple(stored), tuple(result.problems),
-                                    frozenset(result.broken), frozenset(result.used),
-                                    tuple(result.missing)), protocol=pickle.HIGHEST_PROTOCOL)  # fmt: skip
+        kept = _Stored(tuple(stored), tuple(result.problems), frozenset(result.broken),
+                       frozenset(result.used), tuple(result.missing))  # fmt: skip
+        blob = pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
         if any(len(v) >= MIN_GUARDED and v.encode("utf-8", "surrogatepass") in blob
                for v in used.values()):  # fmt: skip
             return None  # a value from the environment reached a problem or another field
@@ -270,7 +271,7 @@ class FileCache:
         out = FileResult(problems=list(stored.problems), broken=set(stored.broken),
                          used=set(stored.used), missing=list(stored.missing),
                          token=entry.token)  # fmt: skip
-        for name, mac in entry.env:
+        for name, _ in entry.env:
             value = self._environ.get(name)
             if value:  # as interpolate: an empty value counts as not set
                 out.env_values.add(value)

@@ -20,9 +20,9 @@ from seg.model.paths import MISSING, get_path, set_path, value_leaves
 from seg.model.resource import DesiredResource, Origin
 from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, follow_moved, scrub
 from seg.model.wording import close_match
+from seg.workspace.cache import FileCache, FileResult, RecordingTree, cache_enabled, cacheable
 from seg.workspace.catalog_files import catalog_file_paths, tree_catalog
 from seg.workspace.config import CONFIG_FILE, WorkspaceConfig, load_config
-from seg.workspace.cache import FileCache, FileResult, RecordingTree, cache_enabled, cacheable
 from seg.workspace.dbt_project import DbtTreeOpener, dbt_directories, dbt_links
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
@@ -176,7 +176,8 @@ def load_workspace(
     if rules is not None:
         rules.prepare(resources, tokens, links is not None)
     problems += check_references(resources, ctx.broken | set(config.external), catalog,
-                                 config.plan_tier, links, rules.rules if rules else None)  # fmt: skip
+                                 config.plan_tier, links,
+                                 rules.rules if rules else None)  # fmt: skip
     problems += _declared_external(resources, config.external)
     # a check may quote a value: never one from the environment
     problems = sorted(_hide_env_values(problems, ctx.env_values))
@@ -293,8 +294,8 @@ def _runner(ctx: _Context, rel: str) -> Any:
                       env_values=set(), missing=[])  # fmt: skip
         out = FileResult()
         out.problems = _load_file(sub, rel, out.resources)
-        out.broken, out.used, out.env_values, out.missing = (sub.broken, sub.used,
-                                                             sub.env_values, sub.missing)  # fmt: skip
+        out.broken, out.used = sub.broken, sub.used
+        out.env_values, out.missing = sub.env_values, sub.missing
         return out
 
     return run
