@@ -28,8 +28,8 @@ import secrets
 import stat
 from pathlib import Path
 
-__all__ = ["CACHE_DIR", "MAX_CACHE_BYTES", "code_fingerprint", "mac", "read", "usable_dir",
-           "write"]  # fmt: skip
+__all__ = ["CACHE_DIR", "MAX_CACHE_BYTES", "code_fingerprint", "derived_key", "mac", "read",
+           "usable_dir", "write"]  # fmt: skip
 
 CACHE_DIR = (".seg", "cache")  # under the workspace root
 MAGIC = b"seg-cache 1\n"
@@ -66,6 +66,14 @@ def _key() -> bytes | None:
             return None
     except OSError:
         return None
+
+
+def derived_key(purpose: str) -> bytes | None:
+    """A key for ``purpose`` derived from this user's cache key (kept outside the tree), for
+    keyed digests a cache may hold (of a value that must never be written there); None when
+    there is no key (the cache is off)."""
+    key = _key()
+    return None if key is None else hmac.new(key, f"derived\0{purpose}".encode(), "sha256").digest()
 
 
 def _read_key(path: Path) -> bytes | None:

@@ -47,7 +47,7 @@ def test_the_pre_commit_hook_passes_on_this_repo_without_variables(tmp_path: Pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert "is valid: 6 resources" in done.stdout
     assert "Not set: AMPLITUDE_API_KEY." in done.stdout
-    assert not (root / ".seg").exists()  # no control plane touched
+    assert not (root / ".seg" / "control-plane.db").exists()  # no control plane touched
 
     web = root / "destinations" / "web.yaml"
     web.write_text(web.read_text().replace("  enabled: true", "  enabeld: true", 1))
@@ -94,7 +94,7 @@ def test_plan_and_apply_without_a_secret_fail_naming_every_variable(root: Path, 
     (line,) = apply.stderr.replace(f"{root}/", "").strip().splitlines()
     assert line == ("error: environment variable not set: HOOK_TOKEN (used at "
                     "destinations.yaml:18:20); set it: seg apply needs every value")  # fmt: skip
-    assert not (root / ".seg").exists()  # refused before any control plane was opened
+    assert not (root / ".seg" / "control-plane.db").exists()  # refused before any control plane was opened
 
 
 def _commit(repo: git.Repo, message: str) -> None:

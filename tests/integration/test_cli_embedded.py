@@ -207,7 +207,7 @@ def test_bad_yaml_exits_1_with_position_and_sends_nothing(
         assert result.exit_code == 1, result.output
         assert expected in result.output
         assert "Found" in result.output
-    assert not (root / ".seg").exists()  # never connected to a control plane
+    assert not (root / ".seg" / "control-plane.db").exists()  # never connected to a control plane
 
 
 def test_validate_reports_counts(runner, root) -> None:

@@ -175,7 +175,7 @@ def test_escaping_file_is_an_error_on_every_output_and_never_read(
         assert "outside the workspace" in line["why"] or "absolute path" in line["why"]
         assert MARKER not in result.output, (args, result.output)
         assert result.stdout == "", (args, result.stdout)
-    assert not (ws / ".seg").exists(), "nothing may reach the control plane"
+    assert not (ws / ".seg" / "control-plane.db").exists(), "nothing may reach the control plane"
 
 
 def test_the_issues_literal_etc_passwd_is_refused(ws: Path) -> None:

@@ -57,7 +57,7 @@ def test_an_address_or_a_file_from_the_environment_is_refused(
             assert result.exit_code == 1, result.output
             assert where in result.output
             assert TOKEN not in result.output
-    assert not (root / ".seg").exists()  # refused before any control plane was opened
+    assert not (root / ".seg" / "control-plane.db").exists()  # refused before any control plane was opened
 
 
 def test_a_plan_saved_with_skip_stays_unappliable_when_its_marks_are_removed(

@@ -21,6 +21,7 @@ from seg.commands.options import (
     ApiUrlOpt,
     DebugOpt,
     EnvOpt,
+    NoCacheOpt,
     Output,
     OutputOpt,
     TokenOpt,
@@ -105,6 +106,7 @@ def check_cmd(
     ] = None,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
+    no_cache: NoCacheOpt = False,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
     offline: Annotated[

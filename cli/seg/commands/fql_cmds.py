@@ -14,6 +14,7 @@ from seg.commands.options import (
     DebugOpt,
     EnvOpt,
     EventsOpt,
+    NoCacheOpt,
     Output,
     OutputOpt,
     WorkspaceOpt,
@@ -113,6 +114,7 @@ def test_cmd(
     events: EventsOpt,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
+    no_cache: NoCacheOpt = False,
     output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:

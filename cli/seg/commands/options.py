@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from seg.workspace.cache import set_cache_enabled
+
 __all__ = [
     "ApiUrlOpt",
     "DatabaseOpt",
@@ -162,11 +164,18 @@ def default_database(option: str | None) -> str:
     return option or os.environ.get("SEG_DATABASE_URL") or "sqlite:///seg.db"
 
 
+def _no_cache(value: bool) -> bool:
+    set_cache_enabled(not value)  # set on every run of a command that has the option
+    return value
+
+
 NoCacheOpt = Annotated[
     bool,
     typer.Option(
         "--no-cache",
-        help="Read the whole live state from the control plane, ignoring and not updating the "
-        "state seg keeps under .seg/cache (also: SEG_NO_CACHE=1).",
+        callback=_no_cache,
+        help="Neither read nor write seg's local caches: the validate cache "
+        "(.seg/cache/validate/) and the live state kept from the control plane "
+        "(.seg/cache/state/); also SEG_NO_CACHE=1.",
     ),
 ]

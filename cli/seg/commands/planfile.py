@@ -59,6 +59,10 @@ class ReadRecorder:
         self._inner = inner
         self.digests: dict[str, str] = {}
 
+    @property
+    def inner(self) -> Tree:
+        return self._inner
+
     def files(self) -> list[str]:
         return self._inner.files()
 

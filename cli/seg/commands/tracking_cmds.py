@@ -12,6 +12,7 @@ from seg.commands.options import (
     DebugOpt,
     EnvOpt,
     EventsOpt,
+    NoCacheOpt,
     Output,
     OutputOpt,
     WorkspaceOpt,
@@ -34,6 +35,7 @@ def check_events_cmd(
     events: EventsOpt,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
+    no_cache: NoCacheOpt = False,
     output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:

@@ -93,6 +93,7 @@ def init_cmd(
 def validate_cmd(
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
+    no_cache: NoCacheOpt = False,
     output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:
@@ -147,6 +148,7 @@ def _validation_json(
 def plan_cmd(
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
+    no_cache: NoCacheOpt = False,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
     output: OutputOpt = Output.text,
@@ -207,6 +209,7 @@ def apply_cmd(
     ] = None,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
+    no_cache: NoCacheOpt = False,
     api_url: ApiUrlOpt = None,
     token: TokenOpt = None,
     auto_approve: Annotated[

@@ -20,6 +20,7 @@ from seg.model.paths import MISSING, get_path, value_leaves
 from seg.model.resource import DesiredResource, Origin
 from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, follow_moved, scrub
 from seg.model.wording import close_match
+from seg.workspace.cache import FileCache, FileResult, RecordingTree, cache_enabled, cacheable
 from seg.workspace.catalog_files import catalog_file_paths, tree_catalog
 from seg.workspace.config import CONFIG_FILE, WorkspaceConfig, load_config
 from seg.workspace.dbt_project import DbtTreeOpener, dbt_directories, dbt_links
@@ -27,6 +28,7 @@ from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.linked import LinkedFile, LinkedFileError, read_linked_file
 from seg.workspace.references import check_references, with_catalog_secrets
+from seg.workspace.rules_cache import ResourceKey, RulesCache, resource_key
 from seg.workspace.schema_check import check_against_schema
 from seg.workspace.tree import FsTree, Tree, display_path, is_resource_file
 from seg.workspace.yamlpos import YamlDocument, YamlError, read_documents
@@ -121,12 +123,15 @@ def load_workspace(
     environ: Mapping[str, str] | None = None,
     tree: Tree | None = None,
     dbt_opener: DbtTreeOpener | None = None,
+    cache: bool | None = None,
 ) -> Workspace:
     """Load and validate ``root``; raises WorkspaceInvalid with every problem found.
 
     The dbt projects seg.yaml names are read through ``dbt_opener`` (default: directories of
     this repository only); a workspace read from a git revision (``tree``) without an opener
-    does not look at them (its dbt links are not checked)."""
+    does not look at them (its dbt links are not checked). ``cache`` (default: on for a
+    directory, unless ``--no-cache`` or ``$SEG_NO_CACHE``): reuse the checked documents of
+    files that did not change (``seg.workspace.cache``); the result is the same either way."""
     environ = os.environ if environ is None else environ
     read_dbt = tree is None or dbt_opener is not None
     tree = tree or FsTree(root)
@@ -138,31 +143,61 @@ def load_workspace(
     resources: list[DesiredResource] = []
     catalog_files = catalog_file_paths(config)
     inside = dbt_directories(config)
+    use_cache = (cache_enabled() and cacheable(tree)) if cache is None else cache
+    files = _file_cache(root, ctx) if use_cache else None
+    tokens: dict[ResourceKey, bytes] = {}
     for rel in tree.files():
         if (is_resource_file(rel) and rel not in catalog_files
                 and not any(rel.startswith(d + "/") for d in inside)):  # fmt: skip
-            problems += _load_file(ctx, rel, resources)
+            if files is None:
+                problems += _load_file(ctx, rel, resources)
+            else:
+                problems += _merge_result(ctx, files.load(tree, rel, _runner(ctx, rel)),
+                                          resources, tokens)  # fmt: skip
     for key, (_, where) in sorted(ctx.overlays.items()):
         if key not in ctx.used:
             message = f"overlay for {key[0]} {key[1]!r} matches no resource in the workspace"
             problems.append(Diagnostic(where.file, where.line, where.col, message, "overlay"))
-    catalog, found = tree_catalog(tree, config)
+    catalog_reads = RecordingTree(tree)
+    catalog, found = tree_catalog(catalog_reads, config)
     problems += found
+    before = list(resources)
     resources[:] = with_catalog_secrets(resources, catalog)
+    if files is not None:
+        # a value the catalog marks secret but written in the file (not from ${env:…}) would
+        # be kept in clear with its file's entry: such files are read again every time
+        shown = {tree.display(rel): rel for rel in tree.files()}
+        for old, new in zip(before, resources, strict=True):
+            if new is not old and old.origin is not None and old.origin.file in shown:
+                files.forget(shown[old.origin.file])
+        files.save()
+    rules = None
+    if files is not None:  # the rules' results depend on the catalog and the plan tier too
+        inputs = repr((files.inputs, config.plan_tier, config.catalog,
+                       sorted(catalog_reads.reads.items())))  # fmt: skip
+        rules = RulesCache(root, inputs)
     # references to external resources (seg.yaml) are the control plane's to resolve
     links = None
     if config.dbt_projects and read_dbt:
         links, found = dbt_links(config, dbt_opener, tree.display(CONFIG_FILE))
         problems += found
+    if rules is not None:
+        rules.prepare(resources, tokens, links is not None)
     problems += check_references(resources, ctx.broken | set(config.external), catalog,
-                                 config.plan_tier, links)  # fmt: skip
+                                 config.plan_tier, links,
+                                 rules.rules if rules else None)  # fmt: skip
     problems += _declared_external(resources, config.external)
     # a check may quote a value: never one from the environment
     problems = sorted(_hide_env_values(problems, ctx.env_values))
     if any(not p.is_warning for p in problems):
+        if rules is not None:
+            rules.save()
         raise WorkspaceInvalid(problems)
     resources.sort(key=lambda r: (r.kind.order, r.address))
-    return Workspace(config, tuple(resources), _digest(resources), frozenset(ctx.env_values),
+    digest = _digest(resources) if rules is None else rules.digest(resources, digest_part)
+    if rules is not None:
+        rules.save()
+    return Workspace(config, tuple(resources), digest, frozenset(ctx.env_values),
                      tuple(sorted(ctx.missing)), tuple(problems))  # fmt: skip
 
 
@@ -249,6 +284,42 @@ def _load_overlays(ctx: _Context, env: str | None) -> list[Diagnostic]:
             where = Diagnostic(shown, *doc.mark(("name",)), "", "overlay")
             ctx.overlays[key] = (doc.value["spec"], where)
     return problems
+
+
+def _file_cache(root: Path, ctx: _Context) -> FileCache:
+    """The cache of checked files, for the inputs every document depends on: the vars, the
+    overlays and the path files are shown under (seg.yaml's other settings are read after)."""
+    inputs = repr((ctx.tree.display(""), sorted(ctx.config.vars.items()),
+                   sorted(ctx.overlays.items())))  # fmt: skip
+    return FileCache(root, inputs, ctx.environ, ctx.config.vars)
+
+
+def _runner(ctx: _Context, rel: str) -> Any:
+    """``_load_file`` of ``rel`` on the cache's recording views, its effects kept apart."""
+
+    def run(tree: Tree, environ: Mapping[str, str]) -> FileResult:
+        sub = replace(ctx, tree=tree, environ=environ, broken=set(), used=set(),
+                      env_values=set(), missing=[])  # fmt: skip
+        out = FileResult()
+        out.problems = _load_file(sub, rel, out.resources)
+        out.broken, out.used = sub.broken, sub.used
+        out.env_values, out.missing = sub.env_values, sub.missing
+        return out
+
+    return run
+
+
+def _merge_result(ctx: _Context, result: FileResult, out: list[DesiredResource],
+                  tokens: dict[ResourceKey, bytes]) -> list[Diagnostic]:  # fmt: skip
+    if result.token is not None:
+        for place, res in enumerate(result.resources):
+            tokens[resource_key(res)] = result.token + place.to_bytes(4, "big")
+    ctx.broken.update(result.broken)
+    ctx.used.update(result.used)
+    ctx.env_values.update(result.env_values)
+    ctx.missing.extend(result.missing)
+    out.extend(result.resources)
+    return list(result.problems)
 
 
 def _load_file(ctx: _Context, rel: str, out: list[DesiredResource]) -> list[Diagnostic]:
@@ -502,12 +573,14 @@ def _without_secrets(res: DesiredResource) -> dict[str, Any]:
     return fields
 
 
+def digest_part(r: DesiredResource) -> list[Any]:
+    """One resource's item of the digest's list (``rules_cache`` keeps it per resource)."""
+    return [r.kind.name, r.address, _without_secrets(r), sorted(map(repr, r.secret_paths)),
+            r.protect]  # fmt: skip
+
+
 def _digest(resources: list[DesiredResource]) -> str:
     """A digest of the resolved YAML without secret values (it is published in plans; the
     session adds the server's keyed digest of the secrets)."""
-    blob = [
-        [r.kind.name, r.address, _without_secrets(r), sorted(map(repr, r.secret_paths)),
-         r.protect]
-        for r in resources
-    ]  # fmt: skip
+    blob = [digest_part(r) for r in resources]
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()

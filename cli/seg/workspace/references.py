@@ -6,7 +6,7 @@ file:line:col of the value they name."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -137,19 +137,26 @@ def with_catalog_secrets(resources: list[DesiredResource], catalog: Catalog
 def check_references(
     resources: list[DesiredResource], broken: set[tuple[str, str]] | None = None,
     catalog: Catalog | None = None, plan_tier: str | None = None, dbt: DbtLinks | None = None,
+    rules: Callable[[DesiredResource, Lookup], list[Diagnostic]] | None = None,
 ) -> list[Diagnostic]:  # fmt: skip
     """Cross-document problems; references to documents that failed to load are skipped.
-    ``plan_tier``: the workspace's tier as seg.yaml states it (None: tier rules skipped)."""
+    ``plan_tier``: the workspace's tier as seg.yaml states it (None: tier rules skipped).
+    ``rules``: ``rule_diagnostics`` or a stand-in that gives the same (the validate cache)."""
+    stand_in = rules
+    rules = rules or rule_diagnostics
     index: Index = {}
     problems = _duplicates(resources, index)
     lookup = IndexLookup({key: _without_unknown(res) for key, res in index.items()}, catalog,
                          plan_tier, dbt)  # fmt: skip
     seen: set[tuple[str, str]] = set()  # a limit counted from each resource is told once
-
     def judge(res: DesiredResource) -> tuple[list[Diagnostic], list[Diagnostic]]:
-        return _links(res, index, broken or set()), rule_diagnostics(res, lookup)
+        return _links(res, index, broken or set()), rules(res, lookup)
 
-    for links, judged in fan_out(judge, resources):  # in order, whichever process judged
+    # a stand-in (the validate cache) records what each resource's rules read: it runs here,
+    # where its records are kept; the plain rules may split across a forked child
+    judged_all = (fan_out(judge, resources) if stand_in is None
+                  else [judge(res) for res in resources])  # fmt: skip
+    for links, judged in judged_all:  # in order, whichever process judged
         problems += links
         for found in judged:
             if (found.rule, found.message) not in seen:

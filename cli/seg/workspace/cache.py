@@ -1,0 +1,338 @@
+"""The incremental validate cache: each resource file's checked documents, reused while
+nothing they were computed from changed (``.seg/cache/validate/files.pickle``).
+
+An entry is trusted only for what it can prove:
+
+- the whole cache is sealed by ``seg.localcache`` (a key outside the tree and the code's
+  fingerprint): a file a pull request committed, another seg version's cache or a damaged one
+  reads as absent, and the workspace is loaded from its files (and the cache rebuilt);
+- the cache as a whole belongs to one set of inputs every document depends on (seg.yaml's
+  vars, the environment's overlays, the path the files are shown under): when they differ,
+  no entry is used;
+- an entry lists every read its result came from — the file itself and each file it links
+  (``query_file``, ``code_file``, ``json_schema_file``), by (path, limit) with a SHA-256 of
+  the text or the error — and every environment variable its ``${env:…}`` looked up, with an
+  HMAC of the value under a key derived from the cache key (kept outside the tree). The reads
+  are made again on every run and the variables looked up again: one difference and the file
+  is loaded again.
+
+No value from the environment is written: the values a file's ``${env:…}`` put in are stored
+as the template that makes them (``${env:NAME}``) and interpolated again on use; an entry whose
+values cannot be told apart that way, or whose bytes still hold such a value, is not stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import pickle
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from seg import localcache
+from seg.kinds import KINDS
+from seg.model.paths import get_path, set_path
+from seg.model.resource import DesiredResource
+from seg.workspace.diagnostics import Diagnostic
+from seg.workspace.interpolate import Interpolation, interpolate
+from seg.workspace.tree import FsTree, Tree
+
+__all__ = ["FileCache", "FileResult", "LazyMarks", "RecordingTree", "cache_enabled", "cacheable",
+           "set_cache_enabled"]  # fmt: skip
+
+PURPOSE = "validate-files"
+NAME = ("validate", "files.pickle")
+MIN_GUARDED = 3  # as ``scrub``: shorter values are in every text (and guessed anyway)
+
+_enabled = True  # ``--no-cache`` turns it off for the command
+
+
+def set_cache_enabled(enabled: bool) -> None:
+    """``--no-cache`` (the option's callback sets it on each command that has it)."""
+    global _enabled
+    _enabled = enabled
+
+
+def cache_enabled() -> bool:
+    return _enabled and os.environ.get("SEG_NO_CACHE", "") not in ("1", "true", "yes")
+
+
+@dataclass
+class FileResult:
+    """What loading one resource file gave: its resources (in document order), its problems,
+    and what it added to the loader's shared sets (broken addresses, overlays used, values
+    from the environment, missing variables)."""
+
+    resources: list[DesiredResource] = field(default_factory=list)
+    problems: list[Diagnostic] = field(default_factory=list)
+    broken: set[tuple[str, str]] = field(default_factory=set)
+    used: set[tuple[str, str]] = field(default_factory=set)
+    env_values: set[str] = field(default_factory=set)
+    missing: list[Any] = field(default_factory=list)
+    # names the entry the resources came from (None: not cached); see ``rules_cache``
+    token: bytes | None = None
+
+
+Outcome = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    reads: tuple[tuple[str, int | None, Outcome], ...]
+    env: tuple[tuple[str, bytes | None], ...]
+    blob: bytes  # the pickled _Stored (no value from the environment in it)
+    token: bytes  # of blob and env: names the resources' content for ``rules_cache``
+
+
+@dataclass(frozen=True)
+class _Stored:
+    # each resource's fields (kind by name), and the template of each value from ${env:…}
+    resources: tuple[tuple[dict[str, Any], tuple[tuple[tuple[Any, ...], str], ...]], ...]
+    problems: tuple[Diagnostic, ...]
+    broken: frozenset[tuple[str, str]]
+    used: frozenset[tuple[str, str]]
+    missing: tuple[Any, ...]
+
+
+class RecordingTree:
+    """The loader's tree, remembering each read's outcome (text digest or error)."""
+
+    def __init__(self, inner: Tree) -> None:
+        self._inner = inner
+        self.reads: dict[tuple[str, int | None], Outcome] = {}
+
+    def files(self) -> list[str]:
+        return self._inner.files()
+
+    def display(self, rel: str) -> str:
+        return self._inner.display(rel)
+
+    def read(self, rel: str, limit: int | None = None) -> str:
+        try:
+            text = self._inner.read(rel, limit)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            self.reads[(rel, limit)] = _error(exc)
+            raise
+        self.reads[(rel, limit)] = _digest(text)
+        return text
+
+
+class _RecordingEnviron(Mapping[str, str]):
+    """The environment, remembering each name looked up (``interpolate`` uses ``get``)."""
+
+    def __init__(self, inner: Mapping[str, str]) -> None:
+        self._inner = inner
+        self.names: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.names.add(name)
+        return self._inner[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._inner)
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+
+def _digest(text: str) -> Outcome:
+    return ("text", hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+
+
+def _error(exc: BaseException) -> Outcome:
+    return ("error", type(exc).__name__, str(exc))
+
+
+def _outcome(tree: Tree, rel: str, limit: int | None) -> Outcome:
+    try:
+        return _digest(tree.read(rel, limit))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return _error(exc)
+
+
+def cacheable(tree: Tree) -> bool:
+    """A directory on disk (or the plan's recorder over one). A git revision's tree
+    (``seg check``, ``seg diff --rev``) is read without the cache: one-off reads whose entries
+    would only push out the working tree's."""
+    return isinstance(tree, FsTree) or isinstance(getattr(tree, "inner", None), FsTree)
+
+
+class FileCache:
+    """The cache for one load: ``load`` answers a file from its entry when the entry still
+    holds, else runs the loader and keeps what it gave; ``save`` writes what this run used."""
+
+    def __init__(self, root: Path, inputs: str, environ: Mapping[str, str],
+                 variables: Mapping[str, str]) -> None:  # fmt: skip
+        self._root = root
+        self._environ = environ
+        self._variables = variables
+        self._key = localcache.derived_key("validate-env")
+        self._inputs = hashlib.sha256(inputs.encode("utf-8", "surrogatepass")).hexdigest()
+        self.inputs = self._inputs  # what the later caches of the run depend on too
+        self._old: dict[str, _Entry] = {}
+        self._new: dict[str, _Entry] = {}
+        self._changed = False
+        self.hits = 0
+        if self._key is None:
+            return
+        payload = localcache.read(root, PURPOSE, *NAME)
+        try:
+            found = pickle.loads(payload) if payload is not None else None
+        except Exception:  # sealed by this code, so only a bug lands here: rebuild
+            found = None
+        if isinstance(found, tuple) and len(found) == 2 and found[0] == self._inputs:
+            self._old = found[1]
+        self._changed = len(self._old) == 0
+
+    def _mac(self, value: str | None) -> bytes | None:
+        if value is None or self._key is None:
+            return None
+        return hmac.new(self._key, value.encode("utf-8", "surrogatepass"), "sha256").digest()
+
+    def load(self, tree: Tree, rel: str,
+             run: Callable[[Tree, Mapping[str, str]], FileResult]) -> FileResult:  # fmt: skip
+        """The result of loading ``rel``: from its entry when every read and variable it
+        depends on is as it was, else from ``run`` (on recording views of tree and env)."""
+        entry = self._old.get(rel)
+        if entry is not None and self._holds(tree, entry):
+            result = self._restore(entry)
+            if result is not None:
+                self._new[rel] = entry
+                self.hits += 1
+                return result
+        self._changed = True
+        recording_tree, recording_env = RecordingTree(tree), _RecordingEnviron(self._environ)
+        result = run(recording_tree, recording_env)
+        made = self._entry(result, recording_tree, recording_env)
+        if made is not None:
+            self._new[rel] = made
+            result.token = made.token
+        return result
+
+    def forget(self, rel: str) -> None:
+        """Keep no entry for ``rel`` (its documents hold something the cache must not)."""
+        if self._new.pop(rel, None) is not None or rel in self._old:
+            self._changed = True
+
+    def save(self) -> None:
+        if self._key is None or not (self._changed or self._new.keys() != self._old.keys()):
+            return
+        payload = pickle.dumps((self._inputs, self._new), protocol=pickle.HIGHEST_PROTOCOL)
+        localcache.write(self._root, PURPOSE, payload, *NAME)
+
+    def _holds(self, tree: Tree, entry: _Entry) -> bool:
+        for name, mac in entry.env:
+            if self._mac(self._environ.get(name)) != mac:
+                return False
+        return all(_outcome(tree, rel, limit) == seen for rel, limit, seen in entry.reads)
+
+    def _entry(self, result: FileResult, tree: RecordingTree, env: _RecordingEnviron
+               ) -> _Entry | None:  # fmt: skip
+        values = {name: self._environ.get(name) or "" for name in env.names}
+        used = {name: value for name, value in values.items() if value}
+        stored = []
+        for res in result.resources:
+            templates = []
+            resource_fields = {f.name: getattr(res, f.name) for f in fields(res)}
+            resource_fields["kind"] = res.kind.name
+            resource_fields["marks"] = LazyMarks(res.marks)
+            copied = pickle.loads(pickle.dumps(dict(res.fields)))
+            for path in sorted(res.secret_paths, key=repr):
+                value = get_path(res.fields, path)
+                if not isinstance(value, str):
+                    if used:
+                        return None  # a value from the environment we cannot template
+                    continue
+                template = _template(value, used)
+                if self._interpolated(template) != value:
+                    return None
+                templates.append((path, template))
+                set_path(copied, path, None)
+            resource_fields["fields"] = copied
+            stored.append((resource_fields, tuple(templates)))
+        kept = _Stored(tuple(stored), tuple(result.problems), frozenset(result.broken),
+                       frozenset(result.used), tuple(result.missing))  # fmt: skip
+        blob = pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
+        if any(len(v) >= MIN_GUARDED and v.encode("utf-8", "surrogatepass") in blob
+               for v in used.values()):  # fmt: skip
+            return None  # a value from the environment reached a problem or another field
+        reads = tuple((rel, limit, seen) for (rel, limit), seen in tree.reads.items())
+        env_macs = tuple((name, self._mac(self._environ.get(name))) for name in sorted(env.names))
+        token = hashlib.sha256(blob + repr(env_macs).encode()).digest()[:16]
+        return _Entry(reads, env_macs, blob, token)
+
+    def _interpolated(self, template: str, result: Interpolation | None = None) -> Any:
+        return interpolate(template, (), self._variables, self._environ,
+                           result if result is not None else Interpolation())  # fmt: skip
+
+    def _restore(self, entry: _Entry) -> FileResult | None:
+        try:
+            stored = pickle.loads(entry.blob)
+        except Exception:  # sealed by this code: only a bug lands here, so load the file
+            return None
+        out = FileResult(problems=list(stored.problems), broken=set(stored.broken),
+                         used=set(stored.used), missing=list(stored.missing),
+                         token=entry.token)  # fmt: skip
+        for name, _ in entry.env:
+            value = self._environ.get(name)
+            if value:  # as interpolate: an empty value counts as not set
+                out.env_values.add(value)
+        for resource_fields, templates in stored.resources:
+            values = dict(resource_fields)
+            values["kind"] = KINDS[values["kind"]]
+            res = DesiredResource(**values)
+            for path, template in templates:
+                set_path(res.fields, path, self._interpolated(template))
+            out.resources.append(res)
+        return out
+
+
+class LazyMarks(Mapping[tuple[Any, ...], Any]):
+    """A resource's marks (where each value was written), kept pickled until a diagnostic or
+    a report asks for one: most cached resources never need theirs."""
+
+    def __init__(self, marks: Mapping[tuple[Any, ...], Any]) -> None:
+        self._blob: bytes | None = pickle.dumps(marks, protocol=pickle.HIGHEST_PROTOCOL)
+        self._marks: Mapping[tuple[Any, ...], Any] | None = None
+
+    def _loaded(self) -> Mapping[tuple[Any, ...], Any]:
+        if self._marks is None:
+            assert self._blob is not None
+            self._marks, self._blob = pickle.loads(self._blob), None
+        return self._marks
+
+    def __getstate__(self) -> bytes:
+        return self._blob if self._blob is not None else pickle.dumps(self._marks)
+
+    def __setstate__(self, blob: bytes) -> None:
+        self._blob, self._marks = blob, None
+
+    def __getitem__(self, path: tuple[Any, ...]) -> Any:
+        return self._loaded()[path]
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+
+def _template(value: str, used: Mapping[str, str]) -> str:
+    """``value`` as a template: each place holding a variable's value as ``${env:NAME}``
+    (longest value first), every other ``$`` doubled."""
+    by_length = sorted(used.items(), key=lambda item: (-len(item[1]), item[0]))
+    out: list[str] = []
+    i = 0
+    while i < len(value):
+        for name, text in by_length:
+            if value.startswith(text, i):
+                out.append(f"${{env:{name}}}")
+                i += len(text)
+                break
+        else:
+            out.append("$$" if value[i] == "$" else value[i])
+            i += 1
+    return "".join(out)

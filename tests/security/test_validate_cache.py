@@ -1,0 +1,163 @@
+"""Attacks on the validate cache (``.seg/cache/validate/``): a pull request controls the tree,
+so it can commit a cache that says its invalid files are valid, a damaged one, or make
+``.seg`` a symlink; and the cache must never hold a value from the environment."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from seg import localcache
+from seg.errors import WorkspaceInvalid
+from seg.workspace import cache as validate_cache
+from seg.workspace.loader import load_workspace
+
+SECRET = "very-secret-api-key-0123456789"
+ENVIRON = {"SEG_T_KEY": SECRET}
+GOOD = ("kind: Source\nname: web\nspec:\n  catalog: javascript\n  settings: {track_pages: true}\n"
+        "---\nkind: Destination\nname: amp\nspec:\n  source: web\n  catalog: amplitude\n"
+        "  settings: {api_key: '${env:SEG_T_KEY}', region: eu}\n")  # fmt: skip
+BAD = GOOD.replace("region: eu", "region: nowhere").replace("source: web", "source: nosuch")
+FILES = ("validate", "files.pickle")
+
+
+@pytest.fixture(autouse=True)
+def own_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "victim-key"))
+    localcache._key.cache_clear()
+    yield
+    localcache._key.cache_clear()
+
+
+def _workspace(root: Path, text: str) -> None:
+    root.mkdir(exist_ok=True)
+    (root / "seg.yaml").write_text("version: seg/v1\nworkspace: t\n")
+    (root / "sources.yaml").write_text(text)
+
+
+def _problems(root: Path) -> list[str]:
+    try:
+        load_workspace(root, environ=ENVIRON, cache=True)
+    except WorkspaceInvalid as exc:
+        return [str(d) for d in exc.diagnostics]
+    return []
+
+
+def _as_attacker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "attacker-key"))
+    localcache._key.cache_clear()
+
+
+def _as_victim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "victim-key"))
+    localcache._key.cache_clear()
+
+
+def test_a_committed_cache_claiming_a_bad_file_is_valid_is_not_trusted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The attacker's own seg caches the good file, then rewrites the entry so its reads match
+    the bad file's bytes, and seals it with the attacker's key: the victim's seg finds the
+    seal broken and reads the bad file."""
+    root = tmp_path / "ws"
+    _workspace(root, BAD)
+    expected = _problems(root)
+    assert expected
+    (root / ".seg").rename(tmp_path / "victims-own-cache")
+    _as_attacker(tmp_path, monkeypatch)
+    _workspace(root, GOOD)
+    assert _problems(root) == []
+    payload = localcache.read(root, validate_cache.PURPOSE, *FILES)
+    assert payload is not None
+    inputs, entries = pickle.loads(payload)
+    bad_digest = ("text", hashlib.sha256(BAD.encode()).hexdigest())
+    entry = entries["sources.yaml"]
+    entries["sources.yaml"] = validate_cache._Entry(
+        tuple((rel, limit, bad_digest) for rel, limit, _ in entry.reads), entry.env, entry.blob,
+        entry.token)  # fmt: skip
+    localcache.write(root, validate_cache.PURPOSE, pickle.dumps((inputs, entries)), *FILES)
+    (root / "sources.yaml").write_text(BAD)
+    assert _problems(root) == []  # the forgery works for the seg that sealed it
+    _as_victim(tmp_path, monkeypatch)
+    assert _problems(root) == expected
+
+
+class _Boom:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(Path.cwd() / "pwned"),))
+
+
+def test_a_forged_pickle_is_never_unpickled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:  # fmt: skip
+    root = tmp_path / "ws"
+    _workspace(root, GOOD)
+    load_workspace(root, environ=ENVIRON, cache=True)
+    path = root / ".seg" / "cache" / "validate" / "files.pickle"
+    blob = path.read_bytes()
+    head = len(localcache.MAGIC) + 32
+    path.write_bytes(blob[:head] + pickle.dumps(_Boom()))
+    monkeypatch.chdir(tmp_path)
+    assert _problems(root) == []
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def test_a_damaged_cache_is_rebuilt(tmp_path: Path, damage: str) -> None:
+    root = tmp_path / "ws"
+    _workspace(root, BAD)
+    expected = _problems(root)
+    for name in ("files.pickle", "rules.pickle"):
+        path = root / ".seg" / "cache" / "validate" / name
+        blob = path.read_bytes()
+        path.write_bytes({"truncate": blob[: len(blob) // 2],
+                          "flip": blob[:-1] + bytes([blob[-1] ^ 1]),
+                          "garbage": b"not a cache"}[damage])  # fmt: skip
+    assert _problems(root) == expected
+    assert localcache.read(root, validate_cache.PURPOSE, *FILES) is not None  # rewritten
+
+
+def test_other_code_does_not_use_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:  # fmt: skip
+    """A cache written by another version (another fingerprint) reads as absent."""
+    root = tmp_path / "ws"
+    _workspace(root, GOOD)
+    load_workspace(root, environ=ENVIRON, cache=True)
+    monkeypatch.setattr(localcache, "code_fingerprint", lambda: "another seg")
+    hits: list[int] = []
+    save = validate_cache.FileCache.save
+    monkeypatch.setattr(validate_cache.FileCache, "save",
+                        lambda self: (hits.append(self.hits), save(self)))  # fmt: skip
+    load_workspace(root, environ=ENVIRON, cache=True)
+    assert hits == [0]
+
+
+def test_a_symlinked_seg_directory_is_not_followed(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    _workspace(root, BAD)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / ".seg").symlink_to(outside)
+    expected = _problems(root)
+    assert expected and _problems(root) == expected
+    assert list(outside.iterdir()) == []
+
+
+def test_no_value_from_the_environment_is_written(tmp_path: Path) -> None:
+    """Neither the value, nor its plain SHA-256, in any cache file; the cached load still
+    gives the value back (from the environment)."""
+    root = tmp_path / "ws"
+    _workspace(root, GOOD)
+    load_workspace(root, environ=ENVIRON, cache=True)
+    ws = load_workspace(root, environ=ENVIRON, cache=True)
+    assert ws.resources[-1].fields["settings"]["api_key"] == SECRET
+    assert SECRET in ws.secret_values
+    plain = hashlib.sha256(SECRET.encode())
+    for path in (root / ".seg" / "cache" / "validate").iterdir():
+        blob = path.read_bytes()
+        for needle in (SECRET.encode(), plain.digest(), plain.hexdigest().encode()):
+            assert needle not in blob, path.name
+    changed = load_workspace(root, environ={"SEG_T_KEY": "another-value-42"}, cache=True)
+    assert changed.resources[-1].fields["settings"]["api_key"] == "another-value-42"
