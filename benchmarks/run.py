@@ -178,8 +178,8 @@ def latency_rows(server: Server, roots: dict[str, Path], delay_ms: float) -> dic
     with the default parallelism, and serially (``--parallelism 1``) into another."""
     from latency_proxy import start_proxy
 
-    proxy = start_proxy(("127.0.0.1", server.port), delay_ms / 1000)
-    url = f"http://127.0.0.1:{proxy.port}"
+    proxy = start_proxy("127.0.0.1", server.port, delay_ms=delay_ms)
+    url = proxy.url
     rows: dict[str, Row] = {}
     try:
         for (ws, root), extra in zip(roots.items(), ([], ["--parallelism", "1"]), strict=True):
@@ -188,7 +188,7 @@ def latency_rows(server: Server, roots: dict[str, Path], delay_ms: float) -> dic
             rows[f"apply (1,000 creates, {delay_ms:g} ms, {label})"] = measure(
                 server, ws, *args, url=url)  # fmt: skip
     finally:
-        proxy.stop()
+        proxy.close()
     return rows
 
 

@@ -162,7 +162,6 @@ def plan_cmd(
     max_deletes: MaxDeletesOpt = None,
     missing_secrets: MissingSecretsOpt = MissingSecrets.fail,
     show_unmanaged: ShowUnmanagedOpt = False,
-    no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Diff the workspace against the control plane and show what would change."""
@@ -232,7 +231,6 @@ def apply_cmd(
     ] = DEFAULT_PARALLELISM,
     show_unmanaged: ShowUnmanagedOpt = False,
     output: OutputOpt = Output.text,
-    no_cache: NoCacheOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Make the control plane match the workspace (or apply a saved plan). With -o json the
