@@ -209,3 +209,15 @@ def engine(empty_url: str) -> Iterator[sa.Engine]:
     engine = sa.create_engine(normalise_url(empty_url))
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def own_cache_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """seg's local-cache key in this test's own home (``<tmp>/home-cache/seg/cache.key``), as
+    if this were another user: no cache file of another test verifies under it."""
+    from seg import localcache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+    localcache._key.cache_clear()
+    yield
+    localcache._key.cache_clear()

@@ -24,12 +24,14 @@ import functools
 import hashlib
 import hmac
 import os
+import pickle
 import secrets
 import stat
 from pathlib import Path
+from typing import Any
 
 __all__ = ["CACHE_DIR", "MAX_CACHE_BYTES", "code_fingerprint", "derived_key", "mac", "read",
-           "usable_dir", "write"]  # fmt: skip
+           "read_pickled", "usable_dir", "write"]  # fmt: skip
 
 CACHE_DIR = (".seg", "cache")  # under the workspace root
 MAGIC = b"seg-cache 1\n"
@@ -125,6 +127,8 @@ def usable_dir(root: Path, *parts: str) -> Path | None:
         except FileNotFoundError:
             try:
                 os.mkdir(path, 0o700)
+                if part == CACHE_DIR[-1]:  # keep the caches out of git (as .seg/.gitignore
+                    _write_new(path / ".gitignore", b"*\n")  # keeps the embedded plane's)
             except OSError:
                 return None
             info = os.lstat(path)
@@ -133,6 +137,12 @@ def usable_dir(root: Path, *parts: str) -> Path | None:
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
             return None
     return path
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
 
 
 def _mac(key: bytes, purpose: str, payload: bytes) -> bytes:
@@ -157,7 +167,8 @@ def read(root: Path, purpose: str, *name: str) -> bytes | None:
     if key is None or folder is None:
         return None
     try:
-        fd = os.open(folder / name[-1], os.O_RDONLY | os.O_NOFOLLOW)
+        # O_NONBLOCK: a FIFO planted in its place must not block seg (it is refused below)
+        fd = os.open(folder / name[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as fh:
@@ -172,6 +183,19 @@ def read(root: Path, purpose: str, *name: str) -> bytes | None:
     if not hmac.compare_digest(blob[len(MAGIC) : head], _mac(key, purpose, payload)):
         return None
     return payload
+
+
+def read_pickled(root: Path, purpose: str, *name: str) -> Any:
+    """``read``'s payload unpickled (None when absent or unusable). Only a verified seal gets
+    here, so the bytes are this code's own; a payload that still fails to load (a bug) reads
+    as absent and the cache is rebuilt."""
+    payload = read(root, purpose, *name)
+    if payload is None:
+        return None
+    try:
+        return pickle.loads(payload)
+    except Exception:
+        return None
 
 
 def write(root: Path, purpose: str, payload: bytes, *name: str) -> bool:

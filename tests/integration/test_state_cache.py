@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from seg import localcache
 from seg.client import http
 from seg.client.http import ControlPlaneClient
 from seg.client.state_cache import StateCache, cache_disabled, read_live_state
@@ -21,11 +20,7 @@ from seg.model.resource import CurrentResource
 from seg.store.sql import SqlStore, workspace_history
 from tests.conftest import Api
 
-
-@pytest.fixture(autouse=True)
-def own_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
-    localcache._key.cache_clear()
+pytestmark = pytest.mark.usefixtures("own_cache_key")
 
 
 @pytest.fixture

@@ -9,11 +9,7 @@ import pytest
 
 from seg import localcache
 
-
-@pytest.fixture(autouse=True)
-def own_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
-    localcache._key.cache_clear()
+pytestmark = pytest.mark.usefixtures("own_cache_key")
 
 
 def test_a_committed_cache_file_is_not_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -75,3 +71,14 @@ def test_a_key_readable_by_others_is_not_used(tmp_path: Path) -> None:
     localcache._key.cache_clear()
     assert localcache.read(tmp_path, "p", "v") is None
     assert localcache.write(tmp_path, "p", b"x", "v") is False
+
+
+def test_a_fifo_in_place_of_a_cache_file_does_not_block(tmp_path: Path) -> None:
+    """A committed FIFO would make a plain open wait for a writer forever."""
+    import os
+
+    localcache.write(tmp_path, "p", b"x", "v")
+    path = tmp_path / ".seg" / "cache" / "v"
+    path.unlink()
+    os.mkfifo(path)
+    assert localcache.read(tmp_path, "p", "v") is None

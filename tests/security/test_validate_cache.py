@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,7 @@ BAD = GOOD.replace("region: eu", "region: nowhere").replace("source: web", "sour
 FILES = ("validate", "files.pickle")
 
 
-@pytest.fixture(autouse=True)
-def own_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "victim-key"))
-    localcache._key.cache_clear()
-    yield
-    localcache._key.cache_clear()
+pytestmark = pytest.mark.usefixtures("own_cache_key")
 
 
 def _workspace(root: Path, text: str) -> None:

@@ -8,11 +8,7 @@ import pytest
 
 from seg import localcache
 
-
-@pytest.fixture(autouse=True)
-def own_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
-    localcache._key.cache_clear()
+pytestmark = pytest.mark.usefixtures("own_cache_key")
 
 
 def test_a_written_payload_reads_back(tmp_path: Path) -> None:
@@ -66,3 +62,14 @@ def test_a_tree_where_no_cache_can_be_made_is_no_error(tmp_path: Path) -> None:
     (tmp_path / ".seg").write_text("a file, not a directory")
     assert localcache.write(tmp_path, "p", b"x", "a") is False
     assert localcache.read(tmp_path, "p", "a") is None
+
+
+def test_the_cache_folder_keeps_itself_out_of_git(tmp_path: Path) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    localcache.write(tmp_path, "p", b"x", "validate", "files.pickle")
+    status = subprocess.run(["git", "-C", str(tmp_path), "status", "--porcelain",
+                             "--untracked-files=all"], capture_output=True, text=True,
+                            check=True)  # fmt: skip
+    assert status.stdout == ""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,19 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seg import localcache
 from seg.errors import WorkspaceInvalid
 from seg.workspace.cache import FileCache
 from seg.workspace.loader import load_workspace
 from seg.workspace.rules_cache import RulesCache
 
-
-@pytest.fixture(autouse=True)
-def own_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "key-home"))
-    localcache._key.cache_clear()
-    yield
-    localcache._key.cache_clear()
+pytestmark = pytest.mark.usefixtures("own_cache_key")
 
 
 def _source(name: str, enabled: bool) -> str:

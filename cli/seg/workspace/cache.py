@@ -178,11 +178,7 @@ class FileCache:
         self.hits = 0
         if self._key is None:
             return
-        payload = localcache.read(root, PURPOSE, *NAME)
-        try:
-            found = pickle.loads(payload) if payload is not None else None
-        except Exception:  # sealed by this code, so only a bug lands here: rebuild
-            found = None
+        found = localcache.read_pickled(root, PURPOSE, *NAME)
         if isinstance(found, tuple) and len(found) == 2 and found[0] == self._inputs:
             self._old = found[1]
         self._changed = len(self._old) == 0

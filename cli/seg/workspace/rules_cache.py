@@ -106,11 +106,7 @@ class RulesCache:
         self.reused = 0
         self._dbt = False
         self._changed = False
-        payload = localcache.read(root, PURPOSE, *NAME)
-        try:
-            found = pickle.loads(payload) if payload is not None else None
-        except Exception:  # sealed by this code, so only a bug lands here: rebuild
-            found = None
+        found = localcache.read_pickled(root, PURPOSE, *NAME)
         if isinstance(found, tuple) and len(found) == 3 and found[0] == self._inputs:
             self._old_rules, self._old_parts = found[1], found[2]
 
