@@ -67,9 +67,10 @@ def test_a_tree_where_no_cache_can_be_made_is_no_error(tmp_path: Path) -> None:
 def test_the_cache_folder_keeps_itself_out_of_git(tmp_path: Path) -> None:
     import subprocess
 
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    localcache.write(tmp_path, "p", b"x", "validate", "files.pickle")
-    status = subprocess.run(["git", "-C", str(tmp_path), "status", "--porcelain",
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    assert localcache.write(repo, "p", b"x", "validate", "files.pickle")
+    status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain",
                              "--untracked-files=all"], capture_output=True, text=True,
                             check=True)  # fmt: skip
     assert status.stdout == ""
