@@ -168,8 +168,9 @@ def test_a_lease_broken_mid_apply_lets_in_flight_creates_finish_and_sends_nothin
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("error: the workspace lock was lost")
     assert line.endswith("stopped before the next write: 1 applied, 6 not applied (listed above)")
-    assert "created Source a" in done.stdout
-    for name in "bcd":
+    # a, b and c start together: whichever reaches the proxy first goes through
+    (passed,) = [name for name in "abc" if f"created Source {name}\n" in done.stdout]
+    for name in sorted(set("abcd") - {passed}):
         assert f"failed to create Source {name}: the workspace lock was lost" in done.stdout
     for name in "efg":
         assert f"not attempted: create Source {name}" in done.stdout

@@ -192,3 +192,55 @@ def test_no_cache_neither_reads_nor_writes(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.delenv("SEG_NO_CACHE")
     load_workspace(tmp_path, environ=state.environ)
     assert (tmp_path / ".seg" / "cache" / "validate" / "files.pickle").is_file()
+
+
+def _warehouse(name: str) -> str:
+    return (f"kind: Warehouse\nname: {name}\nspec:\n  catalog: snowflake\n  enabled: false\n"
+            "  settings: {account: a, database: D, user: u, warehouse: W}\n")  # fmt: skip
+
+
+class _Snapshot:
+    """A lookup of one kind's resources (``every`` only: what a workspace-wide count reads)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+
+    def every(self, kind_name: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(name, {}) for name in self.names] if kind_name == "Source" else []
+
+
+def test_a_workspace_wide_value_is_made_once_per_run_and_recorded_by_every_reader() -> None:
+    """``per_lookup`` on the views that record each resource's reads: the value is computed
+    once for the snapshot they view, and each view is told what computing it read."""
+    from seg.kinds.shared import per_lookup
+    from seg.workspace.rules_cache import _RecordingLookup
+
+    calls: list[int] = []
+
+    @per_lookup
+    def count(lookup: Any) -> int:
+        calls.append(1)
+        return sum(1 for _ in lookup.every("Source"))
+
+    snapshot = _Snapshot(["a", "b", "c"])
+    views = [_RecordingLookup(snapshot) for _ in range(4)]  # type: ignore[arg-type]
+    assert [count(view) for view in views] == [3, 3, 3, 3]
+    assert len(calls) == 1
+    assert all(list(view.deps) == [("every", "Source")] for view in views)
+    assert count(_RecordingLookup(_Snapshot(["a"]))) == 1 and len(calls) == 2  # type: ignore[arg-type]
+
+
+def test_a_workspace_wide_count_still_invalidates_cached_results(tmp_path: Path) -> None:
+    """The first warehouse of a free workspace is checked, then cached; a second one added in
+    another file breaks the one-warehouse limit, reported on the first (the cached one)."""
+    (tmp_path / "seg.yaml").write_text("version: seg/v1\nworkspace: t\nplan_tier: free\n")
+    (tmp_path / "a.yaml").write_text(_warehouse("one"))
+    for i in range(3):
+        (tmp_path / f"w{i}.yaml").write_text(_source(f"s{i}", True))
+    load_workspace(tmp_path, environ={}, cache=True)
+    (tmp_path / "b.yaml").write_text(_warehouse("two"))
+    with pytest.raises(WorkspaceInvalid) as raised:
+        load_workspace(tmp_path, environ={}, cache=True)
+    limit = [d for d in raised.value.diagnostics if "at most 1 warehouse" in str(d)]
+    assert [Path(str(d).split(":")[0]).name for d in limit] == ["a.yaml"], limit
+    assert _result(tmp_path, {}, True) == _result(tmp_path, {}, False)

@@ -110,28 +110,40 @@ def _edges(nodes: list[_Node]) -> tuple[dict[int, set[int]], dict[int, set[int]]
 def plan_steps(plan: Plan) -> list[Step]:
     nodes = _nodes(plan)
     needs, after = _edges(nodes)
-    waiting = {i: needs[i] | after[i] for i in needs}
+    hard = {i: set(deps) for i, deps in needs.items()}
+    soft = {i: set(deps) for i, deps in after.items()}
     users: dict[int, list[int]] = {i: [] for i in needs}
-    for i, deps in waiting.items():
-        for dep in deps:
+    for i in needs:
+        for dep in needs[i] | after[i]:
             users[dep].append(i)
     # Deletes sort first: every delete runs before any write but for one that waits for an
     # update (waits_for), which comes after it.
-    ready = [(nodes[i].sort_key(), i) for i, deps in waiting.items() if not deps]
+    ready = [(nodes[i].sort_key(), i) for i in needs if not hard[i] and not soft[i]]
     heapq.heapify(ready)
     position: dict[int, int] = {}
     steps: list[Step] = []
-    while ready:
+    while len(steps) < len(nodes):
+        if not ready:
+            # Only "after" edges left in a cycle (an update that waits for one that would
+            # otherwise follow it, e.g. a mapping disabled before its model changes): the
+            # explicit wait wins; the first such step runs without its soft edges.
+            free = [(nodes[i].sort_key(), i) for i in needs
+                    if i not in position and not hard[i]]  # fmt: skip
+            if not free:
+                stuck = sorted(nodes[i].change.address for i in needs if i not in position)
+                raise SegError("the plan's changes depend on each other in a cycle: "
+                               f"{', '.join(stuck)}")  # fmt: skip
+            first = min(free)
+            soft[first[1]].clear()
+            ready.append(first)
         _, i = heapq.heappop(ready)
         position[i] = len(steps)
         depends = tuple(sorted(position[d] for d in needs[i]))
-        runs_after = tuple(sorted(position[d] for d in after[i]))
+        runs_after = tuple(sorted(position[d] for d in after[i] if d in position))
         steps.append(Step(len(steps), nodes[i].op, nodes[i].change, depends, runs_after))
         for user in users[i]:
-            waiting[user].discard(i)
-            if not waiting[user]:
+            hard[user].discard(i)
+            soft[user].discard(i)
+            if user not in position and not hard[user] and not soft[user]:
                 heapq.heappush(ready, (nodes[user].sort_key(), user))
-    if len(steps) != len(nodes):
-        stuck = sorted(nodes[i].change.address for i in waiting if waiting[i])
-        raise SegError(f"the plan's changes depend on each other in a cycle: {', '.join(stuck)}")
     return steps

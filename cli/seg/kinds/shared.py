@@ -19,18 +19,30 @@ T = TypeVar("T")
 def per_lookup(compute: Callable[[Lookup], T]) -> Callable[[Lookup], T]:
     """``compute`` once per lookup: a lookup is one snapshot (the declared workspace, or one
     write's transaction), so a workspace-wide count made for one subject holds for the next,
-    and validating N resources stays linear instead of counting N times."""
-    cache: WeakKeyDictionary[Lookup, T] = WeakKeyDictionary()
+    and validating N resources stays linear instead of counting N times.
+
+    A view that records one resource's reads (``seg.workspace.rules_cache``) names the
+    snapshot it views (``memo_base``): the value is computed once for that snapshot, on a
+    recording of its own (``recorded``), and every view that uses it is told what it read
+    (``note``), so a cached rule result still knows what it depends on."""
+    cache: WeakKeyDictionary[Lookup, tuple[T, Any]] = WeakKeyDictionary()
 
     def cached(lookup: Lookup) -> T:
+        base: Lookup | None = getattr(lookup, "memo_base", None)
+        key = lookup if base is None else base
         try:
-            return cache[lookup]
+            value, reads = cache[key]
         except (KeyError, TypeError):  # TypeError: a lookup that takes no weak reference
-            value = compute(lookup)
-        try:
-            cache[lookup] = value
-        except TypeError:
-            pass
+            if base is None:
+                value, reads = compute(lookup), None
+            else:
+                value, reads = lookup.recorded(compute)  # type: ignore[attr-defined]
+            try:
+                cache[key] = (value, reads)
+            except TypeError:
+                pass
+        if base is not None:
+            lookup.note(reads)  # type: ignore[attr-defined]
         return value
 
     return cached

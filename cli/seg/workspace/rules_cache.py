@@ -62,6 +62,20 @@ class _RecordingLookup:
         self._inner = inner
         self.deps: dict[Dep, None] = {}
 
+    @property
+    def memo_base(self) -> Lookup:
+        """The snapshot this view records reads of (``seg.kinds.shared.per_lookup``)."""
+        return self._inner
+
+    def recorded(self, compute: Callable[[Lookup], Any]) -> tuple[Any, tuple[Dep, ...]]:
+        """``compute`` on the snapshot, with what it read."""
+        view = _RecordingLookup(self._inner)
+        return compute(view), tuple(view.deps)
+
+    def note(self, reads: Iterable[Dep]) -> None:
+        """Reads made on this view's behalf (a value computed once for the snapshot)."""
+        self.deps.update(dict.fromkeys(reads))
+
     def get(self, kind_name: str, address: str) -> Mapping[str, Any] | None:
         self.deps[("get", kind_name, address)] = None
         return self._inner.get(kind_name, address)
