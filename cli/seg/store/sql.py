@@ -354,6 +354,37 @@ def _catalog_from_row(row: Any) -> CatalogRecord:
                          row.create_time, row.update_time)  # fmt: skip
 
 
+# The statements every write runs, built once: building a SQLAlchemy statement (and its cache
+# key) costs more CPU than SQLite spends running it, and a create runs about ten of them.
+_B = sa.bindparam
+_GET_RESOURCE = sa.select(resources).where(resources.c.name == _B("b_name"))
+_GET_WORKSPACE = sa.select(workspaces).where(workspaces.c.slug == _B("b_slug"))
+_TOUCH_WORKSPACE = (workspaces.update().where(workspaces.c.slug == _B("b_slug"))
+                    .values(plan_tier=workspaces.c.plan_tier))  # fmt: skip
+_LOCK_WORKSPACE = (sa.select(workspaces.c.slug).where(workspaces.c.slug == _B("b_slug"))
+                   .with_for_update())  # fmt: skip
+_BUMP_REVISION = (workspace_history.update()
+                  .where(workspace_history.c.workspace == _B("b_workspace"))
+                  .values(revision=workspace_history.c.revision + 1)
+                  .returning(workspace_history.c.revision))  # fmt: skip
+_GET_LOCK = sa.select(locks).where(locks.c.workspace == _B("b_workspace"))
+_FIND_TOKEN = sa.select(tokens).where(tokens.c.secret_hash == _B("b_hash"))
+_GET_TOKEN = sa.select(tokens).where(tokens.c.id == _B("b_id"))
+_INSERT_CHANGE = resource_changes.insert()
+_INSERT_AUDIT = audit_events.insert()
+_INSERTS = {table.name: table.insert() for table in (resources, workspaces, workspace_history,
+                                                     tokens, locks)}  # fmt: skip
+
+
+def _all_catalog_query(postgresql: bool) -> sa.Select[Any]:
+    entry_id = catalog_entries.c.id.collate("C") if postgresql else catalog_entries.c.id
+    return (sa.select(catalog_entries).where(catalog_entries.c.workspace == _B("b_workspace"))
+            .order_by(catalog_entries.c.section, entry_id))  # fmt: skip
+
+
+_ALL_CATALOG = {False: _all_catalog_query(False), True: _all_catalog_query(True)}
+
+
 class SqlTx:
     """Store operations bound to one connection inside one transaction."""
 
@@ -363,7 +394,8 @@ class SqlTx:
     def _insert(self, table: sa.Table, values: dict[str, Any]) -> None:
         # An integrity error aborts the whole transaction; callers turn it into an API error.
         try:
-            self.conn.execute(table.insert().values(**values))
+            statement = _INSERTS.get(table.name)
+            self.conn.execute(table.insert() if statement is None else statement, values)
         except sa.exc.IntegrityError as exc:
             raise _integrity_error(exc) from None
 
@@ -377,16 +409,13 @@ class SqlTx:
         transaction: the increment is one ``UPDATE … RETURNING``, whose row lock orders the
         writers (PostgreSQL) until they commit, so no two get the same revision and a reader
         that sees revision R sees every change up to R."""
-        bump = (workspace_history.update().where(workspace_history.c.workspace == workspace)
-                .values(revision=workspace_history.c.revision + 1)
-                .returning(workspace_history.c.revision))  # fmt: skip
-        revision = self.conn.execute(bump).scalar()
+        revision = self.conn.execute(_BUMP_REVISION, {"b_workspace": workspace}).scalar()
         if revision is None:  # a workspace without a history row (not made by this code)
             revision = 1
             self._insert(workspace_history, {"workspace": workspace, "epoch": new_epoch(),
                                              "revision": revision, "floor": 0})  # fmt: skip
-        self.conn.execute(resource_changes.insert().values(
-            workspace=workspace, revision=revision, name=name, kind=kind, operation=operation))
+        self.conn.execute(_INSERT_CHANGE, {"workspace": workspace, "revision": revision,
+                                           "name": name, "kind": kind, "operation": operation})
         if revision % CHANGE_LOG_PRUNE_EVERY == 0 and revision > CHANGE_LOG_KEEP:
             self.conn.execute(resource_changes.delete().where(
                 resource_changes.c.workspace == workspace,
@@ -419,7 +448,7 @@ class SqlTx:
                 for r in self.conn.execute(query)]  # fmt: skip
 
     def get_workspace(self, slug: str) -> WorkspaceRecord | None:
-        row = self.conn.execute(sa.select(workspaces).where(workspaces.c.slug == slug)).first()
+        row = self.conn.execute(_GET_WORKSPACE, {"b_slug": slug}).first()
         return WorkspaceRecord(**row._mapping) if row else None
 
     def lock_workspace(self, slug: str) -> None:
@@ -429,11 +458,9 @@ class SqlTx:
         writes each checking what the other changes cannot both pass (write skew). PostgreSQL
         locks the row; SQLite's first write takes the database's writer lock."""
         if self.conn.dialect.name == "sqlite":
-            touch = workspaces.update().where(workspaces.c.slug == slug)
-            self.conn.execute(touch.values(plan_tier=workspaces.c.plan_tier))
+            self.conn.execute(_TOUCH_WORKSPACE, {"b_slug": slug})
         else:
-            row = sa.select(workspaces.c.slug).where(workspaces.c.slug == slug)
-            self.conn.execute(row.with_for_update()).first()
+            self.conn.execute(_LOCK_WORKSPACE, {"b_slug": slug}).first()
 
     def update_workspace(self, ws: WorkspaceRecord, expected: WorkspaceRecord | None = None
                          ) -> bool:  # fmt: skip
@@ -447,12 +474,11 @@ class SqlTx:
         self._insert(tokens, token.__dict__)
 
     def find_token(self, secret_hash: str) -> TokenRecord | None:
-        query = sa.select(tokens).where(tokens.c.secret_hash == secret_hash)
-        row = self.conn.execute(query).first()
+        row = self.conn.execute(_FIND_TOKEN, {"b_hash": secret_hash}).first()
         return TokenRecord(**row._mapping) if row else None
 
     def get_token(self, token_id: str) -> TokenRecord | None:
-        row = self.conn.execute(sa.select(tokens).where(tokens.c.id == token_id)).first()
+        row = self.conn.execute(_GET_TOKEN, {"b_id": token_id}).first()
         return TokenRecord(**row._mapping) if row else None
 
     def list_tokens(self, workspace: str) -> list[TokenRecord]:
@@ -483,7 +509,7 @@ class SqlTx:
         self._logged(rec.workspace, rec.name, rec.kind, "create")
 
     def get_resource(self, name: str) -> ResourceRecord | None:
-        row = self.conn.execute(sa.select(resources).where(resources.c.name == name)).first()
+        row = self.conn.execute(_GET_RESOURCE, {"b_name": name}).first()
         return _resource_from_row(row) if row else None
 
     def get_resources(self, names: list[str]) -> dict[str, ResourceRecord]:
@@ -544,10 +570,10 @@ class SqlTx:
     def insert_audit(self, event: AuditRecord) -> None:
         values = {k: v for k, v in event.__dict__.items() if k != "id"}
         values["paths"] = json.dumps(event.paths)
-        self.conn.execute(audit_events.insert().values(**values))
+        self.conn.execute(_INSERT_AUDIT, values)
 
     def get_lock(self, workspace: str) -> LockRecord | None:
-        row = self.conn.execute(sa.select(locks).where(locks.c.workspace == workspace)).first()
+        row = self.conn.execute(_GET_LOCK, {"b_workspace": workspace}).first()
         return LockRecord(**row._mapping) if row else None
 
     def insert_lock(self, lock: LockRecord) -> None:
@@ -647,9 +673,9 @@ class SqlTx:
 
     def all_catalog_entries(self, workspace: str) -> list[CatalogRecord]:
         """Every private entry of the workspace (the service bounds how many there are)."""
-        query = sa.select(catalog_entries).where(catalog_entries.c.workspace == workspace)
-        query = query.order_by(catalog_entries.c.section, self._catalog_id())
-        return [_catalog_from_row(row) for row in self.conn.execute(query)]
+        query = _ALL_CATALOG[self.conn.dialect.name == "postgresql"]
+        rows = self.conn.execute(query, {"b_workspace": workspace})
+        return [_catalog_from_row(row) for row in rows]
 
     def catalog_keys(self, workspace: str) -> set[tuple[str, str]]:
         query = sa.select(catalog_entries.c.section, catalog_entries.c.id).where(
