@@ -177,4 +177,4 @@ def test_a_lease_broken_mid_apply_lets_in_flight_creates_finish_and_sends_nothin
     assert "1 applied, 3 failed, 0 skipped, 3 not attempted." in done.stdout
     assert [s[2] for s in proxy.creates()] == [200, 409, 409, 409]  # e, f, g never sent
     names = [s["name"].rsplit("/", 1)[1] for s in served.get(f"workspaces/{slug}/sources")["sources"]]
-    assert names == ["a"]
+    assert names == [passed]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -388,8 +389,10 @@ _ALL_CATALOG = {False: _all_catalog_query(False), True: _all_catalog_query(True)
 class SqlTx:
     """Store operations bound to one connection inside one transaction."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, writer: threading.Lock | None = None) -> None:
         self.conn = conn
+        self._writer = writer  # SQLite: this process's writers queue here (``lock_workspace``)
+        self.holds_writer = False
 
     def _insert(self, table: sa.Table, values: dict[str, Any]) -> None:
         # An integrity error aborts the whole transaction; callers turn it into an API error.
@@ -456,8 +459,16 @@ class SqlTx:
         workspace run one after another and a rule that reads other resources (a function's
         instances, the number of warehouses) sees every write committed before its own: two
         writes each checking what the other changes cannot both pass (write skew). PostgreSQL
-        locks the row; SQLite's first write takes the database's writer lock."""
+        locks the row; SQLite's first write takes the database's writer lock.
+
+        It must be the transaction's first write. On SQLite, the writers of this process
+        first queue on one in-process lock, held until the transaction ends: SQLite admits
+        one writer at a time anyway, and a writer waiting in its busy handler sleeps in
+        growing steps (up to 100 ms) while the lock it waits for is free after a few ms."""
         if self.conn.dialect.name == "sqlite":
+            if self._writer is not None and not self.holds_writer:
+                self._writer.acquire()
+                self.holds_writer = True
             self.conn.execute(_TOUCH_WORKSPACE, {"b_slug": slug})
         else:
             self.conn.execute(_LOCK_WORKSPACE, {"b_slug": slug}).first()
@@ -712,6 +723,8 @@ class SqlStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = _create_engine(normalise_url(url))
+        sqlite = self.engine.dialect.name == "sqlite"
+        self._writer: threading.Lock | None = threading.Lock() if sqlite else None
 
     def create_schema(self) -> None:
         """Bring the database to this code's schema (``seg.store.migrate``)."""
@@ -734,14 +747,19 @@ class SqlStore:
     @contextmanager
     def tx(self) -> Iterator[SqlTx]:
         """One transaction; driver errors leave it as ``StoreError``s (see ``_database_error``)."""
+        tx: SqlTx | None = None
         try:
             with self.engine.begin() as conn:
-                yield SqlTx(conn)
+                tx = SqlTx(conn, self._writer)
+                yield tx
         except sa.exc.DBAPIError as exc:
             mapped = _database_error(exc)
             if mapped is None:
                 raise
             raise mapped from None
+        finally:
+            if tx is not None and tx.holds_writer and self._writer is not None:
+                self._writer.release()  # after the commit or rollback
 
     def ping(self) -> None:
         """Raise ``UnavailableError`` unless the database answers a read of the schema, at
