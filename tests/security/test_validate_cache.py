@@ -70,8 +70,8 @@ def test_a_committed_cache_claiming_a_bad_file_is_valid_is_not_trusted(
     bad_digest = ("text", hashlib.sha256(BAD.encode()).hexdigest())
     entry = entries["sources.yaml"]
     entries["sources.yaml"] = validate_cache._Entry(
-        tuple((rel, limit, bad_digest) for rel, limit, _ in entry.reads), entry.env, entry.blob,
-        entry.token)  # fmt: skip
+        tuple((rel, limit, bad_digest, None) for rel, limit, *_ in entry.reads), entry.env,
+        entry.blob, entry.token)  # fmt: skip
     localcache.write(root, validate_cache.PURPOSE, pickle.dumps((inputs, entries)), *FILES)
     (root / "sources.yaml").write_text(BAD)
     assert _problems(root) == []  # the forgery works for the seg that sealed it
@@ -155,3 +155,47 @@ def test_no_value_from_the_environment_is_written(tmp_path: Path) -> None:
             assert needle not in blob, path.name
     changed = load_workspace(root, environ={"SEG_T_KEY": "another-value-42"}, cache=True)
     assert changed.resources[-1].fields["settings"]["api_key"] == "another-value-42"
+
+
+def test_a_trusted_file_swapped_for_a_symlink_is_read_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A cached file whose identity is trusted (old enough) is replaced by a symlink to a file
+    outside the workspace with the same bytes, or to another file inside: the identity no
+    longer matches (the outside one is not even opened), so the file is read again — and the
+    outside one refused — exactly as without the cache."""
+    import os
+    import time
+
+    from seg.workspace import tree as tree_module
+
+    monkeypatch.setattr(tree_module, "RECENT_NS", 200_000_000)
+    root = tmp_path / "ws"
+    _workspace(root, GOOD)
+    then = time.time() - 3600
+    for path in root.rglob("*.yaml"):
+        os.utime(path, (then, then))
+    time.sleep(0.3)
+    assert _problems(root) == [] and _problems(root) == []  # the second run records identities
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(GOOD)
+    os.utime(outside, (then, then))
+    (root / "sources.yaml").unlink()
+    (root / "sources.yaml").symlink_to(outside)
+    time.sleep(0.3)
+    found = _problems(root)
+    assert found and "leads outside the workspace" in found[0], found
+    (root / "sources.yaml").unlink()
+    (root / "copy.yml").write_text(BAD)
+    os.utime(root / "copy.yml", (then, then))
+    (root / "sources.yaml").symlink_to("copy.yml")
+    time.sleep(0.3)
+    assert _problems(root) == _problems_cold(root)
+    assert _problems(root)
+
+
+def _problems_cold(root: Path) -> list[str]:
+    try:
+        load_workspace(root, environ=ENVIRON, cache=False)
+    except WorkspaceInvalid as exc:
+        return [str(d) for d in exc.diagnostics]
+    return []

@@ -5,8 +5,10 @@ file:line:col, values from the environment and missing variables."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seg.errors import WorkspaceInvalid
+from seg.workspace import tree as tree_module
 from seg.workspace.cache import FileCache
 from seg.workspace.loader import load_workspace
 from seg.workspace.rules_cache import RulesCache
+from seg.workspace.tree import FsTree
 
 pytestmark = pytest.mark.usefixtures("own_cache_key")
 
@@ -244,3 +248,60 @@ def test_a_workspace_wide_count_still_invalidates_cached_results(tmp_path: Path)
     limit = [d for d in raised.value.diagnostics if "at most 1 warehouse" in str(d)]
     assert [Path(str(d).split(":")[0]).name for d in limit] == ["a.yaml"], limit
     assert _result(tmp_path, {}, True) == _result(tmp_path, {}, False)
+
+
+def _age(root: Path, seconds: float = 3600) -> None:
+    """Every file as last written ``seconds`` ago (older than ``RECENT_NS``)."""
+    then = time.time() - seconds
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (then, then))
+
+
+def test_an_unchanged_old_file_is_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:  # fmt: skip
+    """Files whose identity (inode, size, times) is as recorded are answered without reading
+    them; a file written in the last two seconds is read (its times may not have moved)."""
+    monkeypatch.setattr(tree_module, "RECENT_NS", 300_000_000)
+    state = _initial(2)
+    state.write(tmp_path)
+    first = load_workspace(tmp_path, environ=state.environ, cache=True)  # recent: no identity
+    _age(tmp_path, 3600)
+    time.sleep(0.4)  # utime moved the change times: let them age past RECENT_NS too
+    load_workspace(tmp_path, environ=state.environ, cache=True)  # reads, records identities
+    read: list[str] = []
+    original = FsTree.read
+    monkeypatch.setattr(FsTree, "read", lambda self, rel, limit=None: (read.append(rel),
+                                                                       original(self, rel, limit))[1])
+    again = load_workspace(tmp_path, environ=state.environ, cache=True)
+    assert again.digest == first.digest
+    assert not [rel for rel in read if rel.startswith(("sources/", "warehouse/"))], read
+    (tmp_path / "sources" / "s1.yaml").write_text((tmp_path / "sources" / "s1.yaml").read_text())
+    read.clear()
+    load_workspace(tmp_path, environ=state.environ, cache=True)
+    assert "sources/s1.yaml" in read and "sources/s0.yaml" not in read
+
+
+def test_a_same_size_rewrite_with_the_old_mtime_is_seen(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rewritten to the same length with its modification time put back, a file still has a
+    new change time: the cache reads it again and gives what a cold load gives."""
+    monkeypatch.setattr(tree_module, "RECENT_NS", 300_000_000)
+    state = _initial(2)
+    state.write(tmp_path)
+    _age(tmp_path, 3600)
+    time.sleep(0.4)
+    load_workspace(tmp_path, environ=state.environ, cache=True)
+    load_workspace(tmp_path, environ=state.environ, cache=True)
+    path = tmp_path / "sources" / "s0.yaml"
+    before = path.stat()
+    text = path.read_text()
+    changed = text.replace("enabled: true", "enabled: fals", 1)  # same length, now invalid
+    assert len(changed) == len(text) and changed != text
+    path.write_text(changed)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    time.sleep(0.4)  # no longer recent: only the change time tells
+    assert path.stat().st_size == before.st_size and path.stat().st_ino == before.st_ino
+    assert path.stat().st_mtime_ns == before.st_mtime_ns
+    assert _result(tmp_path, state.environ, True) == _result(tmp_path, state.environ, False)
+    assert _result(tmp_path, state.environ, True)[0] == "invalid"

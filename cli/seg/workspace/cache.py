@@ -14,7 +14,11 @@ An entry is trusted only for what it can prove:
   the text or the error — and every environment variable its ``${env:…}`` looked up, with an
   HMAC of the value under a key derived from the cache key (kept outside the tree). The reads
   are made again on every run and the variables looked up again: one difference and the file
-  is loaded again.
+  is loaded again. A read of a regular file also keeps the file's identity as the kernel
+  reports it (device, inode, size, modification and change times; ``FsTree.identity``), taken
+  before and after the read and kept only when both agree and the file had not changed in the
+  last two seconds; while the file still shows that identity its digest is not made again
+  (as git trusts its index). Any write changes the change time, which no user can set.
 
 No value from the environment is written: the values a file's ``${env:…}`` put in are stored
 as the template that makes them (``${env:NAME}``) and interpolated again on use; an entry whose
@@ -28,7 +32,7 @@ import hmac
 import os
 import pickle
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +81,12 @@ class FileResult:
 
 
 Outcome = tuple[str, ...]
+Identity = tuple[int, ...] | None
 
 
 @dataclass(frozen=True)
 class _Entry:
-    reads: tuple[tuple[str, int | None, Outcome], ...]
+    reads: tuple[tuple[str, int | None, Outcome, Identity], ...]
     env: tuple[tuple[str, bytes | None], ...]
     blob: bytes  # the pickled _Stored (no value from the environment in it)
     token: bytes  # of blob and env: names the resources' content for ``rules_cache``
@@ -103,6 +108,7 @@ class RecordingTree:
     def __init__(self, inner: Tree) -> None:
         self._inner = inner
         self.reads: dict[tuple[str, int | None], Outcome] = {}
+        self.identities: dict[tuple[str, int | None], Identity] = {}
 
     def files(self) -> list[str]:
         return self._inner.files()
@@ -111,13 +117,24 @@ class RecordingTree:
         return self._inner.display(rel)
 
     def read(self, rel: str, limit: int | None = None) -> str:
+        before = _identity(self._inner, rel)
         try:
             text = self._inner.read(rel, limit)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             self.reads[(rel, limit)] = _error(exc)
             raise
+        finally:
+            same = before is not None and _identity(self._inner, rel) == before
+            self.identities[(rel, limit)] = before if same else None
         self.reads[(rel, limit)] = _digest(text)
         return text
+
+
+def _identity(tree: Tree, rel: str) -> Identity:
+    """``FsTree.identity``; None for any other tree — a plan's ``ReadRecorder`` included: a
+    saved plan names the digest of every file it was computed from, so each is read."""
+    identity = getattr(tree, "identity", None)
+    return identity(rel) if identity is not None else None
 
 
 class _RecordingEnviron(Mapping[str, str]):
@@ -193,7 +210,8 @@ class FileCache:
         """The result of loading ``rel``: from its entry when every read and variable it
         depends on is as it was, else from ``run`` (on recording views of tree and env)."""
         entry = self._old.get(rel)
-        if entry is not None and self._holds(tree, entry):
+        entry = self._holding(tree, entry) if entry is not None else None
+        if entry is not None:
             result = self._restore(entry)
             if result is not None:
                 self._new[rel] = entry
@@ -219,11 +237,26 @@ class FileCache:
         payload = pickle.dumps((self._inputs, self._new), protocol=pickle.HIGHEST_PROTOCOL)
         localcache.write(self._root, PURPOSE, payload, *NAME)
 
-    def _holds(self, tree: Tree, entry: _Entry) -> bool:
+    def _holding(self, tree: Tree, entry: _Entry) -> _Entry | None:
+        """``entry`` if every variable and read it recorded gives the same answer (a file
+        still showing its recorded identity is not read), with the identities of the files
+        read again brought up to date; else None."""
         for name, mac in entry.env:
             if self._mac(self._environ.get(name)) != mac:
-                return False
-        return all(_outcome(tree, rel, limit) == seen for rel, limit, seen in entry.reads)
+                return None
+        reads: list[tuple[str, int | None, Outcome, Identity]] = []
+        for rel, limit, seen, known in entry.reads:
+            now = _identity(tree, rel)
+            if known is not None and now == known:
+                reads.append((rel, limit, seen, known))
+                continue
+            if _outcome(tree, rel, limit) != seen:
+                return None
+            reads.append((rel, limit, seen, now if _identity(tree, rel) == now else None))
+        if all(new[3] == old[3] for new, old in zip(reads, entry.reads, strict=True)):
+            return entry
+        self._changed = True
+        return replace(entry, reads=tuple(reads))
 
     def _entry(self, result: FileResult, tree: RecordingTree, env: _RecordingEnviron
                ) -> _Entry | None:  # fmt: skip
@@ -255,7 +288,8 @@ class FileCache:
         if any(len(v) >= MIN_GUARDED and v.encode("utf-8", "surrogatepass") in blob
                for v in used.values()):  # fmt: skip
             return None  # a value from the environment reached a problem or another field
-        reads = tuple((rel, limit, seen) for (rel, limit), seen in tree.reads.items())
+        reads = tuple((rel, limit, seen, tree.identities.get((rel, limit)))
+                      for (rel, limit), seen in tree.reads.items())  # fmt: skip
         env_macs = tuple((name, self._mac(self._environ.get(name))) for name in sorted(env.names))
         token = hashlib.sha256(blob + repr(env_macs).encode()).digest()[:16]
         return _Entry(reads, env_macs, blob, token)

@@ -146,7 +146,8 @@ def load_workspace(
     use_cache = (cache_enabled() and cacheable(tree)) if cache is None else cache
     files = _file_cache(root, ctx) if use_cache else None
     tokens: dict[ResourceKey, bytes] = {}
-    for rel in tree.files():
+    listed = tree.files()
+    for rel in listed:
         if (is_resource_file(rel) and rel not in catalog_files
                 and not any(rel.startswith(d + "/") for d in inside)):  # fmt: skip
             if files is None:
@@ -166,7 +167,7 @@ def load_workspace(
     if files is not None:
         # a value the catalog marks secret but written in the file (not from ${env:…}) would
         # be kept in clear with its file's entry: such files are read again every time
-        shown = {tree.display(rel): rel for rel in tree.files()}
+        shown = {tree.display(rel): rel for rel in listed}
         for old, new in zip(before, resources, strict=True):
             if new is not old and old.origin is not None and old.origin.file in shown:
                 files.forget(shown[old.origin.file])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -62,6 +63,10 @@ def is_resource_file(rel: str) -> bool:
     return rel.endswith((".yaml", ".yml"))
 
 
+# A file changed this recently may change again within the same clock tick, leaving its size
+# and times as they were: its identity is not trusted (``FsTree.identity``).
+RECENT_NS = 2_000_000_000
+
 # Never block on a FIFO, never follow a symlink in the last component (see FsTree._open).
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
 
@@ -90,6 +95,25 @@ class FsTree:
             data = handle.read() if limit is None else handle.read(limit + 1)
         check_size(len(data), limit)
         return data.decode("utf-8")
+
+    def identity(self, rel: str) -> tuple[int, ...] | None:
+        """What the kernel says of the regular file ``read`` would read — device, inode, size,
+        and modification and change times in ns — or None when that cannot vouch for its
+        content: not a regular file, not readable, or changed in the last two seconds. A file
+        written since has another change time (which no caller can set)."""
+        try:
+            descriptor = self._open(rel)
+        except OSError:
+            return None
+        try:
+            info = os.fstat(descriptor)
+        finally:
+            os.close(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < RECENT_NS:
+            return None
+        return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
     def _open(self, rel: str) -> int:
         """A descriptor on ``rel`` that never leads outside the root. The common case costs no
