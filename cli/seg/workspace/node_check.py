@@ -56,13 +56,18 @@ def _javascript(resources: Sequence[DesiredResource]) -> list[tuple[DesiredResou
     """(resource, field) for each JavaScript value (a field exported as a ``.js`` file: a
     function's code) that the rules' parser accepted."""
     out = []
+    js_fields: dict[str, list[str]] = {}  # by kind: most kinds have none
     for res in resources:
-        for spec in res.kind.fields:
-            code = res.fields.get(spec.name)
-            if spec.export_suffix != "js" or not isinstance(code, str) or not code:
+        names = js_fields.get(res.kind.name)
+        if names is None:
+            names = [spec.name for spec in res.kind.fields if spec.export_suffix == "js"]
+            js_fields[res.kind.name] = names
+        for name in names:
+            code = res.fields.get(name)
+            if not isinstance(code, str) or not code:
                 continue
-            if not res.is_unknown((spec.name,)) and read_javascript(code).error is None:
-                out.append((res, spec.name))
+            if not res.is_unknown((name,)) and read_javascript(code).error is None:
+                out.append((res, name))
     return out
 
 
