@@ -57,10 +57,10 @@ def display_path(path: Path) -> str:
 def is_resource_file(rel: str) -> bool:
     """``*.yaml``/``*.yml`` except the root ``seg.yaml``, environment overlays under ``envs/``
     and anything under a dot-directory."""
-    parts = PurePosixPath(rel).parts
-    if any(p.startswith(".") for p in parts[:-1]) or rel == "seg.yaml" or parts[0] == "envs":
+    if not rel.endswith((".yaml", ".yml")) or rel == "seg.yaml":
         return False
-    return rel.endswith((".yaml", ".yml"))
+    parts = PurePosixPath(rel).parts if ("//" in rel or "./" in rel) else rel.split("/")
+    return parts[0] != "envs" and not any(p.startswith(".") for p in parts[:-1])
 
 
 # A file changed this recently may change again within the same clock tick, leaving its size
@@ -102,13 +102,16 @@ class FsTree:
         content: not a regular file, not readable, or changed in the last two seconds. A file
         written since has another change time (which no caller can set)."""
         try:
-            descriptor = self._open(rel)
+            if self._plain(rel):  # real directories: the file itself, never a symlink
+                info = os.lstat(self._real_root / rel)
+            else:
+                descriptor = self._open(rel)
+                try:
+                    info = os.fstat(descriptor)
+                finally:
+                    os.close(descriptor)
         except OSError:
             return None
-        try:
-            info = os.fstat(descriptor)
-        finally:
-            os.close(descriptor)
         if not stat.S_ISREG(info.st_mode):
             return None
         if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < RECENT_NS:
