@@ -232,6 +232,12 @@ def test_a_workspace_wide_value_is_made_once_per_run_and_recorded_by_every_reade
     assert len(calls) == 1
     assert all(list(view.deps) == [("every", "Source")] for view in views)
     assert count(_RecordingLookup(_Snapshot(["a"]))) == 1 and len(calls) == 2  # type: ignore[arg-type]
+    # a resource without a cache entry runs its rules on the snapshot itself: a recording
+    # view that comes after it still learns what the value read
+    plain = _Snapshot(["a", "b"])
+    assert count(plain) == 2  # type: ignore[arg-type]
+    later = _RecordingLookup(plain)  # type: ignore[arg-type]
+    assert count(later) == 2 and list(later.deps) == [("every", "Source")]
 
 
 def test_a_workspace_wide_count_still_invalidates_cached_results(tmp_path: Path) -> None:
@@ -305,3 +311,25 @@ def test_a_same_size_rewrite_with_the_old_mtime_is_seen(tmp_path: Path,
     assert path.stat().st_mtime_ns == before.st_mtime_ns
     assert _result(tmp_path, state.environ, True) == _result(tmp_path, state.environ, False)
     assert _result(tmp_path, state.environ, True)[0] == "invalid"
+
+
+def test_a_file_without_an_entry_and_a_cached_one_share_a_workspace_wide_value(
+    tmp_path: Path,
+) -> None:
+    """a.yaml gets no cache entry (a value from the environment is also written there in
+    clear, so its entry would hold it), so its rules run on the snapshot itself, and it has an
+    unknown catalog id; b.yaml, cached, has another: both take the run's did-you-mean budget,
+    and the cached load gives what the cold one gives."""
+    environ = {"SEG_T_KEY": "value-0123456789"}
+    (tmp_path / "seg.yaml").write_text("version: seg/v1\nworkspace: t\n")
+    (tmp_path / "a.yaml").write_text(
+        "kind: Source\nname: a\nspec:\n  catalog: javascrip\n"
+        "  display_name: value-0123456789\n---\n"
+        "kind: Source\nname: w\nspec:\n  catalog: javascript\n---\n"
+        "kind: Destination\nname: amp\nspec:\n  source: w\n  catalog: amplitude\n"
+        "  settings: {api_key: '${env:SEG_T_KEY}', region: eu}\n")  # fmt: skip
+    (tmp_path / "b.yaml").write_text("kind: Source\nname: b\nspec:\n  catalog: javascrit\n")
+    for _ in range(3):
+        cached = _result(tmp_path, environ, True)
+        assert cached == _result(tmp_path, environ, False)
+        assert cached[0] == "invalid" and sum("did you mean" in d for d in cached[1]) == 2

@@ -31,19 +31,23 @@ def per_lookup(compute: Callable[[Lookup], T]) -> Callable[[Lookup], T]:
         base: Lookup | None = getattr(lookup, "memo_base", None)
         key = lookup if base is None else base
         try:
-            value, reads = cache[key]
+            entry: tuple[T, Any] | None = cache[key]
         except (KeyError, TypeError):  # TypeError: a lookup that takes no weak reference
+            entry = None
+        # a view needs the reads: a value made on the snapshot itself (for a resource without
+        # a cache entry) is made again on a recording
+        if entry is None or (base is not None and entry[1] is None):
             if base is None:
-                value, reads = compute(lookup), None
+                entry = (compute(lookup), None)
             else:
-                value, reads = lookup.recorded(compute)  # type: ignore[attr-defined]
+                entry = lookup.recorded(compute)  # type: ignore[attr-defined]
             try:
-                cache[key] = (value, reads)
+                cache[key] = entry
             except TypeError:
                 pass
         if base is not None:
-            lookup.note(reads)  # type: ignore[attr-defined]
-        return value
+            lookup.note(entry[1])  # type: ignore[attr-defined]
+        return entry[0]
 
     return cached
 
