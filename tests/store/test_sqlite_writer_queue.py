@@ -5,11 +5,12 @@ rolled back by an error, or left by an exception of the caller — and never kep
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from seg.store.base import ResourceRecord, WorkspaceRecord
+from seg.store.base import ResourceRecord, UnavailableError, WorkspaceRecord
 from seg.store.sql import SqlStore, open_store
 
 
@@ -83,3 +84,36 @@ def test_concurrent_writers_all_land(sqlite: SqlStore) -> None:
     assert history is not None and history.revision == 200
     assert sorted(r.name for r in listed) == sorted(
         f"workspaces/w/sources/t{t}-{i}" for t in range(20) for i in range(10))
+
+
+def test_a_writer_stuck_in_its_transaction_makes_the_next_fail_as_locked_not_wait(
+        sqlite: SqlStore) -> None:  # fmt: skip
+    """The queue's wait is bounded like SQLite's busy timeout: behind a writer that does not
+    finish, the next one gets the "database is locked" error in about the timeout, and the
+    stuck writer's transaction still commits afterwards."""
+    sqlite.writer_timeout = 0.3
+    holding, release = threading.Event(), threading.Event()
+
+    def stuck() -> None:
+        with sqlite.tx() as tx:
+            tx.lock_workspace("w")
+            tx.insert_resource(rec("w", "slow"))
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    assert holding.wait(10)
+    started = time.monotonic()
+    with pytest.raises(UnavailableError, match="database is locked"), sqlite.tx() as tx:
+        tx.lock_workspace("w")
+        tx.insert_resource(rec("w", "waiting"))
+    waited = time.monotonic() - started
+    release.set()
+    thread.join(10)
+    assert 0.25 <= waited < 5, waited
+    writer = sqlite._writer
+    assert writer is not None and not writer.locked()
+    with sqlite.tx() as tx:
+        assert tx.get_resource("workspaces/w/sources/slow") is not None
+        assert tx.get_resource("workspaces/w/sources/waiting") is None

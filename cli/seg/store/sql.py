@@ -286,12 +286,15 @@ def _database_error(exc: sa.exc.DBAPIError) -> StoreError | None:
     return UnavailableError(_driver_message(exc))
 
 
+BUSY_TIMEOUT_S = 10.0  # how long a SQLite writer waits for another before "database is locked"
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     cur.close()
 
 
@@ -377,8 +380,15 @@ _INSERTS = {table.name: table.insert() for table in (resources, workspaces, work
                                                      tokens, locks)}  # fmt: skip
 
 
+def _catalog_id(postgresql: bool) -> sa.ColumnElement[str]:
+    """The id in byte order on both databases (PostgreSQL's default collation may order
+    ``a-b`` after ``ab``), so pages follow the order the service merges in."""
+    column = catalog_entries.c.id
+    return column.collate("C") if postgresql else column
+
+
 def _all_catalog_query(postgresql: bool) -> sa.Select[Any]:
-    entry_id = catalog_entries.c.id.collate("C") if postgresql else catalog_entries.c.id
+    entry_id = _catalog_id(postgresql)
     return (sa.select(catalog_entries).where(catalog_entries.c.workspace == _B("b_workspace"))
             .order_by(catalog_entries.c.section, entry_id))  # fmt: skip
 
@@ -389,9 +399,11 @@ _ALL_CATALOG = {False: _all_catalog_query(False), True: _all_catalog_query(True)
 class SqlTx:
     """Store operations bound to one connection inside one transaction."""
 
-    def __init__(self, conn: Connection, writer: threading.Lock | None = None) -> None:
+    def __init__(self, conn: Connection, writer: threading.Lock | None = None,
+                 writer_timeout: float = BUSY_TIMEOUT_S) -> None:  # fmt: skip
         self.conn = conn
         self._writer = writer  # SQLite: this process's writers queue here (``lock_workspace``)
+        self._writer_timeout = writer_timeout
         self.holds_writer = False
 
     def _insert(self, table: sa.Table, values: dict[str, Any]) -> None:
@@ -464,10 +476,14 @@ class SqlTx:
         It must be the transaction's first write. On SQLite, the writers of this process
         first queue on one in-process lock, held until the transaction ends: SQLite admits
         one writer at a time anyway, and a writer waiting in its busy handler sleeps in
-        growing steps (up to 100 ms) while the lock it waits for is free after a few ms."""
+        growing steps (up to 100 ms) while the lock it waits for is free after a few ms. The
+        wait is bounded like SQLite's own (``BUSY_TIMEOUT_S``): a writer stuck inside its
+        transaction makes the others fail as a locked database does, not wait forever."""
         if self.conn.dialect.name == "sqlite":
             if self._writer is not None and not self.holds_writer:
-                self._writer.acquire()
+                if not self._writer.acquire(timeout=self._writer_timeout):
+                    raise UnavailableError("OperationalError: database is locked (another "
+                                           "writer of this server held it too long)")
                 self.holds_writer = True
             self.conn.execute(_TOUCH_WORKSPACE, {"b_slug": slug})
         else:
@@ -665,16 +681,10 @@ class SqlTx:
     def _upsert(self) -> Any:
         return pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
 
-    def _catalog_id(self) -> sa.ColumnElement[str]:
-        """The id in byte order on both databases (PostgreSQL's default collation may order
-        ``a-b`` after ``ab``), so pages follow the order the service merges in."""
-        column = catalog_entries.c.id
-        return column.collate("C") if self.conn.dialect.name == "postgresql" else column
-
     def list_catalog_entries(self, workspace: str, section: str, after: str | None, limit: int
                              ) -> list[CatalogRecord]:  # fmt: skip
         """A page of the workspace's private entries of ``section``, by id after ``after``."""
-        entry_id = self._catalog_id()
+        entry_id = _catalog_id(self.conn.dialect.name == "postgresql")
         query = sa.select(catalog_entries).where(catalog_entries.c.workspace == workspace,
                                                  catalog_entries.c.section == section)  # fmt: skip
         if after is not None:
@@ -725,6 +735,7 @@ class SqlStore:
         self.engine: Engine = _create_engine(normalise_url(url))
         sqlite = self.engine.dialect.name == "sqlite"
         self._writer: threading.Lock | None = threading.Lock() if sqlite else None
+        self.writer_timeout = BUSY_TIMEOUT_S
 
     def create_schema(self) -> None:
         """Bring the database to this code's schema (``seg.store.migrate``)."""
@@ -750,7 +761,7 @@ class SqlStore:
         tx: SqlTx | None = None
         try:
             with self.engine.begin() as conn:
-                tx = SqlTx(conn, self._writer)
+                tx = SqlTx(conn, self._writer, self.writer_timeout)
                 yield tx
         except sa.exc.DBAPIError as exc:
             mapped = _database_error(exc)

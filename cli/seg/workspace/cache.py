@@ -117,16 +117,10 @@ class RecordingTree:
         return self._inner.display(rel)
 
     def read(self, rel: str, limit: int | None = None) -> str:
-        before = _identity(self._inner, rel)
-        try:
-            text = self._inner.read(rel, limit)
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            self.reads[(rel, limit)] = _error(exc)
-            raise
-        finally:
-            same = before is not None and _identity(self._inner, rel) == before
-            self.identities[(rel, limit)] = before if same else None
-        self.reads[(rel, limit)] = _digest(text)
+        text, outcome, self.identities[(rel, limit)] = _steady_read(self._inner, rel, limit)
+        self.reads[(rel, limit)] = outcome
+        if isinstance(text, BaseException):
+            raise text
         return text
 
 
@@ -163,11 +157,20 @@ def _error(exc: BaseException) -> Outcome:
     return ("error", type(exc).__name__, str(exc))
 
 
-def _outcome(tree: Tree, rel: str, limit: int | None) -> Outcome:
+def _steady_read(tree: Tree, rel: str, limit: int | None
+                 ) -> tuple[str | BaseException, Outcome, Identity]:  # fmt: skip
+    """Read ``rel``: the text (or the error), its outcome, and the file's identity if it
+    showed the same one before and after the read (else None: it may have changed between)."""
+    before = _identity(tree, rel)
+    text: str | BaseException
     try:
-        return _digest(tree.read(rel, limit))
+        read = tree.read(rel, limit)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return _error(exc)
+        text, outcome = exc, _error(exc)
+    else:
+        text, outcome = read, _digest(read)
+    steady = before is not None and _identity(tree, rel) == before
+    return text, outcome, before if steady else None
 
 
 def cacheable(tree: Tree) -> bool:
@@ -250,9 +253,10 @@ class FileCache:
             if known is not None and now == known:
                 reads.append((rel, limit, seen, known))
                 continue
-            if _outcome(tree, rel, limit) != seen:
+            _, outcome, steady = _steady_read(tree, rel, limit)
+            if outcome != seen:
                 return None
-            reads.append((rel, limit, seen, now if _identity(tree, rel) == now else None))
+            reads.append((rel, limit, seen, steady))
         if all(new[3] == old[3] for new, old in zip(reads, entry.reads, strict=True)):
             return entry
         self._changed = True
