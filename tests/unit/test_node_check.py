@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,35 @@ def test_a_node_that_hangs_is_cut_off(write_workspace: WriteWorkspace, tmp_path:
     assert (Path(found.file).name, found.line, found.col, found.rule) == ("f.js", 1, 1,
                                                                "function/node-check")
     assert "did not answer within 0.5 seconds" in found.message
+
+
+def test_node_answers_are_kept_per_code_and_binary(write_workspace: WriteWorkspace,
+                                                   tmp_path: Path) -> None:  # fmt: skip
+    """A code Node.js answered for is not given to it again (same diagnostics, no process);
+    edited code is; another Node.js binary asks again. CI installs Node.js."""
+    node = shutil.which("node")
+    assert node is not None, "Node.js is needed (.ci/run installs it)"
+    root = write_workspace({"functions.yaml": FUNCTION + "---\n" + FUNCTION.replace(
+        "name: f", "name: g").replace("f.js", "g.js"), "f.js": MIXED,
+        "g.js": "function onTrack(e) { return e }\n"})  # fmt: skip
+    asked: list[list[str]] = []
+
+    def counting(args: Any) -> Any:
+        asked.append(list(args[3:]))
+        return node_check._run(args)
+
+    def check(binary: str = node) -> list[str]:
+        resources = load_workspace(root, environ={}).resources
+        return [str(d) for d in node_diagnostics(resources, run=counting, node=binary,
+                                                 root=root)]  # fmt: skip
+
+    first = check()
+    assert len(first) == 1 and "f.js:2:17" in first[0] and len(asked) == 1
+    assert len(asked[0]) == 2
+    assert check() == first and len(asked) == 1  # both answers kept
+    (root / "g.js").write_text("function onTrack(e) { return e + 1 }\n")
+    assert check() == first and len(asked) == 2 and len(asked[1]) == 1
+    other = tmp_path / "other-node"
+    other.write_text(f'#!/bin/sh\nexec "{node}" "$@"\n')
+    other.chmod(0o755)
+    assert check(str(other)) == first and len(asked) == 3 and len(asked[2]) == 2

@@ -9,7 +9,6 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,127 +22,9 @@ from seg.workspace.cache import FileCache
 from seg.workspace.loader import load_workspace
 from seg.workspace.rules_cache import RulesCache
 from seg.workspace.tree import FsTree
+from tests.edited_workspaces import OPS, Op, apply, initial, load_result, source_doc
 
 pytestmark = pytest.mark.usefixtures("own_cache_key")
-
-
-def _source(name: str, enabled: bool) -> str:
-    return (f"kind: Source\nname: {name}\nspec:\n  catalog: javascript\n"
-            f"  enabled: {str(enabled).lower()}\n  settings: {{track_pages: true}}\n")  # fmt: skip
-
-
-def _amplitude(source: str, name: str) -> str:
-    return (f"kind: Destination\nname: {name}\nspec:\n  source: {source}\n  catalog: amplitude\n"
-            "  enabled: true\n  settings:\n    api_key: ${env:SEG_T_KEY}\n"
-            "    region: ${var:region}\n")  # fmt: skip
-
-
-def _webhook(source: str, name: str) -> str:
-    return (f"kind: Destination\nname: {name}\nspec:\n  source: {source}\n  catalog: webhook\n"
-            "  enabled: true\n  settings:\n    url: https://hooks.example/${env:SEG_T_HOOK}/x\n"
-            "    headers: {x-team: 'a$$b'}\n")  # fmt: skip
-
-
-def _warehouse_source(name: str) -> str:
-    return (f"kind: Source\nname: {name}\nspec:\n  catalog: postgres\n  settings:\n"
-            "    host: db.internal\n    database: analytics\n    password: ${env:SEG_T_KEY}\n")
-
-
-def _braze(source: str) -> str:
-    return (f"kind: Destination\nname: braze\nspec:\n  source: {source}\n  catalog: braze\n"
-            "  enabled: true\n  settings: {api_key: '${env:SEG_T_KEY}'}\n")
-
-
-def _model(source: str, name: str, sql: str) -> str:
-    return (f"kind: Model\nname: {name}\nspec:\n  source: {source}\n  query_file: {sql}\n"
-            "  identifier_column: user_id\n")
-
-
-def _mapping(source: str, name: str, model: str, column: str) -> str:
-    return (f"kind: Mapping\nname: {name}\nspec:\n  destination: {source}/braze\n"
-            f"  action: updateUserProfile\n  enabled: true\n  model: {model}\n"
-            "  schedule: {strategy: PERIODIC, config: {interval: 1h}}\n"
-            f"  fields: {{email: {column}}}\n")  # fmt: skip
-
-
-@dataclass
-class State:
-    files: dict[str, list[str]] = field(default_factory=dict)
-    others: dict[str, str] = field(default_factory=dict)  # sql files
-    region: str = "eu"
-    environ: dict[str, str] = field(default_factory=dict)
-
-    def write(self, root: Path) -> None:
-        shutil.rmtree(root / "ws", ignore_errors=True)
-        for rel, text in {**{k: "---\n".join(v) for k, v in self.files.items()},
-                          **self.others}.items():  # fmt: skip
-            path = root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        (root / "seg.yaml").write_text(f"version: seg/v1\nworkspace: t\nvars: {{region: {self.region}}}\n")
-
-
-def _initial(sources: int) -> State:
-    state = State(environ={"SEG_T_KEY": "k-secret-value", "SEG_T_HOOK": "hook-secret-path"})
-    for i in range(sources):
-        name = f"s{i}"
-        state.files[f"sources/{name}.yaml"] = [_source(name, True), _amplitude(name, "amp"),
-                                               _webhook(name, "hook")]  # fmt: skip
-    state.files["warehouse/w.yaml"] = [_warehouse_source("w"), _braze("w"),
-                                       _model("w", "users", "users.sql"),
-                                       _mapping("w", "sync", "users", "email")]  # fmt: skip
-    state.others["warehouse/users.sql"] = "SELECT user_id, email FROM analytics.users"
-    return state
-
-
-Op = tuple[str, int, int]
-OPS = st.lists(st.tuples(st.sampled_from(["value", "add", "remove", "break", "rename", "vars",
-                                          "env", "sql", "yaml"]),
-                         st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=6)  # fmt: skip
-
-
-def _apply(state: State, op: Op) -> None:
-    what, a, b = op
-    names = sorted(state.files)
-    rel = names[a % len(names)] if names else None
-    if what == "value" and rel:
-        docs = state.files[rel]
-        if docs and docs[0].startswith("kind: Source") and "javascript" in docs[0]:
-            name = docs[0].split("\n")[1].split(": ")[1]
-            docs[0] = _source(name, bool(b % 2) if "enabled: true" in docs[0] else True)
-    elif what == "add" and rel:
-        source = Path(rel).stem if rel.startswith("sources/") else "s0"
-        state.files[rel].append(_amplitude(source, f"amp{b}") if b % 2 else _webhook(source, f"h{b}"))
-    elif what == "remove" and rel and state.files[rel]:
-        state.files[rel].pop(b % len(state.files[rel]))
-    elif what == "break":
-        docs = state.files.get("warehouse/w.yaml")
-        if docs:
-            docs.append(_mapping("w", f"bad{b}", f"nomodel{b}" if b % 2 else "users", "email"))
-    elif what == "rename" and rel:
-        state.files[f"moved/m{b}-{Path(rel).name}"] = state.files.pop(rel)
-    elif what == "vars":
-        state.region = ["eu", "us", "mars"][b % 3]
-    elif what == "env":
-        name = ["SEG_T_KEY", "SEG_T_HOOK"][a % 2]
-        if b % 3 == 0:
-            state.environ.pop(name, None)
-        else:
-            state.environ[name] = f"value-{b}-secret"
-    elif what == "sql":
-        column = ["email", "mail"][b % 2]
-        state.others["warehouse/users.sql"] = f"SELECT user_id, {column} FROM analytics.users"
-    elif what == "yaml" and rel:
-        state.files[rel].append("kind: [unclosed\n" if b % 2 else f"kind: Sorce\nname: x{b}\nspec: {{}}\n")
-
-
-def _result(root: Path, environ: dict[str, str], cache: bool) -> Any:
-    try:
-        ws = load_workspace(root, environ=environ, cache=cache)
-    except WorkspaceInvalid as exc:
-        return ("invalid", [str(d) for d in exc.diagnostics])
-    resources = [(r, sorted(r.marks.items()), dict(r.value_files)) for r in ws.resources]
-    return (resources, ws.digest, ws.secret_values, ws.missing, ws.warnings)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -151,24 +32,24 @@ def _result(root: Path, environ: dict[str, str], cache: bool) -> Any:
 def test_the_cache_gives_what_a_cold_load_gives(sources: int, edits: list[list[Op]]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        state = _initial(sources)
+        state = initial(sources)
         state.write(root)
-        assert _result(root, state.environ, True) == _result(root, state.environ, False)
+        assert load_result(root, state.environ, True) == load_result(root, state.environ, False)
         for batch in edits:
             for op in batch:
-                _apply(state, op)
+                apply(state, op)
             for path in list(root.iterdir()):
                 if path.name != ".seg":
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
             state.write(root)
-            assert _result(root, state.environ, True) == _result(root, state.environ, False)
+            assert load_result(root, state.environ, True) == load_result(root, state.environ, False)
 
 
 def test_a_warm_load_reuses_the_files_and_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                 ) -> None:  # fmt: skip
     """The cache is used at all: a second load answers every file and rule from it, and an
     edit of one file loads that file alone again."""
-    state = _initial(3)
+    state = initial(3)
     state.write(tmp_path)
     hits: list[int] = []
     reused: list[int] = []
@@ -180,7 +61,7 @@ def test_a_warm_load_reuses_the_files_and_rules(tmp_path: Path, monkeypatch: pyt
     second = load_workspace(tmp_path, environ=state.environ, cache=True)
     assert (hits, reused) == ([0, 4], [0, len(first.resources)])
     assert second.digest == first.digest
-    state.files["sources/s1.yaml"][0] = _source("s1", False)
+    state.files["sources/s1.yaml"][0] = source_doc("s1", False)
     state.write(tmp_path)
     load_workspace(tmp_path, environ=state.environ, cache=True)
     assert hits[-1] == 3
@@ -188,7 +69,7 @@ def test_a_warm_load_reuses_the_files_and_rules(tmp_path: Path, monkeypatch: pyt
 
 
 def test_no_cache_neither_reads_nor_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    state = _initial(1)
+    state = initial(1)
     state.write(tmp_path)
     monkeypatch.setenv("SEG_NO_CACHE", "1")
     load_workspace(tmp_path, environ=state.environ)
@@ -246,14 +127,14 @@ def test_a_workspace_wide_count_still_invalidates_cached_results(tmp_path: Path)
     (tmp_path / "seg.yaml").write_text("version: seg/v1\nworkspace: t\nplan_tier: free\n")
     (tmp_path / "a.yaml").write_text(_warehouse("one"))
     for i in range(3):
-        (tmp_path / f"w{i}.yaml").write_text(_source(f"s{i}", True))
+        (tmp_path / f"w{i}.yaml").write_text(source_doc(f"s{i}", True))
     load_workspace(tmp_path, environ={}, cache=True)
     (tmp_path / "b.yaml").write_text(_warehouse("two"))
     with pytest.raises(WorkspaceInvalid) as raised:
         load_workspace(tmp_path, environ={}, cache=True)
     limit = [d for d in raised.value.diagnostics if "at most 1 warehouse" in str(d)]
     assert [Path(str(d).split(":")[0]).name for d in limit] == ["a.yaml"], limit
-    assert _result(tmp_path, {}, True) == _result(tmp_path, {}, False)
+    assert load_result(tmp_path, {}, True) == load_result(tmp_path, {}, False)
 
 
 def _age(root: Path, seconds: float = 3600) -> None:
@@ -269,7 +150,7 @@ def test_an_unchanged_old_file_is_not_read_again(tmp_path: Path, monkeypatch: py
     """Files whose identity (inode, size, times) is as recorded are answered without reading
     them; a file written in the last two seconds is read (its times may not have moved)."""
     monkeypatch.setattr(tree_module, "RECENT_NS", 300_000_000)
-    state = _initial(2)
+    state = initial(2)
     state.write(tmp_path)
     first = load_workspace(tmp_path, environ=state.environ, cache=True)  # recent: no identity
     _age(tmp_path, 3600)
@@ -293,7 +174,7 @@ def test_a_same_size_rewrite_with_the_old_mtime_is_seen(tmp_path: Path,
     """Rewritten to the same length with its modification time put back, a file still has a
     new change time: the cache reads it again and gives what a cold load gives."""
     monkeypatch.setattr(tree_module, "RECENT_NS", 300_000_000)
-    state = _initial(2)
+    state = initial(2)
     state.write(tmp_path)
     _age(tmp_path, 3600)
     time.sleep(0.4)
@@ -309,8 +190,8 @@ def test_a_same_size_rewrite_with_the_old_mtime_is_seen(tmp_path: Path,
     time.sleep(0.4)  # no longer recent: only the change time tells
     assert path.stat().st_size == before.st_size and path.stat().st_ino == before.st_ino
     assert path.stat().st_mtime_ns == before.st_mtime_ns
-    assert _result(tmp_path, state.environ, True) == _result(tmp_path, state.environ, False)
-    assert _result(tmp_path, state.environ, True)[0] == "invalid"
+    assert load_result(tmp_path, state.environ, True) == load_result(tmp_path, state.environ, False)
+    assert load_result(tmp_path, state.environ, True)[0] == "invalid"
 
 
 def test_a_file_without_an_entry_and_a_cached_one_share_a_workspace_wide_value(
@@ -330,6 +211,6 @@ def test_a_file_without_an_entry_and_a_cached_one_share_a_workspace_wide_value(
         "  settings: {api_key: '${env:SEG_T_KEY}', region: eu}\n")  # fmt: skip
     (tmp_path / "b.yaml").write_text("kind: Source\nname: b\nspec:\n  catalog: javascrit\n")
     for _ in range(3):
-        cached = _result(tmp_path, environ, True)
-        assert cached == _result(tmp_path, environ, False)
+        cached = load_result(tmp_path, environ, True)
+        assert cached == load_result(tmp_path, environ, False)
         assert cached[0] == "invalid" and sum("did you mean" in d for d in cached[1]) == 2

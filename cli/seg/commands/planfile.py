@@ -53,10 +53,16 @@ FRESH_REVIEW = "run seg plan again and have the new plan reviewed"
 
 
 class ReadRecorder:
-    """A ``Tree`` that remembers the SHA-256 of every file the loader reads through it."""
+    """A ``Tree`` that remembers the SHA-256 of every file the loader reads through it.
 
-    def __init__(self, inner: Tree) -> None:
+    It has no ``identity``: the validate cache reads (and so records) every file. With
+    ``trusts_identities`` (``seg plan``) the whole-load memo may answer instead, and gives
+    back the digests its own load recorded — proved by every file's identity, as the memo's
+    result is. ``seg apply`` leaves it off: the check of a saved plan reads every byte."""
+
+    def __init__(self, inner: Tree, trusts_identities: bool = False) -> None:
         self._inner = inner
+        self.trusts_identities = trusts_identities
         self.digests: dict[str, str] = {}
 
     @property

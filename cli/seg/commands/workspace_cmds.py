@@ -102,7 +102,7 @@ def validate_cmd(
     root = workspace_dir(workspace)
     try:
         ws = load(root, env)
-        problems = node_diagnostics(ws.resources)  # when Node.js is on PATH
+        problems = node_diagnostics(ws.resources, root=root)  # when Node.js is on PATH
         if problems:
             raise WorkspaceInvalid(problems)
     except WorkspaceInvalid as exc:
@@ -168,7 +168,8 @@ def plan_cmd(
     root, scope = resolve_workspace(workspace)
     options = PlanOptions(tuple(target or ()), str(scope) if scope else None, max_deletes,
                           missing_secrets.value, use_cache=not no_cache)  # fmt: skip
-    reads = ReadRecorder(FsTree(root))  # a saved plan names the bytes it was computed from
+    # a saved plan names the bytes it was computed from (from the memo when it answers)
+    reads = ReadRecorder(FsTree(root), trusts_identities=True)
     with open_session(root, env, api_url, token, options.missing_secrets, tree=reads) as session:
         render_warnings(session.workspace.warnings, err_console())  # as seg validate does
         plan = make_plan(session, options)

@@ -45,10 +45,12 @@ from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.tree import FsTree, Tree
 
 __all__ = ["FileCache", "FileResult", "LazyMarks", "RecordingTree", "cache_enabled", "cacheable",
+           "template_of",
            "set_cache_enabled"]  # fmt: skip
 
 PURPOSE = "validate-files"
 NAME = ("validate", "files.pickle")
+_UNMADE = object()
 MIN_GUARDED = 3  # as ``scrub``: shorter values are in every text (and guessed anyway)
 
 _enabled = True  # ``--no-cache`` turns it off for the command
@@ -196,6 +198,8 @@ class FileCache:
         self._new: dict[str, _Entry] = {}
         self._changed = False
         self.hits = 0
+        self.complete = True  # every file loaded has an entry (``seg.workspace.memo``)
+        self._made: dict[str, Any] = {}
         if self._key is None:
             return
         found = localcache.read_pickled(root, PURPOSE, *NAME)
@@ -227,10 +231,17 @@ class FileCache:
         if made is not None:
             self._new[rel] = made
             result.token = made.token
+        else:
+            self.complete = False
         return result
+
+    def read_paths(self) -> set[str]:
+        """Every file the entries of this load read (theirs and the files they link)."""
+        return {read[0] for entry in self._new.values() for read in entry.reads}
 
     def forget(self, rel: str) -> None:
         """Keep no entry for ``rel`` (its documents hold something the cache must not)."""
+        self.complete = False
         if self._new.pop(rel, None) is not None or rel in self._old:
             self._changed = True
 
@@ -279,7 +290,7 @@ class FileCache:
                     if used:
                         return None  # a value from the environment we cannot template
                     continue
-                template = _template(value, used)
+                template = template_of(value, used)
                 if self._interpolated(template) != value:
                     return None
                 templates.append((path, template))
@@ -298,9 +309,15 @@ class FileCache:
         token = hashlib.sha256(blob + repr(env_macs).encode()).digest()[:16]
         return _Entry(reads, env_macs, blob, token)
 
-    def _interpolated(self, template: str, result: Interpolation | None = None) -> Any:
-        return interpolate(template, (), self._variables, self._environ,
-                           result if result is not None else Interpolation())  # fmt: skip
+    def _interpolated(self, template: str) -> Any:
+        """The value ``template`` makes now (made once per run: thousands of resources share
+        one ``${env:…}``)."""
+        made = self._made.get(template, _UNMADE)
+        if made is _UNMADE:
+            made = interpolate(template, (), self._variables, self._environ, Interpolation())
+            if isinstance(made, str | int | float | bool | None):  # immutable: safe to share
+                self._made[template] = made
+        return made
 
     def _restore(self, entry: _Entry) -> FileResult | None:
         try:
@@ -354,7 +371,7 @@ class LazyMarks(Mapping[tuple[Any, ...], Any]):
         return len(self._loaded())
 
 
-def _template(value: str, used: Mapping[str, str]) -> str:
+def template_of(value: str, used: Mapping[str, str]) -> str:
     """``value`` as a template: each place holding a variable's value as ``${env:NAME}``
     (longest value first), every other ``$`` doubled."""
     by_length = sorted(used.items(), key=lambda item: (-len(item[1]), item[0]))

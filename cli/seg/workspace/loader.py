@@ -27,6 +27,7 @@ from seg.workspace.dbt_project import DbtTreeOpener, dbt_directories, dbt_links
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.linked import LinkedFile, LinkedFileError, read_linked_file
+from seg.workspace.memo import LoadMemo, Memoised, RecordingEnviron, identities
 from seg.workspace.references import check_references, with_catalog_secrets
 from seg.workspace.rules_cache import ResourceKey, RulesCache, resource_key
 from seg.workspace.schema_check import check_against_schema
@@ -132,21 +133,32 @@ def load_workspace(
     does not look at them (its dbt links are not checked). ``cache`` (default: on for a
     directory, unless ``--no-cache`` or ``$SEG_NO_CACHE``): reuse the checked documents of
     files that did not change (``seg.workspace.cache``); the result is the same either way."""
-    environ = os.environ if environ is None else environ
+    plain_environ = os.environ if environ is None else environ
+    environ = RecordingEnviron(plain_environ)  # what the whole load looked up, for the memo
     read_dbt = tree is None or dbt_opener is not None
     tree = tree or FsTree(root)
+    use_cache = (cache_enabled() and cacheable(tree)) if cache is None else cache
+    listed = tree.files()
+    # identities taken before anything is read: what a memo of this load can be proved by
+    shown_files = identities(tree, listed) if use_cache else None
     config, problems = load_config(root, tree, env, environ)
     if config is None:
         raise WorkspaceInvalid(problems)
     ctx = _Context(tree, config, environ, set())
     problems += _load_overlays(ctx, env)
+    memo = None
+    if shown_files is not None and not (config.dbt_projects and read_dbt):
+        memo = LoadMemo(root, repr((tree.display(""), env, sorted(config.vars.items()))),
+                        plain_environ, config.vars)  # fmt: skip
+        hit = memo.lookup(tree, shown_files)
+        if hit is not None:
+            return Workspace(config, hit.resources, hit.digest, hit.secret_values, hit.missing,
+                             hit.warnings)  # fmt: skip
     resources: list[DesiredResource] = []
     catalog_files = catalog_file_paths(config)
     inside = dbt_directories(config)
-    use_cache = (cache_enabled() and cacheable(tree)) if cache is None else cache
     files = _file_cache(root, ctx) if use_cache else None
     tokens: dict[ResourceKey, bytes] = {}
-    listed = tree.files()
     for rel in listed:
         if (is_resource_file(rel) and rel not in catalog_files
                 and not any(rel.startswith(d + "/") for d in inside)):  # fmt: skip
@@ -198,8 +210,13 @@ def load_workspace(
     digest = _digest(resources) if rules is None else rules.digest(resources, digest_part)
     if rules is not None:
         rules.save()
-    return Workspace(config, tuple(resources), digest, frozenset(ctx.env_values),
-                     tuple(sorted(ctx.missing)), tuple(problems))  # fmt: skip
+    done = Memoised(tuple(resources), frozenset(ctx.env_values), tuple(sorted(ctx.missing)),
+                    tuple(problems), digest)  # fmt: skip
+    if memo is not None and shown_files is not None and files is not None and files.complete:
+        read = files.read_paths() | {rel for rel, _ in catalog_reads.reads}
+        memo.keep(tree, shown_files, read, environ, done)
+    return Workspace(config, done.resources, digest, done.secret_values, done.missing,
+                     done.warnings)  # fmt: skip
 
 
 def declared_addresses(root: Path, tree: Tree | None = None

@@ -12,16 +12,22 @@ rules alone decide.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import pickle
 import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from seg import localcache
 from seg.model.resource import DesiredResource, Origin
 from seg.policy.javascript import read_javascript
+from seg.workspace.cache import cache_enabled
 from seg.workspace.diagnostics import Diagnostic
 
 __all__ = ["NODE_TIMEOUT_SECONDS", "node_diagnostics"]
@@ -52,9 +58,11 @@ def _run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
                           timeout=NODE_TIMEOUT_SECONDS, check=False)  # fmt: skip
 
 
-def _javascript(resources: Sequence[DesiredResource]) -> list[tuple[DesiredResource, str]]:
-    """(resource, field) for each JavaScript value (a field exported as a ``.js`` file: a
-    function's code) that the rules' parser accepted."""
+def _javascript(resources: Sequence[DesiredResource], answers: _Answers
+                ) -> list[tuple[DesiredResource, str, str]]:  # fmt: skip
+    """(resource, field, code) for each JavaScript value (a field exported as a ``.js`` file:
+    a function's code) that the rules' parser accepted (or Node.js answered before: only
+    code the parser accepted is ever given to it)."""
     out = []
     js_fields: dict[str, list[str]] = {}  # by kind: most kinds have none
     for res in resources:
@@ -66,8 +74,10 @@ def _javascript(resources: Sequence[DesiredResource]) -> list[tuple[DesiredResou
             code = res.fields.get(name)
             if not isinstance(code, str) or not code:
                 continue
-            if not res.is_unknown((name,)) and read_javascript(code).error is None:
-                out.append((res, name))
+            if res.is_unknown((name,)):
+                continue
+            if answers.get(code) is not None or read_javascript(code).error is None:
+                out.append((res, name, code))
     return out
 
 
@@ -94,14 +104,77 @@ def _diagnostic(res: DesiredResource, field: str, line: int, col: int, why: str)
 
 
 def node_diagnostics(resources: Sequence[DesiredResource], run: Runner | None = None,
-                     node: str | None = None) -> list[Diagnostic]:  # fmt: skip
-    """What ``node --check`` finds in each function's code; nothing without Node.js."""
+                     node: str | None = None, root: Path | None = None) -> list[Diagnostic]:
+    """What ``node --check`` finds in each function's code; nothing without Node.js. With
+    ``root`` (and the cache on), each code's answer is kept in ``.seg/cache/validate/``
+    under its SHA-256 for this Node.js binary (its path and identity) and not asked again."""
     node = node or shutil.which("node")
     if node is None:
         return []
-    run = run or _run
+    answers = _Answers(root, node)
     found: list[Diagnostic] = []
-    pending = _javascript(resources)
+    pending = []
+    for res, field, code in _javascript(resources, answers):
+        answer = answers.get(code)
+        if answer is None:
+            pending.append((res, field))
+        elif answer != _COMPILES:
+            found.append(_diagnostic(res, field, *answer))
+    found += _checked(pending, run or _run, node, answers)
+    answers.save()
+    return found
+
+
+_COMPILES = ()  # the answer for code that compiles
+
+
+class _Answers:
+    """What Node.js said of each code (by SHA-256), for one binary; sealed by ``localcache``."""
+
+    def __init__(self, root: Path | None, node: str) -> None:
+        self._root = root if root is not None and cache_enabled() else None
+        self._known: dict[str, tuple[Any, ...]] = {}
+        self._new: dict[str, tuple[Any, ...]] = {}
+        try:
+            info = os.stat(node)
+            self._node = (os.path.realpath(node), info.st_dev, info.st_ino, info.st_size,
+                          info.st_mtime_ns)  # fmt: skip
+        except OSError:
+            self._root = None
+        if self._root is None:
+            return
+        kept = localcache.read_pickled(self._root, _PURPOSE, *_NAME)
+        if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == self._node:
+            self._known = kept[1]
+
+    @staticmethod
+    def _digest(code: str) -> str:
+        return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def get(self, code: str) -> tuple[Any, ...] | None:
+        digest = self._digest(code)
+        answer = self._known.get(digest)
+        if answer is not None:
+            self._new[digest] = answer
+        return answer
+
+    def put(self, code: str, answer: tuple[Any, ...]) -> None:
+        self._new[self._digest(code)] = answer
+
+    def save(self) -> None:
+        if self._root is not None and self._new != self._known:
+            payload = pickle.dumps((self._node, self._new), protocol=pickle.HIGHEST_PROTOCOL)
+            localcache.write(self._root, _PURPOSE, payload, *_NAME)
+
+
+_PURPOSE = "node-check"
+_NAME = ("validate", "node.pickle")
+
+
+def _checked(pending: list[tuple[DesiredResource, str]], run: Runner, node: str,
+             answers: _Answers) -> list[Diagnostic]:  # fmt: skip
+    """Node.js's answers for ``pending`` (one process for all), kept in ``answers``."""
+    found: list[Diagnostic] = []
     if not pending:
         return found
     with tempfile.TemporaryDirectory(prefix="seg-node-") as tmp:
@@ -125,6 +198,7 @@ def node_diagnostics(resources: Sequence[DesiredResource], run: Runner | None = 
             except (ValueError, KeyError, TypeError):
                 continue
             position = _position(str(answer.get("stack") or ""), script)
+            answers.put(str(res.fields[field]), position or _COMPILES)
             if position is not None:
                 found.append(_diagnostic(res, field, *position))
     return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import time
 from pathlib import Path, PurePosixPath
@@ -67,6 +68,8 @@ def is_resource_file(rel: str) -> bool:
 # and times as they were: its identity is not trusted (``FsTree.identity``).
 RECENT_NS = 2_000_000_000
 
+_ODD_PART = re.compile(r"(?:^|/)\.{0,2}(?:/|$)")
+
 # Never block on a FIFO, never follow a symlink in the last component (see FsTree._open).
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
 
@@ -78,14 +81,16 @@ class FsTree:
         self.root = root
         self._shown_root = display_path(root)
         self._real_root = root.resolve()
+        self._real_prefix = os.path.join(self._real_root, "")  # with its trailing separator
         self._real_dirs: dict[str, bool] = {"": True}  # directories without symlinks in them
 
     def files(self) -> list[str]:
         found = []
+        top = len(os.path.join(self.root, ""))
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            base = Path(dirpath).relative_to(self.root)
-            found += [(base / name).as_posix() for name in sorted(filenames)]
+            base = os.path.join(dirpath, "")[top:].replace(os.sep, "/")
+            found += [base + name for name in sorted(filenames)]
         return found
 
     def read(self, rel: str, limit: int | None = None) -> str:
@@ -103,7 +108,7 @@ class FsTree:
         written since has another change time (which no caller can set)."""
         try:
             if self._plain(rel):  # real directories: the file itself, never a symlink
-                info = os.lstat(self._real_root / rel)
+                info = os.lstat(f"{self._real_prefix}{rel}")
             else:
                 descriptor = self._open(rel)
                 try:
@@ -131,10 +136,9 @@ class FsTree:
         return os.open(self._resolved(rel), _OPEN_FLAGS)
 
     def _plain(self, rel: str) -> bool:
-        parts = rel.split("/")
-        if any(p in ("", ".", "..") for p in parts):
+        if _ODD_PART.search(rel):  # an empty, "." or ".." part
             return False
-        parent = "/".join(parts[:-1])
+        parent = rel.rpartition("/")[0]
         if parent not in self._real_dirs:
             real = os.path.realpath(self._real_root / parent)
             self._real_dirs[parent] = real == str(self._real_root / parent)
