@@ -15,7 +15,6 @@ from typing import IO, Any, ParamSpec, TypeVar, cast
 
 import typer
 from rich.console import Console
-from typer import rich_utils
 
 from seg.engine.plan import Plan
 from seg.errors import ApiError, SegError, WorkspaceInvalid
@@ -111,14 +110,23 @@ def _stream(name: str) -> IO[str]:
 
 
 _NO_COLOR = {"flag": False}  # set by ``seg --no-color``
-_TYPER_STYLE = (rich_utils.COLOR_SYSTEM, rich_utils.FORCE_TERMINAL)
+_TYPER_STYLE: list[tuple[Any, Any]] = []  # typer.rich_utils's own, before seg changed it
 
 
 def set_no_color(flag: bool) -> None:
-    """``seg --no-color`` (for this invocation), applied to typer's help and error panels too."""
+    """``seg --no-color`` (for this invocation), applied to typer's help and error panels too.
+    Their module (typer.rich_utils, with rich's Markdown: a tenth of a second) is loaded
+    only when output is plain or it is loaded already; otherwise it keeps its own style."""
     _NO_COLOR["flag"] = flag
     plain = plain_output()
-    rich_utils.COLOR_SYSTEM, rich_utils.FORCE_TERMINAL = (None, False) if plain else _TYPER_STYLE
+    rich_utils: Any = sys.modules.get("typer.rich_utils")
+    if rich_utils is None:
+        if not plain:
+            return
+        import typer.rich_utils as rich_utils
+    if not _TYPER_STYLE:
+        _TYPER_STYLE.append((rich_utils.COLOR_SYSTEM, rich_utils.FORCE_TERMINAL))
+    rich_utils.COLOR_SYSTEM, rich_utils.FORCE_TERMINAL = (None, False) if plain else _TYPER_STYLE[0]
 
 
 def plain_output() -> bool:

@@ -23,8 +23,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from seg.commands.console import hidden_in
 from seg.commands.saved_plan import KIND, SavedChange, SavedOptions, SavedPlan
 from seg.engine.plan import Plan
@@ -174,11 +172,11 @@ SAVED_PLAN_SCHEMA: dict[str, Any] = {
         "plan": _PLAN,
     },
 }
-_SHAPE = jsonschema.Draft202012Validator(SAVED_PLAN_SCHEMA)
-
-
 def _check_shape(path: Path, data: dict[str, Any]) -> None:
-    error = jsonschema.exceptions.best_match(_SHAPE.iter_errors(data))
+    import jsonschema  # loaded only when a saved plan is read (not on every command's start)
+
+    shape = jsonschema.Draft202012Validator(SAVED_PLAN_SCHEMA)
+    error = jsonschema.exceptions.best_match(shape.iter_errors(data))
     if error is None:
         return
     where = display_path(tuple(error.absolute_path)) or "the file"

@@ -374,7 +374,13 @@ class LazyMarks(Mapping[tuple[Any, ...], Any]):
 def template_of(value: str, used: Mapping[str, str]) -> str:
     """``value`` as a template: each place holding a variable's value as ``${env:NAME}``
     (longest value first), every other ``$`` doubled."""
-    by_length = sorted(used.items(), key=lambda item: (-len(item[1]), item[0]))
+    present = [(name, text) for name, text in used.items() if text in value]
+    if not present:  # the common cases first: no variable's value in it, or one is all of it
+        return value.replace("$", "$$")
+    whole = sorted(name for name, text in present if text == value)
+    if whole:
+        return f"${{env:{whole[0]}}}"
+    by_length = sorted(present, key=lambda item: (-len(item[1]), item[0]))
     out: list[str] = []
     i = 0
     while i < len(value):

@@ -181,9 +181,14 @@ class LoadMemo:
         if set(done.secret_values) - {used[n] for n in secret_names}:
             return False  # a value put in by a variable not seen here: cannot be templated
         rows, templates = _rows(done.resources, used)
-        if rows is None or any(self._made(t) != get_path(done.resources[i].fields, p)
-                               for i, p, t in templates):  # fmt: skip
+        if rows is None:
             return False
+        made: dict[str, Any] = {}
+        for index, path, template in templates:  # each template gives its value back
+            if template not in made:
+                made[template] = self._made(template)
+            if made[template] != get_path(done.resources[index].fields, path):
+                return False
         env = tuple((name, self._mac(self._environ.get(name))) for name in sorted(environ.names))
         result = _Result(rows, templates, done.missing, done.warnings, done.digest)
         digests = getattr(tree, "digests", None)
