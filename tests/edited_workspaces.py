@@ -132,3 +132,29 @@ def load_result(root: Path, environ: dict[str, str], cache: bool) -> Any:
         return ("invalid", [str(d) for d in exc.diagnostics])
     resources = [(r, sorted(r.marks.items()), dict(r.value_files)) for r in ws.resources]
     return (resources, ws.digest, ws.secret_values, ws.missing, ws.warnings)
+
+
+# A small workspace for the cache attacks (tests/security/test_validate_cache.py and
+# test_load_memo.py): one source and a destination whose API key comes from the environment.
+SECRET = "very-secret-api-key-0123456789"
+ENVIRON = {"SEG_T_KEY": SECRET}
+GOOD = ("kind: Source\nname: web\nspec:\n  catalog: javascript\n  settings: {track_pages: true}\n"
+        "---\nkind: Destination\nname: amp\nspec:\n  source: web\n  catalog: amplitude\n"
+        "  settings: {api_key: '${env:SEG_T_KEY}', region: eu}\n")  # fmt: skip
+BAD = GOOD.replace("region: eu", "region: nowhere").replace("source: web", "source: nosuch")
+
+
+def write_sources(root: Path, text: str) -> None:
+    """``root`` as a workspace of seg.yaml and ``sources.yaml`` holding ``text``."""
+    root.mkdir(exist_ok=True)
+    (root / "seg.yaml").write_text("version: seg/v1\nworkspace: t\n")
+    (root / "sources.yaml").write_text(text)
+
+
+def problems(root: Path, cache: bool = True) -> list[str]:
+    """Every diagnostic of loading ``root`` with ``ENVIRON`` (none when it is valid)."""
+    try:
+        load_workspace(root, environ=ENVIRON, cache=cache)
+    except WorkspaceInvalid as exc:
+        return [str(d) for d in exc.diagnostics]
+    return []

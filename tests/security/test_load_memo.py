@@ -14,17 +14,11 @@ from pathlib import Path
 import pytest
 
 from seg import localcache
-from seg.errors import WorkspaceInvalid
 from seg.workspace import memo as memo_module
 from seg.workspace import tree as tree_module
 from seg.workspace.loader import load_workspace
+from tests.edited_workspaces import BAD, ENVIRON, GOOD, SECRET, problems, write_sources
 
-SECRET = "very-secret-api-key-0123456789"
-ENVIRON = {"SEG_T_KEY": SECRET}
-GOOD = ("kind: Source\nname: web\nspec:\n  catalog: javascript\n  settings: {track_pages: true}\n"
-        "---\nkind: Destination\nname: amp\nspec:\n  source: web\n  catalog: amplitude\n"
-        "  settings: {api_key: '${env:SEG_T_KEY}', region: eu}\n")  # fmt: skip
-BAD = GOOD.replace("region: eu", "region: nowhere").replace("source: web", "source: nosuch")
 MEMO = ("validate", "memo.pickle")
 
 pytestmark = pytest.mark.usefixtures("own_cache_key")
@@ -37,9 +31,7 @@ def trusted_identities(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _workspace(root: Path, text: str) -> None:
-    root.mkdir(exist_ok=True)
-    (root / "seg.yaml").write_text("version: seg/v1\nworkspace: t\n")
-    (root / "sources.yaml").write_text(text)
+    write_sources(root, text)
     _settle(root)
 
 
@@ -49,14 +41,6 @@ def _settle(root: Path) -> None:
         if ".seg" not in path.parts and not path.is_symlink():
             os.utime(path, (then, then))
     time.sleep(0.3)  # the change times utime moved age past RECENT_NS too
-
-
-def _problems(root: Path, cache: bool = True) -> list[str]:
-    try:
-        load_workspace(root, environ=ENVIRON, cache=cache)
-    except WorkspaceInvalid as exc:
-        return [str(d) for d in exc.diagnostics]
-    return []
 
 
 def _memoised(root: Path) -> bool:
@@ -70,13 +54,13 @@ def test_a_memo_sealed_by_another_key_is_not_trusted(tmp_path: Path,
     finds the seal broken and reports the bad file."""
     root = tmp_path / "ws"
     _workspace(root, BAD)
-    expected = _problems(root)
+    expected = problems(root)
     assert expected
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "attacker-key"))
     localcache._key.cache_clear()
     (root / "sources.yaml").write_text(GOOD)
     _settle(root)
-    assert _problems(root) == [] and _memoised(root)
+    assert problems(root) == [] and _memoised(root)
     payload = localcache.read(root, memo_module.PURPOSE, *MEMO)
     assert payload is not None
     kept = pickle.loads(payload)
@@ -87,10 +71,10 @@ def test_a_memo_sealed_by_another_key_is_not_trusted(tmp_path: Path,
     forged = memo_module._Kept(kept.inputs, files, kept.env, kept.secret_names, kept.result,
                                kept.digests)  # fmt: skip
     localcache.write(root, memo_module.PURPOSE, pickle.dumps(forged), *MEMO)
-    assert _problems(root) == []  # the forgery works for the seg that sealed it
+    assert problems(root) == []  # the forgery works for the seg that sealed it
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "victim-key"))
     localcache._key.cache_clear()
-    assert _problems(root) == expected
+    assert problems(root) == expected
 
 
 def test_a_trusted_file_swapped_for_a_symlink_is_read_again(tmp_path: Path) -> None:
@@ -99,28 +83,28 @@ def test_a_trusted_file_swapped_for_a_symlink_is_read_again(tmp_path: Path) -> N
     file is refused as without any cache."""
     root = tmp_path / "ws"
     _workspace(root, GOOD)
-    assert _problems(root) == [] and _memoised(root)
+    assert problems(root) == [] and _memoised(root)
     outside = tmp_path / "outside.yaml"
     outside.write_text(GOOD)
     _settle(tmp_path)
     (root / "sources.yaml").unlink()
     (root / "sources.yaml").symlink_to(outside)
     time.sleep(0.3)
-    found = _problems(root)
+    found = problems(root)
     assert found and "leads outside the workspace" in found[0], found
-    assert found == _problems(root, cache=False)
+    assert found == problems(root, cache=False)
 
 
 def test_a_new_file_or_a_removed_one_is_seen(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     _workspace(root, GOOD)
-    assert _problems(root) == [] and _memoised(root)
+    assert problems(root) == [] and _memoised(root)
     (root / "more.yaml").write_text(BAD.split("---\n")[1])
     _settle(root)
-    added = _problems(root)
-    assert added and added == _problems(root, cache=False)
+    added = problems(root)
+    assert added and added == problems(root, cache=False)
     (root / "more.yaml").unlink()
-    assert _problems(root) == []
+    assert problems(root) == []
 
 
 def test_no_value_from_the_environment_is_written(tmp_path: Path) -> None:
@@ -147,7 +131,7 @@ def test_a_secret_written_in_clear_is_never_memoised(tmp_path: Path) -> None:
     file cache keeps no entry for such a file, and the memo is not written either."""
     root = tmp_path / "ws"
     _workspace(root, GOOD.replace("'${env:SEG_T_KEY}'", SECRET))
-    assert _problems(root) == [] and _problems(root) == []
+    assert problems(root) == [] and problems(root) == []
     assert not _memoised(root)
     for path in (root / ".seg" / "cache" / "validate").iterdir():
         assert SECRET.encode() not in path.read_bytes(), path.name

@@ -11,34 +11,14 @@ from pathlib import Path
 import pytest
 
 from seg import localcache
-from seg.errors import WorkspaceInvalid
 from seg.workspace import cache as validate_cache
 from seg.workspace.loader import load_workspace
+from tests.edited_workspaces import BAD, ENVIRON, GOOD, SECRET, problems, write_sources
 
-SECRET = "very-secret-api-key-0123456789"
-ENVIRON = {"SEG_T_KEY": SECRET}
-GOOD = ("kind: Source\nname: web\nspec:\n  catalog: javascript\n  settings: {track_pages: true}\n"
-        "---\nkind: Destination\nname: amp\nspec:\n  source: web\n  catalog: amplitude\n"
-        "  settings: {api_key: '${env:SEG_T_KEY}', region: eu}\n")  # fmt: skip
-BAD = GOOD.replace("region: eu", "region: nowhere").replace("source: web", "source: nosuch")
 FILES = ("validate", "files.pickle")
 
 
 pytestmark = pytest.mark.usefixtures("own_cache_key")
-
-
-def _workspace(root: Path, text: str) -> None:
-    root.mkdir(exist_ok=True)
-    (root / "seg.yaml").write_text("version: seg/v1\nworkspace: t\n")
-    (root / "sources.yaml").write_text(text)
-
-
-def _problems(root: Path, cache: bool = True) -> list[str]:
-    try:
-        load_workspace(root, environ=ENVIRON, cache=cache)
-    except WorkspaceInvalid as exc:
-        return [str(d) for d in exc.diagnostics]
-    return []
 
 
 def _as_attacker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,13 +37,13 @@ def test_a_committed_cache_claiming_a_bad_file_is_valid_is_not_trusted(
     the bad file's bytes, and seals it with the attacker's key: the victim's seg finds the
     seal broken and reads the bad file."""
     root = tmp_path / "ws"
-    _workspace(root, BAD)
-    expected = _problems(root)
+    write_sources(root, BAD)
+    expected = problems(root)
     assert expected
     (root / ".seg").rename(tmp_path / "victims-own-cache")
     _as_attacker(tmp_path, monkeypatch)
-    _workspace(root, GOOD)
-    assert _problems(root) == []
+    write_sources(root, GOOD)
+    assert problems(root) == []
     payload = localcache.read(root, validate_cache.PURPOSE, *FILES)
     assert payload is not None
     inputs, entries = pickle.loads(payload)
@@ -74,9 +54,9 @@ def test_a_committed_cache_claiming_a_bad_file_is_valid_is_not_trusted(
         entry.blob, entry.token)  # fmt: skip
     localcache.write(root, validate_cache.PURPOSE, pickle.dumps((inputs, entries)), *FILES)
     (root / "sources.yaml").write_text(BAD)
-    assert _problems(root) == []  # the forgery works for the seg that sealed it
+    assert problems(root) == []  # the forgery works for the seg that sealed it
     _as_victim(tmp_path, monkeypatch)
-    assert _problems(root) == expected
+    assert problems(root) == expected
 
 
 class _Boom:
@@ -87,29 +67,29 @@ class _Boom:
 def test_a_forged_pickle_is_never_unpickled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                             ) -> None:  # fmt: skip
     root = tmp_path / "ws"
-    _workspace(root, GOOD)
+    write_sources(root, GOOD)
     load_workspace(root, environ=ENVIRON, cache=True)
     path = root / ".seg" / "cache" / "validate" / "files.pickle"
     blob = path.read_bytes()
     head = len(localcache.MAGIC) + 32
     path.write_bytes(blob[:head] + pickle.dumps(_Boom()))
     monkeypatch.chdir(tmp_path)
-    assert _problems(root) == []
+    assert problems(root) == []
     assert not (tmp_path / "pwned").exists()
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
 def test_a_damaged_cache_is_rebuilt(tmp_path: Path, damage: str) -> None:
     root = tmp_path / "ws"
-    _workspace(root, BAD)
-    expected = _problems(root)
+    write_sources(root, BAD)
+    expected = problems(root)
     for name in ("files.pickle", "rules.pickle"):
         path = root / ".seg" / "cache" / "validate" / name
         blob = path.read_bytes()
         path.write_bytes({"truncate": blob[: len(blob) // 2],
                           "flip": blob[:-1] + bytes([blob[-1] ^ 1]),
                           "garbage": b"not a cache"}[damage])  # fmt: skip
-    assert _problems(root) == expected
+    assert problems(root) == expected
     assert localcache.read(root, validate_cache.PURPOSE, *FILES) is not None  # rewritten
 
 
@@ -117,7 +97,7 @@ def test_other_code_does_not_use_the_cache(tmp_path: Path, monkeypatch: pytest.M
                                            ) -> None:  # fmt: skip
     """A cache written by another version (another fingerprint) reads as absent."""
     root = tmp_path / "ws"
-    _workspace(root, GOOD)
+    write_sources(root, GOOD)
     load_workspace(root, environ=ENVIRON, cache=True)
     monkeypatch.setattr(localcache, "code_fingerprint", lambda: "another seg")
     hits: list[int] = []
@@ -130,12 +110,12 @@ def test_other_code_does_not_use_the_cache(tmp_path: Path, monkeypatch: pytest.M
 
 def test_a_symlinked_seg_directory_is_not_followed(tmp_path: Path) -> None:
     root = tmp_path / "ws"
-    _workspace(root, BAD)
+    write_sources(root, BAD)
     outside = tmp_path / "outside"
     outside.mkdir()
     (root / ".seg").symlink_to(outside)
-    expected = _problems(root)
-    assert expected and _problems(root) == expected
+    expected = problems(root)
+    assert expected and problems(root) == expected
     assert list(outside.iterdir()) == []
 
 
@@ -143,7 +123,7 @@ def test_no_value_from_the_environment_is_written(tmp_path: Path) -> None:
     """Neither the value, nor its plain SHA-256, in any cache file; the cached load still
     gives the value back (from the environment)."""
     root = tmp_path / "ws"
-    _workspace(root, GOOD)
+    write_sources(root, GOOD)
     load_workspace(root, environ=ENVIRON, cache=True)
     ws = load_workspace(root, environ=ENVIRON, cache=True)
     assert ws.resources[-1].fields["settings"]["api_key"] == SECRET
@@ -170,25 +150,25 @@ def test_a_trusted_file_swapped_for_a_symlink_is_read_again(
 
     monkeypatch.setattr(tree_module, "RECENT_NS", 200_000_000)
     root = tmp_path / "ws"
-    _workspace(root, GOOD)
+    write_sources(root, GOOD)
     then = time.time() - 3600
     for path in root.rglob("*.yaml"):
         os.utime(path, (then, then))
     time.sleep(0.3)
-    assert _problems(root) == [] and _problems(root) == []  # the second run records identities
+    assert problems(root) == [] and problems(root) == []  # the second run records identities
     outside = tmp_path / "outside.yaml"
     outside.write_text(GOOD)
     os.utime(outside, (then, then))
     (root / "sources.yaml").unlink()
     (root / "sources.yaml").symlink_to(outside)
     time.sleep(0.3)
-    found = _problems(root)
+    found = problems(root)
     assert found and "leads outside the workspace" in found[0], found
     (root / "sources.yaml").unlink()
     (root / "copy.yml").write_text(BAD)
     os.utime(root / "copy.yml", (then, then))
     (root / "sources.yaml").symlink_to("copy.yml")
     time.sleep(0.3)
-    assert _problems(root) == _problems(root, cache=False)
-    assert _problems(root)
+    assert problems(root) == problems(root, cache=False)
+    assert problems(root)
 
