@@ -160,3 +160,31 @@ def test_plans_list_first_where_a_category_starts_dropping_events() -> None:
     many = {"destinations": [f"shop/d{i:02d}" for i in range(12)]}
     (line,) = notices(None, many)
     assert line.endswith("shop/d09 and 2 more")
+
+
+def test_the_control_plane_does_not_run_the_rules_that_only_warn() -> None:
+    """The every-instance and storage rules only warn (every violation they give is a
+    warning), so they are marked and the control plane, which refuses on errors only, skips
+    them: the every-instance rule reads every destination of the workspace, which at 55,000
+    destinations made each category write take seconds inside the workspace's lock."""
+    from seg.model.kinds import only_warns
+    from seg.server.rules import raise_first
+
+    kind = KINDS[NAME]
+    marked = [rule for rule in kind.rules if only_warns(rule)]
+    assert [rule.__name__ for rule in marked] == ["_every_instance", "_storage"]
+    found = run("Analytics", {"destinations": ["shop/amplitude", "shop/s3"]})
+    assert {v.rule for v in found} == {"consent/every-instance", "consent/not-enforced"}
+    assert all(v.warning for v in found)
+
+    class Counting(IndexLookup):
+        every_calls: list[str] = []
+
+        def every(self, kind_name: str) -> Any:
+            self.every_calls.append(kind_name)
+            return super().every(kind_name)
+
+    index = {**DESTINATIONS, (NAME, "Analytics"): {"destinations": ["shop/amplitude"]}}
+    lookup = Counting(index)
+    raise_first(kind.rules, Subject(kind, "Analytics", index[(NAME, "Analytics")]), lookup)
+    assert "Destination" not in lookup.every_calls  # the category count alone

@@ -13,7 +13,17 @@ from typing import Any
 from seg.kinds import destination
 from seg.kinds.catalogs import catalog_id, entry_for
 from seg.kinds.shared import parent_property, per_lookup
-from seg.model.kinds import AccessScope, Code, FieldSpec, Kind, Lookup, Ref, Subject, Violation
+from seg.model.kinds import (
+    AccessScope,
+    Code,
+    FieldSpec,
+    Kind,
+    Lookup,
+    Ref,
+    Subject,
+    Violation,
+    warns_only,
+)
 from seg.model.wording import plural
 
 __all__ = [
@@ -64,6 +74,7 @@ def _by_type(lookup: Lookup) -> dict[str, list[str]]:
     return found
 
 
+@warns_only
 def _every_instance(subject: Subject, lookup: Lookup) -> list[Violation]:
     """A mapping applies to every instance of a destination type (the docs): mapping one
     Amplitude destination maps every Amplitude destination of the workspace. A warning names
@@ -93,6 +104,7 @@ def _every_instance(subject: Subject, lookup: Lookup) -> list[Violation]:
     return out
 
 
+@warns_only
 def _storage(subject: Subject, lookup: Lookup) -> list[Violation]:
     """Storage destinations (AWS S3, data lakes) do not enforce consent: a warning."""
     out = []

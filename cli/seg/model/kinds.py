@@ -150,6 +150,18 @@ class Lookup(Protocol):
 Rule = Callable[[Subject, Lookup], list[Violation]]
 
 
+def warns_only(rule: Rule) -> Rule:
+    """Mark ``rule`` as one whose every violation is a warning. The control plane refuses on
+    errors only, so it does not run such a rule at all (a warning that reads every resource
+    of a kind would otherwise cost every write that much, inside the workspace's lock)."""
+    rule.warns_only = True  # type: ignore[attr-defined]
+    return rule
+
+
+def only_warns(rule: Rule) -> bool:
+    return bool(getattr(rule, "warns_only", False))
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """One API/spec field of a kind."""

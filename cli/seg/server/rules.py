@@ -18,7 +18,7 @@ from seg.kinds import KINDS
 from seg.kinds.catalogs import secret_paths
 from seg.kinds.lookup import IndexLookup
 from seg.kinds.names import parse_resource_name, resource_name
-from seg.model.kinds import AnyPath, Code, Kind, Lookup, Rule, Subject, Violation
+from seg.model.kinds import AnyPath, Code, Kind, Lookup, Rule, Subject, Violation, only_warns
 from seg.model.paths import parse_path
 from seg.policy.models import ModelChangePolicy
 from seg.server import errors
@@ -139,8 +139,10 @@ class TxLookup:
 
 def raise_first(rules: Iterable[Rule], subject: Subject, lookup: Lookup) -> None:
     """Raise the domain error of the first violation (rules run in the kind's order);
-    warnings refuse nothing."""
+    warnings refuse nothing (and rules that only warn are not run)."""
     for rule in rules:
+        if only_warns(rule):
+            continue
         found: list[Violation] = [v for v in rule(subject, lookup) if not v.warning]
         if found:
             raise _ERRORS[found[0].code](found[0].message)
