@@ -103,6 +103,7 @@ class StateCache:
     def __init__(self, root: Path, url: str, workspace: str, token: str) -> None:
         self.root = root
         self.name = cache_file_name(url, workspace, token)
+        self.last: CachedState | None = None  # the state ``read_live_state`` gave last
 
     def load(self) -> CachedState | None:
         raw = localcache.read(self.root, STATE_PURPOSE, FOLDER, self.name)
@@ -132,6 +133,7 @@ def read_live_state(client: ControlPlaneClient, cache: StateCache | None,
             return client.read_state(kinds)
     if state != cached:
         cache.save(state)
+    cache.last = state
     return client.state_of(kinds, state.items)
 
 

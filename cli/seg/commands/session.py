@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import pickle
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -16,7 +18,7 @@ from seg.engine.ownership import Ownership
 from seg.engine.plan import Change, Plan
 from seg.engine.scope import apply_delete_budget, check_targets, restrict, target_plan
 from seg.engine.secrets import SecretKey, secret_questions
-from seg.errors import ConfigError
+from seg.errors import ApiError, ConfigError
 from seg.model.kinds import Kind
 from seg.model.paths import AnyPath, get_path
 from seg.model.resource import CurrentResource
@@ -28,7 +30,7 @@ from seg.workspace.tree import Tree
 
 if TYPE_CHECKING:
     from seg.client.http import ControlPlaneClient
-    from seg.client.state_cache import StateCache
+    from seg.client.state_cache import CachedState, StateCache
 
 __all__ = [
     "PlanOptions",
@@ -230,11 +232,27 @@ def _in_scope(scope: str) -> Callable[[Change], bool]:
 
 
 def make_plan(session: Session, options: PlanOptions | None = None) -> Plan:
-    """Read the live workspace (a few paginated lists) and diff the YAML against it."""
+    """Read the live workspace (a few paginated lists) and diff the YAML against it. With the
+    live-state cache, a plan that found nothing to do is kept (``NoopPlans``) and given again,
+    after one request, while the YAML, the options and the live revision are all unchanged."""
     options = options or PlanOptions()
     ws = session.workspace
     policy = effective_policy(session)
     cache = state_cache(session, options.use_cache)
+    noop = NoopPlans.of(cache, ws, policy, options) if cache is not None else None
+    if noop is not None:
+        known = noop.still(session.client)
+        if known is not None:
+            return known
+    plan = _computed_plan(session, options, policy, cache)
+    if noop is not None and cache is not None and cache.last is not None and not plan.changes:
+        noop.keep(cache.last, plan)
+    return plan
+
+
+def _computed_plan(session: Session, options: PlanOptions, policy: ModelChangePolicy,
+                   cache: StateCache | None) -> Plan:  # fmt: skip
+    ws = session.workspace
     if cache is None:
         current = session.client.read_state()
     else:
@@ -254,6 +272,65 @@ def make_plan(session: Session, options: PlanOptions | None = None) -> Plan:
     if options.scope:
         plan = restrict(plan, _in_scope(options.scope))
     return apply_delete_budget(plan, options.max_deletes)
+
+
+class NoopPlans:
+    """The last plan that found nothing to do, for one control plane, workspace and token
+    (``.seg/cache/state/<name>.noop``, sealed by ``seg.localcache``).
+
+    A plan is a pure function of the YAML's resources (``Workspace.digest``, and the values
+    from the environment, kept only as an HMAC of them all), seg.yaml's ownership settings,
+    the policy, the options and the live state. The live state is the same while the
+    workspace's revision, epoch and access digest are (what the live-state cache relies on
+    too). So when ``GET …/changes?since=REV`` answers no change at that revision for a key of
+    everything else that is the same, the kept plan is the plan. Only a plan without changes
+    is kept: it names addresses and paths, never a value."""
+
+    PURPOSE = "no-op plan v1"
+
+    def __init__(self, cache: StateCache, key: bytes) -> None:
+        self._cache = cache
+        self._key = key
+
+    @classmethod
+    def of(cls, cache: StateCache, ws: Workspace, policy: ModelChangePolicy,
+           options: PlanOptions) -> NoopPlans | None:  # fmt: skip
+        from seg import localcache
+
+        config = ws.config
+        inputs = [config.workspace, ws.digest, sorted(ws.secret_values),
+                  list(ws.missing_variables), str(policy), config.manager, config.unmanaged,
+                  sorted(map(list, config.external)), list(options.targets), options.scope,
+                  options.max_deletes, options.missing_secrets]  # fmt: skip
+        key = localcache.mac(cls.PURPOSE, json.dumps(inputs).encode("utf-8", "surrogatepass"))
+        return cls(cache, key) if key is not None else None
+
+    def still(self, client: ControlPlaneClient) -> Plan | None:
+        """The kept plan, if its key is this one and the control plane is at its revision
+        (one request); else None."""
+        from seg import localcache
+
+        kept = localcache.read_pickled(self._cache.root, self.PURPOSE, "state",
+                                       self._cache.name + ".noop")  # fmt: skip
+        if not (isinstance(kept, tuple) and len(kept) == 5 and kept[0] == self._key):
+            return None
+        _, epoch, revision, access, plan = kept
+        try:
+            head = client.changes(revision)
+        except ApiError:
+            return None
+        same = (head is not None and head.get("epoch") == epoch
+                and head.get("access") == access and head.get("revision") == revision
+                and head.get("changes") == [])  # fmt: skip
+        return plan if same and isinstance(plan, Plan) and not plan.changes else None
+
+    def keep(self, state: CachedState, plan: Plan) -> None:
+        from seg import localcache
+
+        payload = pickle.dumps((self._key, state.epoch, state.revision, state.access, plan),
+                               protocol=pickle.HIGHEST_PROTOCOL)  # fmt: skip
+        localcache.write(self._cache.root, self.PURPOSE, payload, "state",
+                         self._cache.name + ".noop")  # fmt: skip
 
 
 def state_cache(session: Session, use_cache: bool = True) -> StateCache | None:
