@@ -309,8 +309,9 @@ class NoopPlans:
         """The kept plan, if its key is this one and the control plane is at its revision
         (one request); else None."""
         from seg import localcache
+        from seg.client.state_cache import FOLDER
 
-        kept = localcache.read_pickled(self._cache.root, self.PURPOSE, "state",
+        kept = localcache.read_pickled(self._cache.root, self.PURPOSE, FOLDER,
                                        self._cache.name + ".noop")  # fmt: skip
         if not (isinstance(kept, tuple) and len(kept) == 5 and kept[0] == self._key):
             return None
@@ -326,10 +327,11 @@ class NoopPlans:
 
     def keep(self, state: CachedState, plan: Plan) -> None:
         from seg import localcache
+        from seg.client.state_cache import FOLDER
 
         payload = pickle.dumps((self._key, state.epoch, state.revision, state.access, plan),
                                protocol=pickle.HIGHEST_PROTOCOL)  # fmt: skip
-        localcache.write(self._cache.root, self.PURPOSE, payload, "state",
+        localcache.write(self._cache.root, self.PURPOSE, payload, FOLDER,
                          self._cache.name + ".noop")  # fmt: skip
 
 

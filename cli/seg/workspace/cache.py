@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import os
 import pickle
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,8 @@ from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.tree import FsTree, Tree
 
-__all__ = ["FileCache", "FileResult", "LazyMarks", "RecordingTree", "cache_enabled", "cacheable",
-           "template_of",
+__all__ = ["EnvValues", "FileCache", "FileResult", "LazyMarks", "RecordingEnviron", "RecordingTree",
+           "cache_enabled", "cacheable", "template_of",
            "set_cache_enabled"]  # fmt: skip
 
 PURPOSE = "validate-files"
@@ -133,22 +133,62 @@ def _identity(tree: Tree, rel: str) -> Identity:
     return identity(rel) if identity is not None else None
 
 
-class _RecordingEnviron(Mapping[str, str]):
-    """The environment, remembering each name looked up (``interpolate`` uses ``get``)."""
+class RecordingEnviron(Mapping[str, str]):
+    """The environment, remembering each name looked up (``interpolate`` uses ``get``) and
+    whether it was iterated (then what a load depends on cannot be named: the whole-load
+    memo keeps nothing)."""
 
     def __init__(self, inner: Mapping[str, str]) -> None:
         self._inner = inner
         self.names: set[str] = set()
+        self.iterated = False
 
     def __getitem__(self, name: str) -> str:
         self.names.add(name)
         return self._inner[name]
 
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str):
+            self.names.add(name)
+        return name in self._inner
+
     def __iter__(self) -> Iterator[str]:
+        self.iterated = True
         return iter(self._inner)
 
     def __len__(self) -> int:
+        self.iterated = True
         return len(self._inner)
+
+
+class EnvValues:
+    """What the caches of a load ask of the environment: an HMAC of a variable's value
+    (under a key derived for the cache, never the value) and the value a ``${env:…}``
+    template makes now (made once per run: thousands of resources share one)."""
+
+    def __init__(self, purpose: str, environ: Mapping[str, str],
+                 variables: Mapping[str, str]) -> None:  # fmt: skip
+        self.key = localcache.derived_key(purpose)
+        self._environ = environ
+        self._variables = variables
+        self._made: dict[str, Any] = {}
+
+    def mac(self, value: str | None) -> bytes | None:
+        if value is None or self.key is None:
+            return None
+        return hmac.new(self.key, value.encode("utf-8", "surrogatepass"), "sha256").digest()
+
+    def macs(self, names: Iterable[str]) -> tuple[tuple[str, bytes | None], ...]:
+        """Each variable (sorted) with the HMAC of its value now (None: not set)."""
+        return tuple((name, self.mac(self._environ.get(name))) for name in sorted(names))
+
+    def made(self, template: str) -> Any:
+        made = self._made.get(template, _UNMADE)
+        if made is _UNMADE:
+            made = interpolate(template, (), self._variables, self._environ, Interpolation())
+            if isinstance(made, str | int | float | bool | None):  # immutable: safe to share
+                self._made[template] = made
+        return made
 
 
 def _digest(text: str) -> Outcome:
@@ -191,7 +231,8 @@ class FileCache:
         self._root = root
         self._environ = environ
         self._variables = variables
-        self._key = localcache.derived_key("validate-env")
+        self._env = EnvValues("validate-env", environ, variables)
+        self._key = self._env.key
         self._inputs = hashlib.sha256(inputs.encode("utf-8", "surrogatepass")).hexdigest()
         self.inputs = self._inputs  # what the later caches of the run depend on too
         self._old: dict[str, _Entry] = {}
@@ -199,18 +240,12 @@ class FileCache:
         self._changed = False
         self.hits = 0
         self.complete = True  # every file loaded has an entry (``seg.workspace.memo``)
-        self._made: dict[str, Any] = {}
         if self._key is None:
             return
         found = localcache.read_pickled(root, PURPOSE, *NAME)
         if isinstance(found, tuple) and len(found) == 2 and found[0] == self._inputs:
             self._old = found[1]
         self._changed = len(self._old) == 0
-
-    def _mac(self, value: str | None) -> bytes | None:
-        if value is None or self._key is None:
-            return None
-        return hmac.new(self._key, value.encode("utf-8", "surrogatepass"), "sha256").digest()
 
     def load(self, tree: Tree, rel: str,
              run: Callable[[Tree, Mapping[str, str]], FileResult]) -> FileResult:  # fmt: skip
@@ -225,7 +260,7 @@ class FileCache:
                 self.hits += 1
                 return result
         self._changed = True
-        recording_tree, recording_env = RecordingTree(tree), _RecordingEnviron(self._environ)
+        recording_tree, recording_env = RecordingTree(tree), RecordingEnviron(self._environ)
         result = run(recording_tree, recording_env)
         made = self._entry(result, recording_tree, recording_env)
         if made is not None:
@@ -256,7 +291,7 @@ class FileCache:
         still showing its recorded identity is not read), with the identities of the files
         read again brought up to date; else None."""
         for name, mac in entry.env:
-            if self._mac(self._environ.get(name)) != mac:
+            if self._env.mac(self._environ.get(name)) != mac:
                 return None
         reads: list[tuple[str, int | None, Outcome, Identity]] = []
         for rel, limit, seen, known in entry.reads:
@@ -273,7 +308,7 @@ class FileCache:
         self._changed = True
         return replace(entry, reads=tuple(reads))
 
-    def _entry(self, result: FileResult, tree: RecordingTree, env: _RecordingEnviron
+    def _entry(self, result: FileResult, tree: RecordingTree, env: RecordingEnviron
                ) -> _Entry | None:  # fmt: skip
         values = {name: self._environ.get(name) or "" for name in env.names}
         used = {name: value for name, value in values.items() if value}
@@ -291,7 +326,7 @@ class FileCache:
                         return None  # a value from the environment we cannot template
                     continue
                 template = template_of(value, used)
-                if self._interpolated(template) != value:
+                if self._env.made(template) != value:
                     return None
                 templates.append((path, template))
                 set_path(copied, path, None)
@@ -305,19 +340,9 @@ class FileCache:
             return None  # a value from the environment reached a problem or another field
         reads = tuple((rel, limit, seen, tree.identities.get((rel, limit)))
                       for (rel, limit), seen in tree.reads.items())  # fmt: skip
-        env_macs = tuple((name, self._mac(self._environ.get(name))) for name in sorted(env.names))
+        env_macs = self._env.macs(env.names)
         token = hashlib.sha256(blob + repr(env_macs).encode()).digest()[:16]
         return _Entry(reads, env_macs, blob, token)
-
-    def _interpolated(self, template: str) -> Any:
-        """The value ``template`` makes now (made once per run: thousands of resources share
-        one ``${env:…}``)."""
-        made = self._made.get(template, _UNMADE)
-        if made is _UNMADE:
-            made = interpolate(template, (), self._variables, self._environ, Interpolation())
-            if isinstance(made, str | int | float | bool | None):  # immutable: safe to share
-                self._made[template] = made
-        return made
 
     def _restore(self, entry: _Entry) -> FileResult | None:
         try:
@@ -336,7 +361,7 @@ class FileCache:
             values["kind"] = KINDS[values["kind"]]
             res = DesiredResource(**values)
             for path, template in templates:
-                set_path(res.fields, path, self._interpolated(template))
+                set_path(res.fields, path, self._env.made(template))
             out.resources.append(res)
         return out
 

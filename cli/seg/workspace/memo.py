@@ -28,10 +28,9 @@ again on use, and a memo whose bytes would still hold one is not written.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import marshal
 import pickle
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,41 +39,13 @@ from seg import localcache
 from seg.kinds import KINDS
 from seg.model.paths import get_path, set_path
 from seg.model.resource import DesiredResource, Origin
-from seg.workspace.cache import MIN_GUARDED, LazyMarks, template_of
-from seg.workspace.interpolate import Interpolation, interpolate
+from seg.workspace.cache import MIN_GUARDED, EnvValues, LazyMarks, RecordingEnviron, template_of
 from seg.workspace.tree import Tree
 
 __all__ = ["Files", "LoadMemo", "Memoised", "RecordingEnviron", "identities"]
 
 PURPOSE = "validate-memo"
 NAME = ("validate", "memo.pickle")
-
-
-class RecordingEnviron(Mapping[str, str]):
-    """The environment for a whole load: each name looked up, and whether it was iterated
-    (then what the load depends on cannot be named, and no memo is kept)."""
-
-    def __init__(self, inner: Mapping[str, str]) -> None:
-        self._inner = inner
-        self.names: set[str] = set()
-        self.iterated = False
-
-    def __getitem__(self, name: str) -> str:
-        self.names.add(name)
-        return self._inner[name]
-
-    def __contains__(self, name: object) -> bool:
-        if isinstance(name, str):
-            self.names.add(name)
-        return name in self._inner
-
-    def __iter__(self) -> Iterator[str]:
-        self.iterated = True
-        return iter(self._inner)
-
-    def __len__(self) -> int:
-        self.iterated = True
-        return len(self._inner)
 
 
 @dataclass(frozen=True)
@@ -121,17 +92,9 @@ class LoadMemo:
                  variables: Mapping[str, str]) -> None:  # fmt: skip
         self._root = root
         self._environ = environ
-        self._variables = variables
         self._inputs = hashlib.sha256(inputs.encode("utf-8", "surrogatepass")).hexdigest()
-        self._key = localcache.derived_key("validate-memo-env")
-
-    def _mac(self, value: str | None) -> bytes | None:
-        if value is None or self._key is None:
-            return None
-        return hmac.new(self._key, value.encode("utf-8", "surrogatepass"), "sha256").digest()
-
-    def _made(self, template: str) -> Any:
-        return interpolate(template, (), self._variables, self._environ, Interpolation())
+        self._env = EnvValues("validate-memo-env", environ, variables)
+        self._key = self._env.key
 
     def lookup(self, tree: Tree, files: Files) -> Memoised | None:
         """The kept load, if every input it was made from is as it was; else None. A tree
@@ -145,17 +108,14 @@ class LoadMemo:
         if recorded is not None and kept.digests is None:
             return None
         for name, mac in kept.env:
-            if self._mac(self._environ.get(name)) != mac:
+            if self._env.mac(self._environ.get(name)) != mac:
                 return None
         try:
             resources = _restored(kept.result.rows)
         except Exception:  # sealed by this code: only a bug lands here; load the files
             return None
-        made: dict[str, Any] = {}
         for index, path, template in kept.result.templates:
-            if template not in made:
-                made[template] = self._made(template)
-            set_path(resources[index].fields, path, made[template])
+            set_path(resources[index].fields, path, self._env.made(template))
         if recorded is not None and kept.digests is not None:
             recorded.update(kept.digests)
         secrets = {self._environ.get(name) for name in kept.secret_names}
@@ -183,13 +143,10 @@ class LoadMemo:
         rows, templates = _rows(done.resources, used)
         if rows is None:
             return False
-        made: dict[str, Any] = {}
         for index, path, template in templates:  # each template gives its value back
-            if template not in made:
-                made[template] = self._made(template)
-            if made[template] != get_path(done.resources[index].fields, path):
+            if self._env.made(template) != get_path(done.resources[index].fields, path):
                 return False
-        env = tuple((name, self._mac(self._environ.get(name))) for name in sorted(environ.names))
+        env = self._env.macs(environ.names)
         result = _Result(rows, templates, done.missing, done.warnings, done.digest)
         digests = getattr(tree, "digests", None)
         kept = _Kept(self._inputs, files, env, secret_names, result,
