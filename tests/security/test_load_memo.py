@@ -5,6 +5,7 @@ from the environment."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import pickle
@@ -14,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from seg import localcache
+from seg.errors import WorkspaceInvalid
 from seg.workspace import memo as memo_module
 from seg.workspace import tree as tree_module
-from seg.workspace.loader import load_workspace
+from seg.workspace.loader import check_workspace, load_workspace
 from tests.edited_workspaces import BAD, ENVIRON, GOOD, SECRET, problems, write_sources
 
 MEMO = ("validate", "memo.pickle")
@@ -66,10 +68,10 @@ def test_a_memo_sealed_by_another_key_is_not_trusted(tmp_path: Path,
     kept = pickle.loads(payload)
     (root / "sources.yaml").write_text(BAD)
     _settle(root)
-    files = memo_module.identities(tree_module.FsTree(root), tree_module.FsTree(root).files())
+    seen = memo_module.identities(tree_module.FsTree(root), tree_module.FsTree(root).files())
+    files = memo_module.trusted(seen)
     assert files is not None
-    forged = memo_module._Kept(kept.inputs, files, kept.env, kept.secret_names, kept.result,
-                               kept.digests)  # fmt: skip
+    forged = dataclasses.replace(kept, files=files)
     localcache.write(root, memo_module.PURPOSE, pickle.dumps(forged), *MEMO)
     assert problems(root) == []  # the forgery works for the seg that sealed it
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "victim-key"))
@@ -118,9 +120,12 @@ def test_no_value_from_the_environment_is_written(tmp_path: Path) -> None:
     assert ws.resources[-1].fields["settings"]["api_key"] == SECRET
     assert ws.secret_values == {SECRET}
     plain = hashlib.sha256(SECRET.encode())
-    blob = (root / ".seg" / "cache" / "validate" / "memo.pickle").read_bytes()
-    for needle in (SECRET.encode(), plain.digest(), plain.hexdigest().encode()):
-        assert needle not in blob
+    kept = [p for p in (root / ".seg" / "cache" / "validate").rglob("*") if p.is_file()]
+    assert any(p.parent.name == "memo-rows" for p in kept)  # the rows' shards too
+    for path in kept:
+        blob = path.read_bytes()
+        for needle in (SECRET.encode(), plain.digest(), plain.hexdigest().encode()):
+            assert needle not in blob, path.name
     changed = load_workspace(root, environ={"SEG_T_KEY": "another-value-42"}, cache=True)
     assert changed.resources[-1].fields["settings"]["api_key"] == "another-value-42"
     assert changed.secret_values == {"another-value-42"}
@@ -133,5 +138,46 @@ def test_a_secret_written_in_clear_is_never_memoised(tmp_path: Path) -> None:
     _workspace(root, GOOD.replace("'${env:SEG_T_KEY}'", SECRET))
     assert problems(root) == [] and problems(root) == []
     assert not _memoised(root)
-    for path in (root / ".seg" / "cache" / "validate").iterdir():
-        assert SECRET.encode() not in path.read_bytes(), path.name
+    for path in (root / ".seg" / "cache" / "validate").rglob("*"):
+        assert path.is_dir() or SECRET.encode() not in path.read_bytes(), path.name
+
+
+def _checked(root: Path) -> list[str]:
+    """What ``seg validate``'s check (the memo, the checked edit or a whole load) reports."""
+    try:
+        check_workspace(root, environ=ENVIRON, cache=True)
+    except WorkspaceInvalid as exc:
+        return [str(d) for d in exc.diagnostics]
+    return []
+
+
+def test_an_edited_file_swapped_for_a_symlink_is_refused_by_the_checked_edit(
+        tmp_path: Path) -> None:  # fmt: skip
+    """After a memo, one file is edited into a symlink to a file outside (the other files
+    untouched): the checked edit loads it through the tree, which refuses it, and the whole
+    load reports it as a load without any cache does."""
+    root = tmp_path / "ws"
+    _workspace(root, GOOD)
+    (root / "more.yaml").write_text(BAD.split("---\n")[0].replace("name: web", "name: app"))
+    _settle(root)
+    assert _checked(root) == [] and _memoised(root)
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("kind: Source\nname: app\nspec: {catalog: javascript}\n")
+    (root / "more.yaml").unlink()
+    (root / "more.yaml").symlink_to(outside)
+    found = _checked(root)
+    assert found and "leads outside the workspace" in found[0], found
+    assert found == problems(root, cache=False)
+
+
+def test_the_checked_edit_never_echoes_a_value_from_the_environment(tmp_path: Path) -> None:
+    """An edit that makes a rule quote a value (a warning naming the destination's settings)
+    cannot print a secret: the checked edit hides what the environment put in, as the whole
+    load does."""
+    root = tmp_path / "ws"
+    _workspace(root, GOOD)
+    assert _checked(root) == [] and _memoised(root)
+    (root / "sources.yaml").write_text(GOOD.replace("region: eu", "region: '${env:SEG_T_KEY}'"))
+    found = _checked(root)
+    assert found == problems(root, cache=False)
+    assert all(SECRET not in line for line in found)

@@ -26,7 +26,7 @@ from seg.render.plan_markdown import render_plan_markdown
 from seg.render.plan_text import render_plan_text
 from seg.workspace.config import DbtProjectConfig, WorkspaceConfig
 from seg.workspace.dbt_project import DbtTreeOpener, local_dbt_tree
-from seg.workspace.loader import Workspace, load_workspace
+from seg.workspace.loader import Checked, Workspace, check_workspace, load_workspace
 from seg.workspace.tree import Tree
 
 __all__ = [
@@ -81,6 +81,15 @@ def load(root: Path, env: str | None = None, tree: Tree | None = None,
     gc.freeze()
     hide(workspace.secret_values)
     return workspace
+
+
+def check(root: Path, env: str | None = None) -> Checked:
+    """``check_workspace`` (``seg validate``), its values from the environment hidden from
+    all output; the dbt projects seg.yaml names are read as ``load`` reads them."""
+    checked = check_workspace(root, env, dbt_opener=dbt_tree)
+    gc.freeze()  # as ``load``
+    hide(checked.secret_values)
+    return checked
 
 
 class _Scrubbed(io.TextIOBase):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,9 +14,9 @@ from rich.markup import escape
 from seg.apply.executor import ApplyResult, apply_plan
 from seg.apply.schedule import DEFAULT_PARALLELISM, MAX_PARALLELISM
 from seg.commands.console import (
+    check,
     err_console,
     handle_errors,
-    load,
     out_console,
     show_plan,
     write_document,
@@ -64,7 +63,7 @@ from seg.render.apply_view import HumanApplyView, apply_to_json, render_apply_su
 from seg.render.diagnostics import diagnostics_to_json, render_warnings
 from seg.render.plan_text import render_plan_text
 from seg.workspace.diagnostics import Diagnostic
-from seg.workspace.loader import Workspace
+from seg.workspace.loader import Checked
 from seg.workspace.node_check import node_diagnostics
 from seg.workspace.tree import FsTree
 
@@ -101,8 +100,8 @@ def validate_cmd(
     every diagnostic) is JSON on stdout."""
     root = workspace_dir(workspace)
     try:
-        ws = load(root, env)
-        problems = node_diagnostics(ws.resources, root=root)  # when Node.js is on PATH
+        ws = check(root, env)
+        problems = node_diagnostics(ws.javascript, root=root)  # when Node.js is on PATH
         if problems:
             raise WorkspaceInvalid(problems)
     except WorkspaceInvalid as exc:
@@ -110,14 +109,13 @@ def validate_cmd(
             raise
         write_document(_validation_json(root, None, exc.diagnostics))
         raise typer.Exit(exc.exit_code) from None
-    counts = Counter(r.kind.name for r in ws.resources)
     if output is Output.json:
         write_document(_validation_json(root, ws, list(ws.warnings)))
         return
     render_warnings(ws.warnings, err_console())
-    detail = ", ".join(plural(n, k) for k, n in sorted(counts.items())) or "no resources"
+    detail = ", ".join(plural(n, k) for k, n in sorted(ws.counts.items())) or "no resources"
     out_console().print(
-        f"Workspace {ws.config.workspace} is valid: {plural(len(ws.resources), 'resource')} "
+        f"Workspace {ws.config.workspace} is valid: {plural(ws.total, 'resource')} "
         f"({detail})."
     )
     if ws.missing:
@@ -129,16 +127,15 @@ def validate_cmd(
 
 
 def _validation_json(
-    root: Path, ws: Workspace | None, diagnostics: list[Diagnostic]
+    root: Path, ws: Checked | None, diagnostics: list[Diagnostic]
 ) -> dict[str, Any]:
     """``seg validate -o json``: the counts when valid, else every diagnostic."""
-    resources = ws.resources if ws else ()
     return {
         "valid": ws is not None,
         "workspace": ws.config.workspace if ws else None,
         "directory": str(root),
-        "resources": len(resources),
-        "kinds": dict(Counter(r.kind.name for r in resources)),
+        "resources": ws.total if ws else 0,
+        "kinds": dict(ws.counts) if ws else {},
         "missing_variables": list(ws.missing_variables) if ws else [],
         "diagnostics": diagnostics_to_json(diagnostics),
     }

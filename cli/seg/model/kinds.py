@@ -341,6 +341,11 @@ class Kind:
         return tuple(f.name for f in self.fields)
 
     @property
+    def javascript_fields(self) -> tuple[str, ...]:
+        """The fields holding JavaScript (exported as ``.js`` files: a function's code)."""
+        return tuple(f.name for f in self.fields if f.export_suffix == "js")
+
+    @property
     def noun(self) -> str:
         """The kind in words (``tracking plan``), for messages."""
         return self.key.replace("_", " ")

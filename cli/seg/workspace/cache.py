@@ -178,6 +178,9 @@ class EnvValues:
             return None
         return hmac.new(self.key, value.encode("utf-8", "surrogatepass"), "sha256").digest()
 
+    def value(self, name: str) -> str | None:
+        return self._environ.get(name)
+
     def macs(self, names: Iterable[str]) -> tuple[tuple[str, bytes | None], ...]:
         """Each variable (sorted) with the HMAC of its value now (None: not set)."""
         return tuple((name, self.mac(self._environ.get(name))) for name in sorted(names))
@@ -269,6 +272,14 @@ class FileCache:
         else:
             self.complete = False
         return result
+
+    def reads_of(self, rel: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The files the entry of ``rel`` read (itself and the files it links) and the
+        environment variables it looked up."""
+        entry = self._new.get(rel)
+        if entry is None:
+            return (), ()
+        return tuple(read[0] for read in entry.reads), tuple(name for name, _ in entry.env)
 
     def read_paths(self) -> set[str]:
         """Every file the entries of this load read (theirs and the files they link)."""

@@ -20,6 +20,7 @@ from seg.model.paths import MISSING, get_path, value_leaves
 from seg.model.resource import DesiredResource, Origin
 from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, follow_moved, scrub
 from seg.model.wording import close_match
+from seg.workspace import delta
 from seg.workspace.cache import FileCache, FileResult, RecordingTree, cache_enabled, cacheable
 from seg.workspace.catalog_files import catalog_file_paths, tree_catalog
 from seg.workspace.config import CONFIG_FILE, WorkspaceConfig, load_config
@@ -27,7 +28,16 @@ from seg.workspace.dbt_project import DbtTreeOpener, dbt_directories, dbt_links
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.linked import LinkedFile, LinkedFileError, read_linked_file
-from seg.workspace.memo import LoadMemo, Memoised, RecordingEnviron, identities
+from seg.workspace.memo import (
+    Files,
+    LoadMemo,
+    Memoised,
+    RecordingEnviron,
+    Seen,
+    Stale,
+    identities,
+    trusted,
+)
 from seg.workspace.references import check_references, with_catalog_secrets
 from seg.workspace.rules_cache import ResourceKey, RulesCache, resource_key
 from seg.workspace.schema_check import check_against_schema
@@ -35,11 +45,13 @@ from seg.workspace.tree import FsTree, Tree, display_path, is_resource_file
 from seg.workspace.yamlpos import YamlDocument, YamlError, read_documents
 
 __all__ = [
+    "Checked",
     "MissingVariable",
     "SpecMarks",
     "Workspace",
     "declared_addresses",
     "display_path",
+    "check_workspace",
     "load_workspace",
 ]
 
@@ -117,6 +129,28 @@ class _Context:
     missing: list[MissingVariable] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What ``seg validate`` reports of a valid workspace (``check_workspace``): the counts
+    by kind, the warnings, the missing variables, the values from the environment (to hide)
+    and the resources with JavaScript code (for ``node --check``)."""
+
+    config: WorkspaceConfig
+    counts: Mapping[str, int]
+    warnings: tuple[Diagnostic, ...]
+    missing: tuple[MissingVariable, ...]
+    secret_values: frozenset[str]
+    javascript: tuple[DesiredResource, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def missing_variables(self) -> tuple[str, ...]:
+        return tuple(sorted({m.name for m in self.missing}))
+
+
 @without_gc
 def load_workspace(
     root: Path,
@@ -133,6 +167,33 @@ def load_workspace(
     does not look at them (its dbt links are not checked). ``cache`` (default: on for a
     directory, unless ``--no-cache`` or ``$SEG_NO_CACHE``): reuse the checked documents of
     files that did not change (``seg.workspace.cache``); the result is the same either way."""
+    loaded = _load(root, env, environ, tree, dbt_opener, cache, quick=False)
+    assert isinstance(loaded, Workspace)
+    return loaded
+
+
+@without_gc
+def check_workspace(root: Path, env: str | None = None, environ: Mapping[str, str] | None = None,
+                    dbt_opener: DbtTreeOpener | None = None, cache: bool | None = None
+                    ) -> Checked:  # fmt: skip
+    """``load_workspace`` of a directory as ``seg validate`` reports it (the same problems
+    raised). With the cache, it may not load every file: unchanged since the last valid
+    load, nothing is loaded (``LoadMemo.summary``); after an edit of a few files, only those
+    are, and checked against the rest (``seg.workspace.delta``)."""
+    loaded = _load(root, env, environ, None, dbt_opener, cache, quick=True)
+    if isinstance(loaded, Checked):
+        return loaded
+    counts: dict[str, int] = {}
+    for res in loaded.resources:
+        counts[res.kind.name] = counts.get(res.kind.name, 0) + 1
+    javascript = tuple(r for r in loaded.resources if r.kind.javascript_fields)
+    return Checked(loaded.config, counts, loaded.warnings, loaded.missing, loaded.secret_values,
+                   javascript)  # fmt: skip
+
+
+def _load(root: Path, env: str | None, environ: Mapping[str, str] | None, tree: Tree | None,
+          dbt_opener: DbtTreeOpener | None, cache: bool | None, quick: bool
+          ) -> Workspace | Checked:  # fmt: skip
     plain_environ = os.environ if environ is None else environ
     environ = RecordingEnviron(plain_environ)  # what the whole load looked up, for the memo
     read_dbt = tree is None or dbt_opener is not None
@@ -140,33 +201,41 @@ def load_workspace(
     use_cache = (cache_enabled() and cacheable(tree)) if cache is None else cache
     listed = tree.files()
     # identities taken before anything is read: what a memo of this load can be proved by
-    shown_files = identities(tree, listed) if use_cache else None
+    seen = identities(tree, listed) if use_cache else None
+    shown_files = trusted(seen)
     config, problems = load_config(root, tree, env, environ)
     if config is None:
         raise WorkspaceInvalid(problems)
     ctx = _Context(tree, config, environ, set())
     problems += _load_overlays(ctx, env)
     memo = None
-    if shown_files is not None and not (config.dbt_projects and read_dbt):
+    if seen is not None and not (config.dbt_projects and read_dbt):
         memo = LoadMemo(root, repr((tree.display(""), env, sorted(config.vars.items()))),
                         plain_environ, config.vars)  # fmt: skip
-        hit = memo.lookup(tree, shown_files)
-        if hit is not None:
-            return Workspace(config, hit.resources, hit.digest, hit.secret_values, hit.missing,
-                             hit.warnings)  # fmt: skip
+        if quick:
+            checked = _checked_from_memo(ctx, memo, seen, shown_files, problems)
+            if checked is not None:
+                return checked
+        elif shown_files is not None:
+            hit = memo.lookup(tree, shown_files)
+            if hit is not None:
+                return Workspace(config, hit.resources, hit.digest, hit.secret_values,
+                                 hit.missing, hit.warnings)  # fmt: skip
     resources: list[DesiredResource] = []
     catalog_files = catalog_file_paths(config)
     inside = dbt_directories(config)
     files = _file_cache(root, ctx) if use_cache else None
     tokens: dict[ResourceKey, bytes] = {}
+    loaded: list[tuple[str, FileResult]] = []  # each resource file and what it gave (cached)
     for rel in listed:
         if (is_resource_file(rel) and rel not in catalog_files
                 and not any(rel.startswith(d + "/") for d in inside)):  # fmt: skip
             if files is None:
                 problems += _load_file(ctx, rel, resources)
             else:
-                problems += _merge_result(ctx, files.load(tree, rel, _runner(ctx, rel)),
-                                          resources, tokens)  # fmt: skip
+                result = files.load(tree, rel, _runner(ctx, rel))
+                loaded.append((rel, result))
+                problems += _merge_result(ctx, result, resources, tokens)
     for key, (_, where) in sorted(ctx.overlays.items()):
         if key not in ctx.used:
             message = f"overlay for {key[0]} {key[1]!r} matches no resource in the workspace"
@@ -174,6 +243,7 @@ def load_workspace(
     catalog_reads = RecordingTree(tree)
     catalog, found = tree_catalog(catalog_reads, config)
     problems += found
+    extra = found  # the warnings of no resource file that seg.yaml does not give again
     before = list(resources)
     resources[:] = with_catalog_secrets(resources, catalog)
     if files is not None:
@@ -196,9 +266,11 @@ def load_workspace(
         problems += found
     if rules is not None:
         rules.prepare(resources, tokens, links is not None)
+    each: list[tuple[list[Diagnostic], list[tuple[str, str]]]] | None = (
+        [] if memo is not None and rules is not None else None)  # fmt: skip
     problems += check_references(resources, ctx.broken | set(config.external), catalog,
                                  config.plan_tier, links,
-                                 rules.rules if rules else None)  # fmt: skip
+                                 rules.rules if rules else None, each)  # fmt: skip
     problems += _declared_external(resources, config.external)
     # a check may quote a value: never one from the environment
     problems = sorted(_hide_env_values(problems, ctx.env_values))
@@ -206,6 +278,7 @@ def load_workspace(
         if rules is not None:
             rules.save()
         raise WorkspaceInvalid(problems)
+    in_load_order = list(resources)
     resources.sort(key=lambda r: (r.kind.order, r.address))
     digest = _digest(resources) if rules is None else rules.digest(resources, digest_part)
     if rules is not None:
@@ -214,9 +287,49 @@ def load_workspace(
                     tuple(problems), digest)  # fmt: skip
     if memo is not None and shown_files is not None and files is not None and files.complete:
         read = files.read_paths() | {rel for rel, _ in catalog_reads.reads}
-        memo.keep(tree, shown_files, read, environ, done)
-    return Workspace(config, done.resources, digest, done.secret_values, done.missing,
-                     done.warnings)  # fmt: skip
+        sections = None
+        if each is not None and rules is not None:
+            rows = {id(res): row for row, res in enumerate(resources)}
+            sections = delta.sections(
+                [(rel, result, files.reads_of(rel)) for rel, result in loaded], in_load_order,
+                rows, each, rules.reads, extra,
+                lambda found: _hide_env_values(found, ctx.env_values))  # fmt: skip
+        memo.keep(tree, shown_files, read, environ, done, sections)
+    workspace = Workspace(config, done.resources, digest, done.secret_values, done.missing,
+                          done.warnings)  # fmt: skip
+    return workspace
+
+
+def _checked_from_memo(ctx: _Context, memo: LoadMemo, seen: Seen,
+                       shown_files: Files | None, problems: list[Diagnostic]
+                       ) -> Checked | None:  # fmt: skip
+    """``seg validate``'s answer from the memo: kept whole when no file changed, else the
+    changed files checked against it (``seg.workspace.delta``); None when it cannot say."""
+    if any(not p.is_warning for p in problems):  # the whole load says it, with the rest
+        return None
+    config = ctx.config
+    if shown_files is not None:
+        kept = memo.summary(shown_files)
+        if kept is not None:
+            return Checked(config, kept.counts, kept.warnings, kept.missing, kept.secret_values,
+                           kept.javascript)  # fmt: skip
+    base = memo.base(seen)
+    if base is None or not base.changed:
+        return None
+    catalog, found = tree_catalog(ctx.tree, config)
+    if found:
+        return None
+    try:
+        outcome = delta.check(base, lambda rel: _runner(ctx, rel)(ctx.tree, ctx.environ),
+                              catalog, config.plan_tier, config.external)  # fmt: skip
+    except Stale:  # another load rewrote the memo meanwhile
+        return None
+    if outcome is None:
+        return None
+    warnings = sorted(_hide_env_values(problems + outcome.warnings, outcome.env_values))
+    missing = tuple(sorted(MissingVariable(*m) for m in outcome.missing))
+    return Checked(config, outcome.counts, tuple(warnings), missing,
+                   frozenset(outcome.env_values), outcome.javascript)  # fmt: skip
 
 
 def declared_addresses(root: Path, tree: Tree | None = None

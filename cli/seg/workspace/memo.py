@@ -30,7 +30,8 @@ from __future__ import annotations
 import hashlib
 import marshal
 import pickle
-from collections.abc import Iterable, Mapping
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,18 @@ from seg.kinds import KINDS
 from seg.model.paths import get_path, set_path
 from seg.model.resource import DesiredResource, Origin
 from seg.workspace.cache import MIN_GUARDED, EnvValues, LazyMarks, RecordingEnviron, template_of
-from seg.workspace.tree import Tree
+from seg.workspace.tree import Tree, recent
 
-__all__ = ["Files", "LoadMemo", "Memoised", "RecordingEnviron", "identities"]
+__all__ = ["Base", "Files", "LoadMemo", "Memoised", "RecordingEnviron", "Seen", "Stale",
+           "Summary",
+           "identities", "trusted"]
 
 PURPOSE = "validate-memo"
+ROWS_PURPOSE = "validate-memo-rows"
+ROWS = ("validate", "memo-rows")  # shard N is memo-rows/N
+MAX_SHARDS = 64
+ROWS_PER_SHARD = 1_000
+_UNREAD: Any = object()
 NAME = ("validate", "memo.pickle")
 
 
@@ -62,7 +70,10 @@ class Memoised:
 
 @dataclass(frozen=True)
 class _Result:
-    rows: bytes  # each resource as a row of plain values (``_row``), marshalled
+    # each resource as a row of plain values (``_row``), row i in shard i % shards, each shard
+    # a cache file of its own marked with the memo's generation (``_Rows``)
+    shards: int
+    generation: bytes
     templates: tuple[tuple[int, tuple[Any, ...], str], ...]  # (resource, path, template)
     missing: tuple[Any, ...]
     warnings: tuple[Any, ...]
@@ -82,6 +93,124 @@ class _Kept:
     # a plan's tree records the SHA-256 of each file read (a saved plan names them): the
     # load's, given back on a hit; None when the memo was made without them
     digests: dict[str, str] | None
+    counts: tuple[tuple[str, int], ...]  # resources by kind
+    # the rows with JavaScript code (``seg validate``'s node check), kept here too: a summary
+    # reads no shard
+    javascript: tuple[tuple[int, tuple[Any, ...]], ...]
+    # what checking a few edited files against the rest needs (``seg.workspace.delta``),
+    # marshalled; None when the load could not say it
+    sections: bytes | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What ``seg validate`` tells of a kept load, its resources left unread: the counts by
+    kind, the warnings, the missing variables, the values to hide and the resources with
+    JavaScript code."""
+
+    counts: dict[str, int]
+    warnings: tuple[Any, ...]
+    missing: tuple[Any, ...]
+    secret_values: frozenset[str]
+    javascript: tuple[DesiredResource, ...]
+
+
+class Base:
+    """A kept load some of whose files changed since: what ``seg.workspace.delta`` checks an
+    edit against. ``changed``: the files whose identity is not the kept one."""
+
+    def __init__(self, root: Path, kept: _Kept, changed: set[str], env: EnvValues,
+                 secret_values: frozenset[str]) -> None:  # fmt: skip
+        self._kept = kept
+        self._env = env
+        self.changed = changed
+        self.secret_values = secret_values
+        self.counts = dict(kept.counts)
+        self.warnings = kept.result.warnings
+        self._rows = _Rows(root, kept.result, dict(kept.javascript))
+        self._templates: dict[int, list[tuple[tuple[Any, ...], str]]] | None = None
+
+    def sections(self) -> Any:
+        assert self._kept.sections is not None
+        return marshal.loads(self._kept.sections)
+
+    def values_of(self, names: Iterable[str]) -> set[str]:
+        """The values the variables ``names`` hold (those set and not empty)."""
+        return {value for name in names if (value := self._env.value(name))}
+
+    def _templates_of(self, row: int) -> list[tuple[tuple[Any, ...], str]]:
+        if self._templates is None:
+            self._templates = {}
+            for index, path, template in self._kept.result.templates:
+                self._templates.setdefault(index, []).append((path, template))
+        return self._templates.get(row, [])
+
+    def javascript(self) -> list[DesiredResource]:
+        """The kept resources with JavaScript code."""
+        return [self.resource(row) for row, _ in self._kept.javascript]
+
+    def resource(self, row: int) -> DesiredResource:
+        """The kept resource of ``row``, its values from the environment made again (raises
+        ``Stale`` when another load rewrote the memo meanwhile)."""
+        res = _restored_row(self._rows.row(row))
+        for path, template in self._templates_of(row):
+            set_path(res.fields, path, self._env.made(template))
+        return res
+
+    def fields(self, row: int) -> tuple[Mapping[str, Any], tuple[Any, ...]]:
+        """The fields of the kept resource of ``row`` and its unknown paths, without making
+        the resource (a rule reading every resource of a kind reads thousands)."""
+        values = self._rows.row(row)
+        fields = values[2]
+        for path, template in self._templates_of(row):
+            set_path(fields, path, self._env.made(template))
+        return fields, values[9]  # tuples, as marshal gives them back
+
+    def resources(self) -> list[DesiredResource]:
+        """Every kept resource, in order (raises ``Stale`` as ``resource``)."""
+        out = [_restored_row(row) for row in self._rows.every()]
+        for index, path, template in self._kept.result.templates:
+            set_path(out[index].fields, path, self._env.made(template))
+        return out
+
+
+class Stale(Exception):
+    """A shard of rows is missing or of another generation of the memo (rewritten since)."""
+
+
+class _Rows:
+    """The kept rows, read a shard at a time: a few edited files need a few of them."""
+
+    def __init__(self, root: Path, result: _Result, known: dict[int, tuple[Any, ...]]) -> None:
+        self._root = root
+        self._result = result
+        self._known = known  # rows at hand
+        self._shards: dict[int, list[tuple[Any, ...]]] = {}
+
+    def _shard(self, number: int) -> list[tuple[Any, ...]]:
+        rows = self._shards.get(number)
+        if rows is None:
+            payload = localcache.read(self._root, ROWS_PURPOSE, *ROWS, f"{number}")
+            try:
+                generation, rows = marshal.loads(payload) if payload is not None else (b"", [])
+            except (ValueError, EOFError, TypeError) as exc:  # sealed by this code: a bug
+                raise Stale from exc
+            if generation != self._result.generation:
+                raise Stale
+            self._shards[number] = rows
+        return rows
+
+    def row(self, index: int) -> tuple[Any, ...]:
+        if index in self._known:
+            return self._known[index]
+        shards = self._result.shards
+        return self._shard(index % shards)[index // shards]
+
+    def every(self) -> list[tuple[Any, ...]]:
+        shards = self._result.shards
+        parts = [self._shard(number) for number in range(shards)]
+        total = sum(len(part) for part in parts)
+        return [parts[index % shards][index // shards] for index in range(total)]
 
 
 class LoadMemo:
@@ -95,36 +224,77 @@ class LoadMemo:
         self._inputs = hashlib.sha256(inputs.encode("utf-8", "surrogatepass")).hexdigest()
         self._env = EnvValues("validate-memo-env", environ, variables)
         self._key = self._env.key
+        self._kept: Any = _UNREAD
 
-    def lookup(self, tree: Tree, files: Files) -> Memoised | None:
-        """The kept load, if every input it was made from is as it was; else None. A tree
-        that records the digests of what it reads gets the load's (when the memo has them)."""
+    def _read(self) -> _Kept | None:
+        """The kept load, if it was made for these inputs and every variable it looked up
+        holds the value it held."""
         if self._key is None:
             return None
-        kept = localcache.read_pickled(self._root, PURPOSE, *NAME)
-        if not isinstance(kept, _Kept) or kept.inputs != self._inputs or kept.files != files:
-            return None
-        recorded = getattr(tree, "digests", None)
-        if recorded is not None and kept.digests is None:
+        if self._kept is _UNREAD:  # read once: a summary that misses turns to the base
+            self._kept = localcache.read_pickled(self._root, PURPOSE, *NAME)
+        kept = self._kept
+        if not isinstance(kept, _Kept) or kept.inputs != self._inputs:
             return None
         for name, mac in kept.env:
             if self._env.mac(self._environ.get(name)) != mac:
                 return None
-        try:
-            resources = _restored(kept.result.rows)
-        except Exception:  # sealed by this code: only a bug lands here; load the files
+        return kept
+
+    def _secret_values(self, kept: _Kept) -> frozenset[str]:
+        secrets = {self._environ.get(name) for name in kept.secret_names}
+        return frozenset(v for v in secrets if v)
+
+    def lookup(self, tree: Tree, files: Files) -> Memoised | None:
+        """The kept load, if every input it was made from is as it was; else None. A tree
+        that records the digests of what it reads gets the load's (when the memo has them)."""
+        kept = self._read()
+        if kept is None or kept.files != files:
             return None
-        for index, path, template in kept.result.templates:
-            set_path(resources[index].fields, path, self._env.made(template))
+        recorded = getattr(tree, "digests", None)
+        if recorded is not None and kept.digests is None:
+            return None
+        try:
+            resources = Base(self._root, kept, set(), self._env, frozenset()).resources()
+        except Stale:  # another load rewrote the memo meanwhile: load the files
+            return None
         if recorded is not None and kept.digests is not None:
             recorded.update(kept.digests)
-        secrets = {self._environ.get(name) for name in kept.secret_names}
         result = kept.result
-        return Memoised(tuple(resources), frozenset(v for v in secrets if v), result.missing,
+        return Memoised(tuple(resources), self._secret_values(kept), result.missing,
                         result.warnings, result.digest)  # fmt: skip
 
+    def summary(self, files: Files) -> Summary | None:
+        """``lookup``'s answer as ``seg validate`` needs it: only the resources with
+        JavaScript code are read back."""
+        kept = self._read()
+        if kept is None or kept.files != files:
+            return None
+        base = Base(self._root, kept, set(), self._env, self._secret_values(kept))
+        try:
+            javascript = tuple(base.javascript())
+        except Stale:
+            return None
+        return Summary(dict(kept.counts), kept.result.warnings, kept.result.missing,
+                       base.secret_values, javascript)  # fmt: skip
+
+    def base(self, files: Sequence[tuple[str, tuple[int, ...] | None]]) -> Base | None:
+        """The kept load as the base of a few edited files: the same list of files, each
+        identity that differs from the kept one (or is not trusted: None) marking its file
+        as changed. None when there is no such load or it did not keep its sections."""
+        kept = self._read()
+        if kept is None or kept.sections is None or len(kept.files) != len(files):
+            return None
+        changed = set()
+        for (rel, identity), (now_rel, now) in zip(kept.files, files, strict=True):
+            if rel != now_rel:
+                return None
+            if now is None or now != identity:
+                changed.add(rel)
+        return Base(self._root, kept, changed, self._env, self._secret_values(kept))
+
     def keep(self, tree: Tree, files: Files, read: Iterable[str], environ: RecordingEnviron,
-             done: Memoised) -> bool:
+             done: Memoised, sections: bytes | None = None) -> bool:
         """Write the memo of ``done``: a valid load of the tree whose files showed ``files``
         (``identities``) before it started, which read ``read`` (beyond seg.yaml and the
         overlays, which are among them). The identities are those from before any read: a
@@ -132,7 +302,7 @@ class LoadMemo:
         only be found while every file is as it was when the load began. False, and nothing
         written, when the next load could not prove it: a file read outside the listing, the
         environment iterated, a value from it that cannot be templated or is elsewhere in
-        the result."""
+        the result. ``sections``: what ``seg.workspace.delta`` needs, kept alongside."""
         if self._key is None or environ.iterated or not set(read) <= {rel for rel, _ in files}:
             return False
         values = {name: self._environ.get(name) or "" for name in environ.names}
@@ -143,44 +313,72 @@ class LoadMemo:
         rows, templates = _rows(done.resources, used)
         if rows is None:
             return False
+        shards = max(1, min(MAX_SHARDS, len(rows) // ROWS_PER_SHARD))
+        generation = secrets.token_bytes(16)
+        try:
+            payloads = [marshal.dumps((generation, rows[number::shards]))
+                        for number in range(shards)]  # fmt: skip
+        except ValueError:  # a value marshal does not know: no memo
+            return False
         for index, path, template in templates:  # each template gives its value back
             if self._env.made(template) != get_path(done.resources[index].fields, path):
                 return False
         env = self._env.macs(environ.names)
-        result = _Result(rows, templates, done.missing, done.warnings, done.digest)
+        result = _Result(shards, generation, templates, done.missing, done.warnings,
+                         done.digest)  # fmt: skip
         digests = getattr(tree, "digests", None)
+        counts: dict[str, int] = {}
+        javascript = []
+        for index, res in enumerate(done.resources):
+            counts[res.kind.name] = counts.get(res.kind.name, 0) + 1
+            if res.kind.javascript_fields:
+                javascript.append((index, rows[index]))
         kept = _Kept(self._inputs, files, env, secret_names, result,
-                     dict(digests) if digests is not None else None)  # fmt: skip
+                     dict(digests) if digests is not None else None, tuple(sorted(counts.items())),
+                     tuple(javascript), sections)  # fmt: skip
         payload = pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
-        if any(len(v) >= MIN_GUARDED and v.encode("utf-8", "surrogatepass") in payload
-               for v in used.values()):  # fmt: skip
+        guarded = [v.encode("utf-8", "surrogatepass") for v in used.values()
+                   if len(v) >= MIN_GUARDED]  # fmt: skip
+        if any(value in blob for value in guarded for blob in (payload, *payloads)):
             return False  # a value from the environment is somewhere else too
+        for number, rows_payload in enumerate(payloads):  # the rows first: the memo names them
+            if not localcache.write(self._root, ROWS_PURPOSE, rows_payload, *ROWS, f"{number}"):
+                return False
         return localcache.write(self._root, PURPOSE, payload, *NAME)
 
 
-def identities(tree: Tree, listing: list[str]) -> Files | None:
-    """Each file of ``listing`` with its identity (``FsTree.identity``); None when one has
-    none it can vouch for, or the tree is not a directory on disk (or a recorder over one that
-    ``trusts_identities``: a plan's, whose digests a hit gives back)."""
-    identity = getattr(tree, "identity", None)
+Seen = list[tuple[str, tuple[int, ...] | None]]  # each file with its identity, if it has one
+
+
+def identities(tree: Tree, listing: list[str]) -> Seen | None:
+    """Each file of ``listing`` with its identity (``FsTree.stat_identity``: None for a file
+    that has none), however recent; None when the tree is not a directory on disk (or a
+    recorder over one that ``trusts_identities``: a plan's, whose digests a hit gives back).
+    ``trusted`` says whether they prove a memo."""
+    identity = getattr(tree, "stat_identity", None)
     if identity is None and getattr(tree, "trusts_identities", False):
-        identity = getattr(getattr(tree, "inner", None), "identity", None)
+        identity = getattr(getattr(tree, "inner", None), "stat_identity", None)
     if identity is None:
         return None
-    out = []
-    for rel in listing:
-        known = identity(rel)
-        if known is None:
-            return None
-        out.append((rel, known))
-    return tuple(out)
+    return [(rel, identity(rel)) for rel in listing]
+
+
+def trusted(seen: Seen | None) -> Files | None:
+    """``seen`` when every file has an identity that vouches for its content (none changed
+    in the last two seconds); else None."""
+    if seen is None or any(known is None or recent(known) for _, known in seen):
+        return None
+    return tuple(seen)  # type: ignore[arg-type]
+
+
+Template = tuple[int, tuple[Any, ...], str]  # (row, path, template)
 
 
 def _rows(resources: tuple[DesiredResource, ...], used: Mapping[str, str]
-          ) -> tuple[bytes | None, tuple[tuple[int, tuple[Any, ...], str], ...]]:  # fmt: skip
-    """The resources as marshalled rows of plain values, each value at a secret path replaced
-    by None, and the template of each such value. None when a value from the environment is
-    not a string (it cannot be templated) or a value is not plain data."""
+          ) -> tuple[list[tuple[Any, ...]] | None, tuple[Template, ...]]:  # fmt: skip
+    """The resources as rows of plain values, each value at a secret path replaced by None,
+    and the template of each such value. None when a value from the environment is not a
+    string (it cannot be templated)."""
     rows: list[tuple[Any, ...]] = []
     templates: list[tuple[int, tuple[Any, ...], str]] = []
     for index, res in enumerate(resources):
@@ -196,10 +394,7 @@ def _rows(resources: tuple[DesiredResource, ...], used: Mapping[str, str]
                 templates.append((index, path, template_of(value, used)))
                 set_path(fields, path, None)
         rows.append(_row(res, fields))
-    try:
-        return marshal.dumps(rows), tuple(templates)
-    except ValueError:  # a value marshal does not know: no memo
-        return None, ()
+    return rows, tuple(templates)
 
 
 def _row(res: DesiredResource, fields: Any) -> tuple[Any, ...]:
@@ -215,25 +410,23 @@ def _row(res: DesiredResource, fields: Any) -> tuple[Any, ...]:
 _NONE: frozenset[Any] = frozenset()
 
 
-def _restored(rows: bytes) -> list[DesiredResource]:
-    out = []
+def _restored_row(row: tuple[Any, ...]) -> DesiredResource:
+    (kind, address, fields, secret_paths, protect, origin, marks, attachments, value_files,
+     unknown_paths) = row  # fmt: skip
     new = object.__new__
-    for (kind, address, fields, secret_paths, protect, origin, marks, attachments, value_files,
-         unknown_paths) in marshal.loads(rows):  # fmt: skip
-        res = new(DesiredResource)
-        lazy = new(LazyMarks)
-        lazy.__setstate__(marks)
-        if origin is not None:
-            where = new(Origin)
-            where.__dict__.update(file=origin[0], line=origin[1], col=origin[2])
-        res.__dict__.update(
-            kind=KINDS[kind], address=address, fields=fields,
-            secret_paths=frozenset(secret_paths) if secret_paths else _NONE, protect=protect,
-            origin=None if origin is None else where, marks=lazy, attachments=attachments,
-            value_files=value_files,
-            unknown_paths=frozenset(unknown_paths) if unknown_paths else _NONE)  # fmt: skip
-        out.append(res)
-    return out
+    res = new(DesiredResource)
+    lazy = new(LazyMarks)
+    lazy.__setstate__(marks)
+    where = None
+    if origin is not None:
+        where = new(Origin)
+        where.__dict__.update(file=origin[0], line=origin[1], col=origin[2])
+    res.__dict__.update(
+        kind=KINDS[kind], address=address, fields=fields,
+        secret_paths=frozenset(secret_paths) if secret_paths else _NONE, protect=protect,
+        origin=where, marks=lazy, attachments=attachments, value_files=value_files,
+        unknown_paths=frozenset(unknown_paths) if unknown_paths else _NONE)  # fmt: skip
+    return res
 
 
 def _copied(value: Any, paths: Iterable[tuple[Any, ...]]) -> Any:

@@ -64,12 +64,11 @@ def _javascript(resources: Sequence[DesiredResource], answers: _Answers
     a function's code) that the rules' parser accepted (or Node.js answered before: only
     code the parser accepted is ever given to it)."""
     out = []
-    js_fields: dict[str, list[str]] = {}  # by kind: most kinds have none
+    js_fields: dict[str, tuple[str, ...]] = {}  # by kind: most kinds have none
     for res in resources:
         names = js_fields.get(res.kind.name)
         if names is None:
-            names = [spec.name for spec in res.kind.fields if spec.export_suffix == "js"]
-            js_fields[res.kind.name] = names
+            names = js_fields[res.kind.name] = res.kind.javascript_fields
         for name in names:
             code = res.fields.get(name)
             if not isinstance(code, str) or not code:

@@ -6,7 +6,7 @@ file:line:col of the value they name."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -22,7 +22,8 @@ from seg.model.wording import did_you_mean
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.fanout import fan_out
 
-__all__ = ["check_references", "rule_diagnostics"]
+__all__ = ["check_references", "fields_without", "links", "rule_diagnostics",
+           "with_catalog_secrets", "without_unknown"]
 
 
 Index = dict[tuple[str, str], DesiredResource]
@@ -35,9 +36,8 @@ def _at(res: DesiredResource, path: tuple[str, ...], message: str, rule: str,
                       "warning" if warning else "error")  # fmt: skip
 
 
-def _missing(
-    res: DesiredResource, path: tuple[str, ...], kind: str, target: str, index: Index
-) -> Diagnostic:
+def _missing(res: DesiredResource, path: tuple[str, ...], kind: str, target: str,
+             index: Mapping[tuple[str, str], Any]) -> Diagnostic:  # fmt: skip
     declared = [a for (k, a) in index if k == kind]
     suffix = did_you_mean(target, declared)
     message = (
@@ -62,31 +62,45 @@ def _duplicates(resources: list[DesiredResource], index: Index) -> list[Diagnost
     return problems
 
 
-def _links(res: DesiredResource, index: Index, broken: set[tuple[str, str]]) -> list[Diagnostic]:
+def links(res: DesiredResource, index: Mapping[tuple[str, str], Any],
+          broken: set[tuple[str, str]] | frozenset[tuple[str, str]],
+          targets: list[tuple[str, str]] | None = None) -> list[Diagnostic]:  # fmt: skip
+    """A missing parent or referenced resource of ``res``; ``targets`` (when given) gets
+    every (kind, address) it links to."""
     problems = []
     if res.kind.parent and res.kind.parent_field:
         parent = res.address.rsplit("/", 1)[0]
+        if targets is not None:
+            targets.append((res.kind.parent, parent))
         if (res.kind.parent, parent) not in index and (res.kind.parent, parent) not in broken:
             problems.append(_missing(res, (res.kind.parent_field,), res.kind.parent, parent, index))
     for kind, target, path in references(res.kind.name, res.fields):
         if res.is_unknown(path):
             continue  # its variable is not set: nothing to look up
+        if targets is not None:
+            targets.append((kind, target))
         known = (kind, target) in index or (kind, target) in broken
         if not known and target not in KINDS[kind].system_names:
             problems.append(_missing(res, path, kind, target, index))
     return problems
 
 
-def _without_unknown(res: DesiredResource) -> Mapping[str, Any]:
+def without_unknown(res: DesiredResource) -> Mapping[str, Any]:
     """The fields others see: values whose variable is unset are left out (not judged)."""
-    if not res.unknown_paths:
-        return res.fields
-    fields = copy.deepcopy(dict(res.fields))
-    for path in res.unknown_paths:
-        holder = get_path(fields, path[:-1])
+    return fields_without(res.fields, res.unknown_paths)
+
+
+def fields_without(fields: Mapping[str, Any], unknown: Iterable[tuple[str | int, ...]]
+                   ) -> Mapping[str, Any]:  # fmt: skip
+    """``fields`` without the values at ``unknown`` (a copy when there are any)."""
+    if not unknown:
+        return fields
+    out = copy.deepcopy(dict(fields))
+    for path in unknown:
+        holder = get_path(out, path[:-1])
         if isinstance(holder, dict):
             holder.pop(path[-1], None)
-    return fields
+    return out
 
 
 def _mark_path(res: DesiredResource, path: tuple[str, ...]) -> tuple[str, ...]:
@@ -121,12 +135,13 @@ def _inside(res: DesiredResource, found: Violation) -> Diagnostic | None:
                       "warning" if found.warning else "error")  # fmt: skip
 
 
-def with_catalog_secrets(resources: list[DesiredResource], catalog: Catalog
-                         ) -> list[DesiredResource]:  # fmt: skip
+def with_catalog_secrets(resources: list[DesiredResource], catalog: Catalog,
+                         lookup: Lookup | None = None) -> list[DesiredResource]:  # fmt: skip
     """``resources`` with the settings their catalog entry marks secret added to their secret
     paths (a function instance's entry is its function's settings schema, so every document
-    is loaded first)."""
-    lookup = IndexLookup({(r.kind.name, r.address): r.fields for r in resources}, catalog)
+    is loaded first). ``lookup``: where the other documents are (default: ``resources``)."""
+    if lookup is None:
+        lookup = IndexLookup({(r.kind.name, r.address): r.fields for r in resources}, catalog)
     out = []
     for res in resources:
         found = frozenset(secret_paths(res.kind, res.fields, lookup)) - res.secret_paths
@@ -138,26 +153,34 @@ def check_references(
     resources: list[DesiredResource], broken: set[tuple[str, str]] | None = None,
     catalog: Catalog | None = None, plan_tier: str | None = None, dbt: DbtLinks | None = None,
     rules: Callable[[DesiredResource, Lookup], list[Diagnostic]] | None = None,
+    each: list[tuple[list[Diagnostic], list[tuple[str, str]]]] | None = None,
 ) -> list[Diagnostic]:  # fmt: skip
     """Cross-document problems; references to documents that failed to load are skipped.
     ``plan_tier``: the workspace's tier as seg.yaml states it (None: tier rules skipped).
-    ``rules``: ``rule_diagnostics`` or a stand-in that gives the same (the validate cache)."""
+    ``rules``: ``rule_diagnostics`` or a stand-in that gives the same (the validate cache).
+    ``each`` (when given) gets, for each resource in order, what its rules found (before
+    problems told by an earlier resource are dropped) and what it links to."""
     stand_in = rules
     rules = rules or rule_diagnostics
     index: Index = {}
     problems = _duplicates(resources, index)
-    lookup = IndexLookup({key: _without_unknown(res) for key, res in index.items()}, catalog,
+    lookup = IndexLookup({key: without_unknown(res) for key, res in index.items()}, catalog,
                          plan_tier, dbt)  # fmt: skip
     seen: set[tuple[str, str]] = set()  # a limit counted from each resource is told once
-    def judge(res: DesiredResource) -> tuple[list[Diagnostic], list[Diagnostic]]:
-        return _links(res, index, broken or set()), rules(res, lookup)
+    def judge(res: DesiredResource
+              ) -> tuple[list[Diagnostic], list[Diagnostic], list[tuple[str, str]]]:  # fmt: skip
+        targets: list[tuple[str, str]] = []
+        found = links(res, index, broken or set(), targets if each is not None else None)
+        return found, rules(res, lookup), targets
 
     # a stand-in (the validate cache) records what each resource's rules read: it runs here,
     # where its records are kept; the plain rules may split across a forked child
     judged_all = (fan_out(judge, resources) if stand_in is None
                   else [judge(res) for res in resources])  # fmt: skip
-    for links, judged in judged_all:  # in order, whichever process judged
-        problems += links
+    for linked, judged, targets in judged_all:  # in order, whichever process judged
+        problems += linked
+        if each is not None:
+            each.append((judged, targets))
         for found in judged:
             if (found.rule, found.message) not in seen:
                 seen.add((found.rule, found.message))

@@ -159,6 +159,11 @@ class RulesCache:
         self._changed = True
         return found
 
+    def reads(self, res: DesiredResource) -> tuple[Dep, ...] | None:
+        """What the rules of ``res`` read this run (None: they ran without a record)."""
+        record = self._rules.get(resource_key(res))
+        return None if record is None else tuple(dep for dep, _ in record.deps)
+
     def _dep(self, dep: Dep) -> Token | None:
         if dep[0] == "get":
             return self._index.get((dep[1], dep[2]), b"absent")

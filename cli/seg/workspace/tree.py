@@ -18,6 +18,7 @@ __all__ = [
     "TooLarge",
     "display_path",
     "is_resource_file",
+    "recent",
 ]
 
 
@@ -68,6 +69,12 @@ def is_resource_file(rel: str) -> bool:
 # and times as they were: its identity is not trusted (``FsTree.identity``).
 RECENT_NS = 2_000_000_000
 
+
+def recent(identity: tuple[int, ...]) -> bool:
+    """Whether a file of this identity (``FsTree.identity``) changed in the last two seconds."""
+    return time.time_ns() - max(identity[3], identity[4]) < RECENT_NS
+
+
 _ODD_PART = re.compile(r"(?:^|/)\.{0,2}(?:/|$)")
 
 # Never block on a FIFO, never follow a symlink in the last component (see FsTree._open).
@@ -106,6 +113,13 @@ class FsTree:
         and modification and change times in ns — or None when that cannot vouch for its
         content: not a regular file, not readable, or changed in the last two seconds. A file
         written since has another change time (which no caller can set)."""
+        found = self.stat_identity(rel)
+        return None if found is None or recent(found) else found
+
+    def stat_identity(self, rel: str) -> tuple[int, ...] | None:
+        """``identity`` of a file however recently it changed (it may change again unseen
+        within the clock's granularity: such an identity proves nothing, but one that
+        differs from an earlier one shows the file changed)."""
         try:
             if self._plain(rel):  # real directories: the file itself, never a symlink
                 info = os.lstat(f"{self._real_prefix}{rel}")
@@ -118,8 +132,6 @@ class FsTree:
         except OSError:
             return None
         if not stat.S_ISREG(info.st_mode):
-            return None
-        if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < RECENT_NS:
             return None
         return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
