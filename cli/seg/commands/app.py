@@ -21,6 +21,7 @@ from seg.commands import (
     schema_cmds,
     server_cmds,
     show_cmd,
+    trace_cmd,
     tracking_cmds,
     version_cmds,
     workspace_cmds,
@@ -85,6 +86,7 @@ diff_cmd.register(app)
 export_cmds.register(app)
 access_cmds.register(app)
 tracking_cmds.register(app)
+trace_cmd.register(app)
 schema_cmds.register(app)
 fmt_cmd.register(app)
 version_cmds.register(app)

@@ -19,7 +19,7 @@ import jsonschema
 
 from seg.tracking.rules import rule_label
 
-__all__ = ["Violation", "check_event"]
+__all__ = ["Violation", "check_event", "planned_fields"]
 
 _KINDS = {
     "required": "required missing",
@@ -106,3 +106,29 @@ def check_event(rules: Iterable[Mapping[str, Any]], event: Mapping[str, Any]) ->
             found.append(Violation("event", "unplanned event",
                                    f"event {name!r} is not in the tracking plan", "-"))  # fmt: skip
     return found
+
+
+def planned_fields(rules: Iterable[Mapping[str, Any]], event: Mapping[str, Any]
+                   ) -> tuple[str, frozenset[str]] | None:  # fmt: skip
+    """What the plan defines for ``event``: the object it checks (``properties`` of a track
+    event, ``traits`` of an identify or group call) and the names its rule's JSON schema
+    lists there; None when no rule of the plan picks the event (or it is another call)."""
+    rules = list(rules)
+    call = _CALLS.get(str(event.get("type", "")).lower())
+    if call == "TRACK":
+        candidates = [r for r in rules
+                      if r.get("type") == call and r.get("key") == event.get("event")]
+        where = "properties"
+    elif call in ("IDENTIFY", "GROUP"):
+        candidates = [r for r in rules if r.get("type") == call]
+        where = "traits"
+    else:
+        return None
+    picked = _pick(candidates, _version(event))
+    if picked is None:
+        return None
+    schema = picked.get("json_schema") or {}
+    if call == "TRACK":  # the rule's schema is of the whole event
+        schema = ((schema.get("properties") or {}).get("properties") or {})
+    names = schema.get("properties") if isinstance(schema, Mapping) else None
+    return where, frozenset(names) if isinstance(names, Mapping) else frozenset()

@@ -1,0 +1,70 @@
+"""``seg trace --source SOURCE EVENTS.jsonl``: sample events through the workspace's
+configuration, as the platform would process them (``seg.trace.pipeline``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seg.commands.console import handle_errors, load, out_console, write_document
+from seg.commands.fql_cmds import read_events
+from seg.commands.options import (
+    DebugOpt,
+    EnvOpt,
+    NoCacheOpt,
+    Output,
+    OutputOpt,
+    WorkspaceOpt,
+    workspace_dir,
+)
+from seg.errors import ConfigError
+from seg.kinds.lookup import IndexLookup
+from seg.render.plan_text import write_lines
+from seg.render.trace_view import trace_lines, trace_markdown, trace_to_json
+from seg.trace.pipeline import trace_event
+from seg.workspace.catalog_files import tree_catalog
+from seg.workspace.tree import FsTree
+
+__all__ = ["register"]
+
+
+@handle_errors
+def trace_cmd(
+    events: Annotated[Path, typer.Argument(metavar="EVENTS.jsonl",
+                                           help="Sample events, one JSON object a line.")],
+    source: Annotated[str, typer.Option("--source", metavar="SOURCE",
+                                        help="The source the events are sent to.")],
+    workspace: WorkspaceOpt = None,
+    env: EnvOpt = None,
+    no_cache: NoCacheOpt = False,
+    output: OutputOpt = Output.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Show what happens to sample events: per event and destination, delivered (and what was
+    removed on the way) or stopped, at which step and why. No network."""
+    root = workspace_dir(workspace)
+    ws = load(root, env)
+    if not any(r.kind.name == "Source" and r.address == source for r in ws.resources):
+        raise ConfigError(f"source {source!r} is not declared in the workspace")
+    catalog, problems = tree_catalog(FsTree(root), ws.config)
+    if problems:  # seg validate said so already: the load would have failed
+        raise ConfigError(str(problems[0]))
+    lookup = IndexLookup({(r.kind.name, r.address): r.fields for r in ws.resources}, catalog,
+                         ws.config.plan_tier)  # fmt: skip
+    sample = read_events(events)
+    for number, event in sample:
+        if not isinstance(event, dict):
+            raise ConfigError(f"{events}:{number}: an event is a JSON object")
+    traced = [(number, event, trace_event(lookup, source, event)) for number, event in sample]
+    if output is Output.json:
+        write_document({"source": source, **trace_to_json(traced)})
+    elif output is Output.markdown:
+        out_console().file.write(trace_markdown(traced))
+    else:
+        write_lines(trace_lines(traced), out_console())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("trace")(trace_cmd)

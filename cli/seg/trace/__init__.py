@@ -1,0 +1,1 @@
+"""Delivery simulation: what the workspace does to events (``pipeline.trace_event``)."""

@@ -1,0 +1,319 @@
+"""The documented processing order (``config-resources.md`` §7) as one pure function: an
+event sent to a source, and what each of the source's destinations receives.
+
+``trace_event`` runs these steps, each recording why an event stopped:
+
+1. the source: declared and enabled;
+2. the source's schema controls: without a tracking plan the block list (``blocked_events``,
+   track events); with one, Protocols' enforcement as the schema settings say — unplanned
+   track events blocked, unplanned properties or traits omitted, events violating the plan
+   blocked or their violating values omitted, the common JSON schema's action — the omitted
+   names recorded in ``context.protocols`` as the docs show (``omitted``,
+   ``omitted_on_violation``); a blocked event forwarded to another source is said so;
+3. the source-scoped transformations (rename the event, rename properties or traits, set
+   values, FQL-defined properties), in their declared order;
+4. per destination: enabled; consent then the integrations object (the docs' reconciliation
+   table, every row); the destination filters in their order (sample, drop, drop properties,
+   allow properties: ``seg.fql.filters``); the transformations scoped to the destination.
+
+Not simulated yet (``NOT_SIMULATED``, said with every trace): mapping triggers and mappings,
+insert functions, and warehouses' selective sync.
+
+Decisions where the docs are silent or contradict themselves (README, "seg trace"):
+- ``context.consent`` without ``categoryPreferences`` (or ``{}``) is no consent object: not
+  enforced (the table's first row); ``categoryPreferences: {}`` is a consent object in which
+  every category is false, so every mapped destination is blocked (rows two and four).
+- A category missing from ``categoryPreferences`` is not consented; a disabled category is
+  not enforced; a destination mapped to several categories needs all of them.
+- The integrations object is keyed by the destination's catalog display name (the docs: "the
+  destination name in the docs", case-sensitive), applies to every instance of that type, and
+  ``All`` (default true) answers for the names it does not list; a value that is an object
+  (settings for that destination) counts as true. ``All: false`` does not stop warehouses.
+- Storage destinations (the catalog's ``storage`` entries: S3, data lakes) do not enforce
+  consent.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from seg.catalog import Catalog, Entry
+from seg.fql.evaluate import evaluate
+from seg.fql.filters import compile_filters, run_filters
+from seg.fql.parser import parse
+from seg.kinds.transformation import split_path
+from seg.model.kinds import Lookup
+from seg.tracking.events import check_event, planned_fields
+
+__all__ = ["NOT_SIMULATED", "Delivery", "Stop", "Trace", "trace_event"]
+
+SOURCE, DESTINATION, FILTER = "Source", "Destination", "DestinationFilter"
+TRANSFORMATION = "Transformation"
+TRACKING_PLAN, CONSENT = "TrackingPlan", "ConsentCategory"
+
+# The steps this model does not run yet (in the platform's order).
+NOT_SIMULATED = ("mapping triggers", "insert functions", "mappings",
+                 "warehouses' selective sync")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Where an event stopped (a step of the processing order) and why."""
+
+    step: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one destination receives: the payload, or where the event stopped."""
+
+    destination: str
+    stop: Stop | None
+    payload: Any = None
+    removed: tuple[str, ...] = ()  # properties or traits removed on the way (dotted paths)
+
+    @property
+    def delivered(self) -> bool:
+        return self.stop is None
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One event through one source: a stop at the source (for every destination), or each
+    destination's delivery; the payload after the source's schema controls."""
+
+    source: str
+    stop: Stop | None
+    payload: Any
+    deliveries: tuple[Delivery, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+
+def trace_event(lookup: Lookup, source: str, event: Mapping[str, Any]) -> Trace:
+    """``event`` sent to ``source`` as ``lookup`` configures the workspace. Sampling (a
+    destination filter's ``sample``) keeps an event by a hash of it: a trace is
+    reproducible."""
+    fields = lookup.get(SOURCE, source)
+    payload = copy.deepcopy(dict(event))
+    if fields is None:
+        return Trace(source, Stop("source", f"source {source!r} is not declared"), payload)
+    if fields.get("enabled", True) is False:
+        return Trace(source, Stop("source", f"source {source} is disabled"), payload)
+    stop, removed, notes = _schema_controls(lookup, fields, payload)
+    if stop is not None:
+        return Trace(source, stop, payload, (), notes)
+    _transform(lookup, source, None, payload)
+    deliveries = tuple(_destination(lookup, address, dest, payload, removed)
+                       for address, dest in lookup.under(DESTINATION, source))  # fmt: skip
+    return Trace(source, None, payload, deliveries, notes)
+
+
+def _call(event: Mapping[str, Any]) -> str:
+    return str(event.get("type", "track")).lower()
+
+
+def _schema_controls(lookup: Lookup, source: Mapping[str, Any], payload: dict[str, Any]
+                     ) -> tuple[Stop | None, list[str], tuple[str, ...]]:  # fmt: skip
+    """The source's schema controls on ``payload`` (changed in place): a stop, the paths
+    omitted, and notes (a blocked event's forwarding)."""
+    settings = source.get("schema_settings") or {}
+    call = _call(payload)
+    forward = settings.get("forwarding_blocked_events_to")
+    notes = (f"blocked events are forwarded to source {forward}",) if forward else ()
+    plan_name = source.get("tracking_plan")
+    plan = lookup.get(TRACKING_PLAN, plan_name) if isinstance(plan_name, str) else None
+    if plan is None:
+        blocked = settings.get("blocked_events") or []
+        if call == "track" and payload.get("event") in blocked:
+            why = (f"event {payload.get('event')!r} is blocked in the source's schema (no "
+                   "destination, warehouses included)")  # fmt: skip
+            return Stop("schema", why), [], notes
+        return None, [], ()
+    flags = settings.get(call) or {}
+    rules = list(plan.get("rules") or [])
+    own = [r for r in rules if r.get("type") != "COMMON"]
+    found = check_event(own, payload)
+    label = f"tracking plan {plan_name}"
+    if any(v.kind == "unplanned event" for v in found):
+        if flags.get("allow_unplanned_events", True) is False:
+            return (Stop("tracking plan", f"unplanned event {payload.get('event')!r} is blocked "
+                                          f"({label})"), [], notes)  # fmt: skip
+        found = []
+    violating = [v for v in found if v.kind not in ("unplanned property", "unplanned event")]
+    if violating and call == "track" and flags.get("allow_event_on_violations", True) is False:
+        first = violating[0]
+        return (Stop("tracking plan", f"blocked for violating {label}: {first.kind} at "
+                                      f"{first.path}"), [], notes)  # fmt: skip
+    omitted: list[str] = []
+    planned = planned_fields(own, payload)
+    key = "allow_unplanned_event_properties" if call == "track" else "allow_unplanned_traits"
+    if planned is not None and flags.get(key, True) is False:
+        where, names = planned
+        held = payload.get(where)
+        extra = [n for n in held if n not in names] if isinstance(held, dict) else []
+        omitted = _omit(payload, [f"{where}.{n}" for n in extra])
+    on_violation: list[str] = []
+    key = "allow_properties_on_violations" if call == "track" else "allow_traits_on_violations"
+    if violating and flags.get(key, True) is False:
+        on_violation = _omit(payload, [v.path for v in violating])
+    common = [v for v in check_event([r for r in rules if r.get("type") == "COMMON"], payload)
+              if v.kind != "unplanned event"]  # fmt: skip
+    action = str(flags.get("common_event_on_violations", "ALLOW"))
+    if common and action == "BLOCK":
+        first = common[0]
+        return (Stop("tracking plan", f"blocked for violating the common JSON schema of {label}: "
+                                      f"{first.kind} at {first.path}"), [], notes)  # fmt: skip
+    if common and action.startswith("OMIT"):
+        on_violation += _omit(payload, [v.path for v in common])
+    if omitted or on_violation:
+        context = payload.setdefault("context", {})
+        protocols = context.setdefault("protocols", {}) if isinstance(context, dict) else None
+        if isinstance(protocols, dict):
+            if omitted:
+                protocols["omitted"] = [p.split(".", 1)[1] for p in omitted]
+            if on_violation:
+                protocols["omitted_on_violation"] = [p.split(".", 1)[1] for p in on_violation]
+    return None, omitted + on_violation, ()
+
+
+def _omit(payload: dict[str, Any], paths: Sequence[str]) -> list[str]:
+    """Remove the properties or traits at ``paths`` (dotted, under ``properties`` or
+    ``traits``); the paths removed."""
+    removed: list[str] = []
+    for path in paths:
+        parts = path.split(".")
+        if len(parts) < 2 or parts[0] not in ("properties", "traits"):
+            continue
+        holder: Any = payload
+        for part in parts[:-1]:
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and parts[-1] in holder:
+            del holder[parts[-1]]
+            removed.append(path)
+    return removed
+
+
+def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any],
+                 payload: Mapping[str, Any], removed: list[str]) -> Delivery:
+    """The per-destination steps for one destination of the source."""
+    if fields.get("enabled", False) is not True:
+        return Delivery(address, Stop("destination", "the destination is disabled"))
+    entry = _entry(lookup, fields)
+    stop = _consent(lookup, address, entry, payload) or _integrations(entry, payload)
+    if stop is not None:
+        return Delivery(address, stop)
+    filters = [(a, dict(f)) for a, f in lookup.under(FILTER, address)]
+    outcome = run_filters(compile_filters(filters), copy.deepcopy(dict(payload)))
+    if not outcome.delivered:
+        why = f"dropped by destination filter {outcome.dropped_by}"
+        return Delivery(address, Stop("destination filter", why))
+    delivered = outcome.event
+    _transform(lookup, address.split("/", 1)[0], address, delivered)
+    return Delivery(address, None, delivered, (*removed, *outcome.removed))
+
+
+def _transform(lookup: Lookup, source: str, destination: str | None,
+               payload: dict[str, Any]) -> None:  # fmt: skip
+    """The source's enabled transformations of this scope (source scope: ``destination``
+    None) that match the event, applied in place in their declared order."""
+    call = _call(payload)
+    for _, rule in lookup.under(TRANSFORMATION, source):
+        if rule.get("enabled", True) is False or rule.get("destination") != destination:
+            continue
+        kind = rule.get("type")
+        rule_call = (str(rule.get("event")) if kind == "rename_traits"
+                     and rule.get("event") in ("identify", "group") else "track")  # fmt: skip
+        if rule_call != call or (call == "track" and payload.get("event") != rule.get("event")):
+            continue
+        prefix = "properties" if call == "track" else "traits"
+        if kind == "rename_event" and isinstance(rule.get("new_event_name"), str):
+            payload["event"] = rule["new_event_name"]
+        for item in rule.get("property_renames") or []:
+            found = _take(payload, _keys(item.get("from"), prefix))
+            if found is not _ABSENT:
+                _put(payload, _keys(item.get("to"), prefix), found)
+        for item in rule.get("value_transforms") or []:
+            for path in item.get("paths") or []:
+                keys = _keys(path, prefix)
+                if _take(payload, keys, remove=False) is not _ABSENT:
+                    _put(payload, keys, item.get("value"))
+        for item in rule.get("fql_defined_properties") or []:
+            value = evaluate(parse(str(item.get("fql"))), payload)
+            _put(payload, _keys(item.get("property"), prefix), value)
+
+
+_ABSENT: Any = object()
+
+
+def _keys(path: Any, prefix: str) -> list[str]:
+    """A transformation's path as keys from the event's top (``properties``/``traits``
+    first, written or not)."""
+    keys = split_path(str(path))
+    return keys if keys[0] == prefix and len(keys) > 1 else [prefix, *keys]
+
+
+def _take(payload: dict[str, Any], keys: list[str], remove: bool = True) -> Any:
+    holder: Any = payload
+    for key in keys[:-1]:
+        holder = holder.get(key) if isinstance(holder, dict) else None
+    if not isinstance(holder, dict) or keys[-1] not in holder:
+        return _ABSENT
+    return holder.pop(keys[-1]) if remove else holder[keys[-1]]
+
+
+def _put(payload: dict[str, Any], keys: list[str], value: Any) -> None:
+    holder: Any = payload
+    for key in keys[:-1]:
+        if not isinstance(holder.get(key), dict):
+            holder[key] = {}
+        holder = holder[key]
+    holder[keys[-1]] = value
+
+
+def _entry(lookup: Lookup, fields: Mapping[str, Any]) -> Entry | None:
+    catalog: Catalog = lookup.catalog
+    entry_id = fields.get("catalog")
+    return catalog.get("destination", entry_id) if isinstance(entry_id, str) else None
+
+
+def _consent(lookup: Lookup, address: str, entry: Entry | None,
+             payload: Mapping[str, Any]) -> Stop | None:  # fmt: skip
+    """Consent first (the docs' reconciliation table): a consent object with
+    ``categoryPreferences`` is enforced for the destinations mapped to enabled categories;
+    every category of the destination must be true."""
+    context = payload.get("context")
+    consent = context.get("consent") if isinstance(context, Mapping) else None
+    if not isinstance(consent, Mapping) or "categoryPreferences" not in consent:
+        return None
+    if entry is not None and entry.storage:
+        return None  # storage destinations do not enforce consent
+    preferences = consent.get("categoryPreferences")
+    preferences = preferences if isinstance(preferences, Mapping) else {}
+    refused = [name for name, category in lookup.every(CONSENT)
+               if category.get("enabled", True) is not False
+               and address in (category.get("destinations") or [])
+               and preferences.get(name) is not True]  # fmt: skip
+    if not refused:
+        return None
+    return Stop("consent", "filtered by end user consent: no consent for "
+                           + ", ".join(sorted(refused)))  # fmt: skip
+
+
+def _integrations(entry: Entry | None, payload: Mapping[str, Any]) -> Stop | None:
+    """The integrations object, keyed by the destination's catalog name (every instance)."""
+    integrations = payload.get("integrations")
+    if not isinstance(integrations, Mapping) or not integrations:
+        return None
+    name = entry.display_name if entry is not None else None
+    if name is not None and name in integrations:
+        value = integrations[name]
+        on = value is not False
+        why = f"the integrations object sets {name!r} to false"
+    else:
+        on = integrations.get("All", True) is not False
+        why = f"the integrations object sets 'All' to false and does not name {name!r}"
+    return None if on else Stop("integrations", why)
