@@ -4,6 +4,7 @@ order, the schema controls with and without a tracking plan (§1.2, §1.3)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -288,3 +289,27 @@ def test_trait_renames_apply_to_their_call_only() -> None:
     assert identify.payload["traits"] == {"email": "a@b.c"}
     group = trace_event(lookup, "web", {"type": "group", "traits": {"mail": "a@b.c"}})
     assert group.payload["traits"] == {"mail": "a@b.c"}
+
+
+def test_filters_never_change_the_event_they_are_given() -> None:
+    """A filter that removes properties works on its own copy of what it changes (the rest
+    is shared): the event, and every other destination's payload, stay as they were."""
+    from seg.fql.filters import compile_filters, run_filters
+
+    event = {"type": "track", "properties": {"address": {"city": "Oslo", "zip": "0150"},
+                                             "items": [{"sku": "a", "price": 1}], "total": 3},
+             "context": {"traits": {"email": "a@b.c", "name": "A"}}}  # fmt: skip
+    before = json.loads(json.dumps(event))
+    filters = compile_filters([("f", {"if": "all", "actions": [
+        {"type": "DROP_PROPERTIES", "fields": {"properties.address": ["zip"],
+                                               "properties": ["items.price"]}},
+        {"type": "ALLOW_PROPERTIES", "fields": {"context.traits": ["name"]}}]})])  # fmt: skip
+    outcome = run_filters(filters, event)
+    assert event == before
+    assert outcome.event["properties"] == {"address": {"city": "Oslo"}, "items": [{"sku": "a"}],
+                                           "total": 3}  # fmt: skip
+    assert outcome.event["context"]["traits"] == {"name": "A"}
+    assert sorted(outcome.removed) == ["context.traits.email", "properties.address.zip",
+                                       "properties.items[].price"]  # fmt: skip
+    untouched = run_filters(compile_filters([("g", {"if": "all", "actions": []})]), event)
+    assert untouched.event is event and untouched.removed == []

@@ -8,17 +8,17 @@ property is removed); sampling is deterministic — an event is kept when a hash
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from seg.fql.evaluate import compile_expr
 from seg.fql.parser import parse
 
-__all__ = ["Filter", "Outcome", "compile_filters", "run_filters"]
+__all__ = ["Filter", "Outcome", "compile_filters", "compiled", "json_copy", "run_filters"]
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,20 @@ class Outcome:
     event: Any = None
 
 
-def compile_filters(specs: Iterable[tuple[str, dict[str, Any]]]) -> list[Filter]:
+def compile_filters(specs: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Filter]:
     """(address, fields) of enabled filters → compiled filters (raises FqlError)."""
     return [
-        Filter(address, compile_expr(parse(str(fields["if"]))), tuple(fields.get("actions", [])))
+        Filter(address, compiled(str(fields["if"])), tuple(fields.get("actions", [])))
         for address, fields in specs
         if fields.get("enabled", True)
     ]
+
+
+@lru_cache(maxsize=4096)
+def compiled(expression: str) -> Callable[[Any], Any]:
+    """An FQL expression parsed and compiled once (a simulation runs thousands of events
+    through the same few conditions); raises FqlError."""
+    return compile_expr(parse(expression))
 
 
 def _fraction(event: Any, path: str | None) -> float:
@@ -86,23 +93,58 @@ def _allow(event: Any, path: str, keys: list[str], removed: list[str]) -> None:
         removed.append(prefix + key)
 
 
+def json_copy(value: Any) -> Any:
+    """A copy of JSON data (dicts, lists, scalars): what ``copy.deepcopy`` gives, without its
+    memo (a simulation copies thousands of events)."""
+    if isinstance(value, dict):
+        return {key: json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_copy(item) for item in value]
+    return value
+
+
+def _owned(event: Any, paths: list[str]) -> Any:
+    """``event`` with the objects at ``paths`` copied (and the objects above them, shallowly):
+    the rest is shared, so removing keys there leaves ``event`` as it was."""
+    if not isinstance(event, dict) or any(not path for path in paths):
+        return json_copy(event)
+    out = dict(event)
+    for path in paths:
+        node = out
+        keys = path.split(".")
+        for depth, key in enumerate(keys):
+            child = node.get(key)
+            if not isinstance(child, dict):
+                break
+            node[key] = json_copy(child) if depth == len(keys) - 1 else dict(child)
+            node = node[key]
+    return out
+
+
 def run_filters(filters: list[Filter], event: Any) -> Outcome:
-    matching = [f for f in filters if f.condition(event) is True]
-    out = copy.deepcopy(event)
-    removed: list[str] = []
-
-    def actions(kind: str) -> list[tuple[Filter, dict[str, Any]]]:
-        return [(f, a) for f in matching for a in f.actions if a.get("type") == kind]
-
-    for flt, action in actions("SAMPLE"):
+    """The filters over ``event``; the delivered event is ``event`` itself when no property
+    was removed (a copy otherwise): the caller copies before changing it."""
+    by_type: dict[str, list[tuple[Filter, dict[str, Any]]]] = {}
+    for flt in filters:
+        if flt.condition(event) is True:
+            for action in flt.actions:
+                by_type.setdefault(str(action.get("type")), []).append((flt, action))
+    if not by_type:
+        return Outcome(True, None, [], event)
+    for flt, action in by_type.get("SAMPLE", ()):
         if _fraction(event, action.get("path")) >= float(action["percent"]):
             return Outcome(False, flt.address, [], None)
-    for flt, _ in actions("DROP"):
+    for flt, _ in by_type.get("DROP", ()):
         return Outcome(False, flt.address, [], None)
-    for _, action in actions("DROP_PROPERTIES"):
+    drops, allows = by_type.get("DROP_PROPERTIES", []), by_type.get("ALLOW_PROPERTIES", [])
+    if not drops and not allows:
+        return Outcome(True, None, [], event)
+    out = _owned(event, [path for _, a in (*drops, *allows) for path in a["fields"]])
+    removed: list[str] = []
+    for _, action in drops:
         for path, keys in action["fields"].items():
             _drop(out, path, keys, removed)
-    for _, action in actions("ALLOW_PROPERTIES"):
+    for _, action in allows:
         for path, keys in action["fields"].items():
             _allow(out, path, keys, removed)
     return Outcome(True, None, removed, out)

@@ -35,15 +35,13 @@ Decisions where the docs are silent or contradict themselves (README, "seg trace
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from seg.catalog import Catalog, Entry
-from seg.fql.evaluate import evaluate
-from seg.fql.filters import compile_filters, run_filters
-from seg.fql.parser import parse
+from seg.fql.filters import Filter, compile_filters, compiled, json_copy, run_filters
+from seg.kinds.shared import per_lookup
 from seg.kinds.transformation import split_path
 from seg.model.kinds import Lookup
 from seg.tracking.events import check_event, planned_fields
@@ -98,7 +96,7 @@ def trace_event(lookup: Lookup, source: str, event: Mapping[str, Any]) -> Trace:
     destination filter's ``sample``) keeps an event by a hash of it: a trace is
     reproducible."""
     fields = lookup.get(SOURCE, source)
-    payload = copy.deepcopy(dict(event))
+    payload = json_copy(dict(event))
     if fields is None:
         return Trace(source, Stop("source", f"source {source!r} is not declared"), payload)
     if fields.get("enabled", True) is False:
@@ -106,7 +104,7 @@ def trace_event(lookup: Lookup, source: str, event: Mapping[str, Any]) -> Trace:
     stop, removed, notes = _schema_controls(lookup, fields, payload)
     if stop is not None:
         return Trace(source, stop, payload, (), notes)
-    _transform(lookup, source, None, payload)
+    _transform(_rules(lookup, source, None), payload)
     deliveries = tuple(_destination(lookup, address, dest, payload, removed)
                        for address, dest in lookup.under(DESTINATION, source))  # fmt: skip
     return Trace(source, None, payload, deliveries, notes)
@@ -197,38 +195,87 @@ def _omit(payload: dict[str, Any], paths: Sequence[str]) -> list[str]:
     return removed
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What the per-destination steps need of one destination, made once per workspace
+    snapshot (thousands of events go through the same destinations)."""
+
+    entry: Entry | None
+    categories: tuple[str, ...]  # the enabled consent categories mapping it
+    filters: list[Filter]
+    transformations: tuple[Mapping[str, Any], ...]  # scoped to it, enabled, in order
+
+
+@per_lookup
+def _prepared(_lookup: Lookup) -> dict[str, _Prepared]:
+    return {}  # filled as destinations are met
+
+
+@per_lookup
+def _categories(lookup: Lookup) -> dict[str, tuple[str, ...]]:
+    """Each destination's enabled consent categories."""
+    out: dict[str, list[str]] = {}
+    for name, category in lookup.every(CONSENT):
+        if category.get("enabled", True) is not False:
+            for address in category.get("destinations") or []:
+                out.setdefault(str(address), []).append(name)
+    return {address: tuple(names) for address, names in out.items()}
+
+
+def _prepare(lookup: Lookup, address: str, fields: Mapping[str, Any]) -> _Prepared:
+    known = _prepared(lookup)
+    found = known.get(address)
+    if found is None:
+        found = known[address] = _Prepared(
+            _entry(lookup, fields), _categories(lookup).get(address, ()),
+            compile_filters(lookup.under(FILTER, address)),
+            _rules(lookup, address.split("/", 1)[0], address))  # fmt: skip
+    return found
+
+
 def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any],
                  payload: Mapping[str, Any], removed: list[str]) -> Delivery:
     """The per-destination steps for one destination of the source."""
     if fields.get("enabled", False) is not True:
         return Delivery(address, Stop("destination", "the destination is disabled"))
-    entry = _entry(lookup, fields)
-    stop = _consent(lookup, address, entry, payload) or _integrations(entry, payload)
+    prepared = _prepare(lookup, address, fields)
+    stop = (_consent(prepared, payload)
+            or _integrations(prepared.entry, payload))  # fmt: skip
     if stop is not None:
         return Delivery(address, stop)
-    filters = [(a, dict(f)) for a, f in lookup.under(FILTER, address)]
-    outcome = run_filters(compile_filters(filters), copy.deepcopy(dict(payload)))
+    outcome = run_filters(prepared.filters, payload)  # the payload itself if nothing removed
     if not outcome.delivered:
         why = f"dropped by destination filter {outcome.dropped_by}"
         return Delivery(address, Stop("destination filter", why))
-    delivered = outcome.event
-    _transform(lookup, address.split("/", 1)[0], address, delivered)
+    delivered = _transform(prepared.transformations, outcome.event,
+                           shared=outcome.event is payload)  # fmt: skip
     return Delivery(address, None, delivered, (*removed, *outcome.removed))
 
 
-def _transform(lookup: Lookup, source: str, destination: str | None,
-               payload: dict[str, Any]) -> None:  # fmt: skip
-    """The source's enabled transformations of this scope (source scope: ``destination``
-    None) that match the event, applied in place in their declared order."""
+def _rules(lookup: Lookup, source: str, destination: str | None
+           ) -> tuple[Mapping[str, Any], ...]:  # fmt: skip
+    """The source's enabled transformations of one scope (source scope: ``destination``
+    None), in their declared order."""
+    return tuple(rule for _, rule in lookup.under(TRANSFORMATION, source)
+                 if rule.get("enabled", True) is not False
+                 and rule.get("destination") == destination)  # fmt: skip
+
+
+def _transform(rules: Sequence[Mapping[str, Any]], payload: dict[str, Any],
+               shared: bool = False) -> dict[str, Any]:  # fmt: skip
+    """The ``rules`` (``_rules``) that match the event, in order; ``shared``: ``payload``
+    is another destination's too, copied before the first change."""
+    if not rules:
+        return payload
     call = _call(payload)
-    for _, rule in lookup.under(TRANSFORMATION, source):
-        if rule.get("enabled", True) is False or rule.get("destination") != destination:
-            continue
+    for rule in rules:
         kind = rule.get("type")
         rule_call = (str(rule.get("event")) if kind == "rename_traits"
                      and rule.get("event") in ("identify", "group") else "track")  # fmt: skip
         if rule_call != call or (call == "track" and payload.get("event") != rule.get("event")):
             continue
+        if shared:
+            payload, shared = json_copy(payload), False
         prefix = "properties" if call == "track" else "traits"
         if kind == "rename_event" and isinstance(rule.get("new_event_name"), str):
             payload["event"] = rule["new_event_name"]
@@ -242,8 +289,9 @@ def _transform(lookup: Lookup, source: str, destination: str | None,
                 if _take(payload, keys, remove=False) is not _ABSENT:
                     _put(payload, keys, item.get("value"))
         for item in rule.get("fql_defined_properties") or []:
-            value = evaluate(parse(str(item.get("fql"))), payload)
+            value = compiled(str(item.get("fql")))(payload)
             _put(payload, _keys(item.get("property"), prefix), value)
+    return payload
 
 
 _ABSENT: Any = object()
@@ -280,8 +328,7 @@ def _entry(lookup: Lookup, fields: Mapping[str, Any]) -> Entry | None:
     return catalog.get("destination", entry_id) if isinstance(entry_id, str) else None
 
 
-def _consent(lookup: Lookup, address: str, entry: Entry | None,
-             payload: Mapping[str, Any]) -> Stop | None:  # fmt: skip
+def _consent(prepared: _Prepared, payload: Mapping[str, Any]) -> Stop | None:
     """Consent first (the docs' reconciliation table): a consent object with
     ``categoryPreferences`` is enforced for the destinations mapped to enabled categories;
     every category of the destination must be true."""
@@ -289,14 +336,11 @@ def _consent(lookup: Lookup, address: str, entry: Entry | None,
     consent = context.get("consent") if isinstance(context, Mapping) else None
     if not isinstance(consent, Mapping) or "categoryPreferences" not in consent:
         return None
-    if entry is not None and entry.storage:
+    if prepared.entry is not None and prepared.entry.storage:
         return None  # storage destinations do not enforce consent
     preferences = consent.get("categoryPreferences")
     preferences = preferences if isinstance(preferences, Mapping) else {}
-    refused = [name for name, category in lookup.every(CONSENT)
-               if category.get("enabled", True) is not False
-               and address in (category.get("destinations") or [])
-               and preferences.get(name) is not True]  # fmt: skip
+    refused = [name for name in prepared.categories if preferences.get(name) is not True]
     if not refused:
         return None
     return Stop("consent", "filtered by end user consent: no consent for "
