@@ -313,3 +313,84 @@ def test_filters_never_change_the_event_they_are_given() -> None:
                                        "properties.items[].price"]  # fmt: skip
     untouched = run_filters(compile_filters([("g", {"if": "all", "actions": []})]), event)
     assert untouched.event is event and untouched.removed == []
+
+
+# -- the docs' own examples (config-resources.md §1.3, §1.6, §1.8) ------------------------
+
+
+def _amplitude(trace: Trace) -> Any:
+    return next(d for d in trace.deliveries if d.destination == AMPLITUDE)
+
+
+def test_the_docs_filter_drop_events_without_a_user_id() -> None:
+    """ "Don't send event if userId is null": ``length( userId ) < 1`` → DROP."""
+    lookup = _workspace({}, _filter("no-user", "length( userId ) < 1", {"type": "DROP"}))
+    anonymous = {"type": "track", "event": "Order Completed", "anonymousId": "a1"}
+    assert not _amplitude(trace_event(lookup, "web", anonymous)).delivered
+    assert _amplitude(trace_event(lookup, "web", _event())).delivered
+
+
+def test_the_docs_filter_drop_user_id_at_the_top_level() -> None:
+    """ "Don't send userId at all": ``all`` → DROP_PROPERTIES ``{"": ["userId"]}`` (the empty
+    path is the top level)."""
+    lookup = _workspace({}, _filter("no-user-id", "all", {"type": "DROP_PROPERTIES",
+                                                          "fields": {"": ["userId"]}}))  # fmt: skip
+    delivered = _amplitude(trace_event(lookup, "web", _event()))
+    assert "userId" not in delivered.payload and delivered.removed == ("userId",)
+
+
+def test_the_docs_filter_drop_events_received_after_a_time() -> None:
+    lookup = _workspace({}, _filter("after", "(received_at >= '2023-04-21T19:55:00.933Z')",
+                                    {"type": "DROP"}))  # fmt: skip
+    late = {**_event(), "received_at": "2023-04-22T00:00:00.000Z"}
+    early = {**_event(), "received_at": "2023-04-20T00:00:00.000Z"}
+    assert not _amplitude(trace_event(lookup, "web", late)).delivered
+    assert _amplitude(trace_event(lookup, "web", early)).delivered
+
+
+def test_the_docs_array_rule_drops_a_property_from_every_element() -> None:
+    """ "you can drop a property from every object in an array"
+    (``properties.products.newElement``)."""
+    lookup = _workspace({}, _filter("elements", "all", {"type": "DROP_PROPERTIES",
+                                                        "fields": {"properties": ["products.newElement"]}}))  # fmt: skip
+    event = {**_event(), "properties": {"products": [{"sku": "a", "newElement": 1},
+                                                     {"sku": "b", "newElement": 2}]}}  # fmt: skip
+    delivered = _amplitude(trace_event(lookup, "web", event))
+    assert delivered.payload["properties"]["products"] == [{"sku": "a"}, {"sku": "b"}]
+
+
+def test_filters_do_not_reach_storage_destinations() -> None:
+    """ "Destination filters aren't available for, and don't prevent data from reaching your
+    warehouse(s) or S3 destinations." """
+    extra = {("Destination", "web/lake"): {"catalog": "s3", "enabled": True},
+             ("DestinationFilter", "web/lake/drop-all"): {"if": "all", "actions": [{"type": "DROP"}]}}
+    trace = trace_event(_workspace({}, extra), "web", _event())
+    assert next(d for d in trace.deliveries if d.destination == "web/lake").delivered
+
+
+def test_the_docs_case_sensitive_event_name_is_unplanned() -> None:
+    """ "TP `Subscription Cancelled` blocks `analytics.track('subscription_cancelled')`"."""
+    plan = {"rules": [{"type": "TRACK", "key": "Subscription Cancelled", "version": 1,
+                       "json_schema": {"type": "object"}}]}  # fmt: skip
+    source = {"catalog": "javascript", "tracking_plan": "subs",
+              "schema_settings": {"track": {"allow_unplanned_events": False}}}  # fmt: skip
+    lookup = _workspace({}, {("TrackingPlan", "subs"): plan}, source)
+    blocked = trace_event(lookup, "web", {"type": "track", "event": "subscription_cancelled"})
+    assert blocked.stop is not None and blocked.stop.step == "tracking plan"
+    planned = trace_event(lookup, "web", {"type": "track", "event": "Subscription Cancelled"})
+    assert planned.stop is None
+
+
+def test_the_docs_fql_defined_properties_and_an_escaped_dot() -> None:
+    """``lowercase(properties.prop1)`` into ``properties.prop2`` (the docs' third example), and
+    ``ingredients\\.salad`` naming the key "ingredients.salad"."""
+    rules = {
+        **_rule("prop2", type="fql_defined_properties", event="Order Completed",
+                fql_defined_properties=[{"property": "properties.prop2",
+                                         "fql": "lowercase(properties.prop1)"}]),
+        **_rule("salad", type="rename_properties", event="Order Completed",
+                property_renames=[{"from": "ingredients\\.salad", "to": "salad"}]),
+    }  # fmt: skip
+    event = {**_event(), "properties": {"prop1": "ABC", "ingredients.salad": "yes"}}
+    trace = trace_event(_workspace({}, rules), "web", event)
+    assert trace.payload["properties"] == {"prop1": "ABC", "prop2": "abc", "salad": "yes"}

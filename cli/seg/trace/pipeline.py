@@ -14,7 +14,8 @@ event sent to a source, and what each of the source's destinations receives.
    values, FQL-defined properties), in their declared order;
 4. per destination: enabled; consent then the integrations object (the docs' reconciliation
    table, every row); the destination filters in their order (sample, drop, drop properties,
-   allow properties: ``seg.fql.filters``); the transformations scoped to the destination.
+   allow properties: ``seg.fql.filters``; not for storage destinations, as the docs say); the
+   transformations scoped to the destination.
 
 Not simulated yet (``NOT_SIMULATED``, said with every trace): mapping triggers and mappings,
 insert functions, and warehouses' selective sync.
@@ -243,7 +244,10 @@ def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any],
             or _integrations(prepared.entry, payload))  # fmt: skip
     if stop is not None:
         return Delivery(address, stop)
-    outcome = run_filters(prepared.filters, payload)  # the payload itself if nothing removed
+    # "Destination filters aren't available for, and don't prevent data from reaching your
+    # warehouse(s) or S3 destinations" (the docs)
+    filters = [] if prepared.entry is not None and prepared.entry.storage else prepared.filters
+    outcome = run_filters(filters, payload)  # the payload itself if nothing was removed
     if not outcome.delivered:
         why = f"dropped by destination filter {outcome.dropped_by}"
         return Delivery(address, Stop("destination filter", why))
