@@ -20,6 +20,7 @@ from seg.commands.options import (
     workspace_dir,
 )
 from seg.errors import ConfigError
+from seg.kinds import source as source_kind
 from seg.kinds.lookup import IndexLookup
 from seg.render.plan_text import write_lines
 from seg.render.trace_view import trace_lines, trace_markdown, trace_to_json
@@ -46,7 +47,7 @@ def trace_cmd(
     removed on the way) or stopped, at which step and why. No network."""
     root = workspace_dir(workspace)
     ws = load(root, env)
-    if not any(r.kind.name == "Source" and r.address == source for r in ws.resources):
+    if not any(r.kind is source_kind.KIND and r.address == source for r in ws.resources):
         raise ConfigError(f"source {source!r} is not declared in the workspace")
     catalog, problems = tree_catalog(FsTree(root), ws.config)
     if problems:  # seg validate said so already: the load would have failed

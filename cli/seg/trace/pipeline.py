@@ -42,16 +42,21 @@ from typing import Any
 
 from seg.catalog import Catalog, Entry
 from seg.fql.filters import Filter, compile_filters, compiled, json_copy, run_filters
+from seg.kinds import consent_category as consent_kind
+from seg.kinds import destination as destination_kind
+from seg.kinds import destination_filter as filter_kind
+from seg.kinds import source as source_kind
+from seg.kinds import tracking_plan as plan_kind
+from seg.kinds import transformation as transformation_kind
 from seg.kinds.shared import per_lookup
-from seg.kinds.transformation import split_path
 from seg.model.kinds import Lookup
 from seg.tracking.events import check_event, planned_fields
 
 __all__ = ["NOT_SIMULATED", "Delivery", "Stop", "Trace", "trace_event"]
 
-SOURCE, DESTINATION, FILTER = "Source", "Destination", "DestinationFilter"
-TRANSFORMATION = "Transformation"
-TRACKING_PLAN, CONSENT = "TrackingPlan", "ConsentCategory"
+SOURCE, DESTINATION = source_kind.KIND.name, destination_kind.KIND.name
+FILTER, TRANSFORMATION = filter_kind.KIND.name, transformation_kind.KIND.name
+TRACKING_PLAN, CONSENT = plan_kind.KIND.name, consent_kind.KIND.name
 
 # The steps this model does not run yet (in the platform's order).
 NOT_SIMULATED = ("mapping triggers", "insert functions", "mappings",
@@ -304,7 +309,7 @@ _ABSENT: Any = object()
 def _keys(path: Any, prefix: str) -> list[str]:
     """A transformation's path as keys from the event's top (``properties``/``traits``
     first, written or not)."""
-    keys = split_path(str(path))
+    keys = transformation_kind.split_path(str(path))
     return keys if keys[0] == prefix and len(keys) > 1 else [prefix, *keys]
 
 
