@@ -5,9 +5,12 @@ half of the destinations and a source-scoped transformation (issue 19's figure: 
 through 50 destinations in under 5 s without functions).
 
     python benchmarks/trace_bench.py [--events 10000] [--destinations 50] [--runs 3]
+        [--impact filter|consent|source]
 
 Prints each run's time, the median, the events per second, the deliveries counted and the
-peak memory.
+peak memory. ``--impact`` times a plan's delivery impact instead (``seg.trace.impact``): one
+destination's new filter, a consent category mapping half the destinations more, or a
+source-level change (the tracking plan's enforcement: every destination traced twice).
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ EVENTS = ("Product Viewed", "Order Completed", "Cart Viewed", "Signed Up")
 
 
 def workspace(destinations: int) -> IndexLookup:
+    return IndexLookup(resources(destinations), builtin())
+
+
+def resources(destinations: int) -> dict[Any, Any]:
     index: dict[Any, Any] = {
         ("Source", "web"): {"catalog": "javascript", "tracking_plan": "web", "schema_settings": {
             "track": {"allow_unplanned_events": False,
@@ -54,7 +61,22 @@ def workspace(destinations: int) -> IndexLookup:
         if n % 2:
             consented.append(address)
     index[("ConsentCategory", "Advertising")] = {"destinations": consented}
-    return IndexLookup(index, builtin())
+    return index
+
+
+def planned(before: dict[Any, Any], change: str) -> dict[Any, Any]:
+    after = dict(before)
+    if change == "filter":
+        after[("DestinationFilter", "web/d0/priced")] = {
+            "if": "properties.price < 10", "actions": [{"type": "DROP"}]}
+    elif change == "consent":
+        everyone = [a for (k, a) in before if k == "Destination"]
+        after[("ConsentCategory", "Advertising")] = {"destinations": everyone}
+    else:
+        source = dict(after[("Source", "web")])
+        source["schema_settings"] = {"track": {"allow_unplanned_events": True}}
+        after[("Source", "web")] = source
+    return after
 
 
 def events(count: int) -> list[dict[str, Any]]:
@@ -78,7 +100,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--destinations", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--impact", choices=["filter", "consent", "source"])
     args = parser.parse_args()
+    if args.impact:
+        impact(args)
+        return
     lookup, sample = workspace(args.destinations), events(args.events)
     times, delivered = [], 0
     for _ in range(args.runs):
@@ -91,6 +117,24 @@ def main() -> None:
     print(f"{args.events} events × {args.destinations} destinations: runs "
           f"{', '.join(f'{t:.2f}' for t in times)} s; median {median:.2f} s "
           f"({args.events / median:,.0f} events/s); {delivered} deliveries; peak {peak:.0f} MB")
+
+
+def impact(args: argparse.Namespace) -> None:
+    from seg.trace.impact import delivery_impact
+
+    before = resources(args.destinations)
+    after = planned(before, args.impact)
+    samples = [("web", n, e) for n, e in enumerate(events(args.events), 1)]
+    times, found = [], []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        found = delivery_impact(before, after, samples, builtin())
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    lost = sum(i.lost for i in found)
+    print(f"impact ({args.impact}) of {args.events} events × {args.destinations} destinations: "
+          f"runs {', '.join(f'{t:.2f}' for t in times)} s; median {median:.2f} s; "
+          f"{len(found)} destinations changed, {lost} deliveries lost")
 
 
 if __name__ == "__main__":

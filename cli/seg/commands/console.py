@@ -11,7 +11,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Any, ParamSpec, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -23,11 +23,15 @@ from seg.model.secrets import scrub
 from seg.render.diagnostics import render_diagnostics
 from seg.render.plan_json import plan_to_json
 from seg.render.plan_markdown import render_plan_markdown
-from seg.render.plan_text import render_plan_text
+from seg.render.plan_text import render_plan_text, write_lines
+from seg.render.trace_view import impact_lines, impact_markdown, impact_to_json
 from seg.workspace.config import DbtProjectConfig, WorkspaceConfig
 from seg.workspace.dbt_project import DbtTreeOpener, local_dbt_tree
 from seg.workspace.loader import Checked, Workspace, check_workspace, load_workspace
 from seg.workspace.tree import Tree
+
+if TYPE_CHECKING:
+    from seg.trace.impact import DestinationImpact
 
 __all__ = [
     "err_console",
@@ -205,17 +209,29 @@ def write_json(data: Any) -> None:
     sys.stdout.write(text + "\n")
 
 
-def show_plan(plan: Plan, output: str, show_unmanaged: bool = False, comparison: bool = False
-              ) -> None:  # fmt: skip
+def show_plan(plan: Plan, output: str, show_unmanaged: bool = False, comparison: bool = False,
+              impact: tuple[list[DestinationImpact], int] | None = None) -> None:  # fmt: skip
     """A plan in the requested format (text, json or markdown) on stdout; ``show_unmanaged``
     lists the resources nobody manages by name (JSON always does); ``comparison``
-    (``seg diff``) shows differences rather than actions."""
+    (``seg diff``) shows differences rather than actions; ``impact``: the delivery impact of
+    the plan over a sample (``seg plan --events``) and the sample's size — last in text,
+    ``delivery_impact`` in JSON, first in markdown when a delivery is lost, else last."""
     if output == "json":
-        write_json(plan_to_json(plan))
+        document = plan_to_json(plan)
+        if impact is not None:
+            document["delivery_impact"] = impact_to_json(*impact)
+        write_json(document)
     elif output == "markdown":
-        write_out(render_plan_markdown(plan, show_unmanaged=show_unmanaged, comparison=comparison))
+        text = render_plan_markdown(plan, show_unmanaged=show_unmanaged, comparison=comparison)
+        if impact is not None:
+            section = impact_markdown(*impact)
+            lost = any(i.lost for i in impact[0])
+            text = f"{section}\n{text}" if lost else f"{text}\n{section}"
+        write_out(text)
     else:
         render_plan_text(plan, out_console(), show_unmanaged, comparison)
+        if impact is not None:
+            write_lines(impact_lines(*impact), out_console())
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

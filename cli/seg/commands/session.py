@@ -54,6 +54,9 @@ class Session:
     workspace: Workspace
     client: ControlPlaneClient
     api_url: str
+    # the live resources the last computed plan was diffed against (None: none computed, or
+    # the kept no-op plan answered)
+    live: list[CurrentResource] | None = None
 
 
 def connect(
@@ -260,6 +263,7 @@ def _computed_plan(session: Session, options: PlanOptions, policy: ModelChangePo
 
         current = read_live_state(session.client, cache)
     _check_external(ws, current)
+    session.live = current
     matched, digest = ask_secrets(session, current, cache)
     plan = compute_plan(ws.config.workspace, ws.resources, current, digest, policy, matched,
                         ownership_of(ws))  # fmt: skip

@@ -42,6 +42,7 @@ from seg.commands.options import (
     resolve_workspace,
     workspace_dir,
 )
+from seg.commands.plan_impact import plan_impact, read_samples
 from seg.commands.planfile import (
     ReadRecorder,
     check_files,
@@ -159,6 +160,17 @@ def plan_cmd(
     max_deletes: MaxDeletesOpt = None,
     missing_secrets: MissingSecretsOpt = MissingSecrets.fail,
     show_unmanaged: ShowUnmanagedOpt = False,
+    events: Annotated[
+        list[str] | None,
+        typer.Option("--events", metavar="[SOURCE=]FILE",
+                     help="Sample events (JSONL) traced through the live and the planned "
+                     "configuration: the plan gets a Delivery impact section. SOURCE=FILE "
+                     "sends them to that source, FILE to every source. Repeatable."),
+    ] = None,
+    fail_on_loss: Annotated[
+        bool, typer.Option("--fail-on-loss",
+                           help="Exit 3 when the delivery impact loses a delivery.")
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Diff the workspace against the control plane and show what would change."""
@@ -169,7 +181,9 @@ def plan_cmd(
     reads = ReadRecorder(FsTree(root), trusts_identities=True)
     with open_session(root, env, api_url, token, options.missing_secrets, tree=reads) as session:
         render_warnings(session.workspace.warnings, err_console())  # as seg validate does
+        samples = read_samples(events or [])  # a bad file fails before any request
         plan = make_plan(session, options)
+        impact = plan_impact(session, plan, samples) if events else None
         if out is not None:
             recorded = SavedOptions(options.targets, scope_key(root, scope), max_deletes,
                                     options.missing_secrets)  # fmt: skip
@@ -180,10 +194,15 @@ def plan_cmd(
                 f"warning: only workspace owners may change {', '.join(needs_owner)}; this "
                 "token is not an owner's, so seg apply with it will be refused for those"
             ))  # fmt: skip
-    show_plan(plan, output.value, show_unmanaged)
+    show_plan(plan, output.value, show_unmanaged, impact=impact)
     if out is not None and output is Output.text:
         err_console().print(f"Saved the plan to {out}; apply it with: seg apply {out}")
     if plan.blocked:
+        raise typer.Exit(3)
+    if fail_on_loss and impact is not None and any(i.lost for i in impact[0]):
+        lost = sum(i.lost for i in impact[0])
+        err_console().print(f"error: the plan loses {plural(lost, 'delivery')} of the sample "
+                            "(--fail-on-loss)")  # fmt: skip
         raise typer.Exit(3)
     if detailed_exitcode and plan.has_changes:
         raise typer.Exit(2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -13,7 +13,8 @@ from seg.model.paths import AnyPath, format_path
 from seg.model.resource import DesiredResource
 from seg.model.secrets import REDACTED, is_digest
 
-__all__ = ["Action", "Change", "FieldChange", "Plan", "VersionNote", "owner_only_changes", "redact"]
+__all__ = ["Action", "Change", "FieldChange", "Plan", "VersionNote", "fields_after",
+           "owner_only_changes", "redact"]
 
 Path = tuple[str, ...]
 
@@ -221,3 +222,24 @@ def owner_only_changes(changes: tuple[Change, ...]) -> list[str]:
             if touched:
                 out.append(f"{change.kind.name} {change.address}.{spec.name}")
     return out
+
+
+Fields = Mapping[str, Any]
+
+
+def fields_after(before: Mapping[tuple[str, str], Fields],
+                 changes: Iterable[Change]) -> dict[tuple[str, str], Fields]:  # fmt: skip
+    """The fields of every resource once ``changes`` are applied to ``before`` (the live
+    resources' fields by (kind, address)): a create or replace is what the YAML declares, an
+    update the live fields with the declared ones over them, a delete gone; a blocked change
+    changes nothing."""
+    after = dict(before)
+    for change in changes:
+        key = (change.kind.name, change.address)
+        if change.action is Action.DELETE:
+            after.pop(key, None)
+        elif change.action in (Action.CREATE, Action.REPLACE) and change.after is not None:
+            after[key] = change.after
+        elif change.action is Action.UPDATE and change.after is not None:
+            after[key] = {**before.get(key, {}), **change.after}
+    return after

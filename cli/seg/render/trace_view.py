@@ -9,9 +9,11 @@ from typing import Any
 
 from seg.model.wording import plural
 from seg.render.plan_text import Line
+from seg.trace.impact import DestinationImpact, Example
 from seg.trace.pipeline import NOT_SIMULATED, Delivery, Stop, Trace
 
-__all__ = ["trace_lines", "trace_markdown", "trace_to_json"]
+__all__ = ["impact_lines", "impact_markdown", "impact_to_json", "trace_lines", "trace_markdown",
+           "trace_to_json"]
 
 Traced = Sequence[tuple[int, Any, Trace]]  # (line of the events file, event, trace)
 
@@ -96,3 +98,71 @@ def trace_markdown(traced: Traced) -> str:
     rows += ["", f"{plural(len(traced), 'event')}: {delivered} delivered, {stopped} stopped. "
                  f"Not simulated yet: {', '.join(NOT_SIMULATED)}."]  # fmt: skip
     return "\n".join(rows) + "\n"
+
+
+# -- a plan's delivery impact (``seg plan --events``) --------------------------------------
+
+
+def _example(example: Example | None) -> str:
+    if example is None:
+        return ""
+    return f" (e.g. line {example.line}, {example.event}: {example.detail})"
+
+
+def _properties(counts: dict[str, int], sign: str) -> list[str]:
+    return [f"{sign}{path} ({plural(n, 'event')})" for path, n in sorted(counts.items())]
+
+
+def impact_lines(impacts: Sequence[DestinationImpact], events: int) -> list[Line]:
+    """The plan's "Delivery impact" section (text)."""
+    lines: list[Line] = [("", ""), ("bold", f"Delivery impact ({plural(events, 'sample event')}):")]
+    if not impacts:
+        lines.append(("", "  no destination receives anything different."))
+    for impact in impacts:
+        lines.append(("bold", f"  {impact.destination}"))
+        if impact.lost:
+            lines.append(("red", f"    loses {plural(impact.lost, 'event')}"
+                                 f"{_example(impact.lost_example)}"))  # fmt: skip
+        if impact.gained:
+            lines.append(("green", f"    gains {plural(impact.gained, 'event')}"
+                                   f"{_example(impact.gained_example)}"))  # fmt: skip
+        changed = _properties(impact.removed, "-") + _properties(impact.added, "+")
+        if changed:
+            lines.append(("yellow", f"    properties: {', '.join(changed)}"
+                                    f"{_example(impact.property_example)}"))  # fmt: skip
+    lines.append(("dim", f"  Not simulated yet: {', '.join(NOT_SIMULATED)}."))
+    return lines
+
+
+def _example_json(example: Example | None) -> dict[str, Any] | None:
+    return None if example is None else {"line": example.line, "event": example.event,
+                                         "detail": example.detail}  # fmt: skip
+
+
+def impact_to_json(impacts: Sequence[DestinationImpact], events: int) -> dict[str, Any]:
+    return {"events": events, "not_simulated": list(NOT_SIMULATED), "destinations": [{
+        "destination": i.destination, "lost": i.lost, "gained": i.gained,
+        "lost_example": _example_json(i.lost_example),
+        "gained_example": _example_json(i.gained_example),
+        "properties_removed": dict(sorted(i.removed.items())),
+        "properties_added": dict(sorted(i.added.items())),
+        "property_example": _example_json(i.property_example),
+    } for i in impacts]}  # fmt: skip
+
+
+def impact_markdown(impacts: Sequence[DestinationImpact], events: int) -> str:
+    lost = sum(i.lost for i in impacts)
+    head = (f"#### ⚠️ Delivery impact: {plural(lost, 'delivery')} lost" if lost
+            else "#### Delivery impact")  # fmt: skip
+    rows = [head, "", f"{plural(events, 'sample event')} traced through the live and the "
+                      "planned configuration.", ""]  # fmt: skip
+    if not impacts:
+        return "\n".join([*rows, "No destination receives anything different.", ""])
+    rows += ["| destination | lost | gained | properties | example |", "|---|---|---|---|---|"]
+    for i in impacts:
+        changed = ", ".join(_properties(i.removed, "-") + _properties(i.added, "+")) or "—"
+        example = i.lost_example or i.gained_example or i.property_example
+        shown = f"line {example.line}, {example.event}: {example.detail}" if example else "—"
+        rows.append(f"| {_cell(i.destination)} | {i.lost} | {i.gained} | {_cell(changed)} | "
+                    f"{_cell(shown)} |")  # fmt: skip
+    return "\n".join([*rows, ""])

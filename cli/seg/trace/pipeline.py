@@ -36,7 +36,7 @@ Decisions where the docs are silent or contradict themselves (README, "seg trace
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,8 @@ from seg.kinds.shared import per_lookup
 from seg.model.kinds import Lookup
 from seg.tracking.events import check_event, planned_fields
 
-__all__ = ["NOT_SIMULATED", "Delivery", "Stop", "Trace", "trace_event"]
+__all__ = ["NOT_SIMULATED", "AtSource", "Delivery", "Stop", "Trace", "at_source", "deliver",
+           "trace_event"]
 
 SOURCE, DESTINATION = source_kind.KIND.name, destination_kind.KIND.name
 FILTER, TRANSFORMATION = filter_kind.KIND.name, transformation_kind.KIND.name
@@ -97,23 +98,53 @@ class Trace:
     notes: tuple[str, ...] = field(default=())
 
 
-def trace_event(lookup: Lookup, source: str, event: Mapping[str, Any]) -> Trace:
-    """``event`` sent to ``source`` as ``lookup`` configures the workspace. Sampling (a
-    destination filter's ``sample``) keeps an event by a hash of it: a trace is
-    reproducible."""
+def trace_event(lookup: Lookup, source: str, event: Mapping[str, Any],
+                only: Collection[str] | None = None) -> Trace:  # fmt: skip
+    """``event`` sent to ``source`` as ``lookup`` configures the workspace (``only``: just
+    these destinations). Sampling (a destination filter's ``sample``) keeps an event by a hash
+    of it: a trace is reproducible."""
+    return deliver(lookup, at_source(lookup, source, event), only)
+
+
+@dataclass(frozen=True)
+class AtSource:
+    """An event after the source's steps (``at_source``): a stop for every destination, or
+    the payload the destinations get and what was omitted on the way."""
+
+    source: str
+    stop: Stop | None
+    payload: Any
+    removed: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def at_source(lookup: Lookup, source: str, event: Mapping[str, Any]) -> AtSource:
+    """The source's steps: declared and enabled, its schema controls, its source-scoped
+    transformations."""
     fields = lookup.get(SOURCE, source)
     payload = json_copy(dict(event))
     if fields is None:
-        return Trace(source, Stop("source", f"source {source!r} is not declared"), payload)
+        return AtSource(source, Stop("source", f"source {source!r} is not declared"), payload)
     if fields.get("enabled", True) is False:
-        return Trace(source, Stop("source", f"source {source} is disabled"), payload)
+        return AtSource(source, Stop("source", f"source {source} is disabled"), payload)
     stop, removed, notes = _schema_controls(lookup, fields, payload)
     if stop is not None:
-        return Trace(source, stop, payload, (), notes)
-    _transform(_rules(lookup, source, None), payload)
-    deliveries = tuple(_destination(lookup, address, dest, payload, removed)
-                       for address, dest in lookup.under(DESTINATION, source))  # fmt: skip
-    return Trace(source, None, payload, deliveries, notes)
+        return AtSource(source, stop, payload, (), notes)
+    payload = _transform(_rules(lookup, source, None), payload)
+    return AtSource(source, None, payload, tuple(removed), notes)
+
+
+def deliver(lookup: Lookup, staged: AtSource, only: Collection[str] | None = None) -> Trace:
+    """The per-destination steps of ``staged`` (``at_source``) for the source's destinations
+    (``only``: just these). The same staged event may be delivered under another
+    configuration whose source steps are the same (a plan's impact)."""
+    if staged.stop is not None:
+        return Trace(staged.source, staged.stop, staged.payload, (), staged.notes)
+    removed = list(staged.removed)
+    deliveries = tuple(_destination(lookup, address, dest, staged.payload, removed)
+                       for address, dest in lookup.under(DESTINATION, staged.source)
+                       if only is None or address in only)  # fmt: skip
+    return Trace(staged.source, None, staged.payload, deliveries, staged.notes)
 
 
 def _call(event: Mapping[str, Any]) -> str:
@@ -341,14 +372,14 @@ def _consent(prepared: _Prepared, payload: Mapping[str, Any]) -> Stop | None:
     """Consent first (the docs' reconciliation table): a consent object with
     ``categoryPreferences`` is enforced for the destinations mapped to enabled categories;
     every category of the destination must be true."""
-    context = payload.get("context")
-    consent = context.get("consent") if isinstance(context, Mapping) else None
-    if not isinstance(consent, Mapping) or "categoryPreferences" not in consent:
+    context = payload.get("context")  # JSON: dicts, never another mapping
+    consent = context.get("consent") if isinstance(context, dict) else None
+    if not isinstance(consent, dict) or "categoryPreferences" not in consent:
         return None
     if prepared.entry is not None and prepared.entry.storage:
         return None  # storage destinations do not enforce consent
     preferences = consent.get("categoryPreferences")
-    preferences = preferences if isinstance(preferences, Mapping) else {}
+    preferences = preferences if isinstance(preferences, dict) else {}
     refused = [name for name in prepared.categories if preferences.get(name) is not True]
     if not refused:
         return None
@@ -359,7 +390,7 @@ def _consent(prepared: _Prepared, payload: Mapping[str, Any]) -> Stop | None:
 def _integrations(entry: Entry | None, payload: Mapping[str, Any]) -> Stop | None:
     """The integrations object, keyed by the destination's catalog name (every instance)."""
     integrations = payload.get("integrations")
-    if not isinstance(integrations, Mapping) or not integrations:
+    if not isinstance(integrations, dict) or not integrations:
         return None
     name = entry.display_name if entry is not None else None
     if name is not None and name in integrations:

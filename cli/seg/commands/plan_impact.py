@@ -1,0 +1,56 @@
+"""``seg plan --events [SOURCE=]FILE``: the sample read, and the plan's delivery impact over it
+(``seg.trace.impact``) — the live resources the plan was diffed against, and the same with the
+plan's changes applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seg.commands.fql_cmds import read_events
+from seg.commands.session import Session
+from seg.engine.plan import Plan, fields_after
+from seg.errors import ConfigError, WorkspaceInvalid
+from seg.trace.impact import DestinationImpact, Sample, delivery_impact
+from seg.trace.pipeline import SOURCE
+from seg.workspace.catalog_files import tree_catalog
+from seg.workspace.tree import FsTree
+
+__all__ = ["EVERY_SOURCE", "plan_impact", "read_samples"]
+
+EVERY_SOURCE = ""  # a sample given as FILE: sent to every source
+
+
+def read_samples(specs: list[str]) -> list[Sample]:
+    """Each ``[SOURCE=]FILE``'s events, each a JSON object (file:line otherwise); a sample
+    without a source is sent to every source (``EVERY_SOURCE``)."""
+    out: list[Sample] = []
+    for spec in specs:
+        source, sep, name = spec.partition("=")
+        path = Path(name if sep else spec)
+        for number, event in read_events(path):
+            if not isinstance(event, dict):
+                raise ConfigError(f"{path}:{number}: an event is a JSON object")
+            out.append((source if sep else EVERY_SOURCE, number, event))
+    return out
+
+
+def plan_impact(session: Session, plan: Plan, samples: list[Sample]
+                ) -> tuple[list[DestinationImpact], int]:  # fmt: skip
+    """The impact of ``plan`` on ``samples`` and the sample's size; none for a plan without
+    changes (the kept no-op plan reads no live state)."""
+    if not plan.changes or session.live is None:
+        return [], len(samples)
+    before = {(r.kind.name, r.address): r.fields for r in session.live}
+    after = fields_after(before, plan.changes)
+    sources = sorted({address for kind, address in (*before, *after) if kind == SOURCE})
+    unknown = sorted({s for s, _, _ in samples if s != EVERY_SOURCE and s not in sources})
+    if unknown:
+        raise ConfigError(f"--events names a source that neither the control plane nor the "
+                          f"plan has: {', '.join(unknown)}")  # fmt: skip
+    targeted = [(source, line, event) for s, line, event in samples
+                for source in (sources if s == EVERY_SOURCE else [s])]  # fmt: skip
+    config = session.workspace.config
+    catalog, problems = tree_catalog(FsTree(config.root), config)
+    if problems:
+        raise WorkspaceInvalid(problems)
+    return delivery_impact(before, after, targeted, catalog), len(samples)

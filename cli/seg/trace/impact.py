@@ -1,0 +1,179 @@
+"""A plan's delivery impact: sample events traced through the live configuration and through
+the one the plan leaves, and per destination what changes — events lost and gained,
+properties removed and added — with counts and one example each.
+
+Only what a change can touch is traced twice: a source none of whose path changed (the source,
+its tracking plan, its transformations, its destinations, their filters, the consent
+categories) is skipped, and so is each destination whose own path is the same on both sides
+(``_signature``): by construction its deliveries are the same. A plan without changes has no
+impact at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from seg.catalog import Catalog
+from seg.kinds.lookup import IndexLookup
+from seg.trace.pipeline import (
+    CONSENT,
+    DESTINATION,
+    FILTER,
+    SOURCE,
+    TRACKING_PLAN,
+    TRANSFORMATION,
+    Delivery,
+    at_source,
+    deliver,
+)
+
+__all__ = ["DestinationImpact", "Example", "Sample", "delivery_impact"]
+
+Key = tuple[str, str]
+Fields = Mapping[str, Any]
+Sample = tuple[str, int, Mapping[str, Any]]  # (source, line of its file, event)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One event that shows a change: its line in the sample file, its name, and why."""
+
+    line: int
+    event: str
+    detail: str
+
+
+@dataclass
+class DestinationImpact:
+    """What the plan changes for one destination over the sample."""
+
+    destination: str
+    lost: int = 0
+    gained: int = 0
+    lost_example: Example | None = None
+    gained_example: Example | None = None
+    # property path → how many events lose it (or gain it) on their way to this destination
+    removed: dict[str, int] = field(default_factory=dict)
+    added: dict[str, int] = field(default_factory=dict)
+    property_example: Example | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.lost or self.gained or self.removed or self.added)
+
+
+def delivery_impact(before: Mapping[Key, Fields], after: Mapping[Key, Fields],
+                    samples: Sequence[Sample], catalog: Catalog
+                    ) -> list[DestinationImpact]:  # fmt: skip
+    """The impact of going from ``before`` (the live resources' fields) to ``after`` (those
+    the plan leaves) on ``samples``, for every destination whose deliveries change, by
+    address."""
+    if before == after:
+        return []
+    old, new = IndexLookup(before, catalog), IndexLookup(after, catalog)
+    paths_before, paths_after = _Paths(before), _Paths(after)
+    found: dict[str, DestinationImpact] = {}
+    for source in sorted({s for s, _, _ in samples}):
+        changed = _changed_destinations(paths_before, paths_after, source)
+        if not changed:
+            continue
+        # the source's own steps are run once when the plan leaves them as they are
+        same_source = paths_before.source_part(source) == paths_after.source_part(source)
+        for _, line, event in (s for s in samples if s[0] == source):
+            staged = at_source(old, source, event)
+            again = staged if same_source else at_source(new, source, event)
+            was = {d.destination: d for d in deliver(old, staged, changed).deliveries}
+            now = {d.destination: d for d in deliver(new, again, changed).deliveries}
+            for address in sorted(changed):
+                impact = found.setdefault(address, DestinationImpact(address))
+                _compare(impact, line, event, was.get(address), now.get(address))
+    return [impact for _, impact in sorted(found.items()) if impact.changed]
+
+
+def _label(event: Mapping[str, Any]) -> str:
+    return str(event.get("event") or event.get("name") or event.get("type") or "track")
+
+
+def _compare(impact: DestinationImpact, line: int, event: Mapping[str, Any],
+             was: Delivery | None, now: Delivery | None) -> None:  # fmt: skip
+    delivered_before = was is not None and was.delivered
+    delivered_now = now is not None and now.delivered
+    if delivered_before and not delivered_now:
+        impact.lost += 1
+        why = (f"stopped at {now.stop.step}: {now.stop.reason}"
+               if now is not None and now.stop is not None else "the destination is removed")
+        impact.lost_example = impact.lost_example or Example(line, _label(event), why)
+    elif delivered_now and not delivered_before:
+        impact.gained += 1
+        why = (f"was stopped at {was.stop.step}: {was.stop.reason}"
+               if was is not None and was.stop is not None else "the destination is new")
+        impact.gained_example = impact.gained_example or Example(line, _label(event), why)
+    elif (delivered_before and delivered_now and was is not None and now is not None
+          and was.payload != now.payload):
+        old, new = set(_leaves(was.payload)), set(_leaves(now.payload))
+        for path in sorted(old - new):
+            impact.removed[path] = impact.removed.get(path, 0) + 1
+        for path in sorted(new - old):
+            impact.added[path] = impact.added.get(path, 0) + 1
+        if (old != new) and impact.property_example is None:
+            shown = [f"-{p}" for p in sorted(old - new)] + [f"+{p}" for p in sorted(new - old)]
+            impact.property_example = Example(line, _label(event), ", ".join(shown[:5]))
+
+
+def _leaves(value: Any, prefix: str = "") -> Iterable[str]:
+    """The dotted paths of ``value``'s leaves (a list is one leaf: its elements are not
+    named), ``context.protocols`` left out (it records omissions already counted)."""
+    if isinstance(value, dict) and value:  # JSON: dicts, never another mapping
+        for key, item in value.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if path != "context.protocols":
+                yield from _leaves(item, path)
+    elif prefix:
+        yield prefix
+
+
+class _Paths:
+    """One side's resources indexed for the paths of a source's destinations."""
+
+    def __init__(self, resources: Mapping[Key, Fields]) -> None:
+        self._resources = resources
+        self._children: dict[tuple[str, str], list[tuple[str, Fields]]] = {}
+        self._categories: dict[str, list[tuple[str, Fields]]] = {}
+        for (kind, address), fields in sorted(resources.items()):
+            parent, sep, _ = address.rpartition("/")
+            if sep:
+                self._children.setdefault((kind, parent), []).append((address, fields))
+            if kind == CONSENT:
+                for listed in fields.get("destinations") or []:
+                    self._categories.setdefault(str(listed), []).append((address, fields))
+
+    def under(self, kind: str, parent: str) -> list[tuple[str, Fields]]:
+        return self._children.get((kind, parent), [])
+
+    def source_part(self, source: str) -> Any:
+        """The source, its tracking plan and its source-scoped transformations."""
+        fields = self._resources.get((SOURCE, source))
+        plan = fields.get("tracking_plan") if fields is not None else None
+        rules = [r for r in self.under(TRANSFORMATION, source) if not r[1].get("destination")]
+        tracking = self._resources.get((TRACKING_PLAN, plan)) if isinstance(plan, str) else None
+        return fields, tracking, rules
+
+    def signature(self, source: str, address: str) -> Any:
+        """Everything on ``address``'s path but the source's part: the destination, its
+        filters, the consent categories that list it, the transformations scoped to it."""
+        scoped = [r for r in self.under(TRANSFORMATION, source)
+                  if r[1].get("destination") == address]  # fmt: skip
+        return (self._resources.get((DESTINATION, address)), self.under(FILTER, address),
+                self._categories.get(address, []), scoped)  # fmt: skip
+
+
+def _changed_destinations(before: _Paths, after: _Paths, source: str) -> set[str]:
+    """The destinations of ``source`` (on either side) whose deliveries may differ."""
+    addresses = {address for paths in (before, after)
+                 for address, _ in paths.under(DESTINATION, source)}  # fmt: skip
+    if before.source_part(source) != after.source_part(source):
+        return addresses
+    return {address for address in addresses
+            if before.signature(source, address) != after.signature(source, address)}
