@@ -106,6 +106,17 @@ def read_events(path: Path) -> list[tuple[int, Any]]:
     return out
 
 
+def read_event_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """``read_events``, every event a JSON object (``FILE:LINE`` otherwise): what a
+    simulation sends to a source."""
+    out = []
+    for number, event in read_events(path):
+        if not isinstance(event, dict):
+            raise ConfigError(f"{path}:{number}: an event is a JSON object")
+        out.append((number, event))
+    return out
+
+
 @handle_errors
 def test_cmd(
     destination: Annotated[

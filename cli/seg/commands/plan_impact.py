@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seg.commands.fql_cmds import read_events
+from seg.commands.fql_cmds import read_event_objects
 from seg.commands.session import Session
 from seg.engine.plan import Plan, fields_after
 from seg.errors import ConfigError, WorkspaceInvalid
@@ -27,9 +27,7 @@ def read_samples(specs: list[str]) -> list[Sample]:
     for spec in specs:
         source, sep, name = spec.partition("=")
         path = Path(name if sep else spec)
-        for number, event in read_events(path):
-            if not isinstance(event, dict):
-                raise ConfigError(f"{path}:{number}: an event is a JSON object")
+        for number, event in read_event_objects(path):
             out.append((source if sep else EVERY_SOURCE, number, event))
     return out
 

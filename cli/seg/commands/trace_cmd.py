@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from seg.commands.console import handle_errors, load, out_console, write_document
-from seg.commands.fql_cmds import read_events
+from seg.commands.fql_cmds import read_event_objects
 from seg.commands.options import (
     DebugOpt,
     EnvOpt,
@@ -54,10 +54,7 @@ def trace_cmd(
         raise ConfigError(str(problems[0]))
     lookup = IndexLookup({(r.kind.name, r.address): r.fields for r in ws.resources}, catalog,
                          ws.config.plan_tier)  # fmt: skip
-    sample = read_events(events)
-    for number, event in sample:
-        if not isinstance(event, dict):
-            raise ConfigError(f"{events}:{number}: an event is a JSON object")
+    sample = read_event_objects(events)
     traced = [(number, event, trace_event(lookup, source, event)) for number, event in sample]
     if output is Output.json:
         write_document({"source": source, **trace_to_json(traced)})

@@ -126,7 +126,6 @@ class Base:
         self.changed = changed
         self.secret_values = secret_values
         self.counts = dict(kept.counts)
-        self.warnings = kept.result.warnings
         self._rows = _Rows(root, kept.result, dict(kept.javascript))
         self._templates: dict[int, list[tuple[tuple[Any, ...], str]]] | None = None
 
