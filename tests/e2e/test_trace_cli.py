@@ -5,6 +5,7 @@ JSON and markdown; bad input is one readable line."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,12 @@ def test_the_example_events_as_json(tmp_path: Path) -> None:
     assert fate[3] == {"shop/amplitude": "delivered", "shop/braze": "integrations",
                        "shop/google-ads": "integrations"}  # fmt: skip
     assert data["summary"] == {"events": 4, "delivered": 5, "stopped": 5}
+    # each Actions destination's mapping fires with its payload (event paths)
+    braze = events[0]["deliveries"][1]
+    assert braze["mappings"] == [{"mapping": "shop/braze/track-events", "action": "trackEvent",
+                                  "payload": {"name": "Product Viewed", "external_id": "u1",
+                                              "properties": {"product_id": "p1", "price": 30}}}]
+    assert data["not_simulated"] == []
 
 
 def test_the_example_events_as_text_and_markdown(tmp_path: Path) -> None:
@@ -57,11 +64,13 @@ def test_the_example_events_as_text_and_markdown(tmp_path: Path) -> None:
     assert "line 2 (Coupon Tried) → source shop: stopped at tracking plan: unplanned event" in out
     assert "shop/amplitude   stopped at consent: filtered by end user consent: no consent " \
            "for Analytics" in out
-    assert out.rstrip().endswith("Not simulated yet: mapping triggers, insert functions, "
-                                 "mappings, warehouses' selective sync.")  # fmt: skip
+    assert "shop/braze       delivered (removed properties.color; mappings track-events " \
+           "(trackEvent))" in out
+    assert out.rstrip().endswith("4 events: 5 delivered, 5 stopped.")
     code, markdown, err = _trace(tmp_path, "-o", "markdown")
     assert code == 0 and markdown.startswith("| line | event | destination | result |\n")
-    assert "| 3 | Product Viewed | shop/google-ads | delivered |" in markdown
+    assert ("| 3 | Product Viewed | shop/google-ads | delivered (mappings conversions "
+            "(uploadClickConversion)) |") in markdown
 
 
 def test_bad_input_is_one_readable_line(tmp_path: Path) -> None:
@@ -78,3 +87,38 @@ def test_bad_input_is_one_readable_line(tmp_path: Path) -> None:
     bad = run(["trace", "--source", "shop", str(events), "-w", str(EXAMPLE), "--no-cache"], env)
     assert bad.returncode != 0 and f"{events}:1: not a JSON event" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+WAREHOUSE = Path(__file__).parents[2] / "examples" / "warehouse"
+
+
+def test_the_warehouse_example_traces_its_seg_yaml_samples(tmp_path: Path) -> None:
+    """No file given: the samples seg.yaml's ``events:`` sends to the source; the warehouse
+    gets what its selective sync leaves."""
+    env = base_env(tmp_path, WAREHOUSE_PASSWORD="demo-password")
+    done = run(["trace", "--source", "web", "-w", str(WAREHOUSE), "--no-cache", "-o", "json"], env)
+    assert done.returncode == 0, done.stderr
+    events = json.loads(done.stdout)["events"]
+    fate = [(d["destination"], d["kind"], (d["stopped"] or {}).get("reason", "delivered"),
+             d["removed"]) for e in events for d in e["deliveries"]]  # fmt: skip
+    assert fate == [
+        ("analytics", "warehouse", "delivered", ["properties.card_last4"]),
+        ("analytics", "warehouse", "selective sync turns collection page_viewed off", []),
+        ("analytics", "warehouse", "delivered", []),
+    ]
+
+
+def test_a_plan_of_the_warehouse_example_reports_its_impact_from_seg_yaml(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    shutil.copytree(WAREHOUSE, ws, ignore=shutil.ignore_patterns(".seg"))
+    env = base_env(tmp_path, WAREHOUSE_PASSWORD="demo-password")
+    assert run(["apply", "-w", str(ws), "--auto-approve"], env).returncode == 0
+    spec = (ws / "warehouse.yaml").read_text()
+    (ws / "warehouse.yaml").write_text(spec.replace("card_last4: false", "total: false"))
+    planned = run(["plan", "-w", str(ws), "-o", "json"], env)
+    assert planned.returncode == 0, planned.stderr
+    impact = json.loads(planned.stdout)["delivery_impact"]
+    assert impact["events"] == 3
+    assert [(d["destination"], d["kind"], d["properties_removed"], d["properties_added"])
+            for d in impact["destinations"]] == [
+        ("analytics", "warehouse", {"properties.total": 1}, {"properties.card_last4": 1})]

@@ -22,6 +22,9 @@ def _live() -> Resources:
         ("Source", "ios"): {"catalog": "ios"},
         ("Destination", "web/amplitude"): {"catalog": "amplitude", "enabled": True},
         ("Destination", "web/google-ads"): {"catalog": "google-ads", "enabled": True},
+        ("Mapping", "web/google-ads/conversions"): {
+            "action": "uploadClickConversion", "enabled": True, "trigger": 'type = "track"',
+            "fields": {"conversion_action": "$.event"}},
         ("Destination", "ios/amplitude"): {"catalog": "amplitude", "enabled": True},
     }
 
@@ -83,6 +86,9 @@ def test_a_removed_destination_loses_everything_and_a_new_one_gains() -> None:
     live = _live()
     planned = {k: v for k, v in live.items() if k != ("Destination", "ios/amplitude")}
     planned[("Destination", "web/mixpanel")] = {"catalog": "mixpanel", "enabled": True}
+    planned[("Mapping", "web/mixpanel/purchases")] = {
+        "action": "trackPurchase", "enabled": True, "trigger": 'event = "Order Completed"',
+        "fields": {"event": "event"}}
     found = {i.destination: i for i in delivery_impact(live, planned, SAMPLES, builtin())}
     assert found["ios/amplitude"].lost == 1
     assert found["ios/amplitude"].lost_example is not None
@@ -96,9 +102,9 @@ def test_only_what_the_plan_touches_is_traced(monkeypatch: Any) -> None:
     traced: list[tuple[str, Any]] = []
     original = impact_module.deliver
 
-    def counted(lookup: Any, staged: Any, only: Any = None) -> Any:
+    def counted(lookup: Any, staged: Any, only: Any = None, run: Any = None) -> Any:
         traced.append((staged.source, sorted(only or [])))
-        return original(lookup, staged, only)
+        return original(lookup, staged, only, run)
 
     monkeypatch.setattr(impact_module, "deliver", counted)
     live = _live()

@@ -25,6 +25,10 @@ def _workspace(categories: dict[str, list[str]], extra: dict[Any, Any] | None = 
     index: dict[Any, Any] = {("Source", "web"): source or {"catalog": "javascript"}}
     for address, entry in CATALOG.items():
         index[("Destination", address)] = {"catalog": entry, "enabled": True}
+    # Google Ads is an Actions destination: it sends what an enabled mapping's trigger matches
+    index[("Mapping", f"{GOOGLE_ADS}/conversions")] = {
+        "action": "uploadClickConversion", "enabled": True, "trigger": 'type = "track"',
+        "fields": {"conversion_action": "$.event", "conversion_timestamp": "timestamp"}}
     for name, destinations in categories.items():
         index[("ConsentCategory", name)] = {"display_name": name, "destinations": destinations}
     index.update(extra or {})

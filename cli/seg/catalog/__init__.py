@@ -24,6 +24,7 @@ from seg.model.secrets import is_digest, names_credential
 from seg.model.wording import did_you_mean
 
 __all__ = [
+    "EVENT_TYPES",
     "FORMAT_VERSION",
     "SECTIONS",
     "MAX_HINTS",
@@ -45,6 +46,8 @@ __all__ = [
 FORMAT_VERSION = 1
 # Catalog sections: which kind of resource an entry types.
 SECTIONS = ("source", "destination", "warehouse")
+# The event types (calls) of the Segment spec.
+EVENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 SETTING_TYPES = ("string", "boolean", "integer", "number", "array", "object")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _MAX_ENTRIES = 2000  # per import file
@@ -132,6 +135,9 @@ class Entry:
     # Storage destinations (S3, data lakes) and warehouses take no insert function.
     storage: bool = False
     private: bool = False
+    # The event types (track, identify, ...) a destination accepts; None: every type. The
+    # delivery simulator stops the others before destination filters, as the platform does.
+    event_types: tuple[str, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -149,6 +155,8 @@ class Entry:
         }
         if self.actions:
             out["actions"] = {key: a.to_json() for key, a in self.actions.items()}
+        if self.event_types is not None:
+            out["event_types"] = list(self.event_types)
         return out
 
 
@@ -257,7 +265,7 @@ def parse_entry(raw: Any, where: str, private: bool = False) -> Entry:
     """One entry from its JSON form; CatalogError names what is wrong."""
     _require(isinstance(raw, dict), where, "an entry is an object")
     known = {"id", "section", "display_name", "category", "description", "connection_modes",
-             "settings", "actions", "storage", "private"}  # fmt: skip
+             "settings", "actions", "storage", "private", "event_types"}  # fmt: skip
     extra = sorted(set(raw) - known)
     _require(not extra, where, f"unknown key {extra[0]!r}" if extra else "")
     entry_id = raw.get("id")
@@ -284,6 +292,10 @@ def parse_entry(raw: Any, where: str, private: bool = False) -> Entry:
         _require(isinstance(raw.get(text, ""), str), f"{where}.{text}", "a string")
     for flag in ("storage", "private"):
         _require(isinstance(raw.get(flag, False), bool), f"{where}.{flag}", "a boolean")
+    types = raw.get("event_types")
+    _require(types is None or (isinstance(types, list) and bool(types)
+                               and all(t in EVENT_TYPES for t in types)),
+             f"{where}.event_types", f"a list of {', '.join(EVENT_TYPES)}")  # fmt: skip
     return Entry(
         id=entry_id,
         section=section,
@@ -295,6 +307,7 @@ def parse_entry(raw: Any, where: str, private: bool = False) -> Entry:
         description=raw.get("description", ""),
         storage=raw.get("storage", False) or section == "warehouse",
         private=private,
+        event_types=None if types is None else tuple(dict.fromkeys(types)),
     )
 
 

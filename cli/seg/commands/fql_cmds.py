@@ -23,6 +23,7 @@ from seg.commands.options import (
 from seg.errors import ConfigError
 from seg.model.wording import plural
 from seg.render.plan_text import Line, write_lines
+from seg.workspace.samples import event_objects, load_event, read_event_file
 
 __all__ = ["register"]
 
@@ -30,35 +31,9 @@ fql_app = typer.Typer(help="Filter Query Language tools.", no_args_is_help=True)
 filter_app = typer.Typer(help="Destination filter tools.", no_args_is_help=True)
 
 
-MAX_EVENT_DEPTH = 100  # nesting of a sample event; evaluating and copying recurse per level
-
-
-def _nesting(value: Any) -> int:
-    """How many objects and lists nest on the deepest path of ``value``, without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, level)
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
-def _load_event(text: str) -> Any:
-    """A JSON event; ValueError when it is not JSON or nests too deeply."""
-    try:
-        event = json.loads(text)
-    except RecursionError:
-        raise ValueError(f"nests deeper than {MAX_EVENT_DEPTH} levels") from None
-    if _nesting(event) > MAX_EVENT_DEPTH:
-        raise ValueError(f"nests deeper than {MAX_EVENT_DEPTH} levels")
-    return event
-
-
 def _read_json(path: Path) -> Any:
     try:
-        return _load_event(path.read_text(encoding="utf-8"))
+        return load_event(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read event {path}: {exc}") from None
 
@@ -92,29 +67,13 @@ def eval_cmd(
 
 
 def read_events(path: Path) -> list[tuple[int, Any]]:
-    out = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
-    for number, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                out.append((number, _load_event(line)))
-            except ValueError as exc:
-                raise ConfigError(f"{path}:{number}: not a JSON event: {exc}") from None
-    return out
+    return read_event_file(path)
 
 
 def read_event_objects(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """``read_events``, every event a JSON object (``FILE:LINE`` otherwise): what a
     simulation sends to a source."""
-    out = []
-    for number, event in read_events(path):
-        if not isinstance(event, dict):
-            raise ConfigError(f"{path}:{number}: an event is a JSON object")
-        out.append((number, event))
-    return out
+    return event_objects(read_event_file(path), str(path))
 
 
 @handle_errors

@@ -13,11 +13,11 @@ from seg.errors import ConfigError, WorkspaceInvalid
 from seg.trace.impact import DestinationImpact, Sample, delivery_impact
 from seg.trace.pipeline import SOURCE
 from seg.workspace.catalog_files import tree_catalog
+from seg.workspace.config import EVERY_SOURCE
 from seg.workspace.tree import FsTree
 
 __all__ = ["EVERY_SOURCE", "plan_impact", "read_samples"]
 
-EVERY_SOURCE = ""  # a sample given as FILE: sent to every source
 
 
 def read_samples(specs: list[str]) -> list[Sample]:
@@ -43,8 +43,9 @@ def plan_impact(session: Session, plan: Plan, samples: list[Sample]
     sources = sorted({address for kind, address in (*before, *after) if kind == SOURCE})
     unknown = sorted({s for s, _, _ in samples if s != EVERY_SOURCE and s not in sources})
     if unknown:
-        raise ConfigError(f"--events names a source that neither the control plane nor the "
-                          f"plan has: {', '.join(unknown)}")  # fmt: skip
+        raise ConfigError(f"a sample (--events, or events: in seg.yaml) names a source "
+                          "that neither the control plane nor the plan has: "
+                          f"{', '.join(unknown)}")  # fmt: skip
     targeted = [(source, line, event) for s, line, event in samples
                 for source in (sources if s == EVERY_SOURCE else [s])]  # fmt: skip
     config = session.workspace.config

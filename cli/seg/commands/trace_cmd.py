@@ -3,8 +3,9 @@ configuration, as the platform would process them (``seg.trace.pipeline``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,6 +27,7 @@ from seg.render.plan_text import write_lines
 from seg.render.trace_view import trace_lines, trace_markdown, trace_to_json
 from seg.trace.pipeline import trace_event
 from seg.workspace.catalog_files import tree_catalog
+from seg.workspace.samples import tree_samples
 from seg.workspace.tree import FsTree
 
 __all__ = ["register"]
@@ -33,10 +35,11 @@ __all__ = ["register"]
 
 @handle_errors
 def trace_cmd(
-    events: Annotated[Path, typer.Argument(metavar="EVENTS.jsonl",
-                                           help="Sample events, one JSON object a line.")],
     source: Annotated[str, typer.Option("--source", metavar="SOURCE",
                                         help="The source the events are sent to.")],
+    events: Annotated[Path | None, typer.Argument(
+        metavar="[EVENTS.jsonl]", help="Sample events, one JSON object a line (default: the "
+        "samples seg.yaml's events: sends to the source).")] = None,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
     no_cache: NoCacheOpt = False,
@@ -54,7 +57,15 @@ def trace_cmd(
         raise ConfigError(str(problems[0]))
     lookup = IndexLookup({(r.kind.name, r.address): r.fields for r in ws.resources}, catalog,
                          ws.config.plan_tier)  # fmt: skip
-    sample = read_event_objects(events)
+    sample: list[tuple[int, Mapping[str, Any]]]
+    if events is not None:
+        sample = list(read_event_objects(events))
+    elif ws.config.events:
+        sample = [(number, event) for _, number, event in tree_samples(FsTree(root), ws.config,
+                                                                        source)]  # fmt: skip
+    else:
+        raise ConfigError("give a file of sample events (EVENTS.jsonl), or name samples under "
+                          "events: in seg.yaml")  # fmt: skip
     traced = [(number, event, trace_event(lookup, source, event)) for number, event in sample]
     if output is Output.json:
         write_document({"source": source, **trace_to_json(traced)})

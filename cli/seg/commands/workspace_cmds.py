@@ -66,6 +66,7 @@ from seg.render.plan_text import render_plan_text
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.loader import Checked
 from seg.workspace.node_check import node_diagnostics
+from seg.workspace.samples import tree_samples
 from seg.workspace.tree import FsTree
 
 __all__ = ["register"]
@@ -165,7 +166,8 @@ def plan_cmd(
         typer.Option("--events", metavar="[SOURCE=]FILE",
                      help="Sample events (JSONL) traced through the live and the planned "
                      "configuration: the plan gets a Delivery impact section. SOURCE=FILE "
-                     "sends them to that source, FILE to every source. Repeatable."),
+                     "sends them to that source, FILE to every source. Repeatable. Without "
+                     "it, the samples seg.yaml names under events: are used."),
     ] = None,
     fail_on_loss: Annotated[
         bool, typer.Option("--fail-on-loss",
@@ -181,9 +183,12 @@ def plan_cmd(
     reads = ReadRecorder(FsTree(root), trusts_identities=True)
     with open_session(root, env, api_url, token, options.missing_secrets, tree=reads) as session:
         render_warnings(session.workspace.warnings, err_console())  # as seg validate does
-        samples = read_samples(events or [])  # a bad file fails before any request
+        # a bad sample fails before any request
+        samples = (read_samples(events) if events
+                   else tree_samples(reads, session.workspace.config))  # fmt: skip
         plan = make_plan(session, options)
-        impact = plan_impact(session, plan, samples) if events else None
+        impact = (plan_impact(session, plan, samples)
+                  if events or session.workspace.config.events else None)  # fmt: skip
         if out is not None:
             recorded = SavedOptions(options.targets, scope_key(root, scope), max_deletes,
                                     options.missing_secrets)  # fmt: skip

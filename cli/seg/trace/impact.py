@@ -1,12 +1,13 @@
 """A plan's delivery impact: sample events traced through the live configuration and through
-the one the plan leaves, and per destination what changes — events lost and gained,
-properties removed and added — with counts and one example each.
+the one the plan leaves, and per destination (or warehouse) what changes — events lost and
+gained, properties removed and added, mappings newly firing or silenced — with counts and one
+example each.
 
 Only what a change can touch is traced twice: a source none of whose path changed (the source,
-its tracking plan, its transformations, its destinations, their filters, the consent
-categories) is skipped, and so is each destination whose own path is the same on both sides
-(``_signature``): by construction its deliveries are the same. A plan without changes has no
-impact at all.
+its tracking plan, its transformations, its destinations, their filters, mappings and
+functions, the consent categories, its warehouses) is skipped, and so is each destination
+whose own path is the same on both sides (``_Paths.signature``): by construction its
+deliveries are the same. A plan without changes has no impact at all.
 """
 
 from __future__ import annotations
@@ -17,13 +18,19 @@ from typing import Any
 
 from seg.catalog import Catalog
 from seg.kinds.lookup import IndexLookup
+from seg.trace.functions import FunctionRunner
 from seg.trace.pipeline import (
     CONSENT,
     DESTINATION,
     FILTER,
+    FUNCTION,
+    MAPPING,
     SOURCE,
+    TO_DESTINATION,
+    TO_WAREHOUSE,
     TRACKING_PLAN,
     TRANSFORMATION,
+    WAREHOUSE,
     Delivery,
     at_source,
     deliver,
@@ -50,6 +57,7 @@ class DestinationImpact:
     """What the plan changes for one destination over the sample."""
 
     destination: str
+    kind: str = TO_DESTINATION  # or a warehouse
     lost: int = 0
     gained: int = 0
     lost_example: Example | None = None
@@ -58,18 +66,24 @@ class DestinationImpact:
     removed: dict[str, int] = field(default_factory=dict)
     added: dict[str, int] = field(default_factory=dict)
     property_example: Example | None = None
+    # mapping address → how many events it newly fires for (or no longer fires for)
+    firing: dict[str, int] = field(default_factory=dict)
+    silenced: dict[str, int] = field(default_factory=dict)
+    mapping_example: Example | None = None
+    unsimulated: set[str] = field(default_factory=set)  # steps not run (a function)
 
     @property
     def changed(self) -> bool:
-        return bool(self.lost or self.gained or self.removed or self.added)
+        return bool(self.lost or self.gained or self.removed or self.added or self.firing
+                    or self.silenced)  # fmt: skip
 
 
 def delivery_impact(before: Mapping[Key, Fields], after: Mapping[Key, Fields],
-                    samples: Sequence[Sample], catalog: Catalog
-                    ) -> list[DestinationImpact]:  # fmt: skip
+                    samples: Sequence[Sample], catalog: Catalog,
+                    run: FunctionRunner | None = None) -> list[DestinationImpact]:  # fmt: skip
     """The impact of going from ``before`` (the live resources' fields) to ``after`` (those
-    the plan leaves) on ``samples``, for every destination whose deliveries change, by
-    address."""
+    the plan leaves) on ``samples``, for every destination or warehouse whose deliveries
+    change, by address (``run``: the functions' runtime)."""
     if before == after:
         return []
     old, new = IndexLookup(before, catalog), IndexLookup(after, catalog)
@@ -84,10 +98,11 @@ def delivery_impact(before: Mapping[Key, Fields], after: Mapping[Key, Fields],
         for _, line, event in (s for s in samples if s[0] == source):
             staged = at_source(old, source, event)
             again = staged if same_source else at_source(new, source, event)
-            was = {d.destination: d for d in deliver(old, staged, changed).deliveries}
-            now = {d.destination: d for d in deliver(new, again, changed).deliveries}
+            was = {d.destination: d for d in deliver(old, staged, changed, run).deliveries}
+            now = {d.destination: d for d in deliver(new, again, changed, run).deliveries}
             for address in sorted(changed):
-                impact = found.setdefault(address, DestinationImpact(address))
+                kind = TO_DESTINATION if "/" in address else TO_WAREHOUSE
+                impact = found.setdefault(address, DestinationImpact(address, kind))
                 _compare(impact, line, event, was.get(address), now.get(address))
     return [impact for _, impact in sorted(found.items()) if impact.changed]
 
@@ -98,20 +113,25 @@ def _label(event: Mapping[str, Any]) -> str:
 
 def _compare(impact: DestinationImpact, line: int, event: Mapping[str, Any],
              was: Delivery | None, now: Delivery | None) -> None:  # fmt: skip
+    for delivery in (was, now):
+        if delivery is not None:
+            impact.unsimulated.update(delivery.unsimulated)
     delivered_before = was is not None and was.delivered
     delivered_now = now is not None and now.delivered
     if delivered_before and not delivered_now:
         impact.lost += 1
         why = (f"stopped at {now.stop.step}: {now.stop.reason}"
-               if now is not None and now.stop is not None else "the destination is removed")
+               if now is not None and now.stop is not None else f"the {impact.kind} is removed")
         impact.lost_example = impact.lost_example or Example(line, _label(event), why)
     elif delivered_now and not delivered_before:
         impact.gained += 1
         why = (f"was stopped at {was.stop.step}: {was.stop.reason}"
-               if was is not None and was.stop is not None else "the destination is new")
+               if was is not None and was.stop is not None else f"the {impact.kind} is new")
         impact.gained_example = impact.gained_example or Example(line, _label(event), why)
-    elif (delivered_before and delivered_now and was is not None and now is not None
-          and was.payload != now.payload):
+    if delivered_before and delivered_now and was is not None and now is not None:
+        _compare_mappings(impact, line, event, was, now)
+    if (delivered_before and delivered_now and was is not None and now is not None
+            and was.payload != now.payload):
         old, new = set(_leaves(was.payload)), set(_leaves(now.payload))
         for path in sorted(old - new):
             impact.removed[path] = impact.removed.get(path, 0) + 1
@@ -120,6 +140,20 @@ def _compare(impact: DestinationImpact, line: int, event: Mapping[str, Any],
         if (old != new) and impact.property_example is None:
             shown = [f"-{p}" for p in sorted(old - new)] + [f"+{p}" for p in sorted(new - old)]
             impact.property_example = Example(line, _label(event), ", ".join(shown[:5]))
+
+
+def _compare_mappings(impact: DestinationImpact, line: int, event: Mapping[str, Any],
+                      was: Delivery, now: Delivery) -> None:  # fmt: skip
+    """Mappings that fire now and did not, or did and do not (a delivery both sides)."""
+    old = {fired.mapping for fired in was.fired}
+    new = {fired.mapping for fired in now.fired}
+    for mapping in sorted(new - old):
+        impact.firing[mapping] = impact.firing.get(mapping, 0) + 1
+    for mapping in sorted(old - new):
+        impact.silenced[mapping] = impact.silenced.get(mapping, 0) + 1
+    if old != new and impact.mapping_example is None:
+        shown = [f"+{m}" for m in sorted(new - old)] + [f"-{m}" for m in sorted(old - new)]
+        impact.mapping_example = Example(line, _label(event), ", ".join(shown[:5]))
 
 
 def _leaves(value: Any, prefix: str = "") -> Iterable[str]:
@@ -141,6 +175,7 @@ class _Paths:
         self._resources = resources
         self._children: dict[tuple[str, str], list[tuple[str, Fields]]] = {}
         self._categories: dict[str, list[tuple[str, Fields]]] = {}
+        self._warehouses: dict[str, list[tuple[str, Fields]]] = {}
         for (kind, address), fields in sorted(resources.items()):
             parent, sep, _ = address.rpartition("/")
             if sep:
@@ -148,6 +183,14 @@ class _Paths:
             if kind == CONSENT:
                 for listed in fields.get("destinations") or []:
                     self._categories.setdefault(str(listed), []).append((address, fields))
+            if kind == WAREHOUSE:
+                for listed in fields.get("sources") or []:
+                    self._warehouses.setdefault(str(listed), []).append((address, fields))
+
+    def warehouses(self, source: str) -> dict[str, Any]:
+        """The source's warehouses: what their deliveries depend on, by name."""
+        return {name: (fields.get("enabled"), (fields.get("selective_sync") or {}).get(source))
+                for name, fields in self._warehouses.get(source, [])}  # fmt: skip
 
     def under(self, kind: str, parent: str) -> list[tuple[str, Fields]]:
         return self._children.get((kind, parent), [])
@@ -162,18 +205,25 @@ class _Paths:
 
     def signature(self, source: str, address: str) -> Any:
         """Everything on ``address``'s path but the source's part: the destination, its
-        filters, the consent categories that list it, the transformations scoped to it."""
+        filters, the consent categories that list it, the transformations scoped to it, its
+        mappings and the functions it runs."""
         scoped = [r for r in self.under(TRANSFORMATION, source)
                   if r[1].get("destination") == address]  # fmt: skip
-        return (self._resources.get((DESTINATION, address)), self.under(FILTER, address),
-                self._categories.get(address, []), scoped)  # fmt: skip
+        fields = self._resources.get((DESTINATION, address)) or {}
+        functions = [self._resources.get((FUNCTION, str(fields.get(key))))
+                     for key in ("insert_function", "function")]  # fmt: skip
+        return (fields, self.under(FILTER, address), self._categories.get(address, []), scoped,
+                self.under(MAPPING, address), functions)  # fmt: skip
 
 
 def _changed_destinations(before: _Paths, after: _Paths, source: str) -> set[str]:
-    """The destinations of ``source`` (on either side) whose deliveries may differ."""
+    """The destinations and warehouses of ``source`` (on either side) whose deliveries may
+    differ."""
     addresses = {address for paths in (before, after)
                  for address, _ in paths.under(DESTINATION, source)}  # fmt: skip
+    old, new = before.warehouses(source), after.warehouses(source)
     if before.source_part(source) != after.source_part(source):
-        return addresses
-    return {address for address in addresses
-            if before.signature(source, address) != after.signature(source, address)}
+        return addresses | set(old) | set(new)
+    return ({address for address in addresses
+             if before.signature(source, address) != after.signature(source, address)}
+            | {name for name in {*old, *new} if old.get(name) != new.get(name)})  # fmt: skip

@@ -13,12 +13,20 @@ event sent to a source, and what each of the source's destinations receives.
 3. the source-scoped transformations (rename the event, rename properties or traits, set
    values, FQL-defined properties), in their declared order;
 4. per destination: enabled; consent then the integrations object (the docs' reconciliation
-   table, every row); the destination filters in their order (sample, drop, drop properties,
-   allow properties: ``seg.fql.filters``; not for storage destinations, as the docs say); the
-   transformations scoped to the destination.
+   table, every row); the event types the catalog entry accepts; the destination filters in
+   their order (sample, drop, drop properties, allow properties: ``seg.fql.filters``; not for
+   storage destinations, as the docs say); the transformations scoped to the destination; the
+   mapping triggers (an Actions destination, or one with mappings, sends only what an enabled
+   mapping's trigger matches: "No matching mapping" otherwise); the insert function; the
+   payload of each mapping that fires (its ``fields``: destination field → event path), or a
+   destination function's requests;
+5. per warehouse connected to the source: its selective sync (the source, the event's
+   collection, the properties turned off). Warehouses skip consent, the integrations object,
+   filters, destination-scoped transformations, mappings and insert functions.
 
-Not simulated yet (``NOT_SIMULATED``, said with every trace): mapping triggers and mappings,
-insert functions, and warehouses' selective sync.
+Functions run through a ``FunctionRunner`` (``seg.trace.functions``) the caller passes; without
+one (Node.js is not installed) the insert function or destination function is reported in the
+delivery's ``unsimulated`` and the event passes it unchanged.
 
 Decisions where the docs are silent or contradict themselves (README, "seg trace"):
 - ``context.consent`` without ``categoryPreferences`` (or ``{}``) is no consent object: not
@@ -32,10 +40,21 @@ Decisions where the docs are silent or contradict themselves (README, "seg trace
   (settings for that destination) counts as true. ``All: false`` does not stop warehouses.
 - Storage destinations (the catalog's ``storage`` entries: S3, data lakes) do not enforce
   consent.
+- A mapping field's value is an event path, ``$.properties.total`` or ``properties.total``; a
+  path the event does not have leaves the field out of the payload. The trigger sees the event
+  before the insert function ("Segment sees the mapping trigger first"); the fields read the
+  event the insert function returns.
+- An insert function gets no settings (the model has none for it); a destination function
+  gets its instance's ``settings``, secret ones masked: the simulator never hands a secret to
+  workspace code.
+- A warehouse's collection is the event's name in snake case for a track event, and
+  ``identifies``, ``pages``, ``screens``, ``groups`` or ``aliases`` for the others; a property
+  turned off is matched on its column name (snake case, nested keys joined by ``_``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,23 +64,27 @@ from seg.fql.filters import Filter, compile_filters, compiled, json_copy, run_fi
 from seg.kinds import consent_category as consent_kind
 from seg.kinds import destination as destination_kind
 from seg.kinds import destination_filter as filter_kind
+from seg.kinds import function as function_kind
+from seg.kinds import mapping as mapping_kind
 from seg.kinds import source as source_kind
 from seg.kinds import tracking_plan as plan_kind
 from seg.kinds import transformation as transformation_kind
+from seg.kinds import warehouse as warehouse_kind
 from seg.kinds.shared import per_lookup
 from seg.model.kinds import Lookup
+from seg.trace.functions import FunctionCall, FunctionResult, FunctionRunner
 from seg.tracking.events import check_event, planned_fields
 
-__all__ = ["NOT_SIMULATED", "AtSource", "Delivery", "Stop", "Trace", "at_source", "deliver",
-           "trace_event"]
+__all__ = ["AtSource", "Delivery", "Fired", "Stop", "Trace", "at_source", "deliver",
+           "trace_event", "warehouse_column"]
 
 SOURCE, DESTINATION = source_kind.KIND.name, destination_kind.KIND.name
 FILTER, TRANSFORMATION = filter_kind.KIND.name, transformation_kind.KIND.name
 TRACKING_PLAN, CONSENT = plan_kind.KIND.name, consent_kind.KIND.name
-
-# The steps this model does not run yet (in the platform's order).
-NOT_SIMULATED = ("mapping triggers", "insert functions", "mappings",
-                 "warehouses' selective sync")  # fmt: skip
+MAPPING, FUNCTION = mapping_kind.KIND.name, function_kind.KIND.name
+WAREHOUSE = warehouse_kind.KIND.name
+# A delivery's ``kind``: what receives the event.
+TO_DESTINATION, TO_WAREHOUSE = "destination", "warehouse"
 
 
 @dataclass(frozen=True)
@@ -73,13 +96,28 @@ class Stop:
 
 
 @dataclass(frozen=True)
+class Fired:
+    """A mapping that fires for the event, and the payload it sends (its fields' values)."""
+
+    mapping: str  # address
+    action: str
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Delivery:
-    """What one destination receives: the payload, or where the event stopped."""
+    """What one destination (or warehouse: ``kind``) receives: the payload, or where the event
+    stopped; the mappings that fire; a destination function's requests; the steps on the
+    way that could not be simulated (a function without Node.js)."""
 
     destination: str
     stop: Stop | None
     payload: Any = None
     removed: tuple[str, ...] = ()  # properties or traits removed on the way (dotted paths)
+    kind: str = TO_DESTINATION
+    fired: tuple[Fired, ...] = ()
+    requests: tuple[Mapping[str, Any], ...] = ()
+    unsimulated: tuple[str, ...] = ()
 
     @property
     def delivered(self) -> bool:
@@ -99,11 +137,13 @@ class Trace:
 
 
 def trace_event(lookup: Lookup, source: str, event: Mapping[str, Any],
-                only: Collection[str] | None = None) -> Trace:  # fmt: skip
+                only: Collection[str] | None = None,
+                run: FunctionRunner | None = None) -> Trace:  # fmt: skip
     """``event`` sent to ``source`` as ``lookup`` configures the workspace (``only``: just
-    these destinations). Sampling (a destination filter's ``sample``) keeps an event by a hash
-    of it: a trace is reproducible."""
-    return deliver(lookup, at_source(lookup, source, event), only)
+    these destinations and warehouses; ``run``: the functions' runtime). Sampling (a
+    destination filter's ``sample``) keeps an event by a hash of it: a trace is
+    reproducible."""
+    return deliver(lookup, at_source(lookup, source, event), only, run)
 
 
 @dataclass(frozen=True)
@@ -134,17 +174,21 @@ def at_source(lookup: Lookup, source: str, event: Mapping[str, Any]) -> AtSource
     return AtSource(source, None, payload, tuple(removed), notes)
 
 
-def deliver(lookup: Lookup, staged: AtSource, only: Collection[str] | None = None) -> Trace:
+def deliver(lookup: Lookup, staged: AtSource, only: Collection[str] | None = None,
+            run: FunctionRunner | None = None) -> Trace:  # fmt: skip
     """The per-destination steps of ``staged`` (``at_source``) for the source's destinations
-    (``only``: just these). The same staged event may be delivered under another
-    configuration whose source steps are the same (a plan's impact)."""
+    and warehouses (``only``: just these addresses). The same staged event may be delivered
+    under another configuration whose source steps are the same (a plan's impact)."""
     if staged.stop is not None:
         return Trace(staged.source, staged.stop, staged.payload, (), staged.notes)
     removed = list(staged.removed)
-    deliveries = tuple(_destination(lookup, address, dest, staged.payload, removed)
-                       for address, dest in lookup.under(DESTINATION, staged.source)
-                       if only is None or address in only)  # fmt: skip
-    return Trace(staged.source, None, staged.payload, deliveries, staged.notes)
+    deliveries = [_destination(lookup, address, dest, staged.payload, removed, run)
+                  for address, dest in lookup.under(DESTINATION, staged.source)
+                  if only is None or address in only]  # fmt: skip
+    deliveries += [_warehouse(name, fields, staged.source, staged.payload, removed)
+                   for name, fields in _warehouses(lookup).get(staged.source, ())
+                   if only is None or name in only]  # fmt: skip
+    return Trace(staged.source, None, staged.payload, tuple(deliveries), staged.notes)
 
 
 def _call(event: Mapping[str, Any]) -> str:
@@ -241,6 +285,11 @@ class _Prepared:
     categories: tuple[str, ...]  # the enabled consent categories mapping it
     filters: list[Filter]
     transformations: tuple[Mapping[str, Any], ...]  # scoped to it, enabled, in order
+    # (address, fields) of its enabled event-stream mappings, in order; None: it sends
+    # without mappings (a classic destination with none declared)
+    mappings: tuple[tuple[str, Mapping[str, Any]], ...] | None
+    insert: tuple[str, str] | None  # the enabled insert function: its address and code
+    function: tuple[str, str] | None  # the destination function it deploys: address, code
 
 
 @per_lookup
@@ -263,21 +312,45 @@ def _prepare(lookup: Lookup, address: str, fields: Mapping[str, Any]) -> _Prepar
     known = _prepared(lookup)
     found = known.get(address)
     if found is None:
+        entry = _entry(lookup, fields)
         found = known[address] = _Prepared(
-            _entry(lookup, fields), _categories(lookup).get(address, ()),
+            entry, _categories(lookup).get(address, ()),
             compile_filters(lookup.under(FILTER, address)),
-            _rules(lookup, address.split("/", 1)[0], address))  # fmt: skip
+            _rules(lookup, address.split("/", 1)[0], address),
+            _mappings(lookup, address, entry),
+            (_code(lookup, fields.get("insert_function"))
+             if fields.get("insert_function_enabled", True) is not False else None),
+            _code(lookup, fields.get("function")))  # fmt: skip
     return found
 
 
+def _mappings(lookup: Lookup, address: str, entry: Entry | None
+              ) -> tuple[tuple[str, Mapping[str, Any]], ...] | None:  # fmt: skip
+    declared = lookup.under(MAPPING, address)
+    if not declared and (entry is None or not entry.actions):
+        return None
+    # in the order seg keeps them (by address): the platform's is its UI's order
+    return tuple((name, fields) for name, fields in sorted(declared, key=lambda m: m[0])
+                 if fields.get("enabled", False) is True
+                 and isinstance(fields.get("trigger"), str))  # fmt: skip
+
+
+def _code(lookup: Lookup, name: Any) -> tuple[str, str] | None:
+    function = lookup.get(FUNCTION, name) if isinstance(name, str) else None
+    code = function.get("code") if function is not None else None
+    return (name, code) if isinstance(name, str) and isinstance(code, str) else None
+
+
 def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any],
-                 payload: Mapping[str, Any], removed: list[str]) -> Delivery:
+                 payload: dict[str, Any], removed: list[str],
+                 run: FunctionRunner | None) -> Delivery:  # fmt: skip
     """The per-destination steps for one destination of the source."""
     if fields.get("enabled", False) is not True:
         return Delivery(address, Stop("destination", "the destination is disabled"))
     prepared = _prepare(lookup, address, fields)
     stop = (_consent(prepared, payload)
-            or _integrations(prepared.entry, payload))  # fmt: skip
+            or _integrations(prepared.entry, payload)
+            or _event_type(prepared.entry, payload))  # fmt: skip
     if stop is not None:
         return Delivery(address, stop)
     # "Destination filters aren't available for, and don't prevent data from reaching your
@@ -287,9 +360,166 @@ def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any],
     if not outcome.delivered:
         why = f"dropped by destination filter {outcome.dropped_by}"
         return Delivery(address, Stop("destination filter", why))
-    delivered = _transform(prepared.transformations, outcome.event,
-                           shared=outcome.event is payload)  # fmt: skip
-    return Delivery(address, None, delivered, (*removed, *outcome.removed))
+    event = _transform(prepared.transformations, outcome.event,
+                       shared=outcome.event is payload)  # fmt: skip
+    gone = (*removed, *outcome.removed)
+    matched = None
+    if prepared.mappings is not None:
+        matched = [(name, m) for name, m in prepared.mappings if _matches(m["trigger"], event)]
+        if not matched:
+            why = ("no enabled mapping's trigger matches the event (the platform discards it: "
+                   "No matching mapping)")  # fmt: skip
+            return Delivery(address, Stop("mapping triggers", why))
+    unsimulated: list[str] = []
+    if prepared.insert is not None:
+        if run is None:
+            unsimulated.append(f"insert function {prepared.insert[0]}")
+        else:
+            result = run(FunctionCall("insert", prepared.insert[0], prepared.insert[1], event))
+            if result.outcome != "ok" or not isinstance(result.event, dict):
+                return Delivery(address, _function_stop("insert function", prepared.insert[0],
+                                                        result))  # fmt: skip
+            event = result.event
+    fired = tuple(Fired(name, str(m.get("action")), _mapped(m.get("fields"), event))
+                  for name, m in matched or ())  # fmt: skip
+    requests: tuple[Mapping[str, Any], ...] = ()
+    if prepared.function is not None:
+        if run is None:
+            unsimulated.append(f"destination function {prepared.function[0]}")
+        else:
+            settings = _unsecret(lookup, fields)
+            result = run(FunctionCall("destination", prepared.function[0],
+                                      prepared.function[1], event, settings))  # fmt: skip
+            if result.outcome != "ok":
+                return Delivery(address, _function_stop("destination function",
+                                                        prepared.function[0], result))  # fmt: skip
+            requests = result.requests
+    return Delivery(address, None, event, gone, fired=fired, requests=requests,
+                    unsimulated=tuple(unsimulated))  # fmt: skip
+
+
+def _matches(trigger: str, event: Mapping[str, Any]) -> bool:
+    try:
+        return compiled(trigger)(event) is True
+    except Exception:  # an expression seg validate refuses never fires  # noqa: BLE001
+        return False
+
+
+def _mapped(fields: Any, event: Mapping[str, Any]) -> dict[str, Any]:
+    """A mapping's payload: each field's event path's value (fields whose path the event
+    does not have are left out)."""
+    out: dict[str, Any] = {}
+    for name, path in (fields or {}).items():
+        text = str(path)
+        text = text[2:] if text.startswith("$.") else text
+        value: Any = event
+        for key in text.split("."):
+            value = value.get(key, _ABSENT) if isinstance(value, dict) else _ABSENT
+        if value is not _ABSENT:
+            out[str(name)] = value
+    return out
+
+
+# What the platform does with an event a function answers so (the function's outcome).
+_FUNCTION_STOPS = {
+    "dropped": "dropped by {what} {name}",
+    "not supported": "{what} {name} does not handle {call} events (EventNotSupported)",
+    "invalid": "{what} {name} rejected the event",
+    "retry": "{what} {name} asked for a retry (the platform retries for up to four hours)",
+    "timeout": "{what} {name} timed out (the platform retries for up to four hours)",
+    "memory": "{what} {name} ran out of memory",
+}
+
+
+def _function_stop(what: str, name: str, result: FunctionResult) -> Stop:
+    """Where a function's outcome other than ok (or an insert function's non-event) stops
+    the event."""
+    template = _FUNCTION_STOPS.get(result.outcome, "{what} {name} failed")
+    if result.outcome == "ok":
+        template = "{what} {name} returned no event"
+    reason = template.format(what=what, name=name, call=_call(result.event or {}))
+    return Stop(what, f"{reason}: {result.message}" if result.message else reason)
+
+
+def _unsecret(lookup: Lookup, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A destination function instance's settings, the function's encrypted ones masked."""
+    settings = dict(fields.get("settings") or {})
+    function = lookup.get(FUNCTION, str(fields.get("function")))
+    for item in (function or {}).get("settings") or []:
+        if isinstance(item, Mapping) and item.get("encrypted") and item.get("name") in settings:
+            settings[str(item["name"])] = "(secret)"
+    return settings
+
+
+def _event_type(entry: Entry | None, payload: Mapping[str, Any]) -> Stop | None:
+    """The event types the destination accepts (checked before destination filters)."""
+    if entry is None or entry.event_types is None or _call(payload) in entry.event_types:
+        return None
+    return Stop("event type", f"{entry.display_name} does not accept {_call(payload)} events "
+                              f"(only {', '.join(entry.event_types)})")  # fmt: skip
+
+
+@per_lookup
+def _warehouses(lookup: Lookup) -> dict[str, list[tuple[str, Mapping[str, Any]]]]:
+    """Each source's warehouses, by name."""
+    out: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    for name, fields in sorted(lookup.every(WAREHOUSE), key=lambda item: item[0]):
+        for source in fields.get("sources") or []:
+            out.setdefault(str(source), []).append((name, fields))
+    return out
+
+
+_COLLECTIONS = {"identify": "identifies", "page": "pages", "screen": "screens",
+                "group": "groups", "alias": "aliases"}  # fmt: skip
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_OTHER = re.compile(r"[^a-z0-9]+")
+
+
+def warehouse_column(name: str) -> str:
+    """A name as a warehouse table or column: snake case (``Order Completed``,
+    ``orderCompleted`` → ``order_completed``)."""
+    return _OTHER.sub("_", _CAMEL.sub("_", name).lower()).strip("_")
+
+
+def _warehouse(name: str, fields: Mapping[str, Any], source: str, payload: dict[str, Any],
+               removed: list[str]) -> Delivery:  # fmt: skip
+    """A warehouse connected to the source: its selective sync."""
+    if fields.get("enabled", True) is False:
+        return Delivery(name, Stop("warehouse", "the warehouse is disabled"), kind=TO_WAREHOUSE)
+    selective = (fields.get("selective_sync") or {}).get(source)
+    selective = selective if isinstance(selective, dict) else {}
+    if selective.get("enabled", True) is False:
+        why = f"selective sync turns source {source} off"
+        return Delivery(name, Stop("selective sync", why), kind=TO_WAREHOUSE)
+    call = _call(payload)
+    collection = (warehouse_column(str(payload.get("event", ""))) if call == "track"
+                  else _COLLECTIONS.get(call, call))  # fmt: skip
+    per = (selective.get("collections") or {}).get(collection)
+    per = per if isinstance(per, dict) else {}
+    if per.get("enabled", True) is False:
+        why = f"selective sync turns collection {collection} off"
+        return Delivery(name, Stop("selective sync", why), kind=TO_WAREHOUSE)
+    off = {column for column, on in (per.get("properties") or {}).items() if on is False}
+    where = "properties" if call in ("track", "page", "screen") else "traits"
+    held = payload.get(where)
+    held = held if isinstance(held, dict) else {}
+    gone = [(key, f"{where}.{key}") for key, value in held.items() if _columns(key, value) & off]
+    if not gone:
+        return Delivery(name, None, payload, tuple(removed), kind=TO_WAREHOUSE)
+    synced: dict[str, Any] = json_copy(payload)
+    for key, _ in gone:
+        del synced[where][key]
+    return Delivery(name, None, synced, (*removed, *(path for _, path in gone)),
+                    kind=TO_WAREHOUSE)  # fmt: skip
+
+
+def _columns(key: str, value: Any) -> set[str]:
+    """The warehouse columns a property becomes (an object's keys flattened with ``_``)."""
+    column = warehouse_column(key)
+    if isinstance(value, dict) and value:
+        return {column} | {f"{column}_{inner}" for k, v in value.items()
+                           for inner in _columns(k, v)}  # fmt: skip
+    return {column}
 
 
 def _rules(lookup: Lookup, source: str, destination: str | None

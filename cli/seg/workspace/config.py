@@ -22,6 +22,8 @@ __all__ = [
     "CONFIG_FILE",
     "CatalogFile",
     "DbtProjectConfig",
+    "EVERY_SOURCE",
+    "EventSamples",
     "WorkspaceConfig",
     "load_config",
     "read_config",
@@ -36,6 +38,21 @@ class CatalogFile:
     workspace root), and where it is listed."""
 
     path: str
+    line: int
+    col: int
+
+
+EVERY_SOURCE = "*"  # the ``events:`` key that sends a sample to every source
+
+
+@dataclass(frozen=True)
+class EventSamples:
+    """A sample of events ``seg.yaml`` names under ``events:``: the source it is sent to
+    (``EVERY_SOURCE``: every one), a path or glob pattern relative to the workspace root, and
+    where it is named."""
+
+    source: str
+    pattern: str
     line: int
     col: int
 
@@ -78,6 +95,7 @@ class WorkspaceConfig:
     # Private catalog files (their entries join the built-in catalog for validate).
     catalog: tuple[CatalogFile, ...] = ()
     dbt_projects: tuple[DbtProjectConfig, ...] = ()
+    events: tuple[EventSamples, ...] = ()
 
 
 def _vars(raw: Mapping[str, Any]) -> dict[str, str]:
@@ -133,8 +151,20 @@ def load_config(
                       for index, path in enumerate(data.get("catalog") or [])),
         dbt_projects=tuple(_dbt_project(doc, name, spec)
                            for name, spec in (data.get("dbt_projects") or {}).items()),
+        events=tuple(_samples(doc)),
     )  # fmt: skip
     return config, []
+
+
+def _samples(doc: YamlDocument) -> list[EventSamples]:
+    out = []
+    for source, patterns in (doc.value.get("events") or {}).items():
+        if isinstance(patterns, str):
+            out.append(EventSamples(source, patterns, *doc.mark(("events", source))))
+        else:
+            out += [EventSamples(source, pattern, *doc.mark(("events", source, index)))
+                    for index, pattern in enumerate(patterns)]  # fmt: skip
+    return out
 
 
 def _dbt_project(doc: YamlDocument, name: str, spec: Mapping[str, Any]) -> DbtProjectConfig:
