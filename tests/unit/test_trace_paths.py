@@ -4,6 +4,7 @@ triggers and the payload each mapping sends, and warehouses' selective sync
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -218,3 +219,27 @@ def test_the_impact_of_a_selective_sync_change_names_the_warehouse() -> None:
     found = delivery_impact(live, planned, [("web", 1, ORDER), ("web", 2, IDENTIFY)], builtin())
     assert [(i.destination, i.kind, i.removed) for i in found] == [
         ("dwh", TO_WAREHOUSE, {"properties.card_last4": 1})]
+
+
+def test_filters_on_one_destination_never_change_what_another_receives() -> None:
+    """Filtered events share what they did not change with the sample (no copy per
+    destination): dropping a property of a list's objects, or a destination-scoped
+    transformation, on one destination leaves the others' payloads and the sample as they
+    were."""
+    event = {"type": "track", "event": "Order Completed", "userId": "u1",
+             "properties": {"products": [{"sku": "a", "price": 1}], "shipping": {"city": "Oslo"},
+                            "email": "a@b.c"}}  # fmt: skip
+    extra = {("Destination", "web/a"): {"catalog": "amplitude", "enabled": True},
+             ("Destination", "web/b"): {"catalog": "amplitude", "enabled": True},
+             ("DestinationFilter", "web/a/strip"): {"if": "all", "actions": [
+                 {"type": "DROP_PROPERTIES", "fields": {"properties": ["products.sku", "email"]}}]},
+             ("Transformation", "web/city"): {
+                 "type": "rename_properties", "event": "Order Completed", "destination": "web/a",
+                 "property_renames": [{"from": "shipping.city", "to": "shipping.town"}]}}  # fmt: skip
+    before = json.loads(json.dumps(event))
+    trace = trace_event(_lookup(extra), "web", event)
+    payloads = {d.destination: d.payload for d in trace.deliveries}
+    assert payloads["web/a"]["properties"] == {"products": [{"price": 1}],
+                                               "shipping": {"town": "Oslo"}}  # fmt: skip
+    assert payloads["web/b"]["properties"] == before["properties"]
+    assert event == before

@@ -74,6 +74,8 @@ def _drop(event: Any, path: str, keys: list[str], removed: list[str]) -> None:
     for key in keys:
         head, _, inner = key.partition(".")
         if inner and isinstance(target, dict) and isinstance(target.get(head), list):
+            # the list and its objects may be shared with the event as it arrived (``_owned``)
+            target[head] = [dict(e) if isinstance(e, dict) else e for e in target[head]]
             for element in target[head]:
                 if isinstance(element, dict) and inner in element:
                     del element[inner]
@@ -104,19 +106,20 @@ def json_copy(value: Any) -> Any:
 
 
 def _owned(event: Any, paths: list[str]) -> Any:
-    """``event`` with the objects at ``paths`` copied (and the objects above them, shallowly):
-    the rest is shared, so removing keys there leaves ``event`` as it was."""
+    """``event`` with the objects at ``paths`` and those above them copied, shallowly: the
+    rest is shared, so removing keys of those objects leaves ``event`` as it was (a caller
+    that changes anything deeper copies first)."""
     if not isinstance(event, dict) or any(not path for path in paths):
         return json_copy(event)
     out = dict(event)
     for path in paths:
         node = out
         keys = path.split(".")
-        for depth, key in enumerate(keys):
+        for key in keys:
             child = node.get(key)
             if not isinstance(child, dict):
                 break
-            node[key] = json_copy(child) if depth == len(keys) - 1 else dict(child)
+            node[key] = dict(child)
             node = node[key]
     return out
 

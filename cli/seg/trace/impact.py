@@ -100,10 +100,12 @@ def delivery_impact(before: Mapping[Key, Fields], after: Mapping[Key, Fields],
             again = staged if same_source else at_source(new, source, event)
             was = {d.destination: d for d in deliver(old, staged, changed, run).deliveries}
             now = {d.destination: d for d in deliver(new, again, changed, run).deliveries}
+            # alike destinations share payloads: each payload's leaves are listed once
+            leaves: dict[int, frozenset[str]] = {}
             for address in sorted(changed):
                 kind = TO_DESTINATION if "/" in address else TO_WAREHOUSE
                 impact = found.setdefault(address, DestinationImpact(address, kind))
-                _compare(impact, line, event, was.get(address), now.get(address))
+                _compare(impact, line, event, was.get(address), now.get(address), leaves)
     return [impact for _, impact in sorted(found.items()) if impact.changed]
 
 
@@ -112,7 +114,8 @@ def _label(event: Mapping[str, Any]) -> str:
 
 
 def _compare(impact: DestinationImpact, line: int, event: Mapping[str, Any],
-             was: Delivery | None, now: Delivery | None) -> None:  # fmt: skip
+             was: Delivery | None, now: Delivery | None,
+             leaves: dict[int, frozenset[str]]) -> None:  # fmt: skip
     for delivery in (was, now):
         if delivery is not None:
             impact.unsimulated.update(delivery.unsimulated)
@@ -131,8 +134,8 @@ def _compare(impact: DestinationImpact, line: int, event: Mapping[str, Any],
     if delivered_before and delivered_now and was is not None and now is not None:
         _compare_mappings(impact, line, event, was, now)
     if (delivered_before and delivered_now and was is not None and now is not None
-            and was.payload != now.payload):
-        old, new = set(_leaves(was.payload)), set(_leaves(now.payload))
+            and was.payload is not now.payload and was.payload != now.payload):
+        old, new = _leaves_of(was.payload, leaves), _leaves_of(now.payload, leaves)
         for path in sorted(old - new):
             impact.removed[path] = impact.removed.get(path, 0) + 1
         for path in sorted(new - old):
@@ -154,6 +157,14 @@ def _compare_mappings(impact: DestinationImpact, line: int, event: Mapping[str, 
     if old != new and impact.mapping_example is None:
         shown = [f"+{m}" for m in sorted(new - old)] + [f"-{m}" for m in sorted(old - new)]
         impact.mapping_example = Example(line, _label(event), ", ".join(shown[:5]))
+
+
+def _leaves_of(payload: Any, known: dict[int, frozenset[str]]) -> frozenset[str]:
+    """``_leaves`` of a payload, listed once per event (payloads live as long as ``known``)."""
+    found = known.get(id(payload))
+    if found is None:
+        found = known[id(payload)] = frozenset(_leaves(payload))
+    return found
 
 
 def _leaves(value: Any, prefix: str = "") -> Iterable[str]:

@@ -54,6 +54,8 @@ Decisions where the docs are silent or contradict themselves (README, "seg trace
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -182,9 +184,23 @@ def deliver(lookup: Lookup, staged: AtSource, only: Collection[str] | None = Non
     if staged.stop is not None:
         return Trace(staged.source, staged.stop, staged.payload, (), staged.notes)
     removed = list(staged.removed)
-    deliveries = [_destination(lookup, address, dest, staged.payload, removed, run)
-                  for address, dest in lookup.under(DESTINATION, staged.source)
-                  if only is None or address in only]  # fmt: skip
+    deliveries: list[Delivery] = []
+    # destinations whose paths are alike (``_Prepared.key``) run the steps once per event
+    alike: dict[str, tuple[Delivery, _Route]] = {}
+    for route in _routes(lookup, staged.source):
+        if only is not None and route.address not in only:
+            continue
+        if route.prepared is None:
+            deliveries.append(route.disabled)
+            continue
+        seen = alike.get(route.prepared.key)
+        if seen is None:
+            delivery = _destination(lookup, route.address, route.fields, route.prepared,
+                                    staged.payload, removed, run)  # fmt: skip
+            alike[route.prepared.key] = (delivery, route)
+        else:
+            delivery = _relabel(seen[0], seen[1], route)
+        deliveries.append(delivery)
     deliveries += [_warehouse(name, fields, staged.source, staged.payload, removed)
                    for name, fields in _warehouses(lookup).get(staged.source, ())
                    if only is None or name in only]  # fmt: skip
@@ -290,6 +306,11 @@ class _Prepared:
     mappings: tuple[tuple[str, Mapping[str, Any]], ...] | None
     insert: tuple[str, str] | None  # the enabled insert function: its address and code
     function: tuple[str, str] | None  # the destination function it deploys: address, code
+    # Everything above but the names of its filters and mappings: two destinations of a
+    # source with the same key treat every event alike (``deliver`` runs the steps once).
+    key: str = ""
+    filter_names: tuple[str, ...] = ()
+    mapping_names: tuple[str, ...] = ()
 
 
 @per_lookup
@@ -313,14 +334,26 @@ def _prepare(lookup: Lookup, address: str, fields: Mapping[str, Any]) -> _Prepar
     found = known.get(address)
     if found is None:
         entry = _entry(lookup, fields)
-        found = known[address] = _Prepared(
-            entry, _categories(lookup).get(address, ()),
-            compile_filters(lookup.under(FILTER, address)),
+        specs = [(name, spec) for name, spec in lookup.under(FILTER, address)
+                 if spec.get("enabled", True)]  # fmt: skip
+        found = _Prepared(
+            entry, _categories(lookup).get(address, ()), compile_filters(specs),
             _rules(lookup, address.split("/", 1)[0], address),
             _mappings(lookup, address, entry),
             (_code(lookup, fields.get("insert_function"))
              if fields.get("insert_function_enabled", True) is not False else None),
             _code(lookup, fields.get("function")))  # fmt: skip
+        key = json.dumps([
+            entry.id if entry is not None else None, found.categories,
+            [(str(spec["if"]), spec.get("actions", [])) for _, spec in specs],
+            found.transformations, None if found.mappings is None else [
+                (m.get("action"), m.get("trigger"), m.get("fields")) for _, m in found.mappings],
+            found.insert, found.function,
+            _unsecret(lookup, fields) if found.function is not None else None,
+        ], sort_keys=True, default=str)  # fmt: skip
+        found = known[address] = dataclasses.replace(
+            found, key=key, filter_names=tuple(f.address for f in found.filters),
+            mapping_names=tuple(name for name, _ in found.mappings or ()))  # fmt: skip
     return found
 
 
@@ -341,13 +374,69 @@ def _code(lookup: Lookup, name: Any) -> tuple[str, str] | None:
     return (name, code) if isinstance(name, str) and isinstance(code, str) else None
 
 
-def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any],
+@dataclass(frozen=True)
+class _Route:
+    """One destination of a source as ``deliver`` meets it: disabled (``prepared`` None:
+    the constant ``disabled`` delivery), or its prepared steps."""
+
+    address: str
+    fields: Mapping[str, Any]
+    prepared: _Prepared | None
+    disabled: Delivery
+    # another route's address → its filter and mapping names to this route's (``_relabel``)
+    renames: dict[str, tuple[dict[str, str], dict[str, str]]] = field(default_factory=dict)
+
+
+@per_lookup
+def _source_routes(_lookup: Lookup) -> dict[str, tuple[_Route, ...]]:
+    return {}  # filled as sources are met
+
+
+def _routes(lookup: Lookup, source: str) -> tuple[_Route, ...]:
+    known = _source_routes(lookup)
+    found = known.get(source)
+    if found is None:
+        disabled = Stop("destination", "the destination is disabled")
+        found = known[source] = tuple(
+            _Route(address, fields, _prepare(lookup, address, fields)
+                   if fields.get("enabled", False) is True else None,
+                   Delivery(address, disabled))
+            for address, fields in lookup.under(DESTINATION, source))  # fmt: skip
+    return found
+
+
+def _relabel(delivery: Delivery, like: _Route, route: _Route) -> Delivery:
+    """Another destination's ``delivery`` for ``route``, whose path is alike (the same key):
+    its own filter and mapping names in place of the other's, by position."""
+    stop, fired = delivery.stop, delivery.fired
+    if stop is not None and stop.step == "destination filter":
+        filters = _renames(like, route)[0]
+        dropped = stop.reason.removeprefix(_DROPPED)
+        stop = Stop(stop.step, _DROPPED + filters.get(dropped, dropped))
+    if fired:
+        mappings = _renames(like, route)[1]
+        fired = tuple(Fired(mappings[f.mapping], f.action, f.payload) for f in fired)
+    return Delivery(route.address, stop, delivery.payload, delivery.removed, delivery.kind,
+                    fired, delivery.requests, delivery.unsimulated)  # fmt: skip
+
+
+def _renames(like: _Route, route: _Route) -> tuple[dict[str, str], dict[str, str]]:
+    found = route.renames.get(like.address)
+    if found is None:
+        assert like.prepared is not None and route.prepared is not None
+        found = route.renames[like.address] = (
+            dict(zip(like.prepared.filter_names, route.prepared.filter_names, strict=True)),
+            dict(zip(like.prepared.mapping_names, route.prepared.mapping_names, strict=True)))
+    return found
+
+
+_DROPPED = "dropped by destination filter "
+
+
+def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any], prepared: _Prepared,
                  payload: dict[str, Any], removed: list[str],
                  run: FunctionRunner | None) -> Delivery:  # fmt: skip
-    """The per-destination steps for one destination of the source."""
-    if fields.get("enabled", False) is not True:
-        return Delivery(address, Stop("destination", "the destination is disabled"))
-    prepared = _prepare(lookup, address, fields)
+    """The per-destination steps for one enabled destination of the source."""
     stop = (_consent(prepared, payload)
             or _integrations(prepared.entry, payload)
             or _event_type(prepared.entry, payload))  # fmt: skip
@@ -358,10 +447,10 @@ def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any],
     filters = [] if prepared.entry is not None and prepared.entry.storage else prepared.filters
     outcome = run_filters(filters, payload)  # the payload itself if nothing was removed
     if not outcome.delivered:
-        why = f"dropped by destination filter {outcome.dropped_by}"
-        return Delivery(address, Stop("destination filter", why))
-    event = _transform(prepared.transformations, outcome.event,
-                       shared=outcome.event is payload)  # fmt: skip
+        return Delivery(address, Stop("destination filter", f"{_DROPPED}{outcome.dropped_by}"))
+    # the filtered event shares objects with the payload (``run_filters``): copied before a
+    # transformation changes it
+    event = _transform(prepared.transformations, outcome.event, shared=True)
     gone = (*removed, *outcome.removed)
     matched = None
     if prepared.mappings is not None:
