@@ -50,7 +50,7 @@ def test_functions_are_created_before_the_instances_that_deploy_them(example: Pa
     assert order == [
         "created Function scrub-pii", "created Function to-crm", "created Function webhook-in",
         "created Source partner-webhook", "created Source web", "created Destination web/braze",
-        "created Destination web/crm",
+        "created Destination web/crm", "created Mapping web/braze/track-events",
     ]  # fmt: skip
     assert not any(value in result.output for value in SECRETS.values())
     plan = run_cli("plan", "-w", str(example), "--detailed-exitcode")

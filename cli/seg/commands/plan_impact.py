@@ -10,6 +10,8 @@ from seg.commands.fql_cmds import read_event_objects
 from seg.commands.session import Session
 from seg.engine.plan import Plan, fields_after
 from seg.errors import ConfigError, WorkspaceInvalid
+from seg.kinds.lookup import IndexLookup
+from seg.sandbox.runtime import functions_runtime
 from seg.trace.impact import DestinationImpact, Sample, delivery_impact
 from seg.trace.pipeline import SOURCE
 from seg.workspace.catalog_files import tree_catalog
@@ -52,4 +54,5 @@ def plan_impact(session: Session, plan: Plan, samples: list[Sample]
     catalog, problems = tree_catalog(FsTree(config.root), config)
     if problems:
         raise WorkspaceInvalid(problems)
-    return delivery_impact(before, after, targeted, catalog), len(samples)
+    with functions_runtime(IndexLookup(before, catalog), IndexLookup(after, catalog)) as run:
+        return delivery_impact(before, after, targeted, catalog, run), len(samples)

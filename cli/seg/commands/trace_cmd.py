@@ -25,6 +25,8 @@ from seg.kinds import source as source_kind
 from seg.kinds.lookup import IndexLookup
 from seg.render.plan_text import write_lines
 from seg.render.trace_view import trace_lines, trace_markdown, trace_to_json
+from seg.sandbox.runtime import functions_runtime
+from seg.trace.functions import masked
 from seg.trace.pipeline import trace_event
 from seg.workspace.catalog_files import tree_catalog
 from seg.workspace.samples import tree_samples
@@ -55,8 +57,9 @@ def trace_cmd(
     catalog, problems = tree_catalog(FsTree(root), ws.config)
     if problems:  # seg validate said so already: the load would have failed
         raise ConfigError(str(problems[0]))
-    lookup = IndexLookup({(r.kind.name, r.address): r.fields for r in ws.resources}, catalog,
-                         ws.config.plan_tier)  # fmt: skip
+    # values from the environment never reach workspace code (a function's settings)
+    lookup = IndexLookup({(r.kind.name, r.address): _masked(r.fields, ws.secret_values)
+                          for r in ws.resources}, catalog, ws.config.plan_tier)  # fmt: skip
     sample: list[tuple[int, Mapping[str, Any]]]
     if events is not None:
         sample = list(read_event_objects(events))
@@ -66,13 +69,23 @@ def trace_cmd(
     else:
         raise ConfigError("give a file of sample events (EVENTS.jsonl), or name samples under "
                           "events: in seg.yaml")  # fmt: skip
-    traced = [(number, event, trace_event(lookup, source, event)) for number, event in sample]
+    with functions_runtime(lookup) as run:
+        traced = [(number, event, trace_event(lookup, source, event, run=run))
+                  for number, event in sample]  # fmt: skip
     if output is Output.json:
         write_document({"source": source, **trace_to_json(traced)})
     elif output is Output.markdown:
         out_console().file.write(trace_markdown(traced))
     else:
         write_lines(trace_lines(traced), out_console())
+
+
+def _masked(fields: Mapping[str, Any], secrets: frozenset[str]) -> Mapping[str, Any]:
+    """A resource's fields with the values from the environment in its settings masked."""
+    settings = fields.get("settings")
+    if not secrets or not isinstance(settings, Mapping):
+        return fields
+    return {**fields, "settings": masked(settings, secrets)}
 
 
 def register(app: typer.Typer) -> None:

@@ -13,11 +13,12 @@ returns the event to send (exactly one) and may throw ``DropEvent``; ``Validatio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-__all__ = ["OUTCOMES", "FunctionCall", "FunctionResult", "FunctionRunner", "Outcome"]
+__all__ = ["MASK", "OUTCOMES", "FunctionCall", "FunctionResult", "FunctionRunner", "Outcome",
+           "masked"]
 
 Outcome = Literal["ok", "dropped", "not supported", "invalid", "retry", "error", "timeout",
                   "memory"]  # fmt: skip
@@ -52,3 +53,20 @@ class FunctionResult:
 
 class FunctionRunner(Protocol):
     def __call__(self, call: FunctionCall) -> FunctionResult: ...
+
+
+MASK = "(secret)"
+
+
+def masked(value: Any, secrets: Collection[str]) -> Any:
+    """``value`` (JSON) with every string that holds one of ``secrets`` (values from the
+    environment) replaced by ``MASK``, at any depth: what workspace code may be handed."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return MASK if any(secret and secret in value for secret in secrets) else value
+    if isinstance(value, Mapping):
+        return {key: masked(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [masked(item, secrets) for item in value]
+    return value

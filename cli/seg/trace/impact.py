@@ -12,7 +12,7 @@ deliveries are the same. A plan without changes has no impact at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ from seg.trace.pipeline import (
     Delivery,
     at_source,
     deliver,
+    leaves,
 )
 
 __all__ = ["DestinationImpact", "Example", "Sample", "delivery_impact"]
@@ -160,23 +161,11 @@ def _compare_mappings(impact: DestinationImpact, line: int, event: Mapping[str, 
 
 
 def _leaves_of(payload: Any, known: dict[int, frozenset[str]]) -> frozenset[str]:
-    """``_leaves`` of a payload, listed once per event (payloads live as long as ``known``)."""
+    """``leaves`` of a payload, listed once per event (payloads live as long as ``known``)."""
     found = known.get(id(payload))
     if found is None:
-        found = known[id(payload)] = frozenset(_leaves(payload))
+        found = known[id(payload)] = frozenset(leaves(payload))
     return found
-
-
-def _leaves(value: Any, prefix: str = "") -> Iterable[str]:
-    """The dotted paths of ``value``'s leaves (a list is one leaf: its elements are not
-    named), ``context.protocols`` left out (it records omissions already counted)."""
-    if isinstance(value, dict) and value:  # JSON: dicts, never another mapping
-        for key, item in value.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if path != "context.protocols":
-                yield from _leaves(item, path)
-    elif prefix:
-        yield prefix
 
 
 class _Paths:

@@ -57,7 +57,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,11 +74,11 @@ from seg.kinds import transformation as transformation_kind
 from seg.kinds import warehouse as warehouse_kind
 from seg.kinds.shared import per_lookup
 from seg.model.kinds import Lookup
-from seg.trace.functions import FunctionCall, FunctionResult, FunctionRunner
+from seg.trace.functions import MASK, FunctionCall, FunctionResult, FunctionRunner
 from seg.tracking.events import check_event, planned_fields
 
 __all__ = ["AtSource", "Delivery", "Fired", "Stop", "Trace", "at_source", "deliver",
-           "trace_event", "warehouse_column"]
+           "leaves", "trace_event", "warehouse_column"]
 
 SOURCE, DESTINATION = source_kind.KIND.name, destination_kind.KIND.name
 FILTER, TRANSFORMATION = filter_kind.KIND.name, transformation_kind.KIND.name
@@ -467,7 +467,10 @@ def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any], prepar
             result = run(FunctionCall("insert", prepared.insert[0], prepared.insert[1], event))
             if result.outcome != "ok" or not isinstance(result.event, dict):
                 return Delivery(address, _function_stop("insert function", prepared.insert[0],
-                                                        result))  # fmt: skip
+                                                        result, event))  # fmt: skip
+            # what the function removed counts as removed on the way
+            kept = set(leaves(result.event))
+            gone = (*gone, *(path for path in leaves(event) if path not in kept))
             event = result.event
     fired = tuple(Fired(name, str(m.get("action")), _mapped(m.get("fields"), event))
                   for name, m in matched or ())  # fmt: skip
@@ -481,10 +484,23 @@ def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any], prepar
                                       prepared.function[1], event, settings))  # fmt: skip
             if result.outcome != "ok":
                 return Delivery(address, _function_stop("destination function",
-                                                        prepared.function[0], result))  # fmt: skip
+                                                        prepared.function[0], result,
+                                                        event))  # fmt: skip
             requests = result.requests
     return Delivery(address, None, event, gone, fired=fired, requests=requests,
                     unsimulated=tuple(unsimulated))  # fmt: skip
+
+
+def leaves(value: Any, prefix: str = "") -> Iterator[str]:
+    """The dotted paths of ``value``'s leaves (a list is one leaf: its elements are not
+    named), ``context.protocols`` left out (it records omissions already counted)."""
+    if isinstance(value, dict) and value:  # JSON: dicts, never another mapping
+        for key, item in value.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if path != "context.protocols":
+                yield from leaves(item, path)
+    elif prefix:
+        yield prefix
 
 
 def _matches(trigger: str, event: Mapping[str, Any]) -> bool:
@@ -512,7 +528,7 @@ def _mapped(fields: Any, event: Mapping[str, Any]) -> dict[str, Any]:
 # What the platform does with an event a function answers so (the function's outcome).
 _FUNCTION_STOPS = {
     "dropped": "dropped by {what} {name}",
-    "not supported": "{what} {name} does not handle {call} events (EventNotSupported)",
+    "not supported": "{what} {name} does not handle {call} events",
     "invalid": "{what} {name} rejected the event",
     "retry": "{what} {name} asked for a retry (the platform retries for up to four hours)",
     "timeout": "{what} {name} timed out (the platform retries for up to four hours)",
@@ -520,13 +536,14 @@ _FUNCTION_STOPS = {
 }
 
 
-def _function_stop(what: str, name: str, result: FunctionResult) -> Stop:
+def _function_stop(what: str, name: str, result: FunctionResult, event: Mapping[str, Any]
+                   ) -> Stop:  # fmt: skip
     """Where a function's outcome other than ok (or an insert function's non-event) stops
     the event."""
     template = _FUNCTION_STOPS.get(result.outcome, "{what} {name} failed")
     if result.outcome == "ok":
         template = "{what} {name} returned no event"
-    reason = template.format(what=what, name=name, call=_call(result.event or {}))
+    reason = template.format(what=what, name=name, call=_call(event))
     return Stop(what, f"{reason}: {result.message}" if result.message else reason)
 
 
@@ -536,7 +553,7 @@ def _unsecret(lookup: Lookup, fields: Mapping[str, Any]) -> dict[str, Any]:
     function = lookup.get(FUNCTION, str(fields.get("function")))
     for item in (function or {}).get("settings") or []:
         if isinstance(item, Mapping) and item.get("encrypted") and item.get("name") in settings:
-            settings[str(item["name"])] = "(secret)"
+            settings[str(item["name"])] = MASK
     return settings
 
 
