@@ -18,7 +18,8 @@ from typing import Any
 from seg.fql.evaluate import compile_expr
 from seg.fql.parser import parse
 
-__all__ = ["Filter", "Outcome", "compile_filters", "compiled", "json_copy", "run_filters"]
+__all__ = ["Filter", "Outcome", "apply_filters", "compile_filters", "compiled", "json_copy",
+           "run_filters"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class Filter:
     address: str
     condition: Callable[[Any], Any]
     actions: tuple[dict[str, Any], ...]
+    # the actions as canonical JSON: filters whose matching actions are alike do the same to
+    # an event (a simulation applies them once per event)
+    key: str = ""
 
 
 @dataclass
@@ -39,10 +43,11 @@ class Outcome:
 def compile_filters(specs: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Filter]:
     """(address, fields) of enabled filters → compiled filters (raises FqlError)."""
     return [
-        Filter(address, compiled(str(fields["if"])), tuple(fields.get("actions", [])))
+        Filter(address, compiled(str(fields["if"])), tuple(fields.get("actions", [])),
+               json.dumps(fields.get("actions", []), sort_keys=True, default=str))
         for address, fields in specs
         if fields.get("enabled", True)
-    ]
+    ]  # fmt: skip
 
 
 @lru_cache(maxsize=4096)
@@ -127,11 +132,16 @@ def _owned(event: Any, paths: list[str]) -> Any:
 def run_filters(filters: list[Filter], event: Any) -> Outcome:
     """The filters over ``event``; the delivered event is ``event`` itself when no property
     was removed (a copy otherwise): the caller copies before changing it."""
+    return apply_filters([flt for flt in filters if flt.condition(event) is True], event)
+
+
+def apply_filters(matched: list[Filter], event: Any) -> Outcome:
+    """The actions of the filters whose conditions matched ``event`` (``run_filters``), in
+    the platform's order."""
     by_type: dict[str, list[tuple[Filter, dict[str, Any]]]] = {}
-    for flt in filters:
-        if flt.condition(event) is True:
-            for action in flt.actions:
-                by_type.setdefault(str(action.get("type")), []).append((flt, action))
+    for flt in matched:
+        for action in flt.actions:
+            by_type.setdefault(str(action.get("type")), []).append((flt, action))
     if not by_type:
         return Outcome(True, None, [], event)
     for flt, action in by_type.get("SAMPLE", ()):

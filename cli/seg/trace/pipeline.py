@@ -62,7 +62,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seg.catalog import Catalog, Entry
-from seg.fql.filters import Filter, compile_filters, compiled, json_copy, run_filters
+from seg.fql.filters import (
+    Filter,
+    Outcome,
+    apply_filters,
+    compile_filters,
+    compiled,
+    json_copy,
+)
 from seg.kinds import consent_category as consent_kind
 from seg.kinds import destination as destination_kind
 from seg.kinds import destination_filter as filter_kind
@@ -187,6 +194,7 @@ def deliver(lookup: Lookup, staged: AtSource, only: Collection[str] | None = Non
     deliveries: list[Delivery] = []
     # destinations whose paths are alike (``_Prepared.key``) run the steps once per event
     alike: dict[str, tuple[Delivery, _Route]] = {}
+    shared = _PerEvent()
     for route in _routes(lookup, staged.source):
         if only is not None and route.address not in only:
             continue
@@ -196,7 +204,7 @@ def deliver(lookup: Lookup, staged: AtSource, only: Collection[str] | None = Non
         seen = alike.get(route.prepared.key)
         if seen is None:
             delivery = _destination(lookup, route.address, route.fields, route.prepared,
-                                    staged.payload, removed, run)  # fmt: skip
+                                    staged.payload, removed, run, shared)  # fmt: skip
             alike[route.prepared.key] = (delivery, route)
         else:
             delivery = _relabel(seen[0], seen[1], route)
@@ -433,9 +441,45 @@ def _renames(like: _Route, route: _Route) -> tuple[dict[str, str], dict[str, str
 _DROPPED = "dropped by destination filter "
 
 
+class _PerEvent:
+    """What one event's destinations share (``deliver``): each condition's result (by its
+    compiled function: ``compiled`` gives one per expression), and the outcome of each set of
+    matching filters whose actions are alike (by their ``key``)."""
+
+    __slots__ = ("conditions", "outcomes")
+
+    def __init__(self) -> None:
+        self.conditions: dict[Any, bool] = {}
+        self.outcomes: dict[tuple[str, ...], tuple[Outcome, int]] = {}
+
+
+def _filtered(filters: list[Filter], payload: dict[str, Any], shared: _PerEvent) -> Outcome:
+    """``run_filters``, sharing conditions and outcomes with the event's other destinations."""
+    matched = []
+    for flt in filters:
+        hit = shared.conditions.get(flt.condition)
+        if hit is None:
+            hit = shared.conditions[flt.condition] = flt.condition(payload) is True
+        if hit:
+            matched.append(flt)
+    if not matched:
+        return Outcome(True, None, [], payload)
+    key = tuple(flt.key for flt in matched)
+    found = shared.outcomes.get(key)
+    if found is None:
+        outcome = apply_filters(matched, payload)
+        index = next((i for i, flt in enumerate(matched) if flt.address == outcome.dropped_by),
+                     -1)  # fmt: skip
+        shared.outcomes[key] = (outcome, index)
+        return outcome
+    outcome, index = found
+    # the same actions drop it by the filter at the same position, or remove the same paths
+    return outcome if outcome.delivered else Outcome(False, matched[index].address, [], None)
+
+
 def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any], prepared: _Prepared,
-                 payload: dict[str, Any], removed: list[str],
-                 run: FunctionRunner | None) -> Delivery:  # fmt: skip
+                 payload: dict[str, Any], removed: list[str], run: FunctionRunner | None,
+                 shared: _PerEvent) -> Delivery:  # fmt: skip
     """The per-destination steps for one enabled destination of the source."""
     stop = (_consent(prepared, payload)
             or _integrations(prepared.entry, payload)
@@ -445,7 +489,7 @@ def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any], prepar
     # "Destination filters aren't available for, and don't prevent data from reaching your
     # warehouse(s) or S3 destinations" (the docs)
     filters = [] if prepared.entry is not None and prepared.entry.storage else prepared.filters
-    outcome = run_filters(filters, payload)  # the payload itself if nothing was removed
+    outcome = _filtered(filters, payload, shared)  # the payload itself if nothing was removed
     if not outcome.delivered:
         return Delivery(address, Stop("destination filter", f"{_DROPPED}{outcome.dropped_by}"))
     # the filtered event shares objects with the payload (``run_filters``): copied before a
