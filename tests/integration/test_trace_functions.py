@@ -156,3 +156,17 @@ def test_the_functions_example_as_a_process(tmp_path: Path, runner: NodeRunner) 
     assert track["web/crm"]["stopped"]["step"] == "destination function"
     assert identify["web/crm"]["requests"][0]["headers"]["Authorization"] == f"Bearer {MASK}"
     assert identify["web/crm"]["requests"][0]["url"] == "https://crm.example.com/eu/contacts"
+
+
+def test_one_commands_functions_share_a_budget_of_time(runner: NodeRunner) -> None:
+    """A sample of thousands of events through a function that always times out must not
+    hold a CI job for hours: past the budget, calls are refused at once."""
+    from seg.sandbox.runtime import Budgeted
+    from seg.trace.functions import FunctionCall
+
+    hangs = "async function onTrack(e) { while (true) {} }"
+    budgeted = Budgeted(runner, seconds=0.5)
+    first = budgeted(FunctionCall("insert", "hang", hangs, ORDER))
+    assert first.outcome == "timeout"
+    refused = budgeted(FunctionCall("insert", "scrub", SCRUB, ORDER))
+    assert refused.outcome == "error" and "budget of 0.5 s" in refused.message

@@ -105,3 +105,30 @@ def test_sample_text_cannot_break_out_of_the_markdown() -> None:
         assert not any(line.lstrip().startswith("```") for line in text.splitlines())
         rows = [line for line in text.splitlines() if line.startswith("| ")]
         assert all(row.count(" | ") == rows[0].count(" | ") for row in rows)
+
+
+def test_dot_files_and_files_named_twice(tmp_path: Path) -> None:
+    """``*`` does not pick up a dot file (credentials a CI step wrote into the workspace) unless
+    the pattern names dot files; a file two patterns match is read once; the size limit holds
+    for every sample file together."""
+    root = _workspace(tmp_path / "ws", "  web: ['*.json*', 'a.jsonl']\n")
+    (root / "a.jsonl").write_text('{"type": "track", "event": "A"}\n')
+    (root / ".gha-creds-1.json").write_text(json.dumps({"private_key": SECRET}) + "\n")
+    found = _samples(root)
+    assert [event for _, _, event in found] == [{"type": "track", "event": "A"}]
+    assert SECRET not in repr(found)
+    named = _workspace(tmp_path / "dots", "  web: '.*.json'\n")
+    (named / ".b.json").write_text('{"type": "identify"}\n')
+    assert [event for _, _, event in _samples(named)] == [{"type": "identify"}]
+
+
+def test_the_size_limit_holds_for_every_file_together(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    root = _workspace(tmp_path / "ws", "  web: part-*.jsonl\n")
+    for n in range(3):
+        (root / f"part-{n}.jsonl").write_text('{"type": "track"}\n' * 20)  # 360 bytes each
+    monkeypatch.setattr(samples_module, "MAX_SAMPLE_BYTES", 1000)
+    with pytest.raises(WorkspaceInvalid) as caught:
+        _samples(root)
+    assert "cannot read part-2.jsonl" in caught.value.diagnostics[0].message
+    assert "more than 1,000 bytes in all" in caught.value.diagnostics[0].message

@@ -12,6 +12,7 @@ from seg.engine.plan import Plan, fields_after
 from seg.errors import ConfigError, WorkspaceInvalid
 from seg.kinds.lookup import IndexLookup
 from seg.sandbox.runtime import functions_runtime
+from seg.trace.functions import masked
 from seg.trace.impact import DestinationImpact, Sample, delivery_impact
 from seg.trace.pipeline import SOURCE
 from seg.workspace.catalog_files import tree_catalog
@@ -40,8 +41,14 @@ def plan_impact(session: Session, plan: Plan, samples: list[Sample]
     changes (the kept no-op plan reads no live state)."""
     if not plan.changes or session.live is None:
         return [], len(samples)
-    before = {(r.kind.name, r.address): r.fields for r in session.live}
-    after = fields_after(before, plan.changes)
+    # workspace code (functions) is never handed a secret: the live side's digests and the
+    # declared values from the environment are masked
+    secret_paths = {(r.kind.name, r.address): r.secret_paths for r in session.workspace.resources}
+    before = {(r.kind.name, r.address): masked(r.fields, secret_paths.get((r.kind.name, r.address),
+                                                                          ()))
+              for r in session.live}  # fmt: skip
+    after = {key: masked(fields, secret_paths.get(key, ()))
+             for key, fields in fields_after(before, plan.changes).items()}  # fmt: skip
     sources = sorted({address for kind, address in (*before, *after) if kind == SOURCE})
     unknown = sorted({s for s, _, _ in samples if s != EVERY_SOURCE and s not in sources})
     if unknown:

@@ -57,8 +57,8 @@ def trace_cmd(
     catalog, problems = tree_catalog(FsTree(root), ws.config)
     if problems:  # seg validate said so already: the load would have failed
         raise ConfigError(str(problems[0]))
-    # values from the environment never reach workspace code (a function's settings)
-    lookup = IndexLookup({(r.kind.name, r.address): _masked(r.fields, ws.secret_values)
+    # values from the environment never reach workspace code (functions), at any depth
+    lookup = IndexLookup({(r.kind.name, r.address): masked(r.fields, r.secret_paths)
                           for r in ws.resources}, catalog, ws.config.plan_tier)  # fmt: skip
     sample: list[tuple[int, Mapping[str, Any]]]
     if events is not None:
@@ -78,14 +78,6 @@ def trace_cmd(
         out_console().file.write(trace_markdown(traced))
     else:
         write_lines(trace_lines(traced), out_console())
-
-
-def _masked(fields: Mapping[str, Any], secrets: frozenset[str]) -> Mapping[str, Any]:
-    """A resource's fields with the values from the environment in its settings masked."""
-    settings = fields.get("settings")
-    if not secrets or not isinstance(settings, Mapping):
-        return fields
-    return {**fields, "settings": masked(settings, secrets)}
 
 
 def register(app: typer.Typer) -> None:

@@ -163,7 +163,8 @@ def impact_lines(impacts: Sequence[DestinationImpact], events: int) -> list[Line
         if impact.gained:
             lines.append(("green", f"    gains {plural(impact.gained, 'event')}"
                                    f"{_example(impact.gained_example)}"))  # fmt: skip
-        changed = _properties(impact.removed, "-") + _properties(impact.added, "+")
+        changed = (_properties(impact.removed, "-") + _properties(impact.added, "+")
+                   + _properties(impact.modified, "~"))  # fmt: skip
         if changed:
             lines.append(("yellow", f"    properties: {', '.join(changed)}"
                                     f"{_example(impact.property_example)}"))  # fmt: skip
@@ -202,6 +203,7 @@ def impact_to_json(impacts: Sequence[DestinationImpact], events: int) -> dict[st
         "gained_example": _example_json(i.gained_example),
         "properties_removed": dict(sorted(i.removed.items())),
         "properties_added": dict(sorted(i.added.items())),
+        "properties_changed": dict(sorted(i.modified.items())),
         "property_example": _example_json(i.property_example),
         "mappings_firing": dict(sorted(i.firing.items())),
         "mappings_silenced": dict(sorted(i.silenced.items())),
@@ -220,7 +222,8 @@ def impact_markdown(impacts: Sequence[DestinationImpact], events: int) -> str:
     rows += ["| destination | lost | gained | properties | mappings | example |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     for i in impacts:
-        changed = ", ".join(_properties(i.removed, "-") + _properties(i.added, "+")) or "—"
+        changed = ", ".join(_properties(i.removed, "-") + _properties(i.added, "+")
+                            + _properties(i.modified, "~")) or "—"
         mappings = ", ".join(_mappings(i)) or "—"
         example = i.lost_example or i.gained_example or i.property_example or i.mapping_example
         shown = f"line {example.line}, {example.event}: {example.detail}" if example else "—"

@@ -44,6 +44,7 @@ from types import TracebackType
 from typing import IO, Any, Final
 
 from seg.trace.functions import OUTCOMES, FunctionCall, FunctionResult, Outcome
+from seg.workspace.samples import MAX_EVENT_DEPTH, nesting
 
 __all__ = ["MAX_CODE_BYTES", "MAX_PAYLOAD_BYTES", "NodeRunner", "node_runner"]
 
@@ -171,7 +172,7 @@ class NodeRunner:
             return result
         try:
             parsed = json.loads(reply)
-        except ValueError:
+        except (ValueError, RecursionError):  # V8 nests deeper than Python parses
             parsed = None
         if not isinstance(parsed, dict) or parsed.get("id") != self._next_id:
             self._worker = None
@@ -533,6 +534,10 @@ def _result(raw: object, kind: str) -> FunctionResult:
     if outcome == "ok" and kind == "insert":
         if not isinstance(event, dict):
             message = "insert function returned an event that is not a JSON object"
+            return FunctionResult("error", message=message, logs=logs)
+        if nesting(event) > MAX_EVENT_DEPTH:  # as a sample event may
+            message = ("insert function returned an event nested deeper than "
+                       f"{MAX_EVENT_DEPTH} levels")
             return FunctionResult("error", message=message, logs=logs)
         return FunctionResult("ok", event=event, requests=requests, logs=logs)
     return FunctionResult(outcome, requests=requests, message=message, logs=logs)

@@ -17,6 +17,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from seg.model.secrets import is_digest, is_legacy_digest
+
 __all__ = ["MASK", "OUTCOMES", "FunctionCall", "FunctionResult", "FunctionRunner", "Outcome",
            "masked"]
 
@@ -56,17 +58,41 @@ class FunctionRunner(Protocol):
 
 
 MASK = "(secret)"
+# What may be in a resource's fields that workspace code must never be handed: a value from
+# ``${env:…}`` (at a path the loader records) or the control plane's digest of a secret.
+Path = tuple[str | int, ...]
 
 
-def masked(value: Any, secrets: Collection[str]) -> Any:
-    """``value`` (JSON) with every string that holds one of ``secrets`` (values from the
-    environment) replaced by ``MASK``, at any depth: what workspace code may be handed."""
-    if not secrets:
-        return value
+def masked(fields: Mapping[str, Any], paths: Collection[Path] = ()) -> Mapping[str, Any]:
+    """``fields`` with the value at each of ``paths`` (values from the environment, secret
+    settings) and every secret digest the control plane returns replaced by ``MASK``, at any
+    depth: what the simulator hands to workspace code. Unchanged fields are returned as
+    they are."""
+    out: Any = _without_digests(fields)
+    for path in paths:
+        out = _mask_at(out, path)
+    return out  # type: ignore[no-any-return]
+
+
+def _without_digests(value: Any) -> Any:
     if isinstance(value, str):
-        return MASK if any(secret and secret in value for secret in secrets) else value
+        return MASK if is_digest(value) or is_legacy_digest(value) else value
     if isinstance(value, Mapping):
-        return {key: masked(item, secrets) for key, item in value.items()}
+        items = {key: _without_digests(item) for key, item in value.items()}
+        return value if all(items[k] is value[k] for k in items) else items
     if isinstance(value, list):
-        return [masked(item, secrets) for item in value]
+        copied = [_without_digests(item) for item in value]
+        return value if all(a is b for a, b in zip(copied, value, strict=True)) else copied
+    return value
+
+
+def _mask_at(value: Any, path: Path) -> Any:
+    """``value`` with what is at ``path`` masked (copied along the path only)."""
+    if not path:
+        return MASK
+    head, rest = path[0], path[1:]
+    if isinstance(value, Mapping) and isinstance(head, str) and head in value:
+        return {**value, head: _mask_at(value[head], rest)}
+    if isinstance(value, list) and isinstance(head, int) and 0 <= head < len(value):
+        return [*value[:head], _mask_at(value[head], rest), *value[head + 1:]]
     return value

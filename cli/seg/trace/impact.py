@@ -34,7 +34,7 @@ from seg.trace.pipeline import (
     Delivery,
     at_source,
     deliver,
-    leaves,
+    leaf_values,
 )
 
 __all__ = ["DestinationImpact", "Example", "Sample", "delivery_impact"]
@@ -66,6 +66,7 @@ class DestinationImpact:
     # property path → how many events lose it (or gain it) on their way to this destination
     removed: dict[str, int] = field(default_factory=dict)
     added: dict[str, int] = field(default_factory=dict)
+    modified: dict[str, int] = field(default_factory=dict)  # the same path, another value
     property_example: Example | None = None
     # mapping address → how many events it newly fires for (or no longer fires for)
     firing: dict[str, int] = field(default_factory=dict)
@@ -75,8 +76,8 @@ class DestinationImpact:
 
     @property
     def changed(self) -> bool:
-        return bool(self.lost or self.gained or self.removed or self.added or self.firing
-                    or self.silenced)  # fmt: skip
+        return bool(self.lost or self.gained or self.removed or self.added or self.modified
+                    or self.firing or self.silenced)  # fmt: skip
 
 
 def delivery_impact(before: Mapping[Key, Fields], after: Mapping[Key, Fields],
@@ -102,7 +103,7 @@ def delivery_impact(before: Mapping[Key, Fields], after: Mapping[Key, Fields],
             was = {d.destination: d for d in deliver(old, staged, changed, run).deliveries}
             now = {d.destination: d for d in deliver(new, again, changed, run).deliveries}
             # alike destinations share payloads: each payload's leaves are listed once
-            leaves: dict[int, frozenset[str]] = {}
+            leaves: dict[int, dict[str, Any]] = {}
             for address in sorted(changed):
                 kind = TO_DESTINATION if "/" in address else TO_WAREHOUSE
                 impact = found.setdefault(address, DestinationImpact(address, kind))
@@ -116,7 +117,7 @@ def _label(event: Mapping[str, Any]) -> str:
 
 def _compare(impact: DestinationImpact, line: int, event: Mapping[str, Any],
              was: Delivery | None, now: Delivery | None,
-             leaves: dict[int, frozenset[str]]) -> None:  # fmt: skip
+             known: dict[int, dict[str, Any]]) -> None:  # fmt: skip
     for delivery in (was, now):
         if delivery is not None:
             impact.unsimulated.update(delivery.unsimulated)
@@ -132,18 +133,28 @@ def _compare(impact: DestinationImpact, line: int, event: Mapping[str, Any],
         why = (f"was stopped at {was.stop.step}: {was.stop.reason}"
                if was is not None and was.stop is not None else f"the {impact.kind} is new")
         impact.gained_example = impact.gained_example or Example(line, _label(event), why)
-    if delivered_before and delivered_now and was is not None and now is not None:
-        _compare_mappings(impact, line, event, was, now)
-    if (delivered_before and delivered_now and was is not None and now is not None
-            and was.payload is not now.payload and was.payload != now.payload):
-        old, new = _leaves_of(was.payload, leaves), _leaves_of(now.payload, leaves)
-        for path in sorted(old - new):
-            impact.removed[path] = impact.removed.get(path, 0) + 1
-        for path in sorted(new - old):
-            impact.added[path] = impact.added.get(path, 0) + 1
-        if (old != new) and impact.property_example is None:
-            shown = [f"-{p}" for p in sorted(old - new)] + [f"+{p}" for p in sorted(new - old)]
-            impact.property_example = Example(line, _label(event), ", ".join(shown[:5]))
+    if not (delivered_before and delivered_now and was is not None and now is not None):
+        return
+    _compare_mappings(impact, line, event, was, now)
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    if was.payload is not now.payload and was.payload != now.payload:
+        old, new = _values_of(was.payload, known), _values_of(now.payload, known)
+    # a mapping firing on both sides: its payload's fields, as "MAPPING:FIELD"
+    sent = {fired.mapping: fired.payload for fired in now.fired}
+    for fired in was.fired:
+        if fired.mapping in sent and fired.payload != sent[fired.mapping]:
+            old = {**old, **_prefixed(fired.mapping, fired.payload)}
+            new = {**new, **_prefixed(fired.mapping, sent[fired.mapping])}
+    gone = sorted(old.keys() - new.keys())
+    came = sorted(new.keys() - old.keys())
+    differ = sorted(path for path in old.keys() & new.keys() if old[path] != new[path])
+    for counts, paths in ((impact.removed, gone), (impact.added, came), (impact.modified, differ)):
+        for path in paths:
+            counts[path] = counts.get(path, 0) + 1
+    if (gone or came or differ) and impact.property_example is None:
+        shown = [f"-{p}" for p in gone] + [f"+{p}" for p in came] + [f"~{p}" for p in differ]
+        impact.property_example = Example(line, _label(event), ", ".join(shown[:5]))
 
 
 def _compare_mappings(impact: DestinationImpact, line: int, event: Mapping[str, Any],
@@ -160,11 +171,16 @@ def _compare_mappings(impact: DestinationImpact, line: int, event: Mapping[str, 
         impact.mapping_example = Example(line, _label(event), ", ".join(shown[:5]))
 
 
-def _leaves_of(payload: Any, known: dict[int, frozenset[str]]) -> frozenset[str]:
-    """``leaves`` of a payload, listed once per event (payloads live as long as ``known``)."""
+def _prefixed(mapping: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"{mapping}:{path}": value for path, value in leaf_values(payload).items()}
+
+
+def _values_of(payload: Any, known: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """``leaf_values`` of a payload, listed once per event (payloads live as long as
+    ``known``)."""
     found = known.get(id(payload))
     if found is None:
-        found = known[id(payload)] = frozenset(leaves(payload))
+        found = known[id(payload)] = leaf_values(payload)
     return found
 
 

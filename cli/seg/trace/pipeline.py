@@ -85,7 +85,7 @@ from seg.trace.functions import MASK, FunctionCall, FunctionResult, FunctionRunn
 from seg.tracking.events import check_event, planned_fields
 
 __all__ = ["AtSource", "Delivery", "Fired", "Stop", "Trace", "at_source", "deliver",
-           "leaves", "trace_event", "warehouse_column"]
+           "leaf_values", "leaves", "trace_event", "warehouse_column"]
 
 SOURCE, DESTINATION = source_kind.KIND.name, destination_kind.KIND.name
 FILTER, TRANSFORMATION = filter_kind.KIND.name, transformation_kind.KIND.name
@@ -319,6 +319,8 @@ class _Prepared:
     key: str = ""
     filter_names: tuple[str, ...] = ()
     mapping_names: tuple[str, ...] = ()
+    # the steps not run because what they run holds a value from the environment (masked)
+    hidden: tuple[str, ...] = ()
 
 
 @per_lookup
@@ -344,6 +346,10 @@ def _prepare(lookup: Lookup, address: str, fields: Mapping[str, Any]) -> _Prepar
         entry = _entry(lookup, fields)
         specs = [(name, spec) for name, spec in lookup.under(FILTER, address)
                  if spec.get("enabled", True)]  # fmt: skip
+        # a condition or trigger that holds a value from the environment is masked: not run
+        hidden = [f"destination filter {name}{_HIDDEN}" for name, spec in specs
+                  if spec.get("if") == MASK]  # fmt: skip
+        specs = [(name, spec) for name, spec in specs if spec.get("if") != MASK]
         found = _Prepared(
             entry, _categories(lookup).get(address, ()), compile_filters(specs),
             _rules(lookup, address.split("/", 1)[0], address),
@@ -359,9 +365,15 @@ def _prepare(lookup: Lookup, address: str, fields: Mapping[str, Any]) -> _Prepar
             found.insert, found.function,
             _unsecret(lookup, fields) if found.function is not None else None,
         ], sort_keys=True, default=str)  # fmt: skip
+        hidden += [f"mapping {name}{_HIDDEN}" for name, m in found.mappings or ()
+                   if m.get("trigger") == MASK]  # fmt: skip
+        hidden += [f"{what} {code[0]}{_HIDDEN}" for what, code in
+                   (("insert function", found.insert), ("destination function", found.function))
+                   if code is not None and code[1] == MASK]  # fmt: skip
         found = known[address] = dataclasses.replace(
             found, key=key, filter_names=tuple(f.address for f in found.filters),
-            mapping_names=tuple(name for name, _ in found.mappings or ()))  # fmt: skip
+            mapping_names=tuple(name for name, _ in found.mappings or ()),
+            hidden=tuple(hidden))  # fmt: skip
     return found
 
 
@@ -439,6 +451,7 @@ def _renames(like: _Route, route: _Route) -> tuple[dict[str, str], dict[str, str
 
 
 _DROPPED = "dropped by destination filter "
+_HIDDEN = " (it holds a value from the environment, which workspace code is never handed)"
 
 
 class _PerEvent:
@@ -503,8 +516,8 @@ def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any], prepar
             why = ("no enabled mapping's trigger matches the event (the platform discards it: "
                    "No matching mapping)")  # fmt: skip
             return Delivery(address, Stop("mapping triggers", why))
-    unsimulated: list[str] = []
-    if prepared.insert is not None:
+    unsimulated = list(prepared.hidden)
+    if prepared.insert is not None and prepared.insert[1] != MASK:
         if run is None:
             unsimulated.append(f"insert function {prepared.insert[0]}")
         else:
@@ -519,7 +532,7 @@ def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any], prepar
     fired = tuple(Fired(name, str(m.get("action")), _mapped(m.get("fields"), event))
                   for name, m in matched or ())  # fmt: skip
     requests: tuple[Mapping[str, Any], ...] = ()
-    if prepared.function is not None:
+    if prepared.function is not None and prepared.function[1] != MASK:
         if run is None:
             unsimulated.append(f"destination function {prepared.function[0]}")
         else:
@@ -533,6 +546,21 @@ def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any], prepar
             requests = result.requests
     return Delivery(address, None, event, gone, fired=fired, requests=requests,
                     unsimulated=tuple(unsimulated))  # fmt: skip
+
+
+def leaf_values(value: Any) -> dict[str, Any]:
+    """``leaves`` with their values (a list is one leaf)."""
+    out: dict[str, Any] = {}
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        prefix, node = stack.pop()
+        if isinstance(node, dict) and node:
+            stack += [(f"{prefix}.{key}" if prefix else str(key), item)
+                      for key, item in node.items()
+                      if (f"{prefix}.{key}" if prefix else key) != "context.protocols"]  # fmt: skip
+        elif prefix:
+            out[prefix] = node
+    return out
 
 
 def leaves(value: Any, prefix: str = "") -> Iterator[str]:
@@ -709,6 +737,8 @@ def _transform(rules: Sequence[Mapping[str, Any]], payload: dict[str, Any],
                 if _take(payload, keys, remove=False) is not _ABSENT:
                     _put(payload, keys, item.get("value"))
         for item in rule.get("fql_defined_properties") or []:
+            if item.get("fql") == MASK:  # holds a value from the environment: not run
+                continue
             value = compiled(str(item.get("fql")))(payload)
             _put(payload, _keys(item.get("property"), prefix), value)
     return payload

@@ -14,18 +14,18 @@ from typing import Any
 from seg.errors import ConfigError, WorkspaceInvalid
 from seg.workspace.config import CONFIG_FILE, EVERY_SOURCE, WorkspaceConfig
 from seg.workspace.diagnostics import Diagnostic
-from seg.workspace.tree import FileRefused, Tree
+from seg.workspace.tree import FileRefused, TooLarge, Tree
 
 __all__ = ["MAX_EVENT_DEPTH", "MAX_SAMPLE_BYTES", "event_lines", "event_objects", "load_event",
-           "read_event_file", "tree_samples"]  # fmt: skip
+           "nesting", "read_event_file", "tree_samples"]  # fmt: skip
 
 MAX_EVENT_DEPTH = 100  # nesting of a sample event; evaluating and copying recurse per level
-MAX_SAMPLE_BYTES = 64 * 1024 * 1024  # one sample file
+MAX_SAMPLE_BYTES = 64 * 1024 * 1024  # every sample file seg.yaml names, together
 
 Numbered = list[tuple[int, Any]]
 
 
-def _nesting(value: Any) -> int:
+def nesting(value: Any) -> int:
     """How many objects and lists nest on the deepest path of ``value``, without recursion."""
     deepest, stack = 0, [(value, 1)]
     while stack:
@@ -43,7 +43,7 @@ def load_event(text: str) -> Any:
         event = json.loads(text)
     except RecursionError:
         raise ValueError(f"nests deeper than {MAX_EVENT_DEPTH} levels") from None
-    if _nesting(event) > MAX_EVENT_DEPTH:
+    if nesting(event) > MAX_EVENT_DEPTH:
         raise ValueError(f"nests deeper than {MAX_EVENT_DEPTH} levels")
     return event
 
@@ -88,6 +88,8 @@ def tree_samples(tree: Tree, config: WorkspaceConfig, source: str | None = None
     files = None
     out: list[tuple[str, int, Mapping[str, Any]]] = []
     problems: list[Diagnostic] = []
+    seen: set[tuple[str, str]] = set()  # (source, file): a file named twice is read once
+    budget = MAX_SAMPLE_BYTES  # for every file together
     for item in config.events:
         if source is not None and item.source not in (source, EVERY_SOURCE):
             continue
@@ -97,18 +99,27 @@ def tree_samples(tree: Tree, config: WorkspaceConfig, source: str | None = None
             problems.append(Diagnostic(shown, item.line, item.col, message, "config/events"))
             continue
         files = tree.files() if files is None else files
-        matched = [rel for rel in files if fnmatch.fnmatchcase(rel, pattern)]
+        # a dot file (credentials a CI step wrote, say) only when the pattern names one
+        dots = posixpath.basename(pattern).startswith(".")
+        matched = [rel for rel in files if fnmatch.fnmatchcase(rel, pattern)
+                   and (dots or not posixpath.basename(rel).startswith("."))]  # fmt: skip
         if not matched:
             message = f"events: {item.pattern!r} matches no file of the workspace"
             problems.append(Diagnostic(shown, item.line, item.col, message, "config/events"))
         for rel in matched:
+            if (item.source, rel) in seen:
+                continue
+            seen.add((item.source, rel))
             try:
-                text = tree.read(rel, MAX_SAMPLE_BYTES)
+                text = tree.read(rel, budget)
             except (OSError, UnicodeDecodeError) as exc:
                 reason = str(exc) if isinstance(exc, FileRefused) else type(exc).__name__
+                if isinstance(exc, TooLarge):
+                    reason = f"the samples hold more than {MAX_SAMPLE_BYTES:,} bytes in all"
                 message = f"events: cannot read {rel}: {reason}"
                 problems.append(Diagnostic(shown, item.line, item.col, message, "config/events"))
                 continue
+            budget -= len(text.encode())
             display = tree.display(rel)
             events = event_objects(event_lines(text, display), display)
             out += [(item.source, number, event) for number, event in events]
