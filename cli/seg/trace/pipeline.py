@@ -194,7 +194,7 @@ def deliver(lookup: Lookup, staged: AtSource, only: Collection[str] | None = Non
     deliveries: list[Delivery] = []
     # destinations whose paths are alike (``_Prepared.key``) run the steps once per event
     alike: dict[str, tuple[Delivery, _Route]] = {}
-    shared = _PerEvent()
+    shared = _PerEvent(staged.payload)
     for route in _routes(lookup, staged.source):
         if only is not None and route.address not in only:
             continue
@@ -317,6 +317,7 @@ class _Prepared:
     # Everything above but the names of its filters and mappings: two destinations of a
     # source with the same key treat every event alike (``deliver`` runs the steps once).
     key: str = ""
+    rest_key: str = ""  # the key of what follows the filters (the same steps after them)
     filter_names: tuple[str, ...] = ()
     mapping_names: tuple[str, ...] = ()
     # the steps not run because what they run holds a value from the environment (masked)
@@ -357,21 +358,22 @@ def _prepare(lookup: Lookup, address: str, fields: Mapping[str, Any]) -> _Prepar
             (_code(lookup, fields.get("insert_function"))
              if fields.get("insert_function_enabled", True) is not False else None),
             _code(lookup, fields.get("function")))  # fmt: skip
-        key = json.dumps([
-            entry.id if entry is not None else None, found.categories,
-            [(str(spec["if"]), spec.get("actions", [])) for _, spec in specs],
+        rest = json.dumps([
+            entry.id if entry is not None else None,
             found.transformations, None if found.mappings is None else [
                 (m.get("action"), m.get("trigger"), m.get("fields")) for _, m in found.mappings],
             found.insert, found.function,
             _unsecret(lookup, fields) if found.function is not None else None,
         ], sort_keys=True, default=str)  # fmt: skip
+        key = json.dumps([rest, found.categories,
+                          [(str(spec["if"]), spec.get("actions", [])) for _, spec in specs]])
         hidden += [f"mapping {name}{_HIDDEN}" for name, m in found.mappings or ()
                    if m.get("trigger") == MASK]  # fmt: skip
         hidden += [f"{what} {code[0]}{_HIDDEN}" for what, code in
                    (("insert function", found.insert), ("destination function", found.function))
                    if code is not None and code[1] == MASK]  # fmt: skip
         found = known[address] = dataclasses.replace(
-            found, key=key, filter_names=tuple(f.address for f in found.filters),
+            found, key=key, rest_key=rest, filter_names=tuple(f.address for f in found.filters),
             mapping_names=tuple(name for name, _ in found.mappings or ()),
             hidden=tuple(hidden))  # fmt: skip
     return found
@@ -459,11 +461,25 @@ class _PerEvent:
     compiled function: ``compiled`` gives one per expression), and the outcome of each set of
     matching filters whose actions are alike (by their ``key``)."""
 
-    __slots__ = ("conditions", "outcomes")
+    __slots__ = ("after", "conditions", "integrations", "outcomes", "preferences")
 
-    def __init__(self) -> None:
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        # the event's consent preferences (None: no consent object, nothing enforced) and its
+        # integrations object (None: none, or empty)
+        context = payload.get("context")  # JSON: dicts, never another mapping
+        consent = context.get("consent") if isinstance(context, dict) else None
+        self.preferences: dict[str, Any] | None = None
+        if isinstance(consent, dict) and "categoryPreferences" in consent:
+            preferences = consent.get("categoryPreferences")
+            self.preferences = preferences if isinstance(preferences, dict) else {}
+        integrations = payload.get("integrations")
+        self.integrations: dict[str, Any] | None = (
+            integrations if isinstance(integrations, dict) and integrations else None)
         self.conditions: dict[Any, bool] = {}
         self.outcomes: dict[tuple[str, ...], tuple[Outcome, int]] = {}
+        # (``_Prepared.rest_key``, the filtered event's id, the steps not run) → the delivery
+        # made after the filters, and the mapping names it was made with
+        self.after: dict[tuple[str, int, tuple[str, ...]], tuple[Delivery, tuple[str, ...]]] = {}
 
 
 def _filtered(filters: list[Filter], payload: dict[str, Any], shared: _PerEvent) -> Outcome:
@@ -494,9 +510,10 @@ def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any], prepar
                  payload: dict[str, Any], removed: list[str], run: FunctionRunner | None,
                  shared: _PerEvent) -> Delivery:  # fmt: skip
     """The per-destination steps for one enabled destination of the source."""
-    stop = (_consent(prepared, payload)
-            or _integrations(prepared.entry, payload)
-            or _event_type(prepared.entry, payload))  # fmt: skip
+    stop = ((shared.preferences is not None and _consent(prepared, shared.preferences))
+            or (shared.integrations is not None
+                and _integrations(prepared.entry, shared.integrations))
+            or _event_type(prepared.entry, payload)) or None  # fmt: skip
     if stop is not None:
         return Delivery(address, stop)
     # "Destination filters aren't available for, and don't prevent data from reaching your
@@ -505,6 +522,27 @@ def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any], prepar
     outcome = _filtered(filters, payload, shared)  # the payload itself if nothing was removed
     if not outcome.delivered:
         return Delivery(address, Stop("destination filter", f"{_DROPPED}{outcome.dropped_by}"))
+    # the same steps after the filters on the same filtered event: made once an event
+    memo_key = (prepared.rest_key, id(outcome.event), prepared.hidden)
+    made = shared.after.get(memo_key)
+    if made is not None:
+        delivery, names = made
+        fired = delivery.fired
+        if fired:
+            renamed = dict(zip(names, prepared.mapping_names, strict=True))
+            fired = tuple(Fired(renamed[f.mapping], f.action, f.payload) for f in fired)
+        return Delivery(address, delivery.stop, delivery.payload, delivery.removed,
+                        delivery.kind, fired, delivery.requests, delivery.unsimulated)  # fmt: skip
+    delivery = _after_filters(lookup, address, fields, prepared, outcome, removed, run)
+    shared.after[memo_key] = (delivery, prepared.mapping_names)
+    return delivery
+
+
+def _after_filters(lookup: Lookup, address: str, fields: Mapping[str, Any],
+                   prepared: _Prepared, outcome: Outcome, removed: list[str],
+                   run: FunctionRunner | None) -> Delivery:  # fmt: skip
+    """The steps after the destination filters: destination-scoped transformations, mapping
+    triggers, the insert function, mappings, a destination function."""
     # the filtered event shares objects with the payload (``run_filters``): copied before a
     # transformation changes it
     event = _transform(prepared.transformations, outcome.event, shared=True)
@@ -778,18 +816,12 @@ def _entry(lookup: Lookup, fields: Mapping[str, Any]) -> Entry | None:
     return catalog.get("destination", entry_id) if isinstance(entry_id, str) else None
 
 
-def _consent(prepared: _Prepared, payload: Mapping[str, Any]) -> Stop | None:
+def _consent(prepared: _Prepared, preferences: Mapping[str, Any]) -> Stop | None:
     """Consent first (the docs' reconciliation table): a consent object with
-    ``categoryPreferences`` is enforced for the destinations mapped to enabled categories;
-    every category of the destination must be true."""
-    context = payload.get("context")  # JSON: dicts, never another mapping
-    consent = context.get("consent") if isinstance(context, dict) else None
-    if not isinstance(consent, dict) or "categoryPreferences" not in consent:
-        return None
+    ``categoryPreferences`` (``preferences``: ``_PerEvent``) is enforced for the destinations
+    mapped to enabled categories; every category of the destination must be true."""
     if prepared.entry is not None and prepared.entry.storage:
         return None  # storage destinations do not enforce consent
-    preferences = consent.get("categoryPreferences")
-    preferences = preferences if isinstance(preferences, dict) else {}
     refused = [name for name in prepared.categories if preferences.get(name) is not True]
     if not refused:
         return None
@@ -797,11 +829,9 @@ def _consent(prepared: _Prepared, payload: Mapping[str, Any]) -> Stop | None:
                            + ", ".join(sorted(refused)))  # fmt: skip
 
 
-def _integrations(entry: Entry | None, payload: Mapping[str, Any]) -> Stop | None:
-    """The integrations object, keyed by the destination's catalog name (every instance)."""
-    integrations = payload.get("integrations")
-    if not isinstance(integrations, dict) or not integrations:
-        return None
+def _integrations(entry: Entry | None, integrations: Mapping[str, Any]) -> Stop | None:
+    """The integrations object (not empty: ``_PerEvent``), keyed by the destination's catalog
+    name (every instance)."""
     name = entry.display_name if entry is not None else None
     if name is not None and name in integrations:
         value = integrations[name]
