@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from seg.sandbox.node import NodeRunner, node_runner
-from seg.trace.functions import FunctionCall, FunctionResult
+from seg.trace.functions import FunctionResult
+from tests.function_calls import call as call_function
 
 
 @pytest.fixture(scope="module")
@@ -24,24 +25,11 @@ def runner() -> Iterator[NodeRunner]:
         yield made
 
 
-def call(
-    runner: NodeRunner,
-    code: str,
-    event: Mapping[str, Any] | None = None,
-    *,
-    kind: str = "insert",
-    settings: Mapping[str, Any] | None = None,
-    name: str = "f",
-) -> FunctionResult:
-    return runner(
-        FunctionCall(
-            kind=kind,  # type: ignore[arg-type]
-            name=name,
-            code=code,
-            event={"type": "track", "event": "Order Completed"} if event is None else event,
-            settings=settings or {},
-        )
-    )
+def call(runner: NodeRunner, code: str, event: Mapping[str, Any] | None = None,
+         **options: Any) -> FunctionResult:  # fmt: skip
+    options.setdefault("name", "f")
+    return call_function(runner, code, event,
+                         default={"type": "track", "event": "Order Completed"}, **options)  # fmt: skip
 
 
 def test_insert_function_changes_a_property(runner: NodeRunner) -> None:

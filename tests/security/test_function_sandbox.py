@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from seg.sandbox.node import HARNESS, MAX_PAYLOAD_BYTES, NodeRunner, node_runner
-from seg.trace.functions import FunctionCall, FunctionResult
+from seg.trace.functions import FunctionResult
+from tests.function_calls import call as call_function
 
 OK = "function onTrack(event) { event.ok = true; return event }"
 SECRET = "s3cr3t-7f1e-do-not-show"
@@ -40,23 +41,11 @@ def runner() -> Iterator[NodeRunner]:
         yield made
 
 
-def call(
-    runner: NodeRunner,
-    code: str,
-    event: Mapping[str, Any] | None = None,
-    *,
-    kind: str = "insert",
-    settings: Mapping[str, Any] | None = None,
-) -> FunctionResult:
-    return runner(
-        FunctionCall(
-            kind=kind,  # type: ignore[arg-type]
-            name="attack",
-            code=code,
-            event={"type": "track"} if event is None else event,
-            settings=settings or {},
-        )
-    )
+def call(runner: NodeRunner, code: str, event: Mapping[str, Any] | None = None,
+         **options: Any) -> FunctionResult:  # fmt: skip
+    options.setdefault("name", "attack")
+    return call_function(runner, code, event,
+                         default={"type": "track"}, **options)  # fmt: skip
 
 
 def everything(result: FunctionResult) -> str:
