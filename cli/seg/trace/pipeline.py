@@ -59,7 +59,7 @@ import json
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from seg.catalog import Catalog, Entry
 from seg.fql.filters import (
@@ -104,8 +104,7 @@ class Stop:
     reason: str
 
 
-@dataclass(frozen=True)
-class Fired:
+class Fired(NamedTuple):  # made per event and destination: a tuple is cheaper to make
     """A mapping that fires for the event, and the payload it sends (its fields' values)."""
 
     mapping: str  # address
@@ -113,8 +112,7 @@ class Fired:
     payload: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(NamedTuple):  # made per event and destination: a tuple is cheaper to make
     """What one destination (or warehouse: ``kind``) receives: the payload, or where the event
     stopped; the mappings that fire; a destination function's requests; the steps on the
     way that could not be simulated (a function without Node.js)."""
