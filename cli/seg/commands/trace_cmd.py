@@ -40,7 +40,7 @@ def trace_cmd(
     source: Annotated[str, typer.Option("--source", metavar="SOURCE",
                                         help="The source the events are sent to.")],
     events: Annotated[Path | None, typer.Argument(
-        metavar="[EVENTS.jsonl]", help="Sample events, one JSON object a line (default: the "
+        metavar="EVENTS.jsonl", help="Sample events, one JSON object a line (default: the "
         "samples seg.yaml's events: sends to the source).")] = None,
     workspace: WorkspaceOpt = None,
     env: EnvOpt = None,
@@ -48,8 +48,9 @@ def trace_cmd(
     output: OutputOpt = Output.text,
     debug: DebugOpt = False,
 ) -> None:
-    """Show what happens to sample events: per event and destination, delivered (and what was
-    removed on the way) or stopped, at which step and why. No network."""
+    """Show what happens to sample events: per event and destination (or warehouse),
+    delivered (what was removed on the way, the mappings that fire) or stopped, at which step
+    and why. Functions run in a locked-down Node.js when it is installed. No network."""
     root = workspace_dir(workspace)
     ws = load(root, env)
     if not any(r.kind is source_kind.KIND and r.address == source for r in ws.resources):
