@@ -57,7 +57,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -85,7 +85,7 @@ from seg.trace.functions import MASK, FunctionCall, FunctionResult, FunctionRunn
 from seg.tracking.events import check_event, planned_fields
 
 __all__ = ["AtSource", "Delivery", "Fired", "Stop", "Trace", "at_source", "deliver",
-           "leaf_values", "leaves", "trace_event", "warehouse_column"]
+           "leaf_values", "trace_event", "warehouse_column"]
 
 SOURCE, DESTINATION = source_kind.KIND.name, destination_kind.KIND.name
 FILTER, TRANSFORMATION = filter_kind.KIND.name, transformation_kind.KIND.name
@@ -434,10 +434,13 @@ def _relabel(delivery: Delivery, like: _Route, route: _Route) -> Delivery:
         dropped = stop.reason.removeprefix(_DROPPED)
         stop = Stop(stop.step, _DROPPED + filters.get(dropped, dropped))
     if fired:
-        mappings = _renames(like, route)[1]
-        fired = tuple(Fired(mappings[f.mapping], f.action, f.payload) for f in fired)
-    return Delivery(route.address, stop, delivery.payload, delivery.removed, delivery.kind,
-                    fired, delivery.requests, delivery.unsimulated)  # fmt: skip
+        fired = _renamed(fired, _renames(like, route)[1])
+    return delivery._replace(destination=route.address, stop=stop, fired=fired)
+
+
+def _renamed(fired: tuple[Fired, ...], names: Mapping[str, str]) -> tuple[Fired, ...]:
+    """Mappings another destination fired, under this destination's names (``names``)."""
+    return tuple(f._replace(mapping=names[f.mapping]) for f in fired)
 
 
 def _renames(like: _Route, route: _Route) -> tuple[dict[str, str], dict[str, str]]:
@@ -527,10 +530,8 @@ def _destination(lookup: Lookup, address: str, fields: Mapping[str, Any], prepar
         delivery, names = made
         fired = delivery.fired
         if fired:
-            renamed = dict(zip(names, prepared.mapping_names, strict=True))
-            fired = tuple(Fired(renamed[f.mapping], f.action, f.payload) for f in fired)
-        return Delivery(address, delivery.stop, delivery.payload, delivery.removed,
-                        delivery.kind, fired, delivery.requests, delivery.unsimulated)  # fmt: skip
+            fired = _renamed(fired, dict(zip(names, prepared.mapping_names, strict=True)))
+        return delivery._replace(destination=address, fired=fired)
     delivery = _after_filters(lookup, address, fields, prepared, outcome, removed, run)
     shared.after[memo_key] = (delivery, prepared.mapping_names)
     return delivery
@@ -562,8 +563,8 @@ def _after_filters(lookup: Lookup, address: str, fields: Mapping[str, Any],
                 return Delivery(address, _function_stop("insert function", prepared.insert[0],
                                                         result, event))  # fmt: skip
             # what the function removed counts as removed on the way
-            kept = set(leaves(result.event))
-            gone = (*gone, *(path for path in leaves(event) if path not in kept))
+            kept = leaf_values(result.event)
+            gone = (*gone, *(path for path in leaf_values(event) if path not in kept))
             event = result.event
     fired = tuple(Fired(name, str(m.get("action")), _mapped(m.get("fields"), event))
                   for name, m in matched or ())  # fmt: skip
@@ -585,7 +586,9 @@ def _after_filters(lookup: Lookup, address: str, fields: Mapping[str, Any],
 
 
 def leaf_values(value: Any) -> dict[str, Any]:
-    """``leaves`` with their values (a list is one leaf)."""
+    """The dotted paths of ``value``'s leaves and their values (a list is one leaf: its
+    elements are not named), ``context.protocols`` left out (it records omissions already
+    counted)."""
     out: dict[str, Any] = {}
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:
@@ -597,18 +600,6 @@ def leaf_values(value: Any) -> dict[str, Any]:
         elif prefix:
             out[prefix] = node
     return out
-
-
-def leaves(value: Any, prefix: str = "") -> Iterator[str]:
-    """The dotted paths of ``value``'s leaves (a list is one leaf: its elements are not
-    named), ``context.protocols`` left out (it records omissions already counted)."""
-    if isinstance(value, dict) and value:  # JSON: dicts, never another mapping
-        for key, item in value.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if path != "context.protocols":
-                yield from leaves(item, path)
-    elif prefix:
-        yield prefix
 
 
 def _matches(trigger: str, event: Mapping[str, Any]) -> bool:
