@@ -120,7 +120,7 @@ def popen_apply(root: Path, env: dict[str, str], *extra: str) -> subprocess.Pope
 
 class DyingProxy:
     """A reverse proxy in front of `seg serve` that SIGKILLs it on the ``die_on``-th resource
-    write (lock calls do not count) and stops listening: that write and every later request
+    write (lock and apply-run calls do not count) and stops listening: that write and every later request
     find nothing there, exactly as when the server dies — at a point fixed by progress."""
 
     def __init__(self, server: Server, die_on: int) -> None:
@@ -165,7 +165,10 @@ class DyingProxy:
 
     def admit(self, method: str, path: str) -> bool:
         with self.lock:
-            if not self.dead and method != "GET" and not path.split("?")[0].endswith("/lock"):
+            bare = path.split("?")[0]
+            # the lock and the apply run are the apply's bookkeeping, not its writes
+            if (not self.dead and method != "GET" and not bare.endswith("/lock")
+                    and "/applies" not in bare):  # fmt: skip
                 self.writes += 1
                 if self.writes == self.die_on:
                     self.dead = True

@@ -36,12 +36,14 @@ def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 def test_every_operation_has_a_typed_success_response(doc: dict[str, Any]) -> None:
     ops = operations(doc)
     # 5 per kind and 3 per versioned kind (versions, one version, restore), plus workspace,
-    # access, compare, rules (4), lock (4), audit, changes, health, ready, the catalog (5) and
-    # tokens (list, create, revoke, rotate)
+    # access, compare, rules (4), lock (4), audit, changes, health, ready, the catalog (5),
+    # tokens (list, create, revoke, rotate) and apply runs (start, finish, list, get)
     versioned = sum(1 for kind in KINDS.values() if kind.versioning is not None)
-    assert len(ops) == 5 * len(KINDS) + 3 * versioned + 16 + 5 + 4
+    assert len(ops) == 5 * len(KINDS) + 3 * versioned + 16 + 5 + 4 + 4
     for path, method, op in ops:
-        schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+        [success] = [s for s in op["responses"] if s.startswith("2")]  # one: 200, or 201
+        assert success == ("201" if op["operationId"] == "start_apply" else "200")
+        schema = op["responses"][success]["content"]["application/json"]["schema"]
         assert schema != {}, (method, path)
         assert resolve(doc, schema).get("type") == "object", (method, path)
 
@@ -74,7 +76,8 @@ def test_every_api_operation_needs_the_bearer_token_and_documents_errors(doc) ->
 
 
 def test_parameters_headers_and_paging_are_documented(doc: dict[str, Any]) -> None:
-    paged = {"audit_events"} | {f"list_{k.collection.replace('-', '_')}" for k in KINDS.values()}
+    paged = {"audit_events", "list_applies"} | {f"list_{k.collection.replace('-', '_')}"
+                                                for k in KINDS.values()}  # fmt: skip
     conditional = {f"{verb}_{k.key}" for k in KINDS.values() for verb in ("update", "delete")}
     conditional |= {"replace_rules", "upsert_rules", "delete_rules"}
     seen = set()

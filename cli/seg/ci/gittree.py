@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 import git
@@ -9,7 +10,7 @@ import git
 from seg.errors import ConfigError
 from seg.workspace.tree import FileRefused, OutsideWorkspace, check_size
 
-__all__ = ["GitTree", "open_repo"]
+__all__ = ["GitTree", "clean_revision", "open_repo"]
 
 MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
 MAX_LINK_TARGET = 4096  # bytes (PATH_MAX)
@@ -27,6 +28,52 @@ def open_repo(path: Path) -> tuple[git.Repo, str]:
     except ValueError:
         raise ConfigError(f"{path} is outside the repository at {top}") from None
     return repo, "" if str(rel) == "." else rel.as_posix()
+
+
+def clean_revision(path: Path, ignore: Iterable[Path] = ()) -> str | None:
+    """The HEAD commit of the git repository holding the directory ``path``, when nothing
+    under ``path`` differs from it: no staged, unstaged or untracked change (files git
+    ignores do not count, nor those in ``ignore``: a saved plan beside the tree). None
+    outside git, before the first commit, with a change, or when git cannot answer."""
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    try:
+        with repo:
+            if repo.bare or repo.working_tree_dir is None or not repo.head.is_valid():
+                return None
+            top = Path(repo.working_tree_dir).resolve()
+            rel = path.resolve().relative_to(top).as_posix()
+            listed = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all",
+                                     "--", rel)  # fmt: skip
+            head = str(repo.head.commit.hexsha)
+    except (ValueError, OSError, git.GitError):
+        return None
+    skipped = set()
+    for other in ignore:
+        try:
+            skipped.add(other.resolve().relative_to(top).as_posix())
+        except ValueError:
+            continue  # outside the repository: git does not list it
+    return None if set(_status_paths(listed)) - skipped else head
+
+
+def _status_paths(listed: str) -> list[str]:
+    """The paths of ``git status --porcelain=v1 -z`` (a rename's source too)."""
+    entries = listed.split("\0")
+    paths: list[str] = []
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        paths.append(entry[3:])
+        if entry[0] in "RC" and i < len(entries):  # the source follows its rename or copy
+            paths.append(entries[i])
+            i += 1
+    return paths
 
 
 class GitTree:

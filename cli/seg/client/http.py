@@ -35,6 +35,9 @@ API_PREFIX = "/v1beta"
 PAGE_SIZE = 1000
 DEFAULT_RETRY_BUDGET = 30.0  # seconds of failed attempts and backoff per run, in all
 LOCK_HEADER = "Seg-Lock"  # names the lease a write is made under
+APPLY_HEADER = "Seg-Apply"  # names the apply run a resource write belongs to
+MAX_FAILURES = 100  # the failures an apply run keeps, each error cut to MAX_FAILURE_TEXT
+MAX_FAILURE_TEXT = 500
 COMPARE_BATCH = 1000
 READ_THREADS = 8  # kinds listed at once by read_state
 CATALOG_COLLECTIONS = {"source": "sources", "destination": "destinations",
@@ -94,6 +97,9 @@ class ControlPlaneClient:
         # with every write; once ``lock_lost`` says why it is gone, no write is sent.
         self.lock_id = ""
         self.lock_lost = ""
+        # The apply run this client's resource writes belong to (``start_apply``): its id
+        # travels with every create, update and delete as ``Seg-Apply``.
+        self.apply_run: str | None = None
 
     # -- transport -------------------------------------------------------------------------
 
@@ -105,10 +111,17 @@ class ControlPlaneClient:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         etag: str | None = None,
+        tagged: bool = False,
+        leased: bool = True,
     ) -> Any:
+        """One call; ``tagged``: a resource write, sent with the apply run it belongs to;
+        ``leased``: a write made under the workspace lock while this client holds it."""
         url = f"{API_PREFIX}/{path}"
         headers = {"If-Match": f'"{etag}"'} if etag else {}
-        under_lock = bool(self.lock_id) and method != "GET" and path != self._lock
+        if tagged and self.apply_run:
+            headers[APPLY_HEADER] = self.apply_run
+        under_lock = (leased and bool(self.lock_id) and method != "GET"
+                      and path != self._lock)  # fmt: skip
         if under_lock:
             if self.lock_lost:
                 raise LockLost(self.lock_lost)
@@ -280,6 +293,63 @@ class ControlPlaneClient:
                 pool.shutdown(wait=True, cancel_futures=True)  # no more lists after a failure
                 raise
 
+    # -- apply runs and the audit trail ----------------------------------------------------
+
+    @property
+    def _applies(self) -> str:
+        return f"workspaces/{self.workspace}/applies"
+
+    def start_apply(self, manager: str, git_revision: str | None, plan_digest: str | None,
+                    environment: str | None) -> dict[str, Any]:  # fmt: skip
+        """Record an apply beginning (under the workspace lock while this client holds it);
+        the run, ``running``. Setting ``apply_run`` to its id tags the writes that follow."""
+        body = {"manager": manager, "git_revision": git_revision, "plan_digest": plan_digest,
+                "environment": environment}  # fmt: skip
+        result: dict[str, Any] = self._request("POST", self._applies, json=body)
+        return result
+
+    def finish_apply(self, run_id: str, status: str, counts: Mapping[str, int],
+                     failures: list[dict[str, str]]) -> dict[str, Any]:  # fmt: skip
+        """Record how run ``run_id`` ended (``applied``, ``failed`` or ``noop``): its counts
+        and at most 100 failures (each error cut to 500 characters). Sent even when the
+        workspace lock was lost: the run is this client's own."""
+        kept = [{"resource": str(f["resource"])[:512], "error": str(f["error"])[:MAX_FAILURE_TEXT]}
+                for f in failures[:MAX_FAILURES]]  # fmt: skip
+        body = {"status": status, "counts": dict(counts), "failures": kept}
+        result: dict[str, Any] = self._request("PATCH", f"{self._applies}/{quote(run_id)}",
+                                               json=body, leased=False)  # fmt: skip
+        return result
+
+    def list_applies(self, manager: str | None = None, status: str | None = None,
+                     page_size: int = 100) -> list[dict[str, Any]]:  # fmt: skip
+        """The newest apply runs (one page), of one manager or in one status when given."""
+        params: dict[str, Any] = {"page_size": page_size}
+        params.update({k: v for k, v in (("manager", manager), ("status", status)) if v})
+        page = self._request("GET", self._applies, params=params)
+        return list(page.get("applies", []))
+
+    def get_apply(self, run_id: str) -> dict[str, Any]:
+        """One apply run, with ``changes``: the audit events of its writes, oldest first."""
+        result: dict[str, Any] = self._request("GET", f"{self._applies}/{quote(run_id)}")
+        return result
+
+    def audit_events(self, after: str | None = None, **filters: str | None
+                     ) -> Iterator[dict[str, Any]]:  # fmt: skip
+        """The audit trail, newest first, over every page: the events after event ``after``,
+        narrowed by ``filters`` (``actor``, ``kind``, ``since``, ``until``, ``apply``; None
+        is no filter)."""
+        path = f"workspaces/{self.workspace}/audit-events"
+        params: dict[str, Any] = {"page_size": PAGE_SIZE}
+        params.update({k: v for k, v in {"after": after, **filters}.items() if v is not None})
+        token = ""
+        while True:
+            page = self._request("GET", path,
+                                 params={**params, **({"page_token": token} if token else {})})
+            yield from page.get("audit_events", [])
+            token = page.get("next_page_token", "")
+            if not token:
+                return
+
     # -- incremental reads (``seg.client.state_cache``) -------------------------------------
 
     def changes(self, since: int | None, max_pages: int = 1) -> dict[str, Any] | None:
@@ -364,6 +434,15 @@ class ControlPlaneClient:
         with self._names_lock:
             return self._addresses.get((kind.name, name), name)
 
+    def address_of(self, kind: Kind, name: str) -> str | None:
+        """The address of the resource named ``name`` (``workspaces/…``): a kind with
+        generated ids (a tracking plan's ``tp_…``) by the external id this client read with
+        it (None: not read), any other from the name itself."""
+        if not kind.id_prefix:
+            return parse_resource_name(name)[2]
+        with self._names_lock:
+            return self._addresses.get((kind.name, name))
+
     def _name(self, kind: Kind, address: str) -> str:
         if not kind.id_prefix:
             return resource_name(self.workspace, kind, address)
@@ -408,7 +487,8 @@ class ControlPlaneClient:
             obj["name"] = resource_name(self.workspace, kind, address)
         body = {**(meta or {}), kind.key: obj, "secret_paths": secret_paths}
         try:
-            made = self._request("POST", collection_name(self.workspace, kind, parent), json=body)
+            made = self._request("POST", collection_name(self.workspace, kind, parent), json=body,
+                                 tagged=True)  # fmt: skip
         except AlreadyExists:
             # A retried create (or a concurrent identical one) finds its own work done.
             if kind.id_prefix or not self._matches(kind, address, fields):
@@ -441,7 +521,7 @@ class ControlPlaneClient:
             "update_mask": {"paths": mask},
             "secret_paths": secret_paths,
         }
-        self._request("PATCH", name, json=body, etag=etag)
+        self._request("PATCH", name, json=body, etag=etag, tagged=True)
         if batched is not None and items is not None:
             self._sync_items(batched, name, list(items))
 
@@ -451,7 +531,7 @@ class ControlPlaneClient:
         size = spec.max_per_call or len(items) or 1
         for start in range(0, len(items), size):
             batch = items[start : start + size]
-            self._request(method, f"{name}/{spec.name}", json={spec.name: batch})
+            self._request(method, f"{name}/{spec.name}", json={spec.name: batch}, tagged=True)
 
     def _sync_items(self, spec: FieldSpec, name: str, desired: list[dict[str, Any]]) -> None:
         """Make the field's rules ``desired``: delete the gone ones, upsert the new or changed
@@ -473,7 +553,7 @@ class ControlPlaneClient:
 
     def delete(self, kind: Kind, address: str, etag: str | None) -> None:
         try:
-            self._request("DELETE", self._name(kind, address), etag=etag)
+            self._request("DELETE", self._name(kind, address), etag=etag, tagged=True)
         except NotFound:
             pass  # already gone: the delete's goal holds
 

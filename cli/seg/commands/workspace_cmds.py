@@ -279,7 +279,7 @@ def apply_cmd(
         label = planfile.name if planfile else session.workspace.digest[:12]
         with Lease(session.client, lease_info(label), ttl, lock_timeout) as lease:
             result = _plan_and_apply(session, options, saved, auto_approve, console,
-                                     show_unmanaged, parallelism)  # fmt: skip
+                                     show_unmanaged, parallelism, planfile)  # fmt: skip
     if as_json:
         write_json(apply_to_json(session.workspace.config.workspace, result))
     if result is None:
@@ -305,16 +305,23 @@ def _plan_and_apply(
     console: Console,
     show_unmanaged: bool = False,
     parallelism: int = 1,
+    planfile: Path | None = None,
 ) -> ApplyResult | None:
-    """Plan (under the lock), check a saved plan, confirm, apply. None: nothing to apply."""
+    """Plan (under the lock), check a saved plan, confirm, apply. None: nothing to apply.
+    The control plane records the apply run (``commands/apply_runs.py``): a plan without
+    changes as a no-op run, else a run its writes belong to, finished however they end."""
+    from seg.commands.apply_runs import record_noop, recorded_run, run_facts
+
     plan = make_plan(session, options)
     if saved is not None:
         check_fresh(saved, plan, session.client.last_actors)
     else:
         render_plan_text(plan, console, show_unmanaged)
+    digest = saved.workspace_digest if saved is not None else None
     if not plan.has_changes:
         if saved is not None:
             console.print("No changes. Nothing to apply.")
+        record_noop(session.client, run_facts(session, plan, options, digest, planfile))
         return None
     if plan.blocked:
         raise PlanBlocked(
@@ -322,11 +329,13 @@ def _plan_and_apply(
         )
     if saved is None:
         _confirm(auto_approve, err=console.stderr)
-    view = HumanApplyView(console)
-    try:
-        return apply_plan(plan, session.client, view, parallelism=parallelism)
-    finally:
-        view.close()
+    with recorded_run(session.client, run_facts(session, plan, options, digest, planfile)) as run:
+        view = HumanApplyView(console)
+        try:
+            run.result = apply_plan(plan, session.client, view, parallelism=parallelism)
+        finally:
+            view.close()
+    return run.result
 
 
 def register(app: typer.Typer) -> None:

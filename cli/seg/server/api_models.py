@@ -23,10 +23,21 @@ from pydantic_core import core_schema
 
 from seg.catalog import ID_PATTERN, SECTIONS, SETTING_TYPES
 from seg.kinds import kinds_in_order
+from seg.kinds.names import MANAGER_RE, SLUG_RE
 from seg.kinds.tracking_plan import KIND as TRACKING_PLAN
 from seg.model.kinds import PLAN_TIERS, Kind
 from seg.model.secrets import DIGEST_PREFIX
 from seg.policy.models import POLICIES
+from seg.server.apply_service import (
+    FINISHED_STATUSES,
+    GIT_REVISION_RE,
+    MAX_COUNT,
+    MAX_ERROR,
+    MAX_FAILURES,
+    MAX_RESOURCE,
+    PLAN_DIGEST_RE,
+)
+from seg.server.audit import MAX_CHANGES
 from seg.server.auth import SCOPES
 from seg.server.catalog_service import COLLECTIONS, MAX_IMPORT_ENTRIES
 from seg.server.compare import MAX_COMPARE
@@ -37,6 +48,11 @@ from seg.server.validation import api_schema
 __all__ = [
     "REF_PREFIX",
     "AccessExplanation",
+    "ApplyFinish",
+    "ApplyRun",
+    "ApplyRunDetail",
+    "ApplyRunList",
+    "ApplyStart",
     "AuditEventList",
     "CatalogEntry",
     "CatalogImport",
@@ -258,10 +274,91 @@ class AuditEvent(_Open):
     method: str
     resource: str
     paths: list[str]
+    apply: str | None = Field(description="The id of the apply run the event belongs to "
+                              "(its writes, its start and its finish); null outside applies",
+                              json_schema_extra=_or_null)  # fmt: skip
 
 
 class AuditEventList(_Open):
     audit_events: list[AuditEvent]
+    next_page_token: str = Field(description='"" on the last page')
+
+
+_STATUSES: list[JsonValue] = ["running", *FINISHED_STATUSES]
+
+
+class ApplyStart(_Closed):
+    """A ``seg apply`` beginning: the tree's manager and environment, the git commit it
+    applies (null: not known, or not committed) and the plan's workspace digest."""
+
+    manager: str = Field(pattern=MANAGER_RE.pattern)
+    git_revision: str | None = _nullable(pattern=GIT_REVISION_RE.pattern)
+    plan_digest: str | None = _nullable(pattern=PLAN_DIGEST_RE.pattern)
+    environment: str | None = _nullable(pattern=SLUG_RE.pattern)
+
+
+class ApplyCounts(_Closed):
+    """What an apply did; a count left out is 0."""
+
+    created: int | None = Field(None, ge=0, le=MAX_COUNT)
+    updated: int | None = Field(None, ge=0, le=MAX_COUNT)
+    deleted: int | None = Field(None, ge=0, le=MAX_COUNT)
+    failed: int | None = Field(None, ge=0, le=MAX_COUNT)
+
+
+class ApplyFailure(_Closed):
+    resource: str = Field(min_length=1, max_length=MAX_RESOURCE, pattern=r"\S",
+                          description="The resource, as <Kind> <address> or its full name")
+    error: str = Field(max_length=MAX_ERROR)
+
+
+class ApplyFinish(_Closed):
+    """How an apply ended (applied, failed, or noop: the plan had no change)."""
+
+    status: str = Field(json_schema_extra={"enum": list(FINISHED_STATUSES)})
+    counts: ApplyCounts | None = _nullable()
+    failures: list[ApplyFailure] | None = _nullable(max_length=MAX_FAILURES)
+
+
+class ApplyRunCounts(_Open):
+    created: int
+    updated: int
+    deleted: int
+    failed: int
+
+
+class ApplyRunFailure(_Open):
+    resource: str
+    error: str
+
+
+class ApplyRun(_Open):
+    """One ``seg apply`` the control plane recorded."""
+
+    id: str
+    manager: str
+    environment: str | None = Field(json_schema_extra=_or_null)
+    git_revision: str | None = Field(json_schema_extra=_or_null)
+    plan_digest: str | None = Field(json_schema_extra=_or_null)
+    status: str = Field(json_schema_extra={"enum": _STATUSES})
+    started: str
+    finished: str | None = Field(description="null while it runs", json_schema_extra=_or_null)
+    actor: AuditActor
+    counts: ApplyRunCounts
+    failures: list[ApplyRunFailure]
+    audit_from: str = Field(description="The id of the audit event of its start: the trail "
+                            "from there on is what happened since")  # fmt: skip
+
+
+class ApplyRunDetail(ApplyRun):
+    """One apply run and the audit events of its writes."""
+
+    changes: list[AuditEvent] = Field(description=f"The audit events of its writes, oldest "
+                                      f"first (at most {MAX_CHANGES})")  # fmt: skip
+
+
+class ApplyRunList(_Open):
+    applies: list[ApplyRun]
     next_page_token: str = Field(description='"" on the last page')
 
 
@@ -678,7 +775,8 @@ def _other_models() -> dict[str, type[BaseModel]]:
     listed: list[type[BaseModel]] = [
         Error, Empty, Status, UpdateMask, WorkspaceUpdate, Workspace, AccessExplanation,
         SecretsCompareRequest, SecretsCompareResponse, LockRequest, LockRenewal, Lock,
-        AuditEventList, ChangeList, RuleIds, rules, rule_list, CatalogImport, CatalogImportResult,
+        AuditEventList, ChangeList, ApplyStart, ApplyFinish, ApplyRun, ApplyRunDetail,
+        ApplyRunList, RuleIds, rules, rule_list, CatalogImport, CatalogImportResult,
         CatalogEntry, *_catalog_lists(), TokenCreate, TokenWithSecret, TokenList,
     ]  # fmt: skip
     return {m.__name__: m for m in listed}

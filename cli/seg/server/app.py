@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,12 +20,18 @@ from starlette.routing import Match
 
 from seg.about import build_version
 from seg.kinds import kinds_in_order
+from seg.kinds.names import MANAGER_RE
 from seg.kinds.tracking_plan import KIND as TRACKING_PLAN
 from seg.model.kinds import Kind
 from seg.model.urls import redact_text
-from seg.server import errors, strict_json
+from seg.server import errors, pages, strict_json
 from seg.server.api_models import (
     AccessExplanation,
+    ApplyFinish,
+    ApplyRun,
+    ApplyRunDetail,
+    ApplyRunList,
+    ApplyStart,
     AuditEventList,
     CatalogEntry,
     CatalogImport,
@@ -46,6 +52,8 @@ from seg.server.api_models import (
     kind_models,
     model,
 )
+from seg.server.apply_service import FINISH_KEYS, START_KEYS
+from seg.server.audit import AUDIT_FILTERS, TOKEN_ID_RE
 from seg.server.catalog_service import COLLECTIONS
 from seg.server.change_service import MAX_REVISION
 from seg.server.edge import DEFAULT_MAX_BODY_BYTES, InputGuard
@@ -55,8 +63,10 @@ from seg.server.locks import LOCK_HEADER, OVERRIDE_HEADER
 from seg.server.metrics import Metrics, metrics_token_ok
 from seg.server.observe import Observe, error_body
 from seg.server.openapi import (
+    APPLY_HEADER,
     READ_ERRORS,
     WRITE_ERRORS,
+    apply_header,
     if_match,
     openapi_document,
     operation,
@@ -66,6 +76,7 @@ from seg.server.openapi import (
 )
 from seg.server.service import ControlPlane, Principal
 from seg.store.base import (
+    APPLY_STATUSES,
     AlreadyExistsError,
     InvalidValueError,
     MissingReferenceError,
@@ -156,6 +167,18 @@ def _lock_override(value: str | None) -> bool:
     if value.strip().lower() != "true":
         raise errors.InvalidArgument("the Seg-Lock-Override header must be 'true' when sent")
     return True
+
+
+def _apply_run(value: str | None) -> int | None:
+    """``Seg-Apply``: absent, or an apply run's id (whose run ``AuditLog.check_tag`` checks)."""
+    if value is None:
+        return None
+    raw = value.strip()
+    if raw.isascii() and raw.isdigit() and len(raw) <= 10 and 0 < int(raw) <= pages.MAX_AUDIT_ID:
+        return int(raw)
+    raise errors.InvalidArgument(
+        f"the {APPLY_HEADER} header must be the id of an apply run (a positive integer)"
+    )
 
 
 def _allowed_methods(request: Request) -> str:
@@ -250,14 +273,21 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, *
     metrics = Metrics(cp.store, cp.clock)
     app.add_middleware(Observe, metrics=metrics, access=access_log)  # outside InputGuard
 
-    async def principal(request: Request) -> Principal:
+    async def principal(request: Request, *, tagged: bool = False) -> Principal:
         headers = request.headers
         token = _bearer(headers.get("authorization"))
         lock_id = (headers.get(LOCK_HEADER) or "").strip()
         who = await run_in_threadpool(cp.workspaces.authenticate, token, lock_id)
         request.state.token_id = who.token_id  # the access log's actor
         # the token first: an unknown one is 401 whatever else the request carries
-        return replace(who, lock_override=_lock_override(headers.get(OVERRIDE_HEADER)))
+        who = replace(who, lock_override=_lock_override(headers.get(OVERRIDE_HEADER)))
+        if not tagged:
+            return who
+        # a resource write may belong to an apply run: checked here, and again in its write
+        who = replace(who, apply_run=_apply_run(headers.get(APPLY_HEADER)))
+        if who.apply_run is not None and request.path_params.get("workspace") == who.workspace:
+            await run_in_threadpool(cp.audit.check_header, who)
+        return who
 
     health_doc = operation("/healthz", Status, errors=(), secured=False)
 
@@ -289,13 +319,18 @@ def create_app(cp: ControlPlane, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, *
     _add_lock_routes(app, cp, principal)
     _add_catalog_routes(app, cp, principal)
     _add_token_routes(app, cp, principal)
+    _add_apply_routes(app, cp, principal)
     for kind in kinds_in_order():
         _add_kind_routes(app, cp, kind, principal)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app
 
 
-Principals = Callable[[Request], Awaitable[Principal]]
+class Principals(Protocol):
+    """The caller of a request; ``tagged``: a resource write, which may name its apply run
+    (``Seg-Apply``)."""
+
+    def __call__(self, request: Request, *, tagged: bool = False) -> Awaitable[Principal]: ...
 
 
 def _add_workspace_routes(app: FastAPI, cp: ControlPlane, principal: Principals) -> None:
@@ -353,15 +388,37 @@ def _add_workspace_routes(app: FastAPI, cp: ControlPlane, principal: Principals)
                                              q.get("page_size"), q.get("page_token")))  # fmt: skip
 
     audit_path = ws_path + "/audit-events"
-    audit_doc = operation(audit_path, AuditEventList, params=page_params())
+    audit_doc = operation(audit_path, AuditEventList, params=[*_audit_filters(),
+                                                              *page_params()])  # fmt: skip
 
     @app.get(audit_path, openapi_extra=audit_doc)
     async def audit_events(request: Request) -> Response:
         who = await principal(request)
         q = request.query_params
+        filters = {name: q.get(name) for name in AUDIT_FILTERS}
         page = await run_in_threadpool(cp.audit.events, who, request.path_params["workspace"],
-                                       q.get("page_size"), q.get("page_token"))  # fmt: skip
+                                       q.get("page_size"), q.get("page_token"),
+                                       filters)  # fmt: skip
         return _json({"audit_events": page.items, "next_page_token": page.next_page_token})
+
+
+def _audit_filters() -> list[dict[str, Any]]:
+    """The query parameters that narrow ``GET …/audit-events``."""
+    event_id = {"type": "integer", "maximum": pages.MAX_AUDIT_ID}
+    keys: list[Any] = [kind.key for kind in kinds_in_order()]
+    return [
+        query("after", "Only events newer than this event id", {**event_id, "minimum": 0}),
+        query("actor", "Only events made with this token (its id)",
+              {"type": "string", "pattern": TOKEN_ID_RE.pattern}),
+        query("kind", "Only events on resources of this kind (its key; a tracking plan's "
+              "rules count as the plan's)", {"type": "string", "enum": keys}),
+        query("since", "Only events at or after this time (RFC 3339)",
+              {"type": "string", "format": "date-time"}),
+        query("until", "Only events before this time (RFC 3339)",
+              {"type": "string", "format": "date-time"}),
+        query("apply", "Only events of this apply run (its writes, start and finish)",
+              {**event_id, "minimum": 1}),
+    ]  # fmt: skip
 
 
 def _add_rules_routes(app: FastAPI, cp: ControlPlane, principal: Principals) -> None:
@@ -378,7 +435,7 @@ def _add_rules_routes(app: FastAPI, cp: ControlPlane, principal: Principals) -> 
 
     def rules_route(write: Callable[..., dict[str, Any]]) -> Handler:
         async def change_rules(request: Request) -> Response:
-            who = await principal(request)
+            who = await principal(request, tagged=True)
             body = await _body(request, RULES_KEYS)
             params = request.path_params
             result = await run_in_threadpool(
@@ -393,7 +450,7 @@ def _add_rules_routes(app: FastAPI, cp: ControlPlane, principal: Principals) -> 
               ("DELETE", "delete", cp.rules.delete, model("RuleIds")))  # fmt: skip
     for method, verb, write, body in writes:
         doc = operation(rules_path, model("RuleList"), body=body, errors=(*WRITE_ERRORS, 412),
-                        params=[if_match()])  # fmt: skip
+                        params=[if_match(), apply_header()])  # fmt: skip
         app.add_api_route(rules_path, rules_route(write), methods=[method], tags=tags,
                           name=f"{verb}_rules", operation_id=f"{verb}_rules",
                           openapi_extra=doc)  # fmt: skip
@@ -569,7 +626,7 @@ def _add_kind_routes(
         return _json({plural: page.items, "next_page_token": page.next_page_token})
 
     async def create(request: Request) -> Response:
-        who = await principal(request)
+        who = await principal(request, tagged=True)
         params = request.path_params
         parent = _parent_address(kind, params)
         if kind.parent and parent is None:
@@ -590,7 +647,7 @@ def _add_kind_routes(
         )
 
     async def update(request: Request) -> Response:
-        who = await principal(request)
+        who = await principal(request, tagged=True)
         params = request.path_params
         body = await _body(request, OWNERSHIP_KEYS | {kind.key, "update_mask"})
         updated = await run_in_threadpool(
@@ -600,7 +657,7 @@ def _add_kind_routes(
         return _json(updated)
 
     async def delete(request: Request) -> Response:
-        who = await principal(request)
+        who = await principal(request, tagged=True)
         params = request.path_params
         await run_in_threadpool(
             cp.resources.delete, who, params["workspace"], kind, _address(kind, params),
@@ -609,12 +666,13 @@ def _add_kind_routes(
         return _json({})
 
     models = kind_models()[kind.name]
-    conditional = [if_match()]
+    conditional = [if_match(), apply_header()]
     routes = (
         (collection, list_, "GET", f"list_{plural}",
          operation(collection, models.list, params=page_params())),
         (collection, create, "POST", f"create_{kind.key}",
-         operation(collection, models.resource, body=models.create, errors=WRITE_ERRORS)),
+         operation(collection, models.resource, body=models.create, errors=WRITE_ERRORS,
+                   params=[apply_header()])),
         (item, get, "GET", f"get_{kind.key}", operation(item, models.resource)),
         (item, update, "PATCH", f"update_{kind.key}",
          operation(item, models.resource, body=models.update, errors=(*WRITE_ERRORS, 412),
@@ -692,3 +750,65 @@ def _add_version_routes(app: FastAPI, cp: ControlPlane, kind: Kind, item: str,
     for path, handler, method, name, doc in routes:
         app.add_api_route(routed.get(path, path), handler, methods=[method], tags=[kind.name],
                           name=name, openapi_extra=doc)  # fmt: skip
+
+
+def _add_apply_routes(app: FastAPI, cp: ControlPlane, principal: Principals) -> None:
+    """Apply runs: start (201), finish, list (newest first), one with its changes."""
+    runs = API_PREFIX + "/workspaces/{workspace}/applies"
+    one = runs + "/{apply}"
+    tags: list[str | Enum] = ["Apply"]
+
+    async def start_apply(request: Request) -> Response:
+        who = await principal(request)
+        body = await _body(request, START_KEYS)
+        workspace = request.path_params["workspace"]
+        return _json(await run_in_threadpool(cp.applies.start, who, workspace, body), 201)
+
+    async def finish_apply(request: Request) -> Response:
+        who = await principal(request)
+        body = await _body(request, FINISH_KEYS)
+        params = request.path_params
+        return _json(await run_in_threadpool(cp.applies.finish, who, params["workspace"],
+                                             params["apply"], body))  # fmt: skip
+
+    async def list_applies(request: Request) -> Response:
+        who = await principal(request)
+        q = request.query_params
+        page = await run_in_threadpool(cp.applies.list_runs, who,
+                                       request.path_params["workspace"], q.get("manager"),
+                                       q.get("status"), q.get("page_size"),
+                                       q.get("page_token"))  # fmt: skip
+        return _json({"applies": page.items, "next_page_token": page.next_page_token})
+
+    async def get_apply(request: Request) -> Response:
+        who = await principal(request)
+        params = request.path_params
+        return _json(await run_in_threadpool(cp.applies.get_run, who, params["workspace"],
+                                             params["apply"]))  # fmt: skip
+
+    statuses: list[Any] = list(APPLY_STATUSES)
+    filters = [query("manager", "Only the runs of this manager",
+                     {"type": "string", "pattern": MANAGER_RE.pattern}),
+               query("status", "Only the runs in this status",
+                     {"type": "string", "enum": statuses})]  # fmt: skip
+    routes = (
+        (runs, start_apply, "POST", 201,
+         operation(runs, ApplyRun, body=ApplyStart, errors=WRITE_ERRORS, success=201)),
+        (one, finish_apply, "PATCH", 200,
+         _run_id(operation(one, ApplyRun, body=ApplyFinish, errors=WRITE_ERRORS))),
+        (runs, list_applies, "GET", 200,
+         operation(runs, ApplyRunList, params=[*filters, *page_params()])),
+        (one, get_apply, "GET", 200, _run_id(operation(one, ApplyRunDetail))),
+    )  # fmt: skip
+    for path, handler, method, status, doc in routes:
+        app.add_api_route(path, handler, methods=[method], tags=tags, name=handler.__name__,
+                          status_code=status, openapi_extra=doc)  # fmt: skip
+
+
+def _run_id(extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra`` with its ``apply`` path parameter documented as an apply run's id."""
+    for param in extra["parameters"]:
+        if (param["in"], param["name"]) == ("path", "apply"):
+            param["schema"] = {"type": "integer", "minimum": 1, "maximum": pages.MAX_AUDIT_ID}
+            param["description"] = "An apply run's id"
+    return extra

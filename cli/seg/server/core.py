@@ -44,6 +44,8 @@ class Principal:
     user: str = ""  # set for tokens that act for a user (their roles also apply)
     lock_id: str = ""  # the lease this caller claims to hold
     lock_override: bool = False  # whether it overrides another's lease (honoured for owners)
+    # The apply run its resource writes belong to (``Seg-Apply``; checked before it is used)
+    apply_run: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Action(Enum):
     UPDATE = "PATCH"
     REPLACE = "PUT"
     DELETE = "DELETE"
+    START_APPLY = "apply start"  # an apply run (``server/apply_service.py``)
+    FINISH_APPLY = "apply finish"
 
     @property
     def writes(self) -> bool:

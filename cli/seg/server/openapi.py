@@ -19,13 +19,15 @@ from pydantic import BaseModel
 from seg.server.api_models import component_schemas, ref
 from seg.server.http_errors import ERROR_STATUSES
 from seg.server.locks import LOCK_HEADER, OVERRIDE_HEADER
-from seg.server.pages import MAX_PAGE_SIZE
+from seg.server.pages import MAX_AUDIT_ID, MAX_PAGE_SIZE
 from seg.server.versions import MAX_VERSION
 
 __all__ = [
+    "APPLY_HEADER",
     "BEARER",
     "READ_ERRORS",
     "WRITE_ERRORS",
+    "apply_header",
     "if_match",
     "lock_headers",
     "openapi_document",
@@ -45,8 +47,11 @@ READ_ERRORS = (400, 401, 403, 404, 429, 503)
 # (413) or not JSON (415).
 WRITE_ERRORS = (*READ_ERRORS, 409, 413, 415)
 
+APPLY_HEADER = "Seg-Apply"
+
 _DESCRIPTIONS = {
     200: "Success",
+    201: "Created",
     400: "Invalid argument (the message names the field path): code 3",
     401: "Missing, invalid, revoked or expired bearer token (\"token expired\"): code 16",
     403: "Permission denied or insufficient scope: code 7",
@@ -87,6 +92,18 @@ def if_match() -> dict[str, Any]:
     }
 
 
+def apply_header() -> dict[str, Any]:
+    """``Seg-Apply``: the apply run a resource write belongs to (its audit event is tagged)."""
+    return {
+        "name": APPLY_HEADER,
+        "in": "header",
+        "required": False,
+        "description": "The id of a running apply run this token started in the workspace: "
+                       "the write's audit event belongs to it; any other value is 400",
+        "schema": {"type": "string", "pattern": f"^[0-9]{{1,{len(str(MAX_AUDIT_ID))}}}$"},
+    }  # fmt: skip
+
+
 def lock_headers() -> list[dict[str, Any]]:
     """The headers every authenticated call may carry about the workspace lock."""
     return [
@@ -118,9 +135,10 @@ def operation(
     errors: tuple[int, ...] = READ_ERRORS,
     params: list[dict[str, Any]] | None = None,
     secured: bool = True,
+    success: int = 200,
 ) -> dict[str, Any]:
-    """The ``openapi_extra`` of one operation."""
-    responses = {"200": _json(ref(response), _DESCRIPTIONS[200])}
+    """The ``openapi_extra`` of one operation (``success``: its status when it succeeds)."""
+    responses = {str(success): _json(ref(response), _DESCRIPTIONS[success])}
     for status in sorted(errors):
         text = _DESCRIPTIONS[status]
         if status == 415:

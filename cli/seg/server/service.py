@@ -5,6 +5,7 @@ the HTTP layer (``server/app.py``) reads headers and maps errors to statuses."""
 from __future__ import annotations
 
 from seg.server.access_service import AccessService
+from seg.server.apply_service import ApplyService
 from seg.server.audit import AuditLog
 from seg.server.catalog_service import CatalogService
 from seg.server.change_service import ChangeService
@@ -27,8 +28,8 @@ class ControlPlane:
     """``workspaces`` (and tokens, authentication, the rate limit), ``resources``,
     ``versions`` (of a versioned kind's field), ``rules`` (a tracking plan's), ``access``,
     ``locks``, ``audit``, ``catalog`` (built-in and private entries), ``tokens`` (list,
-    revoke, rotate, create with an expiry) and ``changes`` (the workspace's revision and
-    what changed since one), sharing one store and clock."""
+    revoke, rotate, create with an expiry), ``changes`` (the workspace's revision and what
+    changed since one) and ``applies`` (the apply runs), sharing one store and clock."""
 
     def __init__(self, store: Store, rate_limit: int = 0, clock: Clock | None = None,
                  secret_box: SecretBox | None = None) -> None:  # fmt: skip
@@ -49,4 +50,5 @@ class ControlPlane:
         self.catalog = CatalogService(store, self.clock, self.access, self.audit, self.locks)
         self.tokens = TokenService(store, self.clock, self.access, self.audit)
         self.changes = ChangeService(store, self.access, self.box)
+        self.applies = ApplyService(store, self.clock, self.access, self.audit, self.locks)
         self.workspaces.box = self.box  # revision and epoch in the workspace's GET

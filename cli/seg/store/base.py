@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
+    "APPLY_STATUSES",
     "AlreadyExistsError",
+    "ApplyRunRecord",
+    "AuditQuery",
     "AuditRecord",
     "CatalogRecord",
     "ChangeRecord",
@@ -18,6 +21,7 @@ __all__ = [
     "MissingReferenceError",
     "PoolStatus",
     "ResourceRecord",
+    "Shape",
     "StillReferencedError",
     "Store",
     "StoreError",
@@ -157,6 +161,57 @@ class AuditRecord:
     resource: str
     paths: list[str] = field(default_factory=list)
     id: int = 0
+    # The apply run the write belongs to (the ``Seg-Apply`` header, and the run's own start
+    # and finish events); None for everything made outside an apply.
+    apply_run: int | None = None
+
+
+# Names made of these segments, ``None`` matching any one segment (``workspaces/acme/sources/
+# <any>``): the resources of one kind, as ``AuditQuery.shapes`` asks for them.
+Shape = tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audit events ``StoreTx.list_audit`` lists (besides its ``before_id`` bound): ids
+    above ``after_id``, by one actor (token id), on a resource of one of ``shapes`` (any
+    when empty), at a time in [``since``, ``until``) (the API's timestamp text, which sorts
+    as time), of one apply run; newest first, or oldest first with ``oldest_first``."""
+
+    after_id: int | None = None
+    actor_id: str | None = None
+    shapes: tuple[Shape, ...] = ()
+    since: str | None = None
+    until: str | None = None
+    apply_run: int | None = None
+    oldest_first: bool = False
+
+
+# running until its client finishes it; then applied, failed, or noop (a plan without changes)
+APPLY_STATUSES = ("running", "applied", "failed", "noop")
+
+
+@dataclass(frozen=True)
+class ApplyRunRecord:
+    """One ``seg apply`` as the control plane recorded it: who started it when, for which
+    manager, environment, git revision and plan, how it ended (``status``, ``finished``), what
+    it did (``counts``: created, updated, deleted, failed) and what failed (``failures``:
+    ``{"resource", "error"}``), and ``audit_from``: the id of the audit event of its start."""
+
+    workspace: str
+    started: str
+    actor_id: str
+    actor_description: str
+    manager: str
+    environment: str | None = None
+    git_revision: str | None = None
+    plan_digest: str | None = None
+    status: str = "running"
+    finished: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    audit_from: int = 0
+    id: int = 0
 
 
 @dataclass(frozen=True)
@@ -219,7 +274,7 @@ class StoreTx(Protocol):
         self, workspace: str, kind: str, parent: str | None, after: str | None, limit: int
     ) -> list[ResourceRecord]: ...
     def child_names(self, parent: str, limit: int) -> list[str]: ...
-    def insert_audit(self, event: AuditRecord) -> None: ...
+    def insert_audit(self, event: AuditRecord) -> int: ...
     def history(self, workspace: str) -> HistoryRecord | None: ...
     def changes(self, workspace: str, after: int, upto: int, limit: int
                 ) -> list[ChangeRecord]: ...  # fmt: skip
@@ -231,8 +286,15 @@ class StoreTx(Protocol):
     def lock_expiries(self) -> dict[str, float | None]: ...
     def count_request(self, key: str, window: int) -> int: ...
     def list_audit(
-        self, workspace: str, before_id: int | None, limit: int
+        self, workspace: str, before_id: int | None, limit: int, query: AuditQuery | None = None
     ) -> list[AuditRecord]: ...
+    def insert_apply_run(self, run: ApplyRunRecord) -> int: ...
+    def set_apply_run_audit(self, run_id: int, audit_from: int) -> None: ...
+    def get_apply_run(self, run_id: int) -> ApplyRunRecord | None: ...
+    def finish_apply_run(self, run: ApplyRunRecord) -> bool: ...
+    def list_apply_runs(self, workspace: str, before_id: int | None, limit: int,
+                        manager: str | None = None, status: str | None = None
+                        ) -> list[ApplyRunRecord]: ...  # fmt: skip
     def insert_version(self, version: VersionRecord) -> None: ...
     def list_versions(self, resource: str, before: int | None, limit: int
                       ) -> list[VersionRecord]: ...  # fmt: skip

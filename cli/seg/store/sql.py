@@ -20,7 +20,10 @@ if TYPE_CHECKING:
     from seg.store.migrate import SchemaStatus
 
 from seg.store.base import (
+    APPLY_STATUSES,
     AlreadyExistsError,
+    ApplyRunRecord,
+    AuditQuery,
     AuditRecord,
     CatalogRecord,
     ChangeRecord,
@@ -146,7 +149,37 @@ audit_events = sa.Table(
     sa.Column("method", sa.String(16), nullable=False),
     sa.Column("resource", sa.String(512), nullable=False),
     sa.Column("paths", sa.Text, nullable=False),
+    # the apply run the event belongs to (apply_runs.id; no foreign key: an event outlives
+    # nothing, and the run is written in the same transaction as its first event)
+    sa.Column("apply_run", sa.Integer, nullable=True),
     sa.Index("ix_audit_ws_id", "workspace", "id"),
+    sa.Index("ix_audit_apply_run", "apply_run"),
+)
+
+# Each ``seg apply`` the control plane recorded (migration 0004): who ran it when, for which
+# manager, environment, git revision and plan, how it ended and what it did. ``counts`` (a
+# JSON object) and ``failures`` (a JSON list, at most 100) are written when it finishes;
+# ``audit_from`` is the id of the audit event of its start.
+apply_runs = sa.Table(
+    "apply_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("workspace", sa.String(64), sa.ForeignKey("workspaces.slug"), nullable=False),
+    sa.Column("started", sa.String(32), nullable=False),
+    sa.Column("finished", sa.String(32), nullable=True),
+    sa.Column("actor_id", sa.String(40), nullable=False),
+    sa.Column("actor_description", sa.Text, nullable=False),
+    sa.Column("manager", sa.String(64), nullable=False),
+    sa.Column("environment", sa.String(64), nullable=True),
+    sa.Column("git_revision", sa.String(64), nullable=True),
+    sa.Column("plan_digest", sa.String(128), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("counts", sa.Text, nullable=False),
+    sa.Column("failures", sa.Text, nullable=False),
+    sa.Column("audit_from", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint(f"status IN ({', '.join(repr(s) for s in APPLY_STATUSES)})",
+                       name="ck_apply_runs_status"),  # fmt: skip
+    sa.Index("ix_apply_runs_ws_id", "workspace", "id"),
 )
 
 # A workspace's private catalog entries (``seg server catalog import``, POST
@@ -353,6 +386,60 @@ def _unchanged(expected: ResourceRecord | None) -> list[sa.ColumnElement[bool]]:
     ]
 
 
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    """The generated id of a one-row insert."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _run_values(run: ApplyRunRecord) -> dict[str, Any]:
+    values = {k: v for k, v in run.__dict__.items() if k != "id"}
+    values["counts"] = json.dumps(run.counts, sort_keys=True)
+    values["failures"] = json.dumps(run.failures)
+    return values
+
+
+def _run_from_row(row: Any) -> ApplyRunRecord:
+    values = dict(row._mapping)
+    values["counts"] = json.loads(values["counts"])
+    values["failures"] = json.loads(values["failures"])
+    return ApplyRunRecord(**values)
+
+
+def _like_literal(text: str) -> str:
+    """``text`` matched literally by ``LIKE … ESCAPE '\\'``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _shaped(column: sa.ColumnElement[str], shape: tuple[str | None, ...]
+            ) -> sa.ColumnElement[bool]:  # fmt: skip
+    """``column`` is a name of exactly ``shape``'s segments (None: any one segment). A
+    ``%`` could span a ``/``, but with the number of slashes fixed none can: names have no
+    empty segment."""
+    pattern = "/".join("%" if part is None else _like_literal(part) for part in shape)
+    slashes = sa.func.length(column) - sa.func.length(sa.func.replace(column, "/", ""))
+    return sa.and_(column.like(pattern, escape="\\"), slashes == len(shape) - 1)
+
+
+def _audit_conditions(q: AuditQuery) -> list[sa.ColumnElement[bool]]:
+    c = audit_events.c
+    out: list[sa.ColumnElement[bool]] = []
+    if q.after_id is not None:
+        out.append(c.id > q.after_id)
+    if q.actor_id is not None:
+        out.append(c.actor_id == q.actor_id)
+    if q.shapes:
+        out.append(sa.or_(*(_shaped(c.resource, shape) for shape in q.shapes)))
+    if q.since is not None:
+        out.append(c.time >= q.since)
+    if q.until is not None:
+        out.append(c.time < q.until)
+    if q.apply_run is not None:
+        out.append(c.apply_run == q.apply_run)
+    return out
+
+
 def _catalog_from_row(row: Any) -> CatalogRecord:
     return CatalogRecord(row.workspace, row.section, row.id, json.loads(row.data),
                          row.create_time, row.update_time)  # fmt: skip
@@ -372,6 +459,7 @@ _BUMP_REVISION = (workspace_history.update()
                   .values(revision=workspace_history.c.revision + 1)
                   .returning(workspace_history.c.revision))  # fmt: skip
 _GET_LOCK = sa.select(locks).where(locks.c.workspace == _B("b_workspace"))
+_GET_APPLY_RUN = sa.select(apply_runs).where(apply_runs.c.id == _B("b_id"))
 _FIND_TOKEN = sa.select(tokens).where(tokens.c.secret_hash == _B("b_hash"))
 _GET_TOKEN = sa.select(tokens).where(tokens.c.id == _B("b_id"))
 _INSERT_CHANGE = resource_changes.insert()
@@ -594,10 +682,11 @@ class SqlTx:
         )
         return [row.name for row in self.conn.execute(query)]
 
-    def insert_audit(self, event: AuditRecord) -> None:
+    def insert_audit(self, event: AuditRecord) -> int:
+        """Record ``event``; its id."""
         values = {k: v for k, v in event.__dict__.items() if k != "id"}
         values["paths"] = json.dumps(event.paths)
-        self.conn.execute(_INSERT_AUDIT, values)
+        return _new_id(self.conn.execute(_INSERT_AUDIT, values))
 
     def get_lock(self, workspace: str) -> LockRecord | None:
         row = self.conn.execute(_GET_LOCK, {"b_workspace": workspace}).first()
@@ -645,17 +734,66 @@ class SqlTx:
         )
         return int(self.conn.execute(query).scalar_one())
 
-    def list_audit(self, workspace: str, before_id: int | None, limit: int) -> list[AuditRecord]:
-        query = sa.select(audit_events).where(audit_events.c.workspace == workspace)
+    def list_audit(self, workspace: str, before_id: int | None, limit: int,
+                   query: AuditQuery | None = None) -> list[AuditRecord]:  # fmt: skip
+        """At most ``limit`` of the workspace's events below ``before_id`` (when given) that
+        ``query`` selects, newest first unless it asks for the oldest first."""
+        q = query or AuditQuery()
+        ids = audit_events.c.id
+        select = sa.select(audit_events).where(audit_events.c.workspace == workspace,
+                                               *_audit_conditions(q))  # fmt: skip
         if before_id is not None:
-            query = query.where(audit_events.c.id < before_id)
-        query = query.order_by(audit_events.c.id.desc()).limit(limit)
+            select = select.where(ids < before_id)
+        select = select.order_by(ids if q.oldest_first else ids.desc()).limit(limit)
         out = []
-        for row in self.conn.execute(query):
+        for row in self.conn.execute(select):
             values = dict(row._mapping)
             values["paths"] = json.loads(values["paths"])
             out.append(AuditRecord(**values))
         return out
+
+    def insert_apply_run(self, run: ApplyRunRecord) -> int:
+        """Record a new apply run; its id."""
+        values = _run_values(run)
+        try:
+            return _new_id(self.conn.execute(apply_runs.insert(), values))
+        except sa.exc.IntegrityError as exc:
+            raise _integrity_error(exc) from None
+
+    def set_apply_run_audit(self, run_id: int, audit_from: int) -> None:
+        query = apply_runs.update().where(apply_runs.c.id == run_id)
+        self.conn.execute(query.values(audit_from=audit_from))
+
+    def get_apply_run(self, run_id: int) -> ApplyRunRecord | None:
+        row = self.conn.execute(_GET_APPLY_RUN, {"b_id": run_id}).first()
+        return _run_from_row(row) if row else None
+
+    def finish_apply_run(self, run: ApplyRunRecord) -> bool:
+        """Write how ``run`` ended, only while the stored run is still running (of two
+        finishes, one wins); returns whether it wrote."""
+        query = apply_runs.update().where(apply_runs.c.id == run.id,
+                                          apply_runs.c.workspace == run.workspace,
+                                          apply_runs.c.status == "running")  # fmt: skip
+        values = _run_values(run)
+        changed = {k: values[k] for k in ("status", "finished", "counts", "failures")}
+        try:
+            return bool(self.conn.execute(query.values(**changed)).rowcount)
+        except sa.exc.IntegrityError as exc:
+            raise _integrity_error(exc) from None
+
+    def list_apply_runs(self, workspace: str, before_id: int | None, limit: int,
+                        manager: str | None = None, status: str | None = None
+                        ) -> list[ApplyRunRecord]:  # fmt: skip
+        """The workspace's runs, newest first, below ``before_id`` when given."""
+        query = sa.select(apply_runs).where(apply_runs.c.workspace == workspace)
+        if before_id is not None:
+            query = query.where(apply_runs.c.id < before_id)
+        if manager is not None:
+            query = query.where(apply_runs.c.manager == manager)
+        if status is not None:
+            query = query.where(apply_runs.c.status == status)
+        query = query.order_by(apply_runs.c.id.desc()).limit(limit)
+        return [_run_from_row(row) for row in self.conn.execute(query)]
 
     def insert_version(self, version: VersionRecord) -> None:
         self._insert(resource_versions, version.__dict__)
