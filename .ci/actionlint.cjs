@@ -7,10 +7,17 @@ const { readFileSync } = require("node:fs");
 const [moduleDir, ...files] = process.argv.slice(2);
 const { createLinter } = require(moduleDir);
 
-createLinter()
-  .then((lint) => {
-    const found = [];
-    for (const file of files) found.push(...lint(readFileSync(file, "utf8"), file));
+// One linter per file: the WebAssembly build fails ("unreachable") when one instance lints
+// more than about five workflows.
+(async () => {
+  const found = [];
+  for (const file of files) {
+    const lint = await createLinter();
+    found.push(...lint(readFileSync(file, "utf8"), file));
+  }
+  return found;
+})()
+  .then((found) => {
     process.stdout.write(JSON.stringify(found) + "\n");
   })
   .catch((err) => {

@@ -165,11 +165,16 @@ def seg_rows(server: Server, ws: str, root: Path, count: int) -> dict[str, Row]:
     for name in ("plan (no changes, cold)", "plan (no changes, warm)"):
         if rows[name]["exit"] != 0:
             raise SystemExit(f"{name}: the plan after apply is not empty (seg plan exited 2)")
+    rows["drift (none, warm)"] = measure(server, ws, "drift", "-w", w)
     change_live_resource(server, ws)
     rows["plan (one live change, warm)"] = measure(server, ws, "plan", "-w", w,
                                                   "--detailed-exitcode")  # fmt: skip
     if rows["plan (one live change, warm)"]["exit"] != 2:
         raise SystemExit("the plan did not see the change another client made")
+    rows["drift (one live change, warm)"] = measure(server, ws, "drift", "-w", w)
+    drifts = (rows["drift (none, warm)"]["exit"], rows["drift (one live change, warm)"]["exit"])
+    if drifts != (0, 2):
+        raise SystemExit("seg drift did not tell the change another client made")
     return rows
 
 

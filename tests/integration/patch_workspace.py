@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from seg.embedded import open_embedded
+from seg.kinds import KINDS
 from seg.model.resource import CurrentResource
 from tests.conftest import run_cli
 
@@ -140,3 +141,105 @@ def live_state(root: Path) -> dict[tuple[str, str], CurrentResource]:
         return {(r.kind.name, r.address): r for r in client.read_state()}
     finally:
         client.close()
+
+
+# (kind, field) → (the resource edited, its new YAML value)
+EDITS: dict[tuple[str, str], tuple[Key, Any]] = {
+    ("Label", "description"): (("Label", "team:growth"), "Growth team"),
+    ("Group", "display_name"): (("Group", "eng"), "Engineering"),
+    ("Group", "members"): (("Group", "eng"), ["a@example.com", "b@example.com"]),
+    ("TrackingPlan", "display_name"): (("TrackingPlan", "tp-a"), "A, renamed"),
+    ("TrackingPlan", "description"): (("TrackingPlan", "tp-a"), "plan a, edited"),
+    ("TrackingPlan", "rules"): (
+        ("TrackingPlan", "tp-a"),
+        [rule("COMMON"), rule("IDENTIFY"), rule("TRACK", "Order Completed")],  # in the middle
+    ),
+    ("Source", "display_name"): (("Source", "web"), "Web site"),
+    ("Source", "enabled"): (("Source", "web"), False),
+    ("Source", "settings"): (
+        ("Source", "web"),
+        {"cookie_domain": "b.example", "consent_settings": {"all_categories": ["C0002"]}},
+    ),  # fmt: skip
+    ("Source", "tracking_plan"): (("Source", "web"), "tp-b"),
+    ("Source", "labels"): (("Source", "web"), {"team": "core"}),
+    ("Source", "schema_settings"): (
+        ("Source", "web"),
+        {"track": {"allow_unplanned_events": False, "common_event_on_violations": "Block Event"},
+         "identify": {"allow_unplanned_traits": False}},
+    ),  # fmt: skip
+    ("RoleBinding", "subject"): (("RoleBinding", "rb"), {"user": "b@example.com"}),
+    ("RoleBinding", "role"): (("RoleBinding", "rb"), "source_admin"),
+    ("RoleBinding", "scope"): (("RoleBinding", "rb"), {"labels": {"team": "growth"}}),
+    ("Destination", "display_name"): (("Destination", "ga"), "Google Analytics"),
+    ("Destination", "enabled"): (("Destination", "ga"), True),
+    ("Destination", "connection_mode"): (("Destination", "ga"), "device"),
+    ("Destination", "settings"): (("Destination", "ga"), {"domain": "example.com"}),
+    ("Warehouse", "display_name"): (("Warehouse", "lake"), "Data lake"),
+    ("Warehouse", "enabled"): (("Warehouse", "lake"), False),
+    ("Warehouse", "settings"): (
+        ("Warehouse", "lake"),
+        {"account": "a", "database": "other", "warehouse": "w", "user": "u", "password": "p"},
+    ),  # fmt: skip
+    ("Warehouse", "sync_schedule"): (("Warehouse", "lake"), {"start_times": ["02:00"]}),
+    ("Warehouse", "sources"): (("Warehouse", "lake"), ["web", "wh"]),
+    ("Warehouse", "selective_sync"): (
+        ("Warehouse", "lake"),
+        {"web": {"collections": {"page": {"properties": {"url": False}}}}},
+    ),  # fmt: skip
+    ("Destination", "insert_function"): (("Destination", "braze"), "fn-ins2"),
+    ("Destination", "insert_function_enabled"): (("Destination", "braze"), False),
+    ("Function", "display_name"): (("Function", "fn-dst"), "To the CRM"),
+    ("Function", "description"): (("Function", "fn-dst"), "crm, edited"),
+    ("Function", "code"): (("Function", "fn-dst"), "function onIdentify(e) {\n  return e\n}\n"),
+    ("Function", "settings"): (
+        ("Function", "fn-dst"),
+        [{"name": "region", "type": "string"}, {"name": "token", "encrypted": True}],
+    ),  # fmt: skip
+    ("Function", "deploy"): (("Function", "fn-dst"), 1),
+    ("Model", "description"): (("Model", "users"), "All users"),
+    ("Model", "enabled"): (("Model", "users"), False),
+    ("Model", "query"): (("Model", "users"), "SELECT id, email, name FROM users"),
+    ("Model", "identifier_column"): (("Model", "users"), "email"),
+    ("Model", "dbt_model"): (("Model", "linked"), "stg_users"),
+    ("Model", "dbt_project"): (("Model", "linked"), "shop"),
+    ("DestinationFilter", "title"): (("DestinationFilter", "f"), "Drop test traffic"),
+    ("DestinationFilter", "description"): (("DestinationFilter", "f"), "edited"),
+    ("DestinationFilter", "if"): (("DestinationFilter", "f"), "type = 'identify'"),
+    ("DestinationFilter", "actions"): (
+        ("DestinationFilter", "f"),
+        [{"type": "SAMPLE", "percent": 0.5}],
+    ),  # fmt: skip
+    ("DestinationFilter", "enabled"): (("DestinationFilter", "f"), False),
+    ("Alert", "threshold_percent"): (("Alert", "ga-delivery"), 99.5),
+    ("Alert", "channels"): (("Alert", "ga-delivery"), ["slack", "email", "in_app"]),
+    ("Alert", "slack_webhook_url"): (("Alert", "ga-delivery"), "${env:SEG_TEST_ALERT_WEBHOOK_2}"),
+    ("Alert", "enabled"): (("Alert", "ga-delivery"), False),
+    ("Mapping", "enabled"): (("Mapping", "m-ev"), True),
+    ("Mapping", "fields"): (("Mapping", "m-ev"), {"event": "event", "user": "userId"}),
+    ("Mapping", "trigger"): (("Mapping", "m-ev"), "type = 'identify'"),
+    ("Mapping", "model"): (("Mapping", "m-etl"), "accounts"),
+    ("Mapping", "schedule"): (("Mapping", "m-etl"), {"strategy": "MANUAL"}),
+    ("Transformation", "display_name"): (("Transformation", "t-ev"), "Orders, renamed"),
+    ("Transformation", "enabled"): (("Transformation", "t-ev"), False),
+    ("Transformation", "new_event_name"): (("Transformation", "t-ev"), "Order Done"),
+    ("Transformation", "property_renames"): (
+        ("Transformation", "t-props"),
+        [{"from": "sku", "to": "productId"}, {"from": "order\\.id", "to": "order.id"}],
+    ),  # fmt: skip
+    ("Transformation", "value_transforms"): (
+        ("Transformation", "t-vals"),
+        [{"paths": ["currency", "shipping.region"], "value": "EU"}],
+    ),  # fmt: skip
+    ("Transformation", "fql_defined_properties"): (
+        ("Transformation", "t-fql"),
+        [{"property": "properties.plan", "fql": "uppercase(properties.plan)"}],
+    ),  # fmt: skip
+    ("ConsentCategory", "display_name"): (("ConsentCategory", "Advertising"), "Ads"),
+    ("ConsentCategory", "destinations"): (
+        ("ConsentCategory", "Advertising"),
+        ["wh/braze", "web/ga"],
+    ),  # fmt: skip
+    ("ConsentCategory", "enabled"): (("ConsentCategory", "Advertising"), False),
+}
+
+MUTABLE = sorted((k.name, f.name) for k in KINDS.values() for f in k.fields if not f.immutable)

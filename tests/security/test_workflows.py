@@ -99,7 +99,7 @@ def test_every_use_of_setup_seg_passes_only_its_inputs() -> None:
     declared = set(_load_path(SETUP_SEG)["inputs"])
     uses = [step for path in WORKFLOWS + DBT_WORKFLOWS for step in _steps(_load_path(path))
             if step.get("uses", "").split("@")[0].endswith("/.github/actions/setup-seg")]  # fmt: skip
-    assert len(uses) == 5  # plan, check, apply, ci and the dbt template
+    assert len(uses) == 6  # plan, check, apply, drift, ci and the dbt template
     for step in uses:
         assert set(step.get("with", {})) <= declared, step
 
@@ -390,3 +390,76 @@ def test_a_missing_secret_fails_a_same_repository_plan(checkout) -> None:
     assert "seg plan failed (exit 1)" in comment
     assert "not set: AMPLITUDE_API_KEY (set but empty, used at " in comment
     assert "Planned from a fork" not in comment
+
+
+DRIFT_STEPS = ("seg drift", "seg sync onto seg/drift", "Open or update the drift pull request")
+GH_SHIM = """#!/bin/sh
+echo "$*" >> "$GH_LOG"
+case "$1 $2" in "pr list") cat "$GH_PR" 2>/dev/null || true ;; esac
+"""
+
+
+def test_the_drift_job_syncs_onto_one_branch_and_opens_then_updates_one_pull_request(
+    checkout, tmp_path: Path
+) -> None:  # fmt: skip
+    """The scheduled workflow's own steps, in a clone of a real repository: an edit made
+    outside seg is found, committed on seg/drift by seg sync, pushed (to a local remote in
+    place of github.com), and a pull request is created, then updated on the next run."""
+    import git
+
+    from seg.apply.executor import NullObserver, apply_plan
+    from seg.commands.session import Session, make_plan
+    from seg.embedded import open_embedded
+    from seg.workspace.loader import load_workspace
+
+    staged, env = checkout
+    remote = tmp_path / "remote.git"
+    git.Repo.init(remote, bare=True, initial_branch="main")
+    origin = git.Repo.init(staged, initial_branch="main")
+    with origin.config_writer() as cfg:
+        cfg.set_value("user", "name", "seg tests").set_value("user", "email", "t@example.com")
+    origin.git.add("-A")
+    origin.index.commit("the workspace")
+    origin.create_remote("origin", str(remote)).push("main")
+    root = tmp_path / "clone"
+    git.Repo.clone_from(str(remote), root)
+    shim = tmp_path / "bin"
+    (shim / "gh").write_text(GH_SHIM)
+    (shim / "gh").chmod(0o755)
+    runner = tmp_path / "runner"
+    runner.mkdir()
+    env.update(RUNNER_TEMP=str(runner), GH_LOG=str(tmp_path / "gh.log"), GH_PR=str(tmp_path / "pr"),
+               REPO="acme/config", BASE="main", GH_TOKEN="ghs_test",
+               GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0=f"url.{remote}.insteadOf",
+               GIT_CONFIG_VALUE_0="https://x-access-token:ghs_test@github.com/acme/config.git")  # fmt: skip
+    applied = _bash("seg apply -w workspace --auto-approve", root, env)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+
+    other = tmp_path / "elsewhere"
+    shutil.copytree(root / "workspace", other, ignore=shutil.ignore_patterns(".seg"))
+    hook = other / "destinations" / "web.yaml"
+    hook.write_text(hook.read_text().replace("hooks.example.com/segment", "hooks.example.com/v2"))
+    client = open_embedded(root / "workspace", "acme")
+    try:
+        session = Session(load_workspace(other, environ={"AMPLITUDE_API_KEY": "demo-key"}),
+                          client, "embedded")  # fmt: skip
+        assert apply_plan(make_plan(session), client, NullObserver()).ok
+    finally:
+        client.close()
+
+    workflow = _load("drift.yml")
+    for expected in ("pr create", "pr edit 7"):
+        for name in DRIFT_STEPS:
+            done = _bash(_run_step(workflow, name), root, env)
+            assert done.returncode == 0, (name, done.stdout, done.stderr)
+        calls = (tmp_path / "gh.log").read_text().splitlines()
+        assert calls[-1].startswith(expected), calls
+        body = (runner / "body.md").read_text()
+        assert "hooks.example.com/v2" in body and "seg drift" in body
+        pushed = git.Repo(remote).commit("seg/drift")
+        assert pushed.message.startswith("seg sync: adopt 1 change made outside git")
+        assert "destination web/webhook: settings.url" in pushed.message
+        assert [p.hexsha for p in pushed.parents] == [git.Repo(remote).commit("main").hexsha]
+        (tmp_path / "pr").write_text("7\n")  # the next run finds the open pull request
+        git.Repo(root).heads.main.checkout()
+        (runner / "sync.exit").unlink()

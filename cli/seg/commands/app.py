@@ -21,6 +21,7 @@ from seg.commands import (
     schema_cmds,
     server_cmds,
     show_cmd,
+    sync_cmds,
     trace_cmd,
     tracking_cmds,
     version_cmds,
@@ -83,6 +84,7 @@ check_cmd.register(app)
 fql_cmds.register(app)
 lock_cmds.register(app)
 diff_cmd.register(app)
+sync_cmds.register(app)
 export_cmds.register(app)
 access_cmds.register(app)
 tracking_cmds.register(app)

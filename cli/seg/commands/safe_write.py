@@ -52,12 +52,17 @@ class NewFile:
     existing: Existing = "refuse"
 
 
-def write_files(root: Path, files: Iterable[NewFile]) -> list[str]:
-    """Write ``files`` under ``root``, all or none (see the module); returns the relative
-    paths written, in the order given (files left alone under ``skip`` are not listed)."""
+def write_files(root: Path, files: Iterable[NewFile], removed: Iterable[str] = ()) -> list[str]:
+    """Write ``files`` under ``root``, all or none (see the module), then remove the regular
+    files ``removed`` names (checked with the writes; ``seg sync``'s deleted resources);
+    returns the relative paths written, in the order given (files left alone under ``skip``
+    are not listed)."""
     batch = list(files)
-    todo = _check(root, batch)
-    _Batch(root).run(todo)
+    gone = list(dict.fromkeys(removed))
+    checked = _check(root, batch + [NewFile(rel, "", "replace") for rel in gone])
+    todo = [f for f in checked if f.rel not in set(gone)]
+    present = [rel for rel in gone if _lstat(root / rel) is not None]  # missing: nothing to do
+    _Batch(root).run(todo, present)
     return [f.rel for f in todo]
 
 
@@ -126,8 +131,8 @@ class _Batch:
         self.made_files: list[tuple[str, str]] = []  # (directory, name): new files and temps
         self.renames: list[tuple[str, str, str]] = []  # (directory, temp, name)
 
-    def run(self, files: list[NewFile]) -> None:
-        if not files:
+    def run(self, files: list[NewFile], removed: list[str] | None = None) -> None:
+        if not files and not removed:
             return
         current = self.root
         try:
@@ -142,6 +147,12 @@ class _Batch:
                 current = self.root / directory / name
                 fd = self.fds[directory]
                 os.replace(temp, name, src_dir_fd=fd, dst_dir_fd=fd)
+            for rel in removed or ():  # last: nothing to undo once files are swapped in
+                current = self.root / rel
+                directory, _, name = rel.rpartition("/")
+                at = self._dir(directory)
+                if stat.S_ISREG(os.stat(name, dir_fd=at, follow_symlinks=False).st_mode):
+                    os.unlink(name, dir_fd=at)
         except OSError as exc:
             self._undo()
             raise ConfigError(f"cannot write {current}: {exc.strerror or exc}{_NOTHING}"
