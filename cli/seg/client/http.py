@@ -342,6 +342,7 @@ class ControlPlaneClient:
         params: dict[str, Any] = {"page_size": PAGE_SIZE}
         params.update({k: v for k, v in {"after": after, **filters}.items() if v is not None})
         token = ""
+        seen: set[str] = set()
         while True:
             page = self._request("GET", path,
                                  params={**params, **({"page_token": token} if token else {})})
@@ -349,6 +350,10 @@ class ControlPlaneClient:
             token = page.get("next_page_token", "")
             if not token:
                 return
+            if token in seen:  # a server that pages in a circle: never an endless read
+                raise TransportError("the control plane returned the same page token twice; "
+                                     "the audit trail was not read to its end", "GET", path)
+            seen.add(token)
 
     # -- incremental reads (``seg.client.state_cache``) -------------------------------------
 

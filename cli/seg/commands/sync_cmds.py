@@ -12,6 +12,7 @@ with ``--branch``/``--commit``, makes the branch and the commit.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -248,7 +249,7 @@ def _sync(session: Session, root: Path, env: str | None, use_cache: bool) -> _Sy
                                       if r.what is What.CREATED and r.live is not None]
     tree = FsTree(root)
     back = write_back(tree, session.workspace.config.workspace, session.workspace.resources,
-                      env, sets, removals, created)  # fmt: skip
+                      env, sets, removals, created, os.environ)  # fmt: skip
     refused += back.refused
     if not back.files:
         return _Synced(report, back, [], [], refused)

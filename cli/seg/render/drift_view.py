@@ -145,8 +145,14 @@ def drift_json(report: DriftReport) -> dict[str, Any]:
     }
 
 
+# Characters that make markdown of a value: a table cell's end, code, a link or an image
+# (``[text](url)``, ``![…](…)``), a mention (``@team``), emphasis, an escape. The pull request
+# the drift workflow opens as the repository's bot shows them as the characters they are.
+_MARKDOWN = str.maketrans({c: f"&#{ord(c)};" for c in "|`[]!@*~\\"})
+
+
 def _cell(text: str) -> str:
-    return html.escape(escape_line(text)).replace("|", "&#124;").replace("`", "&#96;")
+    return html.escape(escape_line(text)).translate(_MARKDOWN)
 
 
 def drift_markdown(report: DriftReport) -> str:
@@ -163,7 +169,7 @@ def drift_markdown(report: DriftReport) -> str:
         for f in res.fields:
             mark = "⚠ conflict" if f.side is Side.CONFLICT else "~"
             lines.append(
-                f"| {mark} | {_cell(name)} | `{_cell(display_path(f.path))}` | "
+                f"| {mark} | {_cell(name)} | {_cell(display_path(f.path))} | "
                 f"{_cell(value_text(f.live, f.sensitive))} | "
                 f"{_cell(value_text(f.declared, f.sensitive))} | {_cell(f.who)} | "
                 f"{_cell(f.when)} |"

@@ -12,6 +12,7 @@ would put them. Pure apart from reading through the ``Tree``: the caller writes 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ from seg.workspace.yamlpos import YamlError, read_documents
 __all__ = ["Refusal", "SetField", "WriteBack", "write_back"]
 
 Key = tuple[str, str]
+_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,46 @@ class _Writer:
         if not self.files.docs(rel) or all(d is None for d in self.files.docs(rel)):
             self.files.texts[rel] = None  # nothing but comments left
 
+    def used_variables(self) -> frozenset[str]:
+        """Every variable a YAML file of the tree names in ``${env:…}``."""
+        texts = (self.files.text(rel) or "" for rel in self.by_display.values()
+                 if rel.endswith((".yaml", ".yml")))  # fmt: skip
+        return frozenset(name for text in texts for name in _ENV_REF.findall(text))
+
+    def creatable(self, workspace: str, resources: list[CurrentResource],
+                  taken: Iterable[str]) -> list[CurrentResource]:  # fmt: skip
+        """The new resources that may be written (the others refused): those whose secrets'
+        variables (named from address and path, as ``seg export`` names them) no other
+        resource reads — the name is the API writer's choice (``web-amp``'s
+        ``settings.api_key`` and ``web/amp``'s are one variable), and a shared one would make
+        CI copy another resource's secret into this one — and whose files other than YAML
+        (a model's query) do not exist yet: another model may read that file."""
+        if not resources:
+            return []
+        alone = {id(res): render_export(workspace, [res], with_config=False)
+                 for res in resources}  # fmt: skip
+        named = {key: set(export.secrets) for key, export in alone.items()}
+        counts: dict[str, int] = {}
+        for names in named.values():
+            for name in names:
+                counts[name] = counts.get(name, 0) + 1
+        used = self.used_variables() | frozenset(taken)
+        kept = []
+        listed = set(self.by_display.values())
+        for res in resources:
+            shared = sorted(n for n in named[id(res)] if n in used or counts[n] > 1)
+            held = sorted(rel for rel in alone[id(res)].files
+                          if rel in listed and not is_resource_file(rel))  # fmt: skip
+            if held:  # a model's query file: another resource may read it
+                self.refuse(res.kind, res.address, None, f"{held[0]} exists already; write "
+                            "this one by hand")  # fmt: skip
+            elif shared:
+                self.refuse(res.kind, res.address, None, f"its secret's variable {shared[0]} "
+                            "is read for another resource too; write this one by hand")
+            else:
+                kept.append(res)
+        return kept
+
     def create(self, workspace: str, resources: list[CurrentResource]) -> None:
         existing = [rel for rel, text in self.files.texts.items() if text is not None]
         existing += [rel for rel in self.by_display.values() if rel not in self.files.texts]
@@ -289,6 +331,10 @@ class _Writer:
             if rel in self.files.texts and self.files.texts[rel] is None:
                 self.files.texts[rel] = text  # a file emptied above, made again
             elif rel in self.by_display.values() or self.files.texts.get(rel) is not None:
+                if not is_resource_file(rel):  # not a document's file: never appended to
+                    for res in resources:
+                        self.refuse(res.kind, res.address, None, f"{rel} exists already")
+                    return
                 try:  # a document for a file that exists: added after its last
                     self.files.texts[rel] = append_document(self.files.text(rel) or "",
                                                             _without_modeline(text))
@@ -310,14 +356,17 @@ def _without_modeline(text: str) -> str:
 
 def write_back(tree: Tree, workspace: str, resources: Iterable[DesiredResource],
                env: str | None, sets: Iterable[SetField], removals: Iterable[tuple[Kind, str]],
-               created: Iterable[CurrentResource]) -> WriteBack:  # fmt: skip
-    """The files to write for these edits (``WriteBack.files``: only those that change)."""
+               created: Iterable[CurrentResource], taken_variables: Iterable[str] = ()
+               ) -> WriteBack:  # fmt: skip
+    """The files to write for these edits (``WriteBack.files``: only those that change);
+    ``taken_variables``: names set in the environment besides those the tree reads, which
+    a new resource's secret must not read either."""
     writer = _Writer(tree, resources, env)
     for edit in sets:
         writer.set(edit)
     for kind, address in removals:
         writer.remove(kind, address)
-    new = list(created)
+    new = writer.creatable(workspace, list(created), taken_variables)
     if new:
         writer.create(workspace, new)
     out = writer.out
