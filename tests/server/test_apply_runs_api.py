@@ -209,6 +209,10 @@ def test_seg_apply_tags_every_resource_write_of_the_run(api: Api) -> None:
     assert outside["resource"].endswith("/sources/outside") and outside["apply"] is None
     tagged = events(api, apply=run)
     assert len(tagged) == len(detail["changes"]) + 2  # and the run's start and finish
+    untagged = events(api, apply="none")  # what drift reads: the writes no run made
+    assert untagged and all(e["apply"] is None for e in untagged)
+    assert "sources/outside" in {e["resource"].split("/", 2)[2] for e in untagged}
+    assert not {e["id"] for e in untagged} & {e["id"] for e in tagged}
 
 
 @pytest.mark.parametrize("header", ["abc", "0", "-1", "1e3", "99999999999", " ", "99999"])

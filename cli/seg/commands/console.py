@@ -24,7 +24,6 @@ from seg.render.diagnostics import render_diagnostics
 from seg.render.plan_json import plan_to_json
 from seg.render.plan_markdown import render_plan_markdown
 from seg.render.plan_text import render_plan_text, write_lines
-from seg.render.trace_view import impact_lines, impact_markdown, impact_to_json
 from seg.workspace.config import DbtProjectConfig, WorkspaceConfig
 from seg.workspace.dbt_project import DbtTreeOpener, local_dbt_tree
 from seg.workspace.loader import Checked, Workspace, check_workspace, load_workspace
@@ -216,6 +215,9 @@ def show_plan(plan: Plan, output: str, show_unmanaged: bool = False, comparison:
     (``seg diff``) shows differences rather than actions; ``impact``: the delivery impact of
     the plan over a sample (``seg plan --events``) and the sample's size — last in text,
     ``delivery_impact`` in JSON, first in markdown when a delivery is lost, else last."""
+    # the simulator's views load with the first impact shown, not with every command
+    from seg.render.trace_view import impact_lines, impact_markdown, impact_to_json
+
     if output == "json":
         document = plan_to_json(plan)
         if impact is not None:

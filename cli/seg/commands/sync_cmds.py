@@ -121,7 +121,7 @@ def _outside_edits(session: Session, after: str | None) -> list[OutsideEdit]:
     """The audit trail's resource writes after the event ``after`` that no apply made."""
     workspace = session.workspace.config.workspace
     out = []
-    for event in session.client.audit_events(after=after):
+    for event in session.client.audit_events(after=after, apply="none"):
         method = str(event.get("method"))
         if event.get("apply") or method not in _METHODS:
             continue

@@ -416,8 +416,9 @@ def _audit_filters() -> list[dict[str, Any]]:
               {"type": "string", "format": "date-time"}),
         query("until", "Only events before this time (RFC 3339)",
               {"type": "string", "format": "date-time"}),
-        query("apply", "Only events of this apply run (its writes, start and finish)",
-              {**event_id, "minimum": 1}),
+        query("apply", "Only events of this apply run (its writes, start and finish); "
+              "`none`: only events no apply run made (writes outside seg apply)",
+              {"anyOf": [{**event_id, "minimum": 1}, {"type": "string", "enum": ["none"]}]}),
     ]  # fmt: skip
 
 

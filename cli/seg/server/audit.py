@@ -35,6 +35,7 @@ __all__ = [
 
 COMPARED = "values:"  # the audit path of a compare event that counts the values asked about
 # The query parameters of ``GET …/audit-events`` besides paging
+OUTSIDE_RUNS = 0  # ``apply=none``: no run has this id (they count from 1)
 AUDIT_FILTERS = ("after", "actor", "kind", "since", "until", "apply")
 TOKEN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 MAX_CHANGES = 1000  # the events an apply run's view lists
@@ -137,7 +138,8 @@ def audit_query(workspace: str, filters: Mapping[str, str | None]) -> AuditQuery
     """The query of ``GET …/audit-events``' filters: ``after`` (an event id: newer events
     only), ``actor`` (a token id), ``kind`` (a kind's key: events on its resources, a
     tracking plan's rules included), ``since`` and ``until`` (ISO-8601 times, inclusive and
-    exclusive) and ``apply`` (an apply run's id). Each is checked: a bad one is
+    exclusive) and ``apply`` (an apply run's id, or ``none``: events no run made). Each is
+    checked: a bad one is
     ``InvalidArgument``."""
     after, actor, kind, since, until, run = (filters.get(name) for name in AUDIT_FILTERS)
     if actor is not None and not TOKEN_ID_RE.fullmatch(actor):
@@ -148,7 +150,8 @@ def audit_query(workspace: str, filters: Mapping[str, str | None]) -> AuditQuery
         shapes=() if kind is None else kind_shapes(workspace, _kind(kind)),
         since=None if since is None else _time(since, "since"),
         until=None if until is None else _time(until, "until"),
-        apply_run=None if run is None else parse_event_id(run, "apply"),
+        apply_run=None if run is None else OUTSIDE_RUNS if run == "none" else
+        parse_event_id(run, "apply"),
     )
 
 

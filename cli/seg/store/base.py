@@ -176,7 +176,8 @@ class AuditQuery:
     """Which audit events ``StoreTx.list_audit`` lists (besides its ``before_id`` bound): ids
     above ``after_id``, by one actor (token id), on a resource of one of ``shapes`` (any
     when empty), at a time in [``since``, ``until``) (the API's timestamp text, which sorts
-    as time), of one apply run; newest first, or oldest first with ``oldest_first``."""
+    as time), of one apply run (0: of none); newest first, or oldest first with
+    ``oldest_first``."""
 
     after_id: int | None = None
     actor_id: str | None = None

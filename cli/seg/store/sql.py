@@ -435,7 +435,9 @@ def _audit_conditions(q: AuditQuery) -> list[sa.ColumnElement[bool]]:
         out.append(c.time >= q.since)
     if q.until is not None:
         out.append(c.time < q.until)
-    if q.apply_run is not None:
+    if q.apply_run == 0:  # the events no apply run made
+        out.append(c.apply_run.is_(None))
+    elif q.apply_run is not None:
         out.append(c.apply_run == q.apply_run)
     return out
 

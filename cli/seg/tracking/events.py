@@ -13,11 +13,12 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from seg.tracking.rules import rule_label
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["Violation", "check_event", "planned_fields"]
 
@@ -48,6 +49,8 @@ class Violation:
 
 @lru_cache(maxsize=512)
 def _validator(schema_json: str) -> jsonschema.Draft7Validator:
+    import jsonschema  # loaded by the first event checked, not by every command
+
     checker = jsonschema.Draft7Validator.FORMAT_CHECKER
     return jsonschema.Draft7Validator(json.loads(schema_json), format_checker=checker)
 
