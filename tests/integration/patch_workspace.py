@@ -117,10 +117,13 @@ def base_documents() -> dict[Key, Doc]:
     return {(d["kind"], d["name"]): d for d in docs}
 
 
+def documents_text(docs: dict[Key, Doc]) -> str:
+    """``docs`` as the one file ``resources.yaml`` holds them."""
+    return yaml.safe_dump_all(list(docs.values()), sort_keys=False)
+
+
 def write_documents(root: Path, docs: dict[Key, Doc]) -> None:
-    (root / "resources.yaml").write_text(
-        yaml.safe_dump_all(list(docs.values()), sort_keys=False), encoding="utf-8"
-    )
+    (root / "resources.yaml").write_text(documents_text(docs), encoding="utf-8")
 
 
 def apply(root: Path) -> None:

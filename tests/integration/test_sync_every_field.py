@@ -12,11 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from seg.apply.executor import NullObserver, apply_plan
-from seg.commands.session import Session, make_plan
-from seg.embedded import open_embedded
 from seg.model.paths import format_path
-from seg.workspace.loader import load_workspace
 from tests.conftest import run_cli
 from tests.integration.patch_workspace import (
     EDITS,
@@ -25,8 +21,9 @@ from tests.integration.patch_workspace import (
     WORKSPACE,
     assert_plan_empty,
     base_documents,
-    write_documents,
+    documents_text,
 )
+from tests.outside_edits import edit_outside
 
 # Fields whose new value holds a secret: sync refuses to write it (exit 3), names the path.
 SECRET_EDITS = {("Alert", "slack_webhook_url"): ("slack_webhook_url",)}
@@ -35,19 +32,9 @@ SECRET_EDITS = {("Alert", "slack_webhook_url"): ("slack_webhook_url",)}
 def _edit_outside(root: Path, kind: str, field: str, tmp: Path) -> None:
     """Make the edit on the control plane of ``root`` without recording an apply run."""
     key, value = EDITS[(kind, field)]
-    other = tmp / "elsewhere"
-    shutil.copytree(root, other, ignore=shutil.ignore_patterns(".seg"))
     docs = copy.deepcopy(base_documents())
     docs[key]["spec"][field] = value
-    write_documents(other, docs)
-    client = open_embedded(root, WORKSPACE)
-    try:
-        session = Session(load_workspace(other, environ=ENVIRONMENT), client, "embedded")
-        result = apply_plan(make_plan(session), client, NullObserver())
-        assert result.ok and result.results, [(r.step.change.address, r.error)
-                                              for r in result.results]  # fmt: skip
-    finally:
-        client.close()
+    edit_outside(root, WORKSPACE, {"resources.yaml": documents_text(docs)}, tmp, ENVIRONMENT)
 
 
 @pytest.mark.parametrize(("kind", "field"), MUTABLE, ids=[f"{k}.{f}" for k, f in MUTABLE])

@@ -5,17 +5,14 @@ later plans and applies with its secrets in the environment."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 
-from seg.apply.executor import NullObserver, apply_plan
-from seg.commands.session import Session, make_plan
-from seg.embedded import open_embedded
 from seg.workspace.loader import load_workspace
 from tests.conftest import run_cli
+from tests.outside_edits import edit_outside
 
 SLUG = "hostile"
 WEB = "kind: Source\nname: web\nspec:\n  catalog: javascript\n  display_name: Web\n"
@@ -39,20 +36,8 @@ def tree(tmp_path: Path, clean_seg_env: None, monkeypatch: pytest.MonkeyPatch) -
 
 def outside(root: Path, files: dict[str, str], tmp: Path, environ: dict[str, str] | None = None
             ) -> None:  # fmt: skip
-    """Write ``files`` over a copy of the tree and send its plan to ``root``'s control plane
-    without an apply run: an edit made outside seg (``environ``: the editor's own values)."""
-    other = tmp / "elsewhere"
-    shutil.rmtree(other, ignore_errors=True)
-    shutil.copytree(root, other, ignore=shutil.ignore_patterns(".seg"))
-    for rel, text in files.items():
-        (other / rel).write_text(text)
-    client = open_embedded(root, SLUG)
-    try:
-        env = {HOOK_KEY: "the-hooks-real-api-key", **(environ or {})}
-        session = Session(load_workspace(other, environ=env), client, "embedded")
-        assert apply_plan(make_plan(session), client, NullObserver()).ok
-    finally:
-        client.close()
+    """An edit made outside seg (``environ``: the editor's own values besides CI's secret)."""
+    edit_outside(root, SLUG, files, tmp, {HOOK_KEY: "the-hooks-real-api-key", **(environ or {})})
 
 
 def test_a_new_resources_secret_never_reads_a_variable_the_tree_uses(

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from seg.apply.executor import NullObserver, apply_plan
-from seg.commands.session import Session, make_plan
 from seg.embedded import open_embedded
 from seg.workspace.loader import load_workspace
 from tests.conftest import run_cli
+from tests.outside_edits import edit_outside
 
 SLUG = "hostile"
 HOOK = ("kind: Destination\nname: hook\nspec:\n  source: web\n  catalog: webhook\n"
@@ -35,20 +35,8 @@ def tree(tmp_path: Path, clean_seg_env: None) -> Path:
     return root
 
 
-def outside(root: Path, files: dict[str, str], tmp: Path) -> None:
-    """Write ``files`` over a copy of the tree and send its plan to ``root``'s control plane
-    without an apply run: an edit made outside seg."""
-    other = tmp / "elsewhere"
-    shutil.rmtree(other, ignore_errors=True)
-    shutil.copytree(root, other, ignore=shutil.ignore_patterns(".seg"))
-    for rel, text in files.items():
-        (other / rel).write_text(text)
-    client = open_embedded(root, SLUG)
-    try:
-        session = Session(load_workspace(other, environ={}), client, "embedded")
-        assert apply_plan(make_plan(session), client, NullObserver()).ok
-    finally:
-        client.close()
+def outside_edit(root: Path, files: dict[str, str], tmp: Path) -> None:
+    edit_outside(root, SLUG, files, tmp)
 
 
 def synced_plan_is_empty(root: Path) -> None:
@@ -62,7 +50,7 @@ def test_a_reference_set_through_the_api_comes_back_a_literal(tree: Path, tmp_pa
                                                               monkeypatch) -> None:  # fmt: skip
     monkeypatch.setenv("CI_DEPLOY_KEY", "very-secret-deploy-key")
     # someone writes the text ${env:CI_DEPLOY_KEY} as a display name (as $$ in YAML: a literal)
-    outside(tree, {"web.yaml": WEB.replace("Web", "$${env:CI_DEPLOY_KEY}")}, tmp_path)
+    outside_edit(tree, {"web.yaml": WEB.replace("Web", "$${env:CI_DEPLOY_KEY}")}, tmp_path)
     synced_plan_is_empty(tree)
     text = (tree / "web.yaml").read_text()
     assert "$${env:CI_DEPLOY_KEY}" in text
@@ -83,7 +71,7 @@ def test_values_that_look_like_yaml_come_back_exactly(tree: Path, tmp_path: Path
     import json
 
     hostile = HOOK.replace("https://hooks.example.com/a  # hook", json.dumps(value))
-    outside(tree, {"hook.yaml": hostile}, tmp_path)
+    outside_edit(tree, {"hook.yaml": hostile}, tmp_path)
     synced_plan_is_empty(tree)
     ws = load_workspace(tree, environ={})
     (hook,) = [r for r in ws.resources if r.address == "web/hook"]
@@ -93,7 +81,7 @@ def test_values_that_look_like_yaml_come_back_exactly(tree: Path, tmp_path: Path
 
 
 def test_sync_never_writes_through_a_symlinked_directory(tree: Path, tmp_path: Path) -> None:
-    outside(tree, {"web.yaml": WEB.replace("Web", "Web site")}, tmp_path)
+    outside_edit(tree, {"web.yaml": WEB.replace("Web", "Web site")}, tmp_path)
     elsewhere = tmp_path / "outside"
     elsewhere.mkdir()
     (tree / "sources").symlink_to(elsewhere)  # where a new resource's file would go

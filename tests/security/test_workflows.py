@@ -407,10 +407,7 @@ def test_the_drift_job_syncs_onto_one_branch_and_opens_then_updates_one_pull_req
     place of github.com), and a pull request is created, then updated on the next run."""
     import git
 
-    from seg.apply.executor import NullObserver, apply_plan
-    from seg.commands.session import Session, make_plan
-    from seg.embedded import open_embedded
-    from seg.workspace.loader import load_workspace
+    from tests.outside_edits import edit_outside
 
     staged, env = checkout
     remote = tmp_path / "remote.git"
@@ -435,17 +432,10 @@ def test_the_drift_job_syncs_onto_one_branch_and_opens_then_updates_one_pull_req
     applied = _bash("seg apply -w workspace --auto-approve", root, env)
     assert applied.returncode == 0, applied.stdout + applied.stderr
 
-    other = tmp_path / "elsewhere"
-    shutil.copytree(root / "workspace", other, ignore=shutil.ignore_patterns(".seg"))
-    hook = other / "destinations" / "web.yaml"
-    hook.write_text(hook.read_text().replace("hooks.example.com/segment", "hooks.example.com/v2"))
-    client = open_embedded(root / "workspace", "acme")
-    try:
-        session = Session(load_workspace(other, environ={"AMPLITUDE_API_KEY": "demo-key"}),
-                          client, "embedded")  # fmt: skip
-        assert apply_plan(make_plan(session), client, NullObserver()).ok
-    finally:
-        client.close()
+    hook = (root / "workspace" / "destinations" / "web.yaml").read_text()
+    edit_outside(root / "workspace", "acme",
+                 {"destinations/web.yaml": hook.replace("example.com/segment", "example.com/v2")},
+                 tmp_path, {"AMPLITUDE_API_KEY": "demo-key"})  # fmt: skip
 
     workflow = _load("drift.yml")
     for expected in ("pr create", "pr edit 7"):

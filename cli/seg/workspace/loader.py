@@ -353,7 +353,7 @@ def declared_addresses(root: Path, tree: Tree | None = None
             unread.append(Diagnostic(shown, 1, 1, f"cannot read file: {exc}", "io"))
             continue
         for doc in docs:
-            key = _address_of(doc.value) if isinstance(doc.value, dict) else None
+            key = document_address(doc.value)
             if key is not None:
                 found.add(key)
     return found, unread
@@ -375,7 +375,10 @@ def _hide_env_values(problems: list[Diagnostic], values: set[str]) -> list[Diagn
     return [replace(p, message=scrub(p.message, values, FROM_ENVIRONMENT)) for p in problems]
 
 
-def _address_of(value: dict[str, Any]) -> tuple[str, str] | None:
+def document_address(value: Any) -> tuple[str, str] | None:
+    """(kind, address) of a resource or overlay document (None: it names none)."""
+    if not isinstance(value, dict):
+        return None
     kind = KINDS.get(str(value.get("kind")))
     name, spec = value.get("name"), value.get("spec")
     if kind is None or not isinstance(name, str) or not isinstance(spec, dict):
@@ -407,7 +410,7 @@ def _load_overlays(ctx: _Context, env: str | None) -> list[Diagnostic]:
             problems.append(Diagnostic(shown, exc.line, exc.col, exc.message, "yaml"))
             continue
         for doc in docs:
-            key = _address_of(doc.value) if isinstance(doc.value, dict) else None
+            key = document_address(doc.value)
             if key is None:
                 message = "an overlay document needs kind, name and spec (with its parent)"
                 problems.append(Diagnostic(shown, doc.line, doc.col, message, "overlay"))
@@ -501,7 +504,7 @@ def _load_document(
     kind = KINDS.get(doc.value["kind"]) if isinstance(doc.value.get("kind"), str) else None
     if kind is None or not isinstance(doc.value.get("spec"), dict):
         return None, problems
-    key = _address_of(doc.value)
+    key = document_address(doc.value)
     if key in ctx.overlays:
         doc.value["spec"] = _merge(doc.value["spec"], ctx.overlays[key][0])
         ctx.used.add(key)

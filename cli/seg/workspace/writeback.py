@@ -23,6 +23,7 @@ from seg.model.paths import MISSING, AnyPath
 from seg.model.resource import CurrentResource, DesiredResource
 from seg.workspace.export import render_export
 from seg.workspace.linked import LinkedFileError, read_linked_file
+from seg.workspace.loader import document_address
 from seg.workspace.tree import Tree, is_resource_file
 from seg.workspace.yamledit import (
     EditError,
@@ -73,6 +74,7 @@ class _Files:
     def __init__(self, tree: Tree) -> None:
         self.tree = tree
         self.texts: dict[str, str | None] = {}
+        self._parsed: dict[str, tuple[str, list[Any]]] = {}  # rel → (the text, its documents)
 
     def text(self, rel: str) -> str | None:
         if rel not in self.texts:
@@ -83,26 +85,20 @@ class _Files:
         text = self.text(rel)
         if text is None:
             return []
+        known = self._parsed.get(rel)
+        if known is not None and known[0] is text:  # read again only after an edit
+            return known[1]
         try:
-            return [d.value for d in read_documents(text)]
+            docs = [d.value for d in read_documents(text)]
         except YamlError:
-            return []
-
-
-def _address(doc: Any) -> Key | None:
-    if not isinstance(doc, dict) or not isinstance(doc.get("kind"), str):
-        return None
-    kind = KINDS.get(doc["kind"])
-    name, spec = doc.get("name"), doc.get("spec")
-    if kind is None or not isinstance(name, str) or not isinstance(spec, dict):
-        return None
-    parent = spec.get(kind.parent_field) if kind.parent_field else None
-    return kind.name, f"{parent}/{name}" if isinstance(parent, str) else name
+            docs = []
+        self._parsed[rel] = (text, docs)
+        return docs
 
 
 def _index(files: _Files, rel: str, key: Key) -> int | None:
     for i, doc in enumerate(files.docs(rel)):
-        if _address(doc) == key:
+        if document_address(doc) == key:
             return i
     return None
 
@@ -201,7 +197,7 @@ class _Writer:
             if not rel.startswith(self.env_prefix):
                 continue
             for i, doc in enumerate(self.files.docs(rel)):
-                if _address(doc) == key and _overlay_value(doc.get("spec"), path):
+                if document_address(doc) == key and _overlay_value(doc.get("spec"), path):
                     return rel, i
         return None
 
