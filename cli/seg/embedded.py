@@ -22,7 +22,7 @@ from seg.server.service import ControlPlane
 from seg.store.base import StoreError
 from seg.store.sql import open_store
 
-__all__ = ["STATE_DIR", "open_embedded", "secret_box"]
+__all__ = ["STATE_DIR", "embedded_control_plane", "open_embedded", "secret_box"]
 
 STATE_DIR = ".seg"
 
@@ -43,6 +43,20 @@ def _token_for(cp: ControlPlane, state: Path, workspace: str) -> str:
 
 def open_embedded(root: Path, workspace: str) -> ControlPlaneClient:
     """A client for the embedded control plane of the workspace at ``root``."""
+    cp, token = embedded_control_plane(root, workspace)
+    # no access log: the embedded plane has no operator, and its requests are the command's own
+    transport = InProcessTransport(create_app(cp, access_log=False))
+    http = httpx.Client(
+        transport=transport,
+        base_url="http://embedded",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return ControlPlaneClient(http, workspace)
+
+
+def embedded_control_plane(root: Path, workspace: str) -> tuple[ControlPlane, str]:
+    """The embedded control plane of the workspace at ``root`` (made on first use), and its
+    owner token."""
     state = root / STATE_DIR
     state.mkdir(exist_ok=True)
     gitignore = state / ".gitignore"
@@ -58,15 +72,7 @@ def open_embedded(root: Path, workspace: str) -> ControlPlaneClient:
     if not key_file.exists():
         write_key_file(key_file)
     cp = ControlPlane(store, secret_box=secret_box(key_file.read_bytes().strip()))
-    token = _token_for(cp, state, workspace)
-    # no access log: the embedded plane has no operator, and its requests are the command's own
-    transport = InProcessTransport(create_app(cp, access_log=False))
-    http = httpx.Client(
-        transport=transport,
-        base_url="http://embedded",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    return ControlPlaneClient(http, workspace)
+    return cp, _token_for(cp, state, workspace)
 
 
 def secret_box(key: bytes) -> SecretBox:

@@ -13,10 +13,12 @@ from seg.commands import (
     access_cmds,
     catalog_cmds,
     check_cmd,
+    console_cmd,
     diff_cmd,
     export_cmds,
     fmt_cmd,
     fql_cmds,
+    graph_cmd,
     lock_cmds,
     schema_cmds,
     server_cmds,
@@ -94,6 +96,8 @@ fmt_cmd.register(app)
 version_cmds.register(app)
 catalog_cmds.register(app)
 about_cmd.register(app)
+graph_cmd.register(app)
+console_cmd.register(app)
 
 
 def _any_no_color(args: list[str]) -> bool:

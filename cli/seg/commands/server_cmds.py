@@ -219,6 +219,7 @@ def serve_cmd(
     from seg.server.lifecycle import DrainState, run_server
     from seg.server.logs import log_config
     from seg.store.sql import SqlStore
+    from seg.web import mount as mount_console
 
     metrics_token = _metrics_token()
     said: list[str] = []  # the schema's lines, logged once logging is set up: a refused
@@ -237,6 +238,7 @@ def serve_cmd(
     state = DrainState()
     app = create_app(cp, max_body_bytes=max_body_bytes, access_log=access_log,
                      metrics_token=metrics_token, drain=state)  # fmt: skip
+    mount_console(app, cp)  # the web console under /console
     # uvicorn's access log is off (seg.access replaces it); our formatters use no colours
     config = uvicorn.Config(app, host=host, port=port, access_log=False,
                             log_config=logging_config, log_level=log_level.value,

@@ -14,6 +14,7 @@ import copy
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
+from seg.engine.graph import PLAN_MAX_CHANGES, Graph, neighbourhood, without_paths
 from seg.engine.guards import guard_models, order_disconnects
 from seg.engine.ownership import (
     Claim,
@@ -403,6 +404,24 @@ def _not_managed(ownership: Ownership | None, want: Collection[Key],
     ))  # fmt: skip
 
 
+def _neighbourhood(changes: list[Change], want: Mapping[Key, DesiredResource],
+                   have: Mapping[Key, CurrentResource]) -> Graph | None:  # fmt: skip
+    """The changes and their direct neighbours, as the workspace will be (the live state, with
+    each change's fields after it; a deleted or blocked resource as it is now), for the
+    markdown comment's picture. Only for a plan of at most PLAN_MAX_CHANGES changes: it
+    reads every resource's references once."""
+    if not changes or len(changes) > PLAN_MAX_CHANGES:
+        return None
+    world: dict[Key, Mapping[str, Any]] = {key: res.fields for key, res in want.items()}
+    world.update((key, res.fields) for key, res in have.items())
+    for change in changes:
+        now = change.before if change.action in (Action.DELETE, Action.BLOCKED) else None
+        fields = now if now is not None else change.after
+        if fields is not None:  # a value from the environment draws no edge (it is secret)
+            world[change.key] = without_paths(fields, change.sensitive_paths)
+    return neighbourhood([c.key for c in changes], world)
+
+
 @without_gc
 def compute_plan(
     workspace: str,
@@ -453,4 +472,5 @@ def compute_plan(
                     for r in [want[key]] for p in sorted(r.unknown_paths, key=repr))  # fmt: skip
     return Plan(workspace, tuple(changes), digest, len(want), not_compared=unknown,
                 manager=ownership.manager if ownership else "",
-                not_managed=_not_managed(ownership, want, have))
+                not_managed=_not_managed(ownership, want, have),
+                neighbourhood=_neighbourhood(changes, want, have))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from seg.engine.graph import PLAN_MAX_CHANGES, PLAN_MAX_NODES, Graph, around
 from seg.model.kinds import Kind
 from seg.model.paths import AnyPath, format_path
 from seg.model.resource import DesiredResource
@@ -167,6 +168,10 @@ class Plan:
     # leaves alone, as (kind, address).
     manager: str = ""
     not_managed: tuple[tuple[str, str], ...] = ()
+    # The changed resources and every resource one edge away (``engine.graph.neighbourhood``),
+    # made with the plan when it has at most PLAN_MAX_CHANGES changes and that picture at
+    # most PLAN_MAX_NODES nodes; None otherwise. Views read it through ``drawn``.
+    neighbourhood: Graph | None = None
 
     FORMAT_VERSION: ClassVar[str] = "1.0"
 
@@ -201,6 +206,19 @@ class Plan:
     @property
     def applicable(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.action is not Action.BLOCKED)
+
+    @property
+    def drawn(self) -> Graph | None:
+        """What a picture of this plan shows: its changes and their direct neighbours (the
+        ``neighbourhood`` cut to the changes a targeted or scoped plan kept), or None when
+        there is no change, the plan is too large to draw, or a change is not in it."""
+        if self.neighbourhood is None or not 0 < len(self.changes) <= PLAN_MAX_CHANGES:
+            return None
+        keys = {c.key for c in self.changes}
+        if not keys <= set(self.neighbourhood.keys):
+            return None
+        graph = around(self.neighbourhood, keys, 1)
+        return graph if len(graph.nodes) <= PLAN_MAX_NODES else None
 
 
 def owner_only_changes(changes: tuple[Change, ...]) -> list[str]:

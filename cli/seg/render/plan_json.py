@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from seg.engine.graph import Edge, Graph, Node, make_graph
 from seg.engine.plan import Action, Change, FieldChange, Plan, VersionNote
 from seg.kinds import KINDS
 from seg.model.paths import format_path, parse_key_path
@@ -47,7 +48,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 ],
             }
         )
-    return {
+    document = {
         "format_version": Plan.FORMAT_VERSION,
         "workspace": plan.workspace,
         "workspace_digest": plan.workspace_digest,
@@ -67,6 +68,46 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         # live resources nobody manages, left alone by this plan (always present)
         "not_managed": [{"address": a, "kind": k} for k, a in plan.not_managed],
     }
+    drawn = plan.drawn
+    if drawn is not None:  # a small plan: what the markdown comment draws (seg show too)
+        document["neighbourhood"] = _graph_json(drawn)
+    return document
+
+
+def _graph_json(graph: Graph) -> dict[str, Any]:
+    """The changes' neighbourhood: its nodes (``missing``/``built_in`` only when true), and
+    its edges by the nodes' positions (``field``: null from a parent to its child, else the
+    field path of the reference)."""
+    position = {key: index for index, key in enumerate(graph.keys)}
+    nodes: list[dict[str, Any]] = []
+    for node in graph.nodes:
+        entry: dict[str, Any] = {"kind": node.kind, "address": node.address}
+        entry.update({flag: True for flag in ("missing", "built_in") if getattr(node, flag)})
+        nodes.append(entry)
+    edges = [{"from": position[e.source], "to": position[e.target], "field": e.field or None}
+             for e in graph.edges]  # fmt: skip
+    return {"nodes": nodes, "edges": edges}
+
+
+def _graph_from_json(data: Any) -> Graph | None:
+    """``_graph_json`` read back (KeyError, TypeError or ValueError when malformed)."""
+    if data is None:
+        return None
+    nodes = []
+    for entry in data["nodes"]:
+        kind, address = entry["kind"], entry["address"]
+        if kind not in KINDS or not isinstance(address, str):
+            raise ValueError(f"not a resource: {kind!r} {address!r}")
+        nodes.append(Node(kind, address, missing=entry.get("missing") is True,
+                          built_in=entry.get("built_in") is True))  # fmt: skip
+
+    def end(index: Any) -> tuple[str, str]:
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(nodes):
+            raise ValueError(f"not a node's position: {index!r}")
+        return nodes[index].key
+
+    edges = [Edge(end(e["from"]), end(e["to"]), str(e["field"] or "")) for e in data["edges"]]
+    return make_graph(nodes, edges)
 
 
 def _version_json(change: Change) -> dict[str, Any]:
@@ -111,6 +152,7 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
         manager=str(data.get("manager") or ""),
         not_managed=tuple((str(n["kind"]), str(n["address"]))
                           for n in data.get("not_managed") or ()),
+        neighbourhood=_graph_from_json(data.get("neighbourhood")),
     )  # fmt: skip
 
 

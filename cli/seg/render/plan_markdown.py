@@ -9,6 +9,7 @@ from collections import Counter
 from seg.engine.plan import Change, Plan
 from seg.model.printable import display_path_text, escape_line
 from seg.model.wording import plural
+from seg.render.graph_view import MARKS, graph_mermaid
 from seg.render.not_managed import not_managed_lines
 from seg.render.plan_text import not_compared_note, summary_line, targeted
 from seg.render.values import (
@@ -83,6 +84,54 @@ def _code_block(change: Change) -> list[str]:
     return [f"{fence}diff", *(line.rstrip() for line in diff), fence]
 
 
+def _picture(plan: Plan) -> str:
+    """The changed resources and their direct neighbours as a Mermaid diagram (GitHub draws
+    it), each change marked by its action, folded open; nothing unless the plan is small
+    enough to draw (``Plan.drawn``: at most 20 changes and 60 nodes)."""
+    graph = plan.drawn
+    if graph is None:
+        return ""
+    marks = {c.key: c.action.value for c in plan.changes}
+    others = len(graph.nodes) - len(marks)
+    title = f"Graph: {plural(len(marks), 'changed resource')}"
+    title += f" and {plural(others, 'neighbour')}" if others else ""
+    used = [f"<code>{symbol}</code> {mark}" for mark, (symbol, _) in MARKS.items()
+            if mark in marks.values()]  # fmt: skip
+    legend = (f"<sub>{', '.join(used)}; solid arrows: parent → child, dashed: a reference "
+              "(labelled with its field).</sub>")  # fmt: skip
+    lines = ["", f"<details open><summary>{title}</summary>", "", "```mermaid",
+             graph_mermaid(graph, marks).rstrip("\n"), "```", "", legend, "", "</details>", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _details(plan: Plan, budget: int) -> tuple[str, int]:
+    """Each change folded in ``<details>``, as many as fit in ``budget`` characters; the text
+    and how many did not fit."""
+    out = ""
+    for index, change in enumerate(plan.changes):
+        summary = (
+            f"<code>{change.action.symbol}</code> {change.kind.name} "
+            f"<code>{_html(change.address)}</code>{' (adopt)' if change.adopt else ''} "
+            f"{describe(change)}"
+            + (f" <i>{_html(included_note(change))}</i>" if change.included_by else "")
+        )
+        body = [f"<details><summary>{summary}</summary>", "", "```diff"]
+        lines = [f"! reason: {change.reason}"] if change.reason else []
+        lines += [f"{symbol} {text}" for symbol, text in field_lines(change, diff_inline=False)]
+        if change.update_mask:
+            lines.append(f"# update_mask: {', '.join(map(display_path_text, change.update_mask))}")
+        if change.not_compared and change.action.value == "update":
+            lines.append(f"# {not_compared_line(change)}")
+        # inside the fence: never a raw line break (it could close the fence early)
+        body += [escape_line(line, keep_tab=False) for line in lines]
+        body += ["```", *_code_block(change), "</details>", ""]
+        block = "\n".join(body) + "\n"
+        if len(out) + len(block) > budget:
+            return out, len(plan.changes) - index
+        out += block
+    return out, 0
+
+
 def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged: bool = False,
                          comparison: bool = False) -> str:  # fmt: skip
     head = [f"### seg {'diff' if comparison else 'plan'} for `{plan.workspace}`", ""]
@@ -108,29 +157,13 @@ def render_plan_markdown(plan: Plan, max_chars: int = MAX_CHARS, show_unmanaged:
     if plan.not_compared:
         head += [*_not_compared(plan)[1:], ""]
     out = "\n".join(head)
-    trimmed = 0
-    for index, change in enumerate(plan.changes):
-        summary = (
-            f"<code>{change.action.symbol}</code> {change.kind.name} "
-            f"<code>{_html(change.address)}</code>{' (adopt)' if change.adopt else ''} "
-            f"{describe(change)}"
-            + (f" <i>{_html(included_note(change))}</i>" if change.included_by else "")
-        )
-        body = [f"<details><summary>{summary}</summary>", "", "```diff"]
-        lines = [f"! reason: {change.reason}"] if change.reason else []
-        lines += [f"{symbol} {text}" for symbol, text in field_lines(change, diff_inline=False)]
-        if change.update_mask:
-            lines.append(f"# update_mask: {', '.join(map(display_path_text, change.update_mask))}")
-        if change.not_compared and change.action.value == "update":
-            lines.append(f"# {not_compared_line(change)}")
-        # inside the fence: never a raw line break (it could close the fence early)
-        body += [escape_line(line, keep_tab=False) for line in lines]
-        body += ["```", *_code_block(change), "</details>", ""]
-        block = "\n".join(body) + "\n"
-        if len(out) + len(block) > max_chars - 200:
-            trimmed = len(plan.changes) - index
-            break
-        out += block
+    # the picture goes only where it pushes no change's details out of the size limit
+    picture = _picture(plan)
+    details, trimmed = _details(plan, max_chars - 200 - len(out) - len(picture))
+    if picture and trimmed:
+        picture = ""
+        details, trimmed = _details(plan, max_chars - 200 - len(out))
+    out += picture + details
     if trimmed:
         out += (
             f"\n_… {plural(trimmed, 'more change')} not shown: the comment is limited to "

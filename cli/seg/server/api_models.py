@@ -41,6 +41,7 @@ from seg.server.audit import MAX_CHANGES
 from seg.server.auth import SCOPES
 from seg.server.catalog_service import COLLECTIONS, MAX_IMPORT_ENTRIES
 from seg.server.compare import MAX_COMPARE
+from seg.server.field_changes import MAX_ENTRIES, MAX_VALUE, MORE_PATH, SECRET_SHOWN
 from seg.server.locks import MAX_TTL
 from seg.server.token_service import MAX_DESCRIPTION, MAX_EMAIL, MAX_EXPIRES_IN
 from seg.server.validation import api_schema
@@ -267,6 +268,42 @@ class AuditActor(_Open):
     description: str
 
 
+def _absent(schema: dict[str, Any]) -> None:
+    """Document a key the server leaves out rather than sending a default (or null)."""
+    schema.pop("default", None)
+    kept = [s for s in schema.pop("anyOf", []) if s != {"type": "null"}]
+    if kept:
+        [inner] = kept
+        schema.update(inner)
+
+
+_VALUE_NOTE = (f"A secret reads \"{SECRET_SHOWN}\" (at any depth); a value whose compact JSON "
+               f"is longer than {MAX_VALUE} characters is replaced by "
+               f'{{"truncated": <that length>}}.')
+
+
+class AuditFieldChange(_Open):
+    """One value a write changed: a leaf of the resource's nested maps (a list is one value;
+    a tracking plan's rules are one entry each, tracking_plan.rules[<the rule's label>]), or
+    its ownership metadata (protect, manager)."""
+
+    path: str = Field(description=f"The field path under the kind's key "
+                      f"(destination.settings.apiKey), protect or manager; on the entry that "
+                      f"counts the ones left off, {MORE_PATH!r}")  # fmt: skip
+    before: Any = Field(None, description="The value before the write; absent when there "
+                        f"was none (a create, a key added). {_VALUE_NOTE}",
+                        json_schema_extra=_absent)  # fmt: skip
+    after: Any = Field(None, description="The value after the write; absent when there is "
+                       f"none any more (a delete, a key removed). {_VALUE_NOTE}",
+                       json_schema_extra=_absent)  # fmt: skip
+    secret: bool = Field(False, description=f"true: the value is a secret, shown only as "
+                         f"\"{SECRET_SHOWN}\" (a secret written anew is \"{SECRET_SHOWN}\" on "
+                         f"both sides); absent otherwise")  # fmt: skip
+    more: int | None = Field(None, ge=1, description=f"Only on the last entry, after "
+                             f"{MAX_ENTRIES}: how many further changes were left off",
+                             json_schema_extra=_absent)  # fmt: skip
+
+
 class AuditEvent(_Open):
     id: str
     time: str
@@ -274,6 +311,12 @@ class AuditEvent(_Open):
     method: str
     resource: str
     paths: list[str]
+    changes: list[AuditFieldChange] = Field(
+        max_length=MAX_ENTRIES + 1,
+        description=f"What the write did to the resource's fields, value by value (empty for "
+        f"events that change none, and for those recorded before values were kept): at most "
+        f"{MAX_ENTRIES} entries, then one {{\"path\": \"{MORE_PATH}\", \"more\": <count>}}",
+    )
     apply: str | None = Field(description="The id of the apply run the event belongs to "
                               "(its writes, its start and its finish); null outside applies",
                               json_schema_extra=_or_null)  # fmt: skip

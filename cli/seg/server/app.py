@@ -53,7 +53,7 @@ from seg.server.api_models import (
     model,
 )
 from seg.server.apply_service import FINISH_KEYS, START_KEYS
-from seg.server.audit import AUDIT_FILTERS, TOKEN_ID_RE
+from seg.server.audit import AUDIT_FILTERS, MAX_RESOURCE_NAME, TOKEN_ID_RE
 from seg.server.catalog_service import COLLECTIONS
 from seg.server.change_service import MAX_REVISION
 from seg.server.edge import DEFAULT_MAX_BODY_BYTES, InputGuard
@@ -419,6 +419,10 @@ def _audit_filters() -> list[dict[str, Any]]:
         query("apply", "Only events of this apply run (its writes, start and finish); "
               "`none`: only events no apply run made (writes outside seg apply)",
               {"anyOf": [{**event_id, "minimum": 1}, {"type": "string", "enum": ["none"]}]}),
+        query("resource", "Only events on this resource of the workspace (its full name, "
+              "workspaces/<ws>/sources/web; a tracking plan's rules count as the plan's)",
+              {"type": "string", "maxLength": MAX_RESOURCE_NAME,
+               "pattern": r"^workspaces/[^/]+(/[^/]+/[^/]+)+$"}),
     ]  # fmt: skip
 
 

@@ -1,11 +1,12 @@
-"""The audit trail: one event per change (written in the change's transaction), and the
-events a caller may see — all of them, or those after an event, by one actor, on one kind,
-in a time range, or of one apply run."""
+"""The audit trail: one event per change (written in the change's transaction, with what it
+did to the resource's fields: ``field_changes``), and the events a caller may see — all of
+them, or those after an event, by one actor, on one kind or one resource, in a time range,
+or of one apply run."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,12 +20,14 @@ from seg.server import errors, pages
 from seg.server.access_service import AccessService, readable
 from seg.server.clock import Clock
 from seg.server.core import Action, Need, Page, Principal
-from seg.store.base import AuditQuery, AuditRecord, Shape, Store, StoreTx
+from seg.server.field_changes import field_changes
+from seg.store.base import AuditQuery, AuditRecord, ResourceRecord, Shape, Store, StoreTx
 
 __all__ = [
     "AUDIT_FILTERS",
     "COMPARED",
     "MAX_CHANGES",
+    "MAX_RESOURCE_NAME",
     "TOKEN_ID_RE",
     "AuditLog",
     "audit_query",
@@ -36,8 +39,9 @@ __all__ = [
 COMPARED = "values:"  # the audit path of a compare event that counts the values asked about
 # The query parameters of ``GET …/audit-events`` besides paging
 OUTSIDE_RUNS = 0  # ``apply=none``: no run has this id (they count from 1)
-AUDIT_FILTERS = ("after", "actor", "kind", "since", "until", "apply")
+AUDIT_FILTERS = ("after", "actor", "kind", "since", "until", "apply", "resource")
 TOKEN_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+MAX_RESOURCE_NAME = 512  # characters of a resource name (the store's column)
 MAX_CHANGES = 1000  # the events an apply run's view lists
 _RFC3339 = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:)([0-9]{2})"
                       r"((?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2}))")
@@ -55,17 +59,22 @@ class AuditLog:
         self.access = access
 
     def record(self, tx: StoreTx, principal: Principal, action: Action, resource: str,
-               paths: list[str], run: int | None = None) -> int:  # fmt: skip
+               paths: list[str], run: int | None = None, *, before: ResourceRecord | None = None,
+               after: ResourceRecord | None = None, rewritten: Collection[str] = ()
+               ) -> int:  # fmt: skip
         """Record that ``principal`` did ``action`` on ``resource`` (``paths``: what changed);
         the event's id. It belongs to apply run ``run`` when given (the run's own start and
         finish), else to the run the caller names in ``Seg-Apply`` (checked here, in the
         write's transaction: a run that is no longer the caller's running one refuses the
-        write)."""
+        write). A write of a resource hands over its stored record ``before`` and ``after``
+        (one of them for a create or a delete) and the secret paths it sealed anew: the event
+        keeps the values that changed (``field_changes``), never a secret."""
         if run is None and principal.apply_run is not None:
             run = self.check_tag(tx, principal)
+        changes = field_changes(before, after, rewritten)  # [] when neither is given
         record = AuditRecord(principal.workspace, self.clock.iso(), principal.token_id,
                              principal.description, action.value, resource, paths,
-                             apply_run=run)  # fmt: skip
+                             apply_run=run, changes=changes)  # fmt: skip
         return tx.insert_audit(record)
 
     def check_tag(self, tx: StoreTx, principal: Principal) -> int:
@@ -130,6 +139,7 @@ def event_view(r: AuditRecord) -> dict[str, Any]:
         "method": r.method,
         "resource": r.resource,
         "paths": r.paths,
+        "changes": r.changes,
         "apply": None if r.apply_run is None else str(r.apply_run),
     }
 
@@ -138,16 +148,18 @@ def audit_query(workspace: str, filters: Mapping[str, str | None]) -> AuditQuery
     """The query of ``GET …/audit-events``' filters: ``after`` (an event id: newer events
     only), ``actor`` (a token id), ``kind`` (a kind's key: events on its resources, a
     tracking plan's rules included), ``since`` and ``until`` (ISO-8601 times, inclusive and
-    exclusive) and ``apply`` (an apply run's id, or ``none``: events no run made). Each is
-    checked: a bad one is
-    ``InvalidArgument``."""
-    after, actor, kind, since, until, run = (filters.get(name) for name in AUDIT_FILTERS)
+    exclusive), ``apply`` (an apply run's id, or ``none``: events no run made) and
+    ``resource`` (a resource's name: the events on it, its tracking plan's rules included).
+    Each is checked: a bad one is ``InvalidArgument``."""
+    after, actor, kind, since, until, run, resource = (filters.get(name)
+                                                       for name in AUDIT_FILTERS)  # fmt: skip
     if actor is not None and not TOKEN_ID_RE.fullmatch(actor):
         raise errors.InvalidArgument(f"actor must be a token id, not {clip_repr(actor)}")
     return AuditQuery(
         after_id=None if after is None else parse_event_id(after, "after", minimum=0),
         actor_id=actor,
         shapes=() if kind is None else kind_shapes(workspace, _kind(kind)),
+        resources=() if resource is None else _resource_names(workspace, resource),
         since=None if since is None else _time(since, "since"),
         until=None if until is None else _time(until, "until"),
         apply_run=None if run is None else OUTSIDE_RUNS if run == "none" else
@@ -184,6 +196,24 @@ def kind_shapes(workspace: str, kind: Kind) -> tuple[Shape, ...]:
         shape += (ancestor.collection, None)
     batched = [shape + (spec.name,) for spec in kind.fields if spec.max_per_call is not None]
     return (shape, *batched)
+
+
+def _resource_names(workspace: str, name: str) -> tuple[str, ...]:
+    """The names the trail records the events on resource ``name`` (of ``workspace``) under:
+    its own, and those of the items a batched field of it writes through its own endpoint (a
+    tracking plan's ``…/rules``). Anything but a resource name of the workspace is
+    ``InvalidArgument``."""
+    try:
+        owner, kind, _ = parse_resource_name(name)
+    except ValueError:
+        owner, kind = None, None
+    if (kind is None or owner != workspace or "" in name.split("/")
+            or len(name) > MAX_RESOURCE_NAME):  # fmt: skip
+        raise errors.InvalidArgument(f"resource must be the name of a resource in workspaces/"
+                                     f"{workspace} (workspaces/{workspace}/sources/web), not "
+                                     f"{clip_repr(name)}")  # fmt: skip
+    batched = [f"{name}/{spec.name}" for spec in kind.fields if spec.max_per_call is not None]
+    return (name, *batched)
 
 
 def _time(raw: str, name: str) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 
 from seg.kinds.names import collection_name, parse_resource_name, resource_name
 from seg.model.kinds import AnyPath, Kind
-from seg.model.paths import format_path, parse_path
-from seg.model.secrets import follow_moved
+from seg.model.paths import MISSING, format_path, get_path, parse_path
+from seg.model.secrets import follow_moved, is_digest
 from seg.model.values import json_equal
 from seg.server import errors, pages
 from seg.server.access_service import AccessService
@@ -145,7 +145,8 @@ class ResourceService:
                 tx.insert_version(version)
             meta = ["manager"] if rec.manager else []
             self.audit.record(tx, principal, Action.CREATE, name,
-                              [f"{kind.key}.{k}" for k in sorted(rec.data)] + meta)  # fmt: skip
+                              [f"{kind.key}.{k}" for k in sorted(rec.data)] + meta,
+                              after=rec)  # fmt: skip
         return public_view(kind, rec, self.box)
 
     def _new_record(self, kind: Kind, name: str, workspace: str, parent_name: str | None,
@@ -187,6 +188,7 @@ class ResourceService:
             data, secret = rec.data, rec.secret_paths
             if paths:
                 data, secret = self._masked(kind, rec, values, paths, masked, body, tx)
+            resealed = _resealed(data, secret)
             data, sealed = seal_secrets(name, data, secret, self.box,
                                         self.box.open(rec.secret_values))  # fmt: skip
             new = replace(
@@ -211,7 +213,8 @@ class ResourceService:
                 tx.insert_version(version)
             meta = [key for key in ("protect", "manager")
                     if getattr(new, key) != getattr(rec, key)]  # fmt: skip
-            self.audit.record(tx, principal, Action.UPDATE, name, sorted(set(paths)) + meta)
+            self.audit.record(tx, principal, Action.UPDATE, name, sorted(set(paths)) + meta,
+                              before=rec, after=new, rewritten=resealed)  # fmt: skip
             return public_view(kind, new, self.box)
 
         return run_write(self.store, name, step)
@@ -261,7 +264,7 @@ class ResourceService:
                 ) from None
             if not deleted:
                 raise Conflict
-            self.audit.record(tx, principal, Action.DELETE, name, [])
+            self.audit.record(tx, principal, Action.DELETE, name, [], before=rec)
 
         run_write(self.store, name, step)
 
@@ -294,6 +297,15 @@ def _followed(written: dict[str, Any], data: dict[str, Any], declared: set[str])
     canonical form (``seg.model.secrets.follow_moved``)."""
     moved = follow_moved(written, data, [parse_path(raw) for raw in declared])
     return {format_path(path) for path in moved}
+
+
+def _resealed(data: dict[str, Any], secret_paths: list[str]) -> list[str]:
+    """The secret paths whose value an update seals anew: those the update mask gave a value
+    (``seal_secrets`` keeps the sealed value where the data still holds a digest), so the
+    audit trail can tell a rewritten secret from one left alone without reading either."""
+    return [raw for raw in secret_paths
+            if (value := get_path(data, parse_path(raw))) is not MISSING
+            and not is_digest(value)]  # fmt: skip
 
 
 def _need(kind: Kind) -> Need:

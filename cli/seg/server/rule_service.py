@@ -119,7 +119,8 @@ class RuleService:
             if not tx.update_resource(new, rec):
                 raise Conflict
             labels = [rule_label(r) for r in rules][:50]
-            self.audit.record(tx, principal, action, name + "/rules", labels)
+            self.audit.record(tx, principal, action, name + "/rules", labels, before=rec,
+                              after=new)  # fmt: skip
             return {"rules": new_rules}
 
         return run_write(self.store, name, step)

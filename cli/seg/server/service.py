@@ -10,6 +10,7 @@ from seg.server.audit import AuditLog
 from seg.server.catalog_service import CatalogService
 from seg.server.change_service import ChangeService
 from seg.server.clock import Clock, SystemClock
+from seg.server.console_service import ConsoleService
 from seg.server.core import Page, Principal
 from seg.server.crypto import SecretBox
 from seg.server.lock_service import LockService
@@ -29,7 +30,8 @@ class ControlPlane:
     ``versions`` (of a versioned kind's field), ``rules`` (a tracking plan's), ``access``,
     ``locks``, ``audit``, ``catalog`` (built-in and private entries), ``tokens`` (list,
     revoke, rotate, create with an expiry), ``changes`` (the workspace's revision and what
-    changed since one) and ``applies`` (the apply runs), sharing one store and clock."""
+    changed since one), ``applies`` (the apply runs) and ``console`` (the web console's
+    reads), sharing one store and clock."""
 
     def __init__(self, store: Store, rate_limit: int = 0, clock: Clock | None = None,
                  secret_box: SecretBox | None = None) -> None:  # fmt: skip
@@ -51,4 +53,5 @@ class ControlPlane:
         self.tokens = TokenService(store, self.clock, self.access, self.audit)
         self.changes = ChangeService(store, self.access, self.box)
         self.applies = ApplyService(store, self.clock, self.access, self.audit, self.locks)
+        self.console = ConsoleService(store, self.access)
         self.workspaces.box = self.box  # revision and epoch in the workspace's GET

@@ -112,7 +112,8 @@ class VersionService:
             for version in versions:
                 tx.insert_version(version)
             self.audit.record(tx, principal, Action.UPDATE, name,
-                              [f"{kind.key}.{field}", f"{RESTORED}{number}"])  # fmt: skip
+                              [f"{kind.key}.{field}", f"{RESTORED}{number}"],
+                              before=rec, after=new)  # fmt: skip
             return public_view(kind, new, self.box)
 
         return run_write(self.store, name, step)

@@ -3,6 +3,7 @@ limit), and reading and changing a workspace's settings."""
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from typing import Any
 
@@ -117,6 +118,23 @@ class WorkspaceService:
         self._count_request(found.id)
         return Principal(found.id, found.workspace, found.scope, found.description,
                          found.user_email, lock_id, lock_override)  # fmt: skip
+
+    def principal_for(self, token_id: str, secret_hash: str) -> Principal:
+        """The caller of a console session, which holds the id and the secret's hash of the
+        token it signed in with (never the token): admitted as ``authenticate`` admits it, so
+        a token revoked, rotated, expired or over its rate limit ends the session's access the
+        same way."""
+        with self.store.tx() as tx:
+            found = tx.get_token(token_id)
+            if found is not None and not hmac.compare_digest(found.secret_hash, secret_hash):
+                found = None  # rotated: the secret the session signed in with is gone
+            if found is not None:
+                admit(tx, found, self.clock.now())
+        if found is None:
+            raise errors.Unauthenticated()
+        self._count_request(found.id)
+        return Principal(found.id, found.workspace, found.scope, found.description,
+                         found.user_email)  # fmt: skip
 
     def _count_request(self, key: str) -> None:
         """A fixed one-minute window per token, counted in the database."""

@@ -164,6 +164,10 @@ class AuditRecord:
     # The apply run the write belongs to (the ``Seg-Apply`` header, and the run's own start
     # and finish events); None for everything made outside an apply.
     apply_run: int | None = None
+    # What the write did to the resource's fields, one ``{"path", "before", "after"}`` entry
+    # per changed value (``seg.server.field_changes``); empty for events that change no field
+    # and for those recorded before the trail kept values.
+    changes: list[dict[str, Any]] = field(default_factory=list)
 
 
 # Names made of these segments, ``None`` matching any one segment (``workspaces/acme/sources/
@@ -175,13 +179,15 @@ Shape = tuple[str | None, ...]
 class AuditQuery:
     """Which audit events ``StoreTx.list_audit`` lists (besides its ``before_id`` bound): ids
     above ``after_id``, by one actor (token id), on a resource of one of ``shapes`` (any
-    when empty), at a time in [``since``, ``until``) (the API's timestamp text, which sorts
-    as time), of one apply run (0: of none); newest first, or oldest first with
+    when empty), on one of the resources named in ``resources`` (exact names; any when
+    empty), at a time in [``since``, ``until``) (the API's timestamp text, which sorts as
+    time), of one apply run (0: of none); newest first, or oldest first with
     ``oldest_first``."""
 
     after_id: int | None = None
     actor_id: str | None = None
     shapes: tuple[Shape, ...] = ()
+    resources: tuple[str, ...] = ()
     since: str | None = None
     until: str | None = None
     apply_run: int | None = None

@@ -152,8 +152,12 @@ audit_events = sa.Table(
     # the apply run the event belongs to (apply_runs.id; no foreign key: an event outlives
     # nothing, and the run is written in the same transaction as its first event)
     sa.Column("apply_run", sa.Integer, nullable=True),
+    # What the write did, field by field (migration 0005): a JSON list of
+    # ``{"path", "before", "after"}`` entries (``seg.server.field_changes``); NULL for none.
+    sa.Column("changes", sa.Text, nullable=True),
     sa.Index("ix_audit_ws_id", "workspace", "id"),
     sa.Index("ix_audit_apply_run", "apply_run"),
+    sa.Index("ix_audit_ws_resource", "workspace", "resource", "id"),
 )
 
 # Each ``seg apply`` the control plane recorded (migration 0004): who ran it when, for which
@@ -431,6 +435,8 @@ def _audit_conditions(q: AuditQuery) -> list[sa.ColumnElement[bool]]:
         out.append(c.actor_id == q.actor_id)
     if q.shapes:
         out.append(sa.or_(*(_shaped(c.resource, shape) for shape in q.shapes)))
+    if q.resources:
+        out.append(c.resource.in_(q.resources))
     if q.since is not None:
         out.append(c.time >= q.since)
     if q.until is not None:
@@ -685,9 +691,12 @@ class SqlTx:
         return [row.name for row in self.conn.execute(query)]
 
     def insert_audit(self, event: AuditRecord) -> int:
-        """Record ``event``; its id."""
+        """Record ``event``; its id (no field change: ``changes`` stays NULL, as in the rows
+        from before they were kept)."""
         values = {k: v for k, v in event.__dict__.items() if k != "id"}
         values["paths"] = json.dumps(event.paths)
+        compact = json.dumps(event.changes, separators=(",", ":"))
+        values["changes"] = compact if event.changes else None
         return _new_id(self.conn.execute(_INSERT_AUDIT, values))
 
     def get_lock(self, workspace: str) -> LockRecord | None:
@@ -751,6 +760,7 @@ class SqlTx:
         for row in self.conn.execute(select):
             values = dict(row._mapping)
             values["paths"] = json.loads(values["paths"])
+            values["changes"] = json.loads(values["changes"]) if values["changes"] else []
             out.append(AuditRecord(**values))
         return out
 

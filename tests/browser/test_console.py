@@ -1,0 +1,298 @@
+"""The web console in a real headless Chromium (Debian's, driven by Playwright) against a real
+``seg serve``, with the workspace applied twice by ``seg`` as a process: sign in, browse,
+search, a resource's history with each field before and after, the lock held by a running
+apply, a plan file rendered as the PR comment, sign out — and a user-bound token that may not
+read a source sees it nowhere (lists, search, audit, history, its page).
+
+With ``SEG_UPDATE_SCREENSHOTS=1`` the main pages' screenshots are written to
+``docs/screenshots/`` (the README shows them); otherwise to the test's own directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.processes import Server, run
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("SEG_CHROMIUM", "/usr/bin/chromium")
+# As the machine's probe starts it: no background connections to a network that is closed
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SECRET = "amp-SECRET-value-5150"
+
+SOURCES = """\
+kind: Label
+name: team:growth
+spec: {description: Growth}
+---
+kind: Source
+name: web
+spec: {catalog: javascript, display_name: Web shop, labels: {team: growth}}
+---
+kind: Source
+name: payroll
+spec: {catalog: javascript, display_name: Payroll events}
+---
+kind: RoleBinding
+name: sam-growth
+spec:
+  subject: {user: sam@example.com}
+  role: source_read_only
+  scope: {labels: {team: growth}}
+"""
+DESTINATIONS = """\
+kind: Destination
+name: amplitude
+spec:
+  source: web
+  catalog: amplitude
+  enabled: true
+  settings: {{api_key: "${{env:AMP_KEY}}", region: {region}}}
+---
+kind: Destination
+name: payroll-hook
+spec:
+  source: payroll
+  catalog: webhook
+  settings: {{url: "https://hooks.example.com/{hook}"}}
+"""
+
+
+def write(root: Path, region: str, hook: str) -> None:
+    (root / "sources.yaml").write_text(SOURCES)
+    (root / "destinations.yaml").write_text(DESTINATIONS.format(region=region, hook=hook))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path, dict[str, str]]]:
+    tmp = tmp_path_factory.mktemp("console")
+    server = Server(f"sqlite:///{tmp / 'cp.db'}", tmp, "shop")
+    root = tmp / "ws"
+    root.mkdir()
+    (root / "seg.yaml").write_text("version: seg/v1\nworkspace: shop\n")
+    env = {**server.env, "SEG_API_URL": server.url, "SEG_TOKEN": server.token, "AMP_KEY": SECRET,
+           "SEG_GIT_REVISION": "0123456789abcdef0123456789abcdef01234567"}
+    for region, hook in (("us", "one"), ("eu", "two")):  # two applies: history has two changes
+        write(root, region, hook)
+        done = run("apply", "--auto-approve", "--workspace", str(root), env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    try:
+        yield server, root, env
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (.ci/run installs it)"
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def shots() -> Path | None:
+    if os.environ.get("SEG_UPDATE_SCREENSHOTS"):
+        out = REPO / "docs" / "screenshots"
+        out.mkdir(parents=True, exist_ok=True)
+        return out
+    return None
+
+
+def snap(page: object, name: str, tmp: Path) -> None:
+    out = shots() or tmp
+    page.screenshot(path=str(out / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+def sign_in(browser: object, url: str, token: str, width: int = 1280) -> object:
+    context = browser.new_context(viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(f"{url}/console/")
+    assert page.url.startswith(f"{url}/console/sign-in")
+    page.get_by_label("Token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{url}/console/w/shop")
+    return page
+
+
+def test_an_owner_signs_in_browses_and_signs_out(served: tuple[Server, Path, dict[str, str]],
+                                                 browser: object, tmp_path: Path) -> None:
+    server, root, env = served
+    page = sign_in(browser, server.url, server.token)
+    # the token's powers are on the page
+    caps = page.get_by_test_id("capabilities")
+    assert "Change resources: yes" in caps.inner_text()
+    assert "Owner actions (release another's lock, manage tokens): yes" in caps.inner_text()
+    assert page.get_by_test_id("scope").inner_text() == "workspace:owner"
+    snap(page, "overview", tmp_path)
+
+    # browse: every resource, then a search narrowed as one types (htmx) and by kind
+    page.get_by_role("link", name="Resources", exact=True).click()
+    rows = page.locator("#rows tbody tr")
+    assert {"web", "payroll", "web/amplitude", "payroll/payroll-hook"} <= set(
+        page.locator("#rows tbody tr td:nth-child(2)").all_inner_texts())
+    page.get_by_role("searchbox", name="Search").fill("ampl")
+    expect(rows).to_have_count(1)
+    assert rows.first.locator("td").nth(1).inner_text() == "web/amplitude"
+    assert "q=ampl" in page.url  # the search is a link one can share (hx-push-url)
+    page.get_by_role("searchbox", name="Search").fill("")
+    page.get_by_label("Kind", exact=True).select_option("source")
+    expect(rows).to_have_count(2)
+    page.get_by_label("Label", exact=True).fill("team:growth")
+    expect(rows).to_have_count(1)
+    assert rows.first.locator("td").nth(1).inner_text() == "web"
+    snap(page, "resources", tmp_path)
+
+    # a resource: fields (the secret as "set", never its value), manager, parent, history
+    page.goto(f"{server.url}/console/w/shop/r/destination/web/amplitude")
+    body = page.content()
+    assert SECRET not in body
+    fields = page.locator("table.fields")
+    assert "secret" in fields.inner_text() and '"api_key": "set"' in fields.inner_text()
+    assert "default" in page.locator("dl.facts").inner_text()  # seg's manager
+    assert page.get_by_test_id("parent").inner_text() == "Source web"
+    history = page.locator("#history > tbody > tr")
+    assert history.count() == 2  # created by the first apply, changed by the second
+    newest = history.first
+    assert newest.locator("td").nth(2).inner_text() == "PATCH"
+    newest.locator("summary").click()
+    change = newest.locator("table.changes tbody tr", has_text="destination.settings.region")
+    assert change.locator("td").nth(0).inner_text().strip() == '"us"'
+    assert change.locator("td").nth(1).inner_text().strip() == '"eu"'
+    assert re.fullmatch(r"#\d+", newest.locator("td").nth(4).inner_text())  # its apply run
+    snap(page, "history", tmp_path)
+
+    # the audit trail, filtered by kind, with its apply runs linked
+    page.get_by_role("link", name="Audit", exact=True).click()
+    page.get_by_label("Kind", exact=True).select_option("destination")
+    page.get_by_role("button", name="Filter").click()
+    kinds = page.locator("#event-rows tr td:nth-child(4)").all_inner_texts()
+    assert kinds and all("/destinations/" in k for k in kinds)
+    snap(page, "audit", tmp_path)
+
+    # the applies: two runs with their revision and counts; one run's changes
+    page.get_by_role("link", name="Applies", exact=True).click()
+    runs = page.locator("main > table > tbody > tr")
+    assert runs.count() == 2
+    assert "0123456789ab" in runs.first.inner_text() and "applied" in runs.first.inner_text()
+    runs.first.locator("a").first.click()
+    assert "2 updated" in page.locator("dl.facts").inner_text()
+    assert page.locator("main > table > tbody > tr").count() == 2
+    snap(page, "apply", tmp_path)
+
+    # a lock held by a running apply, released by the owner after confirming
+    api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"})
+    started = api.post("/v1beta/workspaces/shop/applies", json={"manager": "default"})
+    assert started.status_code == 201, started.text
+    lock = api.post("/v1beta/workspaces/shop/lock",
+                    json={"holder": "seg apply (ci)", "host": "runner-7", "plan": "abc123",
+                          "ci_run": "https://ci.example.com/run/7", "ttl_seconds": 600})
+    assert lock.status_code == 200, lock.text
+    page.get_by_role("link", name="Lock", exact=True).click()
+    facts = page.get_by_test_id("lock").inner_text()
+    assert "seg apply (ci)" in facts and "runner-7" in facts and "https://ci.example.com/run/7" in facts
+    snap(page, "lock", tmp_path)
+    page.get_by_role("button", name="Release the lock").click()
+    assert "/lock/release" not in page.url  # the form needs the confirmation first
+    page.get_by_label(re.compile("I understand")).check()
+    page.get_by_role("button", name="Release the lock").click()
+    page.wait_for_url(re.compile(r".*/lock\?released=1$"))
+    assert api.get("/v1beta/workspaces/shop/lock").status_code == 404
+    forced = api.get("/v1beta/workspaces/shop/audit-events").json()
+    assert any(e["resource"].endswith("/lock") and "forced" in e["paths"]
+               for e in forced["audit_events"])  # audited as a forced release
+    api.patch(f"/v1beta/workspaces/shop/applies/{started.json()['id']}", json={"status": "noop"})
+
+    # the graph of the live resources, and one resource's neighbourhood
+    page.get_by_role("link", name="Graph", exact=True).click()
+    labels = page.locator(".graph svg g.node text.label").all_text_contents()
+    assert {"web", "payroll", "web/amplitude", "payroll/payroll-hook"} <= set(labels), labels
+    assert page.locator(".graph svg path.edge").count() >= 2  # each source to its destination
+    snap(page, "graph", tmp_path)
+    page.get_by_label("Focus on").fill("source:payroll")
+    page.get_by_role("button", name="Draw").click()
+    labels = page.locator(".graph svg g.node text.label").all_text_contents()
+    assert "payroll" in labels and "payroll/payroll-hook" in labels and "web" not in labels
+
+    # a plan file, dropped in through the file input, rendered as the PR comment would be
+    write(root, "eu", "three")
+    plan_file = root.parent / "plan.json"
+    planned = run("plan", "--workspace", str(root), "--out", str(plan_file), env=env)
+    assert planned.returncode in (0, 2), planned.stderr
+    page.get_by_role("link", name="Render a plan").click()
+    page.locator("input[type=file]").set_input_files(str(plan_file))
+    expect(page.locator("#plan")).to_have_value(re.compile(r"seg-saved-plan"))
+    page.get_by_role("button", name="Render").click()
+    rendered = page.get_by_test_id("rendered-plan")
+    expected = run("show", str(plan_file), "-o", "markdown", env=env).stdout
+    assert "seg plan for" in rendered.inner_text()
+    assert "payroll/payroll-hook" in rendered.inner_text()
+    assert (page.locator("details pre").last.text_content() or "").strip() == expected.strip()
+    rendered.locator("details", has_text="will be updated").locator("summary").click()
+    assert "hooks.example.com/three" in rendered.inner_text()
+    snap(page, "plan", tmp_path)
+
+    # narrow screens: no horizontal scrolling of the page itself
+    page.set_viewport_size({"width": 380, "height": 800})
+    page.goto(f"{server.url}/console/w/shop/resources")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    snap(page, "narrow", tmp_path)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # sign out: the session is gone, pages lead to the sign-in form again
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{server.url}/console/sign-in")
+    page.goto(f"{server.url}/console/w/shop/resources")
+    assert page.url.startswith(f"{server.url}/console/sign-in")
+    page.context.close()
+
+
+def test_a_user_token_never_sees_a_source_it_may_not_read(
+        served: tuple[Server, Path, dict[str, str]], browser: object) -> None:
+    server, _, env = served
+    made = run("server", "token", "create", "--slug", "shop", "--scope", "workspace:read",
+               "--description", "sam's console", "--user", "sam@example.com", "-o", "json",
+               env=server.env)
+    assert made.returncode == 0, made.stderr
+    token = json.loads(made.stdout)["token"]
+    page = sign_in(browser, server.url, token)
+    caps = page.get_by_test_id("capabilities").inner_text()
+    assert "Change resources: no" in caps and "sam@example.com" in caps
+    assert "Source web: source_read_only" in caps
+
+    def shown(path: str) -> str:
+        """The page's text and links, without what the user typed into its inputs."""
+        page.goto(f"{server.url}/console/w/shop{path}")
+        return re.sub(r' value="[^"]*"', "", page.content())
+
+    for path in ("", "/resources", "/resources?q=payroll", "/resources?source=payroll",
+                 "/audit", "/audit?kind=source", "/audit?kind=destination", "/applies"):
+        assert "payroll" not in shown(path).lower(), path
+    links = [a.get_attribute("href") or "" for a in page.locator("main > table a").all()]
+    assert links  # the two applies
+    for link in links:
+        assert "payroll" not in shown(link.split("/w/shop", 1)[1]).lower(), link
+    assert "web/amplitude" in shown("/resources")
+    assert "payroll" not in shown("/r/destination/web/amplitude").lower()
+    page.goto(f"{server.url}/console/w/shop/r/source/payroll")
+    assert page.locator("h1").inner_text() == "Not allowed"
+    assert "payroll" not in shown("/graph").lower()
+    # the owner does see it (the source is there to hide)
+    assert run("plan", "--workspace", str(served[1]), env=env).returncode in (0, 2)
+    page.context.close()
