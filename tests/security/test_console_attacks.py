@@ -9,67 +9,33 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 import pytest
 
-from seg.server.app import create_app
 from seg.server.auth import hash_token
 from seg.server.clock import ManualClock
-from seg.server.inprocess import InProcessTransport
 from seg.server.service import ControlPlane
 from seg.store.sql import SqlStore
-from seg.web import mount
 from seg.web import session as session_module
 from seg.web.session import COOKIE, LINK_SECONDS, MAX_AGE_SECONDS, Sessions
 from tests.conftest import Api
+from tests.console_client import ORIGIN, Console, csrf, signed_out
 
-ORIGIN = "http://127.0.0.1:8400"
 SECRET = "sk-console-ATTACK-7731"
 XSS = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
 RAW = ("<img src=x", "<script>alert", "onerror=alert(1)>")
-
-
-class Console:
-    """The console on the API app in process, with its own session store (and clock)."""
-
-    def __init__(self, api: Api, clock: Callable[[], float] | None = None) -> None:
-        self.api = api
-        app = create_app(api.cp, access_log=False)
-        self.sessions = mount(app, api.cp, Sessions(clock) if clock else None)
-        self.transport = InProcessTransport(app)
-
-    def browser(self, base: str = ORIGIN) -> httpx.Client:
-        return httpx.Client(transport=self.transport, base_url=base, follow_redirects=False)
-
-    def signed_in(self, token: str) -> httpx.Client:
-        client = self.browser()
-        answer = client.post("/console/sign-in", data={"token": token},
-                             headers={"Origin": ORIGIN})  # fmt: skip
-        assert answer.status_code == 303, answer.text
-        return client
-
-    def url(self, path: str = "") -> str:
-        return f"/console/w/{self.api.workspace}{path}"
 
 
 @pytest.fixture
 def console(api: Api) -> Iterator[Console]:
     made = Console(api)
     yield made
-    made.transport.close()
+    made.close()
 
 
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def signed_out(answer: httpx.Response) -> bool:
-    return answer.status_code == 303 and answer.headers["location"].startswith("/console/sign-in")
 
 
 def plan_document(**fields: object) -> dict:

@@ -9,54 +9,21 @@ import json
 import re
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from seg.server.app import create_app
-from seg.server.inprocess import InProcessTransport
-from seg.web import mount
 from seg.web.session import COOKIE
 from tests.conftest import Api
+from tests.console_client import ORIGIN, Console, csrf
 
-ORIGIN = "http://127.0.0.1:8400"
 SECRET = "sk-console-SECRET-4242"
-
-
-class Console:
-    def __init__(self, api: Api) -> None:
-        self.api = api
-        app = create_app(api.cp, access_log=False)
-        self.sessions = mount(app, api.cp)
-        self.transport = InProcessTransport(app)
-
-    def browser(self) -> httpx.Client:
-        return httpx.Client(transport=self.transport, base_url=ORIGIN, follow_redirects=False)
-
-    def signed_in(self, token: str) -> httpx.Client:
-        client = self.browser()
-        answer = client.post("/console/sign-in", data={"token": token},
-                             headers={"Origin": ORIGIN})  # fmt: skip
-        assert answer.status_code == 303, answer.text
-        assert answer.headers["location"] == f"/console/w/{self.api.workspace}"
-        return client
-
-    def page(self, client: httpx.Client, path: str, status: int = 200) -> str:
-        answer = client.get(f"/console/w/{self.api.workspace}{path}")
-        assert answer.status_code == status, answer.text
-        return answer.text
 
 
 @pytest.fixture
 def console(api: Api) -> Iterator[Console]:
     made = Console(api)
     yield made
-    made.transport.close()
+    made.close()
 
-
-def csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
 
 
 def seed(api: Api) -> None:

@@ -48,6 +48,7 @@ def console_cmd(
                               "http:// or https://")  # fmt: skip
         page = url.rstrip("/") + "/console/"
         out_console().print(f"The console of {redact_url(url)}: {redact_url(page)}", markup=False,
+                            soft_wrap=True,
                           highlight=False)  # fmt: skip
         if browser:
             webbrowser.open(page)
@@ -80,7 +81,7 @@ def _serve_embedded(root: os.PathLike[str], workspace: str, port: int, browser: 
         link = f"http://127.0.0.1:{bound}{PREFIX}/sign-in/link?code={code}"
         # the one-time link signs this browser in; printed for a browser opened by hand
         err_console().print(f"seg console on http://127.0.0.1:{bound}{PREFIX}/ (Ctrl-C stops "
-                          f"it)\nsign in once with: {link}", markup=False,
+                          f"it)\nsign in once with: {link}", markup=False, soft_wrap=True,
                           highlight=False)  # fmt: skip
         if browser:
             webbrowser.open(link)
