@@ -1,5 +1,6 @@
-"""The wheel ships the JSON Schemas (schemas/ → seg/schemas) and the built-in catalog
-(seg/catalog/data), byte for byte."""
+"""The wheel ships the JSON Schemas (schemas/ → seg/schemas), the built-in catalog
+(seg/catalog/data) and the web console's templates and static files (seg/web), byte for
+byte."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def test_wheel_contains_every_schema(tmp_path: Path) -> None:
         assert "seg/commands/app.py" in archive.namelist()
         catalog = {n: archive.read(n) for n in archive.namelist()
                    if n.startswith("seg/catalog/data/")}  # fmt: skip
+        console = {n: archive.read(n) for n in archive.namelist()
+                   if n.startswith(("seg/web/templates/", "seg/web/static/"))}  # fmt: skip
     schemas = REPO / "schemas"
     expected = {
         f"seg/schemas/{p.relative_to(schemas).as_posix()}": p.read_bytes()
@@ -37,3 +40,7 @@ def test_wheel_contains_every_schema(tmp_path: Path) -> None:
     data = REPO / "cli" / "seg" / "catalog" / "data"
     assert catalog == {f"seg/catalog/data/{p.name}": p.read_bytes() for p in data.glob("*.json")}
     assert len(catalog) == 3
+    web = REPO / "cli" / "seg" / "web"
+    assert console == {f"seg/web/{p.relative_to(web).as_posix()}": p.read_bytes()
+                       for folder in ("templates", "static") for p in (web / folder).iterdir()}
+    assert "seg/web/static/htmx.min.js" in console and "seg/web/templates/base.html" in console
