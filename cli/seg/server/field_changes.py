@@ -255,5 +255,9 @@ def _shown(value: Any) -> tuple[Any, bool]:
 
 
 def _bounded(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value  # a scalar's JSON is short
+    if isinstance(value, str) and len(value) * 6 + 2 <= MAX_VALUE:
+        return value  # even escaped whole (\uXXXX) it fits
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return {"truncated": len(text)} if len(text) > MAX_VALUE else value
