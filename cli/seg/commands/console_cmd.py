@@ -17,6 +17,7 @@ import typer
 
 from seg.commands.console import err_console, handle_errors, out_console
 from seg.commands.options import ApiUrlOpt, DebugOpt, EnvOpt, WorkspaceOpt, workspace_dir
+from seg.commands.session import api_url_of
 from seg.errors import ConfigError
 from seg.model.urls import redact_url
 from seg.workspace.config import read_config
@@ -41,11 +42,8 @@ def console_cmd(
     """Open the web console: resources, history, audit trail, lock, apply runs, plans and
     the graph. The embedded control plane is served on 127.0.0.1 until Ctrl-C."""
     config = read_config(workspace_dir(workspace), env)
-    url = api_url or os.environ.get("SEG_API_URL") or config.api_url
+    url = api_url_of(config, api_url)
     if url != "embedded":
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"API URL {redact_url(url)!r} must be 'embedded' or start with "
-                              "http:// or https://")  # fmt: skip
         page = url.rstrip("/") + "/console/"
         out_console().print(f"The console of {redact_url(url)}: {redact_url(page)}", markup=False,
                             soft_wrap=True,

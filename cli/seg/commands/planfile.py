@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from seg.errors import ConfigError, StalePlan
 from seg.model.clip import clip, clip_repr, clip_within
 from seg.model.printable import CONTROLS, display_path
 from seg.model.urls import redact_url
+from seg.model.values import json_strings
 from seg.render.plan_json import plan_from_json
 from seg.workspace.tree import Tree
 
@@ -267,25 +268,11 @@ def refuse_incomplete(saved: SavedPlan) -> None:
         )
 
 
-def _strings(data: Any) -> Iterator[str]:
-    """Every key and string value in ``data``, without recursion."""
-    stack = [data]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            yield node
-        elif isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-
-
 def saved_plan(path: Path, saved: SavedPlan) -> Plan:
     """The plan inside a saved plan file (read with ``read_planfile``), for the views. The
     file may come from elsewhere (a CI artifact): control characters are refused, so showing
     it cannot drive the terminal."""
-    if any(CONTROLS.search(text) for text in _strings(saved.document)):
+    if any(CONTROLS.search(text) for text in json_strings(saved.document)[0]):
         raise ConfigError(f"{path} holds control characters; not showing it")
     try:
         return plan_from_json(saved.document)

@@ -67,6 +67,17 @@ def connect(
     return connect_config(workspace.config, api_url, token, env, sync_catalog=True)
 
 
+def api_url_of(config: WorkspaceConfig, api_url: str | None) -> str:
+    """The control plane chosen: --api-url, else $SEG_API_URL, else seg.yaml's ``api_url``;
+    ``embedded`` or an http(s) URL."""
+    url = api_url or os.environ.get("SEG_API_URL") or config.api_url
+    if url != "embedded" and not url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"API URL {redact_url(url)!r} must be 'embedded' or start with http:// or https://"
+        )
+    return url
+
+
 def connect_config(
     config: WorkspaceConfig, api_url: str | None, token: str | None, env: str | None = None,
     sync_catalog: bool = False,
@@ -77,7 +88,7 @@ def connect_config(
 
     from seg.client.http import ControlPlaneClient
 
-    url = api_url or os.environ.get("SEG_API_URL") or config.api_url
+    url = api_url_of(config, api_url)
     if url == "embedded":
         from seg.embedded import open_embedded  # the server stack loads only when needed
 
@@ -89,10 +100,6 @@ def connect_config(
             client.close()
             raise
         return client, url
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"API URL {redact_url(url)!r} must be 'embedded' or start with http:// or https://"
-        )
     env = env or config.env
     per_env = f"SEG_TOKEN_{env.upper().replace('-', '_')}" if env else ""
     token = token or (os.environ.get(per_env) if per_env else None) or os.environ.get("SEG_TOKEN")

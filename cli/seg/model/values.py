@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-__all__ = ["json_equal", "json_key", "same_items"]
+__all__ = ["json_equal", "json_key", "json_strings", "same_items"]
 
 
 def json_equal(a: Any, b: Any) -> bool:
@@ -33,6 +33,25 @@ def json_equal(a: Any, b: Any) -> bool:
         elif isinstance(x, dict | list) or isinstance(y, dict | list) or not bool(x == y):
             return False
     return True
+
+
+def json_strings(value: Any) -> tuple[list[str], int]:
+    """Every string of a JSON value (map keys too), and how deeply it nests; without
+    recursion, as a value read from a file may nest as deeply as the JSON reader allows."""
+    out: list[str] = []
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, dict):
+            out.extend(k for k in node if isinstance(k, str))
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return out, deepest
 
 
 def json_key(value: Any) -> Any:

@@ -117,40 +117,40 @@ class ConsoleService:
                   ) -> tuple[list[ResourceRow], bool]:  # fmt: skip
         """The resources matching ``search`` that the caller may read, by kind then address;
         and whether more than ``MAX_LISTED`` matched (only the first are returned)."""
-        caller = self.access.caller(principal, workspace, Need.READ)
         text = search.text.strip().lower()
         rows: list[ResourceRow] = []
-        with self.store.tx() as tx:
-            for kind, rec in _scan(tx, workspace, search.kind):
-                if not caller.readable(rec.name, tx) or not _matches(kind, rec, search, text):
-                    continue
-                if len(rows) == MAX_LISTED:
-                    return rows, True
-                rows.append(ResourceRow(kind, address_of(rec.name), _display(rec),
-                                        rec.manager, rec.update_time))  # fmt: skip
+        for kind, rec in self._readable(principal, workspace, search.kind):
+            if not _matches(kind, rec, search, text):
+                continue
+            if len(rows) == MAX_LISTED:
+                return rows, True
+            rows.append(ResourceRow(kind, address_of(rec.name), _display(rec), rec.manager,
+                                    rec.update_time))  # fmt: skip
         return rows, False
 
     def counts(self, principal: Principal, workspace: str) -> dict[str, int]:
         """How many resources of each kind the caller may read (kinds with none left out)."""
-        caller = self.access.caller(principal, workspace, Need.READ)
         out: dict[str, int] = {}
-        with self.store.tx() as tx:
-            for kind, rec in _scan(tx, workspace, ""):
-                if caller.readable(rec.name, tx):
-                    out[kind.name] = out.get(kind.name, 0) + 1
+        for kind, _ in self._readable(principal, workspace):
+            out[kind.name] = out.get(kind.name, 0) + 1
         return out
 
     def graph_resources(self, principal: Principal, workspace: str
                         ) -> dict[tuple[str, str], dict[str, Any]]:  # fmt: skip
         """Every readable resource's fields by (kind, address), secrets replaced: what the
         console's graph is drawn from."""
+        return {(kind.name, address_of(rec.name)): _shown_fields(rec)[0]
+                for kind, rec in self._readable(principal, workspace)}  # fmt: skip
+
+    def _readable(self, principal: Principal, workspace: str, kind_key: str = ""
+                  ) -> Iterator[tuple[Kind, ResourceRecord]]:  # fmt: skip
+        """The resources of the workspace (of one kind, by its key) the caller may read, in
+        one transaction."""
         caller = self.access.caller(principal, workspace, Need.READ)
-        out: dict[tuple[str, str], dict[str, Any]] = {}
         with self.store.tx() as tx:
-            for kind, rec in _scan(tx, workspace, ""):
+            for kind, rec in _scan(tx, workspace, kind_key):
                 if caller.readable(rec.name, tx):
-                    out[(kind.name, address_of(rec.name))] = _shown_fields(rec)[0]
-        return out
+                    yield kind, rec
 
     def resource(self, principal: Principal, workspace: str, kind: Kind, address: str
                  ) -> ResourceDetail:  # fmt: skip

@@ -14,6 +14,7 @@ from markdown_it import MarkdownIt
 
 from seg.engine.plan import Plan
 from seg.model.printable import CONTROLS
+from seg.model.values import json_strings
 from seg.render.plan_json import plan_from_json
 from seg.render.plan_markdown import render_plan_markdown
 
@@ -57,7 +58,7 @@ def read_plan(text: str) -> Plan:
     if data["format_version"] != Plan.FORMAT_VERSION:
         raise PlanInputError(f"a plan in format {str(data['format_version'])[:20]!r}; this seg "
                              f"reads format {Plan.FORMAT_VERSION}")  # fmt: skip
-    strings, depth = _strings(data)
+    strings, depth = json_strings(data)
     if depth > MAX_DEPTH:
         raise PlanInputError(f"the plan nests deeper than {MAX_DEPTH} levels")
     if any(len(s) > MAX_STRING for s in strings):
@@ -92,22 +93,3 @@ def plan_html(plan: Plan) -> tuple[str, str]:
     safe = nh3.clean(rendered, tags=_TAGS, attributes=_ATTRIBUTES, url_schemes=set(),
                      link_rel=None, strip_comments=True)  # fmt: skip
     return markdown, safe
-
-
-def _strings(value: Any) -> tuple[list[str], int]:
-    """Every string (keys too) of a JSON value, and its nesting depth; walked without
-    recursion."""
-    out: list[str] = []
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if isinstance(item, str):
-            out.append(item)
-        elif isinstance(item, dict):
-            out.extend(k for k in item if isinstance(k, str))
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return out, deepest

@@ -23,7 +23,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.staticfiles import StaticFiles
 
-from seg.kinds import kinds_in_order
+from seg.kinds import KINDS, kinds_in_order
+from seg.kinds.names import parse_resource_name
 from seg.model.kinds import Kind
 from seg.server.auth import hash_token
 from seg.server.console_service import ResourceFilter
@@ -81,21 +82,13 @@ Page = Callable[[Visit], Awaitable[Response]]
 
 
 def resource_url(workspace: str, kind: Kind | str, address: str) -> str:
-    key = kind.key if isinstance(kind, Kind) else _kind_by_name(kind).key
+    """A resource's page; ``kind`` a kind or its name."""
+    key = (kind if isinstance(kind, Kind) else KINDS[kind]).key
     return f"{PREFIX}/w/{quote(workspace)}/r/{quote(key)}/{quote(address)}"
-
-
-def _kind_by_name(name: str) -> Kind:
-    for kind in kinds_in_order():
-        if kind.name == name:
-            return kind
-    raise NotFound(f"no kind {name!r}")
 
 
 def event_link(workspace: str, resource: str) -> str | None:
     """The console page of an audit event's resource (a tracking plan's rules: the plan's)."""
-    from seg.kinds.names import parse_resource_name
-
     try:
         _, kind, address = parse_resource_name(resource.removesuffix("/rules"))
     except ValueError:
