@@ -73,14 +73,18 @@ def test_fan_out_stays_serial_for_short_lists_and_with_threads_running() -> None
 
 
 _LOAD = """
+    import shutil
     import sys
     from pathlib import Path
     import seg.workspace.fanout as fanout
     from seg.errors import WorkspaceInvalid
     from seg.workspace.loader import load_workspace
     fanout.MIN_ITEMS = int(sys.argv[2])
+    mode = sys.argv[3]  # cold: the validate cache dropped first; warm: kept; none: not used
+    if mode == "cold":
+        shutil.rmtree(Path(sys.argv[1]) / ".seg" / "cache", ignore_errors=True)
     try:
-        ws = load_workspace(Path(sys.argv[1]))
+        ws = load_workspace(Path(sys.argv[1]), cache=mode != "none")
         print(ws.digest)
         for r in ws.resources:
             print(r.kind.name, r.address, repr(r.fields), sorted(map(repr, r.secret_paths)))
@@ -97,13 +101,19 @@ def _generate(root: Path, resources: int) -> None:
                    env={"PYTHONPATH": str(ROOT / "cli"), "PATH": "/usr/bin:/bin"})  # fmt: skip
 
 
+def _loads(root: Path) -> list[str]:
+    """The load of ``root``: without the validate cache, with it cold then warm, each with
+    the rules forked and serial; the warm ones reuse what a forked cold load kept."""
+    return [_python(_LOAD, str(root), forked, mode)
+            for mode in ("none", "cold", "warm") for forked in ("1", "1000000000")]  # fmt: skip
+
+
 def test_validate_with_the_rules_forked_equals_the_serial_one(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     _generate(root, 800)
-    valid_forked = _python(_LOAD, str(root), "1")
-    valid_serial = _python(_LOAD, str(root), "1000000000")
-    assert valid_forked == valid_serial
-    assert valid_forked.count("\n") > 800  # every resource listed
+    valid = _loads(root)
+    assert len(set(valid)) == 1, "forked, serial, cached and not cached differ"
+    assert valid[0].count("\n") > 800  # every resource listed
     # broken: references to nothing, a limit over the top (said once), a bad value
     functions = root / "functions" / "more.yaml"
     functions.write_text("".join(
@@ -112,13 +122,41 @@ def test_validate_with_the_rules_forked_equals_the_serial_one(tmp_path: Path) ->
     for path in sorted((root / "sources").glob("*.yaml"))[:30]:
         text = path.read_text()
         path.write_text(text.replace("destination: ", "destination: gone-", 1))
-    invalid_forked = _python(_LOAD, str(root), "1")
-    invalid_serial = _python(_LOAD, str(root), "1000000000")
-    assert invalid_forked == invalid_serial
-    lines = invalid_forked.splitlines()
+    invalid = _loads(root)
+    assert len(set(invalid)) == 1, "forked, serial, cached and not cached differ"
+    lines = invalid[0].splitlines()
     assert lines[0] == "invalid"
     assert sum("the limit is 25" in line for line in lines) == 1
     assert sum("which is not declared" in line for line in lines) >= 10
+
+
+_REUSED = """
+    import sys
+    from pathlib import Path
+    import seg.workspace.fanout as fanout
+    import seg.workspace.rules_cache as rules_cache
+    from seg.workspace.loader import load_workspace
+    fanout.MIN_ITEMS = 1
+    made = []
+    real = rules_cache.RulesCache.__init__
+    def kept(self, *args):
+        real(self, *args)
+        made.append(self)
+    rules_cache.RulesCache.__init__ = kept
+    load_workspace(Path(sys.argv[1]), cache=True)
+    print(made[-1].reused)
+"""
+
+
+def test_rules_judged_in_the_forked_child_are_kept_for_the_next_load(tmp_path: Path) -> None:
+    """A cold load with the rules forked keeps every resource's rules (with what they
+    read), so the next load runs none of them again."""
+    root = tmp_path / "ws"
+    _generate(root, 300)
+    assert _python(_REUSED, str(root)).strip() == "0"  # cold: all judged, half in the child
+    # warm: every one reused, the child's half too (it would be judged again, were its
+    # results not kept)
+    assert int(_python(_REUSED, str(root))) >= 300
 
 
 def _reference_redaction(res: DesiredResource) -> dict[str, Any]:

@@ -39,7 +39,7 @@ APPLY_HEADER = "Seg-Apply"  # names the apply run a resource write belongs to
 MAX_FAILURES = 100  # the failures an apply run keeps, each error cut to MAX_FAILURE_TEXT
 MAX_FAILURE_TEXT = 500
 COMPARE_BATCH = 1000
-READ_THREADS = 8  # kinds listed at once by read_state
+READ_THREADS = 16  # kinds listed at once by read_state (every kind: one round trip)
 CATALOG_COLLECTIONS = {"source": "sources", "destination": "destinations",
                        "warehouse": "warehouses"}  # fmt: skip
 COMPUTED = frozenset(

@@ -270,7 +270,7 @@ def _load(root: Path, env: str | None, environ: Mapping[str, str] | None, tree: 
         [] if memo is not None and rules is not None else None)  # fmt: skip
     problems += check_references(resources, ctx.broken | set(config.external), catalog,
                                  config.plan_tier, links,
-                                 rules.rules if rules else None, each)  # fmt: skip
+                                 rules, each)  # fmt: skip
     problems += _declared_external(resources, config.external)
     # a check may quote a value: never one from the environment
     problems = sorted(_hide_env_values(problems, ctx.env_values))

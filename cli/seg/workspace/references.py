@@ -6,9 +6,9 @@ file:line:col of the value they name."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from seg.catalog import Catalog
 from seg.kinds import KINDS
@@ -149,36 +149,58 @@ def with_catalog_secrets(resources: list[DesiredResource], catalog: Catalog,
     return out
 
 
+class RuleMemo(Protocol):
+    """What ``check_references`` needs of the validate cache's rule memo (``RulesCache``)."""
+
+    def known(self, res: DesiredResource) -> list[Diagnostic] | None: ...
+
+    def fresh(self, res: DesiredResource, lookup: Lookup
+              ) -> tuple[list[Diagnostic], tuple[tuple[str, ...], ...] | None]: ...  # fmt: skip
+
+    def keep(self, res: DesiredResource, found: list[Diagnostic],
+             deps: tuple[tuple[str, ...], ...]) -> None: ...  # fmt: skip
+
+
+Judged = tuple[list[Diagnostic], list[Diagnostic], list[tuple[str, str]],
+               tuple[tuple[str, ...], ...] | None]  # fmt: skip
+
+
 def check_references(
     resources: list[DesiredResource], broken: set[tuple[str, str]] | None = None,
     catalog: Catalog | None = None, plan_tier: str | None = None, dbt: DbtLinks | None = None,
-    rules: Callable[[DesiredResource, Lookup], list[Diagnostic]] | None = None,
+    memo: RuleMemo | None = None,
     each: list[tuple[list[Diagnostic], list[tuple[str, str]]]] | None = None,
 ) -> list[Diagnostic]:  # fmt: skip
     """Cross-document problems; references to documents that failed to load are skipped.
     ``plan_tier``: the workspace's tier as seg.yaml states it (None: tier rules skipped).
-    ``rules``: ``rule_diagnostics`` or a stand-in that gives the same (the validate cache).
-    ``each`` (when given) gets, for each resource in order, what its rules found (before
-    problems told by an earlier resource are dropped) and what it links to."""
-    stand_in = rules
-    rules = rules or rule_diagnostics
+    ``memo``: the validate cache's rule memo (the rules of a resource as it was are not run
+    again). ``each`` (when given) gets, for each resource in order, what its rules found
+    (before problems told by an earlier resource are dropped) and what it links to."""
     index: Index = {}
     problems = _duplicates(resources, index)
     lookup = IndexLookup({key: without_unknown(res) for key, res in index.items()}, catalog,
                          plan_tier, dbt)  # fmt: skip
     seen: set[tuple[str, str]] = set()  # a limit counted from each resource is told once
-    def judge(res: DesiredResource
-              ) -> tuple[list[Diagnostic], list[Diagnostic], list[tuple[str, str]]]:  # fmt: skip
+
+    def judge(item: tuple[DesiredResource, list[Diagnostic] | None]) -> Judged:
+        res, known = item
         targets: list[tuple[str, str]] = []
         found = links(res, index, broken or set(), targets if each is not None else None)
-        return found, rules(res, lookup), targets
+        if known is not None:
+            return found, known, targets, None
+        if memo is None:
+            return found, rule_diagnostics(res, lookup), targets, None
+        judged, deps = memo.fresh(res, lookup)
+        return found, judged, targets, deps
 
-    # a stand-in (the validate cache) records what each resource's rules read: it runs here,
-    # where its records are kept; the plain rules may split across a forked child
-    judged_all = (fan_out(judge, resources) if stand_in is None
-                  else [judge(res) for res in resources])  # fmt: skip
-    for linked, judged, targets in judged_all:  # in order, whichever process judged
+    # what the memo knows is taken here; the rest may split across a forked child, whose
+    # results (and what each resource's rules read) the memo keeps here, in order
+    items = [(res, memo.known(res) if memo is not None else None) for res in resources]
+    judged_all = fan_out(judge, items)
+    for (res, _), (linked, judged, targets, deps) in zip(items, judged_all, strict=True):
         problems += linked
+        if memo is not None and deps is not None:
+            memo.keep(res, judged, deps)
         if each is not None:
             each.append((judged, targets))
         for found in judged:

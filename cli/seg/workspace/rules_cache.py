@@ -139,24 +139,47 @@ class RulesCache:
                 self._tokens[key] = hashlib.sha256(token + b"\0" + own).digest()[:16]
             self._index.setdefault((res.kind.name, res.address), token)
 
-    def rules(self, res: DesiredResource, lookup: Lookup) -> list[Diagnostic]:
-        """``rule_diagnostics``, reused when the resource and all its rules read are as they
-        were."""
+    def known(self, res: DesiredResource) -> list[Diagnostic] | None:
+        """What the rules of ``res`` found last time, when the resource and all its rules
+        read are as they were (then kept for this run); else None: ``fresh`` must run."""
         key = resource_key(res)
         token = self._tokens.get(key)
-        if token is None:
-            return rule_diagnostics(res, lookup)
         old = self._old_rules.get(key)
-        if old is not None and old.token == token and all(
+        if token is None or old is None or old.token != token or not all(
                 seen is not None and self._dep(dep) == seen for dep, seen in old.deps):  # fmt: skip
-            self._rules[key] = old
-            self.reused += 1
-            return list(old.found)
+            return None
+        self._rules[key] = old
+        self.reused += 1
+        return list(old.found)
+
+    def fresh(self, res: DesiredResource, lookup: Lookup
+              ) -> tuple[list[Diagnostic], tuple[Dep, ...] | None]:  # fmt: skip
+        """``rule_diagnostics`` and what the rules read (None: the resource is not memoised,
+        as it came without a token). Pure, so it may run in a forked child
+        (``fan_out``); ``keep`` records its result here."""
+        if resource_key(res) not in self._tokens:
+            return rule_diagnostics(res, lookup), None
         recording = _RecordingLookup(lookup)
         found = rule_diagnostics(res, recording)
-        deps = tuple((dep, self._dep(dep)) for dep in recording.deps)
-        self._rules[key] = _Record(token, deps, tuple(found))
+        return found, tuple(recording.deps)
+
+    def keep(self, res: DesiredResource, found: list[Diagnostic], deps: tuple[Dep, ...]
+             ) -> None:  # fmt: skip
+        """Remember what ``fresh`` gave for ``res``, with the token of each thing it read."""
+        key = resource_key(res)
+        self._rules[key] = _Record(self._tokens[key], tuple((dep, self._dep(dep)) for dep in deps),
+                                   tuple(found))  # fmt: skip
         self._changed = True
+
+    def rules(self, res: DesiredResource, lookup: Lookup) -> list[Diagnostic]:
+        """``rule_diagnostics``, reused when the resource and all its rules read are as they
+        were (``known``, else ``fresh`` then ``keep``)."""
+        known = self.known(res)
+        if known is not None:
+            return known
+        found, deps = self.fresh(res, lookup)
+        if deps is not None:
+            self.keep(res, found, deps)
         return found
 
     def reads(self, res: DesiredResource) -> tuple[Dep, ...] | None:
