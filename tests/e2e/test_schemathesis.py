@@ -49,6 +49,6 @@ def schemathesis(server: Server, workspace: str, seconds: int, *select: str) -> 
 
 
 def test_schemathesis_finds_no_failure_with_every_check(live: Server, slug: str) -> None:
-    schemathesis(live, slug, 75, "--exclude-operation-id", "acquire_lock")
+    schemathesis(live, slug, 55, "--exclude-operation-id", "acquire_lock")
     schemathesis(live, slug, 20, "--include-path-regex", "/lock$")
     assert "Traceback" not in live.log_text()
