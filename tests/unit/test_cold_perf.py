@@ -76,10 +76,11 @@ _LOAD = """
     import shutil
     import sys
     from pathlib import Path
+    import seg.workspace.cache as cache
     import seg.workspace.fanout as fanout
     from seg.errors import WorkspaceInvalid
     from seg.workspace.loader import load_workspace
-    fanout.MIN_ITEMS = int(sys.argv[2])
+    fanout.MIN_ITEMS = cache.MIN_FILES = int(sys.argv[2])  # the rules, the files to load
     mode = sys.argv[3]  # cold: the validate cache dropped first; warm: kept; none: not used
     if mode == "cold":
         shutil.rmtree(Path(sys.argv[1]) / ".seg" / "cache", ignore_errors=True)
@@ -133,10 +134,11 @@ def test_validate_with_the_rules_forked_equals_the_serial_one(tmp_path: Path) ->
 _REUSED = """
     import sys
     from pathlib import Path
+    import seg.workspace.cache as cache
     import seg.workspace.fanout as fanout
     import seg.workspace.rules_cache as rules_cache
     from seg.workspace.loader import load_workspace
-    fanout.MIN_ITEMS = 1
+    fanout.MIN_ITEMS = cache.MIN_FILES = 1
     made = []
     real = rules_cache.RulesCache.__init__
     def kept(self, *args):
@@ -242,3 +244,33 @@ def test_a_no_op_plan_of_the_generated_workspace_has_no_change(tmp_path: Path) -
     assert [(c.address, [fc.path for fc in c.field_changes]) for c in plan.changes] == [
         (secret.address, [path])
     ]
+
+
+_RESTORED = """
+    import shutil
+    import sys
+    from pathlib import Path
+    import seg.workspace.cache as cache
+    from seg.workspace.loader import load_workspace
+    cache.MIN_FILES = int(sys.argv[2])
+    shutil.rmtree(Path(sys.argv[1]) / ".seg" / "cache", ignore_errors=True)
+    restored = []
+    real = cache.FileCache._restore
+    def counted(self, entry):
+        restored.append(entry)
+        return real(self, entry)
+    cache.FileCache._restore = counted
+    load_workspace(Path(sys.argv[1]), cache=True)
+    print(len(restored), sum(1 for _ in Path(sys.argv[1]).rglob("*.yaml")))
+"""
+
+
+def test_a_cold_load_sends_half_the_files_to_a_forked_child(tmp_path: Path) -> None:
+    """Without an entry to reuse, the files load half in a child, whose results come back
+    as their cache entries and are rebuilt here (what ``_loads`` shows equal to loading
+    them all here)."""
+    root = tmp_path / "ws"
+    _generate(root, 400)
+    restored, files = map(int, _python(_RESTORED, str(root), "1").split())
+    assert files // 3 <= restored <= files // 2 + 1  # the child's half, seg.yaml aside
+    assert _python(_RESTORED, str(root), "1000000000").split()[0] == "0"  # all loaded here

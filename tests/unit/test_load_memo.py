@@ -104,9 +104,9 @@ def test_a_hit_loads_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     _written(state, tmp_path)
     first = load_workspace(tmp_path, environ=state.environ, cache=True)
     loaded: list[str] = []
-    original = FileCache.load
-    monkeypatch.setattr(FileCache, "load", lambda self, tree, rel, run: (
-        loaded.append(rel), original(self, tree, rel, run))[1])  # fmt: skip
+    original = FileCache.load_all
+    monkeypatch.setattr(FileCache, "load_all", lambda self, tree, rels, runner: (
+        loaded.extend(rels), original(self, tree, rels, runner))[1])  # fmt: skip
     again = load_workspace(tmp_path, environ=state.environ, cache=True)
     assert loaded == []
     assert again.resources == first.resources and again.digest == first.digest

@@ -31,7 +31,7 @@ import hashlib
 import hmac
 import os
 import pickle
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from seg.kinds import KINDS
 from seg.model.paths import get_path, set_path
 from seg.model.resource import DesiredResource
 from seg.workspace.diagnostics import Diagnostic
+from seg.workspace.fanout import fan_out
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.tree import FsTree, Tree
 
@@ -51,6 +52,9 @@ __all__ = ["EnvValues", "FileCache", "FileResult", "LazyMarks", "RecordingEnviro
 PURPOSE = "validate-files"
 NAME = ("validate", "files.pickle")
 _UNMADE = object()
+# Files to load before half of them go to a forked child (``load_all``): a few thousand
+# resources' worth, as ``fanout.MIN_ITEMS`` counts resources.
+MIN_FILES = 1_000
 MIN_GUARDED = 3  # as ``scrub``: shorter values are in every text (and guessed anyway)
 
 _enabled = True  # ``--no-cache`` turns it off for the command
@@ -254,24 +258,60 @@ class FileCache:
              run: Callable[[Tree, Mapping[str, str]], FileResult]) -> FileResult:  # fmt: skip
         """The result of loading ``rel``: from its entry when every read and variable it
         depends on is as it was, else from ``run`` (on recording views of tree and env)."""
+        return self.load_all(tree, [rel], lambda _: run)[0]
+
+    def load_all(self, tree: Tree, rels: Sequence[str],
+                 runner: Callable[[str], Callable[[Tree, Mapping[str, str]], FileResult]]
+                 ) -> list[FileResult]:  # fmt: skip
+        """``load`` of each of ``rels``, in order. The files without a holding entry are
+        loaded half in a forked child when there are enough of them (``fan_out``): the
+        child sends each file's entry, from which the result is rebuilt here as a warm load
+        rebuilds it (a file it could make no entry for is loaded here)."""
+        results: list[FileResult | None] = []
+        todo: list[int] = []
+        for place, rel in enumerate(rels):
+            results.append(self._hit(tree, rel))
+            if results[-1] is None:
+                todo.append(place)
+        if todo:
+            self._changed = True
+
+        def fresh(place: int) -> tuple[FileResult | None, _Entry | None]:
+            return self._fresh(tree, runner(rels[place]))
+
+        made = fan_out(fresh, todo, MIN_FILES, ship=lambda done: (None, done[1]))
+        for place, (result, entry) in zip(todo, made, strict=True):
+            if result is None and entry is not None:  # the child's: rebuilt from its entry
+                result = self._restore(entry)
+            if result is None:  # no entry to rebuild it from: loaded here
+                result, entry = self._fresh(tree, runner(rels[place]))
+            if entry is not None:
+                self._new[rels[place]] = entry
+                result.token = entry.token
+            else:
+                self.complete = False
+            results[place] = result
+        return [result for result in results if result is not None]
+
+    def _hit(self, tree: Tree, rel: str) -> FileResult | None:
+        """``rel`` from its entry, when the entry still holds (then kept for this run)."""
         entry = self._old.get(rel)
         entry = self._holding(tree, entry) if entry is not None else None
-        if entry is not None:
-            result = self._restore(entry)
-            if result is not None:
-                self._new[rel] = entry
-                self.hits += 1
-                return result
-        self._changed = True
+        if entry is None:
+            return None
+        result = self._restore(entry)
+        if result is not None:
+            self._new[rel] = entry
+            self.hits += 1
+        return result
+
+    def _fresh(self, tree: Tree, run: Callable[[Tree, Mapping[str, str]], FileResult]
+               ) -> tuple[FileResult, _Entry | None]:  # fmt: skip
+        """A file loaded by ``run`` (its runner) on recording views, and its entry (None: it
+        cannot be kept). Pure: it may run in a forked child."""
         recording_tree, recording_env = RecordingTree(tree), RecordingEnviron(self._environ)
         result = run(recording_tree, recording_env)
-        made = self._entry(result, recording_tree, recording_env)
-        if made is not None:
-            self._new[rel] = made
-            result.token = made.token
-        else:
-            self.complete = False
-        return result
+        return result, self._entry(result, recording_tree, recording_env)
 
     def reads_of(self, rel: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The files the entry of ``rel`` read (itself and the files it links) and the
@@ -326,10 +366,9 @@ class FileCache:
         stored = []
         for res in result.resources:
             templates = []
-            resource_fields = {f.name: getattr(res, f.name) for f in fields(res)}
+            resource_fields = {name: getattr(res, name) for name in _RESOURCE_FIELDS}
             resource_fields["kind"] = res.kind.name
             resource_fields["marks"] = LazyMarks(res.marks)
-            copied = pickle.loads(pickle.dumps(dict(res.fields)))
             for path in sorted(res.secret_paths, key=repr):
                 value = get_path(res.fields, path)
                 if not isinstance(value, str):
@@ -340,8 +379,7 @@ class FileCache:
                 if self._env.made(template) != value:
                     return None
                 templates.append((path, template))
-                set_path(copied, path, None)
-            resource_fields["fields"] = copied
+            resource_fields["fields"] = _blanked(res.fields, [path for path, _ in templates])
             stored.append((resource_fields, tuple(templates)))
         kept = _Stored(tuple(stored), tuple(result.problems), frozenset(result.broken),
                        frozenset(result.used), tuple(result.missing))  # fmt: skip
@@ -375,6 +413,23 @@ class FileCache:
                 set_path(res.fields, path, self._env.made(template))
             out.resources.append(res)
         return out
+
+
+_RESOURCE_FIELDS = tuple(f.name for f in fields(DesiredResource))
+
+
+def _blanked(values: Mapping[str, Any], paths: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """``values`` with each of ``paths`` (each naming a string) set to None: the maps and
+    lists on the way copied, everything else shared (the result is pickled at once)."""
+    out = dict(values)
+    for path in paths:
+        node: Any = out
+        for key in path[:-1]:
+            child = node[key]
+            node[key] = child = dict(child) if isinstance(child, dict) else list(child)
+            node = child
+        node[path[-1]] = None
+    return out
 
 
 class LazyMarks(Mapping[tuple[Any, ...], Any]):

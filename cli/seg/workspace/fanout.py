@@ -32,7 +32,7 @@ _R = TypeVar("_R")
 MIN_ITEMS = 5_000
 
 # What the child runs: set just before the fork, so it is inherited, never pickled.
-_JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+_JOB: tuple[Callable[[Any], Any], Sequence[Any], Callable[[Any], Any] | None] | None = None
 
 
 def can_fork() -> bool:
@@ -45,17 +45,18 @@ def can_fork() -> bool:
     )
 
 
-def fan_out(func: Callable[[_T], _R], items: Sequence[_T], min_items: int | None = None
-            ) -> list[_R]:  # fmt: skip
+def fan_out(func: Callable[[_T], _R], items: Sequence[_T], min_items: int | None = None,
+            ship: Callable[[_R], _R] | None = None) -> list[_R]:  # fmt: skip
     """``[func(item) for item in items]``, the second half computed in a forked child when
     ``items`` is long enough and ``can_fork()``. ``func`` must be pure (its effects in the
-    child are lost) and its results picklable."""
+    child are lost) and its results picklable; ``ship`` (when given) is what the child sends
+    of each result instead (a smaller form the caller completes)."""
     global _JOB
     bound = MIN_ITEMS if min_items is None else min_items
     if len(items) < max(bound, 2) or not can_fork():
         return [func(item) for item in items]
     half = len(items) // 2
-    _JOB = (func, items)
+    _JOB = (func, items, ship)
     try:
         try:
             context = multiprocessing.get_context("fork")
@@ -77,5 +78,6 @@ def fan_out(func: Callable[[_T], _R], items: Sequence[_T], min_items: int | None
 def _run(start: int, stop: int) -> list[Any]:
     """In the child: the job inherited from the parent, over ``items[start:stop]``."""
     assert _JOB is not None
-    func, items = _JOB
-    return [func(item) for item in items[start:stop]]
+    func, items, ship = _JOB
+    done = [func(item) for item in items[start:stop]]
+    return done if ship is None else [ship(result) for result in done]

@@ -227,15 +227,17 @@ def _load(root: Path, env: str | None, environ: Mapping[str, str] | None, tree: 
     files = _file_cache(root, ctx) if use_cache else None
     tokens: dict[ResourceKey, bytes] = {}
     loaded: list[tuple[str, FileResult]] = []  # each resource file and what it gave (cached)
-    for rel in listed:
-        if (is_resource_file(rel) and rel not in catalog_files
-                and not any(rel.startswith(d + "/") for d in inside)):  # fmt: skip
-            if files is None:
-                problems += _load_file(ctx, rel, resources)
-            else:
-                result = files.load(tree, rel, _runner(ctx, rel))
-                loaded.append((rel, result))
-                problems += _merge_result(ctx, result, resources, tokens)
+    rels = [rel for rel in listed
+            if (is_resource_file(rel) and rel not in catalog_files
+                and not any(rel.startswith(d + "/") for d in inside))]  # fmt: skip
+    if files is None:
+        for rel in rels:
+            problems += _load_file(ctx, rel, resources)
+    else:  # each file's effects are kept apart (``_runner``), so merged after, in order
+        for rel, result in zip(rels, files.load_all(tree, rels, lambda rel: _runner(ctx, rel)),
+                               strict=True):  # fmt: skip
+            loaded.append((rel, result))
+            problems += _merge_result(ctx, result, resources, tokens)
     for key, (_, where) in sorted(ctx.overlays.items()):
         if key not in ctx.used:
             message = f"overlay for {key[0]} {key[1]!r} matches no resource in the workspace"
