@@ -101,9 +101,9 @@ def test_other_code_does_not_use_the_cache(tmp_path: Path, monkeypatch: pytest.M
     load_workspace(root, environ=ENVIRON, cache=True)
     monkeypatch.setattr(localcache, "code_fingerprint", lambda: "another seg")
     hits: list[int] = []
-    save = validate_cache.FileCache.save
-    monkeypatch.setattr(validate_cache.FileCache, "save",
-                        lambda self: (hits.append(self.hits), save(self)))  # fmt: skip
+    load_all = validate_cache.FileCache.load_all
+    monkeypatch.setattr(validate_cache.FileCache, "load_all", lambda self, *args: (
+        load_all(self, *args), hits.append(self.hits))[0])  # fmt: skip
     load_workspace(root, environ=ENVIRON, cache=True)
     assert hits == [0]
 

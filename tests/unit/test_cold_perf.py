@@ -72,6 +72,51 @@ def test_fan_out_stays_serial_for_short_lists_and_with_threads_running() -> None
     assert all(short) and all(threaded)
 
 
+def test_fan_out_ships_what_the_child_sends() -> None:
+    out = _python("""
+        import json, os
+        from seg.workspace.fanout import fan_out
+        parent = os.getpid()
+        got = fan_out(lambda i: (i, os.getpid() == parent), list(range(10)), min_items=1,
+                      ship=lambda done: (done[0], "shipped"))
+        print(json.dumps(got))
+    """)
+    assert json.loads(out) == [[i, True] for i in range(5)] + [[i, "shipped"] for i in range(5, 10)]
+
+
+def test_in_background_runs_in_a_child_that_the_caller_waits_for(tmp_path: Path) -> None:
+    """The job runs in another process while the caller goes on; after ``wait`` what it
+    wrote is there; its other effects stay in the child. With another thread running it
+    runs at once, here."""
+    out = _python("""
+        import json, os, sys, threading, time
+        from pathlib import Path
+        from seg.workspace.fanout import in_background
+        target, seen = Path(sys.argv[1]), []
+        def job():
+            time.sleep(0.3)
+            seen.append(os.getpid())
+            (target / "forked").write_text(str(os.getpid()))
+        started = time.monotonic()
+        running = in_background(job)
+        returned = time.monotonic() - started
+        running.wait()
+        stop = threading.Event()
+        worker = threading.Thread(target=stop.wait)
+        worker.start()
+        in_background(lambda: (target / "inline").write_text(str(os.getpid()))).wait()
+        stop.set()
+        worker.join()
+        print(json.dumps({"parent": os.getpid(), "returned": returned, "seen": seen,
+                          "forked": int((target / "forked").read_text()),
+                          "inline": int((target / "inline").read_text())}))
+    """, str(tmp_path))
+    found = json.loads(out)
+    assert found["returned"] < 0.25  # the caller went on while the job slept
+    assert found["forked"] != found["parent"] and found["seen"] == []
+    assert found["inline"] == found["parent"]
+
+
 _LOAD = """
     import shutil
     import sys

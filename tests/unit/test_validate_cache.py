@@ -17,8 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seg.errors import WorkspaceInvalid
+from seg.workspace import loader
 from seg.workspace import tree as tree_module
 from seg.workspace.cache import FileCache
+from seg.workspace.fanout import Background
 from seg.workspace.loader import load_workspace
 from seg.workspace.rules_cache import RulesCache
 from seg.workspace.tree import FsTree
@@ -51,6 +53,8 @@ def test_a_warm_load_reuses_the_files_and_rules(tmp_path: Path, monkeypatch: pyt
     edit of one file loads that file alone again."""
     state = initial(3)
     state.write(tmp_path)
+    # the caches are written here, not by a child, so the counts below are seen
+    monkeypatch.setattr(loader, "in_background", lambda job: (job(), Background(None))[1])
     hits: list[int] = []
     reused: list[int] = []
     save_files, save_rules = FileCache.save, RulesCache.save

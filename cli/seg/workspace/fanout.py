@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["MIN_ITEMS", "can_fork", "fan_out"]
+__all__ = ["MIN_ITEMS", "Background", "can_fork", "fan_out", "in_background"]
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -81,3 +81,40 @@ def _run(start: int, stop: int) -> list[Any]:
     func, items, ship = _JOB
     done = [func(item) for item in items[start:stop]]
     return done if ship is None else [ship(result) for result in done]
+
+
+class Background:
+    """A job ``in_background`` started: ``wait`` until it has finished (at once when it ran
+    in the caller)."""
+
+    def __init__(self, pid: int | None) -> None:
+        self._pid = pid
+
+    def wait(self) -> None:
+        if self._pid is not None:
+            pid, self._pid = self._pid, None
+            os.waitpid(pid, 0)
+
+
+def in_background(job: Callable[[], object]) -> Background:
+    """Run ``job`` in a forked child while the caller goes on (then ``wait`` for it), or
+    here and now where a fork is not safe (``can_fork``). The child's effects stay in the
+    child but for what it writes to files; it leaves with ``os._exit``, running no exit
+    handler and flushing no output buffer it inherited. Its failure is its own: a cache
+    write is allowed to fail."""
+    if not can_fork():
+        job()
+        return Background(None)
+    try:
+        pid = os.fork()
+    except OSError:
+        job()
+        return Background(None)
+    if pid == 0:  # pragma: no cover - the child (its effects are tested through the files)
+        code = 1
+        try:
+            job()
+            code = 0
+        finally:
+            os._exit(code)
+    return Background(pid)

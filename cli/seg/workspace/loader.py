@@ -26,6 +26,7 @@ from seg.workspace.catalog_files import catalog_file_paths, tree_catalog
 from seg.workspace.config import CONFIG_FILE, WorkspaceConfig, load_config
 from seg.workspace.dbt_project import DbtTreeOpener, dbt_directories, dbt_links
 from seg.workspace.diagnostics import Diagnostic
+from seg.workspace.fanout import in_background
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.linked import LinkedFile, LinkedFileError, read_linked_file
 from seg.workspace.memo import (
@@ -255,7 +256,6 @@ def _load(root: Path, env: str | None, environ: Mapping[str, str] | None, tree: 
         for old, new in zip(before, resources, strict=True):
             if new is not old and old.origin is not None and old.origin.file in shown:
                 files.forget(shown[old.origin.file])
-        files.save()
     rules = None
     if files is not None:  # the rules' results depend on the catalog and the plan tier too
         inputs = repr((files.inputs, config.plan_tier, config.catalog,
@@ -277,26 +277,39 @@ def _load(root: Path, env: str | None, environ: Mapping[str, str] | None, tree: 
     # a check may quote a value: never one from the environment
     problems = sorted(_hide_env_values(problems, ctx.env_values))
     if any(not p.is_warning for p in problems):
-        if rules is not None:
+        if files is not None and rules is not None:
+            files.save()
             rules.save()
         raise WorkspaceInvalid(problems)
     in_load_order = list(resources)
     resources.sort(key=lambda r: (r.kind.order, r.address))
     digest = _digest(resources) if rules is None else rules.digest(resources, digest_part)
-    if rules is not None:
-        rules.save()
-    done = Memoised(tuple(resources), frozenset(ctx.env_values), tuple(sorted(ctx.missing)),
-                    tuple(problems), digest)  # fmt: skip
-    if memo is not None and shown_files is not None and files is not None and files.complete:
-        read = files.read_paths() | {rel for rel, _ in catalog_reads.reads}
-        sections = None
-        if each is not None and rules is not None:
-            rows = {id(res): row for row, res in enumerate(resources)}
-            sections = delta.sections(
-                [(rel, result, files.reads_of(rel)) for rel, result in loaded], in_load_order,
-                rows, each, rules.reads, extra,
-                lambda found: _hide_env_values(found, ctx.env_values))  # fmt: skip
-        memo.keep(tree, shown_files, read, environ, done, sections)
+    saving = None
+    if files is not None and rules is not None:  # written by a child while the memo is made
+        cached_files, cached_rules = files, rules
+
+        def save() -> None:
+            cached_files.save()
+            cached_rules.save()
+
+        saving = in_background(save)
+    try:
+        done = Memoised(tuple(resources), frozenset(ctx.env_values), tuple(sorted(ctx.missing)),
+                        tuple(problems), digest)  # fmt: skip
+        if (memo is not None and shown_files is not None and files is not None
+                and files.complete):  # fmt: skip
+            read = files.read_paths() | {rel for rel, _ in catalog_reads.reads}
+            sections = None
+            if each is not None and rules is not None:
+                rows = {id(res): row for row, res in enumerate(resources)}
+                sections = delta.sections(
+                    [(rel, result, files.reads_of(rel)) for rel, result in loaded],
+                    in_load_order, rows, each, rules.reads, extra,
+                    lambda found: _hide_env_values(found, ctx.env_values))  # fmt: skip
+            memo.keep(tree, shown_files, read, environ, done, sections)
+    finally:
+        if saving is not None:
+            saving.wait()
     workspace = Workspace(config, done.resources, digest, done.secret_values, done.missing,
                           done.warnings)  # fmt: skip
     return workspace
