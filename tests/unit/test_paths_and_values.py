@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seg.model.paths import MISSING, PathError, get_path, remove_path, set_path
+from seg.model.paths import MISSING, PathError, get_path, remove_path, replaced_at, set_path
 from seg.model.values import json_equal, json_key, same_items
 
 
@@ -145,3 +145,17 @@ def test_json_equal_agrees_with_canonical_json_text(a: Any, b: Any) -> None:
     assert json_equal(a, b) == (_canonical(a) == _canonical(b))
     assert (json_key(a) == json_key(b)) == json_equal(a, b)
     assert json_equal(a, json.loads(json.dumps(a)))
+
+
+def test_replaced_at_copies_only_the_containers_on_the_paths() -> None:
+    shared = {"deep": {"k": "secret"}}
+    data = {"a": shared, "b": [{"t": "x"}, {"t": "y"}], "c": {"untouched": 1}}
+    out = replaced_at(data, [("a", "deep", "k"), ("b", 1, "t"), ("a", "gone"), ("c", "no", "x")],
+                      None)  # fmt: skip
+    assert out == {"a": {"deep": {"k": None}}, "b": [{"t": "x"}, {"t": None}],
+                   "c": {"untouched": 1}}  # fmt: skip
+    assert data == {"a": {"deep": {"k": "secret"}}, "b": [{"t": "x"}, {"t": "y"}],
+                    "c": {"untouched": 1}}  # the original is left alone  # fmt: skip
+    assert out["c"] is data["c"] and out["b"][0] is data["b"][0]  # off the paths: shared
+    twice = replaced_at(data, [("a", "deep", "k"), ("a", "deep", "k2")], "R")
+    assert twice["a"]["deep"] == {"k": "R"}  # a missing leaf is skipped, the copy kept once

@@ -38,7 +38,7 @@ from typing import Any
 
 from seg import localcache
 from seg.kinds import KINDS
-from seg.model.paths import get_path, set_path
+from seg.model.paths import get_path, replaced_at, set_path
 from seg.model.resource import DesiredResource
 from seg.workspace.diagnostics import Diagnostic
 from seg.workspace.fanout import fan_out
@@ -254,16 +254,12 @@ class FileCache:
             self._old = found[1]
         self._changed = len(self._old) == 0
 
-    def load(self, tree: Tree, rel: str,
-             run: Callable[[Tree, Mapping[str, str]], FileResult]) -> FileResult:  # fmt: skip
-        """The result of loading ``rel``: from its entry when every read and variable it
-        depends on is as it was, else from ``run`` (on recording views of tree and env)."""
-        return self.load_all(tree, [rel], lambda _: run)[0]
-
     def load_all(self, tree: Tree, rels: Sequence[str],
                  runner: Callable[[str], Callable[[Tree, Mapping[str, str]], FileResult]]
                  ) -> list[FileResult]:  # fmt: skip
-        """``load`` of each of ``rels``, in order. The files without a holding entry are
+        """The result of loading each of ``rels``, in order: from its entry when every read
+        and variable it depends on is as it was, else from its runner (on recording views of
+        tree and env). The files without a holding entry are
         loaded half in a forked child when there are enough of them (``fan_out``): the
         child sends each file's entry, from which the result is rebuilt here as a warm load
         rebuilds it (a file it could make no entry for is loaded here)."""
@@ -379,7 +375,8 @@ class FileCache:
                 if self._env.made(template) != value:
                     return None
                 templates.append((path, template))
-            resource_fields["fields"] = _blanked(res.fields, [path for path, _ in templates])
+            resource_fields["fields"] = replaced_at(res.fields, [path for path, _ in templates],
+                                                    None)  # fmt: skip
             stored.append((resource_fields, tuple(templates)))
         kept = _Stored(tuple(stored), tuple(result.problems), frozenset(result.broken),
                        frozenset(result.used), tuple(result.missing))  # fmt: skip
@@ -416,20 +413,6 @@ class FileCache:
 
 
 _RESOURCE_FIELDS = tuple(f.name for f in fields(DesiredResource))
-
-
-def _blanked(values: Mapping[str, Any], paths: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """``values`` with each of ``paths`` (each naming a string) set to None: the maps and
-    lists on the way copied, everything else shared (the result is pickled at once)."""
-    out = dict(values)
-    for path in paths:
-        node: Any = out
-        for key in path[:-1]:
-            child = node[key]
-            node[key] = child = dict(child) if isinstance(child, dict) else list(child)
-            node = child
-        node[path[-1]] = None
-    return out
 
 
 class LazyMarks(Mapping[tuple[Any, ...], Any]):

@@ -38,7 +38,7 @@ from typing import Any
 
 from seg import localcache
 from seg.kinds import KINDS
-from seg.model.paths import get_path, set_path
+from seg.model.paths import get_path, replaced_at, set_path
 from seg.model.resource import DesiredResource, Origin
 from seg.workspace.cache import MIN_GUARDED, EnvValues, LazyMarks, RecordingEnviron, template_of
 from seg.workspace.tree import Tree, recent
@@ -383,7 +383,7 @@ def _rows(resources: tuple[DesiredResource, ...], used: Mapping[str, str]
     for index, res in enumerate(resources):
         fields = res.fields
         if res.secret_paths:
-            fields = _copied(res.fields, res.secret_paths)
+            blank = []
             for path in sorted(res.secret_paths, key=repr):
                 value = get_path(res.fields, path)
                 if not isinstance(value, str):
@@ -391,7 +391,8 @@ def _rows(resources: tuple[DesiredResource, ...], used: Mapping[str, str]
                         return None, ()
                     continue
                 templates.append((index, path, template_of(value, used)))
-                set_path(fields, path, None)
+                blank.append(path)
+            fields = replaced_at(res.fields, blank, None)
         rows.append(_row(res, fields))
     return rows, tuple(templates)
 
@@ -428,24 +429,3 @@ def _restored_row(row: tuple[Any, ...]) -> DesiredResource:
     return res
 
 
-def _copied(value: Any, paths: Iterable[tuple[Any, ...]]) -> Any:
-    """``value`` with the dicts and lists along each path copied (the rest shared)."""
-    top = _shallow(value)
-    for path in paths:
-        node = top
-        for step in path[:-1]:
-            try:
-                child = node[step]
-            except (KeyError, IndexError, TypeError):
-                break
-            if not isinstance(child, dict | list):
-                break
-            node[step] = copy = _shallow(child)
-            node = copy
-    return top
-
-
-def _shallow(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    return list(value) if isinstance(value, list) else value

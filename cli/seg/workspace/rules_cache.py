@@ -171,17 +171,6 @@ class RulesCache:
                                    tuple(found))  # fmt: skip
         self._changed = True
 
-    def rules(self, res: DesiredResource, lookup: Lookup) -> list[Diagnostic]:
-        """``rule_diagnostics``, reused when the resource and all its rules read are as they
-        were (``known``, else ``fresh`` then ``keep``)."""
-        known = self.known(res)
-        if known is not None:
-            return known
-        found, deps = self.fresh(res, lookup)
-        if deps is not None:
-            self.keep(res, found, deps)
-        return found
-
     def reads(self, res: DesiredResource) -> tuple[Dep, ...] | None:
         """What the rules of ``res`` read this run (None: they ran without a record)."""
         record = self._rules.get(resource_key(res))
