@@ -119,8 +119,12 @@ def snap(page: object, name: str, tmp: Path) -> None:
     page.screenshot(path=str(out / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
-def sign_in(browser: object, url: str, token: str, width: int = 1280) -> object:
-    context = browser.new_context(viewport={"width": width, "height": 900})  # type: ignore[attr-defined]
+def sign_in(
+    browser: object, url: str, token: str, width: int = 1280, javascript: bool = True
+) -> object:
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": width, "height": 900}, java_script_enabled=javascript
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     page.goto(f"{url}/console/")
@@ -295,4 +299,77 @@ def test_a_user_token_never_sees_a_source_it_may_not_read(
     assert "payroll" not in shown("/graph").lower()
     # the owner does see it (the source is there to hide)
     assert run("plan", "--workspace", str(served[1]), env=env).returncode in (0, 2)
+    page.context.close()
+
+
+def test_a_plan_file_dropped_on_the_box_is_read_into_it(
+    served: tuple[Server, Path, dict[str, str]], browser: object
+) -> None:
+    """The file input is driven above; this drops a file on the box as a drag from the
+    desktop does (a ``drop`` event whose DataTransfer holds the file)."""
+    from seg.engine.plan import Plan
+    from seg.render.plan_json import plan_to_json
+
+    server, _, _ = served
+    page = sign_in(browser, server.url, server.token)
+    page.goto(f"{server.url}/console/w/shop/plan")
+    text = json.dumps(
+        {"type": "seg-saved-plan", "plan": plan_to_json(Plan("shop", (), resource_count=7))}
+    )
+    dropped = page.evaluate_handle(
+        """text => {
+        const data = new DataTransfer();
+        data.items.add(new File([text], "plan.json", {type: "application/json"}));
+        return data;
+    }""",
+        text,
+    )
+    box = page.locator("#plan")
+    box.dispatch_event("dragover", {"dataTransfer": dropped})
+    expect(box).to_have_class(re.compile(r"\bdragging\b"))
+    box.dispatch_event("drop", {"dataTransfer": dropped})
+    expect(box).to_have_value(text)
+    expect(box).not_to_have_class(re.compile(r"\bdragging\b"))
+    page.get_by_role("button", name="Render").click()
+    rendered = page.get_by_test_id("rendered-plan").inner_text()
+    assert "seg plan for shop" in rendered and "No changes (7 resources match)." in rendered
+    page.context.close()
+
+
+def test_the_pages_read_without_javascript(
+    served: tuple[Server, Path, dict[str, str]], browser: object
+) -> None:
+    """With JavaScript off: sign in, the resource list searched by its form, a resource with
+    its fields and history, the audit trail filtered by its form."""
+    server, _, _ = served
+    page = sign_in(browser, server.url, server.token, javascript=False)
+    page.get_by_role("link", name="Resources", exact=True).click()
+    assert page.evaluate("typeof htmx") == "undefined"  # the page's scripts did not run
+    addresses = page.locator("#rows tbody tr td:nth-child(2)")
+    assert {"web", "payroll", "web/amplitude", "payroll/payroll-hook"} <= set(
+        addresses.all_inner_texts()
+    )
+    page.get_by_role("searchbox", name="Search").fill("ampl")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r".*/resources\?q=ampl&"))
+    assert addresses.all_inner_texts() == ["web/amplitude"]
+
+    page.get_by_role("link", name="web/amplitude").click()
+    page.wait_for_url(f"{server.url}/console/w/shop/r/destination/web/amplitude")
+    assert SECRET not in page.content()
+    fields = page.locator("table.fields").inner_text()
+    assert '"api_key": "set"' in fields and '"region": "eu"' in fields
+    history = page.locator("#history > tbody > tr")
+    assert history.count() == 2
+    history.first.locator("summary").click()  # <details>: no script needed
+    change = history.first.locator("table.changes tbody tr", has_text="destination.settings.region")
+    assert [t.strip() for t in change.locator("td").all_inner_texts()] == ['"us"', '"eu"']
+
+    page.get_by_role("link", name="Audit", exact=True).click()
+    page.get_by_label("Kind", exact=True).select_option("destination")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r".*/audit\?.*kind=destination"))
+    resources = page.locator("#event-rows tr td:nth-child(4)").all_inner_texts()
+    assert resources and all("/destinations/" in r for r in resources)
+    assert any(r.endswith("/destinations/amplitude") for r in resources)
     page.context.close()
