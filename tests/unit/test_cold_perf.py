@@ -117,6 +117,31 @@ def test_in_background_runs_in_a_child_that_the_caller_waits_for(tmp_path: Path)
     assert found["inline"] == found["parent"]
 
 
+
+def test_in_background_tells_whether_the_job_succeeded() -> None:
+    """``wait`` is True only when the job returned a true value: False when it returned a
+    false one, raised, or its process died; the same whether it ran forked or inline."""
+    out = _python("""
+        import json, os, signal, threading
+        from seg.workspace.fanout import in_background
+        def boom():
+            raise RuntimeError("no")
+        jobs = {"true": lambda: 1, "false": lambda: 0, "raises": boom,
+                "dies": lambda: os.kill(os.getpid(), signal.SIGKILL)}
+        forked = {name: in_background(job).wait() for name, job in jobs.items()}
+        stop = threading.Event()
+        worker = threading.Thread(target=stop.wait)
+        worker.start()
+        inline = {"true": in_background(lambda: 1).wait(),
+                  "false": in_background(lambda: 0).wait()}
+        stop.set()
+        worker.join()
+        print(json.dumps([forked, inline]))
+    """)
+    forked, inline = json.loads(out)
+    assert forked == {"true": True, "false": False, "raises": False, "dies": False}
+    assert inline == {"true": True, "false": False}
+
 _LOAD = """
     import shutil
     import sys

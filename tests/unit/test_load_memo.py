@@ -50,20 +50,20 @@ class _Hits:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.hits = 0
         self.kept = 0
-        lookup, keep = LoadMemo.lookup, LoadMemo.keep
+        lookup, finish = LoadMemo.lookup, memo_module.Keeping.finish
 
         def counted_lookup(memo: LoadMemo, tree: Any, files: Any) -> Memoised | None:
             found = lookup(memo, tree, files)
             self.hits += found is not None
             return found
 
-        def counted_keep(memo: LoadMemo, *args: Any) -> bool:
-            kept = keep(memo, *args)
+        def counted_finish(keeping: memo_module.Keeping, *args: Any) -> bool:
+            kept = finish(keeping, *args)
             self.kept += kept
             return kept
 
         monkeypatch.setattr(LoadMemo, "lookup", counted_lookup)
-        monkeypatch.setattr(LoadMemo, "keep", counted_keep)
+        monkeypatch.setattr(memo_module.Keeping, "finish", counted_finish)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -118,6 +118,32 @@ def test_a_hit_loads_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert loaded == ["sources/s0.yaml", "sources/s1.yaml", "warehouse/w.yaml"]  # through the file cache
     assert edited.digest != first.digest
 
+
+
+def test_no_memo_names_rows_that_were_not_written(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The memo's rows are written first (by a forked child where one may be), the memo
+    that names them only once they are: rows that could not be written leave no memo, so
+    the next load reads the files again and still gives the same workspace."""
+    monkeypatch.setattr(tree_module, "RECENT_NS", 0)
+    tmp_path = tmp_path / "ws"
+    state = initial(2)
+    _written(state, tmp_path)
+    finished: list[bool] = []
+    write_rows, finish = memo_module.Keeping.write_rows, memo_module.Keeping.finish
+    monkeypatch.setattr(memo_module.Keeping, "write_rows", lambda self: False)
+    monkeypatch.setattr(memo_module.Keeping, "finish",
+                        lambda self, *args: finished.append(finish(self, *args)) or True)  # fmt: skip
+    first = load_workspace(tmp_path, environ=state.environ, cache=True)
+    assert finished == []
+    assert not (tmp_path / ".seg" / "cache" / "validate" / "memo.pickle").exists()
+    hits = _Hits(monkeypatch)
+    again = load_workspace(tmp_path, environ=state.environ, cache=True)
+    assert hits.hits == 0 and again.resources == first.resources
+    monkeypatch.setattr(memo_module.Keeping, "write_rows", write_rows)
+    load_workspace(tmp_path, environ=state.environ, cache=True)  # rows written: a memo
+    assert finished == [True]
+    assert (tmp_path / ".seg" / "cache" / "validate" / "memo.pickle").exists()
 
 def test_a_file_changed_during_the_load_is_not_memoised(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:

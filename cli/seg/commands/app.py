@@ -31,6 +31,7 @@ from seg.commands import (
 )
 from seg.commands.console import plain_output, set_no_color
 from seg.commands.help_text import HELP_OPTION_NAMES, tidy_help
+from seg.model.teardown import exiting_fast
 
 __all__ = ["app", "build_command", "main"]
 
@@ -135,7 +136,8 @@ def main() -> None:
     """The ``seg`` program: help tidied, named ``seg`` however it was started (the name is
     also the shell-completion variable, ``_SEG_COMPLETE``)."""
     set_no_color(_any_no_color(sys.argv[1:]))  # before parsing: its errors are plain too
-    build_command()(prog_name="seg", color=False if plain_output() else None)
+    with exiting_fast():  # a big load's objects are not freed one by one at the end
+        build_command()(prog_name="seg", color=False if plain_output() else None)
 
 
 def build_command() -> Any:

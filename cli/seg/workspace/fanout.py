@@ -84,37 +84,38 @@ def _run(start: int, stop: int) -> list[Any]:
 
 
 class Background:
-    """A job ``in_background`` started: ``wait`` until it has finished (at once when it ran
-    in the caller)."""
+    """A job ``in_background`` started: ``wait`` until it has finished, and whether it
+    succeeded (at once when it ran in the caller)."""
 
-    def __init__(self, pid: int | None) -> None:
+    def __init__(self, pid: int | None, succeeded: bool = True) -> None:
         self._pid = pid
+        self._succeeded = succeeded
 
-    def wait(self) -> None:
+    def wait(self) -> bool:
+        """Whether the job returned a true value (False: it failed, or died)."""
         if self._pid is not None:
             pid, self._pid = self._pid, None
-            os.waitpid(pid, 0)
+            _, status = os.waitpid(pid, 0)
+            self._succeeded = os.waitstatus_to_exitcode(status) == 0
+        return self._succeeded
 
 
 def in_background(job: Callable[[], object]) -> Background:
     """Run ``job`` in a forked child while the caller goes on (then ``wait`` for it), or
     here and now where a fork is not safe (``can_fork``). The child's effects stay in the
     child but for what it writes to files; it leaves with ``os._exit``, running no exit
-    handler and flushing no output buffer it inherited. Its failure is its own: a cache
-    write is allowed to fail."""
+    handler and flushing no output buffer it inherited. Its failure is its own (a cache
+    write is allowed to fail): ``wait`` tells it, as it tells a false result."""
     if not can_fork():
-        job()
-        return Background(None)
+        return Background(None, bool(job()))
     try:
         pid = os.fork()
     except OSError:
-        job()
-        return Background(None)
+        return Background(None, bool(job()))
     if pid == 0:  # pragma: no cover - the child (its effects are tested through the files)
         code = 1
         try:
-            job()
-            code = 0
+            code = 0 if job() else 2
         finally:
             os._exit(code)
     return Background(pid)

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from seg.model.kinds import FileField, Kind
 from seg.model.paths import replaced_at, value_leaves
 from seg.model.resource import DesiredResource, Origin
 from seg.model.secrets import FROM_ENVIRONMENT, REDACTED, follow_moved, scrub
+from seg.model.teardown import keep_until_exit
 from seg.model.wording import close_match
 from seg.workspace import delta
 from seg.workspace.cache import FileCache, FileResult, RecordingTree, cache_enabled, cacheable
@@ -26,7 +27,7 @@ from seg.workspace.catalog_files import catalog_file_paths, tree_catalog
 from seg.workspace.config import CONFIG_FILE, WorkspaceConfig, load_config
 from seg.workspace.dbt_project import DbtTreeOpener, dbt_directories, dbt_links
 from seg.workspace.diagnostics import Diagnostic
-from seg.workspace.fanout import in_background
+from seg.workspace.fanout import Background, in_background
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.linked import LinkedFile, LinkedFileError, read_linked_file
 from seg.workspace.memo import (
@@ -170,6 +171,7 @@ def load_workspace(
     files that did not change (``seg.workspace.cache``); the result is the same either way."""
     loaded = _load(root, env, environ, tree, dbt_opener, cache, quick=False)
     assert isinstance(loaded, Workspace)
+    keep_until_exit(loaded)
     return loaded
 
 
@@ -184,6 +186,7 @@ def check_workspace(root: Path, env: str | None = None, environ: Mapping[str, st
     loaded = _load(root, env, environ, None, dbt_opener, cache, quick=True)
     if isinstance(loaded, Checked):
         return loaded
+    keep_until_exit(loaded)
     counts: dict[str, int] = {}
     for res in loaded.resources:
         counts[res.kind.name] = counts.get(res.kind.name, 0) + 1
@@ -276,6 +279,7 @@ def _load(root: Path, env: str | None, environ: Mapping[str, str] | None, tree: 
     problems += _declared_external(resources, config.external)
     # a check may quote a value: never one from the environment
     problems = sorted(_hide_env_values(problems, ctx.env_values))
+    keep_until_exit(ctx, loaded, resources, tokens, files, rules, each)  # freed by the exit
     if any(not p.is_warning for p in problems):
         if files is not None and rules is not None:
             files.save()
@@ -283,36 +287,51 @@ def _load(root: Path, env: str | None, environ: Mapping[str, str] | None, tree: 
         raise WorkspaceInvalid(problems)
     in_load_order = list(resources)
     resources.sort(key=lambda r: (r.kind.order, r.address))
-    digest = _digest(resources) if rules is None else rules.digest(resources, digest_part)
-    saving = None
-    if files is not None and rules is not None:  # written by a child while the memo is made
-        cached_files, cached_rules = files, rules
-
-        def save() -> None:
-            cached_files.save()
-            cached_rules.save()
-
-        saving = in_background(save)
+    if files is None or rules is None:
+        return Workspace(config, tuple(resources), _digest(resources), frozenset(ctx.env_values),
+                         tuple(sorted(ctx.missing)), tuple(problems))  # fmt: skip
+    keeping = None
+    if memo is not None and shown_files is not None and files.complete:
+        read = files.read_paths() | {rel for rel, _ in catalog_reads.reads}
+        keeping = memo.keeping(tree, shown_files, read, environ, resources,
+                               frozenset(ctx.env_values))  # fmt: skip
+    # the caches are written by forked children while the digest and the memo are made here:
+    # the file cache and the memo's rows at once, the rules (which keep the digest's parts)
+    # once it is made; each waited for before the load returns
+    rows_written = _in_background(files.save, keeping.write_rows if keeping else None)
+    saving_rules = None
     try:
+        digest = rules.digest(resources, digest_part)
+        saving_rules = _in_background(rules.save, None)
         done = Memoised(tuple(resources), frozenset(ctx.env_values), tuple(sorted(ctx.missing)),
                         tuple(problems), digest)  # fmt: skip
-        if (memo is not None and shown_files is not None and files is not None
-                and files.complete):  # fmt: skip
-            read = files.read_paths() | {rel for rel, _ in catalog_reads.reads}
+        if keeping is not None:
             sections = None
-            if each is not None and rules is not None:
+            if each is not None:
                 rows = {id(res): row for row, res in enumerate(resources)}
                 sections = delta.sections(
                     [(rel, result, files.reads_of(rel)) for rel, result in loaded],
                     in_load_order, rows, each, rules.reads, extra,
                     lambda found: _hide_env_values(found, ctx.env_values))  # fmt: skip
-            memo.keep(tree, shown_files, read, environ, done, sections)
+            if rows_written.wait():  # the memo names its rows: only once they are written
+                keeping.finish(done, sections)
     finally:
-        if saving is not None:
-            saving.wait()
-    workspace = Workspace(config, done.resources, digest, done.secret_values, done.missing,
-                          done.warnings)  # fmt: skip
-    return workspace
+        rows_written.wait()
+        if saving_rules is not None:
+            saving_rules.wait()
+    return Workspace(config, done.resources, digest, done.secret_values, done.missing,
+                     done.warnings)  # fmt: skip
+
+
+def _in_background(save: Callable[[], None], then: Callable[[], bool] | None) -> Background:
+    """``save``, then ``then`` (when given), in a forked child (``in_background``): whether
+    ``then`` succeeded is what ``wait`` tells."""
+
+    def job() -> bool:
+        save()
+        return then is not None and then()
+
+    return in_background(job)
 
 
 def _checked_from_memo(ctx: _Context, memo: LoadMemo, seen: Seen,

@@ -43,7 +43,7 @@ from seg.model.resource import DesiredResource, Origin
 from seg.workspace.cache import MIN_GUARDED, EnvValues, LazyMarks, RecordingEnviron, template_of
 from seg.workspace.tree import Tree, recent
 
-__all__ = ["Base", "Files", "LoadMemo", "Memoised", "RecordingEnviron", "Seen", "Stale",
+__all__ = ["Base", "Files", "Keeping", "LoadMemo", "Memoised", "RecordingEnviron", "Seen", "Stale",
            "Summary",
            "identities", "trusted"]
 
@@ -301,49 +301,97 @@ class LoadMemo:
         only be found while every file is as it was when the load began. False, and nothing
         written, when the next load could not prove it: a file read outside the listing, the
         environment iterated, a value from it that cannot be templated or is elsewhere in
-        the result. ``sections``: what ``seg.workspace.delta`` needs, kept alongside."""
+        the result. ``sections``: what ``seg.workspace.delta`` needs, kept alongside.
+        ``keeping`` is the same in two steps (the rows may be written by another process)."""
+        keeping = self.keeping(tree, files, read, environ, done.resources, done.secret_values)
+        return keeping is not None and keeping.write_rows() and keeping.finish(done, sections)
+
+    def keeping(self, tree: Tree, files: Files, read: Iterable[str], environ: RecordingEnviron,
+                resources: Sequence[DesiredResource], secret_values: frozenset[str]
+                ) -> Keeping | None:  # fmt: skip
+        """``keep`` begun for these resources (None: no memo can be kept): ``write_rows``
+        (pure but for its files, so it may run in a forked child), then ``finish`` with the
+        rest of the load's result once the rows are written."""
         if self._key is None or environ.iterated or not set(read) <= {rel for rel, _ in files}:
-            return False
+            return None
         values = {name: self._environ.get(name) or "" for name in environ.names}
         used = {name: value for name, value in values.items() if value}
-        secret_names = tuple(sorted(n for n, v in used.items() if v in done.secret_values))
-        if set(done.secret_values) - {used[n] for n in secret_names}:
-            return False  # a value put in by a variable not seen here: cannot be templated
-        rows, templates = _rows(done.resources, used)
-        if rows is None:
-            return False
-        shards = max(1, min(MAX_SHARDS, len(rows) // ROWS_PER_SHARD))
-        generation = secrets.token_bytes(16)
+        secret_names = tuple(sorted(n for n, v in used.items() if v in secret_values))
+        if set(secret_values) - {used[n] for n in secret_names}:
+            return None  # a value put in by a variable not seen here: cannot be templated
+        templates = _templates(resources, used)
+        if templates is None:
+            return None
+        for index, path, template in templates:  # each template gives its value back
+            if self._env.made(template) != get_path(resources[index].fields, path):
+                return None
+        digests = getattr(tree, "digests", None)
+        return Keeping(self, files, resources, used, secret_names, templates,
+                       self._env.macs(environ.names),
+                       dict(digests) if digests is not None else None)  # fmt: skip
+
+
+class Keeping:
+    """A memo being written (``LoadMemo.keeping``): its rows, then the memo that names them."""
+
+    def __init__(self, memo: LoadMemo, files: Files, resources: Sequence[DesiredResource],
+                 used: Mapping[str, str], secret_names: tuple[str, ...],
+                 templates: tuple[Template, ...], env: tuple[tuple[str, bytes | None], ...],
+                 digests: dict[str, str] | None) -> None:  # fmt: skip
+        self._memo = memo
+        self._files = files
+        self._resources = resources
+        self._templates = templates
+        self._blanks: dict[int, list[tuple[Any, ...]]] = {}
+        for index, path, _ in templates:
+            self._blanks.setdefault(index, []).append(path)
+        self._secret_names = secret_names
+        self._env = env
+        self._digests = digests
+        self._guarded = [v.encode("utf-8", "surrogatepass") for v in used.values()
+                         if len(v) >= MIN_GUARDED]  # fmt: skip
+        self._shards = max(1, min(MAX_SHARDS, len(resources) // ROWS_PER_SHARD))
+        self._generation = secrets.token_bytes(16)
+
+    def _row(self, index: int) -> tuple[Any, ...]:
+        """Resource ``index`` as a row of plain values, each templated value blanked."""
+        res = self._resources[index]
+        blank = self._blanks.get(index)
+        return _row(res, res.fields if blank is None else replaced_at(res.fields, blank, None))
+
+    def write_rows(self) -> bool:
+        """Write the rows' shards; False (the memo must not be kept) when a value cannot be
+        marshalled or one from the environment is in a row."""
+        rows = [self._row(index) for index in range(len(self._resources))]
         try:
-            payloads = [marshal.dumps((generation, rows[number::shards]))
-                        for number in range(shards)]  # fmt: skip
+            payloads = [marshal.dumps((self._generation, rows[number::self._shards]))
+                        for number in range(self._shards)]  # fmt: skip
         except ValueError:  # a value marshal does not know: no memo
             return False
-        for index, path, template in templates:  # each template gives its value back
-            if self._env.made(template) != get_path(done.resources[index].fields, path):
-                return False
-        env = self._env.macs(environ.names)
-        result = _Result(shards, generation, templates, done.missing, done.warnings,
-                         done.digest)  # fmt: skip
-        digests = getattr(tree, "digests", None)
+        if any(value in blob for value in self._guarded for blob in payloads):
+            return False  # a value from the environment is somewhere else too
+        root = self._memo._root
+        return all(localcache.write(root, ROWS_PURPOSE, payload, *ROWS, f"{number}")
+                   for number, payload in enumerate(payloads))  # fmt: skip
+
+    def finish(self, done: Memoised, sections: bytes | None) -> bool:
+        """Write the memo of ``done`` naming the rows ``write_rows`` wrote (their success
+        is the caller's to know)."""
+        result = _Result(self._shards, self._generation, self._templates, done.missing,
+                         done.warnings, done.digest)  # fmt: skip
         counts: dict[str, int] = {}
         javascript = []
-        for index, res in enumerate(done.resources):
+        for index, res in enumerate(self._resources):
             counts[res.kind.name] = counts.get(res.kind.name, 0) + 1
             if res.kind.javascript_fields:
-                javascript.append((index, rows[index]))
-        kept = _Kept(self._inputs, files, env, secret_names, result,
-                     dict(digests) if digests is not None else None, tuple(sorted(counts.items())),
-                     tuple(javascript), sections)  # fmt: skip
+                javascript.append((index, self._row(index)))
+        kept = _Kept(self._memo._inputs, self._files, self._env, self._secret_names, result,
+                     self._digests, tuple(sorted(counts.items())), tuple(javascript),
+                     sections)  # fmt: skip
         payload = pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
-        guarded = [v.encode("utf-8", "surrogatepass") for v in used.values()
-                   if len(v) >= MIN_GUARDED]  # fmt: skip
-        if any(value in blob for value in guarded for blob in (payload, *payloads)):
+        if any(value in payload for value in self._guarded):
             return False  # a value from the environment is somewhere else too
-        for number, rows_payload in enumerate(payloads):  # the rows first: the memo names them
-            if not localcache.write(self._root, ROWS_PURPOSE, rows_payload, *ROWS, f"{number}"):
-                return False
-        return localcache.write(self._root, PURPOSE, payload, *NAME)
+        return localcache.write(self._memo._root, PURPOSE, payload, *NAME)
 
 
 Seen = list[tuple[str, tuple[int, ...] | None]]  # each file with its identity, if it has one
@@ -373,28 +421,20 @@ def trusted(seen: Seen | None) -> Files | None:
 Template = tuple[int, tuple[Any, ...], str]  # (row, path, template)
 
 
-def _rows(resources: tuple[DesiredResource, ...], used: Mapping[str, str]
-          ) -> tuple[list[tuple[Any, ...]] | None, tuple[Template, ...]]:  # fmt: skip
-    """The resources as rows of plain values, each value at a secret path replaced by None,
-    and the template of each such value. None when a value from the environment is not a
-    string (it cannot be templated)."""
-    rows: list[tuple[Any, ...]] = []
-    templates: list[tuple[int, tuple[Any, ...], str]] = []
+def _templates(resources: Sequence[DesiredResource], used: Mapping[str, str]
+               ) -> tuple[Template, ...] | None:  # fmt: skip
+    """The template of each value at a secret path (a row holds None there instead). None
+    when a value from the environment is not a string (it cannot be templated)."""
+    templates: list[Template] = []
     for index, res in enumerate(resources):
-        fields = res.fields
-        if res.secret_paths:
-            blank = []
-            for path in sorted(res.secret_paths, key=repr):
-                value = get_path(res.fields, path)
-                if not isinstance(value, str):
-                    if used:
-                        return None, ()
-                    continue
-                templates.append((index, path, template_of(value, used)))
-                blank.append(path)
-            fields = replaced_at(res.fields, blank, None)
-        rows.append(_row(res, fields))
-    return rows, tuple(templates)
+        for path in sorted(res.secret_paths, key=repr) if res.secret_paths else ():
+            value = get_path(res.fields, path)
+            if not isinstance(value, str):
+                if used:
+                    return None
+                continue
+            templates.append((index, path, template_of(value, used)))
+    return tuple(templates)
 
 
 def _row(res: DesiredResource, fields: Any) -> tuple[Any, ...]:
