@@ -118,29 +118,32 @@ def test_in_background_runs_in_a_child_that_the_caller_waits_for(tmp_path: Path)
 
 
 
-def test_in_background_tells_whether_the_job_succeeded() -> None:
-    """``wait`` is True only when the job returned a true value: False when it returned a
-    false one, raised, or its process died; the same whether it ran forked or inline."""
+def test_in_background_gives_what_the_job_returned() -> None:
+    """``wait`` gives what the job returned, sent back from the child (None when it raised,
+    its process died or what it returned cannot be pickled); the same when it ran inline."""
     out = _python("""
         import json, os, signal, threading
         from seg.workspace.fanout import in_background
         def boom():
             raise RuntimeError("no")
-        jobs = {"true": lambda: 1, "false": lambda: 0, "raises": boom,
+        jobs = {"value": lambda: {"digest": "x" * 200_000, "pid": os.getpid()},
+                "false": lambda: False, "raises": boom, "unpicklable": lambda: lambda: 1,
                 "dies": lambda: os.kill(os.getpid(), signal.SIGKILL)}
-        forked = {name: in_background(job).wait() for name, job in jobs.items()}
+        started = {name: in_background(job) for name, job in jobs.items()}  # all at once
+        forked = {name: running.wait() for name, running in started.items()}
         stop = threading.Event()
         worker = threading.Thread(target=stop.wait)
         worker.start()
-        inline = {"true": in_background(lambda: 1).wait(),
-                  "false": in_background(lambda: 0).wait()}
+        inline = in_background(lambda: {"pid": os.getpid()}).wait()
         stop.set()
         worker.join()
-        print(json.dumps([forked, inline]))
+        print(json.dumps([os.getpid(), forked, inline]))
     """)
-    forked, inline = json.loads(out)
-    assert forked == {"true": True, "false": False, "raises": False, "dies": False}
-    assert inline == {"true": True, "false": False}
+    parent, forked, inline = json.loads(out)
+    value = forked.pop("value")
+    assert value["digest"] == "x" * 200_000 and value["pid"] != parent  # larger than a pipe
+    assert forked == {"false": False, "raises": None, "unpicklable": None, "dies": None}
+    assert inline == {"pid": parent}
 
 _LOAD = """
     import shutil

@@ -54,7 +54,7 @@ def test_a_warm_load_reuses_the_files_and_rules(tmp_path: Path, monkeypatch: pyt
     state = initial(3)
     state.write(tmp_path)
     # the caches are written here, not by a child, so the counts below are seen
-    monkeypatch.setattr(loader, "in_background", lambda job: (job(), Background(None))[1])
+    monkeypatch.setattr(loader, "in_background", lambda job: Background(result=job()))
     hits: list[int] = []
     reused: list[int] = []
     save_files, save_rules = FileCache.save, RulesCache.save

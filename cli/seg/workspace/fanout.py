@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["MIN_ITEMS", "Background", "can_fork", "fan_out", "in_background"]
 
@@ -83,39 +84,56 @@ def _run(start: int, stop: int) -> list[Any]:
     return done if ship is None else [ship(result) for result in done]
 
 
-class Background:
-    """A job ``in_background`` started: ``wait`` until it has finished, and whether it
-    succeeded (at once when it ran in the caller)."""
+class Background(Generic[_R]):
+    """A job ``in_background`` started: ``wait`` for what it returned (at once when it ran in
+    the caller)."""
 
-    def __init__(self, pid: int | None, succeeded: bool = True) -> None:
+    def __init__(self, pid: int | None = None, reader: int | None = None,
+                 result: _R | None = None) -> None:  # fmt: skip
         self._pid = pid
-        self._succeeded = succeeded
+        self._reader = reader
+        self._result = result
 
-    def wait(self) -> bool:
-        """Whether the job returned a true value (False: it failed, or died)."""
-        if self._pid is not None:
-            pid, self._pid = self._pid, None
+    def wait(self) -> _R | None:
+        """What the job returned; None when it failed (it raised, its process died, or what
+        it returned could not be sent)."""
+        if self._pid is not None and self._reader is not None:
+            pid, reader, self._pid, self._reader = self._pid, self._reader, None, None
+            with os.fdopen(reader, "rb") as pipe:
+                sent = pipe.read()
             _, status = os.waitpid(pid, 0)
-            self._succeeded = os.waitstatus_to_exitcode(status) == 0
-        return self._succeeded
+            if os.waitstatus_to_exitcode(status) == 0 and sent:
+                try:
+                    self._result = pickle.loads(sent)
+                except Exception:  # noqa: BLE001 - a child that died mid-write
+                    self._result = None
+        return self._result
 
 
-def in_background(job: Callable[[], object]) -> Background:
-    """Run ``job`` in a forked child while the caller goes on (then ``wait`` for it), or
-    here and now where a fork is not safe (``can_fork``). The child's effects stay in the
-    child but for what it writes to files; it leaves with ``os._exit``, running no exit
-    handler and flushing no output buffer it inherited. Its failure is its own (a cache
-    write is allowed to fail): ``wait`` tells it, as it tells a false result."""
+def in_background(job: Callable[[], _R]) -> Background[_R]:
+    """Run ``job`` in a forked child while the caller goes on (then ``wait`` for what it
+    returned, sent back pickled), or here and now where a fork is not safe (``can_fork``).
+    The child's effects stay in the child but for what it writes to files; it leaves with
+    ``os._exit``, running no exit handler and flushing no output buffer it inherited. Its
+    failure is its own (a cache write is allowed to fail): ``wait`` then gives None."""
     if not can_fork():
-        return Background(None, bool(job()))
+        return Background(result=job())
+    reader, writer = os.pipe()
     try:
         pid = os.fork()
     except OSError:
-        return Background(None, bool(job()))
+        os.close(reader)
+        os.close(writer)
+        return Background(result=job())
     if pid == 0:  # pragma: no cover - the child (its effects are tested through the files)
         code = 1
         try:
-            code = 0 if job() else 2
+            os.close(reader)
+            sent = pickle.dumps(job(), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(writer, "wb") as pipe:
+                pipe.write(sent)
+            code = 0
         finally:
             os._exit(code)
-    return Background(pid)
+    os.close(writer)  # closed before any other fork: the child's end is its alone
+    return Background(pid, reader)

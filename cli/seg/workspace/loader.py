@@ -27,7 +27,7 @@ from seg.workspace.catalog_files import catalog_file_paths, tree_catalog
 from seg.workspace.config import CONFIG_FILE, WorkspaceConfig, load_config
 from seg.workspace.dbt_project import DbtTreeOpener, dbt_directories, dbt_links
 from seg.workspace.diagnostics import Diagnostic
-from seg.workspace.fanout import Background, in_background
+from seg.workspace.fanout import in_background
 from seg.workspace.interpolate import Interpolation, interpolate
 from seg.workspace.linked import LinkedFile, LinkedFileError, read_linked_file
 from seg.workspace.memo import (
@@ -295,43 +295,46 @@ def _load(root: Path, env: str | None, environ: Mapping[str, str] | None, tree: 
         read = files.read_paths() | {rel for rel, _ in catalog_reads.reads}
         keeping = memo.keeping(tree, shown_files, read, environ, resources,
                                frozenset(ctx.env_values))  # fmt: skip
-    # the caches are written by forked children while the digest and the memo are made here:
-    # the file cache and the memo's rows at once, the rules (which keep the digest's parts)
-    # once it is made; each waited for before the load returns
-    rows_written = _in_background(files.save, keeping.write_rows if keeping else None)
-    saving_rules = None
+    # the caches are written by forked children while the memo is made here: the file cache
+    # and the memo's rows by one, the digest made and the rules cache (which keeps its
+    # parts) written by another; each waited for before the load returns
+    rows_written = in_background(_then(files.save, keeping.write_rows if keeping else None))
+    cached_rules = rules
+
+    def digest_and_save() -> str:
+        made = cached_rules.digest(resources, digest_part)
+        cached_rules.save()
+        return made
+
+    digesting = in_background(digest_and_save)
     try:
-        digest = rules.digest(resources, digest_part)
-        saving_rules = _in_background(rules.save, None)
+        sections = None
+        if keeping is not None and each is not None:
+            rows = {id(res): row for row, res in enumerate(resources)}
+            sections = delta.sections(
+                [(rel, result, files.reads_of(rel)) for rel, result in loaded],
+                in_load_order, rows, each, rules.reads, extra,
+                lambda found: _hide_env_values(found, ctx.env_values))  # fmt: skip
+        digest = digesting.wait() or rules.digest(resources, digest_part)  # (its child failed)
         done = Memoised(tuple(resources), frozenset(ctx.env_values), tuple(sorted(ctx.missing)),
                         tuple(problems), digest)  # fmt: skip
-        if keeping is not None:
-            sections = None
-            if each is not None:
-                rows = {id(res): row for row, res in enumerate(resources)}
-                sections = delta.sections(
-                    [(rel, result, files.reads_of(rel)) for rel, result in loaded],
-                    in_load_order, rows, each, rules.reads, extra,
-                    lambda found: _hide_env_values(found, ctx.env_values))  # fmt: skip
-            if rows_written.wait():  # the memo names its rows: only once they are written
-                keeping.finish(done, sections)
+        if keeping is not None and rows_written.wait():  # the memo names its rows: once written
+            keeping.finish(done, sections)
     finally:
         rows_written.wait()
-        if saving_rules is not None:
-            saving_rules.wait()
+        digesting.wait()
     return Workspace(config, done.resources, digest, done.secret_values, done.missing,
                      done.warnings)  # fmt: skip
 
 
-def _in_background(save: Callable[[], None], then: Callable[[], bool] | None) -> Background:
-    """``save``, then ``then`` (when given), in a forked child (``in_background``): whether
-    ``then`` succeeded is what ``wait`` tells."""
+def _then(save: Callable[[], None], then: Callable[[], bool] | None) -> Callable[[], bool]:
+    """``save``, then ``then`` (when given): whether ``then`` succeeded."""
 
     def job() -> bool:
         save()
         return then is not None and then()
 
-    return in_background(job)
+    return job
 
 
 def _checked_from_memo(ctx: _Context, memo: LoadMemo, seen: Seen,
