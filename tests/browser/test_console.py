@@ -11,129 +11,17 @@ With ``SEG_UPDATE_SCREENSHOTS=1`` the main pages' screenshots are written to
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.site import SECRET, sign_in, snap, write
 from tests.e2e.processes import Server, run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("SEG_CHROMIUM", "/usr/bin/chromium")
-# As the machine's probe starts it: no background connections to a network that is closed
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SECRET = "amp-SECRET-value-5150"
-
-SOURCES = """\
-kind: Label
-name: team:growth
-spec: {description: Growth}
----
-kind: Source
-name: web
-spec: {catalog: javascript, display_name: Web shop, labels: {team: growth}}
----
-kind: Source
-name: payroll
-spec: {catalog: javascript, display_name: Payroll events}
----
-kind: RoleBinding
-name: sam-growth
-spec:
-  subject: {user: sam@example.com}
-  role: source_read_only
-  scope: {labels: {team: growth}}
-"""
-DESTINATIONS = """\
-kind: Destination
-name: amplitude
-spec:
-  source: web
-  catalog: amplitude
-  enabled: true
-  settings: {{api_key: "${{env:AMP_KEY}}", region: {region}}}
----
-kind: Destination
-name: payroll-hook
-spec:
-  source: payroll
-  catalog: webhook
-  settings: {{url: "https://hooks.example.com/{hook}"}}
-"""
-
-
-def write(root: Path, region: str, hook: str) -> None:
-    (root / "sources.yaml").write_text(SOURCES)
-    (root / "destinations.yaml").write_text(DESTINATIONS.format(region=region, hook=hook))
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path, dict[str, str]]]:
-    tmp = tmp_path_factory.mktemp("console")
-    server = Server(f"sqlite:///{tmp / 'cp.db'}", tmp, "shop")
-    root = tmp / "ws"
-    root.mkdir()
-    (root / "seg.yaml").write_text("version: seg/v1\nworkspace: shop\n")
-    env = {**server.env, "SEG_API_URL": server.url, "SEG_TOKEN": server.token, "AMP_KEY": SECRET,
-           "SEG_GIT_REVISION": "0123456789abcdef0123456789abcdef01234567"}
-    for region, hook in (("us", "one"), ("eu", "two")):  # two applies: history has two changes
-        write(root, region, hook)
-        done = run("apply", "--auto-approve", "--workspace", str(root), env=env)
-        assert done.returncode == 0, done.stdout + done.stderr
-    try:
-        yield server, root, env
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).is_file(), f"Chromium not found at {CHROMIUM} (.ci/run installs it)"
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def shots() -> Path | None:
-    if os.environ.get("SEG_UPDATE_SCREENSHOTS"):
-        out = REPO / "docs" / "screenshots"
-        out.mkdir(parents=True, exist_ok=True)
-        return out
-    return None
-
-
-def snap(page: object, name: str, tmp: Path) -> None:
-    out = shots() or tmp
-    page.screenshot(path=str(out / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
-
-
-def sign_in(
-    browser: object, url: str, token: str, width: int = 1280, javascript: bool = True
-) -> object:
-    context = browser.new_context(  # type: ignore[attr-defined]
-        viewport={"width": width, "height": 900}, java_script_enabled=javascript
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto(f"{url}/console/")
-    assert page.url.startswith(f"{url}/console/sign-in")
-    page.get_by_label("Token").fill(token)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{url}/console/w/shop")
-    return page
-
 
 def test_an_owner_signs_in_browses_and_signs_out(served: tuple[Server, Path, dict[str, str]],
                                                  browser: object, tmp_path: Path) -> None:

@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.browser.test_console import browser, served, sign_in  # noqa: F401
+from tests.browser.site import sign_in
 from tests.e2e.processes import Server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 # Colours as computed styles give them; the background an element is drawn on (its
 # ancestors' backgrounds composited down to the first opaque one, white under the root); the
