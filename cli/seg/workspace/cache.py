@@ -361,20 +361,13 @@ class FileCache:
         used = {name: value for name, value in values.items() if value}
         stored = []
         for res in result.resources:
-            templates = []
+            templates = secret_templates(res, used)
+            if templates is None or any(self._env.made(template) != get_path(res.fields, path)
+                                        for path, template in templates):  # fmt: skip
+                return None  # a value from the environment we cannot template
             resource_fields = {name: getattr(res, name) for name in _RESOURCE_FIELDS}
             resource_fields["kind"] = res.kind.name
             resource_fields["marks"] = LazyMarks(res.marks)
-            for path in sorted(res.secret_paths, key=repr):
-                value = get_path(res.fields, path)
-                if not isinstance(value, str):
-                    if used:
-                        return None  # a value from the environment we cannot template
-                    continue
-                template = template_of(value, used)
-                if self._env.made(template) != value:
-                    return None
-                templates.append((path, template))
             resource_fields["fields"] = replaced_at(res.fields, [path for path, _ in templates],
                                                     None)  # fmt: skip
             stored.append((resource_fields, tuple(templates)))
@@ -443,6 +436,22 @@ class LazyMarks(Mapping[tuple[Any, ...], Any]):
 
     def __len__(self) -> int:
         return len(self._loaded())
+
+
+def secret_templates(res: DesiredResource, used: Mapping[str, str]
+                     ) -> list[tuple[tuple[Any, ...], str]] | None:  # fmt: skip
+    """The template (``template_of``) of each string value at a secret path of ``res``, in
+    the order of their paths; None when a value from the environment is not a string (it
+    cannot be templated). A non-string secret value with no variable in use is left as it is."""
+    templates = []
+    for path in sorted(res.secret_paths, key=repr) if res.secret_paths else ():
+        value = get_path(res.fields, path)
+        if not isinstance(value, str):
+            if used:
+                return None
+            continue
+        templates.append((path, template_of(value, used)))
+    return templates
 
 
 def template_of(value: str, used: Mapping[str, str]) -> str:

@@ -186,7 +186,6 @@ def check_workspace(root: Path, env: str | None = None, environ: Mapping[str, st
     loaded = _load(root, env, environ, None, dbt_opener, cache, quick=True)
     if isinstance(loaded, Checked):
         return loaded
-    keep_until_exit(loaded)
     counts: dict[str, int] = {}
     for res in loaded.resources:
         counts[res.kind.name] = counts.get(res.kind.name, 0) + 1

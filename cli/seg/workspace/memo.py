@@ -40,7 +40,13 @@ from seg import localcache
 from seg.kinds import KINDS
 from seg.model.paths import get_path, replaced_at, set_path
 from seg.model.resource import DesiredResource, Origin
-from seg.workspace.cache import MIN_GUARDED, EnvValues, LazyMarks, RecordingEnviron, template_of
+from seg.workspace.cache import (
+    MIN_GUARDED,
+    EnvValues,
+    LazyMarks,
+    RecordingEnviron,
+    secret_templates,
+)
 from seg.workspace.tree import Tree, recent
 
 __all__ = ["Base", "Files", "Keeping", "LoadMemo", "Memoised", "RecordingEnviron", "Seen", "Stale",
@@ -427,13 +433,10 @@ def _templates(resources: Sequence[DesiredResource], used: Mapping[str, str]
     when a value from the environment is not a string (it cannot be templated)."""
     templates: list[Template] = []
     for index, res in enumerate(resources):
-        for path in sorted(res.secret_paths, key=repr) if res.secret_paths else ():
-            value = get_path(res.fields, path)
-            if not isinstance(value, str):
-                if used:
-                    return None
-                continue
-            templates.append((index, path, template_of(value, used)))
+        found = secret_templates(res, used)
+        if found is None:
+            return None
+        templates += ((index, path, template) for path, template in found)
     return tuple(templates)
 
 
