@@ -260,9 +260,9 @@ class FileCache:
         """The result of loading each of ``rels``, in order: from its entry when every read
         and variable it depends on is as it was, else from its runner (on recording views of
         tree and env). The files without a holding entry are
-        loaded half in a forked child when there are enough of them (``fan_out``): the
-        child sends each file's entry, from which the result is rebuilt here as a warm load
-        rebuilds it (a file it could make no entry for is loaded here)."""
+        shared with a forked child when there are enough of them (``fan_out``): the
+        child sends each file's entry, from which the result is rebuilt here as it arrives,
+        as a warm load rebuilds it (a file it could make no entry for is loaded here)."""
         results: list[FileResult | None] = []
         todo: list[int] = []
         for place, rel in enumerate(rels):
@@ -275,11 +275,12 @@ class FileCache:
         def fresh(place: int) -> tuple[FileResult | None, _Entry | None]:
             return self._fresh(tree, runner(rels[place]))
 
-        made = fan_out(fresh, todo, MIN_FILES, ship=lambda done: (None, done[1]))
+        def landed(entry: _Entry | None) -> tuple[FileResult | None, _Entry | None]:
+            return (self._restore(entry) if entry is not None else None), entry
+
+        made = fan_out(fresh, todo, MIN_FILES, ship=lambda done: done[1], land=landed)
         for place, (result, entry) in zip(todo, made, strict=True):
-            if result is None and entry is not None:  # the child's: rebuilt from its entry
-                result = self._restore(entry)
-            if result is None:  # no entry to rebuild it from: loaded here
+            if result is None:  # the child's, with no entry to rebuild it from: loaded here
                 result, entry = self._fresh(tree, runner(rels[place]))
             if entry is not None:
                 self._new[rels[place]] = entry
