@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -25,15 +26,63 @@ def _validator(filename: str) -> Validator:
     return schema_validator(load_schema(filename))  # only needed to explain a failure
 
 
+# What a schema may hold to say only which keys an object has (``_presence_only``).
+_PRESENCE = frozenset({"required", "not", "anyOf", "oneOf", "allOf"})
+_COMBINATORS = ("not", "anyOf", "oneOf", "allOf")
+
+
 @cache
-def _fast_check(filename: str) -> Any:
-    """A compiled validator for the common (valid) case; jsonschema explains failures."""
-    return fastjsonschema.compile(load_schema(filename), use_default=False)
+def _fast_check(filename: str) -> tuple[Any, Callable[[dict[Any, Any]], bool] | None]:
+    """A compiled validator for the common (valid) case (jsonschema explains failures), and
+    the top-level combinators it leaves out because they only say which keys the object
+    has ("exactly one of ``catalog`` and ``function``"), as one test of its keys: the
+    compiled code would raise and catch an exception for every branch not taken."""
+    schema = load_schema(filename)
+    keyed = {word: schema[word] for word in _COMBINATORS
+             if word in schema and _presence_only({word: schema[word]})}  # fmt: skip
+    rest = {word: value for word, value in schema.items() if word not in keyed}
+    test = eval(f"lambda value: {_expression(keyed)}") if keyed else None  # noqa: S307 - ours
+    return fastjsonschema.compile(rest, use_default=False), test
+
+
+def _presence_only(schema: Any) -> bool:
+    """Whether ``schema`` is made of ``required`` lists and combinators of them alone."""
+    if not isinstance(schema, dict) or not schema or not set(schema) <= _PRESENCE:
+        return False
+    required = schema.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(key, str) for key in required):
+        return False
+    parts = [schema["not"]] if "not" in schema else []
+    for word in ("anyOf", "oneOf", "allOf"):
+        if word in schema:
+            if not isinstance(schema[word], list) or not schema[word]:
+                return False
+            parts += schema[word]
+    return all(_presence_only(part) for part in parts)
+
+
+def _expression(schema: dict[str, Any]) -> str:
+    """Python for "the object ``value`` is valid under the presence-only ``schema``" (its
+    keys are written with ``repr``: string literals)."""
+    terms = [f"({key!r} in value)" for key in schema.get("required", ())]
+    if "not" in schema:
+        terms.append(f"(not {_expression(schema['not'])})")
+    if "anyOf" in schema:
+        terms.append(f"({' or '.join(_expression(part) for part in schema['anyOf'])})")
+    if "oneOf" in schema:
+        count = " + ".join(f"int({_expression(part)})" for part in schema["oneOf"])
+        terms.append(f"({count} == 1)")
+    if "allOf" in schema:
+        terms += [_expression(part) for part in schema["allOf"]]
+    return f"({' and '.join(terms) or 'True'})"
 
 
 def _is_valid(filename: str, value: Any) -> bool:
+    validator, keyed = _fast_check(filename)
+    if keyed is not None and not (isinstance(value, dict) and keyed(value)):
+        return False  # (a value that is no object: jsonschema says why)
     try:
-        _fast_check(filename)(value)
+        validator(value)
     except fastjsonschema.JsonSchemaException:
         return False
     return True
