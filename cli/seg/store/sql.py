@@ -885,6 +885,7 @@ class SqlStore:
         self.engine: Engine = _create_engine(normalise_url(url))
         sqlite = self.engine.dialect.name == "sqlite"
         self._writer: threading.Lock | None = threading.Lock() if sqlite else None
+        self._turn: threading.Lock | None = threading.Lock() if sqlite else None
         self.writer_timeout = BUSY_TIMEOUT_S
 
     def create_schema(self) -> None:
@@ -921,6 +922,25 @@ class SqlStore:
         finally:
             if tx is not None and tx.holds_writer and self._writer is not None:
                 self._writer.release()  # after the commit or rollback
+
+    @contextmanager
+    def write_turn(self) -> Iterator[None]:
+        """A resource write's turn, around all its work (its body read, checked, written):
+        on SQLite, which admits one writer at a time anyway, this process's resource writes
+        take turns here, so those waiting sleep instead of contending for the interpreter
+        with the one writing (which held the writer lock all the longer: at 10 concurrent
+        writes, 0.25 s in 8 s). Bounded like the writer lock; elsewhere (PostgreSQL locks
+        rows, writers proceed together) nothing."""
+        if self._turn is None:
+            yield
+            return
+        if not self._turn.acquire(timeout=self.writer_timeout):
+            raise UnavailableError("OperationalError: database is locked (another writer of "
+                                   "this server held it too long)")  # fmt: skip
+        try:
+            yield
+        finally:
+            self._turn.release()
 
     def ping(self) -> None:
         """Raise ``UnavailableError`` unless the database answers a read of the schema, at
