@@ -925,7 +925,7 @@ class SqlStore:
 
     @contextmanager
     def write_turn(self) -> Iterator[None]:
-        """A resource write's turn, around all its work (its body read, checked, written):
+        """A resource write's turn, around all its work (its body parsed, checked, written):
         on SQLite, which admits one writer at a time anyway, this process's resource writes
         take turns here, so those waiting sleep instead of contending for the interpreter
         with the one writing (which held the writer lock all the longer: at 10 concurrent
