@@ -108,15 +108,45 @@ class DiesAfter(httpx.BaseTransport):
         return self.inner.handle_request(request)
 
 
+class ManualClock:
+    """Time that moves only when slept through: the budget's arithmetic without the machine's
+    load (a busy CI worker once took 0.4 s over an attempt that fails at once)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_one_retry_budget_is_shared_by_every_request(api: Api) -> None:
     faulty = Faulty(api.transport, dict.fromkeys(range(1, 1000), "connect"))
     http = httpx.Client(transport=faulty, base_url="http://embedded")
     seg = ControlPlaneClient(http, api.workspace, backoff=0.1, retry_budget=0.5)
-    start = time.monotonic()
+    clock = ManualClock()
+    seg.budget.clock = seg.gate.clock = clock
+    seg.gate.sleep = clock.sleep
     with pytest.raises(RetryBudgetSpent, match="retry budget of 0.5s is spent"):
         seg.get_workspace()  # waits 0.1 + 0.2, then 0.4 more would pass the budget
     assert faulty.calls == 3
+    assert clock.now == pytest.approx(1000.3)  # the two waits were slept, nothing more
     for _ in range(20):  # every later request: at most one short retry left, then give up
+        with pytest.raises(RetryBudgetSpent):
+            seg.get_workspace()
+    assert faulty.calls <= 3 + 20 * 2 and seg.budget.spent <= 0.5 + 0.5
+
+
+def test_the_retry_budget_ends_a_run_in_real_time(api: Api) -> None:
+    """With the real clock: a control plane that refuses every connection costs about the
+    budget, not the retries' full schedule."""
+    faulty = Faulty(api.transport, dict.fromkeys(range(1, 1000), "connect"))
+    http = httpx.Client(transport=faulty, base_url="http://embedded")
+    seg = ControlPlaneClient(http, api.workspace, backoff=0.1, retry_budget=0.5)
+    start = time.monotonic()
+    for _ in range(20):
         with pytest.raises(RetryBudgetSpent):
             seg.get_workspace()
     assert faulty.calls <= 3 + 20 * 2 and seg.budget.spent <= 0.5 + 0.5
