@@ -383,7 +383,9 @@ _RESTORED = """
     import shutil
     import sys
     from pathlib import Path
+    import time
     import seg.workspace.cache as cache
+    import seg.workspace.loader as loader
     from seg.workspace.loader import load_workspace
     cache.MIN_FILES = int(sys.argv[2])
     shutil.rmtree(Path(sys.argv[1]) / ".seg" / "cache", ignore_errors=True)
@@ -393,17 +395,25 @@ _RESTORED = """
         restored.append(entry)
         return real(self, entry)
     cache.FileCache._restore = counted
+    real_runner = loader._runner
+    def slowed(ctx, rel):  # 5 ms a file: the child, however late it starts, gets some
+        run = real_runner(ctx, rel)
+        def slow(tree, env):
+            time.sleep(0.005)
+            return run(tree, env)
+        return slow
+    loader._runner = slowed
     load_workspace(Path(sys.argv[1]), cache=True)
     print(len(restored), sum(1 for _ in Path(sys.argv[1]).rglob("*.yaml")))
 """
 
 
-def test_a_cold_load_sends_half_the_files_to_a_forked_child(tmp_path: Path) -> None:
-    """Without an entry to reuse, the files load half in a child, whose results come back
-    as their cache entries and are rebuilt here (what ``_loads`` shows equal to loading
-    them all here)."""
+def test_a_cold_load_shares_the_files_with_a_forked_child(tmp_path: Path) -> None:
+    """Without an entry to reuse, the files are shared with a child, whose results come
+    back as their cache entries and are rebuilt here (what ``_loads`` shows equal to
+    loading them all here); how many each side takes depends on when the child starts."""
     root = tmp_path / "ws"
     _generate(root, 400)
     restored, files = map(int, _python(_RESTORED, str(root), "1").split())
-    assert files // 3 <= restored <= files // 2 + 1  # the child's half, seg.yaml aside
+    assert 0 < restored < files - 1  # some from the child, some here (seg.yaml aside)
     assert _python(_RESTORED, str(root), "1000000000").split()[0] == "0"  # all loaded here
