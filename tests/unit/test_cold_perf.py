@@ -1,7 +1,7 @@
 """Cold validate and the no-op diff made faster (issue 18): the same results as before.
 
-The rules' second half judged in a forked child (``workspace.fanout``) gives exactly what the
-serial loop gives, diagnostics in the same order; the digest built without a deep copy
+The rules shared with a forked child (``workspace.fanout``) give exactly what the serial
+loop gives, diagnostics in the same order; the digest built without a deep copy
 redacts the same values and leaves the resource alone; the diff's one-comparison shortcut
 (``engine.diff._unchanged``) never hides a change the walk would find."""
 
@@ -288,8 +288,8 @@ def test_rules_judged_in_the_forked_child_are_kept_for_the_next_load(tmp_path: P
     read), so the next load runs none of them again."""
     root = tmp_path / "ws"
     _generate(root, 300)
-    assert _python(_REUSED, str(root)).strip() == "0"  # cold: all judged, half in the child
-    # warm: every one reused, the child's half too (it would be judged again, were its
+    assert _python(_REUSED, str(root)).strip() == "0"  # cold: all judged, some in the child
+    # warm: every one reused, the child's share too (it would be judged again, were its
     # results not kept)
     assert int(_python(_REUSED, str(root))) >= 300
 
